@@ -1,0 +1,172 @@
+/* ad_graph.h: contexts, nodes, reverse mode, forward mode, no-grad.
+ *
+ * A context is an arena that owns the nodes of one graph and all their data;
+ * ad_context_free frees them all at once. Every op call (ad_add, ad_conv2d...)
+ * computes its value eagerly and, when grad mode is on and an input requires
+ * grad, records a node {op, inputs, params} for the backward pass.
+ *
+ * Nodes are numbered in creation order. Since an op's inputs always exist
+ * before the op, creation order is already a topological order: the backward
+ * pass is one iterative sweep over the ids in reverse (no recursion, so a
+ * chain of 10^6 nodes is fine) visiting only nodes reachable from the output.
+ *
+ * Forward mode: give leaves tangents in k directions (ad_set_tangent); every
+ * later op then computes its tangent with its jvp as it is created, so
+ * tangents ride along with the values. */
+#ifndef AD_GRAPH_H
+#define AD_GRAPH_H
+
+#include <stdbool.h>
+#include "ad_tensor.h"
+
+typedef struct ad_context ad_context;
+typedef struct ad_node ad_node;
+typedef struct ad_op ad_op;
+typedef struct ad_params ad_params;
+
+enum { AD_MAX_INPUTS = 3 };
+
+/* Node flags. */
+enum {
+    AD_NODE_REQUIRES_GRAD = 1u << 0, /* gradients flow to / through it */
+    AD_NODE_LEAF = 1u << 1,          /* made by ad_variable/ad_constant */
+    AD_NODE_RECORDING = 1u << 2,     /* recorded for backward (op, inputs kept) */
+};
+
+/* A graph node. Read it through the accessors below where you can; the
+ * fields are public for ops, gradcheck and the DOT export. */
+struct ad_node {
+    ad_tensor value;                 /* the forward value (data in the arena) */
+    void *grad;                      /* dL/dvalue, value.size elements of the
+                                        value's dtype; NULL until backward */
+    void *tangent;                   /* k * value.size elements: row d is the
+                                        derivative along direction d; NULL = 0 */
+    const ad_op *op;                 /* NULL for a leaf or a no-grad result */
+    ad_node *in[AD_MAX_INPUTS];      /* recorded inputs (n_in of them) */
+    const ad_params *params;         /* op parameters, NULL if none */
+    void *saved;                     /* op's own data kept for backward */
+    const char *name;                /* label for tables and DOT, may be NULL */
+    ad_context *ctx;                 /* the owning context */
+    uint32_t id;                     /* creation index within the context */
+    uint32_t mark;                   /* backward bookkeeping */
+    uint8_t n_in;
+    uint8_t flags;
+    /* Inline storage for a scalar's value and grad: scalar graphs need no
+     * arena allocation beyond the node itself. */
+    union { double f64; float f32; } inline_value, inline_grad;
+};
+
+/* ---- contexts ---- */
+ad_context *ad_context_new(void);
+/* Free the context and every node in it. Later calls with ctx fail cleanly. */
+void ad_context_free(ad_context *ctx);
+/* Is ctx a live context (made by ad_context_new and not freed)? */
+bool ad_context_alive(const ad_context *ctx);
+/* Number of nodes, and bytes held by the arena. */
+uint32_t ad_context_node_count(const ad_context *ctx);
+size_t ad_context_bytes(const ad_context *ctx);
+
+/* Marks: free every node made after a mark, keeping the memory for reuse.
+ * A training loop makes its parameters, takes a mark, and rewinds to it
+ * after each step. Rewinding drops all tangents and the grads of
+ * non-leaf nodes made before the mark (leaves keep theirs). */
+typedef struct ad_mark { uint32_t nodes; uint32_t chunk; size_t offset; } ad_mark;
+ad_mark ad_context_mark(ad_context *ctx);
+ad_status ad_context_rewind(ad_context *ctx, ad_mark m);
+
+/* Grad mode. With it off nothing is recorded and nothing is kept for
+ * backward; results are plain constants. Returns the previous setting. */
+bool ad_set_grad_enabled(ad_context *ctx, bool on);
+bool ad_grad_enabled(const ad_context *ctx);
+
+/* Finite checking ("anomaly mode"): an op whose forward, or whose vjp during
+ * backward, produces NaN/Inf from finite inputs fails with AD_ERR_NONFINITE
+ * and a message naming the op, the node and the element. Off by default. */
+void ad_set_check_finite(ad_context *ctx, bool on);
+/* After the fact: the first node (in creation order) whose value is not
+ * finite although all its inputs are; NULL if none. */
+ad_node *ad_find_nonfinite(ad_context *ctx);
+
+/* ---- leaves ---- */
+/* A variable requires grad; a constant does not. dtype float64 unless said. */
+ad_node *ad_variable(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values);
+ad_node *ad_constant(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values);
+ad_node *ad_scalar(ad_context *ctx, double v);        /* float64 variable */
+ad_node *ad_scalar_const(ad_context *ctx, double v);  /* float64 constant */
+/* A leaf that copies t (any dtype). requires_grad as given. */
+ad_node *ad_from_tensor(ad_context *ctx, const ad_tensor *t, bool requires_grad);
+/* Give a node a name for tables and DOT (the string is copied). */
+ad_node *ad_set_name(ad_node *n, const char *name);
+void ad_set_requires_grad(ad_node *n, bool on);
+bool ad_requires_grad(const ad_node *n);
+
+/* ---- reading values ---- */
+double ad_value_scalar(const ad_node *n);        /* element 0 as double */
+double ad_grad_scalar(const ad_node *n);         /* 0 if no grad yet */
+double ad_value_at(const ad_node *n, int64_t i);
+double ad_grad_at(const ad_node *n, int64_t i);
+double ad_tangent_at(const ad_node *n, int dir, int64_t i);
+/* Views (no copy). The grad view has data NULL if there is no grad. */
+ad_tensor ad_value(const ad_node *n);
+ad_tensor ad_grad(const ad_node *n);
+/* Copy the grad out as doubles (zeros if none). */
+ad_status ad_grad_copy_out(const ad_node *n, double *out, int64_t len);
+
+/* ---- reverse mode ---- */
+typedef enum ad_backward_variant {
+    AD_BACKWARD_PUSH = 0,  /* Version B: each node pushes increments to its inputs (default) */
+    AD_BACKWARD_PULL = 1   /* Version A: each node pulls from its consumers */
+} ad_backward_variant;
+
+/* One step of a backward pass, for lessons and tracing:
+ * the contribution (dL/d consumer)·(d consumer/d input) added to input's
+ * grad through consumer->in[slot]. With PULL, `done` is set on the last
+ * contribution to `input` (its adjoint is then final). */
+typedef struct ad_backward_step {
+    const ad_node *consumer;
+    int slot;
+    const ad_node *input;
+    bool done;
+} ad_backward_step;
+typedef void (*ad_backward_hook)(const ad_backward_step *step, void *user);
+
+typedef struct ad_backward_opts {
+    ad_backward_variant variant;
+    const ad_tensor *cotangent;    /* dL/dy seed; NULL: y must be a scalar, seed 1 */
+    ad_backward_hook hook;         /* called after each contribution, may be NULL */
+    void *hook_user;
+} ad_backward_opts;
+
+/* dL/dy = 1 for a scalar y, accumulated (+=) into the grads of every node
+ * that requires grad and from which y is reachable. */
+ad_status ad_backward(ad_context *ctx, ad_node *y);
+ad_status ad_backward_ex(ad_context *ctx, ad_node *y, const ad_backward_opts *opts);
+/* Zero (release) every grad in the context. */
+void ad_zero_grad(ad_context *ctx);
+/* Zero one node's grad. */
+void ad_node_zero_grad(ad_node *n);
+
+/* ---- forward mode ---- */
+/* Set the number of tangent directions k (1..64) carried by later ops;
+ * resets all tangents. */
+ad_status ad_forward_dirs(ad_context *ctx, int k);
+int ad_forward_dir_count(const ad_context *ctx);
+/* Set leaf n's tangent in direction dir to values (n->value.size doubles),
+ * or to the unit vector e_index if values is NULL and index >= 0. */
+ad_status ad_set_tangent(ad_node *n, int dir, const double *values, int64_t index);
+/* Drop all tangents (forward mode off). */
+void ad_clear_tangents(ad_context *ctx);
+
+/* ---- walking the graph ---- */
+ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id);
+/* Does this node belong to ctx? (pointer check without dereferencing) */
+bool ad_node_in_context(const ad_context *ctx, const ad_node *n);
+const char *ad_node_op_name(const ad_node *n);   /* "leaf", "const", "add"... */
+
+/* ---- DOT export ---- */
+/* Write the graph of nodes reachable from root (all nodes if root NULL) in
+ * Graphviz DOT: each node with its name, op, value, grad and tangent. */
+ad_status ad_dot_write(const ad_context *ctx, const ad_node *root, FILE *f);
+ad_status ad_dot_save(const ad_context *ctx, const ad_node *root, const char *path);
+
+#endif

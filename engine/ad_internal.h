@@ -1,0 +1,58 @@
+/* ad_internal.h: the context's layout, shared by the engine's own files
+ * (context.c, backward.c, forward.c, dot.c). Not installed. */
+#ifndef AD_INTERNAL_H
+#define AD_INTERNAL_H
+
+#include "ad_graph.h"
+
+/* Node chunks grow geometrically: chunk k holds NODE_CHUNK0 << k nodes, so
+ * 22 chunks hold 2^32 nodes and id -> node is a few bit operations. Nodes
+ * never move, so pointers to them stay valid until the context is freed. */
+enum { NODE_CHUNK0_LOG2 = 10, NODE_CHUNK0 = 1 << NODE_CHUNK0_LOG2, MAX_NODE_CHUNKS = 22 };
+
+typedef struct data_chunk {
+    char *base;
+    size_t cap;
+} data_chunk;
+
+struct ad_context {
+    ad_node *node_chunk[MAX_NODE_CHUNKS];
+    int n_node_chunks;
+    uint32_t n_nodes;
+
+    /* Bump allocator for tensor data, grads, tangents, params, saved data. */
+    data_chunk *chunks;
+    uint32_t n_chunks, cap_chunks;
+    uint32_t cur_chunk;
+    size_t cur_off;
+
+    bool grad_enabled;
+    bool check_finite;
+    int dirs;                 /* forward-mode directions k (0: off) */
+    uint32_t epoch;           /* backward pass counter, for node marks */
+};
+
+static inline uint32_t node_chunk_index(uint32_t id, uint32_t *offset)
+{
+    uint32_t j = (id >> NODE_CHUNK0_LOG2) + 1;   /* >= 1 */
+    uint32_t k = 31u - (uint32_t)__builtin_clz(j);
+    *offset = id - (uint32_t)(NODE_CHUNK0 * ((1u << k) - 1u));
+    return k;
+}
+
+static inline ad_node *node_at(const ad_context *ctx, uint32_t id)
+{
+    uint32_t off, k = node_chunk_index(id, &off);
+    return &ctx->node_chunk[k][off];
+}
+
+/* Arena allocation (zeroed, 32-byte aligned). NULL + message on failure. */
+void *ad_arena_alloc(ad_context *ctx, size_t bytes);
+/* Make sure n->grad exists; zero it if `zero`. */
+ad_status ad_node_ensure_grad(ad_node *n, bool zero);
+/* Check that ctx is live, for an error message naming `who`. */
+ad_status ad_check_context(const ad_context *ctx, const char *who);
+/* Is every element of the buffer finite? Index of the first that is not in *bad. */
+bool ad_buffer_finite(const void *data, ad_dtype dt, int64_t n, int64_t *bad);
+
+#endif

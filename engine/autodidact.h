@@ -1,0 +1,11 @@
+/* autodidact.h: everything, for programs that use the engine. */
+#ifndef AUTODIDACT_H
+#define AUTODIDACT_H
+
+#include "ad_error.h"
+#include "ad_tensor.h"
+#include "ad_graph.h"
+#include "ad_op.h"
+#include "ad_ops.h"
+
+#endif

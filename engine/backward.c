@@ -1,0 +1,209 @@
+/* backward.c: reverse mode.
+ *
+ * Node ids are a topological order (inputs are made before the ops that use
+ * them), so the backward pass is one sweep over ids from the output down,
+ * with no recursion and no sort. Two variants, as the 10-601 lecture teaches:
+ *  - PUSH (Version B, the default): each node, once its adjoint is complete,
+ *    pushes its contribution J^T * adjoint into each input's grad (+=).
+ *  - PULL (Version A): each node computes its adjoint by pulling, from each
+ *    of its consumers, that consumer's J^T * adjoint. Needs consumer lists.
+ * Leaves accumulate across calls (call ad_zero_grad between steps); the
+ * adjoints of intermediate nodes are recomputed fresh by every pass. */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_internal.h"
+#include "ad_op.h"
+
+static const ad_op_kernels *kernels_of(const ad_node *n)
+{
+    return n->value.device == AD_CUDA ? n->op->cuda : &n->op->cpu;
+}
+
+/* First touch of a node in this pass: give it a grad buffer; zero an
+ * intermediate's (its adjoint is recomputed), keep a leaf's (it accumulates). */
+static ad_status touch(ad_node *n, uint32_t epoch)
+{
+    if (n->mark == epoch) return AD_OK;
+    n->mark = epoch;
+    return ad_node_ensure_grad(n, !(n->flags & AD_NODE_LEAF));
+}
+
+static bool wants_grad(const ad_node *n) { return (n->flags & AD_NODE_REQUIRES_GRAD) != 0; }
+
+static ad_status check_finite_grad(const ad_node *consumer, int slot)
+{
+    const ad_node *in = consumer->in[slot];
+    int64_t bad;
+    if (!ad_buffer_finite(consumer->grad, (ad_dtype)consumer->value.dtype, consumer->value.size, NULL)) return AD_OK;
+    if (ad_buffer_finite(in->grad, (ad_dtype)in->value.dtype, in->value.size, &bad)) return AD_OK;
+    char ix[64], sh[64];
+    ad_tensor g = in->value;
+    g.data = in->grad;
+    return ad_fail(AD_ERR_NONFINITE,
+                   "%s: its vjp for input %d made a non-finite gradient %g at %s of input %s (node #%u) from a finite "
+                   "output gradient",
+                   consumer->op->name, slot, ad_tensor_get(&g, bad), ad_index_str(&in->value, bad, ix, sizeof ix),
+                   ad_shape_str(&in->value, sh, sizeof sh), in->id);
+}
+
+static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
+{
+    char sh[64], sh2[64];
+    if (!cot) {
+        if (y->value.size != 1)
+            return ad_fail(AD_ERR_SHAPE,
+                           "backward: the output has shape %s, not a scalar; give a cotangent of that shape "
+                           "(ad_backward_ex) or reduce it to a scalar first",
+                           ad_shape_str(&y->value, sh, sizeof sh));
+    } else if (cot->size != y->value.size || cot->dtype != y->value.dtype || cot->device != y->value.device) {
+        return ad_fail(AD_ERR_SHAPE, "backward: cotangent %s %s does not match the output %s %s",
+                       ad_shape_str(cot, sh, sizeof sh), ad_dtype_name((ad_dtype)cot->dtype),
+                       ad_shape_str(&y->value, sh2, sizeof sh2), ad_dtype_name((ad_dtype)y->value.dtype));
+    }
+    if (y->value.device == AD_CUDA && !cot)
+        return ad_fail(AD_ERR_DEVICE, "backward: a GPU output needs its cotangent given on the GPU");
+    ad_status st = touch(y, epoch);
+    if (st != AD_OK) return st;
+    ad_tensor g = y->value;
+    g.data = y->grad;
+    if (!cot) {
+        ad_tensor_set(&g, 0, ad_tensor_get(&g, 0) + 1.0);
+    } else if (y->value.device == AD_CPU) {
+        for (int64_t i = 0; i < cot->size; i++) ad_tensor_set(&g, i, ad_tensor_get(&g, i) + ad_tensor_get(cot, i));
+    } else {
+        return ad_fail(AD_ERR_DEVICE, "backward: seeding a GPU output is done by the gpu module");
+    }
+    return AD_OK;
+}
+
+static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_opts *o, uint32_t epoch)
+{
+    for (uint32_t id = y->id + 1; id-- > 0;) {
+        ad_node *n = node_at(ctx, id);
+        if (n->mark != epoch || !n->op) continue;
+        const ad_op_kernels *k = kernels_of(n);
+        for (int s = 0; s < n->n_in; s++) {
+            ad_node *in = n->in[s];
+            if (!wants_grad(in)) continue;
+            if (!k->vjp)
+                return ad_fail(AD_ERR_ARG, "backward: op %s has no vjp for input %d", n->op->name, s);
+            ad_status st = touch(in, epoch);
+            if (st != AD_OK) return st;
+            k->vjp(n, s, n->grad, in->grad);
+            if (ctx->check_finite && (st = check_finite_grad(n, s)) != AD_OK) return st;
+            if (o->hook) {
+                ad_backward_step step = {n, s, in, false};
+                o->hook(&step, o->hook_user);
+            }
+        }
+    }
+    return AD_OK;
+}
+
+static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_opts *o, uint32_t epoch)
+{
+    /* 1. Which nodes does y depend on (through nodes that want grads)? */
+    uint32_t n_ids = y->id + 1;
+    for (uint32_t id = n_ids; id-- > 0;) {
+        ad_node *n = node_at(ctx, id);
+        if (n->mark != epoch || !n->op) continue;
+        for (int s = 0; s < n->n_in; s++) {
+            if (!wants_grad(n->in[s])) continue;
+            if (!kernels_of(n)->vjp)
+                return ad_fail(AD_ERR_ARG, "backward: op %s has no vjp for input %d", n->op->name, s);
+            ad_status st = touch(n->in[s], epoch);
+            if (st != AD_OK) return st;
+        }
+    }
+    /* 2. Consumer lists (compressed rows): for each node, the (consumer, slot)
+     * edges that use it, consumers in decreasing id order. */
+    uint32_t *start = calloc((size_t)n_ids + 1, sizeof *start);
+    if (!start) return ad_fail(AD_ERR_NOMEM, "backward: out of memory for consumer lists");
+    size_t n_edges = 0;
+    for (uint32_t id = 0; id < n_ids; id++) {
+        ad_node *n = node_at(ctx, id);
+        if (n->mark != epoch || !n->op) continue;
+        for (int s = 0; s < n->n_in; s++)
+            if (wants_grad(n->in[s])) {
+                start[n->in[s]->id + 1]++;
+                n_edges++;
+            }
+    }
+    for (uint32_t i = 0; i < n_ids; i++) start[i + 1] += start[i];
+    uint64_t *edge = malloc((n_edges ? n_edges : 1) * sizeof *edge);   /* consumer id << 2 | slot */
+    uint32_t *fill = malloc((size_t)n_ids * sizeof *fill);
+    if (!edge || !fill) {
+        free(start);
+        free(edge);
+        free(fill);
+        return ad_fail(AD_ERR_NOMEM, "backward: out of memory for consumer lists");
+    }
+    memcpy(fill, start, (size_t)n_ids * sizeof *fill);
+    for (uint32_t id = n_ids; id-- > 0;) {
+        ad_node *n = node_at(ctx, id);
+        if (n->mark != epoch || !n->op) continue;
+        for (int s = 0; s < n->n_in; s++)
+            if (wants_grad(n->in[s])) edge[fill[n->in[s]->id]++] = ((uint64_t)id << 2) | (uint64_t)s;
+    }
+    /* 3. Sweep: each node pulls its adjoint from its consumers, which all
+     * have larger ids and so are final already. */
+    ad_status st = AD_OK;
+    for (uint32_t id = n_ids; id-- > 0 && st == AD_OK;) {
+        ad_node *n = node_at(ctx, id);
+        if (n->mark != epoch || n == y) continue;
+        for (uint32_t e = start[id]; e < start[id + 1] && st == AD_OK; e++) {
+            ad_node *c = node_at(ctx, (uint32_t)(edge[e] >> 2));
+            int slot = (int)(edge[e] & 3);
+            kernels_of(c)->vjp(c, slot, c->grad, n->grad);
+            if (ctx->check_finite) st = check_finite_grad(c, slot);
+            if (o->hook) {
+                ad_backward_step step = {c, slot, n, e + 1 == start[id + 1]};
+                o->hook(&step, o->hook_user);
+            }
+        }
+    }
+    free(start);
+    free(edge);
+    free(fill);
+    return st;
+}
+
+ad_status ad_backward_ex(ad_context *ctx, ad_node *y, const ad_backward_opts *opts)
+{
+    ad_backward_opts defaults = {AD_BACKWARD_PUSH, NULL, NULL, NULL};
+    const ad_backward_opts *o = opts ? opts : &defaults;
+    ad_status st = ad_check_context(ctx, "backward");
+    if (st != AD_OK) return st;
+    if (!y) {
+        if (ad_last_status() != AD_OK) return ad_last_status();   /* keep the error that made the NULL */
+        return ad_fail(AD_ERR_ARG, "backward: output is NULL");
+    }
+    if (!ad_node_in_context(ctx, y))
+        return ad_fail(AD_ERR_STATE, "backward: the output does not belong to this context");
+    if (!wants_grad(y))
+        return ad_fail(AD_ERR_STATE,
+                       "backward: the output does not require grad (no variable feeds it, or it was made with grad mode "
+                       "off)");
+    if (o->variant != AD_BACKWARD_PUSH && o->variant != AD_BACKWARD_PULL)
+        return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
+    uint32_t epoch = ++ctx->epoch;
+    if (epoch == 0) {   /* wrapped: clear all marks so none looks current */
+        for (uint32_t id = 0; id < ctx->n_nodes; id++) node_at(ctx, id)->mark = 0;
+        epoch = ctx->epoch = 1;
+    }
+    if ((st = seed_output(y, o->cotangent, epoch)) != AD_OK) return st;
+    return o->variant == AD_BACKWARD_PULL ? backward_pull(ctx, y, o, epoch) : backward_push(ctx, y, o, epoch);
+}
+
+ad_status ad_backward(ad_context *ctx, ad_node *y) { return ad_backward_ex(ctx, y, NULL); }
+
+void ad_node_zero_grad(ad_node *n)
+{
+    if (n && n->grad) ad_node_ensure_grad(n, true);
+}
+
+void ad_zero_grad(ad_context *ctx)
+{
+    if (ad_check_context(ctx, "zero_grad") != AD_OK) return;
+    for (uint32_t id = 0; id < ctx->n_nodes; id++) ad_node_zero_grad(node_at(ctx, id));
+}

@@ -1,0 +1,575 @@
+/* context.c: contexts (arenas), nodes, leaves, accessors, and ad_apply, the
+ * one path every op call takes. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ad_internal.h"
+#include "ad_op.h"
+
+/* ---- the set of live contexts ----
+ * "ops on freed contexts" must fail cleanly, so a context pointer is checked
+ * against this set before it is dereferenced. A thread-local cache of the
+ * last context found live, valid while no context has been freed since,
+ * keeps the check to two loads on the hot path. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static const ad_context **live;
+static size_t n_live, cap_live;
+static atomic_uint_fast64_t free_generation;
+static _Thread_local const ad_context *cached_ctx;
+static _Thread_local uint_fast64_t cached_generation;
+
+static bool live_add(const ad_context *ctx)
+{
+    bool ok = true;
+    pthread_mutex_lock(&live_lock);
+    if (n_live == cap_live) {
+        size_t cap = cap_live ? 2 * cap_live : 16;
+        const ad_context **p = realloc(live, cap * sizeof *p);
+        if (p) {
+            live = p;
+            cap_live = cap;
+        } else {
+            ok = false;
+        }
+    }
+    if (ok) live[n_live++] = ctx;
+    pthread_mutex_unlock(&live_lock);
+    return ok;
+}
+
+static void live_remove(const ad_context *ctx)
+{
+    pthread_mutex_lock(&live_lock);
+    for (size_t i = 0; i < n_live; i++)
+        if (live[i] == ctx) {
+            live[i] = live[--n_live];
+            break;
+        }
+    if (n_live == 0) {
+        free(live);
+        live = NULL;
+        cap_live = 0;
+    }
+    atomic_fetch_add(&free_generation, 1);
+    pthread_mutex_unlock(&live_lock);
+}
+
+bool ad_context_alive(const ad_context *ctx)
+{
+    if (!ctx) return false;
+    uint_fast64_t gen = atomic_load_explicit(&free_generation, memory_order_acquire);
+    if (ctx == cached_ctx && gen == cached_generation) return true;
+    bool found = false;
+    pthread_mutex_lock(&live_lock);
+    for (size_t i = 0; i < n_live && !found; i++) found = live[i] == ctx;
+    gen = atomic_load(&free_generation);
+    pthread_mutex_unlock(&live_lock);
+    if (found) {
+        cached_ctx = ctx;
+        cached_generation = gen;
+    }
+    return found;
+}
+
+ad_status ad_check_context(const ad_context *ctx, const char *who)
+{
+    if (!ctx) return ad_fail(AD_ERR_ARG, "%s: context is NULL", who);
+    if (!ad_context_alive(ctx))
+        return ad_fail(AD_ERR_STATE, "%s: the context is not live (already freed, or not made by ad_context_new)", who);
+    return AD_OK;
+}
+
+/* ---- contexts ---- */
+ad_context *ad_context_new(void)
+{
+    ad_context *ctx = calloc(1, sizeof *ctx);
+    if (!ctx || !live_add(ctx)) {
+        free(ctx);
+        ad_fail(AD_ERR_NOMEM, "context_new: out of memory");
+        return NULL;
+    }
+    ctx->grad_enabled = true;
+    return ctx;
+}
+
+void ad_context_free(ad_context *ctx)
+{
+    if (!ctx || !ad_context_alive(ctx)) return;   /* double free is harmless */
+    live_remove(ctx);
+    for (int k = 0; k < ctx->n_node_chunks; k++) free(ctx->node_chunk[k]);
+    for (uint32_t i = 0; i < ctx->n_chunks; i++) free(ctx->chunks[i].base);
+    free(ctx->chunks);
+    free(ctx);
+}
+
+uint32_t ad_context_node_count(const ad_context *ctx)
+{
+    return ad_context_alive(ctx) ? ctx->n_nodes : 0;
+}
+
+size_t ad_context_bytes(const ad_context *ctx)
+{
+    if (!ad_context_alive(ctx)) return 0;
+    size_t b = 0;
+    for (int k = 0; k < ctx->n_node_chunks; k++) b += ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+    for (uint32_t i = 0; i < ctx->n_chunks; i++) b += ctx->chunks[i].cap;
+    return b;
+}
+
+bool ad_set_grad_enabled(ad_context *ctx, bool on)
+{
+    if (ad_check_context(ctx, "set_grad_enabled") != AD_OK) return false;
+    bool was = ctx->grad_enabled;
+    ctx->grad_enabled = on;
+    return was;
+}
+
+bool ad_grad_enabled(const ad_context *ctx)
+{
+    return ad_context_alive(ctx) && ctx->grad_enabled;
+}
+
+void ad_set_check_finite(ad_context *ctx, bool on)
+{
+    if (ad_check_context(ctx, "set_check_finite") == AD_OK) ctx->check_finite = on;
+}
+
+/* ---- the data arena ---- */
+enum { DATA_CHUNK_MIN = 1 << 16, ARENA_ALIGN = 32 };
+
+void *ad_arena_alloc(ad_context *ctx, size_t bytes)
+{
+    bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (bytes == 0) bytes = ARENA_ALIGN;
+    if (ctx->n_chunks > 0 && ctx->cur_off + bytes <= ctx->chunks[ctx->cur_chunk].cap) {
+        void *p = ctx->chunks[ctx->cur_chunk].base + ctx->cur_off;
+        ctx->cur_off += bytes;
+        memset(p, 0, bytes);
+        return p;
+    }
+    /* Move to the next chunk: reuse it if it is big enough (after a rewind),
+     * else replace it with a bigger one. */
+    uint32_t next = ctx->n_chunks == 0 ? 0 : ctx->cur_chunk + 1;
+    size_t prev_cap = ctx->n_chunks ? ctx->chunks[ctx->cur_chunk].cap : 0;
+    if (next < ctx->n_chunks && ctx->chunks[next].cap < bytes) {
+        free(ctx->chunks[next].base);
+        ctx->chunks[next].base = NULL;
+        ctx->chunks[next].cap = 0;
+    }
+    if (next >= ctx->n_chunks || !ctx->chunks[next].base) {
+        size_t cap = prev_cap ? 2 * prev_cap : DATA_CHUNK_MIN;
+        if (cap > ((size_t)1 << 28)) cap = (size_t)1 << 28;
+        if (cap < bytes) cap = bytes;
+        if (next >= ctx->cap_chunks) {
+            uint32_t nc = ctx->cap_chunks ? 2 * ctx->cap_chunks : 8;
+            data_chunk *p = realloc(ctx->chunks, nc * sizeof *p);
+            if (!p) goto oom;
+            ctx->chunks = p;
+            ctx->cap_chunks = nc;
+        }
+        char *base = aligned_alloc(ARENA_ALIGN, cap);
+        if (!base) goto oom;
+        ctx->chunks[next].base = base;
+        ctx->chunks[next].cap = cap;
+        if (next >= ctx->n_chunks) ctx->n_chunks = next + 1;
+    }
+    ctx->cur_chunk = next;
+    ctx->cur_off = bytes;
+    memset(ctx->chunks[next].base, 0, bytes);
+    return ctx->chunks[next].base;
+oom:
+    ad_fail(AD_ERR_NOMEM, "out of memory: the context needs %zu more bytes", bytes);
+    return NULL;
+}
+
+void *ad_node_alloc(ad_node *n, size_t bytes) { return ad_arena_alloc(n->ctx, bytes); }
+bool ad_node_recording(const ad_node *n) { return (n->flags & AD_NODE_RECORDING) != 0; }
+int ad_node_dirs(const ad_node *n) { return n->ctx->dirs; }
+
+ad_mark ad_context_mark(ad_context *ctx)
+{
+    ad_mark m = {0, 0, 0};
+    if (ad_check_context(ctx, "context_mark") != AD_OK) return m;
+    m.nodes = ctx->n_nodes;
+    m.chunk = ctx->cur_chunk;
+    m.offset = ctx->cur_off;
+    return m;
+}
+
+ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
+{
+    ad_status st = ad_check_context(ctx, "context_rewind");
+    if (st != AD_OK) return st;
+    if (m.nodes > ctx->n_nodes || (ctx->n_chunks && m.chunk >= ctx->n_chunks))
+        return ad_fail(AD_ERR_STATE, "context_rewind: the mark is ahead of the context (%u nodes now, mark at %u)",
+                       ctx->n_nodes, m.nodes);
+    ctx->n_nodes = m.nodes;
+    ctx->cur_chunk = m.chunk;
+    ctx->cur_off = m.offset;
+    /* Anything made after the mark is gone: drop pointers into it. */
+    for (uint32_t id = 0; id < ctx->n_nodes; id++) {
+        ad_node *n = node_at(ctx, id);
+        n->tangent = NULL;
+        if (!(n->flags & AD_NODE_LEAF) && n->value.size > 1) n->grad = NULL;
+    }
+    return AD_OK;
+}
+
+/* ---- nodes ---- */
+static ad_node *node_new(ad_context *ctx, const char *who)
+{
+    if (ctx->n_nodes == UINT32_MAX) {
+        ad_fail(AD_ERR_NOMEM, "%s: the context holds the most nodes it can (2^32 - 1)", who);
+        return NULL;
+    }
+    uint32_t off, k = node_chunk_index(ctx->n_nodes, &off);
+    if (k >= (uint32_t)ctx->n_node_chunks) {
+        ad_node *chunk = malloc(((size_t)NODE_CHUNK0 << k) * sizeof(ad_node));
+        if (!chunk) {
+            ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, ctx->n_nodes);
+            return NULL;
+        }
+        ctx->node_chunk[k] = chunk;
+        ctx->n_node_chunks = (int)k + 1;
+    }
+    ad_node *n = &ctx->node_chunk[k][off];
+    memset(n, 0, sizeof *n);
+    n->ctx = ctx;
+    n->id = ctx->n_nodes++;
+    return n;
+}
+
+bool ad_node_in_context(const ad_context *ctx, const ad_node *n)
+{
+    if (!ctx || !n) return false;
+    uintptr_t p = (uintptr_t)n;
+    /* Newest chunk first: inputs are usually recent. */
+    for (int k = ctx->n_node_chunks - 1; k >= 0; k--) {
+        uintptr_t base = (uintptr_t)ctx->node_chunk[k];
+        size_t len = ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+        if (p >= base && p < base + len) {
+            if ((p - base) % sizeof(ad_node)) return false;
+            uint32_t id = (uint32_t)(NODE_CHUNK0 * ((1u << k) - 1u) + (p - base) / sizeof(ad_node));
+            return id < ctx->n_nodes;
+        }
+    }
+    return false;
+}
+
+ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id)
+{
+    if (!ad_context_alive(ctx) || id >= ctx->n_nodes) return NULL;
+    return node_at(ctx, id);
+}
+
+/* Give n a value buffer of the given shape: inline for a scalar. */
+static ad_status node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t *shape, int64_t size)
+{
+    n->value.dtype = (uint8_t)dt;
+    n->value.device = AD_CPU;
+    n->value.ndim = (uint8_t)ndim;
+    n->value.size = size;
+    for (int i = 0; i < AD_MAX_DIMS; i++) n->value.shape[i] = i < ndim ? shape[i] : 1;
+    if (size == 1) {
+        n->value.data = &n->inline_value;
+        n->inline_value.f64 = 0;
+        return AD_OK;
+    }
+    n->value.data = ad_arena_alloc(n->ctx, (size_t)size * ad_dtype_size(dt));
+    return n->value.data ? AD_OK : AD_ERR_NOMEM;
+}
+
+ad_status ad_node_ensure_grad(ad_node *n, bool zero)
+{
+    size_t bytes = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
+    if (!n->grad) {
+        if (n->value.size == 1) {
+            n->grad = &n->inline_grad;
+            n->inline_grad.f64 = 0;
+        } else {
+            n->grad = ad_arena_alloc(n->ctx, bytes);   /* zeroed */
+            if (!n->grad) return AD_ERR_NOMEM;
+        }
+    } else if (zero) {
+        memset(n->grad, 0, bytes);
+    }
+    return AD_OK;
+}
+
+/* ---- leaves ---- */
+static ad_node *leaf_new(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
+                         const double *values, bool requires_grad)
+{
+    int64_t size;
+    if (ad_check_context(ctx, who) != AD_OK) return NULL;
+    if (dt != AD_FLOAT64 && dt != AD_FLOAT32) {
+        ad_fail(AD_ERR_DTYPE, "%s: unknown dtype %d (use AD_FLOAT64 or AD_FLOAT32)", who, (int)dt);
+        return NULL;
+    }
+    if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
+    ad_node *n = node_new(ctx, who);
+    if (!n) return NULL;
+    if (node_set_value(n, dt, ndim, shape, size) != AD_OK) return NULL;
+    n->flags = AD_NODE_LEAF | (requires_grad ? AD_NODE_REQUIRES_GRAD : 0);
+    if (values) ad_tensor_copy_in(&n->value, values, size);
+    /* A variable's grad lives as long as the variable (it survives rewinds). */
+    if (requires_grad && ad_node_ensure_grad(n, false) != AD_OK) return NULL;
+    return n;
+}
+
+ad_node *ad_variable(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values)
+{
+    return leaf_new(ctx, "variable", dt, ndim, shape, values, true);
+}
+
+ad_node *ad_constant(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values)
+{
+    return leaf_new(ctx, "constant", dt, ndim, shape, values, false);
+}
+
+ad_node *ad_scalar(ad_context *ctx, double v) { return leaf_new(ctx, "scalar", AD_FLOAT64, 0, NULL, &v, true); }
+ad_node *ad_scalar_const(ad_context *ctx, double v) { return leaf_new(ctx, "scalar_const", AD_FLOAT64, 0, NULL, &v, false); }
+
+ad_node *ad_from_tensor(ad_context *ctx, const ad_tensor *t, bool requires_grad)
+{
+    if (!t) {
+        ad_fail(AD_ERR_ARG, "from_tensor: tensor is NULL");
+        return NULL;
+    }
+    if (t->device != AD_CPU) {
+        ad_fail(AD_ERR_DEVICE, "from_tensor: the tensor is on the GPU; use the gpu module's copy");
+        return NULL;
+    }
+    ad_node *n = leaf_new(ctx, "from_tensor", (ad_dtype)t->dtype, t->ndim, t->shape, NULL, requires_grad);
+    if (n) memcpy(n->value.data, t->data, (size_t)t->size * ad_dtype_size((ad_dtype)t->dtype));
+    return n;
+}
+
+ad_node *ad_set_name(ad_node *n, const char *name)
+{
+    if (!n || !name) return n;
+    size_t len = strlen(name) + 1;
+    char *copy = ad_arena_alloc(n->ctx, len);
+    if (copy) {
+        memcpy(copy, name, len);
+        n->name = copy;
+    }
+    return n;
+}
+
+void ad_set_requires_grad(ad_node *n, bool on)
+{
+    if (!n) return;
+    if (on) {
+        n->flags |= AD_NODE_REQUIRES_GRAD;
+        if (n->flags & AD_NODE_LEAF) ad_node_ensure_grad(n, false);
+    } else {
+        n->flags &= (uint8_t)~AD_NODE_REQUIRES_GRAD;
+    }
+}
+
+bool ad_requires_grad(const ad_node *n) { return n && (n->flags & AD_NODE_REQUIRES_GRAD); }
+
+/* ---- reading ---- */
+static double buffer_get(const void *data, ad_dtype dt, int64_t i)
+{
+    return dt == AD_FLOAT32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
+}
+
+double ad_value_scalar(const ad_node *n) { return n ? buffer_get(n->value.data, (ad_dtype)n->value.dtype, 0) : NAN; }
+double ad_grad_scalar(const ad_node *n) { return n && n->grad ? buffer_get(n->grad, (ad_dtype)n->value.dtype, 0) : 0.0; }
+
+double ad_value_at(const ad_node *n, int64_t i)
+{
+    if (!n || i < 0 || i >= n->value.size) return NAN;
+    return buffer_get(n->value.data, (ad_dtype)n->value.dtype, i);
+}
+
+double ad_grad_at(const ad_node *n, int64_t i)
+{
+    if (!n || i < 0 || i >= n->value.size) return NAN;
+    return n->grad ? buffer_get(n->grad, (ad_dtype)n->value.dtype, i) : 0.0;
+}
+
+double ad_tangent_at(const ad_node *n, int dir, int64_t i)
+{
+    if (!n || i < 0 || i >= n->value.size || dir < 0 || dir >= n->ctx->dirs) return NAN;
+    return n->tangent ? buffer_get(n->tangent, (ad_dtype)n->value.dtype, (int64_t)dir * n->value.size + i) : 0.0;
+}
+
+ad_tensor ad_value(const ad_node *n)
+{
+    ad_tensor t;
+    memset(&t, 0, sizeof t);
+    if (n) {
+        t = n->value;
+        t.owns_data = 0;
+    }
+    return t;
+}
+
+ad_tensor ad_grad(const ad_node *n)
+{
+    ad_tensor t = ad_value(n);
+    t.data = n ? n->grad : NULL;
+    return t;
+}
+
+ad_status ad_grad_copy_out(const ad_node *n, double *out, int64_t len)
+{
+    if (!n || !out) return ad_fail(AD_ERR_ARG, "grad_copy_out: NULL argument");
+    if (len < n->value.size)
+        return ad_fail(AD_ERR_ARG, "grad_copy_out: room for %lld values, node has %lld", (long long)len,
+                       (long long)n->value.size);
+    for (int64_t i = 0; i < n->value.size; i++) out[i] = ad_grad_at(n, i);
+    return AD_OK;
+}
+
+const char *ad_node_op_name(const ad_node *n)
+{
+    if (!n) return "null";
+    if (n->op) return n->op->name;
+    if (n->flags & AD_NODE_LEAF) return (n->flags & AD_NODE_REQUIRES_GRAD) ? "variable" : "constant";
+    return "constant";   /* an op result computed without recording */
+}
+
+/* ---- finite checks ---- */
+bool ad_buffer_finite(const void *data, ad_dtype dt, int64_t n, int64_t *bad)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(buffer_get(data, dt, i))) {
+            if (bad) *bad = i;
+            return false;
+        }
+    return true;
+}
+
+ad_node *ad_find_nonfinite(ad_context *ctx)
+{
+    if (ad_check_context(ctx, "find_nonfinite") != AD_OK) return NULL;
+    for (uint32_t id = 0; id < ctx->n_nodes; id++) {
+        ad_node *n = node_at(ctx, id);
+        if (n->value.device != AD_CPU || ad_buffer_finite(n->value.data, (ad_dtype)n->value.dtype, n->value.size, NULL))
+            continue;
+        bool inputs_finite = true;
+        for (int s = 0; s < n->n_in; s++)
+            inputs_finite = inputs_finite && ad_buffer_finite(n->in[s]->value.data, (ad_dtype)n->in[s]->value.dtype,
+                                                              n->in[s]->value.size, NULL);
+        if (inputs_finite) return n;
+    }
+    return NULL;
+}
+
+/* ---- applying an op ---- */
+static ad_status report_nonfinite(const ad_node *out, int64_t bad)
+{
+    char sh[64], ix[64];
+    return ad_fail(AD_ERR_NONFINITE, "%s: produced %g at %s of its output %s (node #%u%s%s) from finite inputs",
+                   out->op->name, ad_tensor_get(&out->value, bad), ad_index_str(&out->value, bad, ix, sizeof ix),
+                   ad_shape_str(&out->value, sh, sizeof sh), out->id, out->name ? " " : "",
+                   out->name ? out->name : "");
+}
+
+ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
+{
+    const char *who = op && op->name ? op->name : "apply";
+    if (!op) {
+        ad_fail(AD_ERR_ARG, "apply: op is NULL");
+        return NULL;
+    }
+    if (ad_check_context(ctx, who) != AD_OK) return NULL;
+    if (n_in < op->n_in_min || n_in > op->n_in || n_in > AD_MAX_INPUTS) {
+        ad_fail(AD_ERR_ARG, "%s: takes %d to %d inputs, %d given", who, op->n_in_min, op->n_in, n_in);
+        return NULL;
+    }
+    bool any_grad = false, any_tangent = false, inputs_finite = true;
+    ad_device device = AD_CPU;
+    for (int s = 0; s < n_in; s++) {
+        if (!in || !in[s]) {
+            /* Keep the error that made the NULL, if there is one. */
+            if (ad_last_status() == AD_OK) ad_fail(AD_ERR_ARG, "%s: input %d is NULL", who, s);
+            return NULL;
+        }
+        if (!ad_node_in_context(ctx, in[s])) {
+            ad_fail(AD_ERR_STATE, "%s: input %d does not belong to this context (made in another context, or rewound away)",
+                    who, s);
+            return NULL;
+        }
+        if (s > 0 && in[s]->value.device != in[0]->value.device) {
+            ad_fail(AD_ERR_DEVICE, "%s: input %d is on the %s, input 0 on the %s", who, s,
+                    in[s]->value.device == AD_CUDA ? "GPU" : "CPU", in[0]->value.device == AD_CUDA ? "GPU" : "CPU");
+            return NULL;
+        }
+        any_grad = any_grad || (in[s]->flags & AD_NODE_REQUIRES_GRAD);
+        any_tangent = any_tangent || in[s]->tangent;
+        device = (ad_device)in[s]->value.device;
+    }
+    if (!op->infer || !op->cpu.forward) {
+        ad_fail(AD_ERR_ARG, "%s: the op has no shape rule or no forward", who);
+        return NULL;
+    }
+    int ndim = 0;
+    int64_t shape[AD_MAX_DIMS] = {1, 1, 1, 1};
+    ad_dtype dt = AD_FLOAT64;
+    if (op->infer(in, n_in, params, &ndim, shape, &dt) != AD_OK) return NULL;
+    int64_t size;
+    if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
+
+    const ad_op_kernels *kern = &op->cpu;
+    if (device == AD_CUDA) {
+        if (!op->cuda) {
+            ad_fail(AD_ERR_DEVICE, "%s: no CUDA kernel for this op", who);
+            return NULL;
+        }
+        kern = op->cuda;
+    }
+
+    uint32_t first_free = ctx->n_nodes;
+    ad_node *out = node_new(ctx, who);
+    if (!out) return NULL;
+    bool recording = ctx->grad_enabled && any_grad;
+    out->op = op;
+    out->n_in = (uint8_t)n_in;
+    for (int s = 0; s < n_in; s++) out->in[s] = in[s];
+    out->flags = recording ? (AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD) : 0;
+    if (params) {
+        ad_params *p = ad_arena_alloc(ctx, sizeof *p);
+        if (!p) goto fail;
+        *p = *params;
+        out->params = p;
+    }
+    if (node_set_value(out, dt, ndim, shape, size) != AD_OK) goto fail;
+    if (kern->forward(out) != AD_OK) goto fail;
+    if (ctx->check_finite && device == AD_CPU) {
+        for (int s = 0; s < n_in; s++)
+            inputs_finite = inputs_finite && ad_buffer_finite(in[s]->value.data, (ad_dtype)in[s]->value.dtype,
+                                                              in[s]->value.size, NULL);
+        int64_t bad;
+        if (inputs_finite && !ad_buffer_finite(out->value.data, dt, size, &bad)) {
+            report_nonfinite(out, bad);
+            goto fail;
+        }
+    }
+    if (any_tangent && ctx->dirs > 0) {
+        if (!kern->jvp) {
+            ad_fail(AD_ERR_ARG, "%s: the op has no jvp, so forward mode cannot pass through it", who);
+            goto fail;
+        }
+        out->tangent = ad_arena_alloc(ctx, (size_t)ctx->dirs * (size_t)size * ad_dtype_size(dt));
+        if (!out->tangent) goto fail;
+        kern->jvp(out, ctx->dirs);
+    }
+    if (!recording) {
+        /* Nothing kept for backward: the result is a plain constant. */
+        out->op = NULL;
+        out->n_in = 0;
+        memset(out->in, 0, sizeof out->in);
+        out->saved = NULL;
+    }
+    return out;
+fail:
+    ctx->n_nodes = first_free;   /* the half-made node is dropped */
+    return NULL;
+}

@@ -1,0 +1,101 @@
+/* ad_elementwise_math.h: every elementwise op's function and local
+ * derivative, written once. The CPU forward, vjp and jvp (elementwise.c)
+ * and the CUDA kernels (gpu/) all call these.
+ *
+ * Unary:  y = NAME_f(x, c);     dy/dx = NAME_d(x, y, c)   (c: the op's constant)
+ * Binary: y = NAME_f(a, b);     dy/da = NAME_da(a, b, y), dy/db = NAME_db(a, b, y)
+ *
+ * Subgradients at kinks, documented once here:
+ *   relu'(0) = 0, abs'(0) = 0,
+ *   max(a, b) at a tie a == b sends the whole gradient to a (dy/da = 1, dy/db = 0),
+ *   min(a, b) likewise sends it to a. */
+#ifndef AD_ELEMENTWISE_MATH_H
+#define AD_ELEMENTWISE_MATH_H
+
+#include <math.h>
+
+#if defined(__CUDACC__)
+#define AD_HD __host__ __device__
+#else
+#define AD_HD
+#endif
+
+/* ---- binary ---- */
+AD_HD static inline double add_f(double a, double b) { return a + b; }
+AD_HD static inline double add_da(double a, double b, double y) { (void)a; (void)b; (void)y; return 1.0; }
+AD_HD static inline double add_db(double a, double b, double y) { (void)a; (void)b; (void)y; return 1.0; }
+
+AD_HD static inline double sub_f(double a, double b) { return a - b; }
+AD_HD static inline double sub_da(double a, double b, double y) { (void)a; (void)b; (void)y; return 1.0; }
+AD_HD static inline double sub_db(double a, double b, double y) { (void)a; (void)b; (void)y; return -1.0; }
+
+AD_HD static inline double mul_f(double a, double b) { return a * b; }
+AD_HD static inline double mul_da(double a, double b, double y) { (void)a; (void)y; return b; }
+AD_HD static inline double mul_db(double a, double b, double y) { (void)b; (void)y; return a; }
+
+AD_HD static inline double div_f(double a, double b) { return a / b; }
+AD_HD static inline double div_da(double a, double b, double y) { (void)a; (void)y; return 1.0 / b; }
+AD_HD static inline double div_db(double a, double b, double y) { (void)a; return -y / b; }   /* -a/b^2 */
+
+AD_HD static inline double max_f(double a, double b) { return a >= b ? a : b; }
+AD_HD static inline double max_da(double a, double b, double y) { (void)y; return a >= b ? 1.0 : 0.0; }
+AD_HD static inline double max_db(double a, double b, double y) { (void)y; return a >= b ? 0.0 : 1.0; }
+
+AD_HD static inline double min_f(double a, double b) { return a <= b ? a : b; }
+AD_HD static inline double min_da(double a, double b, double y) { (void)y; return a <= b ? 1.0 : 0.0; }
+AD_HD static inline double min_db(double a, double b, double y) { (void)y; return a <= b ? 0.0 : 1.0; }
+
+/* ---- unary ---- */
+AD_HD static inline double neg_f(double x, double c) { (void)c; return -x; }
+AD_HD static inline double neg_d(double x, double y, double c) { (void)x; (void)y; (void)c; return -1.0; }
+
+AD_HD static inline double scale_f(double x, double c) { return c * x; }
+AD_HD static inline double scale_d(double x, double y, double c) { (void)x; (void)y; return c; }
+
+AD_HD static inline double pow_f(double x, double c) { return pow(x, c); }
+AD_HD static inline double pow_d(double x, double y, double c)
+{
+    (void)y;
+    return c == 0.0 ? 0.0 : c * pow(x, c - 1.0);
+}
+
+AD_HD static inline double exp_f(double x, double c) { (void)c; return exp(x); }
+AD_HD static inline double exp_d(double x, double y, double c) { (void)x; (void)c; return y; }
+
+AD_HD static inline double log_f(double x, double c) { (void)c; return log(x); }
+AD_HD static inline double log_d(double x, double y, double c) { (void)y; (void)c; return 1.0 / x; }
+
+AD_HD static inline double sqrt_f(double x, double c) { (void)c; return sqrt(x); }
+AD_HD static inline double sqrt_d(double x, double y, double c) { (void)x; (void)c; return 0.5 / y; }
+
+AD_HD static inline double sin_f(double x, double c) { (void)c; return sin(x); }
+AD_HD static inline double sin_d(double x, double y, double c) { (void)y; (void)c; return cos(x); }
+
+AD_HD static inline double cos_f(double x, double c) { (void)c; return cos(x); }
+AD_HD static inline double cos_d(double x, double y, double c) { (void)y; (void)c; return -sin(x); }
+
+AD_HD static inline double tanh_f(double x, double c) { (void)c; return tanh(x); }
+AD_HD static inline double tanh_d(double x, double y, double c) { (void)x; (void)c; return 1.0 - y * y; }
+
+/* Stable for large |x|: never exp of a large positive number. */
+AD_HD static inline double sigmoid_f(double x, double c)
+{
+    (void)c;
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+AD_HD static inline double sigmoid_d(double x, double y, double c) { (void)x; (void)c; return y * (1.0 - y); }
+
+AD_HD static inline double relu_f(double x, double c) { (void)c; return x > 0 ? x : 0.0; }
+AD_HD static inline double relu_d(double x, double y, double c) { (void)y; (void)c; return x > 0 ? 1.0 : 0.0; }
+
+AD_HD static inline double abs_f(double x, double c) { (void)c; return fabs(x); }
+AD_HD static inline double abs_d(double x, double y, double c)
+{
+    (void)y;
+    (void)c;
+    return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0);
+}
+
+#endif

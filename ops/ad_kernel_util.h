@@ -1,0 +1,31 @@
+/* ad_kernel_util.h: helpers for writing op kernels once for both dtypes.
+ *
+ *   AD_DISPATCH(dtype, { T *y = out->value.data; ... });
+ * runs the body with the typedef T = double or T = float. */
+#ifndef AD_KERNEL_UTIL_H
+#define AD_KERNEL_UTIL_H
+
+#include "ad_op.h"
+
+#define AD_DISPATCH(dt, ...)                                                                                           \
+    do {                                                                                                               \
+        if ((dt) == AD_FLOAT32) {                                                                                      \
+            typedef float T;                                                                                           \
+            __VA_ARGS__                                                                                                \
+        } else {                                                                                                       \
+            typedef double T;                                                                                          \
+            __VA_ARGS__                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+/* Pointer to row `dir` of a node's tangent (NULL if it has none). */
+static inline void *ad_tangent_row(const ad_node *n, int dir)
+{
+    if (!n->tangent) return NULL;
+    return (char *)n->tangent + (size_t)dir * (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
+}
+
+/* Check that two inputs share a dtype; error names the op and both shapes. */
+ad_status ad_check_same_dtype(const char *op, const ad_node *a, const ad_node *b);
+
+#endif

@@ -1,0 +1,139 @@
+/* ad_op.h: the op registry, the heart of the design.
+ *
+ * Each op is defined once, in one file of ops/, as a `const ad_op` with
+ * everything side by side: name, arity, shape rule, forward, vjp, jvp, the
+ * domain gradcheck should sample, its default check cases, and CUDA slots.
+ * ad_op_list.h lists them all; the enum and the table are generated from
+ * that list, so they cannot get out of step. gradcheck, the DOT export and
+ * the autograder iterate the table: a new op is checked once registered.
+ *
+ * Conventions:
+ *  - vjp(out, slot, gout, gin): ADD J_slot^T * gout into gin. gout has the
+ *    shape of out->value, gin the shape of out->in[slot]->value. Always +=,
+ *    never =: with fan-out (b = a + a) both slots write the same buffer.
+ *  - jvp(out, k): SET out->tangent (k rows of out->value.size) to
+ *    sum_slot J_slot * in[slot]->tangent; an input's NULL tangent is zero.
+ *  - forward(out): compute out->value from out->in[]. An op may keep data
+ *    for its vjp in out->saved (arena memory from ad_node_alloc) when
+ *    ad_node_recording(out) is true.
+ *  - All inputs of an op share one dtype and device. */
+#ifndef AD_OP_H
+#define AD_OP_H
+
+#include "ad_graph.h"
+
+/* Op parameters: one struct for every family, stored per node only for the
+ * ops that take them. Unused fields stay zero. */
+struct ad_params {
+    double c;                     /* pow exponent, scale factor */
+    int axis;                     /* sum/mean/softmax axis; -1 = all */
+    int keepdim;                  /* reductions: keep the reduced axis as 1 */
+    int64_t stride[2];            /* conv2d/pool (h, w) */
+    int64_t pad[2];               /* conv2d zero padding (h, w) */
+    int64_t window[2];            /* pooling window (h, w) */
+    int ndim;                     /* reshape target / transpose rank */
+    int64_t shape[AD_MAX_DIMS];   /* reshape target */
+    int perm[AD_MAX_DIMS];        /* transpose permutation */
+    int reduction;                /* AD_REDUCE_MEAN / AD_REDUCE_SUM */
+    int64_t ignore_index;         /* cross-entropy: target to skip (-1 none) */
+};
+
+enum { AD_REDUCE_MEAN = 0, AD_REDUCE_SUM = 1 };
+
+/* Op flags. */
+enum {
+    AD_OP_ELEMENTWISE = 1u << 0,  /* J is diagonal (with broadcasting) */
+    AD_OP_LINEAR = 1u << 1,       /* jvp is the forward applied to tangents */
+    AD_OP_NONSMOOTH = 1u << 2,    /* has kinks: gradcheck samples away from them */
+    AD_OP_PARAMS = 1u << 3,       /* takes ad_params */
+};
+
+/* The interval gradcheck draws an input from. */
+typedef struct ad_domain { double lo, hi; } ad_domain;
+
+/* A check case: input shapes and parameters that exercise the op. */
+typedef struct ad_op_case {
+    const char *label;            /* e.g. "batch 2, 3 channels, stride 2" */
+    int n_in;
+    int ndim[AD_MAX_INPUTS];
+    int64_t shape[AD_MAX_INPUTS][AD_MAX_DIMS];
+    ad_params params;
+} ad_op_case;
+
+/* Kernels for one device. */
+typedef struct ad_op_kernels {
+    ad_status (*forward)(ad_node *out);
+    void (*vjp)(const ad_node *out, int slot, const void *gout, void *gin);
+    void (*jvp)(ad_node *out, int k);
+} ad_op_kernels;
+
+struct ad_op {
+    const char *name;
+    const char *summary;          /* one line, for `gradcheck --list` */
+    int n_in;                     /* max inputs */
+    int n_in_min;                 /* min inputs (optional trailing ones, e.g. bias) */
+    unsigned flags;
+    /* Check inputs and params; set the output's ndim, shape and dtype, or
+     * fail with a message naming the op and the shapes. */
+    ad_status (*infer)(ad_node *const *in, int n_in, const ad_params *p,
+                       int *ndim, int64_t *shape, ad_dtype *dt);
+    ad_op_kernels cpu;
+    const ad_op_kernels *cuda;    /* NULL where there is no CUDA kernel */
+    /* --- for gradcheck --- */
+    ad_domain domain[AD_MAX_INPUTS];   /* {0,0} means the default [-2, 2] */
+    unsigned nondiff_inputs;           /* bit i: input i is not differentiable
+                                          (indices, targets): held constant */
+    /* Distance of the current inputs from the nearest kink (relu at 0, max
+     * at a tie, a pooling window's top two); NULL for smooth ops. */
+    double (*kink_gap)(const ad_node *out);
+    /* Fill an input that gradcheck cannot draw uniformly from its domain
+     * (class targets, say): write t's values for this case. rng is a
+     * gsl_rng *. NULL: uniform from domain[slot]. */
+    void (*sample_input)(const ad_op_case *c, int slot, ad_tensor *t, void *rng);
+    const ad_op_case *cases;      /* default cases for gradcheck */
+    int n_cases;
+    /* Complete a case from what the user gave on the command line: the first
+     * input's shape and the params; derive the other inputs' shapes. NULL:
+     * every input takes the first input's shape. */
+    ad_status (*complete_case)(ad_op_case *c);
+};
+
+/* ---- the registry ---- */
+#define AD_OP_ENTRY(sym) AD_OP_##sym,
+typedef enum ad_op_id {
+#include "ad_op_list.h"
+    AD_OP_COUNT
+} ad_op_id;
+#undef AD_OP_ENTRY
+#define AD_OP_ENTRY(sym) extern const ad_op ad_op_##sym;
+#include "ad_op_list.h"
+#undef AD_OP_ENTRY
+
+/* Built-in ops and registered ones, in order. */
+int ad_op_count(void);
+const ad_op *ad_op_at(int i);
+const ad_op *ad_op_find(const char *name);
+/* Register an op at run time (a student's, a test's deliberately wrong one).
+ * The op must outlive its use. Fails if the name is taken or the op is
+ * malformed (no name, no forward). */
+ad_status ad_op_register(const ad_op *op);
+ad_status ad_op_unregister(const ad_op *op);
+
+/* ---- applying an op ---- */
+/* The one path every op call takes: checks the context and the inputs,
+ * infers the shape, allocates the node, runs forward, runs jvp if any input
+ * has a tangent, records the node if grad mode is on and an input requires
+ * grad. Returns NULL with a message on error; a NULL input keeps the
+ * earlier message. params is copied. */
+ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in,
+                  const ad_params *params);
+
+/* For op implementations. */
+/* Arena memory (zeroed, 32-byte aligned) that lives as long as the node. */
+void *ad_node_alloc(ad_node *n, size_t bytes);
+/* Is this node being recorded for backward (save data for vjp)? */
+bool ad_node_recording(const ad_node *n);
+/* The context's tangent direction count k. */
+int ad_node_dirs(const ad_node *n);
+
+#endif

@@ -1,0 +1,409 @@
+/* elementwise.c: the elementwise ops. Each op's math is one pair of
+ * functions in ad_elementwise_math.h; the macros below turn each pair into
+ * a forward, a vjp and a jvp for both dtypes, and an ad_op entry.
+ *
+ * Binary ops broadcast numpy-style (shapes aligned on the right, a dim of 1
+ * stretches): a (2,1,3) with b (4,1) gives (2,4,3); a scalar goes with any
+ * shape. The vjp of a broadcast input sums over the dims it was stretched
+ * along, which falls out of accumulating into the input's own index. */
+#include <math.h>
+#include "ad_elementwise_math.h"
+#include "ad_kernel_util.h"
+#include "ad_ops.h"
+
+/* ---- broadcasting ---- */
+typedef struct bcast {
+    int64_t n[AD_MAX_DIMS];                  /* output extent, padded to 4-d */
+    int64_t sa[AD_MAX_DIMS], sb[AD_MAX_DIMS]; /* input strides, 0 where stretched */
+    bool same;                                /* a, b and out all one shape */
+} bcast;
+
+static void pad4(const ad_tensor *t, int64_t *dims)
+{
+    int off = AD_MAX_DIMS - t->ndim;
+    for (int d = 0; d < AD_MAX_DIMS; d++) dims[d] = d < off ? 1 : t->shape[d - off];
+}
+
+static void strides4(const ad_tensor *t, const int64_t *out, int64_t *s)
+{
+    int64_t dims[AD_MAX_DIMS], stride = 1;
+    pad4(t, dims);
+    for (int d = AD_MAX_DIMS - 1; d >= 0; d--) {
+        s[d] = (dims[d] == 1 && out[d] != 1) ? 0 : stride;
+        stride *= dims[d];
+    }
+}
+
+static void bcast_setup(const ad_node *out, bcast *bc)
+{
+    const ad_tensor *a = &out->in[0]->value, *b = &out->in[1]->value;
+    pad4(&out->value, bc->n);
+    strides4(a, bc->n, bc->sa);
+    strides4(b, bc->n, bc->sb);
+    bc->same = a->size == out->value.size && b->size == out->value.size;
+}
+
+/* Visit every output element io with its input indices ia, ib. */
+#define BCAST_FOR(bc, BODY)                                                                                            \
+    do {                                                                                                               \
+        if ((bc).same) {                                                                                               \
+            int64_t n_ = (bc).n[0] * (bc).n[1] * (bc).n[2] * (bc).n[3];                                                 \
+            for (int64_t io = 0; io < n_; io++) {                                                                      \
+                int64_t ia = io, ib = io;                                                                              \
+                BODY                                                                                                   \
+            }                                                                                                          \
+        } else {                                                                                                       \
+            int64_t io = 0;                                                                                            \
+            for (int64_t i0 = 0; i0 < (bc).n[0]; i0++)                                                                 \
+                for (int64_t i1 = 0; i1 < (bc).n[1]; i1++)                                                             \
+                    for (int64_t i2 = 0; i2 < (bc).n[2]; i2++)                                                         \
+                        for (int64_t i3 = 0; i3 < (bc).n[3]; i3++, io++) {                                             \
+                            int64_t ia = i0 * (bc).sa[0] + i1 * (bc).sa[1] + i2 * (bc).sa[2] + i3 * (bc).sa[3];        \
+                            int64_t ib = i0 * (bc).sb[0] + i1 * (bc).sb[1] + i2 * (bc).sb[2] + i3 * (bc).sb[3];        \
+                            BODY                                                                                       \
+                        }                                                                                              \
+        }                                                                                                              \
+    } while (0)
+
+ad_status ad_check_same_dtype(const char *op, const ad_node *a, const ad_node *b)
+{
+    if (a->value.dtype == b->value.dtype) return AD_OK;
+    char sa[64], sb[64];
+    return ad_fail(AD_ERR_DTYPE, "%s: inputs have different dtypes: %s %s and %s %s (convert one first)", op,
+                   ad_dtype_name((ad_dtype)a->value.dtype), ad_shape_str(&a->value, sa, sizeof sa),
+                   ad_dtype_name((ad_dtype)b->value.dtype), ad_shape_str(&b->value, sb, sizeof sb));
+}
+
+/* Shared by every binary op: the numpy broadcast of the two shapes. */
+static ad_status binary_infer(const char *op, ad_node *const *in, int *ndim, int64_t *shape, ad_dtype *dt)
+{
+    const ad_tensor *a = &in[0]->value, *b = &in[1]->value;
+    ad_status st = ad_check_same_dtype(op, in[0], in[1]);
+    if (st != AD_OK) return st;
+    int64_t da[AD_MAX_DIMS], db[AD_MAX_DIMS];
+    pad4(a, da);
+    pad4(b, db);
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int d = AD_MAX_DIMS - nd; d < AD_MAX_DIMS; d++) {
+        if (da[d] != db[d] && da[d] != 1 && db[d] != 1) {
+            char sa[64], sb[64];
+            return ad_fail(AD_ERR_SHAPE, "%s: shapes %s and %s do not broadcast (dim %d: %lld vs %lld)", op,
+                           ad_shape_str(a, sa, sizeof sa), ad_shape_str(b, sb, sizeof sb), d - AD_MAX_DIMS,
+                           (long long)da[d], (long long)db[d]);
+        }
+        shape[d - (AD_MAX_DIMS - nd)] = da[d] > db[d] ? da[d] : db[d];
+    }
+    *ndim = nd;
+    *dt = (ad_dtype)a->dtype;
+    return AD_OK;
+}
+
+static ad_status unary_infer(ad_node *const *in, int *ndim, int64_t *shape, ad_dtype *dt)
+{
+    *ndim = in[0]->value.ndim;
+    for (int d = 0; d < AD_MAX_DIMS; d++) shape[d] = in[0]->value.shape[d];
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return AD_OK;
+}
+
+static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0; }
+
+/* ---- kernels from the math ---- */
+#define DEFINE_BINARY(NAME)                                                                                            \
+    static ad_status NAME##_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh,           \
+                                  ad_dtype *dt)                                                                        \
+    {                                                                                                                  \
+        (void)n_in;                                                                                                    \
+        (void)p;                                                                                                       \
+        return binary_infer(#NAME, in, nd, sh, dt);                                                                    \
+    }                                                                                                                  \
+    static ad_status NAME##_forward(ad_node *o)                                                                        \
+    {                                                                                                                  \
+        bcast bc;                                                                                                      \
+        bcast_setup(o, &bc);                                                                                           \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            const T *a = o->in[0]->value.data, *b = o->in[1]->value.data;                                              \
+            T *y = o->value.data;                                                                                      \
+            BCAST_FOR(bc, { y[io] = (T)NAME##_f(a[ia], b[ib]); });                                                     \
+        });                                                                                                            \
+        return AD_OK;                                                                                                  \
+    }                                                                                                                  \
+    static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                  \
+    {                                                                                                                  \
+        bcast bc;                                                                                                      \
+        bcast_setup(o, &bc);                                                                                           \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data, *g = gout;             \
+            T *gi = gin;                                                                                               \
+            if (slot == 0) BCAST_FOR(bc, { gi[ia] += (T)(g[io] * NAME##_da(a[ia], b[ib], y[io])); });                \
+            else BCAST_FOR(bc, { gi[ib] += (T)(g[io] * NAME##_db(a[ia], b[ib], y[io])); });                          \
+        });                                                                                                            \
+    }                                                                                                                  \
+    static void NAME##_jvp(ad_node *o, int k)                                                                          \
+    {                                                                                                                  \
+        bcast bc;                                                                                                      \
+        bcast_setup(o, &bc);                                                                                           \
+        for (int d = 0; d < k; d++)                                                                                    \
+            AD_DISPATCH(o->value.dtype, {                                                                              \
+                const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data;                      \
+                const T *ta = ad_tangent_row(o->in[0], d), *tb = ad_tangent_row(o->in[1], d);                          \
+                T *t = ad_tangent_row(o, d);                                                                           \
+                BCAST_FOR(bc, {                                                                                        \
+                    double v = 0;                                                                                      \
+                    if (ta) v += NAME##_da(a[ia], b[ib], y[io]) * ta[ia];                                              \
+                    if (tb) v += NAME##_db(a[ia], b[ib], y[io]) * tb[ib];                                              \
+                    t[io] = (T)v;                                                                                      \
+                });                                                                                                    \
+            });                                                                                                        \
+    }
+
+#define DEFINE_UNARY(NAME)                                                                                             \
+    static ad_status NAME##_forward(ad_node *o)                                                                        \
+    {                                                                                                                  \
+        double c = param_c(o);                                                                                         \
+        int64_t n = o->value.size;                                                                                     \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            const T *x = o->in[0]->value.data;                                                                         \
+            T *y = o->value.data;                                                                                      \
+            for (int64_t i = 0; i < n; i++) y[i] = (T)NAME##_f(x[i], c);                                               \
+        });                                                                                                            \
+        return AD_OK;                                                                                                  \
+    }                                                                                                                  \
+    static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                  \
+    {                                                                                                                  \
+        (void)slot;                                                                                                    \
+        double c = param_c(o);                                                                                         \
+        int64_t n = o->value.size;                                                                                     \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            const T *x = o->in[0]->value.data, *y = o->value.data, *g = gout;                                          \
+            T *gi = gin;                                                                                               \
+            for (int64_t i = 0; i < n; i++) gi[i] += (T)(g[i] * NAME##_d(x[i], y[i], c));                              \
+        });                                                                                                            \
+    }                                                                                                                  \
+    static void NAME##_jvp(ad_node *o, int k)                                                                          \
+    {                                                                                                                  \
+        double c = param_c(o);                                                                                         \
+        int64_t n = o->value.size;                                                                                     \
+        for (int d = 0; d < k; d++)                                                                                    \
+            AD_DISPATCH(o->value.dtype, {                                                                              \
+                const T *x = o->in[0]->value.data, *y = o->value.data, *tx = ad_tangent_row(o->in[0], d);              \
+                T *t = ad_tangent_row(o, d);                                                                           \
+                for (int64_t i = 0; i < n; i++) t[i] = tx ? (T)(NAME##_d(x[i], y[i], c) * tx[i]) : (T)0;               \
+            });                                                                                                        \
+    }
+
+/* ---- default gradcheck cases ---- */
+static const ad_op_case unary_cases[] = {
+    {"scalar", 1, {0}, {{1, 1, 1, 1}}, {.c = 0}},
+    {"vector (7)", 1, {1}, {{7, 1, 1, 1}}, {.c = 0}},
+    {"matrix (3,4)", 1, {2}, {{3, 4, 1, 1}}, {.c = 0}},
+    {"4-d (2,3,2,2)", 1, {4}, {{2, 3, 2, 2}}, {.c = 0}},
+};
+
+static const ad_op_case binary_cases[] = {
+    {"scalars", 2, {0, 0}, {{1, 1, 1, 1}, {1, 1, 1, 1}}, {.c = 0}},
+    {"same shape (3,4)", 2, {2, 2}, {{3, 4, 1, 1}, {3, 4, 1, 1}}, {.c = 0}},
+    {"scalar with (2,3)", 2, {0, 2}, {{1, 1, 1, 1}, {2, 3, 1, 1}}, {.c = 0}},
+    {"(3,2) with scalar", 2, {2, 0}, {{3, 2, 1, 1}, {1, 1, 1, 1}}, {.c = 0}},
+    {"broadcast (2,1,3) with (4,1)", 2, {3, 2}, {{2, 1, 3, 1}, {4, 1, 1, 1}}, {.c = 0}},
+};
+
+#define N_CASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* Kink gaps: how far the current inputs are from where the op is not
+ * differentiable, so gradcheck can draw again when too close. */
+static double abs_gap_unary(const ad_node *o)
+{
+    double gap = INFINITY;
+    for (int64_t i = 0; i < o->in[0]->value.size; i++) gap = fmin(gap, fabs(ad_value_at(o->in[0], i)));
+    return gap;
+}
+
+static double tie_gap_binary(const ad_node *o)
+{
+    bcast bc;
+    bcast_setup(o, &bc);
+    double gap = INFINITY;
+    AD_DISPATCH(o->value.dtype, {
+        const T *a = o->in[0]->value.data, *b = o->in[1]->value.data;
+        BCAST_FOR(bc, { gap = fmin(gap, fabs((double)a[ia] - (double)b[ib])); });
+    });
+    return gap;
+}
+
+static ad_status binary_complete_case(ad_op_case *c)
+{
+    /* The user gave input 0's shape: input 1 takes the same. */
+    c->n_in = 2;
+    c->ndim[1] = c->ndim[0];
+    for (int d = 0; d < AD_MAX_DIMS; d++) c->shape[1][d] = c->shape[0][d];
+    return AD_OK;
+}
+
+#define DOMAIN_DEFAULT {{-2, 2}, {-2, 2}}
+
+#define BINARY_OP(NAME, SUMMARY, FLAGS, GAP, ...)                                                                      \
+    DEFINE_BINARY(NAME)                                                                                                \
+    const ad_op ad_op_##NAME = {                                                                                       \
+        .name = #NAME,                                                                                                 \
+        .summary = SUMMARY,                                                                                            \
+        .n_in = 2,                                                                                                     \
+        .n_in_min = 2,                                                                                                 \
+        .flags = AD_OP_ELEMENTWISE | (FLAGS),                                                                          \
+        .infer = NAME##_infer,                                                                                         \
+        .cpu = {NAME##_forward, NAME##_vjp, NAME##_jvp},                                                               \
+        .domain = __VA_ARGS__,                                                                                         \
+        .kink_gap = GAP,                                                                                               \
+        .cases = binary_cases,                                                                                         \
+        .n_cases = N_CASES(binary_cases),                                                                              \
+        .complete_case = binary_complete_case,                                                                         \
+    };
+
+static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh,
+                                   ad_dtype *dt)
+{
+    (void)n_in;
+    (void)p;
+    return unary_infer(in, nd, sh, dt);
+}
+
+#define UNARY_OP(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                                    \
+    DEFINE_UNARY(NAME)                                                                                                 \
+    const ad_op ad_op_##NAME = {                                                                                       \
+        .name = #NAME,                                                                                                 \
+        .summary = SUMMARY,                                                                                            \
+        .n_in = 1,                                                                                                     \
+        .n_in_min = 1,                                                                                                 \
+        .flags = AD_OP_ELEMENTWISE | (FLAGS),                                                                          \
+        .infer = plain_unary_infer,                                                                                    \
+        .cpu = {NAME##_forward, NAME##_vjp, NAME##_jvp},                                                               \
+        .domain = {{LO, HI}},                                                                                          \
+        .kink_gap = GAP,                                                                                               \
+        .cases = unary_cases,                                                                                          \
+        .n_cases = N_CASES(unary_cases),                                                                               \
+    };
+
+BINARY_OP(add, "a + b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
+BINARY_OP(sub, "a - b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
+BINARY_OP(mul, "a * b elementwise, broadcasting", 0, NULL, DOMAIN_DEFAULT)
+BINARY_OP(div, "a / b elementwise, broadcasting (b drawn from [0.5, 2])", 0, NULL, {{-2, 2}, {0.5, 2}})
+BINARY_OP(max, "max(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
+BINARY_OP(min, "min(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
+
+UNARY_OP(neg, "-x", AD_OP_LINEAR, -2, 2, NULL)
+UNARY_OP(exp, "e^x", 0, -2, 2, NULL)
+UNARY_OP(log, "natural log, x > 0", 0, 0.2, 3, NULL)
+UNARY_OP(sqrt, "square root, x > 0", 0, 0.2, 3, NULL)
+UNARY_OP(sin, "sin x", 0, -3, 3, NULL)
+UNARY_OP(cos, "cos x", 0, -3, 3, NULL)
+UNARY_OP(tanh, "tanh x", 0, -2, 2, NULL)
+UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
+UNARY_OP(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
+UNARY_OP(abs, "|x|; abs'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
+
+/* ---- ops with a constant: pow (x^c) and scale (c*x) ---- */
+static ad_status const_unary_infer(const char *op, ad_node *const *in, const ad_params *p, int *nd, int64_t *sh,
+                                   ad_dtype *dt)
+{
+    if (!p) return ad_fail(AD_ERR_ARG, "%s: needs its constant (params.c)", op);
+    if (!isfinite(p->c)) return ad_fail(AD_ERR_ARG, "%s: the constant %g is not finite", op, p->c);
+    return unary_infer(in, nd, sh, dt);
+}
+
+static ad_status pow_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n_in;
+    return const_unary_infer("pow", in, p, nd, sh, dt);
+}
+
+static ad_status scale_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n_in;
+    return const_unary_infer("scale", in, p, nd, sh, dt);
+}
+
+DEFINE_UNARY(pow)
+DEFINE_UNARY(scale)
+
+static const ad_op_case pow_cases[] = {
+    {"scalar, c = 2", 1, {0}, {{1, 1, 1, 1}}, {.c = 2}},
+    {"vector (6), c = 3", 1, {1}, {{6, 1, 1, 1}}, {.c = 3}},
+    {"matrix (3,4), c = 0.5", 1, {2}, {{3, 4, 1, 1}}, {.c = 0.5}},
+    {"(2,3,2), c = -1.5", 1, {3}, {{2, 3, 2, 1}}, {.c = -1.5}},
+};
+
+static const ad_op_case scale_cases[] = {
+    {"scalar, c = 3", 1, {0}, {{1, 1, 1, 1}}, {.c = 3}},
+    {"matrix (3,4), c = -0.25", 1, {2}, {{3, 4, 1, 1}}, {.c = -0.25}},
+    {"4-d (2,2,2,3), c = 7", 1, {4}, {{2, 2, 2, 3}}, {.c = 7}},
+};
+
+const ad_op ad_op_pow = {
+    .name = "pow",
+    .summary = "x^c for a constant c (x drawn from [0.2, 2] so any c is defined)",
+    .n_in = 1,
+    .n_in_min = 1,
+    .flags = AD_OP_ELEMENTWISE | AD_OP_PARAMS,
+    .infer = pow_infer,
+    .cpu = {pow_forward, pow_vjp, pow_jvp},
+    .domain = {{0.2, 2}},
+    .cases = pow_cases,
+    .n_cases = N_CASES(pow_cases),
+};
+
+const ad_op ad_op_scale = {
+    .name = "scale",
+    .summary = "c * x for a constant c",
+    .n_in = 1,
+    .n_in_min = 1,
+    .flags = AD_OP_ELEMENTWISE | AD_OP_LINEAR | AD_OP_PARAMS,
+    .infer = scale_infer,
+    .cpu = {scale_forward, scale_vjp, scale_jvp},
+    .domain = {{-2, 2}},
+    .cases = scale_cases,
+    .n_cases = N_CASES(scale_cases),
+};
+
+/* ---- the public calls ---- */
+static ad_node *apply1(ad_context *ctx, const ad_op *op, ad_node *x)
+{
+    ad_node *in[1] = {x};
+    return ad_apply(ctx, op, in, 1, NULL);
+}
+
+static ad_node *apply2(ad_context *ctx, const ad_op *op, ad_node *a, ad_node *b)
+{
+    ad_node *in[2] = {a, b};
+    return ad_apply(ctx, op, in, 2, NULL);
+}
+
+ad_node *ad_add(ad_context *ctx, ad_node *a, ad_node *b) { return apply2(ctx, &ad_op_add, a, b); }
+ad_node *ad_sub(ad_context *ctx, ad_node *a, ad_node *b) { return apply2(ctx, &ad_op_sub, a, b); }
+ad_node *ad_mul(ad_context *ctx, ad_node *a, ad_node *b) { return apply2(ctx, &ad_op_mul, a, b); }
+ad_node *ad_div(ad_context *ctx, ad_node *a, ad_node *b) { return apply2(ctx, &ad_op_div, a, b); }
+ad_node *ad_max(ad_context *ctx, ad_node *a, ad_node *b) { return apply2(ctx, &ad_op_max, a, b); }
+ad_node *ad_min(ad_context *ctx, ad_node *a, ad_node *b) { return apply2(ctx, &ad_op_min, a, b); }
+ad_node *ad_neg(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_neg, x); }
+ad_node *ad_exp(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_exp, x); }
+ad_node *ad_log(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_log, x); }
+ad_node *ad_sqrt(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_sqrt, x); }
+ad_node *ad_sin(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_sin, x); }
+ad_node *ad_cos(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_cos, x); }
+ad_node *ad_tanh(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_tanh, x); }
+ad_node *ad_sigmoid(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_sigmoid, x); }
+ad_node *ad_relu(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_relu, x); }
+ad_node *ad_abs(ad_context *ctx, ad_node *x) { return apply1(ctx, &ad_op_abs, x); }
+
+ad_node *ad_pow(ad_context *ctx, ad_node *x, double c)
+{
+    ad_node *in[1] = {x};
+    ad_params p = {.c = c};
+    return ad_apply(ctx, &ad_op_pow, in, 1, &p);
+}
+
+ad_node *ad_scale(ad_context *ctx, ad_node *x, double c)
+{
+    ad_node *in[1] = {x};
+    ad_params p = {.c = c};
+    return ad_apply(ctx, &ad_op_scale, in, 1, &p);
+}

@@ -1,0 +1,271 @@
+/* test_engine.c: the graph itself: values, reverse mode in both variants,
+ * forward mode, fan-out, repeated backward, a 10^6-deep chain, no-grad,
+ * marks, DOT export, and every error path of the engine's public calls. */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_test.h"
+#include "autodidact.h"
+
+/* f(x, y) = y log x + sqrt(y log x), the chain_rule lesson's function. */
+static ad_node *chain_f(ad_context *ctx, ad_node *x, ad_node *y)
+{
+    ad_node *a = ad_log(ctx, x);
+    ad_node *b = ad_mul(ctx, y, a);
+    ad_node *c = ad_sqrt(ctx, b);
+    return ad_add(ctx, c, b);
+}
+
+static void test_chain_rule_reverse(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 3), *y = ad_scalar(ctx, 2);
+    ad_node *f = chain_f(ctx, x, y);
+    assert_non_null(f);
+    assert_int_equal(ad_backward(ctx, f), AD_OK);
+    /* Reference values from lessons.md (exact arithmetic). */
+    assert_close(ad_value_scalar(f), 3.67952838470373, 1e-12);
+    assert_close(ad_grad_scalar(x), 0.891541845207370, 1e-12);
+    assert_close(ad_grad_scalar(y), 1.46918824050999, 1e-12);
+    ad_context_free(ctx);
+}
+
+static void test_pull_equals_push(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 2; variant++) {
+        ad_context *ctx = ad_context_new();
+        ad_node *x = ad_scalar(ctx, 3), *y = ad_scalar(ctx, 2);
+        ad_node *f = chain_f(ctx, x, y);
+        ad_backward_opts o = {.variant = variant ? AD_BACKWARD_PULL : AD_BACKWARD_PUSH};
+        assert_int_equal(ad_backward_ex(ctx, f, &o), AD_OK);
+        assert_close(ad_grad_scalar(x), 0.891541845207370, 1e-12);
+        assert_close(ad_grad_scalar(y), 1.46918824050999, 1e-12);
+        ad_context_free(ctx);
+    }
+}
+
+static void test_forward_mode_two_dirs(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    assert_int_equal(ad_forward_dirs(ctx, 2), AD_OK);
+    ad_node *x = ad_scalar(ctx, 3), *y = ad_scalar(ctx, 2);
+    assert_int_equal(ad_set_tangent(x, 0, NULL, 0), AD_OK);
+    assert_int_equal(ad_set_tangent(y, 1, NULL, 0), AD_OK);
+    ad_node *f = chain_f(ctx, x, y);
+    assert_close(ad_tangent_at(f, 0, 0), 0.891541845207370, 1e-12);
+    assert_close(ad_tangent_at(f, 1, 0), 1.46918824050999, 1e-12);
+    ad_context_free(ctx);
+}
+
+static void test_fan_out(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *a = ad_scalar(ctx, 1.5);
+    ad_node *b = ad_add(ctx, a, a);
+    ad_node *c = ad_add(ctx, b, b);
+    assert_int_equal(ad_backward(ctx, c), AD_OK);
+    assert_close(ad_grad_scalar(a), 4.0, 0);
+    /* mul fan-out: d(a*a)/da = 2a */
+    ad_node *d = ad_mul(ctx, a, a);
+    ad_zero_grad(ctx);
+    assert_int_equal(ad_backward(ctx, d), AD_OK);
+    assert_close(ad_grad_scalar(a), 3.0, 0);
+    ad_context_free(ctx);
+}
+
+static void test_backward_twice(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 3), *y = ad_scalar(ctx, 2);
+    ad_node *f = chain_f(ctx, x, y);
+    assert_int_equal(ad_backward(ctx, f), AD_OK);
+    double gx = ad_grad_scalar(x), gy = ad_grad_scalar(y);
+    ad_zero_grad(ctx);
+    assert_int_equal(ad_backward(ctx, f), AD_OK);
+    assert_close(ad_grad_scalar(x), gx, 0);
+    assert_close(ad_grad_scalar(y), gy, 0);
+    /* Without zeroing, leaves accumulate: exactly twice. */
+    assert_int_equal(ad_backward(ctx, f), AD_OK);
+    assert_close(ad_grad_scalar(x), 2 * gx, 1e-15);
+    ad_context_free(ctx);
+}
+
+static void test_deep_chain(void **state)
+{
+    (void)state;
+    /* x -> x*1.000001 ... 10^6 times: no recursion anywhere. */
+    const int n = 1000000;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 1.0);
+    ad_node *h = x;
+    for (int i = 0; i < n; i++) h = ad_scale(ctx, h, 1.000001);
+    assert_non_null(h);
+    assert_int_equal(ad_backward(ctx, h), AD_OK);
+    assert_close(ad_grad_scalar(x), pow(1.000001, n), 1e-9);
+    ad_backward_opts o = {.variant = AD_BACKWARD_PULL};
+    ad_zero_grad(ctx);
+    assert_int_equal(ad_backward_ex(ctx, h, &o), AD_OK);
+    assert_close(ad_grad_scalar(x), pow(1.000001, n), 1e-9);
+    ad_context_free(ctx);
+}
+
+static void test_no_grad(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2);
+    bool was = ad_set_grad_enabled(ctx, false);
+    assert_true(was);
+    ad_node *y = ad_mul(ctx, x, x);
+    assert_close(ad_value_scalar(y), 4.0, 0);
+    assert_null(y->op);
+    assert_int_equal(y->n_in, 0);
+    assert_false(ad_requires_grad(y));
+    assert_int_equal(ad_backward(ctx, y), AD_ERR_STATE);
+    assert_non_null(strstr(ad_last_error(), "does not require grad"));
+    ad_set_grad_enabled(ctx, true);
+    ad_context_free(ctx);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s23[] = {2, 3}, s4[] = {4};
+    ad_node *a = ad_variable(ctx, AD_FLOAT64, 2, s23, NULL);
+    ad_node *b = ad_variable(ctx, AD_FLOAT64, 1, s4, NULL);
+    ad_clear_error();
+    assert_null(ad_add(ctx, a, b));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    assert_non_null(strstr(ad_last_error(), "add: shapes (2,3) and (4) do not broadcast"));
+    /* Sticky: a NULL input keeps the first message. */
+    assert_null(ad_exp(ctx, ad_add(ctx, a, b)));
+    assert_non_null(strstr(ad_last_error(), "add: shapes"));
+    /* dtype mismatch */
+    ad_node *f = ad_variable(ctx, AD_FLOAT32, 2, s23, NULL);
+    assert_null(ad_mul(ctx, a, f));
+    assert_int_equal(ad_last_status(), AD_ERR_DTYPE);
+    assert_non_null(strstr(ad_last_error(), "mul: inputs have different dtypes"));
+    /* backward from a non-scalar without a cotangent */
+    ad_node *e = ad_exp(ctx, a);
+    assert_int_equal(ad_backward(ctx, e), AD_ERR_SHAPE);
+    assert_non_null(strstr(ad_last_error(), "(2,3), not a scalar"));
+    /* bad shapes */
+    int64_t bad[] = {2, 0};
+    assert_null(ad_variable(ctx, AD_FLOAT64, 2, bad, NULL));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    assert_null(ad_variable(ctx, AD_FLOAT64, 5, s23, NULL));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    /* node from another context */
+    ad_context *other = ad_context_new();
+    ad_node *o = ad_scalar(other, 1);
+    assert_null(ad_neg(ctx, o));
+    assert_non_null(strstr(ad_last_error(), "neg: input 0 does not belong to this context"));
+    ad_context_free(other);
+    ad_context_free(ctx);
+    /* ops on a freed context */
+    assert_null(ad_scalar(ctx, 1));
+    assert_int_equal(ad_last_status(), AD_ERR_STATE);
+    assert_non_null(strstr(ad_last_error(), "not live"));
+    assert_int_equal(ad_backward(ctx, NULL), AD_ERR_STATE);
+    ad_context_free(ctx);   /* a second free is harmless */
+}
+
+static void test_check_finite(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_set_check_finite(ctx, true);
+    ad_node *x = ad_scalar(ctx, 0);
+    ad_clear_error();
+    assert_null(ad_log(ctx, x));
+    assert_int_equal(ad_last_status(), AD_ERR_NONFINITE);
+    assert_non_null(strstr(ad_last_error(), "log: produced -inf"));
+    ad_set_check_finite(ctx, false);
+    ad_node *l = ad_log(ctx, x);
+    ad_node *y = ad_exp(ctx, l);
+    assert_non_null(y);
+    assert_ptr_equal(ad_find_nonfinite(ctx), l);
+    /* backward: sqrt'(0) is infinite */
+    ad_node *z = ad_scalar(ctx, 0);
+    ad_node *s = ad_sqrt(ctx, z);
+    ad_set_check_finite(ctx, true);
+    assert_int_equal(ad_backward(ctx, s), AD_ERR_NONFINITE);
+    assert_non_null(strstr(ad_last_error(), "sqrt: its vjp for input 0"));
+    ad_context_free(ctx);
+}
+
+static void test_broadcast_grad(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s[] = {2, 3};
+    double v[] = {1, 2, 3, 4, 5, 6};
+    ad_node *a = ad_variable(ctx, AD_FLOAT64, 2, s, v);
+    ad_node *c = ad_scalar(ctx, 10);
+    ad_node *y = ad_mul(ctx, a, c);           /* (2,3) */
+    ad_node *w = ad_variable(ctx, AD_FLOAT64, 2, s, (double[]){1, 1, 1, 2, 2, 2});
+    ad_node *l = ad_mul(ctx, y, w);
+    ad_tensor cot = ad_value(l);
+    double ones[6] = {1, 1, 1, 1, 1, 1};
+    cot.data = ones;
+    ad_backward_opts o = {.cotangent = &cot};
+    assert_int_equal(ad_backward_ex(ctx, l, &o), AD_OK);
+    /* dl/dc = sum a*w = 1+2+3 + 2*(4+5+6) = 36 */
+    assert_close(ad_grad_scalar(c), 36, 1e-12);
+    assert_close(ad_grad_at(a, 4), 20, 1e-12);
+    ad_context_free(ctx);
+}
+
+static void test_marks(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *w = ad_scalar(ctx, 3);
+    ad_mark m = ad_context_mark(ctx);
+    for (int step = 0; step < 3; step++) {
+        ad_node *l = ad_mul(ctx, w, w);
+        assert_int_equal(ad_backward(ctx, l), AD_OK);
+        assert_close(ad_grad_scalar(w), 6.0 * (step + 1), 0);
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+        assert_int_equal(ad_context_node_count(ctx), 1);
+    }
+    ad_context_free(ctx);
+}
+
+static void test_dot(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 3), "x"), *y = ad_set_name(ad_scalar(ctx, 2), "y");
+    ad_node *f = chain_f(ctx, x, y);
+    ad_backward(ctx, f);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    assert_int_equal(ad_dot_write(ctx, f, mem), AD_OK);
+    fclose(mem);
+    assert_non_null(strstr(buf, "digraph"));
+    assert_non_null(strstr(buf, "x = variable"));
+    assert_non_null(strstr(buf, "sqrt"));
+    assert_non_null(strstr(buf, "n0 -> n2"));
+    free(buf);
+    ad_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_rule_reverse), cmocka_unit_test(test_pull_equals_push),
+        cmocka_unit_test(test_forward_mode_two_dirs), cmocka_unit_test(test_fan_out),
+        cmocka_unit_test(test_backward_twice), cmocka_unit_test(test_deep_chain),
+        cmocka_unit_test(test_no_grad), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_check_finite), cmocka_unit_test(test_broadcast_grad),
+        cmocka_unit_test(test_marks), cmocka_unit_test(test_dot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
