@@ -27,7 +27,7 @@ typedef struct ad_tensor {
 } ad_tensor;
 
 /* Bytes per element of a dtype (8 or 4). */
-size_t ad_dtype_size(ad_dtype dt);
+static inline size_t ad_dtype_size(ad_dtype dt) { return dt == AD_FLOAT32 ? 4 : 8; }
 const char *ad_dtype_name(ad_dtype dt);
 
 /* Validate a shape and compute its size; error names `who`. */

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include "ad_internal.h"
 #include "ad_op.h"
 
@@ -218,6 +219,20 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
 }
 
 /* ---- nodes ---- */
+/* Big node chunks ask for transparent huge pages: a graph of 10^6 scalar
+ * ops touches hundreds of MB, and 4 KiB page faults would dominate. */
+static void *chunk_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge) return malloc(bytes);
+    void *p = NULL;
+    if (posix_memalign(&p, huge, bytes) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
 static ad_node *node_new(ad_context *ctx, const char *who)
 {
     if (ctx->n_nodes == UINT32_MAX) {
@@ -226,7 +241,7 @@ static ad_node *node_new(ad_context *ctx, const char *who)
     }
     uint32_t off, k = node_chunk_index(ctx->n_nodes, &off);
     if (k >= (uint32_t)ctx->n_node_chunks) {
-        ad_node *chunk = malloc(((size_t)NODE_CHUNK0 << k) * sizeof(ad_node));
+        ad_node *chunk = chunk_alloc(((size_t)NODE_CHUNK0 << k) * sizeof(ad_node));
         if (!chunk) {
             ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, ctx->n_nodes);
             return NULL;
@@ -283,6 +298,11 @@ static ad_status node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t
 
 ad_status ad_node_ensure_grad(ad_node *n, bool zero)
 {
+    if (n->value.size == 1 && n->value.device == AD_CPU) {   /* the scalar path */
+        if (!n->grad || zero) n->inline_grad.f64 = 0;
+        if (!n->grad) n->grad = &n->inline_grad;
+        return AD_OK;
+    }
     size_t bytes = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
     if (!n->grad) {
         if (n->value.size == 1) {

@@ -6,7 +6,6 @@
 /* A bound that keeps size * sizeof(double) far from overflow. */
 #define AD_MAX_ELEMENTS (INT64_C(1) << 40)
 
-size_t ad_dtype_size(ad_dtype dt) { return dt == AD_FLOAT32 ? 4 : 8; }
 const char *ad_dtype_name(ad_dtype dt) { return dt == AD_FLOAT32 ? "float32" : "float64"; }
 
 ad_status ad_shape_check(const char *who, int ndim, const int64_t *shape, int64_t *size_out)

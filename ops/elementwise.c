@@ -37,10 +37,17 @@ static void strides4(const ad_tensor *t, const int64_t *out, int64_t *s)
 static void bcast_setup(const ad_node *out, bcast *bc)
 {
     const ad_tensor *a = &out->in[0]->value, *b = &out->in[1]->value;
+    /* The common cases first: scalars (the scalar-graph hot path) and equal
+     * shapes need no strides. */
+    bc->same = a->size == out->value.size && b->size == out->value.size;
+    if (bc->same) {
+        bc->n[0] = out->value.size;
+        bc->n[1] = bc->n[2] = bc->n[3] = 1;
+        return;
+    }
     pad4(&out->value, bc->n);
     strides4(a, bc->n, bc->sa);
     strides4(b, bc->n, bc->sb);
-    bc->same = a->size == out->value.size && b->size == out->value.size;
 }
 
 /* Visit every output element io with its input indices ia, ib. */
