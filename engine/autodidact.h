@@ -7,5 +7,6 @@
 #include "ad_graph.h"
 #include "ad_op.h"
 #include "ad_ops.h"
+#include "ad_explain.h"
 
 #endif

@@ -1,0 +1,36 @@
+/* ad_explain.h: print a scalar graph's computation the way the lectures lay
+ * it out: the node table (forward pass), the forward-mode table with one
+ * tangent column per direction, and the reverse-mode steps, each adjoint as
+ * the sum over its consumers (Version A) or as "+=" increments pushed by
+ * each node (Version B). Every number printed is read from the engine.
+ * Nodes are named by ad_set_name (unnamed ones print as n<id>). Only
+ * graphs of scalars (0-d or size-1 nodes) are explained. */
+#ifndef AD_EXPLAIN_H
+#define AD_EXPLAIN_H
+
+#include <stdio.h>
+#include "ad_graph.h"
+
+/* "y·a", "log x", "√b", "c + b" for node n (names of its inputs). */
+const char *ad_explain_expr(const ad_node *n, char *buf, size_t len);
+/* The node's name, or n<id>. */
+const char *ad_explain_name(const ad_node *n, char *buf, size_t len);
+
+/* Node table: "step. name = expression = value", topological order. */
+ad_status ad_explain_nodes(FILE *f, const ad_context *ctx, const ad_node *root);
+
+/* Forward-mode table: each node's value and its k tangents; column d is
+ * headed "∂·/∂<dir_names[d]>". Tangents must have been set (ad_forward_dirs
+ * and ad_set_tangent before building the graph). */
+ad_status ad_explain_forward(FILE *f, const ad_context *ctx, const ad_node *root, const char *const *dir_names);
+
+/* Run the backward pass from root (zeroing grads first) and print its steps
+ * in the lecture's notation, "∂f/∂b = ∂f/∂c·∂c/∂b + ∂f/∂f·∂f/∂b = ..." for
+ * PULL (Version A) or "∂f/∂b += ∂f/∂c·∂c/∂b = ..." for PUSH (Version B). */
+ad_status ad_explain_reverse(FILE *f, ad_context *ctx, ad_node *root, ad_backward_variant variant);
+
+/* The local partial derivative ∂consumer/∂(consumer->in[slot]) of a scalar
+ * node, computed by the op's own vjp with a unit cotangent. */
+double ad_local_partial(const ad_node *consumer, int slot);
+
+#endif
