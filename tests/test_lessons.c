@@ -1,0 +1,148 @@
+/* test_lessons.c: the lesson programs, run as a student runs them: their
+ * --json numbers against lessons.md's reference values (1e-12) at the
+ * defaults, against closed-form derivatives and finite differences of the
+ * closed-form function at random valid inputs (1e-7), their --dot output
+ * rendered by Graphviz, and their exit status on bad input.
+ * The programs' paths come from meson in the environment. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "ad_test.h"
+
+/* Run a command, capture stdout, return its exit status. */
+static int run(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char *prog(const char *env)
+{
+    const char *p = getenv(env);
+    if (!p) fail_msg("environment variable %s (the lesson's path) is not set; run through meson test", env);
+    return p;
+}
+
+static cJSON *run_json(const char *env, const char *args)
+{
+    static char out[1 << 16];
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --json %s", prog(env), args);
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    cJSON *doc = cJSON_Parse(out);
+    if (!doc) fail_msg("%s printed no valid JSON:\n%s", cmd, out);
+    return doc;
+}
+
+static double num(const cJSON *doc, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
+    if (!cJSON_IsNumber(v)) fail_msg("JSON has no number '%s'", key);
+    return v->valuedouble;
+}
+
+/* Closed forms, for an independent check. */
+static double chain_f(double x, double y) { return y * log(x) + sqrt(y * log(x)); }
+static double cos_sin_J(double x) { return cos(sin(x * x) + 3 * x * x); }
+
+static void test_chain_rule_defaults(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("CHAIN_RULE", "");
+    assert_close(num(doc, "f"), 3.67952838470373, 1e-12);
+    assert_close(num(doc, "df_dx"), 0.891541845207370, 1e-12);
+    assert_close(num(doc, "df_dy"), 1.46918824050999, 1e-12);
+    const cJSON *fm = cJSON_GetObjectItemCaseSensitive(doc, "forward_mode");
+    assert_close(num(fm, "df_dx"), 0.891541845207370, 1e-12);
+    assert_close(num(fm, "df_dy"), 1.46918824050999, 1e-12);
+    cJSON_Delete(doc);
+}
+
+static void test_chain_rule_random_inputs(void **state)
+{
+    (void)state;
+    srand(12345);
+    for (int k = 0; k < 8; k++) {
+        double x = 1.2 + 8.0 * rand() / RAND_MAX, y = 0.1 + 5.0 * rand() / RAND_MAX;
+        char args[128];
+        snprintf(args, sizeof args, "--x %.17g --y %.17g%s", x, y, k % 2 ? " --variant B" : "");
+        cJSON *doc = run_json("CHAIN_RULE", args);
+        double h = 1e-6, s = 1 + 1 / (2 * sqrt(y * log(x)));
+        double fd_x = (chain_f(x + h, y) - chain_f(x - h, y)) / (2 * h);
+        double fd_y = (chain_f(x, y + h) - chain_f(x, y - h)) / (2 * h);
+        assert_close(num(doc, "f"), chain_f(x, y), 1e-12);
+        assert_close(num(doc, "df_dx"), y / x * s, 1e-12);
+        assert_close(num(doc, "df_dy"), log(x) * s, 1e-12);
+        assert_close(num(doc, "df_dx"), fd_x, 1e-7);
+        assert_close(num(doc, "df_dy"), fd_y, 1e-7);
+        cJSON_Delete(doc);
+    }
+}
+
+static void test_cos_sin(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("COS_SIN", "");
+    assert_close(num(doc, "J"), 0.245100368170016, 1e-12);
+    assert_close(num(doc, "dJ_dx"), 9.09914854483238, 1e-12);
+    cJSON_Delete(doc);
+    srand(777);
+    for (int k = 0; k < 8; k++) {
+        double x = -3 + 6.0 * rand() / RAND_MAX, h = 1e-6;
+        char args[128];
+        snprintf(args, sizeof args, "--x %.17g%s", x, k % 2 ? " --variant A" : "");
+        doc = run_json("COS_SIN", args);
+        double exact = -sin(sin(x * x) + 3 * x * x) * (cos(x * x) + 3) * 2 * x;
+        assert_close(num(doc, "J"), cos_sin_J(x), 1e-12);
+        assert_close(num(doc, "dJ_dx"), exact, 1e-12 * fmax(1, fabs(exact)));
+        assert_close(num(doc, "dJ_dx"), (cos_sin_J(x + h) - cos_sin_J(x - h)) / (2 * h), 1e-7 * fmax(1, fabs(exact)));
+        cJSON_Delete(doc);
+    }
+}
+
+static void test_dot_renders(void **state)
+{
+    (void)state;
+    char out[4096], cmd[1024];
+    if (system("command -v dot >/dev/null 2>&1") != 0) {
+        print_message("skipping: Graphviz's dot is not installed\n");
+        skip();
+    }
+    snprintf(cmd, sizeof cmd, "%s --dot test_lessons_g.dot >/dev/null && dot -Tsvg test_lessons_g.dot", prog("CHAIN_RULE"));
+    static char svg[1 << 16];
+    assert_int_equal(run(cmd, svg, sizeof svg), 0);
+    assert_non_null(strstr(svg, "<svg"));
+    assert_non_null(strstr(svg, "sqrt"));
+    remove("test_lessons_g.dot");
+    (void)out;
+}
+
+static void test_bad_input_exits_2(void **state)
+{
+    (void)state;
+    const char *bad[] = {"--x -1", "--x abc", "--x 1e999", "--bogus 1", "--x", "--variant C", "stray"};
+    char out[4096], cmd[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s 2>&1", prog("CHAIN_RULE"), bad[i]);
+        int st = run(cmd, out, sizeof out);
+        if (st != 2) fail_msg("chain_rule %s exited %d, not 2:\n%s", bad[i], st, out);
+        assert_non_null(strstr(out, "chain_rule: "));
+    }
+    snprintf(cmd, sizeof cmd, "%s --help", prog("COS_SIN"));
+    assert_int_equal(run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "usage: cos_sin"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chain_rule_defaults), cmocka_unit_test(test_chain_rule_random_inputs),
+        cmocka_unit_test(test_cos_sin), cmocka_unit_test(test_dot_renders), cmocka_unit_test(test_bad_input_exits_2),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
