@@ -1,0 +1,96 @@
+/* ad_gradcheck.h: check an op's (or any function's) derivatives against
+ * centered finite differences, in float64.
+ *
+ * For f: inputs -> output tensor y (m elements), and each differentiable
+ * input x_s (n_s elements), the checks are:
+ *   JACOBIAN_REV  the reverse-mode Jacobian, one vjp per output row, against
+ *                 the numerical Jacobian (f(x+εe_i) - f(x-εe_i)) / 2ε;
+ *   JACOBIAN_FWD  the forward-mode Jacobian, one jvp per input column;
+ *   DOT_PRODUCT   <r, J v> = <J^T r, v> for random r, v (no differences at all);
+ *   DETERMINISM   backward with the same random cotangent twice, bit for bit;
+ *   FAST_REV / FAST_FWD (fast mode, for big inputs) u^T J_num v against
+ *                 (J^T u)^T v and u^T (J v) for random u, v.
+ * An entry passes where |a - n| <= atol + rtol·|n|. Cotangents are random
+ * (never all ones), and input grads are pre-filled with random values
+ * before a backward pass so that a vjp which overwrites instead of
+ * accumulating is caught. Op inputs are drawn by a seeded GSL generator
+ * inside the op's domain and at least a margin away from its kinks. */
+#ifndef AD_GRADCHECK_H
+#define AD_GRADCHECK_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "autodidact.h"
+
+typedef enum ad_gc_mode { AD_GC_REV = 1, AD_GC_FWD = 2, AD_GC_BOTH = 3 } ad_gc_mode;
+
+typedef struct ad_gc_options {
+    double eps, atol, rtol;   /* defaults 1e-6, 1e-5, 1e-3 */
+    unsigned long seed;       /* GSL mt19937 seed for inputs and cotangents */
+    int mode;                 /* ad_gc_mode */
+    bool fast;                /* random projections instead of full Jacobians */
+    bool richardson;          /* 4-point stencil (error O(ε⁴)) instead of 2-point */
+    double kink_margin;       /* inputs at least this far from a kink (1e-3) */
+    FILE *jacobian_out;       /* print both Jacobians side by side here (small cases) */
+} ad_gc_options;
+
+void ad_gc_default_options(ad_gc_options *o);
+
+typedef enum ad_gc_check {
+    AD_GC_JACOBIAN_REV,
+    AD_GC_JACOBIAN_FWD,
+    AD_GC_DOT_PRODUCT,
+    AD_GC_DETERMINISM,
+    AD_GC_FAST_REV,
+    AD_GC_FAST_FWD
+} ad_gc_check;
+
+const char *ad_gc_check_name(ad_gc_check c);
+
+/* One result: an (op, case, input, check). */
+typedef struct ad_gc_record {
+    char op[64];
+    char case_label[128];
+    int input;                /* the input checked; -1 for checks of all inputs */
+    ad_gc_check check;
+    bool pass;
+    double max_abs_err, max_rel_err;
+    char worst[96];           /* "dy[1,2]/dx1[0,3]" or "" */
+    double x_at_worst;        /* the input element's value there */
+    double numerical, reverse, forward;   /* at the worst element (NAN where not computed) */
+    double seconds;
+    char message[256];        /* why it failed, or a note */
+} ad_gc_record;
+
+typedef struct ad_gc_report {
+    ad_gc_record *rec;
+    int n, cap;
+    int n_fail;
+} ad_gc_report;
+
+void ad_gc_report_free(ad_gc_report *r);
+
+/* Any function of tensors, built with the engine. It must build its output
+ * from `inputs` (nodes in ctx) only, deterministically. */
+typedef ad_node *(*ad_gc_fn)(ad_context *ctx, ad_node *const *inputs, int n_inputs, void *user);
+
+/* Check f at the given inputs (converted to float64). Inputs whose bit is
+ * set in nondiff are held constant. Appends records to r. Returns AD_OK if
+ * the checks ran (whatever they found), an error if f fails to build. */
+ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void *user, int n_in,
+                          const ad_tensor *const *inputs, unsigned nondiff, const ad_gc_options *o, ad_gc_report *r);
+
+/* Check a registered op at one case: inputs drawn from the op's domain
+ * (and sample_input hook), away from its kinks. */
+ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r);
+
+/* Every default case of the op. */
+ad_status ad_gradcheck_op(const ad_op *op, const ad_gc_options *o, ad_gc_report *r);
+
+typedef enum ad_gc_format { AD_GC_TEXT, AD_GC_JSON, AD_GC_JUNIT, AD_GC_TAP } ad_gc_format;
+
+/* Write the report: readable text, JSON, JUnit XML (one testcase per
+ * record) or TAP version 14. */
+ad_status ad_gc_write(FILE *f, const ad_gc_report *r, ad_gc_format fmt);
+
+#endif

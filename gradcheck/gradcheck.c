@@ -1,0 +1,623 @@
+/* gradcheck.c: the checks of ad_gradcheck.h. */
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "ad_gradcheck.h"
+
+void ad_gc_default_options(ad_gc_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->eps = 1e-6;
+    o->atol = 1e-5;
+    o->rtol = 1e-3;
+    o->seed = 1;
+    o->mode = AD_GC_BOTH;
+    o->kink_margin = 1e-3;
+}
+
+const char *ad_gc_check_name(ad_gc_check c)
+{
+    switch (c) {
+    case AD_GC_JACOBIAN_REV: return "reverse-jacobian";
+    case AD_GC_JACOBIAN_FWD: return "forward-jacobian";
+    case AD_GC_DOT_PRODUCT: return "dot-product";
+    case AD_GC_DETERMINISM: return "determinism";
+    case AD_GC_FAST_REV: return "fast-reverse";
+    case AD_GC_FAST_FWD: return "fast-forward";
+    }
+    return "?";
+}
+
+void ad_gc_report_free(ad_gc_report *r)
+{
+    free(r->rec);
+    memset(r, 0, sizeof *r);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- one run: f, its inputs (float64 copies), and scratch ---- */
+typedef struct gc_run {
+    const char *name, *label;
+    ad_gc_fn f;
+    void *user;
+    int n_in;
+    unsigned nondiff;
+    double *x[AD_MAX_INPUTS];             /* current input values */
+    int ndim[AD_MAX_INPUTS];
+    int64_t shape[AD_MAX_INPUTS][AD_MAX_DIMS];
+    int64_t n[AD_MAX_INPUTS];
+    ad_tensor out;                         /* output shape (data unused) */
+    int64_t m;
+    const ad_gc_options *o;
+    gsl_rng *rng;
+    ad_gc_report *r;
+} gc_run;
+
+static ad_gc_record *new_record(gc_run *R, int input, ad_gc_check check)
+{
+    if (R->r->n == R->r->cap) {
+        int cap = R->r->cap ? 2 * R->r->cap : 64;
+        ad_gc_record *p = realloc(R->r->rec, (size_t)cap * sizeof *p);
+        if (!p) return NULL;
+        R->r->rec = p;
+        R->r->cap = cap;
+    }
+    ad_gc_record *rec = &R->r->rec[R->r->n++];
+    memset(rec, 0, sizeof *rec);
+    snprintf(rec->op, sizeof rec->op, "%s", R->name);
+    snprintf(rec->case_label, sizeof rec->case_label, "%s", R->label ? R->label : "");
+    rec->input = input;
+    rec->check = check;
+    rec->pass = true;
+    rec->numerical = rec->reverse = rec->forward = rec->x_at_worst = NAN;
+    return rec;
+}
+
+static void finish_record(gc_run *R, ad_gc_record *rec, double t0)
+{
+    rec->seconds = now() - t0;
+    if (!rec->pass) R->r->n_fail++;
+}
+
+static bool diff(const gc_run *R, int s) { return !(R->nondiff & (1u << s)); }
+
+/* Build f from leaves holding R->x. kind: 0 constants, 1 variables (for
+ * backward), 2 constants with tangents (forward mode, dirs set by caller). */
+static ad_node *build(gc_run *R, ad_context *ctx, ad_node **leaves, bool variables)
+{
+    for (int s = 0; s < R->n_in; s++) {
+        leaves[s] = (variables && diff(R, s)) ? ad_variable(ctx, AD_FLOAT64, R->ndim[s], R->shape[s], R->x[s])
+                                              : ad_constant(ctx, AD_FLOAT64, R->ndim[s], R->shape[s], R->x[s]);
+        if (!leaves[s]) return NULL;
+    }
+    return R->f(ctx, leaves, R->n_in, R->user);
+}
+
+/* y = f(x) into out (m doubles). */
+static ad_status eval(gc_run *R, double *out)
+{
+    ad_context *ctx = ad_context_new();
+    ad_node *leaves[AD_MAX_INPUTS];
+    ad_set_grad_enabled(ctx, false);
+    ad_node *y = build(R, ctx, leaves, false);
+    ad_status st = y ? ad_tensor_copy_out(&y->value, out, R->m) : ad_last_status();
+    ad_context_free(ctx);
+    return st;
+}
+
+/* Numerical directional derivative of y along the input perturbation
+ * x_s[i] (i >= 0) or along all inputs by v (i < 0): into col (m). */
+static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, double *col, double *tmp)
+{
+    const double e = R->o->eps;
+    double *keep[AD_MAX_INPUTS] = {0};
+    int n_steps = R->o->richardson ? 2 : 1;
+    double w[2] = {1, 0};
+    if (R->o->richardson) {   /* (8[f(x+h)-f(x-h)] - [f(x+2h)-f(x-2h)]) / 12h */
+        w[0] = 8.0 / 6.0;
+        w[1] = -1.0 / 6.0;
+    }
+    memset(col, 0, (size_t)R->m * sizeof *col);
+    if (i < 0)
+        for (int t = 0; t < R->n_in; t++)
+            if (v[t]) {
+                keep[t] = malloc((size_t)R->n[t] * sizeof(double));
+                memcpy(keep[t], R->x[t], (size_t)R->n[t] * sizeof(double));
+            }
+    ad_status st = AD_OK;
+    for (int k = 0; k < n_steps && st == AD_OK; k++) {
+        double h = e * (k + 1);
+        for (int sign = 1; sign >= -1 && st == AD_OK; sign -= 2) {
+            if (i >= 0) {
+                double x0 = R->x[s][i];
+                R->x[s][i] = x0 + sign * h;
+                st = eval(R, tmp);
+                R->x[s][i] = x0;
+            } else {
+                for (int t = 0; t < R->n_in; t++)
+                    if (v[t])
+                        for (int64_t j = 0; j < R->n[t]; j++) R->x[t][j] = keep[t][j] + sign * h * v[t][j];
+                st = eval(R, tmp);
+            }
+            for (int64_t o = 0; o < R->m; o++) col[o] += sign * w[k] * tmp[o] / (2 * h);
+        }
+    }
+    for (int t = 0; t < R->n_in; t++)
+        if (keep[t]) {
+            memcpy(R->x[t], keep[t], (size_t)R->n[t] * sizeof(double));
+            free(keep[t]);
+        }
+    return st;
+}
+
+/* Reverse mode: backward with cotangent cot; grads of differentiable inputs
+ * into g[s] (n_s each). The input grads start filled with random values,
+ * which are subtracted afterwards: a vjp that overwrites shows. */
+static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long prefill_seed)
+{
+    gsl_rng *pre_rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(pre_rng, prefill_seed);
+    ad_context *ctx = ad_context_new();
+    ad_node *leaves[AD_MAX_INPUTS];
+    ad_node *y = build(R, ctx, leaves, true);
+    ad_status st = y ? AD_OK : ad_last_status();
+    double *pre[AD_MAX_INPUTS] = {0};
+    for (int s = 0; s < R->n_in && st == AD_OK; s++) {
+        if (!diff(R, s)) continue;
+        pre[s] = malloc((size_t)R->n[s] * sizeof(double));
+        for (int64_t j = 0; j < R->n[s]; j++) {
+            pre[s][j] = gsl_ran_gaussian(pre_rng, 1.0);
+            ((double *)leaves[s]->grad)[j] = pre[s][j];
+        }
+    }
+    if (st == AD_OK) {
+        if (!ad_requires_grad(y)) {
+            st = ad_fail(AD_ERR_STATE, "%s: the output does not depend on any differentiable input", R->name);
+        } else {
+            ad_tensor ct = y->value;
+            ct.data = (void *)cot;
+            ad_backward_opts opts = {.cotangent = &ct};
+            st = ad_backward_ex(ctx, y, &opts);
+        }
+    }
+    for (int s = 0; s < R->n_in; s++) {
+        if (!pre[s]) continue;
+        if (st == AD_OK)
+            for (int64_t j = 0; j < R->n[s]; j++) g[s][j] = ((double *)leaves[s]->grad)[j] - pre[s][j];
+        free(pre[s]);
+    }
+    gsl_rng_free(pre_rng);
+    ad_context_free(ctx);
+    return st;
+}
+
+/* Forward mode: k tangent columns at once. dir d of input s is column
+ * col0 + d of input s (one input at a time) or, with v != NULL, the single
+ * direction v. Output tangents into t (k rows of m). */
+static ad_status jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, double *t)
+{
+    ad_context *ctx = ad_context_new();
+    ad_status st = ad_forward_dirs(ctx, k);
+    ad_node *leaves[AD_MAX_INPUTS];
+    for (int u = 0; u < R->n_in && st == AD_OK; u++) {
+        leaves[u] = ad_constant(ctx, AD_FLOAT64, R->ndim[u], R->shape[u], R->x[u]);
+        if (!leaves[u]) st = ad_last_status();
+        else if (v && v[u]) st = ad_set_tangent(leaves[u], 0, v[u], -1);
+        else if (!v && u == s)
+            for (int d = 0; d < k && st == AD_OK; d++) st = ad_set_tangent(leaves[u], d, NULL, col0 + d);
+    }
+    ad_node *y = st == AD_OK ? R->f(ctx, leaves, R->n_in, R->user) : NULL;
+    if (st == AD_OK && !y) st = ad_last_status();
+    for (int d = 0; d < k && st == AD_OK; d++)
+        for (int64_t o = 0; o < R->m; o++) t[(int64_t)d * R->m + o] = ad_tangent_at(y, d, o);
+    ad_context_free(ctx);
+    return st;
+}
+
+static void fail_note(ad_gc_record *rec, ad_status st)
+{
+    rec->pass = false;
+    snprintf(rec->message, sizeof rec->message, "could not run: %s", ad_last_error());
+    (void)st;
+}
+
+/* Compare one entry; keep the worst (largest error/tolerance) in rec. */
+typedef struct worst_t {
+    double ratio;
+} worst_t;
+
+static void compare(gc_run *R, ad_gc_record *rec, worst_t *w, int s, int64_t o, int64_t i, double num, double rev,
+                    double fwd, double a)
+{
+    double err = fabs(a - num), tol = R->o->atol + R->o->rtol * fabs(num);
+    if (!isfinite(a) && isfinite(num)) err = INFINITY;
+    if (err > rec->max_abs_err) rec->max_abs_err = err;
+    if (fabs(num) > 0 && err / fabs(num) > rec->max_rel_err) rec->max_rel_err = err / fabs(num);
+    double ratio = err / tol;
+    if (!(err <= tol)) rec->pass = false;
+    if (ratio > w->ratio || (w->ratio == 0 && rec->worst[0] == '\0')) {
+        char oi[48], ii[48];
+        ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
+        memcpy(tin.shape, R->shape[s], sizeof tin.shape);
+        w->ratio = ratio;
+        snprintf(rec->worst, sizeof rec->worst, "dy%s/dx%d%s", ad_index_str(&R->out, o, oi, sizeof oi), s,
+                 ad_index_str(&tin, i, ii, sizeof ii));
+        rec->x_at_worst = R->x[s][i];
+        rec->numerical = num;
+        rec->reverse = rev;
+        rec->forward = fwd;
+    }
+}
+
+static void print_jacobian(gc_run *R, int s, const double *num, const double *rev, const double *fwd)
+{
+    FILE *f = R->o->jacobian_out;
+    char oi[48], ii[48];
+    ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
+    memcpy(tin.shape, R->shape[s], sizeof tin.shape);
+    fprintf(f, "Jacobian of %s [%s] w.r.t. input %d (%lld x %lld): every entry, mismatches marked\n", R->name,
+            R->label ? R->label : "", s, (long long)R->m, (long long)R->n[s]);
+    fprintf(f, "  %-22s %16s %16s %16s\n", "entry", "numerical", "reverse", "forward");
+    for (int64_t o = 0; o < R->m; o++)
+        for (int64_t i = 0; i < R->n[s]; i++) {
+            int64_t k = o * R->n[s] + i;
+            double n = num[k], tol = R->o->atol + R->o->rtol * fabs(n);
+            bool bad_r = rev && !(fabs(rev[k] - n) <= tol), bad_f = fwd && !(fabs(fwd[k] - n) <= tol);
+            char entry[100];
+            snprintf(entry, sizeof entry, "dy%s/dx%d%s", ad_index_str(&R->out, o, oi, sizeof oi), s,
+                     ad_index_str(&tin, i, ii, sizeof ii));
+            fprintf(f, "  %-22s %16.9g %16.9g %16.9g%s%s\n", entry, n, rev ? rev[k] : NAN, fwd ? fwd[k] : NAN,
+                    bad_r ? "  <-- reverse differs" : "", bad_f ? "  <-- forward differs" : "");
+        }
+}
+
+/* Full Jacobians for input s. */
+static void check_jacobians(gc_run *R, int s)
+{
+    int64_t m = R->m, n = R->n[s];
+    double *num = malloc((size_t)(m * n) * sizeof(double)), *col = malloc((size_t)m * sizeof(double));
+    double *tmp = malloc((size_t)m * sizeof(double));
+    double *rev = NULL, *fwd = NULL;
+    double t0 = now();
+    ad_status st = AD_OK;
+    for (int64_t i = 0; i < n && st == AD_OK; i++) {
+        st = numeric_dir(R, s, i, NULL, col, tmp);
+        for (int64_t o = 0; o < m; o++) num[o * n + i] = col[o];
+    }
+    double t_num = now() - t0;
+    if (R->o->mode & AD_GC_REV) {
+        double t1 = now();
+        ad_gc_record *rec = new_record(R, s, AD_GC_JACOBIAN_REV);
+        rev = malloc((size_t)(m * n) * sizeof(double));
+        double *cot = calloc((size_t)m, sizeof(double)), *g[AD_MAX_INPUTS] = {0};
+        for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? malloc((size_t)R->n[u] * sizeof(double)) : NULL;
+        worst_t w = {0};
+        if (st != AD_OK) fail_note(rec, st);
+        for (int64_t o = 0; o < m && rec->pass; o++) {
+            cot[o] = 1;
+            ad_status st2 = vjp_all(R, cot, g, gsl_rng_get(R->rng));
+            cot[o] = 0;
+            if (st2 != AD_OK) {
+                fail_note(rec, st2);
+                break;
+            }
+            memcpy(rev + o * n, g[s], (size_t)n * sizeof(double));
+        }
+        if (rec->message[0] == '\0')
+            for (int64_t o = 0; o < m; o++)
+                for (int64_t i = 0; i < n; i++)
+                    compare(R, rec, &w, s, o, i, num[o * n + i], rev[o * n + i], NAN, rev[o * n + i]);
+        for (int u = 0; u < R->n_in; u++) free(g[u]);
+        free(cot);
+        finish_record(R, rec, t1 - t_num);
+    }
+    if (R->o->mode & AD_GC_FWD) {
+        double t1 = now();
+        ad_gc_record *rec = new_record(R, s, AD_GC_JACOBIAN_FWD);
+        fwd = malloc((size_t)(m * n) * sizeof(double));
+        worst_t w = {0};
+        if (st != AD_OK) fail_note(rec, st);
+        double *t = malloc((size_t)(64 * m) * sizeof(double));
+        for (int64_t c0 = 0; c0 < n && rec->pass; c0 += 64) {
+            int k = (int)(n - c0 < 64 ? n - c0 : 64);
+            ad_status st2 = jvp_cols(R, s, c0, k, NULL, t);
+            if (st2 != AD_OK) {
+                fail_note(rec, st2);
+                break;
+            }
+            for (int d = 0; d < k; d++)
+                for (int64_t o = 0; o < m; o++) fwd[o * n + c0 + d] = t[(int64_t)d * m + o];
+        }
+        free(t);
+        if (rec->message[0] == '\0')
+            for (int64_t o = 0; o < m; o++)
+                for (int64_t i = 0; i < n; i++)
+                    compare(R, rec, &w, s, o, i, num[o * n + i], rev ? rev[o * n + i] : NAN, fwd[o * n + i],
+                            fwd[o * n + i]);
+        finish_record(R, rec, t1 - t_num);
+    }
+    if (R->o->jacobian_out) print_jacobian(R, s, num, rev, fwd);
+    free(num);
+    free(col);
+    free(tmp);
+    free(rev);
+    free(fwd);
+}
+
+static void random_dirs(gc_run *R, double **v)
+{
+    for (int s = 0; s < R->n_in; s++) {
+        v[s] = NULL;
+        if (!diff(R, s)) continue;
+        v[s] = malloc((size_t)R->n[s] * sizeof(double));
+        for (int64_t j = 0; j < R->n[s]; j++) v[s][j] = gsl_ran_gaussian(R->rng, 1.0);
+    }
+}
+
+/* <r, J v> (forward) against <J^T r, v> (reverse): exact up to rounding. */
+static void check_dot_product(gc_run *R)
+{
+    double t0 = now();
+    ad_gc_record *rec = new_record(R, -1, AD_GC_DOT_PRODUCT);
+    double *r = malloc((size_t)R->m * sizeof(double)), *jv = malloc((size_t)R->m * sizeof(double));
+    double *v[AD_MAX_INPUTS], *g[AD_MAX_INPUTS];
+    for (int64_t o = 0; o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
+    random_dirs(R, v);
+    for (int s = 0; s < R->n_in; s++) g[s] = v[s] ? malloc((size_t)R->n[s] * sizeof(double)) : NULL;
+    ad_status st = jvp_cols(R, -1, 0, 1, v, jv);
+    if (st == AD_OK) st = vjp_all(R, r, g, gsl_rng_get(R->rng));
+    if (st != AD_OK) {
+        fail_note(rec, st);
+    } else {
+        double lhs = 0, rhs = 0, scale = 0;
+        for (int64_t o = 0; o < R->m; o++) {
+            lhs += r[o] * jv[o];
+            scale += fabs(r[o] * jv[o]);
+        }
+        for (int s = 0; s < R->n_in; s++)
+            for (int64_t j = 0; v[s] && j < R->n[s]; j++) {
+                rhs += g[s][j] * v[s][j];
+                scale += fabs(g[s][j] * v[s][j]);
+            }
+        double err = fabs(lhs - rhs);
+        rec->max_abs_err = err;
+        rec->max_rel_err = scale > 0 ? err / scale : err;
+        rec->forward = lhs;
+        rec->reverse = rhs;
+        rec->pass = err <= 1e-10 * (scale + 1e-300) || err <= 1e-14;
+        snprintf(rec->message, sizeof rec->message, "<r, Jv> = %.17g (forward), <J^T r, v> = %.17g (reverse)", lhs,
+                 rhs);
+    }
+    for (int s = 0; s < R->n_in; s++) {
+        free(v[s]);
+        free(g[s]);
+    }
+    free(r);
+    free(jv);
+    finish_record(R, rec, t0);
+}
+
+/* The same backward twice must give the same bits. */
+static void check_determinism(gc_run *R)
+{
+    double t0 = now();
+    ad_gc_record *rec = new_record(R, -1, AD_GC_DETERMINISM);
+    double *r = malloc((size_t)R->m * sizeof(double)), *g1[AD_MAX_INPUTS] = {0}, *g2[AD_MAX_INPUTS] = {0};
+    for (int64_t o = 0; o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
+    for (int s = 0; s < R->n_in; s++)
+        if (diff(R, s)) {
+            g1[s] = malloc((size_t)R->n[s] * sizeof(double));
+            g2[s] = malloc((size_t)R->n[s] * sizeof(double));
+        }
+    /* The same pre-filled grads both times, so equal passes give equal bits. */
+    unsigned long prefill = gsl_rng_get(R->rng);
+    ad_status st = vjp_all(R, r, g1, prefill);
+    if (st == AD_OK) st = vjp_all(R, r, g2, prefill);
+    if (st != AD_OK) fail_note(rec, st);
+    for (int s = 0; s < R->n_in && st == AD_OK; s++)
+        for (int64_t j = 0; g1[s] && j < R->n[s]; j++)
+            if (memcmp(&g1[s][j], &g2[s][j], sizeof(double)) != 0 && rec->pass) {
+                rec->pass = false;
+                rec->reverse = g1[s][j];
+                rec->numerical = g2[s][j];
+                rec->max_abs_err = fabs(g1[s][j] - g2[s][j]);
+                snprintf(rec->message, sizeof rec->message,
+                         "two backward passes with the same cotangent differ at input %d element %lld: %.17g vs %.17g",
+                         s, (long long)j, g1[s][j], g2[s][j]);
+            }
+    for (int s = 0; s < R->n_in; s++) {
+        free(g1[s]);
+        free(g2[s]);
+    }
+    free(r);
+    finish_record(R, rec, t0);
+}
+
+/* Fast mode: u^T J_num v against (J^T u)^T v and u^T (J v). */
+static void check_fast(gc_run *R)
+{
+    double t0 = now();
+    double *u = malloc((size_t)R->m * sizeof(double)), *jv_num = malloc((size_t)R->m * sizeof(double));
+    double *tmp = malloc((size_t)R->m * sizeof(double)), *jv = malloc((size_t)R->m * sizeof(double));
+    double *v[AD_MAX_INPUTS], *g[AD_MAX_INPUTS];
+    for (int64_t o = 0; o < R->m; o++) u[o] = gsl_ran_gaussian(R->rng, 1.0);
+    random_dirs(R, v);
+    for (int s = 0; s < R->n_in; s++) g[s] = v[s] ? malloc((size_t)R->n[s] * sizeof(double)) : NULL;
+    ad_status st = numeric_dir(R, -1, -1, v, jv_num, tmp);
+    double num = 0;
+    for (int64_t o = 0; o < R->m; o++) num += u[o] * jv_num[o];
+    for (int pass = 0; pass < 2; pass++) {
+        ad_gc_check kind = pass == 0 ? AD_GC_FAST_REV : AD_GC_FAST_FWD;
+        if (!(R->o->mode & (pass == 0 ? AD_GC_REV : AD_GC_FWD))) continue;
+        ad_gc_record *rec = new_record(R, -1, kind);
+        double a = 0;
+        ad_status st2 = st;
+        if (st2 == AD_OK && pass == 0) {
+            st2 = vjp_all(R, u, g, gsl_rng_get(R->rng));
+            for (int s = 0; s < R->n_in && st2 == AD_OK; s++)
+                for (int64_t j = 0; v[s] && j < R->n[s]; j++) a += g[s][j] * v[s][j];
+        } else if (st2 == AD_OK) {
+            st2 = jvp_cols(R, -1, 0, 1, v, jv);
+            for (int64_t o = 0; o < R->m && st2 == AD_OK; o++) a += u[o] * jv[o];
+        }
+        if (st2 != AD_OK) {
+            fail_note(rec, st2);
+        } else {
+            double err = fabs(a - num), tol = R->o->atol + R->o->rtol * fabs(num);
+            rec->pass = err <= tol;
+            rec->max_abs_err = err;
+            rec->max_rel_err = fabs(num) > 0 ? err / fabs(num) : err;
+            rec->numerical = num;
+            if (pass == 0) rec->reverse = a;
+            else rec->forward = a;
+            snprintf(rec->message, sizeof rec->message, "u^T J v: numerical %.12g, %s %.12g", num,
+                     pass == 0 ? "reverse" : "forward", a);
+        }
+        finish_record(R, rec, t0);
+    }
+    for (int s = 0; s < R->n_in; s++) {
+        free(v[s]);
+        free(g[s]);
+    }
+    free(u);
+    free(jv_num);
+    free(tmp);
+    free(jv);
+}
+
+ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void *user, int n_in,
+                          const ad_tensor *const *inputs, unsigned nondiff, const ad_gc_options *opts, ad_gc_report *r)
+{
+    ad_gc_options defaults;
+    if (!opts) {
+        ad_gc_default_options(&defaults);
+        opts = &defaults;
+    }
+    if (!f || !r || n_in < 1 || n_in > AD_MAX_INPUTS || !inputs)
+        return ad_fail(AD_ERR_ARG, "gradcheck: needs a function, 1 to %d inputs and a report", AD_MAX_INPUTS);
+    if (!(opts->eps > 0) || !(opts->atol >= 0) || !(opts->rtol >= 0))
+        return ad_fail(AD_ERR_ARG, "gradcheck: eps must be > 0 and atol, rtol >= 0 (got %g, %g, %g)", opts->eps,
+                       opts->atol, opts->rtol);
+    gc_run R = {.name = name ? name : "f", .label = label, .f = f, .user = user, .n_in = n_in, .nondiff = nondiff,
+                .o = opts, .r = r};
+    for (int s = 0; s < n_in; s++) {
+        if (!inputs[s]) return ad_fail(AD_ERR_ARG, "gradcheck %s: input %d is NULL", R.name, s);
+        R.ndim[s] = inputs[s]->ndim;
+        memcpy(R.shape[s], inputs[s]->shape, sizeof R.shape[s]);
+        R.n[s] = inputs[s]->size;
+        R.x[s] = malloc((size_t)R.n[s] * sizeof(double));
+        ad_tensor_copy_out(inputs[s], R.x[s], R.n[s]);
+    }
+    /* The output's shape, from one evaluation. */
+    ad_status st = AD_OK;
+    {
+        ad_context *ctx = ad_context_new();
+        ad_node *leaves[AD_MAX_INPUTS];
+        ad_node *y = build(&R, ctx, leaves, false);
+        if (!y) st = ad_last_status();
+        else {
+            R.out = y->value;
+            R.out.data = NULL;
+            R.m = y->value.size;
+        }
+        ad_context_free(ctx);
+    }
+    if (st == AD_OK) {
+        R.rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(R.rng, opts->seed);
+        if (opts->fast) {
+            check_fast(&R);
+        } else {
+            for (int s = 0; s < n_in; s++)
+                if (diff(&R, s)) check_jacobians(&R, s);
+        }
+        if (opts->mode == AD_GC_BOTH) check_dot_product(&R);
+        if (opts->mode & AD_GC_REV) check_determinism(&R);
+        gsl_rng_free(R.rng);
+    }
+    for (int s = 0; s < n_in; s++) free(R.x[s]);
+    return st;
+}
+
+/* ---- registered ops ---- */
+typedef struct op_call {
+    const ad_op *op;
+    const ad_op_case *c;
+} op_call;
+
+static ad_node *call_op(ad_context *ctx, ad_node *const *in, int n, void *user)
+{
+    const op_call *oc = user;
+    return ad_apply(ctx, oc->op, in, n, &oc->c->params);
+}
+
+ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc_options *opts, ad_gc_report *r)
+{
+    ad_gc_options defaults;
+    if (!opts) {
+        ad_gc_default_options(&defaults);
+        opts = &defaults;
+    }
+    if (!op || !c) return ad_fail(AD_ERR_ARG, "gradcheck: op or case is NULL");
+    if (c->n_in < op->n_in_min || c->n_in > op->n_in)
+        return ad_fail(AD_ERR_ARG, "gradcheck %s: the case has %d inputs; the op takes %d to %d", op->name, c->n_in,
+                       op->n_in_min, op->n_in);
+    ad_tensor *t[AD_MAX_INPUTS] = {0};
+    ad_status st = AD_OK;
+    for (int s = 0; s < c->n_in && st == AD_OK; s++)
+        if (!(t[s] = ad_tensor_new(AD_FLOAT64, c->ndim[s], c->shape[s]))) st = ad_last_status();
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, opts->seed ^ 0x5bd1e995UL);
+    op_call oc = {op, c};
+    /* Draw until the inputs are a margin away from every kink. */
+    bool drawn = false;
+    for (int attempt = 0; attempt < 200 && st == AD_OK && !drawn; attempt++) {
+        for (int s = 0; s < c->n_in; s++) {
+            ad_domain d = op->domain[s];
+            if (d.lo == 0 && d.hi == 0) d = (ad_domain){-2, 2};
+            if (op->sample_input && (op->nondiff_inputs & (1u << s))) op->sample_input(c, s, t[s], rng);
+            else
+                for (int64_t j = 0; j < t[s]->size; j++) ad_tensor_set(t[s], j, gsl_ran_flat(rng, d.lo, d.hi));
+        }
+        if (!op->kink_gap) {
+            drawn = true;
+            break;
+        }
+        ad_context *ctx = ad_context_new();
+        ad_node *in[AD_MAX_INPUTS];
+        for (int s = 0; s < c->n_in; s++) in[s] = ad_from_tensor(ctx, t[s], true);
+        ad_node *y = call_op(ctx, in, c->n_in, &oc);
+        if (!y) st = ad_last_status();
+        else drawn = op->kink_gap(y) >= opts->kink_margin;
+        ad_context_free(ctx);
+    }
+    gsl_rng_free(rng);
+    if (st == AD_OK && !drawn)
+        st = ad_fail(AD_ERR_DOMAIN, "gradcheck %s [%s]: no draw of inputs in 200 landed %g away from the op's kinks",
+                     op->name, c->label, opts->kink_margin);
+    if (st == AD_OK)
+        st = ad_gradcheck_fn(op->name, c->label, call_op, &oc, c->n_in, (const ad_tensor *const *)t,
+                             op->nondiff_inputs, opts, r);
+    for (int s = 0; s < AD_MAX_INPUTS; s++) ad_tensor_free(t[s]);
+    return st;
+}
+
+ad_status ad_gradcheck_op(const ad_op *op, const ad_gc_options *o, ad_gc_report *r)
+{
+    if (!op) return ad_fail(AD_ERR_ARG, "gradcheck: op is NULL");
+    if (op->n_cases == 0) return ad_fail(AD_ERR_ARG, "gradcheck %s: the op has no default cases to check", op->name);
+    for (int k = 0; k < op->n_cases; k++) {
+        ad_status st = ad_gradcheck_op_case(op, &op->cases[k], o, r);
+        if (st != AD_OK) return st;
+    }
+    return AD_OK;
+}

@@ -1,0 +1,385 @@
+/* test_gradcheck.c: a checker that cannot fail proves nothing. This test
+ * registers deliberately wrong rules and asserts that gradcheck flags each
+ * one, in each mode that should see it, naming the failing element; that
+ * correct ops pass over 100 seeds; that the report formats are valid; and
+ * that the command's exit codes are 0 / 1 / 2. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "ad_test.h"
+#include "ad_gradcheck.h"
+#include "ad_kernel_util.h"
+
+/* ---- wrong rules: each a copy of a correct op with one mistake ---- */
+static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n;
+    (void)p;
+    *nd = in[0]->value.ndim;
+    memcpy(sh, in[0]->value.shape, sizeof in[0]->value.shape);
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return AD_OK;
+}
+
+static const double *X(const ad_node *o) { return o->in[0]->value.data; }
+
+/* y = sin x */
+static ad_status sin_fwd(ad_node *o)
+{
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = sin(X(o)[i]);
+    return AD_OK;
+}
+static void sin_vjp(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] += cos(X(o)[i]) * ((const double *)g)[i];
+}
+static void sin_jvp(ad_node *o, int k)
+{
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        for (int64_t i = 0; i < o->value.size; i++)
+            ((double *)ad_tangent_row(o, d))[i] = t ? cos(X(o)[i]) * t[i] : 0;
+    }
+}
+static void sin_vjp_sign_flip(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] -= cos(X(o)[i]) * ((const double *)g)[i];
+}
+static void sin_jvp_wrong(ad_node *o, int k)   /* uses sin' = sin: disagrees with the vjp */
+{
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        for (int64_t i = 0; i < o->value.size; i++)
+            ((double *)ad_tangent_row(o, d))[i] = t ? sin(X(o)[i]) * t[i] : 0;
+    }
+}
+
+/* y = x^2 with the factor 2 missing in both rules */
+static ad_status sq_fwd(ad_node *o)
+{
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = X(o)[i] * X(o)[i];
+    return AD_OK;
+}
+static void sq_vjp_no2(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] += X(o)[i] * ((const double *)g)[i];
+}
+static void sq_jvp_no2(ad_node *o, int k)
+{
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        for (int64_t i = 0; i < o->value.size; i++) ((double *)ad_tangent_row(o, d))[i] = t ? X(o)[i] * t[i] : 0;
+    }
+}
+
+/* y = 3x with a vjp that overwrites (=) instead of accumulating (+=) */
+static ad_status tri_fwd(ad_node *o)
+{
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = 3 * X(o)[i];
+    return AD_OK;
+}
+static void tri_vjp_overwrite(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] = 3 * ((const double *)g)[i];
+}
+static void tri_jvp(ad_node *o, int k)
+{
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        for (int64_t i = 0; i < o->value.size; i++) ((double *)ad_tangent_row(o, d))[i] = t ? 3 * t[i] : 0;
+    }
+}
+
+/* y[r] = sum_c x[r,c] (3 rows, 4 columns) with a vjp that sends row r's
+ * gradient to row r+1: a wrong index in a reduction. */
+static ad_status rowsum_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n;
+    (void)p;
+    if (in[0]->value.ndim != 2) return ad_fail(AD_ERR_SHAPE, "rowsum: needs a matrix");
+    *nd = 1;
+    sh[0] = in[0]->value.shape[0];
+    *dt = AD_FLOAT64;
+    return AD_OK;
+}
+static ad_status rowsum_fwd(ad_node *o)
+{
+    int64_t R = o->in[0]->value.shape[0], C = o->in[0]->value.shape[1];
+    for (int64_t r = 0; r < R; r++) {
+        double s = 0;
+        for (int64_t c = 0; c < C; c++) s += X(o)[r * C + c];
+        ((double *)o->value.data)[r] = s;
+    }
+    return AD_OK;
+}
+static void rowsum_vjp_wrong_index(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    int64_t R = o->in[0]->value.shape[0], C = o->in[0]->value.shape[1];
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t c = 0; c < C; c++) ((double *)gi)[r * C + c] += ((const double *)g)[(r + 1) % R];
+}
+static void rowsum_jvp(ad_node *o, int k)
+{
+    int64_t R = o->in[0]->value.shape[0], C = o->in[0]->value.shape[1];
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        for (int64_t r = 0; r < R; r++) {
+            double s = 0;
+            for (int64_t c = 0; t && c < C; c++) s += t[r * C + c];
+            ((double *)ad_tangent_row(o, d))[r] = s;
+        }
+    }
+}
+
+static const ad_op_case vec_case[] = {{"vector (5)", 1, {1}, {{5, 1, 1, 1}}, {.c = 0}}};
+static const ad_op_case mat_case[] = {{"matrix (3,4)", 1, {2}, {{3, 4, 1, 1}}, {.c = 0}}};
+
+#define TEST_OP(NAME, INFER, FWD, VJP, JVP, CASES)                                                                     \
+    {.name = NAME, .summary = "deliberately wrong", .n_in = 1, .n_in_min = 1, .infer = INFER,                          \
+     .cpu = {FWD, VJP, JVP}, .domain = {{-2, 2}}, .cases = CASES, .n_cases = 1}
+
+static const ad_op good_sin = TEST_OP("good_sin", same_shape, sin_fwd, sin_vjp, sin_jvp, vec_case);
+static const ad_op bad_sign = TEST_OP("bad_sign_flip", same_shape, sin_fwd, sin_vjp_sign_flip, sin_jvp, vec_case);
+static const ad_op bad_jvp = TEST_OP("bad_jvp", same_shape, sin_fwd, sin_vjp, sin_jvp_wrong, vec_case);
+static const ad_op bad_factor = TEST_OP("bad_missing_2", same_shape, sq_fwd, sq_vjp_no2, sq_jvp_no2, vec_case);
+static const ad_op bad_overwrite = TEST_OP("bad_overwrite", same_shape, tri_fwd, tri_vjp_overwrite, tri_jvp, vec_case);
+static const ad_op bad_index = TEST_OP("bad_index", rowsum_infer, rowsum_fwd, rowsum_vjp_wrong_index, rowsum_jvp, mat_case);
+
+static const ad_gc_record *find(const ad_gc_report *r, ad_gc_check check)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->rec[i].check == check) return &r->rec[i];
+    fail_msg("no %s record", ad_gc_check_name(check));
+    return NULL;
+}
+
+static ad_gc_report run(const ad_op *op, unsigned long seed)
+{
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.seed = seed;
+    ad_gc_report r = {0};
+    assert_int_equal(ad_gradcheck_op(op, &o, &r), AD_OK);
+    return r;
+}
+
+static void test_correct_op_passes(void **state)
+{
+    (void)state;
+    for (unsigned long seed = 1; seed <= 100; seed++) {
+        ad_gc_report r = run(&good_sin, seed);
+        assert_int_equal(r.n_fail, 0);
+        assert_int_equal(r.n, 4);   /* rev, fwd, dot-product, determinism */
+        ad_gc_report_free(&r);
+    }
+}
+
+static void test_sign_flip(void **state)
+{
+    (void)state;
+    ad_gc_report r = run(&bad_sign, 1);
+    assert_false(find(&r, AD_GC_JACOBIAN_REV)->pass);
+    assert_true(find(&r, AD_GC_JACOBIAN_FWD)->pass);    /* the jvp is right */
+    assert_false(find(&r, AD_GC_DOT_PRODUCT)->pass);    /* vjp and jvp disagree */
+    const ad_gc_record *rev = find(&r, AD_GC_JACOBIAN_REV);
+    assert_close(rev->reverse, -rev->numerical, 1e-6);
+    assert_non_null(strstr(rev->worst, "dy["));
+    ad_gc_report_free(&r);
+}
+
+static void test_missing_factor_2(void **state)
+{
+    (void)state;
+    ad_gc_report r = run(&bad_factor, 1);
+    const ad_gc_record *rev = find(&r, AD_GC_JACOBIAN_REV), *fwd = find(&r, AD_GC_JACOBIAN_FWD);
+    assert_false(rev->pass);
+    assert_false(fwd->pass);
+    assert_true(find(&r, AD_GC_DOT_PRODUCT)->pass);     /* wrong the same way in both modes */
+    assert_close(rev->reverse * 2, rev->numerical, 1e-6);
+    /* the worst element is on the diagonal, and named */
+    int o, i;
+    assert_int_equal(sscanf(rev->worst, "dy[%d]/dx0[%d]", &o, &i), 2);
+    assert_int_equal(o, i);
+    ad_gc_report_free(&r);
+}
+
+static void test_overwrite_instead_of_accumulate(void **state)
+{
+    (void)state;
+    ad_gc_report r = run(&bad_overwrite, 1);
+    assert_false(find(&r, AD_GC_JACOBIAN_REV)->pass);
+    assert_true(find(&r, AD_GC_JACOBIAN_FWD)->pass);
+    ad_gc_report_free(&r);
+}
+
+static void test_jvp_disagrees_with_vjp(void **state)
+{
+    (void)state;
+    ad_gc_report r = run(&bad_jvp, 1);
+    assert_true(find(&r, AD_GC_JACOBIAN_REV)->pass);
+    assert_false(find(&r, AD_GC_JACOBIAN_FWD)->pass);
+    assert_false(find(&r, AD_GC_DOT_PRODUCT)->pass);
+    ad_gc_report_free(&r);
+}
+
+static void test_wrong_index_in_reduction(void **state)
+{
+    (void)state;
+    ad_gc_report r = run(&bad_index, 1);
+    const ad_gc_record *rev = find(&r, AD_GC_JACOBIAN_REV);
+    assert_false(rev->pass);
+    assert_true(find(&r, AD_GC_JACOBIAN_FWD)->pass);
+    /* Row 0 of the reverse Jacobian got row 2's ones: the first such entry
+     * (where the true derivative is 0 and the tolerance tightest) is named. */
+    assert_string_equal(rev->worst, "dy[0]/dx0[2,0]");
+    assert_close(rev->numerical, 0, 1e-6);
+    assert_close(rev->reverse, 1, 1e-12);
+    ad_gc_report_free(&r);
+}
+
+static void test_fast_mode_catches_too(void **state)
+{
+    (void)state;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.fast = true;
+    ad_gc_report r = {0};
+    assert_int_equal(ad_gradcheck_op(&bad_factor, &o, &r), AD_OK);
+    assert_false(find(&r, AD_GC_FAST_REV)->pass);
+    assert_false(find(&r, AD_GC_FAST_FWD)->pass);
+    ad_gc_report_free(&r);
+    r = (ad_gc_report){0};
+    assert_int_equal(ad_gradcheck_op(&good_sin, &o, &r), AD_OK);
+    assert_int_equal(r.n_fail, 0);
+    ad_gc_report_free(&r);
+}
+
+static void test_registered_ops_over_100_seeds(void **state)
+{
+    (void)state;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    for (unsigned long seed = 1; seed <= 100; seed++) {
+        o.seed = seed;
+        ad_gc_report r = {0};
+        for (int i = 0; i < ad_op_count(); i++) assert_int_equal(ad_gradcheck_op(ad_op_at(i), &o, &r), AD_OK);
+        if (r.n_fail) {
+            for (int k = 0; k < r.n; k++)
+                if (!r.rec[k].pass) fail_msg("seed %lu: %s [%s] %s failed: %s %s", seed, r.rec[k].op,
+                                             r.rec[k].case_label, ad_gc_check_name(r.rec[k].check), r.rec[k].worst,
+                                             r.rec[k].message);
+        }
+        ad_gc_report_free(&r);
+    }
+}
+
+/* ---- formats ---- */
+static char *format_report(const ad_gc_report *r, ad_gc_format fmt)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(ad_gc_write(f, r, fmt), AD_OK);
+    fclose(f);
+    return buf;
+}
+
+static void test_formats(void **state)
+{
+    (void)state;
+    ad_gc_report r = run(&bad_index, 1);
+    int n = r.n;
+    char *json = format_report(&r, AD_GC_JSON);
+    cJSON *doc = cJSON_Parse(json);
+    assert_non_null(doc);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "results")), n);
+    assert_int_equal((int)cJSON_GetObjectItem(doc, "failed")->valuedouble, r.n_fail);
+    cJSON_Delete(doc);
+    free(json);
+
+    char *xml = format_report(&r, AD_GC_JUNIT);
+    int cases = 0;
+    for (const char *p = xml; (p = strstr(p, "<testcase ")); p++) cases++;
+    assert_int_equal(cases, n);
+    FILE *f = fopen("test_gradcheck_junit.xml", "w");
+    fputs(xml, f);
+    fclose(f);
+    if (system("command -v xmllint >/dev/null 2>&1") == 0)
+        assert_int_equal(system("xmllint --noout test_gradcheck_junit.xml"), 0);
+    remove("test_gradcheck_junit.xml");
+    free(xml);
+
+    char *tap = format_report(&r, AD_GC_TAP);
+    assert_memory_equal(tap, "TAP version 14\n", 15);
+    char plan[32];
+    snprintf(plan, sizeof plan, "\n1..%d\n", n);
+    assert_non_null(strstr(tap, plan));
+    int oks = 0, not_oks = 0;
+    for (char *line = strtok(tap, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!strncmp(line, "ok ", 3)) oks++;
+        if (!strncmp(line, "not ok ", 7)) not_oks++;
+    }
+    assert_int_equal(oks + not_oks, n);
+    assert_int_equal(not_oks, r.n_fail);
+    free(tap);
+    ad_gc_report_free(&r);
+}
+
+/* ---- the command ---- */
+static int command(const char *args, char *out, size_t len)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("GRADCHECK"), args);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_command_exit_codes(void **state)
+{
+    (void)state;
+    static char out[1 << 20];
+    if (!getenv("GRADCHECK")) fail_msg("GRADCHECK (the command's path) is not set; run through meson test");
+    assert_int_equal(command("--all", out, sizeof out), 0);
+    assert_non_null(strstr(out, " passed, 0 failed"));
+    assert_int_equal(command("--op nosuchop", out, sizeof out), 2);
+    assert_non_null(strstr(out, "unknown op 'nosuchop'; the registered ops are: add"));
+    assert_int_equal(command("--op add --shape 2x0", out, sizeof out), 2);
+    assert_int_equal(command("--op add --shape 2x3,4x5", out, sizeof out), 2);
+    assert_non_null(strstr(out, "do not broadcast"));
+    assert_non_null(strstr(out, "default cases are"));
+    assert_int_equal(command("--op add --mode sideways", out, sizeof out), 2);
+    assert_int_equal(command("", out, sizeof out), 2);
+    /* a mismatch: too coarse a step for zero tolerance */
+    assert_int_equal(command("--op exp --eps 0.1 --atol 0 --rtol 0", out, sizeof out), 1);
+    assert_non_null(strstr(out, "FAIL  exp"));
+    assert_non_null(strstr(out, "worst dy"));
+    assert_int_equal(command("--op mul --shape 2x3 --format json", out, sizeof out), 0);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    cJSON_Delete(doc);
+    assert_int_equal(command("--op sin --shape 2 --print-jacobian", out, sizeof out), 0);
+    assert_non_null(strstr(out, "dy[1]/dx0[0]"));
+    assert_int_equal(command("--list", out, sizeof out), 0);
+    assert_non_null(strstr(out, "sigmoid"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_correct_op_passes), cmocka_unit_test(test_sign_flip),
+        cmocka_unit_test(test_missing_factor_2), cmocka_unit_test(test_overwrite_instead_of_accumulate),
+        cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
+        cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
+        cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
