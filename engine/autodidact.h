@@ -8,5 +8,6 @@
 #include "ad_op.h"
 #include "ad_ops.h"
 #include "ad_explain.h"
+#include "ad_expr.h"
 
 #endif

@@ -1,0 +1,262 @@
+/* autodidact: any formula, step by step.
+ *   autodidact 'y*log(x) + sqrt(y*log(x))' --at x=3,y=2
+ *   autodidact 'cos(sin(x^2) + 3*x^2)' --at x=2 --mode reverse --dot g.dot
+ * Prints the node table (shared subexpressions once), the forward-mode
+ * table with one tangent column per variable, the reverse-mode steps
+ * (Version A or B), the gradient and a finite-difference cross-check.
+ * Exit status: 0 fine, 1 --check found a mismatch, 2 bad input. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ad_gradcheck.h"
+#include "lesson.h"
+
+enum { MAX_VARS = LESSON_MAX_INPUTS };
+
+static const char *usage_text =
+    "usage: autodidact FORMULA --at NAME=VALUE[,NAME=VALUE...] [options]\n"
+    "\n"
+    "  FORMULA          e.g. 'y*log(x) + sqrt(y*log(x))': + - * / ^ (or **), parentheses,\n"
+    "                   numbers in C syntax, variables, pi, e, and exp log sqrt sin cos tanh\n"
+    "                   sigmoid relu abs neg max(a,b) min(a,b) pow(x,c)\n"
+    "  --at x=3,y=2     the point (every variable needs a value)\n"
+    "  --mode forward|reverse|both   which tables to show (default both)\n"
+    "  --variant A|B    reverse mode as Version A (pull) or B (push, the default)\n"
+    "  --json           results as JSON only\n"
+    "  --dot FILE       the graph with values and gradients, for Graphviz\n"
+    "  --check          run gradcheck on the formula at the point\n"
+    "  --random N       with --check: also at N random points in the box\n"
+    "  --box LO:HI      the box is the point + [LO, HI] in every variable (default -0.5:0.5)\n"
+    "  --seed N         seed for --random\n";
+
+static _Noreturn void bad_input(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "autodidact: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+static ad_node *build_fn(ad_context *ctx, ad_node *const *x, void *user) { return ad_expr_build(user, ctx, x); }
+
+static ad_node *gc_fn(ad_context *ctx, ad_node *const *x, int n, void *user)
+{
+    (void)n;
+    return ad_expr_build(user, ctx, x);
+}
+
+int main(int argc, char **argv)
+{
+    const char *formula = NULL, *dot = NULL;
+    char *at[16];
+    int n_at = 0;
+    bool json = false, check = false, show_fwd = true, show_rev = true;
+    ad_backward_variant variant = AD_BACKWARD_PUSH;
+    long random_n = 0;
+    unsigned long seed = 1;
+    double box_lo = -0.5, box_hi = 0.5;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--check")) check = true;
+        else if (!strncmp(a, "--", 2)) {
+            if (!v) bad_input("%s needs a value", a);
+            i++;
+            if (!strcmp(a, "--at")) {
+                if (n_at < 16) at[n_at++] = (char *)v;
+            } else if (!strcmp(a, "--dot")) dot = v;
+            else if (!strcmp(a, "--mode")) {
+                show_fwd = !strcmp(v, "forward") || !strcmp(v, "both");
+                show_rev = !strcmp(v, "reverse") || !strcmp(v, "both");
+                if (!show_fwd && !show_rev) bad_input("--mode takes forward, reverse or both, not '%s'", v);
+            } else if (!strcmp(a, "--variant")) {
+                if (!strcmp(v, "A")) variant = AD_BACKWARD_PULL;
+                else if (!strcmp(v, "B")) variant = AD_BACKWARD_PUSH;
+                else bad_input("--variant takes A or B, not '%s'", v);
+            } else if (!strcmp(a, "--random")) {
+                char *end;
+                random_n = strtol(v, &end, 10);
+                if (*end || random_n < 0 || random_n > 100000) bad_input("--random needs a count 0..100000, not '%s'", v);
+            } else if (!strcmp(a, "--seed")) {
+                seed = strtoul(v, NULL, 10);
+            } else if (!strcmp(a, "--box")) {
+                if (sscanf(v, "%lf:%lf", &box_lo, &box_hi) != 2 || !(box_lo < box_hi))
+                    bad_input("--box needs LO:HI with LO < HI, not '%s'", v);
+            } else bad_input("unknown option '%s' (see autodidact --help)", a);
+        } else if (!formula) formula = a;
+        else bad_input("one formula only; '%s' is extra (quote the formula)", a);
+    }
+    if (!formula) bad_input("%s", "no formula given (see autodidact --help)");
+
+    int col;
+    ad_expr *e = ad_expr_parse(formula, &col);
+    if (!e) {
+        fprintf(stderr, "autodidact: %s\n  %s\n  %*s^\n", ad_last_error(), formula, col > 0 ? col - 1 : 0, "");
+        return 2;
+    }
+    int nv = ad_expr_var_count(e);
+    if (nv > MAX_VARS) bad_input("the formula has more than %s variables", "8");
+    double x[MAX_VARS];
+    bool given[MAX_VARS] = {false};
+    for (int k = 0; k < n_at; k++) {
+        char *save, *item = strtok_r(at[k], ",", &save);
+        for (; item; item = strtok_r(NULL, ",", &save)) {
+            char *eq = strchr(item, '=');
+            if (!eq) bad_input("--at takes NAME=VALUE pairs, not '%s'", item);
+            *eq = '\0';
+            int idx = ad_expr_var_index(e, item);
+            if (idx < 0) {
+                fprintf(stderr, "autodidact: unknown variable '%s': the formula's variables are", item);
+                for (int i = 0; i < nv; i++) fprintf(stderr, " %s", ad_expr_var_name(e, i));
+                fprintf(stderr, nv ? "\n" : " none\n");
+                return 2;
+            }
+            char *end;
+            errno = 0;
+            x[idx] = strtod(eq + 1, &end);
+            if (end == eq + 1 || *end || errno || !isfinite(x[idx])) bad_input("'%s' is not a finite number", eq + 1);
+            given[idx] = true;
+        }
+    }
+    for (int i = 0; i < nv; i++)
+        if (!given[i]) {
+            fprintf(stderr, "autodidact: no value for %s: give it with --at %s=VALUE\n", ad_expr_var_name(e, i),
+                    ad_expr_var_name(e, i));
+            return 2;
+        }
+
+    /* One pass builds the graph with every tangent column at once. */
+    ad_context *ctx = ad_context_new();
+    ad_forward_dirs(ctx, nv > 0 ? nv : 0);
+    ad_node *vars[MAX_VARS];
+    const char *names[MAX_VARS];
+    for (int i = 0; i < nv; i++) {
+        names[i] = ad_expr_var_name(e, i);
+        vars[i] = ad_set_name(ad_scalar(ctx, x[i]), names[i]);
+        ad_set_tangent(vars[i], i, NULL, 0);
+    }
+    ad_set_check_finite(ctx, true);
+    ad_node *f = ad_expr_build(e, ctx, vars);
+    if (!f) {
+        fprintf(stderr, "autodidact: %s\n", ad_last_error());
+        return 2;
+    }
+    if (!ad_requires_grad(f)) bad_input("'%s' has no variables: nothing to differentiate", formula);
+    if (!json) {
+        printf("f = %s   at", formula);
+        for (int i = 0; i < nv; i++) printf("%s %s = %g", i ? "," : "", names[i], x[i]);
+        printf("\n\nNodes in topological order (a shared subexpression is one node):\n");
+        ad_explain_nodes(stdout, ctx, f);
+        if (show_fwd) {
+            printf("\nForward mode: one tangent column per variable, all in one pass (k = %d):\n", nv);
+            ad_explain_forward(stdout, ctx, f, names);
+        }
+    }
+    ad_status st;
+    if (!json && show_rev) {
+        printf("\nReverse mode, Version %s (%s):\n", variant == AD_BACKWARD_PULL ? "A" : "B",
+               variant == AD_BACKWARD_PULL ? "each adjoint the sum over its consumers" : "each node pushes increments");
+        st = ad_explain_reverse(stdout, ctx, f, variant);
+    } else {
+        ad_backward_opts o = {.variant = variant};
+        st = ad_backward_ex(ctx, f, &o);
+    }
+    if (st != AD_OK) {
+        fprintf(stderr, "autodidact: %s\n", ad_last_error());
+        return 2;
+    }
+    double grad[MAX_VARS];
+    for (int i = 0; i < nv; i++) grad[i] = ad_grad_scalar(vars[i]);
+    cJSON *doc = json ? cJSON_CreateObject() : NULL;
+    if (doc) {
+        cJSON_AddStringToObject(doc, "formula", formula);
+        cJSON *p = cJSON_AddObjectToObject(doc, "at");
+        for (int i = 0; i < nv; i++) cJSON_AddNumberToObject(p, names[i], x[i]);
+        cJSON_AddNumberToObject(doc, "f", ad_value_scalar(f));
+        cJSON *g = cJSON_AddObjectToObject(doc, "gradient"), *fm = cJSON_AddObjectToObject(doc, "forward_mode");
+        for (int i = 0; i < nv; i++) {
+            cJSON_AddNumberToObject(g, names[i], grad[i]);
+            cJSON_AddNumberToObject(fm, names[i], ad_tangent_at(f, i, 0));
+        }
+        cJSON *nodes = cJSON_AddArrayToObject(doc, "nodes");
+        for (uint32_t id = 0; id <= f->id; id++) {
+            ad_node *n = ad_node_by_id(ctx, id);
+            if (!n->name) continue;
+            char expr[160];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", n->name);
+            cJSON_AddStringToObject(o, "expr", ad_explain_expr(n, expr, sizeof expr));
+            cJSON_AddNumberToObject(o, "value", ad_value_scalar(n));
+            cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));
+            cJSON_AddItemToArray(nodes, o);
+        }
+    } else {
+        printf("\nGradient:\n  f = %.15g\n", ad_value_scalar(f));
+        for (int i = 0; i < nv; i++) printf("  ∂f/∂%s = %.15g\n", names[i], grad[i]);
+        printf("\n");
+    }
+    /* The finite-difference cross-check, through the lessons' helper. */
+    lesson L = {.program = "autodidact", .n_in = nv, .json = json};
+    for (int i = 0; i < nv; i++) L.in[i] = (lesson_input){names[i], x[i], -INFINITY, INFINITY, NULL};
+    lesson_fd_report(&L, build_fn, e, grad, "f", doc);
+
+    int status = 0;
+    if (check) {
+        ad_gc_options o;
+        ad_gc_default_options(&o);
+        ad_gc_report r = {0};
+        ad_tensor *t[MAX_VARS];
+        for (int i = 0; i < nv; i++) t[i] = ad_tensor_from(AD_FLOAT64, 0, NULL, &x[i]);
+        /* gradcheck takes up to AD_MAX_INPUTS inputs: the variables. */
+        if (nv > AD_MAX_INPUTS) bad_input("--check handles formulas of up to %s variables", "3");
+        ad_gradcheck_fn("formula", "at the point", gc_fn, e, nv, (const ad_tensor *const *)t, 0, &o, &r);
+        uint64_t s = seed * 6364136223846793005ULL + 1;
+        int done = 0;
+        for (int tries = 0; done < random_n && tries < 100 * (random_n + 1); tries++) {
+            double y[MAX_VARS];
+            for (int i = 0; i < nv; i++) {
+                s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+                y[i] = x[i] + box_lo + (box_hi - box_lo) * (double)(s >> 11) / 9007199254740992.0;
+            }
+            /* skip points outside the formula's domain */
+            ad_context *probe = ad_context_new();
+            ad_node *pv[MAX_VARS];
+            for (int i = 0; i < nv; i++) pv[i] = ad_scalar(probe, y[i]);
+            bool ok = ad_expr_build(e, probe, pv) != NULL;
+            ad_context_free(probe);
+            if (!ok) continue;
+            for (int i = 0; i < nv; i++) ad_tensor_set(t[i], 0, y[i]);
+            char label[64];
+            snprintf(label, sizeof label, "random point %d", ++done);
+            o.seed = seed + (unsigned long)done;
+            ad_gradcheck_fn("formula", label, gc_fn, e, nv, (const ad_tensor *const *)t, 0, &o, &r);
+        }
+        if (!json) {
+            printf("\ngradcheck at the point%s:\n", random_n ? " and the random points" : "");
+            ad_gc_write(stdout, &r, AD_GC_TEXT);
+        } else {
+            cJSON *c = cJSON_AddObjectToObject(doc, "check");
+            cJSON_AddNumberToObject(c, "passed", r.n - r.n_fail);
+            cJSON_AddNumberToObject(c, "failed", r.n_fail);
+        }
+        if (r.n_fail) status = 1;
+        for (int i = 0; i < nv; i++) ad_tensor_free(t[i]);
+        ad_gc_report_free(&r);
+    }
+    if (dot) {
+        if (ad_dot_save(ctx, f, dot) != AD_OK) {
+            fprintf(stderr, "autodidact: %s\n", ad_last_error());
+            return 1;
+        }
+        if (!json) printf("\nGraph written to %s (render: dot -Tsvg %s > graph.svg)\n", dot, dot);
+    }
+    if (doc) lesson_print_json(doc);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+    return status;
+}

@@ -1,0 +1,201 @@
+/* test_expr.c: formulas as graphs: the lessons' values through the parser,
+ * common subexpressions as one node (in the graph and in the DOT picture),
+ * every class of bad input with its message and column, and the
+ * `autodidact` command's output and exit codes. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "ad_test.h"
+#include "autodidact.h"
+
+typedef struct point { const char *name; double v; } point;
+
+/* f and its gradient at the point, through the parser. */
+static double eval(const char *formula, const point *pt, int n, double *grad)
+{
+    ad_expr *e = ad_expr_parse(formula, NULL);
+    if (!e) fail_msg("%s: %s", formula, ad_last_error());
+    assert_int_equal(ad_expr_var_count(e), n);
+    ad_context *ctx = ad_context_new();
+    ad_node *vars[8];
+    for (int i = 0; i < n; i++) {
+        int k = ad_expr_var_index(e, pt[i].name);
+        assert_true(k >= 0);
+        vars[k] = ad_scalar(ctx, pt[i].v);
+    }
+    ad_node *f = ad_expr_build(e, ctx, vars);
+    if (!f) fail_msg("%s: %s", formula, ad_last_error());
+    assert_int_equal(ad_backward(ctx, f), AD_OK);
+    for (int i = 0; i < n; i++) grad[i] = ad_grad_scalar(vars[ad_expr_var_index(e, pt[i].name)]);
+    double v = ad_value_scalar(f);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+    return v;
+}
+
+static void test_lesson_values(void **state)
+{
+    (void)state;
+    double g[3];
+    point p1[] = {{"x", 3}, {"y", 2}};
+    assert_close(eval("y*log(x) + sqrt(y*log(x))", p1, 2, g), 3.67952838470373, 1e-12);
+    assert_close(g[0], 0.891541845207370, 1e-12);
+    assert_close(g[1], 1.46918824050999, 1e-12);
+    point p2[] = {{"x", 2}};
+    assert_close(eval("cos(sin(x^2) + 3*x^2)", p2, 1, g), 0.245100368170016, 1e-12);
+    assert_close(g[0], 9.09914854483238, 1e-12);
+    point p5[] = {{"x", 2}, {"z", 3}};
+    assert_close(eval("exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)", p5, 2, g), 412.191457284121, 1e-9);
+    assert_close(g[0], 1208.38121512661, 1e-9);
+    assert_close(g[1], 809.707479218564, 1e-9);
+}
+
+static void test_precedence_and_numbers(void **state)
+{
+    (void)state;
+    double g[2];
+    point px[] = {{"x", 3}};
+    assert_close(eval("-x^2", px, 1, g), -9, 0);           /* -(x^2) */
+    assert_close(eval("2^3^2 + 0*x", px, 1, g), 512, 0);   /* right-associative */
+    assert_close(eval("x - 1 - 1", px, 1, g), 1, 0);       /* left-associative */
+    assert_close(eval("x / 2 / 3", px, 1, g), 0.5, 1e-15);
+    assert_close(eval("0x1p4 + 1e-1 + .5 + x**2", px, 1, g), 16 + 0.1 + 0.5 + 9, 1e-12);
+    assert_close(g[0], 6, 1e-12);
+    assert_close(eval("x^-1", px, 1, g), 1.0 / 3, 1e-15);
+    assert_close(eval("max(x, 4) + min(x, 4) + pow(x, 2)", px, 1, g), 4 + 3 + 9, 0);
+    assert_close(eval("pi*x - e", px, 1, g), M_PI * 3 - M_E, 1e-12);
+}
+
+static void test_common_subexpressions(void **state)
+{
+    (void)state;
+    ad_expr *e = ad_expr_parse("y*log(x) + sqrt(y*log(x))", NULL);
+    assert_non_null(e);
+    assert_int_equal(ad_expr_node_count(e), 6);   /* x y a=log x b=y·a c=√b f=b+c */
+    ad_context *ctx = ad_context_new();
+    ad_node *v[2] = {ad_scalar(ctx, 3), ad_scalar(ctx, 2)};
+    ad_node *f = ad_expr_build(e, ctx, v);
+    assert_non_null(f);
+    assert_int_equal(ad_context_node_count(ctx), 6);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    ad_dot_write(ctx, f, m);
+    fclose(m);
+    int nodes = 0;
+    for (const char *p = buf; (p = strstr(p, "shape=record")); p++) nodes++;
+    assert_int_equal(nodes, 6);
+    free(buf);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+}
+
+static void expect_parse_error(const char *formula, const char *msg, int col)
+{
+    int c = 0;
+    ad_expr *e = ad_expr_parse(formula, &c);
+    if (e) fail_msg("'%s' parsed, expected an error", formula);
+    if (!strstr(ad_last_error(), msg)) fail_msg("'%s': message '%s' lacks '%s'", formula, ad_last_error(), msg);
+    if (c != col) fail_msg("'%s': column %d, expected %d (%s)", formula, c, col, ad_last_error());
+}
+
+static void test_parse_errors(void **state)
+{
+    (void)state;
+    expect_parse_error("(x + y))", "unexpected ')' at column 8", 8);
+    expect_parse_error("y*log(x) + s)", "unexpected ')' at column 13", 13);
+    expect_parse_error("foo(x)", "unknown function 'foo'", 1);
+    expect_parse_error("x +", "unexpected end of formula at column 4", 4);
+    expect_parse_error("", "unexpected end of formula at column 1", 1);
+    expect_parse_error("(x", "expected ')' but the formula ended", 3);
+    expect_parse_error("max(x)", "max takes 2 arguments, 1 given", 1);
+    expect_parse_error("sin(x, y)", "sin takes 1 argument, 2 given", 1);
+    expect_parse_error("x^y", "the exponent must be a constant", 3);
+    expect_parse_error("x $ y", "unexpected '$' at column 3", 3);
+    expect_parse_error("x y", "unexpected 'y' at column 3", 3);
+}
+
+static void expect_build_error(const char *formula, double x, const char *msg)
+{
+    ad_expr *e = ad_expr_parse(formula, NULL);
+    assert_non_null(e);
+    ad_context *ctx = ad_context_new();
+    ad_node *v[1] = {ad_scalar(ctx, x)};
+    ad_clear_error();
+    assert_null(ad_expr_build(e, ctx, v));
+    assert_int_equal(ad_last_status(), AD_ERR_DOMAIN);
+    if (!strstr(ad_last_error(), msg)) fail_msg("'%s': message '%s' lacks '%s'", formula, ad_last_error(), msg);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+}
+
+static void test_domain_errors(void **state)
+{
+    (void)state;
+    expect_build_error("log(x - 5)", 3, "'log(x - 5)': its argument is -2 at this point (log needs > 0)");
+    expect_build_error("1/(x-3)", 3, "division by zero");
+    expect_build_error("sqrt(x)", -1, "sqrt needs >= 0");
+    expect_build_error("sqrt(x)", 0, "not differentiable at 0");
+    expect_build_error("x^0.5", -2, "fractional power");
+}
+
+static int cli(const char *args, char *out, size_t len)
+{
+    char cmd[2048];
+    const char *exe = getenv("AUTODIDACT");
+    if (!exe) fail_msg("AUTODIDACT (the command's path) is not set; run through meson test");
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_command(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    assert_int_equal(cli("'y*log(x) + sqrt(y*log(x))' --at x=3,y=2 --variant A --check --random 5", out, sizeof out), 0);
+    assert_non_null(strstr(out, "b    = y·a"));
+    assert_non_null(strstr(out, "∂f/∂b = ∂f/∂c·∂c/∂b + ∂f/∂f·∂f/∂b"));
+    assert_non_null(strstr(out, "∂f/∂x = 0.89154184520737"));
+    assert_non_null(strstr(out, "agree"));
+    assert_non_null(strstr(out, "36 passed, 0 failed"));   /* 6 checks at the point + 5 random points */
+    assert_int_equal(cli("'cos(sin(x^2) + 3*x^2)' --at x=2 --mode reverse --json", out, sizeof out), 0);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    assert_close(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "gradient"), "x")->valuedouble, 9.09914854483238, 1e-12);
+    cJSON_Delete(doc);
+    /* the quiz: the answer is printed */
+    assert_int_equal(cli("'exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)' --at x=2,z=3", out, sizeof out), 0);
+    assert_non_null(strstr(out, "∂f/∂x = 1208.38121512661"));
+    assert_non_null(strstr(out, "∂f/∂z = 809.707479218564"));
+    /* bad input: exit 2 with a message */
+    const char *bad[][2] = {
+        {"'(x + y))' --at x=1,y=2", "unexpected ')' at column 8"},
+        {"'foo(x)' --at x=1", "unknown function 'foo'"},
+        {"'x*y' --at x=1,z=2", "unknown variable 'z'"},
+        {"'x*y' --at x=1", "no value for y"},
+        {"'1/(x-3)' --at x=3", "division by zero"},
+        {"'log(x)' --at x=-1", "log needs > 0"},
+        {"'x' --at x=abc", "not a finite number"},
+        {"", "no formula given"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int st = cli(bad[i][0], out, sizeof out);
+        if (st != 2 || !strstr(out, bad[i][1]))
+            fail_msg("autodidact %s: exit %d, output:\n%s(expected exit 2 and '%s')", bad[i][0], st, out, bad[i][1]);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lesson_values), cmocka_unit_test(test_precedence_and_numbers),
+        cmocka_unit_test(test_common_subexpressions), cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_domain_errors), cmocka_unit_test(test_command),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
