@@ -45,7 +45,8 @@ static void put_escaped(FILE *f, const char *s)
 
 static void put_node(FILE *f, const ad_context *ctx, const ad_node *n)
 {
-    fprintf(f, "  n%u [shape=record, style=filled, fillcolor=\"%s\", label=\"{", n->id,
+    /* rankdir=LR: the record's fields then stack top to bottom. */
+    fprintf(f, "  n%u [shape=record, style=filled, fillcolor=\"%s\", label=\"", n->id,
             n->op ? "#e8f0fe" : ((n->flags & AD_NODE_REQUIRES_GRAD) ? "#fff4d6" : "#eeeeee"));
     if (n->name) {
         put_escaped(f, n->name);
@@ -61,11 +62,11 @@ static void put_node(FILE *f, const ad_context *ctx, const ad_node *n)
         put_values(f, n, n->grad, 0);
     }
     for (int d = 0; n->tangent && d < ctx->dirs; d++) {
-        fprintf(f, "|tangent%s%d ", ctx->dirs > 1 ? "[" : "", d);
-        if (ctx->dirs > 1) fputs("] ", f);
+        if (ctx->dirs > 1) fprintf(f, "|tangent[%d] ", d);
+        else fputs("|tangent ", f);
         put_values(f, n, n->tangent, (int64_t)d * n->value.size);
     }
-    fputs("}\"];\n", f);
+    fputs("\"];\n", f);
 }
 
 ad_status ad_dot_write(const ad_context *ctx, const ad_node *root, FILE *f)

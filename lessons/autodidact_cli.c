@@ -100,26 +100,42 @@ int main(int argc, char **argv)
         return 2;
     }
     int nv = ad_expr_var_count(e);
-    if (nv > MAX_VARS) bad_input("the formula has more than %s variables", "8");
+    int status = 0;
+    ad_context *ctx = NULL;
+    cJSON *doc = NULL;
+    if (nv > MAX_VARS) {
+        fprintf(stderr, "autodidact: the formula has more than %d variables\n", MAX_VARS);
+        status = 2;
+        goto done;
+    }
     double x[MAX_VARS];
     bool given[MAX_VARS] = {false};
     for (int k = 0; k < n_at; k++) {
         char *save, *item = strtok_r(at[k], ",", &save);
         for (; item; item = strtok_r(NULL, ",", &save)) {
             char *eq = strchr(item, '=');
-            if (!eq) bad_input("--at takes NAME=VALUE pairs, not '%s'", item);
+            if (!eq) {
+                fprintf(stderr, "autodidact: --at takes NAME=VALUE pairs, not '%s'\n", item);
+                status = 2;
+                goto done;
+            }
             *eq = '\0';
             int idx = ad_expr_var_index(e, item);
             if (idx < 0) {
                 fprintf(stderr, "autodidact: unknown variable '%s': the formula's variables are", item);
                 for (int i = 0; i < nv; i++) fprintf(stderr, " %s", ad_expr_var_name(e, i));
                 fprintf(stderr, nv ? "\n" : " none\n");
-                return 2;
+                status = 2;
+                goto done;
             }
             char *end;
             errno = 0;
             x[idx] = strtod(eq + 1, &end);
-            if (end == eq + 1 || *end || errno || !isfinite(x[idx])) bad_input("'%s' is not a finite number", eq + 1);
+            if (end == eq + 1 || *end || errno || !isfinite(x[idx])) {
+                fprintf(stderr, "autodidact: '%s' is not a finite number\n", eq + 1);
+                status = 2;
+                goto done;
+            }
             given[idx] = true;
         }
     }
@@ -127,11 +143,12 @@ int main(int argc, char **argv)
         if (!given[i]) {
             fprintf(stderr, "autodidact: no value for %s: give it with --at %s=VALUE\n", ad_expr_var_name(e, i),
                     ad_expr_var_name(e, i));
-            return 2;
+            status = 2;
+            goto done;
         }
 
     /* One pass builds the graph with every tangent column at once. */
-    ad_context *ctx = ad_context_new();
+    ctx = ad_context_new();
     ad_forward_dirs(ctx, nv > 0 ? nv : 0);
     ad_node *vars[MAX_VARS];
     const char *names[MAX_VARS];
@@ -142,11 +159,12 @@ int main(int argc, char **argv)
     }
     ad_set_check_finite(ctx, true);
     ad_node *f = ad_expr_build(e, ctx, vars);
-    if (!f) {
-        fprintf(stderr, "autodidact: %s\n", ad_last_error());
-        return 2;
+    if (!f || !ad_requires_grad(f)) {
+        if (f) fprintf(stderr, "autodidact: '%s' has no variables: nothing to differentiate\n", formula);
+        else fprintf(stderr, "autodidact: %s\n", ad_last_error());
+        status = 2;
+        goto done;
     }
-    if (!ad_requires_grad(f)) bad_input("'%s' has no variables: nothing to differentiate", formula);
     if (!json) {
         printf("f = %s   at", formula);
         for (int i = 0; i < nv; i++) printf("%s %s = %g", i ? "," : "", names[i], x[i]);
@@ -168,11 +186,12 @@ int main(int argc, char **argv)
     }
     if (st != AD_OK) {
         fprintf(stderr, "autodidact: %s\n", ad_last_error());
-        return 2;
+        status = 2;
+        goto done;
     }
     double grad[MAX_VARS];
     for (int i = 0; i < nv; i++) grad[i] = ad_grad_scalar(vars[i]);
-    cJSON *doc = json ? cJSON_CreateObject() : NULL;
+    doc = json ? cJSON_CreateObject() : NULL;
     if (doc) {
         cJSON_AddStringToObject(doc, "formula", formula);
         cJSON *p = cJSON_AddObjectToObject(doc, "at");
@@ -205,15 +224,17 @@ int main(int argc, char **argv)
     for (int i = 0; i < nv; i++) L.in[i] = (lesson_input){names[i], x[i], -INFINITY, INFINITY, NULL};
     lesson_fd_report(&L, build_fn, e, grad, "f", doc);
 
-    int status = 0;
+    if (check && nv > AD_MAX_INPUTS) {
+        fprintf(stderr, "autodidact: --check handles formulas of up to %d variables\n", AD_MAX_INPUTS);
+        status = 2;
+        goto done;
+    }
     if (check) {
         ad_gc_options o;
         ad_gc_default_options(&o);
         ad_gc_report r = {0};
         ad_tensor *t[MAX_VARS];
         for (int i = 0; i < nv; i++) t[i] = ad_tensor_from(AD_FLOAT64, 0, NULL, &x[i]);
-        /* gradcheck takes up to AD_MAX_INPUTS inputs: the variables. */
-        if (nv > AD_MAX_INPUTS) bad_input("--check handles formulas of up to %s variables", "3");
         ad_gradcheck_fn("formula", "at the point", gc_fn, e, nv, (const ad_tensor *const *)t, 0, &o, &r);
         uint64_t s = seed * 6364136223846793005ULL + 1;
         int done = 0;
@@ -251,11 +272,17 @@ int main(int argc, char **argv)
     if (dot) {
         if (ad_dot_save(ctx, f, dot) != AD_OK) {
             fprintf(stderr, "autodidact: %s\n", ad_last_error());
-            return 1;
+            status = 1;
+            goto done;
         }
         if (!json) printf("\nGraph written to %s (render: dot -Tsvg %s > graph.svg)\n", dot, dot);
     }
-    if (doc) lesson_print_json(doc);
+    if (doc) {
+        lesson_print_json(doc);   /* frees it */
+        doc = NULL;
+    }
+done:
+    cJSON_Delete(doc);
     ad_context_free(ctx);
     ad_expr_free(e);
     return status;
