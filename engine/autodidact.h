@@ -7,6 +7,7 @@
 #include "ad_graph.h"
 #include "ad_op.h"
 #include "ad_ops.h"
+#include "ad_nn.h"
 #include "ad_explain.h"
 #include "ad_expr.h"
 

@@ -1,0 +1,32 @@
+/* ad_nn.h: the tensor ops for neural networks. Each returns a new node, or
+ * NULL with a message naming the op and the shapes. float64 and float32. */
+#ifndef AD_NN_H
+#define AD_NN_H
+
+#include "ad_op.h"
+
+/* a (M,K) · b (K,N) -> (M,N), through CBLAS. */
+ad_node *ad_matmul(ad_context *ctx, ad_node *a, ad_node *b);
+/* x (N,I), w (O,I), b (O) or NULL -> x·wᵀ + b (N,O). */
+ad_node *ad_linear(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b);
+/* Sum / mean over one axis (0..ndim-1) or all (axis -1 -> a scalar). */
+ad_node *ad_sum(ad_context *ctx, ad_node *x, int axis, bool keepdim);
+ad_node *ad_mean(ad_context *ctx, ad_node *x, int axis, bool keepdim);
+/* Same elements, new shape. flatten: (N, ...) -> (N, rest). */
+ad_node *ad_reshape(ad_context *ctx, ad_node *x, int ndim, const int64_t *shape);
+ad_node *ad_flatten(ad_context *ctx, ad_node *x);
+/* Permute the axes: output axis i is input axis perm[i]. */
+ad_node *ad_transpose(ad_context *ctx, ad_node *x, const int *perm);
+/* Stable softmax / log-softmax along an axis. */
+ad_node *ad_softmax(ad_context *ctx, ad_node *x, int axis);
+ad_node *ad_log_softmax(ad_context *ctx, ad_node *x, int axis);
+/* Cross-entropy from logits (N,C) and targets (N) holding class indices
+ * (a constant node); class_weights (C) or NULL; reduction AD_REDUCE_MEAN
+ * (weighted mean over the targets not ignored, as PyTorch) or
+ * AD_REDUCE_SUM; ignore_index -1 for none. -> a scalar. */
+ad_node *ad_cross_entropy(ad_context *ctx, ad_node *logits, ad_node *targets, ad_node *class_weights, int reduction,
+                          int64_t ignore_index);
+/* mean((pred - target)²) -> a scalar. */
+ad_node *ad_mse(ad_context *ctx, ad_node *pred, ad_node *target);
+
+#endif
