@@ -1,0 +1,216 @@
+/* shape.c: reshape (and flatten) and transpose: ops that move elements.
+ *   reshape: same elements in a new shape; dx += dy, ty = tx.
+ *   transpose: y[i_perm] = x[i]; dx[i] += dy[i_perm]; ty = tx permuted. */
+#include <string.h>
+#include "ad_kernel_util.h"
+#include "ad_nn.h"
+
+static ad_status reshape_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n;
+    const ad_tensor *x = &in[0]->value;
+    char sx[64], st[64];
+    if (!p) return ad_fail(AD_ERR_ARG, "reshape: needs the target shape (params.ndim, params.shape)");
+    int64_t size;
+    if (ad_shape_check("reshape", p->ndim, p->shape, &size) != AD_OK) return ad_last_status();
+    if (size != x->size)
+        return ad_fail(AD_ERR_SHAPE, "reshape: x %s has %lld elements, the shape %s has %lld",
+                       ad_shape_str(x, sx, sizeof sx), (long long)x->size, ad_shape_str_n(p->ndim, p->shape, st, sizeof st),
+                       (long long)size);
+    *nd = p->ndim;
+    memcpy(sh, p->shape, sizeof p->shape);
+    *dt = (ad_dtype)x->dtype;
+    return AD_OK;
+}
+
+static size_t bytes_of(const ad_node *o) { return (size_t)o->value.size * ad_dtype_size((ad_dtype)o->value.dtype); }
+
+static ad_status reshape_forward(ad_node *o)
+{
+    memcpy(o->value.data, o->in[0]->value.data, bytes_of(o));
+    return AD_OK;
+}
+
+static void reshape_vjp(const ad_node *o, int slot, const void *g, void *gin)
+{
+    (void)slot;
+    AD_DISPATCH(o->value.dtype, {
+        const T *G = g;
+        T *GI = gin;
+        for (int64_t i = 0; i < o->value.size; i++) GI[i] += G[i];
+    });
+}
+
+static void reshape_jvp(ad_node *o, int k)
+{
+    for (int d = 0; d < k; d++) memcpy(ad_tangent_row(o, d), ad_tangent_row(o->in[0], d), bytes_of(o));
+}
+
+static const ad_op_case reshape_cases[] = {
+    {"(2,6) -> (3,4)", 1, {2}, {{2, 6, 1, 1}}, {.ndim = 2, .shape = {3, 4, 1, 1}}},
+    {"(2,3,2,2) -> (2,12)", 1, {4}, {{2, 3, 2, 2}}, {.ndim = 2, .shape = {2, 12, 1, 1}}},
+    {"(5) -> scalar-like (5,1,1)", 1, {1}, {{5, 1, 1, 1}}, {.ndim = 3, .shape = {5, 1, 1, 1}}},
+};
+
+static ad_status reshape_complete(ad_op_case *c)
+{
+    /* --shape gives x: reshape it to a column (size, 1). */
+    int64_t size = 1;
+    for (int d = 0; d < c->ndim[0]; d++) size *= c->shape[0][d];
+    c->params.ndim = 2;
+    c->params.shape[0] = size;
+    c->params.shape[1] = 1;
+    return AD_OK;
+}
+
+const ad_op ad_op_reshape = {
+    .name = "reshape",
+    .summary = "the same elements in a new shape (params.ndim, params.shape)",
+    .n_in = 1,
+    .n_in_min = 1,
+    .flags = AD_OP_LINEAR | AD_OP_PARAMS,
+    .infer = reshape_infer,
+    .cpu = {reshape_forward, reshape_vjp, reshape_jvp},
+    .domain = {{-2, 2}},
+    .cases = reshape_cases,
+    .n_cases = sizeof reshape_cases / sizeof reshape_cases[0],
+    .complete_case = reshape_complete,
+};
+
+/* ---- transpose ---- */
+static ad_status transpose_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n;
+    const ad_tensor *x = &in[0]->value;
+    char sx[64];
+    if (!p) return ad_fail(AD_ERR_ARG, "transpose: needs its permutation (params.perm)");
+    int seen = 0;
+    for (int i = 0; i < x->ndim; i++) {
+        if (p->perm[i] < 0 || p->perm[i] >= x->ndim || (seen & (1 << p->perm[i])))
+            return ad_fail(AD_ERR_SHAPE, "transpose: (%d,%d,%d,%d) is not a permutation of the %d axes of x %s",
+                           p->perm[0], p->perm[1], p->perm[2], p->perm[3], x->ndim, ad_shape_str(x, sx, sizeof sx));
+        seen |= 1 << p->perm[i];
+        sh[i] = x->shape[p->perm[i]];
+    }
+    *nd = x->ndim;
+    *dt = (ad_dtype)x->dtype;
+    return AD_OK;
+}
+
+/* For each output element (row-major), the flat index of its source. */
+static void source_strides(const ad_node *o, int64_t *s)
+{
+    const ad_tensor *x = &o->in[0]->value;
+    int64_t in_stride[AD_MAX_DIMS], acc = 1;
+    for (int d = x->ndim - 1; d >= 0; d--) {
+        in_stride[d] = acc;
+        acc *= x->shape[d];
+    }
+    for (int d = 0; d < AD_MAX_DIMS; d++) s[d] = d < x->ndim ? in_stride[o->params->perm[d]] : 0;
+}
+
+#define PERMUTE_FOR(o, BODY)                                                                                           \
+    do {                                                                                                               \
+        int64_t s_[AD_MAX_DIMS], n_[AD_MAX_DIMS], io = 0;                                                              \
+        source_strides(o, s_);                                                                                         \
+        for (int d_ = 0; d_ < AD_MAX_DIMS; d_++) n_[d_] = d_ < (o)->value.ndim ? (o)->value.shape[d_] : 1;            \
+        for (int64_t a = 0; a < n_[0]; a++)                                                                            \
+            for (int64_t b = 0; b < n_[1]; b++)                                                                        \
+                for (int64_t c = 0; c < n_[2]; c++)                                                                    \
+                    for (int64_t e = 0; e < n_[3]; e++, io++) {                                                        \
+                        int64_t ii = a * s_[0] + b * s_[1] + c * s_[2] + e * s_[3];                                    \
+                        BODY                                                                                           \
+                    }                                                                                                  \
+    } while (0)
+
+static void permute(const ad_node *o, const void *x, void *y)
+{
+    AD_DISPATCH(o->value.dtype, {
+        const T *X = x;
+        T *Y = y;
+        PERMUTE_FOR(o, { Y[io] = X[ii]; });
+    });
+}
+
+static ad_status transpose_forward(ad_node *o)
+{
+    permute(o, o->in[0]->value.data, o->value.data);
+    return AD_OK;
+}
+
+static void transpose_vjp(const ad_node *o, int slot, const void *g, void *gin)
+{
+    (void)slot;
+    AD_DISPATCH(o->value.dtype, {
+        const T *G = g;
+        T *GI = gin;
+        PERMUTE_FOR(o, { GI[ii] += G[io]; });
+    });
+}
+
+static void transpose_jvp(ad_node *o, int k)
+{
+    for (int d = 0; d < k; d++) permute(o, ad_tangent_row(o->in[0], d), ad_tangent_row(o, d));
+}
+
+static const ad_op_case transpose_cases[] = {
+    {"(3,4) -> (4,3)", 1, {2}, {{3, 4, 1, 1}}, {.perm = {1, 0, 2, 3}}},
+    {"(2,3,4) perm (2,0,1)", 1, {3}, {{2, 3, 4, 1}}, {.perm = {2, 0, 1, 3}}},
+    {"(2,3,2,2) perm (0,2,3,1)", 1, {4}, {{2, 3, 2, 2}}, {.perm = {0, 2, 3, 1}}},
+};
+
+static ad_status transpose_complete(ad_op_case *c)
+{
+    /* --shape gives x: reverse its axes. */
+    for (int d = 0; d < AD_MAX_DIMS; d++) c->params.perm[d] = d < c->ndim[0] ? c->ndim[0] - 1 - d : d;
+    return AD_OK;
+}
+
+const ad_op ad_op_transpose = {
+    .name = "transpose",
+    .summary = "permute the axes (params.perm)",
+    .n_in = 1,
+    .n_in_min = 1,
+    .flags = AD_OP_LINEAR | AD_OP_PARAMS,
+    .infer = transpose_infer,
+    .cpu = {transpose_forward, transpose_vjp, transpose_jvp},
+    .domain = {{-2, 2}},
+    .cases = transpose_cases,
+    .n_cases = sizeof transpose_cases / sizeof transpose_cases[0],
+    .complete_case = transpose_complete,
+};
+
+ad_node *ad_reshape(ad_context *ctx, ad_node *x, int ndim, const int64_t *shape)
+{
+    ad_node *in[1] = {x};
+    ad_params p = {.ndim = ndim};
+    if (ndim < 0 || ndim > AD_MAX_DIMS || (ndim > 0 && !shape)) {
+        ad_fail(AD_ERR_SHAPE, "reshape: %d dimensions asked; 0 to %d are allowed", ndim, AD_MAX_DIMS);
+        return NULL;
+    }
+    for (int d = 0; d < AD_MAX_DIMS; d++) p.shape[d] = d < ndim ? shape[d] : 1;
+    return ad_apply(ctx, &ad_op_reshape, in, 1, &p);
+}
+
+ad_node *ad_flatten(ad_context *ctx, ad_node *x)
+{
+    if (!x) return NULL;
+    if (x->value.ndim < 1) {
+        ad_fail(AD_ERR_SHAPE, "flatten: needs at least a batch axis; x is a scalar");
+        return NULL;
+    }
+    int64_t shape[2] = {x->value.shape[0], x->value.size / x->value.shape[0]};
+    return ad_reshape(ctx, x, 2, shape);
+}
+
+ad_node *ad_transpose(ad_context *ctx, ad_node *x, const int *perm)
+{
+    ad_node *in[1] = {x};
+    ad_params p = {.perm = {0, 1, 2, 3}};
+    if (!perm) {
+        ad_fail(AD_ERR_ARG, "transpose: perm is NULL");
+        return NULL;
+    }
+    for (int d = 0; x && d < x->value.ndim; d++) p.perm[d] = perm[d];
+    return ad_apply(ctx, &ad_op_transpose, in, 1, &p);
+}
