@@ -60,6 +60,11 @@ typedef struct gc_run {
     const ad_gc_options *o;
     gsl_rng *rng;
     ad_gc_report *r;
+    /* Contexts reused across the thousands of evaluations a Jacobian takes:
+     * leaves made once, then each evaluation rewinds to the mark. */
+    ad_context *eval_ctx, *grad_ctx;
+    ad_node *eval_leaves[AD_MAX_INPUTS], *grad_leaves[AD_MAX_INPUTS];
+    ad_mark eval_mark, grad_mark;
 } gc_run;
 
 static ad_gc_record *new_record(gc_run *R, int input, ad_gc_check check)
@@ -102,16 +107,35 @@ static ad_node *build(gc_run *R, ad_context *ctx, ad_node **leaves, bool variabl
     return R->f(ctx, leaves, R->n_in, R->user);
 }
 
+/* Make the leaves of a reused context (once), or refresh their values
+ * from R->x and rewind to just after them. */
+static ad_status leaves_ready(gc_run *R, ad_context **ctx, ad_node **leaves, ad_mark *mark, bool variables)
+{
+    if (!*ctx) {
+        *ctx = ad_context_new();
+        if (!*ctx) return ad_last_status();
+        if (!variables) ad_set_grad_enabled(*ctx, false);
+        for (int s = 0; s < R->n_in; s++) {
+            leaves[s] = (variables && diff(R, s)) ? ad_variable(*ctx, AD_FLOAT64, R->ndim[s], R->shape[s], R->x[s])
+                                                  : ad_constant(*ctx, AD_FLOAT64, R->ndim[s], R->shape[s], R->x[s]);
+            if (!leaves[s]) return ad_last_status();
+        }
+        *mark = ad_context_mark(*ctx);
+        return AD_OK;
+    }
+    ad_status st = ad_context_rewind(*ctx, *mark);
+    for (int s = 0; s < R->n_in && st == AD_OK; s++)
+        memcpy(leaves[s]->value.data, R->x[s], (size_t)R->n[s] * sizeof(double));
+    return st;
+}
+
 /* y = f(x) into out (m doubles). */
 static ad_status eval(gc_run *R, double *out)
 {
-    ad_context *ctx = ad_context_new();
-    ad_node *leaves[AD_MAX_INPUTS];
-    ad_set_grad_enabled(ctx, false);
-    ad_node *y = build(R, ctx, leaves, false);
-    ad_status st = y ? ad_tensor_copy_out(&y->value, out, R->m) : ad_last_status();
-    ad_context_free(ctx);
-    return st;
+    ad_status st = leaves_ready(R, &R->eval_ctx, R->eval_leaves, &R->eval_mark, false);
+    if (st != AD_OK) return st;
+    ad_node *y = R->f(R->eval_ctx, R->eval_leaves, R->n_in, R->user);
+    return y ? ad_tensor_copy_out(&y->value, out, R->m) : ad_last_status();
 }
 
 /* Numerical directional derivative of y along the input perturbation
@@ -166,10 +190,11 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
 {
     gsl_rng *pre_rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(pre_rng, prefill_seed);
-    ad_context *ctx = ad_context_new();
-    ad_node *leaves[AD_MAX_INPUTS];
-    ad_node *y = build(R, ctx, leaves, true);
-    ad_status st = y ? AD_OK : ad_last_status();
+    ad_status st = leaves_ready(R, &R->grad_ctx, R->grad_leaves, &R->grad_mark, true);
+    ad_context *ctx = R->grad_ctx;
+    ad_node **leaves = R->grad_leaves;
+    ad_node *y = st == AD_OK ? R->f(ctx, leaves, R->n_in, R->user) : NULL;
+    if (st == AD_OK && !y) st = ad_last_status();
     double *pre[AD_MAX_INPUTS] = {0};
     for (int s = 0; s < R->n_in && st == AD_OK; s++) {
         if (!diff(R, s)) continue;
@@ -196,7 +221,6 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
         free(pre[s]);
     }
     gsl_rng_free(pre_rng);
-    ad_context_free(ctx);
     return st;
 }
 
@@ -544,6 +568,8 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
         if (opts->mode & AD_GC_REV) check_determinism(&R);
         gsl_rng_free(R.rng);
     }
+    ad_context_free(R.eval_ctx);
+    ad_context_free(R.grad_ctx);
     for (int s = 0; s < n_in; s++) free(R.x[s]);
     return st;
 }

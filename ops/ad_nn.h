@@ -26,6 +26,10 @@ ad_node *ad_log_softmax(ad_context *ctx, ad_node *x, int axis);
  * AD_REDUCE_SUM; ignore_index -1 for none. -> a scalar. */
 ad_node *ad_cross_entropy(ad_context *ctx, ad_node *logits, ad_node *targets, ad_node *class_weights, int reduction,
                           int64_t ignore_index);
+/* x (N,C,H,W), w (K,C,R,S), b (K) or NULL -> (N,K,P,Q), P = (H + 2·pad - R)/stride + 1;
+ * cross-correlation as in PyTorch; im2col + GEMM. */
+ad_node *ad_conv2d(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, int stride, int padding);
+ad_node *ad_conv2d_ex(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, const int stride[2], const int pad[2]);
 /* mean((pred - target)²) -> a scalar. */
 ad_node *ad_mse(ad_context *ctx, ad_node *pred, ad_node *target);
 

@@ -150,7 +150,11 @@ static void ce_sample(const ad_op_case *c, int slot, ad_tensor *t, void *rng)
         if (slot == 2) ad_tensor_set(t, i, 0.5 + 1.5 * gsl_rng_uniform(r));
         else if (i > 0 && c->params.ignore_index >= 0 && gsl_rng_uniform(r) < 0.25)
             ad_tensor_set(t, i, (double)c->params.ignore_index);
-        else ad_tensor_set(t, i, (double)gsl_rng_uniform_int(r, (unsigned long)C));
+        else if (i == 0 && c->params.ignore_index >= 0 && c->params.ignore_index < C && C > 1) {
+            /* a class other than the ignored one */
+            int64_t k = (int64_t)gsl_rng_uniform_int(r, (unsigned long)(C - 1));
+            ad_tensor_set(t, i, (double)(k >= c->params.ignore_index ? k + 1 : k));
+        } else ad_tensor_set(t, i, (double)gsl_rng_uniform_int(r, (unsigned long)C));
     }
 }
 
