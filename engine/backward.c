@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_internal.h"
-#include "ad_op.h"
+#include "ad_kernel_util.h"
 
 static const ad_op_kernels *kernels_of(const ad_node *n)
 {
@@ -69,7 +69,11 @@ static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
     if (!cot) {
         ad_tensor_set(&g, 0, ad_tensor_get(&g, 0) + 1.0);
     } else if (y->value.device == AD_CPU) {
-        for (int64_t i = 0; i < cot->size; i++) ad_tensor_set(&g, i, ad_tensor_get(&g, i) + ad_tensor_get(cot, i));
+        AD_DISPATCH(y->value.dtype, {
+            T *G = g.data;
+            const T *C = cot->data;
+            for (int64_t i = 0; i < cot->size; i++) G[i] += C[i];
+        });
     } else {
         return ad_fail(AD_ERR_DEVICE, "backward: seeding a GPU output is done by the gpu module");
     }
