@@ -1,0 +1,272 @@
+/* test_nn_ops.c: the tensor ops against values from the math and from
+ * lessons.md, conv2d against a naive 7-deep reference loop (forward and
+ * both vjps, both dtypes, several strides and paddings), their error
+ * messages, and a deliberately broken conv2d vjp that gradcheck must catch.
+ * (Their Jacobians against finite differences: gradcheck --all.) */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_test.h"
+#include "ad_gradcheck.h"
+
+static ad_node *mat(ad_context *ctx, int ndim, const int64_t *shape, const double *v, bool var)
+{
+    return var ? ad_variable(ctx, AD_FLOAT64, ndim, shape, v) : ad_constant(ctx, AD_FLOAT64, ndim, shape, v);
+}
+
+static void assert_values(const ad_node *n, const double *want, int64_t count, double tol)
+{
+    assert_int_equal(n->value.size, count);
+    for (int64_t i = 0; i < count; i++) assert_close(ad_value_at(n, i), want[i], tol);
+}
+
+static void test_matmul_linear(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s22[] = {2, 2}, s12[] = {1, 2}, s32[] = {3, 2}, s3[] = {3};
+    ad_node *a = mat(ctx, 2, s22, (double[]){1, 2, 3, 4}, true), *b = mat(ctx, 2, s22, (double[]){5, 6, 7, 8}, true);
+    ad_node *y = ad_matmul(ctx, a, b);
+    assert_values(y, (double[]){19, 22, 43, 50}, 4, 0);
+    /* d(sum y)/da = 1·bᵀ: row sums of b */
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, -1, false)), AD_OK);
+    assert_close(ad_grad_at(a, 0), 11, 0);
+    assert_close(ad_grad_at(a, 3), 15, 0);
+    assert_close(ad_grad_at(b, 0), 4, 0);   /* column sums of a */
+    ad_node *x = mat(ctx, 2, s12, (double[]){1, -1}, false), *w = mat(ctx, 2, s32, (double[]){1, 2, 3, 4, 5, 6}, false);
+    ad_node *bias = mat(ctx, 1, s3, (double[]){0.5, 0, -0.5}, false);
+    assert_values(ad_linear(ctx, x, w, bias), (double[]){-0.5, -1, -1.5}, 3, 1e-15);
+    int64_t s2[] = {2}, s33[] = {3, 3};
+    assert_null(ad_linear(ctx, x, w, mat(ctx, 1, s2, (double[]){1, 2}, false)));
+    assert_string_equal(ad_last_error(), "linear: bias (2) does not fit w (3,2): it is (O) = (3)");
+    assert_null(ad_linear(ctx, x, mat(ctx, 2, s33, NULL, false), NULL));
+    assert_string_equal(ad_last_error(), "linear: x (1,2) and w (3,3) do not fit: x is (N,I), w is (O,I)");
+    ad_context_free(ctx);
+}
+
+static void test_reductions_and_shapes(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s23[] = {2, 3};
+    ad_node *x = mat(ctx, 2, s23, (double[]){1, 2, 3, 4, 5, 6}, true);
+    assert_values(ad_sum(ctx, x, -1, false), (double[]){21}, 1, 0);
+    assert_values(ad_sum(ctx, x, 0, false), (double[]){5, 7, 9}, 3, 0);
+    assert_values(ad_mean(ctx, x, 1, true), (double[]){2, 5}, 2, 0);
+    assert_int_equal(ad_mean(ctx, x, 1, true)->value.ndim, 2);
+    ad_node *t = ad_transpose(ctx, x, (int[]){1, 0});
+    assert_values(t, (double[]){1, 4, 2, 5, 3, 6}, 6, 0);
+    int64_t s32[] = {3, 2};
+    assert_values(ad_reshape(ctx, x, 2, s32), (double[]){1, 2, 3, 4, 5, 6}, 6, 0);
+    int64_t s4[] = {4};
+    assert_null(ad_reshape(ctx, x, 1, s4));
+    assert_non_null(strstr(ad_last_error(), "reshape: x (2,3) has 6 elements, the shape (4) has 4"));
+    assert_null(ad_sum(ctx, x, 2, false));
+    assert_non_null(strstr(ad_last_error(), "sum: axis 2 is out of range for x (2,3)"));
+    ad_context_free(ctx);
+}
+
+static void test_softmax_values(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s3[] = {3};
+    ad_node *y = ad_softmax(ctx, mat(ctx, 1, s3, (double[]){1, 2, 3}, false), 0);
+    assert_values(y, (double[]){0.0900305731703805, 0.244728471054798, 0.665240955774822}, 3, 1e-12);
+    ad_node *big = ad_softmax(ctx, mat(ctx, 1, s3, (double[]){999, 0, -2}, false), 0);
+    assert_values(big, (double[]){1, 0, 0}, 3, 1e-300 + 1e-15);
+    ad_node *ties = ad_softmax(ctx, mat(ctx, 1, s3, (double[]){-2, -2, -99}, false), 0);
+    assert_values(ties, (double[]){0.5, 0.5, 0}, 3, 1e-15);
+    ad_node *ls = ad_log_softmax(ctx, mat(ctx, 1, s3, (double[]){999, 0, -2}, false), 0);
+    assert_close(ad_value_at(ls, 0), 0, 1e-15);
+    assert_close(ad_value_at(ls, 1), -999, 1e-9);
+    ad_context_free(ctx);
+}
+
+static void test_cross_entropy_values(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s23[] = {2, 3}, s2[] = {2}, s3[] = {3};
+    double logits[] = {1, 2, 3, 1, 1, 1};
+    ad_node *x = mat(ctx, 2, s23, logits, true);
+    ad_node *t = mat(ctx, 1, s2, (double[]){2, 0}, false);
+    double l0 = -log(0.665240955774822), l1 = log(3.0);
+    assert_close(ad_value_scalar(ad_cross_entropy(ctx, x, t, NULL, AD_REDUCE_MEAN, -1)), (l0 + l1) / 2, 1e-12);
+    assert_close(ad_value_scalar(ad_cross_entropy(ctx, x, t, NULL, AD_REDUCE_SUM, -1)), l0 + l1, 1e-12);
+    ad_node *w = mat(ctx, 1, s3, (double[]){2, 1, 0.5}, false);
+    /* weighted mean: (0.5·l0 + 2·l1) / (0.5 + 2) */
+    assert_close(ad_value_scalar(ad_cross_entropy(ctx, x, t, w, AD_REDUCE_MEAN, -1)), (0.5 * l0 + 2 * l1) / 2.5, 1e-12);
+    /* ignore_index 0 drops the second sample */
+    ad_node *ce = ad_cross_entropy(ctx, x, t, NULL, AD_REDUCE_MEAN, 0);
+    assert_close(ad_value_scalar(ce), l0, 1e-12);
+    assert_int_equal(ad_backward(ctx, ce), AD_OK);
+    assert_close(ad_grad_at(x, 2), 0.665240955774822 - 1, 1e-12);   /* p - onehot */
+    assert_close(ad_grad_at(x, 3), 0, 0);                            /* ignored row */
+    ad_node *bad = mat(ctx, 1, s2, (double[]){3, 0}, false);
+    assert_null(ad_cross_entropy(ctx, x, bad, NULL, AD_REDUCE_MEAN, -1));
+    assert_non_null(strstr(ad_last_error(), "cross_entropy: target 3 at [0] is not a class index in 0..2"));
+    ad_node *all_ignored = mat(ctx, 1, s2, (double[]){1, 1}, false);
+    assert_null(ad_cross_entropy(ctx, x, all_ignored, NULL, AD_REDUCE_MEAN, 1));
+    assert_non_null(strstr(ad_last_error(), "the mean is undefined"));
+    ad_context_free(ctx);
+}
+
+/* lessons.md 13: [001]'s 4×4 example */
+static void test_pooling_lecture_example(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s[] = {1, 1, 4, 4};
+    double img[] = {1, 1, 2, 4, 5, 6, 7, 8, 3, 2, 1, 0, 1, 2, 3, 4};
+    ad_node *x = mat(ctx, 4, s, img, true);
+    ad_node *mp = ad_maxpool2d(ctx, x, 2, 2), *ap = ad_avgpool2d(ctx, x, 2, 2);
+    assert_values(mp, (double[]){6, 8, 3, 4}, 4, 0);
+    assert_values(ap, (double[]){3.25, 5.25, 2, 2}, 4, 0);
+    /* max-pool backward routes each gradient to its window's arg-max */
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, mp, -1, false)), AD_OK);
+    double want[] = {0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1};
+    for (int i = 0; i < 16; i++) assert_close(ad_grad_at(x, i), want[i], 0);
+    ad_context_free(ctx);
+}
+
+/* ---- conv2d against the definition ---- */
+static void naive_conv(const double *x, const double *w, const double *b, double *y, int N, int C, int H, int W, int K,
+                       int R, int S, int st, int pd, int P, int Q)
+{
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            for (int p = 0; p < P; p++)
+                for (int q = 0; q < Q; q++) {
+                    double acc = b ? b[k] : 0;
+                    for (int c = 0; c < C; c++)
+                        for (int r = 0; r < R; r++)
+                            for (int s = 0; s < S; s++) {
+                                int h = p * st - pd + r, v = q * st - pd + s;
+                                if (h >= 0 && h < H && v >= 0 && v < W)
+                                    acc += x[((n * C + c) * H + h) * W + v] * w[((k * C + c) * R + r) * S + s];
+                            }
+                    y[((n * K + k) * P + p) * Q + q] = acc;
+                }
+}
+
+static void test_conv2d_against_naive(void **state)
+{
+    (void)state;
+    const int cfg[][9] = {/* N C H W K R S stride pad */
+                          {2, 3, 7, 7, 4, 3, 3, 1, 1}, {1, 2, 9, 8, 3, 3, 3, 2, 0}, {2, 1, 6, 6, 2, 5, 5, 1, 2},
+                          {3, 2, 5, 5, 2, 3, 3, 2, 1}, {1, 1, 28, 28, 6, 5, 5, 1, 2}};
+    uint64_t seed = 99;
+    for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++)
+        for (int dt = 0; dt < 2; dt++) {
+            const int *g = cfg[t];
+            int N = g[0], C = g[1], H = g[2], W = g[3], K = g[4], R = g[5], S = g[6], st = g[7], pd = g[8];
+            int P = (H + 2 * pd - R) / st + 1, Q = (W + 2 * pd - S) / st + 1;
+            int nx = N * C * H * W, nw = K * C * R * S, ny = N * K * P * Q;
+            double *x = malloc(nx * sizeof(double)), *w = malloc(nw * sizeof(double)), b[8];
+            double *y = malloc(ny * sizeof(double)), *gy = malloc(ny * sizeof(double));
+            for (int i = 0; i < nx; i++) x[i] = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
+            for (int i = 0; i < nw; i++) w[i] = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
+            for (int i = 0; i < K; i++) b[i] = 0.1 * i;
+            for (int i = 0; i < ny; i++) gy[i] = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
+            naive_conv(x, w, b, y, N, C, H, W, K, R, S, st, pd, P, Q);
+            ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+            double tol = dt ? 1e-4 : 1e-12;
+            ad_context *ctx = ad_context_new();
+            int64_t sx[] = {N, C, H, W}, sw[] = {K, C, R, S}, sb[] = {K}, sy[] = {N, K, P, Q};
+            ad_node *X = ad_variable(ctx, d, 4, sx, x), *Wn = ad_variable(ctx, d, 4, sw, w), *B = ad_variable(ctx, d, 1, sb, b);
+            ad_node *Y = ad_conv2d(ctx, X, Wn, B, st, pd);
+            assert_non_null(Y);
+            assert_values(Y, y, ny, tol);
+            ad_tensor *cot = ad_tensor_from(d, 4, sy, gy);
+            ad_backward_opts o = {.cotangent = cot};
+            assert_int_equal(ad_backward_ex(ctx, Y, &o), AD_OK);
+            /* dx and dw from the definition: y is linear in each, so the vjp is
+             * the sum of gy times the same products */
+            double *dx = calloc(nx, sizeof(double)), *dw = calloc(nw, sizeof(double)), db[8] = {0};
+            for (int n = 0; n < N; n++)
+                for (int k = 0; k < K; k++)
+                    for (int p = 0; p < P; p++)
+                        for (int q = 0; q < Q; q++) {
+                            double gv = gy[((n * K + k) * P + p) * Q + q];
+                            db[k] += gv;
+                            for (int c = 0; c < C; c++)
+                                for (int r = 0; r < R; r++)
+                                    for (int s = 0; s < S; s++) {
+                                        int h = p * st - pd + r, v = q * st - pd + s;
+                                        if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                                        dx[((n * C + c) * H + h) * W + v] += gv * w[((k * C + c) * R + r) * S + s];
+                                        dw[((k * C + c) * R + r) * S + s] += gv * x[((n * C + c) * H + h) * W + v];
+                                    }
+                        }
+            for (int i = 0; i < nx; i++) assert_close(ad_grad_at(X, i), dx[i], tol);
+            for (int i = 0; i < nw; i++) assert_close(ad_grad_at(Wn, i), dw[i], tol * 10);
+            for (int i = 0; i < K; i++) assert_close(ad_grad_at(B, i), db[i], tol * 10);
+            ad_tensor_free(cot);
+            ad_context_free(ctx);
+            free(x), free(w), free(y), free(gy), free(dx), free(dw);
+        }
+}
+
+static void test_conv2d_errors(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t sx[] = {2, 3, 8, 8}, sw[] = {4, 1, 3, 3}, sb[] = {5}, sw2[] = {4, 3, 9, 9}, sw3[] = {4, 3, 3, 3};
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 4, sx, NULL);
+    assert_null(ad_conv2d(ctx, x, ad_variable(ctx, AD_FLOAT64, 4, sw, NULL), NULL, 1, 0));
+    assert_string_equal(ad_last_error(), "conv2d: input x (2,3,8,8) has 3 channels but weight w (4,1,3,3) expects 1");
+    assert_null(ad_conv2d(ctx, x, ad_variable(ctx, AD_FLOAT64, 4, sw2, NULL), NULL, 1, 0));
+    assert_non_null(strstr(ad_last_error(), "larger than the padded input"));
+    ad_node *w3 = ad_variable(ctx, AD_FLOAT64, 4, sw3, NULL);
+    assert_null(ad_conv2d(ctx, x, w3, ad_variable(ctx, AD_FLOAT64, 1, sb, NULL), 1, 0));
+    assert_non_null(strstr(ad_last_error(), "conv2d: bias (5) must be (K) = (4)"));
+    assert_null(ad_conv2d(ctx, x, w3, NULL, 0, 0));
+    assert_non_null(strstr(ad_last_error(), "stride (0,0) must be >= 1"));
+    assert_null(ad_maxpool2d(ctx, x, 9, 1));
+    assert_non_null(strstr(ad_last_error(), "maxpool2d: the 9x9 window is larger than the input x (2,3,8,8)"));
+    ad_context_free(ctx);
+}
+
+/* A conv2d whose weight vjp adds its contribution twice. */
+static void doubled_weight_vjp(const ad_node *o, int slot, const void *g, void *gin)
+{
+    ad_op_conv2d.cpu.vjp(o, slot, g, gin);
+    if (slot == 1) ad_op_conv2d.cpu.vjp(o, slot, g, gin);
+}
+
+static void test_broken_conv2d_is_caught(void **state)
+{
+    (void)state;
+    ad_op broken = ad_op_conv2d;
+    broken.name = "conv2d_broken_dw";
+    broken.cpu.vjp = doubled_weight_vjp;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    ad_gc_report r = {0};
+    assert_int_equal(ad_gradcheck_op_case(&broken, &broken.cases[1], &o, &r), AD_OK);
+    bool caught = false;
+    for (int i = 0; i < r.n; i++) {
+        const ad_gc_record *x = &r.rec[i];
+        if (x->check == AD_GC_JACOBIAN_REV && x->input == 0) assert_true(x->pass);   /* dx is right */
+        if (x->check == AD_GC_JACOBIAN_REV && x->input == 1) {
+            assert_false(x->pass);
+            assert_non_null(strstr(x->worst, "/dx1["));                              /* names the weight element */
+            assert_close(x->reverse, 2 * x->numerical, 1e-6 + 1e-6 * fabs(x->numerical));
+            caught = true;
+        }
+        if (x->check == AD_GC_DOT_PRODUCT) assert_false(x->pass);
+    }
+    assert_true(caught);
+    ad_gc_report_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_matmul_linear), cmocka_unit_test(test_reductions_and_shapes),
+        cmocka_unit_test(test_softmax_values), cmocka_unit_test(test_cross_entropy_values),
+        cmocka_unit_test(test_pooling_lecture_example), cmocka_unit_test(test_conv2d_against_naive),
+        cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_broken_conv2d_is_caught),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
