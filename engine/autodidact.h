@@ -10,5 +10,7 @@
 #include "ad_nn.h"
 #include "ad_explain.h"
 #include "ad_expr.h"
+#include "ad_data.h"
+#include "ad_train.h"
 
 #endif

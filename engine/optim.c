@@ -1,0 +1,159 @@
+/* optim.c: SGD (with momentum) and Adam; shuffling and batch gathering. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ad_internal.h"
+#include "ad_kernel_util.h"
+#include "ad_train.h"
+
+typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
+
+struct ad_optimizer {
+    opt_kind kind;
+    int n;
+    ad_node **p;
+    double **m, **v;   /* per-parameter state, in double whatever the dtype */
+    double lr, momentum, beta1, beta2, eps;
+    long t;            /* Adam's step count */
+};
+
+static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const char *who)
+{
+    if (!params || n < 1) {
+        ad_fail(AD_ERR_ARG, "%s: no parameters given", who);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (!params[i] || !(params[i]->flags & AD_NODE_LEAF) || !ad_requires_grad(params[i])) {
+            ad_fail(AD_ERR_ARG, "%s: parameter %d is not a variable (a leaf that requires grad)", who, i);
+            return NULL;
+        }
+    ad_optimizer *o = calloc(1, sizeof *o);
+    if (!o) goto oom;
+    o->kind = kind;
+    o->n = n;
+    o->p = calloc((size_t)n, sizeof *o->p);
+    o->m = calloc((size_t)n, sizeof *o->m);
+    o->v = calloc((size_t)n, sizeof *o->v);
+    if (!o->p || !o->m || !o->v) goto oom;
+    for (int i = 0; i < n; i++) {
+        o->p[i] = params[i];
+        o->m[i] = calloc((size_t)params[i]->value.size, sizeof(double));
+        o->v[i] = kind == OPT_ADAM ? calloc((size_t)params[i]->value.size, sizeof(double)) : NULL;
+        if (!o->m[i] || (kind == OPT_ADAM && !o->v[i])) goto oom;
+    }
+    return o;
+oom:
+    ad_optimizer_free(o);
+    ad_fail(AD_ERR_NOMEM, "%s: out of memory for the optimizer's state", who);
+    return NULL;
+}
+
+ad_optimizer *ad_sgd_new(ad_node *const *params, int n, double lr, double momentum)
+{
+    if (!(lr > 0) || !(momentum >= 0 && momentum < 1)) {
+        ad_fail(AD_ERR_ARG, "sgd: lr must be > 0 and momentum in [0, 1) (got %g, %g)", lr, momentum);
+        return NULL;
+    }
+    ad_optimizer *o = opt_new(OPT_SGD, params, n, "sgd");
+    if (o) {
+        o->lr = lr;
+        o->momentum = momentum;
+    }
+    return o;
+}
+
+ad_optimizer *ad_adam_new(ad_node *const *params, int n, double lr, double beta1, double beta2, double eps)
+{
+    if (!(lr > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0)) {
+        ad_fail(AD_ERR_ARG, "adam: needs lr > 0, betas in [0, 1), eps > 0 (got %g, %g, %g, %g)", lr, beta1, beta2, eps);
+        return NULL;
+    }
+    ad_optimizer *o = opt_new(OPT_ADAM, params, n, "adam");
+    if (o) {
+        o->lr = lr;
+        o->beta1 = beta1;
+        o->beta2 = beta2;
+        o->eps = eps;
+    }
+    return o;
+}
+
+ad_status ad_optimizer_step(ad_optimizer *o)
+{
+    if (!o) return ad_fail(AD_ERR_ARG, "optimizer_step: NULL optimizer");
+    o->t++;
+    double c1 = 1 - pow(o->beta1, (double)o->t), c2 = 1 - pow(o->beta2, (double)o->t);
+    for (int i = 0; i < o->n; i++) {
+        ad_node *p = o->p[i];
+        if (!p->grad) continue;
+        double *m = o->m[i], *v = o->v[i];
+        AD_DISPATCH(p->value.dtype, {
+            T *w = p->value.data;
+            const T *g = p->grad;
+            for (int64_t j = 0; j < p->value.size; j++) {
+                double gj = g[j];
+                if (o->kind == OPT_SGD) {
+                    m[j] = o->momentum * m[j] + gj;
+                    w[j] = (T)(w[j] - o->lr * m[j]);
+                } else {
+                    m[j] = o->beta1 * m[j] + (1 - o->beta1) * gj;
+                    v[j] = o->beta2 * v[j] + (1 - o->beta2) * gj * gj;
+                    w[j] = (T)(w[j] - o->lr * (m[j] / c1) / (sqrt(v[j] / c2) + o->eps));
+                }
+            }
+        });
+    }
+    return AD_OK;
+}
+
+void ad_optimizer_zero_grad(ad_optimizer *o)
+{
+    for (int i = 0; o && i < o->n; i++) ad_node_zero_grad(o->p[i]);
+}
+
+void ad_optimizer_set_lr(ad_optimizer *o, double lr)
+{
+    if (o && lr > 0) o->lr = lr;
+}
+
+void ad_optimizer_free(ad_optimizer *o)
+{
+    if (!o) return;
+    for (int i = 0; i < o->n; i++) {
+        if (o->m) free(o->m[i]);
+        if (o->v) free(o->v[i]);
+    }
+    free(o->m);
+    free(o->v);
+    free(o->p);
+    free(o);
+}
+
+void ad_shuffle(int64_t *idx, int64_t n, gsl_rng *rng)
+{
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)gsl_rng_uniform_int(rng, (unsigned long)(i + 1));
+        int64_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
+
+ad_status ad_gather_rows(const ad_tensor *src, const int64_t *idx, int64_t count, ad_tensor *dst)
+{
+    if (!src || !idx || !dst) return ad_fail(AD_ERR_ARG, "gather_rows: NULL argument");
+    if (src->ndim < 1 || dst->ndim != src->ndim || dst->shape[0] != count || src->dtype != dst->dtype)
+        return ad_fail(AD_ERR_SHAPE, "gather_rows: destination does not fit %lld rows of the source", (long long)count);
+    int64_t row = src->size / src->shape[0];
+    if (dst->size != row * count) return ad_fail(AD_ERR_SHAPE, "gather_rows: row sizes differ");
+    size_t bytes = (size_t)row * ad_dtype_size((ad_dtype)src->dtype);
+    for (int64_t i = 0; i < count; i++) {
+        if (idx[i] < 0 || idx[i] >= src->shape[0])
+            return ad_fail(AD_ERR_ARG, "gather_rows: row %lld is out of range 0..%lld", (long long)idx[i],
+                           (long long)src->shape[0] - 1);
+        memcpy((char *)dst->data + (size_t)i * bytes, (const char *)src->data + (size_t)idx[i] * bytes, bytes);
+    }
+    return AD_OK;
+}

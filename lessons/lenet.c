@@ -1,0 +1,348 @@
+/* lenet: LeNet-5 in its modern form on Fashion-MNIST [lectures 001, 004]:
+ * conv 6@5×5 pad 2, ReLU, max-pool 2, conv 16@5×5, ReLU, max-pool 2,
+ * FC 120, ReLU, FC 84, ReLU, FC 10, softmax cross-entropy; Adam; float32.
+ * Prints the per-epoch train loss and test accuracy; writes the curve as
+ * CSV and SVG, and the six learned conv1 filters as SVG (as lecture 002
+ * shows AlexNet's). Every run with the same --seed and --threads is the
+ * same, bit for bit. */
+#include <errno.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "lesson.h"
+
+void openblas_set_num_threads(int);
+
+typedef struct options {
+    int epochs, batch, threads, json;
+    long limit;
+    double lr;
+    unsigned long seed;
+    const char *data, *out, *device, *optimizer;
+} options;
+
+static const char *usage_text =
+    "usage: lenet [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--limit N]\n"
+    "             [--optimizer adam|sgd] [--data DIR] [--out DIR] [--device cpu|cuda] [--json]\n"
+    "\n"
+    "  --epochs N     passes over the training set (default 10)\n"
+    "  --batch N      minibatch size (default 64)\n"
+    "  --lr X         learning rate (default 1e-3 for Adam, 0.05 for SGD with momentum 0.9)\n"
+    "  --seed N       seed of the initial weights and the shuffles (default 1)\n"
+    "  --threads N    OpenBLAS threads (default 2)\n"
+    "  --limit N      train on the first N examples only (a quick look)\n"
+    "  --data DIR     Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")\n"
+    "  --out DIR      where lenet_curve.csv, lenet_loss.svg, lenet_filters.svg go (default .)\n"
+    "  --device D     cpu, or cuda (needs a build with the CUDA backend and a GPU)\n"
+    "  --json         print the results as JSON\n";
+
+static _Noreturn void usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "lenet: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see lenet --help)\n");
+    exit(2);
+}
+
+static long parse_long(const char *opt, const char *v, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi) usage_error("%s needs a whole number in range", opt);
+    return x;
+}
+
+static void parse(options *o, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (i + 1 >= argc) usage_error("unknown option or missing value: '%s'", a);
+        const char *v = argv[++i];
+        if (!strcmp(a, "--epochs")) o->epochs = (int)parse_long(a, v, 1, 1000);
+        else if (!strcmp(a, "--batch")) o->batch = (int)parse_long(a, v, 1, 60000);
+        else if (!strcmp(a, "--threads")) o->threads = (int)parse_long(a, v, 1, 256);
+        else if (!strcmp(a, "--limit")) o->limit = parse_long(a, v, 1, 60000);
+        else if (!strcmp(a, "--seed")) o->seed = (unsigned long)parse_long(a, v, 0, 2147483647L);
+        else if (!strcmp(a, "--lr")) {
+            char *end;
+            o->lr = strtod(v, &end);
+            if (*end || !(o->lr > 0) || !isfinite(o->lr)) usage_error("--lr needs a positive number, not '%s'", v);
+        } else if (!strcmp(a, "--data")) o->data = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--device")) o->device = v;
+        else if (!strcmp(a, "--optimizer")) o->optimizer = v;
+        else usage_error("unknown option '%s'", a);
+    }
+    if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda")) usage_error("--device takes cpu or cuda, not '%s'", o->device);
+    if (strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd"))
+        usage_error("--optimizer takes adam or sgd, not '%s'", o->optimizer);
+}
+
+/* ---- the network ---- */
+enum { N_PARAMS = 10 };
+typedef struct lenet {
+    ad_node *p[N_PARAMS];   /* conv1 w b, conv2 w b, fc1 w b, fc2 w b, fc3 w b */
+} lenet;
+
+static ad_node *param(ad_context *ctx, gsl_rng *rng, int ndim, const int64_t *shape, int64_t fan_in, const char *name)
+{
+    ad_node *n = ad_variable(ctx, AD_FLOAT32, ndim, shape, NULL);
+    if (!n) return NULL;
+    /* He initialisation for weights (ReLU follows), zeros for biases */
+    double sd = ndim > 1 ? sqrt(2.0 / (double)fan_in) : 0;
+    for (int64_t i = 0; i < n->value.size; i++) ((float *)n->value.data)[i] = (float)(sd * gsl_ran_gaussian(rng, 1.0));
+    return ad_set_name(n, name);
+}
+
+static bool lenet_init(lenet *m, ad_context *ctx, gsl_rng *rng)
+{
+    int64_t c1[] = {6, 1, 5, 5}, b1[] = {6}, c2[] = {16, 6, 5, 5}, b2[] = {16}, f1[] = {120, 400}, fb1[] = {120},
+            f2[] = {84, 120}, fb2[] = {84}, f3[] = {10, 84}, fb3[] = {10};
+    m->p[0] = param(ctx, rng, 4, c1, 25, "conv1.w");
+    m->p[1] = param(ctx, rng, 1, b1, 25, "conv1.b");
+    m->p[2] = param(ctx, rng, 4, c2, 150, "conv2.w");
+    m->p[3] = param(ctx, rng, 1, b2, 150, "conv2.b");
+    m->p[4] = param(ctx, rng, 2, f1, 400, "fc1.w");
+    m->p[5] = param(ctx, rng, 1, fb1, 400, "fc1.b");
+    m->p[6] = param(ctx, rng, 2, f2, 120, "fc2.w");
+    m->p[7] = param(ctx, rng, 1, fb2, 120, "fc2.b");
+    m->p[8] = param(ctx, rng, 2, f3, 84, "fc3.w");
+    m->p[9] = param(ctx, rng, 1, fb3, 84, "fc3.b");
+    for (int i = 0; i < N_PARAMS; i++)
+        if (!m->p[i]) return false;
+    return true;
+}
+
+/* x (B,1,28,28) -> logits (B,10) */
+static ad_node *lenet_forward(const lenet *m, ad_context *ctx, ad_node *x)
+{
+    ad_node *h = ad_maxpool2d(ctx, ad_relu(ctx, ad_conv2d(ctx, x, m->p[0], m->p[1], 1, 2)), 2, 2);   /* (B,6,14,14) */
+    h = ad_maxpool2d(ctx, ad_relu(ctx, ad_conv2d(ctx, h, m->p[2], m->p[3], 1, 0)), 2, 2);           /* (B,16,5,5) */
+    h = ad_flatten(ctx, h);                                                                         /* (B,400) */
+    h = ad_relu(ctx, ad_linear(ctx, h, m->p[4], m->p[5]));                                          /* (B,120) */
+    h = ad_relu(ctx, ad_linear(ctx, h, m->p[6], m->p[7]));                                          /* (B,84) */
+    return ad_linear(ctx, h, m->p[8], m->p[9]);                                                     /* (B,10) */
+}
+
+/* Test accuracy, in batches of 1000 with grad mode off. */
+static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images, const ad_tensor *labels)
+{
+    bool was = ad_set_grad_enabled(ctx, false);
+    ad_mark mk = ad_context_mark(ctx);
+    int64_t N = images->shape[0], correct = 0, B = 1000;
+    int64_t *idx = malloc((size_t)B * sizeof *idx);
+    for (int64_t start = 0; start < N; start += B) {
+        int64_t n = N - start < B ? N - start : B;
+        for (int64_t i = 0; i < n; i++) idx[i] = start + i;
+        int64_t sx[] = {n, 1, 28, 28};
+        ad_node *x = ad_variable(ctx, AD_FLOAT32, 4, sx, NULL);
+        ad_set_requires_grad(x, false);
+        ad_tensor xv = ad_value(x);
+        ad_gather_rows(images, idx, n, &xv);
+        ad_node *logits = lenet_forward(m, ctx, x);
+        for (int64_t i = 0; logits && i < n; i++) {
+            int best = 0;
+            for (int k = 1; k < 10; k++)
+                if (ad_value_at(logits, i * 10 + k) > ad_value_at(logits, i * 10 + best)) best = k;
+            correct += best == (int)ad_tensor_get(labels, start + i);
+        }
+        ad_context_rewind(ctx, mk);
+    }
+    free(idx);
+    ad_set_grad_enabled(ctx, was);
+    return (double)correct / (double)N;
+}
+
+/* ---- pictures ---- */
+static void write_loss_svg(const char *path, const double *loss, const double *acc, int epochs)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    double W = 640, H = 360, L = 60, R = 60, T = 30, Bm = 50, maxl = 0;
+    for (int e = 0; e < epochs; e++) maxl = fmax(maxl, loss[e]);
+    maxl = maxl > 0 ? maxl * 1.1 : 1;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
+    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    fprintf(f, "<text x=\"%g\" y=\"18\" text-anchor=\"middle\">LeNet-5 on Fashion-MNIST: train loss (blue, left) and test accuracy (red, right)</text>\n", W / 2);
+    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, H - Bm, W - R, H - Bm);
+    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, T, L, H - Bm);
+    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", W - R, T, W - R, H - Bm);
+    for (int k = 0; k <= 4; k++) {
+        double y = H - Bm - k * (H - Bm - T) / 4;
+        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\" fill=\"#1f5fbf\">%.2f</text>\n", L - 5, y + 4, maxl * k / 4);
+        fprintf(f, "<text x=\"%g\" y=\"%g\" fill=\"#bf1f1f\">%.0f%%</text>\n", W - R + 5, y + 4, 80 + 20.0 * k / 4);
+    }
+    double dx = epochs > 1 ? (W - L - R) / (epochs - 1) : 0;
+    fprintf(f, "<polyline fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"2\" points=\"");
+    for (int e = 0; e < epochs; e++) fprintf(f, "%g,%g ", L + e * dx, H - Bm - loss[e] / maxl * (H - Bm - T));
+    fprintf(f, "\"/>\n<polyline fill=\"none\" stroke=\"#bf1f1f\" stroke-width=\"2\" points=\"");
+    for (int e = 0; e < epochs; e++) {
+        double a = fmin(fmax((acc[e] * 100 - 80) / 20, 0), 1);
+        fprintf(f, "%g,%g ", L + e * dx, H - Bm - a * (H - Bm - T));
+    }
+    fprintf(f, "\"/>\n");
+    for (int e = 0; e < epochs; e++)
+        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%d</text>\n", L + e * dx, H - Bm + 16, e + 1);
+    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">epoch</text>\n</svg>\n", W / 2, H - 12);
+    fclose(f);
+}
+
+static void write_filters_svg(const char *path, const ad_node *w)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    int cell = 12, gap = 16, K = 6;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n",
+            K * (5 * cell + gap) + gap, 5 * cell + 2 * gap + 14);
+    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+    for (int k = 0; k < K; k++) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < 25; i++) {
+            lo = fmin(lo, ad_value_at(w, k * 25 + i));
+            hi = fmax(hi, ad_value_at(w, k * 25 + i));
+        }
+        int x0 = gap + k * (5 * cell + gap);
+        for (int i = 0; i < 25; i++) {
+            int g = (int)(255 * (ad_value_at(w, k * 25 + i) - lo) / (hi > lo ? hi - lo : 1));
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"rgb(%d,%d,%d)\"/>\n", x0 + (i % 5) * cell,
+                    gap + (i / 5) * cell, cell, cell, g, g, g);
+        }
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">filter %d</text>\n", x0 + 5 * cell / 2,
+                gap + 5 * cell + 14, k + 1);
+    }
+    fprintf(f, "</svg>\n");
+    fclose(f);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double t0)
+{
+    double el = now() - t0, rate = done / (el > 0 ? el : 1e-9), eta = (double)(total - done) / (rate > 0 ? rate : 1);
+    int width = 30, fill = (int)(width * done / (total ? total : 1));
+    fprintf(stderr, "\repoch %d/%d [", epoch, epochs);
+    for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %3d%%  loss %.4f  %6.0f img/s  ETA %4.0fs ", (int)(100 * done / (total ? total : 1)), loss, rate, eta);
+    fflush(stderr);
+}
+
+int main(int argc, char **argv)
+{
+    options o = {10, 64, 2, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
+    parse(&o, argc, argv);
+    if (!strcmp(o.device, "cuda")) {
+        fprintf(stderr, "lenet: --device cuda: no GPU found: this build has no CUDA backend (see README, Status)\n");
+        return 2;
+    }
+    if (o.lr == 0) o.lr = !strcmp(o.optimizer, "adam") ? 1e-3 : 0.05;
+    openblas_set_num_threads(o.threads);
+    ad_tensor *train_x, *train_y, *test_x, *test_y;
+    if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK ||
+        ad_fashion_mnist_load(o.data, false, AD_FLOAT32, &test_x, &test_y) != AD_OK) {
+        fprintf(stderr, "lenet: %s\n", ad_last_error());
+        return 1;
+    }
+    mkdir(o.out, 0755);
+    int64_t N = o.limit ? o.limit : train_x->shape[0], B = o.batch, steps = (N + B - 1) / B;
+    ad_context *ctx = ad_context_new();
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, o.seed);
+    lenet m;
+    if (!lenet_init(&m, ctx, rng)) {
+        fprintf(stderr, "lenet: %s\n", ad_last_error());
+        return 1;
+    }
+    ad_optimizer *opt = !strcmp(o.optimizer, "adam") ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
+                                                     : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
+    ad_mark mark = ad_context_mark(ctx);
+    int64_t *order = malloc((size_t)N * sizeof *order);
+    double *loss_curve = calloc((size_t)o.epochs, sizeof(double)), *acc_curve = calloc((size_t)o.epochs, sizeof(double));
+    bool tty = isatty(2) && !o.json;
+    char path[2048];
+    snprintf(path, sizeof path, "%s/lenet_curve.csv", o.out);
+    FILE *csv = fopen(path, "w");
+    if (csv) fprintf(csv, "epoch,train_loss,test_accuracy,seconds\n");
+    if (!o.json)
+        printf("LeNet-5 on Fashion-MNIST: %lld training images, batch %lld, %s lr %g, seed %lu, %d thread%s\n",
+               (long long)N, (long long)B, o.optimizer, o.lr, o.seed, o.threads, o.threads > 1 ? "s" : "");
+    double total_time = 0;
+    for (int e = 0; e < o.epochs; e++) {
+        double t0 = now(), sum_loss = 0;
+        ad_shuffle(order, N, rng);
+        for (int64_t s = 0; s < steps; s++) {
+            int64_t n = N - s * B < B ? N - s * B : B;
+            int64_t sx[] = {n, 1, 28, 28}, sy[] = {n};
+            ad_node *x = ad_constant(ctx, AD_FLOAT32, 4, sx, NULL), *y = ad_constant(ctx, AD_FLOAT32, 1, sy, NULL);
+            ad_tensor xv = ad_value(x), yv = ad_value(y);
+            ad_gather_rows(train_x, order + s * B, n, &xv);
+            ad_gather_rows(train_y, order + s * B, n, &yv);
+            ad_node *loss = ad_cross_entropy(ctx, lenet_forward(&m, ctx, x), y, NULL, AD_REDUCE_MEAN, -1);
+            if (!loss || ad_backward(ctx, loss) != AD_OK || ad_optimizer_step(opt) != AD_OK) {
+                fprintf(stderr, "\nlenet: %s\n", ad_last_error());
+                return 1;
+            }
+            sum_loss += ad_value_scalar(loss) * (double)n;
+            ad_optimizer_zero_grad(opt);
+            ad_context_rewind(ctx, mark);
+            if (tty && (s % 20 == 0 || s == steps - 1)) progress(e + 1, o.epochs, (s + 1) * B < N ? (s + 1) * B : N, N, sum_loss / (double)((s + 1) * B < N ? (s + 1) * B : N), t0);
+        }
+        double secs = now() - t0;
+        total_time += secs;
+        loss_curve[e] = sum_loss / (double)N;
+        acc_curve[e] = evaluate(&m, ctx, test_x, test_y);
+        if (tty) fputc('\n', stderr);
+        if (!o.json)
+            printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  (%.1f s, %.0f images/s)\n", e + 1, loss_curve[e],
+                   100 * acc_curve[e], secs, (double)N / secs);
+        fflush(stdout);
+        if (csv) fprintf(csv, "%d,%.6f,%.6f,%.3f\n", e + 1, loss_curve[e], acc_curve[e], secs);
+    }
+    if (csv) fclose(csv);
+    snprintf(path, sizeof path, "%s/lenet_loss.svg", o.out);
+    write_loss_svg(path, loss_curve, acc_curve, o.epochs);
+    snprintf(path, sizeof path, "%s/lenet_filters.svg", o.out);
+    write_filters_svg(path, m.p[0]);
+    if (o.json) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "lesson", "lenet");
+        cJSON_AddNumberToObject(doc, "epochs", o.epochs);
+        cJSON_AddNumberToObject(doc, "train_examples", (double)N);
+        cJSON_AddNumberToObject(doc, "final_train_loss", loss_curve[o.epochs - 1]);
+        cJSON_AddNumberToObject(doc, "final_test_accuracy", acc_curve[o.epochs - 1]);
+        cJSON_AddNumberToObject(doc, "seconds_per_epoch", total_time / o.epochs);
+        cJSON *l = cJSON_AddArrayToObject(doc, "train_loss"), *a = cJSON_AddArrayToObject(doc, "test_accuracy");
+        for (int e = 0; e < o.epochs; e++) {
+            cJSON_AddItemToArray(l, cJSON_CreateNumber(loss_curve[e]));
+            cJSON_AddItemToArray(a, cJSON_CreateNumber(acc_curve[e]));
+        }
+        lesson_print_json(doc);
+    } else {
+        printf("Wrote %s/lenet_curve.csv, %s/lenet_loss.svg and %s/lenet_filters.svg\n", o.out, o.out, o.out);
+    }
+    free(order);
+    free(loss_curve);
+    free(acc_curve);
+    ad_optimizer_free(opt);
+    gsl_rng_free(rng);
+    ad_context_free(ctx);
+    ad_tensor_free(train_x), ad_tensor_free(train_y), ad_tensor_free(test_x), ad_tensor_free(test_y);
+    return 0;
+}
