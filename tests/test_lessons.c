@@ -138,11 +138,43 @@ static void test_bad_input_exits_2(void **state)
     assert_non_null(strstr(out, "usage: cos_sin"));
 }
 
+/* lenet learns: two short epochs on 2,048 images. Chance is 10%; the loss
+ * must fall and the test accuracy pass 65% (it reaches about 74%). The
+ * same seed twice gives the same numbers, bit for bit. */
+static void test_lenet_learns(void **state)
+{
+    (void)state;
+    if (system("test -e " "/usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz") != 0) {
+        print_message("skipping: Fashion-MNIST is not installed (dataset-fashion-mnist)\n");
+        skip();
+    }
+    cJSON *a = run_json("LENET", "--epochs 2 --limit 2048 --out .");
+    cJSON *b = run_json("LENET", "--epochs 2 --limit 2048 --out .");
+    const cJSON *loss = cJSON_GetObjectItem(a, "train_loss");
+    assert_true(cJSON_GetArrayItem(loss, 1)->valuedouble < cJSON_GetArrayItem(loss, 0)->valuedouble);
+    assert_true(num(a, "final_test_accuracy") > 0.65);
+    assert_true(num(a, "final_train_loss") == num(b, "final_train_loss"));
+    assert_true(num(a, "final_test_accuracy") == num(b, "final_test_accuracy"));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    char out[4096], cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --device cuda 2>&1", prog("LENET"));
+    assert_int_equal(run(cmd, out, sizeof out), 2);
+    assert_non_null(strstr(out, "no GPU found"));
+    snprintf(cmd, sizeof cmd, "%s --data /nonexistent 2>&1", prog("LENET"));
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "lenet: /nonexistent/train-images-idx3-ubyte: no such file"));
+    remove("lenet_curve.csv");
+    remove("lenet_loss.svg");
+    remove("lenet_filters.svg");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_rule_defaults), cmocka_unit_test(test_chain_rule_random_inputs),
         cmocka_unit_test(test_cos_sin), cmocka_unit_test(test_dot_renders), cmocka_unit_test(test_bad_input_exits_2),
+        cmocka_unit_test(test_lenet_learns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,222 @@
+/* test_data_train.c: the IDX loader (tiny files written here, plain and
+ * gzipped; truncated, corrupt, wrong magic, missing; the real Fashion-MNIST),
+ * the optimizers against their update formulas computed by hand, and the
+ * bit-for-bit reproducibility of shuffling and training with a seed. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+#include "ad_test.h"
+#include "autodidact.h"
+
+static void write_file(const char *path, const unsigned char *b, size_t n, bool gz)
+{
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        gzwrite(f, b, (unsigned)n);
+        gzclose(f);
+    } else {
+        FILE *f = fopen(path, "wb");
+        fwrite(b, 1, n, f);
+        fclose(f);
+    }
+}
+
+/* magic 00 00 08 03, dims 2 x 2 x 3, 12 bytes */
+static const unsigned char idx3[] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 1, 2, 3, 4, 5, 250, 251, 252, 253, 254, 255};
+
+static void test_idx_valid(void **state)
+{
+    (void)state;
+    for (int gz = 0; gz < 2; gz++) {
+        const char *path = gz ? "t_idx3.gz" : "t_idx3";
+        write_file(path, idx3, sizeof idx3, gz);
+        ad_tensor *t = ad_idx_load(path, AD_FLOAT64, 1.0);
+        assert_non_null(t);
+        assert_int_equal(t->ndim, 3);
+        assert_int_equal(t->shape[0], 2);
+        assert_int_equal(t->shape[2], 3);
+        assert_close(ad_tensor_get(t, 0), 0, 0);
+        assert_close(ad_tensor_get(t, 6), 250, 0);
+        assert_close(ad_tensor_get(t, 11), 255, 0);
+        ad_tensor_free(t);
+        remove(path);
+    }
+}
+
+static void expect_io_error(const unsigned char *b, size_t n, bool gz, const char *msg)
+{
+    write_file("t_bad", b, n, gz);
+    ad_clear_error();
+    ad_tensor *t = ad_idx_load("t_bad", AD_FLOAT32, 1.0);
+    if (t) fail_msg("a bad file loaded (expected: %s)", msg);
+    assert_int_equal(ad_last_status(), AD_ERR_IO);
+    if (!strstr(ad_last_error(), msg)) fail_msg("message '%s' lacks '%s'", ad_last_error(), msg);
+    remove("t_bad");
+}
+
+static void test_idx_errors(void **state)
+{
+    (void)state;
+    expect_io_error(idx3, sizeof idx3 - 3, false, "truncated: the data needs 12 bytes, the file has 9");
+    expect_io_error(idx3, sizeof idx3 - 3, true, "truncated");
+    expect_io_error(idx3, 10, false, "truncated: the dimensions");
+    unsigned char magic[sizeof idx3];
+    memcpy(magic, idx3, sizeof idx3);
+    magic[2] = 9;
+    expect_io_error(magic, sizeof magic, false, "not an IDX file of unsigned bytes");
+    unsigned char zero[sizeof idx3];
+    memcpy(zero, idx3, sizeof idx3);
+    zero[7] = 0;
+    expect_io_error(zero, sizeof zero, false, "dimension 0 is 0");
+    unsigned char extra[sizeof idx3 + 1];
+    memcpy(extra, idx3, sizeof idx3);
+    extra[sizeof idx3] = 7;
+    expect_io_error(extra, sizeof extra, false, "has bytes after");
+    /* a gzip stream with its middle bytes damaged */
+    write_file("t_gz", idx3, sizeof idx3, true);
+    FILE *f = fopen("t_gz", "rb");
+    unsigned char buf[256];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    for (size_t i = 12; i < n - 8; i++) buf[i] ^= 0x5a;
+    expect_io_error(buf, n, false, "");
+    remove("t_gz");
+    ad_clear_error();
+    assert_null(ad_idx_load("/nonexistent/file", AD_FLOAT32, 1));
+    assert_string_equal(ad_last_error(), "/nonexistent/file: no such file");
+    ad_tensor *im, *lb;
+    assert_int_equal(ad_fashion_mnist_load("/nonexistent", true, AD_FLOAT32, &im, &lb), AD_ERR_IO);
+    assert_null(im);
+}
+
+static void test_fashion_mnist(void **state)
+{
+    (void)state;
+    ad_tensor *im, *lb, *tim, *tlb;
+    if (ad_fashion_mnist_load(NULL, true, AD_FLOAT32, &im, &lb) != AD_OK) {
+        print_message("skipping: %s (install dataset-fashion-mnist)\n", ad_last_error());
+        skip();
+    }
+    assert_int_equal(im->shape[0], 60000);
+    assert_int_equal(im->ndim, 4);
+    assert_int_equal(im->shape[1], 1);
+    assert_int_equal(lb->size, 60000);
+    assert_close(ad_tensor_get(lb, 0), 9, 0);   /* the first training image is an ankle boot */
+    assert_string_equal(ad_fashion_mnist_class(9), "Ankle boot");
+    double lo = 1, hi = 0;
+    for (int64_t i = 0; i < 784; i++) {
+        lo = fmin(lo, ad_tensor_get(im, i));
+        hi = fmax(hi, ad_tensor_get(im, i));
+    }
+    assert_close(lo, 0, 0);
+    assert_close(hi, 1, 0);
+    assert_int_equal(ad_fashion_mnist_load(NULL, false, AD_FLOAT32, &tim, &tlb), AD_OK);
+    assert_int_equal(tim->shape[0], 10000);
+    ad_tensor_free(im), ad_tensor_free(lb), ad_tensor_free(tim), ad_tensor_free(tlb);
+}
+
+/* One step on L = Σ w² (grad 2w) from w = (1, -2), by hand. */
+static void test_optimizers(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s2[] = {2};
+    ad_node *w = ad_variable(ctx, AD_FLOAT64, 1, s2, (double[]){1, -2});
+    ad_optimizer *sgd = ad_sgd_new(&w, 1, 0.1, 0.9);
+    ad_mark m = ad_context_mark(ctx);
+    double v0 = 0, v1 = 0, w0 = 1, w1 = -2;
+    for (int step = 0; step < 3; step++) {
+        ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, w, w), -1, false));
+        ad_optimizer_step(sgd);
+        ad_optimizer_zero_grad(sgd);
+        ad_context_rewind(ctx, m);
+        v0 = 0.9 * v0 + 2 * w0, w0 -= 0.1 * v0;
+        v1 = 0.9 * v1 + 2 * w1, w1 -= 0.1 * v1;
+        assert_close(ad_value_at(w, 0), w0, 1e-15);
+        assert_close(ad_value_at(w, 1), w1, 1e-15);
+    }
+    ad_optimizer_free(sgd);
+    ad_tensor_set(&w->value, 0, 1);
+    ad_tensor_set(&w->value, 1, -2);
+    ad_optimizer *adam = ad_adam_new(&w, 1, 0.01, 0.9, 0.999, 1e-8);
+    double m0 = 0, s0 = 0, x = 1;
+    for (int t = 1; t <= 3; t++) {
+        ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, w, w), -1, false));
+        ad_optimizer_step(adam);
+        ad_optimizer_zero_grad(adam);
+        ad_context_rewind(ctx, m);
+        double g = 2 * x;
+        m0 = 0.9 * m0 + 0.1 * g;
+        s0 = 0.999 * s0 + 0.001 * g * g;
+        x -= 0.01 * (m0 / (1 - pow(0.9, t))) / (sqrt(s0 / (1 - pow(0.999, t))) + 1e-8);
+        assert_close(ad_value_at(w, 0), x, 1e-15);
+    }
+    ad_optimizer_free(adam);
+    assert_null(ad_sgd_new(&w, 1, -1, 0));
+    assert_non_null(strstr(ad_last_error(), "sgd: lr must be > 0"));
+    ad_node *notleaf = ad_exp(ctx, w);
+    assert_null(ad_adam_new(&notleaf, 1, 0.1, 0.9, 0.999, 1e-8));
+    assert_non_null(strstr(ad_last_error(), "parameter 0 is not a variable"));
+    ad_context_free(ctx);
+}
+
+/* Training twice with one seed gives the same bits. */
+static double train_run(unsigned long seed, double *final_w)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, seed);
+    ad_context *ctx = ad_context_new();
+    int64_t sw[] = {3, 4}, sx[] = {32, 4}, sb[] = {8, 4}, sy[] = {8};
+    ad_tensor *X = ad_tensor_new(AD_FLOAT32, 2, sx), *Y = ad_tensor_new(AD_FLOAT32, 1, (int64_t[]){32});
+    for (int64_t i = 0; i < X->size; i++) ad_tensor_set(X, i, gsl_rng_uniform(rng) - 0.5);
+    for (int64_t i = 0; i < 32; i++) ad_tensor_set(Y, i, (double)(i % 3));
+    ad_node *w = ad_variable(ctx, AD_FLOAT32, 2, sw, NULL);
+    for (int64_t i = 0; i < w->value.size; i++) ad_tensor_set(&w->value, i, gsl_rng_uniform(rng) - 0.5);
+    ad_optimizer *opt = ad_adam_new(&w, 1, 0.05, 0.9, 0.999, 1e-8);
+    ad_mark m = ad_context_mark(ctx);
+    int64_t idx[32];
+    double last = 0;
+    for (int epoch = 0; epoch < 5; epoch++) {
+        ad_shuffle(idx, 32, rng);
+        for (int b = 0; b < 4; b++) {
+            ad_node *x = ad_constant(ctx, AD_FLOAT32, 2, sb, NULL), *y = ad_constant(ctx, AD_FLOAT32, 1, sy, NULL);
+            ad_tensor xv = ad_value(x), yv = ad_value(y);
+            assert_int_equal(ad_gather_rows(X, idx + 8 * b, 8, &xv), AD_OK);
+            assert_int_equal(ad_gather_rows(Y, idx + 8 * b, 8, &yv), AD_OK);
+            ad_node *loss = ad_cross_entropy(ctx, ad_linear(ctx, x, w, NULL), y, NULL, AD_REDUCE_MEAN, -1);
+            assert_non_null(loss);
+            last = ad_value_scalar(loss);
+            ad_backward(ctx, loss);
+            ad_optimizer_step(opt);
+            ad_optimizer_zero_grad(opt);
+            ad_context_rewind(ctx, m);
+        }
+    }
+    memcpy(final_w, w->value.data, 12 * sizeof(float));
+    ad_optimizer_free(opt);
+    ad_context_free(ctx);
+    ad_tensor_free(X);
+    ad_tensor_free(Y);
+    gsl_rng_free(rng);
+    return last;
+}
+
+static void test_reproducible(void **state)
+{
+    (void)state;
+    double a[6], b[6], c[6];   /* 12 floats */
+    double la = train_run(7, a), lb = train_run(7, b);
+    train_run(8, c);
+    assert_memory_equal(a, b, 12 * sizeof(float));
+    assert_close(la, lb, 0);
+    assert_memory_not_equal(a, c, 12 * sizeof(float));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idx_valid), cmocka_unit_test(test_idx_errors), cmocka_unit_test(test_fashion_mnist),
+        cmocka_unit_test(test_optimizers), cmocka_unit_test(test_reproducible),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
