@@ -114,13 +114,14 @@ double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *
     for (int i = 0; i < L->n_in; i++) {
         double num = lesson_central_difference(f, user, x, L->n_in, i);
         double diff = fabs(num - grads[i]);
-        worst = fmax(worst, diff);
+        worst = fmax(worst, diff / fmax(1.0, fabs(grads[i])));   /* relative where the derivative is large */
         if (!L->json)
             printf("  ∂%s/∂%s ≈ %.12f   engine %.12f   |diff| = %.1e\n", fname, L->in[i].name, num, grads[i], diff);
         if (fd) cJSON_AddNumberToObject(fd, L->in[i].name, num);
     }
-    if (fd) cJSON_AddNumberToObject(fd, "max_abs_diff", worst);
-    if (!L->json) printf("  %s: largest difference %.1e\n", worst < 1e-6 ? "agree" : "DISAGREE", worst);
+    if (fd) cJSON_AddNumberToObject(fd, "max_rel_diff", worst);
+    if (!L->json)
+        printf("  %s: largest difference %.1e (relative to max(1, |∂|))\n", worst < 1e-6 ? "agree" : "DISAGREE", worst);
     return worst;
 }
 

@@ -42,7 +42,7 @@ typedef ad_node *(*lesson_fn)(ad_context *ctx, ad_node *const *x, void *user);
 double lesson_central_difference(lesson_fn f, void *user, const double *x, int n, int i);
 
 /* Print "finite differences: ∂f/∂x ≈ ... (engine ... , |diff| ...)" lines
- * for every input and return the largest |engine - FD|. grads[i] are the
+ * for every input and return the largest |engine - FD| / max(1, |engine|). grads[i] are the
  * engine's. Adds a "finite_difference" object to json when not NULL. */
 double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *grads, const char *fname,
                         cJSON *json);

@@ -105,6 +105,30 @@ static void test_cos_sin(void **state)
     }
 }
 
+static void test_gates_and_quiz(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("GATES", "");
+    assert_close(num(doc, "f"), -20, 0);
+    const cJSON *g = cJSON_GetObjectItem(doc, "grad");
+    double want[4] = {-8, 6, 2, 0};
+    for (int i = 0; i < 4; i++) assert_close(cJSON_GetArrayItem(g, i)->valuedouble, want[i], 0);
+    cJSON_Delete(doc);
+    /* w wins the max: the gradient is routed to it instead */
+    doc = run_json("GATES", "--z -3 --w 5");
+    g = cJSON_GetObjectItem(doc, "grad");
+    assert_close(cJSON_GetArrayItem(g, 2)->valuedouble, 0, 0);
+    assert_close(cJSON_GetArrayItem(g, 3)->valuedouble, 2, 0);
+    cJSON_Delete(doc);
+    doc = run_json("QUIZ", "");
+    assert_close(num(doc, "y"), 412.191457284121, 1e-9);
+    assert_close(num(doc, "dy_dx"), 1208.38121512661, 1e-9);
+    assert_close(num(doc, "dy_dz"), 809.707479218564, 1e-9);
+    assert_close(num(doc, "version_a_dy_dx"), num(doc, "dy_dx"), 1e-9);
+    assert_string_equal(cJSON_GetObjectItem(doc, "answer")->valuestring, "E");
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -174,7 +198,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_rule_defaults), cmocka_unit_test(test_chain_rule_random_inputs),
         cmocka_unit_test(test_cos_sin), cmocka_unit_test(test_dot_renders), cmocka_unit_test(test_bad_input_exits_2),
-        cmocka_unit_test(test_lenet_learns),
+        cmocka_unit_test(test_lenet_learns), cmocka_unit_test(test_gates_and_quiz),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

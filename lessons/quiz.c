@@ -1,0 +1,99 @@
+/* quiz: Differentiation Quiz #1 of lecture 004 (../shared/lectures/004_*):
+ * y = exp(xz) + xz/log(x) + sin(log(x))/(xz) at x = 2, z = 3, broken into
+ * intermediate nodes, differentiated by Version A (each node pulls from its
+ * consumers) and Version B (each node pushes increments), and matched
+ * against the lecture's answer choices. */
+#include <math.h>
+#include <stdio.h>
+#include "lesson.h"
+
+/* a = xz, b = exp a, c = log x, d = a / c, e = sin c, g = e / a, y = b + d + g */
+static ad_node *quiz(ad_context *ctx, ad_node *const *in, void *user)
+{
+    (void)user;
+    ad_node *a = ad_set_name(ad_mul(ctx, in[0], in[1]), "a");
+    ad_node *b = ad_set_name(ad_exp(ctx, a), "b");
+    ad_node *c = ad_set_name(ad_log(ctx, in[0]), "c");
+    ad_node *d = ad_set_name(ad_div(ctx, a, c), "d");
+    ad_node *e = ad_set_name(ad_sin(ctx, c), "e");
+    ad_node *g = ad_set_name(ad_div(ctx, e, a), "g");
+    ad_node *h = ad_set_name(ad_add(ctx, b, d), "h");
+    return ad_set_name(ad_add(ctx, h, g), "y");
+}
+
+/* The lecture's choices, [dy/dx, dy/dz]. */
+static const struct { char letter; double dx, dz; } choices[] = {
+    {'A', 42, -72}, {'B', 72, -42}, {'C', 100, 127}, {'D', 127, 100},
+    {'E', 1208, 810}, {'F', 810, 1208}, {'G', 1505, 94}, {'H', 94, 1505},
+};
+
+int main(int argc, char **argv)
+{
+    lesson L = {
+        .program = "quiz",
+        .title = "Differentiation Quiz #1: y = exp(xz) + xz/log(x) + sin(log(x))/(xz) [lecture 004]",
+        .in = {{"x", 2, 0, INFINITY, "log x needs x > 0 (and x != 1: log x divides)"}, {"z", 3, -INFINITY, INFINITY, NULL}},
+        .n_in = 2,
+    };
+    lesson_parse(&L, argc, argv);
+    double x0 = L.in[0].value, z0 = L.in[1].value;
+    if (x0 == 1 || z0 == 0) {
+        fprintf(stderr, "quiz: x = 1 or z = 0 divides by zero (log 1 = 0, xz = 0)\n");
+        return 2;
+    }
+    ad_context *ctx = ad_context_new();
+    ad_node *in[2] = {ad_set_name(ad_scalar(ctx, x0), "x"), ad_set_name(ad_scalar(ctx, z0), "z")};
+    ad_node *y = quiz(ctx, in, NULL);
+    if (!y) lesson_die(&L, "building y");
+    double ga[2], gb[2];
+    if (!L.json) {
+        printf("quiz — Differentiation Quiz #1 at x = %g, z = %g   [lecture 004]\n\n", x0, z0);
+        printf("Forward computation, one intermediate quantity per line:\n");
+        ad_explain_nodes(stdout, ctx, y);
+        printf("\nBackward computation, Version A (dy/dv = Σ over consumers u of dy/du · du/dv):\n");
+        ad_explain_reverse(stdout, ctx, y, AD_BACKWARD_PULL);
+    } else {
+        ad_backward_opts o = {.variant = AD_BACKWARD_PULL};
+        ad_backward_ex(ctx, y, &o);
+    }
+    ga[0] = ad_grad_scalar(in[0]), ga[1] = ad_grad_scalar(in[1]);
+    if (!L.json) {
+        printf("\nBackward computation, Version B (each node increments its inputs' adjoints):\n");
+        ad_explain_reverse(stdout, ctx, y, AD_BACKWARD_PUSH);
+    } else {
+        ad_zero_grad(ctx);
+        ad_backward(ctx, y);
+    }
+    gb[0] = ad_grad_scalar(in[0]), gb[1] = ad_grad_scalar(in[1]);
+    double rx = round(gb[0]), rz = round(gb[1]);
+    char answer = '?';
+    for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++)
+        if (choices[i].dx == rx && choices[i].dz == rz) answer = choices[i].letter;
+    cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
+    if (!L.json) {
+        printf("\nBoth versions agree: dy/dx = %.15g (A: %.15g), dy/dz = %.15g (A: %.15g); y = %.15g\n\n", gb[0],
+               ga[0], gb[1], ga[1], ad_value_scalar(y));
+    } else {
+        cJSON_AddStringToObject(doc, "lesson", "quiz");
+        cJSON_AddNumberToObject(doc, "y", ad_value_scalar(y));
+        cJSON_AddNumberToObject(doc, "dy_dx", gb[0]);
+        cJSON_AddNumberToObject(doc, "dy_dz", gb[1]);
+        cJSON_AddNumberToObject(doc, "version_a_dy_dx", ga[0]);
+        cJSON_AddNumberToObject(doc, "version_a_dy_dz", ga[1]);
+    }
+    lesson_fd_report(&L, quiz, NULL, gb, "y", doc);
+    if (x0 == 2 && z0 == 3) {
+        if (!L.json) {
+            printf("\nRounded to the nearest integer: [dy/dx, dy/dz] = [%.0f, %.0f]. ", rx, rz);
+            if (answer != '?') printf("The right choice is %c.\n", answer);
+            else printf("None of the lecture's choices matches.\n");
+        } else {
+            char s[2] = {answer, 0};
+            cJSON_AddStringToObject(doc, "answer", s);
+        }
+    }
+    lesson_write_dot(&L, ctx, y);
+    if (doc) lesson_print_json(doc);
+    ad_context_free(ctx);
+    return 0;
+}
