@@ -120,6 +120,13 @@ static void test_gates_and_quiz(void **state)
     assert_close(cJSON_GetArrayItem(g, 2)->valuedouble, 0, 0);
     assert_close(cJSON_GetArrayItem(g, 3)->valuedouble, 2, 0);
     cJSON_Delete(doc);
+    doc = run_json("FORWARD_VS_REVERSE", "");
+    assert_close(num(doc, "f"), 6.90929742682568, 1e-12);
+    assert_close(num(doc, "df_dx1"), 2.58385316345286, 1e-12);
+    assert_close(num(doc, "df_dx2"), 2, 1e-12);
+    assert_close(num(doc, "forward_passes"), 2, 0);
+    assert_close(num(doc, "reverse_passes"), 1, 0);
+    cJSON_Delete(doc);
     doc = run_json("QUIZ", "");
     assert_close(num(doc, "y"), 412.191457284121, 1e-9);
     assert_close(num(doc, "dy_dx"), 1208.38121512661, 1e-9);
