@@ -136,6 +136,23 @@ static void test_gates_and_quiz(void **state)
     cJSON_Delete(doc);
 }
 
+static void test_convolution(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("CONVOLUTION", "");
+    /* lessons.md 12: the custom kernel's rows */
+    double custom[25] = {3, 2, 2, 3, 1, 2, 0, 2, 1, 0, 2, 2, 1, 0, 0, 3, 1, 0, 0, 0, 1, 0, 0, 0, 0};
+    double down[9] = {3, 3, 1, 3, 1, 0, 1, 0, 0};
+    const cJSON *c = cJSON_GetObjectItem(doc, "custom"), *d = cJSON_GetObjectItem(doc, "stride2");
+    for (int i = 0; i < 25; i++) assert_close(cJSON_GetArrayItem(c, i)->valuedouble, custom[i], 1e-12);
+    for (int i = 0; i < 9; i++) assert_close(cJSON_GetArrayItem(d, i)->valuedouble, down[i], 1e-12);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(doc, "slide_custom_differs")));
+    assert_close(num(doc, "output_size_32"), 32, 0);
+    assert_close(num(doc, "parameters"), 760, 0);
+    assert_close(num(doc, "gradcheck_failed"), 0, 0);
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -206,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_chain_rule_defaults), cmocka_unit_test(test_chain_rule_random_inputs),
         cmocka_unit_test(test_cos_sin), cmocka_unit_test(test_dot_renders), cmocka_unit_test(test_bad_input_exits_2),
         cmocka_unit_test(test_lenet_learns), cmocka_unit_test(test_gates_and_quiz),
+        cmocka_unit_test(test_convolution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
