@@ -153,6 +153,36 @@ static void test_convolution(void **state)
     cJSON_Delete(doc);
 }
 
+static void test_softmax_and_pooling(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("SOFTMAX", "");
+    double mu1[3] = {0.0900305731703805, 0.244728471054798, 0.665240955774822}, mu2[3] = {1, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        assert_close(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "mu1"), i)->valuedouble, mu1[i], 1e-12);
+        assert_close(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "mu2"), i)->valuedouble, mu2[i], 1e-12);
+    }
+    assert_close(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "mu3"), 0)->valuedouble, 0.5, 1e-12);
+    assert_close(num(doc, "jacobian_max_diff"), 0, 1e-15);
+    assert_close(num(doc, "cross_entropy"), num(doc, "cross_entropy_by_hand"), 1e-12);
+    assert_close(num(doc, "gradcheck_failed"), 0, 0);
+    cJSON_Delete(doc);
+    doc = run_json("POOLING", "");
+    double mx[4] = {6, 8, 3, 4}, av[4] = {3.25, 5.25, 2, 2};
+    for (int i = 0; i < 4; i++) {
+        assert_close(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "max_pool"), i)->valuedouble, mx[i], 0);
+        assert_close(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "avg_pool"), i)->valuedouble, av[i], 0);
+    }
+    /* upstream (1 2 / 3 4) lands on the arg-maxes 6, 8, 3, 4 */
+    const cJSON *g = cJSON_GetObjectItem(doc, "max_pool_grad");
+    assert_close(cJSON_GetArrayItem(g, 5)->valuedouble, 1, 0);
+    assert_close(cJSON_GetArrayItem(g, 7)->valuedouble, 2, 0);
+    assert_close(cJSON_GetArrayItem(g, 8)->valuedouble, 3, 0);
+    assert_close(cJSON_GetArrayItem(g, 15)->valuedouble, 4, 0);
+    assert_close(num(doc, "gradcheck_failed"), 0, 0);
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -223,7 +253,7 @@ int main(void)
         cmocka_unit_test(test_chain_rule_defaults), cmocka_unit_test(test_chain_rule_random_inputs),
         cmocka_unit_test(test_cos_sin), cmocka_unit_test(test_dot_renders), cmocka_unit_test(test_bad_input_exits_2),
         cmocka_unit_test(test_lenet_learns), cmocka_unit_test(test_gates_and_quiz),
-        cmocka_unit_test(test_convolution),
+        cmocka_unit_test(test_convolution), cmocka_unit_test(test_softmax_and_pooling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
