@@ -183,6 +183,17 @@ static void test_softmax_and_pooling(void **state)
     cJSON_Delete(doc);
 }
 
+static void test_cnn_backprop(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("CNN_BACKPROP", "");
+    double dw[4] = {14, 15, 3, 11};   /* Σ_pq g[p,q]·x[p+r,q+s], by hand */
+    for (int i = 0; i < 4; i++) assert_close(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "dL_dw"), i)->valuedouble, dw[i], 1e-12);
+    assert_close(num(doc, "formula_max_diff"), 0, 1e-12);
+    assert_close(num(doc, "gradcheck_failed"), 0, 0);
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -254,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_cos_sin), cmocka_unit_test(test_dot_renders), cmocka_unit_test(test_bad_input_exits_2),
         cmocka_unit_test(test_lenet_learns), cmocka_unit_test(test_gates_and_quiz),
         cmocka_unit_test(test_convolution), cmocka_unit_test(test_softmax_and_pooling),
+        cmocka_unit_test(test_cnn_backprop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
