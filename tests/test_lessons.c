@@ -194,6 +194,24 @@ static void test_cnn_backprop(void **state)
     cJSON_Delete(doc);
 }
 
+/* The best steps follow the theory: forward ~ √ε_mach, centered ~ ∛ε_mach. */
+static void test_finite_differences(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("FINITE_DIFFERENCES", "");
+    const cJSON *b = cJSON_GetObjectItem(doc, "best_eps"), *e = cJSON_GetObjectItem(doc, "best_error");
+    double df = cJSON_GetObjectItem(b, "double_forward")->valuedouble, dc = cJSON_GetObjectItem(b, "double_centered")->valuedouble;
+    double ff = cJSON_GetObjectItem(b, "float_forward")->valuedouble, fc = cJSON_GetObjectItem(b, "float_centered")->valuedouble;
+    assert_true(df >= 1e-9 && df <= 1e-7);
+    assert_true(dc >= 1e-7 && dc <= 1e-4);
+    assert_true(ff >= 1e-5 && ff <= 1e-2);
+    assert_true(fc >= 1e-4 && fc <= 1e-1);
+    assert_true(cJSON_GetObjectItem(e, "double_centered")->valuedouble < cJSON_GetObjectItem(e, "double_forward")->valuedouble);
+    assert_true(cJSON_GetObjectItem(e, "double_centered")->valuedouble < 1e-8);
+    assert_close(num(doc, "exact"), 9.09914854483238, 1e-12);
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -265,7 +283,7 @@ int main(void)
         cmocka_unit_test(test_cos_sin), cmocka_unit_test(test_dot_renders), cmocka_unit_test(test_bad_input_exits_2),
         cmocka_unit_test(test_lenet_learns), cmocka_unit_test(test_gates_and_quiz),
         cmocka_unit_test(test_convolution), cmocka_unit_test(test_softmax_and_pooling),
-        cmocka_unit_test(test_cnn_backprop),
+        cmocka_unit_test(test_cnn_backprop), cmocka_unit_test(test_finite_differences),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
