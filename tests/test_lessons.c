@@ -212,6 +212,24 @@ static void test_finite_differences(void **state)
     cJSON_Delete(doc);
 }
 
+/* Timings are benchmarks, not tests; here: the three models run, and grad
+ * mode off records nothing for a backward pass while grad mode on does. */
+static void test_cheap_gradient(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("CHEAP_GRADIENT", "");
+    const cJSON *models = cJSON_GetObjectItem(doc, "models");
+    assert_int_equal(cJSON_GetArraySize(models), 3);
+    for (int k = 1; k < 3; k++) {
+        const cJSON *m = cJSON_GetArrayItem(models, k);
+        assert_true(cJSON_GetObjectItem(m, "recorded_values_grad")->valuedouble > 1000);
+        assert_close(cJSON_GetObjectItem(m, "recorded_values_nograd")->valuedouble, 0, 0);
+        assert_true(cJSON_GetObjectItem(m, "forward_backward_seconds")->valuedouble >
+                    cJSON_GetObjectItem(m, "forward_seconds")->valuedouble);
+    }
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -284,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_lenet_learns), cmocka_unit_test(test_gates_and_quiz),
         cmocka_unit_test(test_convolution), cmocka_unit_test(test_softmax_and_pooling),
         cmocka_unit_test(test_cnn_backprop), cmocka_unit_test(test_finite_differences),
+        cmocka_unit_test(test_cheap_gradient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
