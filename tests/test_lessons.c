@@ -230,6 +230,23 @@ static void test_cheap_gradient(void **state)
     cJSON_Delete(doc);
 }
 
+static void test_sgd_variants(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("SGD_VARIANTS", "");
+    const cJSON *loss = cJSON_GetObjectItem(doc, "loss"), *m;
+    double gd1 = cJSON_GetArrayItem(cJSON_GetObjectItem(loss, "GD"), 1)->valuedouble;
+    cJSON_ArrayForEach(m, loss)
+    {
+        double first = cJSON_GetArrayItem(m, 0)->valuedouble, last = cJSON_GetArrayItem(m, 10)->valuedouble;
+        assert_true(last < first / 100);   /* every method learns */
+        assert_true(last < 0.05);
+    }
+    /* per epoch, single-example SGD gets far further than one full-gradient step */
+    assert_true(cJSON_GetArrayItem(cJSON_GetObjectItem(loss, "SGD"), 1)->valuedouble < gd1 / 10);
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -302,7 +319,7 @@ int main(void)
         cmocka_unit_test(test_lenet_learns), cmocka_unit_test(test_gates_and_quiz),
         cmocka_unit_test(test_convolution), cmocka_unit_test(test_softmax_and_pooling),
         cmocka_unit_test(test_cnn_backprop), cmocka_unit_test(test_finite_differences),
-        cmocka_unit_test(test_cheap_gradient),
+        cmocka_unit_test(test_cheap_gradient), cmocka_unit_test(test_sgd_variants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
