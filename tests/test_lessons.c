@@ -247,6 +247,19 @@ static void test_sgd_variants(void **state)
     cJSON_Delete(doc);
 }
 
+static void test_logistic_regression(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("LOGISTIC_REGRESSION", "");
+    assert_close(num(doc, "closed_form_max_diff"), 0, 1e-15);   /* dJ/dθⱼ = (y* − y)xⱼ */
+    assert_close(num(doc, "J"), log(1 / (1 + exp(1.2))), 1e-12);   /* a = 0.1 − 1 − 0.3 = −1.2 */
+    if (cJSON_GetObjectItem(doc, "test_accuracy")) {
+        assert_true(num(doc, "test_accuracy") > 0.9);
+        assert_true(num(doc, "last_epoch_J") > num(doc, "first_epoch_J"));
+    }
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -320,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_convolution), cmocka_unit_test(test_softmax_and_pooling),
         cmocka_unit_test(test_cnn_backprop), cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_cheap_gradient), cmocka_unit_test(test_sgd_variants),
+        cmocka_unit_test(test_logistic_regression),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

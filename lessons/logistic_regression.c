@@ -1,0 +1,151 @@
+/* logistic_regression: Case 1 of lecture 004's backpropagation
+ * (../shared/lectures/004_*): for one example,
+ *   a = Σⱼ θⱼxⱼ,  y = 1/(1 + exp(−a)),  J = y* log y + (1 − y*) log(1 − y),
+ * the forward/backward table from the engine next to the lecture's closed
+ * form dJ/dθⱼ = (y* − y)xⱼ; then SGD on two Fashion-MNIST classes
+ * (T-shirt/top vs Trouser), maximising the mean of J. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "lesson.h"
+
+/* J for a batch: x (B,D), θ (1,D), b (1), y* (B,1) -> mean J */
+static ad_node *mean_J(ad_context *ctx, ad_node *x, ad_node *theta, ad_node *bias, ad_node *ystar)
+{
+    ad_node *y = ad_sigmoid(ctx, ad_linear(ctx, x, theta, bias));
+    ad_node *one = ad_scalar_const(ctx, 1);
+    ad_node *J = ad_add(ctx, ad_mul(ctx, ystar, ad_log(ctx, y)), ad_mul(ctx, ad_sub(ctx, one, ystar), ad_log(ctx, ad_sub(ctx, one, y))));
+    return ad_mean(ctx, J, -1, false);
+}
+
+/* the one-example graph, for the table: x₀ = 1 carries the bias, y* = 1 */
+static ad_node *case1(ad_context *ctx, ad_node *const *in, void *user)
+{
+    const double *x = user;   /* x₀, x₁, x₂ */
+    static const char *const un[3] = {"u₀", "u₁", "u₂"};
+    ad_node *u[3];
+    for (int j = 0; j < 3; j++) u[j] = ad_set_name(ad_scale(ctx, in[j], x[j]), un[j]);   /* uⱼ = θⱼxⱼ */
+    ad_node *a = ad_set_name(ad_add(ctx, ad_set_name(ad_add(ctx, u[0], u[1]), "s"), u[2]), "a");
+    ad_node *y = ad_set_name(ad_sigmoid(ctx, a), "y");
+    ad_node *ystar = ad_set_name(ad_scalar_const(ctx, 1), "y*"), *one = ad_set_name(ad_scalar_const(ctx, 1), "1");
+    ad_node *l1 = ad_set_name(ad_log(ctx, y), "l₁");                                     /* log y */
+    ad_node *l2 = ad_set_name(ad_log(ctx, ad_set_name(ad_sub(ctx, one, y), "q")), "l₂");  /* log(1 − y) */
+    ad_node *w = ad_set_name(ad_sub(ctx, one, ystar), "w");                              /* 1 − y* */
+    return ad_set_name(ad_add(ctx, ad_set_name(ad_mul(ctx, ystar, l1), "p"), ad_set_name(ad_mul(ctx, w, l2), "r")), "J");
+}
+
+int main(int argc, char **argv)
+{
+    lesson L = {.program = "logistic_regression",
+                .title = "logistic regression, Case 1 of lecture 004: one example by hand, then SGD on Fashion-MNIST",
+                .in = {{"theta0", 0.1, -INFINITY, INFINITY, NULL}, {"theta1", -0.5, -INFINITY, INFINITY, NULL},
+                       {"theta2", 0.3, -INFINITY, INFINITY, NULL}, {"epochs", 3, -1, 101, "0..100 passes of SGD"}},
+                .n_in = 4};
+    lesson_parse(&L, argc, argv);
+    double x[3] = {1, 2, -1};   /* x₀ = 1 (bias), x₁, x₂; y* = 1 */
+    ad_context *ctx = ad_context_new();
+    const char *tn[3] = {"θ₀", "θ₁", "θ₂"};
+    ad_node *th[3];
+    for (int j = 0; j < 3; j++) th[j] = ad_set_name(ad_scalar(ctx, L.in[j].value), tn[j]);
+    ad_node *J = case1(ctx, th, x);
+    ad_backward(ctx, J);
+    double y = ad_value_scalar(J->in[0]->in[1]->in[0]);   /* J = p + r, p = y*·l₁, l₁ = log y */
+    double g[3], closed[3], worst = 0;
+    for (int j = 0; j < 3; j++) {
+        g[j] = ad_grad_scalar(th[j]);
+        closed[j] = (1 - y) * x[j];
+        worst = fmax(worst, fabs(g[j] - closed[j]));
+    }
+    cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
+    if (!L.json) {
+        printf("logistic_regression — Case 1 [lecture 004]: x = (1, 2, −1) (x₀ = 1 carries the bias), y* = 1\n\n");
+        printf("Forward: a = Σⱼ θⱼxⱼ, y = 1/(1 + exp(−a)), J = y* log y + (1 − y*) log(1 − y)\n");
+        ad_explain_nodes(stdout, ctx, J);
+        printf("\nBackward (Version A):\n");
+        ad_explain_reverse(stdout, ctx, J, AD_BACKWARD_PULL);
+        printf("\n  %-4s %18s %22s\n", "", "engine dJ/dθⱼ", "closed form (y*−y)xⱼ");
+        for (int j = 0; j < 3; j++) printf("  %-4s %18.15f %22.15f\n", tn[j], g[j], closed[j]);
+        printf("  largest difference %.1e\n\n", worst);
+    }
+    double params[3] = {L.in[0].value, L.in[1].value, L.in[2].value};
+    L.n_in = 3;
+    lesson_fd_report(&L, case1, x, g, "J", doc);
+    (void)params;
+    /* SGD on two Fashion-MNIST classes */
+    int epochs = (int)L.in[3].value;
+    ad_tensor *trx, *try_, *tex, *tey;
+    double acc = NAN;
+    double first_J = NAN, last_J = NAN;
+    if (epochs > 0 && ad_fashion_mnist_load(NULL, true, AD_FLOAT64, &trx, &try_) == AD_OK &&
+        ad_fashion_mnist_load(NULL, false, AD_FLOAT64, &tex, &tey) == AD_OK) {
+        /* the first 2,000 training images of classes 0 and 1, and every test image of them */
+        int64_t *tr = malloc(60000 * sizeof *tr), *te = malloc(10000 * sizeof *te), ntr = 0, nte = 0;
+        for (int64_t i = 0; i < 60000 && ntr < 2000; i++)
+            if (ad_tensor_get(try_, i) < 2) tr[ntr++] = i;
+        for (int64_t i = 0; i < 10000; i++)
+            if (ad_tensor_get(tey, i) < 2) te[nte++] = i;
+        ad_context *c2 = ad_context_new();
+        int64_t st[] = {1, 784}, sb[] = {1};
+        ad_node *theta = ad_variable(c2, AD_FLOAT64, 2, st, NULL), *bias = ad_variable(c2, AD_FLOAT64, 1, sb, NULL);
+        ad_node *ps[2] = {theta, bias};
+        ad_optimizer *opt = ad_sgd_new(ps, 2, 0.1, 0);
+        ad_mark mk = ad_context_mark(c2);
+        gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(rng, 1);
+        int64_t order[2000], idx[32];
+        for (int e = 0; e < epochs; e++) {
+            ad_shuffle(order, ntr, rng);
+            double sumJ = 0;
+            for (int64_t s = 0; s + 32 <= ntr; s += 32) {
+                for (int k = 0; k < 32; k++) idx[k] = tr[order[s + k]];
+                int64_t sx[] = {32, 784}, sy[] = {32, 1}, s4[] = {32, 1, 28, 28};
+                ad_node *xb = ad_constant(c2, AD_FLOAT64, 2, sx, NULL), *yb = ad_constant(c2, AD_FLOAT64, 2, sy, NULL);
+                ad_tensor xv = ad_value(xb), yv = ad_value(yb);
+                xv.ndim = 4, xv.shape[0] = 32, xv.shape[1] = 1, xv.shape[2] = 28, xv.shape[3] = 28;
+                (void)s4;
+                ad_gather_rows(trx, idx, 32, &xv);
+                yv.ndim = 1;
+                ad_gather_rows(try_, idx, 32, &yv);
+                ad_node *mj = mean_J(c2, xb, theta, bias, yb);
+                sumJ += ad_value_scalar(mj);
+                ad_backward(c2, ad_neg(c2, mj));   /* maximise J: descend on −J */
+                ad_optimizer_step(opt);
+                ad_optimizer_zero_grad(opt);
+                ad_context_rewind(c2, mk);
+            }
+            if (e == 0) first_J = sumJ / (double)(ntr / 32);
+            last_J = sumJ / (double)(ntr / 32);
+            if (!L.json) printf("%sepoch %d: mean J over the epoch %.4f\n", e ? "" : "\nSGD, batch 32, step 0.1, on 2,000 T-shirt/top and Trouser images:\n", e + 1, last_J);
+        }
+        /* test accuracy */
+        int64_t correct = 0;
+        for (int64_t k = 0; k < nte; k++) {
+            double a = ad_value_at(bias, 0);
+            for (int j = 0; j < 784; j++) a += ad_value_at(theta, j) * ad_tensor_get(tex, te[k] * 784 + j);
+            correct += (a > 0) == (ad_tensor_get(tey, te[k]) > 0.5);
+        }
+        acc = (double)correct / (double)nte;
+        if (!L.json) printf("test accuracy on the %lld test images of the two classes: %.2f%%\n", (long long)nte, 100 * acc);
+        gsl_rng_free(rng);
+        ad_optimizer_free(opt);
+        ad_context_free(c2);
+        free(tr), free(te);
+        ad_tensor_free(trx), ad_tensor_free(try_), ad_tensor_free(tex), ad_tensor_free(tey);
+    } else if (epochs > 0 && !L.json) {
+        printf("\n(Fashion-MNIST not found: %s; skipping the SGD part)\n", ad_last_error());
+    }
+    if (doc) {
+        cJSON_AddStringToObject(doc, "lesson", "logistic_regression");
+        cJSON_AddNumberToObject(doc, "closed_form_max_diff", worst);
+        cJSON_AddNumberToObject(doc, "J", ad_value_scalar(J));
+        if (isfinite(acc)) {
+            cJSON_AddNumberToObject(doc, "first_epoch_J", first_J);
+            cJSON_AddNumberToObject(doc, "last_epoch_J", last_J);
+            cJSON_AddNumberToObject(doc, "test_accuracy", acc);
+        }
+        lesson_print_json(doc);
+    }
+    lesson_write_dot(&L, ctx, J);
+    ad_context_free(ctx);
+    return 0;
+}
