@@ -260,6 +260,21 @@ static void test_logistic_regression(void **state)
     cJSON_Delete(doc);
 }
 
+static void test_mlp(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("MLP", "");
+    assert_true(num(doc, "case2_max_diff") < 1e-14);
+    assert_true(num(doc, "quiz2_max_diff") < 1e-14);
+    assert_true(num(doc, "layer_relu_max_diff") < 1e-14);
+    assert_true(num(doc, "layer_sigmoid_max_diff") < 1e-14);
+    assert_true(num(doc, "layer_tanh_max_diff") < 1e-14);
+    assert_close(num(doc, "gradcheck_failed"), 0, 0);
+    /* y* = 0: the lecture's Case 2 dJ/dy has the wrong sign */
+    assert_close(num(doc, "lecture_dJ_dy"), -num(doc, "dJ_dy"), 1e-12);
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -333,7 +348,7 @@ int main(void)
         cmocka_unit_test(test_convolution), cmocka_unit_test(test_softmax_and_pooling),
         cmocka_unit_test(test_cnn_backprop), cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_cheap_gradient), cmocka_unit_test(test_sgd_variants),
-        cmocka_unit_test(test_logistic_regression),
+        cmocka_unit_test(test_logistic_regression), cmocka_unit_test(test_mlp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
