@@ -275,6 +275,24 @@ static void test_mlp(void **state)
     cJSON_Delete(doc);
 }
 
+static void test_jacobian_chain(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("JACOBIAN_CHAIN", "");
+    const cJSON *c = cJSON_GetObjectItem(doc, "chains");
+#define COST(i, k) cJSON_GetObjectItem(cJSON_GetArrayItem(c, i), k)->valuedouble
+    assert_true(COST(0, "reverse") < COST(0, "forward"));   /* one output: reverse mode */
+    assert_true(COST(1, "forward") < COST(1, "reverse"));   /* one input: forward mode */
+    assert_true(COST(2, "optimal") < fmin(COST(2, "forward"), COST(2, "reverse")));
+    /* chain 1 by hand: reverse = 1·10·256 + 1·256·1024 + 1·1024·1024 + 1·1024·4096 */
+    assert_close(COST(0, "reverse"), 2560 + 262144 + 1048576 + 4194304, 0);
+#undef COST
+    assert_true(num(doc, "chain_max_diff") < 1e-12);
+    assert_close(num(doc, "fc_max_diff"), 0, 0);
+    assert_true(num(doc, "relu_nonzero_grads") > 150000 && num(doc, "relu_nonzero_grads") < 260000);
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -349,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_cnn_backprop), cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_cheap_gradient), cmocka_unit_test(test_sgd_variants),
         cmocka_unit_test(test_logistic_regression), cmocka_unit_test(test_mlp),
+        cmocka_unit_test(test_jacobian_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
