@@ -125,6 +125,18 @@ double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *
     return worst;
 }
 
+ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i)
+{
+    ad_tensor *cot = ad_tensor_new((ad_dtype)y->value.dtype, y->value.ndim, y->value.shape);
+    if (!cot) return ad_last_status();
+    ad_tensor_set(cot, i, 1.0);
+    ad_backward_opts o = {.cotangent = cot};
+    ad_zero_grad(ctx);
+    ad_status st = ad_backward_ex(ctx, y, &o);
+    ad_tensor_free(cot);
+    return st;
+}
+
 void lesson_print_json(cJSON *doc)
 {
     char *s = cJSON_Print(doc);

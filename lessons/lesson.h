@@ -47,6 +47,10 @@ double lesson_central_difference(lesson_fn f, void *user, const double *x, int n
 double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *grads, const char *fname,
                         cJSON *json);
 
+/* Row i of y's Jacobian: zero the grads, then backward from y with the
+ * cotangent e_i (y any shape, float64); the grads then hold ∂y_i/∂·. */
+ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i);
+
 /* Print the JSON document (and free it). */
 void lesson_print_json(cJSON *doc);
 

@@ -94,18 +94,11 @@ int main(int argc, char **argv)
         ad_node *zz = ad_linear(ctx, xin, W, bb);
         ad_node *yy = a == 0 ? ad_relu(ctx, zz) : a == 1 ? ad_sigmoid(ctx, zz) : ad_tanh(ctx, zz);
         for (int i = 0; i < 4; i++) {
-            double e[4] = {0, 0, 0, 0};
-            e[i] = 1;
-            int64_t sy[] = {1, 4};
-            ad_tensor *cot = ad_tensor_from(AD_FLOAT64, 2, sy, e);
-            ad_backward_opts o = {.cotangent = cot};
-            ad_zero_grad(ctx);
-            ad_backward_ex(ctx, yy, &o);
+            lesson_backward_unit(ctx, yy, i);
             double zi = ad_value_at(zz, i), yi = ad_value_at(yy, i);
             double d = a == 0 ? (zi > 0) : a == 1 ? yi * (1 - yi) : 1 - yi * yi;   /* σ′(z_i) */
             for (int j = 0; j < 4; j++) w_layer[a] = worst_diff(w_layer[a], ad_grad_at(bb, j), i == j ? d : 0);
             for (int k = 0; k < 3; k++) w_layer[a] = worst_diff(w_layer[a], ad_grad_at(xin, k), d * ad_value_at(W, i * 3 + k));
-            ad_tensor_free(cot);
         }
     }
     if (!L.json) {
