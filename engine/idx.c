@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 #include "ad_data.h"
+#include "ad_kernel_util.h"
 
 static uint32_t be32(const unsigned char *b)
 {
@@ -79,7 +80,10 @@ ad_tensor *ad_idx_load(const char *path, ad_dtype dt, double scale)
     }
     t = ad_tensor_new(dt, ndim, shape);
     if (t)
-        for (int64_t i = 0; i < size; i++) ad_tensor_set(t, i, bytes[i] * scale);
+        AD_DISPATCH(dt, {
+            T *out = t->data;
+            for (int64_t i = 0; i < size; i++) out[i] = (T)(bytes[i] * scale);
+        });
 done:
     free(bytes);
     gzclose(f);
