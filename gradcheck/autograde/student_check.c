@@ -1,0 +1,155 @@
+/* student_check: run gradcheck on YOUR functions, on your own machine, before
+ * you submit. It registers each ad_student.h function pair as an engine op
+ * (ad_op_register) whose forward and vjp call your code, then checks the
+ * vjp against finite differences of your forward (reverse mode; there is
+ * no jvp to check). Build it with your file:
+ *   cc -o student_check yours.c student_check.c $(pkg-config --cflags --libs autodidact) \
+ *      -lautodidact_gradcheck -lm
+ * No sandbox here: this is your code on your machine. */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_gradcheck.h"
+#include "ad_student.h"
+
+static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n, (void)p;
+    *nd = in[0]->value.ndim;
+    memcpy(sh, in[0]->value.shape, sizeof in[0]->value.shape);
+    *dt = AD_FLOAT64;
+    return in[0]->value.dtype == AD_FLOAT64 ? AD_OK : ad_fail(AD_ERR_DTYPE, "student ops take float64");
+}
+
+static const double *V(const ad_node *o, int k) { return o->in[k]->value.data; }
+
+/* sigmoid */
+static ad_status sig_fwd(ad_node *o)
+{
+    student_sigmoid_forward(o->value.size, V(o, 0), o->value.data);
+    return AD_OK;
+}
+static void sig_vjp(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    student_sigmoid_vjp(o->value.size, V(o, 0), g, gi);
+}
+
+/* linear: x (N,I), w (O,I), b (O) */
+static ad_status lin_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n, (void)p;
+    *nd = 2, sh[0] = in[0]->value.shape[0], sh[1] = in[1]->value.shape[0], *dt = AD_FLOAT64;
+    return AD_OK;
+}
+static ad_status lin_fwd(ad_node *o)
+{
+    const int64_t *xs = o->in[0]->value.shape;
+    student_linear_forward(xs[0], xs[1], o->in[1]->value.shape[0], V(o, 0), V(o, 1), V(o, 2), o->value.data);
+    return AD_OK;
+}
+/* Your vjp fills all gradients at once; the engine asks for one input's at
+ * a time: run it into scratch arrays and add the one asked for. */
+static void lin_vjp(const ad_node *o, int s, const void *g, void *gi)
+{
+    const int64_t *xs = o->in[0]->value.shape;
+    int64_t N = xs[0], I = xs[1], O = o->in[1]->value.shape[0];
+    double *t[3] = {calloc((size_t)(N * I), 8), calloc((size_t)(O * I), 8), calloc((size_t)O, 8)};
+    student_linear_vjp(N, I, O, V(o, 0), V(o, 1), g, t[0], t[1], t[2]);
+    for (int64_t i = 0; i < o->in[s]->value.size; i++) ((double *)gi)[i] += t[s][i];
+    free(t[0]), free(t[1]), free(t[2]);
+}
+
+/* conv2d: x (N,C,H,W), w (K,C,R,S), params stride/pad */
+static student_conv2d_dims conv_dims(ad_node *const *in, const ad_params *p)
+{
+    const int64_t *x = in[0]->value.shape, *w = in[1]->value.shape;
+    student_conv2d_dims d = {x[0], x[1], x[2], x[3], w[0], w[2], w[3], p->stride[0], p->pad[0], 0, 0};
+    d.P = (d.H + 2 * d.pad - d.R) / d.stride + 1, d.Q = (d.W + 2 * d.pad - d.S) / d.stride + 1;
+    return d;
+}
+static ad_status conv_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n;
+    student_conv2d_dims d = conv_dims(in, p);
+    *nd = 4, sh[0] = d.N, sh[1] = d.K, sh[2] = d.P, sh[3] = d.Q, *dt = AD_FLOAT64;
+    return AD_OK;
+}
+static ad_status conv_fwd(ad_node *o)
+{
+    student_conv2d_dims d = conv_dims(o->in, o->params);
+    student_conv2d_forward(&d, V(o, 0), V(o, 1), o->value.data);
+    return AD_OK;
+}
+static void conv_vjp(const ad_node *o, int s, const void *g, void *gi)
+{
+    student_conv2d_dims d = conv_dims(o->in, o->params);
+    double *t[2] = {calloc((size_t)o->in[0]->value.size, 8), calloc((size_t)o->in[1]->value.size, 8)};
+    student_conv2d_vjp(&d, V(o, 0), V(o, 1), g, t[0], t[1]);
+    for (int64_t i = 0; i < o->in[s]->value.size; i++) ((double *)gi)[i] += t[s][i];
+    free(t[0]), free(t[1]);
+}
+
+/* max-pool: params window/stride */
+static student_pool_dims pool_dims(ad_node *const *in, const ad_params *p)
+{
+    const int64_t *x = in[0]->value.shape;
+    student_pool_dims d = {x[0], x[1], x[2], x[3], p->window[0], p->stride[0], 0, 0};
+    d.P = (d.H - d.window) / d.stride + 1, d.Q = (d.W - d.window) / d.stride + 1;
+    return d;
+}
+static ad_status pool_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n;
+    student_pool_dims d = pool_dims(in, p);
+    *nd = 4, sh[0] = d.N, sh[1] = d.C, sh[2] = d.P, sh[3] = d.Q, *dt = AD_FLOAT64;
+    return AD_OK;
+}
+static ad_status pool_fwd(ad_node *o)
+{
+    student_pool_dims d = pool_dims(o->in, o->params);
+    student_maxpool2d_forward(&d, V(o, 0), o->value.data);
+    return AD_OK;
+}
+static void pool_vjp(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    student_pool_dims d = pool_dims(o->in, o->params);
+    student_maxpool2d_vjp(&d, V(o, 0), g, gi);
+}
+
+static const ad_op_case sig_cases[] = {{"(7)", 1, {1}, {{7, 1, 1, 1}}, {.c = 0}}};
+static const ad_op_case lin_cases[] = {{"x (3,4), w (2,4), b (2)", 3, {2, 2, 1}, {{3, 4, 1, 1}, {2, 4, 1, 1}, {2, 1, 1, 1}}, {.c = 0}}};
+static const ad_op_case conv_cases[] = {
+    {"x (2,2,5,5), w (3,2,3,3), stride 1, pad 1", 2, {4, 4}, {{2, 2, 5, 5}, {3, 2, 3, 3}}, {.stride = {1, 1}, .pad = {1, 1}}},
+    {"x (1,2,7,7), w (2,2,3,3), stride 2, pad 0", 2, {4, 4}, {{1, 2, 7, 7}, {2, 2, 3, 3}}, {.stride = {2, 2}, .pad = {0, 0}}}};
+static const ad_op_case pool_cases[] = {{"x (2,2,4,4), window 2, stride 2", 1, {4}, {{2, 2, 4, 4}}, {.window = {2, 2}, .stride = {2, 2}}}};
+
+static double pool_gap(const ad_node *o) { return ad_op_maxpool2d.kink_gap(o); }
+
+static const ad_op student_ops[] = {
+    {.name = "student_sigmoid", .n_in = 1, .n_in_min = 1, .infer = same_shape, .cpu = {sig_fwd, sig_vjp, NULL},
+     .domain = {{-3, 3}}, .cases = sig_cases, .n_cases = 1},
+    {.name = "student_linear", .n_in = 3, .n_in_min = 3, .infer = lin_infer, .cpu = {lin_fwd, lin_vjp, NULL},
+     .domain = {{-2, 2}, {-2, 2}, {-2, 2}}, .cases = lin_cases, .n_cases = 1},
+    {.name = "student_conv2d", .n_in = 2, .n_in_min = 2, .flags = AD_OP_PARAMS, .infer = conv_infer,
+     .cpu = {conv_fwd, conv_vjp, NULL}, .domain = {{-2, 2}, {-2, 2}}, .cases = conv_cases, .n_cases = 2},
+    {.name = "student_maxpool2d", .n_in = 1, .n_in_min = 1, .flags = AD_OP_PARAMS | AD_OP_NONSMOOTH,
+     .infer = pool_infer, .cpu = {pool_fwd, pool_vjp, NULL}, .domain = {{-2, 2}}, .kink_gap = pool_gap,
+     .cases = pool_cases, .n_cases = 1},
+};
+
+int main(void)
+{
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.mode = AD_GC_REV;   /* your ops have no jvp */
+    ad_gc_report r = {0};
+    for (size_t i = 0; i < sizeof student_ops / sizeof student_ops[0]; i++) {
+        if (ad_op_register(&student_ops[i]) != AD_OK || ad_gradcheck_op(&student_ops[i], &o, &r) != AD_OK)
+            fprintf(stderr, "student_check: %s\n", ad_last_error());
+    }
+    ad_gc_write(stdout, &r, AD_GC_TEXT);
+    int failed = r.n_fail;
+    ad_gc_report_free(&r);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,10 @@
+/* softmax cross-entropy's backward never returns. */
+#define student_softmax_ce_vjp solution_softmax_ce_vjp
+#include "example/solution.c"
+#undef student_softmax_ce_vjp
+void student_softmax_ce_vjp(int64_t N, int64_t C, const double *logits, const int64_t *t, double gloss, double *glogits)
+{
+    volatile double s = 0;
+    for (;;) s += gloss;
+    solution_softmax_ce_vjp(N, C, logits, t, gloss, glogits);
+}
