@@ -30,13 +30,7 @@ static const char *usage_text =
     "  --box LO:HI      the box is the point + [LO, HI] in every variable (default -0.5:0.5)\n"
     "  --seed N         seed for --random\n";
 
-static _Noreturn void bad_input(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "autodidact: ");
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    exit(2);
-}
+static _Noreturn void bad_input(const char *fmt, const char *arg) { lesson_usage_error("autodidact", fmt, arg); }
 
 static ad_node *build_fn(ad_context *ctx, ad_node *const *x, void *user) { return ad_expr_build(user, ctx, x); }
 
@@ -87,11 +81,11 @@ int main(int argc, char **argv)
             } else if (!strcmp(a, "--box")) {
                 if (sscanf(v, "%lf:%lf", &box_lo, &box_hi) != 2 || !(box_lo < box_hi))
                     bad_input("--box needs LO:HI with LO < HI, not '%s'", v);
-            } else bad_input("unknown option '%s' (see autodidact --help)", a);
+            } else bad_input("unknown option '%s'", a);
         } else if (!formula) formula = a;
         else bad_input("one formula only; '%s' is extra (quote the formula)", a);
     }
-    if (!formula) bad_input("%s", "no formula given (see autodidact --help)");
+    if (!formula) bad_input("%s", "no formula given");
 
     int col;
     ad_expr *e = ad_expr_parse(formula, &col);

@@ -41,13 +41,7 @@ static const char *usage_text =
     "  --device D     cpu, or cuda (needs a build with the CUDA backend and a GPU)\n"
     "  --json         print the results as JSON\n";
 
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "lenet: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see lenet --help)\n");
-    exit(2);
-}
+static _Noreturn void usage_error(const char *fmt, const char *arg) { lesson_usage_error("lenet", fmt, arg); }
 
 static long parse_long(const char *opt, const char *v, long lo, long hi)
 {

@@ -23,12 +23,17 @@ static void usage(const lesson *L, FILE *f)
     if (L->usage_extra) fprintf(f, "\n%s\n", L->usage_extra);
 }
 
+_Noreturn void lesson_usage_error(const char *program, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", program);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (see %s --help)\n", program);
+    exit(2);
+}
+
 static _Noreturn void usage_error(const lesson *L, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "%s: ", L->program);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see %s --help)\n", L->program);
-    exit(2);
+    lesson_usage_error(L->program, fmt, arg);
 }
 
 void lesson_parse(lesson *L, int argc, char **argv)

@@ -54,6 +54,10 @@ ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i);
 /* Print the JSON document (and free it). */
 void lesson_print_json(cJSON *doc);
 
+/* A usage error: "program: <message> (see program --help)", exit 2.
+ * fmt takes one %s, arg. */
+_Noreturn void lesson_usage_error(const char *program, const char *fmt, const char *arg);
+
 /* Exit 1 with the engine's message: "chain_rule: <message>". */
 _Noreturn void lesson_die(const lesson *L, const char *what);
 
