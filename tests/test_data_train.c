@@ -79,7 +79,7 @@ static void test_idx_errors(void **state)
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     for (size_t i = 12; i < n - 8; i++) buf[i] ^= 0x5a;
-    expect_io_error(buf, n, false, "");
+    expect_io_error(buf, n, false, "t_bad: ");   /* zlib's complaint, after the file's name */
     remove("t_gz");
     ad_clear_error();
     assert_null(ad_idx_load("/nonexistent/file", AD_FLOAT32, 1));
@@ -87,6 +87,25 @@ static void test_idx_errors(void **state)
     ad_tensor *im, *lb;
     assert_int_equal(ad_fashion_mnist_load("/nonexistent", true, AD_FLOAT32, &im, &lb), AD_ERR_IO);
     assert_null(im);
+}
+
+/* Valid IDX files whose dimensions are not Fashion-MNIST's: images (2,2,3)
+ * with labels (2) are refused by the split check, naming both shapes. */
+static void test_fashion_mnist_wrong_dims(void **state)
+{
+    (void)state;
+    static const unsigned char labels[] = {0, 0, 8, 1, 0, 0, 0, 2, 9, 0};
+    write_file("train-images-idx3-ubyte", idx3, sizeof idx3, false);
+    write_file("train-labels-idx1-ubyte.gz", labels, sizeof labels, true);
+    ad_tensor *im = NULL, *lb = NULL;
+    ad_clear_error();
+    assert_int_equal(ad_fashion_mnist_load(".", true, AD_FLOAT32, &im, &lb), AD_ERR_IO);
+    assert_null(im);
+    assert_null(lb);
+    if (!strstr(ad_last_error(), "images (2,2,3) and labels (2) do not make a Fashion-MNIST split"))
+        fail_msg("message: %s", ad_last_error());
+    remove("train-images-idx3-ubyte");
+    remove("train-labels-idx1-ubyte.gz");
 }
 
 static void test_fashion_mnist(void **state)
@@ -216,6 +235,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_valid), cmocka_unit_test(test_idx_errors), cmocka_unit_test(test_fashion_mnist),
+        cmocka_unit_test(test_fashion_mnist_wrong_dims),
         cmocka_unit_test(test_optimizers), cmocka_unit_test(test_reproducible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
