@@ -12,5 +12,6 @@
 #include "ad_expr.h"
 #include "ad_data.h"
 #include "ad_train.h"
+#include "ad_gpu.h"
 
 #endif

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_tensor.h"
+#include "ad_gpu.h"
 
 /* A bound that keeps size * sizeof(double) far from overflow. */
 #define AD_MAX_ELEMENTS (INT64_C(1) << 40)
@@ -73,7 +74,11 @@ ad_tensor *ad_tensor_from(ad_dtype dt, int ndim, const int64_t *shape, const dou
 void ad_tensor_free(ad_tensor *t)
 {
     if (!t) return;
-    if (t->owns_data) free(t->data);
+    /* A device tensor's memory goes back to the GPU allocator's cache. */
+    if (t->owns_data) {
+        if (t->device == AD_CUDA) ad_gpu_free(t->data);
+        else free(t->data);
+    }
     free(t);
 }
 

@@ -1,0 +1,62 @@
+/* ad_gpu.h: the CUDA backend's public face, present in every build.
+ *
+ * The lecture's three-step workflow is explicit here: send (host -> device),
+ * compute, receive (device -> host). Nothing moves between host and device
+ * behind your back.
+ *
+ * Built without CUDA (meson -Dcuda=disabled, or no nvcc found), every call
+ * fails with AD_ERR_DEVICE "built without CUDA"; built with it on a machine
+ * with no usable GPU, with "no CUDA device found: <the driver's reason>".
+ * Every CUDA and cuBLAS error (out of memory included) becomes an engine
+ * error naming the call, its file:line and CUDA's own message: never a crash. */
+#ifndef AD_GPU_H
+#define AD_GPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "ad_tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Was the library built with the CUDA backend? (true does not mean a GPU is there.) */
+bool ad_gpu_built(void);
+/* Is a CUDA device usable now? false leaves the reason in ad_last_error(). */
+bool ad_gpu_available(void);
+/* One line about the device, e.g. "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB, CUDA runtime 13.0",
+ * into buf. AD_ERR_DEVICE (buf gets the reason) when there is none. */
+ad_status ad_gpu_device_info(char *buf, size_t len);
+
+/* ---- the caching allocator on cudaMalloc ----
+ * Freed blocks are kept in size classes (powers of two from 256 bytes) and
+ * handed out again, because cudaMalloc/cudaFree synchronise the device and
+ * cost far more than a kernel. ad_gpu_free returns a block to the cache;
+ * ad_gpu_cache_release gives every cached block back to CUDA. */
+void *ad_gpu_malloc(size_t bytes);            /* NULL + AD_ERR_DEVICE on failure (OOM included) */
+void ad_gpu_free(void *device_ptr);          /* NULL is fine */
+ad_status ad_gpu_cache_release(void);
+typedef struct ad_gpu_mem_stats {
+    size_t in_use_bytes;      /* handed out, not yet freed (rounded to size classes) */
+    size_t cached_bytes;      /* freed, kept for reuse */
+    size_t cuda_mallocs;      /* calls that reached cudaMalloc */
+    size_t cache_hits;        /* requests served from the cache */
+} ad_gpu_mem_stats;
+ad_gpu_mem_stats ad_gpu_memory_stats(void);
+
+/* ---- explicit copies (tensor level) ----
+ * A new tensor with t's shape and dtype on the other side; free with
+ * ad_gpu_tensor_free (device) or ad_tensor_free (host). */
+ad_tensor *ad_gpu_tensor_to_device(const ad_tensor *host);
+ad_tensor *ad_gpu_tensor_to_host(const ad_tensor *dev);
+/* Copy between two tensors of the same shape and dtype, any devices. */
+ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src);
+
+/* Wait for all queued device work; reports an asynchronous kernel error. */
+ad_status ad_gpu_synchronize(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,64 @@
+/* gpu_stub.c: ad_gpu.h in a build without CUDA. Every call fails with a
+ * message that says why, so a program asking for --device cuda gets an
+ * error it can print, not a link error or a crash. */
+#include <stdio.h>
+#include "ad_gpu.h"
+
+static ad_status no_cuda(const char *who)
+{
+    return ad_fail(AD_ERR_DEVICE, "%s: built without CUDA (configure with -Dcuda=enabled on a machine with nvcc)", who);
+}
+
+bool ad_gpu_built(void) { return false; }
+
+bool ad_gpu_available(void)
+{
+    no_cuda("gpu_available");
+    return false;
+}
+
+ad_status ad_gpu_device_info(char *buf, size_t len)
+{
+    if (buf && len) snprintf(buf, len, "built without CUDA");
+    return no_cuda("gpu_device_info");
+}
+
+void *ad_gpu_malloc(size_t bytes)
+{
+    (void)bytes;
+    no_cuda("gpu_malloc");
+    return NULL;
+}
+
+void ad_gpu_free(void *device_ptr) { (void)device_ptr; }
+
+ad_status ad_gpu_cache_release(void) { return AD_OK; }   /* nothing cached */
+
+ad_gpu_mem_stats ad_gpu_memory_stats(void)
+{
+    ad_gpu_mem_stats s = {0, 0, 0, 0};
+    return s;
+}
+
+ad_tensor *ad_gpu_tensor_to_device(const ad_tensor *host)
+{
+    (void)host;
+    no_cuda("to_device");
+    return NULL;
+}
+
+ad_tensor *ad_gpu_tensor_to_host(const ad_tensor *dev)
+{
+    (void)dev;
+    no_cuda("to_host");
+    return NULL;
+}
+
+ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src)
+{
+    (void)dst;
+    (void)src;
+    return no_cuda("tensor_copy");
+}
+
+ad_status ad_gpu_synchronize(void) { return no_cuda("gpu_synchronize"); }
