@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "ad_graph.h"
 #include "ad_tensor.h"
 
 #ifdef __cplusplus
@@ -51,6 +52,23 @@ ad_tensor *ad_gpu_tensor_to_device(const ad_tensor *host);
 ad_tensor *ad_gpu_tensor_to_host(const ad_tensor *dev);
 /* Copy between two tensors of the same shape and dtype, any devices. */
 ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src);
+
+/* ---- graph nodes across devices ----
+ * Copies as ops, so the gradient flows back across: y = to_device(x) is the
+ * identity with y on the GPU; its vjp copies y's gradient back into x's.
+ * x on the wrong side is an AD_ERR_DEVICE error. A node made from GPU
+ * inputs is on the GPU and runs the op's CUDA kernel (the op's .cuda slot). */
+ad_node *ad_to_device(ad_context *ctx, ad_node *x);   /* send:    x (CPU) -> same shape on the GPU */
+ad_node *ad_to_host(ad_context *ctx, ad_node *x);     /* receive: x (GPU) -> same shape on the CPU */
+
+/* ---- what the engine asks of the device (engine/context.c, backward.c) ---- */
+ad_status ad_gpu_memzero(void *device_ptr, size_t bytes);
+/* dst[i] += src[i] for n elements of dt on the device; src NULL adds 1 to each (a scalar seed). */
+ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n);
+/* vjp and jvp kernels return nothing, so a CUDA kernel that fails records
+ * its error (message in ad_last_error) here; the engine collects it after
+ * each GPU vjp/jvp. Returns the recorded status and clears it. */
+ad_status ad_gpu_take_error(void);
 
 /* Wait for all queued device work; reports an asynchronous kernel error. */
 ad_status ad_gpu_synchronize(void);

@@ -1,5 +1,6 @@
 // runtime.cu: device discovery, the error checks, the one cuBLAS handle,
 // and explicit host <-> device copies (send, compute, receive).
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,9 @@ ad_status ad_gpu_cuda_check(cudaError_t e, const char *call, const char *file, i
 ad_status ad_gpu_cublas_check(cublasStatus_t s, const char *call, const char *file, int line)
 {
     if (s == CUBLAS_STATUS_SUCCESS) return AD_OK;
-    return ad_fail(AD_ERR_DEVICE, "%s:%d: %s failed: %s", file, line, call, cublasGetStatusString(s));
+    const ad_cublas_api *b = ad_gpu_blas();
+    return ad_fail(AD_ERR_DEVICE, "%s:%d: %s failed: %s (cuBLAS status %d)", file, line, call,
+                   b ? b->status_string(s) : "?", (int)s);
 }
 
 extern "C" bool ad_gpu_built(void) { return true; }
@@ -73,6 +76,44 @@ extern "C" ad_status ad_gpu_synchronize(void)
     return AD_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
+// ---- cuBLAS, loaded on first use ----
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static ad_cublas_api blas;
+static bool blas_ok = false;
+static char blas_why[512];
+
+static void load_blas(void)
+{
+    // The soname of the toolkit we compiled against, then the unversioned name.
+    char soname[64];
+    snprintf(soname, sizeof soname, "libcublas.so.%d", CUBLAS_VER_MAJOR);
+    void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h) h = dlopen("libcublas.so", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(blas_why, sizeof blas_why, "cannot load %s: %s", soname, dlerror());
+        return;
+    }
+#define LOAD(field, sym)                                                                                               \
+    if (!(blas.field = (decltype(blas.field))dlsym(h, #sym))) {                                                        \
+        snprintf(blas_why, sizeof blas_why, "%s has no %s", soname, #sym);                                            \
+        return;                                                                                                        \
+    }
+    LOAD(create, cublasCreate_v2)
+    LOAD(status_string, cublasGetStatusString)
+    LOAD(dgemm, cublasDgemm_v2)
+    LOAD(sgemm, cublasSgemm_v2)
+#undef LOAD
+    blas_ok = true;   // the handle stays loaded for the life of the process
+}
+
+const ad_cublas_api *ad_gpu_blas(void)
+{
+    pthread_once(&blas_once, load_blas);
+    if (blas_ok) return &blas;
+    ad_fail(AD_ERR_DEVICE, "cuBLAS: %s", blas_why);
+    return NULL;
+}
+
 // One handle for the process: creating one costs milliseconds and memory.
 static pthread_mutex_t cublas_lock = PTHREAD_MUTEX_INITIALIZER;
 static cublasHandle_t cublas_handle = NULL;
@@ -80,8 +121,10 @@ static cublasHandle_t cublas_handle = NULL;
 cublasHandle_t ad_gpu_cublas(void)
 {
     if (!ad_gpu_available()) return NULL;
+    const ad_cublas_api *b = ad_gpu_blas();
+    if (!b) return NULL;
     pthread_mutex_lock(&cublas_lock);
-    if (!cublas_handle && AD_CUBLAS_CHECK(cublasCreate(&cublas_handle)) != AD_OK) cublas_handle = NULL;
+    if (!cublas_handle && AD_CUBLAS_CHECK(b->create(&cublas_handle)) != AD_OK) cublas_handle = NULL;
     cublasHandle_t h = cublas_handle;
     pthread_mutex_unlock(&cublas_lock);
     return h;
