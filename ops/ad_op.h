@@ -100,6 +100,16 @@ struct ad_op {
     ad_status (*complete_case)(ad_op_case *c);
 };
 
+/* An op's CUDA kernels, where the build has them: `.cuda = AD_CUDA_KERNELS(add)`
+ * points at `ad_cuda_kernels_add` (in gpu/), NULL in a build without CUDA. */
+#ifdef AD_HAVE_CUDA
+#define AD_DECLARE_CUDA(sym) extern const ad_op_kernels ad_cuda_kernels_##sym;
+#define AD_CUDA_KERNELS(sym) (&ad_cuda_kernels_##sym)
+#else
+#define AD_DECLARE_CUDA(sym)
+#define AD_CUDA_KERNELS(sym) NULL
+#endif
+
 /* ---- the registry ---- */
 #define AD_OP_ENTRY(sym) AD_OP_##sym,
 typedef enum ad_op_id {
