@@ -198,6 +198,7 @@ static ad_status linear_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(linear)
 const ad_op ad_op_linear = {
     .name = "linear",
     .summary = "x (N,I) · wᵀ (O,I) + b (O) -> (N,O)",
@@ -205,6 +206,7 @@ const ad_op ad_op_linear = {
     .n_in_min = 2,
     .infer = linear_infer,
     .cpu = {linear_forward, linear_vjp, linear_jvp},
+    .cuda = AD_CUDA_KERNELS(linear),
     .domain = {{-2, 2}, {-2, 2}, {-2, 2}},
     .cases = linear_cases,
     .n_cases = sizeof linear_cases / sizeof linear_cases[0],
