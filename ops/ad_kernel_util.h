@@ -35,6 +35,10 @@ typedef struct ad_bcast {
 } ad_bcast;
 void ad_bcast_setup(const ad_node *out, ad_bcast *bc);
 
+/* A reduction over `axis` sees x as (outer, len, inner) around it; axis -1
+ * takes all (outer = inner = 1, len = size). */
+void ad_reduce_split(const ad_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner);
+
 /* Check that two inputs share a dtype; error names the op and both shapes. */
 ad_status ad_check_same_dtype(const char *op, const ad_node *a, const ad_node *b);
 
