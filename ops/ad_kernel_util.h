@@ -39,6 +39,10 @@ void ad_bcast_setup(const ad_node *out, ad_bcast *bc);
  * takes all (outer = inner = 1, len = size). */
 void ad_reduce_split(const ad_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner);
 
+/* transpose: for output element (i0,i1,i2,i3) (row-major), its source in x
+ * is at sum_d i_d s[d]. */
+void ad_transpose_source_strides(const ad_node *o, int64_t *s);
+
 /* Check that two inputs share a dtype; error names the op and both shapes. */
 ad_status ad_check_same_dtype(const char *op, const ad_node *a, const ad_node *b);
 
