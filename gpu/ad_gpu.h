@@ -6,7 +6,7 @@
  *
  * Built without CUDA (meson -Dcuda=disabled, or no nvcc found), every call
  * fails with AD_ERR_DEVICE "built without CUDA"; built with it on a machine
- * with no usable GPU, with "no CUDA device found: <the driver's reason>".
+ * with no usable GPU, with "no GPU found: <the driver's reason>".
  * Every CUDA and cuBLAS error (out of memory included) becomes an engine
  * error naming the call, its file:line and CUDA's own message: never a crash. */
 #ifndef AD_GPU_H
@@ -28,6 +28,10 @@ bool ad_gpu_available(void);
 /* One line about the device, e.g. "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB, CUDA runtime 13.0",
  * into buf. AD_ERR_DEVICE (buf gets the reason) when there is none. */
 ad_status ad_gpu_device_info(char *buf, size_t len);
+
+/* The device info line, or why there is no device (the message of
+ * ad_gpu_device_info), into buf; returns buf. For messages to print. */
+const char *ad_gpu_describe(char *buf, size_t len);
 
 /* ---- the caching allocator on cudaMalloc ----
  * Freed blocks are kept in size classes (powers of two from 256 bytes) and

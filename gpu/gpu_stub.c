@@ -97,3 +97,9 @@ ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n)
 
 /* No GPU kernel can have run, so none can have failed. */
 ad_status ad_gpu_take_error(void) { return AD_OK; }
+
+const char *ad_gpu_describe(char *buf, size_t len)
+{
+    ad_gpu_device_info(buf, len);   /* "built without CUDA" */
+    return buf;
+}

@@ -40,12 +40,12 @@ extern "C" bool ad_gpu_available(void)
 {
     pthread_once(&probe_once, probe);
     if (probe_err != cudaSuccess) {
-        ad_fail(AD_ERR_DEVICE, "no CUDA device found: %s (%s)", cudaGetErrorString(probe_err),
+        ad_fail(AD_ERR_DEVICE, "no GPU found: CUDA says %s (%s)", cudaGetErrorString(probe_err),
                 cudaGetErrorName(probe_err));
         return false;
     }
     if (probe_count < 1) {
-        ad_fail(AD_ERR_DEVICE, "no CUDA device found: the driver reports 0 devices");
+        ad_fail(AD_ERR_DEVICE, "no GPU found: the CUDA driver reports 0 devices");
         return false;
     }
     return true;
@@ -200,4 +200,10 @@ extern "C" ad_tensor *ad_gpu_tensor_to_host(const ad_tensor *dev)
         return NULL;
     }
     return h;
+}
+
+extern "C" const char *ad_gpu_describe(char *buf, size_t len)
+{
+    ad_gpu_device_info(buf, len);   // fills buf either way
+    return buf;
 }

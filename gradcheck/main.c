@@ -175,7 +175,11 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--device")) {
             NEED_VALUE();
             if (!strcmp(v, "cuda")) {
-                fprintf(stderr, "gradcheck: --device cuda: this build has no CUDA backend (no GPU checks can run)\n");
+                char why[256];
+                if (!ad_gpu_built()) fprintf(stderr, "gradcheck: --device cuda: this build has no CUDA backend\n");
+                else if (!ad_gpu_available()) fprintf(stderr, "gradcheck: --device cuda: %s\n", ad_gpu_describe(why, sizeof why));
+                else fprintf(stderr, "gradcheck: --device cuda: found %s, but the GPU checks are not written yet\n",
+                             ad_gpu_describe(why, sizeof why));
                 return 2;
             }
             if (strcmp(v, "cpu")) usage_error("--device takes cpu or cuda, not '%s'", v);

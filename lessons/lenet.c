@@ -198,7 +198,12 @@ int main(int argc, char **argv)
     options o = {10, 64, 2, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
     parse(&o, argc, argv);
     if (!strcmp(o.device, "cuda")) {
-        fprintf(stderr, "lenet: --device cuda: no GPU found: this build has no CUDA backend (see README, Status)\n");
+        char why[256];
+        if (!ad_gpu_built()) fprintf(stderr, "lenet: --device cuda: no GPU found: this build has no CUDA backend\n");
+        else if (!ad_gpu_available()) fprintf(stderr, "lenet: --device cuda: %s\n", ad_gpu_describe(why, sizeof why));
+        else
+            fprintf(stderr, "lenet: --device cuda: found %s, but training on the GPU is not written yet (README, Status)\n",
+                    ad_gpu_describe(why, sizeof why));
         return 2;
     }
     if (o.lr == 0) o.lr = !strcmp(o.optimizer, "adam") ? 1e-3 : 0.05;

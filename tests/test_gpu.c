@@ -15,7 +15,7 @@ static void test_no_gpu_is_a_clear_error(void **state)
     (void)state;
     if (ad_gpu_available()) skip();
     assert_int_equal(ad_last_status(), AD_ERR_DEVICE);
-    assert_non_null(strstr(ad_last_error(), ad_gpu_built() ? "no CUDA device" : "built without CUDA"));
+    assert_non_null(strstr(ad_last_error(), ad_gpu_built() ? "no GPU found" : "built without CUDA"));
     ad_clear_error();
     assert_null(ad_gpu_malloc(64));
     assert_int_equal(ad_last_status(), AD_ERR_DEVICE);

@@ -293,6 +293,22 @@ static void test_jacobian_chain(void **state)
     cJSON_Delete(doc);
 }
 
+/* The power iteration converges to GSL's dominant eigenvalue (on the CPU
+ * while the GPU matmul is missing, which the lesson says). */
+static void test_power_iteration(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("GPU_POWER_ITERATION", "");
+    double ratio = num(doc, "ratio_lambda2_lambda1");
+    assert_true(ratio < 0.9);
+    /* after 100 steps the error is about ratio^200 relative */
+    assert_close(num(doc, "rayleigh_quotient"), num(doc, "gsl_dominant_eigenvalue"),
+                 1e-8 + 10 * pow(ratio, 200) * fabs(num(doc, "gsl_dominant_eigenvalue")));
+    assert_string_equal(cJSON_GetObjectItem(doc, "device")->valuestring, "CPU");
+    assert_true(strlen(cJSON_GetObjectItem(doc, "why_not_gpu")->valuestring) > 10);
+    cJSON_Delete(doc);
+}
+
 static void test_dot_renders(void **state)
 {
     (void)state;
@@ -367,7 +383,7 @@ int main(void)
         cmocka_unit_test(test_cnn_backprop), cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_cheap_gradient), cmocka_unit_test(test_sgd_variants),
         cmocka_unit_test(test_logistic_regression), cmocka_unit_test(test_mlp),
-        cmocka_unit_test(test_jacobian_chain),
+        cmocka_unit_test(test_jacobian_chain), cmocka_unit_test(test_power_iteration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

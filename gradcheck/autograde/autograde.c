@@ -513,12 +513,6 @@ static int parse_tests(const char *path, test_spec **out, char *err, size_t errl
     return n;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -540,7 +534,7 @@ int main(int argc, char **argv)
                         "[--include DIR] [--seed N]\n");
         return 2;
     }
-    double t0 = now();
+    double t0 = sandbox_now();
     mkdir(out, 0755);
     char err[1024];
     test_spec *tests = NULL;
@@ -563,7 +557,7 @@ int main(int argc, char **argv)
     } else {
         snprintf(general, sizeof general, "Compiled. %d tests run, each in its own sandbox.", n);
         for (int i = 0; i < n; i++) {
-            double ts = now();
+            double ts = sandbox_now();
             gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
             gsl_rng_set(rng, seed + (unsigned long)i);
             test_data d;
@@ -585,13 +579,13 @@ int main(int argc, char **argv)
             }
             free_data(&d);
             gsl_rng_free(rng);
-            res[i].seconds = now() - ts;
+            res[i].seconds = sandbox_now() - ts;
         }
     }
     unlink(so);
     rmdir(cwd);
     if (work) rmdir(work);
-    int rc = write_reports(out, tests, res, n, general, now() - t0);
+    int rc = write_reports(out, tests, res, n, general, sandbox_now() - t0);
     double score = 0, max = 0;
     for (int i = 0; i < n; i++) score += res[i].score, max += res[i].max_score;
     printf("autograde: %g / %g (%s/results.json, junit.xml, report.txt)\n", score, max, out);

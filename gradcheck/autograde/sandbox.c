@@ -57,7 +57,7 @@ static int install_filter(int fd)
     return rc;
 }
 
-static double now(void)
+double sandbox_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -116,10 +116,10 @@ sandbox_outcome sandbox_run(const sandbox_limits *lim, const char *workdir, sand
     }
     close(p[1]);
     size_t got = 0;
-    double deadline = now() + lim->wall_seconds;
+    double deadline = sandbox_now() + lim->wall_seconds;
     bool timed_out = false, eof = false;
     while (!eof) {
-        double left = deadline - now();
+        double left = deadline - sandbox_now();
         if (left <= 0) {
             timed_out = true;
             break;

@@ -36,6 +36,9 @@ typedef enum sandbox_outcome {
 sandbox_outcome sandbox_run(const sandbox_limits *lim, const char *workdir, sandbox_setup setup, sandbox_body body,
                             void *user, void *out, size_t bytes, char *detail, size_t detail_len);
 
+/* seconds on the monotonic clock */
+double sandbox_now(void);
+
 /* write all of buf to fd (EINTR-safe); 0 on success */
 int sandbox_write(int fd, const void *buf, size_t len);
 
