@@ -70,7 +70,7 @@ size_t ad_context_bytes(const ad_context *ctx);
  * A training loop makes its parameters, takes a mark, and rewinds to it
  * after each step. Rewinding drops all tangents and the grads of
  * non-leaf nodes made before the mark (leaves keep theirs). */
-typedef struct ad_mark { uint32_t nodes; uint32_t chunk; size_t offset; } ad_mark;
+typedef struct ad_mark { uint32_t nodes; uint32_t chunk; size_t offset; uint32_t device_allocs; } ad_mark;
 ad_mark ad_context_mark(ad_context *ctx);
 ad_status ad_context_rewind(ad_context *ctx, ad_mark m);
 

@@ -26,6 +26,11 @@ struct ad_context {
     uint32_t cur_chunk;
     size_t cur_off;
 
+    /* GPU memory of nodes on AD_CUDA (values, grads, tangents), in the order
+     * it was taken, so a rewind gives back what came after its mark. */
+    void **dev_ptrs;
+    uint32_t n_dev, cap_dev;
+
     bool grad_enabled;
     bool check_finite;
     int dirs;                 /* forward-mode directions k (0: off) */
@@ -48,6 +53,9 @@ static inline ad_node *node_at(const ad_context *ctx, uint32_t id)
 
 /* Arena allocation (zeroed, 32-byte aligned). NULL + message on failure. */
 void *ad_arena_alloc(ad_context *ctx, size_t bytes);
+/* Zeroed GPU memory owned by the context (returned to the gpu module's cache
+ * by a rewind past it or by ad_context_free). NULL + message on failure. */
+void *ad_device_alloc(ad_context *ctx, size_t bytes);
 /* Make sure n->grad exists; zero it if `zero`. */
 ad_status ad_node_ensure_grad(ad_node *n, bool zero);
 /* Check that ctx is live, for an error message naming `who`. */

@@ -11,6 +11,7 @@
  * adjoints of intermediate nodes are recomputed fresh by every pass. */
 #include <stdlib.h>
 #include <string.h>
+#include "ad_gpu.h"
 #include "ad_internal.h"
 #include "ad_kernel_util.h"
 
@@ -30,10 +31,19 @@ static ad_status touch(ad_node *n, uint32_t epoch)
 
 static bool wants_grad(const ad_node *n) { return (n->flags & AD_NODE_REQUIRES_GRAD) != 0; }
 
+/* vjp returns nothing: a GPU kernel (or a copy across devices) leaves its
+ * error with the gpu module, collected here. The CPU path skips the call. */
+static ad_status device_status(const ad_node *consumer, int slot)
+{
+    if (consumer->value.device == AD_CPU && consumer->in[slot]->value.device == AD_CPU) return AD_OK;
+    return ad_gpu_take_error();
+}
+
 static ad_status check_finite_grad(const ad_node *consumer, int slot)
 {
     const ad_node *in = consumer->in[slot];
     int64_t bad;
+    if (consumer->value.device != AD_CPU || in->value.device != AD_CPU) return AD_OK;   /* checked on the host only */
     if (!ad_buffer_finite(consumer->grad, (ad_dtype)consumer->value.dtype, consumer->value.size, NULL)) return AD_OK;
     if (ad_buffer_finite(in->grad, (ad_dtype)in->value.dtype, in->value.size, &bad)) return AD_OK;
     char ix[64], sh[64];
@@ -60,22 +70,20 @@ static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
                        ad_shape_str(cot, sh, sizeof sh), ad_dtype_name((ad_dtype)cot->dtype),
                        ad_shape_str(&y->value, sh2, sizeof sh2), ad_dtype_name((ad_dtype)y->value.dtype));
     }
-    if (y->value.device == AD_CUDA && !cot)
-        return ad_fail(AD_ERR_DEVICE, "backward: a GPU output needs its cotangent given on the GPU");
     ad_status st = touch(y, epoch);
     if (st != AD_OK) return st;
+    if (y->value.device == AD_CUDA)   /* grad += cotangent (or += 1 for a scalar), on the device */
+        return ad_gpu_add_into((ad_dtype)y->value.dtype, y->grad, cot ? cot->data : NULL, y->value.size);
     ad_tensor g = y->value;
     g.data = y->grad;
     if (!cot) {
         ad_tensor_set(&g, 0, ad_tensor_get(&g, 0) + 1.0);
-    } else if (y->value.device == AD_CPU) {
+    } else {
         AD_DISPATCH(y->value.dtype, {
             T *G = g.data;
             const T *C = cot->data;
             for (int64_t i = 0; i < cot->size; i++) G[i] += C[i];
         });
-    } else {
-        return ad_fail(AD_ERR_DEVICE, "backward: seeding a GPU output is done by the gpu module");
     }
     return AD_OK;
 }
@@ -94,6 +102,7 @@ static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_op
             ad_status st = touch(in, epoch);
             if (st != AD_OK) return st;
             k->vjp(n, s, n->grad, in->grad);
+            if ((st = device_status(n, s)) != AD_OK) return st;
             if (ctx->check_finite && (st = check_finite_grad(n, s)) != AD_OK) return st;
             if (o->hook) {
                 ad_backward_step step = {n, s, in, false};
@@ -159,7 +168,8 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
             ad_node *c = node_at(ctx, (uint32_t)(edge[e] >> 2));
             int slot = (int)(edge[e] & 3);
             kernels_of(c)->vjp(c, slot, c->grad, n->grad);
-            if (ctx->check_finite) st = check_finite_grad(c, slot);
+            st = device_status(c, slot);
+            if (ctx->check_finite && st == AD_OK) st = check_finite_grad(c, slot);
             if (o->hook) {
                 ad_backward_step step = {c, slot, n, e + 1 == start[id + 1]};
                 o->hook(&step, o->hook_user);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "ad_gpu.h"
 #include "ad_internal.h"
 #include "ad_op.h"
 
@@ -99,6 +100,8 @@ void ad_context_free(ad_context *ctx)
 {
     if (!ctx || !ad_context_alive(ctx)) return;   /* double free is harmless */
     live_remove(ctx);
+    for (uint32_t i = 0; i < ctx->n_dev; i++) ad_gpu_free(ctx->dev_ptrs[i]);
+    free(ctx->dev_ptrs);
     for (int k = 0; k < ctx->n_node_chunks; k++) free(ctx->node_chunk[k]);
     for (uint32_t i = 0; i < ctx->n_chunks; i++) free(ctx->chunks[i].base);
     free(ctx->chunks);
@@ -186,16 +189,43 @@ oom:
 }
 
 void *ad_node_alloc(ad_node *n, size_t bytes) { return ad_arena_alloc(n->ctx, bytes); }
+void *ad_node_alloc_device(ad_node *n, size_t bytes) { return ad_device_alloc(n->ctx, bytes); }
+
+/* ---- GPU memory of the context ----
+ * The arena cannot hold it, so the context keeps a list; the gpu module's
+ * caching allocator makes giving it back and taking it again cheap. */
+void *ad_device_alloc(ad_context *ctx, size_t bytes)
+{
+    if (ctx->n_dev == ctx->cap_dev) {
+        uint32_t nc = ctx->cap_dev ? 2 * ctx->cap_dev : 64;
+        void **p = realloc(ctx->dev_ptrs, nc * sizeof *p);
+        if (!p) {
+            ad_fail(AD_ERR_NOMEM, "out of memory: the context's list of GPU buffers");
+            return NULL;
+        }
+        ctx->dev_ptrs = p;
+        ctx->cap_dev = nc;
+    }
+    void *d = ad_gpu_malloc(bytes);
+    if (!d) return NULL;
+    if (ad_gpu_memzero(d, bytes) != AD_OK) {
+        ad_gpu_free(d);
+        return NULL;
+    }
+    ctx->dev_ptrs[ctx->n_dev++] = d;
+    return d;
+}
 bool ad_node_recording(const ad_node *n) { return (n->flags & AD_NODE_RECORDING) != 0; }
 int ad_node_dirs(const ad_node *n) { return n->ctx->dirs; }
 
 ad_mark ad_context_mark(ad_context *ctx)
 {
-    ad_mark m = {0, 0, 0};
+    ad_mark m = {0, 0, 0, 0};
     if (ad_check_context(ctx, "context_mark") != AD_OK) return m;
     m.nodes = ctx->n_nodes;
     m.chunk = ctx->cur_chunk;
     m.offset = ctx->cur_off;
+    m.device_allocs = ctx->n_dev;
     return m;
 }
 
@@ -203,17 +233,19 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
 {
     ad_status st = ad_check_context(ctx, "context_rewind");
     if (st != AD_OK) return st;
-    if (m.nodes > ctx->n_nodes || (ctx->n_chunks && m.chunk >= ctx->n_chunks))
+    if (m.nodes > ctx->n_nodes || (ctx->n_chunks && m.chunk >= ctx->n_chunks) || m.device_allocs > ctx->n_dev)
         return ad_fail(AD_ERR_STATE, "context_rewind: the mark is ahead of the context (%u nodes now, mark at %u)",
                        ctx->n_nodes, m.nodes);
     ctx->n_nodes = m.nodes;
     ctx->cur_chunk = m.chunk;
     ctx->cur_off = m.offset;
-    /* Anything made after the mark is gone: drop pointers into it. */
+    while (ctx->n_dev > m.device_allocs) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
+    /* Anything made after the mark is gone: drop pointers into it. (A GPU
+     * node's grad is never inline, whatever its size.) */
     for (uint32_t id = 0; id < ctx->n_nodes; id++) {
         ad_node *n = node_at(ctx, id);
         n->tangent = NULL;
-        if (!(n->flags & AD_NODE_LEAF) && n->value.size > 1) n->grad = NULL;
+        if (!(n->flags & AD_NODE_LEAF) && (n->value.size > 1 || n->value.device == AD_CUDA)) n->grad = NULL;
     }
     return AD_OK;
 }
@@ -279,14 +311,19 @@ ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id)
     return node_at(ctx, id);
 }
 
-/* Give n a value buffer of the given shape: inline for a scalar. */
-static ad_status node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t *shape, int64_t size)
+/* Give n a value buffer of the given shape: inline for a CPU scalar, GPU
+ * memory for a node on the GPU. */
+static ad_status node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t *shape, int64_t size, ad_device dev)
 {
     n->value.dtype = (uint8_t)dt;
-    n->value.device = AD_CPU;
+    n->value.device = (uint8_t)dev;
     n->value.ndim = (uint8_t)ndim;
     n->value.size = size;
     for (int i = 0; i < AD_MAX_DIMS; i++) n->value.shape[i] = i < ndim ? shape[i] : 1;
+    if (dev == AD_CUDA) {
+        n->value.data = ad_device_alloc(n->ctx, (size_t)size * ad_dtype_size(dt));
+        return n->value.data ? AD_OK : AD_ERR_DEVICE;
+    }
     if (size == 1) {
         n->value.data = &n->inline_value;
         n->inline_value.f64 = 0;
@@ -304,6 +341,10 @@ ad_status ad_node_ensure_grad(ad_node *n, bool zero)
         return AD_OK;
     }
     size_t bytes = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
+    if (n->value.device == AD_CUDA) {
+        if (!n->grad) return (n->grad = ad_device_alloc(n->ctx, bytes)) ? AD_OK : AD_ERR_DEVICE;   /* zeroed */
+        return zero ? ad_gpu_memzero(n->grad, bytes) : AD_OK;
+    }
     if (!n->grad) {
         if (n->value.size == 1) {
             n->grad = &n->inline_grad;
@@ -331,7 +372,7 @@ static ad_node *leaf_new(ad_context *ctx, const char *who, ad_dtype dt, int ndim
     if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
     ad_node *n = node_new(ctx, who);
     if (!n) return NULL;
-    if (node_set_value(n, dt, ndim, shape, size) != AD_OK) return NULL;
+    if (node_set_value(n, dt, ndim, shape, size, AD_CPU) != AD_OK) return NULL;
     n->flags = AD_NODE_LEAF | (requires_grad ? AD_NODE_REQUIRES_GRAD : 0);
     if (values) ad_tensor_copy_in(&n->value, values, size);
     /* A variable's grad lives as long as the variable (it survives rewinds). */
@@ -393,29 +434,42 @@ void ad_set_requires_grad(ad_node *n, bool on)
 bool ad_requires_grad(const ad_node *n) { return n && (n->flags & AD_NODE_REQUIRES_GRAD); }
 
 /* ---- reading ---- */
+/* A GPU node's numbers are read after copying it to the host (ad_to_host):
+ * reading device memory from the CPU would crash. */
+static bool on_host(const ad_node *n, const char *who)
+{
+    if (n->value.device == AD_CPU) return true;
+    ad_fail(AD_ERR_DEVICE, "%s: node #%u is on the GPU; copy it to the host first (ad_to_host)", who, n->id);
+    return false;
+}
+
 static double buffer_get(const void *data, ad_dtype dt, int64_t i)
 {
     return dt == AD_FLOAT32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
 }
 
-double ad_value_scalar(const ad_node *n) { return n ? buffer_get(n->value.data, (ad_dtype)n->value.dtype, 0) : NAN; }
-double ad_grad_scalar(const ad_node *n) { return n && n->grad ? buffer_get(n->grad, (ad_dtype)n->value.dtype, 0) : 0.0; }
+double ad_value_scalar(const ad_node *n) { return n && on_host(n, "value_scalar") ? buffer_get(n->value.data, (ad_dtype)n->value.dtype, 0) : NAN; }
+double ad_grad_scalar(const ad_node *n)
+{
+    if (!n || !n->grad) return 0.0;
+    return on_host(n, "grad_scalar") ? buffer_get(n->grad, (ad_dtype)n->value.dtype, 0) : NAN;
+}
 
 double ad_value_at(const ad_node *n, int64_t i)
 {
-    if (!n || i < 0 || i >= n->value.size) return NAN;
+    if (!n || i < 0 || i >= n->value.size || !on_host(n, "value_at")) return NAN;
     return buffer_get(n->value.data, (ad_dtype)n->value.dtype, i);
 }
 
 double ad_grad_at(const ad_node *n, int64_t i)
 {
-    if (!n || i < 0 || i >= n->value.size) return NAN;
+    if (!n || i < 0 || i >= n->value.size || !on_host(n, "grad_at")) return NAN;
     return n->grad ? buffer_get(n->grad, (ad_dtype)n->value.dtype, i) : 0.0;
 }
 
 double ad_tangent_at(const ad_node *n, int dir, int64_t i)
 {
-    if (!n || i < 0 || i >= n->value.size || dir < 0 || dir >= n->ctx->dirs) return NAN;
+    if (!n || i < 0 || i >= n->value.size || dir < 0 || dir >= n->ctx->dirs || !on_host(n, "tangent_at")) return NAN;
     return n->tangent ? buffer_get(n->tangent, (ad_dtype)n->value.dtype, (int64_t)dir * n->value.size + i) : 0.0;
 }
 
@@ -526,7 +580,14 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
         any_tangent = any_tangent || in[s]->tangent;
         device = (ad_device)in[s]->value.device;
     }
-    if (!op->infer || !op->cpu.forward) {
+    /* The output lives where the inputs do, except for the two copy ops. */
+    ad_device out_dev = (op->flags & AD_OP_TO_CUDA) ? AD_CUDA : (op->flags & AD_OP_TO_CPU) ? AD_CPU : device;
+    const ad_op_kernels *kern = out_dev == AD_CUDA ? op->cuda : &op->cpu;
+    if (out_dev == AD_CUDA && !kern) {
+        ad_fail(AD_ERR_DEVICE, "%s: no CUDA kernel for this op", who);
+        return NULL;
+    }
+    if (!op->infer || !kern->forward) {
         ad_fail(AD_ERR_ARG, "%s: the op has no shape rule or no forward", who);
         return NULL;
     }
@@ -537,16 +598,7 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
     int64_t size;
     if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
 
-    const ad_op_kernels *kern = &op->cpu;
-    if (device == AD_CUDA) {
-        if (!op->cuda) {
-            ad_fail(AD_ERR_DEVICE, "%s: no CUDA kernel for this op", who);
-            return NULL;
-        }
-        kern = op->cuda;
-    }
-
-    uint32_t first_free = ctx->n_nodes;
+    uint32_t first_free = ctx->n_nodes, first_dev = ctx->n_dev;
     ad_node *out = node_new(ctx, who);
     if (!out) return NULL;
     bool recording = ctx->grad_enabled && any_grad;
@@ -560,9 +612,9 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
         *p = *params;
         out->params = p;
     }
-    if (node_set_value(out, dt, ndim, shape, size) != AD_OK) goto fail;
+    if (node_set_value(out, dt, ndim, shape, size, out_dev) != AD_OK) goto fail;
     if (kern->forward(out) != AD_OK) goto fail;
-    if (ctx->check_finite && device == AD_CPU) {
+    if (ctx->check_finite && device == AD_CPU && out_dev == AD_CPU) {
         for (int s = 0; s < n_in; s++)
             inputs_finite = inputs_finite && ad_buffer_finite(in[s]->value.data, (ad_dtype)in[s]->value.dtype,
                                                               in[s]->value.size, NULL);
@@ -577,9 +629,12 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
             ad_fail(AD_ERR_ARG, "%s: the op has no jvp, so forward mode cannot pass through it", who);
             goto fail;
         }
-        out->tangent = ad_arena_alloc(ctx, (size_t)ctx->dirs * (size_t)size * ad_dtype_size(dt));
+        size_t tbytes = (size_t)ctx->dirs * (size_t)size * ad_dtype_size(dt);
+        out->tangent = out_dev == AD_CUDA ? ad_device_alloc(ctx, tbytes) : ad_arena_alloc(ctx, tbytes);
         if (!out->tangent) goto fail;
         kern->jvp(out, ctx->dirs);
+        /* jvp returns nothing: a GPU kernel leaves its error with the gpu module. */
+        if ((device == AD_CUDA || out_dev == AD_CUDA) && ad_gpu_take_error() != AD_OK) goto fail;
     }
     if (!recording) {
         /* Nothing kept for backward: the result is a plain constant. */
@@ -591,5 +646,6 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
     return out;
 fail:
     ctx->n_nodes = first_free;   /* the half-made node is dropped */
+    while (ctx->n_dev > first_dev) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
     return NULL;
 }

@@ -1,7 +1,9 @@
 /* tensor.c: standalone tensors and shape helpers (see ad_tensor.h). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_tensor.h"
+#include "ad_gpu.h"
 
 /* A bound that keeps size * sizeof(double) far from overflow. */
 #define AD_MAX_ELEMENTS (INT64_C(1) << 40)
@@ -73,23 +75,38 @@ ad_tensor *ad_tensor_from(ad_dtype dt, int ndim, const int64_t *shape, const dou
 void ad_tensor_free(ad_tensor *t)
 {
     if (!t) return;
-    if (t->owns_data) free(t->data);
+    /* A device tensor's memory goes back to the GPU allocator's cache. */
+    if (t->owns_data) {
+        if (t->device == AD_CUDA) ad_gpu_free(t->data);
+        else free(t->data);
+    }
     free(t);
+}
+
+/* The slow element paths refuse GPU memory (a host read of it would crash). */
+static int on_device(const ad_tensor *t, const char *who)
+{
+    if (t->device == AD_CPU) return 0;
+    ad_fail(AD_ERR_DEVICE, "%s: the tensor is on the GPU; copy it to the host first", who);
+    return 1;
 }
 
 double ad_tensor_get(const ad_tensor *t, int64_t i)
 {
+    if (on_device(t, "tensor_get")) return NAN;
     return t->dtype == AD_FLOAT32 ? (double)((const float *)t->data)[i] : ((const double *)t->data)[i];
 }
 
 void ad_tensor_set(ad_tensor *t, int64_t i, double v)
 {
+    if (on_device(t, "tensor_set")) return;
     if (t->dtype == AD_FLOAT32) ((float *)t->data)[i] = (float)v;
     else ((double *)t->data)[i] = v;
 }
 
 void ad_tensor_fill(ad_tensor *t, double v)
 {
+    if (on_device(t, "tensor_fill")) return;
     for (int64_t i = 0; i < t->size; i++) ad_tensor_set(t, i, v);
 }
 

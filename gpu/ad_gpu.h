@@ -1,48 +1,81 @@
-/* ad_gpu.h: the CUDA backend's public face, present in every build. In a
- * build without CUDA (or on a machine without a GPU) every call fails
- * cleanly with AD_ERR_DEVICE and a message saying which.
+/* ad_gpu.h: the CUDA backend's public face, present in every build.
  *
- * The lecture's three-step workflow: send (ad_gpu_to_device), compute (the
- * elementwise kernels below), receive (ad_gpu_to_host). Device memory comes
- * from a caching allocator on cudaMalloc; every CUDA or cuBLAS error becomes
- * an engine error naming the call, file and line.
+ * The lecture's three-step workflow is explicit here: send (host -> device),
+ * compute, receive (device -> host). Nothing moves between host and device
+ * behind your back.
  *
- * STATUS: written and compiled with nvcc, never yet run on a GPU (no GPU was
- * available to the session that wrote it). Device tensors are not yet wired
- * into the graph (ad_apply dispatches on value.device, but nodes are made on
- * the CPU only). */
+ * Built without CUDA (meson -Dcuda=disabled, or no nvcc found), every call
+ * fails with AD_ERR_DEVICE "built without CUDA"; built with it on a machine
+ * with no usable GPU, with "no GPU found: <the driver's reason>".
+ * Every CUDA and cuBLAS error (out of memory included) becomes an engine
+ * error naming the call, its file:line and CUDA's own message: never a crash. */
 #ifndef AD_GPU_H
 #define AD_GPU_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include "ad_graph.h"
 #include "ad_tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Was the library built with CUDA, and is there a usable device? */
+/* Was the library built with the CUDA backend? (true does not mean a GPU is there.) */
 bool ad_gpu_built(void);
+/* Is a CUDA device usable now? false leaves the reason in ad_last_error(). */
 bool ad_gpu_available(void);
-/* "NVIDIA H100 80GB HBM3, compute 9.0, 79.1 GiB" or why there is none. */
+/* One line about the device, e.g. "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB, CUDA runtime 13.0",
+ * into buf. AD_ERR_DEVICE (buf gets the reason) when there is none. */
+ad_status ad_gpu_device_info(char *buf, size_t len);
+
+/* The device info line, or why there is no device (the message of
+ * ad_gpu_device_info), into buf; returns buf. For messages to print. */
 const char *ad_gpu_describe(char *buf, size_t len);
 
-/* Send: a new device tensor with t's shape, dtype and values. NULL + message on error. */
-ad_tensor *ad_gpu_to_device(const ad_tensor *t);
-/* Receive: copy a device tensor's values into a host tensor of the same shape and dtype. */
-ad_status ad_gpu_to_host(const ad_tensor *dev, ad_tensor *host);
-/* Free a device tensor (its memory goes back to the caching allocator). */
-void ad_gpu_free(ad_tensor *dev);
-/* Bytes the caching allocator holds (in use + cached). */
-size_t ad_gpu_bytes_held(void);
+/* ---- the caching allocator on cudaMalloc ----
+ * Freed blocks are kept in size classes (powers of two from 256 bytes) and
+ * handed out again, because cudaMalloc/cudaFree synchronise the device and
+ * cost far more than a kernel. ad_gpu_free returns a block to the cache;
+ * ad_gpu_cache_release gives every cached block back to CUDA. */
+void *ad_gpu_malloc(size_t bytes);            /* NULL + AD_ERR_DEVICE on failure (OOM included) */
+void ad_gpu_free(void *device_ptr);          /* NULL is fine */
+ad_status ad_gpu_cache_release(void);
+typedef struct ad_gpu_mem_stats {
+    size_t in_use_bytes;      /* handed out, not yet freed (rounded to size classes) */
+    size_t cached_bytes;      /* freed, kept for reuse */
+    size_t cuda_mallocs;      /* calls that reached cudaMalloc */
+    size_t cache_hits;        /* requests served from the cache */
+} ad_gpu_mem_stats;
+ad_gpu_mem_stats ad_gpu_memory_stats(void);
 
-/* Elementwise kernels on device tensors, by op name ("exp", "relu", ...; the
- * math shared with the CPU through ad_elementwise_math.h). c is the constant of
- * pow and scale. y, gx: device tensors of x's shape. */
-ad_status ad_gpu_unary_forward(const char *op, double c, const ad_tensor *x, ad_tensor *y);
-/* gx += dy ⊙ f'(x) */
-ad_status ad_gpu_unary_vjp(const char *op, double c, const ad_tensor *x, const ad_tensor *y, const ad_tensor *gy,
-                           ad_tensor *gx);
+/* ---- explicit copies (tensor level) ----
+ * A new tensor with t's shape and dtype on the other side; free with
+ * ad_gpu_tensor_free (device) or ad_tensor_free (host). */
+ad_tensor *ad_gpu_tensor_to_device(const ad_tensor *host);
+ad_tensor *ad_gpu_tensor_to_host(const ad_tensor *dev);
+/* Copy between two tensors of the same shape and dtype, any devices. */
+ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src);
+
+/* ---- graph nodes across devices ----
+ * Copies as ops, so the gradient flows back across: y = to_device(x) is the
+ * identity with y on the GPU; its vjp copies y's gradient back into x's.
+ * x on the wrong side is an AD_ERR_DEVICE error. A node made from GPU
+ * inputs is on the GPU and runs the op's CUDA kernel (the op's .cuda slot). */
+ad_node *ad_to_device(ad_context *ctx, ad_node *x);   /* send:    x (CPU) -> same shape on the GPU */
+ad_node *ad_to_host(ad_context *ctx, ad_node *x);     /* receive: x (GPU) -> same shape on the CPU */
+
+/* ---- what the engine asks of the device (engine/context.c, backward.c) ---- */
+ad_status ad_gpu_memzero(void *device_ptr, size_t bytes);
+/* dst[i] += src[i] for n elements of dt on the device; src NULL adds 1 to each (a scalar seed). */
+ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n);
+/* vjp and jvp kernels return nothing, so a CUDA kernel that fails records
+ * its error (message in ad_last_error) here; the engine collects it after
+ * each GPU vjp/jvp. Returns the recorded status and clears it. */
+ad_status ad_gpu_take_error(void);
+
+/* Wait for all queued device work; reports an asynchronous kernel error. */
+ad_status ad_gpu_synchronize(void);
 
 #ifdef __cplusplus
 }

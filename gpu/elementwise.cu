@@ -1,98 +1,196 @@
-// elementwise.cu: the unary elementwise ops on the GPU. The math is the
-// CPU's own (ad_elementwise_math.h, whose functions are __host__ __device__),
-// so each derivative is written once for both.
-// STATUS: compiled with nvcc; never yet run on a GPU.
-#include <string.h>
-#include "gpu_check.h"
-extern "C" {
-#include "ad_gpu.h"
-}
+// elementwise.cu: the CUDA forward, vjp and jvp of every elementwise op.
+// The math is not written here: each kernel calls the op's functions from
+// ops/ad_elementwise_math.h (AD_HD = __host__ __device__), the same ones the
+// CPU kernels in ops/elementwise.c call. Values are computed in double and
+// stored as T, as on the CPU, so float32 results agree to float rounding.
+//
+// Broadcasting: a thread per output element io; ad_bcast's strides give the
+// input indices. The vjp of a stretched input sums many outputs into one
+// element, so it adds atomically (atomicAdd on double needs sm_60+); with
+// equal shapes each thread owns its element and adds plainly.
+#include "gpu_internal.h"
 #include "ad_elementwise_math.h"
 
-namespace {
+enum { THREADS = 256 };
 
-#define UNARY_FUNCTOR(NAME)                                                                                            \
-    struct NAME##_op {                                                                                                 \
-        __device__ double f(double x, double c) const { return NAME##_f(x, c); }                                       \
-        __device__ double d(double x, double y, double c) const { return NAME##_d(x, y, c); }                          \
-    };
-UNARY_FUNCTOR(neg)
-UNARY_FUNCTOR(scale)
-UNARY_FUNCTOR(pow)
-UNARY_FUNCTOR(exp)
-UNARY_FUNCTOR(log)
-UNARY_FUNCTOR(sqrt)
-UNARY_FUNCTOR(sin)
-UNARY_FUNCTOR(cos)
-UNARY_FUNCTOR(tanh)
-UNARY_FUNCTOR(sigmoid)
-UNARY_FUNCTOR(relu)
-UNARY_FUNCTOR(abs)
+#define GRID_STRIDE(i, n)                                                                                              \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
 
-template <typename T, typename Op> __global__ void forward_kernel(int64_t n, const T *x, T *y, double c, Op op)
+__device__ static inline void bcast_index(const ad_bcast &bc, int64_t io, int64_t &ia, int64_t &ib)
 {
-    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) y[i] = (T)op.f((double)x[i], c);
-}
-
-// gx += gy ⊙ f'(x): accumulate, never overwrite (fan-out adds into one grad)
-template <typename T, typename Op>
-__global__ void vjp_kernel(int64_t n, const T *x, const T *y, const T *gy, T *gx, double c, Op op)
-{
-    int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) gx[i] += (T)((double)gy[i] * op.d((double)x[i], (double)y[i], c));
-}
-
-const int threads = 256;
-
-template <typename Op> ad_status launch(bool vjp, Op op, double c, const ad_tensor *x, const ad_tensor *y,
-                                        const ad_tensor *gy, ad_tensor *out)
-{
-    int64_t n = x->size;
-    unsigned blocks = (unsigned)((n + threads - 1) / threads);
-    if (x->dtype == AD_FLOAT32) {
-        if (vjp)
-            vjp_kernel<float, Op><<<blocks, threads>>>(n, (const float *)x->data, (const float *)y->data,
-                                                       (const float *)gy->data, (float *)out->data, c, op);
-        else forward_kernel<float, Op><<<blocks, threads>>>(n, (const float *)x->data, (float *)out->data, c, op);
-    } else {
-        if (vjp)
-            vjp_kernel<double, Op><<<blocks, threads>>>(n, (const double *)x->data, (const double *)y->data,
-                                                        (const double *)gy->data, (double *)out->data, c, op);
-        else forward_kernel<double, Op><<<blocks, threads>>>(n, (const double *)x->data, (double *)out->data, c, op);
+    if (bc.same) {
+        ia = ib = io;
+        return;
     }
-    AD_CUDA_TRY(cudaGetLastError());
-    AD_CUDA_TRY(cudaDeviceSynchronize());
-    return AD_OK;
+    int64_t r = io;
+    ia = ib = 0;
+    for (int d = AD_MAX_DIMS - 1; d >= 0; d--) {
+        int64_t i = r % bc.n[d];
+        r /= bc.n[d];
+        ia += i * bc.sa[d];
+        ib += i * bc.sb[d];
+    }
 }
 
-ad_status dispatch(bool vjp, const char *name, double c, const ad_tensor *x, const ad_tensor *y, const ad_tensor *gy,
-                   ad_tensor *out)
+// ---- binary: y = f(a, b), a and b broadcast onto y ----
+template <class OP, typename T> __global__ void binary_fwd(const T *a, const T *b, T *y, int64_t n, ad_bcast bc)
 {
-    const char *who = vjp ? "gpu_unary_vjp" : "gpu_unary_forward";
-    if (!name || !x || !out || (vjp && (!y || !gy)))
-        return ad_fail(AD_ERR_ARG, "%s: NULL argument", who);
-    const ad_tensor *all[4] = {x, y, gy, out};
-    for (int k = 0; k < 4; k++)
-        if (all[k] && (all[k]->device != AD_CUDA || all[k]->size != x->size || all[k]->dtype != x->dtype))
-            return ad_fail(AD_ERR_ARG, "%s %s: every tensor must be on the GPU with x's size and dtype", who, name);
-#define TRY_OP(NAME)                                                                                                   \
-    if (!strcmp(name, #NAME)) return launch(vjp, NAME##_op(), c, x, y, gy, out);
-    TRY_OP(neg) TRY_OP(scale) TRY_OP(pow) TRY_OP(exp) TRY_OP(log) TRY_OP(sqrt)
-    TRY_OP(sin) TRY_OP(cos) TRY_OP(tanh) TRY_OP(sigmoid) TRY_OP(relu) TRY_OP(abs)
-#undef TRY_OP
-    return ad_fail(AD_ERR_ARG, "%s: no GPU kernel for op '%s'", who, name);
+    GRID_STRIDE(io, n)
+    {
+        int64_t ia, ib;
+        bcast_index(bc, io, ia, ib);
+        y[io] = (T)OP::f(a[ia], b[ib]);
+    }
 }
 
-}  // namespace
-
-extern "C" ad_status ad_gpu_unary_forward(const char *op, double c, const ad_tensor *x, ad_tensor *y)
+// gin (the slot's input) += g * dy/d(slot input)
+template <class OP, typename T>
+__global__ void binary_vjp(const T *a, const T *b, const T *y, const T *g, T *gin, int64_t n, ad_bcast bc, int slot)
 {
-    return dispatch(false, op, c, x, NULL, NULL, y);
+    GRID_STRIDE(io, n)
+    {
+        int64_t ia, ib;
+        bcast_index(bc, io, ia, ib);
+        double d = slot == 0 ? OP::da(a[ia], b[ib], y[io]) : OP::db(a[ia], b[ib], y[io]);
+        T v = (T)(g[io] * d);
+        int64_t i = slot == 0 ? ia : ib;
+        if (bc.same) gin[i] += v;
+        else atomicAdd(&gin[i], v);
+    }
 }
 
-extern "C" ad_status ad_gpu_unary_vjp(const char *op, double c, const ad_tensor *x, const ad_tensor *y,
-                                      const ad_tensor *gy, ad_tensor *gx)
+// t = da * ta + db * tb (a NULL tangent is zero)
+template <class OP, typename T>
+__global__ void binary_jvp(const T *a, const T *b, const T *y, const T *ta, const T *tb, T *t, int64_t n, ad_bcast bc)
 {
-    return dispatch(true, op, c, x, y, gy, gx);
+    GRID_STRIDE(io, n)
+    {
+        int64_t ia, ib;
+        bcast_index(bc, io, ia, ib);
+        double v = 0;
+        if (ta) v += OP::da(a[ia], b[ib], y[io]) * ta[ia];
+        if (tb) v += OP::db(a[ia], b[ib], y[io]) * tb[ib];
+        t[io] = (T)v;
+    }
 }
+
+// ---- unary: y = f(x, c) ----
+template <class OP, typename T> __global__ void unary_fwd(const T *x, T *y, int64_t n, double c)
+{
+    GRID_STRIDE(i, n) y[i] = (T)OP::f(x[i], c);
+}
+
+template <class OP, typename T> __global__ void unary_vjp(const T *x, const T *y, const T *g, T *gin, int64_t n, double c)
+{
+    GRID_STRIDE(i, n) gin[i] += (T)(g[i] * OP::d(x[i], y[i], c));
+}
+
+template <class OP, typename T> __global__ void unary_jvp(const T *x, const T *y, const T *tx, T *t, int64_t n, double c)
+{
+    GRID_STRIDE(i, n) t[i] = tx ? (T)(OP::d(x[i], y[i], c) * tx[i]) : (T)0;
+}
+
+static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0; }
+
+#define BINARY_CUDA(NAME)                                                                                              \
+    struct NAME##_op {                                                                                                 \
+        __device__ static double f(double a, double b) { return NAME##_f(a, b); }                                      \
+        __device__ static double da(double a, double b, double y) { return NAME##_da(a, b, y); }                       \
+        __device__ static double db(double a, double b, double y) { return NAME##_db(a, b, y); }                      \
+    };                                                                                                                 \
+    static ad_status NAME##_fwd_cuda(ad_node *o)                                                                       \
+    {                                                                                                                  \
+        ad_bcast bc;                                                                                                   \
+        ad_bcast_setup(o, &bc);                                                                                        \
+        int64_t n = o->value.size;                                                                                     \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            binary_fwd<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                          \
+                (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (T *)o->value.data, n, bc);          \
+        });                                                                                                            \
+        return AD_CUDA_CHECK(cudaGetLastError());                                                                      \
+    }                                                                                                                  \
+    static void NAME##_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gin)                              \
+    {                                                                                                                  \
+        ad_bcast bc;                                                                                                   \
+        ad_bcast_setup(o, &bc);                                                                                        \
+        int64_t n = o->value.size;                                                                                     \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            binary_vjp<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                          \
+                (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (const T *)o->value.data,            \
+                (const T *)gout, (T *)gin, n, bc, slot);                                                               \
+        });                                                                                                            \
+        AD_CUDA_LAUNCHED();                                                                                            \
+    }                                                                                                                  \
+    static void NAME##_jvp_cuda(ad_node *o, int k)                                                                     \
+    {                                                                                                                  \
+        ad_bcast bc;                                                                                                   \
+        ad_bcast_setup(o, &bc);                                                                                        \
+        int64_t n = o->value.size;                                                                                     \
+        for (int d = 0; d < k; d++)                                                                                    \
+            AD_DISPATCH(o->value.dtype, {                                                                              \
+                binary_jvp<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                      \
+                    (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (const T *)o->value.data,        \
+                    (const T *)ad_tangent_row(o->in[0], d), (const T *)ad_tangent_row(o->in[1], d),                    \
+                    (T *)ad_tangent_row(o, d), n, bc);                                                                 \
+            });                                                                                                        \
+        AD_CUDA_LAUNCHED();                                                                                            \
+    }                                                                                                                  \
+    extern "C" const ad_op_kernels ad_cuda_kernels_##NAME = {NAME##_fwd_cuda, NAME##_vjp_cuda, NAME##_jvp_cuda};
+
+#define UNARY_CUDA(NAME)                                                                                               \
+    struct NAME##_op {                                                                                                 \
+        __device__ static double f(double x, double c) { return NAME##_f(x, c); }                                      \
+        __device__ static double d(double x, double y, double c) { return NAME##_d(x, y, c); }                         \
+    };                                                                                                                 \
+    static ad_status NAME##_fwd_cuda(ad_node *o)                                                                       \
+    {                                                                                                                  \
+        int64_t n = o->value.size;                                                                                     \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            unary_fwd<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                           \
+                (const T *)o->in[0]->value.data, (T *)o->value.data, n, param_c(o));                                   \
+        });                                                                                                            \
+        return AD_CUDA_CHECK(cudaGetLastError());                                                                      \
+    }                                                                                                                  \
+    static void NAME##_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gin)                              \
+    {                                                                                                                  \
+        (void)slot;                                                                                                    \
+        int64_t n = o->value.size;                                                                                     \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            unary_vjp<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                           \
+                (const T *)o->in[0]->value.data, (const T *)o->value.data, (const T *)gout, (T *)gin, n,               \
+                param_c(o));                                                                                           \
+        });                                                                                                            \
+        AD_CUDA_LAUNCHED();                                                                                            \
+    }                                                                                                                  \
+    static void NAME##_jvp_cuda(ad_node *o, int k)                                                                     \
+    {                                                                                                                  \
+        int64_t n = o->value.size;                                                                                     \
+        for (int d = 0; d < k; d++)                                                                                    \
+            AD_DISPATCH(o->value.dtype, {                                                                              \
+                unary_jvp<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                       \
+                    (const T *)o->in[0]->value.data, (const T *)o->value.data,                                         \
+                    (const T *)ad_tangent_row(o->in[0], d), (T *)ad_tangent_row(o, d), n, param_c(o));                 \
+            });                                                                                                        \
+        AD_CUDA_LAUNCHED();                                                                                            \
+    }                                                                                                                  \
+    extern "C" const ad_op_kernels ad_cuda_kernels_##NAME = {NAME##_fwd_cuda, NAME##_vjp_cuda, NAME##_jvp_cuda};
+
+BINARY_CUDA(add)
+BINARY_CUDA(sub)
+BINARY_CUDA(mul)
+BINARY_CUDA(div)
+BINARY_CUDA(max)
+BINARY_CUDA(min)
+
+UNARY_CUDA(neg)
+UNARY_CUDA(exp)
+UNARY_CUDA(log)
+UNARY_CUDA(sqrt)
+UNARY_CUDA(sin)
+UNARY_CUDA(cos)
+UNARY_CUDA(tanh)
+UNARY_CUDA(sigmoid)
+UNARY_CUDA(relu)
+UNARY_CUDA(abs)
+UNARY_CUDA(pow)
+UNARY_CUDA(scale)

@@ -25,6 +25,24 @@ static inline void *ad_tangent_row(const ad_node *n, int dir)
     return (char *)n->tangent + (size_t)dir * (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
 }
 
+/* numpy broadcasting of a binary op's inputs onto its output, padded to 4-d:
+ * output element (i0,i1,i2,i3) reads a at sum_d i_d sa[d], b at sum_d i_d sb[d]
+ * (stride 0 along a stretched dim). `same`: all three one shape, index = io. */
+typedef struct ad_bcast {
+    int64_t n[AD_MAX_DIMS];
+    int64_t sa[AD_MAX_DIMS], sb[AD_MAX_DIMS];
+    bool same;
+} ad_bcast;
+void ad_bcast_setup(const ad_node *out, ad_bcast *bc);
+
+/* A reduction over `axis` sees x as (outer, len, inner) around it; axis -1
+ * takes all (outer = inner = 1, len = size). */
+void ad_reduce_split(const ad_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner);
+
+/* transpose: for output element (i0,i1,i2,i3) (row-major), its source in x
+ * is at sum_d i_d s[d]. */
+void ad_transpose_source_strides(const ad_node *o, int64_t *s);
+
 /* Check that two inputs share a dtype; error names the op and both shapes. */
 ad_status ad_check_same_dtype(const char *op, const ad_node *a, const ad_node *b);
 

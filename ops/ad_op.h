@@ -46,6 +46,8 @@ enum {
     AD_OP_LINEAR = 1u << 1,       /* jvp is the forward applied to tangents */
     AD_OP_NONSMOOTH = 1u << 2,    /* has kinks: gradcheck samples away from them */
     AD_OP_PARAMS = 1u << 3,       /* takes ad_params */
+    AD_OP_TO_CUDA = 1u << 4,      /* output on the GPU whatever the input (the send copy) */
+    AD_OP_TO_CPU = 1u << 5,       /* output on the CPU whatever the input (the receive copy) */
 };
 
 /* The interval gradcheck draws an input from. */
@@ -98,6 +100,16 @@ struct ad_op {
     ad_status (*complete_case)(ad_op_case *c);
 };
 
+/* An op's CUDA kernels, where the build has them: `.cuda = AD_CUDA_KERNELS(add)`
+ * points at `ad_cuda_kernels_add` (in gpu/), NULL in a build without CUDA. */
+#ifdef AD_HAVE_CUDA
+#define AD_DECLARE_CUDA(sym) extern const ad_op_kernels ad_cuda_kernels_##sym;
+#define AD_CUDA_KERNELS(sym) (&ad_cuda_kernels_##sym)
+#else
+#define AD_DECLARE_CUDA(sym)
+#define AD_CUDA_KERNELS(sym) NULL
+#endif
+
 /* ---- the registry ---- */
 #define AD_OP_ENTRY(sym) AD_OP_##sym,
 typedef enum ad_op_id {
@@ -131,6 +143,9 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
 /* For op implementations. */
 /* Arena memory (zeroed, 32-byte aligned) that lives as long as the node. */
 void *ad_node_alloc(ad_node *n, size_t bytes);
+/* GPU memory (zeroed) that lives as long as the node, for CUDA kernels that
+ * keep device data for their vjp. */
+void *ad_node_alloc_device(ad_node *n, size_t bytes);
 /* Is this node being recorded for backward (save data for vjp)? */
 bool ad_node_recording(const ad_node *n);
 /* The context's tangent direction count k. */

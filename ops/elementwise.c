@@ -11,13 +11,7 @@
 #include "ad_kernel_util.h"
 #include "ad_ops.h"
 
-/* ---- broadcasting ---- */
-typedef struct bcast {
-    int64_t n[AD_MAX_DIMS];                  /* output extent, padded to 4-d */
-    int64_t sa[AD_MAX_DIMS], sb[AD_MAX_DIMS]; /* input strides, 0 where stretched */
-    bool same;                                /* a, b and out all one shape */
-} bcast;
-
+/* ---- broadcasting (ad_bcast in ad_kernel_util.h: the CUDA kernels use it too) ---- */
 static void pad4(const ad_tensor *t, int64_t *dims)
 {
     int off = AD_MAX_DIMS - t->ndim;
@@ -34,7 +28,7 @@ static void strides4(const ad_tensor *t, const int64_t *out, int64_t *s)
     }
 }
 
-static void bcast_setup(const ad_node *out, bcast *bc)
+void ad_bcast_setup(const ad_node *out, ad_bcast *bc)
 {
     const ad_tensor *a = &out->in[0]->value, *b = &out->in[1]->value;
     /* The common cases first: scalars (the scalar-graph hot path) and equal
@@ -126,8 +120,8 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
     }                                                                                                                  \
     static ad_status NAME##_forward(ad_node *o)                                                                        \
     {                                                                                                                  \
-        bcast bc;                                                                                                      \
-        bcast_setup(o, &bc);                                                                                           \
+        ad_bcast bc;                                                                                                   \
+        ad_bcast_setup(o, &bc);                                                                                        \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
             const T *a = o->in[0]->value.data, *b = o->in[1]->value.data;                                              \
             T *y = o->value.data;                                                                                      \
@@ -137,8 +131,8 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
     }                                                                                                                  \
     static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                  \
     {                                                                                                                  \
-        bcast bc;                                                                                                      \
-        bcast_setup(o, &bc);                                                                                           \
+        ad_bcast bc;                                                                                                   \
+        ad_bcast_setup(o, &bc);                                                                                        \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
             const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data, *g = gout;             \
             T *gi = gin;                                                                                               \
@@ -148,8 +142,8 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
     }                                                                                                                  \
     static void NAME##_jvp(ad_node *o, int k)                                                                          \
     {                                                                                                                  \
-        bcast bc;                                                                                                      \
-        bcast_setup(o, &bc);                                                                                           \
+        ad_bcast bc;                                                                                                   \
+        ad_bcast_setup(o, &bc);                                                                                        \
         for (int d = 0; d < k; d++)                                                                                    \
             AD_DISPATCH(o->value.dtype, {                                                                              \
                 const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data;                      \
@@ -228,8 +222,8 @@ static double abs_gap_unary(const ad_node *o)
 
 static double tie_gap_binary(const ad_node *o)
 {
-    bcast bc;
-    bcast_setup(o, &bc);
+    ad_bcast bc;
+    ad_bcast_setup(o, &bc);
     double gap = INFINITY;
     AD_DISPATCH(o->value.dtype, {
         const T *a = o->in[0]->value.data, *b = o->in[1]->value.data;
@@ -251,6 +245,7 @@ static ad_status binary_complete_case(ad_op_case *c)
 
 #define BINARY_OP(NAME, SUMMARY, FLAGS, GAP, ...)                                                                      \
     DEFINE_BINARY(NAME)                                                                                                \
+    AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
         .name = #NAME,                                                                                                 \
         .summary = SUMMARY,                                                                                            \
@@ -259,6 +254,7 @@ static ad_status binary_complete_case(ad_op_case *c)
         .flags = AD_OP_ELEMENTWISE | (FLAGS),                                                                          \
         .infer = NAME##_infer,                                                                                         \
         .cpu = {NAME##_forward, NAME##_vjp, NAME##_jvp},                                                               \
+        .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = __VA_ARGS__,                                                                                         \
         .kink_gap = GAP,                                                                                               \
         .cases = binary_cases,                                                                                         \
@@ -276,6 +272,7 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
 
 #define UNARY_OP(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                                    \
     DEFINE_UNARY(NAME)                                                                                                 \
+    AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
         .name = #NAME,                                                                                                 \
         .summary = SUMMARY,                                                                                            \
@@ -284,6 +281,7 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .flags = AD_OP_ELEMENTWISE | (FLAGS),                                                                          \
         .infer = plain_unary_infer,                                                                                    \
         .cpu = {NAME##_forward, NAME##_vjp, NAME##_jvp},                                                               \
+        .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = {{LO, HI}},                                                                                          \
         .kink_gap = GAP,                                                                                               \
         .cases = unary_cases,                                                                                          \
@@ -331,6 +329,8 @@ static ad_status scale_infer(ad_node *const *in, int n_in, const ad_params *p, i
 
 DEFINE_UNARY(pow)
 DEFINE_UNARY(scale)
+AD_DECLARE_CUDA(pow)
+AD_DECLARE_CUDA(scale)
 
 static const ad_op_case pow_cases[] = {
     {"scalar, c = 2", 1, {0}, {{1, 1, 1, 1}}, {.c = 2}},
@@ -353,6 +353,7 @@ const ad_op ad_op_pow = {
     .flags = AD_OP_ELEMENTWISE | AD_OP_PARAMS,
     .infer = pow_infer,
     .cpu = {pow_forward, pow_vjp, pow_jvp},
+    .cuda = AD_CUDA_KERNELS(pow),
     .domain = {{0.2, 2}},
     .cases = pow_cases,
     .n_cases = N_CASES(pow_cases),
@@ -366,6 +367,7 @@ const ad_op ad_op_scale = {
     .flags = AD_OP_ELEMENTWISE | AD_OP_LINEAR | AD_OP_PARAMS,
     .infer = scale_infer,
     .cpu = {scale_forward, scale_vjp, scale_jvp},
+    .cuda = AD_CUDA_KERNELS(scale),
     .domain = {{-2, 2}},
     .cases = scale_cases,
     .n_cases = N_CASES(scale_cases),

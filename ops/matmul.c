@@ -91,6 +91,7 @@ static ad_status matmul_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(matmul)
 const ad_op ad_op_matmul = {
     .name = "matmul",
     .summary = "a (M,K) · b (K,N) -> (M,N), CBLAS",
@@ -98,6 +99,7 @@ const ad_op ad_op_matmul = {
     .n_in_min = 2,
     .infer = matmul_infer,
     .cpu = {matmul_forward, matmul_vjp, matmul_jvp},
+    .cuda = AD_CUDA_KERNELS(matmul),
     .domain = {{-2, 2}, {-2, 2}},
     .cases = matmul_cases,
     .n_cases = sizeof matmul_cases / sizeof matmul_cases[0],
@@ -196,6 +198,7 @@ static ad_status linear_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(linear)
 const ad_op ad_op_linear = {
     .name = "linear",
     .summary = "x (N,I) · wᵀ (O,I) + b (O) -> (N,O)",
@@ -203,6 +206,7 @@ const ad_op ad_op_linear = {
     .n_in_min = 2,
     .infer = linear_infer,
     .cpu = {linear_forward, linear_vjp, linear_jvp},
+    .cuda = AD_CUDA_KERNELS(linear),
     .domain = {{-2, 2}, {-2, 2}, {-2, 2}},
     .cases = linear_cases,
     .n_cases = sizeof linear_cases / sizeof linear_cases[0],

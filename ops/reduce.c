@@ -6,7 +6,7 @@
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
 
-static void split(const ad_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner)
+void ad_reduce_split(const ad_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner)
 {
     *outer = *inner = 1;
     *len = x->size;
@@ -43,7 +43,7 @@ static ad_status reduce_infer_named(const char *name, ad_node *const *in, const 
 static double scale_of(const ad_node *o)
 {
     int64_t outer, len, inner;
-    split(&o->in[0]->value, o->params->axis, &outer, &len, &inner);
+    ad_reduce_split(&o->in[0]->value, o->params->axis, &outer, &len, &inner);
     return o->op == &ad_op_mean ? 1.0 / (double)len : 1.0;
 }
 
@@ -51,7 +51,7 @@ static double scale_of(const ad_node *o)
 static void reduce_into(const ad_node *o, const void *x, void *y)
 {
     int64_t outer, len, inner;
-    split(&o->in[0]->value, o->params->axis, &outer, &len, &inner);
+    ad_reduce_split(&o->in[0]->value, o->params->axis, &outer, &len, &inner);
     double s = scale_of(o);
     AD_DISPATCH(o->value.dtype, {
         const T *X = x;
@@ -75,7 +75,7 @@ static void reduce_vjp(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     int64_t outer, len, inner;
-    split(&o->in[0]->value, o->params->axis, &outer, &len, &inner);
+    ad_reduce_split(&o->in[0]->value, o->params->axis, &outer, &len, &inner);
     double s = scale_of(o);
     AD_DISPATCH(o->value.dtype, {
         const T *G = g;
@@ -114,6 +114,8 @@ static const ad_op_case reduce_cases[] = {
 /* The tangent rows of a reduction are the reduction of the input's rows;
  * an input without a tangent gives zeros (ad_apply only calls jvp when
  * some input has one, and a reduction has just one input). */
+AD_DECLARE_CUDA(sum)
+AD_DECLARE_CUDA(mean)
 const ad_op ad_op_sum = {
     .name = "sum",
     .summary = "sum over an axis (params.axis, -1 = all; keepdim)",
@@ -122,6 +124,7 @@ const ad_op ad_op_sum = {
     .flags = AD_OP_LINEAR | AD_OP_PARAMS,
     .infer = sum_infer,
     .cpu = {reduce_forward, reduce_vjp, reduce_jvp},
+    .cuda = AD_CUDA_KERNELS(sum),
     .domain = {{-2, 2}},
     .cases = reduce_cases,
     .n_cases = sizeof reduce_cases / sizeof reduce_cases[0],
@@ -135,6 +138,7 @@ const ad_op ad_op_mean = {
     .flags = AD_OP_LINEAR | AD_OP_PARAMS,
     .infer = mean_infer,
     .cpu = {reduce_forward, reduce_vjp, reduce_jvp},
+    .cuda = AD_CUDA_KERNELS(mean),
     .domain = {{-2, 2}},
     .cases = reduce_cases,
     .n_cases = sizeof reduce_cases / sizeof reduce_cases[0],

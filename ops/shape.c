@@ -63,6 +63,7 @@ static ad_status reshape_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(reshape)
 const ad_op ad_op_reshape = {
     .name = "reshape",
     .summary = "the same elements in a new shape (params.ndim, params.shape)",
@@ -71,6 +72,7 @@ const ad_op ad_op_reshape = {
     .flags = AD_OP_LINEAR | AD_OP_PARAMS,
     .infer = reshape_infer,
     .cpu = {reshape_forward, reshape_vjp, reshape_jvp},
+    .cuda = AD_CUDA_KERNELS(reshape),
     .domain = {{-2, 2}},
     .cases = reshape_cases,
     .n_cases = sizeof reshape_cases / sizeof reshape_cases[0],
@@ -98,7 +100,7 @@ static ad_status transpose_infer(ad_node *const *in, int n, const ad_params *p, 
 }
 
 /* For each output element (row-major), the flat index of its source. */
-static void source_strides(const ad_node *o, int64_t *s)
+void ad_transpose_source_strides(const ad_node *o, int64_t *s)
 {
     const ad_tensor *x = &o->in[0]->value;
     int64_t in_stride[AD_MAX_DIMS], acc = 1;
@@ -112,7 +114,7 @@ static void source_strides(const ad_node *o, int64_t *s)
 #define PERMUTE_FOR(o, BODY)                                                                                           \
     do {                                                                                                               \
         int64_t s_[AD_MAX_DIMS], n_[AD_MAX_DIMS], io = 0;                                                              \
-        source_strides(o, s_);                                                                                         \
+        ad_transpose_source_strides(o, s_);                                                                                         \
         for (int d_ = 0; d_ < AD_MAX_DIMS; d_++) n_[d_] = d_ < (o)->value.ndim ? (o)->value.shape[d_] : 1;            \
         for (int64_t a = 0; a < n_[0]; a++)                                                                            \
             for (int64_t b = 0; b < n_[1]; b++)                                                                        \
@@ -166,6 +168,7 @@ static ad_status transpose_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(transpose)
 const ad_op ad_op_transpose = {
     .name = "transpose",
     .summary = "permute the axes (params.perm)",
@@ -174,6 +177,7 @@ const ad_op ad_op_transpose = {
     .flags = AD_OP_LINEAR | AD_OP_PARAMS,
     .infer = transpose_infer,
     .cpu = {transpose_forward, transpose_vjp, transpose_jvp},
+    .cuda = AD_CUDA_KERNELS(transpose),
     .domain = {{-2, 2}},
     .cases = transpose_cases,
     .n_cases = sizeof transpose_cases / sizeof transpose_cases[0],

@@ -131,6 +131,8 @@ static ad_status softmax_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(softmax)
+AD_DECLARE_CUDA(log_softmax)
 const ad_op ad_op_softmax = {
     .name = "softmax",
     .summary = "exp(x) / Σ exp(x) along params.axis, stable",
@@ -139,6 +141,7 @@ const ad_op ad_op_softmax = {
     .flags = AD_OP_PARAMS,
     .infer = softmax_infer,
     .cpu = {softmax_forward, softmax_vjp, softmax_jvp},
+    .cuda = AD_CUDA_KERNELS(softmax),
     .domain = {{-3, 3}},
     .cases = softmax_cases,
     .n_cases = sizeof softmax_cases / sizeof softmax_cases[0],
@@ -153,6 +156,7 @@ const ad_op ad_op_log_softmax = {
     .flags = AD_OP_PARAMS,
     .infer = log_softmax_infer,
     .cpu = {softmax_forward, softmax_vjp, softmax_jvp},
+    .cuda = AD_CUDA_KERNELS(log_softmax),
     .domain = {{-3, 3}},
     .cases = softmax_cases,
     .n_cases = sizeof softmax_cases / sizeof softmax_cases[0],

@@ -1,0 +1,187 @@
+// transfer.cu: send and receive as differentiable ops, and the small device
+// services the engine needs (zeroing, seeding, the recorded kernel error).
+//
+// to_device and to_host are not in ops/ad_op_list.h: the registry's ops run
+// on either device with the same math, while these two only move data, and
+// gradcheck's CPU sweep cannot run them. They go through ad_apply like every
+// op, flagged AD_OP_TO_CUDA / AD_OP_TO_CPU so the engine puts the output on
+// the other side.
+#include <stdlib.h>
+#include "gpu_internal.h"
+
+static thread_local ad_status pending = AD_OK;
+
+void ad_gpu_note(ad_status st)
+{
+    if (st != AD_OK && pending == AD_OK) pending = st;   // keep the first failure
+}
+
+extern "C" ad_status ad_gpu_take_error(void)
+{
+    ad_status st = pending;
+    pending = AD_OK;
+    return st;
+}
+
+extern "C" ad_status ad_gpu_memzero(void *p, size_t bytes)
+{
+    return AD_CUDA_CHECK(cudaMemset(p, 0, bytes));
+}
+
+// y (n) += x (n), or += 1 where x is NULL.
+template <typename T> __global__ void add_into_kernel(T *y, const T *x, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        y[i] += x ? x[i] : (T)1;
+}
+
+extern "C" ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n)
+{
+    if (n <= 0) return AD_OK;
+    AD_DISPATCH(dt, { add_into_kernel<T><<<ad_gpu_blocks(n, 256), 256>>>((T *)dst, (const T *)src, n); });
+    return AD_CUDA_CHECK(cudaGetLastError());
+}
+
+static size_t bytes_of(const ad_tensor *t) { return (size_t)t->size * ad_dtype_size((ad_dtype)t->dtype); }
+
+// ---- shape rules: the same shape on the other side ----
+static ad_status copy_infer(const char *who, ad_device from, ad_node *const *in, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    const ad_tensor *x = &in[0]->value;
+    if (x->device != from) {
+        char s[64];
+        return ad_fail(AD_ERR_DEVICE, "%s: input %s is already on the %s", who, ad_shape_str(x, s, sizeof s),
+                       x->device == AD_CUDA ? "GPU" : "CPU");
+    }
+    *nd = x->ndim;
+    for (int d = 0; d < AD_MAX_DIMS; d++) sh[d] = x->shape[d];
+    *dt = (ad_dtype)x->dtype;
+    return AD_OK;
+}
+
+static ad_status to_device_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n_in;
+    (void)p;
+    return copy_infer("to_device", AD_CPU, in, nd, sh, dt);
+}
+
+static ad_status to_host_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n_in;
+    (void)p;
+    return copy_infer("to_host", AD_CUDA, in, nd, sh, dt);
+}
+
+// ---- to_device: x (host) -> y (device), y = x ----
+static ad_status to_device_forward(ad_node *o)
+{
+    return AD_CUDA_CHECK(cudaMemcpy(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyHostToDevice));
+}
+
+// gin (host) += gout (device): bring gout over, then add on the host.
+static void to_device_vjp(const ad_node *o, int slot, const void *gout, void *gin)
+{
+    (void)slot;
+    int64_t n = o->value.size;
+    void *tmp = malloc(bytes_of(&o->value));
+    if (!tmp) {
+        ad_gpu_note(ad_fail(AD_ERR_NOMEM, "to_device: vjp: no host memory for %lld elements", (long long)n));
+        return;
+    }
+    if (AD_CUDA_CHECK(cudaMemcpy(tmp, gout, bytes_of(&o->value), cudaMemcpyDeviceToHost)) == AD_OK) {
+        AD_DISPATCH(o->value.dtype, {
+            T *g = (T *)gin;
+            const T *t = (const T *)tmp;
+            for (int64_t i = 0; i < n; i++) g[i] += t[i];
+        });
+    } else {
+        ad_gpu_note(AD_ERR_DEVICE);
+    }
+    free(tmp);
+}
+
+static void to_device_jvp(ad_node *o, int k)
+{
+    size_t row = bytes_of(&o->value);
+    for (int d = 0; d < k; d++) {
+        const void *tx = ad_tangent_row(o->in[0], d);
+        void *t = ad_tangent_row(o, d);
+        ad_gpu_note(tx ? AD_CUDA_CHECK(cudaMemcpy(t, tx, row, cudaMemcpyHostToDevice)) : ad_gpu_memzero(t, row));
+    }
+}
+
+// ---- to_host: x (device) -> y (host), y = x ----
+static ad_status to_host_forward(ad_node *o)
+{
+    return AD_CUDA_CHECK(cudaMemcpy(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyDeviceToHost));
+}
+
+// gin (device) += gout (host): send gout over, then add on the device.
+static void to_host_vjp(const ad_node *o, int slot, const void *gout, void *gin)
+{
+    (void)slot;
+    size_t bytes = bytes_of(&o->value);
+    void *tmp = ad_gpu_malloc(bytes);
+    if (!tmp) {
+        ad_gpu_note(AD_ERR_DEVICE);
+        return;
+    }
+    ad_status st = AD_CUDA_CHECK(cudaMemcpy(tmp, gout, bytes, cudaMemcpyHostToDevice));
+    if (st == AD_OK) st = ad_gpu_add_into((ad_dtype)o->value.dtype, gin, tmp, o->value.size);
+    ad_gpu_note(st);
+    ad_gpu_free(tmp);
+}
+
+static void to_host_jvp(ad_node *o, int k)
+{
+    size_t row = bytes_of(&o->value);
+    for (int d = 0; d < k; d++) {
+        const void *tx = ad_tangent_row(o->in[0], d);
+        void *t = ad_tangent_row(o, d);
+        if (tx) ad_gpu_note(AD_CUDA_CHECK(cudaMemcpy(t, tx, row, cudaMemcpyDeviceToHost)));
+        else memset(t, 0, row);
+    }
+}
+
+static const ad_op_kernels to_device_kernels = {to_device_forward, to_device_vjp, to_device_jvp};
+
+static ad_op make_to_device(void)
+{
+    ad_op op = {};
+    op.name = "to_device";
+    op.summary = "send: the same tensor, on the GPU (its vjp receives the gradient back)";
+    op.n_in = op.n_in_min = 1;
+    op.flags = AD_OP_LINEAR | AD_OP_TO_CUDA;
+    op.infer = to_device_infer;
+    op.cuda = &to_device_kernels;
+    return op;
+}
+
+static ad_op make_to_host(void)
+{
+    ad_op op = {};
+    op.name = "to_host";
+    op.summary = "receive: the same tensor, on the CPU (its vjp sends the gradient over)";
+    op.n_in = op.n_in_min = 1;
+    op.flags = AD_OP_LINEAR | AD_OP_TO_CPU;
+    op.infer = to_host_infer;
+    op.cpu = {to_host_forward, to_host_vjp, to_host_jvp};
+    return op;
+}
+
+static const ad_op op_to_device = make_to_device();
+static const ad_op op_to_host = make_to_host();
+
+extern "C" ad_node *ad_to_device(ad_context *ctx, ad_node *x)
+{
+    if (x && !ad_gpu_available()) return NULL;
+    ad_node *in[1] = {x};
+    return ad_apply(ctx, &op_to_device, in, 1, NULL);
+}
+
+extern "C" ad_node *ad_to_host(ad_context *ctx, ad_node *x)
+{
+    ad_node *in[1] = {x};
+    return ad_apply(ctx, &op_to_host, in, 1, NULL);
+}
