@@ -2,9 +2,9 @@
  * (../shared/lectures/001_*): send A and x₀ to the device once, compute
  * x ← Ax 100 times there, read x back once; then compare the Rayleigh
  * quotient xᵀAx / xᵀx with the dominant eigenvalue from GSL's symmetric
- * eigensolver. The GPU path needs the CUDA matmul, which is not written
- * yet (README, Status): the lesson says so and runs the same three steps
- * on the CPU, with the engine's matmul (OpenBLAS). */
+ * eigensolver. This lesson's GPU path (ad_to_device, matmul on the device,
+ * ad_to_host) is not written yet (README, Status): the lesson says so and
+ * runs the same three steps on the CPU, with the engine's matmul (OpenBLAS). */
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -25,7 +25,10 @@ int main(int argc, char **argv)
     const char *where = "CPU";
     if (!ad_gpu_built()) snprintf(why, sizeof why, "this build has no CUDA backend");
     else if (!ad_gpu_available()) ad_gpu_describe(why, sizeof why);
-    else snprintf(why, sizeof why, "found %s, but the GPU matmul is not written yet", ad_gpu_describe(why, sizeof why));
+    else {
+        char dev[200];
+        snprintf(why, sizeof why, "found %s, but this lesson's GPU path is not written yet", ad_gpu_describe(dev, sizeof dev));
+    }
     /* A symmetric with a clear dominant eigenvalue: B + Bᵀ plus a rank-one spike */
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 11);
