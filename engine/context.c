@@ -360,8 +360,8 @@ ad_status ad_node_ensure_grad(ad_node *n, bool zero)
 }
 
 /* ---- leaves ---- */
-static ad_node *leaf_new(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
-                         const double *values, bool requires_grad)
+static ad_node *leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
+                        bool requires_grad, ad_device dev)
 {
     int64_t size;
     if (ad_check_context(ctx, who) != AD_OK) return NULL;
@@ -372,11 +372,45 @@ static ad_node *leaf_new(ad_context *ctx, const char *who, ad_dtype dt, int ndim
     if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
     ad_node *n = node_new(ctx, who);
     if (!n) return NULL;
-    if (node_set_value(n, dt, ndim, shape, size, AD_CPU) != AD_OK) return NULL;
+    uint32_t first_dev = ctx->n_dev;
+    if (node_set_value(n, dt, ndim, shape, size, dev) != AD_OK) goto fail;
     n->flags = AD_NODE_LEAF | (requires_grad ? AD_NODE_REQUIRES_GRAD : 0);
-    if (values) ad_tensor_copy_in(&n->value, values, size);
     /* A variable's grad lives as long as the variable (it survives rewinds). */
-    if (requires_grad && ad_node_ensure_grad(n, false) != AD_OK) return NULL;
+    if (requires_grad && ad_node_ensure_grad(n, false) != AD_OK) goto fail;
+    return n;
+fail:
+    ctx->n_nodes = n->id;   /* the half-made leaf is dropped */
+    while (ctx->n_dev > first_dev) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
+    return NULL;
+}
+
+static ad_node *leaf_new(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
+                         const double *values, bool requires_grad)
+{
+    ad_node *n = leaf_on(ctx, who, dt, ndim, shape, requires_grad, AD_CPU);
+    if (n && values) ad_tensor_copy_in(&n->value, values, n->value.size);
+    return n;
+}
+
+ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host)
+{
+    if (!host) return NULL;   /* keep the error that made the NULL */
+    if (ad_check_context(ctx, "leaf_to_device") != AD_OK) return NULL;
+    if (!(host->flags & AD_NODE_LEAF) || host->value.device != AD_CPU) {
+        ad_fail(AD_ERR_ARG, "leaf_to_device: node #%u is not a leaf on the CPU", host->id);
+        return NULL;
+    }
+    if (!ad_gpu_available()) return NULL;
+    uint32_t first_dev = ctx->n_dev;
+    ad_node *n = leaf_on(ctx, "leaf_to_device", (ad_dtype)host->value.dtype, host->value.ndim, host->value.shape,
+                         ad_requires_grad(host), AD_CUDA);
+    if (!n) return NULL;
+    if (ad_gpu_tensor_copy(&n->value, &host->value) != AD_OK) {
+        ctx->n_nodes = n->id;   /* the half-made leaf is dropped */
+        while (ctx->n_dev > first_dev) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
+        return NULL;
+    }
+    if (host->name) ad_set_name(n, host->name);
     return n;
 }
 

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ad_gpu.h"
 #include "ad_internal.h"
 #include "ad_kernel_util.h"
 #include "ad_train.h"
@@ -12,10 +13,30 @@ struct ad_optimizer {
     opt_kind kind;
     int n;
     ad_node **p;
-    double **m, **v;   /* per-parameter state, in double whatever the dtype */
+    double **m, **v;   /* per-parameter state, in double whatever the dtype; on
+                          the parameter's device (GPU memory for a GPU leaf) */
     double lr, momentum, beta1, beta2, eps;
     long t;            /* Adam's step count */
 };
+
+/* Zeroed state for one parameter, where the parameter lives. */
+static double *state_new(const ad_node *p)
+{
+    size_t bytes = (size_t)p->value.size * sizeof(double);
+    if (p->value.device == AD_CPU) return calloc(1, bytes);
+    double *d = ad_gpu_malloc(bytes);
+    if (d && ad_gpu_memzero(d, bytes) != AD_OK) {
+        ad_gpu_free(d);
+        d = NULL;
+    }
+    return d;
+}
+
+static void state_free(const ad_node *p, double *s)
+{
+    if (p && p->value.device == AD_CUDA) ad_gpu_free(s);
+    else free(s);
+}
 
 static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const char *who)
 {
@@ -23,11 +44,17 @@ static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const
         ad_fail(AD_ERR_ARG, "%s: no parameters given", who);
         return NULL;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (!params[i] || !(params[i]->flags & AD_NODE_LEAF) || !ad_requires_grad(params[i])) {
             ad_fail(AD_ERR_ARG, "%s: parameter %d is not a variable (a leaf that requires grad)", who, i);
             return NULL;
         }
+        if (params[i]->value.device != params[0]->value.device) {
+            ad_fail(AD_ERR_DEVICE, "%s: parameter %d is on the %s, parameter 0 on the %s", who, i,
+                    params[i]->value.device == AD_CUDA ? "GPU" : "CPU", params[0]->value.device == AD_CUDA ? "GPU" : "CPU");
+            return NULL;
+        }
+    }
     ad_optimizer *o = calloc(1, sizeof *o);
     if (!o) goto oom;
     o->kind = kind;
@@ -38,12 +65,16 @@ static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const
     if (!o->p || !o->m || !o->v) goto oom;
     for (int i = 0; i < n; i++) {
         o->p[i] = params[i];
-        o->m[i] = calloc((size_t)params[i]->value.size, sizeof(double));
-        o->v[i] = kind == OPT_ADAM ? calloc((size_t)params[i]->value.size, sizeof(double)) : NULL;
+        o->m[i] = state_new(params[i]);
+        o->v[i] = kind == OPT_ADAM ? state_new(params[i]) : NULL;
         if (!o->m[i] || (kind == OPT_ADAM && !o->v[i])) goto oom;
     }
     return o;
 oom:
+    if (params[0]->value.device == AD_CUDA && ad_last_status() == AD_ERR_DEVICE) {   /* the GPU's message stands */
+        ad_optimizer_free(o);
+        return NULL;
+    }
     ad_optimizer_free(o);
     ad_fail(AD_ERR_NOMEM, "%s: out of memory for the optimizer's state", who);
     return NULL;
@@ -88,6 +119,16 @@ ad_status ad_optimizer_step(ad_optimizer *o)
         ad_node *p = o->p[i];
         if (!p->grad) continue;
         double *m = o->m[i], *v = o->v[i];
+        if (p->value.device == AD_CUDA) {
+            ad_gpu_adam_hyper h = {o->lr, o->beta1, o->beta2, o->eps, c1, c2};
+            ad_status st = o->kind == OPT_SGD
+                               ? ad_gpu_sgd_step((ad_dtype)p->value.dtype, p->value.data, p->grad, m, p->value.size,
+                                                 o->lr, o->momentum)
+                               : ad_gpu_adam_step((ad_dtype)p->value.dtype, p->value.data, p->grad, m, v,
+                                                  p->value.size, &h);
+            if (st != AD_OK) return st;
+            continue;
+        }
         AD_DISPATCH(p->value.dtype, {
             T *w = p->value.data;
             const T *g = p->grad;
@@ -121,8 +162,9 @@ void ad_optimizer_free(ad_optimizer *o)
 {
     if (!o) return;
     for (int i = 0; i < o->n; i++) {
-        if (o->m) free(o->m[i]);
-        if (o->v) free(o->v[i]);
+        const ad_node *p = o->p ? o->p[i] : NULL;
+        if (o->m) state_free(p, o->m[i]);
+        if (o->v) state_free(p, o->v[i]);
     }
     free(o->m);
     free(o->v);

@@ -65,6 +65,12 @@ ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src);
 ad_node *ad_to_device(ad_context *ctx, ad_node *x);   /* send:    x (CPU) -> same shape on the GPU */
 ad_node *ad_to_host(ad_context *ctx, ad_node *x);     /* receive: x (GPU) -> same shape on the CPU */
 
+/* A leaf on the GPU: a new variable (or constant) of ctx holding a copy of
+ * the host leaf's value, requiring grad as it does. A model trained on the
+ * GPU keeps its parameters there: made and initialised on the host, sent
+ * once, updated in place by the optimizer. (engine/context.c) */
+ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host_leaf);
+
 /* ---- what the engine asks of the device (engine/context.c, backward.c) ---- */
 ad_status ad_gpu_memzero(void *device_ptr, size_t bytes);
 /* dst[i] += src[i] for n elements of dt on the device; src NULL adds 1 to each (a scalar seed). */
@@ -73,6 +79,16 @@ ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n);
  * its error (message in ad_last_error) here; the engine collects it after
  * each GPU vjp/jvp. Returns the recorded status and clears it. */
 ad_status ad_gpu_take_error(void);
+
+/* The optimizer steps on a device parameter w (n elements of dt) with its
+ * grad g, the state m, v float64 device arrays (engine/optim.c). */
+typedef struct ad_gpu_adam_hyper {
+    double lr, beta1, beta2, eps;
+    double c1, c2;   /* bias corrections 1 - β₁ᵗ, 1 - β₂ᵗ */
+} ad_gpu_adam_hyper;
+ad_status ad_gpu_sgd_step(ad_dtype dt, void *w, const void *g, double *m, int64_t n, double lr, double momentum);
+ad_status ad_gpu_adam_step(ad_dtype dt, void *w, const void *g, double *m, double *v, int64_t n,
+                           const ad_gpu_adam_hyper *h);
 
 /* Wait for all queued device work; reports an asynchronous kernel error. */
 ad_status ad_gpu_synchronize(void);

@@ -42,6 +42,32 @@ const ad_cublas_api *ad_gpu_blas(void);
 /* The one cuBLAS handle (made on first use); NULL + AD_ERR_DEVICE if it cannot be. */
 cublasHandle_t ad_gpu_cublas(void);
 
+/* Row-major C (m,n) = op(A)·op(B) + beta·C on the device through cuBLAS,
+ * with the leading dimensions of row-major storage (gpu/matmul.cu). */
+ad_status ad_gpu_gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *A, int64_t lda,
+                      const void *B, int64_t ldb, double beta, void *C, int64_t ldc);
+
+/* A sum over one block of AD_GPU_BLOCK_SUM threads, in a fixed tree order
+ * (so results repeat run to run); every thread gets the total. */
+enum { AD_GPU_BLOCK_SUM = 256 };
+__device__ inline double ad_gpu_block_sum(double v)
+{
+    __shared__ double part[AD_GPU_BLOCK_SUM];
+    part[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = AD_GPU_BLOCK_SUM / 2; w > 0; w /= 2) {
+        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+        __syncthreads();
+    }
+    double total = part[0];
+    __syncthreads();   // part may be reused by the next call
+    return total;
+}
+
+/* Grid-stride loop over [0, n). */
+#define AD_GPU_FOR(i, n)                                                                                               \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
 /* 1-D launch geometry for n elements (grid-stride loops cover the rest). */
 static inline unsigned ad_gpu_blocks(int64_t n, unsigned threads)
 {

@@ -9,7 +9,7 @@
 // Row-major C (m,n) = op(A)·op(B) + beta·C on the device. cuBLAS is
 // column-major, and a row-major matrix is its transpose in column-major, so
 // C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swap.
-static ad_status gpu_gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *A, int64_t lda,
+ad_status ad_gpu_gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *A, int64_t lda,
                           const void *B, int64_t ldb, double beta, void *C, int64_t ldc)
 {
     cublasHandle_t h = ad_gpu_cublas();
@@ -29,7 +29,7 @@ static ad_status gpu_gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, i
 static ad_status matmul_forward_cuda(ad_node *o)
 {
     const ad_tensor *a = &o->in[0]->value, *b = &o->in[1]->value;
-    return gpu_gemm((ad_dtype)o->value.dtype, false, false, a->shape[0], b->shape[1], a->shape[1], a->data,
+    return ad_gpu_gemm((ad_dtype)o->value.dtype, false, false, a->shape[0], b->shape[1], a->shape[1], a->data,
                     a->shape[1], b->data, b->shape[1], 0.0, o->value.data, b->shape[1]);
 }
 
@@ -38,8 +38,8 @@ static void matmul_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin
     const ad_tensor *a = &o->in[0]->value, *b = &o->in[1]->value;
     int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
     ad_dtype dt = (ad_dtype)o->value.dtype;
-    if (slot == 0) ad_gpu_note(gpu_gemm(dt, false, true, M, K, N, g, N, b->data, N, 1.0, gin, K));   // da += dy·bᵀ
-    else ad_gpu_note(gpu_gemm(dt, true, false, K, N, M, a->data, K, g, N, 1.0, gin, N));            // db += aᵀ·dy
+    if (slot == 0) ad_gpu_note(ad_gpu_gemm(dt, false, true, M, K, N, g, N, b->data, N, 1.0, gin, K));   // da += dy·bᵀ
+    else ad_gpu_note(ad_gpu_gemm(dt, true, false, K, N, M, a->data, K, g, N, 1.0, gin, N));            // db += aᵀ·dy
 }
 
 static void matmul_jvp_cuda(ad_node *o, int k)
@@ -50,8 +50,8 @@ static void matmul_jvp_cuda(ad_node *o, int k)
     for (int d = 0; d < k; d++) {
         void *t = ad_tangent_row(o, d), *ta = ad_tangent_row(o->in[0], d), *tb = ad_tangent_row(o->in[1], d);
         ad_gpu_note(ad_gpu_memzero(t, (size_t)(M * N) * ad_dtype_size(dt)));
-        if (ta) ad_gpu_note(gpu_gemm(dt, false, false, M, N, K, ta, K, b->data, N, 1.0, t, N));
-        if (tb) ad_gpu_note(gpu_gemm(dt, false, false, M, N, K, a->data, K, tb, N, 1.0, t, N));
+        if (ta) ad_gpu_note(ad_gpu_gemm(dt, false, false, M, N, K, ta, K, b->data, N, 1.0, t, N));
+        if (tb) ad_gpu_note(ad_gpu_gemm(dt, false, false, M, N, K, a->data, K, tb, N, 1.0, t, N));
     }
 }
 
@@ -88,7 +88,7 @@ static ad_status linear_forward_cuda(ad_node *o)
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
     int64_t N = x->shape[0], n_in_f = x->shape[1], n_out = w->shape[0];
     ad_dtype dt = (ad_dtype)o->value.dtype;
-    ad_status st = gpu_gemm(dt, false, true, N, n_out, n_in_f, x->data, n_in_f, w->data, n_in_f, 0.0, o->value.data, n_out);
+    ad_status st = ad_gpu_gemm(dt, false, true, N, n_out, n_in_f, x->data, n_in_f, w->data, n_in_f, 0.0, o->value.data, n_out);
     if (st == AD_OK && o->n_in == 3) st = add_rows(dt, o->value.data, o->in[2]->value.data, N, n_out);
     return st;
 }
@@ -98,8 +98,8 @@ static void linear_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
     int64_t N = x->shape[0], n_in_f = x->shape[1], n_out = w->shape[0];
     ad_dtype dt = (ad_dtype)o->value.dtype;
-    if (slot == 0) ad_gpu_note(gpu_gemm(dt, false, false, N, n_in_f, n_out, g, n_out, w->data, n_in_f, 1.0, gin, n_in_f));
-    else if (slot == 1) ad_gpu_note(gpu_gemm(dt, true, false, n_out, n_in_f, N, g, n_out, x->data, n_in_f, 1.0, gin, n_in_f));
+    if (slot == 0) ad_gpu_note(ad_gpu_gemm(dt, false, false, N, n_in_f, n_out, g, n_out, w->data, n_in_f, 1.0, gin, n_in_f));
+    else if (slot == 1) ad_gpu_note(ad_gpu_gemm(dt, true, false, n_out, n_in_f, N, g, n_out, x->data, n_in_f, 1.0, gin, n_in_f));
     else {
         AD_DISPATCH(dt, { sum_rows_kernel<T><<<ad_gpu_blocks(n_out, THREADS), THREADS>>>((T *)gin, (const T *)g, N, n_out); });
         AD_CUDA_LAUNCHED();
@@ -114,8 +114,8 @@ static void linear_jvp_cuda(ad_node *o, int k)
     for (int d = 0; d < k; d++) {
         void *t = ad_tangent_row(o, d), *tx = ad_tangent_row(o->in[0], d), *tw = ad_tangent_row(o->in[1], d);
         ad_gpu_note(ad_gpu_memzero(t, (size_t)(N * n_out) * ad_dtype_size(dt)));
-        if (tx) ad_gpu_note(gpu_gemm(dt, false, true, N, n_out, n_in_f, tx, n_in_f, w->data, n_in_f, 1.0, t, n_out));
-        if (tw) ad_gpu_note(gpu_gemm(dt, false, true, N, n_out, n_in_f, x->data, n_in_f, tw, n_in_f, 1.0, t, n_out));
+        if (tx) ad_gpu_note(ad_gpu_gemm(dt, false, true, N, n_out, n_in_f, tx, n_in_f, w->data, n_in_f, 1.0, t, n_out));
+        if (tw) ad_gpu_note(ad_gpu_gemm(dt, false, true, N, n_out, n_in_f, x->data, n_in_f, tw, n_in_f, 1.0, t, n_out));
         if (o->n_in == 3 && o->in[2]->tangent) ad_gpu_note(add_rows(dt, t, ad_tangent_row(o->in[2], d), N, n_out));
     }
 }

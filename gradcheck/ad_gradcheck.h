@@ -9,7 +9,9 @@
  *   DOT_PRODUCT   <r, J v> = <J^T r, v> for random r, v (no differences at all);
  *   DETERMINISM   backward with the same random cotangent twice, bit for bit;
  *   FAST_REV / FAST_FWD (fast mode, for big inputs) u^T J_num v against
- *                 (J^T u)^T v and u^T (J v) for random u, v.
+ *                 (J^T u)^T v and u^T (J v) for random u, v;
+ *   DEVICE_*      (device AD_CUDA) the GPU's forward, vjp and jvp against the
+ *                 CPU's on the same inputs, to |gpu - cpu| <= 1e-9·|cpu| + 1e-12·(1 + max|cpu|).
  * An entry passes where |a - n| <= atol + rtol·|n|. Cotangents are random
  * (never all ones), and input grads are pre-filled with random values
  * before a backward pass so that a vjp which overwrites instead of
@@ -32,6 +34,9 @@ typedef struct ad_gc_options {
     bool richardson;          /* 4-point stencil (error O(ε⁴)) instead of 2-point */
     double kink_margin;       /* inputs at least this far from a kink (1e-3) */
     FILE *jacobian_out;       /* print both Jacobians side by side here (small cases) */
+    int device;               /* ad_device: AD_CPU (default), or AD_CUDA: f runs on the
+                                 GPU (inputs sent, output received, in float64), and
+                                 its forward, vjp and jvp are compared with the CPU's */
 } ad_gc_options;
 
 void ad_gc_default_options(ad_gc_options *o);
@@ -42,7 +47,10 @@ typedef enum ad_gc_check {
     AD_GC_DOT_PRODUCT,
     AD_GC_DETERMINISM,
     AD_GC_FAST_REV,
-    AD_GC_FAST_FWD
+    AD_GC_FAST_FWD,
+    AD_GC_DEVICE_FORWARD,     /* --device cuda: the GPU's value against the CPU's */
+    AD_GC_DEVICE_VJP,         /* ... each input's vjp for one random cotangent */
+    AD_GC_DEVICE_JVP          /* ... the jvp along one random direction */
 } ad_gc_check;
 
 const char *ad_gc_check_name(ad_gc_check c);

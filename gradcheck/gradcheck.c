@@ -27,6 +27,9 @@ const char *ad_gc_check_name(ad_gc_check c)
     case AD_GC_DETERMINISM: return "determinism";
     case AD_GC_FAST_REV: return "fast-reverse";
     case AD_GC_FAST_FWD: return "fast-forward";
+    case AD_GC_DEVICE_FORWARD: return "cpu-vs-gpu-forward";
+    case AD_GC_DEVICE_VJP: return "cpu-vs-gpu-vjp";
+    case AD_GC_DEVICE_JVP: return "cpu-vs-gpu-jvp";
     }
     return "?";
 }
@@ -57,6 +60,7 @@ typedef struct gc_run {
     int64_t n[AD_MAX_INPUTS];
     ad_tensor out;                         /* output shape (data unused) */
     int64_t m;
+    ad_device device;                      /* where f runs now */
     const ad_gc_options *o;
     gsl_rng *rng;
     ad_gc_report *r;
@@ -96,6 +100,19 @@ static void finish_record(gc_run *R, ad_gc_record *rec, double t0)
 
 static bool diff(const gc_run *R, int s) { return !(R->nondiff & (1u << s)); }
 
+/* f of the leaves (host nodes), on R->device: on the GPU the leaves are sent
+ * (ad_to_device) and the output received (ad_to_host), so every check below
+ * reads host values and grads, and gradients and tangents cross the copies
+ * like any op's. */
+static ad_node *call_f(gc_run *R, ad_context *ctx, ad_node **leaves)
+{
+    if (R->device == AD_CPU) return R->f(ctx, leaves, R->n_in, R->user);
+    ad_node *in[AD_MAX_INPUTS];
+    for (int s = 0; s < R->n_in; s++)
+        if (!(in[s] = ad_to_device(ctx, leaves[s]))) return NULL;
+    return ad_to_host(ctx, R->f(ctx, in, R->n_in, R->user));
+}
+
 /* Build f from leaves holding R->x. kind: 0 constants, 1 variables (for
  * backward), 2 constants with tangents (forward mode, dirs set by caller). */
 static ad_node *build(gc_run *R, ad_context *ctx, ad_node **leaves, bool variables)
@@ -105,7 +122,7 @@ static ad_node *build(gc_run *R, ad_context *ctx, ad_node **leaves, bool variabl
                                               : ad_constant(ctx, AD_FLOAT64, R->ndim[s], R->shape[s], R->x[s]);
         if (!leaves[s]) return NULL;
     }
-    return R->f(ctx, leaves, R->n_in, R->user);
+    return call_f(R, ctx, leaves);
 }
 
 /* Make the leaves of a reused context (once), or refresh their values
@@ -135,7 +152,7 @@ static ad_status eval(gc_run *R, double *out)
 {
     ad_status st = leaves_ready(R, &R->eval_ctx, R->eval_leaves, &R->eval_mark, false);
     if (st != AD_OK) return st;
-    ad_node *y = R->f(R->eval_ctx, R->eval_leaves, R->n_in, R->user);
+    ad_node *y = call_f(R, R->eval_ctx, R->eval_leaves);
     return y ? ad_tensor_copy_out(&y->value, out, R->m) : ad_last_status();
 }
 
@@ -195,7 +212,7 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
     if (!reuse_graph || !R->grad_y) {
         /* A fresh graph: each backward pass of the determinism test runs on its own build. */
         st = leaves_ready(R, &R->grad_ctx, R->grad_leaves, &R->grad_mark, true);
-        R->grad_y = st == AD_OK ? R->f(R->grad_ctx, R->grad_leaves, R->n_in, R->user) : NULL;
+        R->grad_y = st == AD_OK ? call_f(R, R->grad_ctx, R->grad_leaves) : NULL;
         if (st == AD_OK && !R->grad_y) st = ad_last_status();
     }
     ad_context *ctx = R->grad_ctx;
@@ -245,7 +262,7 @@ static ad_status jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *
         else if (!v && u == s)
             for (int d = 0; d < k && st == AD_OK; d++) st = ad_set_tangent(leaves[u], d, NULL, col0 + d);
     }
-    ad_node *y = st == AD_OK ? R->f(ctx, leaves, R->n_in, R->user) : NULL;
+    ad_node *y = st == AD_OK ? call_f(R, ctx, leaves) : NULL;
     if (st == AD_OK && !y) st = ad_last_status();
     for (int d = 0; d < k && st == AD_OK; d++)
         for (int64_t o = 0; o < R->m; o++) t[(int64_t)d * R->m + o] = ad_tangent_at(y, d, o);
@@ -524,6 +541,92 @@ static void check_fast(gc_run *R)
     free(jv);
 }
 
+/* Compare n GPU values with n CPU values into rec (what = "forward",
+ * "vjp" or "jvp"; input s names the index space, -1 the output's). */
+static void compare_devices(gc_run *R, ad_gc_record *rec, const char *what, int s, const double *gpu,
+                            const double *cpu, int64_t n)
+{
+    double scale = 0, worst = 0;
+    for (int64_t j = 0; j < n; j++) scale = fmax(scale, fabs(cpu[j]));
+    for (int64_t j = 0; j < n; j++) {
+        double err = fabs(gpu[j] - cpu[j]), tol = 1e-9 * fabs(cpu[j]) + 1e-12 * (1 + scale);
+        if (!isfinite(gpu[j]) && isfinite(cpu[j])) err = INFINITY;
+        rec->max_abs_err = fmax(rec->max_abs_err, err);
+        if (fabs(cpu[j]) > 0) rec->max_rel_err = fmax(rec->max_rel_err, err / fabs(cpu[j]));
+        if (!(err <= tol) && (rec->pass || err / tol > worst)) {
+            char ix[48];
+            ad_tensor t = R->out;
+            if (s >= 0) {
+                t.ndim = (uint8_t)R->ndim[s];
+                memcpy(t.shape, R->shape[s], sizeof t.shape);
+            }
+            worst = err / tol;
+            rec->pass = false;
+            ad_index_str(&t, j, ix, sizeof ix);
+            if (s >= 0) {
+                snprintf(rec->worst, sizeof rec->worst, "dx%d%s", s, ix);
+                rec->x_at_worst = R->x[s][j];
+            } else {
+                snprintf(rec->worst, sizeof rec->worst, "y%s", ix);
+            }
+            rec->numerical = cpu[j];   /* the reference: the CPU's */
+            if (!strcmp(what, "jvp")) rec->forward = gpu[j];
+            else rec->reverse = gpu[j];
+            snprintf(rec->message, sizeof rec->message, "%s at %s: GPU %.17g, CPU %.17g", what, rec->worst, gpu[j],
+                     cpu[j]);
+        }
+    }
+}
+
+/* --device cuda: forward, vjp and jvp on the GPU against the CPU's, at the
+ * same inputs with the same random cotangent and direction. */
+static void check_devices_agree(gc_run *R)
+{
+    double *r = malloc((size_t)R->m * sizeof(double)), *v[AD_MAX_INPUTS];
+    for (int64_t o = 0; o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
+    random_dirs(R, v);
+    unsigned long prefill = gsl_rng_get(R->rng);
+    double *y[2], *t[2], *g[2][AD_MAX_INPUTS] = {{0}};
+    ad_status st[2];
+    for (int k = 0; k < 2; k++) {   /* k = 0: the CPU, 1: the GPU */
+        R->device = k ? AD_CUDA : AD_CPU;
+        y[k] = malloc((size_t)R->m * sizeof(double));
+        t[k] = malloc((size_t)R->m * sizeof(double));
+        for (int s = 0; s < R->n_in; s++) g[k][s] = diff(R, s) ? malloc((size_t)R->n[s] * sizeof(double)) : NULL;
+        st[k] = eval(R, y[k]);
+        if (st[k] == AD_OK && (R->o->mode & AD_GC_REV)) st[k] = vjp_all(R, r, g[k], prefill, false);
+        if (st[k] == AD_OK && (R->o->mode & AD_GC_FWD)) st[k] = jvp_cols(R, -1, 0, 1, v, t[k]);
+    }
+    R->device = AD_CUDA;
+    R->grad_y = NULL;   /* the graph in grad_ctx was rebuilt on each device: build afresh next time */
+    for (int c = AD_GC_DEVICE_FORWARD; c <= AD_GC_DEVICE_JVP; c++) {
+        if ((c == AD_GC_DEVICE_VJP && !(R->o->mode & AD_GC_REV)) || (c == AD_GC_DEVICE_JVP && !(R->o->mode & AD_GC_FWD)))
+            continue;
+        double t0 = now();
+        ad_gc_record *rec = new_record(R, -1, (ad_gc_check)c);
+        if (st[0] != AD_OK || st[1] != AD_OK) {
+            rec->pass = false;
+            snprintf(rec->message, sizeof rec->message, "could not run on the %s: %s", st[1] != AD_OK ? "GPU" : "CPU",
+                     ad_last_error());
+        } else if (c == AD_GC_DEVICE_FORWARD) {
+            compare_devices(R, rec, "forward", -1, y[1], y[0], R->m);
+        } else if (c == AD_GC_DEVICE_JVP) {
+            compare_devices(R, rec, "jvp", -1, t[1], t[0], R->m);
+        } else {
+            for (int s = 0; s < R->n_in; s++)
+                if (g[0][s]) compare_devices(R, rec, "vjp", s, g[1][s], g[0][s], R->n[s]);
+        }
+        finish_record(R, rec, t0);
+    }
+    for (int k = 0; k < 2; k++) {
+        free(y[k]);
+        free(t[k]);
+        for (int s = 0; s < R->n_in; s++) free(g[k][s]);
+    }
+    for (int s = 0; s < R->n_in; s++) free(v[s]);
+    free(r);
+}
+
 ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void *user, int n_in,
                           const ad_tensor *const *inputs, unsigned nondiff, const ad_gc_options *opts, ad_gc_report *r)
 {
@@ -537,8 +640,11 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
     if (!(opts->eps > 0) || !(opts->atol >= 0) || !(opts->rtol >= 0))
         return ad_fail(AD_ERR_ARG, "gradcheck: eps must be > 0 and atol, rtol >= 0 (got %g, %g, %g)", opts->eps,
                        opts->atol, opts->rtol);
+    if (opts->device != AD_CPU && opts->device != AD_CUDA)
+        return ad_fail(AD_ERR_ARG, "gradcheck: device %d is neither AD_CPU nor AD_CUDA", opts->device);
+    if (opts->device == AD_CUDA && !ad_gpu_available()) return ad_last_status();
     gc_run R = {.name = name ? name : "f", .label = label, .f = f, .user = user, .n_in = n_in, .nondiff = nondiff,
-                .o = opts, .r = r};
+                .device = (ad_device)opts->device, .o = opts, .r = r};
     for (int s = 0; s < n_in; s++) {
         if (!inputs[s]) return ad_fail(AD_ERR_ARG, "gradcheck %s: input %d is NULL", R.name, s);
         R.ndim[s] = inputs[s]->ndim;
@@ -572,6 +678,7 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
         }
         if (opts->mode == AD_GC_BOTH) check_dot_product(&R);
         if (opts->mode & AD_GC_REV) check_determinism(&R);
+        if (opts->device == AD_CUDA) check_devices_agree(&R);
         gsl_rng_free(R.rng);
     }
     ad_context_free(R.eval_ctx);

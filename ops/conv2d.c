@@ -226,6 +226,8 @@ static ad_status conv_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(conv2d)
+
 const ad_op ad_op_conv2d = {
     .name = "conv2d",
     .summary = "x (N,C,H,W) ⋆ w (K,C,R,S) + b (K), stride, zero padding; im2col + GEMM",
@@ -234,6 +236,7 @@ const ad_op ad_op_conv2d = {
     .flags = AD_OP_PARAMS,
     .infer = conv_infer,
     .cpu = {conv_forward, conv_vjp, conv_jvp},
+    .cuda = AD_CUDA_KERNELS(conv2d),
     .domain = {{-2, 2}, {-2, 2}, {-2, 2}},
     .cases = conv_cases,
     .n_cases = sizeof conv_cases / sizeof conv_cases[0],

@@ -10,10 +10,19 @@
  * mse: L = mean((p - t)²); dp += dL·2(p - t)/n, dt -= the same. */
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include "ad_gpu.h"
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
 
 static double at(const ad_node *n, int64_t i) { return ad_value_at(n, i); }
+
+/* n's value where the host can read it: n's own, or a host copy of a GPU
+ * node's (into *copy, for the caller to free). NULL with the error set. */
+static const ad_tensor *host_values(const ad_node *n, ad_tensor **copy)
+{
+    if (n->value.device == AD_CPU) return &n->value;
+    return *copy = ad_gpu_tensor_to_host(&n->value);
+}
 
 static ad_status ce_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
 {
@@ -36,17 +45,28 @@ static ad_status ce_infer(ad_node *const *in, int n_in, const ad_params *p, int 
                        ad_shape_str(&in[2]->value, st, sizeof st), (long long)C);
     if (p->reduction != AD_REDUCE_MEAN && p->reduction != AD_REDUCE_SUM)
         return ad_fail(AD_ERR_ARG, "cross_entropy: reduction %d is neither mean nor sum", p->reduction);
+    /* The targets and weights are checked here, on the host: on the GPU
+     * they are copied over first (N + C numbers), so a bad target is this
+     * clear error there too, not an out-of-bounds read in a kernel. */
+    ad_tensor *copy[2] = {NULL, NULL};
+    const ad_tensor *tv_of = host_values(in[1], &copy[0]), *w_of = n_in == 3 ? host_values(in[2], &copy[1]) : NULL;
+    ad_status status = tv_of && (n_in < 3 || w_of) ? AD_OK : ad_last_status();
     double wsum = 0;
-    for (int64_t n = 0; n < N; n++) {
-        double tv = at(in[1], n);
+    for (int64_t n = 0; n < N && status == AD_OK; n++) {
+        double tv = ad_tensor_get(tv_of, n);
         if (tv == (double)p->ignore_index) continue;
-        if (tv != floor(tv) || tv < 0 || tv >= (double)C)
-            return ad_fail(AD_ERR_ARG, "cross_entropy: target %g at [%lld] is not a class index in 0..%lld", tv,
-                           (long long)n, (long long)C - 1);
-        double w = n_in == 3 ? at(in[2], (int64_t)tv) : 1.0;
-        if (!(w >= 0)) return ad_fail(AD_ERR_ARG, "cross_entropy: class weight %g of class %g is negative", w, tv);
+        if (tv != floor(tv) || tv < 0 || tv >= (double)C) {
+            status = ad_fail(AD_ERR_ARG, "cross_entropy: target %g at [%lld] is not a class index in 0..%lld", tv,
+                         (long long)n, (long long)C - 1);
+            break;
+        }
+        double w = w_of ? ad_tensor_get(w_of, (int64_t)tv) : 1.0;
+        if (!(w >= 0)) status = ad_fail(AD_ERR_ARG, "cross_entropy: class weight %g of class %g is negative", w, tv);
         wsum += w;
     }
+    ad_tensor_free(copy[0]);
+    ad_tensor_free(copy[1]);
+    if (status != AD_OK) return status;
     if (p->reduction == AD_REDUCE_MEAN && !(wsum > 0))
         return ad_fail(AD_ERR_ARG, "cross_entropy: every target is ignored (or weighs 0): the mean is undefined");
     *nd = 0;
@@ -176,6 +196,9 @@ static ad_status ce_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(cross_entropy)
+AD_DECLARE_CUDA(mse)
+
 const ad_op ad_op_cross_entropy = {
     .name = "cross_entropy",
     .summary = "softmax cross-entropy from logits (N,C), targets (N), class weights (C); mean or sum",
@@ -184,6 +207,7 @@ const ad_op ad_op_cross_entropy = {
     .flags = AD_OP_PARAMS,
     .infer = ce_infer,
     .cpu = {ce_forward, ce_vjp, ce_jvp},
+    .cuda = AD_CUDA_KERNELS(cross_entropy),
     .domain = {{-3, 3}, {0, 0}, {0.5, 2}},
     .nondiff_inputs = (1u << 1) | (1u << 2),
     .sample_input = ce_sample,
@@ -259,6 +283,7 @@ const ad_op ad_op_mse = {
     .n_in_min = 2,
     .infer = mse_infer,
     .cpu = {mse_forward, mse_vjp, mse_jvp},
+    .cuda = AD_CUDA_KERNELS(mse),
     .domain = {{-2, 2}, {-2, 2}},
     .cases = mse_cases,
     .n_cases = sizeof mse_cases / sizeof mse_cases[0],

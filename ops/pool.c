@@ -175,6 +175,9 @@ static ad_status pool_complete(ad_op_case *c)
     return AD_OK;
 }
 
+AD_DECLARE_CUDA(maxpool2d)
+AD_DECLARE_CUDA(avgpool2d)
+
 const ad_op ad_op_maxpool2d = {
     .name = "maxpool2d",
     .summary = "max over windows (params.window, params.stride); ties: the first maximum",
@@ -183,6 +186,7 @@ const ad_op ad_op_maxpool2d = {
     .flags = AD_OP_PARAMS | AD_OP_NONSMOOTH,
     .infer = maxpool_infer,
     .cpu = {pool_forward, pool_vjp, pool_jvp},
+    .cuda = AD_CUDA_KERNELS(maxpool2d),
     .domain = {{-2, 2}},
     .kink_gap = maxpool_gap,
     .cases = pool_cases,
@@ -198,6 +202,7 @@ const ad_op ad_op_avgpool2d = {
     .flags = AD_OP_PARAMS | AD_OP_LINEAR,
     .infer = avgpool_infer,
     .cpu = {pool_forward, pool_vjp, pool_jvp},
+    .cuda = AD_CUDA_KERNELS(avgpool2d),
     .domain = {{-2, 2}},
     .cases = pool_cases,
     .n_cases = sizeof pool_cases / sizeof pool_cases[0],
