@@ -40,8 +40,15 @@ extern "C" bool ad_gpu_available(void)
 {
     pthread_once(&probe_once, probe);
     if (probe_err != cudaSuccess) {
-        ad_fail(AD_ERR_DEVICE, "no GPU found: CUDA says %s (%s)", cudaGetErrorString(probe_err),
-                cudaGetErrorName(probe_err));
+        // Without a driver at all CUDA says "driver version is insufficient": say what is missing.
+        void *driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!driver)
+            ad_fail(AD_ERR_DEVICE, "no GPU found: no NVIDIA driver on this machine (libcuda.so.1 cannot be loaded; CUDA says %s)",
+                    cudaGetErrorName(probe_err));
+        else
+            ad_fail(AD_ERR_DEVICE, "no GPU found: CUDA says %s (%s)", cudaGetErrorString(probe_err),
+                    cudaGetErrorName(probe_err));
+        if (driver) dlclose(driver);
         return false;
     }
     if (probe_count < 1) {

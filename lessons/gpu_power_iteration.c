@@ -1,10 +1,9 @@
 /* gpu_power_iteration: lecture 001's "Power iteration example on PyTorch"
  * (../shared/lectures/001_*): send A and x₀ to the device once, compute
- * x ← Ax 100 times there, read x back once; then compare the Rayleigh
+ * x ← Ax/|Ax| 100 times there, read x back once; then compare the Rayleigh
  * quotient xᵀAx / xᵀx with the dominant eigenvalue from GSL's symmetric
- * eigensolver. This lesson's GPU path (ad_to_device, matmul on the device,
- * ad_to_host) is not written yet (README, Status): the lesson says so and
- * runs the same three steps on the CPU, with the engine's matmul (OpenBLAS). */
+ * eigensolver. Where there is no GPU (or no CUDA in the build) the same
+ * three steps run on the CPU, and the lesson says why. */
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -12,6 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lesson.h"
+
+/* dst = src, two nodes of one shape on one device. */
+static ad_status copy_value(ad_node *dst, const ad_node *src)
+{
+    if (dst->value.device == AD_CUDA) return ad_gpu_tensor_copy(&dst->value, &src->value);
+    memcpy(dst->value.data, src->value.data, (size_t)src->value.size * ad_dtype_size((ad_dtype)src->value.dtype));
+    return AD_OK;
+}
 
 int main(int argc, char **argv)
 {
@@ -21,14 +28,13 @@ int main(int argc, char **argv)
                 .n_in = 2};
     lesson_parse(&L, argc, argv);
     int n = (int)L.in[0].value, steps = (int)L.in[1].value;
-    char why[256];
-    const char *where = "CPU";
+    char why[256] = "", dev[256] = "";
+    bool gpu = false;
     if (!ad_gpu_built()) snprintf(why, sizeof why, "this build has no CUDA backend");
     else if (!ad_gpu_available()) ad_gpu_describe(why, sizeof why);
-    else {
-        char dev[200];
-        snprintf(why, sizeof why, "found %s, but this lesson's GPU path is not written yet", ad_gpu_describe(dev, sizeof dev));
-    }
+    else gpu = true;
+    if (gpu) ad_gpu_describe(dev, sizeof dev);
+    const char *where = gpu ? "GPU" : "CPU";
     /* A symmetric with a clear dominant eigenvalue: B + Bᵀ plus a rank-one spike */
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 11);
@@ -37,29 +43,37 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         for (int j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = gsl_ran_gaussian(rng, 1.0 / sqrt(n)) + 5 * u[i] * u[j];
     for (int i = 0; i < n; i++) x0[i] = 1.0;
-    /* send, compute, receive: on the CPU here, in the engine's no-grad mode */
+    /* 1. send A and x₀ once (on the CPU they stay where they are); no-grad mode throughout */
     ad_context *ctx = ad_context_new();
     ad_set_grad_enabled(ctx, false);
     int64_t sa[] = {n, n}, sx[] = {n, 1};
     ad_node *An = ad_constant(ctx, AD_FLOAT64, 2, sa, A), *x = ad_constant(ctx, AD_FLOAT64, 2, sx, x0);
+    if (gpu) {
+        An = ad_to_device(ctx, An);
+        x = ad_to_device(ctx, x);
+        if (!An || !x) lesson_die(&L, "sending A and x0 to the GPU");
+    }
+    /* 2. x ← Ax / |Ax| on the device, each step's nodes freed by the rewind */
     ad_mark m = ad_context_mark(ctx);
-    double *xv = malloc((size_t)n * sizeof *xv);
     for (int s = 0; s < steps; s++) {
         ad_node *y = ad_matmul(ctx, An, x);
-        if (!y) lesson_die(&L, "matmul");
-        /* normalise so the iterate neither overflows nor vanishes */
-        double norm = 0;
-        for (int i = 0; i < n; i++) norm += ad_value_at(y, i) * ad_value_at(y, i);
-        norm = sqrt(norm);
-        for (int i = 0; i < n; i++) xv[i] = ad_value_at(y, i) / norm;
+        ad_node *xn = ad_div(ctx, y, ad_sqrt(ctx, ad_sum(ctx, ad_mul(ctx, y, y), -1, false)));
+        if (!xn || copy_value(x, xn) != AD_OK) lesson_die(&L, "a power-iteration step");
         ad_context_rewind(ctx, m);
-        memcpy(x->value.data, xv, (size_t)n * sizeof *xv);
     }
-    /* Rayleigh quotient */
-    ad_node *Ax = ad_matmul(ctx, An, x);
-    double num = 0, den = 0;
-    for (int i = 0; i < n; i++) num += xv[i] * ad_value_at(Ax, i), den += xv[i] * xv[i];
-    double lambda = num / den;
+    /* the Rayleigh quotient xᵀAx / xᵀx, on the device too */
+    ad_node *lam = ad_div(ctx, ad_sum(ctx, ad_mul(ctx, x, ad_matmul(ctx, An, x)), -1, false),
+                          ad_sum(ctx, ad_mul(ctx, x, x), -1, false));
+    /* 3. read back once: x and the quotient */
+    ad_node *x_host = gpu ? ad_to_host(ctx, x) : x, *lam_host = gpu ? ad_to_host(ctx, lam) : lam;
+    if (!x_host || !lam_host) lesson_die(&L, "receiving x and the Rayleigh quotient");
+    double lambda = ad_value_scalar(lam_host);
+    double *xv = malloc((size_t)n * sizeof *xv);
+    double norm2 = 0;
+    for (int i = 0; i < n; i++) {
+        xv[i] = ad_value_at(x_host, i);
+        norm2 += xv[i] * xv[i];
+    }
     /* GSL's symmetric eigensolver */
     gsl_matrix *M = gsl_matrix_alloc((size_t)n, (size_t)n);
     for (int i = 0; i < n * n; i++) M->data[i] = A[i];
@@ -76,9 +90,13 @@ int main(int argc, char **argv)
     double err = fabs(lambda - top);
     if (!L.json) {
         printf("gpu_power_iteration — lecture 001's power iteration, %d×%d symmetric A, %d steps\n\n", n, n, steps);
-        printf("No GPU run: %s. The same three steps on the %s:\n", why, where);
-        printf("  1. send A and x₀ = (1, …, 1) once\n  2. x ← Ax / |Ax|, %d times (the engine's matmul, no-grad mode)\n"
-               "  3. read x back once\n\n", steps);
+        if (gpu) printf("On the GPU: %s\n", dev);
+        else printf("No GPU run: %s. The same three steps on the CPU:\n", why);
+        printf("  1. send A and x₀ = (1, …, 1) once\n"
+               "  2. x ← Ax / |Ax|, %d times (the engine's matmul, sum, sqrt, div; no-grad mode)\n"
+               "  3. read x and xᵀAx / xᵀx back once\n\n", steps);
+        printf("x, the dominant eigenvector: (%.6f, %.6f, …, %.6f), |x| = %.12f\n", xv[0], xv[n > 1 ? 1 : 0], xv[n - 1],
+               sqrt(norm2));
         printf("Rayleigh quotient xᵀAx / xᵀx = %.12f\nGSL's eigensolver, dominant eigenvalue = %.12f\n"
                "difference %.1e; the convergence rate is |λ₂/λ₁| = %.3f per step\n", lambda, top, err,
                fabs(second / top));
@@ -86,7 +104,8 @@ int main(int argc, char **argv)
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "lesson", "gpu_power_iteration");
         cJSON_AddStringToObject(doc, "device", where);
-        cJSON_AddStringToObject(doc, "why_not_gpu", why);
+        if (gpu) cJSON_AddStringToObject(doc, "gpu", dev);
+        else cJSON_AddStringToObject(doc, "why_not_gpu", why);
         cJSON_AddNumberToObject(doc, "rayleigh_quotient", lambda);
         cJSON_AddNumberToObject(doc, "gsl_dominant_eigenvalue", top);
         cJSON_AddNumberToObject(doc, "ratio_lambda2_lambda1", fabs(second / top));

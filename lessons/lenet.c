@@ -4,7 +4,13 @@
  * Prints the per-epoch train loss and test accuracy; writes the curve as
  * CSV and SVG, and the six learned conv1 filters as SVG (as lecture 002
  * shows AlexNet's). Every run with the same --seed and --threads is the
- * same, bit for bit. */
+ * same, bit for bit.
+ *
+ * --device cuda follows the lecture's three steps: the parameters are made
+ * on the host and sent once (ad_leaf_to_device); each minibatch is gathered
+ * on the host and sent (ad_to_device); the network, the loss, backward and
+ * the optimizer step run on the GPU; the loss (one number per step) and the
+ * test logits are received (ad_to_host). */
 #include <errno.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -86,8 +92,14 @@ static void parse(options *o, int argc, char **argv)
         usage_error("--optimizer takes adam or sgd, not '%s'", o->optimizer);
 }
 
+/* n's value on the host: n itself, or a copy received from the GPU. */
+static ad_node *on_host(ad_context *ctx, ad_node *n)
+{
+    return n && n->value.device == AD_CUDA ? ad_to_host(ctx, n) : n;
+}
+
 /* Test accuracy, in batches of 1000 with grad mode off. */
-static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images, const ad_tensor *labels)
+static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images, const ad_tensor *labels, bool gpu)
 {
     bool was = ad_set_grad_enabled(ctx, false);
     ad_mark mk = ad_context_mark(ctx);
@@ -101,8 +113,12 @@ static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images,
         ad_set_requires_grad(x, false);
         ad_tensor xv = ad_value(x);
         ad_gather_rows(images, idx, n, &xv);
-        ad_node *logits = lenet_forward(m, ctx, x);
-        for (int64_t i = 0; logits && i < n; i++) {
+        ad_node *logits = on_host(ctx, lenet_forward(m, ctx, gpu ? ad_to_device(ctx, x) : x));
+        if (!logits) {
+            fprintf(stderr, "lenet: evaluating: %s\n", ad_last_error());
+            exit(1);
+        }
+        for (int64_t i = 0; i < n; i++) {
             int best = 0;
             for (int k = 1; k < 10; k++)
                 if (ad_value_at(logits, i * 10 + k) > ad_value_at(logits, i * 10 + best)) best = k;
@@ -197,14 +213,18 @@ int main(int argc, char **argv)
 {
     options o = {10, 64, 2, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
     parse(&o, argc, argv);
-    if (!strcmp(o.device, "cuda")) {
-        char why[256];
-        if (!ad_gpu_built()) fprintf(stderr, "lenet: --device cuda: no GPU found: this build has no CUDA backend\n");
-        else if (!ad_gpu_available()) fprintf(stderr, "lenet: --device cuda: %s\n", ad_gpu_describe(why, sizeof why));
-        else
-            fprintf(stderr, "lenet: --device cuda: found %s, but training on the GPU is not written yet (README, Status)\n",
-                    ad_gpu_describe(why, sizeof why));
-        return 2;
+    bool gpu = !strcmp(o.device, "cuda");
+    char device_name[256] = "CPU";
+    if (gpu) {
+        if (!ad_gpu_built()) {
+            fprintf(stderr, "lenet: --device cuda: no GPU found: this build has no CUDA backend\n");
+            return 2;
+        }
+        if (!ad_gpu_available()) {
+            fprintf(stderr, "lenet: --device cuda: %s\n", ad_gpu_describe(device_name, sizeof device_name));
+            return 2;
+        }
+        ad_gpu_describe(device_name, sizeof device_name);
     }
     if (o.lr == 0) o.lr = !strcmp(o.optimizer, "adam") ? 1e-3 : 0.05;
     openblas_set_num_threads(o.threads);
@@ -224,6 +244,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "lenet: %s\n", ad_last_error());
         return 1;
     }
+    /* send: the same initial weights, now resident on the GPU */
+    for (int i = 0; gpu && i < N_PARAMS; i++)
+        if (!(m.p[i] = ad_leaf_to_device(ctx, m.p[i]))) {
+            fprintf(stderr, "lenet: sending the parameters to the GPU: %s\n", ad_last_error());
+            return 1;
+        }
     ad_optimizer *opt = !strcmp(o.optimizer, "adam") ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
                                                      : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
     ad_mark mark = ad_context_mark(ctx);
@@ -234,9 +260,13 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/lenet_curve.csv", o.out);
     FILE *csv = fopen(path, "w");
     if (csv) fprintf(csv, "epoch,train_loss,test_accuracy,seconds\n");
-    if (!o.json)
-        printf("LeNet-5 on Fashion-MNIST: %lld training images, batch %lld, %s lr %g, seed %lu, %d thread%s\n",
-               (long long)N, (long long)B, o.optimizer, o.lr, o.seed, o.threads, o.threads > 1 ? "s" : "");
+    if (!o.json) {
+        char where[320];
+        if (gpu) snprintf(where, sizeof where, "on the GPU: %s", device_name);
+        else snprintf(where, sizeof where, "%d thread%s", o.threads, o.threads > 1 ? "s" : "");
+        printf("LeNet-5 on Fashion-MNIST: %lld training images, batch %lld, %s lr %g, seed %lu, %s\n", (long long)N,
+               (long long)B, o.optimizer, o.lr, o.seed, where);
+    }
     double total_time = 0;
     for (int e = 0; e < o.epochs; e++) {
         double t0 = now(), sum_loss = 0;
@@ -248,12 +278,18 @@ int main(int argc, char **argv)
             ad_tensor xv = ad_value(x), yv = ad_value(y);
             ad_gather_rows(train_x, order + s * B, n, &xv);
             ad_gather_rows(train_y, order + s * B, n, &yv);
+            if (gpu) {
+                x = ad_to_device(ctx, x);
+                y = ad_to_device(ctx, y);
+            }
             ad_node *loss = ad_cross_entropy(ctx, lenet_forward(&m, ctx, x), y, NULL, AD_REDUCE_MEAN, -1);
-            if (!loss || ad_backward(ctx, loss) != AD_OK || ad_optimizer_step(opt) != AD_OK) {
+            ad_node *loss_host = NULL;
+            if (!loss || ad_backward(ctx, loss) != AD_OK || ad_optimizer_step(opt) != AD_OK ||
+                !(loss_host = on_host(ctx, loss))) {
                 fprintf(stderr, "\nlenet: %s\n", ad_last_error());
                 return 1;
             }
-            sum_loss += ad_value_scalar(loss) * (double)n;
+            sum_loss += ad_value_scalar(loss_host) * (double)n;
             ad_optimizer_zero_grad(opt);
             ad_context_rewind(ctx, mark);
             if (tty && (s % 20 == 0 || s == steps - 1)) progress(e + 1, o.epochs, (s + 1) * B < N ? (s + 1) * B : N, N, sum_loss / (double)((s + 1) * B < N ? (s + 1) * B : N), t0);
@@ -261,7 +297,7 @@ int main(int argc, char **argv)
         double secs = now() - t0;
         total_time += secs;
         loss_curve[e] = sum_loss / (double)N;
-        acc_curve[e] = evaluate(&m, ctx, test_x, test_y);
+        acc_curve[e] = evaluate(&m, ctx, test_x, test_y, gpu);
         if (tty) fputc('\n', stderr);
         if (!o.json)
             printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  (%.1f s, %.0f images/s)\n", e + 1, loss_curve[e],
@@ -273,10 +309,13 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/lenet_loss.svg", o.out);
     write_loss_svg(path, loss_curve, acc_curve, o.epochs);
     snprintf(path, sizeof path, "%s/lenet_filters.svg", o.out);
-    write_filters_svg(path, m.p[0]);
+    ad_set_grad_enabled(ctx, false);
+    write_filters_svg(path, on_host(ctx, m.p[0]));
     if (o.json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "lesson", "lenet");
+        cJSON_AddStringToObject(doc, "device", device_name);
+        cJSON_AddNumberToObject(doc, "batch", (double)B);
         cJSON_AddNumberToObject(doc, "epochs", o.epochs);
         cJSON_AddNumberToObject(doc, "train_examples", (double)N);
         cJSON_AddNumberToObject(doc, "final_train_loss", loss_curve[o.epochs - 1]);
