@@ -62,5 +62,9 @@ ad_status ad_node_ensure_grad(ad_node *n, bool zero);
 ad_status ad_check_context(const ad_context *ctx, const char *who);
 /* Is every element of the buffer finite? Index of the first that is not in *bad. */
 bool ad_buffer_finite(const void *data, ad_dtype dt, int64_t n, int64_t *bad);
+/* The same for data laid out as t (t's value, or a grad of t's shape), on
+ * either device: a GPU buffer is copied to the host to look. bad and
+ * bad_value (may be NULL): the first non-finite element and its value. */
+bool ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double *bad_value);
 
 #endif

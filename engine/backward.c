@@ -43,17 +43,15 @@ static ad_status check_finite_grad(const ad_node *consumer, int slot)
 {
     const ad_node *in = consumer->in[slot];
     int64_t bad;
-    if (consumer->value.device != AD_CPU || in->value.device != AD_CPU) return AD_OK;   /* checked on the host only */
-    if (!ad_buffer_finite(consumer->grad, (ad_dtype)consumer->value.dtype, consumer->value.size, NULL)) return AD_OK;
-    if (ad_buffer_finite(in->grad, (ad_dtype)in->value.dtype, in->value.size, &bad)) return AD_OK;
+    double bad_value;
+    if (!ad_values_finite(&consumer->value, consumer->grad, NULL, NULL)) return AD_OK;   /* not this vjp's doing */
+    if (ad_values_finite(&in->value, in->grad, &bad, &bad_value)) return AD_OK;
     char ix[64], sh[64];
-    ad_tensor g = in->value;
-    g.data = in->grad;
     return ad_fail(AD_ERR_NONFINITE,
-                   "%s: its vjp for input %d made a non-finite gradient %g at %s of input %s (node #%u) from a finite "
+                   "%s: its vjp for input %d made a non-finite gradient %g at %s of input %s (node #%u%s) from a finite "
                    "output gradient",
-                   consumer->op->name, slot, ad_tensor_get(&g, bad), ad_index_str(&in->value, bad, ix, sizeof ix),
-                   ad_shape_str(&in->value, sh, sizeof sh), in->id);
+                   consumer->op->name, slot, bad_value, ad_index_str(&in->value, bad, ix, sizeof ix),
+                   ad_shape_str(&in->value, sh, sizeof sh), in->id, in->value.device == AD_CUDA ? ", on the GPU" : "");
 }
 
 static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)

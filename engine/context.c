@@ -554,30 +554,50 @@ bool ad_buffer_finite(const void *data, ad_dtype dt, int64_t n, int64_t *bad)
     return true;
 }
 
+bool ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double *bad_value)
+{
+    int64_t where = 0;
+    bool ok;
+    if (t->device == AD_CUDA) {
+        /* Look at a host copy: only check-finite mode pays for it. */
+        ad_tensor view = *t;
+        view.data = (void *)data;
+        view.owns_data = 0;
+        ad_tensor *host = ad_gpu_tensor_to_host(&view);
+        if (!host) return true;   /* the GPU's error is set, and the next op reports it */
+        ok = ad_buffer_finite(host->data, (ad_dtype)host->dtype, host->size, &where);
+        if (!ok && bad_value) *bad_value = ad_tensor_get(host, where);
+        ad_tensor_free(host);
+    } else {
+        ok = ad_buffer_finite(data, (ad_dtype)t->dtype, t->size, &where);
+        if (!ok && bad_value) *bad_value = buffer_get(data, (ad_dtype)t->dtype, where);
+    }
+    if (!ok && bad) *bad = where;
+    return ok;
+}
+
 ad_node *ad_find_nonfinite(ad_context *ctx)
 {
     if (ad_check_context(ctx, "find_nonfinite") != AD_OK) return NULL;
     for (uint32_t id = 0; id < ctx->n_nodes; id++) {
         ad_node *n = node_at(ctx, id);
-        if (n->value.device != AD_CPU || ad_buffer_finite(n->value.data, (ad_dtype)n->value.dtype, n->value.size, NULL))
-            continue;
+        if (ad_values_finite(&n->value, n->value.data, NULL, NULL)) continue;
         bool inputs_finite = true;
         for (int s = 0; s < n->n_in; s++)
-            inputs_finite = inputs_finite && ad_buffer_finite(n->in[s]->value.data, (ad_dtype)n->in[s]->value.dtype,
-                                                              n->in[s]->value.size, NULL);
+            inputs_finite = inputs_finite && ad_values_finite(&n->in[s]->value, n->in[s]->value.data, NULL, NULL);
         if (inputs_finite) return n;
     }
     return NULL;
 }
 
 /* ---- applying an op ---- */
-static ad_status report_nonfinite(const ad_node *out, int64_t bad)
+static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_value)
 {
     char sh[64], ix[64];
-    return ad_fail(AD_ERR_NONFINITE, "%s: produced %g at %s of its output %s (node #%u%s%s) from finite inputs",
-                   out->op->name, ad_tensor_get(&out->value, bad), ad_index_str(&out->value, bad, ix, sizeof ix),
+    return ad_fail(AD_ERR_NONFINITE, "%s: produced %g at %s of its output %s (node #%u%s%s) from finite inputs%s",
+                   out->op->name, bad_value, ad_index_str(&out->value, bad, ix, sizeof ix),
                    ad_shape_str(&out->value, sh, sizeof sh), out->id, out->name ? " " : "",
-                   out->name ? out->name : "");
+                   out->name ? out->name : "", out->value.device == AD_CUDA ? " (on the GPU)" : "");
 }
 
 ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
@@ -648,13 +668,13 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
     }
     if (node_set_value(out, dt, ndim, shape, size, out_dev) != AD_OK) goto fail;
     if (kern->forward(out) != AD_OK) goto fail;
-    if (ctx->check_finite && device == AD_CPU && out_dev == AD_CPU) {
+    if (ctx->check_finite) {
         for (int s = 0; s < n_in; s++)
-            inputs_finite = inputs_finite && ad_buffer_finite(in[s]->value.data, (ad_dtype)in[s]->value.dtype,
-                                                              in[s]->value.size, NULL);
+            inputs_finite = inputs_finite && ad_values_finite(&in[s]->value, in[s]->value.data, NULL, NULL);
         int64_t bad;
-        if (inputs_finite && !ad_buffer_finite(out->value.data, dt, size, &bad)) {
-            report_nonfinite(out, bad);
+        double bad_value;
+        if (inputs_finite && !ad_values_finite(&out->value, out->value.data, &bad, &bad_value)) {
+            report_nonfinite(out, bad, bad_value);
             goto fail;
         }
     }

@@ -6,8 +6,8 @@
 //
 // Broadcasting: a thread per output element io; ad_bcast's strides give the
 // input indices. The vjp of a stretched input sums many outputs into one
-// element, so it adds atomically (atomicAdd on double needs sm_60+); with
-// equal shapes each thread owns its element and adds plainly.
+// element: a thread per input element gathers them (binary_vjp), so no
+// atomics, and the same bits every run.
 #include "gpu_internal.h"
 #include "ad_elementwise_math.h"
 
@@ -43,19 +43,52 @@ template <class OP, typename T> __global__ void binary_fwd(const T *a, const T *
     }
 }
 
-// gin (the slot's input) += g * dy/d(slot input)
+// gin (the slot's input) += g * dy/d(slot input). With equal shapes a thread
+// per element. With broadcasting, a thread per element of the slot's input
+// gathers the outputs it was stretched over and sums them in a fixed order:
+// the same bits every run (atomics would add in any order).
 template <class OP, typename T>
 __global__ void binary_vjp(const T *a, const T *b, const T *y, const T *g, T *gin, int64_t n, ad_bcast bc, int slot)
 {
-    GRID_STRIDE(io, n)
+    if (bc.same) {
+        GRID_STRIDE(i, n)
+        {
+            double d = slot == 0 ? OP::da(a[i], b[i], y[i]) : OP::db(a[i], b[i], y[i]);
+            gin[i] += (T)(g[i] * d);
+        }
+        return;
+    }
+    const int64_t *st = slot == 0 ? bc.sa : bc.sb;
+    int64_t m[AD_MAX_DIMS], n_in = 1;   // the slot input's shape, padded to 4-d
+    for (int d = 0; d < AD_MAX_DIMS; d++) {
+        m[d] = st[d] == 0 ? 1 : bc.n[d];
+        n_in *= m[d];
+    }
+    GRID_STRIDE(i, n_in)
     {
-        int64_t ia, ib;
-        bcast_index(bc, io, ia, ib);
-        double d = slot == 0 ? OP::da(a[ia], b[ib], y[io]) : OP::db(a[ia], b[ib], y[io]);
-        T v = (T)(g[io] * d);
-        int64_t i = slot == 0 ? ia : ib;
-        if (bc.same) gin[i] += v;
-        else atomicAdd(&gin[i], v);
+        int64_t j[AD_MAX_DIMS], r = i;
+        for (int d = AD_MAX_DIMS - 1; d >= 0; d--) {
+            j[d] = r % m[d];
+            r /= m[d];
+        }
+        double acc = 0;
+        int64_t hi[AD_MAX_DIMS];
+        for (int d = 0; d < AD_MAX_DIMS; d++) hi[d] = st[d] == 0 ? bc.n[d] : 1;
+        for (int64_t k0 = 0; k0 < hi[0]; k0++)
+            for (int64_t k1 = 0; k1 < hi[1]; k1++)
+                for (int64_t k2 = 0; k2 < hi[2]; k2++)
+                    for (int64_t k3 = 0; k3 < hi[3]; k3++) {
+                        int64_t k[AD_MAX_DIMS] = {st[0] ? j[0] : k0, st[1] ? j[1] : k1, st[2] ? j[2] : k2,
+                                                  st[3] ? j[3] : k3};
+                        int64_t io = ((k[0] * bc.n[1] + k[1]) * bc.n[2] + k[2]) * bc.n[3] + k[3];
+                        int64_t ia = 0, ib = 0;
+                        for (int d = 0; d < AD_MAX_DIMS; d++) {
+                            ia += k[d] * bc.sa[d];
+                            ib += k[d] * bc.sb[d];
+                        }
+                        acc += (double)g[io] * (slot == 0 ? OP::da(a[ia], b[ib], y[io]) : OP::db(a[ia], b[ib], y[io]));
+                    }
+        gin[i] += (T)acc;
     }
 }
 

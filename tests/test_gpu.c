@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_rng.h>
+#include "ad_gradcheck.h"
 #include "ad_test.h"
 #include "autodidact.h"
 
@@ -37,6 +38,19 @@ static void test_no_gpu_is_a_clear_error(void **state)
     assert_null(ad_to_host(ctx, NULL));
     assert_int_equal(ad_last_status(), AD_ERR_DEVICE);
     assert_int_equal(ad_context_node_count(ctx), 1);   /* nothing half-made left behind */
+    /* Parameters cannot be sent either, and gradcheck on the GPU says why. */
+    ad_clear_error();
+    assert_null(ad_leaf_to_device(ctx, x));
+    assert_int_equal(ad_last_status(), AD_ERR_DEVICE);
+    assert_int_equal(ad_context_node_count(ctx), 1);
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.device = AD_CUDA;
+    ad_gc_report r = {0};
+    ad_clear_error();
+    assert_int_equal(ad_gradcheck_op(&ad_op_add, &o, &r), AD_ERR_DEVICE);
+    assert_int_equal(r.n, 0);
+    ad_gc_report_free(&r);
     ad_context_free(ctx);
 }
 
@@ -211,7 +225,7 @@ static void test_every_cuda_op_matches_cpu(void **state)
                 run_op(op, c, (ad_dtype)dt, vals, tan, cot, 4096, false, &rc);
                 run_op(op, c, (ad_dtype)dt, vals, tan, cot, 4096, true, &rg);
                 /* float64: the same double arithmetic, different order at most;
-                 * float32: float rounding, and atomics summing in any order. */
+                 * float32: float rounding (both compute in double, store in float). */
                 double rtol = dt == AD_FLOAT64 ? 1e-12 : 1e-5;
                 assert_int_equal(rg.ny, rc.ny);
                 assert_all_close("forward", op, c, rg.y, rc.y, rc.ny, rtol);
@@ -230,6 +244,157 @@ static void test_every_cuda_op_matches_cpu(void **state)
     assert_true(checked >= 2 * (6 * 5 + 10 * 4));   /* at least the elementwise ops' cases */
 }
 
+/* ---- parameters on the GPU, and the optimizer steps there ----
+ * w (5) float64, loss = mse(w, c): five steps of SGD with momentum and of
+ * Adam from the same start on both devices give the same weights. */
+static void train_quadratic(bool gpu, bool adam, double *w_out)
+{
+    ad_context *ctx = ad_context_new();
+    int64_t shape[1] = {5};
+    double w0[5] = {0.5, -1, 2, 0.25, -0.75}, c[5] = {1, 2, -1, 0, 0.5};
+    ad_node *w = ad_variable(ctx, AD_FLOAT64, 1, shape, w0), *cn = ad_constant(ctx, AD_FLOAT64, 1, shape, c);
+    if (gpu) {
+        w = ad_leaf_to_device(ctx, w);
+        cn = ad_to_device(ctx, cn);
+        assert_non_null(w);
+        assert_non_null(cn);
+        assert_int_equal(w->value.device, AD_CUDA);
+        assert_true(ad_requires_grad(w));
+    }
+    ad_optimizer *opt = adam ? ad_adam_new(&w, 1, 0.1, 0.9, 0.999, 1e-8) : ad_sgd_new(&w, 1, 0.1, 0.9);
+    assert_non_null(opt);
+    ad_mark mk = ad_context_mark(ctx);
+    for (int step = 0; step < 5; step++) {
+        ad_node *loss = ad_mse(ctx, w, cn);
+        assert_non_null(loss);
+        assert_int_equal(ad_backward(ctx, loss), AD_OK);
+        assert_int_equal(ad_optimizer_step(opt), AD_OK);
+        ad_optimizer_zero_grad(opt);
+        assert_int_equal(ad_context_rewind(ctx, mk), AD_OK);
+    }
+    ad_node *wh = gpu ? ad_to_host(ctx, w) : w;
+    assert_non_null(wh);
+    for (int i = 0; i < 5; i++) w_out[i] = ad_value_at(wh, i);
+    ad_optimizer_free(opt);
+    ad_context_free(ctx);
+}
+
+static void test_optimizers_on_gpu_match_cpu(void **state)
+{
+    (void)state;
+    for (int adam = 0; adam <= 1; adam++) {
+        double cpu[5], gpu[5];
+        train_quadratic(false, adam, cpu);
+        train_quadratic(true, adam, gpu);
+        for (int i = 0; i < 5; i++) assert_close(gpu[i], cpu[i], 1e-12 * (1 + fabs(cpu[i])));
+        /* and they moved: the steps ran */
+        assert_true(fabs(cpu[0] - 0.5) > 0.05);
+    }
+}
+
+/* A small CNN in float32, three Adam steps, on both devices: the losses
+ * and the final weights agree to float32 rounding. The network is LeNet's
+ * shape in miniature: conv, relu, max-pool, flatten, linear, cross-entropy. */
+static void train_small_cnn(bool gpu, double *losses, double *w_out, int64_t n_w)
+{
+    ad_context *ctx = ad_context_new();
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 7);
+    int64_t sx[] = {4, 1, 8, 8}, sy[] = {4}, sk[] = {3, 1, 3, 3}, sb[] = {3}, sf[] = {5, 48}, sfb[] = {5};
+    double xv[256], yv[4] = {0, 3, 1, 4}, kv[27], bv[3] = {0.1, -0.1, 0}, fv[240], fbv[5] = {0};
+    for (int i = 0; i < 256; i++) xv[i] = gsl_rng_uniform(rng) - 0.5;
+    for (int i = 0; i < 27; i++) kv[i] = (gsl_rng_uniform(rng) - 0.5) * 0.8;
+    for (int i = 0; i < 240; i++) fv[i] = (gsl_rng_uniform(rng) - 0.5) * 0.4;
+    ad_node *p[4] = {ad_variable(ctx, AD_FLOAT32, 4, sk, kv), ad_variable(ctx, AD_FLOAT32, 1, sb, bv),
+                     ad_variable(ctx, AD_FLOAT32, 2, sf, fv), ad_variable(ctx, AD_FLOAT32, 1, sfb, fbv)};
+    ad_node *x = ad_constant(ctx, AD_FLOAT32, 4, sx, xv), *y = ad_constant(ctx, AD_FLOAT32, 1, sy, yv);
+    if (gpu) {
+        for (int i = 0; i < 4; i++) assert_non_null(p[i] = ad_leaf_to_device(ctx, p[i]));
+        assert_non_null(x = ad_to_device(ctx, x));
+        assert_non_null(y = ad_to_device(ctx, y));
+    }
+    ad_optimizer *opt = ad_adam_new(p, 4, 0.01, 0.9, 0.999, 1e-8);
+    ad_mark mk = ad_context_mark(ctx);
+    for (int step = 0; step < 3; step++) {
+        ad_node *h = ad_maxpool2d(ctx, ad_relu(ctx, ad_conv2d(ctx, x, p[0], p[1], 1, 1)), 2, 2);   /* (4,3,4,4) */
+        ad_node *loss = ad_cross_entropy(ctx, ad_linear(ctx, ad_flatten(ctx, h), p[2], p[3]), y, NULL, AD_REDUCE_MEAN, -1);
+        if (!loss) fail_msg("small CNN on the %s: %s", gpu ? "GPU" : "CPU", ad_last_error());
+        assert_int_equal(ad_backward(ctx, loss), AD_OK);
+        assert_int_equal(ad_optimizer_step(opt), AD_OK);
+        ad_node *lh = gpu ? ad_to_host(ctx, loss) : loss;
+        losses[step] = ad_value_scalar(lh);
+        ad_optimizer_zero_grad(opt);
+        ad_context_rewind(ctx, mk);
+    }
+    ad_node *wh = gpu ? ad_to_host(ctx, p[2]) : p[2];
+    for (int64_t i = 0; i < n_w; i++) w_out[i] = ad_value_at(wh, i);
+    ad_optimizer_free(opt);
+    gsl_rng_free(rng);
+    ad_context_free(ctx);
+}
+
+static void test_small_cnn_trains_the_same_on_both(void **state)
+{
+    (void)state;
+    double lc[3], lg[3], wc[240], wg[240];
+    train_small_cnn(false, lc, wc, 240);
+    train_small_cnn(true, lg, wg, 240);
+    for (int s = 0; s < 3; s++) assert_close(lg[s], lc[s], 1e-5 * (1 + fabs(lc[s])));
+    assert_true(lc[2] < lc[0]);   /* it learns */
+    for (int i = 0; i < 240; i++) assert_close(wg[i], wc[i], 1e-5 * (1 + fabs(wc[i])));
+}
+
+/* gradcheck --device cuda, through the library: every registered op, every
+ * default case, all checks on the GPU in float64 plus the CPU-vs-GPU ones. */
+static void test_gradcheck_every_op_on_gpu(void **state)
+{
+    (void)state;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.device = AD_CUDA;
+    ad_gc_report r = {0};
+    int ops = 0, device_checks = 0;
+    for (int i = 0; i < ad_op_count(); i++) {
+        if (ad_gradcheck_op(ad_op_at(i), &o, &r) != AD_OK) fail_msg("gradcheck %s on the GPU: %s", ad_op_at(i)->name, ad_last_error());
+        ops++;
+    }
+    for (int k = 0; k < r.n; k++) device_checks += r.rec[k].check >= AD_GC_DEVICE_FORWARD;
+    if (r.n_fail) {
+        ad_gc_write(stdout, &r, AD_GC_TEXT);
+        fail_msg("%d of %d GPU checks failed", r.n_fail, r.n);
+    }
+    print_message("%d ops, %d checks on the GPU, %d of them CPU-vs-GPU\n", ops, r.n, device_checks);
+    assert_int_equal(ops, AD_OP_COUNT);
+    assert_true(device_checks >= 3 * AD_OP_COUNT);
+    ad_gc_report_free(&r);
+}
+
+/* Check-finite mode traces a NaN made on the GPU to its op; a bad class
+ * index on the GPU is the same clear error as on the CPU. */
+static void test_gpu_errors_name_the_op(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_set_check_finite(ctx, true);
+    int64_t shape[1] = {3};
+    ad_node *x = ad_to_device(ctx, ad_constant(ctx, AD_FLOAT64, 1, shape, (double[]){1, -2, 3}));
+    assert_non_null(x);
+    ad_clear_error();
+    assert_null(ad_log(ctx, x));
+    assert_int_equal(ad_last_status(), AD_ERR_NONFINITE);
+    assert_non_null(strstr(ad_last_error(), "log"));
+    assert_non_null(strstr(ad_last_error(), "[1]"));
+    assert_non_null(strstr(ad_last_error(), "on the GPU"));
+    int64_t sl[2] = {2, 3}, st[1] = {2};
+    ad_node *logits = ad_to_device(ctx, ad_constant(ctx, AD_FLOAT32, 2, sl, (double[]){1, 2, 3, 4, 5, 6}));
+    ad_node *targets = ad_to_device(ctx, ad_constant(ctx, AD_FLOAT32, 1, st, (double[]){2, 7}));
+    ad_clear_error();
+    assert_null(ad_cross_entropy(ctx, logits, targets, NULL, AD_REDUCE_MEAN, -1));
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "target 7 at [1] is not a class index in 0..2"));
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest no_gpu[] = {cmocka_unit_test(test_no_gpu_is_a_clear_error)};
@@ -238,6 +403,10 @@ int main(void)
         cmocka_unit_test(test_copy_shape_mismatch),
         cmocka_unit_test(test_allocator_reuses_blocks),
         cmocka_unit_test(test_every_cuda_op_matches_cpu),
+        cmocka_unit_test(test_optimizers_on_gpu_match_cpu),
+        cmocka_unit_test(test_small_cnn_trains_the_same_on_both),
+        cmocka_unit_test(test_gpu_errors_name_the_op),
+        cmocka_unit_test(test_gradcheck_every_op_on_gpu),
     };
     if (!ad_gpu_available()) {
         char why[512];
