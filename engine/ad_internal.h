@@ -53,9 +53,9 @@ static inline ad_node *node_at(const ad_context *ctx, uint32_t id)
 
 /* Arena allocation (zeroed, 32-byte aligned). NULL + message on failure. */
 void *ad_arena_alloc(ad_context *ctx, size_t bytes);
-/* Zeroed GPU memory owned by the context (returned to the gpu module's cache
+/* GPU memory owned by the context, zeroed if asked (returned to the gpu module's cache
  * by a rewind past it or by ad_context_free). NULL + message on failure. */
-void *ad_device_alloc(ad_context *ctx, size_t bytes);
+void *ad_device_alloc(ad_context *ctx, size_t bytes, bool zero);
 /* Make sure n->grad exists; zero it if `zero`. */
 ad_status ad_node_ensure_grad(ad_node *n, bool zero);
 /* Check that ctx is live, for an error message naming `who`. */

@@ -189,12 +189,12 @@ oom:
 }
 
 void *ad_node_alloc(ad_node *n, size_t bytes) { return ad_arena_alloc(n->ctx, bytes); }
-void *ad_node_alloc_device(ad_node *n, size_t bytes) { return ad_device_alloc(n->ctx, bytes); }
+void *ad_node_alloc_device(ad_node *n, size_t bytes) { return ad_device_alloc(n->ctx, bytes, true); }
 
 /* ---- GPU memory of the context ----
  * The arena cannot hold it, so the context keeps a list; the gpu module's
  * caching allocator makes giving it back and taking it again cheap. */
-void *ad_device_alloc(ad_context *ctx, size_t bytes)
+void *ad_device_alloc(ad_context *ctx, size_t bytes, bool zero)
 {
     if (ctx->n_dev == ctx->cap_dev) {
         uint32_t nc = ctx->cap_dev ? 2 * ctx->cap_dev : 64;
@@ -208,7 +208,7 @@ void *ad_device_alloc(ad_context *ctx, size_t bytes)
     }
     void *d = ad_gpu_malloc(bytes);
     if (!d) return NULL;
-    if (ad_gpu_memzero(d, bytes) != AD_OK) {
+    if (zero && ad_gpu_memzero(d, bytes) != AD_OK) {
         ad_gpu_free(d);
         return NULL;
     }
@@ -321,7 +321,9 @@ static ad_status node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t
     n->value.size = size;
     for (int i = 0; i < AD_MAX_DIMS; i++) n->value.shape[i] = i < ndim ? shape[i] : 1;
     if (dev == AD_CUDA) {
-        n->value.data = ad_device_alloc(n->ctx, (size_t)size * ad_dtype_size(dt));
+        /* not zeroed: every forward (and every copy) writes all of its output,
+         * and a memset per node would be one more kernel launch per op */
+        n->value.data = ad_device_alloc(n->ctx, (size_t)size * ad_dtype_size(dt), false);
         return n->value.data ? AD_OK : AD_ERR_DEVICE;
     }
     if (size == 1) {
@@ -342,7 +344,7 @@ ad_status ad_node_ensure_grad(ad_node *n, bool zero)
     }
     size_t bytes = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
     if (n->value.device == AD_CUDA) {
-        if (!n->grad) return (n->grad = ad_device_alloc(n->ctx, bytes)) ? AD_OK : AD_ERR_DEVICE;   /* zeroed */
+        if (!n->grad) return (n->grad = ad_device_alloc(n->ctx, bytes, true)) ? AD_OK : AD_ERR_DEVICE;   /* zeroed */
         return zero ? ad_gpu_memzero(n->grad, bytes) : AD_OK;
     }
     if (!n->grad) {
@@ -684,7 +686,7 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
             goto fail;
         }
         size_t tbytes = (size_t)ctx->dirs * (size_t)size * ad_dtype_size(dt);
-        out->tangent = out_dev == AD_CUDA ? ad_device_alloc(ctx, tbytes) : ad_arena_alloc(ctx, tbytes);
+        out->tangent = out_dev == AD_CUDA ? ad_device_alloc(ctx, tbytes, true) : ad_arena_alloc(ctx, tbytes);
         if (!out->tangent) goto fail;
         kern->jvp(out, ctx->dirs);
         /* jvp returns nothing: a GPU kernel leaves its error with the gpu module. */
