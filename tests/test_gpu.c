@@ -395,10 +395,28 @@ static void test_gpu_errors_name_the_op(void **state)
     ad_context_free(ctx);
 }
 
+/* A build with CUDA has a CUDA kernel (forward, vjp, jvp) for every op in
+ * the registry; a build without has none. Runs with or without a GPU. */
+static void test_every_op_has_cuda_kernels(void **state)
+{
+    (void)state;
+    for (int i = 0; i < AD_OP_COUNT; i++) {
+        const ad_op *op = ad_op_at(i);
+        if (!ad_gpu_built()) {
+            assert_null(op->cuda);
+            continue;
+        }
+        if (!op->cuda || !op->cuda->forward || !op->cuda->vjp || !op->cuda->jvp)
+            fail_msg("op %s has no complete set of CUDA kernels", op->name);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest no_gpu[] = {cmocka_unit_test(test_no_gpu_is_a_clear_error)};
+    const struct CMUnitTest no_gpu[] = {cmocka_unit_test(test_no_gpu_is_a_clear_error),
+                                        cmocka_unit_test(test_every_op_has_cuda_kernels)};
     const struct CMUnitTest gpu[] = {
+        cmocka_unit_test(test_every_op_has_cuda_kernels),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_copy_shape_mismatch),
         cmocka_unit_test(test_allocator_reuses_blocks),
