@@ -17,13 +17,14 @@ struct ad_optimizer {
                           the parameter's device (GPU memory for a GPU leaf) */
     double lr, momentum, beta1, beta2, eps;
     long t;            /* Adam's step count */
+    bool gpu;          /* the parameters (all on one device) and the state are on the GPU */
 };
 
-/* Zeroed state for one parameter, where the parameter lives. */
-static double *state_new(const ad_node *p)
+/* Zeroed state for one parameter, where the parameters live. */
+static double *state_new(const ad_node *p, bool gpu)
 {
     size_t bytes = (size_t)p->value.size * sizeof(double);
-    if (p->value.device == AD_CPU) return calloc(1, bytes);
+    if (!gpu) return calloc(1, bytes);
     double *d = ad_gpu_malloc(bytes);
     if (d && ad_gpu_memzero(d, bytes) != AD_OK) {
         ad_gpu_free(d);
@@ -32,9 +33,10 @@ static double *state_new(const ad_node *p)
     return d;
 }
 
-static void state_free(const ad_node *p, double *s)
+/* (Reads no node: the optimizer may outlive its parameters' context.) */
+static void state_free(bool gpu, double *s)
 {
-    if (p && p->value.device == AD_CUDA) ad_gpu_free(s);
+    if (gpu) ad_gpu_free(s);
     else free(s);
 }
 
@@ -59,19 +61,20 @@ static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const
     if (!o) goto oom;
     o->kind = kind;
     o->n = n;
+    o->gpu = params[0]->value.device == AD_CUDA;
     o->p = calloc((size_t)n, sizeof *o->p);
     o->m = calloc((size_t)n, sizeof *o->m);
     o->v = calloc((size_t)n, sizeof *o->v);
     if (!o->p || !o->m || !o->v) goto oom;
     for (int i = 0; i < n; i++) {
         o->p[i] = params[i];
-        o->m[i] = state_new(params[i]);
-        o->v[i] = kind == OPT_ADAM ? state_new(params[i]) : NULL;
+        o->m[i] = state_new(params[i], o->gpu);
+        o->v[i] = kind == OPT_ADAM ? state_new(params[i], o->gpu) : NULL;
         if (!o->m[i] || (kind == OPT_ADAM && !o->v[i])) goto oom;
     }
     return o;
 oom:
-    if (params[0]->value.device == AD_CUDA && ad_last_status() == AD_ERR_DEVICE) {   /* the GPU's message stands */
+    if (o && o->gpu && ad_last_status() == AD_ERR_DEVICE) {   /* the GPU's message stands */
         ad_optimizer_free(o);
         return NULL;
     }
@@ -119,7 +122,7 @@ ad_status ad_optimizer_step(ad_optimizer *o)
         ad_node *p = o->p[i];
         if (!p->grad) continue;
         double *m = o->m[i], *v = o->v[i];
-        if (p->value.device == AD_CUDA) {
+        if (o->gpu) {
             ad_gpu_adam_hyper h = {o->lr, o->beta1, o->beta2, o->eps, c1, c2};
             ad_status st = o->kind == OPT_SGD
                                ? ad_gpu_sgd_step((ad_dtype)p->value.dtype, p->value.data, p->grad, m, p->value.size,
@@ -162,9 +165,8 @@ void ad_optimizer_free(ad_optimizer *o)
 {
     if (!o) return;
     for (int i = 0; i < o->n; i++) {
-        const ad_node *p = o->p ? o->p[i] : NULL;
-        if (o->m) state_free(p, o->m[i]);
-        if (o->v) state_free(p, o->v[i]);
+        if (o->m) state_free(o->gpu, o->m[i]);
+        if (o->v) state_free(o->gpu, o->v[i]);
     }
     free(o->m);
     free(o->v);
