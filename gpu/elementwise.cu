@@ -13,9 +13,6 @@
 
 enum { THREADS = 256 };
 
-#define GRID_STRIDE(i, n)                                                                                              \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
-
 __device__ static inline void bcast_index(const ad_bcast &bc, int64_t io, int64_t &ia, int64_t &ib)
 {
     if (bc.same) {
@@ -35,7 +32,7 @@ __device__ static inline void bcast_index(const ad_bcast &bc, int64_t io, int64_
 // ---- binary: y = f(a, b), a and b broadcast onto y ----
 template <class OP, typename T> __global__ void binary_fwd(const T *a, const T *b, T *y, int64_t n, ad_bcast bc)
 {
-    GRID_STRIDE(io, n)
+    AD_GPU_FOR(io, n)
     {
         int64_t ia, ib;
         bcast_index(bc, io, ia, ib);
@@ -51,7 +48,7 @@ template <class OP, typename T>
 __global__ void binary_vjp(const T *a, const T *b, const T *y, const T *g, T *gin, int64_t n, ad_bcast bc, int slot)
 {
     if (bc.same) {
-        GRID_STRIDE(i, n)
+        AD_GPU_FOR(i, n)
         {
             double d = slot == 0 ? OP::da(a[i], b[i], y[i]) : OP::db(a[i], b[i], y[i]);
             gin[i] += (T)(g[i] * d);
@@ -64,7 +61,7 @@ __global__ void binary_vjp(const T *a, const T *b, const T *y, const T *g, T *gi
         m[d] = st[d] == 0 ? 1 : bc.n[d];
         n_in *= m[d];
     }
-    GRID_STRIDE(i, n_in)
+    AD_GPU_FOR(i, n_in)
     {
         int64_t j[AD_MAX_DIMS], r = i;
         for (int d = AD_MAX_DIMS - 1; d >= 0; d--) {
@@ -96,7 +93,7 @@ __global__ void binary_vjp(const T *a, const T *b, const T *y, const T *g, T *gi
 template <class OP, typename T>
 __global__ void binary_jvp(const T *a, const T *b, const T *y, const T *ta, const T *tb, T *t, int64_t n, ad_bcast bc)
 {
-    GRID_STRIDE(io, n)
+    AD_GPU_FOR(io, n)
     {
         int64_t ia, ib;
         bcast_index(bc, io, ia, ib);
@@ -110,17 +107,17 @@ __global__ void binary_jvp(const T *a, const T *b, const T *y, const T *ta, cons
 // ---- unary: y = f(x, c) ----
 template <class OP, typename T> __global__ void unary_fwd(const T *x, T *y, int64_t n, double c)
 {
-    GRID_STRIDE(i, n) y[i] = (T)OP::f(x[i], c);
+    AD_GPU_FOR(i, n) y[i] = (T)OP::f(x[i], c);
 }
 
 template <class OP, typename T> __global__ void unary_vjp(const T *x, const T *y, const T *g, T *gin, int64_t n, double c)
 {
-    GRID_STRIDE(i, n) gin[i] += (T)(g[i] * OP::d(x[i], y[i], c));
+    AD_GPU_FOR(i, n) gin[i] += (T)(g[i] * OP::d(x[i], y[i], c));
 }
 
 template <class OP, typename T> __global__ void unary_jvp(const T *x, const T *y, const T *tx, T *t, int64_t n, double c)
 {
-    GRID_STRIDE(i, n) t[i] = tx ? (T)(OP::d(x[i], y[i], c) * tx[i]) : (T)0;
+    AD_GPU_FOR(i, n) t[i] = tx ? (T)(OP::d(x[i], y[i], c) * tx[i]) : (T)0;
 }
 
 static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0; }

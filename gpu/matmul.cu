@@ -63,14 +63,14 @@ enum { THREADS = 256 };
 // y (N,O) += b broadcast over the rows
 template <typename T> __global__ void add_rows_kernel(T *y, const T *b, int64_t N, int64_t n_out)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < N * n_out; i += (int64_t)gridDim.x * blockDim.x)
+    AD_GPU_FOR(i, N * n_out)
         y[i] += b[i % n_out];
 }
 
 // gb (O) += Σₙ g[n,:]: a thread per column, summing down it in order (deterministic, unlike atomics)
 template <typename T> __global__ void sum_rows_kernel(T *gb, const T *g, int64_t N, int64_t n_out)
 {
-    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < n_out; j += (int64_t)gridDim.x * blockDim.x) {
+    AD_GPU_FOR(j, n_out) {
         double acc = 0;
         for (int64_t n = 0; n < N; n++) acc += g[n * n_out + j];
         gb[j] += (T)acc;

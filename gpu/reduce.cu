@@ -26,7 +26,7 @@ template <typename T> __global__ void reduce_block(const T *x, T *y, int64_t len
 
 template <typename T> __global__ void reduce_thread(const T *x, T *y, int64_t n_out, int64_t len, int64_t inner, double s)
 {
-    for (int64_t out = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; out < n_out; out += (int64_t)gridDim.x * blockDim.x) {
+    AD_GPU_FOR(out, n_out) {
         int64_t a = out / inner, i = out % inner;
         double acc = 0;
         for (int64_t l = 0; l < len; l++) acc += x[(a * len + l) * inner + i];
@@ -36,7 +36,7 @@ template <typename T> __global__ void reduce_thread(const T *x, T *y, int64_t n_
 
 template <typename T> __global__ void reduce_vjp_kernel(const T *g, T *gin, int64_t n, int64_t len, int64_t inner, double s)
 {
-    for (int64_t j = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x) {
+    AD_GPU_FOR(j, n) {
         int64_t i = j % inner, a = j / (inner * len);
         gin[j] += (T)(s * g[a * inner + i]);
     }

@@ -53,13 +53,13 @@ __device__ static inline int64_t source_of(const perm_geom &p, int64_t io)
 // y[io] = x[src(io)]
 template <typename T> __global__ void permute_kernel(const T *x, T *y, int64_t n, perm_geom p)
 {
-    for (int64_t io = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; io < n; io += (int64_t)gridDim.x * blockDim.x)
+    AD_GPU_FOR(io, n)
         y[io] = x[source_of(p, io)];
 }
 
 template <typename T> __global__ void unpermute_add_kernel(const T *g, T *gin, int64_t n, perm_geom p)
 {
-    for (int64_t io = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; io < n; io += (int64_t)gridDim.x * blockDim.x)
+    AD_GPU_FOR(io, n)
         gin[source_of(p, io)] += g[io];
 }
 

@@ -10,12 +10,9 @@
 
 enum { THREADS = 128 };
 
-#define FOR_ROWS(r, rows)                                                                                              \
-    for (int64_t r = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; r < (rows); r += (int64_t)gridDim.x * blockDim.x)
-
 template <typename T> __global__ void softmax_fwd(const T *X, T *Y, int64_t rows, int64_t len, int64_t inner, bool lg)
 {
-    FOR_ROWS(r, rows)
+    AD_GPU_FOR(r, rows)
     {
         int64_t base = (r / inner) * len * inner + r % inner;
         double m = -INFINITY, s = 0;
@@ -31,7 +28,7 @@ template <typename T> __global__ void softmax_fwd(const T *X, T *Y, int64_t rows
 template <typename T>
 __global__ void softmax_vjp_k(const T *Y, const T *G, T *GI, int64_t rows, int64_t len, int64_t inner, bool lg)
 {
-    FOR_ROWS(r, rows)
+    AD_GPU_FOR(r, rows)
     {
         int64_t base = (r / inner) * len * inner + r % inner;
         double dot = 0;
@@ -49,7 +46,7 @@ __global__ void softmax_vjp_k(const T *Y, const T *G, T *GI, int64_t rows, int64
 template <typename T>
 __global__ void softmax_jvp_k(const T *Y, const T *TX, T *TY, int64_t rows, int64_t len, int64_t inner, bool lg)
 {
-    FOR_ROWS(r, rows)
+    AD_GPU_FOR(r, rows)
     {
         int64_t base = (r / inner) * len * inner + r % inner;
         double dot = 0;

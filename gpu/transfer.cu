@@ -31,7 +31,7 @@ extern "C" ad_status ad_gpu_memzero(void *p, size_t bytes)
 // y (n) += x (n), or += 1 where x is NULL.
 template <typename T> __global__ void add_into_kernel(T *y, const T *x, int64_t n)
 {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    AD_GPU_FOR(i, n)
         y[i] += x ? x[i] : (T)1;
 }
 
