@@ -23,7 +23,8 @@ extern "C" {
 
 /* Was the library built with the CUDA backend? (true does not mean a GPU is there.) */
 bool ad_gpu_built(void);
-/* Is a CUDA device usable now? false leaves the reason in ad_last_error(). */
+/* Is a CUDA device usable now? false leaves the reason, starting "no GPU
+ * found: ", in ad_last_error() (no driver, no device, or a build without CUDA). */
 bool ad_gpu_available(void);
 /* One line about the device, e.g. "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB, CUDA runtime 13.0",
  * into buf. AD_ERR_DEVICE (buf gets the reason) when there is none. */

@@ -13,7 +13,7 @@ bool ad_gpu_built(void) { return false; }
 
 bool ad_gpu_available(void)
 {
-    no_cuda("gpu_available");
+    ad_fail(AD_ERR_DEVICE, "no GPU found: built without CUDA (configure with -Dcuda=enabled on a machine with nvcc)");
     return false;
 }
 

@@ -29,11 +29,9 @@ int main(int argc, char **argv)
     lesson_parse(&L, argc, argv);
     int n = (int)L.in[0].value, steps = (int)L.in[1].value;
     char why[256] = "", dev[256] = "";
-    bool gpu = false;
-    if (!ad_gpu_built()) snprintf(why, sizeof why, "this build has no CUDA backend");
-    else if (!ad_gpu_available()) ad_gpu_describe(why, sizeof why);
-    else gpu = true;
+    bool gpu = ad_gpu_available();
     if (gpu) ad_gpu_describe(dev, sizeof dev);
+    else snprintf(why, sizeof why, "%s", ad_last_error());
     const char *where = gpu ? "GPU" : "CPU";
     /* A symmetric with a clear dominant eigenvalue: B + Bᵀ plus a rank-one spike */
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);

@@ -216,12 +216,8 @@ int main(int argc, char **argv)
     bool gpu = !strcmp(o.device, "cuda");
     char device_name[256] = "CPU";
     if (gpu) {
-        if (!ad_gpu_built()) {
-            fprintf(stderr, "lenet: --device cuda: no GPU found: this build has no CUDA backend\n");
-            return 2;
-        }
         if (!ad_gpu_available()) {
-            fprintf(stderr, "lenet: --device cuda: %s\n", ad_gpu_describe(device_name, sizeof device_name));
+            fprintf(stderr, "lenet: --device cuda: %s\n", ad_last_error());
             return 2;
         }
         ad_gpu_describe(device_name, sizeof device_name);
