@@ -361,6 +361,14 @@ ad_status ad_node_ensure_grad(ad_node *n, bool zero)
     return AD_OK;
 }
 
+/* Drop a half-made node: the nodes from id `nodes` on, and the GPU buffers
+ * allocated since the context held `devs` of them. */
+static void drop_half_made(ad_context *ctx, uint32_t nodes, uint32_t devs)
+{
+    ctx->n_nodes = nodes;
+    while (ctx->n_dev > devs) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
+}
+
 /* ---- leaves ---- */
 static ad_node *leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
                         bool requires_grad, ad_device dev)
@@ -381,8 +389,7 @@ static ad_node *leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim,
     if (requires_grad && ad_node_ensure_grad(n, false) != AD_OK) goto fail;
     return n;
 fail:
-    ctx->n_nodes = n->id;   /* the half-made leaf is dropped */
-    while (ctx->n_dev > first_dev) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
+    drop_half_made(ctx, n->id, first_dev);
     return NULL;
 }
 
@@ -408,8 +415,7 @@ ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host)
                          ad_requires_grad(host), AD_CUDA);
     if (!n) return NULL;
     if (ad_gpu_tensor_copy(&n->value, &host->value) != AD_OK) {
-        ctx->n_nodes = n->id;   /* the half-made leaf is dropped */
-        while (ctx->n_dev > first_dev) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
+        drop_half_made(ctx, n->id, first_dev);
         return NULL;
     }
     if (host->name) ad_set_name(n, host->name);
@@ -701,7 +707,6 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
     }
     return out;
 fail:
-    ctx->n_nodes = first_free;   /* the half-made node is dropped */
-    while (ctx->n_dev > first_dev) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
+    drop_half_made(ctx, first_free, first_dev);
     return NULL;
 }

@@ -73,13 +73,10 @@ static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const
         if (!o->m[i] || (kind == OPT_ADAM && !o->v[i])) goto oom;
     }
     return o;
-oom:
-    if (o && o->gpu && ad_last_status() == AD_ERR_DEVICE) {   /* the GPU's message stands */
-        ad_optimizer_free(o);
-        return NULL;
-    }
+oom:;
+    bool gpu_said_why = o && o->gpu && ad_last_status() == AD_ERR_DEVICE;   /* its message stands */
     ad_optimizer_free(o);
-    ad_fail(AD_ERR_NOMEM, "%s: out of memory for the optimizer's state", who);
+    if (!gpu_said_why) ad_fail(AD_ERR_NOMEM, "%s: out of memory for the optimizer's state", who);
     return NULL;
 }
 

@@ -541,11 +541,11 @@ static void check_fast(gc_run *R)
     free(jv);
 }
 
-/* Compare n GPU values with n CPU values into rec (what = "forward",
- * "vjp" or "jvp"; input s names the index space, -1 the output's). */
-static void compare_devices(gc_run *R, ad_gc_record *rec, const char *what, int s, const double *gpu,
-                            const double *cpu, int64_t n)
+/* Compare n GPU values with n CPU values into rec (a DEVICE_* check);
+ * input s names the index space, -1 the output's. */
+static void compare_devices(gc_run *R, ad_gc_record *rec, int s, const double *gpu, const double *cpu, int64_t n)
 {
+    const char *what = rec->check == AD_GC_DEVICE_FORWARD ? "forward" : rec->check == AD_GC_DEVICE_VJP ? "vjp" : "jvp";
     double scale = 0, worst = 0;
     for (int64_t j = 0; j < n; j++) scale = fmax(scale, fabs(cpu[j]));
     for (int64_t j = 0; j < n; j++) {
@@ -570,7 +570,7 @@ static void compare_devices(gc_run *R, ad_gc_record *rec, const char *what, int 
                 snprintf(rec->worst, sizeof rec->worst, "y%s", ix);
             }
             rec->numerical = cpu[j];   /* the reference: the CPU's */
-            if (!strcmp(what, "jvp")) rec->forward = gpu[j];
+            if (rec->check == AD_GC_DEVICE_JVP) rec->forward = gpu[j];
             else rec->reverse = gpu[j];
             snprintf(rec->message, sizeof rec->message, "%s at %s: GPU %.17g, CPU %.17g", what, rec->worst, gpu[j],
                      cpu[j]);
@@ -609,12 +609,12 @@ static void check_devices_agree(gc_run *R)
             snprintf(rec->message, sizeof rec->message, "could not run on the %s: %s", st[1] != AD_OK ? "GPU" : "CPU",
                      ad_last_error());
         } else if (c == AD_GC_DEVICE_FORWARD) {
-            compare_devices(R, rec, "forward", -1, y[1], y[0], R->m);
+            compare_devices(R, rec, -1, y[1], y[0], R->m);
         } else if (c == AD_GC_DEVICE_JVP) {
-            compare_devices(R, rec, "jvp", -1, t[1], t[0], R->m);
+            compare_devices(R, rec, -1, t[1], t[0], R->m);
         } else {
             for (int s = 0; s < R->n_in; s++)
-                if (g[0][s]) compare_devices(R, rec, "vjp", s, g[1][s], g[0][s], R->n[s]);
+                if (g[0][s]) compare_devices(R, rec, s, g[1][s], g[0][s], R->n[s]);
         }
         finish_record(R, rec, t0);
     }
