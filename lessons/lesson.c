@@ -307,15 +307,33 @@ static void print_values(const char *label, const double *v, int n)
     printf("\n");
 }
 
+/* Long vectors (images): list only the entries where the slide is off. */
+static void print_differing(const double *slide, const double *right, const double *ref, int n, const char *reference)
+{
+    int shown = 0, total = 0;
+    for (int i = 0; i < n; i++) {
+        if (fabs(slide[i] - ref[i]) <= 1e-6 * fmax(1.0, fabs(ref[i]))) continue;
+        if (shown++ < 12) printf("    [%d] slide %.10g, right %.10g, %s %.10g\n", i, slide[i], right[i], reference, ref[i]);
+        total++;
+    }
+    printf("    %d of %d entries differ between the slide and %s%s\n", total, n, reference, total > 12 ? " (12 shown)" : "");
+}
+
 bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lecture, const char *what,
                  const double *slide, const double *right, const double *ref, int n, const char *reference)
 {
     bool slide_ok = all_close(slide, ref, n), right_ok = all_close(right, ref, n);
     if (!L->json) {
         printf("  Slip %s [%s]: %s\n", id, lecture, what);
-        print_values("slide:", slide, n);
-        print_values("right:", right, n);
-        print_values(reference, ref, n);
+        if (n <= 8) {
+            print_values("slide:", slide, n);
+            print_values("right:", right, n);
+            printf("    %s:", reference);
+            for (int i = 0; i < n; i++) printf(" %.10g", ref[i]);
+            printf("\n");
+        } else {
+            print_differing(slide, right, ref, n, reference);
+        }
         printf("    -> %s%s\n", right_ok ? "the right version agrees with " : "the right version DISAGREES with ",
                reference);
         printf("    -> the slide's version %s\n",
