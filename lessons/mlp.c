@@ -103,7 +103,9 @@ static double fc_at(const ad_node *W, const ad_node *h0, int k, double h)
 
 static void print_row(const char *label, const double *v, int n)
 {
-    printf("  %-34s", label);
+    int w = 0;   /* width in code points: the labels' ∂, α, ⁽¹⁾ are several bytes each */
+    for (const char *p = label; *p; p++) w += ((unsigned char)*p & 0xC0) != 0x80;
+    printf("  %s%*s", label, w < 40 ? 40 - w : 1, "");
     for (int i = 0; i < n; i++) printf(" %10.6f", v[i]);
     printf("\n");
 }
