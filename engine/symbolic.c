@@ -126,6 +126,7 @@ static bool is_num(const ad_sym *x, double c) { return x && x->kind == S_NUM && 
 static bool is_const(const ad_sym *x) { return x && x->kind == S_NUM; }
 
 static const ad_sym *neg(ad_sym_ctx *s, const ad_sym *a);
+static const ad_sym *sub(ad_sym_ctx *s, const ad_sym *a, const ad_sym *b);
 static const ad_sym *mul(ad_sym_ctx *s, const ad_sym *a, const ad_sym *b);
 static const ad_sym *pw(ad_sym_ctx *s, const ad_sym *a, double c);
 static const ad_sym *dv(ad_sym_ctx *s, const ad_sym *a, const ad_sym *b);
@@ -137,8 +138,9 @@ static const ad_sym *add(ad_sym_ctx *s, const ad_sym *a, const ad_sym *b)
     if (is_num(b, 0)) return a;
     if (is_const(a) && is_const(b)) return num(s, a->c + b->c);
     if (a == b) return mul(s, num(s, 2), a);
-    if (b->kind == S_NEG) return node(s, S_SUB, a, b->a, 0, 0);
+    if (b->kind == S_NEG) return sub(s, a, b->a);
     if (is_const(b) && b->c < 0) return node(s, S_SUB, a, num(s, -b->c), 0, 0);
+    if (b->kind == S_MUL && is_const(b->a) && b->a->c < 0) return sub(s, a, mul(s, num(s, -b->a->c), b->b));
     if (is_const(a)) return node(s, S_ADD, b, a, 0, 0);   /* constants last in sums: x + 1 */
     return node(s, S_ADD, a, b, 0, 0);
 }
@@ -151,6 +153,8 @@ static const ad_sym *sub(ad_sym_ctx *s, const ad_sym *a, const ad_sym *b)
     if (a == b) return num(s, 0);
     if (is_const(a) && is_const(b)) return num(s, a->c - b->c);
     if (b->kind == S_NEG) return add(s, a, b->a);
+    if (a->kind == S_SUB && a->b == b) return sub(s, a->a, mul(s, num(s, 2), b));   /* (u − v) − v = u − 2v */
+    if (b->kind == S_MUL && is_const(b->a) && b->a->c < 0) return add(s, a, mul(s, num(s, -b->a->c), b->b));
     return node(s, S_SUB, a, b, 0, 0);
 }
 
@@ -175,6 +179,7 @@ static const ad_sym *mul(ad_sym_ctx *s, const ad_sym *a, const ad_sym *b)
     if (is_num(a, -1)) return neg(s, b);
     if (a->kind == S_NEG) return neg(s, mul(s, a->a, b));
     if (b->kind == S_NEG) return neg(s, mul(s, a, b->a));
+    if (a->kind == S_MUL && is_const(a->a)) return mul(s, a->a, mul(s, a->b, b));   /* (c·u)·v = c·(u·v) */
     if (is_const(a) && b->kind == S_MUL && is_const(b->a)) return mul(s, num(s, a->c * b->a->c), b->b);
     if (!is_const(a) && b->kind == S_MUL && is_const(b->a)) return mul(s, b->a, mul(s, a, b->b));
     if (b->kind == S_DIV && is_num(b->a, 1)) return dv(s, a, b->b);   /* u·(1/v) = u/v */
