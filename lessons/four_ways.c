@@ -61,18 +61,7 @@ static const lecture_fn fns[] = {
 };
 enum { N_FNS = sizeof fns / sizeof fns[0] };
 
-static double eval_formula(const ad_expr *e, const double *v)
-{
-    ad_context *c = ad_context_new();
-    if (!c) return NAN;
-    ad_set_check_finite(c, true);
-    ad_node *in[2];
-    for (int i = 0; i < ad_expr_var_count(e); i++) in[i] = ad_scalar_const(c, v[i]);
-    ad_node *f = ad_expr_build(e, c, in);
-    double r = f ? ad_value_scalar(f) : NAN;
-    ad_context_free(c);
-    return r;
-}
+static ad_node *build_formula(ad_context *ctx, ad_node *const *x, void *user) { return ad_expr_build(user, ctx, x); }
 
 int main(int argc, char **argv)
 {
@@ -152,7 +141,7 @@ int main(int argc, char **argv)
             double p[2] = {v[0], v[1]}, m[2] = {v[0], v[1]};
             p[i] += eps;
             m[i] -= eps;
-            num[i] = (eval_formula(e, p) - eval_formula(e, m)) / (p[i] - m[i]);
+            num[i] = (lesson_eval(build_formula, e, p, n) - lesson_eval(build_formula, e, m, n)) / (p[i] - m[i]);
         }
         if (!L.json) {
             printf("\n[%s] f = %s at", F->lecture, F->formula);
