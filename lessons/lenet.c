@@ -22,8 +22,6 @@
 #include "lenet_model.h"
 #include "lesson.h"
 
-void openblas_set_num_threads(int);
-
 typedef struct options {
     int epochs, batch, threads, json;
     long limit;
@@ -40,7 +38,7 @@ static const char *usage_text =
     "  --batch N      minibatch size (default 64)\n"
     "  --lr X         learning rate (default 1e-3 for Adam, 0.05 for SGD with momentum 0.9)\n"
     "  --seed N       seed of the initial weights and the shuffles (default 1)\n"
-    "  --threads N    OpenBLAS threads (default 2)\n"
+    "  --threads N    CPU threads for the kernels (default: the cores online)\n"
     "  --limit N      train on the first N examples only (a quick look)\n"
     "  --data DIR     Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")\n"
     "  --out DIR      where lenet_curve.csv, lenet_loss.svg, lenet_filters.svg go (default .)\n"
@@ -211,7 +209,7 @@ static void progress(int epoch, int epochs, int64_t done, int64_t total, double 
 
 int main(int argc, char **argv)
 {
-    options o = {10, 64, 2, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
+    options o = {10, 64, 0, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
     parse(&o, argc, argv);
     bool gpu = !strcmp(o.device, "cuda");
     char device_name[256] = "CPU";
@@ -223,7 +221,8 @@ int main(int argc, char **argv)
         ad_gpu_describe(device_name, sizeof device_name);
     }
     if (o.lr == 0) o.lr = !strcmp(o.optimizer, "adam") ? 1e-3 : 0.05;
-    openblas_set_num_threads(o.threads);
+    if (o.threads && ad_set_threads(o.threads) != AD_OK) usage_error("%s", ad_last_error());
+    o.threads = ad_threads();
     ad_tensor *train_x, *train_y, *test_x, *test_y;
     if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK ||
         ad_fashion_mnist_load(o.data, false, AD_FLOAT32, &test_x, &test_y) != AD_OK) {

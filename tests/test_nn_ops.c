@@ -154,7 +154,9 @@ static void test_conv2d_against_naive(void **state)
     (void)state;
     const int cfg[][9] = {/* N C H W K R S stride pad */
                           {2, 3, 7, 7, 4, 3, 3, 1, 1}, {1, 2, 9, 8, 3, 3, 3, 2, 0}, {2, 1, 6, 6, 2, 5, 5, 1, 2},
-                          {3, 2, 5, 5, 2, 3, 3, 2, 1}, {1, 1, 28, 28, 6, 5, 5, 1, 2}};
+                          {3, 2, 5, 5, 2, 3, 3, 2, 1}, {1, 1, 28, 28, 6, 5, 5, 1, 2},
+                          /* more images than dw's 16 groups, unevenly split; a padding wider than a stride */
+                          {21, 2, 6, 7, 3, 3, 2, 1, 1}, {2, 2, 8, 9, 2, 4, 3, 2, 2}};
     uint64_t seed = 99;
     for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++)
         for (int dt = 0; dt < 2; dt++) {
@@ -205,6 +207,64 @@ static void test_conv2d_against_naive(void **state)
             ad_context_free(ctx);
             free(x), free(w), free(y), free(gy), free(dx), free(dw);
         }
+}
+
+/* conv2d -> relu -> max-pool -> a weighted sum, forward and backward, on
+ * `threads` threads: the values and every gradient, as raw bytes. */
+static void conv_net_run(int threads, ad_dtype d, int stride, int pad, char *out, size_t *len)
+{
+    assert_int_equal(ad_set_threads(threads), AD_OK);
+    ad_context *ctx = ad_context_new();
+    int64_t sx[] = {19, 3, 11, 10}, sw[] = {5, 3, 3, 3}, sb[] = {5};
+    ad_node *x = ad_variable(ctx, d, 4, sx, NULL), *w = ad_variable(ctx, d, 4, sw, NULL), *b = ad_variable(ctx, d, 1, sb, NULL);
+    uint64_t seed = 7;
+    ad_node *ins[] = {x, w, b};
+    for (int i = 0; i < 3; i++)
+        for (int64_t j = 0; j < ins[i]->value.size; j++) {
+            double v = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
+            if (d == AD_FLOAT32) ((float *)ins[i]->value.data)[j] = (float)v;
+            else ((double *)ins[i]->value.data)[j] = v;
+        }
+    ad_node *y = ad_maxpool2d(ctx, ad_relu(ctx, ad_conv2d(ctx, x, w, b, stride, pad)), 2, 2);
+    assert_non_null(y);
+    ad_node *r = ad_constant(ctx, d, 4, y->value.shape, NULL);
+    for (int64_t j = 0; j < r->value.size; j++) {
+        double v = (double)(j % 7) - 3;
+        if (d == AD_FLOAT32) ((float *)r->value.data)[j] = (float)v;
+        else ((double *)r->value.data)[j] = v;
+    }
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), -1, false)), AD_OK);
+    size_t es = d == AD_FLOAT32 ? 4 : 8;
+    *len = 0;
+    memcpy(out, y->value.data, (size_t)y->value.size * es), *len += (size_t)y->value.size * es;
+    for (int i = 0; i < 3; i++) memcpy(out + *len, ins[i]->grad, (size_t)ins[i]->value.size * es), *len += (size_t)ins[i]->value.size * es;
+    ad_context_free(ctx);
+}
+
+/* Threads split the work by the shapes alone: 1, 2 and 3 threads give the
+ * same bits (forward, dx, dw, db; border and interior; both dtypes). */
+static void test_threads_bit_identical(void **state)
+{
+    (void)state;
+    int keep = ad_threads();
+    if (ad_set_threads(2) != AD_OK) skip();   /* a build without OpenMP: one thread only */
+    size_t cap = 1 << 20, len1, len;
+    char *one = malloc(cap), *other = malloc(cap);
+    const int cfg[][2] = {{1, 1}, {2, 2}, {1, 0}};
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+            ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+            conv_net_run(1, d, cfg[c][0], cfg[c][1], one, &len1);
+            for (int t = 2; t <= 3; t++) {
+                conv_net_run(t, d, cfg[c][0], cfg[c][1], other, &len);
+                assert_int_equal(len, len1);
+                assert_memory_equal(one, other, len);
+            }
+        }
+    free(one), free(other);
+    assert_int_equal(ad_set_threads(keep), AD_OK);
+    assert_int_equal(ad_set_threads(0), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "set_threads: 0 threads"));
 }
 
 static void test_conv2d_errors(void **state)
@@ -267,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_softmax_values), cmocka_unit_test(test_cross_entropy_values),
         cmocka_unit_test(test_pooling_lecture_example), cmocka_unit_test(test_conv2d_against_naive),
         cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_broken_conv2d_is_caught),
+        cmocka_unit_test(test_threads_bit_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
