@@ -11,6 +11,7 @@
 #ifndef AD_PARALLEL_H
 #define AD_PARALLEL_H
 
+#include <stdint.h>
 #include "ad_error.h"
 
 /* The number of threads the kernels use. Default: the cores online. */
@@ -18,5 +19,10 @@ int ad_threads(void);
 /* Use n threads (1 <= n <= 256). Fails, naming the reason, in a build
  * without OpenMP when n > 1. */
 ad_status ad_set_threads(int n);
+
+/* For a kernel: the threads to split `pieces` independent pieces over,
+ * touching `elements` numbers in all: one where forking would cost more
+ * than the work, never more than there are pieces. */
+int ad_threads_for(int64_t pieces, int64_t elements);
 
 #endif

@@ -44,3 +44,12 @@ ad_status ad_set_threads(int n)
     n_threads = n;
     return AD_OK;
 }
+
+int ad_threads_for(int64_t pieces, int64_t elements)
+{
+    /* waking a thread costs a few microseconds: about 16K numbers' work */
+    enum { MIN_ELEMENTS = 1 << 14 };
+    int nt = ad_threads();
+    if (elements < MIN_ELEMENTS || pieces < 2) return 1;
+    return pieces < nt ? (int)pieces : nt;
+}

@@ -168,13 +168,6 @@ static void gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 #define THREAD_ID() 0
 #endif
 
-/* Threads for `pieces` independent pieces: no more than there are. */
-static int threads_for(int64_t pieces)
-{
-    int nt = ad_threads();
-    return pieces < nt ? (int)(pieces < 1 ? 1 : pieces) : nt;
-}
-
 /* The groups dw and db sum over: from N alone (see the top). */
 enum { CONV_GROUPS = 16 };
 static int64_t conv_groups(int64_t N) { return N < CONV_GROUPS ? N : CONV_GROUPS; }
@@ -220,7 +213,7 @@ static ad_status conv_into(const ad_node *o, const void *x, const void *w, const
     size_t es = ad_dtype_size(dt);
     int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q, chw = g.C * g.H * g.W;
     int nt;
-    conv_work *wk = work_of(o, threads_for(g.N), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * pq * (g.K + crs)), &nt);
     if (!wk) return ad_last_status();
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
@@ -244,7 +237,7 @@ static ad_status conv_into(const ad_node *o, const void *x, const void *w, const
 
 static ad_status conv_forward(ad_node *o)
 {
-    if (ad_node_recording(o) && !(o->saved = work_new(o, threads_for(o->value.shape[0])))) return ad_last_status();
+    if (ad_node_recording(o) && !(o->saved = work_new(o, ad_threads()))) return ad_last_status();
     return conv_into(o, o->in[0]->value.data, o->in[1]->value.data, o->n_in == 3 ? o->in[2]->value.data : NULL,
                      o->value.data, false);
 }
@@ -273,7 +266,7 @@ static void conv_vjp_params(const ad_node *o, int slot, const void *gout, void *
     int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q, chw = g.C * g.H * g.W;
     int64_t G = conv_groups(g.N), len = slot == 1 ? crs : 1;
     int nt;
-    conv_work *wk = work_of(o, threads_for(G), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(G, g.N * pq * (g.K + crs)), &nt);
     if (!wk) return;   /* only for a node not recorded; the arena's message stands */
     char *parts = wk->parts;
     memset(parts, 0, (size_t)(G * g.K * len) * es);
@@ -316,7 +309,7 @@ static void conv_vjp(const ad_node *o, int slot, const void *gout, void *gin)
     size_t es = ad_dtype_size(dt);
     int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q, chw = g.C * g.H * g.W;
     int nt;
-    conv_work *wk = work_of(o, threads_for(g.N), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * pq * (g.K + crs)), &nt);
     if (!wk) return;   /* only for a node not recorded; the arena's message stands */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {

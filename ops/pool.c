@@ -3,10 +3,18 @@
  * max:  y = the window's max; dx[argmax] += dy. At a tie the first maximum
  *       in row-major window order takes the whole gradient (a valid
  *       subgradient); gradcheck draws inputs away from ties (kink_gap).
- * avg:  y = the window's mean; dx[window] += dy / window². */
+ *       A NaN in the window makes y NaN (ad_pool_rule.h, as PyTorch).
+ * avg:  y = the window's mean; dx[window] += dy / window².
+ * Each plane (n, c) is a piece of work for the engine's threads: its
+ * windows read and write only that plane, so any thread count gives the same
+ * bits. A recorded max-pool keeps each output's argmax (its offset in the
+ * plane) for the vjp, which then touches only dx's maxima, not all of x. */
 #include <math.h>
+#include <stdint.h>
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
+#include "ad_parallel.h"
+#include "ad_pool_rule.h"
 
 static ad_status pool_infer_named(const char *name, ad_node *const *in, const ad_params *p, int *nd, int64_t *sh,
                                   ad_dtype *dt)
@@ -30,99 +38,155 @@ static ad_status pool_infer_named(const char *name, ad_node *const *in, const ad
     return AD_OK;
 }
 
-/* Visit each output element (plane, p, q) with its window's top-left input
- * index `base` in plane `plane`. */
-#define POOL_FOR(o, ...)                                                                                               \
-    do {                                                                                                               \
-        const ad_tensor *x_ = &(o)->in[0]->value;                                                                      \
-        int64_t H = x_->shape[2], W = x_->shape[3], P = (o)->value.shape[2], Q = (o)->value.shape[3];                 \
-        int64_t wh = (o)->params->window[0], ww = (o)->params->window[1];                                              \
-        int64_t sh_ = (o)->params->stride[0], sw_ = (o)->params->stride[1];                                            \
-        for (int64_t plane = 0; plane < x_->shape[0] * x_->shape[1]; plane++)                                          \
-            for (int64_t p = 0; p < P; p++)                                                                            \
-                for (int64_t q = 0; q < Q; q++) {                                                                      \
-                    int64_t io = (plane * P + p) * Q + q;                                                              \
-                    int64_t base = plane * H * W + p * sh_ * W + q * sw_;                                              \
-                    (void)wh;                                                                                          \
-                    (void)ww;                                                                                          \
-                    (void)io;                                                                                          \
-                    __VA_ARGS__                                                                                        \
-                }                                                                                                      \
-    } while (0)
+typedef struct pgeom {
+    int64_t planes, H, W, P, Q, wh, ww, sh, sw;
+} pgeom;
 
-/* The index of the window's first maximum. */
-#define ARGMAX(X, base, W, wh, ww, best)                                                                               \
-    do {                                                                                                               \
-        best = (base);                                                                                                 \
-        for (int64_t r_ = 0; r_ < (wh); r_++)                                                                          \
-            for (int64_t s_ = 0; s_ < (ww); s_++)                                                                      \
-                if ((X)[(base) + r_ * (W) + s_] > (X)[best]) best = (base) + r_ * (W) + s_;                            \
-    } while (0)
+static pgeom pool_geometry(const ad_node *o)
+{
+    const ad_tensor *x = &o->in[0]->value;
+    pgeom g = {x->shape[0] * x->shape[1], x->shape[2],          x->shape[3],          o->value.shape[2],
+               o->value.shape[3],        o->params->window[0], o->params->window[1], o->params->stride[0],
+               o->params->stride[1]};
+    return g;
+}
 
 static bool is_max(const ad_node *o) { return o->op == &ad_op_maxpool2d; }
 
+/* The offset (in x) of the window's chosen element, from x + base. Called
+ * with constant wh, ww for the common 2×2 window so the loop unrolls. */
+#define DEFINE_BEST(T, SFX)                                                                                            \
+    static inline int64_t best_##SFX(const T *x, int64_t W, int64_t wh, int64_t ww)                                   \
+    {                                                                                                                  \
+        int64_t best = 0;                                                                                              \
+        T b = x[0];                                                                                                    \
+        for (int64_t r = 0; r < wh; r++)                                                                               \
+            for (int64_t s = 0; s < ww; s++)                                                                           \
+                if (AD_POOL_TAKES(x[r * W + s], b)) {                                                                  \
+                    b = x[r * W + s];                                                                                  \
+                    best = r * W + s;                                                                                  \
+                }                                                                                                      \
+        return best;                                                                                                   \
+    }
+DEFINE_BEST(float, f)
+DEFINE_BEST(double, d)
+#define BEST(T, x, W, wh, ww)                                                                                          \
+    (sizeof(T) == sizeof(float) ? best_f((const float *)(const void *)(x), W, wh, ww)                                 \
+                                : best_d((const double *)(const void *)(x), W, wh, ww))
+
+/* Plane by plane, over the engine's threads: BODY sees plane, X (that
+ * plane of x) and io0 (the plane's first output index). */
+#define FOR_PLANES(g, ...)                                                                                             \
+    do {                                                                                                               \
+        int nt_ = ad_threads_for((g).planes, (g).planes * (g).H * (g).W);                                              \
+        _Pragma("omp parallel for num_threads(nt_) if (nt_ > 1) schedule(static)")                                    \
+        for (int64_t plane = 0; plane < (g).planes; plane++) {                                                         \
+            int64_t io0 = plane * (g).P * (g).Q;                                                                       \
+            int64_t xo = plane * (g).H * (g).W;                                                                        \
+            (void)io0;                                                                                                 \
+            (void)xo;                                                                                                  \
+            __VA_ARGS__                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+/* The max-pool forward of one plane (y and, if arg, each argmax). */
+#define MAX_PLANE(T, X, Y, ARG, g, WH, WW)                                                                             \
+    for (int64_t p = 0; p < (g).P; p++)                                                                                \
+        for (int64_t q = 0; q < (g).Q; q++) {                                                                          \
+            int64_t base = p * (g).sh * (g).W + q * (g).sw;                                                            \
+            int64_t at = base + BEST(T, (X) + base, (g).W, WH, WW);                                                    \
+            (Y)[p * (g).Q + q] = (X)[at];                                                                              \
+            if (ARG) (ARG)[p * (g).Q + q] = (int32_t)at;                                                               \
+        }
+
 static ad_status pool_forward(ad_node *o)
 {
+    pgeom g = pool_geometry(o);
     bool mx = is_max(o);
+    int32_t *arg = NULL;
+    /* keep the argmax for the vjp (offsets within a plane fit 32 bits) */
+    if (mx && ad_node_recording(o) && g.H * g.W <= INT32_MAX &&
+        !(arg = o->saved = ad_node_alloc(o, (size_t)o->value.size * sizeof(int32_t))))
+        return ad_last_status();
     AD_DISPATCH(o->value.dtype, {
-        const T *X = o->in[0]->value.data;
-        T *Y = o->value.data;
-        POOL_FOR(o, {
-            if (mx) {
-                int64_t best;
-                ARGMAX(X, base, W, wh, ww, best);
-                Y[io] = X[best];
+        const T *XA = o->in[0]->value.data;
+        T *YA = o->value.data;
+        FOR_PLANES(g, {
+            const T *X = XA + xo;
+            T *Y = YA + io0;
+            int32_t *A = arg ? arg + io0 : NULL;
+            if (mx && g.wh == 2 && g.ww == 2) {
+                MAX_PLANE(T, X, Y, A, g, 2, 2);
+            } else if (mx) {
+                MAX_PLANE(T, X, Y, A, g, g.wh, g.ww);
             } else {
-                double s = 0;
-                for (int64_t r = 0; r < wh; r++)
-                    for (int64_t c = 0; c < ww; c++) s += X[base + r * W + c];
-                Y[io] = (T)(s / (double)(wh * ww));
+                for (int64_t p = 0; p < g.P; p++)
+                    for (int64_t q = 0; q < g.Q; q++) {
+                        const T *win = X + p * g.sh * g.W + q * g.sw;
+                        double s = 0;
+                        for (int64_t r = 0; r < g.wh; r++)
+                            for (int64_t c = 0; c < g.ww; c++) s += win[r * g.W + c];
+                        Y[p * g.Q + q] = (T)(s / (double)(g.wh * g.ww));
+                    }
             }
         });
     });
     return AD_OK;
 }
 
-/* dx += (routing of dy): the vjp, and the jvp's transpose twin below. */
-static void pool_vjp(const ad_node *o, int slot, const void *g, void *gin)
+/* dx += (routing of dy): the max-pool's to each argmax (kept, or found
+ * again for a node not recorded), the average's shared over the window. */
+static void pool_vjp(const ad_node *o, int slot, const void *gout, void *gin)
 {
     (void)slot;
+    pgeom g = pool_geometry(o);
     bool mx = is_max(o);
+    const int32_t *arg = o->saved;
     AD_DISPATCH(o->value.dtype, {
-        const T *X = o->in[0]->value.data, *G = g;
-        T *GI = gin;
-        POOL_FOR(o, {
-            if (mx) {
-                int64_t best;
-                ARGMAX(X, base, W, wh, ww, best);
-                GI[best] += G[io];
-            } else {
-                T share = (T)(G[io] / (double)(wh * ww));
-                for (int64_t r = 0; r < wh; r++)
-                    for (int64_t c = 0; c < ww; c++) GI[base + r * W + c] += share;
-            }
+        const T *XA = o->in[0]->value.data, *GA = gout;
+        T *GIA = gin;
+        FOR_PLANES(g, {
+            const T *X = XA + xo, *G = GA + io0;
+            T *GI = GIA + xo;
+            for (int64_t p = 0; p < g.P; p++)
+                for (int64_t q = 0; q < g.Q; q++) {
+                    int64_t io = p * g.Q + q, base = p * g.sh * g.W + q * g.sw;
+                    if (mx) {
+                        GI[arg ? arg[io0 + io] : base + BEST(T, X + base, g.W, g.wh, g.ww)] += G[io];
+                    } else {
+                        T share = (T)(G[io] / (double)(g.wh * g.ww));
+                        for (int64_t r = 0; r < g.wh; r++)
+                            for (int64_t c = 0; c < g.ww; c++) GI[base + r * g.W + c] += share;
+                    }
+                }
         });
     });
 }
 
+/* ty = the same routing of tx (max: by x's argmax). */
 static void pool_jvp(ad_node *o, int k)
 {
+    pgeom g = pool_geometry(o);
     bool mx = is_max(o);
     for (int d = 0; d < k; d++)
         AD_DISPATCH(o->value.dtype, {
-            const T *X = o->in[0]->value.data, *TX = ad_tangent_row(o->in[0], d);
-            T *TY = ad_tangent_row(o, d);
-            POOL_FOR(o, {
-                if (mx) {
-                    int64_t best;
-                    ARGMAX(X, base, W, wh, ww, best);
-                    TY[io] = TX[best];
-                } else {
-                    double s = 0;
-                    for (int64_t r = 0; r < wh; r++)
-                        for (int64_t c = 0; c < ww; c++) s += TX[base + r * W + c];
-                    TY[io] = (T)(s / (double)(wh * ww));
-                }
+            const T *XA = o->in[0]->value.data, *TXA = ad_tangent_row(o->in[0], d);
+            T *TYA = ad_tangent_row(o, d);
+            FOR_PLANES(g, {
+                const T *X = XA + xo, *TX = TXA + xo;
+                T *TY = TYA + io0;
+                for (int64_t p = 0; p < g.P; p++)
+                    for (int64_t q = 0; q < g.Q; q++) {
+                        int64_t base = p * g.sh * g.W + q * g.sw;
+                        if (mx) {
+                            TY[p * g.Q + q] = TX[base + BEST(T, X + base, g.W, g.wh, g.ww)];
+                        } else {
+                            double s = 0;
+                            for (int64_t r = 0; r < g.wh; r++)
+                                for (int64_t c = 0; c < g.ww; c++) s += TX[base + r * g.W + c];
+                            TY[p * g.Q + q] = (T)(s / (double)(g.wh * g.ww));
+                        }
+                    }
             });
         });
 }
@@ -130,23 +194,27 @@ static void pool_jvp(ad_node *o, int k)
 /* Max-pool's kinks are ties: the gap between each window's top two. */
 static double maxpool_gap(const ad_node *o)
 {
+    pgeom g = pool_geometry(o);
     double gap = INFINITY;
     AD_DISPATCH(o->value.dtype, {
         const T *X = o->in[0]->value.data;
-        POOL_FOR(o, {
-            double a = -INFINITY, b = -INFINITY;
-            for (int64_t r = 0; r < wh; r++)
-                for (int64_t c = 0; c < ww; c++) {
-                    double v = X[base + r * W + c];
-                    if (v > a) {
-                        b = a;
-                        a = v;
-                    } else if (v > b) {
-                        b = v;
-                    }
+        for (int64_t plane = 0; plane < g.planes; plane++)
+            for (int64_t p = 0; p < g.P; p++)
+                for (int64_t q = 0; q < g.Q; q++) {
+                    const T *win = X + plane * g.H * g.W + p * g.sh * g.W + q * g.sw;
+                    double a = -INFINITY, b = -INFINITY;
+                    for (int64_t r = 0; r < g.wh; r++)
+                        for (int64_t c = 0; c < g.ww; c++) {
+                            double v = win[r * g.W + c];
+                            if (v > a) {
+                                b = a;
+                                a = v;
+                            } else if (v > b) {
+                                b = v;
+                            }
+                        }
+                    if (g.wh * g.ww > 1 && a - b < gap) gap = a - b;
                 }
-            if (wh * ww > 1) gap = fmin(gap, a - b);
-        });
     });
     return gap;
 }

@@ -3,6 +3,7 @@
  * both vjps, both dtypes, several strides and paddings), their error
  * messages, and a deliberately broken conv2d vjp that gradcheck must catch.
  * (Their Jacobians against finite differences: gradcheck --all.) */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
@@ -127,6 +128,45 @@ static void test_pooling_lecture_example(void **state)
     double want[] = {0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1};
     for (int i = 0; i < 16; i++) assert_close(ad_grad_at(x, i), want[i], 0);
     ad_context_free(ctx);
+}
+
+/* A NaN in a window makes that output NaN, as in PyTorch (a plain `>` scan
+ * would skip it and return the window's other maximum); the first NaN
+ * takes the gradient; windows without NaN are untouched. Both dtypes, 2×2
+ * (the unrolled path) and 3×3 windows, recorded (argmax kept) and not. */
+static void test_maxpool_propagates_nan(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++)
+        for (int win = 2; win <= 3; win++)
+            for (int rec = 0; rec < 2; rec++) {
+                ad_context *ctx = ad_context_new();
+                ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+                int64_t s[] = {1, 1, 2 * win, 2 * win};
+                ad_node *x = ad_variable(ctx, d, 4, s, NULL);
+                int64_t W = 2 * win;
+                for (int64_t i = 0; i < x->value.size; i++) {
+                    double v = i == 1 || i == 2 * win ? NAN : (double)i;   /* NaNs in window 0, after its first element */
+                    if (d == AD_FLOAT32) ((float *)x->value.data)[i] = (float)v;
+                    else ((double *)x->value.data)[i] = v;
+                }
+                ad_set_grad_enabled(ctx, rec);
+                ad_node *y = ad_maxpool2d(ctx, x, win, win);
+                assert_true(isnan(ad_value_at(y, 0)));
+                for (int j = 1; j < 4; j++) {   /* each other window's max: its bottom-right element */
+                    int64_t last = ((j / 2) * win + win - 1) * W + (j % 2) * win + win - 1;
+                    assert_close(ad_value_at(y, j), (double)last, 0);
+                }
+                if (rec) {
+                    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, -1, false)), AD_OK);
+                    for (int64_t i = 0; i < x->value.size; i++) {
+                        double want = i == 1 || i == (win - 1) * W + 2 * win - 1 || i == (2 * win - 1) * W + win - 1 ||
+                                      i == (2 * win - 1) * W + 2 * win - 1;
+                        assert_close(ad_grad_at(x, i), want, 0);
+                    }
+                }
+                ad_context_free(ctx);
+            }
 }
 
 /* ---- conv2d against the definition ---- */
@@ -327,7 +367,7 @@ int main(void)
         cmocka_unit_test(test_softmax_values), cmocka_unit_test(test_cross_entropy_values),
         cmocka_unit_test(test_pooling_lecture_example), cmocka_unit_test(test_conv2d_against_naive),
         cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_broken_conv2d_is_caught),
-        cmocka_unit_test(test_threads_bit_identical),
+        cmocka_unit_test(test_threads_bit_identical), cmocka_unit_test(test_maxpool_propagates_nan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
