@@ -31,6 +31,9 @@
 
 typedef struct geom {
     int64_t N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+    int64_t crs, pq, chw;   /* C·R·S, P·Q, C·H·W */
+    ad_dtype dt;
+    size_t es;              /* bytes per element */
 } geom;
 
 static geom geometry(const ad_node *o)
@@ -38,7 +41,10 @@ static geom geometry(const ad_node *o)
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
     geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3],
               o->value.shape[2], o->value.shape[3], o->params->stride[0], o->params->stride[1], o->params->pad[0],
-              o->params->pad[1]};
+              o->params->pad[1], 0, 0, 0, (ad_dtype)o->value.dtype, ad_dtype_size((ad_dtype)o->value.dtype)};
+    g.crs = g.C * g.R * g.S;
+    g.pq = g.P * g.Q;
+    g.chw = g.C * g.H * g.W;
     return g;
 }
 
@@ -86,53 +92,54 @@ static void tap_range(int64_t s, int64_t stride, int64_t pad, int64_t W, int64_t
     *hi = b < *lo ? *lo : b > Q ? Q : b;
 }
 
+/* Each tap (c, r, s) of image geometry g, with its row `row` of col (the
+ * offset of element (p, 0)), the offset `in` in x_n of the input under
+ * output (p, 0) for row p, the rows [p0, p1) and columns [q0, q1) whose
+ * input lies inside the image. */
+#define FOR_TAPS(g, ...)                                                                                               \
+    for (int64_t c = 0; c < (g)->C; c++)                                                                               \
+        for (int64_t r = 0; r < (g)->R; r++) {                                                                         \
+            int64_t p0, p1;                                                                                            \
+            tap_range(r, (g)->sh, (g)->ph, (g)->H, (g)->P, &p0, &p1);                                                  \
+            for (int64_t s = 0; s < (g)->S; s++) {                                                                     \
+                int64_t q0, q1, row = ((c * (g)->R + r) * (g)->S + s) * (g)->P * (g)->Q;                               \
+                tap_range(s, (g)->sw, (g)->pw, (g)->W, (g)->Q, &q0, &q1);                                              \
+                __VA_ARGS__                                                                                            \
+            }                                                                                                          \
+        }
+#define TAP_INPUT(g, p) ((c * (g)->H + (p) * (g)->sh - (g)->ph + r) * (g)->W - (g)->pw + s)
+
 /* im2col: col (C·R·S, P·Q) from image x_n (C,H,W), zero in the padding.
  * col2im: dx_n (C,H,W) += the columns of dcol at their input positions. */
 #define DEFINE_COL(T, SFX)                                                                                             \
     static void im2col_##SFX(const geom *g, const T *x, T *col)                                                        \
     {                                                                                                                  \
-        for (int64_t c = 0; c < g->C; c++)                                                                             \
-            for (int64_t r = 0; r < g->R; r++) {                                                                       \
-                int64_t p0, p1;                                                                                        \
-                tap_range(r, g->sh, g->ph, g->H, g->P, &p0, &p1);                                                      \
-                for (int64_t s = 0; s < g->S; s++) {                                                                   \
-                    T *row = col + ((c * g->R + r) * g->S + s) * g->P * g->Q;                                          \
-                    int64_t q0, q1;                                                                                    \
-                    tap_range(s, g->sw, g->pw, g->W, g->Q, &q0, &q1);                                                  \
-                    memset(row, 0, (size_t)(p0 * g->Q) * sizeof(T));                                                   \
-                    for (int64_t p = p0; p < p1; p++) {                                                                \
-                        T *out = row + p * g->Q;                                                                       \
-                        const T *in = x + (c * g->H + p * g->sh - g->ph + r) * g->W - g->pw + s;                       \
-                        for (int64_t q = 0; q < q0; q++) out[q] = 0;                                                   \
-                        if (g->sw == 1) memcpy(out + q0, in + q0, (size_t)(q1 - q0) * sizeof(T));                      \
-                        else                                                                                           \
-                            for (int64_t q = q0; q < q1; q++) out[q] = in[q * g->sw];                                  \
-                        for (int64_t q = q1; q < g->Q; q++) out[q] = 0;                                                \
-                    }                                                                                                  \
-                    memset(row + p1 * g->Q, 0, (size_t)((g->P - p1) * g->Q) * sizeof(T));                              \
-                }                                                                                                      \
+        FOR_TAPS(g, {                                                                                                  \
+            memset(col + row, 0, (size_t)(p0 * g->Q) * sizeof(T));                                                     \
+            for (int64_t p = p0; p < p1; p++) {                                                                        \
+                T *out = col + row + p * g->Q;                                                                         \
+                const T *in = x + TAP_INPUT(g, p);                                                                     \
+                for (int64_t q = 0; q < q0; q++) out[q] = 0;                                                           \
+                if (g->sw == 1) memcpy(out + q0, in + q0, (size_t)(q1 - q0) * sizeof(T));                              \
+                else                                                                                                   \
+                    for (int64_t q = q0; q < q1; q++) out[q] = in[q * g->sw];                                          \
+                for (int64_t q = q1; q < g->Q; q++) out[q] = 0;                                                        \
             }                                                                                                          \
+            memset(col + row + p1 * g->Q, 0, (size_t)((g->P - p1) * g->Q) * sizeof(T));                               \
+        })                                                                                                             \
     }                                                                                                                  \
     static void col2im_##SFX(const geom *g, const T *col, T *dx)                                                       \
     {                                                                                                                  \
-        for (int64_t c = 0; c < g->C; c++)                                                                             \
-            for (int64_t r = 0; r < g->R; r++) {                                                                       \
-                int64_t p0, p1;                                                                                        \
-                tap_range(r, g->sh, g->ph, g->H, g->P, &p0, &p1);                                                      \
-                for (int64_t s = 0; s < g->S; s++) {                                                                   \
-                    const T *row = col + ((c * g->R + r) * g->S + s) * g->P * g->Q;                                    \
-                    int64_t q0, q1;                                                                                    \
-                    tap_range(s, g->sw, g->pw, g->W, g->Q, &q0, &q1);                                                  \
-                    for (int64_t p = p0; p < p1; p++) {                                                                \
-                        const T *in = row + p * g->Q;                                                                  \
-                        T *out = dx + (c * g->H + p * g->sh - g->ph + r) * g->W - g->pw + s;                           \
-                        if (g->sw == 1)                                                                                \
-                            for (int64_t q = q0; q < q1; q++) out[q] += in[q];                                         \
-                        else                                                                                           \
-                            for (int64_t q = q0; q < q1; q++) out[q * g->sw] += in[q];                                 \
-                    }                                                                                                  \
-                }                                                                                                      \
+        FOR_TAPS(g, {                                                                                                  \
+            for (int64_t p = p0; p < p1; p++) {                                                                        \
+                const T *in = col + row + p * g->Q;                                                                    \
+                T *out = dx + TAP_INPUT(g, p);                                                                         \
+                if (g->sw == 1)                                                                                        \
+                    for (int64_t q = q0; q < q1; q++) out[q] += in[q];                                                 \
+                else                                                                                                   \
+                    for (int64_t q = q0; q < q1; q++) out[q * g->sw] += in[q];                                         \
             }                                                                                                          \
+        })                                                                                                             \
     }
 DEFINE_COL(float, f)
 DEFINE_COL(double, d)
@@ -209,28 +216,25 @@ static conv_work *work_of(const ad_node *o, int want, int *nt)
 static ad_status conv_into(const ad_node *o, const void *x, const void *w, const void *b, void *y, bool accumulate)
 {
     geom g = geometry(o);
-    ad_dtype dt = (ad_dtype)o->value.dtype;
-    size_t es = ad_dtype_size(dt);
-    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q, chw = g.C * g.H * g.W;
     int nt;
-    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * pq * (g.K + crs)), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * g.pq * (g.K + g.crs)), &nt);
     if (!wk) return ad_last_status();
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
         char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
-        char *yn = (char *)y + (size_t)(n * g.K * pq) * es;
-        im2col(dt, &g, (const char *)x + (size_t)(n * chw) * es, col);
+        char *yn = (char *)y + (size_t)(n * g.K * g.pq) * g.es;
+        im2col(g.dt, &g, (const char *)x + (size_t)(n * g.chw) * g.es, col);
         double beta = accumulate ? 1.0 : 0.0;
         if (b) {   /* start y_n from the bias: GEMM adds onto it, no second pass */
-            AD_DISPATCH(dt, {
+            AD_DISPATCH(g.dt, {
                 T *Y = (T *)yn;
                 const T *B = b;
                 for (int64_t k = 0; k < g.K; k++)
-                    for (int64_t i = 0; i < pq; i++) Y[k * pq + i] = accumulate ? Y[k * pq + i] + B[k] : B[k];
+                    for (int64_t i = 0; i < g.pq; i++) Y[k * g.pq + i] = accumulate ? Y[k * g.pq + i] + B[k] : B[k];
             });
             beta = 1.0;
         }
-        gemm(dt, false, false, g.K, pq, crs, w, col, beta, yn);
+        gemm(g.dt, false, false, g.K, g.pq, g.crs, w, col, beta, yn);
     }
     return AD_OK;
 }
@@ -261,35 +265,32 @@ DEFINE_ROW_SUM(double, d)
 static void conv_vjp_params(const ad_node *o, int slot, const void *gout, void *gin)
 {
     geom g = geometry(o);
-    ad_dtype dt = (ad_dtype)o->value.dtype;
-    size_t es = ad_dtype_size(dt);
-    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q, chw = g.C * g.H * g.W;
-    int64_t G = conv_groups(g.N), len = slot == 1 ? crs : 1;
+    int64_t G = conv_groups(g.N), len = slot == 1 ? g.crs : 1;
     int nt;
-    conv_work *wk = work_of(o, ad_threads_for(G, g.N * pq * (g.K + crs)), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(G, g.N * g.pq * (g.K + g.crs)), &nt);
     if (!wk) return;   /* only for a node not recorded; the arena's message stands */
     char *parts = wk->parts;
-    memset(parts, 0, (size_t)(G * g.K * len) * es);
+    memset(parts, 0, (size_t)(G * g.K * len) * g.es);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t grp = 0; grp < G; grp++) {
-        char *part = parts + (size_t)(grp * g.K * len) * es;
+        char *part = parts + (size_t)(grp * g.K * len) * g.es;
         for (int64_t n = g.N * grp / G; n < g.N * (grp + 1) / G; n++) {
-            const char *gn = (const char *)gout + (size_t)(n * g.K * pq) * es;
+            const char *gn = (const char *)gout + (size_t)(n * g.K * g.pq) * g.es;
             if (slot == 1) {   /* part += dy_n · colᵀ */
                 char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
-                im2col(dt, &g, (const char *)o->in[0]->value.data + (size_t)(n * chw) * es, col);
-                gemm(dt, false, true, g.K, crs, pq, gn, col, 1.0, part);
+                im2col(g.dt, &g, (const char *)o->in[0]->value.data + (size_t)(n * g.chw) * g.es, col);
+                gemm(g.dt, false, true, g.K, g.crs, g.pq, gn, col, 1.0, part);
             } else {           /* part[k] += Σ_i dy_n[k, i] */
-                AD_DISPATCH(dt, {
+                AD_DISPATCH(g.dt, {
                     T *PB = (T *)part;
                     for (int64_t k = 0; k < g.K; k++)
-                        PB[k] += dt == AD_FLOAT32 ? (T)row_sum_f((const float *)gn + k * pq, pq)
-                                                  : (T)row_sum_d((const double *)gn + k * pq, pq);
+                        PB[k] += g.dt == AD_FLOAT32 ? (T)row_sum_f((const float *)gn + k * g.pq, g.pq)
+                                                  : (T)row_sum_d((const double *)gn + k * g.pq, g.pq);
                 });
             }
         }
     }
-    AD_DISPATCH(dt, {
+    AD_DISPATCH(g.dt, {
         T *GI = gin;
         const T *P = (const T *)parts;
         for (int64_t grp = 0; grp < G; grp++)
@@ -305,18 +306,15 @@ static void conv_vjp(const ad_node *o, int slot, const void *gout, void *gin)
     }
     /* dx_n += col2im(wᵀ · dy_n), image by image */
     geom g = geometry(o);
-    ad_dtype dt = (ad_dtype)o->value.dtype;
-    size_t es = ad_dtype_size(dt);
-    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q, chw = g.C * g.H * g.W;
     int nt;
-    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * pq * (g.K + crs)), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * g.pq * (g.K + g.crs)), &nt);
     if (!wk) return;   /* only for a node not recorded; the arena's message stands */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
         char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
-        gemm(dt, true, false, crs, pq, g.K, o->in[1]->value.data, (const char *)gout + (size_t)(n * g.K * pq) * es, 0.0,
+        gemm(g.dt, true, false, g.crs, g.pq, g.K, o->in[1]->value.data, (const char *)gout + (size_t)(n * g.K * g.pq) * g.es, 0.0,
              col);
-        col2im(dt, &g, col, (char *)gin + (size_t)(n * chw) * es);
+        col2im(g.dt, &g, col, (char *)gin + (size_t)(n * g.chw) * g.es);
     }
 }
 
