@@ -61,11 +61,12 @@ static bool is_max(const ad_node *o) { return o->op == &ad_op_maxpool2d; }
         int64_t best = 0;                                                                                              \
         T b = x[0];                                                                                                    \
         for (int64_t r = 0; r < wh; r++)                                                                               \
-            for (int64_t s = 0; s < ww; s++)                                                                           \
-                if (AD_POOL_TAKES(x[r * W + s], b)) {                                                                  \
-                    b = x[r * W + s];                                                                                  \
-                    best = r * W + s;                                                                                  \
-                }                                                                                                      \
+            for (int64_t s = 0; s < ww; s++) {                                                                         \
+                T v = x[r * W + s];                                                                                    \
+                int t = AD_POOL_TAKES(v, b);                                                                           \
+                b = t ? v : b;                                                                                         \
+                best = t ? r * W + s : best;                                                                           \
+            }                                                                                                          \
         return best;                                                                                                   \
     }
 DEFINE_BEST(float, f)
@@ -88,6 +89,75 @@ DEFINE_BEST(double, d)
             __VA_ARGS__                                                                                                \
         }                                                                                                              \
     } while (0)
+
+/* The max-pool forward of an output row under the common 2×2 window at
+ * stride 2: a pairwise tournament with the same rule (the winner of a, b
+ * meets the winner of c, d and keeps its place on a tie or if it is NaN,
+ * which is the first maximum, or first NaN, in row-major order). at[q] is
+ * the argmax's offset from x0. Four outputs at a time with SSE2 where there
+ * is SSE2 (every x86-64), so each output costs a few selects, no branch. */
+#define TOURNAMENT(T, a, b, c, d, m, i)                                                                                \
+    do {                                                                                                               \
+        int t1_ = AD_POOL_TAKES(b, a), t2_ = AD_POOL_TAKES(d, c);                                                      \
+        T m1_ = t1_ ? b : a, m2_ = t2_ ? d : c;                                                                        \
+        int t_ = AD_POOL_TAKES(m2_, m1_);                                                                              \
+        m = t_ ? m2_ : m1_;                                                                                            \
+        i = t_ ? 2 + t2_ : t1_;   /* 0 a, 1 b, 2 c, 3 d */                                                             \
+    } while (0)
+#define DEFINE_MAX22(T, SFX)                                                                                           \
+    static int64_t max22_vec_##SFX(const T *x0, int64_t W, int64_t Q, T *y, int32_t *at);                             \
+    static void max22_##SFX(const T *x0, int64_t W, int64_t Q, T *y, int32_t *at)                                      \
+    {                                                                                                                  \
+        const T *x1 = x0 + W;                                                                                          \
+        for (int64_t q = max22_vec_##SFX(x0, W, Q, y, at); q < Q; q++) {                                               \
+            int i;                                                                                                     \
+            TOURNAMENT(T, x0[2 * q], x0[2 * q + 1], x1[2 * q], x1[2 * q + 1], y[q], i);                                \
+            at[q] = (int32_t)(2 * q + (i & 1) + (i >> 1) * W);                                                         \
+        }                                                                                                              \
+    }
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* The rule on four lanes: all ones where v takes b's place. */
+static inline __m128 takes4(__m128 v, __m128 b)
+{
+    return _mm_or_ps(_mm_cmpgt_ps(v, b), _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(b, b)));
+}
+static inline __m128 sel4(__m128 t, __m128 a, __m128 b) { return _mm_or_ps(_mm_and_ps(t, a), _mm_andnot_ps(t, b)); }
+/* Outputs [0, Q - Q % 4) of max22_f; returns where the scalar loop goes on. */
+static int64_t max22_vec_f(const float *x0, int64_t W, int64_t Q, float *y, int32_t *at)
+{
+    const float *x1 = x0 + W;
+    const __m128i one = _mm_set1_epi32(1), wv = _mm_set1_epi32((int32_t)W);
+    int64_t q = 0;
+    for (; q + 4 <= Q; q += 4) {
+        __m128 r0a = _mm_loadu_ps(x0 + 2 * q), r0b = _mm_loadu_ps(x0 + 2 * q + 4);
+        __m128 r1a = _mm_loadu_ps(x1 + 2 * q), r1b = _mm_loadu_ps(x1 + 2 * q + 4);
+        __m128 a = _mm_shuffle_ps(r0a, r0b, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(r0a, r0b, _MM_SHUFFLE(3, 1, 3, 1));
+        __m128 c = _mm_shuffle_ps(r1a, r1b, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(r1a, r1b, _MM_SHUFFLE(3, 1, 3, 1));
+        __m128 t1 = takes4(b, a), t2 = takes4(d, c), m1 = sel4(t1, b, a), m2 = sel4(t2, d, c), t = takes4(m2, m1);
+        _mm_storeu_ps(y + q, sel4(t, m2, m1));
+        /* offset = 2q (+1 for the right column) (+W for the lower row) */
+        __m128i right = _mm_and_si128(_mm_castps_si128(sel4(t, t2, t1)), one);
+        __m128i lower = _mm_and_si128(_mm_castps_si128(t), wv);
+        __m128i col = _mm_add_epi32(_mm_setr_epi32((int32_t)(2 * q), (int32_t)(2 * q + 2), (int32_t)(2 * q + 4), (int32_t)(2 * q + 6)), right);
+        _mm_storeu_si128((__m128i *)(void *)(at + q), _mm_add_epi32(col, lower));
+    }
+    return q;
+}
+#else
+static int64_t max22_vec_f(const float *x0, int64_t W, int64_t Q, float *y, int32_t *at)
+{
+    (void)x0, (void)W, (void)Q, (void)y, (void)at;
+    return 0;
+}
+#endif
+static int64_t max22_vec_d(const double *x0, int64_t W, int64_t Q, double *y, int32_t *at)
+{
+    (void)x0, (void)W, (void)Q, (void)y, (void)at;
+    return 0;   /* float64 takes the scalar loop */
+}
+DEFINE_MAX22(float, f)
+DEFINE_MAX22(double, d)
 
 /* The max-pool forward of one plane (y and, if arg, each argmax). */
 #define MAX_PLANE(T, X, Y, ARG, g, WH, WW)                                                                             \
@@ -115,7 +185,15 @@ static ad_status pool_forward(ad_node *o)
             const T *X = XA + xo;
             T *Y = YA + io0;
             int32_t *A = arg ? arg + io0 : NULL;
-            if (mx && g.wh == 2 && g.ww == 2) {
+            if (mx && g.wh == 2 && g.ww == 2 && g.sh == 2 && g.sw == 2 && A) {
+                for (int64_t p = 0; p < g.P; p++) {
+                    int32_t *Ap = A + p * g.Q;
+                    const T *x0 = X + 2 * p * g.W;
+                    if (sizeof(T) == sizeof(float)) max22_f((const float *)(const void *)x0, g.W, g.Q, (float *)(void *)(Y + p * g.Q), Ap);
+                    else max22_d((const double *)(const void *)x0, g.W, g.Q, (double *)(void *)(Y + p * g.Q), Ap);
+                    for (int64_t q = 0; q < g.Q; q++) Ap[q] += (int32_t)(2 * p * g.W);
+                }
+            } else if (mx && g.wh == 2 && g.ww == 2) {
                 MAX_PLANE(T, X, Y, A, g, 2, 2);
             } else if (mx) {
                 MAX_PLANE(T, X, Y, A, g, g.wh, g.ww);

@@ -169,6 +169,65 @@ static void test_maxpool_propagates_nan(void **state)
             }
 }
 
+/* Max-pool against the rule written plainly (the first NaN, else the first
+ * maximum, in row-major window order), on values with many ties and NaNs,
+ * rows wide enough for the four-at-a-time path and its tail; 2×2 stride 2
+ * and 3×3 stride 2, both dtypes: y and the gradient (all to the argmax). */
+static void test_maxpool_against_rule(void **state)
+{
+    (void)state;
+    const int64_t N = 2, C = 3, H = 7, W = 19;
+    uint64_t seed = 5;
+    for (int dt = 0; dt < 2; dt++)
+        for (int win = 2; win <= 3; win++) {
+            ad_context *ctx = ad_context_new();
+            ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+            int64_t sx[] = {N, C, H, W};
+            ad_node *x = ad_variable(ctx, d, 4, sx, NULL);
+            for (int64_t i = 0; i < x->value.size; i++) {
+                seed = seed * 6364136223846793005ULL + 1;
+                int r = (int)(seed >> 59);   /* 0..31: small integers tie often; 31 is NaN */
+                double v = r == 31 ? NAN : (double)(r % 5) - 2;
+                if (d == AD_FLOAT32) ((float *)x->value.data)[i] = (float)v;
+                else ((double *)x->value.data)[i] = v;
+            }
+            ad_node *y = ad_maxpool2d(ctx, x, win, 2);
+            int64_t P = y->value.shape[2], Q = y->value.shape[3];
+            ad_node *r = ad_constant(ctx, d, 4, y->value.shape, NULL);
+            for (int64_t i = 0; i < r->value.size; i++) ad_tensor_set(&r->value, i, (double)(i % 11) + 1);
+            assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), -1, false)), AD_OK);
+            double *want_g = calloc((size_t)x->value.size, sizeof(double));
+            for (int64_t pl = 0; pl < N * C; pl++)
+                for (int64_t p = 0; p < P; p++)
+                    for (int64_t q = 0; q < Q; q++) {
+                        int64_t best = -1;
+                        for (int64_t a = 0; a < win && best < 0; a++)   /* the first NaN */
+                            for (int64_t b = 0; b < win && best < 0; b++)
+                                if (isnan(ad_value_at(x, (pl * H + 2 * p + a) * W + 2 * q + b)))
+                                    best = (pl * H + 2 * p + a) * W + 2 * q + b;
+                        for (int64_t a = 0; a < win && best < 0; a++)   /* else the first maximum */
+                            for (int64_t b = 0; b < win; b++) {
+                                int64_t i = (pl * H + 2 * p + a) * W + 2 * q + b;
+                                bool first = true;
+                                for (int64_t a2 = 0; a2 < win; a2++)
+                                    for (int64_t b2 = 0; b2 < win; b2++) {
+                                        double o = ad_value_at(x, (pl * H + 2 * p + a2) * W + 2 * q + b2);
+                                        int64_t j = (pl * H + 2 * p + a2) * W + 2 * q + b2;
+                                        if (o > ad_value_at(x, i) || (j < i && o == ad_value_at(x, i))) first = false;
+                                    }
+                                if (first && best < 0) best = i;
+                            }
+                        int64_t io = (pl * P + p) * Q + q;
+                        double yv = ad_value_at(y, io), xv = ad_value_at(x, best);
+                        assert_true(isnan(xv) ? isnan(yv) : yv == xv);
+                        want_g[best] += ad_value_at(r, io);
+                    }
+            for (int64_t i = 0; i < x->value.size; i++) assert_close(ad_grad_at(x, i), want_g[i], 0);
+            free(want_g);
+            ad_context_free(ctx);
+        }
+}
+
 /* ---- conv2d against the definition ---- */
 static void naive_conv(const double *x, const double *w, const double *b, double *y, int N, int C, int H, int W, int K,
                        int R, int S, int st, int pd, int P, int Q)
@@ -368,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_pooling_lecture_example), cmocka_unit_test(test_conv2d_against_naive),
         cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_broken_conv2d_is_caught),
         cmocka_unit_test(test_threads_bit_identical), cmocka_unit_test(test_maxpool_propagates_nan),
+        cmocka_unit_test(test_maxpool_against_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
