@@ -148,7 +148,8 @@ static void test_convolution(void **state)
     for (int i = 0; i < 25; i++) assert_close(cJSON_GetArrayItem(c, i)->valuedouble, custom[i], 1e-12);
     for (int i = 0; i < 9; i++) assert_close(cJSON_GetArrayItem(d, i)->valuedouble, down[i], 1e-12);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(doc, "slide_custom_differs")));
-    assert_close(num(doc, "output_size_32"), 32, 0);
+    assert_close(num(doc, "output_size"), 32, 0);
+    assert_close(num(doc, "output_depth"), 10, 0);
     assert_close(num(doc, "parameters"), 760, 0);
     assert_close(num(doc, "gradcheck_failed"), 0, 0);
     cJSON_Delete(doc);
