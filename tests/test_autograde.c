@@ -102,9 +102,9 @@ static void check_gradescope_format(const cJSON *doc, int n_tests)
     }
 }
 
-/* Processes still running a runner of the grader (its work directories are
- * /tmp/autograde.XXXXXX): there must be none once the grader has exited. */
-static int surviving_runners(void)
+/* Processes still running a runner of this grader (it makes its work
+ * directory in $TMPDIR, the test's own): none once the grader has exited. */
+static int surviving_runners(const char *tmpdir)
 {
     DIR *d = opendir("/proc");
     const struct dirent *e;
@@ -116,7 +116,7 @@ static int surviving_runners(void)
         ssize_t k = readlink(link, target, sizeof target - 1);
         if (k <= 0) continue;
         target[k] = '\0';
-        if (strstr(target, "/tmp/autograde.") && strstr(target, "/runner")) {
+        if (!strncmp(target, tmpdir, strlen(tmpdir)) && strstr(target, "/runner")) {
             print_error("a process of a submission survived: pid %s (%s)\n", e->d_name, target);
             n++;
         }
@@ -153,8 +153,8 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     assert_non_null(mkdtemp(scratch));
     assert_int_equal(chmod(scratch, 0755), 0);
     snprintf(token, sizeof token, "AUTOGRADE-SECRET-%d-%ld", (int)getpid(), random());
-    const char *dirs[] = {"secret", "canary", "out", "cwd"};
-    for (int i = 0; i < 4; i++) {
+    const char *dirs[] = {"secret", "canary", "out", "cwd", "tmp"};
+    for (int i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "%s/%s", scratch, dirs[i]);
         assert_int_equal(mkdir(path, 0755), 0);
     }
@@ -170,6 +170,9 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     spit(path, "canary\n", 0666);
     assert_int_equal(chmod(canary_dir, 0777), 0);
     assert_int_equal(chmod(cwd, 0777), 0);
+    char tmpdir[4200];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp/", scratch);
+    assert_int_equal(chmod(tmpdir, 0777), 0);
     /* planted where the reports go: a symlink to the canary and a FIFO */
     snprintf(cmd, sizeof cmd, "%s/results.json", out);
     assert_int_equal(symlink(path, cmd), 0);
@@ -207,8 +210,8 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     }
 
     snprintf(cmd, sizeof cmd,
-             "cd %s && %s %s --assignment %s/assignment.json --submission %s/%s --out %s > %s/stdout 2> %s/stderr", cwd,
-             env->as_nobody ? "setpriv --reuid=nobody --regid=nogroup --clear-groups" : "", env->exe, scratch, scratch,
+             "cd %s && TMPDIR=%s %s %s --assignment %s/assignment.json --submission %s/%s --out %s > %s/stdout 2> %s/stderr", cwd,
+             tmpdir, env->as_nobody ? "setpriv --reuid=nobody --regid=nogroup --clear-groups" : "", env->exe, scratch, scratch,
              name, out, scratch, scratch);
     int st = system(cmd);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -258,7 +261,9 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     if (strcmp(listing, "canary.txt")) fail_msg("%s: the canary directory holds '%s'", name, listing);
     list_dir(cwd, listing, sizeof listing);
     if (listing[0]) fail_msg("%s: the grader's working directory holds '%s'", name, listing);
-    if (surviving_runners() != 0) fail_msg("%s: a process of the submission outlived the grader", name);
+    list_dir(tmpdir, listing, sizeof listing);
+    if (listing[0]) fail_msg("%s: the grader left '%s' in its temporary directory", name, listing);
+    if (surviving_runners(tmpdir) != 0) fail_msg("%s: a process of the submission outlived the grader", name);
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
     assert_int_equal(system(cmd), 0);

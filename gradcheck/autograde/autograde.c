@@ -96,7 +96,8 @@ static char *read_submission(const char *path, size_t *len, char *err, size_t er
 }
 
 /* Remove everything in the work directory (one level: the compiler makes no
- * subdirectories; a leftover one is removed if empty) and the directory. */
+ * subdirectories; a leftover one is removed if empty), the directory, and
+ * the empty mount point of the compiler's view beside it. */
 static void remove_work(const char *work, int work_fd)
 {
     DIR *d = fdopendir(dup(work_fd));
@@ -107,13 +108,19 @@ static void remove_work(const char *work, int work_fd)
     if (d) closedir(d);
     close(work_fd);
     rmdir(work);
+    char view[PATH_MAX + 8];   /* the compiler's mount point (sandbox.c: private_view) */
+    snprintf(view, sizeof view, "%s.view", work);
+    rmdir(view);
 }
 
+/* The system compiler, its links resolved (/usr/bin/cc -> /etc/alternatives/cc
+ * -> ...): the compiler's view of the file system has no /etc/alternatives. */
 static const char *find_compiler(void)
 {
     static const char *const cands[] = {"/usr/bin/cc", "/usr/bin/gcc", "/bin/cc", NULL};
+    static char real[PATH_MAX];
     for (int i = 0; cands[i]; i++)
-        if (access(cands[i], X_OK) == 0) return cands[i];
+        if (access(cands[i], X_OK) == 0 && realpath(cands[i], real)) return real;
     return NULL;
 }
 
@@ -142,9 +149,9 @@ static int compile_runner(const sandbox_config *sc, const char *work, double sec
     if (oc == SANDBOX_FAILED)
         snprintf(general, glen, "Your file did not compile, so no test could run. The compiler said:\n%s%s", log, cut);
     else if (oc == SANDBOX_ERROR)
-        snprintf(general, glen, "The grader could not compile your file (%s): tell your instructor.", detail);
+        snprintf(general, glen, "Not your fault: %s, so your file could not be compiled. Tell your instructor.", detail);
     else
-        snprintf(general, glen, "Compiling your file was stopped: %s (an #include of something huge or endless?), so "
+        snprintf(general, glen, "Compiling your file was stopped because %s (an #include of something huge or endless?), so "
                                 "no test could run. The compiler said:\n%s%s", detail, log, cut);
     return -1;
 }
@@ -271,7 +278,10 @@ int main(int argc, char **argv)
     const char *not_run = "the submission did not compile";
     size_t sub_len = 0;
     char *sub = read_submission(submission, &sub_len, err, sizeof err);
-    char work[] = "/tmp/autograde.XXXXXX";
+    /* the work directory: under $TMPDIR when it is an absolute path, else /tmp */
+    const char *tmpdir = getenv("TMPDIR");
+    char work[PATH_MAX];
+    snprintf(work, sizeof work, "%s/autograde.XXXXXX", tmpdir && tmpdir[0] == '/' && strlen(tmpdir) < 256 ? tmpdir : "/tmp");
     int work_fd = -1;
     if (!sub) {
         snprintf(general, sizeof general, "Your submission could not be read: %s.", err);
@@ -286,7 +296,7 @@ int main(int argc, char **argv)
                  strerror(errno));
         not_run = "the grader could not prepare its work directory";
     } else if (compile_runner(&sc, work, a.compile_seconds, general, sizeof general) == 0) {
-        char exe_path[64];
+        char exe_path[PATH_MAX + 8];
         snprintf(exe_path, sizeof exe_path, "%s/runner", work);
         int exe_fd = openat(work_fd, "runner", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         struct stat st;

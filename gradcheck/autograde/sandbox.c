@@ -35,6 +35,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <sched.h>
 #include <poll.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -45,6 +47,7 @@
 #include <string.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -124,6 +127,100 @@ static int ll_restrict(int abi, const char *const *read_paths, const char *full_
     return rc;
 }
 
+/* ---- a private view of the file system for the tool ----
+ * Landlock refuses to open a path outside the sandbox, but an error that
+ * says "Permission denied" rather than "No such file" still tells a
+ * submission (#include, __has_include) whether the path exists. In a mount
+ * namespace of its own, the tool's root is a fresh tmpfs holding only the
+ * read paths and the work directory: every other path does not exist. */
+static int write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* mkdir -p of the directories above path (inside the view) */
+static int make_parents(char *path)
+{
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        int rc = mkdir(path, 0755);
+        *p = '/';
+        if (rc != 0 && errno != EEXIST) return -1;
+    }
+    return 0;
+}
+
+/* Make host path `path` appear at the same place under `view`. */
+static int show_in_view(const char *view, const char *path, int depth)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -1;
+    char dst[PATH_MAX];
+    if (snprintf(dst, sizeof dst, "%s%s", view, path) >= (int)sizeof dst || make_parents(dst) != 0) return -1;
+    if (S_ISLNK(st.st_mode)) {   /* /bin -> usr/bin: the same link, and what it points to */
+        char target[PATH_MAX], real[PATH_MAX];
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n < 0) return -1;
+        target[n] = '\0';
+        if (symlink(target, dst) != 0 && errno != EEXIST) return -1;
+        return depth < 4 && realpath(path, real) ? show_in_view(view, real, depth + 1) : 0;
+    }
+    if (S_ISDIR(st.st_mode) ? mkdir(dst, 0755) != 0 && errno != EEXIST : mknod(dst, S_IFREG | 0644, 0) != 0 && errno != EEXIST)
+        return -1;
+    return mount(path, dst, NULL, MS_BIND | MS_REC, NULL);
+}
+
+/* In the child, before the user switch: a new mount namespace (and, when
+ * not root, a user namespace that maps this user to itself) whose root holds
+ * only read_paths, /dev/null and work_dir. */
+static int private_view(bool as_root, const char *const *read_paths, const char *work_dir)
+{
+    uid_t uid = getuid();
+    gid_t gid = getgid();
+    if (unshare(CLONE_NEWNS | (as_root ? 0 : CLONE_NEWUSER)) != 0) return -1;
+    if (!as_root) {
+        char map[64];
+        snprintf(map, sizeof map, "%d %d 1\n", (int)uid, (int)uid);
+        if (write_text("/proc/self/setgroups", "deny") != 0 || write_text("/proc/self/uid_map", map) != 0) return -1;
+        snprintf(map, sizeof map, "%d %d 1\n", (int)gid, (int)gid);
+        if (write_text("/proc/self/gid_map", map) != 0) return -1;
+    }
+    char view[PATH_MAX], old[PATH_MAX + 8];
+    if (snprintf(view, sizeof view, "%s.view", work_dir) >= (int)sizeof view) return -1;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 || mkdir(view, 0700) != 0 ||
+        mount("tmpfs", view, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") != 0)
+        return -1;
+    for (size_t i = 0; read_paths && read_paths[i]; i++)
+        if (show_in_view(view, read_paths[i], 0) != 0) return -1;
+    if (show_in_view(view, "/dev/null", 0) != 0 || show_in_view(view, work_dir, 0) != 0) return -1;
+    snprintf(old, sizeof old, "%s/.old", view);
+    if (mkdir(old, 0700) != 0 || syscall(SYS_pivot_root, view, old) != 0 || chdir("/") != 0 ||
+        umount2("/.old", MNT_DETACH) != 0 || rmdir("/.old") != 0)
+        return -1;
+    return 0;
+}
+
+/* Can this grader make a private view? Tried once, in a throwaway child. */
+static bool private_view_works(bool as_root)
+{
+    char dir[] = "/tmp/autograde-probe.XXXXXX";
+    if (!mkdtemp(dir)) return false;
+    const char *none[] = {NULL};
+    pid_t pid = fork();
+    if (pid == 0) _exit(private_view(as_root, none, dir) == 0 ? 0 : 1);
+    int status = 1;
+    if (pid > 0) waitpid(pid, &status, 0);
+    char view[64];
+    snprintf(view, sizeof view, "%s.view", dir);
+    rmdir(view), rmdir(dir);
+    return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 int sandbox_configure(sandbox_config *c, const char *user, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -139,6 +236,11 @@ int sandbox_configure(sandbox_config *c, const char *user, char *err, size_t err
                               "sandbox: not root, so submissions run as this user (uid %d): only Landlock and seccomp "
                               "keep this user's files from them\n", (int)geteuid());
     }
+    c->private_view = private_view_works(c->drop_privileges);
+    if (!c->private_view)
+        n += (size_t)snprintf(c->notes + n, sizeof c->notes - n,
+                              "sandbox: no mount namespace for the compiler: a compile error can tell whether a path "
+                              "outside the sandbox exists (its contents stay out of reach)\n");
     int abi = (int)syscall(__NR_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
     c->landlock_abi = abi > 0 ? abi : 0;
     if (abi <= 0)
@@ -345,6 +447,8 @@ sandbox_outcome sandbox_run_tool(const sandbox_config *c, const sandbox_limits *
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(outp[1], 2) < 0)
             child_fail(st[1], "arranging the descriptors");
+        if (c->private_view && private_view(c->drop_privileges, read_paths, work_dir) != 0)
+            child_fail(st[1], "making the compiler's view of the file system");
         if (chdir(work_dir) != 0) child_fail(st[1], "chdir to the work directory");
         child_common(c, lim, st[1], -1, 3);
         if (c->landlock_abi > 0 && ll_restrict(c->landlock_abi, read_paths, work_dir) != 0)
@@ -399,7 +503,7 @@ sandbox_outcome sandbox_run_tool(const sandbox_config *c, const sandbox_limits *
     }
     if (timed_out) {
         finish_child(pid, true);
-        snprintf(detail, detail_len, "it ran longer than %.0f s and was stopped", lim->wall_seconds);
+        snprintf(detail, detail_len, "it ran longer than %.0f s", lim->wall_seconds);
         return SANDBOX_TIMEOUT;
     }
     kill(-pid, SIGKILL);
@@ -408,10 +512,18 @@ sandbox_outcome sandbox_run_tool(const sandbox_config *c, const sandbox_limits *
     sandbox_outcome oc = SANDBOX_OK;
     double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
     if (WIFSIGNALED(status)) describe_signal(WTERMSIG(status), lim, &oc, detail, detail_len);
-    /* a helper (cc1) stopped at the CPU limit makes the driver fail, not die */
-    if (oc == SANDBOX_TIMEOUT || cpu >= lim->cpu_seconds - 0.05) {
+    /* A helper (cc1) stopped at the CPU limit makes the driver fail, not die:
+     * the CPU time of everything it waited for tells (CPU accounting is in
+     * ticks, and a helper dies on the tick that crosses the limit). */
+    if (oc == SANDBOX_TIMEOUT || cpu >= 0.9 * lim->cpu_seconds) {
         oc = SANDBOX_TIMEOUT;
         snprintf(detail, detail_len, "it used more than %.0f s of CPU time", lim->cpu_seconds);
+    } else if (!WIFSIGNALED(status) && WEXITSTATUS(status) != 0 &&
+               (strstr(out, "signal terminated program") || strstr(out, "unable to execute command"))) {
+        /* gcc's and clang's words for a helper killed by a limit */
+        oc = SANDBOX_TIMEOUT;
+        snprintf(detail, detail_len, "it reached its limit of %.0f s of CPU time or %zu MiB of memory", lim->cpu_seconds,
+                 lim->memory_bytes >> 20);
     } else if (!WIFSIGNALED(status) && WEXITSTATUS(status) != 0) {
         oc = SANDBOX_FAILED;
     }

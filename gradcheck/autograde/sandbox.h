@@ -4,9 +4,9 @@
  *  - a tool (the compiler): the system toolchain, run as an unprivileged user
  *    (when the grader is root), in its own process group (killed whole when
  *    it ends), with CPU, memory, file-size and wall-clock limits, a clean
- *    environment, only its own descriptors, and a Landlock view of the file
- *    system in which it can read the toolchain and the work directory and
- *    write the work directory only;
+ *    environment, only its own descriptors, a mount namespace in which no
+ *    other path exists, and Landlock rules under which it can read the
+ *    toolchain and the work directory and write the work directory only;
  *  - the runner (runner.c linked with the submission): the same, plus a
  *    seccomp filter installed BEFORE the program is executed, so the
  *    submission's load-time code (constructors, IFUNC resolvers) is filtered
@@ -35,6 +35,7 @@ typedef struct sandbox_config {
     uid_t uid;
     gid_t gid;
     int landlock_abi;         /* 0: Landlock unavailable */
+    bool private_view;        /* the tool gets a mount namespace holding only what it may read */
     char notes[1024];         /* what is missing and what that means, one line each ("" when nothing is) */
 } sandbox_config;
 
