@@ -19,8 +19,12 @@
  *    root): file permissions keep the grader's files and the hidden tests
  *    out of reach even where Landlock is missing, and a signal to the grader
  *    is refused.
- *  - Landlock (Linux >= 5.13): the compiler sees only the toolchain and its
- *    work directory, so #include and .incbin of any other path fail;
+ *  - A mount namespace for the compiler whose root holds only the toolchain,
+ *    /dev/null and its work directory (private_view): no other path exists,
+ *    so #include, .incbin and __has_include learn nothing, not even whether
+ *    a path exists.
+ *  - Landlock (Linux >= 5.13): the compiler may open only the toolchain and
+ *    its work directory, so #include and .incbin of any other path fail;
  *    with ABI >= 4 no TCP, with ABI >= 6 no signal to a process outside the
  *    sandbox. Missing: said once in the log (sandbox_config.notes).
  *  - Limits: CPU, address space, stack, file size, no core files; a
