@@ -29,6 +29,7 @@ static double J_at(double x, ad_dtype dt)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "finite_differences",
+                .source = "004_586b0e2da8ef059d.txt: \"Other approaches to differentiation\" (the centered finite difference approximation)",
                 .title = "forward vs centered differences as ε shrinks, in double and float [lecture 004]",
                 .in = {{"x", 2, -INFINITY, INFINITY, NULL}},
                 .n_in = 1,

@@ -29,6 +29,7 @@ static ad_status copy_value(ad_node *dst, const ad_node *src)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "gpu_power_iteration",
+                .source = "001_5b955eed8dfe07dd.txt: \"PyTorch Demo\", \"Power iteration example on PyTorch\"",
                 .title = "power iteration x <- Ax, 100 steps, data sent once [lecture 001]",
                 .in = {{"n", 200, 1, 4097, "the matrix size, 2..4096"}, {"steps", 100, 0, 100001, "1..100000"}},
                 .n_in = 2};

@@ -7,11 +7,14 @@
 #include <string.h>
 #include "lesson.h"
 
-static int failures;   /* checks failed so far (lesson_fail) */
+static int failures;          /* checks failed so far (lesson_fail) */
+static const char *source;    /* the lesson's lecture and sections, for the JSON document */
 
 static void usage(const lesson *L, FILE *f)
 {
-    fprintf(f, "%s — %s\n\nusage: %s", L->program, L->title, L->program);
+    fprintf(f, "%s — %s\n", L->program, L->title);
+    if (L->source) fprintf(f, "reproduces shared/lectures/%s\n", L->source);
+    fprintf(f, "\nusage: %s", L->program);
     for (int i = 0; i < L->n_in; i++) fprintf(f, " [--%s VALUE]", L->in[i].name);
     fprintf(f, "%s [--json]%s [--help]\n\n", L->has_variant ? " [--variant A|B]" : "", L->has_dot ? " [--dot FILE]" : "");
     for (int i = 0; i < L->n_in; i++)
@@ -35,12 +38,21 @@ _Noreturn void lesson_usage_error(const char *program, const char *fmt, const ch
     exit(2);
 }
 
+static void lesson_parse_args(lesson *L, int argc, char **argv);
+
 static _Noreturn void usage_error(const lesson *L, const char *fmt, const char *arg)
 {
     lesson_usage_error(L->program, fmt, arg);
 }
 
 void lesson_parse(lesson *L, int argc, char **argv)
+{
+    lesson_parse_args(L, argc, argv);
+    source = L->source;
+    if (L->source && !L->json) printf("[shared/lectures/%s]\n\n", L->source);
+}
+
+static void lesson_parse_args(lesson *L, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -177,6 +189,7 @@ void lesson_print_json(cJSON *doc)
     int bad = nonfinite_in(doc, path, sizeof path, 1);
     failures += bad;
     if (failures) cJSON_AddNumberToObject(doc, "failed_checks", failures);
+    if (source && !cJSON_GetObjectItemCaseSensitive(doc, "lecture")) cJSON_AddStringToObject(doc, "lecture", source);
     char *s = cJSON_Print(doc);
     if (s) puts(s);
     free(s);

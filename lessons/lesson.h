@@ -22,6 +22,7 @@ typedef struct lesson_input {
 typedef struct lesson {
     const char *program;   /* "chain_rule" */
     const char *title;     /* one line: the function and the lecture */
+    const char *source;    /* the lecture file(s) and section(s) it reproduces, printed first */
     const char *usage_extra;
     lesson_input in[LESSON_MAX_INPUTS];
     int n_in;

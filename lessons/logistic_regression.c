@@ -53,6 +53,7 @@ static ad_node *case1_l2(ad_context *ctx, ad_node *const *in, void *user)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "logistic_regression",
+                .source = "004_586b0e2da8ef059d.txt: \"Backpropagation\", \"Case 1: Logistic Regression\"; \"Backprop Objectives\" (the L2 regularizer)",
                 .title = "logistic regression, Case 1 of lecture 004: one example by hand, then SGD on Fashion-MNIST",
                 .in = {{"theta0", 0.1, -INFINITY, INFINITY, NULL}, {"theta1", -0.5, -INFINITY, INFINITY, NULL},
                        {"theta2", 0.3, -INFINITY, INFINITY, NULL}, {"x1", 2, -INFINITY, INFINITY, NULL},
@@ -144,7 +145,7 @@ int main(int argc, char **argv)
     int epochs = (int)L.in[7].value;
     ad_tensor *trx, *try_, *tex, *tey;
     double acc = NAN;
-    double first_J = NAN, last_J = NAN;
+    double first_J = NAN, last_J = NAN, epoch_J[101];
     if (epochs > 0 && ad_fashion_mnist_load(NULL, true, AD_FLOAT64, &trx, &try_) == AD_OK &&
         ad_fashion_mnist_load(NULL, false, AD_FLOAT64, &tex, &tey) == AD_OK) {
         /* the first 2,000 training images of classes 0 and 1, and every test image of them */
@@ -185,6 +186,7 @@ int main(int argc, char **argv)
             }
             if (e == 0) first_J = sumJ / (double)(ntr / 32);
             last_J = sumJ / (double)(ntr / 32);
+            epoch_J[e] = last_J;
             if (!L.json) printf("%sepoch %d: mean J over the epoch %.4f\n", e ? "" : "\nSGD, batch 32, step 0.1, on 2,000 T-shirt/top and Trouser images:\n", e + 1, last_J);
         }
         /* test accuracy */
@@ -223,6 +225,7 @@ int main(int argc, char **argv)
         if (isfinite(acc)) {
             cJSON_AddNumberToObject(doc, "first_epoch_J", first_J);
             cJSON_AddNumberToObject(doc, "last_epoch_J", last_J);
+            lesson_json_array(doc, "epoch_J", epoch_J, epochs);
             cJSON_AddNumberToObject(doc, "test_accuracy", acc);
         }
         lesson_print_json(doc);

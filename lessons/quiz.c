@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 {
     lesson L = {
         .program = "quiz",
+                .source = "004_586b0e2da8ef059d.txt: \"Differentiation Quiz #1\" and its \"Forward Computation\"",
         .title = "Differentiation Quiz #1: y = exp(xz) + xz/log(x) + sin(log(x))/(xz) [lecture 004]",
         .in = {{"x", 2, 0, INFINITY, "log x needs x > 0 (and x != 1: log x divides)"}, {"z", 3, -INFINITY, INFINITY, NULL}},
         .n_in = 2,
