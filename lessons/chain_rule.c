@@ -74,6 +74,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(fm, "df_dx", fwd[0]);
         cJSON_AddNumberToObject(fm, "df_dy", fwd[1]);
         cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        lesson_json_backward_steps(&L, doc, "backward_steps", ctx, f, L.variant);
         lesson_json_nodes(doc, ctx, f);
     }
     lesson_fd_report(&L, chain, NULL, grads, "f", doc);

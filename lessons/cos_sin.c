@@ -64,6 +64,7 @@ int main(int argc, char **argv)
         cJSON *fm = cJSON_AddObjectToObject(doc, "forward_mode");
         cJSON_AddNumberToObject(fm, "dJ_dx", fwd);
         cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        lesson_json_backward_steps(&L, doc, "backward_steps", ctx, J, L.variant);
         lesson_json_nodes(doc, ctx, J);
     }
     lesson_fd_report(&L, cos_sin, NULL, &grad, "J", doc);

@@ -97,6 +97,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "jvps_forward_mode", 2 * ops_per_pass);
         cJSON_AddNumberToObject(doc, "vjps_reverse_mode", vjps);
         cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        lesson_json_backward_steps(&L, doc, "backward_steps", ctx, f, L.variant);
         lesson_json_nodes(doc, ctx, f);
     }
     lesson_fd_report(&L, fvr, NULL, rev, "f", doc);

@@ -73,6 +73,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 4; i++) cJSON_AddItemToArray(gr, cJSON_CreateNumber(g[i]));
         cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
         cJSON_AddBoolToObject(doc, "tie", tie);
+        lesson_json_backward_steps(&L, doc, "backward_steps", ctx, f, L.variant);
         lesson_json_nodes(doc, ctx, f);
     }
     static char why[400];

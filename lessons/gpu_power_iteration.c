@@ -150,6 +150,9 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "steps", steps);
         cJSON_AddBoolToObject(doc, "normalised", true);
         lesson_json_array(doc, "x_first_last", (double[]){xv[0], xv[n - 1]}, 2);
+        lesson_json_array(doc, "x_first_two", (double[]){xv[0], xv[n > 1 ? 1 : 0]}, 2);
+        cJSON_AddNumberToObject(doc, "x_norm", sqrt(norm2));
+        cJSON_AddNumberToObject(doc, "error", err);
         cJSON *raw = cJSON_AddObjectToObject(doc, "unnormalised_as_in_lecture");
         cJSON_AddNumberToObject(raw, "steps_done", raw_steps_done);
         cJSON_AddBoolToObject(raw, "overflowed", raw_error[0] != 0);

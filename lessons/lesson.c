@@ -263,6 +263,10 @@ void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root)
         cJSON_AddStringToObject(o, "expr", ad_explain_expr(n, expr, sizeof expr));
         cJSON_AddNumberToObject(o, "value", ad_value_scalar(n));
         if (n->grad) cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));
+        if (n->op && n->n_in > 0) {   /* ∂n/∂(each input): the factors the reverse-mode steps print */
+            cJSON *lp = cJSON_AddArrayToObject(o, "local_partials");
+            for (int sl = 0; sl < n->n_in; sl++) cJSON_AddItemToArray(lp, cJSON_CreateNumber(ad_local_partial(n, sl)));
+        }
         if (k > 0 && n->tangent) {
             cJSON *t = cJSON_AddArrayToObject(o, "tangent");
             for (int d = 0; d < k; d++) cJSON_AddItemToArray(t, cJSON_CreateNumber(ad_tangent_at(n, d, 0)));
@@ -369,4 +373,27 @@ bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lectur
     }
     if (!right_ok) lesson_fail(L, "slip %s: the corrected version does not match %s", id, reference);
     return !slide_ok;
+}
+
+/* The backward pass's steps, as ad_explain_reverse prints them: each contribution
+ * ∂y/∂consumer · ∂consumer/∂input and the input's adjoint after it (the "now" of Version B). */
+static void record_step(const ad_backward_step *st, void *user)
+{
+    cJSON *arr = user;
+    char a[64], b[64];
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "consumer", ad_explain_name(st->consumer, a, sizeof a));
+    cJSON_AddStringToObject(o, "input", ad_explain_name(st->input, b, sizeof b));
+    cJSON_AddNumberToObject(o, "contribution", ad_grad_scalar(st->consumer) * ad_local_partial(st->consumer, st->slot));
+    cJSON_AddNumberToObject(o, "adjoint_after", ad_grad_scalar(st->input));
+    cJSON_AddItemToArray(arr, o);
+}
+
+void lesson_json_backward_steps(const lesson *L, cJSON *doc, const char *key, ad_context *ctx, ad_node *root,
+                                ad_backward_variant variant)
+{
+    cJSON *arr = cJSON_AddArrayToObject(doc, key);
+    ad_zero_grad(ctx);
+    ad_backward_opts o = {.variant = variant, .hook = record_step, .hook_user = arr};
+    if (ad_backward_ex(ctx, root, &o) != AD_OK) lesson_die(L, "backward");
 }

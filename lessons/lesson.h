@@ -62,9 +62,15 @@ bool lesson_check_close(const lesson *L, const char *what, double got, double wa
 /* The exit status: 0, or 1 if any check failed (main returns it). */
 int lesson_status(void);
 
-/* Add "nodes": [{id, name, op, expr, value, grad[, tangent]}] for every node
- * of a scalar graph up to root (what ad_explain_nodes / _reverse print). */
+/* Add "nodes": [{id, name, op, expr, value, grad[, tangent][, local_partials]}]
+ * for every node of a scalar graph up to root (what ad_explain_nodes,
+ * _forward and _reverse print; local_partials[s] = ∂node/∂(input s)). */
 void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root);
+/* Zero the grads and run the backward pass again (variant), adding key: [{consumer, input,
+ * contribution, adjoint_after}] — every step ad_explain_reverse prints. Scalar graphs only. */
+void lesson_json_backward_steps(const lesson *L, cJSON *doc, const char *key, ad_context *ctx, ad_node *root,
+                                ad_backward_variant variant);
+
 /* Add key: the node's values (an array, row-major) and key_grad: its grads
  * (when it has them). */
 void lesson_json_tensor(cJSON *doc, const char *key, const ad_node *n);

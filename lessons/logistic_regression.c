@@ -221,6 +221,7 @@ int main(int argc, char **argv)
         double dJdx[3] = {dJda * L.in[0].value, dJda * L.in[1].value, dJda * L.in[2].value};
         lesson_json_array(doc, "dJ_dx", dJdx, 3);
         cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        lesson_json_backward_steps(&L, doc, "backward_steps", ctx, J, L.variant);
         lesson_json_nodes(doc, ctx, J);
         if (isfinite(acc)) {
             cJSON_AddNumberToObject(doc, "first_epoch_J", first_J);

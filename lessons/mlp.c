@@ -307,6 +307,7 @@ int main(int argc, char **argv)
     } else {
         cJSON *q = cJSON_AddObjectToObject(doc, "quiz2");
         cJSON_AddNumberToObject(q, "y", yqv);
+        cJSON_AddNumberToObject(q, "delta", s);
         lesson_json_array(q, "dy_dbeta", g_beta, 3);
         lesson_json_array(q, "dy_dalpha2", g_a2, 12);
         lesson_json_array(q, "dy_dalpha1", g_a1, 12);

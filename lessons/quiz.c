@@ -86,6 +86,8 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "dy_dz", gb[1]);
         cJSON_AddNumberToObject(doc, "version_a_dy_dx", ga[0]);
         cJSON_AddNumberToObject(doc, "version_a_dy_dz", ga[1]);
+        lesson_json_backward_steps(&L, doc, "version_a_steps", ctx, y, AD_BACKWARD_PULL);
+        lesson_json_backward_steps(&L, doc, "version_b_steps", ctx, y, AD_BACKWARD_PUSH);
         lesson_json_nodes(doc, ctx, y);
     }
     lesson_fd_report(&L, quiz, NULL, gb, "y", doc);
