@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include "ad_graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* "y·a", "log x", "√b", "c + b" for node n (names of its inputs). */
 const char *ad_explain_expr(const ad_node *n, char *buf, size_t len);
 /* The node's name, or n<id>. */
@@ -33,4 +37,7 @@ ad_status ad_explain_reverse(FILE *f, ad_context *ctx, ad_node *root, ad_backwar
  * node, computed by the op's own vjp with a unit cotangent. */
 double ad_local_partial(const ad_node *consumer, int slot);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

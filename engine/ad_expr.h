@@ -18,6 +18,10 @@
 
 #include "ad_graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ad_expr ad_expr;
 
 /* Parse; NULL with a message such as "unexpected ')' at column 14" (and
@@ -38,4 +42,7 @@ int ad_expr_node_count(const ad_expr *e);
  * with the subexpression: "log(x - 5): its argument is -2 (log needs > 0)". */
 ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

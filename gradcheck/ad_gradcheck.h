@@ -24,6 +24,10 @@
 #include <stdio.h>
 #include "autodidact.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum ad_gc_mode { AD_GC_REV = 1, AD_GC_FWD = 2, AD_GC_BOTH = 3 } ad_gc_mode;
 
 typedef struct ad_gc_options {
@@ -101,4 +105,7 @@ typedef enum ad_gc_format { AD_GC_TEXT, AD_GC_JSON, AD_GC_JUNIT, AD_GC_TAP } ad_
  * record) or TAP version 14. */
 ad_status ad_gc_write(FILE *f, const ad_gc_report *r, ad_gc_format fmt);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

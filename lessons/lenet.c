@@ -19,77 +19,71 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "ad_cli.h"
 #include "lenet_model.h"
 #include "lesson.h"
 
 void openblas_set_num_threads(int);
 
-typedef struct options {
+typedef struct options_t {
     int epochs, batch, threads, json;
     long limit;
     double lr;
     unsigned long seed;
     const char *data, *out, *device, *optimizer;
-} options;
+} options_t;
 
-static const char *usage_text =
-    "usage: lenet [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--limit N]\n"
-    "             [--optimizer adam|sgd] [--data DIR] [--out DIR] [--device cpu|cuda] [--json]\n"
-    "\n"
-    "  --epochs N     passes over the training set (default 10)\n"
-    "  --batch N      minibatch size (default 64)\n"
-    "  --lr X         learning rate (default 1e-3 for Adam, 0.05 for SGD with momentum 0.9)\n"
-    "  --seed N       seed of the initial weights and the shuffles (default 1)\n"
-    "  --threads N    OpenBLAS threads (default 2)\n"
-    "  --limit N      train on the first N examples only (a quick look)\n"
-    "  --data DIR     Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")\n"
-    "  --out DIR      where lenet_curve.csv, lenet_loss.svg, lenet_filters.svg go (default .)\n"
-    "  --device D     cpu, or cuda (needs a build with the CUDA backend and a GPU)\n"
-    "  --json         print the results as JSON\n";
+enum { O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS, O_LIMIT, O_OPTIMIZER, O_DATA, O_OUT, O_DEVICE, O_JSON, N_OPTIONS };
+static const ad_cli_option options[N_OPTIONS] = {
+    [O_EPOCHS] = {"epochs", "N", "passes over the training set (default 10)"},
+    [O_BATCH] = {"batch", "N", "minibatch size (default 64)"},
+    [O_LR] = {"lr", "X", "learning rate (default 1e-3 for Adam, 0.05 for SGD with momentum 0.9)"},
+    [O_SEED] = {"seed", "N", "seed of the initial weights and the shuffles (default 1)"},
+    [O_THREADS] = {"threads", "N", "OpenBLAS threads (default 2)"},
+    [O_LIMIT] = {"limit", "N", "train on the first N examples only (a quick look)"},
+    [O_OPTIMIZER] = {"optimizer", "adam|sgd", "the optimizer (default adam)"},
+    [O_DATA] = {"data", "DIR", "Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")"},
+    [O_OUT] = {"out", "DIR", "where lenet_curve.csv, lenet_loss.svg, lenet_filters.svg go (default .);\n"
+                             "checked before training starts"},
+    [O_DEVICE] = {"device", "cpu|cuda", "cpu, or cuda (needs a build with the CUDA backend and a GPU)"},
+    [O_JSON] = {"json", NULL, "print the results as JSON"},
+};
 
-static _Noreturn void usage_error(const char *fmt, const char *arg) { lesson_usage_error("lenet", fmt, arg); }
+static ad_cli cli = {
+    .program = "lenet",
+    .summary = "LeNet-5 trained on Fashion-MNIST, with its loss curve and learned filters",
+    .description = "Prints the per-epoch train loss and test accuracy; writes the curve as CSV and SVG (the\n"
+                   "loss of every step, the per-epoch test accuracy) and conv1's six filters as SVG. The\n"
+                   "same --seed and --threads give the same run, bit for bit. Backward is the library's\n"
+                   "default, Version B (each node pushes its increments into its inputs).",
+    .options = options,
+    .n_options = N_OPTIONS,
+};
 
-static long parse_long(const char *opt, const char *v, long lo, long hi)
+static void parse(options_t *o, int argc, char **argv)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) usage_error("%s needs a whole number in range", opt);
-    return x;
-}
-
-static void parse(options *o, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            exit(0);
+    static const char *const optimizers[] = {"adam", "sgd", NULL}, *const devices[] = {"cpu", "cuda", NULL};
+    ad_cli_start(&cli, argc, argv);
+    const char *v;
+    for (int k; (k = ad_cli_next(&cli, &v)) != AD_CLI_END;) {
+        switch (k) {
+        case AD_CLI_ARG: ad_cli_usage_error(&cli, "unexpected argument '%s'", v);
+        case O_EPOCHS: o->epochs = (int)ad_cli_long(&cli, v, 1, 1000); break;
+        case O_BATCH: o->batch = (int)ad_cli_long(&cli, v, 1, 60000); break;
+        case O_THREADS: o->threads = (int)ad_cli_long(&cli, v, 1, 256); break;
+        case O_LIMIT: o->limit = ad_cli_long(&cli, v, 1, 60000); break;
+        case O_SEED: o->seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
+        case O_LR:
+            o->lr = ad_cli_double(&cli, v, 0, INFINITY);
+            if (!(o->lr > 0)) ad_cli_usage_error(&cli, "--lr needs a positive number, not '%s'", v);
+            break;
+        case O_DATA: o->data = v; break;
+        case O_OUT: o->out = v; break;
+        case O_DEVICE: o->device = devices[ad_cli_choice(&cli, v, devices)]; break;
+        case O_OPTIMIZER: o->optimizer = optimizers[ad_cli_choice(&cli, v, optimizers)]; break;
+        case O_JSON: o->json = 1; break;
         }
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-            continue;
-        }
-        if (i + 1 >= argc) usage_error("unknown option or missing value: '%s'", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--epochs")) o->epochs = (int)parse_long(a, v, 1, 1000);
-        else if (!strcmp(a, "--batch")) o->batch = (int)parse_long(a, v, 1, 60000);
-        else if (!strcmp(a, "--threads")) o->threads = (int)parse_long(a, v, 1, 256);
-        else if (!strcmp(a, "--limit")) o->limit = parse_long(a, v, 1, 60000);
-        else if (!strcmp(a, "--seed")) o->seed = (unsigned long)parse_long(a, v, 0, 2147483647L);
-        else if (!strcmp(a, "--lr")) {
-            char *end;
-            o->lr = strtod(v, &end);
-            if (*end || !(o->lr > 0) || !isfinite(o->lr)) usage_error("--lr needs a positive number, not '%s'", v);
-        } else if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--device")) o->device = v;
-        else if (!strcmp(a, "--optimizer")) o->optimizer = v;
-        else usage_error("unknown option '%s'", a);
     }
-    if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda")) usage_error("--device takes cpu or cuda, not '%s'", o->device);
-    if (strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd"))
-        usage_error("--optimizer takes adam or sgd, not '%s'", o->optimizer);
 }
 
 /* n's value on the host: n itself, or a copy received from the GPU. */
@@ -211,7 +205,7 @@ static void progress(int epoch, int epochs, int64_t done, int64_t total, double 
 
 int main(int argc, char **argv)
 {
-    options o = {10, 64, 2, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
+    options_t o = {10, 64, 2, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
     parse(&o, argc, argv);
     bool gpu = !strcmp(o.device, "cuda");
     char device_name[256] = "CPU";

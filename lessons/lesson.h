@@ -1,5 +1,5 @@
 /* lesson.h: what every lesson program shares: its command line
- * (--NAME VALUE inputs, --json, --dot FILE, --variant A|B, --help), the
+ * (--NAME VALUE inputs, --json, --dot FILE, --variant A|B, --help, --version), the
  * finite-difference cross-check of a scalar function built with the
  * engine, and JSON output through cJSON. */
 #ifndef LESSON_H
@@ -30,9 +30,18 @@ typedef struct lesson {
     ad_backward_variant variant;   /* --variant A (pull) | B (push, default) */
 } lesson;
 
-/* Parse argv into L (defaults already in L). On --help prints usage and
- * exits 0; on bad input prints a one-line error and exits 2. */
+/* Parse argv into L (defaults already in L) through the commands' shared
+ * parser (ad_cli.h): --help, --version, --man exit 0; bad input prints a
+ * one-line error and exits 2. */
 void lesson_parse(lesson *L, int argc, char **argv);
+
+/* --variant's help in every command: Version B is the default everywhere,
+ * and why. */
+#define LESSON_VARIANT_HELP                                                                                            \
+    "the backward pass: B, the default, as the library's ad_backward runs it\n"                                       \
+    "for every program (each node, once, in reverse order, pushes its\n"                                              \
+    "increments into its inputs' adjoints); or A, the same numbers in the\n"                                          \
+    "order lecture 001 writes them (each adjoint the sum over its consumers)"
 
 /* f built from scalar leaves (one per input, in order) in ctx. */
 typedef ad_node *(*lesson_fn)(ad_context *ctx, ad_node *const *x, void *user);
@@ -53,10 +62,6 @@ ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i);
 
 /* Print the JSON document (and free it). */
 void lesson_print_json(cJSON *doc);
-
-/* A usage error: "program: <message> (see program --help)", exit 2.
- * fmt takes one %s, arg. */
-_Noreturn void lesson_usage_error(const char *program, const char *fmt, const char *arg);
 
 /* Exit 1 with the engine's message: "chain_rule: <message>". */
 _Noreturn void lesson_die(const lesson *L, const char *what);

@@ -5,6 +5,10 @@
 
 #include "ad_op.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* a (M,K) · b (K,N) -> (M,N), through CBLAS. */
 ad_node *ad_matmul(ad_context *ctx, ad_node *a, ad_node *b);
 /* x (N,I), w (O,I), b (O) or NULL -> x·wᵀ + b (N,O). */
@@ -37,4 +41,7 @@ ad_node *ad_avgpool2d(ad_context *ctx, ad_node *x, int window, int stride);
 /* mean((pred - target)²) -> a scalar. */
 ad_node *ad_mse(ad_context *ctx, ad_node *pred, ad_node *target);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
