@@ -277,23 +277,23 @@ static void roff(FILE *f, const char *s, bool at_line_start)
     }
 }
 
-/* Paragraphs (blank-line separated) as .PP, keeping line breaks (.br). */
+/* Paragraphs (blank-line separated) as .PP, their lines filled by the
+ * formatter (leading blanks dropped: in roff they would force a break). */
 static void roff_paragraphs(FILE *f, const char *s)
 {
     fputs(".PP\n", f);
-    const char *line = s;
-    while (*line) {
+    for (const char *line = s; *line;) {
         const char *nl = strchr(line, '\n');
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), line);
+        while (n && *line == ' ') line++, n--;
         if (n == 0) fputs(".PP\n", f);
         else {
-            fputs(".nf\n", f);
+            char buf[1024];
+            snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), line);
             roff(f, buf, true);
-            fputs("\n.fi\n", f);
+            fputc('\n', f);
         }
-        line += n + (nl ? 1 : 0);
+        line += n + (line[n] == '\n');
     }
 }
 
@@ -336,11 +336,24 @@ void ad_cli_print_man(const ad_cli *cli, FILE *f)
     roff(f, cli->program, false);
     fputs(" \\- ", f);
     roff(f, cli->summary, false);
-    fputs("\n.SH SYNOPSIS\n.B ", f);
-    roff(f, cli->program, false);
-    fputc('\n', f);
-    roff(f, cli->synopsis ? cli->synopsis : "[options]", true);
-    fputs("\n", f);
+    /* SYNOPSIS: one line per form; a form's own line may repeat the name */
+    fputs("\n.SH SYNOPSIS\n", f);
+    const char *syn = cli->synopsis ? cli->synopsis : "[options]";
+    size_t plen = strlen(cli->program);
+    for (bool first = true; *syn; first = false) {
+        size_t n = strcspn(syn, "\n");
+        char buf[512];
+        snprintf(buf, sizeof buf, "%.*s", (int)(n < sizeof buf ? n : sizeof buf - 1), syn);
+        char *form = buf;
+        while (*form == ' ') form++;
+        if (!strncmp(form, cli->program, plen) && form[plen] == ' ') form += plen + 1;
+        fputs(first ? ".B " : ".br\n.B ", f);
+        roff(f, cli->program, false);
+        fputc('\n', f);
+        roff(f, form, true);
+        fputc('\n', f);
+        syn += n + (syn[n] == '\n');
+    }
     if (cli->description) {
         fputs(".SH DESCRIPTION\n", f);
         roff_paragraphs(f, cli->description);

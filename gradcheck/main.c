@@ -235,7 +235,10 @@ int main(int argc, char **argv)
             }
         }
     }
-    ad_gc_write(stdout, &r, fmt);
+    if (ad_gc_write(stdout, &r, fmt) != AD_OK) {
+        fprintf(stderr, "gradcheck: %s\n", ad_last_error());
+        status = 1;
+    }
     if (r.n_fail > 0) status = 1;
     ad_gc_report_free(&r);
     return status;
