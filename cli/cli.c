@@ -264,16 +264,32 @@ void ad_cli_print_help(const ad_cli *cli, FILE *f)
     if (cli->notes) fprintf(f, "\n%s\n", cli->notes);
 }
 
-/* Text for roff: backslashes and dashes escaped, a line starting with '.'
- * or '\'' protected. */
+/* One character for roff at *s; returns the bytes used. Backslash and dash
+ * escaped; a non-ASCII character as \[uXXXX], so the page is ASCII and
+ * formats the same with or without preconv. */
+static int roff_char(FILE *f, const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    if (*u == '\\') return fputs("\\e", f), 1;
+    if (*u == '-') return fputs("\\-", f), 1;
+    if (*u < 0x80) return fputc(*u, f), 1;
+    int n = *u >= 0xF0 ? 4 : *u >= 0xE0 ? 3 : *u >= 0xC0 ? 2 : 1;
+    unsigned cp = n == 1 ? 0xFFFD : *u & (0x7F >> n);
+    for (int k = 1; k < n; k++) {
+        if ((u[k] & 0xC0) != 0x80) return fputs("\\[uFFFD]", f), k;
+        cp = cp << 6 | (u[k] & 0x3F);
+    }
+    fprintf(f, "\\[u%04X]", cp);
+    return n;
+}
+
+/* Text for roff; a line starting with '.' or '\'' protected. */
 static void roff(FILE *f, const char *s, bool at_line_start)
 {
-    for (; *s; s++) {
+    while (*s) {
         if (at_line_start && (*s == '.' || *s == '\'')) fputs("\\&", f);
         at_line_start = *s == '\n';
-        if (*s == '\\') fputs("\\e", f);
-        else if (*s == '-') fputs("\\-", f);
-        else fputc(*s, f);
+        s += roff_char(f, s);
     }
 }
 
@@ -309,17 +325,15 @@ static void man_option(FILE *f, const ad_cli_option *o)
         fputs("\\fR", f);
     }
     fputc('\n', f);
-    /* continuation lines of the help text become one paragraph */
-    for (const char *p = o->help; *p; p++) {
+    /* continuation lines of the help text: one filled paragraph */
+    if (o->help[0] == '.' || o->help[0] == '\'') fputs("\\&", f);
+    for (const char *p = o->help; *p;) {
         if (*p == '\n') {
             fputc(' ', f);
-            while (p[1] == ' ') p++;
+            for (p++; *p == ' ';) p++;
             continue;
         }
-        if (*p == '\\') fputs("\\e", f);
-        else if (*p == '-') fputs("\\-", f);
-        else if (p == o->help && (*p == '.' || *p == '\'')) fprintf(f, "\\&%c", *p);
-        else fputc(*p, f);
+        p += roff_char(f, p);
     }
     fputc('\n', f);
 }

@@ -3,7 +3,7 @@
 # expect (cli/ad_cli.h). For each command path given:
 #   --help and -h: usage on stdout, nothing on stderr, exit 0;
 #   --version: "NAME (autodidact) X.Y.Z" on stdout, exit 0;
-#   --man: a man(7) page for NAME on stdout, exit 0;
+#   --man: a man(7) page for NAME on stdout, exit 0, that groff formats without a warning;
 #   an unknown option, also as --opt=value: "NAME: unknown option '--x'" on stderr, exit 2;
 #   every option that takes a value, given none: "NAME: '--opt' needs a value", exit 2;
 #   every option that takes a value: --opt=V and --opt V parse the same
@@ -33,6 +33,10 @@ for cmd in "$@"; do
   [ $st -eq 0 ] || fail "$name --man: exit $st"
   grep -q "^\.TH $(echo "$name" | tr a-z A-Z) 1 " "$tmp/out" || fail "$name --man: no .TH line"
   grep -q "^\.SH OPTIONS" "$tmp/out" || fail "$name --man: no OPTIONS section"
+  if command -v groff >/dev/null; then
+    groff -man -ww -z -Tutf8 "$tmp/out" 2>"$tmp/groff.err"
+    [ -s "$tmp/groff.err" ] && fail "$name --man: groff warns: $(head -c 300 "$tmp/groff.err")"
+  fi
 
   for bad in --bogus-flag --bogus-flag=3; do
     "$cmd" $bad >"$tmp/out" 2>"$tmp/err"; st=$?
