@@ -54,6 +54,15 @@ static void xml_text(FILE *f, const char *str, bool attribute)
     }
 }
 
+/* ` name="value"`, or nothing when value is NULL. */
+static void xml_attr(FILE *f, const char *name, const char *value)
+{
+    if (!value) return;
+    fprintf(f, " %s=\"", name);
+    xml_text(f, value, true);
+    fputc('"', f);
+}
+
 /* Seconds as the schema's SUREFIRE_TIME: digits, a point, digits. */
 static double junit_seconds(double s) { return isfinite(s) && s > 0 ? s : 0; }
 
@@ -69,24 +78,19 @@ void ad_junit_write(FILE *f, const char *suite, const ad_junit_case *cases, int 
         skipped += cases[i].outcome == AD_JUNIT_SKIPPED;
         total += junit_seconds(cases[i].seconds);
     }
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"", f);
-    xml_text(f, suite, true);
-    fprintf(f, "\" tests=\"%d\" failures=\"%d\" errors=\"%d\" time=\"%.6f\">\n", n, failures, errors, total);
-    fputs("  <testsuite name=\"", f);
-    xml_text(f, suite, true);
-    fprintf(f, "\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.6f\">\n", n, failures, errors,
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites", f);
+    xml_attr(f, "name", suite);
+    fprintf(f, " tests=\"%d\" failures=\"%d\" errors=\"%d\" time=\"%.6f\">\n", n, failures, errors, total);
+    fputs("  <testsuite", f);
+    xml_attr(f, "name", suite ? suite : "");
+    fprintf(f, " tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.6f\">\n", n, failures, errors,
             skipped, total);
     for (int i = 0; i < n; i++) {
         const ad_junit_case *c = &cases[i];
         fputs("    <testcase", f);
-        if (c->classname) {
-            fputs(" classname=\"", f);
-            xml_text(f, c->classname, true);
-            fputc('"', f);
-        }
-        fputs(" name=\"", f);
-        xml_text(f, c->name, true);
-        fprintf(f, "\" time=\"%.6f\"", junit_seconds(c->seconds));
+        xml_attr(f, "classname", c->classname);
+        xml_attr(f, "name", c->name ? c->name : "");
+        fprintf(f, " time=\"%.6f\"", junit_seconds(c->seconds));
         const char *el = c->outcome >= AD_JUNIT_PASS && c->outcome <= AD_JUNIT_SKIPPED ? outcome_element[c->outcome] : "error";
         if (!el && !c->output) {
             fputs("/>\n", f);
@@ -95,16 +99,8 @@ void ad_junit_write(FILE *f, const char *suite, const ad_junit_case *cases, int 
         fputs(">\n", f);
         if (el) {
             fprintf(f, "      <%s", el);
-            if (c->type) {
-                fputs(" type=\"", f);
-                xml_text(f, c->type, true);
-                fputc('"', f);
-            }
-            if (c->message) {
-                fputs(" message=\"", f);
-                xml_text(f, c->message, true);
-                fputc('"', f);
-            }
+            xml_attr(f, "type", c->type);
+            xml_attr(f, "message", c->message);
             if (c->details) {
                 fputc('>', f);
                 xml_text(f, c->details, false);
