@@ -20,7 +20,11 @@ unset LD_LIBRARY_PATH PKG_CONFIG_PATH
 
 meson install -C "$build" --no-rebuild --quiet --destdir "$tmp/destdir" >"$tmp/install.log" 2>&1 ||
   { cat "$tmp/install.log"; echo "FAIL: meson install"; exit 1; }
-prefix_in_build=$(meson introspect "$build" --buildoptions | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
+option() { meson introspect "$build" --buildoptions | python3 -c 'import json,sys; v=next(o["value"] for o in json.load(sys.stdin) if o["name"]==sys.argv[1]); print(",".join(v) if isinstance(v,list) else v)' "$1"; }
+prefix_in_build=$(option prefix)
+# A sanitized build installs sanitized libraries: programs linked to them need the same runtime.
+san=$(option b_sanitize)
+case "$san" in none|"") san_flags="" ;; *) san_flags="-fsanitize=$san" ;; esac
 # Move the tree: the build's prefix must not be needed at run time.
 mv "$tmp/destdir$prefix_in_build" "$tmp/moved"
 p="$tmp/moved"
@@ -89,13 +93,13 @@ int main(void)
     return fabs(got - want) < 1e-12 && !strcmp(ad_version(), AD_VERSION_STRING) ? 0 : 1;
 }
 C
-if cc -std=c11 -Wall -Wextra -Werror "$tmp/prog.c" -o "$tmp/prog_c" $(pkg-config --cflags --libs autodidact-gradcheck) -lm 2>"$tmp/cc.err"; then
+if cc -std=c11 -Wall -Wextra -Werror $san_flags "$tmp/prog.c" -o "$tmp/prog_c" $(pkg-config --cflags --libs autodidact-gradcheck) -lm 2>"$tmp/cc.err"; then
   LD_LIBRARY_PATH="$libdir" "$tmp/prog_c" || fail "the C program linked through pkg-config failed"
 else
   fail "C program through pkg-config does not build: $(cat "$tmp/cc.err")"
 fi
 if command -v c++ >/dev/null; then
-  if c++ -std=c++17 -Wall -Wextra -Werror "$src/tests/test_cpp.cpp" -o "$tmp/prog_cpp" \
+  if c++ -std=c++17 -Wall -Wextra -Werror $san_flags "$src/tests/test_cpp.cpp" -o "$tmp/prog_cpp" \
        $(pkg-config --cflags --libs autodidact-gradcheck) 2>"$tmp/cxx.err"; then
     LD_LIBRARY_PATH="$libdir" "$tmp/prog_cpp" || fail "the C++ program linked through pkg-config failed"
   else
