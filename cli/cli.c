@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ad_cli.h"
+#include "ad_explain.h"
 #include "ad_version.h"
 
 /* getopt_long's val: the table's option i is OPT_BASE + i, clear of
@@ -222,15 +223,6 @@ int ad_cli_choice(const ad_cli *cli, const char *value, const char *const *choic
 
 /* ---- help and man page, from the same table ---- */
 
-/* Display columns of a UTF-8 string (one per code point: the help text's
- * ∂, ·, ≈ are one column each). */
-static int columns(const char *s)
-{
-    int n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 static const ad_cli_option builtin[] = {
     {"help", NULL, "print this help and exit (also -h)"},
     {"version", NULL, "print the version and exit"},
@@ -242,7 +234,7 @@ static void help_option(FILE *f, const ad_cli_option *o)
     char head[128];
     snprintf(head, sizeof head, "  --%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
     const int col = 24;
-    int w = columns(head);
+    int w = ad_explain_columns(head);   /* ∂, · in a metavar: one column each */
     fputs(head, f);
     if (w >= col - 1) fprintf(f, "\n%*s", col, "");
     else fprintf(f, "%*s", col - w, "");

@@ -111,12 +111,16 @@ int main(int argc, char **argv)
     double n1 = 4096, nb = 409600;
     if (!L.json) {
         printf("jacobian_chain — f = f₅ ∘ … ∘ f₁, Jacobian D₅D₄D₃D₂D₁ with D_k of size d_k × d_{k−1}\n\n");
-        printf("  %-34s %-34s %14s %14s %14s\n", "widths d₀ … d₅", "", "forward order", "reverse order", "optimal (DP)");
+        printf("  ");
+        ad_explain_pad(stdout, "widths d₀ … d₅", -34);   /* by display columns, not bytes */
+        printf(" %-34s %14s %14s %14s\n", "", "forward order", "reverse order", "optimal (DP)");
         for (int c = 0; c < 3; c++) {
             char w[128];
             snprintf(w, sizeof w, "%g,%g,%g,%g,%g,%g", chains[c][0], chains[c][1], chains[c][2], chains[c][3], chains[c][4],
                      chains[c][5]);
-            printf("  %-34s %-34s %14.3g %14.3g %14.3g\n", w, what[c], costs[c][0], costs[c][1], costs[c][2]);
+            printf("  %-34s ", w);
+            ad_explain_pad(stdout, what[c], -34);
+            printf(" %14.3g %14.3g %14.3g\n", costs[c][0], costs[c][1], costs[c][2]);
         }
         printf("  (multiply-adds to form the whole Jacobian)\n\n");
         printf("On the engine, a chain x (4) → tanh(W₁x) (5) → tanh(W₂·) (3) → W₃· (2): the product of the layer\n"

@@ -63,8 +63,17 @@ int main(int argc, char **argv)
         ad_explain_nodes(stdout, ctx, J);
         printf("\nBackward (Version A):\n");
         ad_explain_reverse(stdout, ctx, J, AD_BACKWARD_PULL);
-        printf("\n  %-4s %18s %22s\n", "", "engine dJ/dθⱼ", "closed form (y*−y)xⱼ");
-        for (int j = 0; j < 3; j++) printf("  %-4s %18.15f %22.15f\n", tn[j], g[j], closed[j]);
+        /* padded by display columns: θ, ⱼ, − are several bytes each */
+        printf("\n  %-4s ", "");
+        ad_explain_pad(stdout, "engine dJ/dθⱼ", 18);
+        fputc(' ', stdout);
+        ad_explain_pad(stdout, "closed form (y*−y)xⱼ", 22);
+        fputc('\n', stdout);
+        for (int j = 0; j < 3; j++) {
+            printf("  ");
+            ad_explain_pad(stdout, tn[j], -4);
+            printf(" %18.15f %22.15f\n", g[j], closed[j]);
+        }
         printf("  largest difference %.1e\n\n", worst);
     }
     double params[3] = {L.in[0].value, L.in[1].value, L.in[2].value};
