@@ -23,28 +23,31 @@
 #include "lenet_model.h"
 #include "lesson.h"
 
-void openblas_set_num_threads(int);
-
 typedef struct options_t {
     int epochs, batch, threads, json;
     long limit;
-    double lr;
+    double lr, weight_decay;
     unsigned long seed;
     const char *data, *out, *device, *optimizer;
 } options_t;
 
-enum { O_EPOCHS, O_BATCH, O_LR, O_SEED, O_THREADS, O_LIMIT, O_OPTIMIZER, O_DATA, O_OUT, O_DEVICE, O_JSON, N_OPTIONS };
+enum {
+    O_EPOCHS, O_BATCH, O_LR, O_WEIGHT_DECAY, O_SEED, O_THREADS, O_LIMIT, O_OPTIMIZER, O_DATA, O_OUT, O_DEVICE, O_JSON,
+    N_OPTIONS
+};
 static const ad_cli_option options[N_OPTIONS] = {
     [O_EPOCHS] = {"epochs", "N", "passes over the training set (default 10)"},
     [O_BATCH] = {"batch", "N", "minibatch size (default 64)"},
-    [O_LR] = {"lr", "X", "learning rate (default 1e-3 for Adam, 0.05 for SGD with momentum 0.9)"},
+    [O_LR] = {"lr", "X", "learning rate (default 1e-3 for Adam and AdamW, 0.05 for SGD with momentum 0.9)"},
+    [O_WEIGHT_DECAY] = {"weight-decay", "X", "λ >= 0: L2 (λ·w added to the gradient) for adam and sgd, decoupled for\n"
+                                             "adamw (default 0; 0.01 for adamw)"},
     [O_SEED] = {"seed", "N", "seed of the initial weights and the shuffles (default 1)"},
-    [O_THREADS] = {"threads", "N", "OpenBLAS threads (default 2)"},
+    [O_THREADS] = {"threads", "N", "CPU threads for the kernels (default: the cores online)"},
     [O_LIMIT] = {"limit", "N", "train on the first N examples only (a quick look)"},
-    [O_OPTIMIZER] = {"optimizer", "adam|sgd", "the optimizer (default adam)"},
+    [O_OPTIMIZER] = {"optimizer", "adam|adamw|sgd", "the optimizer (default adam)"},
     [O_DATA] = {"data", "DIR", "Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")"},
     [O_OUT] = {"out", "DIR", "where lenet_curve.csv, lenet_loss.svg, lenet_filters.svg go (default .);\n"
-                             "checked before training starts"},
+                             "made if missing, and checked before training starts"},
     [O_DEVICE] = {"device", "cpu|cuda", "cpu, or cuda (needs a build with the CUDA backend and a GPU)"},
     [O_JSON] = {"json", NULL, "print the results as JSON"},
 };
@@ -62,7 +65,7 @@ static ad_cli cli = {
 
 static void parse(options_t *o, int argc, char **argv)
 {
-    static const char *const optimizers[] = {"adam", "sgd", NULL}, *const devices[] = {"cpu", "cuda", NULL};
+    static const char *const optimizers[] = {"adam", "adamw", "sgd", NULL}, *const devices[] = {"cpu", "cuda", NULL};
     ad_cli_start(&cli, argc, argv);
     const char *v;
     for (int k; (k = ad_cli_next(&cli, &v)) != AD_CLI_END;) {
@@ -77,6 +80,7 @@ static void parse(options_t *o, int argc, char **argv)
             o->lr = ad_cli_double(&cli, v, 0, INFINITY);
             if (!(o->lr > 0)) ad_cli_usage_error(&cli, "--lr needs a positive number, not '%s'", v);
             break;
+        case O_WEIGHT_DECAY: o->weight_decay = ad_cli_double(&cli, v, 0, INFINITY); break;
         case O_DATA: o->data = v; break;
         case O_OUT: o->out = v; break;
         case O_DEVICE: o->device = devices[ad_cli_choice(&cli, v, devices)]; break;
@@ -295,7 +299,7 @@ static void progress(int epoch, int epochs, int64_t done, int64_t total, double 
 
 int main(int argc, char **argv)
 {
-    options_t o = {10, 64, 2, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
+    options_t o = {10, 64, 0, 0, 0, 0, -1, 1, NULL, ".", "cpu", "adam"};
     parse(&o, argc, argv);
     bool gpu = !strcmp(o.device, "cuda");
     char device_name[256] = "CPU";
@@ -312,8 +316,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!ad_cli_check_out_dir("lenet", o.out)) return 2;
-    if (o.lr == 0) o.lr = !strcmp(o.optimizer, "adam") ? 1e-3 : 0.05;
-    openblas_set_num_threads(o.threads);
+    bool adam = !strcmp(o.optimizer, "adam"), adamw = !strcmp(o.optimizer, "adamw");
+    if (o.lr == 0) o.lr = adam || adamw ? 1e-3 : 0.05;
+    if (o.weight_decay < 0) o.weight_decay = adamw ? 0.01 : 0;   /* PyTorch's defaults */
+    if (o.threads && ad_set_threads(o.threads) != AD_OK) ad_cli_usage_error(&cli, "%s", ad_last_error());
+    o.threads = ad_threads();
     ad_tensor *train_x, *train_y, *test_x, *test_y;
     if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK ||
         ad_fashion_mnist_load(o.data, false, AD_FLOAT32, &test_x, &test_y) != AD_OK) {
@@ -335,8 +342,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "lenet: sending the parameters to the GPU: %s\n", ad_last_error());
             return 1;
         }
-    ad_optimizer *opt = !strcmp(o.optimizer, "adam") ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
-                                                     : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
+    ad_optimizer *opt = adam    ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
+                        : adamw ? ad_adamw_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8, o.weight_decay)
+                                : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
+    if (!opt || ad_optimizer_set_weight_decay(opt, o.weight_decay) != AD_OK) {
+        fprintf(stderr, "lenet: %s\n", ad_last_error());
+        return 1;
+    }
     ad_mark mark = ad_context_mark(ctx);
     int64_t *order = malloc((size_t)N * sizeof *order);
     double *loss_curve = calloc((size_t)o.epochs, sizeof(double)), *acc_curve = calloc((size_t)o.epochs, sizeof(double));
@@ -354,8 +366,8 @@ int main(int argc, char **argv)
         char where[320];
         if (gpu) snprintf(where, sizeof where, "on the GPU: %s", device_name);
         else snprintf(where, sizeof where, "%d thread%s", o.threads, o.threads > 1 ? "s" : "");
-        printf("LeNet-5 on Fashion-MNIST: %lld training images, batch %lld, %s lr %g, seed %lu, %s\n", (long long)N,
-               (long long)B, o.optimizer, o.lr, o.seed, where);
+        printf("LeNet-5 on Fashion-MNIST: %lld training images, batch %lld, %s lr %g weight decay %g, seed %lu, %s\n",
+               (long long)N, (long long)B, o.optimizer, o.lr, o.weight_decay, o.seed, where);
     }
     double total_time = 0;
     for (int e = 0; e < o.epochs; e++) {
@@ -407,6 +419,8 @@ int main(int argc, char **argv)
         cJSON_AddStringToObject(doc, "lesson", "lenet");
         cJSON_AddStringToObject(doc, "device", device_name);
         cJSON_AddNumberToObject(doc, "batch", (double)B);
+        cJSON_AddNumberToObject(doc, "threads", o.threads);
+        cJSON_AddNumberToObject(doc, "weight_decay", o.weight_decay);
         cJSON_AddNumberToObject(doc, "epochs", o.epochs);
         cJSON_AddNumberToObject(doc, "train_examples", (double)N);
         cJSON_AddNumberToObject(doc, "final_train_loss", loss_curve[o.epochs - 1]);
