@@ -10,6 +10,7 @@
 // Scalar results are sums over one block (ad_gpu_block_sum, fixed order);
 // dL, the output's gradient, is read on the device.
 #include "gpu_internal.h"
+#include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
 
 enum { THREADS = 256 };
 
@@ -39,7 +40,7 @@ template <typename T> __device__ double ce_weight(const T *t, const T *w, int64_
 template <typename T> __device__ double ce_lse(const T *x, int64_t n, int64_t C)
 {
     double m = -INFINITY, s = 0;
-    for (int64_t c = 0; c < C; c++) m = fmax(m, (double)x[n * C + c]);
+    for (int64_t c = 0; c < C; c++) m = max_f(m, (double)x[n * C + c]);
     for (int64_t c = 0; c < C; c++) s += exp((double)x[n * C + c] - m);
     return m + log(s);
 }

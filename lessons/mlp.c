@@ -28,7 +28,7 @@ static ad_node *case2(ad_context *ctx, ad_node *const *in, int n, void *user)
     ad_node *x = ad_constant(ctx, AD_FLOAT64, 2, sx, u);
     ad_node *y = ad_sigmoid(ctx, ad_linear(ctx, ad_sigmoid(ctx, ad_linear(ctx, x, in[0], NULL)), in[1], NULL));
     ad_node *one = ad_scalar_const(ctx, 1), *ys = ad_scalar_const(ctx, u[3]);
-    return ad_sum(ctx, ad_add(ctx, ad_mul(ctx, ys, ad_log(ctx, y)), ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), -1, false);
+    return ad_sum(ctx, ad_add(ctx, ad_mul(ctx, ys, ad_log(ctx, y)), ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), AD_ALL_AXES, false);
 }
 
 static double worst_diff(double w, double a, double b) { return fmax(w, fabs(a - b)); }
@@ -49,7 +49,7 @@ int main(int argc, char **argv)
     ad_node *z = ad_sigmoid(ctx, ad_linear(ctx, x, alpha, NULL));    /* z_j = σ(a_j), a = α x */
     ad_node *y = ad_sigmoid(ctx, ad_linear(ctx, z, beta, NULL));     /* y = σ(b), b = β·z */
     ad_node *one = ad_scalar_const(ctx, 1), *ys = ad_scalar_const(ctx, ystar);
-    ad_node *J = ad_sum(ctx, ad_add(ctx, ad_mul(ctx, ys, ad_log(ctx, y)), ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), -1, false);
+    ad_node *J = ad_sum(ctx, ad_add(ctx, ad_mul(ctx, ys, ad_log(ctx, y)), ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), AD_ALL_AXES, false);
     ad_backward(ctx, J);
     double yv = ad_value_at(y, 0), dJdb = ystar - yv, w_case2 = 0;   /* dJ/dy · dy/db = (y* − y) */
     for (int j = 0; j < 4; j++) {
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     ad_node *a1 = var(ctx, 4, 3, rng), *a2 = var(ctx, 3, 4, rng), *b2 = var(ctx, 1, 3, rng);
     ad_node *z1 = ad_sigmoid(ctx, ad_linear(ctx, x, a1, NULL)), *z2 = ad_sigmoid(ctx, ad_linear(ctx, z1, a2, NULL));
     ad_node *yq = ad_sigmoid(ctx, ad_linear(ctx, z2, b2, NULL));
-    ad_backward(ctx, ad_sum(ctx, yq, -1, false));
+    ad_backward(ctx, ad_sum(ctx, yq, AD_ALL_AXES, false));
     double yqv = ad_value_at(yq, 0), s = yqv * (1 - yqv), w_quiz = 0;
     for (int j = 0; j < 3; j++) {
         double z2j = ad_value_at(z2, j), d2 = s * ad_value_at(b2, j) * z2j * (1 - z2j);   /* ∂y/∂(α2 z1)_j */

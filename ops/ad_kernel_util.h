@@ -35,9 +35,15 @@ typedef struct ad_bcast {
 } ad_bcast;
 void ad_bcast_setup(const ad_node *out, ad_bcast *bc);
 
-/* A reduction over `axis` sees x as (outer, len, inner) around it; axis -1
- * takes all (outer = inner = 1, len = size). */
+/* A reduction over `axis` sees x as (outer, len, inner) around it; a
+ * negative axis counts from the end; AD_ALL_AXES takes all (outer = inner =
+ * 1, len = size). The axis must have passed ad_axis_check. */
 void ad_reduce_split(const ad_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner);
+
+/* Check `axis` against x's ndim and return it in 0..ndim-1 (0 for a 0-d x;
+ * AD_ALL_AXES stays as it is where all_ok). Otherwise fail with a message
+ * naming the op, the axis, x's shape and the valid range. */
+ad_status ad_axis_check(const char *op, int axis, const ad_tensor *x, bool all_ok, int *norm);
 
 /* transpose: for output element (i0,i1,i2,i3) (row-major), its source in x
  * is at sum_d i_d s[d]. */

@@ -9,7 +9,10 @@
 ad_node *ad_matmul(ad_context *ctx, ad_node *a, ad_node *b);
 /* x (N,I), w (O,I), b (O) or NULL -> x·wᵀ + b (N,O). */
 ad_node *ad_linear(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b);
-/* Sum / mean over one axis (0..ndim-1) or all (axis -1 -> a scalar). */
+/* Sum / mean over one axis, counted as in NumPy (0..ndim-1, or -1 the last
+ * down to -ndim the first), or over all (AD_ALL_AXES -> a scalar):
+ * PyTorch's x.sum(-1) is ad_sum(ctx, x, -1, false), x.sum() is
+ * ad_sum(ctx, x, AD_ALL_AXES, false). */
 ad_node *ad_sum(ad_context *ctx, ad_node *x, int axis, bool keepdim);
 ad_node *ad_mean(ad_context *ctx, ad_node *x, int axis, bool keepdim);
 /* Same elements, new shape. flatten: (N, ...) -> (N, rest). */
@@ -17,7 +20,7 @@ ad_node *ad_reshape(ad_context *ctx, ad_node *x, int ndim, const int64_t *shape)
 ad_node *ad_flatten(ad_context *ctx, ad_node *x);
 /* Permute the axes: output axis i is input axis perm[i]. */
 ad_node *ad_transpose(ad_context *ctx, ad_node *x, const int *perm);
-/* Stable softmax / log-softmax along an axis. */
+/* Stable softmax / log-softmax along an axis (negative from the end). */
 ad_node *ad_softmax(ad_context *ctx, ad_node *x, int axis);
 ad_node *ad_log_softmax(ad_context *ctx, ad_node *x, int axis);
 /* Cross-entropy from logits (N,C) and targets (N) holding class indices

@@ -20,13 +20,20 @@
 #ifndef AD_OP_H
 #define AD_OP_H
 
+#include <limits.h>
 #include "ad_graph.h"
+
+/* Axes count as in NumPy and PyTorch: 0..ndim-1 from the front, -1 the last
+ * axis, -ndim the first. AD_ALL_AXES reduces over every axis (NumPy's
+ * axis=None, PyTorch's x.sum()). A 0-d tensor takes axis 0 or -1, as in
+ * PyTorch. */
+#define AD_ALL_AXES INT_MIN
 
 /* Op parameters: one struct for every family, stored per node only for the
  * ops that take them. Unused fields stay zero. */
 struct ad_params {
     double c;                     /* pow exponent, scale factor */
-    int axis;                     /* sum/mean/softmax axis; -1 = all */
+    int axis;                     /* sum/mean/softmax axis (negative from the end); AD_ALL_AXES */
     int keepdim;                  /* reductions: keep the reduced axis as 1 */
     int64_t stride[2];            /* conv2d/pool (h, w) */
     int64_t pad[2];               /* conv2d zero padding (h, w) */

@@ -10,6 +10,7 @@
  * mse: L = mean((p - t)²); dp += dL·2(p - t)/n, dt -= the same. */
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
 #include "ad_gpu.h"
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
@@ -98,7 +99,7 @@ static double weight_sum(const ad_node *o)
 #define LSE(X, n, C, out)                                                                                              \
     do {                                                                                                               \
         double m_ = -INFINITY, s_ = 0;                                                                                 \
-        for (int64_t c_ = 0; c_ < (C); c_++) m_ = fmax(m_, (double)(X)[(n) * (C) + c_]);                               \
+        for (int64_t c_ = 0; c_ < (C); c_++) m_ = max_f(m_, (double)(X)[(n) * (C) + c_]);                               \
         for (int64_t c_ = 0; c_ < (C); c_++) s_ += exp((double)(X)[(n) * (C) + c_] - m_);                              \
         (out) = m_ + log(s_);                                                                                          \
     } while (0)

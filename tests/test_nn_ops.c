@@ -28,7 +28,7 @@ static void test_matmul_linear(void **state)
     ad_node *y = ad_matmul(ctx, a, b);
     assert_values(y, (double[]){19, 22, 43, 50}, 4, 0);
     /* d(sum y)/da = 1·bᵀ: row sums of b */
-    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, -1, false)), AD_OK);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, AD_ALL_AXES, false)), AD_OK);
     assert_close(ad_grad_at(a, 0), 11, 0);
     assert_close(ad_grad_at(a, 3), 15, 0);
     assert_close(ad_grad_at(b, 0), 4, 0);   /* column sums of a */
@@ -49,7 +49,7 @@ static void test_reductions_and_shapes(void **state)
     ad_context *ctx = ad_context_new();
     int64_t s23[] = {2, 3};
     ad_node *x = mat(ctx, 2, s23, (double[]){1, 2, 3, 4, 5, 6}, true);
-    assert_values(ad_sum(ctx, x, -1, false), (double[]){21}, 1, 0);
+    assert_values(ad_sum(ctx, x, AD_ALL_AXES, false), (double[]){21}, 1, 0);
     assert_values(ad_sum(ctx, x, 0, false), (double[]){5, 7, 9}, 3, 0);
     assert_values(ad_mean(ctx, x, 1, true), (double[]){2, 5}, 2, 0);
     assert_int_equal(ad_mean(ctx, x, 1, true)->value.ndim, 2);
@@ -123,7 +123,7 @@ static void test_pooling_lecture_example(void **state)
     assert_values(mp, (double[]){6, 8, 3, 4}, 4, 0);
     assert_values(ap, (double[]){3.25, 5.25, 2, 2}, 4, 0);
     /* max-pool backward routes each gradient to its window's arg-max */
-    assert_int_equal(ad_backward(ctx, ad_sum(ctx, mp, -1, false)), AD_OK);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, mp, AD_ALL_AXES, false)), AD_OK);
     double want[] = {0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1};
     for (int i = 0; i < 16; i++) assert_close(ad_grad_at(x, i), want[i], 0);
     ad_context_free(ctx);
