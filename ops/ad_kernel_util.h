@@ -18,6 +18,12 @@
         }                                                                                                              \
     } while (0)
 
+/* Pointer to element i of a buffer of dtype dt. */
+static inline void *ad_elem_ptr(const void *base, int64_t i, ad_dtype dt)
+{
+    return (char *)base + (size_t)i * ad_dtype_size(dt);
+}
+
 /* Pointer to row `dir` of a node's tangent (NULL if it has none). */
 static inline void *ad_tangent_row(const ad_node *n, int dir)
 {
@@ -87,6 +93,8 @@ typedef struct ad_matmul_plan {
 /* Fill p from a's and b's shapes and give the output's ndim and shape; fail
  * with a message naming both shapes where torch.matmul would refuse them. */
 ad_status ad_matmul_plan_make(const ad_tensor *a, const ad_tensor *b, ad_matmul_plan *p, int *nd, int64_t *shape);
+/* The plan of a matmul node (its shapes were checked when it was made). */
+ad_matmul_plan ad_matmul_plan_of(const ad_node *o);
 static inline int64_t ad_matmul_a_off(const ad_matmul_plan *p, int64_t i)
 {
     return (i / p->nb[1] * p->sa[0] + i % p->nb[1] * p->sa[1]) * p->M * p->K;

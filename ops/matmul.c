@@ -80,7 +80,7 @@ static ad_status matmul_infer(ad_node *const *in, int n_in, const ad_params *p, 
     return st;
 }
 
-static ad_matmul_plan plan_of(const ad_node *o)
+ad_matmul_plan ad_matmul_plan_of(const ad_node *o)
 {
     ad_matmul_plan p;
     int nd;
@@ -89,35 +89,33 @@ static ad_matmul_plan plan_of(const ad_node *o)
     return p;
 }
 
-static char *at_elem(const void *base, int64_t i, ad_dtype dt) { return (char *)base + (size_t)i * ad_dtype_size(dt); }
-
 static ad_status matmul_forward(ad_node *o)
 {
-    ad_matmul_plan p = plan_of(o);
+    ad_matmul_plan p = ad_matmul_plan_of(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
     const void *A = o->in[0]->value.data, *B = o->in[1]->value.data;
     for (int64_t i = 0; i < p.batch; i++)
-        gemm(dt, false, false, p.M, p.N, p.K, at_elem(A, ad_matmul_a_off(&p, i), dt), p.K,
-             at_elem(B, ad_matmul_b_off(&p, i), dt), p.N, 0.0, at_elem(o->value.data, i * p.M * p.N, dt), p.N);
+        gemm(dt, false, false, p.M, p.N, p.K, ad_elem_ptr(A, ad_matmul_a_off(&p, i), dt), p.K,
+             ad_elem_ptr(B, ad_matmul_b_off(&p, i), dt), p.N, 0.0, ad_elem_ptr(o->value.data, i * p.M * p.N, dt), p.N);
     return AD_OK;
 }
 
 static void matmul_vjp(const ad_node *o, int slot, const void *g, void *gin)
 {
-    ad_matmul_plan p = plan_of(o);
+    ad_matmul_plan p = ad_matmul_plan_of(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
     const void *A = o->in[0]->value.data, *B = o->in[1]->value.data;
     for (int64_t i = 0; i < p.batch; i++) {
-        const void *gi = at_elem(g, i * p.M * p.N, dt);
+        const void *gi = ad_elem_ptr(g, i * p.M * p.N, dt);
         int64_t ao = ad_matmul_a_off(&p, i), bo = ad_matmul_b_off(&p, i);
-        if (slot == 0) gemm(dt, false, true, p.M, p.K, p.N, gi, p.N, at_elem(B, bo, dt), p.N, 1.0, at_elem(gin, ao, dt), p.K);   /* da += dy·bᵀ */
-        else gemm(dt, true, false, p.K, p.N, p.M, at_elem(A, ao, dt), p.K, gi, p.N, 1.0, at_elem(gin, bo, dt), p.N);             /* db += aᵀ·dy */
+        if (slot == 0) gemm(dt, false, true, p.M, p.K, p.N, gi, p.N, ad_elem_ptr(B, bo, dt), p.N, 1.0, ad_elem_ptr(gin, ao, dt), p.K);   /* da += dy·bᵀ */
+        else gemm(dt, true, false, p.K, p.N, p.M, ad_elem_ptr(A, ao, dt), p.K, gi, p.N, 1.0, ad_elem_ptr(gin, bo, dt), p.N);             /* db += aᵀ·dy */
     }
 }
 
 static void matmul_jvp(ad_node *o, int k)
 {
-    ad_matmul_plan p = plan_of(o);
+    ad_matmul_plan p = ad_matmul_plan_of(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
     const void *A = o->in[0]->value.data, *B = o->in[1]->value.data;
     for (int d = 0; d < k; d++) {
@@ -125,9 +123,9 @@ static void matmul_jvp(ad_node *o, int k)
         memset(t, 0, (size_t)o->value.size * ad_dtype_size(dt));
         for (int64_t i = 0; i < p.batch; i++) {
             int64_t ao = ad_matmul_a_off(&p, i), bo = ad_matmul_b_off(&p, i);
-            void *ti = at_elem(t, i * p.M * p.N, dt);
-            if (ta) gemm(dt, false, false, p.M, p.N, p.K, at_elem(ta, ao, dt), p.K, at_elem(B, bo, dt), p.N, 1.0, ti, p.N);
-            if (tb) gemm(dt, false, false, p.M, p.N, p.K, at_elem(A, ao, dt), p.K, at_elem(tb, bo, dt), p.N, 1.0, ti, p.N);
+            void *ti = ad_elem_ptr(t, i * p.M * p.N, dt);
+            if (ta) gemm(dt, false, false, p.M, p.N, p.K, ad_elem_ptr(ta, ao, dt), p.K, ad_elem_ptr(B, bo, dt), p.N, 1.0, ti, p.N);
+            if (tb) gemm(dt, false, false, p.M, p.N, p.K, ad_elem_ptr(A, ao, dt), p.K, ad_elem_ptr(tb, bo, dt), p.N, 1.0, ti, p.N);
         }
     }
 }
