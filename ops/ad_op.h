@@ -138,6 +138,16 @@ const ad_op *ad_op_find(const char *name);
 ad_status ad_op_register(const ad_op *op);
 ad_status ad_op_unregister(const ad_op *op);
 
+/* Where the engine and PyTorch differ on purpose (ops/conventions.c):
+ * `gradcheck --list` prints them, tests/conformance.py checks each. */
+typedef struct ad_convention {
+    const char *name;   /* "tie-first" */
+    const char *ops;    /* "max, min" */
+    const char *text;   /* what the engine does, and what PyTorch does */
+} ad_convention;
+extern const ad_convention ad_conventions[];
+extern const int ad_n_conventions;
+
 /* ---- applying an op ---- */
 /* The one path every op call takes: checks the context and the inputs,
  * infers the shape, allocates the node, runs forward, runs jvp if any input
