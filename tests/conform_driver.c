@@ -23,9 +23,14 @@
 #include <string.h>
 #include "autodidact.h"
 
+/* The next whitespace-separated token into buf (n bytes); 0 at EOF or when
+ * the token does not fit. */
 static int next_tok(char *buf, size_t n)
 {
-    return scanf("%255s", buf) == 1 && strlen(buf) < n;
+    char t[256];
+    if (scanf("%255s", t) != 1 || strlen(t) >= n) return 0;
+    memcpy(buf, t, strlen(t) + 1);
+    return 1;
 }
 
 static double next_num(void)
