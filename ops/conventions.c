@@ -19,6 +19,9 @@ const ad_convention ad_conventions[] = {
     {"ce-ignored-nan", "cross_entropy",
      "an ignored sample's logits do not reach the loss, so their gradient and tangent are 0 even where they hold "
      "NaN or inf; PyTorch's are NaN there."},
+    {"maxpool-nan-first", "maxpool2d",
+     "a window holding several NaNs gives NaN, and its gradient and tangent go to the first NaN in row-major "
+     "window order (ties: the first maximum, as in PyTorch); PyTorch sends them to the last NaN."},
     {"inf-arithmetic", "every op",
      "where an input is NaN or +-inf, a derivative entry that is non-finite in both may be NaN in one and +-inf in "
      "the other: inf*0 and inf-inf in the chain rule depend on the order of the arithmetic. Values agree exactly."},

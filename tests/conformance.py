@@ -14,8 +14,7 @@ A disagreement fails the test unless a documented convention explains it.
 The conventions are the ones `gradcheck --list` prints (the README lists the
 same); each has a rule here that says what the engine does instead, and each
 is tested both ways: the cases it explains must agree with its rule, and it
-must still differ from PyTorch somewhere (a stale entry fails). A known gap
-(an op another issue is changing) is reported, not failed.
+must still differ from PyTorch somewhere (a stale entry fails).
 
 Skips (exit 77, with the reason) where torch cannot be imported.
 """
@@ -289,6 +288,9 @@ def torch_fn(case, rules=False):
         if op == "conv2d":
             return F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, stride=p["stride"], padding=p["pad"])
         if op == "maxpool2d":
+            if rules:   # maxpool-nan-first: the engine's window rule, as a gather
+                idx = maxpool_first(x[0].detach(), p["window"], p["stride"])
+                return x[0].flatten(-2).gather(-1, idx.flatten(-2)).reshape(idx.shape)
             return F.max_pool2d(x[0], p["window"], p["stride"])
         if op == "avgpool2d":
             return F.avg_pool2d(x[0], p["window"], p["stride"])
@@ -296,6 +298,27 @@ def torch_fn(case, rules=False):
 
     prim = [c for d, c in zip(case.diff, const) if d]
     return f, prim
+
+
+def maxpool_first(x, win, stride):
+    """Each window's winner as the engine takes it: the first NaN in row-major
+    order if there is one, else the first maximum. Flat indices into H·W."""
+    N, C, H, W = x.shape
+    P, Q = (H - win[0]) // stride[0] + 1, (W - win[1]) // stride[1] + 1
+    idx = torch.zeros((N, C, P, Q), dtype=torch.long)
+    for n in range(N):
+        for c in range(C):
+            for i in range(P):
+                for j in range(Q):
+                    best = None
+                    for r in range(win[0]):
+                        for t in range(win[1]):
+                            h, w = i * stride[0] + r, j * stride[1] + t
+                            v = x[n, c, h, w].item()
+                            if best is None or (not math.isnan(best[0]) and (math.isnan(v) or v > best[0])):
+                                best = (v, h * W + w)
+                    idx[n, c, i, j] = best[1]
+    return idx
 
 
 def run_torch(case, cot, tans, rules=False):
@@ -391,16 +414,10 @@ CONVENTIONS = {
         *binary_pairs(c))),
     "pow-neg-inf": lambda c: c.op == "pow" and c.p["c"] != int(c.p["c"]) and -math.inf in c.inputs[0][1],
     "ce-ignored-nan": ignored_nonfinite,
+    "maxpool-nan-first": lambda c: c.op == "maxpool2d" and any(math.isnan(v) for v in c.inputs[0][1]),
     "ce-all-ignored": all_ignored_mean,
     "inf-arithmetic": has_special,
 }
-KNOWN_GAPS = {
-    # max-pooling: a NaN that is not first in its window is dropped (ops/pool.c,
-    # being rewritten by issue 12, which adds the NaN rule)
-    "maxpool-nan (issue 12)": lambda c: c.op == "maxpool2d" and has_special(c),
-}
-
-
 def explained_by(case, eng, cot, tans):
     """The conventions that explain the engine's result on this case, or []."""
     shows = [n for n, applies in CONVENTIONS.items() if applies(case)]
@@ -433,6 +450,8 @@ def convention_cases(rng):
     out.append(("ce-ignored-nan", Case("cross_entropy", [((2, 2), [math.nan, 1.0, 0.5, -0.5]), ((2,), [1.0, 0.0])],
                                        [True, False], reduction=1, ignore=1)))
     out.append(("inf-arithmetic", Case("div", [((2,), [1.0, -2.0]), ((2,), [0.0, 0.0])], [True, True])))
+    out.append(("maxpool-nan-first", Case("maxpool2d", [((1, 1, 2, 2), [math.nan, 1.0, math.nan, 0.0])], [True],
+                                          window=(2, 2), stride=(2, 2))))
     for red in (0,):
         out.append(("ce-all-ignored", Case("cross_entropy", [((3, 2), draw(rng, (3, 2))), ((3,), [1.0, 1.0, 1.0])],
                                            [True, False], reduction=red, ignore=1)))
@@ -519,18 +538,14 @@ def main():
     stats = {}
     shown = {}
     conv_differs = {n: 0 for n in CONVENTIONS}
-    gaps = {n: [0, 0] for n in KNOWN_GAPS}   # cases, disagreements
     for (op, label, c, cot, tans), eng in zip(work, results):
-        st = stats.setdefault(op, {"cases": 0, "special": 0, "neg_axis": 0, "agree": 0, "convention": 0, "gap": 0})
+        st = stats.setdefault(op, {"cases": 0, "special": 0, "neg_axis": 0, "agree": 0, "convention": 0})
         st["cases"] += 1
         st["special"] += has_special(c)
         st["neg_axis"] += isinstance(c.p["axis"], int) and c.p["axis"] < 0 and op in (
             "sum", "mean", "softmax", "log_softmax")
         ref = run_torch(c, cot[1], tans)
         d = differ(eng, ref)
-        gap = next((g for g, applies in KNOWN_GAPS.items() if applies(c)), None)
-        if gap:
-            gaps[gap][0] += 1
         if d is None:
             st["agree"] += 1
             if label:
@@ -542,33 +557,25 @@ def main():
             for n in why:
                 conv_differs[n] += 1
             continue
-        if gap:
-            st["gap"] += 1
-            gaps[gap][1] += 1
-            continue
         if shown.get(op, 0) < 3:
             shapes = ", ".join(str(tuple(s)) for s, _ in c.inputs)
             vals = "; ".join(" ".join(f"{v:.3g}" for v in vs[:8]) for _, vs in c.inputs)
             failures.append(f"{op} [{shapes}, params {({k: v for k, v in c.p.items() if v})}]: {d}  (inputs {vals})")
         shown[op] = shown.get(op, 0) + 1
 
-    print(f"{'op':<14} {'cases':>5} {'NaN/inf':>7} {'neg axis':>8} {'agree':>6} {'by conv':>7} {'known gap':>9}")
+    print(f"{'op':<14} {'cases':>5} {'NaN/inf':>7} {'neg axis':>8} {'agree':>6} {'by conv':>7}")
     for op, st in stats.items():
         print(f"{op:<14} {st['cases']:>5} {st['special']:>7} {st['neg_axis']:>8} {st['agree']:>6} "
-              f"{st['convention']:>7} {st['gap']:>9}")
+              f"{st['convention']:>7}")
         if st["cases"] < n_cases:
             failures.append(f"{op}: {st['cases']} cases, fewer than {n_cases}")
-        failed = st["cases"] - st["agree"] - st["convention"] - st["gap"]
+        failed = st["cases"] - st["agree"] - st["convention"]
         if failed:
             failures.append(f"{op}: {failed} of {st['cases']} cases disagree with PyTorch")
     for n in CONVENTIONS:
         print(f"convention {n}: {conv_differs[n]} cases differ from PyTorch as documented")
         if conv_differs[n] == 0:
             failures.append(f"convention {n}: no case differs from PyTorch any more: remove it from the list")
-    for g, (n, bad) in gaps.items():
-        print(f"known gap {g}: {bad} of {n} cases differ (not failed)")
-        if n and not bad:
-            print(f"  the gap {g} is closed: remove it from KNOWN_GAPS")
     if failures:
         print("\nFAIL:")
         for f in failures:
