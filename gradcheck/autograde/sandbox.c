@@ -419,17 +419,59 @@ static void describe_signal(int sig, const sandbox_limits *lim, sandbox_outcome 
     }
 }
 
-static bool make_pipes(int *a, int *b, char *detail, size_t len)
+/* Pipes for the child's data (data[1] its end) and its status (see
+ * exec_reached), then fork. Returns the pid (0 in the child), or -1 with a
+ * sentence in detail and nothing left open. */
+static pid_t start_child(int data[2], int status[2], char *detail, size_t len)
 {
-    if (pipe2(a, O_CLOEXEC) != 0) goto fail;
-    if (pipe2(b, O_CLOEXEC) != 0) {
-        close(a[0]), close(a[1]);
-        goto fail;
+    if (pipe2(data, O_CLOEXEC) != 0) goto no_pipe;
+    if (pipe2(status, O_CLOEXEC) != 0) {
+        close(data[0]), close(data[1]);
+        goto no_pipe;
     }
-    return true;
-fail:
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(data[0]), close(data[1]), close(status[0]), close(status[1]);
+        snprintf(detail, len, "the grader could not fork: %s", strerror(errno));
+    }
+    return pid;
+no_pipe:
     snprintf(detail, len, "the grader could not make a pipe: %s", strerror(errno));
+    return -1;
+}
+
+/* In the grader, once the child is started: close the child's ends and wait
+ * for it to reach exec. false: it could not (detail says why; it is gone). */
+static bool child_started(pid_t pid, int data[2], int status[2], char *detail, size_t len)
+{
+    close(data[1]), close(status[1]);
+    if (exec_reached(status[0], detail, len)) return true;
+    close(data[0]);
+    finish_child(pid, true);
     return false;
+}
+
+/* Read fd to its end or to the deadline: the first cap bytes into buf;
+ * *total counts every byte. Returns false when the deadline came first. */
+static bool drain(int fd, double deadline, char *buf, size_t cap, size_t *total)
+{
+    *total = 0;
+    for (;;) {
+        double left = deadline - sandbox_now();
+        if (left <= 0) return false;
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, (int)(left * 1000) + 1) <= 0) continue;
+        char chunk[65536];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return true;
+        size_t take = *total < cap ? cap - *total : 0;
+        if (take > (size_t)n) take = (size_t)n;
+        memcpy(buf + *total, chunk, take);
+        *total += (size_t)n;
+    }
 }
 
 sandbox_outcome sandbox_run_tool(const sandbox_config *c, const sandbox_limits *lim, char *const argv[],
@@ -438,15 +480,8 @@ sandbox_outcome sandbox_run_tool(const sandbox_config *c, const sandbox_limits *
 {
     int outp[2], st[2];
     detail[0] = '\0', out[0] = '\0', *out_total = 0;
-    if (!make_pipes(outp, st, detail, detail_len)) return SANDBOX_ERROR;
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(outp[0]), close(outp[1]), close(st[0]), close(st[1]);
-        snprintf(detail, detail_len, "the grader could not fork: %s", strerror(errno));
-        return SANDBOX_ERROR;
-    }
+    pid_t pid = start_child(outp, st, detail, detail_len);
+    if (pid < 0) return SANDBOX_ERROR;
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(outp[1], 2) < 0)
@@ -465,36 +500,12 @@ sandbox_outcome sandbox_run_tool(const sandbox_config *c, const sandbox_limits *
         execve(argv[0], argv, envp);
         child_fail(st[1], argv[0]);
     }
-    close(outp[1]), close(st[1]);
-    if (!exec_reached(st[0], detail, detail_len)) {
-        close(outp[0]);
-        finish_child(pid, true);
-        return SANDBOX_ERROR;
-    }
+    if (!child_started(pid, outp, st, detail, detail_len)) return SANDBOX_ERROR;
     /* Read everything it prints, to the end: a tool blocked on a full pipe
      * would otherwise fail for the grader's sake, not the student's. */
     double deadline = sandbox_now() + lim->wall_seconds;
-    size_t kept = 0;
-    bool timed_out = false;
-    for (;;) {
-        double left = deadline - sandbox_now();
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd pf = {outp[0], POLLIN, 0};
-        int r = poll(&pf, 1, (int)(left * 1000) + 1);
-        if (r <= 0) continue;
-        char buf[65536];
-        ssize_t n = read(outp[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        size_t take = kept + 1 < out_cap ? out_cap - 1 - kept : 0;
-        if (take > (size_t)n) take = (size_t)n;
-        memcpy(out + kept, buf, take);
-        kept += take, *out_total += (size_t)n;
-    }
-    out[kept] = '\0';
+    bool timed_out = !drain(outp[0], deadline, out, out_cap - 1, out_total);
+    out[*out_total < out_cap - 1 ? *out_total : out_cap - 1] = '\0';
     close(outp[0]);
     /* EOF: every process that held the pipe is gone or closed it; the driver exits next */
     int status = 0;
@@ -539,15 +550,8 @@ sandbox_outcome sandbox_run_program(const sandbox_config *c, const sandbox_limit
 {
     int res[2], st[2];
     detail[0] = '\0';
-    if (!make_pipes(res, st, detail, detail_len)) return SANDBOX_ERROR;
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(res[0]), close(res[1]), close(st[0]), close(st[1]);
-        snprintf(detail, detail_len, "the grader could not fork: %s", strerror(errno));
-        return SANDBOX_ERROR;
-    }
+    pid_t pid = start_child(res, st, detail, detail_len);
+    if (pid < 0) return SANDBOX_ERROR;
     if (pid == 0) {
         /* fds: 0 the request, 1 and 2 /dev/null, 3 the answer, 4 the program
          * (close-on-exec), then the status pipe. Everything is first moved
@@ -573,32 +577,9 @@ sandbox_outcome sandbox_run_program(const sandbox_config *c, const sandbox_limit
         syscall(SYS_execveat, 4, "", argv, envp, AT_EMPTY_PATH);
         child_fail(st_fd, "execveat");
     }
-    close(res[1]), close(st[1]);
-    if (!exec_reached(st[0], detail, detail_len)) {
-        close(res[0]);
-        finish_child(pid, true);
-        return SANDBOX_ERROR;
-    }
+    if (!child_started(pid, res, st, detail, detail_len)) return SANDBOX_ERROR;
     size_t got = 0;
-    double deadline = sandbox_now() + lim->wall_seconds;
-    bool timed_out = false;
-    for (;;) {
-        double left = deadline - sandbox_now();
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd pf = {res[0], POLLIN, 0};
-        int r = poll(&pf, 1, (int)(left * 1000) + 1);
-        if (r <= 0) continue;
-        char buf[65536];
-        ssize_t n = read(res[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        size_t take = got < bytes ? ((size_t)n < bytes - got ? (size_t)n : bytes - got) : 0;
-        memcpy((char *)out + got, buf, take);
-        got += (size_t)n;
-    }
+    bool timed_out = !drain(res[0], sandbox_now() + lim->wall_seconds, out, bytes, &got);
     close(res[0]);
     int status = finish_child(pid, timed_out);
     if (timed_out) {

@@ -23,7 +23,10 @@ if ! command -v meson >/dev/null 2>&1 ||
   /opt/autodidact-meson/bin/pip install -q 'meson>=1.0,<2'
   meson=/opt/autodidact-meson/bin/meson
 fi
-"$meson" setup build-autograder -Dtests=disabled -Dcuda=disabled --buildtype=release --prefix="${PREFIX:-/usr/local}"
+# --libdir=lib: a directory the dynamic loader searches on Debian and Ubuntu
+# (a meson from PyPI would pick lib64, which it does not).
+"$meson" setup build-autograder -Dtests=disabled -Dcuda=disabled --buildtype=release --prefix="${PREFIX:-/usr/local}" \
+  --libdir=lib
 ninja -C build-autograder
 ninja -C build-autograder install
 ldconfig
