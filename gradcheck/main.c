@@ -15,7 +15,8 @@ enum {
     O_SEED, O_SEEDS, O_MODE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, N_OPTIONS
 };
 static const ad_cli_option options[N_OPTIONS] = {
-    [O_LIST] = {"list", NULL, "the registered ops, with their inputs and default cases"},
+    [O_LIST] = {"list", NULL, "the registered ops, with their inputs and default cases, and\n"
+                              "the conventions where they differ from PyTorch"},
     [O_OP] = {"op", "NAME", "check one op at its default cases (or at --shape)"},
     [O_ALL] = {"all", NULL, "check every registered op at its default cases"},
     [O_SHAPE] = {"shape", "S", "input shapes: '2x3x8x8' (input 0; the op derives the others)\n"
@@ -24,7 +25,8 @@ static const ad_cli_option options[N_OPTIONS] = {
     [O_PADDING] = {"padding", "N", "conv2d padding (0..64)"},
     [O_KERNEL] = {"kernel", "N", "conv2d kernel size R = S (1..64)"},
     [O_WINDOW] = {"window", "N", "pooling window (1..64)"},
-    [O_AXIS] = {"axis", "N", "reduction / softmax axis (-1..3)"},
+    [O_AXIS] = {"axis", "N|all", "reduction / softmax axis, counted as in NumPy (-1 the last,\n"
+                                 "-4..3); all: every axis"},
     [O_C] = {"c", "X", "the constant of pow and scale"},
     [O_EPS] = {"eps", "X", "finite-difference step (default 1e-6)"},
     [O_ATOL] = {"atol", "X", "absolute tolerance (default 1e-5)"},
@@ -96,6 +98,9 @@ static void list_ops(void)
         else snprintf(in, sizeof in, "%d-%d", op->n_in_min, op->n_in);
         printf("%-14s %-7s %-6d %s\n", op->name, in, op->n_cases, op->summary ? op->summary : "");
     }
+    printf("\nConventions: where the engine and PyTorch differ on purpose (tests/conformance.py checks each):\n");
+    for (int i = 0; i < ad_n_conventions; i++)
+        printf("convention %s: %s: %s\n", ad_conventions[i].name, ad_conventions[i].ops, ad_conventions[i].text);
 }
 
 static void print_accepted(const ad_op *op)
@@ -122,7 +127,7 @@ int main(int argc, char **argv)
     ad_gc_default_options(&o);
     const char *op_name = NULL, *shape = NULL;
     bool all = false, list = false, print_jac = false;
-    long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;
+    long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;   /* axis -100: not given */
     double cval = NAN;
     ad_gc_format fmt = AD_GC_TEXT;
     static const char *const modes[] = {"fwd", "rev", "both", NULL}, *const formats[] = {"text", "json", "junit", "tap", NULL},
@@ -143,7 +148,7 @@ int main(int argc, char **argv)
         case O_PADDING: padding = ad_cli_long(&cli, v, 0, 64); break;
         case O_KERNEL: kernel = ad_cli_long(&cli, v, 1, 64); break;
         case O_WINDOW: window = ad_cli_long(&cli, v, 1, 64); break;
-        case O_AXIS: axis = ad_cli_long(&cli, v, -1, 3); break;
+        case O_AXIS: axis = !strcmp(v, "all") ? AD_ALL_AXES : ad_cli_long(&cli, v, -4, 3); break;
         case O_C: cval = ad_cli_double(&cli, v, -INFINITY, INFINITY); break;
         case O_EPS: o.eps = ad_cli_double(&cli, v, -INFINITY, INFINITY); break;
         case O_ATOL: o.atol = ad_cli_double(&cli, v, -INFINITY, INFINITY); break;
@@ -173,7 +178,7 @@ int main(int argc, char **argv)
     }
     if (!!op_name + all != 1) usage_error("%s", "give exactly one of --op NAME, --all or --list");
     if (!(o.eps > 0) || !(o.atol >= 0) || !(o.rtol >= 0)) usage_error("%s", "--eps must be > 0, --atol and --rtol >= 0");
-    bool custom = shape || stride >= 0 || padding >= 0 || kernel >= 0 || window >= 0 || axis > -100 || !isnan(cval);
+    bool custom = shape || stride >= 0 || padding >= 0 || kernel >= 0 || window >= 0 || axis != -100 || !isnan(cval);
     if (all && custom) usage_error("%s", "--shape and op parameters go with --op NAME, not --all");
     const ad_op *one = NULL;
     if (op_name && !(one = ad_op_find(op_name))) {
@@ -190,7 +195,7 @@ int main(int argc, char **argv)
         if (stride >= 0) custom_case.params.stride[0] = custom_case.params.stride[1] = stride;
         if (padding >= 0) custom_case.params.pad[0] = custom_case.params.pad[1] = padding;
         if (window >= 0) custom_case.params.window[0] = custom_case.params.window[1] = window;
-        if (axis > -100) custom_case.params.axis = (int)axis;
+        if (axis != -100) custom_case.params.axis = (int)axis;
         if (!isnan(cval)) custom_case.params.c = cval;
         int given = shape ? parse_shapes(shape, &custom_case) : 0;
         if (kernel >= 0) {
