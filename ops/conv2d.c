@@ -294,15 +294,22 @@ static ad_status conv_forward(ad_node *o)
                      o->value.data, false, fused_relu(o));
 }
 
-/* Σ of x[0..n) with eight running sums (vectorisable, and in a fixed order). */
+/* Σ of x[0..n), or with y of Σ x·relu'(y) (conv2d_relu's db, no buffer),
+ * with eight running sums (vectorisable, and in a fixed order). */
 #define DEFINE_ROW_SUM(T, SFX)                                                                                         \
-    static T row_sum_##SFX(const T *x, int64_t n)                                                                      \
+    static T row_sum_##SFX(const T *x, const T *y, int64_t n)                                                          \
     {                                                                                                                  \
         T acc[8] = {0};                                                                                                \
         int64_t i = 0;                                                                                                 \
         for (; i + 8 <= n; i += 8)                                                                                     \
-            for (int j = 0; j < 8; j++) acc[j] += x[i + j];                                                            \
-        for (; i < n; i++) acc[0] += x[i];                                                                             \
+            for (int j = 0; j < 8; j++) {                                                                              \
+                T m = y ? y[i + j] > 0 : 1;                                                                            \
+                acc[j] += x[i + j] * m;                                                                                \
+            }                                                                                                          \
+        for (; i < n; i++) {                                                                                           \
+            T m = y ? y[i] > 0 : 1;                                                                                    \
+            acc[0] += x[i] * m;                                                                                        \
+        }                                                                                                              \
         return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));                      \
     }
 DEFINE_ROW_SUM(float, f)
@@ -323,17 +330,19 @@ static void conv_vjp_params(const ad_node *o, int slot, const void *gout, void *
     for (int64_t grp = 0; grp < G; grp++) {
         char *part = parts + (size_t)(grp * g.K * len) * g.es;
         for (int64_t n = g.N * grp / G; n < g.N * (grp + 1) / G; n++) {
-            const char *gn = dy_of(o, &g, wk, gout, n);
             if (slot == 1) {   /* part += dy_n · colᵀ */
                 char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
                 im2col(g.dt, &g, (const char *)o->in[0]->value.data + (size_t)(n * g.chw) * g.es, col);
-                gemm(g.dt, false, true, g.K, g.crs, g.pq, gn, col, 1.0, part);
-            } else {           /* part[k] += Σ_i dy_n[k, i] */
+                gemm(g.dt, false, true, g.K, g.crs, g.pq, dy_of(o, &g, wk, gout, n), col, 1.0, part);
+            } else {           /* part[k] += Σ_i dy_n[k, i] (· relu'(y_n[k, i])) */
+                size_t at = (size_t)(n * g.K * g.pq) * g.es;
+                const void *gn = (const char *)gout + at, *yn = fused_relu(o) ? (const char *)o->value.data + at : NULL;
                 AD_DISPATCH(g.dt, {
                     T *PB = (T *)part;
                     for (int64_t k = 0; k < g.K; k++)
-                        PB[k] += g.dt == AD_FLOAT32 ? (T)row_sum_f((const float *)gn + k * g.pq, g.pq)
-                                                  : (T)row_sum_d((const double *)gn + k * g.pq, g.pq);
+                        PB[k] += g.dt == AD_FLOAT32
+                                     ? (T)row_sum_f((const float *)gn + k * g.pq, yn ? (const float *)yn + k * g.pq : NULL, g.pq)
+                                     : (T)row_sum_d((const double *)gn + k * g.pq, yn ? (const double *)yn + k * g.pq : NULL, g.pq);
                 });
             }
         }
