@@ -12,6 +12,12 @@ itself:
     python3 tests/bench_lenet_vs_pytorch.py                  # batch 64 and 256, 1 and 2 threads, 3 reps
     python3 tests/bench_lenet_vs_pytorch.py --reps 5 --lenet build-rel/lessons/lenet
 
+Both programs use OpenMP; --wait-policy passive sets OMP_WAIT_POLICY for both,
+so that idle threads sleep instead of spinning: on a machine busy with other
+work a spinning thread takes the core its partner needs (lenet's epoch went
+from 9 s to 229 s at load 15 on two cores); on a quiet machine the default
+(spinning a while) is faster.
+
 lenet: --lenet, else $LENET, else build-rel/lessons/lenet (a release build:
 meson setup build-rel --buildtype=release -Dcuda=disabled), else build/lessons/lenet.
 Python for PyTorch: $AUTODIDACT_PYTHON, else /opt/autodidact-venv/bin/python3,
@@ -100,7 +106,11 @@ def main():
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--reps", type=int, default=3, help="runs of each program per setting (default 3)")
     ap.add_argument("--epochs", type=int, default=1, help="epochs per run (default 1)")
+    ap.add_argument("--wait-policy", choices=["default", "passive", "active"], default="default",
+                    help="OMP_WAIT_POLICY for both programs (default: leave it unset)")
     a = ap.parse_args()
+    if a.wait_policy != "default":
+        os.environ["OMP_WAIT_POLICY"] = a.wait_policy.upper()
     batches = [int(b) for b in a.batches.split(",")]
     threads = [int(t) for t in a.threads.split(",")]
     if a.reps < 1 or min(batches) < 1 or min(threads) < 1:
@@ -108,7 +118,8 @@ def main():
     lenet = find_lenet(a.lenet)
     py, torch_version = find_torch_python()
     print(f"machine: {cpu_name()}, {os.cpu_count()} logical CPUs; {time.strftime('%Y-%m-%d %H:%M %Z')}")
-    print(f"lenet: {lenet} (buildtype {buildtype_of(lenet)})")
+    print(f"lenet: {lenet} (buildtype {buildtype_of(lenet)}); OMP_WAIT_POLICY "
+          f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}; load average {os.getloadavg()[0]:.1f} at the start")
     if py:
         print(f"PyTorch {torch_version} ({py})")
     else:
@@ -141,6 +152,7 @@ def main():
         return statistics.median(v) if v else None
 
     print()
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print(f"median seconds per epoch of {a.reps} alternating runs ({a.epochs} epoch{'s' if a.epochs > 1 else ''} each)")
     print("| batch | threads | lenet (s) | PyTorch (s) | PyTorch / lenet | lenet accuracy | PyTorch accuracy |")
     print("|---|---|---|---|---|---|---|")
