@@ -426,23 +426,6 @@ static ad_status conv_complete(ad_op_case *c)
     return AD_OK;
 }
 
-AD_DECLARE_CUDA(conv2d)
-
-const ad_op ad_op_conv2d = {
-    .name = "conv2d",
-    .summary = "x (N,C,H,W) ⋆ w (K,C,R,S) + b (K), stride, zero padding; im2col + GEMM",
-    .n_in = 3,
-    .n_in_min = 2,
-    .flags = AD_OP_PARAMS,
-    .infer = conv_infer,
-    .cpu = {conv_forward, conv_vjp, conv_jvp},
-    .cuda = AD_CUDA_KERNELS(conv2d),
-    .domain = {{-2, 2}, {-2, 2}, {-2, 2}},
-    .cases = conv_cases,
-    .n_cases = sizeof conv_cases / sizeof conv_cases[0],
-    .complete_case = conv_complete,
-};
-
 /* conv2d_relu's kink: the pre-activation at 0. Where y > 0 it is y; where
  * y = 0 the conv is run again (gradcheck only) to see how far below 0. */
 static double conv_relu_gap(const ad_node *o)
@@ -466,23 +449,27 @@ static double conv_relu_gap(const ad_node *o)
     return gap;
 }
 
-AD_DECLARE_CUDA(conv2d_relu)
-
-const ad_op ad_op_conv2d_relu = {
-    .name = "conv2d_relu",
-    .summary = "relu(x (N,C,H,W) ⋆ w (K,C,R,S) + b (K)), conv2d and ReLU fused (one pass over y)",
-    .n_in = 3,
-    .n_in_min = 2,
-    .flags = AD_OP_PARAMS | AD_OP_NONSMOOTH,
-    .infer = conv_infer,
-    .cpu = {conv_forward, conv_vjp, conv_jvp},
-    .cuda = AD_CUDA_KERNELS(conv2d_relu),
-    .domain = {{-2, 2}, {-2, 2}, {-2, 2}},
-    .kink_gap = conv_relu_gap,
-    .cases = conv_cases,
-    .n_cases = sizeof conv_cases / sizeof conv_cases[0],
-    .complete_case = conv_complete,
-};
+/* The two ops: the same kernels (fused_relu tells them apart), cases and checks. */
+#define CONV_OP(NAME, SUMMARY, FLAGS, GAP)                                                                             \
+    AD_DECLARE_CUDA(NAME)                                                                                              \
+    const ad_op ad_op_##NAME = {                                                                                       \
+        .name = #NAME,                                                                                                 \
+        .summary = SUMMARY,                                                                                            \
+        .n_in = 3,                                                                                                     \
+        .n_in_min = 2,                                                                                                 \
+        .flags = AD_OP_PARAMS | (FLAGS),                                                                               \
+        .infer = conv_infer,                                                                                           \
+        .cpu = {conv_forward, conv_vjp, conv_jvp},                                                                     \
+        .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
+        .domain = {{-2, 2}, {-2, 2}, {-2, 2}},                                                                         \
+        .kink_gap = GAP,                                                                                               \
+        .cases = conv_cases,                                                                                           \
+        .n_cases = sizeof conv_cases / sizeof conv_cases[0],                                                           \
+        .complete_case = conv_complete,                                                                                \
+    };
+CONV_OP(conv2d, "x (N,C,H,W) ⋆ w (K,C,R,S) + b (K), stride, zero padding; im2col + GEMM", 0, NULL)
+CONV_OP(conv2d_relu, "relu(x (N,C,H,W) ⋆ w (K,C,R,S) + b (K)), conv2d and ReLU fused (one pass over y)",
+        AD_OP_NONSMOOTH, conv_relu_gap)
 
 static ad_node *conv_apply(ad_context *ctx, const ad_op *op, ad_node *x, ad_node *w, ad_node *b, const int stride[2],
                            const int pad[2])
