@@ -228,10 +228,10 @@ template <typename T> __global__ void relu_inplace_kernel(T *y, int64_t n)
     AD_GPU_FOR(i, n) y[i] = (T)relu_f(y[i], 0);
 }
 
-// out = relu'(y)·v (out may be v)
+// out = v where relu'(y) = 1, else 0, a select as on the CPU (out may be v)
 template <typename T> __global__ void relu_mask_kernel(const T *y, const T *v, T *out, int64_t n)
 {
-    AD_GPU_FOR(i, n) out[i] = v[i] * (T)relu_d(y[i], y[i], 0);
+    AD_GPU_FOR(i, n) out[i] = relu_d(y[i], y[i], 0) != 0 ? v[i] : (T)0;
 }
 
 static ad_status relu_mask(const ad_node *o, const void *v, void *out)

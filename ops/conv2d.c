@@ -261,15 +261,18 @@ static ad_status conv_into(const ad_node *o, const void *x, const void *w, const
         if (relu)   /* while y_n is in cache */
             AD_DISPATCH(g.dt, {
                 T *Y = (T *)yn;
-                for (int64_t i = 0; i < g.K * g.pq; i++) Y[i] = Y[i] > 0 ? Y[i] : 0;   /* relu_f, in T: vectorised */
+                for (int64_t i = 0; i < g.K * g.pq; i++) Y[i] = Y[i] <= 0 ? 0 : Y[i];   /* relu_f, in T: vectorised */
             });
     }
     return AD_OK;
 }
 
 /* The dy_n the conv's vjps see: dy_n itself, or for conv2d_relu dy_n·relu'
- * in this thread's buffer (y > 0 exactly where the pre-activation is > 0;
- * g·0 keeps a NaN g, as the separate ReLU's vjp does). */
+ * in this thread's buffer. relu' is 0 where the pre-activation is <= 0,
+ * else 1 (a NaN's included), which is where y <= 0, else 1 (relu keeps a
+ * NaN). Masked entries are 0 even where dy is NaN or inf, as PyTorch's
+ * relu(conv2d(...)) gives (its ReLU selects; the engine's separate relu
+ * multiplies by 0, so the two differ there alone). */
 static const char *dy_of(const ad_node *o, const geom *g, const conv_work *wk, const void *gout, int64_t n)
 {
     const char *gn = (const char *)gout + (size_t)(n * g->K * g->pq) * g->es;
@@ -279,9 +282,9 @@ static const char *dy_of(const ad_node *o, const geom *g, const conv_work *wk, c
     AD_DISPATCH(g->dt, {
         const T *G = (const T *)gn, *Y = (const T *)o->value.data + n * len;
         T *D = (T *)buf;
-        for (int64_t i = 0; i < len; i++) {   /* relu_d, in T, so that it vectorises */
-            T m = Y[i] > 0;
-            D[i] = G[i] * m;
+        for (int64_t i = 0; i < len; i++) {   /* relu_d's rule, in T; both loads unconditional: it vectorises */
+            T gv = G[i], yv = Y[i];
+            D[i] = yv <= 0 ? 0 : gv;
         }
     });
     return buf;
@@ -294,7 +297,7 @@ static ad_status conv_forward(ad_node *o)
                      o->value.data, false, fused_relu(o));
 }
 
-/* Σ of x[0..n), or with y of Σ x·relu'(y) (conv2d_relu's db, no buffer),
+/* Σ of x[0..n), or with y of Σ x where y > 0 (conv2d_relu's db, no buffer),
  * with eight running sums (vectorisable, and in a fixed order). */
 #define DEFINE_ROW_SUM(T, SFX)                                                                                         \
     static T row_sum_##SFX(const T *x, const T *y, int64_t n)                                                          \
@@ -303,12 +306,12 @@ static ad_status conv_forward(ad_node *o)
         int64_t i = 0;                                                                                                 \
         for (; i + 8 <= n; i += 8)                                                                                     \
             for (int j = 0; j < 8; j++) {                                                                              \
-                T m = y ? y[i + j] > 0 : 1;                                                                            \
-                acc[j] += x[i + j] * m;                                                                                \
+                T xv = x[i + j], yv = y ? y[i + j] : 1;                                                                \
+                acc[j] += yv <= 0 ? 0 : xv;                                                                            \
             }                                                                                                          \
         for (; i < n; i++) {                                                                                           \
-            T m = y ? y[i] > 0 : 1;                                                                                    \
-            acc[0] += x[i] * m;                                                                                        \
+            T xv = x[i], yv = y ? y[i] : 1;                                                                            \
+            acc[0] += yv <= 0 ? 0 : xv;                                                                                \
         }                                                                                                              \
         return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));                      \
     }
@@ -392,8 +395,8 @@ static void conv_jvp(ad_node *o, int k)
                 for (int64_t n = 0; n < g.N; n++)
                     for (int64_t kk = 0; kk < g.K; kk++)
                         for (int64_t i = 0; i < g.pq; i++) TY[(n * g.K + kk) * g.pq + i] += TB[kk];
-            if (fused_relu(o))   /* ty = relu'·(the conv's ty) */
-                for (int64_t i = 0; i < o->value.size; i++) TY[i] = (T)relu_d(Y[i], Y[i], 0) * TY[i];   /* rarely hot */
+            if (fused_relu(o))   /* ty = the conv's ty where relu' = 1, else 0 (a select, as dy_of) */
+                for (int64_t i = 0; i < o->value.size; i++) TY[i] = relu_d(Y[i], Y[i], 0) != 0 ? TY[i] : 0;
         });
     }
 }

@@ -309,7 +309,7 @@ UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
         int nt = ad_threads_for(n / RELU_BLOCK + 1, n);                                                                \
         _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")                                       \
         for (int64_t i0 = 0; i0 < n; i0 += RELU_BLOCK)                                                                 \
-            for (int64_t i = i0; i < (i0 + RELU_BLOCK < n ? i0 + RELU_BLOCK : n); i++) y[i] = x[i] > 0 ? x[i] : 0;     \
+            for (int64_t i = i0; i < (i0 + RELU_BLOCK < n ? i0 + RELU_BLOCK : n); i++) y[i] = x[i] <= 0 ? 0 : x[i];    \
     }                                                                                                                  \
     static void relu_vjp_##SFX(const T *x, const T *g, T *gi, int64_t n)                                               \
     {                                                                                                                  \
@@ -318,7 +318,7 @@ UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
         for (int64_t i0 = 0; i0 < n; i0 += RELU_BLOCK) {                                                               \
             int64_t end = i0 + RELU_BLOCK < n ? i0 + RELU_BLOCK : n;                                                 \
             for (int64_t i = i0; i < end; i++) {                                                                       \
-                T m = x[i] > 0; /* (a named mask: GCC 12 vectorises this form) */                                    \
+                T m = !(x[i] <= 0); /* (a named mask: GCC 12 vectorises it) */                                        \
                 gi[i] += g[i] * m;                                                                                   \
             }                                                                                                        \
         }                                                                                                            \

@@ -572,7 +572,7 @@ static void test_conv2d_relu_is_relu_of_conv2d(void **state)
             assert_true(zero);
             ad_node *r = ad_constant(ctx, d, 4, fused->value.shape, NULL);
             for (int64_t j = 0; j < r->value.size; j++) ad_tensor_set(&r->value, j, (double)(j % 5) - 2);
-            ad_node *loss = ad_add(ctx, ad_sum(ctx, ad_mul(ctx, fused, r), -1, false), ad_sum(ctx, ad_mul(ctx, apart, r), -1, false));
+            ad_node *loss = ad_add(ctx, ad_sum(ctx, ad_mul(ctx, fused, r), AD_ALL_AXES, false), ad_sum(ctx, ad_mul(ctx, apart, r), AD_ALL_AXES, false));
             assert_int_equal(ad_backward(ctx, loss), AD_OK);
             for (int i = 0; i < 3; i++)
                 assert_memory_equal(in[0][i]->grad, in[1][i]->grad, (size_t)in[0][i]->value.size * es);
