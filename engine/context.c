@@ -5,7 +5,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include "ad_gpu.h"
 #include "ad_internal.h"
 #include "ad_op.h"
@@ -251,20 +250,11 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
 }
 
 /* ---- nodes ---- */
-/* Big node chunks ask for transparent huge pages: a graph of 10^6 scalar
- * ops touches hundreds of MB, and 4 KiB page faults would dominate. */
-static void *chunk_alloc(size_t bytes)
-{
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < huge) return malloc(bytes);
-    void *p = NULL;
-    if (posix_memalign(&p, huge, bytes) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
+/* Node chunks are plain malloc'd memory, first touched page by page as nodes
+ * are made. Asking for transparent huge pages (MADV_HUGEPAGE) made it worse
+ * on cpu-2c: a fault then waits for the kernel to compact memory into 2 MiB
+ * pages, and bench_scalar's cold pass took 140-410 ns/op against 91-94 with
+ * 4 KiB pages (BENCHMARKS.md). */
 static ad_node *node_new(ad_context *ctx, const char *who)
 {
     if (ctx->n_nodes == UINT32_MAX) {
@@ -273,7 +263,7 @@ static ad_node *node_new(ad_context *ctx, const char *who)
     }
     uint32_t off, k = node_chunk_index(ctx->n_nodes, &off);
     if (k >= (uint32_t)ctx->n_node_chunks) {
-        ad_node *chunk = chunk_alloc(((size_t)NODE_CHUNK0 << k) * sizeof(ad_node));
+        ad_node *chunk = malloc(((size_t)NODE_CHUNK0 << k) * sizeof(ad_node));
         if (!chunk) {
             ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, ctx->n_nodes);
             return NULL;
@@ -282,7 +272,21 @@ static ad_node *node_new(ad_context *ctx, const char *who)
         ctx->n_node_chunks = (int)k + 1;
     }
     ad_node *n = &ctx->node_chunk[k][off];
-    memset(n, 0, sizeof *n);
+    /* Every field set one by one (a field added to ad_node must be set here
+     * too): a memset of the whole node compiles to a `rep stos`, whose
+     * start-up was a third of the scalar path's time. */
+    n->value.data = NULL;
+    n->value.size = 0;
+    for (int d = 0; d < AD_MAX_DIMS; d++) n->value.shape[d] = 1;
+    n->value.ndim = n->value.dtype = n->value.device = n->value.owns_data = 0;
+    n->grad = n->tangent = n->saved = NULL;
+    n->op = NULL;
+    for (int s = 0; s < AD_MAX_INPUTS; s++) n->in[s] = NULL;
+    n->params = NULL;
+    n->name = NULL;
+    n->mark = 0;
+    n->n_in = n->flags = 0;
+    n->inline_value.f64 = n->inline_grad.f64 = 0;
     n->ctx = ctx;
     n->id = ctx->n_nodes++;
     return n;
