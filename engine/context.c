@@ -18,8 +18,11 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static const ad_context **live;
 static size_t n_live, cap_live;
 static atomic_uint_fast64_t free_generation;
-static _Thread_local const ad_context *cached_ctx;
-static _Thread_local uint_fast64_t cached_generation;
+/* initial-exec: the library is linked in, never dlopen'd late, so the cache
+ * is read straight off the thread pointer, not through __tls_get_addr. */
+#define AD_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+static AD_TLS const ad_context *cached_ctx;
+static AD_TLS uint_fast64_t cached_generation;
 
 static bool live_add(const ad_context *ctx)
 {
@@ -624,7 +627,7 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
         ad_fail(AD_ERR_ARG, "%s: takes %d to %d inputs, %d given", who, op->n_in_min, op->n_in, n_in);
         return NULL;
     }
-    bool any_grad = false, any_tangent = false, inputs_finite = true;
+    bool any_grad = false, any_tangent = false, inputs_finite = true, all_0d = n_in > 0;
     ad_device device = AD_CPU;
     for (int s = 0; s < n_in; s++) {
         if (!in || !in[s]) {
@@ -645,6 +648,7 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
         any_grad = any_grad || (in[s]->flags & AD_NODE_REQUIRES_GRAD);
         any_tangent = any_tangent || in[s]->tangent;
         device = (ad_device)in[s]->value.device;
+        all_0d = all_0d && in[s]->value.ndim == 0 && in[s]->value.dtype == in[0]->value.dtype;
     }
     /* The output lives where the inputs do, except for the two copy ops. */
     ad_device out_dev = (op->flags & AD_OP_TO_CUDA) ? AD_CUDA : (op->flags & AD_OP_TO_CPU) ? AD_CPU : device;
@@ -660,9 +664,17 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
     int ndim = 0;
     int64_t shape[AD_MAX_DIMS] = {1, 1, 1, 1};
     ad_dtype dt = AD_FLOAT64;
-    if (op->infer(in, n_in, params, &ndim, shape, &dt) != AD_OK) return NULL;
-    int64_t size;
-    if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
+    int64_t size = 1;
+    /* The scalar path: an elementwise op on 0-d inputs of one dtype makes a
+     * 0-d output of that dtype (AD_OP_ELEMENTWISE's contract), so its shape
+     * rule has nothing to say; ops with params keep theirs (it checks them). */
+    bool scalar = all_0d && (op->flags & AD_OP_ELEMENTWISE) && !(op->flags & AD_OP_PARAMS) && out_dev == device;
+    if (scalar) {
+        dt = (ad_dtype)in[0]->value.dtype;
+    } else {
+        if (op->infer(in, n_in, params, &ndim, shape, &dt) != AD_OK) return NULL;
+        if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
+    }
 
     uint32_t first_free = ctx->n_nodes, first_dev = ctx->n_dev;
     ad_node *out = node_new(ctx, who);
