@@ -21,6 +21,10 @@
 
 #include "ad_graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ad_expr ad_expr;
 
 /* Parse; NULL with a message such as "unexpected ')' at column 14" (and
@@ -43,4 +47,7 @@ int ad_expr_node_count(const ad_expr *e);
  * subexpression too (AD_ERR_NONFINITE). */
 ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -19,6 +19,10 @@
 #include <stdbool.h>
 #include "ad_tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ad_context ad_context;
 typedef struct ad_node ad_node;
 typedef struct ad_op ad_op;
@@ -79,9 +83,11 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m);
 bool ad_set_grad_enabled(ad_context *ctx, bool on);
 bool ad_grad_enabled(const ad_context *ctx);
 
-/* Finite checking ("anomaly mode"): an op whose forward, or whose vjp during
- * backward, produces NaN/Inf from finite inputs fails with AD_ERR_NONFINITE
- * and a message naming the op, the node and the element. Off by default. */
+/* Finite checking ("anomaly mode"): the first op whose forward, or whose vjp
+ * during backward, gives NaN/Inf fails with AD_ERR_NONFINITE and a message
+ * naming the op, the node and the element, and saying whether the op made
+ * it from finite inputs or passed on an input's (NaN propagates through
+ * every op, so the first to carry it is the one to name). Off by default. */
 void ad_set_check_finite(ad_context *ctx, bool on);
 /* After the fact: the first node (in creation order) whose value is not
  * finite although all its inputs are; NULL if none. */
@@ -169,4 +175,7 @@ const char *ad_node_op_name(const ad_node *n);   /* "leaf", "const", "add"... */
 ad_status ad_dot_write(const ad_context *ctx, const ad_node *root, FILE *f);
 ad_status ad_dot_save(const ad_context *ctx, const ad_node *root, const char *path);
 
+#ifdef __cplusplus
+}
+#endif
 #endif
