@@ -20,6 +20,11 @@
 
 typedef struct ad_expr ad_expr;
 
+/* Bounds that keep parsing safe on any input: nesting (parentheses, calls,
+ * signs and exponents together) deeper than this is an error with its column,
+ * not a stack overflow; so is a formula longer than AD_EXPR_MAX_LENGTH. */
+enum { AD_EXPR_MAX_DEPTH = 1000, AD_EXPR_MAX_LENGTH = 1 << 30 };
+
 /* Parse; NULL with a message such as "unexpected ')' at column 14" (and
  * *err_col set, 1-based) on a syntax error. */
 ad_expr *ad_expr_parse(const char *formula, int *err_col);
@@ -35,7 +40,9 @@ int ad_expr_node_count(const ad_expr *e);
 /* Build the graph in ctx from one leaf per variable (in order). Operation
  * nodes are named a, b, c... (skipping variable names) and the result f.
  * Checks each operation's domain at the point and fails (AD_ERR_DOMAIN)
- * with the subexpression: "log(x - 5): its argument is -2 (log needs > 0)". */
+ * with the subexpression: "log(x - 5): its argument is -2 (log needs > 0)".
+ * Parsing folds constant subexpressions after the same checks: "x + log(0)"
+ * is a parse error at log(0), and so is a constant that is not finite. */
 ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars);
 
 #endif
