@@ -105,6 +105,10 @@ static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images,
     ad_mark mk = ad_context_mark(ctx);
     int64_t N = images->shape[0], correct = 0, B = 1000;
     int64_t *idx = malloc((size_t)B * sizeof *idx);
+    if (!idx) {
+        fprintf(stderr, "lenet: evaluating: out of memory\n");
+        exit(1);
+    }
     for (int64_t start = 0; start < N; start += B) {
         int64_t n = N - start < B ? N - start : B;
         for (int64_t i = 0; i < n; i++) idx[i] = start + i;
@@ -112,8 +116,9 @@ static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images,
         ad_node *x = ad_variable(ctx, AD_FLOAT32, 4, sx, NULL);
         ad_set_requires_grad(x, false);
         ad_tensor xv = ad_value(x);
-        ad_gather_rows(images, idx, n, &xv);
-        ad_node *logits = on_host(ctx, lenet_forward(m, ctx, gpu ? ad_to_device(ctx, x) : x));
+        ad_node *logits = ad_gather_rows(images, idx, n, &xv) == AD_OK
+                              ? on_host(ctx, lenet_forward(m, ctx, gpu ? ad_to_device(ctx, x) : x))
+                              : NULL;
         if (!logits) {
             fprintf(stderr, "lenet: evaluating: %s\n", ad_last_error());
             exit(1);
@@ -225,15 +230,30 @@ int main(int argc, char **argv)
     if (o.lr == 0) o.lr = !strcmp(o.optimizer, "adam") ? 1e-3 : 0.05;
     openblas_set_num_threads(o.threads);
     ad_tensor *train_x, *train_y, *test_x, *test_y;
-    if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK ||
-        ad_fashion_mnist_load(o.data, false, AD_FLOAT32, &test_x, &test_y) != AD_OK) {
+    if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK) {
         fprintf(stderr, "lenet: %s\n", ad_last_error());
         return 1;
+    }
+    if (ad_fashion_mnist_load(o.data, false, AD_FLOAT32, &test_x, &test_y) != AD_OK) {
+        fprintf(stderr, "lenet: %s\n", ad_last_error());
+        ad_tensor_free(train_x);
+        ad_tensor_free(train_y);
+        return 1;
+    }
+    if (o.limit > train_x->shape[0]) {
+        fprintf(stderr, "lenet: --limit %ld is more than the %lld training images in %s\n", o.limit,
+                (long long)train_x->shape[0], o.data ? o.data : AD_FASHION_MNIST_DIR);
+        ad_tensor_free(train_x), ad_tensor_free(train_y), ad_tensor_free(test_x), ad_tensor_free(test_y);
+        return 2;
     }
     mkdir(o.out, 0755);
     int64_t N = o.limit ? o.limit : train_x->shape[0], B = o.batch, steps = (N + B - 1) / B;
     ad_context *ctx = ad_context_new();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!ctx || !rng) {
+        fprintf(stderr, "lenet: out of memory\n");
+        return 1;
+    }
     gsl_rng_set(rng, o.seed);
     lenet m;
     if (!lenet_init(&m, ctx, rng)) {
@@ -251,6 +271,10 @@ int main(int argc, char **argv)
     ad_mark mark = ad_context_mark(ctx);
     int64_t *order = malloc((size_t)N * sizeof *order);
     double *loss_curve = calloc((size_t)o.epochs, sizeof(double)), *acc_curve = calloc((size_t)o.epochs, sizeof(double));
+    if (!order || !loss_curve || !acc_curve || !opt) {
+        fprintf(stderr, "lenet: %s\n", opt ? "out of memory" : ad_last_error());
+        return 1;
+    }
     bool tty = isatty(2) && !o.json;
     char path[2048];
     snprintf(path, sizeof path, "%s/lenet_curve.csv", o.out);
@@ -272,8 +296,11 @@ int main(int argc, char **argv)
             int64_t sx[] = {n, 1, 28, 28}, sy[] = {n};
             ad_node *x = ad_constant(ctx, AD_FLOAT32, 4, sx, NULL), *y = ad_constant(ctx, AD_FLOAT32, 1, sy, NULL);
             ad_tensor xv = ad_value(x), yv = ad_value(y);
-            ad_gather_rows(train_x, order + s * B, n, &xv);
-            ad_gather_rows(train_y, order + s * B, n, &yv);
+            if (ad_gather_rows(train_x, order + s * B, n, &xv) != AD_OK ||
+                ad_gather_rows(train_y, order + s * B, n, &yv) != AD_OK) {
+                fprintf(stderr, "\nlenet: %s\n", ad_last_error());
+                return 1;
+            }
             if (gpu) {
                 x = ad_to_device(ctx, x);
                 y = ad_to_device(ctx, y);
