@@ -9,6 +9,7 @@ packages=(
   graphviz                             # renders the --dot pictures
   dataset-fashion-mnist                # /usr/share/datasets/fashion-mnist
   valgrind libxml2-utils               # CI: valgrind over the lessons, xmllint for JUnit
+  clang                                # CI: the libFuzzer targets (.ci/fuzz)
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
