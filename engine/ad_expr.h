@@ -8,7 +8,10 @@
  *   expr  = term {("+" | "-") term}
  *   term  = unary {("*" | "/") unary}
  *   unary = ("-" | "+") unary | power
- *   power = primary [("^" | "**") unary]         exponent: a constant
+ *   power = primary [("^" | "**") unary]         exponent: a constant, or any
+ *                                                  expression: a^b is built as exp(b·log a)
+ *                                                  (e^x as exp(x), 2^x as exp(log 2·x)) and
+ *                                                  needs a > 0 at the point
  *   primary = number | name | name "(" args ")" | "(" expr ")"
  * Numbers: any C floating syntax (1, 2.5, 1e-3, 0x1p4). Names: variables,
  * the constants pi and e, and the functions exp log sqrt sin cos tanh
@@ -40,9 +43,11 @@ int ad_expr_node_count(const ad_expr *e);
 /* Build the graph in ctx from one leaf per variable (in order). Operation
  * nodes are named a, b, c... (skipping variable names) and the result f.
  * Checks each operation's domain at the point and fails (AD_ERR_DOMAIN)
- * with the subexpression: "log(x - 5): its argument is -2 (log needs > 0)".
- * Parsing folds constant subexpressions after the same checks: "x + log(0)"
- * is a parse error at log(0), and so is a constant that is not finite. */
+ * with the subexpression: "log(x - 5): its argument is -2 (log needs > 0)";
+ * with the context's check-finite mode on, an overflow fails naming the
+ * subexpression too (AD_ERR_NONFINITE). Parsing folds constant
+ * subexpressions after the same domain checks: "x + log(0)" is a parse error
+ * at log(0), and so is a constant that is not finite. */
 ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars);
 
 #endif

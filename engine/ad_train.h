@@ -14,6 +14,14 @@ typedef struct ad_optimizer ad_optimizer;
 ad_optimizer *ad_sgd_new(ad_node *const *params, int n, double lr, double momentum);
 /* Adam (Kingma & Ba): m = β₁m + (1-β₁)g, v = β₂v + (1-β₂)g², p -= lr·m̂/(√v̂ + ε). */
 ad_optimizer *ad_adam_new(ad_node *const *params, int n, double lr, double beta1, double beta2, double eps);
+/* AdamW (Loshchilov & Hutter, as PyTorch's AdamW): Adam, with the weight
+ * decay decoupled from the gradient: w ← w·(1 - lr·λ) before each step. */
+ad_optimizer *ad_adamw_new(ad_node *const *params, int n, double lr, double beta1, double beta2, double eps,
+                           double weight_decay);
+/* Weight decay λ >= 0 (default 0): for SGD and Adam, the L2 term λ·w added
+ * to each gradient (the gradient of λ/2·‖w‖²; PyTorch's weight_decay); for
+ * AdamW, the decoupled decay. ad_optim_math.h has the formulas. */
+ad_status ad_optimizer_set_weight_decay(ad_optimizer *o, double weight_decay);
 /* One update from the parameters' grads. */
 ad_status ad_optimizer_step(ad_optimizer *o);
 /* Zero the parameters' grads (before the next backward). */

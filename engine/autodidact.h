@@ -12,6 +12,7 @@
 #include "ad_expr.h"
 #include "ad_data.h"
 #include "ad_train.h"
+#include "ad_parallel.h"
 #include "ad_gpu.h"
 
 #endif

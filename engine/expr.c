@@ -8,7 +8,9 @@
 #include "ad_expr.h"
 #include "ad_ops.h"
 
-typedef enum { E_NUM, E_VAR, E_UNARY, E_BINARY, E_POW } e_kind;
+/* E_POW: x^c, c a constant; E_POWV: a^b with a variable exponent b, built
+ * as exp(b·log a) (a > 0 at the point, else a domain error). */
+typedef enum { E_NUM, E_VAR, E_UNARY, E_BINARY, E_POW, E_POWV } e_kind;
 
 /* One DAG node. Equal nodes are interned, so each subexpression exists once. */
 typedef struct e_node {
@@ -304,9 +306,8 @@ static int binary_node(parser *p, const char *fn, int a, int b, int start)
 static int pow_node(parser *p, int base, int expo, int start, int expo_col)
 {
     if (base < 0 || expo < 0) return -1;
-    if (!is_const(p, expo))
-        return perror_at(p, expo_col, "%s",
-                         "the exponent must be a constant (for a variable exponent write exp(y*log(x)))");
+    (void)expo_col;
+    if (!is_const(p, expo)) return intern(p, mk(E_POWV, "powv", base, expo, start, p->pos));
     double c = p->e->n[expo].num;
     e_node x = mk(E_POW, "pow", base, -1, start, p->pos);
     x.num = c;
@@ -575,6 +576,19 @@ int ad_expr_var_index(const ad_expr *e, const char *name)
 /* Domain checks at the point (domain_problem's rule), naming the subexpression by its source. */
 static ad_status check_domain(const ad_expr *e, const e_node *x, ad_node *const *nodes)
 {
+    if (x->kind == E_POWV) {
+        double v = ad_value_scalar(nodes[x->a]);
+        if (v > 0) return AD_OK;
+        /* a^b = exp(b·log a): a ≤ 0 has no real power for a non-integer b, and even at an integer b
+         * the derivative in the exponent, a^b·log a, does not exist */
+        double b = ad_value_scalar(nodes[x->b]);
+        return ad_fail(AD_ERR_DOMAIN,
+                       "'%.*s': the base is %g and the exponent %g at this point (%s)", x->end - x->start,
+                       e->src + x->start, v, b,
+                       b != floor(b) ? "a base <= 0 to a non-integer power is undefined"
+                                     : "a variable exponent needs a base > 0: the derivative in the exponent, "
+                                       "a^b·log a, is undefined for a <= 0");
+    }
     if (x->kind != E_UNARY && x->kind != E_BINARY && x->kind != E_POW) return AD_OK;
     double a = ad_value_scalar(nodes[x->a]), b = x->kind == E_BINARY ? ad_value_scalar(nodes[x->b]) : 0, v;
     const char *what = domain_problem(x, a, b, true, &v);
@@ -606,6 +620,7 @@ ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars)
     char name[16];
     int next_name = 0;
     ad_node *out = NULL;
+    ad_node *aux[2] = {NULL, NULL};   /* E_POWV's log a and b·log a, named like the rest */
     for (int i = 0; i < e->n_nodes; i++) {
         const e_node *x = &e->n[i];
         ad_node *n = NULL;
@@ -629,8 +644,38 @@ ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars)
             n = ad_apply(ctx, ad_op_find(x->fn), in, 2, NULL);
             break;
         }
+        case E_POWV:
+            if (check_domain(e, x, nodes) != AD_OK) goto done;
+            if (e->n[x->a].kind == E_NUM) {   /* c^b = exp(log(c)·b); e^b = exp(b) */
+                double lc = log(e->n[x->a].num);
+                aux[0] = NULL;
+                aux[1] = lc == 1 ? nodes[x->b] : ad_scale(ctx, nodes[x->b], lc);
+            } else {
+                aux[0] = ad_log(ctx, nodes[x->a]);
+                aux[1] = aux[0] ? ad_mul(ctx, nodes[x->b], aux[0]) : NULL;
+            }
+            n = aux[1] ? ad_exp(ctx, aux[1]) : NULL;
+            break;
+        }
+        if (!n && ad_last_status() == AD_ERR_NONFINITE) {
+            /* an overflow (check-finite mode): name the subexpression, as domain errors do */
+            char why[400];
+            snprintf(why, sizeof why, "%s", ad_last_error());
+            ad_fail(AD_ERR_NONFINITE, "'%.*s' is not finite at this point (overflow): %s", x->end - x->start,
+                    e->src + x->start, why);
+            goto done;
         }
         if (!n) goto done;
+        for (int k = 0; x->kind == E_POWV && k < 2; k++)
+            if (aux[k] && aux[k] != nodes[x->b] && !aux[k]->name) {
+                while (1) {
+                    if (next_name < 24) snprintf(name, sizeof name, "%c", 'a' + next_name + (next_name >= 4 ? 2 : 0));
+                    else snprintf(name, sizeof name, "t%d", next_name - 23);
+                    next_name++;
+                    if (ad_expr_var_index(e, name) < 0) break;
+                }
+                ad_set_name(aux[k], name);
+            }
         if (x->kind != E_NUM && x->kind != E_VAR) {
             if (i == e->root) {
                 snprintf(name, sizeof name, "f");

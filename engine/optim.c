@@ -1,13 +1,19 @@
-/* optim.c: SGD (with momentum) and Adam; shuffling and batch gathering. */
+/* optim.c: SGD (with momentum), Adam and AdamW, with weight decay;
+ * shuffling and batch gathering. Each element's update is
+ * ad_optim_math.h's (the GPU uses the same); on the CPU a big parameter is
+ * cut into blocks over the engine's threads (elements are independent: any
+ * thread count gives the same bits). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_gpu.h"
 #include "ad_internal.h"
 #include "ad_kernel_util.h"
+#include "ad_optim_math.h"
+#include "ad_parallel.h"
 #include "ad_train.h"
 
-typedef enum { OPT_SGD, OPT_ADAM } opt_kind;
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } opt_kind;
 
 struct ad_optimizer {
     opt_kind kind;
@@ -16,6 +22,7 @@ struct ad_optimizer {
     double **m, **v;   /* per-parameter state, in double whatever the dtype; on
                           the parameter's device (GPU memory for a GPU leaf) */
     double lr, momentum, beta1, beta2, eps;
+    double weight_decay;   /* λ: L2 on the gradient (SGD, Adam), decoupled (AdamW) */
     long t;            /* Adam's step count */
     bool gpu;          /* the parameters (all on one device) and the state are on the GPU */
 };
@@ -69,8 +76,8 @@ static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const
     for (int i = 0; i < n; i++) {
         o->p[i] = params[i];
         o->m[i] = state_new(params[i], o->gpu);
-        o->v[i] = kind == OPT_ADAM ? state_new(params[i], o->gpu) : NULL;
-        if (!o->m[i] || (kind == OPT_ADAM && !o->v[i])) goto oom;
+        o->v[i] = kind != OPT_SGD ? state_new(params[i], o->gpu) : NULL;
+        if (!o->m[i] || (kind != OPT_SGD && !o->v[i])) goto oom;
     }
     return o;
 oom:;
@@ -94,13 +101,14 @@ ad_optimizer *ad_sgd_new(ad_node *const *params, int n, double lr, double moment
     return o;
 }
 
-ad_optimizer *ad_adam_new(ad_node *const *params, int n, double lr, double beta1, double beta2, double eps)
+static ad_optimizer *adam_like(opt_kind kind, const char *who, ad_node *const *params, int n, double lr, double beta1,
+                               double beta2, double eps)
 {
     if (!(lr > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0)) {
-        ad_fail(AD_ERR_ARG, "adam: needs lr > 0, betas in [0, 1), eps > 0 (got %g, %g, %g, %g)", lr, beta1, beta2, eps);
+        ad_fail(AD_ERR_ARG, "%s: needs lr > 0, betas in [0, 1), eps > 0 (got %g, %g, %g, %g)", who, lr, beta1, beta2, eps);
         return NULL;
     }
-    ad_optimizer *o = opt_new(OPT_ADAM, params, n, "adam");
+    ad_optimizer *o = opt_new(kind, params, n, who);
     if (o) {
         o->lr = lr;
         o->beta1 = beta1;
@@ -110,40 +118,72 @@ ad_optimizer *ad_adam_new(ad_node *const *params, int n, double lr, double beta1
     return o;
 }
 
+ad_optimizer *ad_adam_new(ad_node *const *params, int n, double lr, double beta1, double beta2, double eps)
+{
+    return adam_like(OPT_ADAM, "adam", params, n, lr, beta1, beta2, eps);
+}
+
+ad_optimizer *ad_adamw_new(ad_node *const *params, int n, double lr, double beta1, double beta2, double eps,
+                           double weight_decay)
+{
+    ad_optimizer *o = adam_like(OPT_ADAMW, "adamw", params, n, lr, beta1, beta2, eps);
+    if (o && ad_optimizer_set_weight_decay(o, weight_decay) != AD_OK) {
+        ad_optimizer_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+ad_status ad_optimizer_set_weight_decay(ad_optimizer *o, double weight_decay)
+{
+    if (!o) return ad_fail(AD_ERR_ARG, "optimizer_set_weight_decay: NULL optimizer");
+    if (!(weight_decay >= 0) || !isfinite(weight_decay))
+        return ad_fail(AD_ERR_ARG, "optimizer_set_weight_decay: weight decay must be a finite number >= 0 (got %g)",
+                       weight_decay);
+    o->weight_decay = weight_decay;
+    return AD_OK;
+}
+
+/* w, m, v [0, n): each element by ad_optim_math.h, blocks over the threads. */
+#define DEFINE_STEP(T, SFX)                                                                                            \
+    static void step_##SFX(bool sgd, T *w, const T *g, double *m, double *v, int64_t n, const ad_optim_hyper *h)      \
+    {                                                                                                                  \
+        enum { BLOCK = 4096 };                                                                                         \
+        int nt = ad_threads_for(n / BLOCK + 1, 4 * n);                                                                 \
+        _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")                                       \
+        for (int64_t j0 = 0; j0 < n; j0 += BLOCK) {                                                                    \
+            int64_t end = j0 + BLOCK < n ? j0 + BLOCK : n;                                                             \
+            if (sgd)                                                                                                   \
+                for (int64_t j = j0; j < end; j++) w[j] = (T)ad_sgd_update(w[j], g[j], &m[j], h);                      \
+            else                                                                                                       \
+                for (int64_t j = j0; j < end; j++) w[j] = (T)ad_adam_update(w[j], g[j], &m[j], &v[j], h);              \
+        }                                                                                                              \
+    }
+DEFINE_STEP(float, f)
+DEFINE_STEP(double, d)
+
 ad_status ad_optimizer_step(ad_optimizer *o)
 {
     if (!o) return ad_fail(AD_ERR_ARG, "optimizer_step: NULL optimizer");
     o->t++;
-    double c1 = 1 - pow(o->beta1, (double)o->t), c2 = 1 - pow(o->beta2, (double)o->t);
+    ad_optim_hyper h = {o->lr, o->momentum, o->beta1, o->beta2, o->eps, 1 - pow(o->beta1, (double)o->t),
+                        1 - pow(o->beta2, (double)o->t), o->kind == OPT_ADAMW ? 0 : o->weight_decay,
+                        o->kind == OPT_ADAMW ? o->weight_decay : 0};
+    bool sgd = o->kind == OPT_SGD;
     for (int i = 0; i < o->n; i++) {
         ad_node *p = o->p[i];
         if (!p->grad) continue;
         double *m = o->m[i], *v = o->v[i];
+        ad_dtype dt = (ad_dtype)p->value.dtype;
         if (o->gpu) {
-            ad_gpu_adam_hyper h = {o->lr, o->beta1, o->beta2, o->eps, c1, c2};
-            ad_status st = o->kind == OPT_SGD
-                               ? ad_gpu_sgd_step((ad_dtype)p->value.dtype, p->value.data, p->grad, m, p->value.size,
-                                                 o->lr, o->momentum)
-                               : ad_gpu_adam_step((ad_dtype)p->value.dtype, p->value.data, p->grad, m, v,
-                                                  p->value.size, &h);
+            ad_status st = sgd ? ad_gpu_sgd_step(dt, p->value.data, p->grad, m, p->value.size, &h)
+                               : ad_gpu_adam_step(dt, p->value.data, p->grad, m, v, p->value.size, &h);
             if (st != AD_OK) return st;
-            continue;
+        } else if (dt == AD_FLOAT32) {
+            step_f(sgd, p->value.data, p->grad, m, v, p->value.size, &h);
+        } else {
+            step_d(sgd, p->value.data, p->grad, m, v, p->value.size, &h);
         }
-        AD_DISPATCH(p->value.dtype, {
-            T *w = p->value.data;
-            const T *g = p->grad;
-            for (int64_t j = 0; j < p->value.size; j++) {
-                double gj = g[j];
-                if (o->kind == OPT_SGD) {
-                    m[j] = o->momentum * m[j] + gj;
-                    w[j] = (T)(w[j] - o->lr * m[j]);
-                } else {
-                    m[j] = o->beta1 * m[j] + (1 - o->beta1) * gj;
-                    v[j] = o->beta2 * v[j] + (1 - o->beta2) * gj * gj;
-                    w[j] = (T)(w[j] - o->lr * (m[j] / c1) / (sqrt(v[j] / c2) + o->eps));
-                }
-            }
-        });
     }
     return AD_OK;
 }

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include "ad_graph.h"
 #include "ad_tensor.h"
+#include "ad_optim_math.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,14 +83,11 @@ ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n);
 ad_status ad_gpu_take_error(void);
 
 /* The optimizer steps on a device parameter w (n elements of dt) with its
- * grad g, the state m, v float64 device arrays (engine/optim.c). */
-typedef struct ad_gpu_adam_hyper {
-    double lr, beta1, beta2, eps;
-    double c1, c2;   /* bias corrections 1 - β₁ᵗ, 1 - β₂ᵗ */
-} ad_gpu_adam_hyper;
-ad_status ad_gpu_sgd_step(ad_dtype dt, void *w, const void *g, double *m, int64_t n, double lr, double momentum);
+ * grad g, the state m, v float64 device arrays; the update of each element
+ * is engine/ad_optim_math.h's, as on the CPU. */
+ad_status ad_gpu_sgd_step(ad_dtype dt, void *w, const void *g, double *m, int64_t n, const ad_optim_hyper *h);
 ad_status ad_gpu_adam_step(ad_dtype dt, void *w, const void *g, double *m, double *v, int64_t n,
-                           const ad_gpu_adam_hyper *h);
+                           const ad_optim_hyper *h);
 
 /* Wait for all queued device work; reports an asynchronous kernel error. */
 ad_status ad_gpu_synchronize(void);

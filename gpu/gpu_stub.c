@@ -95,14 +95,14 @@ ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n)
     return no_cuda("gpu_add_into");
 }
 
-ad_status ad_gpu_sgd_step(ad_dtype dt, void *w, const void *g, double *m, int64_t n, double lr, double momentum)
+ad_status ad_gpu_sgd_step(ad_dtype dt, void *w, const void *g, double *m, int64_t n, const ad_optim_hyper *h)
 {
-    (void)dt, (void)w, (void)g, (void)m, (void)n, (void)lr, (void)momentum;
+    (void)dt, (void)w, (void)g, (void)m, (void)n, (void)h;
     return no_cuda("sgd_step");
 }
 
 ad_status ad_gpu_adam_step(ad_dtype dt, void *w, const void *g, double *m, double *v, int64_t n,
-                           const ad_gpu_adam_hyper *h)
+                           const ad_optim_hyper *h)
 {
     (void)dt, (void)w, (void)g, (void)m, (void)v, (void)n, (void)h;
     return no_cuda("adam_step");

@@ -1,11 +1,12 @@
 // pool.cu: max- and average-pooling on the GPU, the rules of ops/pool.c.
 //   x (N,C,H,W) -> y (N,C,P,Q), window (wh,ww), stride (sh,sw), no padding.
-//   max: y = the window's first maximum (row-major order, as on the CPU);
-//        dx[argmax] += dy.       avg: y = the window's mean; dx[window] += dy/(wh·ww).
+//   max: y = the window's first maximum (row-major order, as on the CPU; a NaN
+//        in the window makes it NaN: ad_pool_rule.h); dx[argmax] += dy.       avg: y = the window's mean; dx[window] += dy/(wh·ww).
 // The vjp gathers: one thread per input element visits the windows that
 // contain it (recomputing their argmax), so overlapping windows need no
 // atomics and the sums run in a fixed order.
 #include "gpu_internal.h"
+#include "ad_pool_rule.h"
 
 enum { THREADS = 256 };
 
@@ -29,7 +30,7 @@ template <typename T> __device__ int64_t window_argmax(const T *x, const pgeom &
     int64_t base = plane * g.H * g.W + p * g.sh * g.W + q * g.sw, best = base;
     for (int64_t r = 0; r < g.wh; r++)
         for (int64_t s = 0; s < g.ww; s++)
-            if (x[base + r * g.W + s] > x[best]) best = base + r * g.W + s;
+            if (AD_POOL_TAKES(x[base + r * g.W + s], x[best])) best = base + r * g.W + s;
     return best;
 }
 

@@ -34,6 +34,41 @@ static _Noreturn void bad_input(const char *fmt, const char *arg) { lesson_usage
 
 static ad_node *build_fn(ad_context *ctx, ad_node *const *x, void *user) { return ad_expr_build(user, ctx, x); }
 
+/* Nodes at a kink or tie (relu or abs at 0, max or min of equal inputs): the engine takes one
+ * subgradient there and finite differences, which average the two one-sided slopes, see another.
+ * Returns the variables (bit i = vars[i]) whose derivatives pass through such a node, and
+ * describes the first in why. */
+static unsigned find_kinks(ad_context *ctx, const ad_node *f, ad_node *const *vars, int nv, char *why, size_t len)
+{
+    unsigned *dep = calloc(f->id + 1, sizeof *dep), kinks = 0;
+    if (!dep) return 0;
+    why[0] = '\0';
+    for (uint32_t id = 0; id <= f->id; id++) {
+        ad_node *n = ad_node_by_id(ctx, id);
+        for (int i = 0; i < nv; i++)
+            if (n == vars[i]) dep[id] |= 1u << i;
+        for (int s = 0; s < n->n_in; s++) dep[id] |= dep[n->in[s]->id];
+        const char *op = ad_node_op_name(n), *rule = NULL;
+        if ((!strcmp(op, "relu") || !strcmp(op, "abs")) && ad_value_scalar(n->in[0]) == 0)
+            rule = !strcmp(op, "relu") ? "relu′(0) = 0 (lecture 004's choice; lecture 000 takes 1)"
+                                       : "abs′(0) = 0 (the subgradient in [−1, 1] closest to both sides)";
+        else if ((!strcmp(op, "max") || !strcmp(op, "min")) && ad_value_scalar(n->in[0]) == ad_value_scalar(n->in[1]))
+            rule = "at a tie the whole gradient goes to the first input";
+        if (!rule) continue;
+        if (!kinks) {
+            char nm[64], ex[160];
+            snprintf(why, len,
+                     "%s = %s is at its kink: the engine takes a subgradient, %s; a centered difference averages "
+                     "the two one-sided slopes, so it sees their mean instead. Both are valid: the function has no "
+                     "derivative here",
+                     ad_explain_name(n, nm, sizeof nm), ad_explain_expr(n, ex, sizeof ex), rule);
+        }
+        kinks |= dep[id];
+    }
+    free(dep);
+    return kinks;
+}
+
 static ad_node *gc_fn(ad_context *ctx, ad_node *const *x, int n, void *user)
 {
     (void)n;
@@ -216,7 +251,11 @@ int main(int argc, char **argv)
     /* The finite-difference cross-check, through the lessons' helper. */
     lesson L = {.program = "autodidact", .n_in = nv, .json = json};
     for (int i = 0; i < nv; i++) L.in[i] = (lesson_input){names[i], x[i], -INFINITY, INFINITY, NULL};
+    char kink_why[512];
+    L.kink_mask = find_kinks(ctx, f, vars, nv, kink_why, sizeof kink_why);
+    L.kink_why = kink_why;
     lesson_fd_report(&L, build_fn, e, grad, "f", doc);
+    if (lesson_status()) status = 1;
 
     if (check && nv > AD_MAX_INPUTS) {
         fprintf(stderr, "autodidact: --check handles formulas of up to %d variables\n", AD_MAX_INPUTS);

@@ -29,17 +29,18 @@ static ad_node *conv_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
 
 int main(int argc, char **argv)
 {
-    lesson L = {.program = "cnn_backprop", .title = "the conv layer's backward pass as two convolutions [lectures 000, 004]"};
+    lesson L = {.program = "cnn_backprop", .title = "the conv layer's backward pass as two convolutions [lectures 000, 004]",
+                .has_variant = true, .has_dot = true};
     lesson_parse(&L, argc, argv);
     double xv[16] = {1, 2, 0, 1, 3, 1, 2, 2, 0, 1, 3, 1, 2, 0, 1, 4}, wv[4] = {1, -1, 2, 0.5};
     double gv[9] = {1, 0, -1, 2, 1, 0, 0, 3, 1};
     int64_t sx[] = {1, 1, 4, 4}, sw[] = {1, 1, 2, 2}, sg[] = {1, 1, 3, 3};
-    ad_context *ctx = ad_context_new();
+    ad_context *ctx = lesson_context(&L);
     ad_node *x = ad_set_name(ad_variable(ctx, AD_FLOAT64, 4, sx, xv), "x"), *w = ad_set_name(ad_variable(ctx, AD_FLOAT64, 4, sw, wv), "w");
     ad_node *y = ad_set_name(ad_conv2d(ctx, x, w, NULL, 1, 0), "y");
     ad_tensor *g = ad_tensor_from(AD_FLOAT64, 4, sg, gv);
-    ad_backward_opts o = {.cotangent = g};
-    if (!y || ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(&L, "backward");
+    if (!g) lesson_die(&L, "cotangent");
+    lesson_backward(&L, ctx, y, g);
     double dx[16], dw[4], dx2[16], dw2[4];
     ad_grad_copy_out(x, dx, 16);
     ad_grad_copy_out(w, dw, 4);
@@ -53,8 +54,10 @@ int main(int argc, char **argv)
     ad_tensor_copy_out(&full->value, dx2, 16);
     ad_tensor_copy_out(&corr->value, dw2, 4);
     double worst = 0;
-    for (int i = 0; i < 16; i++) worst = fmax(worst, fabs(dx[i] - dx2[i]));
-    for (int i = 0; i < 4; i++) worst = fmax(worst, fabs(dw[i] - dw2[i]));
+    for (int i = 0; i < 20; i++) {
+        double d = i < 16 ? fabs(dx[i] - dx2[i]) : fabs(dw[i - 16] - dw2[i - 16]);
+        if (!(d <= worst)) worst = d;   /* NaN-propagating maximum */
+    }
     ad_gc_options go;
     ad_gc_default_options(&go);
     ad_gc_report rep = {0};
@@ -62,7 +65,8 @@ int main(int argc, char **argv)
     const ad_tensor *ins[2] = {&xt, &wt};
     ad_gradcheck_fn("conv2d", "x (1,1,4,4), w (1,1,2,2)", conv_fn, NULL, 2, ins, 0, &go, &rep);
     if (!L.json) {
-        printf("cnn_backprop — y = x ⋆ w (valid cross-correlation), L with upstream gradient g = ∂L/∂y\n\n");
+        printf("cnn_backprop — y = x ⋆ w (valid cross-correlation), L with upstream gradient g = ∂L/∂y\n"
+               "(backward pass: Version %s)\n\n", L.variant == AD_BACKWARD_PULL ? "A" : "B");
         print_grid("x:", xv, 4, 4);
         print_grid("w:", wv, 2, 2);
         print_grid("g = ∂L/∂y:", gv, 3, 3);
@@ -77,13 +81,24 @@ int main(int argc, char **argv)
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "lesson", "cnn_backprop");
         cJSON_AddNumberToObject(doc, "formula_max_diff", worst);
-        cJSON *a = cJSON_AddArrayToObject(doc, "dL_dw");
-        for (int i = 0; i < 4; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(dw[i]));
+        lesson_json_array(doc, "x", xv, 16);
+        lesson_json_array(doc, "w", wv, 4);
+        lesson_json_array(doc, "g", gv, 9);
+        double yv[9];
+        ad_tensor_copy_out(&y->value, yv, 9);
+        lesson_json_array(doc, "y", yv, 9);
+        lesson_json_array(doc, "dL_dx", dx, 16);
+        lesson_json_array(doc, "dL_dx_full_convolution", dx2, 16);
+        lesson_json_array(doc, "dL_dw", dw, 4);
+        lesson_json_array(doc, "dL_dw_correlation", dw2, 4);
+        cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
         cJSON_AddNumberToObject(doc, "gradcheck_failed", rep.n_fail);
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, y);
-    int status = rep.n_fail || worst > 1e-12 ? 1 : 0;
+    if (rep.n_fail) lesson_fail(&L, "gradcheck of conv2d failed");
+    if (!(worst <= 1e-12)) lesson_fail(&L, "the backward pass and the two convolutions differ by %g", worst);
+    int status = lesson_status();
     ad_gc_report_free(&rep);
     ad_tensor_free(g);
     ad_context_free(ctx);

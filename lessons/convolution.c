@@ -43,8 +43,37 @@ static ad_node *img(ad_context *ctx, const double *v, int64_t h, int64_t w)
 static int max_abs_diff_index(const ad_node *n, const double *ref, int64_t count, double tol)
 {
     for (int64_t i = 0; i < count; i++)
-        if (fabs(ad_value_at(n, i) - ref[i]) > tol) return (int)i;
+        if (!(fabs(ad_value_at(n, i) - ref[i]) <= tol)) return (int)i;
     return -1;
+}
+
+/* The definitions, evaluated directly by loops (independent of conv2d), on
+ * the 7×7 image x with a 3×3 kernel w, indices outside x read as 0:
+ *   programmer's (cross-correlation), valid: y[r,c] = Σ_a Σ_b x[r+a, c+b] w[a,b]   (5×5)
+ *   mathematician's convolution, same, kernel centred at (1,1):
+ *       y[r,c] = Σ_a Σ_b x[r−a, c−b] w[a+1, b+1], a, b ∈ {−1, 0, 1}             (7×7) */
+static double px(const double *x, int r, int c) { return r < 0 || r > 6 || c < 0 || c > 6 ? 0 : x[r * 7 + c]; }
+
+static void correlate_valid(const double *x, const double *w, double *y)
+{
+    for (int r = 0; r < 5; r++)
+        for (int c = 0; c < 5; c++) {
+            double s = 0;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) s += px(x, r + a, c + b) * w[a * 3 + b];
+            y[r * 5 + c] = s;
+        }
+}
+
+static void convolve_same(const double *x, const double *w, double *y)
+{
+    for (int r = 0; r < 7; r++)
+        for (int c = 0; c < 7; c++) {
+            double s = 0;
+            for (int a = -1; a <= 1; a++)
+                for (int b = -1; b <= 1; b++) s += px(x, r - a, c - b) * w[(a + 1) * 3 + b + 1];
+            y[r * 7 + c] = s;
+        }
 }
 
 static ad_node *conv_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
@@ -57,9 +86,24 @@ static ad_node *conv_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "convolution",
-                .title = "convolution, stride, pooling, output sizes, cross-correlation [lectures 004, 001, 000, 003]"};
+                .title = "convolution, stride, pooling, output sizes, cross-correlation [lectures 004, 001, 000, 003]",
+                /* lecture 001's conv layer summary: input D₁×W₁×H₁ (square here), K filters F×F, stride S, pad P */
+                .in = {{"W", 32, 0, 4097, "the input's width and height W₁ = H₁, 1..4096"},
+                       {"D", 3, 0, 65, "the input depth D₁, 1..64"},
+                       {"K", 10, 0, 65, "the number of filters K, 1..64"},
+                       {"F", 5, 0, 33, "the filter size F, 1..32 (at most W + 2P)"},
+                       {"S", 1, 0, 33, "the stride S, 1..32"},
+                       {"P", 2, -1, 33, "the padding P, 0..32"}},
+                .n_in = 6,
+                .has_dot = true};
     lesson_parse(&L, argc, argv);
-    ad_context *ctx = ad_context_new();
+    int cW = (int)L.in[0].value, cD = (int)L.in[1].value, cK = (int)L.in[2].value, cF = (int)L.in[3].value,
+        cS = (int)L.in[4].value, cP = (int)L.in[5].value;
+    for (int i = 0; i < 6; i++)
+        if (L.in[i].value != floor(L.in[i].value))
+            lesson_usage_error(L.program, "--%s takes a whole number", L.in[i].name);
+    if (cF > cW + 2 * cP) lesson_usage_error(L.program, "%s: the filter is larger than the padded input", "--F");
+    ad_context *ctx = lesson_context(&L);
     ad_node *x = ad_set_name(img(ctx, image7, 7, 7), "image");
     ad_node *kc = ad_set_name(img(ctx, custom, 3, 3), "custom"), *ki = img(ctx, identity, 3, 3), *kb = img(ctx, blur, 3, 3);
     ad_node *yc = ad_set_name(ad_conv2d(ctx, x, kc, NULL, 1, 0), "convolved"), *yi = ad_conv2d(ctx, x, ki, NULL, 1, 0);
@@ -76,12 +120,42 @@ int main(int argc, char **argv)
     for (int i = 0; i < 9; i++) flipped[i] = custom[8 - i];
     ad_node *yconv = ad_conv2d(ctx, x, img(ctx, flipped, 3, 3), NULL, 1, 0);
     ad_node *same = ad_conv2d(ctx, x, kc, NULL, 1, 1);
-    /* lecture 001: a 32×32×3 input, ten 5×5 filters, stride 1, pad 2 */
-    int64_t s32[] = {1, 3, 32, 32}, sk[] = {10, 3, 5, 5}, sbias[] = {10};
-    ad_node *big = ad_conv2d(ctx, ad_constant(ctx, AD_FLOAT64, 4, s32, NULL), ad_variable(ctx, AD_FLOAT64, 4, sk, NULL),
-                             ad_variable(ctx, AD_FLOAT64, 1, sbias, NULL), 1, 2);
-    int64_t params = 5 * 5 * 3 * 10 + 10;
+    /* lecture 001: a W×W×D input, K filters of F×F, stride S, pad P (default 32×32×3, ten 5×5, 1, 2) */
+    int64_t s32[] = {1, cD, cW, cW}, sk[] = {cK, cD, cF, cF}, sbias[] = {cK};
+    ad_node *wbig = ad_variable(ctx, AD_FLOAT64, 4, sk, NULL), *bbig = ad_variable(ctx, AD_FLOAT64, 1, sbias, NULL);
+    ad_node *big = ad_conv2d(ctx, ad_constant(ctx, AD_FLOAT64, 4, s32, NULL), wbig, bbig, cS, cP);
+    if (!yconv || !same || !down || !avg || !mx || !big) lesson_die(&L, "conv2d");
+    int64_t params = (int64_t)cF * cF * cD * cK + cK, engine_params = ad_value(wbig).size + ad_value(bbig).size;
+    bool exact = (cW - cF + 2 * cP) % cS == 0;   /* lecture 001: "Should be integers" */
     int custom_slip = max_abs_diff_index(yc, slide_custom, 25, 0), blur_diff = max_abs_diff_index(yb, slide_blur, 25, 0.051);
+    (void)custom_slip;
+    (void)blur_diff;
+    /* The slips, by computation: each against the definition evaluated directly. */
+    double def_custom[25], def_blur[25], eng_custom[25], eng_blur[25], slide_blur_r[25];
+    correlate_valid(image7, custom, def_custom);
+    correlate_valid(image7, blur, def_blur);
+    ad_tensor_copy_out(&yc->value, eng_custom, 25);
+    ad_tensor_copy_out(&yb->value, eng_blur, 25);
+    /* the slide rounds the blur to one decimal: compare it with the engine's values rounded alike */
+    double eng_blur_r[25], def_blur_r[25];
+    for (int i = 0; i < 25; i++) {
+        eng_blur_r[i] = round(eng_blur[i] * 10) / 10;
+        def_blur_r[i] = round(def_blur[i] * 10) / 10;
+        slide_blur_r[i] = slide_blur[i];
+    }
+    /* Lecture 000's discrete definition y[r,c] = Σ_a Σ_b x[r,c] w[a−r, b−c] has x at the output's own
+     * index: each term is x[r,c] times one kernel entry, so y[r,c] = x[r,c]·Σw. The right one is
+     * Σ_a Σ_b x[a,b] w[r−a, c−b] (= Σ x[r−a, c−b] w[a,b]); its reference is conv2d with the kernel
+     * flipped ('same', pad 1). */
+    double wsum = 0, def000_slide[49], def000_right[49], def000_ref[49];
+    for (int i = 0; i < 9; i++) wsum += custom[i];
+    for (int i = 0; i < 49; i++) def000_slide[i] = image7[i] * wsum;
+    convolve_same(image7, custom, def000_right);
+    ad_node *conv_same = ad_conv2d(ctx, x, img(ctx, flipped, 3, 3), NULL, 1, 1);
+    if (!conv_same) lesson_die(&L, "conv2d");
+    ad_tensor_copy_out(&conv_same->value, def000_ref, 49);
+    /* Lecture 001's conv layer summary: output depth D₁ (the slide) or D₂ = K (the next line)? */
+    double depth_slide = cD, depth_right = cK, depth_engine = (double)big->value.shape[1];
     /* the engine's gradients of the 7×7 case against finite differences */
     ad_gc_options go;
     ad_gc_default_options(&go);
@@ -94,30 +168,20 @@ int main(int argc, char **argv)
         print_image("Input image", x);
         print_image("\nCustom kernel", kc);
         print_image("Convolved image (valid: (7 − 3)/1 + 1 = 5)", yc);
-        if (custom_slip >= 0)
-            printf("   The slide prints the identity kernel's result here (1 1 1 1 1 / 1 0 0 1 0 / ...); the custom\n"
-                   "   kernel sums the centre, its right and its lower neighbour, which gives the rows above.\n");
+        printf("   (the custom kernel sums the centre, its right and its lower neighbour)\n");
         print_image("\nIdentity kernel: the image's inner 5x5", yi);
         print_image("\nBlur kernel (.1 around a .2 centre)", yb);
-        if (blur_diff < 0) printf("   Matches the slide's values, which are rounded to one decimal.\n");
-        else
-            printf("   Where the slide differs: at row %d, column %d it prints %.1f, the engine gets %.2f (the 3x3\n"
-                   "   neighbourhood there holds %.0f ones around a centre of %.0f: .1 × %.0f + .2 × %.0f). The slide's\n"
-                   "   blurred image is not the blur of its input image in its second and third rows.\n",
-                   blur_diff / 5 + 1, blur_diff % 5 + 1, slide_blur[blur_diff], ad_value_at(yb, blur_diff),
-                   round((ad_value_at(yb, blur_diff) - 0.2 * image7[(blur_diff / 5 + 1) * 7 + blur_diff % 5 + 1]) / 0.1),
-                   image7[(blur_diff / 5 + 1) * 7 + blur_diff % 5 + 1],
-                   round((ad_value_at(yb, blur_diff) - 0.2 * image7[(blur_diff / 5 + 1) * 7 + blur_diff % 5 + 1]) / 0.1),
-                   image7[(blur_diff / 5 + 1) * 7 + blur_diff % 5 + 1]);
         print_image("\nDownsampling: lecture 004's 6x6 image", x6);
         print_image("2x2 kernel of ones with stride 2: (6 − 2)/2 + 1 = 3, only 9 patches visited", down);
         print_image("Average-pooling 2x2, stride 2", avg);
         print_image("Max-pooling 2x2, stride 2", mx);
-        printf("\nOutput size (W − F + 2P)/S + 1 and parameters F²·D₁·K + K [lecture 001]:\n");
-        printf("   32x32x3 input, K = 10 filters of 5x5, stride 1, pad 2: (32 − 5 + 4)/1 + 1 = %lld; the engine's\n"
-               "   conv2d gives (%lld,%lld,%lld,%lld); parameters 5²·3·10 + 10 = %lld\n",
-               (long long)((32 - 5 + 4) / 1 + 1), (long long)big->value.shape[0], (long long)big->value.shape[1],
-               (long long)big->value.shape[2], (long long)big->value.shape[3], (long long)params);
+        printf("\nOutput size (W − F + 2P)/S + 1 and parameters F²·D₁·K + K [lecture 001, Summary]:\n");
+        printf("   %dx%dx%d input, K = %d filters of %dx%d, stride %d, pad %d: (%d − %d + %d)/%d + 1 = %g%s; the engine's\n"
+               "   conv2d gives (%lld,%lld,%lld,%lld); parameters %d²·%d·%d + %d = %lld (the engine holds %lld)\n",
+               cW, cW, cD, cK, cF, cF, cS, cP, cW, cF, 2 * cP, cS, (double)(cW - cF + 2 * cP) / cS + 1,
+               exact ? "" : " — not an integer: the lecture's \"should be integers\"; conv2d drops the last partial step",
+               (long long)big->value.shape[0], (long long)big->value.shape[1], (long long)big->value.shape[2],
+               (long long)big->value.shape[3], cF, cD, cK, cK, (long long)params, (long long)engine_params);
         printf("\nConvolution vs cross-correlation [000, 003]: deep-learning \"convolution\" (conv2d here, as in\n"
                "PyTorch) does not flip the kernel; the mathematician's convolution does. With the kernel flipped:\n");
         print_image("", yconv);
@@ -125,9 +189,28 @@ int main(int argc, char **argv)
                (long long)yc->value.shape[3], (long long)same->value.shape[2], (long long)same->value.shape[3]);
         printf("gradcheck of conv2d on the 7x7 image and the custom kernel (both Jacobians, both modes):\n");
         ad_gc_write(stdout, &rep, AD_GC_TEXT);
-    } else {
-        cJSON *doc = cJSON_CreateObject();
+        printf("\nWhere the lectures differ (by computation):\n");
+    }
+    cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
+    lesson_slip(&L, doc, "004-custom-image", "004, Background: Image Processing (first 'Convolution' slide)",
+                "the first slide's convolved image for the custom kernel (0 0 0 / 0 1 1 / 0 1 0) is the identity "
+                "kernel's result; the later slides print the right one",
+                slide_custom, eng_custom, def_custom, 25, "the definition Σ x[r+a,c+b] w[a,b]");
+    lesson_slip(&L, doc, "004-blur-image", "004, Background: Image Processing (Blurring Convolution)",
+                "the blurred image is not the blur of the input image in several cells (compared rounded to one "
+                "decimal, as the slide prints it)",
+                slide_blur_r, eng_blur_r, def_blur_r, 25, "the definition, rounded to .1");
+    lesson_slip(&L, doc, "000-conv-definition", "000, Convolutions: 2D and discrete (CS) definitions",
+                "y[r,c] = Σ_a Σ_b x[r,c] w[a−r, b−c] reads x at the output's index, giving x[r,c]·Σw; the "
+                "convolution is Σ_a Σ_b x[a,b] w[r−a, c−b] (here: the 7x7 image, custom kernel, 'same')",
+                def000_slide, def000_right, def000_ref, 49, "conv2d with the flipped kernel");
+    lesson_slip(&L, doc, "001-conv-depth", "001, Convolutional layer Summary",
+                "the output is written D₁ × W₂ × H₂; its depth is D₂ = K (one activation map per filter)",
+                &depth_slide, &depth_right, &depth_engine, 1, "the engine's conv2d output depth");
+    if (doc) {
         cJSON_AddStringToObject(doc, "lesson", "convolution");
+        cJSON *in = cJSON_AddObjectToObject(doc, "inputs");
+        for (int i = 0; i < L.n_in; i++) cJSON_AddNumberToObject(in, L.in[i].name, L.in[i].value);
         cJSON *a = cJSON_AddArrayToObject(doc, "custom");
         for (int i = 0; i < 25; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(ad_value_at(yc, i)));
         cJSON *b = cJSON_AddArrayToObject(doc, "blur");
@@ -135,13 +218,28 @@ int main(int argc, char **argv)
         cJSON *d = cJSON_AddArrayToObject(doc, "stride2");
         for (int i = 0; i < 9; i++) cJSON_AddItemToArray(d, cJSON_CreateNumber(ad_value_at(down, i)));
         cJSON_AddBoolToObject(doc, "slide_custom_differs", custom_slip >= 0);
-        cJSON_AddNumberToObject(doc, "output_size_32", (double)big->value.shape[2]);
+        cJSON_AddNumberToObject(doc, "output_size", (double)big->value.shape[2]);
+        cJSON_AddNumberToObject(doc, "output_size_formula", (double)(cW - cF + 2 * cP) / cS + 1);
+        cJSON_AddNumberToObject(doc, "output_depth", (double)big->value.shape[1]);
         cJSON_AddNumberToObject(doc, "parameters", (double)params);
+        cJSON_AddNumberToObject(doc, "engine_parameters", (double)engine_params);
+        double tmp[49];
+        ad_tensor_copy_out(&yi->value, tmp, 25);
+        lesson_json_array(doc, "identity", tmp, 25);
+        ad_tensor_copy_out(&avg->value, tmp, 9);
+        lesson_json_array(doc, "avg_pool", tmp, 9);
+        ad_tensor_copy_out(&mx->value, tmp, 9);
+        lesson_json_array(doc, "max_pool", tmp, 9);
+        ad_tensor_copy_out(&yconv->value, tmp, 25);
+        lesson_json_array(doc, "convolution_flipped", tmp, 25);
+        cJSON_AddNumberToObject(doc, "same_size", (double)same->value.shape[2]);
         cJSON_AddNumberToObject(doc, "gradcheck_failed", rep.n_fail);
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, yc);
-    int status = rep.n_fail ? 1 : 0;
+    if (rep.n_fail) lesson_fail(&L, "gradcheck of conv2d failed");
+    if (params != engine_params) lesson_fail(&L, "F²D₁K + K = %lld but the engine holds %lld", (long long)params, (long long)engine_params);
+    int status = lesson_status();
     ad_gc_report_free(&rep);
     ad_context_free(ctx);
     return status;

@@ -23,11 +23,13 @@ int main(int argc, char **argv)
         .title = "J = cos(sin(x²) + 3x²), forward values and backward \"+=\" steps [lecture 004]",
         .in = {{"x", 2, -INFINITY, INFINITY, NULL}},
         .n_in = 1,
+        .has_variant = true,
+        .has_dot = true,
     };
     lesson_parse(&L, argc, argv);
     const double x0 = L.in[0].value;
 
-    ad_context *ctx = ad_context_new();
+    ad_context *ctx = lesson_context(&L);
     if (ad_forward_dirs(ctx, 1) != AD_OK) lesson_die(&L, "forward mode");
     ad_node *x = ad_set_name(ad_scalar(ctx, x0), "x");
     ad_set_tangent(x, 0, NULL, 0);
@@ -46,8 +48,7 @@ int main(int argc, char **argv)
                                              : "the lecture's \"+=\" column, each node adding into its inputs");
         if (ad_explain_reverse(stdout, ctx, J, L.variant) != AD_OK) lesson_die(&L, "backward");
     } else {
-        ad_backward_opts o = {.variant = L.variant};
-        if (ad_backward_ex(ctx, J, &o) != AD_OK) lesson_die(&L, "backward");
+        lesson_backward(&L, ctx, J, NULL);
     }
     double grad = ad_grad_scalar(x), fwd = ad_tangent_at(J, 0, 0);
     cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "dJ_dx", grad);
         cJSON *fm = cJSON_AddObjectToObject(doc, "forward_mode");
         cJSON_AddNumberToObject(fm, "dJ_dx", fwd);
+        cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        lesson_json_nodes(doc, ctx, J);
     }
     lesson_fd_report(&L, cos_sin, NULL, &grad, "J", doc);
     if (!L.json)
@@ -69,5 +72,5 @@ int main(int argc, char **argv)
     lesson_write_dot(&L, ctx, J);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);
-    return 0;
+    return lesson_status();
 }

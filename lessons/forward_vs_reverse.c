@@ -23,6 +23,8 @@ int main(int argc, char **argv)
         .title = "f(x₁, x₂) = x₁x₂ + sin x₁: forward mode (a pass per input) vs reverse mode (one pass) [lecture 003]",
         .in = {{"x1", 2, -INFINITY, INFINITY, NULL}, {"x2", 3, -INFINITY, INFINITY, NULL}},
         .n_in = 2,
+        .has_variant = true,
+        .has_dot = true,
     };
     lesson_parse(&L, argc, argv);
     const char *dir_name[2] = {"x₁", "x₂"};
@@ -33,8 +35,8 @@ int main(int argc, char **argv)
                L.in[0].value, L.in[1].value);
     /* Forward mode: one pass per input, each carrying one tangent column. */
     for (int pass = 0; pass < 2; pass++) {
-        ad_context *ctx = ad_context_new();
-        ad_forward_dirs(ctx, 1);
+        ad_context *ctx = lesson_context(&L);
+        if (ad_forward_dirs(ctx, 1) != AD_OK) lesson_die(&L, "forward mode");
         /* Forward mode needs no tape; the ops are recorded here only so that
          * the table can name each node's expression. */
         ad_node *in[2] = {ad_set_name(ad_scalar(ctx, L.in[0].value), "x₁"),
@@ -54,14 +56,16 @@ int main(int argc, char **argv)
         ad_context_free(ctx);
     }
     /* Reverse mode: one forward pass storing the values, one backward pass. */
-    ad_context *ctx = ad_context_new();
+    ad_context *ctx = lesson_context(&L);
     ad_node *in[2] = {ad_set_name(ad_scalar(ctx, L.in[0].value), "x₁"), ad_set_name(ad_scalar(ctx, L.in[1].value), "x₂")};
     ad_node *f = fvr(ctx, in, NULL);
+    if (!f) lesson_die(&L, "building f");
     if (!L.json) {
-        printf("Reverse mode: one forward pass keeps every node's value, then one backward pass:\n");
-        ad_explain_reverse(stdout, ctx, f, AD_BACKWARD_PULL);
+        printf("Reverse mode: one forward pass keeps every node's value, then one backward pass (Version %s):\n",
+               L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        if (ad_explain_reverse(stdout, ctx, f, L.variant) != AD_OK) lesson_die(&L, "backward");
     } else {
-        ad_backward(ctx, f);
+        lesson_backward(&L, ctx, f, NULL);
     }
     double rev[2] = {ad_grad_scalar(in[0]), ad_grad_scalar(in[1])};
     int nodes = (int)ad_context_node_count(ctx), vjps = 0;
@@ -86,10 +90,17 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "forward_passes", 2);
         cJSON_AddNumberToObject(doc, "reverse_passes", 1);
         cJSON_AddNumberToObject(doc, "values_stored_reverse", nodes);
+        cJSON_AddNumberToObject(doc, "forward_mode_df_dx1", fwd[0]);
+        cJSON_AddNumberToObject(doc, "forward_mode_df_dx2", fwd[1]);
+        cJSON_AddNumberToObject(doc, "ops_per_pass", ops_per_pass);
+        cJSON_AddNumberToObject(doc, "jvps_forward_mode", 2 * ops_per_pass);
+        cJSON_AddNumberToObject(doc, "vjps_reverse_mode", vjps);
+        cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        lesson_json_nodes(doc, ctx, f);
     }
     lesson_fd_report(&L, fvr, NULL, rev, "f", doc);
     lesson_write_dot(&L, ctx, f);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);
-    return 0;
+    return lesson_status();
 }

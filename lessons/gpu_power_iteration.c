@@ -3,7 +3,13 @@
  * x ← Ax/|Ax| 100 times there, read x back once; then compare the Rayleigh
  * quotient xᵀAx / xᵀx with the dominant eigenvalue from GSL's symmetric
  * eigensolver. Where there is no GPU (or no CUDA in the build) the same
- * three steps run on the CPU, and the lesson says why. */
+ * three steps run on the CPU, and the lesson says why.
+ * Where it departs from the lecture: the lecture's loop is x = A*x with no
+ * normalisation, so |x| grows (or shrinks) like |λ₁|^k and overflows
+ * float64 once k·log|λ₁| passes about 709. Dividing by |Ax| each step keeps
+ * x's direction, which is all the eigenvector is; the lesson runs the
+ * lecture's unnormalised loop too (on the CPU) and reports where it ends. */
+#include <float.h>
 #include <gsl/gsl_eigen.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -42,7 +48,7 @@ int main(int argc, char **argv)
         for (int j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = gsl_ran_gaussian(rng, 1.0 / sqrt(n)) + 5 * u[i] * u[j];
     for (int i = 0; i < n; i++) x0[i] = 1.0;
     /* 1. send A and x₀ once (on the CPU they stay where they are); no-grad mode throughout */
-    ad_context *ctx = ad_context_new();
+    ad_context *ctx = lesson_context(&L);
     ad_set_grad_enabled(ctx, false);
     int64_t sa[] = {n, n}, sx[] = {n, 1};
     ad_node *An = ad_constant(ctx, AD_FLOAT64, 2, sa, A), *x = ad_constant(ctx, AD_FLOAT64, 2, sx, x0);
@@ -86,13 +92,45 @@ int main(int argc, char **argv)
         else if (fabs(v) > fabs(second)) second = v;
     }
     double err = fabs(lambda - top);
+    if (!isfinite(lambda)) lesson_fail(&L, "the Rayleigh quotient is not finite");
+    /* The lecture's loop as written, x ← Ax with no normalisation, on the CPU with finite checking:
+     * it overflows (or underflows to 0) where k·log|λ₁| leaves float64's range. */
+    int raw_steps_done = 0;
+    double raw_norm = NAN;
+    char raw_error[256] = "";
+    {
+        ad_context *c2 = lesson_context(&L);
+        ad_set_grad_enabled(c2, false);
+        ad_node *A2 = ad_constant(c2, AD_FLOAT64, 2, sa, A), *xr = ad_constant(c2, AD_FLOAT64, 2, sx, x0);
+        ad_mark m2 = ad_context_mark(c2);
+        for (int s = 0; s < steps; s++) {
+            ad_node *y = ad_matmul(c2, A2, xr);
+            if (!y) {
+                snprintf(raw_error, sizeof raw_error, "%s", ad_last_error());
+                break;
+            }
+            copy_value(xr, y);
+            ad_context_rewind(c2, m2);
+            raw_steps_done = s + 1;
+        }
+        double nr = 0;
+        for (int i = 0; i < n; i++) nr += ad_value_at(xr, i) * ad_value_at(xr, i);
+        raw_norm = sqrt(nr);
+        ad_context_free(c2);
+    }
+    double overflow_at = fabs(top) > 1 ? log(DBL_MAX) / log(fabs(top)) : INFINITY;
     if (!L.json) {
         printf("gpu_power_iteration — lecture 001's power iteration, %d×%d symmetric A, %d steps\n\n", n, n, steps);
         if (gpu) printf("On the GPU: %s\n", dev);
         else printf("No GPU run: %s. The same three steps on the CPU:\n", why);
         printf("  1. send A and x₀ = (1, …, 1) once\n"
                "  2. x ← Ax / |Ax|, %d times (the engine's matmul, sum, sqrt, div; no-grad mode)\n"
-               "  3. read x and xᵀAx / xᵀx back once\n\n", steps);
+               "  3. read x and xᵀAx / xᵀx back once\n", steps);
+        printf("  Step 2 departs from the lecture, which computes x = A*x without normalising: its |x| grows like\n"
+               "  |λ₁|^k = %.3f^k and overflows float64 after about %.0f steps. Run as written here: ", fabs(top),
+               overflow_at);
+        if (raw_error[0]) printf("it overflowed at step %d (%s).\n\n", raw_steps_done + 1, raw_error);
+        else printf("%d steps, |x| = %.6g (finite: fewer steps than the overflow).\n\n", raw_steps_done, raw_norm);
         printf("x, the dominant eigenvector: (%.6f, %.6f, …, %.6f), |x| = %.12f\n", xv[0], xv[n > 1 ? 1 : 0], xv[n - 1],
                sqrt(norm2));
         printf("Rayleigh quotient xᵀAx / xᵀx = %.12f\nGSL's eigensolver, dominant eigenvalue = %.12f\n"
@@ -107,6 +145,15 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "rayleigh_quotient", lambda);
         cJSON_AddNumberToObject(doc, "gsl_dominant_eigenvalue", top);
         cJSON_AddNumberToObject(doc, "ratio_lambda2_lambda1", fabs(second / top));
+        cJSON_AddNumberToObject(doc, "n", n);
+        cJSON_AddNumberToObject(doc, "steps", steps);
+        cJSON_AddBoolToObject(doc, "normalised", true);
+        lesson_json_array(doc, "x_first_last", (double[]){xv[0], xv[n - 1]}, 2);
+        cJSON *raw = cJSON_AddObjectToObject(doc, "unnormalised_as_in_lecture");
+        cJSON_AddNumberToObject(raw, "steps_done", raw_steps_done);
+        cJSON_AddBoolToObject(raw, "overflowed", raw_error[0] != 0);
+        if (!raw_error[0]) cJSON_AddNumberToObject(raw, "norm", raw_norm);
+        if (isfinite(overflow_at)) cJSON_AddNumberToObject(raw, "predicted_overflow_step", overflow_at);
         lesson_print_json(doc);
     }
     gsl_eigen_symm_free(w);
@@ -115,5 +162,5 @@ int main(int argc, char **argv)
     free(A), free(x0), free(u), free(xv);
     gsl_rng_free(rng);
     ad_context_free(ctx);
-    return 0;
+    return lesson_status();
 }

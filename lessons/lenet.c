@@ -22,25 +22,25 @@
 #include "lenet_model.h"
 #include "lesson.h"
 
-void openblas_set_num_threads(int);
-
 typedef struct options {
     int epochs, batch, threads, json;
     long limit;
-    double lr;
+    double lr, weight_decay;
     unsigned long seed;
     const char *data, *out, *device, *optimizer;
 } options;
 
 static const char *usage_text =
-    "usage: lenet [--epochs N] [--batch N] [--lr X] [--seed N] [--threads N] [--limit N]\n"
-    "             [--optimizer adam|sgd] [--data DIR] [--out DIR] [--device cpu|cuda] [--json]\n"
+    "usage: lenet [--epochs N] [--batch N] [--lr X] [--weight-decay X] [--seed N] [--threads N] [--limit N]\n"
+    "             [--optimizer adam|adamw|sgd] [--data DIR] [--out DIR] [--device cpu|cuda] [--json]\n"
     "\n"
     "  --epochs N     passes over the training set (default 10)\n"
     "  --batch N      minibatch size (default 64)\n"
-    "  --lr X         learning rate (default 1e-3 for Adam, 0.05 for SGD with momentum 0.9)\n"
+    "  --lr X         learning rate (default 1e-3 for Adam and AdamW, 0.05 for SGD with momentum 0.9)\n"
+    "  --weight-decay X  λ >= 0: L2 (λ·w added to the gradient) for adam and sgd, decoupled for adamw\n"
+    "                 (default 0; 0.01 for adamw)\n"
     "  --seed N       seed of the initial weights and the shuffles (default 1)\n"
-    "  --threads N    OpenBLAS threads (default 2)\n"
+    "  --threads N    CPU threads for the kernels (default: the cores online)\n"
     "  --limit N      train on the first N examples only (a quick look)\n"
     "  --data DIR     Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")\n"
     "  --out DIR      where lenet_curve.csv, lenet_loss.svg, lenet_filters.svg go (default .)\n"
@@ -81,6 +81,11 @@ static void parse(options *o, int argc, char **argv)
             char *end;
             o->lr = strtod(v, &end);
             if (*end || !(o->lr > 0) || !isfinite(o->lr)) usage_error("--lr needs a positive number, not '%s'", v);
+        } else if (!strcmp(a, "--weight-decay")) {
+            char *end;
+            o->weight_decay = strtod(v, &end);
+            if (end == v || *end || !(o->weight_decay >= 0) || !isfinite(o->weight_decay))
+                usage_error("--weight-decay needs a number >= 0, not '%s'", v);
         } else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--device")) o->device = v;
@@ -88,8 +93,8 @@ static void parse(options *o, int argc, char **argv)
         else usage_error("unknown option '%s'", a);
     }
     if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda")) usage_error("--device takes cpu or cuda, not '%s'", o->device);
-    if (strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "sgd"))
-        usage_error("--optimizer takes adam or sgd, not '%s'", o->optimizer);
+    if (strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "adamw") && strcmp(o->optimizer, "sgd"))
+        usage_error("--optimizer takes adam, adamw or sgd, not '%s'", o->optimizer);
 }
 
 /* n's value on the host: n itself, or a copy received from the GPU. */
@@ -125,6 +130,12 @@ static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images,
         }
         for (int64_t i = 0; i < n; i++) {
             int best = 0;
+            for (int k = 0; k < 10; k++)
+                if (!isfinite(ad_value_at(logits, i * 10 + k))) {   /* NaN weights: no accuracy to report */
+                    fprintf(stderr, "lenet: evaluating: the model's output for test image %lld is %g: training "
+                                    "diverged (try a smaller --lr)\n", (long long)(start + i), ad_value_at(logits, i * 10 + k));
+                    exit(1);
+                }
             for (int k = 1; k < 10; k++)
                 if (ad_value_at(logits, i * 10 + k) > ad_value_at(logits, i * 10 + best)) best = k;
             correct += best == (int)ad_tensor_get(labels, start + i);
@@ -216,7 +227,7 @@ static void progress(int epoch, int epochs, int64_t done, int64_t total, double 
 
 int main(int argc, char **argv)
 {
-    options o = {10, 64, 2, 0, 0, 0, 1, NULL, ".", "cpu", "adam"};
+    options o = {10, 64, 0, 0, 0, 0, -1, 1, NULL, ".", "cpu", "adam"};
     parse(&o, argc, argv);
     bool gpu = !strcmp(o.device, "cuda");
     char device_name[256] = "CPU";
@@ -227,8 +238,11 @@ int main(int argc, char **argv)
         }
         ad_gpu_describe(device_name, sizeof device_name);
     }
-    if (o.lr == 0) o.lr = !strcmp(o.optimizer, "adam") ? 1e-3 : 0.05;
-    openblas_set_num_threads(o.threads);
+    bool adam = !strcmp(o.optimizer, "adam"), adamw = !strcmp(o.optimizer, "adamw");
+    if (o.lr == 0) o.lr = adam || adamw ? 1e-3 : 0.05;
+    if (o.weight_decay < 0) o.weight_decay = adamw ? 0.01 : 0;   /* PyTorch's defaults */
+    if (o.threads && ad_set_threads(o.threads) != AD_OK) usage_error("%s", ad_last_error());
+    o.threads = ad_threads();
     ad_tensor *train_x, *train_y, *test_x, *test_y;
     if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK) {
         fprintf(stderr, "lenet: %s\n", ad_last_error());
@@ -266,8 +280,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "lenet: sending the parameters to the GPU: %s\n", ad_last_error());
             return 1;
         }
-    ad_optimizer *opt = !strcmp(o.optimizer, "adam") ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
-                                                     : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
+    ad_optimizer *opt = adam    ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
+                        : adamw ? ad_adamw_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8, o.weight_decay)
+                                : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
+    if (!opt || ad_optimizer_set_weight_decay(opt, o.weight_decay) != AD_OK) {
+        fprintf(stderr, "lenet: %s\n", ad_last_error());
+        return 1;
+    }
     ad_mark mark = ad_context_mark(ctx);
     int64_t *order = malloc((size_t)N * sizeof *order);
     double *loss_curve = calloc((size_t)o.epochs, sizeof(double)), *acc_curve = calloc((size_t)o.epochs, sizeof(double));
@@ -284,8 +303,8 @@ int main(int argc, char **argv)
         char where[320];
         if (gpu) snprintf(where, sizeof where, "on the GPU: %s", device_name);
         else snprintf(where, sizeof where, "%d thread%s", o.threads, o.threads > 1 ? "s" : "");
-        printf("LeNet-5 on Fashion-MNIST: %lld training images, batch %lld, %s lr %g, seed %lu, %s\n", (long long)N,
-               (long long)B, o.optimizer, o.lr, o.seed, where);
+        printf("LeNet-5 on Fashion-MNIST: %lld training images, batch %lld, %s lr %g weight decay %g, seed %lu, %s\n",
+               (long long)N, (long long)B, o.optimizer, o.lr, o.weight_decay, o.seed, where);
     }
     double total_time = 0;
     for (int e = 0; e < o.epochs; e++) {
@@ -312,7 +331,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "\nlenet: %s\n", ad_last_error());
                 return 1;
             }
-            sum_loss += ad_value_scalar(loss_host) * (double)n;
+            double step_loss = ad_value_scalar(loss_host);
+            if (!isfinite(step_loss)) {   /* diverged (a learning rate far too large): say so, not NaN with exit 0 */
+                fprintf(stderr, "\nlenet: the training loss is %g at epoch %d, step %lld: training diverged (learning "
+                                "rate %g; try a smaller --lr)\n", step_loss, e + 1, (long long)s + 1, o.lr);
+                return 1;
+            }
+            sum_loss += step_loss * (double)n;
             ad_optimizer_zero_grad(opt);
             ad_context_rewind(ctx, mark);
             if (tty && (s % 20 == 0 || s == steps - 1)) progress(e + 1, o.epochs, (s + 1) * B < N ? (s + 1) * B : N, N, sum_loss / (double)((s + 1) * B < N ? (s + 1) * B : N), t0);
@@ -339,6 +364,8 @@ int main(int argc, char **argv)
         cJSON_AddStringToObject(doc, "lesson", "lenet");
         cJSON_AddStringToObject(doc, "device", device_name);
         cJSON_AddNumberToObject(doc, "batch", (double)B);
+        cJSON_AddNumberToObject(doc, "threads", o.threads);
+        cJSON_AddNumberToObject(doc, "weight_decay", o.weight_decay);
         cJSON_AddNumberToObject(doc, "epochs", o.epochs);
         cJSON_AddNumberToObject(doc, "train_examples", (double)N);
         cJSON_AddNumberToObject(doc, "final_train_loss", loss_curve[o.epochs - 1]);

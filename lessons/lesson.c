@@ -1,25 +1,29 @@
 /* lesson.c: the lessons' shared command line, FD check and JSON output. */
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lesson.h"
 
+static int failures;   /* checks failed so far (lesson_fail) */
+
 static void usage(const lesson *L, FILE *f)
 {
     fprintf(f, "%s — %s\n\nusage: %s", L->program, L->title, L->program);
     for (int i = 0; i < L->n_in; i++) fprintf(f, " [--%s VALUE]", L->in[i].name);
-    fprintf(f, " [--variant A|B] [--json] [--dot FILE] [--help]\n\n");
+    fprintf(f, "%s [--json]%s [--help]\n\n", L->has_variant ? " [--variant A|B]" : "", L->has_dot ? " [--dot FILE]" : "");
     for (int i = 0; i < L->n_in; i++)
         fprintf(f, "  --%-8s input %s (default %g)%s%s\n", L->in[i].name, L->in[i].name, L->in[i].value,
                 L->in[i].why ? "; " : "", L->in[i].why ? L->in[i].why : "");
-    fprintf(f, "  --variant  backward pass: A (each node pulls from its consumers) or B (each node\n"
-               "             pushes increments to its inputs); default %s\n", L->variant == AD_BACKWARD_PULL ? "A" : "B");
-    fprintf(f, 
-               "  --json     print the results as JSON only\n"
-               "  --dot FILE write the computation graph with values and gradients for Graphviz\n"
-               "             (render it: dot -Tsvg FILE > graph.svg)\n");
+    if (L->has_variant)
+        fprintf(f, "  --variant  backward pass: A (each node pulls from its consumers) or B (each node\n"
+                   "             pushes increments to its inputs); default %s\n", L->variant == AD_BACKWARD_PULL ? "A" : "B");
+    fprintf(f, "  --json     print the results as JSON only\n");
+    if (L->has_dot)
+        fprintf(f, "  --dot FILE write the computation graph with values and gradients for Graphviz\n"
+                   "             (render it: dot -Tsvg FILE > graph.svg)\n");
     if (L->usage_extra) fprintf(f, "\n%s\n", L->usage_extra);
 }
 
@@ -59,11 +63,11 @@ void lesson_parse(lesson *L, int argc, char **argv)
         if (eq) val = eq + 1;
         else if (i + 1 < argc) val = argv[++i];
         else usage_error(L, "option '%s' needs a value", arg);
-        if (!strcmp(key, "dot")) {
+        if (!strcmp(key, "dot") && L->has_dot) {
             L->dot_path = val;
             continue;
         }
-        if (!strcmp(key, "variant")) {
+        if (!strcmp(key, "variant") && L->has_variant) {
             if (!strcmp(val, "A") || !strcmp(val, "a")) L->variant = AD_BACKWARD_PULL;
             else if (!strcmp(val, "B") || !strcmp(val, "b")) L->variant = AD_BACKWARD_PUSH;
             else usage_error(L, "--variant takes A or B, not '%s'", val);
@@ -90,6 +94,8 @@ void lesson_parse(lesson *L, int argc, char **argv)
 static double eval_at(lesson_fn f, void *user, const double *x, int n)
 {
     ad_context *ctx = ad_context_new();
+    if (!ctx) return NAN;
+    ad_set_check_finite(ctx, true);   /* a NaN/Inf on the way is a failure, not a number */
     ad_node *leaves[LESSON_MAX_INPUTS];
     for (int i = 0; i < n; i++) leaves[i] = ad_scalar_const(ctx, x[i]);
     ad_node *y = f(ctx, leaves, user);
@@ -106,7 +112,8 @@ double lesson_central_difference(lesson_fn f, void *user, const double *x, int n
     memcpy(xm, x, (size_t)n * sizeof *x);
     xp[i] += h;
     xm[i] -= h;
-    return (eval_at(f, user, xp, n) - eval_at(f, user, xm, n)) / (2 * h);
+    /* Divide by the step actually taken: x ± h rounds to a float64 near it. */
+    return (eval_at(f, user, xp, n) - eval_at(f, user, xm, n)) / (xp[i] - xm[i]);
 }
 
 double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *grads, const char *fname,
@@ -115,18 +122,38 @@ double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *
     double x[LESSON_MAX_INPUTS], worst = 0;
     for (int i = 0; i < L->n_in; i++) x[i] = L->in[i].value;
     cJSON *fd = json ? cJSON_AddObjectToObject(json, "finite_difference") : NULL;
-    if (!L->json) printf("Finite-difference check (centered, h = 1e-6·max(1,|x|)):\n");
+    if (!L->json) printf("Finite-difference check (centered, h = 1e-6·max(1,|x|), divided by the step taken):\n");
+    bool kinks = false;
     for (int i = 0; i < L->n_in; i++) {
         double num = lesson_central_difference(f, user, x, L->n_in, i);
-        double diff = fabs(num - grads[i]);
-        worst = fmax(worst, diff / fmax(1.0, fabs(grads[i])));   /* relative where the derivative is large */
+        const char *why = isfinite(num) ? NULL : ad_last_error();
+        double diff = fabs(num - grads[i]), rel = diff / fmax(1.0, fabs(grads[i]));
+        bool kink = (L->kink_mask >> i) & 1u;
+        kinks = kinks || kink;
+        /* NaN-propagating maximum: a NaN on either side makes worst NaN. */
+        if (!kink && !(rel <= worst)) worst = rel;
         if (!L->json)
-            printf("  ∂%s/∂%s ≈ %.12f   engine %.12f   |diff| = %.1e\n", fname, L->in[i].name, num, grads[i], diff);
-        if (fd) cJSON_AddNumberToObject(fd, L->in[i].name, num);
+            printf("  ∂%s/∂%s ≈ %.12f   engine %.12f   |diff| = %.1e%s\n", fname, L->in[i].name, num, grads[i], diff,
+                   kink ? "   (at a kink: see below)" : "");
+        if (!isfinite(num) || !isfinite(grads[i]))
+            lesson_fail(L, "∂%s/∂%s: %s is not finite%s%s", fname, L->in[i].name,
+                        isfinite(grads[i]) ? "the finite difference" : "the engine's gradient", why ? ": " : "",
+                        why ? why : "");
+        if (fd) cJSON_AddNumberToObject(fd, L->in[i].name, isfinite(num) ? num : 0);
     }
-    if (fd) cJSON_AddNumberToObject(fd, "max_rel_diff", worst);
-    if (!L->json)
-        printf("  %s: largest difference %.1e (relative to max(1, |∂|))\n", worst < 1e-6 ? "agree" : "DISAGREE", worst);
+    if (fd) {
+        cJSON_AddNumberToObject(fd, "max_rel_diff", isfinite(worst) ? worst : 1e308);
+        cJSON_AddBoolToObject(fd, "agree", worst <= 1e-6);
+        if (kinks && L->kink_why) cJSON_AddStringToObject(fd, "kink", L->kink_why);
+    }
+    if (worst <= 1e-6) {
+        if (!L->json)
+            printf("  agree: largest difference %.1e (relative to max(1, |∂|))%s\n", worst,
+                   kinks ? ", away from the kink" : "");
+    } else {
+        lesson_fail(L, "finite differences and the engine differ by %.1e (relative to max(1, |∂|))", worst);
+    }
+    if (kinks && L->kink_why && !L->json) printf("  At the kink: %s\n", L->kink_why);
     return worst;
 }
 
@@ -142,8 +169,14 @@ ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i)
     return st;
 }
 
+static int nonfinite_in(const cJSON *item, char *path, size_t len, size_t at);
+
 void lesson_print_json(cJSON *doc)
 {
+    char path[512] = "$";
+    int bad = nonfinite_in(doc, path, sizeof path, 1);
+    failures += bad;
+    if (failures) cJSON_AddNumberToObject(doc, "failed_checks", failures);
     char *s = cJSON_Print(doc);
     if (s) puts(s);
     free(s);
@@ -161,4 +194,166 @@ void lesson_write_dot(const lesson *L, ad_context *ctx, const ad_node *root)
     if (!L->dot_path) return;
     if (ad_dot_save(ctx, root, L->dot_path) != AD_OK) lesson_die(L, "--dot");
     if (!L->json) printf("Graph written to %s (render: dot -Tsvg %s > graph.svg)\n", L->dot_path, L->dot_path);
+}
+
+
+void lesson_fail(const lesson *L, const char *fmt, ...)
+{
+    failures++;
+    FILE *out = L->json ? stderr : stdout;
+    fprintf(out, "%sFAILED: ", L->json ? L->program : "  ");
+    if (L->json) fprintf(out, ": ");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(out, fmt, ap);
+    va_end(ap);
+    fputc('\n', out);
+}
+
+bool lesson_check_close(const lesson *L, const char *what, double got, double want, double tol)
+{
+    double d = fabs(got - want);
+    if (d <= tol * fmax(1.0, fabs(want))) return true;   /* false for NaN */
+    lesson_fail(L, "%s: %.15g, expected %.15g (|diff| %.1e)", what, got, want, d);
+    return false;
+}
+
+int lesson_status(void) { return failures ? 1 : 0; }
+
+ad_context *lesson_context(const lesson *L)
+{
+    ad_context *ctx = ad_context_new();
+    if (!ctx) lesson_die(L, "context");
+    ad_set_check_finite(ctx, true);
+    return ctx;
+}
+
+void lesson_backward(const lesson *L, ad_context *ctx, ad_node *y, const ad_tensor *cot)
+{
+    if (!y) lesson_die(L, "building the graph");
+    ad_backward_opts o = {.variant = L->variant, .cotangent = cot};
+    if (ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(L, "backward");
+}
+
+void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root)
+{
+    cJSON *arr = cJSON_AddArrayToObject(doc, "nodes");
+    char name[64], expr[160];
+    int k = ad_forward_dir_count(ctx);
+    for (uint32_t id = 0; id <= root->id; id++) {
+        const ad_node *n = ad_node_by_id(ctx, id);
+        if (!n || n->value.size != 1 || (!n->op && !n->name)) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "name", ad_explain_name(n, name, sizeof name));
+        cJSON_AddStringToObject(o, "op", ad_node_op_name(n));
+        cJSON_AddStringToObject(o, "expr", ad_explain_expr(n, expr, sizeof expr));
+        cJSON_AddNumberToObject(o, "value", ad_value_scalar(n));
+        if (n->grad) cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));
+        if (k > 0 && n->tangent) {
+            cJSON *t = cJSON_AddArrayToObject(o, "tangent");
+            for (int d = 0; d < k; d++) cJSON_AddItemToArray(t, cJSON_CreateNumber(ad_tangent_at(n, d, 0)));
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+}
+
+void lesson_json_tensor(cJSON *doc, const char *key, const ad_node *n)
+{
+    cJSON *v = cJSON_AddArrayToObject(doc, key);
+    for (int64_t i = 0; i < n->value.size; i++) cJSON_AddItemToArray(v, cJSON_CreateNumber(ad_value_at(n, i)));
+    if (!n->grad) return;
+    char gk[128];
+    snprintf(gk, sizeof gk, "%s_grad", key);
+    cJSON *g = cJSON_AddArrayToObject(doc, gk);
+    for (int64_t i = 0; i < n->value.size; i++) cJSON_AddItemToArray(g, cJSON_CreateNumber(ad_grad_at(n, i)));
+}
+
+void lesson_json_array(cJSON *doc, const char *key, const double *v, int n)
+{
+    cJSON *a = cJSON_AddArrayToObject(doc, key);
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+}
+
+/* Every number in the document must be finite; path names where one is not. */
+static int nonfinite_in(const cJSON *item, char *path, size_t len, size_t at)
+{
+    if (cJSON_IsNumber(item)) {
+        if (isfinite(item->valuedouble)) return 0;
+        fprintf(stderr, "FAILED: the JSON value at %s is %g (not finite)\n", path, item->valuedouble);
+        return 1;
+    }
+    int bad = 0, i = 0;
+    for (const cJSON *c = item->child; c; c = c->next, i++) {
+        if (c->string) snprintf(path + at, len - at, ".%s", c->string);
+        else snprintf(path + at, len - at, "[%d]", i);
+        bad += nonfinite_in(c, path, len, strlen(path));
+        path[at] = '\0';
+    }
+    return bad;
+}
+
+static bool all_close(const double *a, const double *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!(fabs(a[i] - b[i]) <= 1e-6 * fmax(1.0, fabs(b[i])))) return false;   /* NaN: not close */
+    return true;
+}
+
+static void print_values(const char *label, const double *v, int n)
+{
+    printf("    %-10s", label);
+    for (int i = 0; i < n; i++) printf(" %.10g", v[i]);
+    printf("\n");
+}
+
+/* Long vectors (images): list only the entries where the slide is off. */
+static void print_differing(const double *slide, const double *right, const double *ref, int n, const char *reference)
+{
+    int shown = 0, total = 0;
+    for (int i = 0; i < n; i++) {
+        if (fabs(slide[i] - ref[i]) <= 1e-6 * fmax(1.0, fabs(ref[i]))) continue;
+        if (shown++ < 12) printf("    [%d] slide %.10g, right %.10g, %s %.10g\n", i, slide[i], right[i], reference, ref[i]);
+        total++;
+    }
+    printf("    %d of %d entries differ between the slide and %s%s\n", total, n, reference, total > 12 ? " (12 shown)" : "");
+}
+
+bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lecture, const char *what,
+                 const double *slide, const double *right, const double *ref, int n, const char *reference)
+{
+    bool slide_ok = all_close(slide, ref, n), right_ok = all_close(right, ref, n);
+    if (!L->json) {
+        printf("  Slip %s [%s]: %s\n", id, lecture, what);
+        if (n <= 8) {
+            print_values("slide:", slide, n);
+            print_values("right:", right, n);
+            printf("    %s:", reference);
+            for (int i = 0; i < n; i++) printf(" %.10g", ref[i]);
+            printf("\n");
+        } else {
+            print_differing(slide, right, ref, n, reference);
+        }
+        printf("    -> %s%s\n", right_ok ? "the right version agrees with " : "the right version DISAGREES with ",
+               reference);
+        printf("    -> the slide's version %s\n",
+               slide_ok ? "agrees too at this input (the slip does not show here)" : "does not");
+    }
+    if (doc) {
+        cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "slips");
+        if (!arr) arr = cJSON_AddArrayToObject(doc, "slips");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "lecture", lecture);
+        cJSON_AddStringToObject(o, "what", what);
+        lesson_json_array(o, "slide", slide, n);
+        lesson_json_array(o, "right", right, n);
+        lesson_json_array(o, "reference", ref, n);
+        cJSON_AddStringToObject(o, "reference_is", reference);
+        cJSON_AddBoolToObject(o, "slide_agrees", slide_ok);
+        cJSON_AddBoolToObject(o, "right_agrees", right_ok);
+        cJSON_AddItemToArray(arr, o);
+    }
+    if (!right_ok) lesson_fail(L, "slip %s: the corrected version does not match %s", id, reference);
+    return !slide_ok;
 }

@@ -28,11 +28,58 @@ typedef struct lesson {
     bool json;             /* --json: print only the JSON document */
     const char *dot_path;  /* --dot FILE */
     ad_backward_variant variant;   /* --variant A (pull) | B (push, default) */
+    /* Which of the shared options this lesson offers (an option it does not
+     * use is neither advertised nor accepted): --variant where the lesson runs
+     * a backward pass through lesson_backward, --dot where it writes a graph. */
+    bool has_variant, has_dot;
+    /* Inputs (bit i = in[i]) at a kink or tie of f, where the engine takes a
+     * subgradient and finite differences legitimately see something else;
+     * kink_why says which subgradient and why. Set before lesson_fd_report. */
+    unsigned kink_mask;
+    const char *kink_why;
 } lesson;
 
 /* Parse argv into L (defaults already in L). On --help prints usage and
  * exits 0; on bad input prints a one-line error and exits 2. */
 void lesson_parse(lesson *L, int argc, char **argv);
+
+/* A context with the engine's finite checking on: an op that makes NaN/Inf
+ * from finite inputs fails, naming the op and the node. Exits 1 on failure. */
+ad_context *lesson_context(const lesson *L);
+
+/* Backward from y with the lesson's --variant (cot NULL: y is a scalar, seed
+ * 1). Exits 1 with the engine's message (naming the node) on failure. */
+void lesson_backward(const lesson *L, ad_context *ctx, ad_node *y, const ad_tensor *cot);
+
+/* Record a failed check: prints "FAILED: <what>" (to stderr under --json)
+ * and makes lesson_status() 1. fmt is printf-style. */
+void lesson_fail(const lesson *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A check of a computed value against a reference that treats NaN/Inf as a
+ * failure: |got - want| <= tol·max(1, |want|), both finite. Records a
+ * failure naming `what` when it does not hold. Returns whether it held. */
+bool lesson_check_close(const lesson *L, const char *what, double got, double want, double tol);
+/* The exit status: 0, or 1 if any check failed (main returns it). */
+int lesson_status(void);
+
+/* Add "nodes": [{id, name, op, expr, value, grad[, tangent]}] for every node
+ * of a scalar graph up to root (what ad_explain_nodes / _reverse print). */
+void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root);
+/* Add key: the node's values (an array, row-major) and key_grad: its grads
+ * (when it has them). */
+void lesson_json_tensor(cJSON *doc, const char *key, const ad_node *n);
+/* Add an array of n doubles. */
+void lesson_json_array(cJSON *doc, const char *key, const double *v, int n);
+
+/* A slip of a slide, shown by computation: the slide's version and the
+ * right one evaluated on the example (n values each), against a reference
+ * computed independently (finite differences, or the definition evaluated
+ * directly: `reference` says which). Prints the three side by side and which
+ * agrees with the reference; adds {id, lecture, what, slide, right,
+ * reference, reference_is, slide_agrees, right_agrees} to doc's "slips"
+ * array. The right version disagreeing is a failed check. Returns whether
+ * the slide's version disagrees (is really a slip at this input). */
+bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lecture, const char *what,
+                 const double *slide, const double *right, const double *ref, int n, const char *reference);
 
 /* f built from scalar leaves (one per input, in order) in ctx. */
 typedef ad_node *(*lesson_fn)(ad_context *ctx, ad_node *const *x, void *user);
@@ -42,8 +89,11 @@ typedef ad_node *(*lesson_fn)(ad_context *ctx, ad_node *const *x, void *user);
 double lesson_central_difference(lesson_fn f, void *user, const double *x, int n, int i);
 
 /* Print "finite differences: ∂f/∂x ≈ ... (engine ... , |diff| ...)" lines
- * for every input and return the largest |engine - FD| / max(1, |engine|). grads[i] are the
- * engine's. Adds a "finite_difference" object to json when not NULL. */
+ * for every input and return the largest |engine - FD| / max(1, |engine|)
+ * over the inputs not in L->kink_mask (NaN if any side is not finite: a
+ * failed check, recorded). grads[i] are the engine's. Adds a
+ * "finite_difference" object to json when not NULL. A disagreement away
+ * from a kink is a failed check too. */
 double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *grads, const char *fname,
                         cJSON *json);
 
@@ -51,7 +101,8 @@ double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *
  * cotangent e_i (y any shape, float64); the grads then hold ∂y_i/∂·. */
 ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i);
 
-/* Print the JSON document (and free it). */
+/* Print the JSON document (and free it). A non-finite number anywhere in it
+ * is a failed check naming its path (cJSON would print it as null). */
 void lesson_print_json(cJSON *doc);
 
 /* A usage error: "program: <message> (see program --help)", exit 2.

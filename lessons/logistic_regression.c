@@ -18,20 +18,36 @@ static ad_node *mean_J(ad_context *ctx, ad_node *x, ad_node *theta, ad_node *bia
     return ad_mean(ctx, J, -1, false);
 }
 
-/* the one-example graph, for the table: x₀ = 1 carries the bias, y* = 1 */
+/* The example: x (x₀ = 1 carries the bias), the label y*, and λ for the
+ * L2-regularised objective. */
+typedef struct example { double x[3], ystar, lambda; } example;
+
+/* the one-example graph, for the table */
 static ad_node *case1(ad_context *ctx, ad_node *const *in, void *user)
 {
-    const double *x = user;   /* x₀, x₁, x₂ */
+    const example *ex = user;
+    const double *x = ex->x;
     static const char *const un[3] = {"u₀", "u₁", "u₂"};
     ad_node *u[3];
     for (int j = 0; j < 3; j++) u[j] = ad_set_name(ad_scale(ctx, in[j], x[j]), un[j]);   /* uⱼ = θⱼxⱼ */
     ad_node *a = ad_set_name(ad_add(ctx, ad_set_name(ad_add(ctx, u[0], u[1]), "s"), u[2]), "a");
     ad_node *y = ad_set_name(ad_sigmoid(ctx, a), "y");
-    ad_node *ystar = ad_set_name(ad_scalar_const(ctx, 1), "y*"), *one = ad_set_name(ad_scalar_const(ctx, 1), "1");
+    ad_node *ystar = ad_set_name(ad_scalar_const(ctx, ex->ystar), "y*"), *one = ad_set_name(ad_scalar_const(ctx, 1), "1");
     ad_node *l1 = ad_set_name(ad_log(ctx, y), "l₁");                                     /* log y */
     ad_node *l2 = ad_set_name(ad_log(ctx, ad_set_name(ad_sub(ctx, one, y), "q")), "l₂");  /* log(1 − y) */
     ad_node *w = ad_set_name(ad_sub(ctx, one, ystar), "w");                              /* 1 − y* */
     return ad_set_name(ad_add(ctx, ad_set_name(ad_mul(ctx, ystar, l1), "p"), ad_set_name(ad_mul(ctx, w, l2), "r")), "J");
+}
+
+/* Lecture 004's objective "instantiate ... a regularizer (e.g. L2)": the
+ * loss to minimise, ℓ(θ) = −J(θ) + (λ/2)‖θ‖², whose gradient is
+ * −(y* − y)x + λθ. */
+static ad_node *case1_l2(ad_context *ctx, ad_node *const *in, void *user)
+{
+    const example *ex = user;
+    ad_node *J = case1(ctx, in, user);
+    ad_node *sq = ad_add(ctx, ad_add(ctx, ad_mul(ctx, in[0], in[0]), ad_mul(ctx, in[1], in[1])), ad_mul(ctx, in[2], in[2]));
+    return ad_set_name(ad_add(ctx, ad_neg(ctx, J), ad_scale(ctx, sq, ex->lambda / 2)), "ℓ");
 }
 
 int main(int argc, char **argv)
@@ -39,40 +55,93 @@ int main(int argc, char **argv)
     lesson L = {.program = "logistic_regression",
                 .title = "logistic regression, Case 1 of lecture 004: one example by hand, then SGD on Fashion-MNIST",
                 .in = {{"theta0", 0.1, -INFINITY, INFINITY, NULL}, {"theta1", -0.5, -INFINITY, INFINITY, NULL},
-                       {"theta2", 0.3, -INFINITY, INFINITY, NULL}, {"epochs", 3, -1, 101, "0..100 passes of SGD"}},
-                .n_in = 4};
+                       {"theta2", 0.3, -INFINITY, INFINITY, NULL}, {"x1", 2, -INFINITY, INFINITY, NULL},
+                       {"x2", -1, -INFINITY, INFINITY, NULL},
+                       {"ystar", 1, -INFINITY, INFINITY, "the label y*: 0 or 1 (values between are a soft label)"},
+                       {"lambda", 0.1, -INFINITY, INFINITY, "the L2 weight λ in −J + (λ/2)‖θ‖², >= 0"},
+                       {"epochs", 3, -1, 101, "0..100 passes of SGD"}},
+                .n_in = 8,
+                .has_variant = true,
+                .has_dot = true};
     lesson_parse(&L, argc, argv);
-    double x[3] = {1, 2, -1};   /* x₀ = 1 (bias), x₁, x₂; y* = 1 */
-    ad_context *ctx = ad_context_new();
+    if (L.in[5].value < 0 || L.in[5].value > 1) lesson_usage_error(L.program, "--ystar %s: a label is in [0, 1]", "");
+    if (L.in[6].value < 0) lesson_usage_error(L.program, "--lambda %s: the L2 weight is >= 0", "");
+    example ex = {{1, L.in[3].value, L.in[4].value}, L.in[5].value, L.in[6].value};
+    const double *x = ex.x;
+    ad_context *ctx = lesson_context(&L);
     const char *tn[3] = {"θ₀", "θ₁", "θ₂"};
     ad_node *th[3];
     for (int j = 0; j < 3; j++) th[j] = ad_set_name(ad_scalar(ctx, L.in[j].value), tn[j]);
-    ad_node *J = case1(ctx, th, x);
-    ad_backward(ctx, J);
-    double y = ad_value_scalar(J->in[0]->in[1]->in[0]);   /* J = p + r, p = y*·l₁, l₁ = log y */
+    ad_node *J = case1(ctx, th, &ex);
+    if (!J) lesson_die(&L, "building J");
+    if (L.json) lesson_backward(&L, ctx, J, NULL);
+    ad_node *y_node = J->in[0]->in[1]->in[0];   /* J = p + r, p = y*·l₁, l₁ = log y */
+    cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
+    if (!L.json) {
+        printf("logistic_regression — Case 1 [lecture 004, Backpropagation]: x = (1, %g, %g) (x₀ = 1 carries the\n"
+               "bias), y* = %g\n\n", x[1], x[2], ex.ystar);
+        printf("Forward: a = Σⱼ θⱼxⱼ, y = 1/(1 + exp(−a)), J = y* log y + (1 − y*) log(1 − y)\n");
+        ad_explain_nodes(stdout, ctx, J);
+        printf("\nBackward (Version %s):\n", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        if (ad_explain_reverse(stdout, ctx, J, L.variant) != AD_OK) lesson_die(&L, "backward");
+    }
+    double y = ad_value_scalar(y_node);
     double g[3], closed[3], worst = 0;
     for (int j = 0; j < 3; j++) {
         g[j] = ad_grad_scalar(th[j]);
-        closed[j] = (1 - y) * x[j];
-        worst = fmax(worst, fabs(g[j] - closed[j]));
+        closed[j] = (ex.ystar - y) * x[j];   /* the lecture's chain: dJ/dy · dy/da · xⱼ */
+        double d = fabs(g[j] - closed[j]);
+        if (!(d <= worst)) worst = d;        /* NaN-propagating maximum */
     }
-    cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
+    if (!(worst <= 1e-12)) lesson_fail(&L, "the engine's dJ/dθ differs from (y* − y)x by %g", worst);
+    /* the lecture's backward column, each factor from the engine's node values */
+    double dJdy = ex.ystar / y + (1 - ex.ystar) / (y - 1), a_val = ad_value_scalar(y_node->in[0]);
+    double dyda = exp(-a_val) / ((exp(-a_val) + 1) * (exp(-a_val) + 1)), dJda = dJdy * dyda;
     if (!L.json) {
-        printf("logistic_regression — Case 1 [lecture 004]: x = (1, 2, −1) (x₀ = 1 carries the bias), y* = 1\n\n");
-        printf("Forward: a = Σⱼ θⱼxⱼ, y = 1/(1 + exp(−a)), J = y* log y + (1 − y*) log(1 − y)\n");
-        ad_explain_nodes(stdout, ctx, J);
-        printf("\nBackward (Version A):\n");
-        ad_explain_reverse(stdout, ctx, J, AD_BACKWARD_PULL);
+        printf("\nThe lecture's Backward column, factor by factor:\n"
+               "  dJ/dy = y*/y + (1 − y*)/(y − 1) = %.15g\n"
+               "  dy/da = exp(−a)/(exp(−a) + 1)² = %.15g,  dJ/da = %.15g\n"
+               "  dJ/dθⱼ = dJ/da · xⱼ,  dJ/dxⱼ = dJ/da · θⱼ = (%.6g, %.6g, %.6g)\n",
+               dJdy, dyda, dJda, dJda * L.in[0].value, dJda * L.in[1].value, dJda * L.in[2].value);
         printf("\n  %-4s %18s %22s\n", "", "engine dJ/dθⱼ", "closed form (y*−y)xⱼ");
         for (int j = 0; j < 3; j++) printf("  %-4s %18.15f %22.15f\n", tn[j], g[j], closed[j]);
         printf("  largest difference %.1e\n\n", worst);
     }
-    double params[3] = {L.in[0].value, L.in[1].value, L.in[2].value};
-    L.n_in = 3;
-    lesson_fd_report(&L, case1, x, g, "J", doc);
-    (void)params;
+    L.n_in = 3;   /* finite differences in θ₀, θ₁, θ₂ (the first three inputs) */
+    lesson_fd_report(&L, case1, &ex, g, "J", doc);
+    /* The L2-regularised loss ℓ = −J + (λ/2)‖θ‖²: engine, closed form, finite differences. */
+    double greg[3], creg[3];
+    {
+        ad_context *c3 = lesson_context(&L);
+        ad_node *t3[3];
+        for (int j = 0; j < 3; j++) t3[j] = ad_scalar(c3, L.in[j].value);
+        ad_node *l = case1_l2(c3, t3, &ex);
+        lesson_backward(&L, c3, l, NULL);
+        for (int j = 0; j < 3; j++) {
+            greg[j] = ad_grad_scalar(t3[j]);
+            creg[j] = -(ex.ystar - y) * x[j] + ex.lambda * L.in[j].value;
+            lesson_check_close(&L, "dℓ/dθ against −(y* − y)x + λθ", greg[j], creg[j], 1e-12);
+        }
+        if (!L.json) {
+            printf("\nL2 regularisation [004, Backprop Objectives]: minimise ℓ(θ) = −J(θ) + (λ/2)‖θ‖², λ = %g.\n"
+                   "  Its gradient is −(y* − y)x + λθ: the data term plus λθ (what weight decay subtracts).\n",
+                   ex.lambda);
+            for (int j = 0; j < 3; j++)
+                printf("  dℓ/d%s: engine %.15f   closed form %.15f\n", tn[j], greg[j], creg[j]);
+        }
+        cJSON *reg = doc ? cJSON_AddObjectToObject(doc, "l2") : NULL;
+        if (reg) {
+            cJSON_AddNumberToObject(reg, "lambda", ex.lambda);
+            cJSON_AddNumberToObject(reg, "loss", ad_value_scalar(l));
+            lesson_json_array(reg, "grad", greg, 3);
+            lesson_json_array(reg, "closed_form", creg, 3);
+        }
+        lesson_fd_report(&L, case1_l2, &ex, greg, "ℓ", reg);
+        ad_context_free(c3);
+    }
+    L.n_in = 8;
     /* SGD on two Fashion-MNIST classes */
-    int epochs = (int)L.in[3].value;
+    int epochs = (int)L.in[7].value;
     ad_tensor *trx = NULL, *try_ = NULL, *tex = NULL, *tey = NULL;
     double acc = NAN;
     double first_J = NAN, last_J = NAN;
@@ -105,7 +174,7 @@ int main(int argc, char **argv)
         }
     }
     if (have_data) {
-        ad_context *c2 = ad_context_new();
+        ad_context *c2 = lesson_context(&L);
         int64_t st[] = {1, 784}, sb[] = {1};
         ad_node *theta = ad_variable(c2, AD_FLOAT64, 2, st, NULL), *bias = ad_variable(c2, AD_FLOAT64, 1, sb, NULL);
         ad_node *ps[2] = {theta, bias};
@@ -132,7 +201,8 @@ int main(int argc, char **argv)
                     return 1;
                 }
                 sumJ += ad_value_scalar(mj);
-                ad_backward(c2, ad_neg(c2, mj));   /* maximise J: descend on −J */
+                if (!mj) lesson_die(&L, "SGD step");
+                lesson_backward(&L, c2, ad_neg(c2, mj), NULL);   /* maximise J: descend on −J */
                 ad_optimizer_step(opt);
                 ad_optimizer_zero_grad(opt);
                 ad_context_rewind(c2, mk);
@@ -162,6 +232,18 @@ int main(int argc, char **argv)
         cJSON_AddStringToObject(doc, "lesson", "logistic_regression");
         cJSON_AddNumberToObject(doc, "closed_form_max_diff", worst);
         cJSON_AddNumberToObject(doc, "J", ad_value_scalar(J));
+        cJSON *in = cJSON_AddObjectToObject(doc, "inputs");
+        for (int i = 0; i < L.n_in; i++) cJSON_AddNumberToObject(in, L.in[i].name, L.in[i].value);
+        cJSON_AddNumberToObject(doc, "y", y);
+        lesson_json_array(doc, "dJ_dtheta", g, 3);
+        lesson_json_array(doc, "closed_form_dJ_dtheta", closed, 3);
+        cJSON_AddNumberToObject(doc, "dJ_dy", dJdy);
+        cJSON_AddNumberToObject(doc, "dy_da", dyda);
+        cJSON_AddNumberToObject(doc, "dJ_da", dJda);
+        double dJdx[3] = {dJda * L.in[0].value, dJda * L.in[1].value, dJda * L.in[2].value};
+        lesson_json_array(doc, "dJ_dx", dJdx, 3);
+        cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        lesson_json_nodes(doc, ctx, J);
         if (isfinite(acc)) {
             cJSON_AddNumberToObject(doc, "first_epoch_J", first_J);
             cJSON_AddNumberToObject(doc, "last_epoch_J", last_J);
@@ -171,5 +253,5 @@ int main(int argc, char **argv)
     }
     lesson_write_dot(&L, ctx, J);
     ad_context_free(ctx);
-    return 0;
+    return lesson_status();
 }

@@ -1,8 +1,11 @@
-/* mlp: lecture 004's Case 2 (one hidden sigmoid layer) and Quiz #2 (two
- * hidden layers), and the matrix forms of lectures 000 and 001:
- * ∂y_ℓ/∂b_ℓ = diag σ′(·) and ∂y_ℓ/∂y_{ℓ−1} = diag σ′(·) W_ℓ, for ReLU,
- * sigmoid and tanh. Every derivative is the engine's backward pass, set
- * beside the closed form the lecture derives. */
+/* mlp: lecture 004's Case 2 (one hidden sigmoid layer) laid out as the
+ * lecture's Forward / Backward table, its Quiz #2 (two hidden layers) worked
+ * through, lecture 001's MLP exercise (∂y_ℓ/∂b_ℓ = diag σ′(·),
+ * ∂y_ℓ/∂y_{ℓ−1} = diag σ′(·) W_ℓ and ∂y_L/∂W_ℓ) and lecture 000's ∂L/∂W of a
+ * fully-connected layer. Every derivative is the engine's backward pass, set
+ * beside the closed form the lecture derives; where a slide's formula is off
+ * the lesson evaluates it and the right one against finite differences.
+ * Lectures: ../shared/lectures/004_*, 001_*, 000_*. */
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,13 +13,27 @@
 #include "ad_gradcheck.h"
 #include "lesson.h"
 
-
 static ad_node *var(ad_context *ctx, int64_t r, int64_t c, gsl_rng *rng)
 {
     int64_t s[2] = {r, c};
     ad_node *n = ad_variable(ctx, AD_FLOAT64, r ? 2 : 1, r ? s : s + 1, NULL);
+    if (!n) return NULL;
     for (int64_t i = 0; i < n->value.size; i++) ((double *)n->value.data)[i] = gsl_ran_gaussian(rng, 1.0);
     return n;
+}
+
+static ad_node *data_of(ad_context *ctx, const ad_node *n, bool requires_grad)
+{
+    ad_tensor t = ad_value(n);
+    return ad_from_tensor(ctx, &t, requires_grad);
+}
+
+/* J = y* log y + (1 − y*) log(1 − y), summed to a scalar */
+static ad_node *case2_loss(ad_context *ctx, ad_node *y, double ystar)
+{
+    ad_node *one = ad_scalar_const(ctx, 1), *ys = ad_scalar_const(ctx, ystar);
+    return ad_sum(ctx, ad_add(ctx, ad_mul(ctx, ys, ad_log(ctx, y)),
+                              ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), -1, false);
 }
 
 /* Case 2's J as a function of (α, β), for gradcheck; user holds x and y*. */
@@ -27,37 +44,123 @@ static ad_node *case2(ad_context *ctx, ad_node *const *in, int n, void *user)
     int64_t sx[] = {1, 3};
     ad_node *x = ad_constant(ctx, AD_FLOAT64, 2, sx, u);
     ad_node *y = ad_sigmoid(ctx, ad_linear(ctx, ad_sigmoid(ctx, ad_linear(ctx, x, in[0], NULL)), in[1], NULL));
-    ad_node *one = ad_scalar_const(ctx, 1), *ys = ad_scalar_const(ctx, u[3]);
-    return ad_sum(ctx, ad_add(ctx, ad_mul(ctx, ys, ad_log(ctx, y)), ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), -1, false);
+    return case2_loss(ctx, y, u[3]);
 }
 
-static double worst_diff(double w, double a, double b) { return fmax(w, fabs(a - b)); }
+/* NaN-propagating running maximum of |a − b|. */
+static double worst_diff(double w, double a, double b)
+{
+    double d = fabs(a - b);
+    return d <= w ? w : d;
+}
+
+/* Lecture 001's MLP with L = 3 sigmoid layers, widths 3 → 3 → 2 → 1:
+ * y_ℓ = σ(W_ℓ y_{ℓ−1} + b_ℓ). Returns y_L; ys[ℓ] = y_ℓ, zs[ℓ] = W_ℓ y_{ℓ−1} + b_ℓ. */
+static ad_node *mlp001(ad_context *ctx, ad_node *x, ad_node *const *W, ad_node *const *b, ad_node **ys, ad_node **zs)
+{
+    ys[0] = x;
+    for (int l = 1; l <= 3; l++) {
+        zs[l] = ad_linear(ctx, ys[l - 1], W[l], b[l]);   /* (1,n_{ℓ−1}) (n_ℓ,n_{ℓ−1})ᵀ + (n_ℓ) */
+        ys[l] = ad_sigmoid(ctx, zs[l]);
+    }
+    return ad_sum(ctx, ys[3], -1, false);
+}
+
+/* y_L with W_1[k] moved by h (a fresh graph): for finite differences. */
+static double mlp001_at(ad_node *const *W, ad_node *const *b, const ad_node *x, int k, double h)
+{
+    ad_context *c = ad_context_new();
+    ad_set_check_finite(c, true);
+    ad_node *Wc[4] = {NULL}, *bc[4] = {NULL}, *ys[4], *zs[4];
+    for (int l = 1; l <= 3; l++) Wc[l] = data_of(c, W[l], false), bc[l] = data_of(c, b[l], false);
+    ((double *)Wc[1]->value.data)[k] += h;
+    ad_node *y = mlp001(c, data_of(c, x, false), Wc, bc, ys, zs);
+    double v = y ? ad_value_scalar(y) : NAN;
+    ad_context_free(c);
+    return v;
+}
+
+/* Lecture 000's FC layer h¹ = W h⁰ (3×3) with L = Σᵢ tᵢ·tanh(h¹ᵢ): L at W[k] moved by h. */
+static const double fc_t[3] = {1.0, -2.0, 0.5};
+static ad_node *fc_loss(ad_context *ctx, ad_node *W, ad_node *h0, ad_node **h1)
+{
+    int64_t s3[] = {3};
+    *h1 = ad_linear(ctx, h0, W, NULL);   /* (1,3)(3,3)ᵀ: h¹ = W h⁰ as a row */
+    return ad_sum(ctx, ad_mul(ctx, ad_tanh(ctx, *h1), ad_constant(ctx, AD_FLOAT64, 1, s3, fc_t)), -1, false);
+}
+
+static double fc_at(const ad_node *W, const ad_node *h0, int k, double h)
+{
+    ad_context *c = ad_context_new();
+    ad_set_check_finite(c, true);
+    ad_node *Wc = data_of(c, W, false), *h1;
+    ((double *)Wc->value.data)[k] += h;
+    ad_node *L = fc_loss(c, Wc, data_of(c, h0, false), &h1);
+    double v = L ? ad_value_scalar(L) : NAN;
+    ad_context_free(c);
+    return v;
+}
+
+static void print_row(const char *label, const double *v, int n)
+{
+    int w = 0;   /* width in code points: the labels' ∂, α, ⁽¹⁾ are several bytes each */
+    for (const char *p = label; *p; p++) w += ((unsigned char)*p & 0xC0) != 0x80;
+    printf("  %s%*s", label, w < 40 ? 40 - w : 1, "");
+    for (int i = 0; i < n; i++) printf(" %10.6f", v[i]);
+    printf("\n");
+}
 
 int main(int argc, char **argv)
 {
-    lesson L = {.program = "mlp", .title = "MLP backprop: Case 2, Quiz #2 and the layer Jacobians [lectures 004, 000, 001]",
-                .in = {{"ystar", 0, -0.5, 1.5, "the label y*, 0 or 1"}}, .n_in = 1};
+    lesson L = {.program = "mlp", .title = "MLP backprop: Case 2, Quiz #2 and the layer Jacobians [lectures 004, 001, 000]",
+                .in = {{"ystar", 0, -0.5, 1.5, "the label y*, 0 or 1"},
+                       {"x1", 0.5, -INFINITY, INFINITY, "Case 2's input x₁ (x₀ = 1 carries the bias)"},
+                       {"x2", -1.5, -INFINITY, INFINITY, "Case 2's input x₂"},
+                       {"seed", 3, -1, 4294967296.0, "the seed of the random weights"}},
+                .n_in = 4,
+                .has_variant = true,
+                .has_dot = true};
     lesson_parse(&L, argc, argv);
     double ystar = L.in[0].value;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, 3);
-    ad_context *ctx = ad_context_new();
-    /* ---- Case 2: x (1,3) with x₀ = 1, α (4,3), β (1,4) ---- */
+    gsl_rng_set(rng, (unsigned long)L.in[3].value);
+    ad_context *ctx = lesson_context(&L);
+    cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
+
+    /* ---- Case 2 [004]: x (1,3) with x₀ = 1, α (4,3), β (1,4) ---- */
     int64_t sx[] = {1, 3};
-    double xv[3] = {1, 0.5, -1.5};
-    ad_node *x = ad_constant(ctx, AD_FLOAT64, 2, sx, xv), *alpha = var(ctx, 4, 3, rng), *beta = var(ctx, 1, 4, rng);
-    ad_node *z = ad_sigmoid(ctx, ad_linear(ctx, x, alpha, NULL));    /* z_j = σ(a_j), a = α x */
-    ad_node *y = ad_sigmoid(ctx, ad_linear(ctx, z, beta, NULL));     /* y = σ(b), b = β·z */
-    ad_node *one = ad_scalar_const(ctx, 1), *ys = ad_scalar_const(ctx, ystar);
-    ad_node *J = ad_sum(ctx, ad_add(ctx, ad_mul(ctx, ys, ad_log(ctx, y)), ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), -1, false);
-    ad_backward(ctx, J);
-    double yv = ad_value_at(y, 0), dJdb = ystar - yv, w_case2 = 0;   /* dJ/dy · dy/db = (y* − y) */
+    double xv[3] = {1, L.in[1].value, L.in[2].value};
+    ad_node *x = ad_set_name(ad_variable(ctx, AD_FLOAT64, 2, sx, xv), "x"), *alpha = var(ctx, 4, 3, rng),
+            *beta = var(ctx, 1, 4, rng);
+    ad_node *a = ad_set_name(ad_linear(ctx, x, alpha, NULL), "a");   /* a_j = Σ_i α_ji x_i */
+    ad_node *z = ad_set_name(ad_sigmoid(ctx, a), "z");                /* z_j = σ(a_j) */
+    ad_node *b = ad_set_name(ad_linear(ctx, z, beta, NULL), "b");    /* b = Σ_j β_j z_j */
+    ad_node *y = ad_set_name(ad_sigmoid(ctx, b), "y");                /* y = σ(b) */
+    ad_node *J = ad_set_name(case2_loss(ctx, y, ystar), "J");
+    lesson_backward(&L, ctx, J, NULL);
+    /* The lecture's Backward column, each factor from the engine's forward values. */
+    double yv = ad_value_at(y, 0), bv = ad_value_at(b, 0);
+    double dJdy = ystar / yv - (1 - ystar) / (1 - yv), dydb = exp(-bv) / ((exp(-bv) + 1) * (exp(-bv) + 1));
+    double dJdb = dJdy * dydb, av[4], zv[4], dJdbeta[4], dJdz[4], dJda[4], dJdalpha[12], dJdx[3] = {0, 0, 0};
+    double w_case2 = 0;
     for (int j = 0; j < 4; j++) {
-        double zj = ad_value_at(z, j);
-        w_case2 = worst_diff(w_case2, ad_grad_at(beta, j), dJdb * zj);   /* dJ/dβ_j = dJ/db · z_j */
-        for (int i = 0; i < 3; i++)   /* dJ/dα_ji = dJ/db · β_j · z_j(1 − z_j) · x_i */
-            w_case2 = worst_diff(w_case2, ad_grad_at(alpha, j * 3 + i), dJdb * ad_value_at(beta, j) * zj * (1 - zj) * xv[i]);
+        av[j] = ad_value_at(a, j), zv[j] = ad_value_at(z, j);
+        dJdbeta[j] = dJdb * zv[j];                                              /* db/dβ_j = z_j */
+        dJdz[j] = dJdb * ad_value_at(beta, j);                                  /* db/dz_j = β_j */
+        dJda[j] = dJdz[j] * exp(-av[j]) / ((exp(-av[j]) + 1) * (exp(-av[j]) + 1));
+        for (int i = 0; i < 3; i++) {
+            dJdalpha[j * 3 + i] = dJda[j] * xv[i];                              /* da_j/dα_ji = x_i */
+            dJdx[i] += dJda[j] * ad_value_at(alpha, j * 3 + i);                 /* da_j/dx_i = α_ji */
+        }
+        w_case2 = worst_diff(w_case2, ad_grad_at(beta, j), dJdbeta[j]);
+        w_case2 = worst_diff(w_case2, ad_grad_at(z, j), dJdz[j]);
+        w_case2 = worst_diff(w_case2, ad_grad_at(a, j), dJda[j]);
+        for (int i = 0; i < 3; i++) w_case2 = worst_diff(w_case2, ad_grad_at(alpha, j * 3 + i), dJdalpha[j * 3 + i]);
     }
+    w_case2 = worst_diff(w_case2, ad_grad_at(y, 0), dJdy);
+    w_case2 = worst_diff(w_case2, ad_grad_at(b, 0), dJdb);
+    for (int i = 0; i < 3; i++) w_case2 = worst_diff(w_case2, ad_grad_at(x, i), dJdx[i]);
+    if (!(w_case2 <= 1e-12)) lesson_fail(&L, "Case 2: the lecture's column and the engine differ by %g", w_case2);
     double user[4] = {xv[0], xv[1], xv[2], ystar};
     ad_gc_options go;
     ad_gc_default_options(&go);
@@ -65,76 +168,255 @@ int main(int argc, char **argv)
     ad_tensor at = ad_value(alpha), bt = ad_value(beta);
     const ad_tensor *gin[2] = {&at, &bt};
     ad_gradcheck_fn("case2", "J(α, β)", case2, user, 2, gin, 0, &go, &rep);
-    double engine_dJdy = ystar / yv - (1 - ystar) / (1 - yv), slide_dJdy = ystar / yv + (1 - ystar) / (1 - yv);
-    /* ---- Quiz #2: y = σ(βᵀ σ(α2 σ(α1 x))), x (1,3), α1 (4,3), α2 (3,4), β (1,3) ---- */
-    ad_node *a1 = var(ctx, 4, 3, rng), *a2 = var(ctx, 3, 4, rng), *b2 = var(ctx, 1, 3, rng);
-    ad_node *z1 = ad_sigmoid(ctx, ad_linear(ctx, x, a1, NULL)), *z2 = ad_sigmoid(ctx, ad_linear(ctx, z1, a2, NULL));
-    ad_node *yq = ad_sigmoid(ctx, ad_linear(ctx, z2, b2, NULL));
-    ad_backward(ctx, ad_sum(ctx, yq, -1, false));
-    double yqv = ad_value_at(yq, 0), s = yqv * (1 - yqv), w_quiz = 0;
-    for (int j = 0; j < 3; j++) {
-        double z2j = ad_value_at(z2, j), d2 = s * ad_value_at(b2, j) * z2j * (1 - z2j);   /* ∂y/∂(α2 z1)_j */
-        w_quiz = worst_diff(w_quiz, ad_grad_at(b2, j), s * z2j);                        /* ∂y/∂β_j = y(1−y) z2_j */
-        for (int k = 0; k < 4; k++) w_quiz = worst_diff(w_quiz, ad_grad_at(a2, j * 4 + k), d2 * ad_value_at(z1, k));
-    }
-    for (int k = 0; k < 4; k++) {
-        double z1k = ad_value_at(z1, k), d1 = 0;
-        for (int j = 0; j < 3; j++) {
-            double z2j = ad_value_at(z2, j);
-            d1 += s * ad_value_at(b2, j) * z2j * (1 - z2j) * ad_value_at(a2, j * 4 + k);
-        }
-        for (int l = 0; l < 3; l++) w_quiz = worst_diff(w_quiz, ad_grad_at(a1, k * 3 + l), d1 * z1k * (1 - z1k) * xv[l]);
-    }
-    /* ---- the layer Jacobians y = act(x Wᵀ + b), row i by a backward pass with cotangent e_i ---- */
-    const char *acts[3] = {"relu", "sigmoid", "tanh"};
-    double w_layer[3] = {0, 0, 0};
-    for (int a = 0; a < 3; a++) {
-        ad_node *W = var(ctx, 4, 3, rng), *bb = var(ctx, 0, 4, rng);
-        ad_node *xin = var(ctx, 1, 3, rng);
-        ad_node *zz = ad_linear(ctx, xin, W, bb);
-        ad_node *yy = a == 0 ? ad_relu(ctx, zz) : a == 1 ? ad_sigmoid(ctx, zz) : ad_tanh(ctx, zz);
-        for (int i = 0; i < 4; i++) {
-            lesson_backward_unit(ctx, yy, i);
-            double zi = ad_value_at(zz, i), yi = ad_value_at(yy, i);
-            double d = a == 0 ? (zi > 0) : a == 1 ? yi * (1 - yi) : 1 - yi * yi;   /* σ′(z_i) */
-            for (int j = 0; j < 4; j++) w_layer[a] = worst_diff(w_layer[a], ad_grad_at(bb, j), i == j ? d : 0);
-            for (int k = 0; k < 3; k++) w_layer[a] = worst_diff(w_layer[a], ad_grad_at(xin, k), d * ad_value_at(W, i * 3 + k));
-        }
-    }
+    if (rep.n_fail) lesson_fail(&L, "gradcheck of Case 2's J(α, β) failed");
+    /* Case 2's slide writes dJ/dy = y* / y + (1 − y*) / (1 − y). */
+    double slide_dJdy = ystar / yv + (1 - ystar) / (1 - yv), h = 1e-6;
+    double fd_dJdy = ((ystar * log(yv + h) + (1 - ystar) * log(1 - yv - h)) -
+                      (ystar * log(yv - h) + (1 - ystar) * log(1 - yv + h))) / (2 * h);
     if (!L.json) {
         printf("mlp — backpropagation through layers, the engine beside the lectures' closed forms\n\n");
-        printf("Case 2 [004]: a = αx, z = σ(a), b = βz, y = σ(b), J = y* log y + (1 − y*) log(1 − y), y* = %g\n", ystar);
-        printf("  y = %.6f, J = %.6f; dJ/dβ_j = (y* − y)z_j and dJ/dα_ji = (y* − y)β_j z_j(1 − z_j)x_i:\n"
-               "  largest difference from the engine over all 16 entries: %.1e\n"
-               "  gradcheck of J(α, β) against finite differences: %d passed, %d failed\n",
-               yv, ad_value_scalar(J), w_case2, rep.n - rep.n_fail, rep.n_fail);
-        if (fabs(engine_dJdy - slide_dJdy) > 1e-12)
-            printf("  Where the lecture differs: its Case 2 writes dJ/dy = y*/y + (1 − y*)/(1 − y); the derivative\n"
-                   "  of (1 − y*) log(1 − y) is −(1 − y*)/(1 − y) (Case 1 has it right as (1 − y*)/(y − 1)).\n"
-                   "  Here that is %.6f against the correct %.6f.\n", slide_dJdy, engine_dJdy);
-        printf("\nQuiz #2 [004]: y = σ(βᵀ σ(α⁽²⁾ σ(α⁽¹⁾ x))), sigmoid throughout:\n"
-               "  ∂y/∂β_j = y(1−y) z⁽²⁾_j;  ∂y/∂α⁽²⁾_jk = y(1−y) β_j z⁽²⁾_j(1−z⁽²⁾_j) z⁽¹⁾_k;\n"
-               "  ∂y/∂α⁽¹⁾_kl = y(1−y) Σ_j β_j z⁽²⁾_j(1−z⁽²⁾_j) α⁽²⁾_jk · z⁽¹⁾_k(1−z⁽¹⁾_k) x_l\n"
-               "  largest difference from the engine over all 27 entries: %.1e\n", w_quiz);
-        printf("\nThe layer Jacobians [000, 001] for y = act(xWᵀ + b): ∂y/∂b = diag act′(z), ∂y/∂x = diag act′(z) W\n");
-        for (int a = 0; a < 3; a++) printf("  %-8s largest difference over both Jacobians: %.1e\n", acts[a], w_layer[a]);
+        printf("Case 2 [004, Backpropagation, Case 2: Neural Network], y* = %g, x = (1, %g, %g)\n", ystar, xv[1], xv[2]);
+        printf("(4 hidden units; no bias unit z₀: the engine's linear layer takes none here)\n");
+        printf("Forward                                 value(s)\n");
+        print_row("x_i", xv, 3);
+        print_row("a_j = Σ_i α_ji x_i", av, 4);
+        print_row("z_j = 1/(1 + exp(−a_j))", zv, 4);
+        print_row("b = Σ_j β_j z_j", &bv, 1);
+        print_row("y = 1/(1 + exp(−b))", &yv, 1);
+        double Jv = ad_value_scalar(J);
+        print_row("J = y* log y + (1 − y*) log(1 − y)", &Jv, 1);
+        printf("Backward (the lecture's formulas; the engine's adjoints agree to %.1e)\n", w_case2);
+        print_row("dJ/dy = y*/y − (1 − y*)/(1 − y)", &dJdy, 1);
+        print_row("dy/db = exp(−b)/(exp(−b) + 1)²", &dydb, 1);
+        print_row("dJ/db = dJ/dy · dy/db", &dJdb, 1);
+        print_row("dJ/dβ_j = dJ/db · z_j", dJdbeta, 4);
+        print_row("dJ/dz_j = dJ/db · β_j", dJdz, 4);
+        print_row("dJ/da_j = dJ/dz_j · dz_j/da_j", dJda, 4);
+        for (int j = 0; j < 4; j++) {
+            char lab[64];
+            snprintf(lab, sizeof lab, "dJ/dα_%di = dJ/da_%d · x_i", j + 1, j + 1);
+            print_row(lab, dJdalpha + 3 * j, 3);
+        }
+        print_row("dJ/dx_i = Σ_j dJ/da_j · α_ji", dJdx, 3);
+        printf("  gradcheck of J(α, β) against finite differences: %d passed, %d failed\n\n", rep.n - rep.n_fail,
+               rep.n_fail);
+        printf("Where the lecture differs (by computation, dJ/dy):\n");
     } else {
-        cJSON *doc = cJSON_CreateObject();
-        cJSON_AddStringToObject(doc, "lesson", "mlp");
+        cJSON *c2 = cJSON_AddObjectToObject(doc, "case2");
+        lesson_json_array(c2, "x", xv, 3);
+        lesson_json_array(c2, "a", av, 4);
+        lesson_json_array(c2, "z", zv, 4);
+        cJSON_AddNumberToObject(c2, "b", bv);
+        cJSON_AddNumberToObject(c2, "y", yv);
+        cJSON_AddNumberToObject(c2, "J", ad_value_scalar(J));
+        cJSON_AddNumberToObject(c2, "dJ_dy", dJdy);
+        cJSON_AddNumberToObject(c2, "dy_db", dydb);
+        cJSON_AddNumberToObject(c2, "dJ_db", dJdb);
+        lesson_json_array(c2, "dJ_dbeta", dJdbeta, 4);
+        lesson_json_array(c2, "dJ_dz", dJdz, 4);
+        lesson_json_array(c2, "dJ_da", dJda, 4);
+        lesson_json_array(c2, "dJ_dalpha", dJdalpha, 12);
+        lesson_json_array(c2, "dJ_dx", dJdx, 3);
+        cJSON_AddNumberToObject(c2, "engine_max_diff", w_case2);
         cJSON_AddNumberToObject(doc, "case2_max_diff", w_case2);
         cJSON_AddNumberToObject(doc, "gradcheck_failed", rep.n_fail);
+        cJSON_AddNumberToObject(doc, "dJ_dy", dJdy);
+        cJSON_AddNumberToObject(doc, "lecture_dJ_dy", slide_dJdy);
+        cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+    }
+    lesson_slip(&L, doc, "004-case2-dJdy", "004, Backpropagation, Case 2: Neural Network (Backward)",
+                "dJ/dy = y*/y + (1 − y*)/(1 − y); d/dy (1 − y*) log(1 − y) is −(1 − y*)/(1 − y) (Case 1 "
+                "has it right as (1 − y*)/(y − 1)); the two agree only when y* = 1",
+                &slide_dJdy, &dJdy, &fd_dJdy, 1, "finite differences of J(y)");
+
+    /* ---- Quiz #2 [004]: y = σ(βᵀ σ((α⁽²⁾)ᵀ σ((α⁽¹⁾)ᵀ x))), D⁽⁰⁾ = 3, D⁽¹⁾ = 4, D⁽²⁾ = 3 ----
+     * With the transposes as written, (α⁽¹⁾)ᵀx needs α⁽¹⁾ to be D⁽⁰⁾×D⁽¹⁾; the slide says D⁽ⁱ⁾×D⁽ⁱ⁻¹⁾.
+     * The engine decides: it multiplies xᵀα⁽¹⁾ (= ((α⁽¹⁾)ᵀx)ᵀ) with α⁽¹⁾ of each shape. */
+    double quiz_slide[2] = {4, 3}, quiz_right[2] = {3, 4}, quiz_ref[2] = {NAN, NAN};
+    {
+        int64_t s43[] = {4, 3}, s34[] = {3, 4};
+        ad_node *xs = ad_constant(ctx, AD_FLOAT64, 2, sx, xv);
+        bool was = ad_set_grad_enabled(ctx, false);
+        ad_node *try_slide = ad_matmul(ctx, xs, ad_constant(ctx, AD_FLOAT64, 2, s43, NULL));
+        const char *slide_err = try_slide ? NULL : ad_last_error();
+        char err_copy[256] = "";
+        if (slide_err) snprintf(err_copy, sizeof err_copy, "%s", slide_err);
+        ad_node *try_right = ad_matmul(ctx, xs, ad_constant(ctx, AD_FLOAT64, 2, s34, NULL));
+        ad_set_grad_enabled(ctx, was);
+        const double *accepted = try_right ? quiz_right : try_slide ? quiz_slide : NULL;
+        if (accepted) quiz_ref[0] = accepted[0], quiz_ref[1] = accepted[1];
+        if (!L.json)
+            printf("\nQuiz #2 [004, Differentiation Quiz #2]: the engine multiplies xᵀα⁽¹⁾ with α⁽¹⁾ of the slide's\n"
+                   "shape D⁽¹⁾×D⁽⁰⁾ = 4x3: %s\n", try_slide ? "accepted" : err_copy);
+    }
+    lesson_slip(&L, doc, "004-quiz2-shapes", "004, Differentiation Quiz #2",
+                "α⁽ⁱ⁾ is said to be D⁽ⁱ⁾×D⁽ⁱ⁻¹⁾, but y uses (α⁽ⁱ⁾)ᵀ, so it must be D⁽ⁱ⁻¹⁾×D⁽ⁱ⁾ "
+                "(shape of α⁽¹⁾ with D⁽⁰⁾ = 3, D⁽¹⁾ = 4)",
+                quiz_slide, quiz_right, quiz_ref, 2, "the shape the engine accepts");
+    /* the network in the slide's own orientation, α⁽ⁱ⁾ stored D⁽ⁱ⁻¹⁾×D⁽ⁱ⁾ so that (α⁽ⁱ⁾)ᵀ applies */
+    ad_node *a1 = ad_set_name(var(ctx, 3, 4, rng), "α⁽¹⁾"), *a2 = ad_set_name(var(ctx, 4, 3, rng), "α⁽²⁾"),
+            *bq = ad_set_name(var(ctx, 3, 1, rng), "β");
+    ad_node *xq = ad_constant(ctx, AD_FLOAT64, 2, sx, xv);
+    ad_node *z1 = ad_sigmoid(ctx, ad_matmul(ctx, xq, a1));   /* z⁽¹⁾ = σ((α⁽¹⁾)ᵀx), as a row (1,4) */
+    ad_node *z2 = ad_sigmoid(ctx, ad_matmul(ctx, z1, a2));   /* z⁽²⁾ = σ((α⁽²⁾)ᵀz⁽¹⁾), (1,3) */
+    ad_node *yq = ad_sigmoid(ctx, ad_matmul(ctx, z2, bq));   /* y = σ(βᵀz⁽²⁾), (1,1) */
+    if (!yq) lesson_die(&L, "Quiz #2");
+    lesson_backward(&L, ctx, ad_sum(ctx, yq, -1, false), NULL);
+    double yqv = ad_value_at(yq, 0), s = yqv * (1 - yqv), w_quiz = 0;
+    double g_beta[3], g_a2[12], g_a1[12], d2[3], d1[4];
+    for (int j = 0; j < 3; j++) {
+        double z2j = ad_value_at(z2, j);
+        d2[j] = s * ad_value_at(bq, j) * z2j * (1 - z2j);                   /* ∂y/∂(pre-activation of z⁽²⁾_j) */
+        g_beta[j] = s * z2j;                                                /* ∂y/∂β_j = y(1−y) z⁽²⁾_j */
+        w_quiz = worst_diff(w_quiz, ad_grad_at(bq, j), g_beta[j]);
+    }
+    for (int k = 0; k < 4; k++) {
+        double z1k = ad_value_at(z1, k);
+        d1[k] = 0;
+        for (int j = 0; j < 3; j++) {
+            g_a2[k * 3 + j] = d2[j] * z1k;                                  /* ∂y/∂α⁽²⁾_kj = d2_j z⁽¹⁾_k */
+            w_quiz = worst_diff(w_quiz, ad_grad_at(a2, k * 3 + j), g_a2[k * 3 + j]);
+            d1[k] += d2[j] * ad_value_at(a2, k * 3 + j);
+        }
+        d1[k] *= z1k * (1 - z1k);
+        for (int l = 0; l < 3; l++) {
+            g_a1[l * 4 + k] = d1[k] * xv[l];                                /* ∂y/∂α⁽¹⁾_lk = d1_k x_l */
+            w_quiz = worst_diff(w_quiz, ad_grad_at(a1, l * 4 + k), g_a1[l * 4 + k]);
+        }
+    }
+    if (!(w_quiz <= 1e-12)) lesson_fail(&L, "Quiz #2: the closed forms and the engine differ by %g", w_quiz);
+    if (!L.json) {
+        printf("Worked through, sigmoid throughout, α⁽ⁱ⁾ stored D⁽ⁱ⁻¹⁾×D⁽ⁱ⁾ so that y is exactly the slide's formula:\n");
+        printf("  z⁽¹⁾ = σ((α⁽¹⁾)ᵀx), z⁽²⁾ = σ((α⁽²⁾)ᵀz⁽¹⁾), y = σ(βᵀz⁽²⁾) = %.15g\n", yqv);
+        printf("  δ = y(1 − y) = %.6f\n", s);
+        print_row("∂y/∂β_j = δ z⁽²⁾_j", g_beta, 3);
+        print_row("δ⁽²⁾_j = δ β_j z⁽²⁾_j(1 − z⁽²⁾_j)", d2, 3);
+        for (int k = 0; k < 4; k++) {
+            char lab[64];
+            snprintf(lab, sizeof lab, "∂y/∂α⁽²⁾_%dj = δ⁽²⁾_j z⁽¹⁾_%d", k + 1, k + 1);
+            print_row(lab, g_a2 + 3 * k, 3);
+        }
+        print_row("δ⁽¹⁾_k = Σ_j δ⁽²⁾_j α⁽²⁾_kj z⁽¹⁾_k(1−z⁽¹⁾_k)", d1, 4);
+        for (int l = 0; l < 3; l++) {
+            char lab[64];
+            snprintf(lab, sizeof lab, "∂y/∂α⁽¹⁾_%dk = δ⁽¹⁾_k x_%d", l + 1, l);
+            print_row(lab, g_a1 + 4 * l, 4);
+        }
+        printf("  largest difference from the engine over all 27 entries: %.1e\n", w_quiz);
+    } else {
+        cJSON *q = cJSON_AddObjectToObject(doc, "quiz2");
+        cJSON_AddNumberToObject(q, "y", yqv);
+        lesson_json_array(q, "dy_dbeta", g_beta, 3);
+        lesson_json_array(q, "dy_dalpha2", g_a2, 12);
+        lesson_json_array(q, "dy_dalpha1", g_a1, 12);
+        lesson_json_array(q, "delta2", d2, 3);
+        lesson_json_array(q, "delta1", d1, 4);
         cJSON_AddNumberToObject(doc, "quiz2_max_diff", w_quiz);
+    }
+
+    /* ---- Lecture 001's exercise: L = 3 layers 3 → 3 → 2 → 1, σ = sigmoid ---- */
+    ad_node *W[4] = {NULL}, *bb[4] = {NULL}, *ys[4], *zs[4];
+    int64_t widths[4] = {3, 3, 2, 1};
+    for (int l = 1; l <= 3; l++) W[l] = var(ctx, widths[l], widths[l - 1], rng), bb[l] = var(ctx, 0, widths[l], rng);
+    ad_node *x001 = var(ctx, 1, 3, rng);
+    ad_node *yL = mlp001(ctx, x001, W, bb, ys, zs);
+    if (!yL) lesson_die(&L, "lecture 001's MLP");
+    lesson_backward(&L, ctx, yL, NULL);
+    /* (iii) for ℓ = 1: ∂y_L/∂W_1[i][j] = (∂y_L/∂y_1)_i σ′(z_1)_i (y_0)_j. The slide has y_1 for y_0. */
+    double dW_slide[9], dW_right[9], dW_fd[9], dW_engine[9];
+    for (int i = 0; i < 3; i++) {
+        double y1i = ad_value_at(ys[1], i), sp = y1i * (1 - y1i), g = ad_grad_at(ys[1], i);
+        for (int j = 0; j < 3; j++) {
+            dW_slide[i * 3 + j] = g * sp * ad_value_at(ys[1], j);
+            dW_right[i * 3 + j] = g * sp * ad_value_at(ys[0], j);
+            dW_engine[i * 3 + j] = ad_grad_at(W[1], i * 3 + j);
+            double hh = 1e-6;
+            dW_fd[i * 3 + j] = (mlp001_at(W, bb, x001, i * 3 + j, hh) - mlp001_at(W, bb, x001, i * 3 + j, -hh)) / (2 * hh);
+        }
+    }
+    double w_eng = 0;
+    for (int k = 0; k < 9; k++) w_eng = worst_diff(w_eng, dW_engine[k], dW_right[k]);
+    if (!(w_eng <= 1e-12)) lesson_fail(&L, "∂y_L/∂W_1: the engine and the formula differ by %g", w_eng);
+    /* (i) the layer Jacobians, rows by backward passes with cotangent e_i, for ReLU, sigmoid, tanh */
+    const char *acts[3] = {"relu", "sigmoid", "tanh"};
+    double w_layer[3] = {0, 0, 0};
+    for (int act = 0; act < 3; act++) {
+        ad_node *Wl = var(ctx, 4, 3, rng), *bl = var(ctx, 0, 4, rng), *xin = var(ctx, 1, 3, rng);
+        ad_node *zz = ad_linear(ctx, xin, Wl, bl);
+        ad_node *yy = act == 0 ? ad_relu(ctx, zz) : act == 1 ? ad_sigmoid(ctx, zz) : ad_tanh(ctx, zz);
+        if (!yy) lesson_die(&L, "layer");
+        for (int i = 0; i < 4; i++) {
+            if (lesson_backward_unit(ctx, yy, i) != AD_OK) lesson_die(&L, "backward");
+            double zi = ad_value_at(zz, i), yi = ad_value_at(yy, i);
+            double d = act == 0 ? (zi > 0) : act == 1 ? yi * (1 - yi) : 1 - yi * yi;   /* σ′(z_i) */
+            for (int j = 0; j < 4; j++) w_layer[act] = worst_diff(w_layer[act], ad_grad_at(bl, j), i == j ? d : 0);
+            for (int k = 0; k < 3; k++)
+                w_layer[act] = worst_diff(w_layer[act], ad_grad_at(xin, k), d * ad_value_at(Wl, i * 3 + k));
+        }
+        if (!(w_layer[act] <= 1e-12)) lesson_fail(&L, "%s layer Jacobian differs by %g", acts[act], w_layer[act]);
+    }
+    if (!L.json) {
+        printf("\nLecture 001's exercise [001, Backprop for multi-layer perceptron], y_ℓ = σ(W_ℓ y_{ℓ−1} + b_ℓ),\n"
+               "widths 3 → 3 → 2 → 1, σ = sigmoid; y_L = %.15g\n", ad_value_scalar(yL));
+        printf("(i) The layer Jacobians, row i by a backward pass with cotangent e_i: ∂y/∂b = diag σ′(z),\n"
+               "    ∂y/∂y_prev = diag σ′(z) W:\n");
+        for (int act = 0; act < 3; act++) printf("    %-8s largest difference over both Jacobians: %.1e\n", acts[act], w_layer[act]);
+        printf("(iii) ∂y_L/∂W_1 (3x3, row-major), the engine's gradient:\n");
+        print_row("engine", dW_engine, 9);
+        printf("\nWhere the lecture differs (by computation, ∂y_L/∂W_1, all 9 entries):\n");
+    } else {
+        cJSON *e = cJSON_AddObjectToObject(doc, "mlp001");
+        cJSON_AddNumberToObject(e, "yL", ad_value_scalar(yL));
+        lesson_json_array(e, "dyL_dW1", dW_engine, 9);
+        lesson_json_array(e, "dyL_dW1_formula", dW_right, 9);
         cJSON_AddNumberToObject(doc, "layer_relu_max_diff", w_layer[0]);
         cJSON_AddNumberToObject(doc, "layer_sigmoid_max_diff", w_layer[1]);
         cJSON_AddNumberToObject(doc, "layer_tanh_max_diff", w_layer[2]);
-        cJSON_AddNumberToObject(doc, "dJ_dy", engine_dJdy);
-        cJSON_AddNumberToObject(doc, "lecture_dJ_dy", slide_dJdy);
-        lesson_print_json(doc);
     }
+    lesson_slip(&L, doc, "001-dyL-dWl", "001, Backprop for multi-layer perceptron (iii)",
+                "∂y_L/∂W_ℓ = (∂y_L/∂y_ℓ)ᵀ diag(σ′(W_ℓ y_{ℓ−1} + b_ℓ)) y_ℓᵀ ends in y_ℓᵀ; the layer's input is "
+                "y_{ℓ−1}, so it is diag(σ′(·)) (∂y_L/∂y_ℓ)ᵀ y_{ℓ−1}ᵀ (ℓ = 1, where both are 3x3)",
+                dW_slide, dW_right, dW_fd, 9, "finite differences");
+
+    /* ---- Lecture 000's FC layer h¹ = W h⁰ (3×3), L = Σ t_i tanh(h¹_i) ----
+     * The slide's ∂L/∂W has rows ∂L/∂h⁽ˡ⁻¹⁾_i · h⁽ˡ⁻¹⁾ᵀ; they are ∂L/∂h⁽ˡ⁾_i · h⁽ˡ⁻¹⁾ᵀ
+     * (from its own (b): ∂L/∂w_i = ∂L/∂h_i^l · h^(l−1)ᵀ). */
+    ad_node *Wfc = var(ctx, 3, 3, rng), *h0 = var(ctx, 1, 3, rng), *h1;
+    ad_node *Lfc = fc_loss(ctx, Wfc, h0, &h1);
+    if (!Lfc) lesson_die(&L, "lecture 000's FC layer");
+    lesson_backward(&L, ctx, Lfc, NULL);
+    double fc_slide[9], fc_right[9], fc_fd[9];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            fc_slide[i * 3 + j] = ad_grad_at(h0, i) * ad_value_at(h0, j);
+            fc_right[i * 3 + j] = ad_grad_at(h1, i) * ad_value_at(h0, j);
+            fc_fd[i * 3 + j] = (fc_at(Wfc, h0, i * 3 + j, 1e-6) - fc_at(Wfc, h0, i * 3 + j, -1e-6)) / 2e-6;
+            double e = fabs(ad_grad_at(Wfc, i * 3 + j) - fc_right[i * 3 + j]);
+            if (!(e <= 1e-12)) lesson_fail(&L, "∂L/∂W[%d][%d]: the engine and the outer product differ by %g", i, j, e);
+        }
+    if (!L.json) {
+        printf("\nLecture 000's fully-connected layer h⁽ˡ⁾ = W h⁽ˡ⁻¹⁾ (3x3), L = Σ_i t_i tanh(h⁽ˡ⁾_i), t = (1, −2, 0.5):\n");
+        print_row("∂L/∂h⁽ˡ⁻¹⁾ = ∂L/∂h⁽ˡ⁾ W (engine)", (double[]){ad_grad_at(h0, 0), ad_grad_at(h0, 1), ad_grad_at(h0, 2)}, 3);
+        print_row("∂L/∂W (engine, row-major)", (double[]){ad_grad_at(Wfc, 0), ad_grad_at(Wfc, 1), ad_grad_at(Wfc, 2),
+                                                         ad_grad_at(Wfc, 3), ad_grad_at(Wfc, 4), ad_grad_at(Wfc, 5),
+                                                         ad_grad_at(Wfc, 6), ad_grad_at(Wfc, 7), ad_grad_at(Wfc, 8)}, 9);
+        printf("\nWhere the lecture differs (by computation, ∂L/∂W, all 9 entries):\n");
+    } else {
+        cJSON *f = cJSON_AddObjectToObject(doc, "fc000");
+        cJSON_AddNumberToObject(f, "L", ad_value_scalar(Lfc));
+        lesson_json_tensor(f, "h0", h0);
+        lesson_json_tensor(f, "h1", h1);
+        lesson_json_tensor(f, "W", Wfc);
+    }
+    lesson_slip(&L, doc, "000-dLdW-rows", "000, Multi-Layer Perceptrons (b), the matrix ∂L/∂W",
+                "row i of ∂L/∂W is written ∂L/∂h_i^(l−1) · h^(l−1)ᵀ; it is ∂L/∂h_i^(l) · h^(l−1)ᵀ (the output's "
+                "gradient, as the slide's own (b) says)",
+                fc_slide, fc_right, fc_fd, 9, "finite differences");
+
+    if (doc) lesson_print_json(doc);
     lesson_write_dot(&L, ctx, J);
-    int status = rep.n_fail ? 1 : 0;
     ad_gc_report_free(&rep);
     gsl_rng_free(rng);
     ad_context_free(ctx);
-    return status;
+    return lesson_status();
 }

@@ -30,9 +30,10 @@ static ad_node *pool_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
 
 int main(int argc, char **argv)
 {
-    lesson L = {.program = "pooling", .title = "max- and average-pooling of lecture 001's 4x4 example, forward and backward"};
+    lesson L = {.program = "pooling", .title = "max- and average-pooling of lecture 001's 4x4 example, forward and backward",
+                .has_variant = true, .has_dot = true};
     lesson_parse(&L, argc, argv);
-    ad_context *ctx = ad_context_new();
+    ad_context *ctx = lesson_context(&L);
     int64_t s[] = {1, 1, 4, 4}, s2[] = {1, 1, 2, 2};
     ad_node *x = ad_set_name(ad_variable(ctx, AD_FLOAT64, 4, s, x4), "x");
     ad_node *mp = ad_set_name(ad_maxpool2d(ctx, x, 2, 2), "max-pool"), *ap = ad_set_name(ad_avgpool2d(ctx, x, 2, 2), "avg-pool");
@@ -40,18 +41,18 @@ int main(int argc, char **argv)
     /* upstream gradient dL/dy = (1 2 / 3 4), so each routed value is visible */
     double up[4] = {1, 2, 3, 4};
     ad_tensor *cot = ad_tensor_from(AD_FLOAT64, 4, s2, up);
-    ad_backward_opts o = {.cotangent = cot};
-    ad_backward_ex(ctx, mp, &o);
+    if (!cot) lesson_die(&L, "cotangent");
+    lesson_backward(&L, ctx, mp, cot);
     double gmax[16], gavg[16];
     ad_grad_copy_out(x, gmax, 16);
     ad_zero_grad(ctx);
-    ad_backward_ex(ctx, ap, &o);
+    lesson_backward(&L, ctx, ap, cot);
     ad_grad_copy_out(x, gavg, 16);
     /* a tie: two 9s in one window */
     double tie[16] = {9, 1, 2, 4, 5, 9, 7, 8, 3, 2, 1, 0, 1, 2, 3, 4};
     ad_node *xt = ad_variable(ctx, AD_FLOAT64, 4, s, tie);
     ad_node *mt = ad_maxpool2d(ctx, xt, 2, 2);
-    ad_backward_ex(ctx, mt, &o);
+    lesson_backward(&L, ctx, mt, cot);
     /* gradcheck both, away from ties */
     ad_gc_options go;
     ad_gc_default_options(&go);
@@ -66,7 +67,8 @@ int main(int argc, char **argv)
         print_grid("x:", x, false);
         print_grid("\nmax-pool (each window's largest value):", mp, false);
         print_grid("average-pool (each window's mean):", ap, false);
-        printf("\nBackward, with the upstream gradient dL/dy = (1 2 / 3 4):\n");
+        printf("\nBackward (Version %s), with the upstream gradient dL/dy = (1 2 / 3 4):\n",
+               L.variant == AD_BACKWARD_PULL ? "A" : "B");
         ad_node tmp = *x;
         tmp.grad = gmax;
         print_grid("max-pool: each window's gradient goes to its arg-max, the rest get 0", &tmp, true);
@@ -85,13 +87,21 @@ int main(int argc, char **argv)
             cJSON_AddItemToArray(a, cJSON_CreateNumber(ad_value_at(mp, i)));
             cJSON_AddItemToArray(b, cJSON_CreateNumber(ad_value_at(ap, i)));
         }
-        cJSON *g = cJSON_AddArrayToObject(doc, "max_pool_grad");
-        for (int i = 0; i < 16; i++) cJSON_AddItemToArray(g, cJSON_CreateNumber(gmax[i]));
+        lesson_json_array(doc, "x", x4, 16);
+        lesson_json_array(doc, "upstream_grad", up, 4);
+        lesson_json_array(doc, "max_pool_grad", gmax, 16);
+        lesson_json_array(doc, "avg_pool_grad", gavg, 16);
+        lesson_json_array(doc, "tie_x", tie, 16);
+        double gt[16];
+        ad_grad_copy_out(xt, gt, 16);
+        lesson_json_array(doc, "tie_max_pool_grad", gt, 16);
+        cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
         cJSON_AddNumberToObject(doc, "gradcheck_failed", rep.n_fail);
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, mp);
-    int status = rep.n_fail ? 1 : 0;
+    if (rep.n_fail) lesson_fail(&L, "gradcheck of pooling failed");
+    int status = lesson_status();
     ad_gc_report_free(&rep);
     ad_tensor_free(cot);
     ad_context_free(ctx);

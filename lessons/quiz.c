@@ -7,18 +7,21 @@
 #include <stdio.h>
 #include "lesson.h"
 
-/* a = xz, b = exp a, c = log x, d = a / c, e = sin c, g = e / a, y = b + d + g */
+/* The lecture's Forward Computation for the quiz ("Given: x = 2, z = 3"):
+ * a = xz, b = log(x), c = sin(b), d = exp(a), e = a/b, f = c/a,
+ * y = d + e + f (the OCR'd slide prints z as π and e, f as square roots;
+ * the quiz's function fixes them). */
 static ad_node *quiz(ad_context *ctx, ad_node *const *in, void *user)
 {
     (void)user;
     ad_node *a = ad_set_name(ad_mul(ctx, in[0], in[1]), "a");
-    ad_node *b = ad_set_name(ad_exp(ctx, a), "b");
-    ad_node *c = ad_set_name(ad_log(ctx, in[0]), "c");
-    ad_node *d = ad_set_name(ad_div(ctx, a, c), "d");
-    ad_node *e = ad_set_name(ad_sin(ctx, c), "e");
-    ad_node *g = ad_set_name(ad_div(ctx, e, a), "g");
-    ad_node *h = ad_set_name(ad_add(ctx, b, d), "h");
-    return ad_set_name(ad_add(ctx, h, g), "y");
+    ad_node *b = ad_set_name(ad_log(ctx, in[0]), "b");
+    ad_node *c = ad_set_name(ad_sin(ctx, b), "c");
+    ad_node *d = ad_set_name(ad_exp(ctx, a), "d");
+    ad_node *e = ad_set_name(ad_div(ctx, a, b), "e");
+    ad_node *f = ad_set_name(ad_div(ctx, c, a), "f");
+    ad_node *de = ad_set_name(ad_add(ctx, d, e), "(d+e)");
+    return ad_set_name(ad_add(ctx, de, f), "y");
 }
 
 /* The lecture's choices, [dy/dx, dy/dz]. */
@@ -34,6 +37,7 @@ int main(int argc, char **argv)
         .title = "Differentiation Quiz #1: y = exp(xz) + xz/log(x) + sin(log(x))/(xz) [lecture 004]",
         .in = {{"x", 2, 0, INFINITY, "log x needs x > 0 (and x != 1: log x divides)"}, {"z", 3, -INFINITY, INFINITY, NULL}},
         .n_in = 2,
+        .has_dot = true,   /* no --variant: the lesson runs Version A and Version B both */
     };
     lesson_parse(&L, argc, argv);
     double x0 = L.in[0].value, z0 = L.in[1].value;
@@ -41,7 +45,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "quiz: x = 1 or z = 0 divides by zero (log 1 = 0, xz = 0)\n");
         return 2;
     }
-    ad_context *ctx = ad_context_new();
+    ad_context *ctx = lesson_context(&L);
     ad_node *in[2] = {ad_set_name(ad_scalar(ctx, x0), "x"), ad_set_name(ad_scalar(ctx, z0), "z")};
     ad_node *y = quiz(ctx, in, NULL);
     if (!y) lesson_die(&L, "building y");
@@ -51,18 +55,19 @@ int main(int argc, char **argv)
         printf("Forward computation, one intermediate quantity per line:\n");
         ad_explain_nodes(stdout, ctx, y);
         printf("\nBackward computation, Version A (dy/dv = Σ over consumers u of dy/du · du/dv):\n");
-        ad_explain_reverse(stdout, ctx, y, AD_BACKWARD_PULL);
+        if (ad_explain_reverse(stdout, ctx, y, AD_BACKWARD_PULL) != AD_OK) lesson_die(&L, "backward");
     } else {
         ad_backward_opts o = {.variant = AD_BACKWARD_PULL};
-        ad_backward_ex(ctx, y, &o);
+        if (ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(&L, "backward");
     }
     ga[0] = ad_grad_scalar(in[0]), ga[1] = ad_grad_scalar(in[1]);
     if (!L.json) {
         printf("\nBackward computation, Version B (each node increments its inputs' adjoints):\n");
-        ad_explain_reverse(stdout, ctx, y, AD_BACKWARD_PUSH);
+        if (ad_explain_reverse(stdout, ctx, y, AD_BACKWARD_PUSH) != AD_OK) lesson_die(&L, "backward");
     } else {
         ad_zero_grad(ctx);
-        ad_backward(ctx, y);
+        ad_backward_opts o = {.variant = AD_BACKWARD_PUSH};
+        if (ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(&L, "backward");
     }
     gb[0] = ad_grad_scalar(in[0]), gb[1] = ad_grad_scalar(in[1]);
     double rx = round(gb[0]), rz = round(gb[1]);
@@ -80,6 +85,7 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "dy_dz", gb[1]);
         cJSON_AddNumberToObject(doc, "version_a_dy_dx", ga[0]);
         cJSON_AddNumberToObject(doc, "version_a_dy_dz", ga[1]);
+        lesson_json_nodes(doc, ctx, y);
     }
     lesson_fd_report(&L, quiz, NULL, gb, "y", doc);
     if (x0 == 2 && z0 == 3) {
@@ -92,8 +98,24 @@ int main(int argc, char **argv)
             cJSON_AddStringToObject(doc, "answer", s);
         }
     }
+    {
+        /* The OCR'd slide's breakdown: b = log(a) (log of xz, not of x) and
+         * y = b + c + f (b and c in place of d and e). Each evaluated at the
+         * point against the quiz's y evaluated directly from its definition. */
+        double a = x0 * z0, want = exp(a) + a / log(x0) + sin(log(x0)) / a;
+        double b_slide = log(a), y_b_slide = exp(a) + a / b_slide + sin(b_slide) / a;
+        double b = log(x0), c = sin(b), f = c / a, y_sum_slide = b + c + f;
+        double right = exp(a) + a / b + c / a;
+        if (!L.json) printf("\nWhere the lecture's breakdown differs (by computation, y):\n");
+        lesson_slip(&L, doc, "004-quiz1-b", "004, Differentiation Quiz #1, Forward Computation",
+                    "b = log(a) = log(xz); the quiz has log(x)", &y_b_slide, &right, &want, 1,
+                    "y from its definition");
+        lesson_slip(&L, doc, "004-quiz1-y", "004, Differentiation Quiz #1, Forward Computation",
+                    "y = b + c + f; the quiz's three terms are d + e + f", &y_sum_slide, &right, &want, 1,
+                    "y from its definition");
+    }
     lesson_write_dot(&L, ctx, y);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);
-    return 0;
+    return lesson_status();
 }

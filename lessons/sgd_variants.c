@@ -2,17 +2,21 @@
  * 002] on one finite-sum problem, least squares
  *   F(θ) = (1/n) Σᵢ (aᵢᵀθ − bᵢ)²,  n = 200 examples, d = 5,
  * with the data drawn by a seeded generator. GD takes one step per epoch on
- * the full gradient; SGD n steps on one random example each (with
- * replacement); minibatch SGD n/20 steps on batches of 20 of a shuffle;
- * cyclic SGD visits the examples in order; shuffled cyclic in a new order
- * each epoch. Every gradient comes from the engine's backward pass. */
+ * the full gradient; SGD n steps on one random example each (IID indices,
+ * with replacement); minibatch SGD n/B steps on B IID indices each, as
+ * lecture 001 defines it ("i(k,1), ..., i(k,B) IID"); cyclic SGD visits the
+ * examples in order; shuffled cyclic in a new order each epoch; and the
+ * shuffled cyclic *minibatch* variant (what a shuffling data loader does:
+ * consecutive batches of one permutation, no repeats within an epoch),
+ * which is not lecture 001's minibatch SGD. Every gradient comes from the
+ * engine's backward pass. */
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "lesson.h"
 
-enum { N = 200, D = 5, EPOCHS = 10, METHODS = 5 };
+enum { N = 200, D = 5, MAX_EPOCHS = 100, METHODS = 6 };
 static double A[N * D], B[N];
 
 /* F over the rows idx[0..count) (all rows if idx is NULL), as a graph */
@@ -32,10 +36,16 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "sgd_variants",
                 .title = "GD, SGD, minibatch SGD, cyclic and shuffled cyclic SGD on one least-squares problem [001, 002]",
-                .in = {{"lr", 0.02, 0, 1, "the step size"}},
-                .n_in = 1};
+                .in = {{"lr", 0.02, 0, 1, "the step size α (GD takes 10α)"},
+                       {"batch", 20, 0, N + 1, "the minibatch size B, 1..200"},
+                       {"epochs", 10, 0, MAX_EPOCHS + 1, "1..100"},
+                       {"seed", 7, -1, 4294967296.0, "the seed of the sampling (the data's is fixed)"}},
+                .n_in = 4,
+                .has_variant = true};
     lesson_parse(&L, argc, argv);
     double lr = L.in[0].value;
+    int Bsz = (int)L.in[1].value, EPOCHS = (int)L.in[2].value;
+    if (L.in[1].value != Bsz || L.in[2].value != EPOCHS) lesson_usage_error(L.program, "%s takes whole numbers", "--batch/--epochs");
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 42);
     double theta_true[D] = {1, -2, 0.5, 3, -1};
@@ -46,58 +56,115 @@ int main(int argc, char **argv)
             B[i] += A[i * D + j] * theta_true[j];
         }
     }
-    const char *names[METHODS] = {"GD", "SGD", "minibatch SGD (20)", "cyclic SGD", "shuffled cyclic SGD"};
-    double curve[METHODS][EPOCHS + 1];
-    ad_context *ctx = ad_context_new();
+    const char *names[METHODS] = {"GD", "SGD", "minibatch SGD", "cyclic SGD", "shuffled cyclic SGD",
+                                  "shuffled minibatch"};
+    static double curve[METHODS][MAX_EPOCHS + 1];
+    int64_t steps_taken[METHODS] = {0}, repeats_in_epoch[METHODS] = {0};
+    ad_context *ctx = lesson_context(&L);
     for (int m = 0; m < METHODS; m++) {
         int64_t sth[] = {1, D};
         ad_node *theta = ad_variable(ctx, AD_FLOAT64, 2, sth, NULL);   /* θ = 0 */
         ad_optimizer *opt = ad_sgd_new(&theta, 1, m == 0 ? lr * 10 : lr, 0);
         ad_mark mk = ad_context_mark(ctx);
         int64_t order[N];
-        gsl_rng_set(rng, 7);
+        gsl_rng_set(rng, (unsigned long)L.in[3].value);
         curve[m][0] = ad_value_scalar(loss_of(ctx, theta, NULL, N));
         ad_context_rewind(ctx, mk);
         for (int e = 1; e <= EPOCHS; e++) {
-            if (m == 2 || m == 4) ad_shuffle(order, N, rng);
-            int steps = m == 0 ? 1 : m == 2 ? N / 20 : N;
+            if (m == 4 || m == 5) ad_shuffle(order, N, rng);   /* σ ~ randomPermutation(N), every epoch */
+            int steps = m == 0 ? 1 : m == 2 || m == 5 ? N / Bsz : N;
+            bool seen[N] = {false};
             for (int s = 0; s < steps; s++) {
-                int64_t one;
+                int64_t one, batch[N];
                 ad_node *l;
                 if (m == 0) l = loss_of(ctx, theta, NULL, N);
-                else if (m == 2) l = loss_of(ctx, theta, order + 20 * s, 20);
-                else {
+                else if (m == 2) {   /* lecture 001: i(k, j) ~ Uniform{1..N}, j = 1..B, IID */
+                    for (int j = 0; j < Bsz; j++) batch[j] = (int64_t)gsl_rng_uniform_int(rng, N);
+                    l = loss_of(ctx, theta, batch, Bsz);
+                } else if (m == 5) {
+                    l = loss_of(ctx, theta, order + (int64_t)Bsz * s, Bsz);
+                } else {
                     one = m == 1 ? (int64_t)gsl_rng_uniform_int(rng, N) : m == 3 ? s : order[s];
                     l = loss_of(ctx, theta, &one, 1);
                 }
-                if (!l || ad_backward(ctx, l) != AD_OK) lesson_die(&L, "step");
+                /* how often an epoch reuses an example: IID sampling repeats, a permutation does not */
+                if (m == 1 || m == 2 || m == 4 || m == 5) {
+                    int cnt = m == 1 || m == 4 ? 1 : Bsz;
+                    for (int j = 0; j < cnt; j++) {
+                        int64_t i = m == 1 || m == 4 ? one : m == 2 ? batch[j] : order[(int64_t)Bsz * s + j];
+                        repeats_in_epoch[m] += seen[i];
+                        seen[i] = true;
+                    }
+                }
+                steps_taken[m]++;
+                if (!l) {   /* check-finite: the loss overflowed */
+                    fprintf(stderr, "sgd_variants: FAILED: %s diverged in epoch %d, step %d (step size %g): %s\n",
+                            names[m], e, s + 1, m == 0 ? lr * 10 : lr, ad_last_error());
+                    return 1;
+                }
+                lesson_backward(&L, ctx, l, NULL);
                 ad_optimizer_step(opt);
                 ad_optimizer_zero_grad(opt);
                 ad_context_rewind(ctx, mk);
             }
-            curve[m][e] = ad_value_scalar(loss_of(ctx, theta, NULL, N));
+            ad_node *Fe = loss_of(ctx, theta, NULL, N);
+            if (!Fe) {
+                fprintf(stderr, "sgd_variants: FAILED: %s diverged by the end of epoch %d: %s\n", names[m], e,
+                        ad_last_error());
+                return 1;
+            }
+            curve[m][e] = ad_value_scalar(Fe);
             ad_context_rewind(ctx, mk);
         }
         ad_optimizer_free(opt);
     }
+    /* Lecture 001's shuffled cyclic SGD pseudocode steps with ∇f_σ(k), k the global step count; within
+     * epoch e, k runs from (e−1)N to eN − 1, so σ(k) names an example (1..N) only in the first epoch.
+     * Its formula line, σ^⌊k/N⌋(mod(k, N) + 1), and σ(i) with i the position in the epoch, do. */
+    double valid_slide = 0, valid_right = 0, needed = (double)EPOCHS * N;
+    for (int64_t k = 0; k < (int64_t)EPOCHS * N; k++) {
+        valid_slide += k < N;           /* σ(k) defined only for k in 0..N−1 */
+        valid_right += (k % N) < N;     /* σ(i), i = mod(k, N): always */
+    }
+    cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
     if (!L.json) {
-        printf("sgd_variants — F(θ) = (1/n) Σᵢ (aᵢᵀθ − bᵢ)², n = %d, d = %d, from θ = 0; step %g (GD: %g)\n\n", N, D, lr,
-               lr * 10);
+        printf("sgd_variants — F(θ) = (1/n) Σᵢ (aᵢᵀθ − bᵢ)², n = %d, d = %d, from θ = 0; step %g (GD: %g), B = %d\n\n", N,
+               D, lr, lr * 10, Bsz);
         printf("  %-6s", "epoch");
-        for (int m = 0; m < METHODS; m++) printf(" %20s", names[m]);
+        for (int m = 0; m < METHODS; m++) printf(" %19s", names[m]);
         printf("\n");
         for (int e = 0; e <= EPOCHS; e++) {
             printf("  %-6d", e);
-            for (int m = 0; m < METHODS; m++) printf(" %20.6f", curve[m][e]);
+            for (int m = 0; m < METHODS; m++) printf(" %19.6f", curve[m][e]);
             printf("\n");
         }
         printf("\nOne epoch costs every method n example-gradients; GD spends them on one exact step, SGD on n\n"
                "noisy ones, which is why SGD gets much further per epoch. With a fixed step SGD stalls at a\n"
                "noise floor (here about the data's noise, 0.01) instead of converging; shuffling each epoch\n"
                "avoids the bias of a fixed cyclic order.\n");
-    } else {
-        cJSON *doc = cJSON_CreateObject();
+        printf("\nMinibatch SGD is lecture 001's: B IID indices per step (%lld repeated examples over the run,\n"
+               "an unbiased gradient estimate each step). \"shuffled minibatch\" takes consecutive batches of one\n"
+               "permutation per epoch (%lld repeats): what a shuffling data loader does, shuffled cyclic\n"
+               "minibatch SGD in lecture 001's terms, not an instance of SGD (no unbiasedness per step).\n",
+               (long long)repeats_in_epoch[2], (long long)repeats_in_epoch[5]);
+        printf("\nWhere the lecture differs (by computation, steps of %d epochs that name an example):\n", EPOCHS);
+    }
+    lesson_slip(&L, doc, "001-shuffled-sigma-k", "001, Shuffled Cyclic (mini-batch) SGD pseudocode",
+                "θ^{k+1} = θ^k − α_k ∇f_σ(k)(θ^k) indexes the permutation by the global step k, which passes N "
+                "after the first epoch; it is σ(i), i the position within the epoch (as the formula "
+                "σ^⌊k/N⌋(mod(k,N)+1) on the slide before says)",
+                &valid_slide, &valid_right, &needed, 1, "steps taken (each uses one example)");
+    if (L.json) {
         cJSON_AddStringToObject(doc, "lesson", "sgd_variants");
+        cJSON_AddNumberToObject(doc, "lr", lr);
+        cJSON_AddNumberToObject(doc, "batch", Bsz);
+        cJSON_AddNumberToObject(doc, "epochs", EPOCHS);
+        cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
+        cJSON *st = cJSON_AddObjectToObject(doc, "steps"), *rp = cJSON_AddObjectToObject(doc, "repeated_examples");
+        for (int m = 0; m < METHODS; m++) {
+            cJSON_AddNumberToObject(st, names[m], (double)steps_taken[m]);
+            cJSON_AddNumberToObject(rp, names[m], (double)repeats_in_epoch[m]);
+        }
         cJSON *o = cJSON_AddObjectToObject(doc, "loss");
         for (int m = 0; m < METHODS; m++) {
             cJSON *a = cJSON_AddArrayToObject(o, names[m]);
@@ -107,5 +174,5 @@ int main(int argc, char **argv)
     }
     gsl_rng_free(rng);
     ad_context_free(ctx);
-    return 0;
+    return lesson_status();
 }

@@ -17,23 +17,26 @@ static ad_node *sm_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
 
 int main(int argc, char **argv)
 {
-    lesson L = {.program = "softmax", .title = "softmax, its Jacobian, and cross-entropy [lectures 001, 004]"};
+    lesson L = {.program = "softmax", .title = "softmax, its Jacobian, and cross-entropy [lectures 001, 004]",
+                .has_dot = true};
     lesson_parse(&L, argc, argv);
-    ad_context *ctx = ad_context_new();
+    ad_context *ctx = lesson_context(&L);
     int64_t s3[] = {3};
     const double ex[3][3] = {{1, 2, 3}, {999, 0, -2}, {-2, -2, -99}};
     ad_node *mu[3];
-    for (int k = 0; k < 3; k++) mu[k] = ad_softmax(ctx, ad_variable(ctx, AD_FLOAT64, 1, s3, ex[k]), 0);
+    for (int k = 0; k < 3; k++)
+        if (!(mu[k] = ad_softmax(ctx, ad_variable(ctx, AD_FLOAT64, 1, s3, ex[k]), 0))) lesson_die(&L, "softmax");
     /* the Jacobian of μ at [1,2,3]: row i is the grad after a backward with cotangent e_i */
     ad_node *x = mu[0]->in[0];
     double J[3][3], formula[3][3], worst = 0;
     for (int i = 0; i < 3; i++) {
-        lesson_backward_unit(ctx, mu[0], i);
+        if (lesson_backward_unit(ctx, mu[0], i) != AD_OK) lesson_die(&L, "backward");
         for (int j = 0; j < 3; j++) {
             J[i][j] = ad_grad_at(x, j);
             double yi = ad_value_at(mu[0], i), yj = ad_value_at(mu[0], j);
             formula[i][j] = yi * ((i == j) - yj);
-            worst = fmax(worst, fabs(J[i][j] - formula[i][j]));
+            double d = fabs(J[i][j] - formula[i][j]);
+            if (!(d <= worst)) worst = d;   /* NaN-propagating maximum */
         }
     }
     /* cross-entropy: 4 samples, 3 classes, weights (1, 2, 0.5), the last target ignored */
@@ -52,6 +55,17 @@ int main(int argc, char **argv)
         num += wt * (lse - logits[3 * n + (int)targets[n]]);
         den += wt;
     }
+    /* Lecture 001's softmax regression: f_{W,b}(x) = μ(Wx + b), W ∈ R^{k×n},
+     * compared with the one-hot vector 𝒫(y) in D_KL(𝒫(y) || f(x)). The slide
+     * puts 𝒫(y) in R^n; it must have f's length. Here n = 4 features, k = 3
+     * classes, and the engine computes f's length. */
+    int64_t s34[] = {3, 4}, s14[] = {1, 4};
+    double Wv[12] = {0.1, -0.2, 0.3, 0.0, 0.5, 0.1, -0.1, 0.2, -0.3, 0.4, 0.2, -0.5}, xv4[4] = {1, 2, -1, 0.5};
+    ad_node *fW = ad_softmax(ctx, ad_linear(ctx, ad_constant(ctx, AD_FLOAT64, 2, s14, xv4),
+                                          ad_constant(ctx, AD_FLOAT64, 2, s34, Wv),
+                                          ad_constant(ctx, AD_FLOAT64, 1, s3, (double[]){0.1, 0, -0.1})), 1);
+    if (!fW) lesson_die(&L, "softmax regression");
+    double onehot_slide = 4, onehot_right = 3, f_len = (double)ad_value(fW).size;
     ad_gc_options go;
     ad_gc_default_options(&go);
     ad_gc_report rep = {0};
@@ -78,6 +92,10 @@ int main(int argc, char **argv)
                "  engine %.15g   by hand Σ w_t(log Σ exp − x_t) / Σ w_t = %.15g\n\n", ad_value_scalar(ce), num / den);
         printf("gradcheck of softmax at [1,2,3]:\n");
         ad_gc_write(stdout, &rep, AD_GC_TEXT);
+        printf("\nWhere the lecture differs (by computation, the length of the one-hot vector 𝒫(y)):\n");
+        lesson_slip(&L, NULL, "001-onehot", "001, Supervised Learning Model for Softmax Regression",
+                    "𝒫(y) ∈ R^n (n features); it is compared with f_{W,b}(x) = μ(Wx + b) ∈ R^k (k classes)",
+                    &onehot_slide, &onehot_right, &f_len, 1, "len(μ(Wx+b)) from the engine (n = 4, k = 3)");
     } else {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "lesson", "softmax");
@@ -91,10 +109,22 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(doc, "cross_entropy", ad_value_scalar(ce));
         cJSON_AddNumberToObject(doc, "cross_entropy_by_hand", num / den);
         cJSON_AddNumberToObject(doc, "gradcheck_failed", rep.n_fail);
+        cJSON *jac = cJSON_AddArrayToObject(doc, "jacobian"), *jf = cJSON_AddArrayToObject(doc, "jacobian_formula");
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                cJSON_AddItemToArray(jac, cJSON_CreateNumber(J[i][j]));
+                cJSON_AddItemToArray(jf, cJSON_CreateNumber(formula[i][j]));
+            }
+        lesson_slip(&L, doc, "001-onehot", "001, Supervised Learning Model for Softmax Regression",
+                    "𝒫(y) ∈ R^n (n features); it is compared with f_{W,b}(x) = μ(Wx + b) ∈ R^k (k classes)",
+                    &onehot_slide, &onehot_right, &f_len, 1, "len(μ(Wx+b)) from the engine (n = 4, k = 3)");
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, ce);
-    int status = rep.n_fail ? 1 : 0;
+    if (rep.n_fail) lesson_fail(&L, "gradcheck of softmax failed");
+    if (!(worst <= 1e-12)) lesson_fail(&L, "the softmax Jacobian differs from y_i(δ_ij − y_j) by %g", worst);
+    if (!lesson_check_close(&L, "cross-entropy", ad_value_scalar(ce), num / den, 1e-12)) {}
+    int status = lesson_status();
     ad_gc_report_free(&rep);
     ad_context_free(ctx);
     return status;

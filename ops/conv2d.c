@@ -1,5 +1,5 @@
 /* conv2d.c: 2-d convolution (cross-correlation, as in PyTorch) by im2col
- * and GEMM, one image at a time.
+ * and GEMM, over the whole batch in the engine's threads (ad_parallel.h).
  *   x (N,C,H,W), w (K,C,R,S), b (K) -> y (N,K,P,Q),
  *   P = (H + 2·pad_h - R)/stride_h + 1, Q likewise.
  * For image n, col (C·R·S, P·Q) holds the receptive fields as columns:
@@ -7,15 +7,33 @@
  *   dw           += dy_n · colᵀ                    (K, C·R·S)
  *   dx_n         += col2im(wᵀ · dy_n)              (C, H, W)
  *   db           += Σ over n, p, q of dy
- *   ty            = conv(tx, w) + conv(x, tw) + tb  (linear in each input) */
+ *   ty            = conv(tx, w) + conv(x, tw) + tb  (linear in each input)
+ *
+ * Threads: an image is a piece of work in the forward and in dx (each
+ * writes its own y_n, dx_n). dw and db sum over the images, so the batch is
+ * cut into groups of consecutive images by N alone (conv_groups), each group
+ * sums into its own buffer, and the buffers are added in group order: the
+ * same bits whatever the thread count. BLAS is single-threaded inside.
+ *
+ * im2col and col2im work a row of one tap (c, r, s) at a time: the output
+ * columns q whose input column lies in the padding are found once per tap
+ * (tap_range), so the interior is a straight copy (a memcpy at stride 1)
+ * and the border is zero-filled (im2col) or skipped (col2im), with no bounds
+ * test per element. The per-image col stays in cache; dw rebuilds it rather
+ * than keeping the whole batch's (several MB) from the forward, which
+ * measured slower (BENCHMARKS.md). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
+#include "ad_parallel.h"
 
 typedef struct geom {
     int64_t N, C, H, W, K, R, S, P, Q, sh, sw, ph, pw;
+    int64_t crs, pq, chw;   /* C·R·S, P·Q, C·H·W */
+    ad_dtype dt;
+    size_t es;              /* bytes per element */
 } geom;
 
 static geom geometry(const ad_node *o)
@@ -23,7 +41,10 @@ static geom geometry(const ad_node *o)
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
     geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3],
               o->value.shape[2], o->value.shape[3], o->params->stride[0], o->params->stride[1], o->params->pad[0],
-              o->params->pad[1]};
+              o->params->pad[1], 0, 0, 0, (ad_dtype)o->value.dtype, ad_dtype_size((ad_dtype)o->value.dtype)};
+    g.crs = g.C * g.R * g.S;
+    g.pq = g.P * g.Q;
+    g.chw = g.C * g.H * g.W;
     return g;
 }
 
@@ -61,22 +82,79 @@ static ad_status conv_infer(ad_node *const *in, int n_in, const ad_params *p, in
     return AD_OK;
 }
 
-/* col (C·R·S, P·Q) from image x_n (C,H,W); zero where the window is in the padding. */
-#define IM2COL(T, X, COL, g)                                                                                           \
-    for (int64_t c = 0; c < (g).C; c++)                                                                                \
-        for (int64_t r = 0; r < (g).R; r++)                                                                            \
-            for (int64_t s = 0; s < (g).S; s++) {                                                                      \
-                T *row = (COL) + ((c * (g).R + r) * (g).S + s) * (g).P * (g).Q;                                        \
-                for (int64_t p = 0; p < (g).P; p++) {                                                                  \
-                    int64_t h = p * (g).sh - (g).ph + r;                                                               \
-                    for (int64_t q = 0; q < (g).Q; q++) {                                                              \
-                        int64_t w_ = q * (g).sw - (g).pw + s;                                                          \
-                        row[p * (g).Q + q] = (h >= 0 && h < (g).H && w_ >= 0 && w_ < (g).W)                            \
-                                                 ? (X)[(c * (g).H + h) * (g).W + w_]                                   \
-                                                 : (T)0;                                                               \
-                    }                                                                                                  \
-                }                                                                                                      \
-            }
+/* The output columns q in [lo, hi) whose input column q·stride - pad + s
+ * lies inside 0..W-1 (the same rule gives the rows p for tap r). */
+static void tap_range(int64_t s, int64_t stride, int64_t pad, int64_t W, int64_t Q, int64_t *lo, int64_t *hi)
+{
+    int64_t a = pad - s > 0 ? (pad - s + stride - 1) / stride : 0;           /* first q with q·st - pad + s >= 0 */
+    int64_t b = W - 1 + pad - s >= 0 ? (W - 1 + pad - s) / stride + 1 : 0;   /* first q past W - 1 */
+    *lo = a < Q ? a : Q;
+    *hi = b < *lo ? *lo : b > Q ? Q : b;
+}
+
+/* Each tap (c, r, s) of image geometry g, with its row `row` of col (the
+ * offset of element (p, 0)), the offset `in` in x_n of the input under
+ * output (p, 0) for row p, the rows [p0, p1) and columns [q0, q1) whose
+ * input lies inside the image. */
+#define FOR_TAPS(g, ...)                                                                                               \
+    for (int64_t c = 0; c < (g)->C; c++)                                                                               \
+        for (int64_t r = 0; r < (g)->R; r++) {                                                                         \
+            int64_t p0, p1;                                                                                            \
+            tap_range(r, (g)->sh, (g)->ph, (g)->H, (g)->P, &p0, &p1);                                                  \
+            for (int64_t s = 0; s < (g)->S; s++) {                                                                     \
+                int64_t q0, q1, row = ((c * (g)->R + r) * (g)->S + s) * (g)->P * (g)->Q;                               \
+                tap_range(s, (g)->sw, (g)->pw, (g)->W, (g)->Q, &q0, &q1);                                              \
+                __VA_ARGS__                                                                                            \
+            }                                                                                                          \
+        }
+#define TAP_INPUT(g, p) ((c * (g)->H + (p) * (g)->sh - (g)->ph + r) * (g)->W - (g)->pw + s)
+
+/* im2col: col (C·R·S, P·Q) from image x_n (C,H,W), zero in the padding.
+ * col2im: dx_n (C,H,W) += the columns of dcol at their input positions. */
+#define DEFINE_COL(T, SFX)                                                                                             \
+    static void im2col_##SFX(const geom *g, const T *x, T *col)                                                        \
+    {                                                                                                                  \
+        FOR_TAPS(g, {                                                                                                  \
+            memset(col + row, 0, (size_t)(p0 * g->Q) * sizeof(T));                                                     \
+            for (int64_t p = p0; p < p1; p++) {                                                                        \
+                T *out = col + row + p * g->Q;                                                                         \
+                const T *in = x + TAP_INPUT(g, p);                                                                     \
+                for (int64_t q = 0; q < q0; q++) out[q] = 0;                                                           \
+                if (g->sw == 1) memcpy(out + q0, in + q0, (size_t)(q1 - q0) * sizeof(T));                              \
+                else                                                                                                   \
+                    for (int64_t q = q0; q < q1; q++) out[q] = in[q * g->sw];                                          \
+                for (int64_t q = q1; q < g->Q; q++) out[q] = 0;                                                        \
+            }                                                                                                          \
+            memset(col + row + p1 * g->Q, 0, (size_t)((g->P - p1) * g->Q) * sizeof(T));                               \
+        })                                                                                                             \
+    }                                                                                                                  \
+    static void col2im_##SFX(const geom *g, const T *col, T *dx)                                                       \
+    {                                                                                                                  \
+        FOR_TAPS(g, {                                                                                                  \
+            for (int64_t p = p0; p < p1; p++) {                                                                        \
+                const T *in = col + row + p * g->Q;                                                                    \
+                T *out = dx + TAP_INPUT(g, p);                                                                         \
+                if (g->sw == 1)                                                                                        \
+                    for (int64_t q = q0; q < q1; q++) out[q] += in[q];                                                 \
+                else                                                                                                   \
+                    for (int64_t q = q0; q < q1; q++) out[q * g->sw] += in[q];                                         \
+            }                                                                                                          \
+        })                                                                                                             \
+    }
+DEFINE_COL(float, f)
+DEFINE_COL(double, d)
+
+static void im2col(ad_dtype dt, const geom *g, const void *x, void *col)
+{
+    if (dt == AD_FLOAT32) im2col_f(g, x, col);
+    else im2col_d(g, x, col);
+}
+
+static void col2im(ad_dtype dt, const geom *g, const void *col, void *dx)
+{
+    if (dt == AD_FLOAT32) col2im_f(g, col, dx);
+    else col2im_d(g, col, dx);
+}
 
 static void gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *A, const void *B,
                  double beta, void *C)
@@ -90,90 +168,154 @@ static void gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                     (int)k, 1.0, A, lda, B, ldb, beta, C, (int)n);
 }
 
-/* y (+)= conv(x, w) [+ b]: the forward, and each term of the jvp. */
-static void conv_into(const ad_node *o, const void *x, const void *w, const void *b, void *y, double beta)
+#ifdef _OPENMP
+#include <omp.h>
+#define THREAD_ID() omp_get_thread_num()
+#else
+#define THREAD_ID() 0
+#endif
+
+/* The groups dw and db sum over: from N alone (see the top). */
+enum { CONV_GROUPS = 16 };
+static int64_t conv_groups(int64_t N) { return N < CONV_GROUPS ? N : CONV_GROUPS; }
+
+/* Scratch in the node's arena (rewound with it: no malloc per step): a col
+ * per thread, and dw's per-group sums. The forward of a recorded node makes
+ * it once for the forward, the jvp and both vjps (which then cannot run out
+ * of memory halfway, with no way to say so). */
+typedef struct conv_work {
+    int nt;            /* threads it has cols for */
+    size_t col_bytes;  /* one col (C·R·S, P·Q) */
+    char *cols;        /* nt cols */
+    char *parts;       /* conv_groups(N) × K × C·R·S */
+} conv_work;
+
+static conv_work *work_new(const ad_node *o, int nt)
 {
     geom g = geometry(o);
-    ad_dtype dt = (ad_dtype)o->value.dtype;
-    size_t es = ad_dtype_size(dt);
-    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q;
-    void *col = malloc((size_t)(crs * pq) * es);
-    if (!col) return;   /* cannot happen for the sizes the arena already holds */
+    size_t es = ad_dtype_size((ad_dtype)o->value.dtype);
+    ad_node *m = (ad_node *)o;   /* the arena is the node's context's, not the node */
+    conv_work *wk = ad_node_alloc(m, sizeof *wk);
+    if (!wk) return NULL;
+    wk->nt = nt;
+    wk->col_bytes = (size_t)(g.C * g.R * g.S * g.P * g.Q) * es;
+    wk->cols = ad_node_alloc(m, (size_t)nt * wk->col_bytes);
+    wk->parts = ad_node_alloc(m, (size_t)(conv_groups(g.N) * g.K * g.C * g.R * g.S) * es);
+    return wk->cols && wk->parts ? wk : NULL;
+}
+
+/* The node's scratch, for at most `want` threads (*nt says how many). */
+static conv_work *work_of(const ad_node *o, int want, int *nt)
+{
+    conv_work *wk = o->saved ? o->saved : work_new(o, want);
+    if (wk) *nt = want < wk->nt ? want : wk->nt;
+    return wk;
+}
+
+/* y (+)= conv(x, w) [+ b]: the forward, and each term of the jvp. */
+static ad_status conv_into(const ad_node *o, const void *x, const void *w, const void *b, void *y, bool accumulate)
+{
+    geom g = geometry(o);
+    int nt;
+    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * g.pq * (g.K + g.crs)), &nt);
+    if (!wk) return ad_last_status();
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
-        AD_DISPATCH(dt, {
-            const T *X = (const T *)x + n * g.C * g.H * g.W;
-            T *COL = col;
-            IM2COL(T, X, COL, g);
-        });
-        char *yn = (char *)y + (size_t)(n * g.K * pq) * es;
-        gemm(dt, false, false, g.K, pq, crs, w, col, beta, yn);
-        if (b)
-            AD_DISPATCH(dt, {
+        char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
+        char *yn = (char *)y + (size_t)(n * g.K * g.pq) * g.es;
+        im2col(g.dt, &g, (const char *)x + (size_t)(n * g.chw) * g.es, col);
+        double beta = accumulate ? 1.0 : 0.0;
+        if (b) {   /* start y_n from the bias: GEMM adds onto it, no second pass */
+            AD_DISPATCH(g.dt, {
                 T *Y = (T *)yn;
                 const T *B = b;
                 for (int64_t k = 0; k < g.K; k++)
-                    for (int64_t i = 0; i < pq; i++) Y[k * pq + i] += B[k];
+                    for (int64_t i = 0; i < g.pq; i++) Y[k * g.pq + i] = accumulate ? Y[k * g.pq + i] + B[k] : B[k];
             });
+            beta = 1.0;
+        }
+        gemm(g.dt, false, false, g.K, g.pq, g.crs, w, col, beta, yn);
     }
-    free(col);
+    return AD_OK;
 }
 
 static ad_status conv_forward(ad_node *o)
 {
-    conv_into(o, o->in[0]->value.data, o->in[1]->value.data, o->n_in == 3 ? o->in[2]->value.data : NULL,
-              o->value.data, 0.0);
-    return AD_OK;
+    if (ad_node_recording(o) && !(o->saved = work_new(o, ad_threads()))) return ad_last_status();
+    return conv_into(o, o->in[0]->value.data, o->in[1]->value.data, o->n_in == 3 ? o->in[2]->value.data : NULL,
+                     o->value.data, false);
+}
+
+/* Σ of x[0..n) with eight running sums (vectorisable, and in a fixed order). */
+#define DEFINE_ROW_SUM(T, SFX)                                                                                         \
+    static T row_sum_##SFX(const T *x, int64_t n)                                                                      \
+    {                                                                                                                  \
+        T acc[8] = {0};                                                                                                \
+        int64_t i = 0;                                                                                                 \
+        for (; i + 8 <= n; i += 8)                                                                                     \
+            for (int j = 0; j < 8; j++) acc[j] += x[i + j];                                                            \
+        for (; i < n; i++) acc[0] += x[i];                                                                             \
+        return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));                      \
+    }
+DEFINE_ROW_SUM(float, f)
+DEFINE_ROW_SUM(double, d)
+
+/* dw or db: each group of images sums into part[grp] (K·len elements);
+ * the parts are then added into gin in group order. */
+static void conv_vjp_params(const ad_node *o, int slot, const void *gout, void *gin)
+{
+    geom g = geometry(o);
+    int64_t G = conv_groups(g.N), len = slot == 1 ? g.crs : 1;
+    int nt;
+    conv_work *wk = work_of(o, ad_threads_for(G, g.N * g.pq * (g.K + g.crs)), &nt);
+    if (!wk) return;   /* only for a node not recorded; the arena's message stands */
+    char *parts = wk->parts;
+    memset(parts, 0, (size_t)(G * g.K * len) * g.es);
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
+    for (int64_t grp = 0; grp < G; grp++) {
+        char *part = parts + (size_t)(grp * g.K * len) * g.es;
+        for (int64_t n = g.N * grp / G; n < g.N * (grp + 1) / G; n++) {
+            const char *gn = (const char *)gout + (size_t)(n * g.K * g.pq) * g.es;
+            if (slot == 1) {   /* part += dy_n · colᵀ */
+                char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
+                im2col(g.dt, &g, (const char *)o->in[0]->value.data + (size_t)(n * g.chw) * g.es, col);
+                gemm(g.dt, false, true, g.K, g.crs, g.pq, gn, col, 1.0, part);
+            } else {           /* part[k] += Σ_i dy_n[k, i] */
+                AD_DISPATCH(g.dt, {
+                    T *PB = (T *)part;
+                    for (int64_t k = 0; k < g.K; k++)
+                        PB[k] += g.dt == AD_FLOAT32 ? (T)row_sum_f((const float *)gn + k * g.pq, g.pq)
+                                                  : (T)row_sum_d((const double *)gn + k * g.pq, g.pq);
+                });
+            }
+        }
+    }
+    AD_DISPATCH(g.dt, {
+        T *GI = gin;
+        const T *P = (const T *)parts;
+        for (int64_t grp = 0; grp < G; grp++)
+            for (int64_t i = 0; i < g.K * len; i++) GI[i] += P[grp * g.K * len + i];
+    });
 }
 
 static void conv_vjp(const ad_node *o, int slot, const void *gout, void *gin)
 {
-    geom g = geometry(o);
-    ad_dtype dt = (ad_dtype)o->value.dtype;
-    size_t es = ad_dtype_size(dt);
-    int64_t crs = g.C * g.R * g.S, pq = g.P * g.Q;
-    if (slot == 2) {   /* db[k] += Σ dy[n,k,:,:] */
-        AD_DISPATCH(dt, {
-            const T *G = gout;
-            T *GB = gin;
-            for (int64_t n = 0; n < g.N; n++)
-                for (int64_t k = 0; k < g.K; k++)
-                    for (int64_t i = 0; i < pq; i++) GB[k] += G[(n * g.K + k) * pq + i];
-        });
+    if (slot != 0) {
+        conv_vjp_params(o, slot, gout, gin);
         return;
     }
-    void *col = malloc((size_t)(crs * pq) * es);
-    if (!col) return;
+    /* dx_n += col2im(wᵀ · dy_n), image by image */
+    geom g = geometry(o);
+    int nt;
+    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * g.pq * (g.K + g.crs)), &nt);
+    if (!wk) return;   /* only for a node not recorded; the arena's message stands */
+#pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
-        const char *gn = (const char *)gout + (size_t)(n * g.K * pq) * es;
-        if (slot == 1) {   /* dw += dy_n · colᵀ */
-            AD_DISPATCH(dt, {
-                const T *X = (const T *)o->in[0]->value.data + n * g.C * g.H * g.W;
-                T *COL = col;
-                IM2COL(T, X, COL, g);
-            });
-            gemm(dt, false, true, g.K, crs, pq, gn, col, 1.0, gin);
-        } else {           /* dcol = wᵀ · dy_n, then scatter-add into dx_n */
-            gemm(dt, true, false, crs, pq, g.K, o->in[1]->value.data, gn, 0.0, col);
-            AD_DISPATCH(dt, {
-                const T *COL = col;
-                T *DX = (T *)gin + n * g.C * g.H * g.W;
-                for (int64_t c = 0; c < g.C; c++)
-                    for (int64_t r = 0; r < g.R; r++)
-                        for (int64_t s = 0; s < g.S; s++) {
-                            const T *row = COL + ((c * g.R + r) * g.S + s) * pq;
-                            for (int64_t p = 0; p < g.P; p++) {
-                                int64_t h = p * g.sh - g.ph + r;
-                                if (h < 0 || h >= g.H) continue;
-                                for (int64_t q = 0; q < g.Q; q++) {
-                                    int64_t w_ = q * g.sw - g.pw + s;
-                                    if (w_ >= 0 && w_ < g.W) DX[(c * g.H + h) * g.W + w_] += row[p * g.Q + q];
-                                }
-                            }
-                        }
-            });
-        }
+        char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
+        gemm(g.dt, true, false, g.crs, g.pq, g.K, o->in[1]->value.data, (const char *)gout + (size_t)(n * g.K * g.pq) * g.es, 0.0,
+             col);
+        col2im(g.dt, &g, col, (char *)gin + (size_t)(n * g.chw) * g.es);
     }
-    free(col);
 }
 
 static void conv_jvp(ad_node *o, int k)
@@ -183,9 +325,10 @@ static void conv_jvp(ad_node *o, int k)
         void *t = ad_tangent_row(o, d), *tx = ad_tangent_row(o->in[0], d), *tw = ad_tangent_row(o->in[1], d);
         void *tb = o->n_in == 3 ? ad_tangent_row(o->in[2], d) : NULL;
         memset(t, 0, bytes);
-        if (tx) conv_into(o, tx, o->in[1]->value.data, NULL, t, 1.0);
-        if (tw) conv_into(o, o->in[0]->value.data, tw, NULL, t, 1.0);
-        if (tb) {   /* + tb broadcast over n, p, q: a conv of zeros plus the bias */
+        /* ty = conv(tx, w) + conv(x, tw) + tb: the bias rides on the first term */
+        if (tx) conv_into(o, tx, o->in[1]->value.data, tb, t, true);
+        if (tw) conv_into(o, o->in[0]->value.data, tw, tx ? NULL : tb, t, true);
+        if (tb && !tx && !tw) {
             geom g = geometry(o);
             AD_DISPATCH(o->value.dtype, {
                 T *TY = t;

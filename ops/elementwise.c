@@ -10,6 +10,7 @@
 #include "ad_elementwise_math.h"
 #include "ad_kernel_util.h"
 #include "ad_ops.h"
+#include "ad_parallel.h"
 
 /* ---- broadcasting (ad_bcast in ad_kernel_util.h: the CUDA kernels use it too) ---- */
 static void pad4(const ad_tensor *t, int64_t *dims)
@@ -48,7 +49,7 @@ void ad_bcast_setup(const ad_node *out, ad_bcast *bc)
 #define BCAST_FOR(bc, BODY)                                                                                            \
     do {                                                                                                               \
         if ((bc).same) {                                                                                               \
-            int64_t n_ = (bc).n[0] * (bc).n[1] * (bc).n[2] * (bc).n[3];                                                 \
+            int64_t n_ = (bc).n[0] * (bc).n[1] * (bc).n[2] * (bc).n[3];                                                \
             for (int64_t io = 0; io < n_; io++) {                                                                      \
                 int64_t ia = io, ib = io;                                                                              \
                 BODY                                                                                                   \
@@ -111,7 +112,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
 
 /* ---- kernels from the math ---- */
 #define DEFINE_BINARY(NAME)                                                                                            \
-    static ad_status NAME##_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh,           \
+    static ad_status NAME##_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh,              \
                                   ad_dtype *dt)                                                                        \
     {                                                                                                                  \
         (void)n_in;                                                                                                    \
@@ -129,15 +130,15 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         });                                                                                                            \
         return AD_OK;                                                                                                  \
     }                                                                                                                  \
-    static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                  \
+    static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                    \
     {                                                                                                                  \
         ad_bcast bc;                                                                                                   \
         ad_bcast_setup(o, &bc);                                                                                        \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
-            const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data, *g = gout;             \
+            const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data, *g = gout;               \
             T *gi = gin;                                                                                               \
-            if (slot == 0) BCAST_FOR(bc, { gi[ia] += (T)(g[io] * NAME##_da(a[ia], b[ib], y[io])); });                \
-            else BCAST_FOR(bc, { gi[ib] += (T)(g[io] * NAME##_db(a[ia], b[ib], y[io])); });                          \
+            if (slot == 0) BCAST_FOR(bc, { gi[ia] += (T)(g[io] * NAME##_da(a[ia], b[ib], y[io])); });                  \
+            else BCAST_FOR(bc, { gi[ib] += (T)(g[io] * NAME##_db(a[ia], b[ib], y[io])); });                            \
         });                                                                                                            \
     }                                                                                                                  \
     static void NAME##_jvp(ad_node *o, int k)                                                                          \
@@ -158,7 +159,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             });                                                                                                        \
     }
 
-#define DEFINE_UNARY(NAME)                                                                                             \
+#define DEFINE_UNARY_FORWARD(NAME)                                                                                     \
     static ad_status NAME##_forward(ad_node *o)                                                                        \
     {                                                                                                                  \
         double c = param_c(o);                                                                                         \
@@ -169,8 +170,9 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             for (int64_t i = 0; i < n; i++) y[i] = (T)NAME##_f(x[i], c);                                               \
         });                                                                                                            \
         return AD_OK;                                                                                                  \
-    }                                                                                                                  \
-    static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                  \
+    }
+#define DEFINE_UNARY_VJP(NAME)                                                                                         \
+    static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                    \
     {                                                                                                                  \
         (void)slot;                                                                                                    \
         double c = param_c(o);                                                                                         \
@@ -180,7 +182,8 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             T *gi = gin;                                                                                               \
             for (int64_t i = 0; i < n; i++) gi[i] += (T)(g[i] * NAME##_d(x[i], y[i], c));                              \
         });                                                                                                            \
-    }                                                                                                                  \
+    }
+#define DEFINE_UNARY_JVP(NAME)                                                                                         \
     static void NAME##_jvp(ad_node *o, int k)                                                                          \
     {                                                                                                                  \
         double c = param_c(o);                                                                                         \
@@ -192,6 +195,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
                 for (int64_t i = 0; i < n; i++) t[i] = tx ? (T)(NAME##_d(x[i], y[i], c) * tx[i]) : (T)0;               \
             });                                                                                                        \
     }
+#define DEFINE_UNARY(NAME) DEFINE_UNARY_FORWARD(NAME) DEFINE_UNARY_VJP(NAME) DEFINE_UNARY_JVP(NAME)
 
 /* ---- default gradcheck cases ---- */
 static const ad_op_case unary_cases[] = {
@@ -272,6 +276,8 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
 
 #define UNARY_OP(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                                    \
     DEFINE_UNARY(NAME)                                                                                                 \
+    UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP)
+#define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                              \
     AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
         .name = #NAME,                                                                                                 \
@@ -303,7 +309,48 @@ UNARY_OP(sin, "sin x", 0, -3, 3, NULL)
 UNARY_OP(cos, "cos x", 0, -3, 3, NULL)
 UNARY_OP(tanh, "tanh x", 0, -2, 2, NULL)
 UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
-UNARY_OP(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
+/* relu: the hot activation of a CNN gets its own forward and vjp: the
+ * product in T (relu_d is exactly 0 or 1, so the bits are the generic
+ * kernel's, a NaN g·0 included), a select the compiler vectorises, and big tensors
+ * split over the engine's threads (each element on its own: any thread
+ * count gives the same bits). */
+#define DEFINE_RELU(T, SFX)                                                                                            \
+    static void relu_fwd_##SFX(const T *x, T *y, int64_t n)                                                            \
+    {                                                                                                                  \
+        int nt = ad_threads_for(n / RELU_BLOCK + 1, n);                                                                \
+        _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")                                       \
+        for (int64_t i0 = 0; i0 < n; i0 += RELU_BLOCK)                                                                 \
+            for (int64_t i = i0; i < (i0 + RELU_BLOCK < n ? i0 + RELU_BLOCK : n); i++) y[i] = (T)relu_f(x[i], 0);      \
+    }                                                                                                                  \
+    static void relu_vjp_##SFX(const T *x, const T *g, T *gi, int64_t n)                                               \
+    {                                                                                                                  \
+        int nt = ad_threads_for(n / RELU_BLOCK + 1, n);                                                                \
+        _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")                                       \
+        for (int64_t i0 = 0; i0 < n; i0 += RELU_BLOCK) {                                                               \
+            int64_t end = i0 + RELU_BLOCK < n ? i0 + RELU_BLOCK : n;                                                 \
+            for (int64_t i = i0; i < end; i++) gi[i] += g[i] * (T)relu_d(x[i], 0, 0);                                \
+        }                                                                                                            \
+    }
+enum { RELU_BLOCK = 1 << 13 };
+DEFINE_RELU(float, f)
+DEFINE_RELU(double, d)
+
+static ad_status relu_forward(ad_node *o)
+{
+    if (o->value.dtype == AD_FLOAT32) relu_fwd_f(o->in[0]->value.data, o->value.data, o->value.size);
+    else relu_fwd_d(o->in[0]->value.data, o->value.data, o->value.size);
+    return AD_OK;
+}
+
+static void relu_vjp(const ad_node *o, int slot, const void *gout, void *gin)
+{
+    (void)slot;
+    if (o->value.dtype == AD_FLOAT32) relu_vjp_f(o->in[0]->value.data, gout, gin, o->value.size);
+    else relu_vjp_d(o->in[0]->value.data, gout, gin, o->value.size);
+}
+
+DEFINE_UNARY_JVP(relu)
+UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
 UNARY_OP(abs, "|x|; abs'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
 
 /* ---- ops with a constant: pow (x^c) and scale (c*x) ---- */

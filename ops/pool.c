@@ -3,10 +3,18 @@
  * max:  y = the window's max; dx[argmax] += dy. At a tie the first maximum
  *       in row-major window order takes the whole gradient (a valid
  *       subgradient); gradcheck draws inputs away from ties (kink_gap).
- * avg:  y = the window's mean; dx[window] += dy / window². */
+ *       A NaN in the window makes y NaN (ad_pool_rule.h, as PyTorch).
+ * avg:  y = the window's mean; dx[window] += dy / window².
+ * Each plane (n, c) is a piece of work for the engine's threads: its
+ * windows read and write only that plane, so any thread count gives the same
+ * bits. A recorded max-pool keeps each output's argmax (its offset in the
+ * plane) for the vjp, which then touches only dx's maxima, not all of x. */
 #include <math.h>
+#include <stdint.h>
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
+#include "ad_parallel.h"
+#include "ad_pool_rule.h"
 
 static ad_status pool_infer_named(const char *name, ad_node *const *in, const ad_params *p, int *nd, int64_t *sh,
                                   ad_dtype *dt)
@@ -30,99 +38,233 @@ static ad_status pool_infer_named(const char *name, ad_node *const *in, const ad
     return AD_OK;
 }
 
-/* Visit each output element (plane, p, q) with its window's top-left input
- * index `base` in plane `plane`. */
-#define POOL_FOR(o, ...)                                                                                               \
-    do {                                                                                                               \
-        const ad_tensor *x_ = &(o)->in[0]->value;                                                                      \
-        int64_t H = x_->shape[2], W = x_->shape[3], P = (o)->value.shape[2], Q = (o)->value.shape[3];                 \
-        int64_t wh = (o)->params->window[0], ww = (o)->params->window[1];                                              \
-        int64_t sh_ = (o)->params->stride[0], sw_ = (o)->params->stride[1];                                            \
-        for (int64_t plane = 0; plane < x_->shape[0] * x_->shape[1]; plane++)                                          \
-            for (int64_t p = 0; p < P; p++)                                                                            \
-                for (int64_t q = 0; q < Q; q++) {                                                                      \
-                    int64_t io = (plane * P + p) * Q + q;                                                              \
-                    int64_t base = plane * H * W + p * sh_ * W + q * sw_;                                              \
-                    (void)wh;                                                                                          \
-                    (void)ww;                                                                                          \
-                    (void)io;                                                                                          \
-                    __VA_ARGS__                                                                                        \
-                }                                                                                                      \
-    } while (0)
+typedef struct pgeom {
+    int64_t planes, H, W, P, Q, wh, ww, sh, sw;
+} pgeom;
 
-/* The index of the window's first maximum. */
-#define ARGMAX(X, base, W, wh, ww, best)                                                                               \
-    do {                                                                                                               \
-        best = (base);                                                                                                 \
-        for (int64_t r_ = 0; r_ < (wh); r_++)                                                                          \
-            for (int64_t s_ = 0; s_ < (ww); s_++)                                                                      \
-                if ((X)[(base) + r_ * (W) + s_] > (X)[best]) best = (base) + r_ * (W) + s_;                            \
-    } while (0)
+static pgeom pool_geometry(const ad_node *o)
+{
+    const ad_tensor *x = &o->in[0]->value;
+    pgeom g = {x->shape[0] * x->shape[1], x->shape[2],          x->shape[3],          o->value.shape[2],
+               o->value.shape[3],        o->params->window[0], o->params->window[1], o->params->stride[0],
+               o->params->stride[1]};
+    return g;
+}
 
 static bool is_max(const ad_node *o) { return o->op == &ad_op_maxpool2d; }
 
+/* The offset (in x) of the window's chosen element, from x + base. Called
+ * with constant wh, ww for the common 2×2 window so the loop unrolls. */
+#define DEFINE_BEST(T, SFX)                                                                                            \
+    static inline int64_t best_##SFX(const T *x, int64_t W, int64_t wh, int64_t ww)                                   \
+    {                                                                                                                  \
+        int64_t best = 0;                                                                                              \
+        T b = x[0];                                                                                                    \
+        for (int64_t r = 0; r < wh; r++)                                                                               \
+            for (int64_t s = 0; s < ww; s++) {                                                                         \
+                T v = x[r * W + s];                                                                                    \
+                int t = AD_POOL_TAKES(v, b);                                                                           \
+                b = t ? v : b;                                                                                         \
+                best = t ? r * W + s : best;                                                                           \
+            }                                                                                                          \
+        return best;                                                                                                   \
+    }
+DEFINE_BEST(float, f)
+DEFINE_BEST(double, d)
+#define BEST(T, x, W, wh, ww)                                                                                          \
+    (sizeof(T) == sizeof(float) ? best_f((const float *)(const void *)(x), W, wh, ww)                                 \
+                                : best_d((const double *)(const void *)(x), W, wh, ww))
+
+/* Plane by plane, over the engine's threads: BODY sees plane, X (that
+ * plane of x) and io0 (the plane's first output index). */
+#define FOR_PLANES(g, ...)                                                                                             \
+    do {                                                                                                               \
+        int nt_ = ad_threads_for((g).planes, (g).planes * (g).H * (g).W);                                              \
+        _Pragma("omp parallel for num_threads(nt_) if (nt_ > 1) schedule(static)")                                    \
+        for (int64_t plane = 0; plane < (g).planes; plane++) {                                                         \
+            int64_t io0 = plane * (g).P * (g).Q;                                                                       \
+            int64_t xo = plane * (g).H * (g).W;                                                                        \
+            (void)io0;                                                                                                 \
+            (void)xo;                                                                                                  \
+            __VA_ARGS__                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+/* The max-pool forward of an output row under the common 2×2 window at
+ * stride 2: a pairwise tournament with the same rule (the winner of a, b
+ * meets the winner of c, d and keeps its place on a tie or if it is NaN,
+ * which is the first maximum, or first NaN, in row-major order). at[q] is
+ * the argmax's offset from x0. Four outputs at a time with SSE2 where there
+ * is SSE2 (every x86-64), so each output costs a few selects, no branch. */
+#define TOURNAMENT(T, a, b, c, d, m, i)                                                                                \
+    do {                                                                                                               \
+        int t1_ = AD_POOL_TAKES(b, a), t2_ = AD_POOL_TAKES(d, c);                                                      \
+        T m1_ = t1_ ? b : a, m2_ = t2_ ? d : c;                                                                        \
+        int t_ = AD_POOL_TAKES(m2_, m1_);                                                                              \
+        m = t_ ? m2_ : m1_;                                                                                            \
+        i = t_ ? 2 + t2_ : t1_;   /* 0 a, 1 b, 2 c, 3 d */                                                             \
+    } while (0)
+#define DEFINE_MAX22(T, SFX)                                                                                           \
+    static int64_t max22_vec_##SFX(const T *x0, int64_t W, int64_t Q, T *y, int32_t *at);                             \
+    static void max22_##SFX(const T *x0, int64_t W, int64_t Q, T *y, int32_t *at)                                      \
+    {                                                                                                                  \
+        const T *x1 = x0 + W;                                                                                          \
+        for (int64_t q = max22_vec_##SFX(x0, W, Q, y, at); q < Q; q++) {                                               \
+            int i;                                                                                                     \
+            TOURNAMENT(T, x0[2 * q], x0[2 * q + 1], x1[2 * q], x1[2 * q + 1], y[q], i);                                \
+            at[q] = (int32_t)(2 * q + (i & 1) + (i >> 1) * W);                                                         \
+        }                                                                                                              \
+    }
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* The rule on four lanes: all ones where v takes b's place. */
+static inline __m128 takes4(__m128 v, __m128 b)
+{
+    return _mm_or_ps(_mm_cmpgt_ps(v, b), _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(b, b)));
+}
+static inline __m128 sel4(__m128 t, __m128 a, __m128 b) { return _mm_or_ps(_mm_and_ps(t, a), _mm_andnot_ps(t, b)); }
+/* Outputs [0, Q - Q % 4) of max22_f; returns where the scalar loop goes on. */
+static int64_t max22_vec_f(const float *x0, int64_t W, int64_t Q, float *y, int32_t *at)
+{
+    const float *x1 = x0 + W;
+    const __m128i one = _mm_set1_epi32(1), wv = _mm_set1_epi32((int32_t)W);
+    int64_t q = 0;
+    for (; q + 4 <= Q; q += 4) {
+        __m128 r0a = _mm_loadu_ps(x0 + 2 * q), r0b = _mm_loadu_ps(x0 + 2 * q + 4);
+        __m128 r1a = _mm_loadu_ps(x1 + 2 * q), r1b = _mm_loadu_ps(x1 + 2 * q + 4);
+        __m128 a = _mm_shuffle_ps(r0a, r0b, _MM_SHUFFLE(2, 0, 2, 0)), b = _mm_shuffle_ps(r0a, r0b, _MM_SHUFFLE(3, 1, 3, 1));
+        __m128 c = _mm_shuffle_ps(r1a, r1b, _MM_SHUFFLE(2, 0, 2, 0)), d = _mm_shuffle_ps(r1a, r1b, _MM_SHUFFLE(3, 1, 3, 1));
+        __m128 t1 = takes4(b, a), t2 = takes4(d, c), m1 = sel4(t1, b, a), m2 = sel4(t2, d, c), t = takes4(m2, m1);
+        _mm_storeu_ps(y + q, sel4(t, m2, m1));
+        /* offset = 2q (+1 for the right column) (+W for the lower row) */
+        __m128i right = _mm_and_si128(_mm_castps_si128(sel4(t, t2, t1)), one);
+        __m128i lower = _mm_and_si128(_mm_castps_si128(t), wv);
+        __m128i col = _mm_add_epi32(_mm_setr_epi32((int32_t)(2 * q), (int32_t)(2 * q + 2), (int32_t)(2 * q + 4), (int32_t)(2 * q + 6)), right);
+        _mm_storeu_si128((__m128i *)(void *)(at + q), _mm_add_epi32(col, lower));
+    }
+    return q;
+}
+#else
+static int64_t max22_vec_f(const float *x0, int64_t W, int64_t Q, float *y, int32_t *at)
+{
+    (void)x0, (void)W, (void)Q, (void)y, (void)at;
+    return 0;
+}
+#endif
+static int64_t max22_vec_d(const double *x0, int64_t W, int64_t Q, double *y, int32_t *at)
+{
+    (void)x0, (void)W, (void)Q, (void)y, (void)at;
+    return 0;   /* float64 takes the scalar loop */
+}
+DEFINE_MAX22(float, f)
+DEFINE_MAX22(double, d)
+
+/* The max-pool forward of one plane (y and, if arg, each argmax). */
+#define MAX_PLANE(T, X, Y, ARG, g, WH, WW)                                                                             \
+    for (int64_t p = 0; p < (g).P; p++)                                                                                \
+        for (int64_t q = 0; q < (g).Q; q++) {                                                                          \
+            int64_t base = p * (g).sh * (g).W + q * (g).sw;                                                            \
+            int64_t at = base + BEST(T, (X) + base, (g).W, WH, WW);                                                    \
+            (Y)[p * (g).Q + q] = (X)[at];                                                                              \
+            if (ARG) (ARG)[p * (g).Q + q] = (int32_t)at;                                                               \
+        }
+
 static ad_status pool_forward(ad_node *o)
 {
+    pgeom g = pool_geometry(o);
     bool mx = is_max(o);
+    int32_t *arg = NULL;
+    /* keep the argmax for the vjp (offsets within a plane fit 32 bits) */
+    if (mx && ad_node_recording(o) && g.H * g.W <= INT32_MAX &&
+        !(arg = o->saved = ad_node_alloc(o, (size_t)o->value.size * sizeof(int32_t))))
+        return ad_last_status();
     AD_DISPATCH(o->value.dtype, {
-        const T *X = o->in[0]->value.data;
-        T *Y = o->value.data;
-        POOL_FOR(o, {
-            if (mx) {
-                int64_t best;
-                ARGMAX(X, base, W, wh, ww, best);
-                Y[io] = X[best];
+        const T *XA = o->in[0]->value.data;
+        T *YA = o->value.data;
+        FOR_PLANES(g, {
+            const T *X = XA + xo;
+            T *Y = YA + io0;
+            int32_t *A = arg ? arg + io0 : NULL;
+            if (mx && g.wh == 2 && g.ww == 2 && g.sh == 2 && g.sw == 2 && A) {
+                for (int64_t p = 0; p < g.P; p++) {
+                    int32_t *Ap = A + p * g.Q;
+                    const T *x0 = X + 2 * p * g.W;
+                    if (sizeof(T) == sizeof(float)) max22_f((const float *)(const void *)x0, g.W, g.Q, (float *)(void *)(Y + p * g.Q), Ap);
+                    else max22_d((const double *)(const void *)x0, g.W, g.Q, (double *)(void *)(Y + p * g.Q), Ap);
+                    for (int64_t q = 0; q < g.Q; q++) Ap[q] += (int32_t)(2 * p * g.W);
+                }
+            } else if (mx && g.wh == 2 && g.ww == 2) {
+                MAX_PLANE(T, X, Y, A, g, 2, 2);
+            } else if (mx) {
+                MAX_PLANE(T, X, Y, A, g, g.wh, g.ww);
             } else {
-                double s = 0;
-                for (int64_t r = 0; r < wh; r++)
-                    for (int64_t c = 0; c < ww; c++) s += X[base + r * W + c];
-                Y[io] = (T)(s / (double)(wh * ww));
+                for (int64_t p = 0; p < g.P; p++)
+                    for (int64_t q = 0; q < g.Q; q++) {
+                        const T *win = X + p * g.sh * g.W + q * g.sw;
+                        double s = 0;
+                        for (int64_t r = 0; r < g.wh; r++)
+                            for (int64_t c = 0; c < g.ww; c++) s += win[r * g.W + c];
+                        Y[p * g.Q + q] = (T)(s / (double)(g.wh * g.ww));
+                    }
             }
         });
     });
     return AD_OK;
 }
 
-/* dx += (routing of dy): the vjp, and the jvp's transpose twin below. */
-static void pool_vjp(const ad_node *o, int slot, const void *g, void *gin)
+/* dx += (routing of dy): the max-pool's to each argmax (kept, or found
+ * again for a node not recorded), the average's shared over the window. */
+static void pool_vjp(const ad_node *o, int slot, const void *gout, void *gin)
 {
     (void)slot;
+    pgeom g = pool_geometry(o);
     bool mx = is_max(o);
+    const int32_t *arg = o->saved;
     AD_DISPATCH(o->value.dtype, {
-        const T *X = o->in[0]->value.data, *G = g;
-        T *GI = gin;
-        POOL_FOR(o, {
-            if (mx) {
-                int64_t best;
-                ARGMAX(X, base, W, wh, ww, best);
-                GI[best] += G[io];
-            } else {
-                T share = (T)(G[io] / (double)(wh * ww));
-                for (int64_t r = 0; r < wh; r++)
-                    for (int64_t c = 0; c < ww; c++) GI[base + r * W + c] += share;
-            }
+        const T *XA = o->in[0]->value.data, *GA = gout;
+        T *GIA = gin;
+        FOR_PLANES(g, {
+            const T *X = XA + xo, *G = GA + io0;
+            T *GI = GIA + xo;
+            for (int64_t p = 0; p < g.P; p++)
+                for (int64_t q = 0; q < g.Q; q++) {
+                    int64_t io = p * g.Q + q, base = p * g.sh * g.W + q * g.sw;
+                    if (mx) {
+                        GI[arg ? arg[io0 + io] : base + BEST(T, X + base, g.W, g.wh, g.ww)] += G[io];
+                    } else {
+                        T share = (T)(G[io] / (double)(g.wh * g.ww));
+                        for (int64_t r = 0; r < g.wh; r++)
+                            for (int64_t c = 0; c < g.ww; c++) GI[base + r * g.W + c] += share;
+                    }
+                }
         });
     });
 }
 
+/* ty = the same routing of tx (max: by x's argmax). */
 static void pool_jvp(ad_node *o, int k)
 {
+    pgeom g = pool_geometry(o);
     bool mx = is_max(o);
     for (int d = 0; d < k; d++)
         AD_DISPATCH(o->value.dtype, {
-            const T *X = o->in[0]->value.data, *TX = ad_tangent_row(o->in[0], d);
-            T *TY = ad_tangent_row(o, d);
-            POOL_FOR(o, {
-                if (mx) {
-                    int64_t best;
-                    ARGMAX(X, base, W, wh, ww, best);
-                    TY[io] = TX[best];
-                } else {
-                    double s = 0;
-                    for (int64_t r = 0; r < wh; r++)
-                        for (int64_t c = 0; c < ww; c++) s += TX[base + r * W + c];
-                    TY[io] = (T)(s / (double)(wh * ww));
-                }
+            const T *XA = o->in[0]->value.data, *TXA = ad_tangent_row(o->in[0], d);
+            T *TYA = ad_tangent_row(o, d);
+            FOR_PLANES(g, {
+                const T *X = XA + xo, *TX = TXA + xo;
+                T *TY = TYA + io0;
+                for (int64_t p = 0; p < g.P; p++)
+                    for (int64_t q = 0; q < g.Q; q++) {
+                        int64_t base = p * g.sh * g.W + q * g.sw;
+                        if (mx) {
+                            TY[p * g.Q + q] = TX[base + BEST(T, X + base, g.W, g.wh, g.ww)];
+                        } else {
+                            double s = 0;
+                            for (int64_t r = 0; r < g.wh; r++)
+                                for (int64_t c = 0; c < g.ww; c++) s += TX[base + r * g.W + c];
+                            TY[p * g.Q + q] = (T)(s / (double)(g.wh * g.ww));
+                        }
+                    }
             });
         });
 }
@@ -130,23 +272,27 @@ static void pool_jvp(ad_node *o, int k)
 /* Max-pool's kinks are ties: the gap between each window's top two. */
 static double maxpool_gap(const ad_node *o)
 {
+    pgeom g = pool_geometry(o);
     double gap = INFINITY;
     AD_DISPATCH(o->value.dtype, {
         const T *X = o->in[0]->value.data;
-        POOL_FOR(o, {
-            double a = -INFINITY, b = -INFINITY;
-            for (int64_t r = 0; r < wh; r++)
-                for (int64_t c = 0; c < ww; c++) {
-                    double v = X[base + r * W + c];
-                    if (v > a) {
-                        b = a;
-                        a = v;
-                    } else if (v > b) {
-                        b = v;
-                    }
+        for (int64_t plane = 0; plane < g.planes; plane++)
+            for (int64_t p = 0; p < g.P; p++)
+                for (int64_t q = 0; q < g.Q; q++) {
+                    const T *win = X + plane * g.H * g.W + p * g.sh * g.W + q * g.sw;
+                    double a = -INFINITY, b = -INFINITY;
+                    for (int64_t r = 0; r < g.wh; r++)
+                        for (int64_t c = 0; c < g.ww; c++) {
+                            double v = win[r * g.W + c];
+                            if (v > a) {
+                                b = a;
+                                a = v;
+                            } else if (v > b) {
+                                b = v;
+                            }
+                        }
+                    if (g.wh * g.ww > 1 && a - b < gap) gap = a - b;
                 }
-            if (wh * ww > 1) gap = fmin(gap, a - b);
-        });
     });
     return gap;
 }

@@ -1,7 +1,8 @@
 /* bench_conv2d.c: conv2d's forward and both backward passes (dx, dw) on
  * the two LeNet-5 layers at batch 64, in float32, in GFLOP/s (2·N·K·P·Q·C·R·S
- * flops per pass), next to OpenBLAS SGEMM on 2048³. Single-threaded unless
- * OPENBLAS_NUM_THREADS says otherwise. */
+ * flops per pass; the best of 20), with the engine on 1 and 2 threads (or
+ * the counts given as arguments), next to OpenBLAS SGEMM on 2048³ on one
+ * thread. tests/conv2d_pytorch.py times PyTorch on the same shapes. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void layer(const char *name, int64_t N, int64_t C, int64_t H, int64_t K, int64_t R, int pad, int reps)
+static void layer(int threads, const char *name, int64_t N, int64_t C, int64_t H, int64_t K, int64_t R, int pad, int reps)
 {
     ad_context *ctx = ad_context_new();
     int64_t sx[] = {N, C, H, H}, sw[] = {K, C, R, R}, sb[] = {K};
@@ -43,16 +44,25 @@ static void layer(const char *name, int64_t N, int64_t C, int64_t H, int64_t K, 
         t_dx = t2 - t1 < t_dx ? t2 - t1 : t_dx;
         t_dw = t3 - t2 < t_dw ? t3 - t2 : t_dw;
     }
-    printf("%-44s forward %6.1f GFLOP/s (%.2f ms)   dx %6.1f GFLOP/s (%.2f ms)   dw %6.1f GFLOP/s (%.2f ms)\n", name,
+    printf("%d thr  %-44s forward %6.1f GFLOP/s (%.2f ms)   dx %6.1f GFLOP/s (%.2f ms)   dw %6.1f GFLOP/s (%.2f ms)\n", threads, name,
            flops / t_f * 1e-9, t_f * 1e3, flops / t_dx * 1e-9, t_dx * 1e3, flops / t_dw * 1e-9, t_dw * 1e3);
     free(g);
     ad_context_free(ctx);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    layer("conv1: x (64,1,28,28), w (6,1,5,5), pad 2", 64, 1, 28, 6, 5, 2, 20);
-    layer("conv2: x (64,6,14,14), w (16,6,5,5), pad 0", 64, 6, 14, 16, 5, 0, 20);
+    int counts[16] = {1, 2}, n_counts = 2;
+    if (argc > 1)
+        for (n_counts = 0; n_counts < argc - 1 && n_counts < 16; n_counts++) counts[n_counts] = atoi(argv[n_counts + 1]);
+    for (int i = 0; i < n_counts; i++) {
+        if (ad_set_threads(counts[i]) != AD_OK) {
+            fprintf(stderr, "bench_conv2d: %s\n", ad_last_error());
+            return 1;
+        }
+        layer(counts[i], "conv1: x (64,1,28,28), w (6,1,5,5), pad 2", 64, 1, 28, 6, 5, 2, 20);
+        layer(counts[i], "conv2: x (64,6,14,14), w (16,6,5,5), pad 0", 64, 6, 14, 16, 5, 0, 20);
+    }
     int n = 2048;
     float *A = calloc((size_t)n * n, sizeof(float)), *B = calloc((size_t)n * n, sizeof(float)), *C = calloc((size_t)n * n, sizeof(float));
     double best = 1e30;
@@ -62,7 +72,7 @@ int main(void)
         double t = now() - t0;
         best = t < best ? t : best;
     }
-    printf("%-44s %6.1f GFLOP/s\n", "OpenBLAS SGEMM 2048^3 (reference)", 2.0 * n * n * (double)n / best * 1e-9);
+    printf("       %-44s %6.1f GFLOP/s\n", "OpenBLAS SGEMM 2048^3 (reference)", 2.0 * n * n * (double)n / best * 1e-9);
     free(A), free(B), free(C);
     return 0;
 }

@@ -8,6 +8,7 @@ float32, pixels scaled to [0, 1], a fresh shuffle each epoch, and the loss read
 back every step (as `lenet` does). Eager mode: one kernel launch per op.
 
     python3 tests/lenet_pytorch.py --data DIR --batch 64 --epochs 10 --device cuda
+    python3 tests/lenet_pytorch.py --batch 256 --epochs 1 --device cpu --threads 2
 
 Prints one line per epoch and, at the end, a JSON line with the same keys as
 `lenet --json` (seconds_per_epoch excludes the test pass, as in lenet).
@@ -87,7 +88,13 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="CPU threads for PyTorch's kernels (torch.set_num_threads; default: PyTorch's own choice)")
     a = ap.parse_args()
+    if a.threads < 0:
+        raise SystemExit("lenet_pytorch.py: --threads needs a number >= 1")
+    if a.threads:
+        torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     device = torch.device(a.device)
     train_x, train_y = load_split(a.data, "train")
@@ -97,7 +104,8 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
     n = train_x.shape[0]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"PyTorch {torch.__version__} LeNet-5 on Fashion-MNIST: {n} images, batch {a.batch}, Adam lr {a.lr}, on {name}")
+    print(f"PyTorch {torch.__version__} LeNet-5 on Fashion-MNIST: {n} images, batch {a.batch}, Adam lr {a.lr}, on {name}"
+          f", {torch.get_num_threads()} threads")
     losses, accs, secs = [], [], []
     for epoch in range(a.epochs):
         sync(device)
@@ -125,6 +133,7 @@ def main():
         print(f"epoch {epoch + 1:2d}  train loss {losses[-1]:.4f}  test accuracy {100 * accs[-1]:.2f}%  ({secs[-1]:.2f} s)",
               flush=True)
     print(json.dumps({"lesson": "lenet_pytorch", "device": name, "torch": torch.__version__, "batch": a.batch,
+                      "threads": torch.get_num_threads(),
                       "epochs": a.epochs, "train_loss": losses, "test_accuracy": accs,
                       "final_test_accuracy": accs[-1], "seconds_per_epoch": sum(secs) / len(secs),
                       "seconds": secs}))

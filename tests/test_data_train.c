@@ -285,6 +285,71 @@ static void test_optimizers(void **state)
     ad_context_free(ctx);
 }
 
+/* Weight decay, by hand, three steps on L = Σ w (grad 1): SGD and Adam
+ * add λ·w to the gradient; AdamW scales w by 1 - lr·λ, then takes Adam's
+ * step with the plain gradient. w has 10001 elements (blocks over the
+ * threads, and a ragged last one), w_i = (-1)^i (1 + i/10⁴) but w_0 = -10; every element
+ * is checked, on 1 and on 2 threads. */
+static void test_weight_decay(void **state)
+{
+    (void)state;
+    const double lr = 0.05, lam = 0.3, mu = 0.9, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    enum { N = 10001 };
+    int keep = ad_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        if (ad_set_threads(threads) != AD_OK) continue;   /* a build without OpenMP */
+        for (int kind = 0; kind < 3; kind++) {   /* SGD + L2, Adam + L2, AdamW */
+            ad_context *ctx = ad_context_new();
+            int64_t sn[] = {N};
+            ad_node *w = ad_variable(ctx, AD_FLOAT64, 1, sn, NULL);
+            static double x[N], m[N], v[N];
+            for (int i = 0; i < N; i++) {
+                x[i] = i == 0 ? -10 : (i % 2 ? -1 : 1) * (1 + i / 1e4);   /* at -10, 1 + λ·w < 0: Adam turns */
+                m[i] = v[i] = 0;
+                ad_tensor_set(&w->value, i, x[i]);
+            }
+            ad_optimizer *opt = kind == 0   ? ad_sgd_new(&w, 1, lr, mu)
+                                : kind == 1 ? ad_adam_new(&w, 1, lr, b1, b2, eps)
+                                            : ad_adamw_new(&w, 1, lr, b1, b2, eps, lam);
+            assert_non_null(opt);
+            if (kind < 2) assert_int_equal(ad_optimizer_set_weight_decay(opt, lam), AD_OK);
+            ad_mark mk = ad_context_mark(ctx);
+            double y = x[0], my = 0, vy = 0;   /* element 0 without the decay */
+            for (int t = 1; t <= 3; t++) {
+                assert_int_equal(ad_backward(ctx, ad_sum(ctx, w, -1, false)), AD_OK);
+                assert_int_equal(ad_optimizer_step(opt), AD_OK);
+                ad_optimizer_zero_grad(opt);
+                ad_context_rewind(ctx, mk);
+                for (int i = 0; i < N; i++) {
+                    double g = 1;
+                    if (kind == 0) {
+                        m[i] = mu * m[i] + g + lam * x[i];
+                        x[i] -= lr * m[i];
+                    } else {
+                        if (kind == 1) g += lam * x[i];
+                        else x[i] *= 1 - lr * lam;
+                        m[i] = b1 * m[i] + (1 - b1) * g;
+                        v[i] = b2 * v[i] + (1 - b2) * g * g;
+                        x[i] -= lr * (m[i] / (1 - pow(b1, t))) / (sqrt(v[i] / (1 - pow(b2, t))) + eps);
+                    }
+                    assert_close(ad_value_at(w, i), x[i], 1e-14);
+                }
+                my = kind == 0 ? mu * my + 1 : b1 * my + (1 - b1);
+                vy = b2 * vy + (1 - b2);
+                y -= kind == 0 ? lr * my : lr * (my / (1 - pow(b1, t))) / (sqrt(vy / (1 - pow(b2, t))) + eps);
+            }
+            /* the decay made a difference (the check above would see a decay ignored) */
+            assert_true(fabs(ad_value_at(w, 0) - y) > 1e-3);
+            assert_int_equal(ad_optimizer_set_weight_decay(opt, -0.1), AD_ERR_ARG);
+            assert_non_null(strstr(ad_last_error(), "weight decay must be a finite number >= 0 (got -0.1)"));
+            assert_int_equal(ad_optimizer_set_weight_decay(opt, NAN), AD_ERR_ARG);
+            ad_optimizer_free(opt);
+            ad_context_free(ctx);
+        }
+    }
+    assert_int_equal(ad_set_threads(keep), AD_OK);
+}
+
 /* Training twice with one seed gives the same bits. */
 static double train_run(unsigned long seed, double *final_w)
 {
@@ -343,7 +408,7 @@ int main(void)
         cmocka_unit_test(test_idx_valid), cmocka_unit_test(test_idx_errors),
         cmocka_unit_test(test_idx_hostile_files), cmocka_unit_test(test_idx_header_bomb), cmocka_unit_test(test_fashion_mnist),
         cmocka_unit_test(test_fashion_mnist_wrong_dims),
-        cmocka_unit_test(test_optimizers), cmocka_unit_test(test_reproducible),
+        cmocka_unit_test(test_optimizers), cmocka_unit_test(test_weight_decay), cmocka_unit_test(test_reproducible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,7 +148,8 @@ static void test_convolution(void **state)
     for (int i = 0; i < 25; i++) assert_close(cJSON_GetArrayItem(c, i)->valuedouble, custom[i], 1e-12);
     for (int i = 0; i < 9; i++) assert_close(cJSON_GetArrayItem(d, i)->valuedouble, down[i], 1e-12);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(doc, "slide_custom_differs")));
-    assert_close(num(doc, "output_size_32"), 32, 0);
+    assert_close(num(doc, "output_size"), 32, 0);
+    assert_close(num(doc, "output_depth"), 10, 0);
     assert_close(num(doc, "parameters"), 760, 0);
     assert_close(num(doc, "gradcheck_failed"), 0, 0);
     cJSON_Delete(doc);
@@ -351,7 +352,9 @@ static void test_bad_input_exits_2(void **state)
 
 /* lenet learns: two short epochs on 2,048 images. Chance is 10%; the loss
  * must fall and the test accuracy pass 65% (it reaches about 74%). The
- * same seed twice gives the same numbers, bit for bit. */
+ * same seed twice gives the same numbers, bit for bit, on 1 thread as on 2
+ * (the kernels split work by shape, never by thread count); a weight decay
+ * changes them. */
 static void test_lenet_learns(void **state)
 {
     (void)state;
@@ -359,8 +362,11 @@ static void test_lenet_learns(void **state)
         print_message("skipping: Fashion-MNIST is not installed (dataset-fashion-mnist)\n");
         skip();
     }
-    cJSON *a = run_json("LENET", "--epochs 2 --limit 2048 --out .");
-    cJSON *b = run_json("LENET", "--epochs 2 --limit 2048 --out .");
+    cJSON *a = run_json("LENET", "--epochs 2 --limit 2048 --out . --threads 2");
+    cJSON *b = run_json("LENET", "--epochs 2 --limit 2048 --out . --threads 1");
+    cJSON *c = run_json("LENET", "--epochs 2 --limit 2048 --out . --threads 2 --weight-decay 0.1");
+    assert_true(num(c, "final_train_loss") != num(a, "final_train_loss"));
+    cJSON_Delete(c);
     const cJSON *loss = cJSON_GetObjectItem(a, "train_loss");
     assert_true(cJSON_GetArrayItem(loss, 1)->valuedouble < cJSON_GetArrayItem(loss, 0)->valuedouble);
     assert_true(num(a, "final_test_accuracy") > 0.65);
@@ -402,7 +408,8 @@ static void write_split(const char *dir, const char *prefix, int n)
 
 /* lenet on data folders that are not what it needs (the issue's
  * reproducers): --limit past the training set trained on garbage and
- * reported 10% with exit 0; a missing test split leaked the training split
+ * reported 10% with exit 0 (and so did a diverged run, NaN weights); a
+ * missing test split leaked the training split
  * (LeakSanitizer fails the run in the ASan build); a FIFO blocked forever. */
 static void test_lenet_bad_data(void **state)
 {
@@ -423,6 +430,10 @@ static void test_lenet_bad_data(void **state)
     /* within the set it trains */
     snprintf(cmd, sizeof cmd, "%s --data %s --epochs 1 --limit 64 --batch 32 --out %s 2>&1", prog("LENET"), dir, dir);
     assert_int_equal(run(cmd, out, sizeof out), 0);
+    /* a learning rate that makes the weights NaN: an error, not 10% accuracy with exit 0 */
+    snprintf(cmd, sizeof cmd, "%s --data %s --epochs 1 --limit 64 --lr 1e308 --json --out %s 2>&1", prog("LENET"), dir, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    assert_non_null(strstr(out, "training diverged"));
     /* a FIFO for the test images: refused at once */
     snprintf(cmd, sizeof cmd, "rm %s/t10k-images-idx3-ubyte && mkfifo %s/t10k-images-idx3-ubyte", dir, dir);
     assert_int_equal(system(cmd), 0);

@@ -3,6 +3,7 @@
  * both vjps, both dtypes, several strides and paddings), their error
  * messages, and a deliberately broken conv2d vjp that gradcheck must catch.
  * (Their Jacobians against finite differences: gradcheck --all.) */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
@@ -129,6 +130,104 @@ static void test_pooling_lecture_example(void **state)
     ad_context_free(ctx);
 }
 
+/* A NaN in a window makes that output NaN, as in PyTorch (a plain `>` scan
+ * would skip it and return the window's other maximum); the first NaN
+ * takes the gradient; windows without NaN are untouched. Both dtypes, 2×2
+ * (the unrolled path) and 3×3 windows, recorded (argmax kept) and not. */
+static void test_maxpool_propagates_nan(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++)
+        for (int win = 2; win <= 3; win++)
+            for (int rec = 0; rec < 2; rec++) {
+                ad_context *ctx = ad_context_new();
+                ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+                int64_t s[] = {1, 1, 2 * win, 2 * win};
+                ad_node *x = ad_variable(ctx, d, 4, s, NULL);
+                int64_t W = 2 * win;
+                for (int64_t i = 0; i < x->value.size; i++) {
+                    double v = i == 1 || i == 2 * win ? NAN : (double)i;   /* NaNs in window 0, after its first element */
+                    if (d == AD_FLOAT32) ((float *)x->value.data)[i] = (float)v;
+                    else ((double *)x->value.data)[i] = v;
+                }
+                ad_set_grad_enabled(ctx, rec);
+                ad_node *y = ad_maxpool2d(ctx, x, win, win);
+                assert_true(isnan(ad_value_at(y, 0)));
+                for (int j = 1; j < 4; j++) {   /* each other window's max: its bottom-right element */
+                    int64_t last = ((j / 2) * win + win - 1) * W + (j % 2) * win + win - 1;
+                    assert_close(ad_value_at(y, j), (double)last, 0);
+                }
+                if (rec) {
+                    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, -1, false)), AD_OK);
+                    for (int64_t i = 0; i < x->value.size; i++) {
+                        double want = i == 1 || i == (win - 1) * W + 2 * win - 1 || i == (2 * win - 1) * W + win - 1 ||
+                                      i == (2 * win - 1) * W + 2 * win - 1;
+                        assert_close(ad_grad_at(x, i), want, 0);
+                    }
+                }
+                ad_context_free(ctx);
+            }
+}
+
+/* Max-pool against the rule written plainly (the first NaN, else the first
+ * maximum, in row-major window order), on values with many ties and NaNs,
+ * rows wide enough for the four-at-a-time path and its tail; 2×2 stride 2
+ * and 3×3 stride 2, both dtypes: y and the gradient (all to the argmax). */
+static void test_maxpool_against_rule(void **state)
+{
+    (void)state;
+    const int64_t N = 2, C = 3, H = 7, W = 19;
+    uint64_t seed = 5;
+    for (int dt = 0; dt < 2; dt++)
+        for (int win = 2; win <= 3; win++) {
+            ad_context *ctx = ad_context_new();
+            ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+            int64_t sx[] = {N, C, H, W};
+            ad_node *x = ad_variable(ctx, d, 4, sx, NULL);
+            for (int64_t i = 0; i < x->value.size; i++) {
+                seed = seed * 6364136223846793005ULL + 1;
+                int r = (int)(seed >> 59);   /* 0..31: small integers tie often; 31 is NaN */
+                double v = r == 31 ? NAN : (double)(r % 5) - 2;
+                if (d == AD_FLOAT32) ((float *)x->value.data)[i] = (float)v;
+                else ((double *)x->value.data)[i] = v;
+            }
+            ad_node *y = ad_maxpool2d(ctx, x, win, 2);
+            int64_t P = y->value.shape[2], Q = y->value.shape[3];
+            ad_node *r = ad_constant(ctx, d, 4, y->value.shape, NULL);
+            for (int64_t i = 0; i < r->value.size; i++) ad_tensor_set(&r->value, i, (double)(i % 11) + 1);
+            assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), -1, false)), AD_OK);
+            double *want_g = calloc((size_t)x->value.size, sizeof(double));
+            for (int64_t pl = 0; pl < N * C; pl++)
+                for (int64_t p = 0; p < P; p++)
+                    for (int64_t q = 0; q < Q; q++) {
+                        int64_t best = -1;
+                        for (int64_t a = 0; a < win && best < 0; a++)   /* the first NaN */
+                            for (int64_t b = 0; b < win && best < 0; b++)
+                                if (isnan(ad_value_at(x, (pl * H + 2 * p + a) * W + 2 * q + b)))
+                                    best = (pl * H + 2 * p + a) * W + 2 * q + b;
+                        for (int64_t a = 0; a < win && best < 0; a++)   /* else the first maximum */
+                            for (int64_t b = 0; b < win; b++) {
+                                int64_t i = (pl * H + 2 * p + a) * W + 2 * q + b;
+                                bool first = true;
+                                for (int64_t a2 = 0; a2 < win; a2++)
+                                    for (int64_t b2 = 0; b2 < win; b2++) {
+                                        double o = ad_value_at(x, (pl * H + 2 * p + a2) * W + 2 * q + b2);
+                                        int64_t j = (pl * H + 2 * p + a2) * W + 2 * q + b2;
+                                        if (o > ad_value_at(x, i) || (j < i && o == ad_value_at(x, i))) first = false;
+                                    }
+                                if (first && best < 0) best = i;
+                            }
+                        int64_t io = (pl * P + p) * Q + q;
+                        double yv = ad_value_at(y, io), xv = ad_value_at(x, best);
+                        assert_true(isnan(xv) ? isnan(yv) : yv == xv);
+                        want_g[best] += ad_value_at(r, io);
+                    }
+            for (int64_t i = 0; i < x->value.size; i++) assert_close(ad_grad_at(x, i), want_g[i], 0);
+            free(want_g);
+            ad_context_free(ctx);
+        }
+}
+
 /* ---- conv2d against the definition ---- */
 static void naive_conv(const double *x, const double *w, const double *b, double *y, int N, int C, int H, int W, int K,
                        int R, int S, int st, int pd, int P, int Q)
@@ -154,7 +253,9 @@ static void test_conv2d_against_naive(void **state)
     (void)state;
     const int cfg[][9] = {/* N C H W K R S stride pad */
                           {2, 3, 7, 7, 4, 3, 3, 1, 1}, {1, 2, 9, 8, 3, 3, 3, 2, 0}, {2, 1, 6, 6, 2, 5, 5, 1, 2},
-                          {3, 2, 5, 5, 2, 3, 3, 2, 1}, {1, 1, 28, 28, 6, 5, 5, 1, 2}};
+                          {3, 2, 5, 5, 2, 3, 3, 2, 1}, {1, 1, 28, 28, 6, 5, 5, 1, 2},
+                          /* more images than dw's 16 groups, unevenly split; a padding wider than a stride */
+                          {21, 2, 6, 7, 3, 3, 2, 1, 1}, {2, 2, 8, 9, 2, 4, 3, 2, 2}};
     uint64_t seed = 99;
     for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++)
         for (int dt = 0; dt < 2; dt++) {
@@ -205,6 +306,64 @@ static void test_conv2d_against_naive(void **state)
             ad_context_free(ctx);
             free(x), free(w), free(y), free(gy), free(dx), free(dw);
         }
+}
+
+/* conv2d -> relu -> max-pool -> a weighted sum, forward and backward, on
+ * `threads` threads: the values and every gradient, as raw bytes. */
+static void conv_net_run(int threads, ad_dtype d, int stride, int pad, char *out, size_t *len)
+{
+    assert_int_equal(ad_set_threads(threads), AD_OK);
+    ad_context *ctx = ad_context_new();
+    int64_t sx[] = {19, 3, 11, 10}, sw[] = {5, 3, 3, 3}, sb[] = {5};
+    ad_node *x = ad_variable(ctx, d, 4, sx, NULL), *w = ad_variable(ctx, d, 4, sw, NULL), *b = ad_variable(ctx, d, 1, sb, NULL);
+    uint64_t seed = 7;
+    ad_node *ins[] = {x, w, b};
+    for (int i = 0; i < 3; i++)
+        for (int64_t j = 0; j < ins[i]->value.size; j++) {
+            double v = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
+            if (d == AD_FLOAT32) ((float *)ins[i]->value.data)[j] = (float)v;
+            else ((double *)ins[i]->value.data)[j] = v;
+        }
+    ad_node *y = ad_maxpool2d(ctx, ad_relu(ctx, ad_conv2d(ctx, x, w, b, stride, pad)), 2, 2);
+    assert_non_null(y);
+    ad_node *r = ad_constant(ctx, d, 4, y->value.shape, NULL);
+    for (int64_t j = 0; j < r->value.size; j++) {
+        double v = (double)(j % 7) - 3;
+        if (d == AD_FLOAT32) ((float *)r->value.data)[j] = (float)v;
+        else ((double *)r->value.data)[j] = v;
+    }
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), -1, false)), AD_OK);
+    size_t es = d == AD_FLOAT32 ? 4 : 8;
+    *len = 0;
+    memcpy(out, y->value.data, (size_t)y->value.size * es), *len += (size_t)y->value.size * es;
+    for (int i = 0; i < 3; i++) memcpy(out + *len, ins[i]->grad, (size_t)ins[i]->value.size * es), *len += (size_t)ins[i]->value.size * es;
+    ad_context_free(ctx);
+}
+
+/* Threads split the work by the shapes alone: 1, 2 and 3 threads give the
+ * same bits (forward, dx, dw, db; border and interior; both dtypes). */
+static void test_threads_bit_identical(void **state)
+{
+    (void)state;
+    int keep = ad_threads();
+    if (ad_set_threads(2) != AD_OK) skip();   /* a build without OpenMP: one thread only */
+    size_t cap = 1 << 20, len1, len;
+    char *one = malloc(cap), *other = malloc(cap);
+    const int cfg[][2] = {{1, 1}, {2, 2}, {1, 0}};
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+            ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+            conv_net_run(1, d, cfg[c][0], cfg[c][1], one, &len1);
+            for (int t = 2; t <= 3; t++) {
+                conv_net_run(t, d, cfg[c][0], cfg[c][1], other, &len);
+                assert_int_equal(len, len1);
+                assert_memory_equal(one, other, len);
+            }
+        }
+    free(one), free(other);
+    assert_int_equal(ad_set_threads(keep), AD_OK);
+    assert_int_equal(ad_set_threads(0), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "set_threads: 0 threads"));
 }
 
 static void test_conv2d_errors(void **state)
@@ -267,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_softmax_values), cmocka_unit_test(test_cross_entropy_values),
         cmocka_unit_test(test_pooling_lecture_example), cmocka_unit_test(test_conv2d_against_naive),
         cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_broken_conv2d_is_caught),
+        cmocka_unit_test(test_threads_bit_identical), cmocka_unit_test(test_maxpool_propagates_nan),
+        cmocka_unit_test(test_maxpool_against_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,28 @@
+/* ad_parallel.h: how many CPU threads the engine's kernels use.
+ *
+ * The CPU kernels that are worth splitting (conv2d, pooling, the
+ * elementwise ops on big tensors, the optimizer step) split their work over
+ * the engine's own threads (OpenMP); BLAS runs single-threaded inside each of
+ * them, so a GEMM never spawns threads of its own.
+ *
+ * Every kernel splits its work into pieces chosen from the shapes alone,
+ * never from the thread count, and adds partial sums in a fixed order: a
+ * result is the same, bit for bit, whatever the number of threads. */
+#ifndef AD_PARALLEL_H
+#define AD_PARALLEL_H
+
+#include <stdint.h>
+#include "ad_error.h"
+
+/* The number of threads the kernels use. Default: the cores online. */
+int ad_threads(void);
+/* Use n threads (1 <= n <= 256). Fails, naming the reason, in a build
+ * without OpenMP when n > 1. */
+ad_status ad_set_threads(int n);
+
+/* For a kernel: the threads to split `pieces` independent pieces over,
+ * touching `elements` numbers in all: one where forking would cost more
+ * than the work, never more than there are pieces. */
+int ad_threads_for(int64_t pieces, int64_t elements);
+
+#endif

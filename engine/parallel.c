@@ -1,0 +1,55 @@
+/* parallel.c: the engine's thread count (ad_parallel.h). */
+#include <unistd.h>
+#include "ad_parallel.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+void openblas_set_num_threads(int);
+
+static int n_threads;   /* 0 until first asked: then the cores online */
+
+static void blas_single(void)
+{
+    /* The engine's threads call BLAS; a BLAS that also spawned threads would
+     * oversubscribe the cores (and OpenBLAS's idle threads spin). */
+    static int done;
+    if (!done) openblas_set_num_threads(1);
+    done = 1;
+}
+
+int ad_threads(void)
+{
+    if (n_threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef _OPENMP
+        n_threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
+#else
+        (void)cores;
+        n_threads = 1;
+#endif
+        blas_single();
+    }
+    return n_threads;
+}
+
+ad_status ad_set_threads(int n)
+{
+    if (n < 1 || n > 256) return ad_fail(AD_ERR_ARG, "set_threads: %d threads: need 1 to 256", n);
+#ifndef _OPENMP
+    if (n > 1) return ad_fail(AD_ERR_ARG, "set_threads: %d threads: this build has no OpenMP, so 1 thread only", n);
+#endif
+    blas_single();
+    n_threads = n;
+    return AD_OK;
+}
+
+int ad_threads_for(int64_t pieces, int64_t elements)
+{
+    /* waking a thread costs a few microseconds: about 16K numbers' work */
+    enum { MIN_ELEMENTS = 1 << 14 };
+    int nt = ad_threads();
+    if (elements < MIN_ELEMENTS || pieces < 2) return 1;
+    return pieces < nt ? (int)pieces : nt;
+}

@@ -1,0 +1,349 @@
+/* test_lesson_options.c: every lesson run with every option its --help
+ * lists, as a student would try them:
+ *   --json      valid JSON, exit 0, every number finite (cJSON would print a
+ *               NaN as null: no null anywhere but where a lesson means "none");
+ *   --variant   A and B both run, the JSON says which ran, and the numbers
+ *               agree (two algorithms, one gradient);
+ *   --dot FILE  writes a Graphviz graph;
+ *   --NAME V    an input: a different valid value changes the JSON, and the
+ *               "inputs" object (where the lesson has one) reflects it;
+ *               hostile values (±1e300) either fail with a message (exit 1 or
+ *               2) or give clean JSON: never exit 0 with a NaN/Inf;
+ * and no option is listed that the test cannot classify (an option that
+ * does nothing would have to be one of these, and each is checked to act).
+ * Then each slip a lesson names is pinned: present in its --json, the
+ * slide's version disagreeing with the reference, the right one agreeing.
+ * Program paths come from meson in the environment (NAME in upper case). */
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "ad_test.h"
+
+static const char *const lessons[] = {"chain_rule", "cnn_backprop", "convolution", "cos_sin", "finite_differences",
+                                      "forward_vs_reverse", "gates", "gpu_power_iteration", "jacobian_chain",
+                                      "logistic_regression", "mlp", "pooling", "quiz", "sgd_variants", "softmax",
+                                      "cheap_gradient"};
+enum { N_LESSONS = sizeof lessons / sizeof lessons[0], OUT_MAX = 1 << 20 };
+
+static char out[OUT_MAX];
+
+/* Run a command, capture stdout (stderr to /dev/null), return the exit status (-1: killed by a signal). */
+static int run(const char *cmd)
+{
+    char full[4096];
+    if (strlen(cmd) > sizeof full - 20) fail_msg("command too long");
+    snprintf(full, sizeof full, "%s 2>/dev/null", cmd);
+    FILE *p = popen(full, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+    size_t k = strlen(src);
+    if (k >= n) k = n - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+}
+
+static const char *path_of(const char *name)
+{
+    char env[64];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof env; i++) env[i] = (char)toupper((unsigned char)name[i]);
+    env[i] = '\0';
+    const char *p = getenv(env);
+    if (!p) fail_msg("environment variable %s (the lesson's path) is not set; run through meson test", env);
+    return p;
+}
+
+/* A null or a non-finite number anywhere but under a key named "errors" (finite_differences' table,
+ * where null means "x ± ε rounds back to x: no step"). */
+static bool has_nonfinite(const cJSON *item, const char *key)
+{
+    if (key && !strcmp(key, "errors")) return false;
+    if (cJSON_IsNull(item)) return true;
+    if (cJSON_IsNumber(item) && !isfinite(item->valuedouble)) return true;
+    for (const cJSON *c = item->child; c; c = c->next)
+        if (has_nonfinite(c, c->string ? c->string : key)) return true;
+    return false;
+}
+
+/* Numbers equal to a relative 1e-9, strings and structure equal; `skip` is ignored at the top. */
+static bool same_json(const cJSON *a, const cJSON *b, const char *skip)
+{
+    if (cJSON_IsNumber(a) && cJSON_IsNumber(b))
+        return fabs(a->valuedouble - b->valuedouble) <= 1e-9 * fmax(1.0, fabs(b->valuedouble));
+    if ((a->type & 0xFF) != (b->type & 0xFF)) return false;
+    if (cJSON_IsString(a)) return !strcmp(a->valuestring, b->valuestring);
+    const cJSON *ca = a->child, *cb = b->child;
+    for (; ca && cb; ca = ca->next, cb = cb->next) {
+        if (skip && ca->string && !strcmp(ca->string, skip)) {
+            if (!cb->string || strcmp(cb->string, skip)) return false;
+            continue;
+        }
+        if ((ca->string || cb->string) && (!ca->string || !cb->string || strcmp(ca->string, cb->string))) return false;
+        if (!same_json(ca, cb, NULL)) return false;
+    }
+    return !ca && !cb;
+}
+
+static cJSON *json_run(const char *prog, const char *args, int *status)
+{
+    char cmd[2048];
+    if (strlen(prog) + strlen(args) > 1900) fail_msg("command too long");
+    snprintf(cmd, sizeof cmd, "%s --json %s", prog, args);
+    *status = run(cmd);
+    return cJSON_Parse(out);
+}
+
+typedef struct option {
+    char name[32];
+    bool is_input;
+    double def;
+} option;
+
+/* The options --help lists: "  --NAME ..." lines; inputs carry "(default V)". */
+static int parse_help(const char *help, option *opt, int max)
+{
+    int n = 0;
+    for (const char *line = help; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, "  --", 4) != 0) continue;
+        const char *p = line + 4;
+        size_t k = 0;
+        while ((isalnum((unsigned char)p[k]) || p[k] == '_' || p[k] == '-') && k + 1 < sizeof opt[n].name) k++;
+        if (n == max) fail_msg("too many options in --help");
+        memcpy(opt[n].name, p, k);
+        opt[n].name[k] = '\0';
+        const char *eol = strchr(line, '\n'), *d = strstr(line, "(default ");
+        opt[n].is_input = d && (!eol || d < eol) && strncmp(opt[n].name, "variant", 8);
+        opt[n].def = opt[n].is_input ? strtod(d + 9, NULL) : 0;
+        n++;
+    }
+    return n;
+}
+
+static void check_clean(const char *prog, const char *args, const cJSON *doc, int status)
+{
+    if (status == 0) {
+        if (!doc) fail_msg("%s --json %s: exit 0 but no valid JSON", prog, args);
+        if (has_nonfinite(doc, NULL)) fail_msg("%s --json %s: exit 0 with a null/NaN/Inf in its JSON:\n%s", prog, args, out);
+        if (cJSON_GetObjectItemCaseSensitive(doc, "failed_checks"))
+            fail_msg("%s --json %s: exit 0 with failed checks", prog, args);
+    } else if (status != 1 && status != 2) {
+        fail_msg("%s --json %s: exit status %d (a crash?)", prog, args, status);
+    }
+}
+
+static void test_every_option(void **state)
+{
+    (void)state;
+    int steps_shown = 0;   /* lessons whose text shows the backward steps of the variant chosen */
+    for (size_t l = 0; l < N_LESSONS; l++) {
+        const char *prog = path_of(lessons[l]);
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s --help", prog);
+        assert_int_equal(run(cmd), 0);
+        char help[8192];
+        copy_str(help, sizeof help, out);
+        option opt[16];
+        int n = parse_help(help, opt, 16);
+        int st;
+        cJSON *base = json_run(prog, "", &st);
+        if (st != 0 || !base) fail_msg("%s --json: exit %d", lessons[l], st);
+        check_clean(prog, "", base, st);
+        char base_text[OUT_MAX / 4];
+        copy_str(base_text, sizeof base_text, out);
+        for (int i = 0; i < n; i++) {
+            const char *o = opt[i].name;
+            if (!strcmp(o, "help") || !strcmp(o, "json")) continue;
+            if (!strcmp(o, "variant")) {
+                cJSON *a = json_run(prog, "--variant A", &st);
+                assert_int_equal(st, 0);
+                cJSON *b = json_run(prog, "--variant B", &st);
+                assert_int_equal(st, 0);
+                const cJSON *va = cJSON_GetObjectItemCaseSensitive(a, "variant"),
+                            *vb = cJSON_GetObjectItemCaseSensitive(b, "variant");
+                if (!cJSON_IsString(va) || strcmp(va->valuestring, "A") || !cJSON_IsString(vb) || strcmp(vb->valuestring, "B"))
+                    fail_msg("%s: --variant A/B is not reported as the variant that ran", lessons[l]);
+                if (!same_json(a, b, "variant")) fail_msg("%s: Version A and Version B give different results", lessons[l]);
+                cJSON_Delete(a);
+                cJSON_Delete(b);
+                /* where the steps are printed, B's are "+=" increments and A's are not */
+                snprintf(cmd, sizeof cmd, "%s --variant B", prog);
+                assert_int_equal(run(cmd), 0);
+                bool pushes = strstr(out, "+=") != NULL;
+                snprintf(cmd, sizeof cmd, "%s --variant A", prog);
+                assert_int_equal(run(cmd), 0);
+                if (pushes && strstr(out, "+=")) fail_msg("%s --variant A prints Version B's += steps", lessons[l]);
+                steps_shown += pushes;
+                continue;
+            }
+            if (!strcmp(o, "dot")) {
+                char file[] = "/tmp/lesson_dot_XXXXXX";
+                int fd = mkstemp(file);
+                assert_true(fd >= 0);
+                close(fd);
+                snprintf(cmd, sizeof cmd, "%s --json --dot %s", prog, file);
+                assert_int_equal(run(cmd), 0);
+                FILE *f = fopen(file, "r");
+                char head[16] = "";
+                if (!f || !fgets(head, sizeof head, f) || strncmp(head, "digraph", 7))
+                    fail_msg("%s --dot: no graph written", lessons[l]);
+                fclose(f);
+                unlink(file);
+                continue;
+            }
+            if (!opt[i].is_input) fail_msg("%s: option --%s is neither an input nor a known option", lessons[l], o);
+            /* a different valid value changes the output */
+            double d = opt[i].def, tries[3];
+            if (d == floor(d)) tries[0] = d + 1, tries[1] = d - 1, tries[2] = d + 2;
+            else tries[0] = d * 1.1 + 0.1, tries[1] = d * 0.9 - 0.1, tries[2] = d / 2;
+            bool changed = false;
+            for (int t = 0; t < 3 && !changed; t++) {
+                char args[1024];
+                snprintf(args, sizeof args, "--%s %.17g", o, tries[t]);
+                cJSON *doc = json_run(prog, args, &st);
+                check_clean(prog, args, doc, st);
+                if (st == 0) {
+                    if (!strcmp(out, base_text)) fail_msg("%s %s: the output did not change", lessons[l], args);
+                    const cJSON *in = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(doc, "inputs"), o);
+                    if (in && !(fabs(in->valuedouble - tries[t]) <= 1e-12 * fabs(tries[t])))
+                        fail_msg("%s %s: inputs.%s is %g", lessons[l], args, o, in->valuedouble);
+                    changed = true;
+                }
+                cJSON_Delete(doc);
+            }
+            if (!changed) fail_msg("%s: no value tried for --%s was accepted", lessons[l], o);
+            /* hostile values: a failure with a message, or clean JSON */
+            const char *hostile[] = {"1e300", "-1e300", "1e-300"};
+            for (int h = 0; h < 3; h++) {
+                char args[1024];
+                snprintf(args, sizeof args, "--%s %s", o, hostile[h]);
+                cJSON *doc = json_run(prog, args, &st);
+                check_clean(prog, args, doc, st);
+                cJSON_Delete(doc);
+            }
+        }
+        cJSON_Delete(base);
+    }
+    assert_true(steps_shown >= 5);   /* chain_rule, cos_sin, gates, forward_vs_reverse, logistic_regression */
+}
+
+/* The options a lesson does not use are refused, not ignored. */
+static void test_unused_options_refused(void **state)
+{
+    (void)state;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s --variant A", path_of("softmax"));
+    assert_int_equal(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s --dot /tmp/never_written.dot", path_of("sgd_variants"));
+    assert_int_equal(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s --dot /tmp/never_written.dot", path_of("jacobian_chain"));
+    assert_int_equal(run(cmd), 2);
+}
+
+/* The failure cases the issue found: NaN/Inf is a failed check, never "agree", and a non-zero exit. */
+static void test_nonfinite_fails(void **state)
+{
+    (void)state;
+    const struct { const char *lesson, *args; } cases[] = {
+        {"chain_rule", "--x 1e308 --y 1e308"}, {"cos_sin", "--x 1e200"},
+        {"forward_vs_reverse", "--x1 1e200 --x2 1e200"}, {"logistic_regression", "--theta0 1000 --epochs 0"},
+        {"finite_differences", "--x 1e200"}, {"sgd_variants", "--lr 0.5"}, {"gates", "--x 1e300 --y 1e300"},
+        {"quiz", "--x 1000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd, "%s %s", path_of(cases[i].lesson), cases[i].args);
+        int st = run(cmd);
+        if (st == 0) fail_msg("%s %s: exit 0 with a non-finite value", cases[i].lesson, cases[i].args);
+        if (strstr(out, "agree:")) fail_msg("%s %s: says agree", cases[i].lesson, cases[i].args);
+        int sj;
+        cJSON *doc = json_run(path_of(cases[i].lesson), cases[i].args, &sj);
+        if (sj == 0) fail_msg("%s --json %s: exit 0", cases[i].lesson, cases[i].args);
+        cJSON_Delete(doc);
+    }
+}
+
+/* Each slip the lessons name, pinned: the slide's version is off, the right one agrees. */
+static void test_slips(void **state)
+{
+    (void)state;
+    const struct { const char *lesson, *args, *id; } slips[] = {
+        {"chain_rule", "", "001-sqrt"},
+        {"quiz", "", "004-quiz1-b"},
+        {"quiz", "", "004-quiz1-y"},
+        {"gates", "--z 2 --w 2", "004-max-tie"},
+        {"softmax", "", "001-onehot"},
+        {"convolution", "", "004-custom-image"},
+        {"convolution", "", "004-blur-image"},
+        {"convolution", "", "000-conv-definition"},
+        {"convolution", "", "001-conv-depth"},
+        {"mlp", "", "004-case2-dJdy"},
+        {"mlp", "", "004-quiz2-shapes"},
+        {"mlp", "", "001-dyL-dWl"},
+        {"mlp", "", "000-dLdW-rows"},
+        {"sgd_variants", "", "001-shuffled-sigma-k"},
+    };
+    int n = (int)(sizeof slips / sizeof slips[0]);
+    assert_true(n >= 12);
+    for (int i = 0; i < n; i++) {
+        int st;
+        cJSON *doc = json_run(path_of(slips[i].lesson), slips[i].args, &st);
+        assert_int_equal(st, 0);
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "slips"), *s = NULL;
+        for (const cJSON *c = arr ? arr->child : NULL; c; c = c->next) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+            if (cJSON_IsString(id) && !strcmp(id->valuestring, slips[i].id)) s = c;
+        }
+        if (!s) fail_msg("%s %s: slip %s is not in the JSON", slips[i].lesson, slips[i].args, slips[i].id);
+        if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(s, "slide_agrees")))
+            fail_msg("slip %s: the slide's version agrees with the reference", slips[i].id);
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "right_agrees")))
+            fail_msg("slip %s: the corrected version does not agree with the reference", slips[i].id);
+        /* the numbers themselves: slide differs from reference somewhere, right matches everywhere */
+        const cJSON *sl = cJSON_GetObjectItemCaseSensitive(s, "slide"), *rt = cJSON_GetObjectItemCaseSensitive(s, "right"),
+                    *rf = cJSON_GetObjectItemCaseSensitive(s, "reference");
+        int k = cJSON_GetArraySize(rf), off = 0;
+        assert_true(k > 0 && cJSON_GetArraySize(sl) == k && cJSON_GetArraySize(rt) == k);
+        for (int j = 0; j < k; j++) {
+            double a = cJSON_GetArrayItem(sl, j)->valuedouble, b = cJSON_GetArrayItem(rt, j)->valuedouble,
+                   r = cJSON_GetArrayItem(rf, j)->valuedouble;
+            assert_close(b, r, 1e-6 * fmax(1.0, fabs(r)));
+            off += !(fabs(a - r) <= 1e-6 * fmax(1.0, fabs(r)));
+        }
+        assert_true(off > 0);
+        cJSON_Delete(doc);
+    }
+    /* a slide that is right is not "corrected": with y* = 1 Case 2's dJ/dy is right, and no tie, no tie slip */
+    int st;
+    cJSON *doc = json_run(path_of("mlp"), "--ystar 1", &st);
+    assert_int_equal(st, 0);
+    for (const cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "slips")->child; c; c = c->next)
+        if (!strcmp(cJSON_GetObjectItemCaseSensitive(c, "id")->valuestring, "004-case2-dJdy"))
+            assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "slide_agrees")));
+    cJSON_Delete(doc);
+    doc = json_run(path_of("gates"), "", &st);
+    assert_int_equal(st, 0);
+    assert_null(cJSON_GetObjectItemCaseSensitive(doc, "slips"));
+    cJSON_Delete(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_option),
+        cmocka_unit_test(test_unused_options_refused),
+        cmocka_unit_test(test_nonfinite_fails),
+        cmocka_unit_test(test_slips),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
