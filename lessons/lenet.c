@@ -262,42 +262,48 @@ int main(int argc, char **argv)
     }
     mkdir(o.out, 0755);
     int64_t N = o.limit ? o.limit : train_x->shape[0], B = o.batch, steps = (N + B - 1) / B;
+    /* every exit from here on goes through `out`, which frees what was made (a leak-checked build fails otherwise) */
+    int status = 1;
+    ad_optimizer *opt = NULL;
+    int64_t *order = NULL;
+    double *loss_curve = NULL, *acc_curve = NULL;
+    FILE *csv = NULL;
     ad_context *ctx = ad_context_new();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!ctx || !rng) {
         fprintf(stderr, "lenet: out of memory\n");
-        return 1;
+        goto out;
     }
     gsl_rng_set(rng, o.seed);
     lenet m;
     if (!lenet_init(&m, ctx, rng)) {
         fprintf(stderr, "lenet: %s\n", ad_last_error());
-        return 1;
+        goto out;
     }
     /* send: the same initial weights, now resident on the GPU */
     for (int i = 0; gpu && i < N_PARAMS; i++)
         if (!(m.p[i] = ad_leaf_to_device(ctx, m.p[i]))) {
             fprintf(stderr, "lenet: sending the parameters to the GPU: %s\n", ad_last_error());
-            return 1;
+            goto out;
         }
-    ad_optimizer *opt = adam    ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
+    opt = adam    ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
                         : adamw ? ad_adamw_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8, o.weight_decay)
                                 : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
     if (!opt || ad_optimizer_set_weight_decay(opt, o.weight_decay) != AD_OK) {
         fprintf(stderr, "lenet: %s\n", ad_last_error());
-        return 1;
+        goto out;
     }
     ad_mark mark = ad_context_mark(ctx);
-    int64_t *order = malloc((size_t)N * sizeof *order);
-    double *loss_curve = calloc((size_t)o.epochs, sizeof(double)), *acc_curve = calloc((size_t)o.epochs, sizeof(double));
-    if (!order || !loss_curve || !acc_curve || !opt) {
-        fprintf(stderr, "lenet: %s\n", opt ? "out of memory" : ad_last_error());
-        return 1;
+    order = malloc((size_t)N * sizeof *order);
+    loss_curve = calloc((size_t)o.epochs, sizeof(double)), acc_curve = calloc((size_t)o.epochs, sizeof(double));
+    if (!order || !loss_curve || !acc_curve) {
+        fprintf(stderr, "lenet: out of memory\n");
+        goto out;
     }
     bool tty = isatty(2) && !o.json;
     char path[2048];
     snprintf(path, sizeof path, "%s/lenet_curve.csv", o.out);
-    FILE *csv = fopen(path, "w");
+    csv = fopen(path, "w");
     if (csv) fprintf(csv, "epoch,train_loss,test_accuracy,seconds\n");
     if (!o.json) {
         char where[320];
@@ -318,7 +324,7 @@ int main(int argc, char **argv)
             if (ad_gather_rows(train_x, order + s * B, n, &xv) != AD_OK ||
                 ad_gather_rows(train_y, order + s * B, n, &yv) != AD_OK) {
                 fprintf(stderr, "\nlenet: %s\n", ad_last_error());
-                return 1;
+                goto out;
             }
             if (gpu) {
                 x = ad_to_device(ctx, x);
@@ -329,13 +335,13 @@ int main(int argc, char **argv)
             if (!loss || ad_backward(ctx, loss) != AD_OK || ad_optimizer_step(opt) != AD_OK ||
                 !(loss_host = on_host(ctx, loss))) {
                 fprintf(stderr, "\nlenet: %s\n", ad_last_error());
-                return 1;
+                goto out;
             }
             double step_loss = ad_value_scalar(loss_host);
             if (!isfinite(step_loss)) {   /* diverged (a learning rate far too large): say so, not NaN with exit 0 */
                 fprintf(stderr, "\nlenet: the training loss is %g at epoch %d, step %lld: training diverged (learning "
                                 "rate %g; try a smaller --lr)\n", step_loss, e + 1, (long long)s + 1, o.lr);
-                return 1;
+                goto out;
             }
             sum_loss += step_loss * (double)n;
             ad_optimizer_zero_grad(opt);
@@ -354,6 +360,7 @@ int main(int argc, char **argv)
         if (csv) fprintf(csv, "%d,%.6f,%.6f,%.3f\n", e + 1, loss_curve[e], acc_curve[e], secs);
     }
     if (csv) fclose(csv);
+    csv = NULL;
     snprintf(path, sizeof path, "%s/lenet_loss.svg", o.out);
     write_loss_svg(path, loss_curve, acc_curve, o.epochs);
     snprintf(path, sizeof path, "%s/lenet_filters.svg", o.out);
@@ -380,12 +387,15 @@ int main(int argc, char **argv)
     } else {
         printf("Wrote %s/lenet_curve.csv, %s/lenet_loss.svg and %s/lenet_filters.svg\n", o.out, o.out, o.out);
     }
+    status = 0;
+out:
+    if (csv) fclose(csv);
     free(order);
     free(loss_curve);
     free(acc_curve);
     ad_optimizer_free(opt);
-    gsl_rng_free(rng);
+    if (rng) gsl_rng_free(rng);
     ad_context_free(ctx);
     ad_tensor_free(train_x), ad_tensor_free(train_y), ad_tensor_free(test_x), ad_tensor_free(test_y);
-    return 0;
+    return status;
 }

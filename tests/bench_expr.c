@@ -2,9 +2,10 @@
  * "x+x+...+x" with n terms and "x1+x2+...+xn" with n distinct variables for
  * n = 10^3 .. 10^6 (variables: .. 10^5 by default), and prints the time per
  * term: linear parsing keeps it flat, a quadratic parser multiplies it by 10
- * at each step. Exits 1 if the time per term grows more than 8x from the
- * smallest n to the largest (a linear parser stays within ~2x; the old
- * quadratic one grew ~1000x). Run with `meson test --benchmark` or directly:
+ * at each step. Exits 1 if the time per term grows more than 8x from
+ * n = 10^4 to the largest n (a linear parser stays within ~2x, cache
+ * effects included; the old parser grew 18x per step in terms, 100x in
+ * variables). n = 10^3 is printed but not the baseline: it runs in cache. Run with `meson test --benchmark` or directly:
  * bench_expr [max_terms] [max_vars] [repeats]. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +66,8 @@ int main(int argc, char **argv)
 {
     long max_terms = argc > 1 ? atol(argv[1]) : 1000000, max_vars = argc > 2 ? atol(argv[2]) : 100000;
     int repeats = argc > 3 ? atoi(argv[3]) : 3;
-    if (max_terms < 1000 || max_vars < 1000 || repeats < 1 || repeats > 16) {
-        fprintf(stderr, "usage: bench_expr [max_terms >= 1000] [max_vars >= 1000] [repeats 1..16]\n");
+    if (max_terms < 100000 || max_vars < 100000 || repeats < 1 || repeats > 16) {
+        fprintf(stderr, "usage: bench_expr [max_terms >= 10^5] [max_vars >= 10^5] [repeats 1..16]\n");
         return 2;
     }
     int status = 0;
@@ -83,14 +84,14 @@ int main(int argc, char **argv)
             if (!ok) return 1;
             double per = 1e9 * t / (double)n;
             printf("  n = %8ld: %9.4f s, %7.1f ns per term\n", n, t, per);
-            if (!first) first = per;
+            if (n == 10000) first = per;
             last = per;
         }
         if (last > 8 * first) {
             printf("  NOT LINEAR: the time per term grew %.1fx\n", last / first);
             status = 1;
         } else {
-            printf("  time per term grew %.2fx from n = 1000 to n = %ld\n", last / first, max);
+            printf("  time per term grew %.2fx from n = 10^4 to n = %ld\n", last / first, max);
         }
     }
     return status;

@@ -242,7 +242,7 @@ static int harvest_options(const char *work, const char *exe, char opts[][32])
     return n;
 }
 
-/* A failed run: KNOWN if `known` lists it, else FAIL. */
+/* A failed run: KNOWN if `known` lists it, else FAIL (counted in *failures). */
 static void report(const char *name, const char *line, const char *bad, const result *r, int *failures,
                    int *known_hits, bool *known_seen)
 {
@@ -259,6 +259,24 @@ static void report(const char *name, const char *line, const char *bad, const re
         printf("FAIL: %s%s: %s\n", name, line, bad);
         printf("  stderr: %.600s\n", r->err);
     }
+}
+
+/* Run av (NULL-terminated) and judge it: 1 if it failed (not a known failure), else 0. */
+static int run_and_judge(const char *work, const char *name, char *const *av, bool json, int *known_hits,
+                         bool *known_seen)
+{
+    char line[2048] = "";
+    size_t used = 0;
+    for (int i = 1; av[i] && used < sizeof line - 1; i++)
+        used += (size_t)snprintf(line + used, sizeof line - used, " '%.40s%s'", av[i], strlen(av[i]) > 40 ? "..." : "");
+    result r = run(work, av);
+    char why[400];
+    int failures = 0;
+    const char *bad = verdict(name, &r, json, why, sizeof why);
+    if (bad) report(name, line, bad, &r, &failures, known_hits, known_seen);
+    free(r.out);
+    free(r.err);
+    return failures;
 }
 
 static const char *base_name(const char *path)
@@ -316,17 +334,8 @@ int main(int argc, char **argv)
             for (int i = 0; i < n_base; i++)
                 av[n++] = i == 2 * (k / n_path) + 1 ? (char *)path_values[k % n_path] : base_args[i];
             av[n] = NULL;
-            char line[2048] = "";
-            size_t used = 0;
-            for (int i = 1; i < n && used < sizeof line - 1; i++)
-                used += (size_t)snprintf(line + used, sizeof line - used, " '%.40s'", av[i]);
-            result r = run(work, av);
-            char why[400];
-            const char *bad = verdict(name, &r, false, why, sizeof why);
+            failures += run_and_judge(work, name, av, false, &known_hits, known_seen);
             total++;
-            if (bad) report(name, line, bad, &r, &failures, &known_hits, known_seen);
-            free(r.out);
-            free(r.err);
         }
         for (long k = 0; k < 3 * n_opts + runs_per && now() - t0 < budget; k++, done++) {
             char *av[MAX_ARGS + 12];
@@ -372,21 +381,8 @@ int main(int argc, char **argv)
                 }
             }
             av[n] = NULL;
-            bool json = want_json;
-            char line[2048] = "";
-            size_t used = 0;
-            for (int i = 1; i < n; i++) {
-                used += (size_t)snprintf(line + used, used < sizeof line ? sizeof line - used : 0, " '%.40s%s'", av[i],
-                                         strlen(av[i]) > 40 ? "..." : "");
-                if (used >= sizeof line) used = sizeof line - 1;
-            }
-            result r = run(work, av);
-            char why[400];
-            const char *bad = verdict(name, &r, json, why, sizeof why);
+            failures += run_and_judge(work, name, av, want_json, &known_hits, known_seen);
             total++;
-            if (bad) report(name, line, bad, &r, &failures, &known_hits, known_seen);
-            free(r.out);
-            free(r.err);
         }
         printf("%-20s %3ld runs (%d options) in %.1f s\n", name, done, n_opts, now() - t0);
         fflush(stdout);
