@@ -10,6 +10,7 @@
 #include "ad_nn.h"
 #include "ad_explain.h"
 #include "ad_expr.h"
+#include "ad_symbolic.h"
 #include "ad_data.h"
 #include "ad_train.h"
 #include "ad_parallel.h"

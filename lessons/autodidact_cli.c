@@ -4,7 +4,14 @@
  * Prints the node table (shared subexpressions once), the forward-mode
  * table with one tangent column per variable, the reverse-mode steps
  * (Version A or B), the gradient and a finite-difference cross-check.
- * Exit status: 0 fine, 1 --check found a mismatch, 2 bad input. */
+ *   autodidact 'x^y + sin(x*y)' --symbolic
+ * Prints the node table (shared subexpressions once), the forward-mode
+ * table with one tangent column per variable, the reverse-mode steps
+ * (Version A or B), the gradient and a finite-difference cross-check; with
+ * --symbolic, the symbolic derivatives instead of the tables (computed from
+ * the graph by ad_symbolic, simplified, checked against the engine's
+ * gradient at the point).
+ * Exit status: 0 fine, 1 a check found a mismatch, 2 bad input. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -19,8 +26,12 @@ static const char *usage_text =
     "\n"
     "  FORMULA          e.g. 'y*log(x) + sqrt(y*log(x))': + - * / ^ (or **), parentheses,\n"
     "                   numbers in C syntax, variables, pi, e, and exp log sqrt sin cos tanh\n"
-    "                   sigmoid relu abs neg max(a,b) min(a,b) pow(x,c)\n"
-    "  --at x=3,y=2     the point (every variable needs a value)\n"
+    "                   sigmoid relu abs neg max(a,b) min(a,b) pow(x,c); a^b with a variable\n"
+    "                   exponent needs a > 0 (x^y, 2^x, e^x)\n"
+    "  --at x=3,y=2     the point (every variable needs a value, except with --symbolic)\n"
+    "  --symbolic       print the symbolic derivatives (simplified formulas) instead of the\n"
+    "                   tables, each checked against the engine's gradient at the point\n"
+    "                   (without --at: the first of 1, 2, 0.5, 3 in the formula's domain)\n"
     "  --mode forward|reverse|both   which tables to show (default both)\n"
     "  --variant A|B    reverse mode as Version A (pull) or B (push, the default)\n"
     "  --json           results as JSON only\n"
@@ -75,12 +86,67 @@ static ad_node *gc_fn(ad_context *ctx, ad_node *const *x, int n, void *user)
     return ad_expr_build(user, ctx, x);
 }
 
+/* --symbolic: each ∂f/∂x_i as a simplified formula, from the graph, evaluated at the point beside the
+ * engine's gradient. A mismatch (away from a kink, where both are subgradients) is a failed check. */
+static ad_status print_symbolic(const ad_context *ctx, const ad_node *f, const char *const *names, const double *x,
+                                const double *grad, int nv, cJSON *doc)
+{
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    ad_sym *fs = s ? ad_sym_from_graph(s, ctx, f) : NULL;
+    if (!fs) {
+        ad_sym_ctx_free(s);
+        return ad_last_status();
+    }
+    /* the symbolic variables in the formula's order (a variable may not appear in the graph) */
+    double xs[MAX_VARS];
+    int ns = ad_sym_var_count(s);
+    for (int j = 0; j < ns; j++) xs[j] = x[0];
+    for (int i = 0; i < nv; i++) {
+        int j = ad_sym_var_index(s, names[i]);
+        if (j >= 0) xs[j] = x[i];
+    }
+    static char buf[1 << 16];
+    ad_sym_print(s, fs, buf, sizeof buf);
+    cJSON *sym = doc ? cJSON_AddObjectToObject(doc, "symbolic") : NULL;
+    if (sym) cJSON_AddStringToObject(sym, "f", buf);
+    if (!doc)
+        printf("Symbolic derivatives, computed from the graph and simplified (step(u) = 1{u > 0}, sign(u),\n"
+               "ge(a, b) = 1{a >= b}, le(a, b) = 1{a <= b} are the engine's subgradients at kinks):\n  f = %s\n", buf);
+    ad_status st = AD_OK;
+    for (int i = 0; i < nv; i++) {
+        int j = ad_sym_var_index(s, names[i]);
+        ad_sym *ds = j >= 0 ? ad_sym_diff(s, fs, j) : NULL;
+        if (j >= 0 && !ds) {
+            st = ad_last_status();
+            break;
+        }
+        size_t need = ds ? ad_sym_print(s, ds, buf, sizeof buf) : (size_t)snprintf(buf, sizeof buf, "0");
+        double v = ds ? ad_sym_eval(s, ds, xs, ns) : 0;
+        bool ok = fabs(v - grad[i]) <= 1e-9 * fmax(1.0, fabs(grad[i]));   /* false for NaN */
+        if (!doc)
+            printf("  ∂f/∂%s = %s%s\n        = %.15g at the point; the engine's reverse mode: %.15g %s\n", names[i], buf,
+                   need >= sizeof buf ? " …(cut)" : "", v, grad[i], ok ? "(agree)" : "(DIFFER)");
+        if (sym) {
+            cJSON *o = cJSON_AddObjectToObject(sym, names[i]);
+            cJSON_AddStringToObject(o, "formula", buf);
+            cJSON_AddNumberToObject(o, "value", isfinite(v) ? v : 0);
+            cJSON_AddBoolToObject(o, "agrees", ok);
+            cJSON_AddNumberToObject(o, "tree_size", ds ? ad_sym_tree_size(ds) : 1);
+            cJSON_AddNumberToObject(o, "dag_size", (double)(ds ? ad_sym_dag_size(s, ds) : 1));
+        }
+        if (!ok) st = ad_fail(AD_ERR_ARG, "the symbolic ∂f/∂%s is %g, the engine's %g", names[i], v, grad[i]);
+    }
+    if (!doc) printf("\n");
+    ad_sym_ctx_free(s);
+    return st;
+}
+
 int main(int argc, char **argv)
 {
     const char *formula = NULL, *dot = NULL;
     char *at[16];
     int n_at = 0;
-    bool json = false, check = false, show_fwd = true, show_rev = true;
+    bool json = false, check = false, show_fwd = true, show_rev = true, symbolic = false;
     ad_backward_variant variant = AD_BACKWARD_PUSH;
     long random_n = 0;
     unsigned long seed = 1;
@@ -93,6 +159,7 @@ int main(int argc, char **argv)
         }
         if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--check")) check = true;
+        else if (!strcmp(a, "--symbolic")) symbolic = true;
         else if (!strncmp(a, "--", 2)) {
             if (!v) bad_input("%s needs a value", a);
             i++;
@@ -168,6 +235,22 @@ int main(int argc, char **argv)
             given[idx] = true;
         }
     }
+    if (symbolic) {
+        /* A point is needed only to build the graph (its domain checks): try a few. */
+        static const double candidates[] = {1, 2, 0.5, 3};
+        for (size_t c = 0; c < sizeof candidates / sizeof *candidates; c++) {
+            for (int i = 0; i < nv; i++)
+                if (!given[i]) x[i] = candidates[c];
+            ad_context *probe = ad_context_new();
+            ad_node *pv[MAX_VARS];
+            for (int i = 0; i < nv; i++) pv[i] = ad_scalar(probe, x[i]);
+            bool ok = ad_expr_build(e, probe, pv) != NULL;
+            ad_context_free(probe);
+            if (ok) break;
+        }
+        for (int i = 0; i < nv; i++) given[i] = true;
+        show_fwd = show_rev = false;
+    }
     for (int i = 0; i < nv; i++)
         if (!given[i]) {
             fprintf(stderr, "autodidact: no value for %s: give it with --at %s=VALUE\n", ad_expr_var_name(e, i),
@@ -190,15 +273,20 @@ int main(int argc, char **argv)
     ad_node *f = ad_expr_build(e, ctx, vars);
     if (!f || !ad_requires_grad(f)) {
         if (f) fprintf(stderr, "autodidact: '%s' has no variables: nothing to differentiate\n", formula);
-        else fprintf(stderr, "autodidact: %s\n", ad_last_error());
+        else fprintf(stderr, "autodidact: %s%s\n", ad_last_error(),
+                     symbolic && n_at == 0 ? " (--symbolic tried 1, 2, 0.5 and 3: give a point in the domain with --at)" : "");
         status = 2;
         goto done;
     }
     if (!json) {
         printf("f = %s   at", formula);
         for (int i = 0; i < nv; i++) printf("%s %s = %g", i ? "," : "", names[i], x[i]);
-        printf("\n\nNodes in topological order (a shared subexpression is one node):\n");
-        ad_explain_nodes(stdout, ctx, f);
+        if (!symbolic) {
+            printf("\n\nNodes in topological order (a shared subexpression is one node):\n");
+            ad_explain_nodes(stdout, ctx, f);
+        } else {
+            printf("\n");
+        }
         if (show_fwd) {
             printf("\nForward mode: one tangent column per variable, all in one pass (k = %d):\n", nv);
             ad_explain_forward(stdout, ctx, f, names);
@@ -247,6 +335,11 @@ int main(int argc, char **argv)
         printf("\nGradient:\n  f = %.15g\n", ad_value_scalar(f));
         for (int i = 0; i < nv; i++) printf("  ∂f/∂%s = %.15g\n", names[i], grad[i]);
         printf("\n");
+    }
+    if (symbolic && print_symbolic(ctx, f, names, x, grad, nv, json ? doc : NULL) != AD_OK) {
+        fprintf(stderr, "autodidact: --symbolic: %s\n", ad_last_error());
+        status = 1;
+        goto done;
     }
     /* The finite-difference cross-check, through the lessons' helper. */
     lesson L = {.program = "autodidact", .n_in = nv, .json = json};

@@ -91,7 +91,7 @@ void lesson_parse(lesson *L, int argc, char **argv)
     }
 }
 
-static double eval_at(lesson_fn f, void *user, const double *x, int n)
+double lesson_eval(lesson_fn f, void *user, const double *x, int n)
 {
     ad_context *ctx = ad_context_new();
     if (!ctx) return NAN;
@@ -113,7 +113,7 @@ double lesson_central_difference(lesson_fn f, void *user, const double *x, int n
     xp[i] += h;
     xm[i] -= h;
     /* Divide by the step actually taken: x ± h rounds to a float64 near it. */
-    return (eval_at(f, user, xp, n) - eval_at(f, user, xm, n)) / (xp[i] - xm[i]);
+    return (lesson_eval(f, user, xp, n) - lesson_eval(f, user, xm, n)) / (xp[i] - xm[i]);
 }
 
 double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *grads, const char *fname,

@@ -84,6 +84,10 @@ bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lectur
 /* f built from scalar leaves (one per input, in order) in ctx. */
 typedef ad_node *(*lesson_fn)(ad_context *ctx, ad_node *const *x, void *user);
 
+/* f at x (constants, a fresh graph with check-finite on): NaN (with
+ * ad_last_error) if building f fails or overflows. */
+double lesson_eval(lesson_fn f, void *user, const double *x, int n);
+
 /* Centered difference (f(x+h e_i) - f(x-h e_i)) / 2h, h = 1e-6·max(1,|x_i|),
  * each evaluation a fresh graph. Returns NAN (with ad_last_error) if f fails. */
 double lesson_central_difference(lesson_fn f, void *user, const double *x, int n, int i);

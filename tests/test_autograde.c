@@ -1,37 +1,94 @@
-/* test_autograde.c: the grader against a corpus of submissions with known
- * scores (tests/autograde_corpus/manifest.txt): the reference, wrong
- * gradients of several kinds, a valid other subgradient, and submissions
- * that crash, hang, exhaust memory, write their own results, exit early,
- * fork, open files or do not compile. Each must get its expected score and
- * a report naming the problem, and results.json must be valid Gradescope
- * output every time. */
+/* test_autograde.c: the grader against hostile submissions
+ * (tests/autograde_corpus/manifest.txt): wrong gradients of every kind, and
+ * submissions that attack the grader at compile time, at load time and at
+ * run time. For each one, graded as the user running the suite and, when
+ * that is root, with the grader itself running as an unprivileged user:
+ *   - the score is the expected one and the report names the problem;
+ *   - a secret planted next to the submission (readable by the grader)
+ *     appears in no output;
+ *   - nothing outside the output directory changed (a canary file and
+ *     directory writable by everyone, the grader's working directory), and
+ *     the output directory holds exactly the three reports, each a regular
+ *     file, results.json valid UTF-8 JSON in Gradescope's format, even
+ *     where a symlink and a FIFO were planted under their names;
+ *   - no process of the submission survives the grader.
+ * No exception under AddressSanitizer: the submission runs in a static,
+ * uninstrumented program of its own, so its memory limit holds there too. */
+#define _GNU_SOURCE
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include "ad_test.h"
 
-static char *slurp(const char *path)
+static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(path, "rb");
     if (!f) return NULL;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = malloc(cap + 1);
+    while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) buf = realloc(buf, (cap *= 2) + 1);
+    }
     fclose(f);
+    if (buf) buf[n] = '\0';
+    if (len) *len = n;
     return buf;
+}
+
+static void spit(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Replace every occurrence of key in *s by value (reallocating). */
+static void replace_all(char **s, const char *key, const char *value)
+{
+    char *p;
+    while ((p = strstr(*s, key))) {
+        size_t pre = (size_t)(p - *s), kl = strlen(key), vl = strlen(value), rest = strlen(p + kl);
+        char *t = malloc(pre + vl + rest + 1);
+        memcpy(t, *s, pre), memcpy(t + pre, value, vl), memcpy(t + pre + vl, p + kl, rest + 1);
+        free(*s);
+        *s = t;
+    }
+}
+
+static bool valid_utf8(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = p[i];
+        size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (!k || i + k > n) return false;
+        for (size_t j = 1; j < k; j++)
+            if ((p[i + j] & 0xc0) != 0x80) return false;
+        if (k == 3 && ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] >= 0xa0))) return false;
+        if (k == 4 && ((c == 0xf0 && p[i + 1] < 0x90) || (c == 0xf4 && p[i + 1] >= 0x90))) return false;
+        i += k;
+    }
+    return true;
 }
 
 /* Gradescope's results.json: score, execution_time, output, tests[] with
  * name, score, max_score, status, output, visibility. */
-static void check_gradescope_format(const cJSON *doc)
+static void check_gradescope_format(const cJSON *doc, int n_tests)
 {
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(doc, "score")));
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(doc, "execution_time")));
     assert_true(cJSON_IsString(cJSON_GetObjectItem(doc, "output")));
     const cJSON *tests = cJSON_GetObjectItem(doc, "tests"), *t;
     assert_true(cJSON_IsArray(tests));
-    assert_int_equal(cJSON_GetArraySize(tests), 8);
+    assert_int_equal(cJSON_GetArraySize(tests), n_tests);
     cJSON_ArrayForEach(t, tests)
     {
         assert_true(cJSON_IsString(cJSON_GetObjectItem(t, "name")));
@@ -47,13 +104,187 @@ static void check_gradescope_format(const cJSON *doc)
     }
 }
 
-static void test_corpus(void **state)
+/* Processes still running a runner of this grader (it makes its work
+ * directory in $TMPDIR, the test's own): none once the grader has exited. */
+static int surviving_runners(const char *tmpdir)
 {
-    (void)state;
-    const char *exe = getenv("AUTOGRADE"), *src = getenv("SOURCE_ROOT");
-    if (!exe || !src) fail_msg("AUTOGRADE and SOURCE_ROOT must be set; run through meson test");
+    DIR *d = opendir("/proc");
+    const struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char link[300], target[4096];
+        snprintf(link, sizeof link, "/proc/%s/exe", e->d_name);
+        ssize_t k = readlink(link, target, sizeof target - 1);
+        if (k <= 0) continue;
+        target[k] = '\0';
+        if (!strncmp(target, tmpdir, strlen(tmpdir)) && strstr(target, "/runner")) {
+            print_error("a process of a submission survived: pid %s (%s)\n", e->d_name, target);
+            n++;
+        }
+    }
+    if (d) closedir(d);
+    return n;
+}
+
+/* The entries of a directory, sorted, joined by spaces. */
+static void list_dir(const char *path, char *out, size_t len)
+{
+    struct dirent **names;
+    int n = scandir(path, &names, NULL, alphasort);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, ".."))
+            snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? " " : "", names[i]->d_name);
+        free(names[i]);
+    }
+    if (n >= 0) free(names);
+}
+
+typedef struct run_env {
+    const char *exe, *src;
+    bool as_nobody;      /* the grader itself runs as nobody (only when the suite is root) */
+    char *solution;      /* the reference solution's text */
+    int n_tests;         /* in the example assignment */
+} run_env;
+
+/* Grade one corpus submission and check everything the file comment lists. */
+static void run_case(const run_env *env, const char *name, double expected, const char *phrase)
+{
+    char scratch[] = "/tmp/ag-test.XXXXXX", path[8192], cmd[16384], token[96];
+    assert_non_null(mkdtemp(scratch));
+    assert_int_equal(chmod(scratch, 0755), 0);
+    snprintf(token, sizeof token, "AUTOGRADE-SECRET-%d-%ld", (int)getpid(), random());
+    const char *dirs[] = {"secret", "canary", "out", "cwd", "tmp"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "%s/%s", scratch, dirs[i]);
+        assert_int_equal(mkdir(path, 0755), 0);
+    }
+    /* the secret: readable by the grader, by no one else */
+    char secret[4096], canary_dir[4096], out[4096], cwd[4096];
+    snprintf(secret, sizeof secret, "%s/secret/secret.txt", scratch);
+    snprintf(canary_dir, sizeof canary_dir, "%s/canary", scratch);
+    snprintf(out, sizeof out, "%s/out", scratch);
+    snprintf(cwd, sizeof cwd, "%s/cwd", scratch);
+    spit(secret, token, 0600);
+    /* the canary: writable by everyone, so only the sandbox can protect it */
+    snprintf(path, sizeof path, "%s/canary.txt", canary_dir);
+    spit(path, "canary\n", 0666);
+    assert_int_equal(chmod(canary_dir, 0777), 0);
+    assert_int_equal(chmod(cwd, 0777), 0);
+    char tmpdir[4200];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp/", scratch);
+    assert_int_equal(chmod(tmpdir, 0777), 0);
+    /* planted where the reports go: a symlink to the canary and a FIFO */
+    snprintf(cmd, sizeof cmd, "%s/results.json", out);
+    assert_int_equal(symlink(path, cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s/junit.xml", out);
+    assert_int_equal(mkfifo(cmd, 0666), 0);
+
+    /* the submission, self-contained, and the assignment with a short compile limit */
+    snprintf(path, sizeof path, "%s/tests/autograde_corpus/%s", env->src, name);
+    char *sub = slurp(path, NULL);
+    if (!sub) fail_msg("%s: cannot read %s", name, path);
+    replace_all(&sub, "#include \"@SOLUTION@\"", env->solution);
+    replace_all(&sub, "@SECRET@", secret);
+    replace_all(&sub, "@CANARY@", canary_dir);
+    replace_all(&sub, "@OUT@", out);
+    replace_all(&sub, "@SOURCE_ROOT@", env->src);
+    snprintf(path, sizeof path, "%s/%s", scratch, name);
+    spit(path, sub, 0644);
+    free(sub);
+    snprintf(path, sizeof path, "%s/gradcheck/autograde/example/assignment.json", env->src);
+    char *js = slurp(path, NULL);
+    cJSON *doc = cJSON_Parse(js);
+    free(js);
+    assert_non_null(doc);
+    cJSON *lim = cJSON_AddObjectToObject(doc, "limits");
+    cJSON_AddNumberToObject(lim, "compile_seconds", 6);
+    js = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    snprintf(path, sizeof path, "%s/assignment.json", scratch);
+    spit(path, js, 0644);
+    free(js);
+    if (env->as_nobody) {
+        snprintf(cmd, sizeof cmd, "chown -R nobody:nogroup %s/secret %s/out %s/%s %s/assignment.json", scratch, scratch,
+                 scratch, name, scratch);
+        assert_int_equal(system(cmd), 0);
+    }
+
+    snprintf(cmd, sizeof cmd,
+             "cd %s && TMPDIR=%s %s %s --assignment %s/assignment.json --submission %s/%s --out %s > %s/stdout 2> %s/stderr", cwd,
+             tmpdir, env->as_nobody ? "setpriv --reuid=nobody --regid=nogroup --clear-groups" : "", env->exe, scratch, scratch,
+             name, out, scratch, scratch);
+    int st = system(cmd);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        snprintf(path, sizeof path, "%s/stderr", scratch);
+        char *e = slurp(path, NULL);
+        fail_msg("%s: the grader itself failed (status %d): %s", name, st, e ? e : "");
+    }
+
+    /* the reports: exactly three regular files */
+    char listing[1024];
+    list_dir(out, listing, sizeof listing);
+    if (strcmp(listing, "junit.xml report.txt results.json"))
+        fail_msg("%s: the output directory holds '%s'", name, listing);
+    const char *reports[] = {"results.json", "report.txt", "junit.xml", "../stdout", "../stderr"};
+    char *text[5];
+    size_t len[5];
+    for (int i = 0; i < 5; i++) {
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", out, reports[i]);
+        assert_int_equal(lstat(path, &sb), 0);
+        if (!S_ISREG(sb.st_mode)) fail_msg("%s: %s is not a regular file", name, reports[i]);
+        text[i] = slurp(path, &len[i]);
+        assert_non_null(text[i]);
+        if (memmem(text[i], len[i], token, strlen(token))) fail_msg("%s: the secret leaked into %s", name, reports[i]);
+    }
+    if (!valid_utf8((const unsigned char *)text[0], len[0])) fail_msg("%s: results.json is not valid UTF-8", name);
+    doc = cJSON_Parse(text[0]);
+    if (!doc) fail_msg("%s: results.json is not JSON", name);
+    check_gradescope_format(doc, env->n_tests);
+    double score = cJSON_GetObjectItem(doc, "score")->valuedouble;
+    cJSON_Delete(doc);
+    if (fabs(score - expected) > 1e-9) fail_msg("%s: score %g, expected %g\n%s", name, score, expected, text[1]);
+    double txt_score = -1;
+    if (sscanf(text[1], "Score: %lf /", &txt_score) != 1 || fabs(txt_score - score) > 1e-9)
+        fail_msg("%s: report.txt's score disagrees with results.json's (%g)", name, score);
+    if (!strstr(text[1], phrase)) fail_msg("%s: the report lacks '%s':\n%s", name, phrase, text[1]);
+    for (int i = 0; i < 5; i++) free(text[i]);
+    snprintf(cmd, sizeof cmd, "command -v xmllint >/dev/null 2>&1 && ! xmllint --noout %s/junit.xml", out);
+    if (system(cmd) == 0) fail_msg("%s: junit.xml is not well-formed", name);
+
+    /* nothing outside the output directory changed */
+    snprintf(path, sizeof path, "%s/canary.txt", canary_dir);
+    char *canary = slurp(path, NULL);
+    if (!canary || strcmp(canary, "canary\n")) fail_msg("%s: the canary file changed", name);
+    free(canary);
+    list_dir(canary_dir, listing, sizeof listing);
+    if (strcmp(listing, "canary.txt")) fail_msg("%s: the canary directory holds '%s'", name, listing);
+    list_dir(cwd, listing, sizeof listing);
+    if (listing[0]) fail_msg("%s: the grader's working directory holds '%s'", name, listing);
+    list_dir(tmpdir, listing, sizeof listing);
+    if (listing[0]) fail_msg("%s: the grader left '%s' in its temporary directory", name, listing);
+    if (surviving_runners(tmpdir) != 0) fail_msg("%s: a process of the submission outlived the grader", name);
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void run_corpus(bool as_nobody)
+{
+    run_env env = {getenv("AUTOGRADE"), getenv("SOURCE_ROOT"), as_nobody, NULL, 0};
+    if (!env.exe || !env.src) fail_msg("AUTOGRADE and SOURCE_ROOT must be set; run through meson test");
     char path[8192], line[512];
-    snprintf(path, sizeof path, "%s/tests/autograde_corpus/manifest.txt", src);
+    snprintf(path, sizeof path, "%s/gradcheck/autograde/example/solution.c", env.src);
+    env.solution = slurp(path, NULL);
+    assert_non_null(env.solution);
+    snprintf(path, sizeof path, "%s/gradcheck/autograde/example/assignment.json", env.src);
+    char *js = slurp(path, NULL);
+    cJSON *doc = cJSON_Parse(js);
+    env.n_tests = cJSON_GetArraySize(cJSON_GetObjectItem(doc, "tests"));
+    cJSON_Delete(doc), free(js);
+    snprintf(path, sizeof path, "%s/tests/autograde_corpus/manifest.txt", env.src);
     FILE *m = fopen(path, "r");
     assert_non_null(m);
     int cases = 0;
@@ -61,59 +292,132 @@ static void test_corpus(void **state)
         char name[128], phrase[256];
         double expected;
         if (line[0] == '#' || sscanf(line, "%127s %lf %255[^\n]", name, &expected, phrase) != 3) continue;
-#if defined(__SANITIZE_ADDRESS__)
-        if (!strcmp(name, "memory_bomb.c")) {
-            /* Under ASan the grader cannot set an address-space limit (see sandbox.c). */
-            print_message("skipping memory_bomb.c under AddressSanitizer\n");
-            continue;
-        }
-#endif
-        char out[256], cmd[16384];
-        snprintf(out, sizeof out, "autograde_out_%s", name);
-        snprintf(cmd, sizeof cmd,
-                 "rm -rf %s && %s --assignment %s/gradcheck/autograde/example/assignment.json --submission "
-                 "%s/tests/autograde_corpus/%s --out %s >/dev/null 2>&1",
-                 out, exe, src, src, name, out);
-        int st = system(cmd);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("%s: the grader itself failed (status %d)", name, st);
-        snprintf(path, sizeof path, "%s/results.json", out);
-        char *js = slurp(path);
-        if (!js) fail_msg("%s: no results.json", name);
-        cJSON *doc = cJSON_Parse(js);
-        if (!doc) fail_msg("%s: results.json is not JSON", name);
-        check_gradescope_format(doc);
-        double score = cJSON_GetObjectItem(doc, "score")->valuedouble;
-        if (fabs(score - expected) > 1e-9) fail_msg("%s: score %g, expected %g", name, score, expected);
-        snprintf(path, sizeof path, "%s/report.txt", out);
-        char *rep = slurp(path);
-        if (!rep || !strstr(rep, phrase)) fail_msg("%s: the report lacks '%s':\n%s", name, phrase, rep ? rep : "(none)");
-        snprintf(cmd, sizeof cmd, "command -v xmllint >/dev/null 2>&1 && ! xmllint --noout %s/junit.xml", out);
-        if (system(cmd) == 0) fail_msg("%s: junit.xml is not well-formed", name);
-        cJSON_Delete(doc);
-        snprintf(cmd, sizeof cmd, "rm -rf %s", out);
-        assert_int_equal(system(cmd), 0);
+        run_case(&env, name, expected, phrase);
         cases++;
     }
     fclose(m);
-    assert_true(cases >= 14);
-    /* writes_results.c could not leave a results.json in the directory the grader ran from */
-    assert_int_not_equal(system("test -e results.json"), 0);
+    free(env.solution);
+    assert_true(cases >= 40);
+}
+
+static void test_corpus(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) print_message("not root: the corpus runs as this (unprivileged) user\n");
+    run_corpus(false);
+}
+
+static void test_corpus_grader_unprivileged(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("skipped: not root, so the grader cannot be started as another user (test_corpus already "
+                      "ran it unprivileged)\n");
+        skip();
+    }
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "setpriv --reuid=nobody --regid=nogroup --clear-groups %s --version >/dev/null 2>&1",
+             getenv("AUTOGRADE"));
+    if (system(cmd) != 0) {
+        print_message("skipped: user nobody cannot run %s (its directory is not readable by others)\n",
+                      getenv("AUTOGRADE"));
+        skip();
+    }
+    run_corpus(true);
+}
+
+static int run(const char *args)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "%s %s", getenv("AUTOGRADE"), args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static void test_usage_errors(void **state)
 {
     (void)state;
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s >/dev/null 2>&1", getenv("AUTOGRADE"));
-    int st = system(cmd);
-    assert_int_equal(WEXITSTATUS(st), 2);
-    snprintf(cmd, sizeof cmd, "%s --assignment /nonexistent.json --submission x.c --out o >/dev/null 2>&1", getenv("AUTOGRADE"));
-    st = system(cmd);
-    assert_int_equal(WEXITSTATUS(st), 2);
+    assert_int_equal(run(">/dev/null 2>&1"), 2);
+    assert_int_equal(run("--help 2>/dev/null | grep -q 'usage: autograde'"), 0);
+    assert_int_equal(run("--version 2>/dev/null | grep -q '^autograde '"), 0);
+    assert_int_equal(run("--bogus 2>&1 | grep -q \"unknown option '--bogus'\""), 0);
+    assert_int_equal(run("--bogus >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--seed >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--seed abc --assignment a --submission b --out c >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--seed=-1 --assignment a --submission b --out c >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--assignment /nonexistent.json --submission x.c --out o >/dev/null 2>&1"), 2);
+    /* a directory and a FIFO as the assignment: refused at once, no crash, no hang */
+    assert_int_equal(run("--assignment /tmp --submission x.c --out o >/dev/null 2>&1"), 2);
+    char fifo[] = "/tmp/ag-fifo.XXXXXX", args[512];
+    assert_non_null(mkdtemp(fifo));
+    snprintf(args, sizeof args, "%s/f", fifo);
+    assert_int_equal(mkfifo(args, 0600), 0);
+    snprintf(args, sizeof args, "--assignment %s/f --submission x.c --out o >/dev/null 2>&1", fifo);
+    assert_int_equal(run(args), 2);
+    snprintf(args, sizeof args, "rm -rf %s", fifo);
+    assert_int_equal(system(args), 0);
+}
+
+/* Malformed assignments: each refused with a message naming the test. */
+static void test_bad_assignments(void **state)
+{
+    (void)state;
+    const char *bad[][2] = {
+        {"{\"tests\": []}", "must hold 1 to"},
+        {"{\"tests\": [{\"op\": \"gelu\", \"shape\": [3]}]}", "unknown op"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [0]}]}", "whole numbers from 1 to 4096"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [2.5]}]}", "whole numbers"},
+        {"{\"tests\": [{\"op\": \"linear\", \"shape\": [3]}]}", "linear takes \"shape\": [N, I, O]"},
+        {"{\"tests\": [{\"op\": \"conv2d\", \"shape\": [1, 1, 4, 4]}]}", "conv2d needs \"kernel\""},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"points\": -1}]}", "\"points\" must be a number"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"visibility\": \"secret\"}]}", "\"visibility\" must be"},
+        {"{\"tests\": [{\"op\": \"linear\", \"shape\": [4096, 4096, 4096]}]}", "more than the grader takes"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3]}], \"limits\": {\"cpu_seconds\": 0}}", "\"cpu_seconds\""},
+        {"[1, 2", "not JSON"},
+    };
+    char dir[] = "/tmp/ag-bad.XXXXXX", path[512], args[1024];
+    assert_non_null(mkdtemp(dir));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "%s/a.json", dir);
+        spit(path, bad[i][0], 0644);
+        snprintf(args, sizeof args, "--assignment %s --submission x.c --out %s/o 2>&1 | grep -qF '%s'", path, dir,
+                 bad[i][1]);
+        if (run(args) != 0) fail_msg("assignment %s: no message containing '%s'", bad[i][0], bad[i][1]);
+        snprintf(args, sizeof args, "--assignment %s --submission x.c --out %s/o >/dev/null 2>&1", path, dir);
+        assert_int_equal(run(args), 2);
+    }
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    assert_int_equal(system(args), 0);
+}
+
+/* The Gradescope bundle: built from the working tree, without any
+ * reference solution, with setup.sh and run_autograder at its root. */
+static void test_bundle(void **state)
+{
+    (void)state;
+    char cmd[8192], dir[] = "/tmp/ag-bundle.XXXXXX";
+    if (system("command -v python3 >/dev/null 2>&1") != 0) {
+        print_message("skipped: no python3 to list the zip\n");
+        skip();
+    }
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "%s/gradcheck/autograde/example/make_bundle.sh %s/bundle.zip >/dev/null", getenv("SOURCE_ROOT"), dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             "python3 -c \"import sys, zipfile; n = zipfile.ZipFile(sys.argv[1]).namelist(); "
+             "bad = [x for x in n if x.endswith('solution.c') or 'autograde_corpus' in x]; "
+             "sys.exit(1 if bad or 'setup.sh' not in n or 'run_autograder' not in n or 'meson.build' not in n else 0)\" "
+             "%s/bundle.zip",
+             dir);
+    if (system(cmd) != 0) fail_msg("the bundle ships a reference solution or lacks setup.sh / run_autograder");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_corpus), cmocka_unit_test(test_usage_errors)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_bad_assignments),
+                                       cmocka_unit_test(test_bundle), cmocka_unit_test(test_corpus),
+                                       cmocka_unit_test(test_corpus_grader_unprivileged)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,6 +355,20 @@ static void test_command(void **state)
         if (st != 2 || !strstr(out, bad[i][1]))
             fail_msg("autodidact %s: exit %d, output:\n%s(expected exit 2 and '%s')", bad[i][0], st, out, bad[i][1]);
     }
+    /* --symbolic: the derivative as a formula, agreeing with the engine; without --at, a point is found */
+    char sym[1 << 14];
+    assert_int_equal(cli("'x^2*sin(x)' --symbolic --json", sym, sizeof sym), 0);
+    cJSON *sd = cJSON_Parse(sym);
+    assert_non_null(sd);
+    const cJSON *sx = cJSON_GetObjectItem(cJSON_GetObjectItem(sd, "symbolic"), "x");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(sx, "agrees")));
+    assert_string_equal(cJSON_GetObjectItem(sx, "formula")->valuestring, "2*x*sin(x) + x^2*cos(x)");
+    cJSON_Delete(sd);
+    assert_int_equal(cli("'relu(x) + max(x, y)' --at x=0,y=0", sym, sizeof sym), 0);
+    assert_non_null(strstr(sym, "is at its kink: the engine takes a subgradient"));
+    assert_null(strstr(sym, "DISAGREE"));
+    assert_int_equal(cli("'log(x-5)' --symbolic", sym, sizeof sym), 2);
+    assert_non_null(strstr(sym, "give a point in the domain with --at"));
 }
 
 int main(void)

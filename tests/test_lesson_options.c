@@ -26,7 +26,7 @@
 static const char *const lessons[] = {"chain_rule", "cnn_backprop", "convolution", "cos_sin", "finite_differences",
                                       "forward_vs_reverse", "gates", "gpu_power_iteration", "jacobian_chain",
                                       "logistic_regression", "mlp", "pooling", "quiz", "sgd_variants", "softmax",
-                                      "cheap_gradient"};
+                                      "cheap_gradient", "four_ways"};
 enum { N_LESSONS = sizeof lessons / sizeof lessons[0], OUT_MAX = 1 << 20 };
 
 static char out[OUT_MAX];
@@ -337,6 +337,36 @@ static void test_slips(void **state)
     cJSON_Delete(doc);
 }
 
+/* four_ways: the four ways agree on the lectures' functions (Quiz #1's [1208, 810]); the symbolic
+ * derivative swells geometrically with depth while the graph grows linearly. */
+static void test_four_ways(void **state)
+{
+    (void)state;
+    int st;
+    cJSON *doc = json_run(path_of("four_ways"), "--depth 12", &st);
+    assert_int_equal(st, 0);
+    const cJSON *quiz = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "functions"), 3);
+    const char *ways[] = {"manual", "symbolic", "forward_mode", "reverse_mode"};
+    for (int w = 0; w < 4; w++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(quiz, ways[w]);
+        assert_close(cJSON_GetArrayItem(a, 0)->valuedouble, 1208.38121512661, 1e-9);
+        assert_close(cJSON_GetArrayItem(a, 1)->valuedouble, 809.707479218564, 1e-9);
+    }
+    const cJSON *num = cJSON_GetObjectItemCaseSensitive(quiz, "numerical");
+    assert_close(cJSON_GetArrayItem(num, 0)->valuedouble, 1208.38121512661, 1e-5);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(quiz, "forward_passes")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(quiz, "reverse_passes")->valueint, 1);
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(doc, "swell");
+    assert_int_equal(cJSON_GetArraySize(sw), 12);
+    double t6 = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(sw, 5), "symbolic_tree_size")->valuedouble;
+    double t12 = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(sw, 11), "symbolic_tree_size")->valuedouble;
+    double g6 = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(sw, 5), "graph_nodes")->valuedouble;
+    double g12 = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(sw, 11), "graph_nodes")->valuedouble;
+    assert_true(g12 < 2.5 * g6);      /* the graph: linear */
+    assert_true(t12 > 50 * t6);       /* the formula: geometric */
+    cJSON_Delete(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_unused_options_refused),
         cmocka_unit_test(test_nonfinite_fails),
         cmocka_unit_test(test_slips),
+        cmocka_unit_test(test_four_ways),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

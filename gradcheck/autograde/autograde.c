@@ -1,595 +1,334 @@
 /* autograde: grade a student's implementation of ad_student.h.
  *   autograde --assignment assignment.json --submission student.c --out DIR
- * Compiles the submission into a shared object, runs each test in its own
- * sandboxed child (sandbox.h), and compares what the child returns with the
- * engine's own ops: the forward against the reference forward, each
- * gradient against the reference vjp and against finite differences of the
- * reference forward. Writes DIR/results.json (Gradescope's format),
- * DIR/junit.xml and DIR/report.txt, whatever the submission does. */
-#include <cjson/cJSON.h>
-#include <dlfcn.h>
+ *
+ * 1. The submission is copied into a fresh work directory with the runner's
+ *    sources (runner.c, runner_protocol.h, ad_student.h: built into this
+ *    program) and compiled into one static program, the runner, by the
+ *    system compiler run as a sandboxed tool (sandbox.h): it can read the
+ *    toolchain and the work directory only, within CPU, memory, output and
+ *    wall-clock limits, and everything it prints is read to the end.
+ * 2. Each test draws its arrays (seeded), and the runner is executed in a
+ *    sandboxed child whose seccomp filter is in place before the first
+ *    instruction of the submission runs; the child returns only the arrays
+ *    it computed.
+ * 3. The grader compares them with the engine's own ops (grade.h) and
+ *    writes results.json, junit.xml and report.txt (reports.h), whatever the
+ *    submission does.
+ * The threat model and what each layer stops: sandbox.c and the README. */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <gsl/gsl_randist.h>
-#include <math.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <gsl/gsl_rng.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
-#include "ad_student.h"
-#include "autodidact.h"
+#include "assignment.h"
+#include "embedded.h"
+#include "grade.h"
+#include "reports.h"
 #include "sandbox.h"
 
-#ifndef AD_STUDENT_INCLUDE
-#define AD_STUDENT_INCLUDE "."
+#ifndef AD_VERSION_STRING
+#define AD_VERSION_STRING "0.1.0"
 #endif
 
-enum { MAX_ARR = 4 };
+enum { MAX_SUBMISSION_BYTES = 1 << 20, COMPILER_LOG_BYTES = 16 << 10 };
 
-/* One test: the op, its shapes and what is checked. */
-typedef struct test_spec {
-    char name[128], op[32], part[16], visibility[32];
-    int64_t shape[4], kernel[3], stride, pad, window;
-    double points, atol, rtol;
-    bool ties;
-} test_spec;
+/* What the compiler may read besides its work directory: the toolchain,
+ * the C library and the system headers. Nothing of the grader's, the
+ * assignment's or anyone's home. */
+static const char *const toolchain_paths[] = {"/usr/bin", "/bin", "/usr/lib", "/lib", "/lib64", "/usr/libexec",
+                                              "/usr/include", "/usr/local/include", "/etc/ld.so.cache", NULL};
 
-/* The arrays of one test: inputs (x, w, b / logits, targets...), the
- * upstream gradient, and the outputs the student returns. */
-typedef struct test_data {
-    const test_spec *t;
-    int n_in;                        /* array inputs */
-    double *in[MAX_ARR];
-    int64_t in_len[MAX_ARR];
-    const char *in_name[MAX_ARR];
-    int64_t *targets;                /* softmax_ce */
-    double *gy;                      /* upstream gradient (vjp) */
-    int64_t out_len[MAX_ARR], n_out; /* outputs: y (forward) or one grad per differentiable input */
-    double *pre[MAX_ARR];            /* values the grads start from */
-    student_conv2d_dims cd;
-    student_pool_dims pd;
-    const char *so_path;
-    void *so;
-} test_data;
+static const char usage[] =
+    "usage: autograde --assignment FILE --submission FILE.c --out DIR [--seed N] [--sandbox-user USER]\n"
+    "Grade a C file implementing ad_student.h against an assignment (JSON); write DIR/results.json\n"
+    "(Gradescope's format), DIR/junit.xml and DIR/report.txt.\n"
+    "  --assignment FILE     the tests: ops, shapes, points, visibility, limits\n"
+    "  --submission FILE.c   the student's file (one C file, at most 1 MiB)\n"
+    "  --out DIR             where the reports go (created if missing)\n"
+    "  --seed N              seed of the random test arrays (default 2026)\n"
+    "  --sandbox-user USER   when run as root: the account submissions and the compiler run as (default nobody)\n"
+    "  -h, --help            this text\n"
+    "  --version             the version\n"
+    "Exit status: 0 graded (whatever the score), 1 the reports could not be written, 2 a usage error.\n";
 
-static const char *str(const cJSON *o, const char *k, const char *dflt)
+/* ---- the work directory ---- */
+
+static int write_file_at(int dir_fd, const char *name, const void *data, size_t len)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : dflt;
-}
-
-static double number(const cJSON *o, const char *k, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-/* ---- building a test's arrays ---- */
-static double *rand_array(gsl_rng *r, int64_t n, bool ties)
-{
-    double *a = malloc((size_t)n * sizeof *a);
-    for (int64_t i = 0; i < n; i++) a[i] = ties ? (double)gsl_rng_uniform_int(r, 3) : gsl_ran_flat(r, -2, 2);
-    return a;
-}
-
-static int setup_data(test_data *d, const test_spec *t, gsl_rng *r, char *err, size_t errlen)
-{
-    memset(d, 0, sizeof *d);
-    d->t = t;
-    const int64_t *s = t->shape;
-    if (!strcmp(t->op, "sigmoid")) {
-        d->n_in = 1, d->in_len[0] = s[0], d->in_name[0] = "x";
-        d->out_len[0] = s[0];
-    } else if (!strcmp(t->op, "linear")) {
-        d->n_in = 3, d->in_len[0] = s[0] * s[1], d->in_len[1] = s[2] * s[1], d->in_len[2] = s[2];
-        d->in_name[0] = "the input x", d->in_name[1] = "the weight w", d->in_name[2] = "the bias b";
-        d->out_len[0] = s[0] * s[2];
-    } else if (!strcmp(t->op, "softmax_ce")) {
-        d->n_in = 1, d->in_len[0] = s[0] * s[1], d->in_name[0] = "the logits";
-        d->targets = malloc((size_t)s[0] * sizeof *d->targets);
-        for (int64_t n = 0; n < s[0]; n++) d->targets[n] = (int64_t)gsl_rng_uniform_int(r, (unsigned long)s[1]);
-        d->out_len[0] = 1;
-    } else if (!strcmp(t->op, "conv2d")) {
-        student_conv2d_dims c = {s[0], s[1], s[2], s[3], t->kernel[0], t->kernel[1], t->kernel[2], t->stride, t->pad, 0, 0};
-        c.P = (c.H + 2 * c.pad - c.R) / c.stride + 1, c.Q = (c.W + 2 * c.pad - c.S) / c.stride + 1;
-        if (c.stride < 1 || c.P < 1 || c.Q < 1) return snprintf(err, errlen, "conv2d: the kernel does not fit"), -1;
-        d->cd = c;
-        d->n_in = 2, d->in_len[0] = c.N * c.C * c.H * c.W, d->in_len[1] = c.K * c.C * c.R * c.S;
-        d->in_name[0] = "the input x", d->in_name[1] = "the weight w";
-        d->out_len[0] = c.N * c.K * c.P * c.Q;
-    } else if (!strcmp(t->op, "maxpool2d")) {
-        student_pool_dims p = {s[0], s[1], s[2], s[3], t->window, t->stride, 0, 0};
-        if (p.window < 1 || p.stride < 1 || p.window > p.H || p.window > p.W)
-            return snprintf(err, errlen, "maxpool2d: the window does not fit"), -1;
-        p.P = (p.H - p.window) / p.stride + 1, p.Q = (p.W - p.window) / p.stride + 1;
-        d->pd = p;
-        d->n_in = 1, d->in_len[0] = p.N * p.C * p.H * p.W, d->in_name[0] = "the input x";
-        d->out_len[0] = p.N * p.C * p.P * p.Q;
-    } else {
-        return snprintf(err, errlen, "unknown op '%s' (sigmoid, linear, softmax_ce, conv2d, maxpool2d)", t->op), -1;
+    int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n <= 0) break;
+        p += n, len -= (size_t)n;
     }
-    for (int k = 0; k < d->n_in; k++) d->in[k] = rand_array(r, d->in_len[k], t->ties);
-    if (!strcmp(t->part, "vjp")) {
-        d->gy = rand_array(r, d->out_len[0], false);
-        d->n_out = d->n_in;
-        for (int k = 0; k < d->n_in; k++) {
-            d->out_len[k] = d->in_len[k];
-            d->pre[k] = rand_array(r, d->in_len[k], false);   /* "=" instead of "+=" shows */
-        }
-    } else {
-        d->n_out = 1;
+    return close(fd) == 0 && len == 0 ? 0 : -1;
+}
+
+/* The submission: a regular file (not a FIFO that would block, not a
+ * device), at most MAX_SUBMISSION_BYTES. Returns a malloc'd copy or NULL. */
+static char *read_submission(const char *path, size_t *len, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0) return snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)), NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_SUBMISSION_BYTES) {
+        close(fd);
+        return snprintf(err, errlen, "the submission must be a regular file of at most %d bytes", MAX_SUBMISSION_BYTES),
+               NULL;
     }
+    char *buf = malloc((size_t)st.st_size + 1);
+    size_t got = 0;
+    ssize_t k = 0;
+    while (buf && got < (size_t)st.st_size && (k = read(fd, buf + got, (size_t)st.st_size - got)) > 0) got += (size_t)k;
+    close(fd);
+    if (!buf || k < 0) return free(buf), snprintf(err, errlen, "cannot read %s", path), NULL;
+    *len = got;
+    return buf;
+}
+
+/* Remove everything in the work directory (one level: the compiler makes no
+ * subdirectories; a leftover one is removed if empty), the directory, and
+ * the empty mount point of the compiler's view beside it. */
+static void remove_work(const char *work, int work_fd)
+{
+    DIR *d = fdopendir(dup(work_fd));
+    const struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            if (unlinkat(work_fd, e->d_name, 0) != 0) unlinkat(work_fd, e->d_name, AT_REMOVEDIR);
+    if (d) closedir(d);
+    close(work_fd);
+    rmdir(work);
+    char view[PATH_MAX + 8];   /* the compiler's mount point (sandbox.c: private_view) */
+    snprintf(view, sizeof view, "%s.view", work);
+    rmdir(view);
+}
+
+/* The system compiler, its links resolved (/usr/bin/cc -> /etc/alternatives/cc
+ * -> ...): the compiler's view of the file system has no /etc/alternatives. */
+static const char *find_compiler(void)
+{
+    static const char *const cands[] = {"/usr/bin/cc", "/usr/bin/gcc", "/bin/cc", NULL};
+    static char real[PATH_MAX];
+    for (int i = 0; cands[i]; i++)
+        if (access(cands[i], X_OK) == 0 && realpath(cands[i], real)) return real;
+    return NULL;
+}
+
+/* Compile the submission and the runner into work/runner. 0 on success;
+ * otherwise general gets the message for the student. */
+static int compile_runner(const sandbox_config *sc, const char *work, double seconds, char *general, size_t glen)
+{
+    const char *cc = find_compiler();
+    if (!cc) return snprintf(general, glen, "The grader found no C compiler (cc): tell your instructor."), -1;
+    char *const argv[] = {(char *)cc, "-std=c11", "-O2", "-Wall", "-fmax-errors=20", "-fdiagnostics-color=never",
+                          "-static", "-o", "runner", "submission.c", "runner.c", "-lm", NULL};
+    sandbox_limits lim = {.cpu_seconds = seconds / 2 < 1 ? 1 : seconds / 2, .wall_seconds = seconds,
+                          .memory_bytes = (size_t)2 << 30,
+                          .stack_bytes = (size_t)64 << 20, .file_bytes = (size_t)256 << 20};
+    static char log[COMPILER_LOG_BYTES];
+    char detail[512];
+    size_t total = 0;
+    sandbox_outcome oc = sandbox_run_tool(sc, &lim, argv, toolchain_paths, work, log, sizeof log, &total, detail, sizeof detail);
+    char cut[128] = "";
+    if (total > strlen(log))
+        snprintf(cut, sizeof cut, "\n[... %zu more bytes of compiler output not shown]", total - strlen(log));
+    if (oc == SANDBOX_OK) {
+        if (log[0]) snprintf(general, glen, "Compiled, with warnings:\n%s%s\n", log, cut);
+        return 0;
+    }
+    if (oc == SANDBOX_FAILED)
+        snprintf(general, glen, "Your file did not compile, so no test could run. The compiler said:\n%s%s", log, cut);
+    else if (oc == SANDBOX_ERROR)
+        snprintf(general, glen, "Not your fault: %s, so your file could not be compiled. Tell your instructor.", detail);
+    else
+        snprintf(general, glen, "Compiling your file was stopped because %s (an #include of something huge or endless?), so "
+                                "no test could run. The compiler said:\n%s%s", detail, log, cut);
+    return -1;
+}
+
+/* ---- one test ---- */
+
+static void run_test(const sandbox_config *sc, const assignment *a, int i, unsigned long seed, int exe_fd,
+                     const char *exe_path, test_result *r)
+{
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    char err[512], detail[512];
+    test_data d;
+    if (!rng) {
+        say(r, "the grader ran out of memory\n");
+        return;
+    }
+    gsl_rng_set(rng, seed + (unsigned long)i);
+    if (test_data_setup(&d, &a->tests[i], rng, err, sizeof err) != 0) {
+        say(r, "the assignment's test is malformed: %s\n", err);
+        gsl_rng_free(rng);
+        return;
+    }
+    size_t bytes = test_data_answer_bytes(&d);
+    double *buf = malloc(bytes), *got[AG_MAX_IN];
+    int req = test_data_request_fd(&d);
+    if (!buf || req < 0) {
+        say(r, "the grader could not prepare the test's data\n");
+    } else {
+        size_t off = 0;
+        for (int k = 0; k < (d.req.vjp ? d.n_in : 1); k++)
+            got[k] = buf + off, off += (size_t)(d.req.vjp ? d.in_len[k] : d.y_len);
+        sandbox_limits lim = {.cpu_seconds = a->cpu_seconds, .wall_seconds = a->wall_seconds,
+                              .memory_bytes = a->memory_bytes, .stack_bytes = (size_t)64 << 20, .file_bytes = 0};
+        sandbox_outcome oc = sandbox_run_program(sc, &lim, exe_fd, exe_path, req, buf, bytes, detail, sizeof detail);
+        if (oc == SANDBOX_OK) grade(&d, got, r);
+        else say(r, "%s\n", detail);
+    }
+    if (req >= 0) close(req);
+    free(buf);
+    test_data_free(&d);
+    gsl_rng_free(rng);
+}
+
+static int parse_seed(const char *s, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') return -1;
+    *out = v;
     return 0;
 }
 
-static void free_data(test_data *d)
-{
-    for (int k = 0; k < MAX_ARR; k++) free(d->in[k]), free(d->pre[k]);
-    free(d->targets);
-    free(d->gy);
-}
-
-/* ---- the child: the student's code ---- */
-static int child_setup(void *user)
-{
-    test_data *d = user;
-    d->so = dlopen(d->so_path, RTLD_NOW | RTLD_LOCAL);
-    return d->so ? 0 : -1;
-}
-
-#define SYM(name) ((__typeof__(&name))dlsym(d->so, #name))
-
-static void child_body(int fd, void *user)
-{
-    test_data *d = user;
-    const test_spec *t = d->t;
-    bool vjp = !strcmp(t->part, "vjp");
-    double *out[MAX_ARR];
-    for (int k = 0; k < d->n_out; k++) {
-        out[k] = calloc((size_t)d->out_len[k], sizeof(double));
-        if (vjp) memcpy(out[k], d->pre[k], (size_t)d->out_len[k] * sizeof(double));
-    }
-    const int64_t *s = t->shape;
-    if (!strcmp(t->op, "sigmoid")) {
-        if (vjp) SYM(student_sigmoid_vjp)(s[0], d->in[0], d->gy, out[0]);
-        else SYM(student_sigmoid_forward)(s[0], d->in[0], out[0]);
-    } else if (!strcmp(t->op, "linear")) {
-        if (vjp) SYM(student_linear_vjp)(s[0], s[1], s[2], d->in[0], d->in[1], d->gy, out[0], out[1], out[2]);
-        else SYM(student_linear_forward)(s[0], s[1], s[2], d->in[0], d->in[1], d->in[2], out[0]);
-    } else if (!strcmp(t->op, "softmax_ce")) {
-        if (vjp) SYM(student_softmax_ce_vjp)(s[0], s[1], d->in[0], d->targets, d->gy[0], out[0]);
-        else SYM(student_softmax_ce_forward)(s[0], s[1], d->in[0], d->targets, out[0]);
-    } else if (!strcmp(t->op, "conv2d")) {
-        if (vjp) SYM(student_conv2d_vjp)(&d->cd, d->in[0], d->in[1], d->gy, out[0], out[1]);
-        else SYM(student_conv2d_forward)(&d->cd, d->in[0], d->in[1], out[0]);
-    } else {
-        if (vjp) SYM(student_maxpool2d_vjp)(&d->pd, d->in[0], d->gy, out[0]);
-        else SYM(student_maxpool2d_forward)(&d->pd, d->in[0], out[0]);
-    }
-    for (int k = 0; k < d->n_out; k++) sandbox_write(fd, out[k], (size_t)d->out_len[k] * sizeof(double));
-}
-
-/* ---- the reference: the engine's own ops ---- */
-static ad_node *reference(ad_context *ctx, const test_data *d, double *const *x, bool vars)
-{
-    const test_spec *t = d->t;
-    const int64_t *s = t->shape;
-    ad_node *in[MAX_ARR];
-    int64_t shapes[MAX_ARR][4];
-    int nd[MAX_ARR];
-    if (!strcmp(t->op, "sigmoid")) nd[0] = 1, shapes[0][0] = s[0];
-    else if (!strcmp(t->op, "linear"))
-        nd[0] = nd[1] = 2, nd[2] = 1, shapes[0][0] = s[0], shapes[0][1] = s[1], shapes[1][0] = s[2], shapes[1][1] = s[1],
-        shapes[2][0] = s[2];
-    else if (!strcmp(t->op, "softmax_ce")) nd[0] = 2, shapes[0][0] = s[0], shapes[0][1] = s[1];
-    else if (!strcmp(t->op, "conv2d")) {
-        nd[0] = nd[1] = 4;
-        memcpy(shapes[0], s, 4 * sizeof(int64_t));
-        int64_t w[4] = {t->kernel[0], s[1], t->kernel[1], t->kernel[2]};
-        memcpy(shapes[1], w, sizeof w);
-    } else nd[0] = 4, memcpy(shapes[0], s, 4 * sizeof(int64_t));
-    for (int k = 0; k < d->n_in; k++)
-        in[k] = vars ? ad_variable(ctx, AD_FLOAT64, nd[k], shapes[k], x[k]) : ad_constant(ctx, AD_FLOAT64, nd[k], shapes[k], x[k]);
-    if (!strcmp(t->op, "sigmoid")) return ad_sigmoid(ctx, in[0]);
-    if (!strcmp(t->op, "linear")) return ad_linear(ctx, in[0], in[1], in[2]);
-    if (!strcmp(t->op, "softmax_ce")) {
-        int64_t st[1] = {s[0]};
-        ad_node *tg = ad_constant(ctx, AD_FLOAT64, 1, st, NULL);
-        for (int64_t n = 0; n < s[0]; n++) ((double *)tg->value.data)[n] = (double)d->targets[n];
-        return ad_cross_entropy(ctx, in[0], tg, NULL, AD_REDUCE_MEAN, -1);
-    }
-    if (!strcmp(t->op, "conv2d")) return ad_conv2d(ctx, in[0], in[1], NULL, (int)t->stride, (int)t->pad);
-    return ad_maxpool2d(ctx, in[0], (int)t->window, (int)t->stride);
-}
-
-/* <gy, f(x)> at x, for finite differences of the reference forward */
-static double projected(const test_data *d, double *const *x)
-{
-    ad_context *ctx = ad_context_new();
-    ad_node *y = reference(ctx, d, x, false);
-    double s = 0;
-    for (int64_t o = 0; y && o < d->out_len[0] && o < y->value.size; o++) s += d->gy[o] * ad_value_at(y, o);
-    ad_context_free(ctx);
-    return s;
-}
-
-/* "[k,c,r,s]" for element i of input k (or of the output when k < 0) */
-static void index_name(const test_data *d, int k, int64_t i, char *buf, size_t len)
-{
-    const test_spec *t = d->t;
-    const int64_t *s = t->shape;
-    int64_t dims[4] = {0}, nd = 1;
-    if (!strcmp(t->op, "conv2d") && k == 1) nd = 4, dims[0] = t->kernel[0], dims[1] = s[1], dims[2] = t->kernel[1], dims[3] = t->kernel[2];
-    else if ((!strcmp(t->op, "conv2d") || !strcmp(t->op, "maxpool2d")) && k == 0) nd = 4, memcpy(dims, s, sizeof dims);
-    else if (!strcmp(t->op, "conv2d") && k < 0) nd = 4, dims[0] = s[0], dims[1] = t->kernel[0], dims[2] = d->cd.P, dims[3] = d->cd.Q;
-    else if (!strcmp(t->op, "maxpool2d") && k < 0) nd = 4, dims[0] = s[0], dims[1] = s[1], dims[2] = d->pd.P, dims[3] = d->pd.Q;
-    else if (!strcmp(t->op, "linear") && k == 0) nd = 2, dims[0] = s[0], dims[1] = s[1];
-    else if (!strcmp(t->op, "linear") && k == 1) nd = 2, dims[0] = s[2], dims[1] = s[1];
-    else if (!strcmp(t->op, "linear") && k < 0) nd = 2, dims[0] = s[0], dims[1] = s[2];
-    else if (!strcmp(t->op, "softmax_ce") && k == 0) nd = 2, dims[0] = s[0], dims[1] = s[1];
-    else dims[0] = d->in_len[k < 0 ? 0 : k];
-    ad_tensor tmp = {.ndim = (uint8_t)nd};
-    for (int j = 0; j < 4; j++) tmp.shape[j] = j < nd ? dims[j] : 1;
-    ad_index_str(&tmp, i, buf, len);
-}
-
-/* Max-pool with ties: any split of each window's gradient among its maxima
- * is valid. Windows must not overlap (stride >= window) for this check. */
-static bool valid_pool_subgradient(const test_data *d, const double *g)
-{
-    const student_pool_dims *p = &d->pd;
-    const double *x = d->in[0];
-    double *used = calloc((size_t)d->in_len[0], sizeof *used);
-    bool ok = p->stride >= p->window;
-    for (int64_t plane = 0; ok && plane < p->N * p->C; plane++)
-        for (int64_t a = 0; ok && a < p->P; a++)
-            for (int64_t b = 0; ok && b < p->Q; b++) {
-                int64_t base = plane * p->H * p->W + a * p->stride * p->W + b * p->stride;
-                double m = -INFINITY, sum = 0, gyv = d->gy[(plane * p->P + a) * p->Q + b];
-                for (int64_t r = 0; r < p->window; r++)
-                    for (int64_t c = 0; c < p->window; c++) m = fmax(m, x[base + r * p->W + c]);
-                for (int64_t r = 0; r < p->window; r++)
-                    for (int64_t c = 0; c < p->window; c++) {
-                        int64_t i = base + r * p->W + c;
-                        used[i] = 1;
-                        if (x[i] < m && fabs(g[i]) > 1e-9) ok = false;          /* mass on a non-maximum */
-                        if (x[i] == m && g[i] * gyv < -1e-12) ok = false;       /* a negative share */
-                        if (x[i] == m) sum += g[i];
-                    }
-                if (fabs(sum - gyv) > 1e-9 * (1 + fabs(gyv))) ok = false;       /* the shares add up */
-            }
-    for (int64_t i = 0; ok && i < d->in_len[0]; i++)
-        if (!used[i] && fabs(g[i]) > 1e-9) ok = false;
-    free(used);
-    return ok;
-}
-
-typedef struct test_result {
-    double score, max_score, seconds;
-    char output[2048];
-    bool passed;
-} test_result;
-
-static void say(test_result *r, const char *fmt, ...)
-{
-    size_t n = strlen(r->output);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->output + n, sizeof r->output - n, fmt, ap);
-    va_end(ap);
-}
-
-/* Compare the child's outputs with the reference; partial credit per check. */
-static void grade(test_data *d, double *const *got, test_result *r)
-{
-    const test_spec *t = d->t;
-    bool vjp = !strcmp(t->part, "vjp");
-    ad_context *ctx = ad_context_new();
-    ad_node *y = reference(ctx, d, d->in, vjp);
-    int checks = 0, passed = 0;
-    if (!y) {
-        say(r, "the grader could not build the reference: %s\n", ad_last_error());
-        ad_context_free(ctx);
-        return;
-    }
-    if (!vjp) {
-        checks = 1;
-        int64_t bad = -1;
-        for (int64_t o = 0; o < d->out_len[0]; o++) {
-            double ref = ad_value_at(y, o), g = got[0][o];
-            if (!isfinite(g) || fabs(g - ref) > t->atol + t->rtol * fabs(ref)) {
-                bad = o;
-                break;
-            }
-        }
-        char ix[64];
-        if (bad < 0) {
-            passed = 1;
-            say(r, "forward: correct\n");
-        } else {
-            index_name(d, -1, bad, ix, sizeof ix);
-            say(r, "forward: wrong at y%s: yours %.9g, expected %.9g\n", ix, got[0][bad], ad_value_at(y, bad));
-        }
-    } else {
-        ad_tensor cot = y->value;
-        cot.data = d->gy;
-        ad_backward_opts o = {.cotangent = &cot};
-        ad_backward_ex(ctx, y, &o);
-        for (int k = 0; k < d->n_in; k++) {
-            checks++;
-            ad_node *leaf = ad_node_by_id(ctx, (uint32_t)k);
-            double *g = malloc((size_t)d->in_len[k] * sizeof *g);
-            for (int64_t i = 0; i < d->in_len[k]; i++) g[i] = got[k][i] - d->pre[k][i];   /* what the student added */
-            int64_t bad = -1;
-            for (int64_t i = 0; i < d->in_len[k] && bad < 0; i++) {
-                double ref = ad_grad_at(leaf, i);
-                if (!isfinite(g[i]) || fabs(g[i] - ref) > t->atol + t->rtol * fabs(ref)) bad = i;
-            }
-            bool tie_ok = bad >= 0 && t->ties && !strcmp(t->op, "maxpool2d") && valid_pool_subgradient(d, g);
-            char ix[64];
-            if (bad < 0 || tie_ok) {
-                passed++;
-                say(r, "gradient w.r.t. %s: correct%s\n", d->in_name[k],
-                    tie_ok ? " (a different valid subgradient at the ties: accepted)" : "");
-            } else {
-                /* finite differences of the reference forward, at the bad element */
-                double keep = d->in[k][bad], h = 1e-6 * fmax(1, fabs(keep));
-                d->in[k][bad] = keep + h;
-                double fp = projected(d, d->in);
-                d->in[k][bad] = keep - h;
-                double fm = projected(d, d->in);
-                d->in[k][bad] = keep;
-                index_name(d, k, bad, ix, sizeof ix);
-                say(r, "gradient w.r.t. %s is wrong at %s: yours %.9g, expected %.9g (finite differences of the "
-                       "reference forward: %.9g)%s\n",
-                    d->in_name[k], ix, g[bad], ad_grad_at(leaf, bad), (fp - fm) / (2 * h),
-                    fabs(got[k][bad] - ad_grad_at(leaf, bad)) < 1e-9 * (1 + fabs(got[k][bad]))
-                        ? "; it looks like you set the gradient (=) instead of adding to it (+=)" : "");
-            }
-            free(g);
-        }
-    }
-    r->score = t->points * passed / (checks ? checks : 1);
-    r->passed = passed == checks;
-    ad_context_free(ctx);
-}
-
-/* ---- compiling the submission ---- */
-static int compile(const char *src, const char *so, const char *include, char *log, size_t loglen)
-{
-    int p[2];
-    if (pipe(p) != 0) return snprintf(log, loglen, "cannot make a pipe"), -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[0]);
-        char inc[4096];
-        snprintf(inc, sizeof inc, "-I%s", include);
-        execlp("cc", "cc", "-std=c11", "-O2", "-fPIC", "-shared", "-Wall", inc, "-o", so, src, "-lm", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t n = 0;
-    ssize_t k;
-    while (n + 1 < loglen && (k = read(p[0], log + n, loglen - 1 - n)) > 0) n += (size_t)k;
-    log[n] = '\0';
-    close(p[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-/* ---- reports ---- */
-static void xml_put(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t') fputc(' ', f);
-        else fputc(*s, f);
-    }
-}
-
-static int write_reports(const char *dir, const test_spec *tests, const test_result *res, int n, const char *general,
-                         double seconds)
-{
-    char path[4096];
-    double score = 0, max = 0;
-    for (int i = 0; i < n; i++) score += res[i].score, max += res[i].max_score;
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(doc, "score", round(score * 1000) / 1000);
-    cJSON_AddNumberToObject(doc, "execution_time", round(seconds * 1000) / 1000);
-    cJSON_AddStringToObject(doc, "output", general);
-    cJSON *arr = cJSON_AddArrayToObject(doc, "tests");
-    for (int i = 0; i < n; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "name", tests[i].name);
-        cJSON_AddNumberToObject(o, "score", round(res[i].score * 1000) / 1000);
-        cJSON_AddNumberToObject(o, "max_score", res[i].max_score);
-        cJSON_AddStringToObject(o, "status", res[i].passed ? "passed" : "failed");
-        cJSON_AddStringToObject(o, "output", res[i].output);
-        cJSON_AddStringToObject(o, "visibility", tests[i].visibility);
-        cJSON_AddItemToArray(arr, o);
-    }
-    char *js = cJSON_Print(doc);
-    snprintf(path, sizeof path, "%s/results.json", dir);
-    FILE *f = fopen(path, "w");
-    int rc = f ? 0 : -1;
-    if (f) fprintf(f, "%s\n", js), fclose(f);
-    free(js);
-    cJSON_Delete(doc);
-    snprintf(path, sizeof path, "%s/junit.xml", dir);
-    if ((f = fopen(path, "w"))) {
-        int fails = 0;
-        for (int i = 0; i < n; i++) fails += !res[i].passed;
-        fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"autograde\" tests=\"%d\" failures=\"%d\">\n", n, fails);
-        for (int i = 0; i < n; i++) {
-            fputs("  <testcase classname=\"autograde\" name=\"", f);
-            xml_put(f, tests[i].name);
-            fprintf(f, "\" time=\"%.3f\"", res[i].seconds);
-            if (res[i].passed) fputs("/>\n", f);
-            else {
-                fputs(">\n    <failure message=\"", f);
-                xml_put(f, res[i].output);
-                fputs("\"/>\n  </testcase>\n", f);
-            }
-        }
-        fputs("</testsuite>\n", f);
-        fclose(f);
-    } else rc = -1;
-    snprintf(path, sizeof path, "%s/report.txt", dir);
-    if ((f = fopen(path, "w"))) {
-        fprintf(f, "Score: %g / %g\n%s\n", score, max, general);
-        for (int i = 0; i < n; i++)
-            fprintf(f, "\n[%s] %s  %g / %g  (%s)\n%s", res[i].passed ? "PASS" : "FAIL", tests[i].name, res[i].score,
-                    res[i].max_score, tests[i].visibility, res[i].output);
-        fclose(f);
-    } else rc = -1;
-    return rc;
-}
-
-static int parse_tests(const char *path, test_spec **out, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return snprintf(err, errlen, "cannot open the assignment %s", path), -1;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)len + 1);
-    size_t got = fread(buf, 1, (size_t)len, f);
-    buf[got] = '\0';
-    fclose(f);
-    cJSON *doc = cJSON_Parse(buf);
-    free(buf);
-    const cJSON *tests = doc ? cJSON_GetObjectItemCaseSensitive(doc, "tests") : NULL;
-    if (!cJSON_IsArray(tests)) {
-        cJSON_Delete(doc);
-        return snprintf(err, errlen, "%s: not JSON with a \"tests\" array", path), -1;
-    }
-    int n = cJSON_GetArraySize(tests);
-    test_spec *t = calloc((size_t)n, sizeof *t);
-    for (int i = 0; i < n; i++) {
-        const cJSON *o = cJSON_GetArrayItem(tests, i), *sh = cJSON_GetObjectItemCaseSensitive(o, "shape"),
-                    *kn = cJSON_GetObjectItemCaseSensitive(o, "kernel");
-        snprintf(t[i].name, sizeof t[i].name, "%s", str(o, "name", "unnamed test"));
-        snprintf(t[i].op, sizeof t[i].op, "%s", str(o, "op", ""));
-        snprintf(t[i].part, sizeof t[i].part, "%s", str(o, "part", "vjp"));
-        snprintf(t[i].visibility, sizeof t[i].visibility, "%s", str(o, "visibility", "visible"));
-        const char *vis[] = {"visible", "hidden", "after_due_date", "after_published"};
-        bool vis_ok = false;
-        for (int v = 0; v < 4; v++) vis_ok = vis_ok || !strcmp(t[i].visibility, vis[v]);
-        if (!vis_ok || (strcmp(t[i].part, "vjp") && strcmp(t[i].part, "forward")) || !cJSON_IsArray(sh)) {
-            snprintf(err, errlen, "%s: test %d (%s): needs \"shape\", \"part\" forward|vjp and a visibility of visible, "
-                                  "hidden, after_due_date or after_published", path, i + 1, t[i].name);
-            free(t);
-            cJSON_Delete(doc);
-            return -1;
-        }
-        for (int k = 0; k < 4 && k < cJSON_GetArraySize(sh); k++) t[i].shape[k] = (int64_t)cJSON_GetArrayItem(sh, k)->valuedouble;
-        for (int k = 0; k < 3 && cJSON_IsArray(kn) && k < cJSON_GetArraySize(kn); k++)
-            t[i].kernel[k] = (int64_t)cJSON_GetArrayItem(kn, k)->valuedouble;
-        t[i].stride = (int64_t)number(o, "stride", 1);
-        t[i].pad = (int64_t)number(o, "padding", 0);
-        t[i].window = (int64_t)number(o, "window", 2);
-        t[i].points = number(o, "points", 1);
-        t[i].atol = number(o, "atol", 1e-6);
-        t[i].rtol = number(o, "rtol", 1e-4);
-        t[i].ties = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ties"));
-        for (int k = 0; k < 4; k++)
-            if (cJSON_GetArraySize(sh) > k && (t[i].shape[k] < 1 || t[i].shape[k] > 4096)) {
-                snprintf(err, errlen, "%s: test %d (%s): shape entries must be 1..4096", path, i + 1, t[i].name);
-                free(t);
-                cJSON_Delete(doc);
-                return -1;
-            }
-    }
-    cJSON_Delete(doc);
-    *out = t;
-    return n;
-}
-
-
 int main(int argc, char **argv)
 {
-    const char *assignment = NULL, *submission = NULL, *out = NULL, *include = AD_STUDENT_INCLUDE;
+    const char *assignment_path = NULL, *submission = NULL, *out = NULL, *user = NULL;
     unsigned long seed = 2026;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--assignment")) assignment = argv[i + 1];
-        else if (!strcmp(argv[i], "--submission")) submission = argv[i + 1];
-        else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
-        else if (!strcmp(argv[i], "--include")) include = argv[i + 1];
-        else if (!strcmp(argv[i], "--seed")) seed = strtoul(argv[i + 1], NULL, 10);
-        else {
-            fprintf(stderr, "autograde: unknown option '%s'\n", argv[i]);
-            return 2;
+    enum { OPT_VERSION = 1000, OPT_USER };
+    static const struct option opts[] = {{"assignment", required_argument, NULL, 'a'},
+                                         {"submission", required_argument, NULL, 's'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"seed", required_argument, NULL, 'S'},
+                                         {"sandbox-user", required_argument, NULL, OPT_USER},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, OPT_VERSION},
+                                         {NULL, 0, NULL, 0}};
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': assignment_path = optarg; break;
+        case 's': submission = optarg; break;
+        case 'o': out = optarg; break;
+        case OPT_USER: user = optarg; break;
+        case 'S':
+            if (parse_seed(optarg, &seed) != 0) {
+                fprintf(stderr, "autograde: --seed takes a whole number >= 0, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h': fputs(usage, stdout); return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+        case OPT_VERSION: printf("autograde %s\n", AD_VERSION_STRING); return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+        case ':': fprintf(stderr, "autograde: '%s' needs a value\n", argv[optind - 1]); return 2;
+        default: fprintf(stderr, "autograde: unknown option '%s'\n", argv[optind - 1]); return 2;
         }
     }
-    if (!assignment || !submission || !out) {
-        fprintf(stderr, "usage: autograde --assignment assignment.json --submission student.c --out DIR "
-                        "[--include DIR] [--seed N]\n");
+    if (optind < argc) {
+        fprintf(stderr, "autograde: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    if (!assignment_path || !submission || !out) {
+        fputs(usage, stderr);
         return 2;
     }
     double t0 = sandbox_now();
-    mkdir(out, 0755);
     char err[1024];
-    test_spec *tests = NULL;
-    int n = parse_tests(assignment, &tests, err, sizeof err);
-    if (n < 0) {
+    assignment a;
+    if (assignment_load(assignment_path, &a, err, sizeof err) != 0) {
         fprintf(stderr, "autograde: %s\n", err);
         return 2;
     }
-    test_result *res = calloc((size_t)(n ? n : 1), sizeof *res);
-    for (int i = 0; i < n; i++) res[i].max_score = tests[i].points;
-    char tmpl[] = "/tmp/autograde.XXXXXX";
-    char *work = mkdtemp(tmpl);
-    char so[4096], cwd[4096], general[8192 + 256], log[8192];
-    snprintf(so, sizeof so, "%s/submission.so", work ? work : "/tmp");
-    snprintf(cwd, sizeof cwd, "%s/cwd", work ? work : "/tmp");
-    mkdir(cwd, 0700);
-    if (!work || compile(submission, so, include, log, sizeof log) != 0) {
-        snprintf(general, sizeof general, "Your file did not compile, so no test could run. The compiler said:\n%s", log);
-        for (int i = 0; i < n; i++) say(&res[i], "not run: the submission did not compile\n");
-    } else {
-        snprintf(general, sizeof general, "Compiled. %d tests run, each in its own sandbox.", n);
-        for (int i = 0; i < n; i++) {
-            double ts = sandbox_now();
-            gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-            gsl_rng_set(rng, seed + (unsigned long)i);
-            test_data d;
-            if (setup_data(&d, &tests[i], rng, err, sizeof err) != 0) {
-                say(&res[i], "the assignment's test is malformed: %s\n", err);
-            } else {
-                d.so_path = so;
-                size_t bytes = 0;
-                for (int k = 0; k < d.n_out; k++) bytes += (size_t)d.out_len[k] * sizeof(double);
-                double *buf = malloc(bytes), *got[MAX_ARR];
-                size_t off = 0;
-                for (int k = 0; k < d.n_out; k++) got[k] = buf + off, off += (size_t)d.out_len[k];
-                sandbox_limits lim = {2, 5, (size_t)1 << 29};
-                char detail[512];
-                sandbox_outcome oc = sandbox_run(&lim, cwd, child_setup, child_body, &d, buf, bytes, detail, sizeof detail);
-                if (oc == SANDBOX_OK) grade(&d, got, &res[i]);
-                else say(&res[i], "%s\n", detail);
-                free(buf);
-            }
-            free_data(&d);
-            gsl_rng_free(rng);
-            res[i].seconds = sandbox_now() - ts;
-        }
+    for (int i = 0; i < a.n_tests; i++) utf8_sanitize(a.tests[i].name);
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "autograde: cannot create the output directory %s: %s\n", out, strerror(errno));
+        return 2;
     }
-    unlink(so);
-    rmdir(cwd);
-    if (work) rmdir(work);
-    int rc = write_reports(out, tests, res, n, general, sandbox_now() - t0);
+    int out_fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (out_fd < 0) {
+        fprintf(stderr, "autograde: %s is not a directory the grader can use: %s\n", out, strerror(errno));
+        return 2;
+    }
+    sandbox_config sc;
+    if (sandbox_configure(&sc, user, err, sizeof err) != 0) {
+        fprintf(stderr, "autograde: %s\n", err);
+        return 2;
+    }
+    if (sc.notes[0]) fputs(sc.notes, stderr);
+
+    test_result *res = calloc((size_t)a.n_tests, sizeof *res);
+    static char general[COMPILER_LOG_BYTES + 1024];
+    if (!res) return fprintf(stderr, "autograde: out of memory\n"), 1;
+    for (int i = 0; i < a.n_tests; i++) res[i].max_score = a.tests[i].points;
+
+    const char *not_run = "the submission did not compile";
+    size_t sub_len = 0;
+    char *sub = read_submission(submission, &sub_len, err, sizeof err);
+    /* the work directory: under $TMPDIR when it is an absolute path, else /tmp */
+    const char *tmpdir = getenv("TMPDIR");
+    char work[PATH_MAX];
+    snprintf(work, sizeof work, "%s/autograde.XXXXXX", tmpdir && tmpdir[0] == '/' && strlen(tmpdir) < 256 ? tmpdir : "/tmp");
+    int work_fd = -1;
+    if (!sub) {
+        snprintf(general, sizeof general, "Your submission could not be read: %s.", err);
+        not_run = "the submission could not be read";
+    } else if (!mkdtemp(work) || (work_fd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+               write_file_at(work_fd, "submission.c", sub, sub_len) != 0 ||
+               write_file_at(work_fd, "runner.c", ag_runner_c, ag_runner_c_len) != 0 ||
+               write_file_at(work_fd, "runner_protocol.h", ag_runner_protocol_h, ag_runner_protocol_h_len) != 0 ||
+               write_file_at(work_fd, "ad_student.h", ag_student_h, ag_student_h_len) != 0 ||
+               (sc.drop_privileges && fchown(work_fd, sc.uid, sc.gid) != 0)) {
+        snprintf(general, sizeof general, "The grader could not prepare its work directory (%s): tell your instructor.",
+                 strerror(errno));
+        not_run = "the grader could not prepare its work directory";
+    } else if (compile_runner(&sc, work, a.compile_seconds, general, sizeof general) == 0) {
+        char exe_path[PATH_MAX + 8];
+        snprintf(exe_path, sizeof exe_path, "%s/runner", work);
+        int exe_fd = openat(work_fd, "runner", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+        if (exe_fd < 0 || fstat(exe_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            snprintf(general, sizeof general, "The compiler left no program to run: tell your instructor.");
+            not_run = "the compiler left no program to run";
+        } else {
+            not_run = NULL;
+            size_t n = strlen(general);
+            const char *base = strrchr(submission, '/');
+            snprintf(general + n, sizeof general - n, "%sCompiled %s. %d tests run, each in its own sandbox.",
+                     n ? "\n" : "", base ? base + 1 : submission, a.n_tests);
+            for (int i = 0; i < a.n_tests; i++) {
+                double ts = sandbox_now();
+                run_test(&sc, &a, i, seed, exe_fd, exe_path, &res[i]);
+                res[i].seconds = sandbox_now() - ts;
+            }
+        }
+        if (exe_fd >= 0) close(exe_fd);
+    }
+    for (int i = 0; not_run && i < a.n_tests; i++) say(&res[i], "not run: %s\n", not_run);
+    free(sub);
+    if (work_fd >= 0) remove_work(work, work_fd);
+
+    int rc = reports_write(out_fd, &a, res, general, sc.notes, sandbox_now() - t0, err, sizeof err);
+    close(out_fd);
     double score = 0, max = 0;
-    for (int i = 0; i < n; i++) score += res[i].score, max += res[i].max_score;
-    printf("autograde: %g / %g (%s/results.json, junit.xml, report.txt)\n", score, max, out);
-    free(tests);
+    for (int i = 0; i < a.n_tests; i++) score += res[i].score, max += res[i].max_score;
+    if (rc != 0) fprintf(stderr, "autograde: %s\n", err);
+    else printf("autograde: %g / %g (%s/results.json, junit.xml, report.txt)\n", score, max, out);
     free(res);
+    assignment_free(&a);
+    if (fflush(stdout) != 0 || ferror(stdout)) rc = -1;
     return rc == 0 ? 0 : 1;
 }

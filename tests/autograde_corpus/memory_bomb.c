@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #define student_conv2d_vjp solution_conv2d_vjp
-#include "example/solution.c"
+#include "@SOLUTION@"
 #undef student_conv2d_vjp
 void student_conv2d_vjp(const student_conv2d_dims *d, const double *x, const double *w, const double *gy, double *gx,
                         double *gw)

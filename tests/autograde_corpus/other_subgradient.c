@@ -1,7 +1,7 @@
 /* max-pool that gives a tied window's gradient to its LAST maximum: a
  * different but valid subgradient, full marks. */
 #define student_maxpool2d_vjp solution_maxpool2d_vjp
-#include "example/solution.c"
+#include "@SOLUTION@"
 #undef student_maxpool2d_vjp
 void student_maxpool2d_vjp(const student_pool_dims *d, const double *x, const double *gy, double *gx)
 {

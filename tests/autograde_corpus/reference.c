@@ -1,2 +1,2 @@
 /* The reference solution as a submission: full marks. */
-#include "example/solution.c"
+#include "@SOLUTION@"

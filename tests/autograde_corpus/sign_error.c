@@ -1,6 +1,6 @@
 /* A sign error in sigmoid's backward. */
 #define student_sigmoid_vjp solution_sigmoid_vjp
-#include "example/solution.c"
+#include "@SOLUTION@"
 #undef student_sigmoid_vjp
 void student_sigmoid_vjp(int64_t n, const double *x, const double *gy, double *gx)
 {

@@ -1,7 +1,7 @@
 /* sigmoid's forward tries to write its own perfect results.json. */
 #include <stdio.h>
 #define student_sigmoid_forward solution_sigmoid_forward
-#include "example/solution.c"
+#include "@SOLUTION@"
 #undef student_sigmoid_forward
 void student_sigmoid_forward(int64_t n, const double *x, double *y)
 {

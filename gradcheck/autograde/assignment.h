@@ -1,0 +1,44 @@
+/* assignment.h: the instructor's assignment file (JSON), read and checked.
+ *   {"name": "...", "tests": [{"name", "op", "part", "shape", "kernel",
+ *     "stride", "padding", "window", "points", "visibility", "atol", "rtol",
+ *     "ties"}...],
+ *  "limits": {"cpu_seconds", "wall_seconds", "memory_mb", "compile_seconds"}}
+ * Every field is checked: an unknown op, a shape entry out of 1..4096, a
+ * tensor over AG_MAX_TEST_VALUES, a negative tolerance or non-finite points
+ * is an error naming the test, never a test that runs on nonsense. */
+#ifndef AD_ASSIGNMENT_H
+#define AD_ASSIGNMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AG_MAX_TESTS 1000
+#define AG_MAX_TEST_VALUES (1 << 22)      /* elements in one tensor of a test */
+#define AG_MAX_ASSIGNMENT_BYTES (1 << 22)
+
+/* One test: the op, its shapes and what is checked. */
+typedef struct test_spec {
+    char name[128], op[32], part[16], visibility[32];
+    int64_t shape[4], kernel[3], stride, pad, window;
+    int ndim;                                /* entries in shape */
+    double points, atol, rtol;
+    bool ties;
+} test_spec;
+
+typedef struct assignment {
+    test_spec *tests;
+    int n_tests;
+    double cpu_seconds, wall_seconds;        /* per test (default 2 s, 5 s) */
+    size_t memory_bytes;                     /* per test (default 512 MiB) */
+    double compile_seconds;                  /* wall clock for the compiler (default 60 s; CPU: half) */
+} assignment;
+
+/* Parse len bytes of JSON (need not be NUL-terminated). 0, or -1 with a
+ * sentence in err. free with assignment_free. */
+int assignment_parse(const char *json, size_t len, const char *name, assignment *a, char *err, size_t errlen);
+/* Read and parse a file: a regular file of at most AG_MAX_ASSIGNMENT_BYTES. */
+int assignment_load(const char *path, assignment *a, char *err, size_t errlen);
+void assignment_free(assignment *a);
+
+#endif

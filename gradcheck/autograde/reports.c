@@ -1,0 +1,165 @@
+/* reports.c: see reports.h. */
+#define _GNU_SOURCE
+#include "reports.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+void utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        bool ok = n > 0;
+        for (int k = 1; ok && k < n; k++) ok = (p[k] & 0xc0) == 0x80;
+        if (ok && n == 2) ok = *p >= 0xc2;                                        /* overlong */
+        if (ok && n == 3) {
+            unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);                     /* overlong, surrogates */
+        }
+        if (ok && n == 4) {
+            unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+            ok = cp >= 0x10000 && cp <= 0x10ffff;
+        }
+        if (ok && n == 1 && *p < 0x20 && *p != '\n' && *p != '\t') ok = false;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
+/* Write len bytes as dir/name through a fresh temporary file and a rename. */
+static int write_atomic(int dir_fd, const char *name, const char *data, size_t len, char *err, size_t errlen)
+{
+    char tmp[128];
+    int fd = -1;
+    for (int tries = 0; fd < 0 && tries < 100; tries++) {
+        unsigned long long r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (unsigned long long)getpid() * 1000003u + (unsigned)tries;
+        snprintf(tmp, sizeof tmp, ".%s.%016llx.tmp", name, r);
+        fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) return snprintf(err, errlen, "cannot create a temporary file for %s: %s", name, strerror(errno)), -1;
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        p += n, left -= (size_t)n;
+    }
+    int saved = errno;
+    if (close(fd) != 0 && left == 0) left = 1, saved = errno;
+    if (left > 0 || renameat(dir_fd, tmp, dir_fd, name) != 0) {
+        if (left == 0) saved = errno;
+        unlinkat(dir_fd, tmp, 0);
+        return snprintf(err, errlen, "cannot write %s: %s", name, strerror(saved)), -1;
+    }
+    return 0;
+}
+
+static char *results_json(const assignment *a, const test_result *res, const char *general, double seconds)
+{
+    double score = 0;
+    for (int i = 0; i < a->n_tests; i++) score += res[i].score;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddNumberToObject(doc, "score", round(score * 1000) / 1000);
+    cJSON_AddNumberToObject(doc, "execution_time", round(seconds * 1000) / 1000);
+    cJSON_AddStringToObject(doc, "output", general);
+    cJSON *arr = cJSON_AddArrayToObject(doc, "tests");
+    for (int i = 0; i < a->n_tests; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", a->tests[i].name);
+        cJSON_AddNumberToObject(o, "score", round(res[i].score * 1000) / 1000);
+        cJSON_AddNumberToObject(o, "max_score", res[i].max_score);
+        cJSON_AddStringToObject(o, "status", res[i].passed ? "passed" : "failed");
+        cJSON_AddStringToObject(o, "output", res[i].output);
+        cJSON_AddStringToObject(o, "visibility", a->tests[i].visibility);
+        cJSON_AddItemToArray(arr, o);
+    }
+    char *js = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    return js;
+}
+
+static void xml_put(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else if (*s == '"') fputs("&quot;", f);
+        else if (*s == '\n') fputs("&#10;", f);
+        else fputc(*s, f);
+    }
+}
+
+static void junit_xml(FILE *f, const assignment *a, const test_result *res, double seconds)
+{
+    int fails = 0;
+    for (int i = 0; i < a->n_tests; i++) fails += !res[i].passed;
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"autograde\" tests=\"%d\" failures=\"%d\" "
+               "errors=\"0\" skipped=\"0\" time=\"%.3f\">\n", a->n_tests, fails, seconds);
+    for (int i = 0; i < a->n_tests; i++) {
+        fputs("  <testcase classname=\"autograde\" name=\"", f);
+        xml_put(f, a->tests[i].name);
+        fprintf(f, "\" time=\"%.3f\"", res[i].seconds);
+        if (res[i].passed) {
+            fputs("/>\n", f);
+            continue;
+        }
+        fputs(">\n    <failure message=\"", f);
+        xml_put(f, res[i].output);
+        fputs("\"/>\n  </testcase>\n", f);
+    }
+    fputs("</testsuite>\n", f);
+}
+
+static void report_txt(FILE *f, const assignment *a, const test_result *res, const char *general, const char *notes)
+{
+    double score = 0, max = 0;
+    for (int i = 0; i < a->n_tests; i++) score += res[i].score, max += res[i].max_score;
+    fprintf(f, "Score: %g / %g\n%s\n", round(score * 1000) / 1000, max, general);
+    if (notes && notes[0]) fprintf(f, "\n%s", notes);
+    for (int i = 0; i < a->n_tests; i++)
+        fprintf(f, "\n[%s] %s  %g / %g  (%s)\n%s", res[i].passed ? "PASS" : "FAIL", a->tests[i].name,
+                round(res[i].score * 1000) / 1000, res[i].max_score, a->tests[i].visibility, res[i].output);
+}
+
+int reports_write(int dir_fd, const assignment *a, test_result *res, char *general, const char *notes, double seconds,
+                  char *err, size_t errlen)
+{
+    utf8_sanitize(general);
+    for (int i = 0; i < a->n_tests; i++) utf8_sanitize(res[i].output);
+    int rc = 0;
+    char *js = results_json(a, res, general, seconds);
+    rc = js ? write_atomic(dir_fd, "results.json", js, strlen(js), err, errlen) : -1;
+    free(js);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (rc == 0 && f) {
+        junit_xml(f, a, res, seconds);
+        fclose(f);
+        rc = write_atomic(dir_fd, "junit.xml", buf, len, err, errlen);
+    }
+    free(buf), buf = NULL;
+    f = open_memstream(&buf, &len);
+    if (rc == 0 && f) {
+        report_txt(f, a, res, general, notes);
+        fclose(f);
+        rc = write_atomic(dir_fd, "report.txt", buf, len, err, errlen);
+    }
+    free(buf);
+    if (rc == 0 && !f) rc = (snprintf(err, errlen, "out of memory"), -1);
+    return rc;
+}

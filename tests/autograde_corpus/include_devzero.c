@@ -1,0 +1,2 @@
+/* An endless include: /dev/zero never ends. */
+#include "/dev/zero"

@@ -1,0 +1,233 @@
+/* test_symbolic.c: symbolic differentiation (engine/symbolic.c) against the
+ * engine's reverse mode at random points: the lectures' functions and random
+ * formulas; the printed derivative, parsed back by the formula language,
+ * gives the same numbers; the simplifier's output on small cases; expression
+ * swell (the derivative's tree outgrows the graph); bad input. */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_test.h"
+#include "autodidact.h"
+
+/* f at x (n variables, alphabetical as ad_expr orders them): engine gradient into g; symbolic
+ * derivatives evaluated into s. Returns false if x is outside f's domain. */
+static bool both_gradients(const char *formula, const double *x, double *g, double *sv, char *printed, size_t plen)
+{
+    ad_expr *e = ad_expr_parse(formula, NULL);
+    if (!e) fail_msg("'%s' does not parse: %s", formula, ad_last_error());
+    int n = ad_expr_var_count(e);
+    ad_context *ctx = ad_context_new();
+    ad_node *v[8];
+    for (int i = 0; i < n; i++) v[i] = ad_set_name(ad_scalar(ctx, x[i]), ad_expr_var_name(e, i));
+    ad_node *f = ad_expr_build(e, ctx, v);
+    if (!f) {
+        ad_context_free(ctx);
+        ad_expr_free(e);
+        return false;
+    }
+    assert_int_equal(ad_backward(ctx, f), AD_OK);
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    ad_sym *fs = ad_sym_from_graph(s, ctx, f);
+    if (!fs) fail_msg("'%s': sym_from_graph: %s", formula, ad_last_error());
+    double xs[8];
+    for (int j = 0; j < ad_sym_var_count(s); j++) xs[j] = x[ad_expr_var_index(e, ad_sym_var_name(s, j))];
+    for (int i = 0; i < n; i++) {
+        g[i] = ad_grad_scalar(v[i]);
+        int j = ad_sym_var_index(s, ad_expr_var_name(e, i));
+        ad_sym *d = j >= 0 ? ad_sym_diff(s, fs, j) : NULL;
+        sv[i] = d ? ad_sym_eval(s, d, xs, ad_sym_var_count(s)) : 0;
+        if (i == 0 && printed) {
+            if (d) ad_sym_print(s, d, printed, plen);
+            else snprintf(printed, plen, "0");
+        }
+    }
+    ad_sym_ctx_free(s);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+    return true;
+}
+
+static void check_formula(const char *formula, int n, double lo, double hi, int points)
+{
+    int ok = 0;
+    for (int p = 0; p < points * 10 && ok < points; p++) {
+        double x[8], g[8], sv[8];
+        for (int i = 0; i < n; i++) x[i] = lo + (hi - lo) * rand() / RAND_MAX;
+        if (!both_gradients(formula, x, g, sv, NULL, 0)) continue;
+        for (int i = 0; i < n; i++)
+            if (!(fabs(sv[i] - g[i]) <= 1e-9 * fmax(1.0, fabs(g[i]))))
+                fail_msg("'%s' at x0 = %g: symbolic ∂/∂x%d = %.17g, engine %.17g", formula, x[0], i, sv[i], g[i]);
+        ok++;
+    }
+    if (ok < points) fail_msg("'%s': only %d points in the domain", formula, ok);
+}
+
+static void test_lecture_functions(void **state)
+{
+    (void)state;
+    srand(1);
+    check_formula("y*log(x) + sqrt(y*log(x))", 2, 1.1, 5, 20);                     /* 001 chain rule */
+    check_formula("cos(sin(x^2) + 3*x^2)", 1, -3, 3, 20);                          /* 004 simple example */
+    check_formula("x1*x2 + sin(x1)", 2, -3, 3, 20);                                /* 003 */
+    check_formula("exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)", 2, 1.1, 3, 20);     /* 004 quiz #1 */
+    check_formula("2*(x*y + max(z, w))", 4, -3, 3, 20);                            /* 003 gates */
+    check_formula("y*log(sigmoid(a)) + (1 - y)*log(1 - sigmoid(a))", 2, -2, 2, 20);  /* 004 Case 1 */
+    check_formula("x^y + 2^x + e^y", 2, 0.1, 2, 20);                               /* variable exponents */
+    check_formula("relu(x)*abs(y) + min(x, y)/tanh(y)", 2, -2, 2, 20);            /* kinks, away from them */
+}
+
+/* Random formulas in x and y: the grammar's every op, nested. */
+static void gen(char *buf, size_t len, int depth)
+{
+    static const char *const leaf[] = {"x", "y", "0.5", "2", "3"};
+    static const char *const un[] = {"sin", "cos", "tanh", "sigmoid", "exp", "neg"};
+    static const char *const bin[] = {"+", "-", "*", "/"};
+    int r = rand() % 10;
+    if (depth == 0 || r < 2) {
+        snprintf(buf, len, "%s", leaf[rand() % 5]);
+        return;
+    }
+    char a[1024], b[1024];
+    gen(a, sizeof a, depth - 1);
+    if (r < 5) snprintf(buf, len, "%s(%s)", un[rand() % 6], a);
+    else if (r == 5) snprintf(buf, len, "log(1 + (%s)^2)", a);
+    else if (r == 6) snprintf(buf, len, "(%s)^%d", a, 1 + rand() % 3);
+    else {
+        gen(b, sizeof b, depth - 1);
+        snprintf(buf, len, "(%s) %s (%s)", a, bin[rand() % 4], b);
+    }
+}
+
+static void test_random_formulas(void **state)
+{
+    (void)state;
+    srand(2);
+    int checked = 0;
+    for (int k = 0; k < 300; k++) {
+        char f[4096];
+        gen(f, sizeof f, 4);
+        ad_expr *e = ad_expr_parse(f, NULL);
+        assert_non_null(e);
+        int n = ad_expr_var_count(e);
+        ad_expr_free(e);
+        if (n == 0) continue;
+        for (int p = 0; p < 3; p++) {
+            double x[2] = {-1.5 + 3.0 * rand() / RAND_MAX, -1.5 + 3.0 * rand() / RAND_MAX}, g[2], sv[2];
+            if (!both_gradients(f, x, g, sv, NULL, 0)) continue;
+            for (int i = 0; i < n; i++) {
+                if (!isfinite(g[i])) continue;   /* a huge value: compare only where the engine's is finite */
+                if (!(fabs(sv[i] - g[i]) <= 1e-8 * fmax(1.0, fabs(g[i]))))
+                    fail_msg("'%s' at (%g, %g): symbolic %.17g, engine %.17g", f, x[0], x[1], sv[i], g[i]);
+                checked++;
+            }
+        }
+    }
+    assert_true(checked > 300);
+}
+
+/* What --symbolic prints is a formula: parsed back and differentiated by the engine's value, it agrees. */
+static void test_printed_formula_round_trip(void **state)
+{
+    (void)state;
+    const char *fs[] = {"cos(sin(x^2) + 3*x^2)", "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)", "x^y",
+                        "y*log(x) + sqrt(y*log(x))", "sigmoid(x)*tanh(x)/(1 + x^2)"};
+    for (size_t k = 0; k < sizeof fs / sizeof *fs; k++) {
+        double x[2] = {1.7, 0.8}, g[2], sv[2];
+        char printed[4096];
+        assert_true(both_gradients(fs[k], x, g, sv, printed, sizeof printed));
+        ad_expr *d = ad_expr_parse(printed, NULL);
+        if (!d) fail_msg("the printed derivative '%s' of '%s' does not parse: %s", printed, fs[k], ad_last_error());
+        ad_context *ctx = ad_context_new();
+        ad_expr *orig = ad_expr_parse(fs[k], NULL);
+        ad_node *v[2];
+        for (int i = 0; i < ad_expr_var_count(d); i++) {
+            int j = ad_expr_var_index(orig, ad_expr_var_name(d, i));
+            assert_true(j >= 0);
+            v[i] = ad_scalar(ctx, x[j]);
+        }
+        ad_node *val = ad_expr_build(d, ctx, v);
+        assert_non_null(val);
+        assert_close(ad_value_scalar(val), g[0], 1e-10 * fmax(1.0, fabs(g[0])));
+        ad_context_free(ctx);
+        ad_expr_free(d);
+        ad_expr_free(orig);
+    }
+}
+
+static void expect_derivative(const char *formula, const char *want)
+{
+    double x[4] = {0.7, 1.3, 0.4, 2.0}, g[4], sv[4];
+    char printed[1024];
+    assert_true(both_gradients(formula, x, g, sv, printed, sizeof printed));
+    if (strcmp(printed, want)) fail_msg("d/d(first variable) of '%s' printed '%s', expected '%s'", formula, printed, want);
+}
+
+static void test_simplified_output(void **state)
+{
+    (void)state;
+    expect_derivative("x^2", "2*x");
+    expect_derivative("3*x + 5", "3");
+    expect_derivative("x*y", "y");
+    expect_derivative("sin(x)", "cos(x)");
+    expect_derivative("x*x*x", "3*x^2");
+    expect_derivative("log(x)", "1/x");
+    expect_derivative("x^y", "x^y*(y/x)");
+    expect_derivative("exp(2*x)", "2*exp(2*x)");
+    expect_derivative("relu(x)", "step(x)");
+    expect_derivative("max(x, y)", "ge(x, y)");
+    expect_derivative("x - x + y", "0");
+}
+
+/* Expression swell: the logistic map l_{k+1} = 4 l_k (1 − l_k). The graph grows by 3 nodes a step;
+ * the derivative written out as a tree grows geometrically, while its distinct subexpressions
+ * (the DAG, what reverse mode and a compiler's sharing see) grow linearly. */
+static void test_expression_swell(void **state)
+{
+    (void)state;
+    double prev_ratio = 0;
+    for (int depth = 1; depth <= 12; depth++) {
+        ad_context *ctx = ad_context_new();
+        ad_node *x = ad_set_name(ad_scalar(ctx, 0.3), "x"), *l = x;
+        for (int k = 0; k < depth; k++) l = ad_scale(ctx, ad_mul(ctx, l, ad_sub(ctx, ad_scalar_const(ctx, 1), l)), 4);
+        ad_sym_ctx *s = ad_sym_ctx_new();
+        ad_sym *fs = ad_sym_from_graph(s, ctx, l);
+        ad_sym *d = ad_sym_diff(s, fs, 0);
+        assert_non_null(d);
+        assert_int_equal(ad_backward(ctx, l), AD_OK);
+        assert_close(ad_sym_eval(s, d, (double[]){0.3}, 1), ad_grad_scalar(x), 1e-9 * fmax(1, fabs(ad_grad_scalar(x))));
+        double ratio = ad_sym_tree_size(d) / (double)ad_context_node_count(ctx);
+        if (depth >= 4) assert_true(ratio > 1.5 * prev_ratio);    /* geometric growth against a linear graph */
+        assert_true(ad_sym_dag_size(s, d) <= 20 * depth + 10);    /* shared, it stays linear */
+        prev_ratio = ratio;
+        ad_sym_ctx_free(s);
+        ad_context_free(ctx);
+    }
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    assert_null(ad_sym_diff(s, NULL, 0));
+    ad_context *ctx = ad_context_new();
+    int64_t sh[] = {3};
+    ad_node *v = ad_variable(ctx, AD_FLOAT64, 1, sh, NULL), *y = ad_sum(ctx, v, -1, false);
+    assert_null(ad_sym_from_graph(s, ctx, y));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    ad_node *x = ad_scalar(ctx, 1);
+    ad_sym *fx = ad_sym_from_graph(s, ctx, ad_sin(ctx, x));
+    assert_non_null(fx);
+    assert_null(ad_sym_diff(s, fx, 5));   /* no such variable */
+    ad_context_free(ctx);
+    assert_null(ad_sym_from_graph(s, ctx, x));   /* a freed context */
+    ad_sym_ctx_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lecture_functions), cmocka_unit_test(test_random_formulas),
+        cmocka_unit_test(test_printed_formula_round_trip), cmocka_unit_test(test_simplified_output),
+        cmocka_unit_test(test_expression_swell), cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
