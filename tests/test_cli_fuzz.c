@@ -40,8 +40,8 @@ enum { MAX_ARGS = 16, MAX_OPTS = 48, HANG_SECONDS = 60 };
 static const struct {
     const char *command, *args, *issue;
 } known[] = {
-    /* autograde --assignment DIR: a segfault in parse_tests (unchecked ftell/malloc); the lead's issue 11 */
-    {"autograde", "'--assignment' '.'", "11"},
+    /* none at present (autograde --assignment DIR, issue 11, crashed until its fix landed) */
+    {NULL, NULL, NULL},
 };
 
 /* Commands that do their work only when given every required option: a
