@@ -40,8 +40,13 @@ enum { MAX_ARGS = 16, MAX_OPTS = 48, HANG_SECONDS = 60 };
 static const struct {
     const char *command, *args, *issue;
 } known[] = {
-    /* none at present (autograde --assignment DIR, issue 11, crashed until its fix landed) */
-    {NULL, NULL, NULL},
+    /* autograde with an --out it cannot use exits 2 with a clear message but leaks what it had
+     * read (LeakSanitizer, so the ASan build only); autograde is the lead's, issue 11 */
+    {"autograde", "'--out' '/dev/null'", "11"},
+    {"autograde", "'--out' '/nonexistent/x'", "11"},
+    {"autograde", "'--out' '/proc'", "11"},
+    {"autograde", "'--out' '/dev/full'", "11"},
+    {"autograde", "'--out' ''", "11"},
 };
 
 /* Commands that do their work only when given every required option: a
@@ -389,7 +394,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (known[i].command && known[i].args && !known_seen[i])
-            printf("note: known failure (issue %s) '%s%s' did not occur in this run: fixed? remove it from `known`\n",
+            printf("note: known failure (issue %s) '%s %s' did not occur in this run (fixed, or seen only under a "
+                   "sanitizer?)\n",
                    known[i].issue, known[i].command, known[i].args);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
