@@ -90,9 +90,11 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m);
 bool ad_set_grad_enabled(ad_context *ctx, bool on);
 bool ad_grad_enabled(const ad_context *ctx);
 
-/* Finite checking ("anomaly mode"): an op whose forward, or whose vjp during
- * backward, produces NaN/Inf from finite inputs fails with AD_ERR_NONFINITE
- * and a message naming the op, the node and the element. Off by default. */
+/* Finite checking ("anomaly mode"): the first op whose forward, or whose vjp
+ * during backward, gives NaN/Inf fails with AD_ERR_NONFINITE and a message
+ * naming the op, the node and the element, and saying whether the op made
+ * it from finite inputs or passed on an input's (NaN propagates through
+ * every op, so the first to carry it is the one to name). Off by default. */
 void ad_set_check_finite(ad_context *ctx, bool on);
 /* After the fact: the first node (in creation order) whose value is not
  * finite although all its inputs are; NULL if none. */

@@ -39,19 +39,23 @@ static ad_status device_status(const ad_node *consumer, int slot)
     return ad_gpu_take_error();
 }
 
+/* After consumer's vjp into input `slot`: the first vjp to leave a
+ * non-finite gradient fails, whether it made it from a finite output
+ * gradient or passed on a non-finite one (a NaN cotangent, say). */
 static ad_status check_finite_grad(const ad_node *consumer, int slot)
 {
     const ad_node *in = consumer->in[slot];
     int64_t bad;
     double bad_value;
-    if (!ad_values_finite(&consumer->value, consumer->grad, NULL, NULL)) return AD_OK;   /* not this vjp's doing */
     if (ad_values_finite(&in->value, in->grad, &bad, &bad_value)) return AD_OK;
+    bool made = ad_values_finite(&consumer->value, consumer->grad, NULL, NULL);
     char ix[64], sh[64];
     return ad_fail(AD_ERR_NONFINITE,
-                   "%s: its vjp for input %d made a non-finite gradient %g at %s of input %s (node #%u%s) from a finite "
-                   "output gradient",
-                   consumer->op->name, slot, bad_value, ad_index_str(&in->value, bad, ix, sizeof ix),
-                   ad_shape_str(&in->value, sh, sizeof sh), in->id, in->value.device == AD_CUDA ? ", on the GPU" : "");
+                   "%s: its vjp for input %d %s a non-finite gradient %g at %s of input %s (node #%u%s) %s",
+                   consumer->op->name, slot, made ? "made" : "passed on", bad_value,
+                   ad_index_str(&in->value, bad, ix, sizeof ix), ad_shape_str(&in->value, sh, sizeof sh), in->id,
+                   in->value.device == AD_CUDA ? ", on the GPU" : "",
+                   made ? "from a finite output gradient" : "from its output's non-finite gradient");
 }
 
 static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
@@ -63,10 +67,13 @@ static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
                            "backward: the output has shape %s, not a scalar; give a cotangent of that shape "
                            "(ad_backward_ex) or reduce it to a scalar first",
                            ad_shape_str(&y->value, sh, sizeof sh));
-    } else if (cot->size != y->value.size || cot->dtype != y->value.dtype || cot->device != y->value.device) {
-        return ad_fail(AD_ERR_SHAPE, "backward: cotangent %s %s does not match the output %s %s",
+    } else if (!ad_shape_equal(cot, &y->value) || cot->dtype != y->value.dtype || cot->device != y->value.device) {
+        /* The whole shape, not just the size: a (3,2) cotangent for a (2,3)
+         * output would otherwise be read in flat order (PyTorch refuses it too). */
+        return ad_fail(AD_ERR_SHAPE, "backward: cotangent %s %s%s does not match the output %s %s%s",
                        ad_shape_str(cot, sh, sizeof sh), ad_dtype_name((ad_dtype)cot->dtype),
-                       ad_shape_str(&y->value, sh2, sizeof sh2), ad_dtype_name((ad_dtype)y->value.dtype));
+                       cot->device == AD_CUDA ? " on the GPU" : "", ad_shape_str(&y->value, sh2, sizeof sh2),
+                       ad_dtype_name((ad_dtype)y->value.dtype), y->value.device == AD_CUDA ? " on the GPU" : "");
     }
     ad_status st = touch(y, epoch);
     if (st != AD_OK) return st;

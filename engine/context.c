@@ -657,13 +657,18 @@ ad_node *ad_find_nonfinite(ad_context *ctx)
 }
 
 /* ---- applying an op ---- */
-static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_value)
+static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_value, int from)
 {
-    char sh[64], ix[64];
-    return ad_fail(AD_ERR_NONFINITE, "%s: produced %g at %s of its output %s (node #%u%s%s) from finite inputs%s",
-                   out->op->name, bad_value, ad_index_str(&out->value, bad, ix, sizeof ix),
-                   ad_shape_str(&out->value, sh, sizeof sh), out->id, out->name ? " " : "",
-                   out->name ? out->name : "", out->value.device == AD_CUDA ? " (on the GPU)" : "");
+    char sh[64], ix[64], src[160] = " from finite inputs";
+    if (from >= 0) {
+        const ad_node *in = out->in[from];
+        snprintf(src, sizeof src, ", passing on the non-finite values of its input %d (node #%u %s%s%s)", from, in->id,
+                 ad_node_op_name(in), in->name ? " " : "", in->name ? in->name : "");
+    }
+    return ad_fail(AD_ERR_NONFINITE, "%s: produced %g at %s of its output %s (node #%u%s%s)%s%s", out->op->name,
+                   bad_value, ad_index_str(&out->value, bad, ix, sizeof ix), ad_shape_str(&out->value, sh, sizeof sh),
+                   out->id, out->name ? " " : "", out->name ? out->name : "", src,
+                   out->value.device == AD_CUDA ? " (on the GPU)" : "");
 }
 
 ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
@@ -678,7 +683,7 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
         ad_fail(AD_ERR_ARG, "%s: takes %d to %d inputs, %d given", who, op->n_in_min, op->n_in, n_in);
         return NULL;
     }
-    bool any_grad = false, any_tangent = false, inputs_finite = true;
+    bool any_grad = false, any_tangent = false;
     ad_device device = AD_CPU;
     for (int s = 0; s < n_in; s++) {
         if (!in || !in[s]) {
@@ -735,12 +740,17 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
     if (node_set_value(out, dt, ndim, shape, size, out_dev) != AD_OK) goto fail;
     if (kern->forward(out) != AD_OK) goto fail;
     if (ctx->check_finite) {
-        for (int s = 0; s < n_in; s++)
-            inputs_finite = inputs_finite && ad_values_finite(&in[s]->value, in[s]->value.data, NULL, NULL);
+        /* The first op whose output is not finite fails: it either made the
+         * NaN/Inf from finite inputs, or passed on one of its inputs' (a leaf
+         * holding NaN, say): NaN propagates, so the first op to carry it is
+         * where to look. */
         int64_t bad;
         double bad_value;
-        if (inputs_finite && !ad_values_finite(&out->value, out->value.data, &bad, &bad_value)) {
-            report_nonfinite(out, bad, bad_value);
+        if (!ad_values_finite(&out->value, out->value.data, &bad, &bad_value)) {
+            int from = -1;
+            for (int s = 0; s < n_in && from < 0; s++)
+                if (!ad_values_finite(&in[s]->value, in[s]->value.data, NULL, NULL)) from = s;
+            report_nonfinite(out, bad, bad_value, from);
             goto fail;
         }
     }

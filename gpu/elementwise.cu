@@ -13,29 +13,13 @@
 
 enum { THREADS = 256 };
 
-__device__ static inline void bcast_index(const ad_bcast &bc, int64_t io, int64_t &ia, int64_t &ib)
-{
-    if (bc.same) {
-        ia = ib = io;
-        return;
-    }
-    int64_t r = io;
-    ia = ib = 0;
-    for (int d = AD_MAX_DIMS - 1; d >= 0; d--) {
-        int64_t i = r % bc.n[d];
-        r /= bc.n[d];
-        ia += i * bc.sa[d];
-        ib += i * bc.sb[d];
-    }
-}
-
 // ---- binary: y = f(a, b), a and b broadcast onto y ----
 template <class OP, typename T> __global__ void binary_fwd(const T *a, const T *b, T *y, int64_t n, ad_bcast bc)
 {
     AD_GPU_FOR(io, n)
     {
         int64_t ia, ib;
-        bcast_index(bc, io, ia, ib);
+        ad_gpu_bcast_index(bc, io, ia, ib);
         y[io] = (T)OP::f(a[ia], b[ib]);
     }
 }
@@ -55,37 +39,12 @@ __global__ void binary_vjp(const T *a, const T *b, const T *y, const T *g, T *gi
         }
         return;
     }
-    const int64_t *st = slot == 0 ? bc.sa : bc.sb;
-    int64_t m[AD_MAX_DIMS], n_in = 1;   // the slot input's shape, padded to 4-d
-    for (int d = 0; d < AD_MAX_DIMS; d++) {
-        m[d] = st[d] == 0 ? 1 : bc.n[d];
-        n_in *= m[d];
-    }
+    int64_t n_in = ad_gpu_bcast_input_size(bc, slot);
     AD_GPU_FOR(i, n_in)
     {
-        int64_t j[AD_MAX_DIMS], r = i;
-        for (int d = AD_MAX_DIMS - 1; d >= 0; d--) {
-            j[d] = r % m[d];
-            r /= m[d];
-        }
-        double acc = 0;
-        int64_t hi[AD_MAX_DIMS];
-        for (int d = 0; d < AD_MAX_DIMS; d++) hi[d] = st[d] == 0 ? bc.n[d] : 1;
-        for (int64_t k0 = 0; k0 < hi[0]; k0++)
-            for (int64_t k1 = 0; k1 < hi[1]; k1++)
-                for (int64_t k2 = 0; k2 < hi[2]; k2++)
-                    for (int64_t k3 = 0; k3 < hi[3]; k3++) {
-                        int64_t k[AD_MAX_DIMS] = {st[0] ? j[0] : k0, st[1] ? j[1] : k1, st[2] ? j[2] : k2,
-                                                  st[3] ? j[3] : k3};
-                        int64_t io = ((k[0] * bc.n[1] + k[1]) * bc.n[2] + k[2]) * bc.n[3] + k[3];
-                        int64_t ia = 0, ib = 0;
-                        for (int d = 0; d < AD_MAX_DIMS; d++) {
-                            ia += k[d] * bc.sa[d];
-                            ib += k[d] * bc.sb[d];
-                        }
-                        acc += (double)g[io] * (slot == 0 ? OP::da(a[ia], b[ib], y[io]) : OP::db(a[ia], b[ib], y[io]));
-                    }
-        gin[i] += (T)acc;
+        gin[i] += (T)ad_gpu_bcast_gather(bc, slot, i, [&](int64_t io, int64_t ia, int64_t ib) {
+            return (double)g[io] * (slot == 0 ? OP::da(a[ia], b[ib], y[io]) : OP::db(a[ia], b[ib], y[io]));
+        });
     }
 }
 
@@ -96,7 +55,7 @@ __global__ void binary_jvp(const T *a, const T *b, const T *y, const T *ta, cons
     AD_GPU_FOR(io, n)
     {
         int64_t ia, ib;
-        bcast_index(bc, io, ia, ib);
+        ad_gpu_bcast_index(bc, io, ia, ib);
         double v = 0;
         if (ta) v += OP::da(a[ia], b[ib], y[io]) * ta[ia];
         if (tb) v += OP::db(a[ia], b[ib], y[io]) * tb[ib];

@@ -64,6 +64,65 @@ __device__ inline double ad_gpu_block_sum(double v)
     return total;
 }
 
+/* Broadcasting (ad_bcast, the CPU's strides): output element io reads a at
+ * ia and b at ib. */
+__device__ inline void ad_gpu_bcast_index(const ad_bcast &bc, int64_t io, int64_t &ia, int64_t &ib)
+{
+    if (bc.same) {
+        ia = ib = io;
+        return;
+    }
+    int64_t r = io;
+    ia = ib = 0;
+    for (int d = AD_MAX_DIMS - 1; d >= 0; d--) {
+        int64_t i = r % bc.n[d];
+        r /= bc.n[d];
+        ia += i * bc.sa[d];
+        ib += i * bc.sb[d];
+    }
+}
+
+/* The element count of input `slot` (0: a, 1: b) of a broadcast. */
+__device__ inline int64_t ad_gpu_bcast_input_size(const ad_bcast &bc, int slot)
+{
+    const int64_t *st = slot == 0 ? bc.sa : bc.sb;
+    int64_t n = 1;
+    for (int d = 0; d < AD_MAX_DIMS; d++) n *= st[d] == 0 ? 1 : bc.n[d];
+    return n;
+}
+
+/* The vjp of a broadcast input: Σ f(io, ia, ib) over the outputs io that read
+ * element i of input `slot`, in a fixed order. A thread per input element
+ * gathers (no atomics, the same bits every run). bc must not be `same`. */
+template <class F> __device__ double ad_gpu_bcast_gather(const ad_bcast &bc, int slot, int64_t i, F f)
+{
+    const int64_t *st = slot == 0 ? bc.sa : bc.sb;
+    int64_t m[AD_MAX_DIMS], j[AD_MAX_DIMS], hi[AD_MAX_DIMS], r = i;
+    for (int d = 0; d < AD_MAX_DIMS; d++) {
+        m[d] = st[d] == 0 ? 1 : bc.n[d];   // the input's shape, padded to 4-d
+        hi[d] = st[d] == 0 ? bc.n[d] : 1;  // the dims it was stretched along
+    }
+    for (int d = AD_MAX_DIMS - 1; d >= 0; d--) {
+        j[d] = r % m[d];
+        r /= m[d];
+    }
+    double acc = 0;
+    for (int64_t k0 = 0; k0 < hi[0]; k0++)
+        for (int64_t k1 = 0; k1 < hi[1]; k1++)
+            for (int64_t k2 = 0; k2 < hi[2]; k2++)
+                for (int64_t k3 = 0; k3 < hi[3]; k3++) {
+                    int64_t k[AD_MAX_DIMS] = {st[0] ? j[0] : k0, st[1] ? j[1] : k1, st[2] ? j[2] : k2, st[3] ? j[3] : k3};
+                    int64_t io = ((k[0] * bc.n[1] + k[1]) * bc.n[2] + k[2]) * bc.n[3] + k[3];
+                    int64_t ia = 0, ib = 0;
+                    for (int d = 0; d < AD_MAX_DIMS; d++) {
+                        ia += k[d] * bc.sa[d];
+                        ib += k[d] * bc.sb[d];
+                    }
+                    acc += f(io, ia, ib);
+                }
+    return acc;
+}
+
 /* Grid-stride loop over [0, n). */
 #define AD_GPU_FOR(i, n)                                                                                               \
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)

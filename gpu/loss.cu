@@ -6,10 +6,11 @@
 //   L = Σ sₙ·(lse - x[n,tₙ])        dx[n,c] += dL·sₙ·(p[n,c] - [c = tₙ])
 //   tL = Σ sₙ·(Σ_c p[n,c]·tx[n,c] - tx[n,tₙ])
 //   The targets were checked on the host by the op's shape rule.
-//   mse: L = Σ (p - q)²/n           dp += 2·dL·(p - q)/n, dq -= the same
+//   mse: L = Σ (p - q)²/n over p, q broadcast together   dp += 2·dL·(p - q)/n, dq -= the same
 // Scalar results are sums over one block (ad_gpu_block_sum, fixed order);
 // dL, the output's gradient, is read on the device.
 #include "gpu_internal.h"
+#include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
 
 enum { THREADS = 256 };
 
@@ -39,7 +40,7 @@ template <typename T> __device__ double ce_weight(const T *t, const T *w, int64_
 template <typename T> __device__ double ce_lse(const T *x, int64_t n, int64_t C)
 {
     double m = -INFINITY, s = 0;
-    for (int64_t c = 0; c < C; c++) m = fmax(m, (double)x[n * C + c]);
+    for (int64_t c = 0; c < C; c++) m = max_f(m, (double)x[n * C + c]);
     for (int64_t c = 0; c < C; c++) s += exp((double)x[n * C + c] - m);
     return m + log(s);
 }
@@ -148,29 +149,49 @@ static void ce_jvp_cuda(ad_node *o, int k)
 extern "C" const ad_op_kernels ad_cuda_kernels_cross_entropy = {ce_forward_cuda, ce_vjp_cuda, ce_jvp_cuda};
 
 // ---- mse ----
-// One block: y = Σ (p - q)·(u - v) · scale, with u, v NULL read as 0 (the
+// p and q broadcast together (ad_mse_bcast, as on the CPU), n elements.
+// One block: y = Σ_io (p - q)·(u - v) · scale, with u, v NULL read as 0 (the
 // forward passes u = p, v = q; the jvp the tangents).
 template <typename T>
-__global__ void mse_dot_kernel(const T *p, const T *q, const T *u, const T *v, int64_t n, double scale, T *y)
+__global__ void mse_dot_kernel(const T *p, const T *q, const T *u, const T *v, int64_t n, ad_bcast bc, double scale, T *y)
 {
     double acc = 0;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x)
-        acc += ((double)p[i] - (double)q[i]) * ((u ? (double)u[i] : 0.0) - (v ? (double)v[i] : 0.0));
+    for (int64_t io = threadIdx.x; io < n; io += blockDim.x) {
+        int64_t ia, ib;
+        ad_gpu_bcast_index(bc, io, ia, ib);
+        acc += ((double)p[ia] - (double)q[ib]) * ((u ? (double)u[ia] : 0.0) - (v ? (double)v[ib] : 0.0));
+    }
     double total = ad_gpu_block_sum(acc);
     if (threadIdx.x == 0) *y = (T)(scale * total);
 }
 
-template <typename T> __global__ void mse_vjp_kernel(const T *p, const T *q, const T *dL, double k, int64_t n, T *g)
+// g (input `slot`) += k·dL·(p - q), summed over the outputs a broadcast
+// element was stretched across (a thread per input element gathers).
+template <typename T>
+__global__ void mse_vjp_kernel(const T *p, const T *q, const T *dL, double k, int64_t n, ad_bcast bc, int slot, T *g)
 {
-    AD_GPU_FOR(i, n) g[i] += (T)(k * (double)*dL * ((double)p[i] - (double)q[i]));
+    double kk = k * (double)*dL;
+    if (bc.same) {
+        AD_GPU_FOR(i, n) g[i] += (T)(kk * ((double)p[i] - (double)q[i]));
+        return;
+    }
+    int64_t n_in = ad_gpu_bcast_input_size(bc, slot);
+    AD_GPU_FOR(i, n_in)
+    {
+        g[i] += (T)(kk * ad_gpu_bcast_gather(bc, slot, i, [&](int64_t io, int64_t ia, int64_t ib) {
+                        (void)io;
+                        return (double)p[ia] - (double)q[ib];
+                    }));
+    }
 }
 
 static ad_status mse_forward_cuda(ad_node *o)
 {
-    int64_t n = o->in[0]->value.size;
+    ad_bcast bc;
+    int64_t n = ad_mse_bcast(o, &bc);
     const void *p = o->in[0]->value.data, *q = o->in[1]->value.data;
     AD_DISPATCH(o->value.dtype, {
-        mse_dot_kernel<T><<<1, AD_GPU_BLOCK_SUM>>>((const T *)p, (const T *)q, (const T *)p, (const T *)q, n,
+        mse_dot_kernel<T><<<1, AD_GPU_BLOCK_SUM>>>((const T *)p, (const T *)q, (const T *)p, (const T *)q, n, bc,
                                                    1.0 / (double)n, (T *)o->value.data);
     });
     return AD_CUDA_CHECK(cudaGetLastError());
@@ -178,23 +199,26 @@ static ad_status mse_forward_cuda(ad_node *o)
 
 static void mse_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
 {
-    int64_t n = o->in[0]->value.size;
+    ad_bcast bc;
+    int64_t n = ad_mse_bcast(o, &bc);
     double k = (slot == 0 ? 2.0 : -2.0) / (double)n;
+    int64_t n_in = o->in[slot]->value.size;
     AD_DISPATCH(o->value.dtype, {
-        mse_vjp_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(
-            (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (const T *)g, k, n, (T *)gin);
+        mse_vjp_kernel<T><<<ad_gpu_blocks(n_in, THREADS), THREADS>>>(
+            (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (const T *)g, k, n, bc, slot, (T *)gin);
     });
     AD_CUDA_LAUNCHED();
 }
 
 static void mse_jvp_cuda(ad_node *o, int k)
 {
-    int64_t n = o->in[0]->value.size;
+    ad_bcast bc;
+    int64_t n = ad_mse_bcast(o, &bc);
     for (int d = 0; d < k; d++)
         AD_DISPATCH(o->value.dtype, {
             mse_dot_kernel<T><<<1, AD_GPU_BLOCK_SUM>>>(
                 (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data,
-                (const T *)ad_tangent_row(o->in[0], d), (const T *)ad_tangent_row(o->in[1], d), n, 2.0 / (double)n,
+                (const T *)ad_tangent_row(o->in[0], d), (const T *)ad_tangent_row(o->in[1], d), n, bc, 2.0 / (double)n,
                 (T *)ad_tangent_row(o, d));
         });
     AD_CUDA_LAUNCHED();

@@ -1,7 +1,7 @@
 // matmul.cu: matmul and linear through cuBLAS. The same rules as ops/matmul.c,
-//   matmul: a (M,K) · b (K,N) -> y (M,N)
+//   matmul: a (..., M,K) · b (..., K,N) -> y (..., M,N), per output matrix (ad_matmul_plan)
 //     da += dy · bᵀ      db += aᵀ · dy      ty = ta·b + a·tb
-//   linear: x (N,I), w (O,I), b (O) -> y = x·wᵀ + b (N,O)
+//   linear: x (..., I) as N rows, w (O,I), b (O) -> y = x·wᵀ + b (..., O)
 //     dx += dy · w       dw += dyᵀ · x      db += Σₙ dy[n,:]
 // and every vjp accumulates (beta = 1), as fan-out needs.
 #include "gpu_internal.h"
@@ -26,32 +26,56 @@ ad_status ad_gpu_gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64
                                     (const double *)A, (int)lda, &beta, (double *)C, (int)ldc));
 }
 
+// One gemm per output matrix i (the plan of ops/matmul.c: 1-D, batched,
+// broadcast batch dims), one after another on the stream, so a broadcast
+// matrix's grad sums its batch's contributions.
 static ad_status matmul_forward_cuda(ad_node *o)
 {
-    const ad_tensor *a = &o->in[0]->value, *b = &o->in[1]->value;
-    return ad_gpu_gemm((ad_dtype)o->value.dtype, false, false, a->shape[0], b->shape[1], a->shape[1], a->data,
-                    a->shape[1], b->data, b->shape[1], 0.0, o->value.data, b->shape[1]);
+    ad_matmul_plan p = ad_matmul_plan_of(o);
+    ad_dtype dt = (ad_dtype)o->value.dtype;
+    const void *A = o->in[0]->value.data, *B = o->in[1]->value.data;
+    ad_status st = AD_OK;
+    for (int64_t i = 0; i < p.batch && st == AD_OK; i++)
+        st = ad_gpu_gemm(dt, false, false, p.M, p.N, p.K, ad_elem_ptr(A, ad_matmul_a_off(&p, i), dt), p.K,
+                         ad_elem_ptr(B, ad_matmul_b_off(&p, i), dt), p.N, 0.0, ad_elem_ptr(o->value.data, i * p.M * p.N, dt), p.N);
+    return st;
 }
 
 static void matmul_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
 {
-    const ad_tensor *a = &o->in[0]->value, *b = &o->in[1]->value;
-    int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
+    ad_matmul_plan p = ad_matmul_plan_of(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
-    if (slot == 0) ad_gpu_note(ad_gpu_gemm(dt, false, true, M, K, N, g, N, b->data, N, 1.0, gin, K));   // da += dy·bᵀ
-    else ad_gpu_note(ad_gpu_gemm(dt, true, false, K, N, M, a->data, K, g, N, 1.0, gin, N));            // db += aᵀ·dy
+    const void *A = o->in[0]->value.data, *B = o->in[1]->value.data;
+    for (int64_t i = 0; i < p.batch; i++) {
+        const void *gi = ad_elem_ptr(g, i * p.M * p.N, dt);
+        int64_t ao = ad_matmul_a_off(&p, i), bo = ad_matmul_b_off(&p, i);
+        if (slot == 0)   // da += dy·bᵀ
+            ad_gpu_note(ad_gpu_gemm(dt, false, true, p.M, p.K, p.N, gi, p.N, ad_elem_ptr(B, bo, dt), p.N, 1.0,
+                                    ad_elem_ptr(gin, ao, dt), p.K));
+        else             // db += aᵀ·dy
+            ad_gpu_note(ad_gpu_gemm(dt, true, false, p.K, p.N, p.M, ad_elem_ptr(A, ao, dt), p.K, gi, p.N, 1.0,
+                                    ad_elem_ptr(gin, bo, dt), p.N));
+    }
 }
 
 static void matmul_jvp_cuda(ad_node *o, int k)
 {
-    const ad_tensor *a = &o->in[0]->value, *b = &o->in[1]->value;
-    int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
+    ad_matmul_plan p = ad_matmul_plan_of(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
+    const void *A = o->in[0]->value.data, *B = o->in[1]->value.data;
     for (int d = 0; d < k; d++) {
         void *t = ad_tangent_row(o, d), *ta = ad_tangent_row(o->in[0], d), *tb = ad_tangent_row(o->in[1], d);
-        ad_gpu_note(ad_gpu_memzero(t, (size_t)(M * N) * ad_dtype_size(dt)));
-        if (ta) ad_gpu_note(ad_gpu_gemm(dt, false, false, M, N, K, ta, K, b->data, N, 1.0, t, N));
-        if (tb) ad_gpu_note(ad_gpu_gemm(dt, false, false, M, N, K, a->data, K, tb, N, 1.0, t, N));
+        ad_gpu_note(ad_gpu_memzero(t, (size_t)o->value.size * ad_dtype_size(dt)));
+        for (int64_t i = 0; i < p.batch; i++) {
+            int64_t ao = ad_matmul_a_off(&p, i), bo = ad_matmul_b_off(&p, i);
+            void *ti = ad_elem_ptr(t, i * p.M * p.N, dt);
+            if (ta)
+                ad_gpu_note(ad_gpu_gemm(dt, false, false, p.M, p.N, p.K, ad_elem_ptr(ta, ao, dt), p.K, ad_elem_ptr(B, bo, dt),
+                                        p.N, 1.0, ti, p.N));
+            if (tb)
+                ad_gpu_note(ad_gpu_gemm(dt, false, false, p.M, p.N, p.K, ad_elem_ptr(A, ao, dt), p.K, ad_elem_ptr(tb, bo, dt),
+                                        p.N, 1.0, ti, p.N));
+        }
     }
 }
 
@@ -86,7 +110,7 @@ static ad_status add_rows(ad_dtype dt, void *y, const void *b, int64_t N, int64_
 static ad_status linear_forward_cuda(ad_node *o)
 {
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
-    int64_t N = x->shape[0], n_in_f = x->shape[1], n_out = w->shape[0];
+    int64_t N = ad_linear_rows(x), n_in_f = w->shape[1], n_out = w->shape[0];
     ad_dtype dt = (ad_dtype)o->value.dtype;
     ad_status st = ad_gpu_gemm(dt, false, true, N, n_out, n_in_f, x->data, n_in_f, w->data, n_in_f, 0.0, o->value.data, n_out);
     if (st == AD_OK && o->n_in == 3) st = add_rows(dt, o->value.data, o->in[2]->value.data, N, n_out);
@@ -96,7 +120,7 @@ static ad_status linear_forward_cuda(ad_node *o)
 static void linear_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
 {
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
-    int64_t N = x->shape[0], n_in_f = x->shape[1], n_out = w->shape[0];
+    int64_t N = ad_linear_rows(x), n_in_f = w->shape[1], n_out = w->shape[0];
     ad_dtype dt = (ad_dtype)o->value.dtype;
     if (slot == 0) ad_gpu_note(ad_gpu_gemm(dt, false, false, N, n_in_f, n_out, g, n_out, w->data, n_in_f, 1.0, gin, n_in_f));
     else if (slot == 1) ad_gpu_note(ad_gpu_gemm(dt, true, false, n_out, n_in_f, N, g, n_out, x->data, n_in_f, 1.0, gin, n_in_f));
@@ -109,7 +133,7 @@ static void linear_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin
 static void linear_jvp_cuda(ad_node *o, int k)
 {
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
-    int64_t N = x->shape[0], n_in_f = x->shape[1], n_out = w->shape[0];
+    int64_t N = ad_linear_rows(x), n_in_f = w->shape[1], n_out = w->shape[0];
     ad_dtype dt = (ad_dtype)o->value.dtype;
     for (int d = 0; d < k; d++) {
         void *t = ad_tangent_row(o, d), *tx = ad_tangent_row(o->in[0], d), *tw = ad_tangent_row(o->in[1], d);

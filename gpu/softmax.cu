@@ -7,6 +7,7 @@
 //   log-softmax: y = x - m - log Σ exp(x - m)
 //                dx += dy - p · Σ dy  (p = e^y)   ty = tx - Σ p·tx
 #include "gpu_internal.h"
+#include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
 
 enum { THREADS = 128 };
 
@@ -16,7 +17,7 @@ template <typename T> __global__ void softmax_fwd(const T *X, T *Y, int64_t rows
     {
         int64_t base = (r / inner) * len * inner + r % inner;
         double m = -INFINITY, s = 0;
-        for (int64_t l = 0; l < len; l++) m = fmax(m, (double)X[base + l * inner]);
+        for (int64_t l = 0; l < len; l++) m = max_f(m, (double)X[base + l * inner]);
         for (int64_t l = 0; l < len; l++) s += exp((double)X[base + l * inner] - m);
         for (int64_t l = 0; l < len; l++) {
             double x = X[base + l * inner];

@@ -12,13 +12,15 @@
 static const char *usage_text =
     "usage: gradcheck --list | --op NAME | --all [options]\n"
     "\n"
-    "  --list              the registered ops, with their inputs and default cases\n"
+    "  --list              the registered ops, with their inputs and default cases, and\n"
+    "                      the conventions where they differ from PyTorch\n"
     "  --op NAME           check one op at its default cases (or at --shape)\n"
     "  --all               check every registered op at its default cases\n"
     "  --shape S           input shapes: '2x3x8x8' (input 0; the op derives the others)\n"
     "                      or '2x3x8x8,4x3x3x3,4' (every input); 'scalar' for a 0-d input\n"
-    "  --stride N, --padding N, --kernel N, --window N, --axis N, --c X\n"
-    "                      the op's own parameters (conv2d, pooling, reductions, pow/scale)\n"
+    "  --stride N, --padding N, --kernel N, --window N, --axis N|all, --c X\n"
+    "                      the op's own parameters (conv2d, pooling, reductions, pow/scale);\n"
+    "                      --axis counts as in NumPy (-1 the last), all: every axis\n"
     "  --eps X --atol X --rtol X   finite-difference step and tolerances (1e-6, 1e-5, 1e-3)\n"
     "  --seed N            seed of the input and cotangent draws (default 1)\n"
     "  --seeds N           repeat every check with N consecutive seeds\n"
@@ -102,6 +104,9 @@ static void list_ops(void)
         else snprintf(in, sizeof in, "%d-%d", op->n_in_min, op->n_in);
         printf("%-14s %-7s %-6d %s\n", op->name, in, op->n_cases, op->summary ? op->summary : "");
     }
+    printf("\nConventions: where the engine and PyTorch differ on purpose (tests/conformance.py checks each):\n");
+    for (int i = 0; i < ad_n_conventions; i++)
+        printf("convention %s: %s: %s\n", ad_conventions[i].name, ad_conventions[i].ops, ad_conventions[i].text);
 }
 
 static void print_accepted(const ad_op *op)
@@ -128,7 +133,7 @@ int main(int argc, char **argv)
     ad_gc_default_options(&o);
     const char *op_name = NULL, *shape = NULL;
     bool all = false, list = false, print_jac = false;
-    long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;
+    long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;   /* axis -100: not given */
     double cval = NAN;
     ad_gc_format fmt = AD_GC_TEXT;
     for (int i = 1; i < argc; i++) {
@@ -153,7 +158,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--padding")) { NEED_VALUE(); padding = parse_long(a, v, 0, 64); }
         else if (!strcmp(a, "--kernel")) { NEED_VALUE(); kernel = parse_long(a, v, 1, 64); }
         else if (!strcmp(a, "--window")) { NEED_VALUE(); window = parse_long(a, v, 1, 64); }
-        else if (!strcmp(a, "--axis")) { NEED_VALUE(); axis = parse_long(a, v, -1, 3); }
+        else if (!strcmp(a, "--axis")) { NEED_VALUE(); axis = !strcmp(v, "all") ? AD_ALL_AXES : parse_long(a, v, -4, 3); }
         else if (!strcmp(a, "--c")) { NEED_VALUE(); cval = parse_double(a, v); }
         else if (!strcmp(a, "--eps")) { NEED_VALUE(); o.eps = parse_double(a, v); }
         else if (!strcmp(a, "--atol")) { NEED_VALUE(); o.atol = parse_double(a, v); }
@@ -194,7 +199,7 @@ int main(int argc, char **argv)
     }
     if (!!op_name + all != 1) usage_error("%s", "give exactly one of --op NAME, --all or --list");
     if (!(o.eps > 0) || !(o.atol >= 0) || !(o.rtol >= 0)) usage_error("%s", "--eps must be > 0, --atol and --rtol >= 0");
-    bool custom = shape || stride >= 0 || padding >= 0 || kernel >= 0 || window >= 0 || axis > -100 || !isnan(cval);
+    bool custom = shape || stride >= 0 || padding >= 0 || kernel >= 0 || window >= 0 || axis != -100 || !isnan(cval);
     if (all && custom) usage_error("%s", "--shape and op parameters go with --op NAME, not --all");
     const ad_op *one = NULL;
     if (op_name && !(one = ad_op_find(op_name))) {
@@ -211,7 +216,7 @@ int main(int argc, char **argv)
         if (stride >= 0) custom_case.params.stride[0] = custom_case.params.stride[1] = stride;
         if (padding >= 0) custom_case.params.pad[0] = custom_case.params.pad[1] = padding;
         if (window >= 0) custom_case.params.window[0] = custom_case.params.window[1] = window;
-        if (axis > -100) custom_case.params.axis = (int)axis;
+        if (axis != -100) custom_case.params.axis = (int)axis;
         if (!isnan(cval)) custom_case.params.c = cval;
         int given = shape ? parse_shapes(shape, &custom_case) : 0;
         if (kernel >= 0) {

@@ -61,13 +61,13 @@ int main(int argc, char **argv)
     ad_mark m = ad_context_mark(ctx);
     for (int s = 0; s < steps; s++) {
         ad_node *y = ad_matmul(ctx, An, x);
-        ad_node *xn = ad_div(ctx, y, ad_sqrt(ctx, ad_sum(ctx, ad_mul(ctx, y, y), -1, false)));
+        ad_node *xn = ad_div(ctx, y, ad_sqrt(ctx, ad_sum(ctx, ad_mul(ctx, y, y), AD_ALL_AXES, false)));
         if (!xn || copy_value(x, xn) != AD_OK) lesson_die(&L, "a power-iteration step");
         ad_context_rewind(ctx, m);
     }
     /* the Rayleigh quotient xᵀAx / xᵀx, on the device too */
-    ad_node *lam = ad_div(ctx, ad_sum(ctx, ad_mul(ctx, x, ad_matmul(ctx, An, x)), -1, false),
-                          ad_sum(ctx, ad_mul(ctx, x, x), -1, false));
+    ad_node *lam = ad_div(ctx, ad_sum(ctx, ad_mul(ctx, x, ad_matmul(ctx, An, x)), AD_ALL_AXES, false),
+                          ad_sum(ctx, ad_mul(ctx, x, x), AD_ALL_AXES, false));
     /* 3. read back once: x and the quotient */
     ad_node *x_host = gpu ? ad_to_host(ctx, x) : x, *lam_host = gpu ? ad_to_host(ctx, lam) : lam;
     if (!x_host || !lam_host) lesson_die(&L, "receiving x and the Rayleigh quotient");

@@ -147,7 +147,7 @@ int main(int argc, char **argv)
     int64_t sr[] = {100, 4096};
     ad_node *r_in = ad_variable(ctx, AD_FLOAT32, 2, sr, NULL);
     for (int64_t i = 0; i < r_in->value.size; i++) ((float *)r_in->value.data)[i] = (float)gsl_ran_gaussian(rng, 1);
-    ad_node *r = ad_sum(ctx, ad_relu(ctx, r_in), -1, false);
+    ad_node *r = ad_sum(ctx, ad_relu(ctx, r_in), AD_ALL_AXES, false);
     ad_zero_grad(ctx);
     lesson_backward(&L, ctx, r, NULL);
     int64_t nonzero = 0;

@@ -15,7 +15,7 @@ static ad_node *mean_J(ad_context *ctx, ad_node *x, ad_node *theta, ad_node *bia
     ad_node *y = ad_sigmoid(ctx, ad_linear(ctx, x, theta, bias));
     ad_node *one = ad_scalar_const(ctx, 1);
     ad_node *J = ad_add(ctx, ad_mul(ctx, ystar, ad_log(ctx, y)), ad_mul(ctx, ad_sub(ctx, one, ystar), ad_log(ctx, ad_sub(ctx, one, y))));
-    return ad_mean(ctx, J, -1, false);
+    return ad_mean(ctx, J, AD_ALL_AXES, false);
 }
 
 /* The example: x (x₀ = 1 carries the bias), the label y*, and λ for the

@@ -33,7 +33,7 @@ static ad_node *case2_loss(ad_context *ctx, ad_node *y, double ystar)
 {
     ad_node *one = ad_scalar_const(ctx, 1), *ys = ad_scalar_const(ctx, ystar);
     return ad_sum(ctx, ad_add(ctx, ad_mul(ctx, ys, ad_log(ctx, y)),
-                              ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), -1, false);
+                              ad_mul(ctx, ad_sub(ctx, one, ys), ad_log(ctx, ad_sub(ctx, one, y)))), AD_ALL_AXES, false);
 }
 
 /* Case 2's J as a function of (α, β), for gradcheck; user holds x and y*. */
@@ -63,7 +63,7 @@ static ad_node *mlp001(ad_context *ctx, ad_node *x, ad_node *const *W, ad_node *
         zs[l] = ad_linear(ctx, ys[l - 1], W[l], b[l]);   /* (1,n_{ℓ−1}) (n_ℓ,n_{ℓ−1})ᵀ + (n_ℓ) */
         ys[l] = ad_sigmoid(ctx, zs[l]);
     }
-    return ad_sum(ctx, ys[3], -1, false);
+    return ad_sum(ctx, ys[3], AD_ALL_AXES, false);
 }
 
 /* y_L with W_1[k] moved by h (a fresh graph): for finite differences. */
@@ -86,7 +86,7 @@ static ad_node *fc_loss(ad_context *ctx, ad_node *W, ad_node *h0, ad_node **h1)
 {
     int64_t s3[] = {3};
     *h1 = ad_linear(ctx, h0, W, NULL);   /* (1,3)(3,3)ᵀ: h¹ = W h⁰ as a row */
-    return ad_sum(ctx, ad_mul(ctx, ad_tanh(ctx, *h1), ad_constant(ctx, AD_FLOAT64, 1, s3, fc_t)), -1, false);
+    return ad_sum(ctx, ad_mul(ctx, ad_tanh(ctx, *h1), ad_constant(ctx, AD_FLOAT64, 1, s3, fc_t)), AD_ALL_AXES, false);
 }
 
 static double fc_at(const ad_node *W, const ad_node *h0, int k, double h)
@@ -261,7 +261,7 @@ int main(int argc, char **argv)
     ad_node *z2 = ad_sigmoid(ctx, ad_matmul(ctx, z1, a2));   /* z⁽²⁾ = σ((α⁽²⁾)ᵀz⁽¹⁾), (1,3) */
     ad_node *yq = ad_sigmoid(ctx, ad_matmul(ctx, z2, bq));   /* y = σ(βᵀz⁽²⁾), (1,1) */
     if (!yq) lesson_die(&L, "Quiz #2");
-    lesson_backward(&L, ctx, ad_sum(ctx, yq, -1, false), NULL);
+    lesson_backward(&L, ctx, ad_sum(ctx, yq, AD_ALL_AXES, false), NULL);
     double yqv = ad_value_at(yq, 0), s = yqv * (1 - yqv), w_quiz = 0;
     double g_beta[3], g_a2[12], g_a1[12], d2[3], d1[4];
     for (int j = 0; j < 3; j++) {

@@ -8,7 +8,13 @@
  * Subgradients at kinks, documented once here:
  *   relu'(0) = 0, abs'(0) = 0,
  *   max(a, b) at a tie a == b sends the whole gradient to a (dy/da = 1, dy/db = 0),
- *   min(a, b) likewise sends it to a. */
+ *   min(a, b) likewise sends it to a (PyTorch splits a tie evenly: a
+ *   documented convention, README "Conventions").
+ * NaN, as in IEEE 754 and PyTorch: a NaN input gives a NaN output in every
+ * op; a comparison never decides it (NaN compares false, so `a >= b ? a : b`
+ * would drop a NaN in a and keep one in b). Where an input is NaN the local
+ * derivatives are PyTorch's: max/min pass the gradient to both inputs,
+ * relu passes it (relu' is 0 only where relu(x) <= 0), abs' is 0. */
 #ifndef AD_ELEMENTWISE_MATH_H
 #define AD_ELEMENTWISE_MATH_H
 
@@ -37,12 +43,13 @@ AD_HD static inline double div_f(double a, double b) { return a / b; }
 AD_HD static inline double div_da(double a, double b, double y) { (void)a; (void)y; return 1.0 / b; }
 AD_HD static inline double div_db(double a, double b, double y) { (void)a; return -y / b; }   /* -a/b^2 */
 
-AD_HD static inline double max_f(double a, double b) { return a >= b ? a : b; }
-AD_HD static inline double max_da(double a, double b, double y) { (void)y; return a >= b ? 1.0 : 0.0; }
+/* A NaN in either argument, in either order, gives NaN (unlike fmax). */
+AD_HD static inline double max_f(double a, double b) { return (a >= b || isnan(a)) ? a : b; }
+AD_HD static inline double max_da(double a, double b, double y) { (void)y; return a < b ? 0.0 : 1.0; }
 AD_HD static inline double max_db(double a, double b, double y) { (void)y; return a >= b ? 0.0 : 1.0; }
 
-AD_HD static inline double min_f(double a, double b) { return a <= b ? a : b; }
-AD_HD static inline double min_da(double a, double b, double y) { (void)y; return a <= b ? 1.0 : 0.0; }
+AD_HD static inline double min_f(double a, double b) { return (a <= b || isnan(a)) ? a : b; }
+AD_HD static inline double min_da(double a, double b, double y) { (void)y; return a > b ? 0.0 : 1.0; }
 AD_HD static inline double min_db(double a, double b, double y) { (void)y; return a <= b ? 0.0 : 1.0; }
 
 /* ---- unary ---- */
@@ -75,7 +82,16 @@ AD_HD static inline double cos_f(double x, double c) { (void)c; return cos(x); }
 AD_HD static inline double cos_d(double x, double y, double c) { (void)y; (void)c; return -sin(x); }
 
 AD_HD static inline double tanh_f(double x, double c) { (void)c; return tanh(x); }
-AD_HD static inline double tanh_d(double x, double y, double c) { (void)x; (void)c; return 1.0 - y * y; }
+/* sech²x from x, not 1 - y²: for |x| ≳ 10, y rounds to ±(1 - 2⁻⁵³·k) and
+ * 1 - y² keeps no correct digit; 1/cosh² is exact to rounding (0 where cosh
+ * overflows, which is sech²'s value to double precision). */
+AD_HD static inline double tanh_d(double x, double y, double c)
+{
+    (void)y;
+    (void)c;
+    double ch = cosh(x);
+    return 1.0 / (ch * ch);
+}
 
 /* Stable for large |x|: never exp of a large positive number. */
 AD_HD static inline double sigmoid_f(double x, double c)
@@ -87,8 +103,8 @@ AD_HD static inline double sigmoid_f(double x, double c)
 }
 AD_HD static inline double sigmoid_d(double x, double y, double c) { (void)x; (void)c; return y * (1.0 - y); }
 
-AD_HD static inline double relu_f(double x, double c) { (void)c; return x > 0 ? x : 0.0; }
-AD_HD static inline double relu_d(double x, double y, double c) { (void)y; (void)c; return x > 0 ? 1.0 : 0.0; }
+AD_HD static inline double relu_f(double x, double c) { (void)c; return x <= 0 ? 0.0 : x; }   /* NaN stays NaN */
+AD_HD static inline double relu_d(double x, double y, double c) { (void)y; (void)c; return x <= 0 ? 0.0 : 1.0; }
 
 AD_HD static inline double abs_f(double x, double c) { (void)c; return fabs(x); }
 AD_HD static inline double abs_d(double x, double y, double c)

@@ -5,19 +5,27 @@
 
 #include "ad_op.h"
 
-/* a (M,K) · b (K,N) -> (M,N), through CBLAS. */
+/* a (M,K) · b (K,N) -> (M,N), through CBLAS; as torch.matmul also a 1-D a
+ * (K) or b (K) (the unit dim dropped; two vectors give their dot product) and
+ * batches: a (..., M,K) · b (..., K,N) -> (..., M,N), the batch dims
+ * broadcast ((2,3,4)·(4,5) -> (2,3,5)). */
 ad_node *ad_matmul(ad_context *ctx, ad_node *a, ad_node *b);
-/* x (N,I), w (O,I), b (O) or NULL -> x·wᵀ + b (N,O). */
+/* x (..., I), w (O,I), b (O) or NULL -> x·wᵀ + b (..., O): (N,I) -> (N,O),
+ * a vector (I) -> (O), a batch (B,T,I) -> (B,T,O). */
 ad_node *ad_linear(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b);
-/* Sum / mean over one axis (0..ndim-1) or all (axis -1 -> a scalar). */
+/* Sum / mean over one axis, counted as in NumPy (0..ndim-1, or -1 the last
+ * down to -ndim the first), or over all (AD_ALL_AXES -> a scalar):
+ * PyTorch's x.sum(-1) is ad_sum(ctx, x, -1, false), x.sum() is
+ * ad_sum(ctx, x, AD_ALL_AXES, false). */
 ad_node *ad_sum(ad_context *ctx, ad_node *x, int axis, bool keepdim);
 ad_node *ad_mean(ad_context *ctx, ad_node *x, int axis, bool keepdim);
-/* Same elements, new shape. flatten: (N, ...) -> (N, rest). */
+/* Same elements, new shape; one dimension may be -1, inferred from the
+ * size as in NumPy/PyTorch. flatten: (N, ...) -> (N, rest). */
 ad_node *ad_reshape(ad_context *ctx, ad_node *x, int ndim, const int64_t *shape);
 ad_node *ad_flatten(ad_context *ctx, ad_node *x);
 /* Permute the axes: output axis i is input axis perm[i]. */
 ad_node *ad_transpose(ad_context *ctx, ad_node *x, const int *perm);
-/* Stable softmax / log-softmax along an axis. */
+/* Stable softmax / log-softmax along an axis (negative from the end). */
 ad_node *ad_softmax(ad_context *ctx, ad_node *x, int axis);
 ad_node *ad_log_softmax(ad_context *ctx, ad_node *x, int axis);
 /* Cross-entropy from logits (N,C) and targets (N) holding class indices
@@ -34,7 +42,8 @@ ad_node *ad_conv2d_ex(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, const
  * the first maximum in row-major window order takes the gradient. */
 ad_node *ad_maxpool2d(ad_context *ctx, ad_node *x, int window, int stride);
 ad_node *ad_avgpool2d(ad_context *ctx, ad_node *x, int window, int stride);
-/* mean((pred - target)²) -> a scalar. */
+/* mean((pred - target)²) -> a scalar; pred and target broadcast numpy-style
+ * (a (N,C) prediction against a (C) target), the mean over the broadcast. */
 ad_node *ad_mse(ad_context *ctx, ad_node *pred, ad_node *target);
 
 #endif

@@ -20,13 +20,20 @@
 #ifndef AD_OP_H
 #define AD_OP_H
 
+#include <limits.h>
 #include "ad_graph.h"
+
+/* Axes count as in NumPy and PyTorch: 0..ndim-1 from the front, -1 the last
+ * axis, -ndim the first. AD_ALL_AXES reduces over every axis (NumPy's
+ * axis=None, PyTorch's x.sum()). A 0-d tensor takes axis 0 or -1, as in
+ * PyTorch. */
+#define AD_ALL_AXES INT_MIN
 
 /* Op parameters: one struct for every family, stored per node only for the
  * ops that take them. Unused fields stay zero. */
 struct ad_params {
     double c;                     /* pow exponent, scale factor */
-    int axis;                     /* sum/mean/softmax axis; -1 = all */
+    int axis;                     /* sum/mean/softmax axis (negative from the end); AD_ALL_AXES */
     int keepdim;                  /* reductions: keep the reduced axis as 1 */
     int64_t stride[2];            /* conv2d/pool (h, w) */
     int64_t pad[2];               /* conv2d zero padding (h, w) */
@@ -130,6 +137,16 @@ const ad_op *ad_op_find(const char *name);
  * malformed (no name, no forward). */
 ad_status ad_op_register(const ad_op *op);
 ad_status ad_op_unregister(const ad_op *op);
+
+/* Where the engine and PyTorch differ on purpose (ops/conventions.c):
+ * `gradcheck --list` prints them, tests/conformance.py checks each. */
+typedef struct ad_convention {
+    const char *name;   /* "tie-first" */
+    const char *ops;    /* "max, min" */
+    const char *text;   /* what the engine does, and what PyTorch does */
+} ad_convention;
+extern const ad_convention ad_conventions[];
+extern const int ad_n_conventions;
 
 /* ---- applying an op ---- */
 /* The one path every op call takes: checks the context and the inputs,

@@ -11,7 +11,9 @@ ad_node *ad_add(ad_context *ctx, ad_node *a, ad_node *b);
 ad_node *ad_sub(ad_context *ctx, ad_node *a, ad_node *b);
 ad_node *ad_mul(ad_context *ctx, ad_node *a, ad_node *b);
 ad_node *ad_div(ad_context *ctx, ad_node *a, ad_node *b);
-/* max/min: at a tie the whole gradient goes to a (a valid subgradient). */
+/* max/min: at a tie the whole gradient goes to a (a valid subgradient;
+ * PyTorch splits it: convention tie-first). A NaN in either input, in
+ * either order, gives NaN, and both inputs then pass the gradient on. */
 ad_node *ad_max(ad_context *ctx, ad_node *a, ad_node *b);
 ad_node *ad_min(ad_context *ctx, ad_node *a, ad_node *b);
 
@@ -25,7 +27,7 @@ ad_node *ad_sin(ad_context *ctx, ad_node *x);
 ad_node *ad_cos(ad_context *ctx, ad_node *x);
 ad_node *ad_tanh(ad_context *ctx, ad_node *x);
 ad_node *ad_sigmoid(ad_context *ctx, ad_node *x);
-ad_node *ad_relu(ad_context *ctx, ad_node *x);             /* relu'(0) = 0 */
+ad_node *ad_relu(ad_context *ctx, ad_node *x);             /* relu'(0) = 0; relu(NaN) = NaN */
 ad_node *ad_abs(ad_context *ctx, ad_node *x);              /* abs'(0) = 0 */
 
 #endif

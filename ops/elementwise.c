@@ -29,43 +29,27 @@ static void strides4(const ad_tensor *t, const int64_t *out, int64_t *s)
     }
 }
 
-void ad_bcast_setup(const ad_node *out, ad_bcast *bc)
+void ad_bcast_make(const ad_tensor *a, const ad_tensor *b, int nd, const int64_t *shape, ad_bcast *bc)
 {
-    const ad_tensor *a = &out->in[0]->value, *b = &out->in[1]->value;
+    int64_t n = 1;
+    for (int d = 0; d < nd; d++) n *= shape[d];
     /* The common cases first: scalars (the scalar-graph hot path) and equal
      * shapes need no strides. */
-    bc->same = a->size == out->value.size && b->size == out->value.size;
+    bc->same = a->size == n && b->size == n;
     if (bc->same) {
-        bc->n[0] = out->value.size;
+        bc->n[0] = n;
         bc->n[1] = bc->n[2] = bc->n[3] = 1;
         return;
     }
-    pad4(&out->value, bc->n);
+    for (int d = 0; d < AD_MAX_DIMS; d++) bc->n[d] = d < AD_MAX_DIMS - nd ? 1 : shape[d - (AD_MAX_DIMS - nd)];
     strides4(a, bc->n, bc->sa);
     strides4(b, bc->n, bc->sb);
 }
 
-/* Visit every output element io with its input indices ia, ib. */
-#define BCAST_FOR(bc, BODY)                                                                                            \
-    do {                                                                                                               \
-        if ((bc).same) {                                                                                               \
-            int64_t n_ = (bc).n[0] * (bc).n[1] * (bc).n[2] * (bc).n[3];                                                \
-            for (int64_t io = 0; io < n_; io++) {                                                                      \
-                int64_t ia = io, ib = io;                                                                              \
-                BODY                                                                                                   \
-            }                                                                                                          \
-        } else {                                                                                                       \
-            int64_t io = 0;                                                                                            \
-            for (int64_t i0 = 0; i0 < (bc).n[0]; i0++)                                                                 \
-                for (int64_t i1 = 0; i1 < (bc).n[1]; i1++)                                                             \
-                    for (int64_t i2 = 0; i2 < (bc).n[2]; i2++)                                                         \
-                        for (int64_t i3 = 0; i3 < (bc).n[3]; i3++, io++) {                                             \
-                            int64_t ia = i0 * (bc).sa[0] + i1 * (bc).sa[1] + i2 * (bc).sa[2] + i3 * (bc).sa[3];        \
-                            int64_t ib = i0 * (bc).sb[0] + i1 * (bc).sb[1] + i2 * (bc).sb[2] + i3 * (bc).sb[3];        \
-                            BODY                                                                                       \
-                        }                                                                                              \
-        }                                                                                                              \
-    } while (0)
+void ad_bcast_setup(const ad_node *out, ad_bcast *bc)
+{
+    ad_bcast_make(&out->in[0]->value, &out->in[1]->value, out->value.ndim, out->value.shape, bc);
+}
 
 ad_status ad_check_same_dtype(const char *op, const ad_node *a, const ad_node *b)
 {
@@ -76,12 +60,8 @@ ad_status ad_check_same_dtype(const char *op, const ad_node *a, const ad_node *b
                    ad_dtype_name((ad_dtype)b->value.dtype), ad_shape_str(&b->value, sb, sizeof sb));
 }
 
-/* Shared by every binary op: the numpy broadcast of the two shapes. */
-static ad_status binary_infer(const char *op, ad_node *const *in, int *ndim, int64_t *shape, ad_dtype *dt)
+ad_status ad_bcast_shape(const char *op, const ad_tensor *a, const ad_tensor *b, int *ndim, int64_t *shape)
 {
-    const ad_tensor *a = &in[0]->value, *b = &in[1]->value;
-    ad_status st = ad_check_same_dtype(op, in[0], in[1]);
-    if (st != AD_OK) return st;
     int64_t da[AD_MAX_DIMS], db[AD_MAX_DIMS];
     pad4(a, da);
     pad4(b, db);
@@ -96,8 +76,16 @@ static ad_status binary_infer(const char *op, ad_node *const *in, int *ndim, int
         shape[d - (AD_MAX_DIMS - nd)] = da[d] > db[d] ? da[d] : db[d];
     }
     *ndim = nd;
-    *dt = (ad_dtype)a->dtype;
     return AD_OK;
+}
+
+/* Shared by every binary op: the numpy broadcast of the two shapes. */
+static ad_status binary_infer(const char *op, ad_node *const *in, int *ndim, int64_t *shape, ad_dtype *dt)
+{
+    ad_status st = ad_check_same_dtype(op, in[0], in[1]);
+    if (st != AD_OK) return st;
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return ad_bcast_shape(op, &in[0]->value, &in[1]->value, ndim, shape);
 }
 
 static ad_status unary_infer(ad_node *const *in, int *ndim, int64_t *shape, ad_dtype *dt)
@@ -126,7 +114,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         AD_DISPATCH(o->value.dtype, {                                                                                  \
             const T *a = o->in[0]->value.data, *b = o->in[1]->value.data;                                              \
             T *y = o->value.data;                                                                                      \
-            BCAST_FOR(bc, { y[io] = (T)NAME##_f(a[ia], b[ib]); });                                                     \
+            AD_BCAST_FOR(bc, { y[io] = (T)NAME##_f(a[ia], b[ib]); });                                                     \
         });                                                                                                            \
         return AD_OK;                                                                                                  \
     }                                                                                                                  \
@@ -137,8 +125,8 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         AD_DISPATCH(o->value.dtype, {                                                                                  \
             const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data, *g = gout;               \
             T *gi = gin;                                                                                               \
-            if (slot == 0) BCAST_FOR(bc, { gi[ia] += (T)(g[io] * NAME##_da(a[ia], b[ib], y[io])); });                  \
-            else BCAST_FOR(bc, { gi[ib] += (T)(g[io] * NAME##_db(a[ia], b[ib], y[io])); });                            \
+            if (slot == 0) AD_BCAST_FOR(bc, { gi[ia] += (T)(g[io] * NAME##_da(a[ia], b[ib], y[io])); });                \
+            else AD_BCAST_FOR(bc, { gi[ib] += (T)(g[io] * NAME##_db(a[ia], b[ib], y[io])); });                          \
         });                                                                                                            \
     }                                                                                                                  \
     static void NAME##_jvp(ad_node *o, int k)                                                                          \
@@ -150,7 +138,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
                 const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data;                      \
                 const T *ta = ad_tangent_row(o->in[0], d), *tb = ad_tangent_row(o->in[1], d);                          \
                 T *t = ad_tangent_row(o, d);                                                                           \
-                BCAST_FOR(bc, {                                                                                        \
+                AD_BCAST_FOR(bc, {                                                                                        \
                     double v = 0;                                                                                      \
                     if (ta) v += NAME##_da(a[ia], b[ib], y[io]) * ta[ia];                                              \
                     if (tb) v += NAME##_db(a[ia], b[ib], y[io]) * tb[ib];                                              \
@@ -220,7 +208,7 @@ static const ad_op_case binary_cases[] = {
 static double abs_gap_unary(const ad_node *o)
 {
     double gap = INFINITY;
-    for (int64_t i = 0; i < o->in[0]->value.size; i++) gap = fmin(gap, fabs(ad_value_at(o->in[0], i)));
+    for (int64_t i = 0; i < o->in[0]->value.size; i++) gap = min_f(gap, fabs(ad_value_at(o->in[0], i)));   /* NaN: no gap */
     return gap;
 }
 
@@ -231,7 +219,7 @@ static double tie_gap_binary(const ad_node *o)
     double gap = INFINITY;
     AD_DISPATCH(o->value.dtype, {
         const T *a = o->in[0]->value.data, *b = o->in[1]->value.data;
-        BCAST_FOR(bc, { gap = fmin(gap, fabs((double)a[ia] - (double)b[ib])); });
+        AD_BCAST_FOR(bc, { gap = min_f(gap, fabs((double)a[ia] - (double)b[ib])); });
     });
     return gap;
 }

@@ -7,9 +7,11 @@
  *   dx[n,c] += dL · sₙ · (p[n,c] - [c = tₙ])    sₙ = w[tₙ]/Σw (mean) or w[tₙ]
  * Targets and weights are data, not parameters: they must be constants.
  *
- * mse: L = mean((p - t)²); dp += dL·2(p - t)/n, dt -= the same. */
+ * mse: L = mean((p - t)²) over p and t broadcast together (n elements);
+ * dp += dL·2(p - t)/n, dt -= the same, summed where an input was stretched. */
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
 #include "ad_gpu.h"
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
@@ -98,7 +100,7 @@ static double weight_sum(const ad_node *o)
 #define LSE(X, n, C, out)                                                                                              \
     do {                                                                                                               \
         double m_ = -INFINITY, s_ = 0;                                                                                 \
-        for (int64_t c_ = 0; c_ < (C); c_++) m_ = fmax(m_, (double)(X)[(n) * (C) + c_]);                               \
+        for (int64_t c_ = 0; c_ < (C); c_++) m_ = max_f(m_, (double)(X)[(n) * (C) + c_]);                               \
         for (int64_t c_ = 0; c_ < (C); c_++) s_ += exp((double)(X)[(n) * (C) + c_] - m_);                              \
         (out) = m_ + log(s_);                                                                                          \
     } while (0)
@@ -217,28 +219,42 @@ const ad_op ad_op_cross_entropy = {
 };
 
 /* ---- mse ---- */
+/* p and t broadcast numpy-style (as torch's mse_loss does) onto the shape
+ * they make together, n elements: L = Σ_io (p[ip] - t[it])² / n, and a
+ * broadcast input's grad sums over the elements it was stretched across. */
 static ad_status mse_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
 {
     (void)n;
     (void)p;
-    (void)sh;
-    char sa[64], sb[64];
+    int bnd;
+    int64_t bsh[AD_MAX_DIMS];
     if (ad_check_same_dtype("mse", in[0], in[1]) != AD_OK) return ad_last_status();
-    if (!ad_shape_equal(&in[0]->value, &in[1]->value))
-        return ad_fail(AD_ERR_SHAPE, "mse: prediction %s and target %s differ in shape",
-                       ad_shape_str(&in[0]->value, sa, sizeof sa), ad_shape_str(&in[1]->value, sb, sizeof sb));
+    if (ad_bcast_shape("mse", &in[0]->value, &in[1]->value, &bnd, bsh) != AD_OK) return ad_last_status();
     *nd = 0;
+    (void)sh;
     *dt = (ad_dtype)in[0]->value.dtype;
     return AD_OK;
 }
 
+/* The broadcast of the two inputs; returns the element count n. */
+int64_t ad_mse_bcast(const ad_node *o, ad_bcast *bc)
+{
+    int nd;
+    int64_t sh[AD_MAX_DIMS], n = 1;
+    ad_bcast_shape("mse", &o->in[0]->value, &o->in[1]->value, &nd, sh);   /* checked in infer */
+    ad_bcast_make(&o->in[0]->value, &o->in[1]->value, nd, sh, bc);
+    for (int d = 0; d < nd; d++) n *= sh[d];
+    return n;
+}
+
 static ad_status mse_forward(ad_node *o)
 {
-    int64_t n = o->in[0]->value.size;
+    ad_bcast bc;
+    int64_t n = ad_mse_bcast(o, &bc);
     AD_DISPATCH(o->value.dtype, {
         const T *P = o->in[0]->value.data, *Q = o->in[1]->value.data;
         double s = 0;
-        for (int64_t i = 0; i < n; i++) s += ((double)P[i] - Q[i]) * ((double)P[i] - Q[i]);
+        AD_BCAST_FOR(bc, { s += ((double)P[ia] - Q[ib]) * ((double)P[ia] - Q[ib]); });
         *(T *)o->value.data = (T)(s / (double)n);
     });
     return AD_OK;
@@ -246,26 +262,29 @@ static ad_status mse_forward(ad_node *o)
 
 static void mse_vjp(const ad_node *o, int slot, const void *g, void *gin)
 {
-    int64_t n = o->in[0]->value.size;
-    double sign = slot == 0 ? 1.0 : -1.0;
+    ad_bcast bc;
+    int64_t n = ad_mse_bcast(o, &bc);
     AD_DISPATCH(o->value.dtype, {
         const T *P = o->in[0]->value.data, *Q = o->in[1]->value.data;
         T *GI = gin;
-        double k = sign * 2.0 * (double)*(const T *)g / (double)n;
-        for (int64_t i = 0; i < n; i++) GI[i] += (T)(k * ((double)P[i] - Q[i]));
+        double k = 2.0 * (double)*(const T *)g / (double)n;
+        if (slot == 0) AD_BCAST_FOR(bc, { GI[ia] += (T)(k * ((double)P[ia] - Q[ib])); });
+        else AD_BCAST_FOR(bc, { GI[ib] -= (T)(k * ((double)P[ia] - Q[ib])); });
     });
 }
 
 static void mse_jvp(ad_node *o, int kdirs)
 {
-    int64_t n = o->in[0]->value.size;
+    ad_bcast bc;
+    int64_t n = ad_mse_bcast(o, &bc);
     for (int d = 0; d < kdirs; d++)
         AD_DISPATCH(o->value.dtype, {
             const T *P = o->in[0]->value.data, *Q = o->in[1]->value.data;
             const T *TP = ad_tangent_row(o->in[0], d), *TQ = ad_tangent_row(o->in[1], d);
             double s = 0;
-            for (int64_t i = 0; i < n; i++)
-                s += ((double)P[i] - Q[i]) * ((TP ? (double)TP[i] : 0.0) - (TQ ? (double)TQ[i] : 0.0));
+            AD_BCAST_FOR(bc, {
+                s += ((double)P[ia] - Q[ib]) * ((TP ? (double)TP[ia] : 0.0) - (TQ ? (double)TQ[ib] : 0.0));
+            });
             *(T *)ad_tangent_row(o, d) = (T)(2.0 * s / (double)n);
         });
 }
@@ -274,11 +293,13 @@ static const ad_op_case mse_cases[] = {
     {"(5)", 2, {1, 1}, {{5, 1, 1, 1}, {5, 1, 1, 1}}, {.c = 0}},
     {"(3,4)", 2, {2, 2}, {{3, 4, 1, 1}, {3, 4, 1, 1}}, {.c = 0}},
     {"scalar", 2, {0, 0}, {{1, 1, 1, 1}, {1, 1, 1, 1}}, {.c = 0}},
+    {"(3,4) against a broadcast target (4)", 2, {2, 1}, {{3, 4, 1, 1}, {4, 1, 1, 1}}, {.c = 0}},
+    {"(2,1,3) against (4,1): both broadcast to (2,4,3)", 2, {3, 2}, {{2, 1, 3, 1}, {4, 1, 1, 1}}, {.c = 0}},
 };
 
 const ad_op ad_op_mse = {
     .name = "mse",
-    .summary = "mean((prediction - target)²) -> a scalar",
+    .summary = "mean((prediction - target)²) -> a scalar; the two broadcast (as torch mse_loss)",
     .n_in = 2,
     .n_in_min = 2,
     .infer = mse_infer,

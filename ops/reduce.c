@@ -1,16 +1,37 @@
 /* reduce.c: sum and mean over one axis or all of them.
- * x is seen as (outer, len, inner) around the axis; axis -1 takes all
- * (outer = inner = 1, len = size) and gives a scalar.
+ * x is seen as (outer, len, inner) around the axis; the axis counts as in
+ * NumPy (-1 the last); AD_ALL_AXES takes all (outer = inner = 1, len = size)
+ * and gives a scalar.
  *   y[o,i] = s · Σ_l x[o,l,i]     (s = 1 for sum, 1/len for mean)
  *   dx[o,l,i] += s · dy[o,i]      ty[o,i] = s · Σ_l tx[o,l,i] */
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
 
+ad_status ad_axis_check(const char *op, int axis, const ad_tensor *x, bool all_ok, int *norm)
+{
+    char sx[64];
+    if (axis == AD_ALL_AXES) {
+        if (all_ok) {
+            *norm = axis;
+            return AD_OK;
+        }
+        return ad_fail(AD_ERR_SHAPE, "%s: needs one axis of x %s, not AD_ALL_AXES (use -1 for the last)", op,
+                       ad_shape_str(x, sx, sizeof sx));
+    }
+    int nd = x->ndim > 0 ? x->ndim : 1;   /* a 0-d x takes axis 0 or -1, as in PyTorch */
+    if (axis < -nd || axis >= nd)
+        return ad_fail(AD_ERR_SHAPE, "%s: axis %d is out of range for x %s (valid: %d..%d, negative from the end%s)", op,
+                       axis, ad_shape_str(x, sx, sizeof sx), -nd, nd - 1, all_ok ? "; AD_ALL_AXES for all" : "");
+    *norm = x->ndim == 0 ? 0 : axis < 0 ? axis + nd : axis;
+    return AD_OK;
+}
+
 void ad_reduce_split(const ad_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner)
 {
     *outer = *inner = 1;
     *len = x->size;
-    if (axis < 0) return;
+    if (axis == AD_ALL_AXES || x->ndim == 0) return;
+    if (axis < 0) axis += x->ndim;
     *len = x->shape[axis];
     for (int d = 0; d < axis; d++) *outer *= x->shape[d];
     for (int d = axis + 1; d < x->ndim; d++) *inner *= x->shape[d];
@@ -20,21 +41,19 @@ static ad_status reduce_infer_named(const char *name, ad_node *const *in, const 
                                     ad_dtype *dt)
 {
     const ad_tensor *x = &in[0]->value;
-    char sx[64];
+    int axis;
     if (!p) return ad_fail(AD_ERR_ARG, "%s: needs its axis (params)", name);
-    if (p->axis < -1 || p->axis >= (x->ndim > 0 ? x->ndim : 1) || (x->ndim == 0 && p->axis != -1))
-        return ad_fail(AD_ERR_SHAPE, "%s: axis %d is out of range for x %s (use -1 for all, or 0..%d)", name, p->axis,
-                       ad_shape_str(x, sx, sizeof sx), x->ndim - 1);
+    if (ad_axis_check(name, p->axis, x, true, &axis) != AD_OK) return ad_last_status();
     *dt = (ad_dtype)x->dtype;
-    if (p->axis == -1) {
+    if (axis == AD_ALL_AXES || x->ndim == 0) {
         *nd = p->keepdim ? x->ndim : 0;
         for (int d = 0; d < *nd; d++) sh[d] = 1;
         return AD_OK;
     }
     int k = 0;
     for (int d = 0; d < x->ndim; d++) {
-        if (d == p->axis && !p->keepdim) continue;
-        sh[k++] = d == p->axis ? 1 : x->shape[d];
+        if (d == axis && !p->keepdim) continue;
+        sh[k++] = d == axis ? 1 : x->shape[d];
     }
     *nd = k;
     return AD_OK;
@@ -104,11 +123,14 @@ static ad_status mean_infer(ad_node *const *in, int n, const ad_params *p, int *
 }
 
 static const ad_op_case reduce_cases[] = {
-    {"all of (3,4)", 1, {2}, {{3, 4, 1, 1}}, {.axis = -1}},
+    {"all of (3,4)", 1, {2}, {{3, 4, 1, 1}}, {.axis = AD_ALL_AXES}},
     {"axis 0 of (3,4)", 1, {2}, {{3, 4, 1, 1}}, {.axis = 0}},
+    {"axis -1 (the last) of (3,4)", 1, {2}, {{3, 4, 1, 1}}, {.axis = -1}},
     {"axis 1 of (2,3,5), keepdim", 1, {3}, {{2, 3, 5, 1}}, {.axis = 1, .keepdim = 1}},
+    {"axis -3 of (2,3,5), keepdim", 1, {3}, {{2, 3, 5, 1}}, {.axis = -3, .keepdim = 1}},
     {"axis 3 of (2,1,2,3)", 1, {4}, {{2, 1, 2, 3}}, {.axis = 3}},
-    {"all of a scalar", 1, {0}, {{1, 1, 1, 1}}, {.axis = -1}},
+    {"all of a scalar", 1, {0}, {{1, 1, 1, 1}}, {.axis = AD_ALL_AXES}},
+    {"axis -1 of a scalar", 1, {0}, {{1, 1, 1, 1}}, {.axis = -1}},
 };
 
 /* The tangent rows of a reduction are the reduction of the input's rows;
@@ -118,7 +140,7 @@ AD_DECLARE_CUDA(sum)
 AD_DECLARE_CUDA(mean)
 const ad_op ad_op_sum = {
     .name = "sum",
-    .summary = "sum over an axis (params.axis, -1 = all; keepdim)",
+    .summary = "sum over an axis (params.axis: -1 the last, AD_ALL_AXES all; keepdim)",
     .n_in = 1,
     .n_in_min = 1,
     .flags = AD_OP_LINEAR | AD_OP_PARAMS,
@@ -132,7 +154,7 @@ const ad_op ad_op_sum = {
 
 const ad_op ad_op_mean = {
     .name = "mean",
-    .summary = "mean over an axis (params.axis, -1 = all; keepdim)",
+    .summary = "mean over an axis (params.axis: -1 the last, AD_ALL_AXES all; keepdim)",
     .n_in = 1,
     .n_in_min = 1,
     .flags = AD_OP_LINEAR | AD_OP_PARAMS,

@@ -5,20 +5,46 @@
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
 
-static ad_status reshape_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+/* The target shape with its one -1 (if any) filled in from x's size, as
+ * NumPy and PyTorch do: (2,6) -> (-1,4) gives (3,4). */
+static ad_status reshape_target(const ad_tensor *x, const ad_params *p, int64_t *sh)
 {
-    (void)n;
-    const ad_tensor *x = &in[0]->value;
     char sx[64], st[64];
-    if (!p) return ad_fail(AD_ERR_ARG, "reshape: needs the target shape (params.ndim, params.shape)");
+    int infer_at = -1;
+    memcpy(sh, p->shape, sizeof p->shape);
+    for (int d = 0; d < p->ndim && d < AD_MAX_DIMS; d++) {
+        if (p->shape[d] != -1) continue;
+        if (infer_at >= 0)
+            return ad_fail(AD_ERR_SHAPE, "reshape: the shape %s has more than one -1; only one dimension can be inferred",
+                           ad_shape_str_n(p->ndim, p->shape, st, sizeof st));
+        infer_at = d;
+        sh[d] = 1;
+    }
     int64_t size;
-    if (ad_shape_check("reshape", p->ndim, p->shape, &size) != AD_OK) return ad_last_status();
+    if (ad_shape_check("reshape", p->ndim, sh, &size) != AD_OK) return ad_last_status();
+    if (infer_at >= 0) {
+        if (x->size % size != 0)
+            return ad_fail(AD_ERR_SHAPE, "reshape: x %s has %lld elements, which the shape %s cannot hold for any -1 "
+                           "(%lld is not a multiple of %lld)",
+                           ad_shape_str(x, sx, sizeof sx), (long long)x->size,
+                           ad_shape_str_n(p->ndim, p->shape, st, sizeof st), (long long)x->size, (long long)size);
+        sh[infer_at] = x->size / size;
+        size = x->size;
+    }
     if (size != x->size)
         return ad_fail(AD_ERR_SHAPE, "reshape: x %s has %lld elements, the shape %s has %lld",
                        ad_shape_str(x, sx, sizeof sx), (long long)x->size, ad_shape_str_n(p->ndim, p->shape, st, sizeof st),
                        (long long)size);
+    return AD_OK;
+}
+
+static ad_status reshape_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n;
+    const ad_tensor *x = &in[0]->value;
+    if (!p) return ad_fail(AD_ERR_ARG, "reshape: needs the target shape (params.ndim, params.shape)");
+    if (reshape_target(x, p, sh) != AD_OK) return ad_last_status();
     *nd = p->ndim;
-    memcpy(sh, p->shape, sizeof p->shape);
     *dt = (ad_dtype)x->dtype;
     return AD_OK;
 }
@@ -50,6 +76,8 @@ static const ad_op_case reshape_cases[] = {
     {"(2,6) -> (3,4)", 1, {2}, {{2, 6, 1, 1}}, {.ndim = 2, .shape = {3, 4, 1, 1}}},
     {"(2,3,2,2) -> (2,12)", 1, {4}, {{2, 3, 2, 2}}, {.ndim = 2, .shape = {2, 12, 1, 1}}},
     {"(5) -> scalar-like (5,1,1)", 1, {1}, {{5, 1, 1, 1}}, {.ndim = 3, .shape = {5, 1, 1, 1}}},
+    {"(2,3,4) -> (-1,4), inferred (6,4)", 1, {3}, {{2, 3, 4, 1}}, {.ndim = 2, .shape = {-1, 4, 1, 1}}},
+    {"(6) -> (2,-1,3), inferred (2,1,3)", 1, {1}, {{6, 1, 1, 1}}, {.ndim = 3, .shape = {2, -1, 3, 1}}},
 };
 
 static ad_status reshape_complete(ad_op_case *c)
@@ -66,7 +94,7 @@ static ad_status reshape_complete(ad_op_case *c)
 AD_DECLARE_CUDA(reshape)
 const ad_op ad_op_reshape = {
     .name = "reshape",
-    .summary = "the same elements in a new shape (params.ndim, params.shape)",
+    .summary = "the same elements in a new shape (params.ndim, params.shape; one -1 is inferred)",
     .n_in = 1,
     .n_in_min = 1,
     .flags = AD_OP_LINEAR | AD_OP_PARAMS,

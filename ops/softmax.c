@@ -6,27 +6,22 @@
  *   log-softmax: y = x - m - log Σ exp(x - m)
  *                dx += dy - p · Σ dy  (p = e^y)   ty = tx - Σ p·tx */
 #include <math.h>
+#include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
 
 static void split(const ad_node *o, int64_t *outer, int64_t *len, int64_t *inner)
 {
-    const ad_tensor *x = &o->in[0]->value;
-    int axis = o->params->axis;
-    *outer = *inner = 1;
-    *len = x->shape[axis];
-    for (int d = 0; d < axis; d++) *outer *= x->shape[d];
-    for (int d = axis + 1; d < x->ndim; d++) *inner *= x->shape[d];
+    ad_reduce_split(&o->in[0]->value, o->params->axis, outer, len, inner);
 }
 
 static ad_status infer_named(const char *name, ad_node *const *in, const ad_params *p, int *nd, int64_t *sh,
                              ad_dtype *dt)
 {
     const ad_tensor *x = &in[0]->value;
-    char sx[64];
-    if (!p || x->ndim == 0 || p->axis < 0 || p->axis >= x->ndim)
-        return ad_fail(AD_ERR_SHAPE, "%s: axis %d is not an axis of x %s", name, p ? p->axis : -1,
-                       ad_shape_str(x, sx, sizeof sx));
+    int axis;
+    if (!p) return ad_fail(AD_ERR_ARG, "%s: needs its axis (params)", name);
+    if (ad_axis_check(name, p->axis, x, false, &axis) != AD_OK) return ad_last_status();
     *nd = x->ndim;
     for (int d = 0; d < AD_MAX_DIMS; d++) sh[d] = x->shape[d];
     *dt = (ad_dtype)x->dtype;
@@ -48,7 +43,7 @@ static ad_status softmax_forward(ad_node *o)
                 const T *x = X + a * len * inner + i;
                 T *y = Y + a * len * inner + i;
                 double m = -INFINITY, s = 0;
-                for (int64_t l = 0; l < len; l++) m = fmax(m, (double)x[l * inner]);
+                for (int64_t l = 0; l < len; l++) m = max_f(m, (double)x[l * inner]);
                 for (int64_t l = 0; l < len; l++) s += exp((double)x[l * inner] - m);
                 for (int64_t l = 0; l < len; l++)
                     y[l * inner] = lg ? (T)((double)x[l * inner] - m - log(s)) : (T)(exp((double)x[l * inner] - m) / s);
@@ -118,18 +113,15 @@ static ad_status log_softmax_infer(ad_node *const *in, int n, const ad_params *p
     return infer_named("log_softmax", in, p, nd, sh, dt);
 }
 
+/* gradcheck --op softmax --shape S starts from the first case: the last axis. */
 static const ad_op_case softmax_cases[] = {
-    {"(3) along 0", 1, {1}, {{3, 1, 1, 1}}, {.axis = 0}},
+    {"(3) along -1 (gradcheck --shape starts here: the last axis)", 1, {1}, {{3, 1, 1, 1}}, {.axis = -1}},
     {"(4,5) along 1", 1, {2}, {{4, 5, 1, 1}}, {.axis = 1}},
     {"(3,4,2) along 1", 1, {3}, {{3, 4, 2, 1}}, {.axis = 1}},
     {"(2,3) along 0", 1, {2}, {{2, 3, 1, 1}}, {.axis = 0}},
+    {"(2,3,4) along -1 (the last)", 1, {3}, {{2, 3, 4, 1}}, {.axis = -1}},
+    {"(3,2,2) along -3 (the first)", 1, {3}, {{3, 2, 2, 1}}, {.axis = -3}},
 };
-
-static ad_status softmax_complete(ad_op_case *c)
-{
-    c->params.axis = c->ndim[0] > 0 ? c->ndim[0] - 1 : 0;   /* the last axis */
-    return AD_OK;
-}
 
 AD_DECLARE_CUDA(softmax)
 AD_DECLARE_CUDA(log_softmax)
@@ -145,7 +137,6 @@ const ad_op ad_op_softmax = {
     .domain = {{-3, 3}},
     .cases = softmax_cases,
     .n_cases = sizeof softmax_cases / sizeof softmax_cases[0],
-    .complete_case = softmax_complete,
 };
 
 const ad_op ad_op_log_softmax = {
@@ -160,7 +151,6 @@ const ad_op ad_op_log_softmax = {
     .domain = {{-3, 3}},
     .cases = softmax_cases,
     .n_cases = sizeof softmax_cases / sizeof softmax_cases[0],
-    .complete_case = softmax_complete,
 };
 
 ad_node *ad_softmax(ad_context *ctx, ad_node *x, int axis)

@@ -90,7 +90,7 @@ static void bench_conv(gsl_rng *rng, const char *label, const int64_t *sx, const
             }
             ad_node *y = ad_conv2d(ctx, x, w, b, 1, pad);
             if (!y) die("conv2d");
-            if (with_backward && ad_backward(ctx, ad_sum(ctx, y, -1, false)) != AD_OK) die("conv2d backward");
+            if (with_backward && ad_backward(ctx, ad_sum(ctx, y, AD_ALL_AXES, false)) != AD_OK) die("conv2d backward");
             ad_context_rewind(ctx, m);
         }
         if (ad_gpu_synchronize() != AD_OK) die("conv2d");

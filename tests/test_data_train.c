@@ -251,7 +251,7 @@ static void test_optimizers(void **state)
     ad_mark m = ad_context_mark(ctx);
     double v0 = 0, v1 = 0, w0 = 1, w1 = -2;
     for (int step = 0; step < 3; step++) {
-        ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, w, w), -1, false));
+        ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, w, w), AD_ALL_AXES, false));
         ad_optimizer_step(sgd);
         ad_optimizer_zero_grad(sgd);
         ad_context_rewind(ctx, m);
@@ -266,7 +266,7 @@ static void test_optimizers(void **state)
     ad_optimizer *adam = ad_adam_new(&w, 1, 0.01, 0.9, 0.999, 1e-8);
     double m0 = 0, s0 = 0, x = 1;
     for (int t = 1; t <= 3; t++) {
-        ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, w, w), -1, false));
+        ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, w, w), AD_ALL_AXES, false));
         ad_optimizer_step(adam);
         ad_optimizer_zero_grad(adam);
         ad_context_rewind(ctx, m);
@@ -316,7 +316,7 @@ static void test_weight_decay(void **state)
             ad_mark mk = ad_context_mark(ctx);
             double y = x[0], my = 0, vy = 0;   /* element 0 without the decay */
             for (int t = 1; t <= 3; t++) {
-                assert_int_equal(ad_backward(ctx, ad_sum(ctx, w, -1, false)), AD_OK);
+                assert_int_equal(ad_backward(ctx, ad_sum(ctx, w, AD_ALL_AXES, false)), AD_OK);
                 assert_int_equal(ad_optimizer_step(opt), AD_OK);
                 ad_optimizer_zero_grad(opt);
                 ad_context_rewind(ctx, mk);

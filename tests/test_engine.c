@@ -1,6 +1,7 @@
 /* test_engine.c: the graph itself: values, reverse mode in both variants,
  * forward mode, fan-out, repeated backward, a 10^6-deep chain, no-grad,
  * marks, DOT export, and every error path of the engine's public calls. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
@@ -195,7 +196,50 @@ static void test_check_finite(void **state)
     ad_node *s = ad_sqrt(ctx, z);
     ad_set_check_finite(ctx, true);
     assert_int_equal(ad_backward(ctx, s), AD_ERR_NONFINITE);
-    assert_non_null(strstr(ad_last_error(), "sqrt: its vjp for input 0"));
+    assert_non_null(strstr(ad_last_error(), "sqrt: its vjp for input 0 made"));
+    /* a NaN given (a leaf): the first op to pass it on is named */
+    ad_node *n = ad_set_name(ad_scalar(ctx, NAN), "n");
+    ad_node *e = ad_exp(ctx, ad_scalar(ctx, 1));
+    assert_non_null(e);
+    ad_clear_error();
+    assert_null(ad_mul(ctx, e, n));
+    assert_int_equal(ad_last_status(), AD_ERR_NONFINITE);
+    assert_non_null(strstr(ad_last_error(), "mul: produced nan at"));
+    assert_non_null(strstr(ad_last_error(), "passing on the non-finite values of its input 1 (node #"));
+    assert_non_null(strstr(ad_last_error(), " variable n)"));
+    /* backward: a NaN cotangent is passed on by the first vjp */
+    ad_set_check_finite(ctx, false);
+    int64_t s2[] = {2};
+    ad_node *v = ad_variable(ctx, AD_FLOAT64, 1, s2, (double[]){1, 2});
+    ad_node *w = ad_scale(ctx, v, 3);
+    ad_set_check_finite(ctx, true);
+    ad_tensor *cot = ad_tensor_new(AD_FLOAT64, 1, s2);
+    ad_tensor_set(cot, 1, NAN);
+    ad_backward_opts o = {AD_BACKWARD_PUSH, cot, NULL, NULL};
+    assert_int_equal(ad_backward_ex(ctx, w, &o), AD_ERR_NONFINITE);
+    assert_non_null(strstr(ad_last_error(), "scale: its vjp for input 0 passed on a non-finite gradient"));
+    ad_tensor_free(cot);
+    ad_context_free(ctx);
+}
+
+/* The cotangent's shape, not just its size: a (3,2) for a (2,3) output is refused. */
+static void test_cotangent_shape(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s23[] = {2, 3}, s32[] = {3, 2};
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, s23, (double[]){1, 2, 3, 4, 5, 6});
+    ad_node *y = ad_scale(ctx, x, 2);
+    ad_tensor *bad = ad_tensor_new(AD_FLOAT64, 2, s32), *good = ad_tensor_new(AD_FLOAT64, 2, s23);
+    ad_backward_opts o = {AD_BACKWARD_PUSH, bad, NULL, NULL};
+    assert_int_equal(ad_backward_ex(ctx, y, &o), AD_ERR_SHAPE);
+    assert_string_equal(ad_last_error(), "backward: cotangent (3,2) float64 does not match the output (2,3) float64");
+    for (int i = 0; i < 6; i++) ad_tensor_set(good, i, i);
+    o.cotangent = good;
+    assert_int_equal(ad_backward_ex(ctx, y, &o), AD_OK);
+    assert_close(ad_grad_at(x, 4), 8, 0);
+    ad_tensor_free(bad);
+    ad_tensor_free(good);
     ad_context_free(ctx);
 }
 
@@ -362,7 +406,7 @@ int main(void)
         cmocka_unit_test(test_forward_mode_two_dirs), cmocka_unit_test(test_fan_out),
         cmocka_unit_test(test_backward_twice), cmocka_unit_test(test_deep_chain),
         cmocka_unit_test(test_no_grad), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_check_finite), cmocka_unit_test(test_broadcast_grad),
+        cmocka_unit_test(test_check_finite), cmocka_unit_test(test_cotangent_shape), cmocka_unit_test(test_broadcast_grad),
         cmocka_unit_test(test_marks), cmocka_unit_test(test_dot),
         cmocka_unit_test(test_bad_marks), cmocka_unit_test(test_element_access_bounds),
     };

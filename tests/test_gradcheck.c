@@ -4,6 +4,7 @@
  * correct ops pass over 100 seeds; that the report formats are valid; and
  * that the command's exit codes are 0 / 1 / 2. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -332,6 +333,98 @@ static void test_formats(void **state)
 }
 
 /* ---- the command ---- */
+/* ---- ties: either subgradient passes, a wrong one does not ---- */
+/* max(a, b) with a rule at the tie a == b given by tie_a (the share of the
+ * gradient a gets; b gets 1 - tie_a): 1 is the engine's convention, 0.5
+ * PyTorch's, 1.5 no subgradient at all. */
+static double tie_share;
+static ad_status tmax_fwd(ad_node *o)
+{
+    const double *a = o->in[0]->value.data, *b = o->in[1]->value.data;
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = a[i] >= b[i] ? a[i] : b[i];
+    return AD_OK;
+}
+static double tmax_d(const ad_node *o, int s, int64_t i)
+{
+    double a = ((const double *)o->in[0]->value.data)[i], b = ((const double *)o->in[1]->value.data)[i];
+    double da = a == b ? tie_share : a > b ? 1 : 0;
+    return s == 0 ? da : 1 - da;
+}
+static void tmax_vjp(const ad_node *o, int s, const void *g, void *gi)
+{
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] += tmax_d(o, s, i) * ((const double *)g)[i];
+}
+static void tmax_jvp(ad_node *o, int k)
+{
+    for (int d = 0; d < k; d++)
+        for (int64_t i = 0; i < o->value.size; i++) {
+            double v = 0;
+            for (int s = 0; s < 2; s++) {
+                const double *t = ad_tangent_row(o->in[s], d);
+                if (t) v += tmax_d(o, s, i) * t[i];
+            }
+            ((double *)ad_tangent_row(o, d))[i] = v;
+        }
+}
+static const ad_op tie_max = {.name = "tie_max", .n_in = 2, .n_in_min = 2, .infer = same_shape,
+                              .cpu = {tmax_fwd, tmax_vjp, tmax_jvp}};
+
+static ad_node *call_tie_max(ad_context *ctx, ad_node *const *in, int n, void *user)
+{
+    (void)user;
+    return ad_apply(ctx, &tie_max, in, n, NULL);
+}
+
+static ad_node *call_engine_max(ad_context *ctx, ad_node *const *in, int n, void *user)
+{
+    (void)n;
+    return user ? ad_min(ctx, in[0], in[1]) : ad_max(ctx, in[0], in[1]);
+}
+
+static void test_ties_accept_either_subgradient(void **state)
+{
+    (void)state;
+    int64_t s4[] = {4};
+    ad_tensor *a = ad_tensor_new(AD_FLOAT64, 1, s4), *b = ad_tensor_new(AD_FLOAT64, 1, s4);
+    const double va[4] = {0.3, -1.2, 0.7, 2}, vb[4] = {0.3, -1.2, 0.1, 2};   /* ties at 0, 1, 3 */
+    for (int i = 0; i < 4; i++) {
+        ad_tensor_set(a, i, va[i]);
+        ad_tensor_set(b, i, vb[i]);
+    }
+    const ad_tensor *in[2] = {a, b};
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    /* the engine's max and min (the tie to a) */
+    for (int k = 0; k < 2; k++) {
+        ad_gc_report r = {0};
+        assert_int_equal(ad_gradcheck_fn(k ? "min" : "max", "ties", call_engine_max, k ? (void *)1 : NULL, 2, in, 0, &o, &r),
+                         AD_OK);
+        assert_int_equal(r.n_fail, 0);
+        assert_non_null(strstr(find(&r, AD_GC_JACOBIAN_REV)->message, "at a kink"));
+        ad_gc_report_free(&r);
+    }
+    /* PyTorch's even split passes; 1.5 to a (and -0.5 to b) does not */
+    const double share[3] = {1, 0.5, 1.5};
+    for (int k = 0; k < 3; k++) {
+        tie_share = share[k];
+        ad_gc_report r = {0};
+        assert_int_equal(ad_gradcheck_fn("tie_max", "ties", call_tie_max, NULL, 2, in, 0, &o, &r), AD_OK);
+        if (k < 2) {
+            assert_int_equal(r.n_fail, 0);
+        } else {
+            assert_false(find(&r, AD_GC_JACOBIAN_REV)->pass);
+            assert_false(find(&r, AD_GC_JACOBIAN_FWD)->pass);
+            assert_close(find(&r, AD_GC_JACOBIAN_REV)->reverse, 1.5, 0);
+        }
+        ad_gc_report_free(&r);
+    }
+    /* away from kinks nothing is relaxed: a coarse step on a smooth function
+     * (one-sided differences apart by h·f'') still fails, see
+     * test_command_exit_codes (exp with --eps 0.1 --atol 0 --rtol 0). */
+    ad_tensor_free(a);
+    ad_tensor_free(b);
+}
+
 static int command(const char *args, char *out, size_t len)
 {
     char cmd[1024];
@@ -370,6 +463,14 @@ static void test_command_exit_codes(void **state)
     assert_non_null(strstr(out, "dy[1]/dx0[0]"));
     assert_int_equal(command("--list", out, sizeof out), 0);
     assert_non_null(strstr(out, "sigmoid"));
+    assert_non_null(strstr(out, "convention tie-first: max, min: at a tie"));
+    /* --axis counts as in NumPy; 'all' is every axis; out of range: the op's message */
+    assert_int_equal(command("--op sum --shape 2x3 --axis -1", out, sizeof out), 0);
+    assert_non_null(strstr(out, " passed, 0 failed"));
+    assert_int_equal(command("--op mean --shape 2x3x2 --axis all", out, sizeof out), 0);
+    assert_int_equal(command("--op softmax --shape 3x4 --axis -2", out, sizeof out), 0);
+    assert_int_equal(command("--op sum --shape 2x3 --axis -3", out, sizeof out), 2);
+    assert_non_null(strstr(out, "sum: axis -3 is out of range for x (2,3) (valid: -2..1"));
 }
 
 static double power_fn(double x, void *user) { return pow(x, *(const int *)user); }
@@ -477,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),
+        cmocka_unit_test(test_ties_accept_either_subgradient),
         cmocka_unit_test(test_stencils_exact), cmocka_unit_test(test_richardson_through_gradcheck),
         cmocka_unit_test(test_size_guard),
     };

@@ -367,6 +367,69 @@ static void test_four_ways(void **state)
     cJSON_Delete(doc);
 }
 
+/* lessons/README.md's reference table: each value, recomputed by its lesson. */
+static const cJSON *at_path(const cJSON *doc, const char *path)
+{
+    const cJSON *cur = doc;
+    char key[128];
+    const char *p = path;
+    while (cur && *p) {
+        if (*p == '.') p++;
+        if (*p == '[') {
+            cur = cJSON_GetArrayItem(cur, atoi(p + 1));
+            p = strchr(p, ']');
+            if (!p) return NULL;
+            p++;
+            continue;
+        }
+        size_t k = strcspn(p, ".[");
+        if (k >= sizeof key) return NULL;
+        memcpy(key, p, k);
+        key[k] = '\0';
+        cur = cJSON_GetObjectItemCaseSensitive(cur, key);
+        p += k;
+    }
+    return cur;
+}
+
+static void test_catalog_reference_values(void **state)
+{
+    (void)state;
+    const char *readme = getenv("LESSONS_README");
+    if (!readme) fail_msg("LESSONS_README (lessons/README.md's path) is not set; run through meson test");
+    FILE *f = fopen(readme, "r");
+    assert_non_null(f);
+    char line[1024];
+    bool in_table = false;
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "## Reference values", 19)) in_table = true;
+        else if (!strncmp(line, "## ", 3)) in_table = false;
+        if (!in_table || strncmp(line, "| ", 2) || !strncmp(line, "| lesson", 8) || !strncmp(line, "|---", 4)) continue;
+        char *cell[4], *save, *tok = strtok_r(line, "|", &save);
+        int n = 0;
+        for (; tok && n < 4; tok = strtok_r(NULL, "|", &save)) {
+            while (*tok == ' ') tok++;
+            char *end = tok + strlen(tok);
+            while (end > tok && (end[-1] == ' ' || end[-1] == '\n')) *--end = '\0';
+            cell[n++] = tok;
+        }
+        if (n < 4) fail_msg("a reference row with %d cells", n);
+        int st;
+        cJSON *doc = json_run(path_of(cell[0]), cell[1], &st);
+        if (st != 0 || !doc) fail_msg("%s --json %s: exit %d", cell[0], cell[1], st);
+        const cJSON *v = at_path(doc, cell[2]);
+        if (!cJSON_IsNumber(v)) fail_msg("%s %s: no number at %s", cell[0], cell[1], cell[2]);
+        double want = strtod(cell[3], NULL);
+        if (!(fabs(v->valuedouble - want) <= 1e-12 * fmax(1.0, fabs(want))))
+            fail_msg("%s %s: %s is %.17g, the catalog says %s", cell[0], cell[1], cell[2], v->valuedouble, cell[3]);
+        cJSON_Delete(doc);
+        rows++;
+    }
+    fclose(f);
+    assert_true(rows >= 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -375,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_nonfinite_fails),
         cmocka_unit_test(test_slips),
         cmocka_unit_test(test_four_ways),
+        cmocka_unit_test(test_catalog_reference_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

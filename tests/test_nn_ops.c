@@ -29,7 +29,7 @@ static void test_matmul_linear(void **state)
     ad_node *y = ad_matmul(ctx, a, b);
     assert_values(y, (double[]){19, 22, 43, 50}, 4, 0);
     /* d(sum y)/da = 1·bᵀ: row sums of b */
-    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, -1, false)), AD_OK);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, AD_ALL_AXES, false)), AD_OK);
     assert_close(ad_grad_at(a, 0), 11, 0);
     assert_close(ad_grad_at(a, 3), 15, 0);
     assert_close(ad_grad_at(b, 0), 4, 0);   /* column sums of a */
@@ -40,7 +40,7 @@ static void test_matmul_linear(void **state)
     assert_null(ad_linear(ctx, x, w, mat(ctx, 1, s2, (double[]){1, 2}, false)));
     assert_string_equal(ad_last_error(), "linear: bias (2) does not fit w (3,2): it is (O) = (3)");
     assert_null(ad_linear(ctx, x, mat(ctx, 2, s33, NULL, false), NULL));
-    assert_string_equal(ad_last_error(), "linear: x (1,2) and w (3,3) do not fit: x is (N,I), w is (O,I)");
+    assert_string_equal(ad_last_error(), "linear: x (1,2) and w (3,3) do not fit: x is (..., I), w is (O,I)");
     ad_context_free(ctx);
 }
 
@@ -50,7 +50,7 @@ static void test_reductions_and_shapes(void **state)
     ad_context *ctx = ad_context_new();
     int64_t s23[] = {2, 3};
     ad_node *x = mat(ctx, 2, s23, (double[]){1, 2, 3, 4, 5, 6}, true);
-    assert_values(ad_sum(ctx, x, -1, false), (double[]){21}, 1, 0);
+    assert_values(ad_sum(ctx, x, AD_ALL_AXES, false), (double[]){21}, 1, 0);
     assert_values(ad_sum(ctx, x, 0, false), (double[]){5, 7, 9}, 3, 0);
     assert_values(ad_mean(ctx, x, 1, true), (double[]){2, 5}, 2, 0);
     assert_int_equal(ad_mean(ctx, x, 1, true)->value.ndim, 2);
@@ -63,6 +63,202 @@ static void test_reductions_and_shapes(void **state)
     assert_non_null(strstr(ad_last_error(), "reshape: x (2,3) has 6 elements, the shape (4) has 4"));
     assert_null(ad_sum(ctx, x, 2, false));
     assert_non_null(strstr(ad_last_error(), "sum: axis 2 is out of range for x (2,3)"));
+    ad_context_free(ctx);
+}
+
+/* Axes as in NumPy/PyTorch: the lecture's x.sum(-1), x.mean(-2),
+ * x.softmax(-1) give the same numbers as the positive axes, and a softmax
+ * regression loss written PyTorch-style, -(Y * log_softmax(X @ W, -1)).sum(-1).mean(),
+ * matches the definition computed by hand. */
+static void test_pytorch_style_axes(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s23[] = {2, 3}, s234[] = {2, 3, 4};
+    ad_node *x = mat(ctx, 2, s23, (double[]){1, 2, 3, 4, 5, 6}, true);
+    assert_values(ad_sum(ctx, x, -1, false), (double[]){6, 15}, 2, 0);        /* x.sum(-1) */
+    assert_values(ad_mean(ctx, x, -2, false), (double[]){2.5, 3.5, 4.5}, 3, 0); /* x.mean(-2) */
+    assert_values(ad_sum(ctx, x, AD_ALL_AXES, false), (double[]){21}, 1, 0);  /* x.sum() */
+    ad_node *k = ad_sum(ctx, x, -1, true);                                     /* keepdim: (2,1) */
+    assert_int_equal(k->value.ndim, 2);
+    assert_int_equal(k->value.shape[1], 1);
+    ad_node *sm = ad_softmax(ctx, x, -1), *sm1 = ad_softmax(ctx, x, 1);
+    for (int i = 0; i < 6; i++) assert_true(ad_value_at(sm, i) == ad_value_at(sm1, i));
+    /* (2,3,4) along -3 (the first) against along 0 */
+    double v[24];
+    for (int i = 0; i < 24; i++) v[i] = 0.1 * i - 1;
+    ad_node *t = mat(ctx, 3, s234, v, false);
+    ad_node *a = ad_log_softmax(ctx, t, -3), *b = ad_log_softmax(ctx, t, 0);
+    for (int i = 0; i < 24; i++) assert_true(ad_value_at(a, i) == ad_value_at(b, i));
+    /* a scalar takes axis 0 or -1, as in PyTorch */
+    assert_values(ad_sum(ctx, ad_scalar(ctx, 4), -1, false), (double[]){4}, 1, 0);
+
+    /* softmax regression, PyTorch style: X (2,3) @ W (3,4), Y one-hot (2,4) */
+    int64_t s34[] = {3, 4}, s24[] = {2, 4};
+    double w[12], X[6] = {1, -1, 0.5, 2, 0, -0.5}, Y[8] = {0, 1, 0, 0, 0, 0, 0, 1};
+    for (int i = 0; i < 12; i++) w[i] = 0.3 * (i % 5) - 0.4;
+    ad_node *Wn = mat(ctx, 2, s34, w, true), *Xn = mat(ctx, 2, s23, X, false), *Yn = mat(ctx, 2, s24, Y, false);
+    ad_node *loss = ad_mean(ctx, ad_neg(ctx, ad_sum(ctx, ad_mul(ctx, Yn, ad_log_softmax(ctx, ad_matmul(ctx, Xn, Wn), -1)), -1, false)),
+                            AD_ALL_AXES, false);
+    assert_non_null(loss);
+    double want = 0;
+    for (int n = 0; n < 2; n++) {
+        double z[4], m = -1e300, se = 0;
+        for (int j = 0; j < 4; j++) {
+            z[j] = 0;
+            for (int i = 0; i < 3; i++) z[j] += X[n * 3 + i] * w[i * 4 + j];
+            m = z[j] > m ? z[j] : m;
+        }
+        for (int j = 0; j < 4; j++) se += exp(z[j] - m);
+        for (int j = 0; j < 4; j++) want -= Y[n * 4 + j] * (z[j] - m - log(se)) / 2;
+    }
+    assert_close(ad_value_scalar(loss), want, 1e-14);
+    assert_int_equal(ad_backward(ctx, loss), AD_OK);
+
+    /* out of range: the message names the valid range */
+    assert_null(ad_sum(ctx, x, -3, false));
+    assert_string_equal(ad_last_error(),
+                        "sum: axis -3 is out of range for x (2,3) (valid: -2..1, negative from the end; AD_ALL_AXES for all)");
+    assert_null(ad_softmax(ctx, x, 2));
+    assert_string_equal(ad_last_error(), "softmax: axis 2 is out of range for x (2,3) (valid: -2..1, negative from the end)");
+    assert_null(ad_log_softmax(ctx, x, AD_ALL_AXES));
+    assert_non_null(strstr(ad_last_error(), "log_softmax: needs one axis of x (2,3), not AD_ALL_AXES"));
+    ad_context_free(ctx);
+}
+
+/* reshape with one -1 inferred, and its errors. */
+static void test_reshape_infer(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s234[] = {2, 3, 4};
+    double v[24];
+    for (int i = 0; i < 24; i++) v[i] = i;
+    ad_node *x = mat(ctx, 3, s234, v, true);
+    ad_node *y = ad_reshape(ctx, x, 2, (int64_t[]){-1, 4});
+    assert_non_null(y);
+    assert_int_equal(y->value.shape[0], 6);
+    assert_int_equal(y->value.shape[1], 4);
+    assert_close(ad_value_at(y, 23), 23, 0);
+    y = ad_reshape(ctx, x, 3, (int64_t[]){4, -1, 2});
+    assert_int_equal(y->value.shape[1], 3);
+    assert_null(ad_reshape(ctx, x, 2, (int64_t[]){-1, -1}));
+    assert_non_null(strstr(ad_last_error(), "reshape: the shape (-1,-1) has more than one -1"));
+    assert_null(ad_reshape(ctx, x, 2, (int64_t[]){-1, 5}));
+    assert_non_null(strstr(ad_last_error(), "reshape: x (2,3,4) has 24 elements, which the shape (-1,5) cannot hold"));
+    assert_null(ad_reshape(ctx, x, 2, (int64_t[]){-2, 12}));
+    assert_non_null(strstr(ad_last_error(), "dimension <= 0"));
+    ad_context_free(ctx);
+}
+
+/* matmul as torch.matmul: vectors, batches, broadcast batch; linear on
+ * (..., I); values from the definition. */
+static void test_matmul_shapes(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s3[] = {3}, s32[] = {3, 2}, s23[] = {2, 3}, s223[] = {2, 2, 3};
+    ad_node *v = mat(ctx, 1, s3, (double[]){1, 2, 3}, true);
+    ad_node *B = mat(ctx, 2, s32, (double[]){1, 2, 3, 4, 5, 6}, true);
+    ad_node *vB = ad_matmul(ctx, v, B);   /* (3)·(3,2) -> (2) */
+    assert_int_equal(vB->value.ndim, 1);
+    assert_values(vB, (double[]){22, 28}, 2, 0);
+    ad_node *A = mat(ctx, 2, s23, (double[]){1, 0, -1, 2, 1, 0}, true);
+    assert_values(ad_matmul(ctx, A, v), (double[]){-2, 4}, 2, 0);   /* (2,3)·(3) -> (2) */
+    ad_node *dot = ad_matmul(ctx, v, v);                            /* (3)·(3) -> scalar */
+    assert_int_equal(dot->value.ndim, 0);
+    assert_values(dot, (double[]){14}, 1, 0);
+    assert_int_equal(ad_backward(ctx, dot), AD_OK);                 /* d(v·v)/dv = 2v */
+    assert_close(ad_grad_at(v, 2), 6, 0);
+    /* a batch (2,2,3) times a shared (3,2): batch i is A_i · B */
+    double a[12];
+    for (int i = 0; i < 12; i++) a[i] = i - 5;
+    ad_node *Ab = mat(ctx, 3, s223, a, true);
+    ad_node *Y = ad_matmul(ctx, Ab, B);
+    assert_int_equal(Y->value.ndim, 3);
+    assert_int_equal(Y->value.shape[2], 2);
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double want = 0;
+                for (int k = 0; k < 3; k++) want += a[b * 6 + i * 3 + k] * (k * 2 + j + 1);
+                assert_close(ad_value_at(Y, b * 4 + i * 2 + j), want, 0);
+            }
+    /* the shared B's grad sums over the batch: d(sum Y)/dB[k,j] = Σ_b Σ_i A_b[i,k] */
+    ad_zero_grad(ctx);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, Y, AD_ALL_AXES, false)), AD_OK);
+    assert_close(ad_grad_at(B, 0), a[0] + a[3] + a[6] + a[9], 0);
+    /* refused: batch dims that do not broadcast, inner dims that differ */
+    int64_t s323[] = {3, 2, 3};
+    assert_null(ad_matmul(ctx, Ab, mat(ctx, 3, s323, NULL, false)));
+    assert_non_null(strstr(ad_last_error(), "matmul: a (2,2,3) has 3 columns but b (3,2,3) has 2 rows"));
+    int64_t s332[] = {3, 3, 2};
+    assert_null(ad_matmul(ctx, Ab, mat(ctx, 3, s332, NULL, false)));
+    assert_non_null(strstr(ad_last_error(), "matmul: the batch dims of a (2,2,3) and b (3,3,2) do not broadcast"));
+    /* linear on a vector and on a batch */
+    ad_node *W = mat(ctx, 2, s23, (double[]){1, 0, -1, 2, 1, 0}, false);
+    assert_values(ad_linear(ctx, v, W, NULL), (double[]){-2, 4}, 2, 0);
+    ad_node *L = ad_linear(ctx, Ab, W, NULL);   /* (2,2,3) -> (2,2,2) */
+    assert_int_equal(L->value.ndim, 3);
+    assert_close(ad_value_at(L, 3), 2 * a[3] + a[4], 0);   /* batch 0, row 1, output 1: w row (2,1,0) */
+    ad_context_free(ctx);
+}
+
+/* NaN in, NaN out (IEEE, as PyTorch): relu, max/min in both argument
+ * orders, softmax's row, the losses; mse broadcasts its target; tanh' is
+ * sech²x to full precision where 1 - y² loses it. */
+static void test_nan_and_losses(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    const double nan = NAN;
+    int64_t s3[] = {3}, s22[] = {2, 2}, s2[] = {2}, s23[] = {2, 3};
+    ad_node *x = mat(ctx, 1, s3, (double[]){nan, -1, 2}, true);
+    ad_node *r = ad_relu(ctx, x);
+    assert_true(isnan(ad_value_at(r, 0)));
+    assert_close(ad_value_at(r, 1), 0, 0);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, r, AD_ALL_AXES, false)), AD_OK);
+    assert_close(ad_grad_at(x, 0), 1, 0);   /* PyTorch's: relu' is 0 only where relu(x) <= 0 */
+    assert_close(ad_grad_at(x, 1), 0, 0);
+    ad_node *one = mat(ctx, 1, s3, (double[]){1, 1, 1}, true);
+    ad_node *ops2[2][2] = {{ad_max(ctx, x, one), ad_max(ctx, one, x)}, {ad_min(ctx, x, one), ad_min(ctx, one, x)}};
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            assert_true(isnan(ad_value_at(ops2[i][j], 0)));   /* either order */
+            assert_close(ad_value_at(ops2[i][j], 2), i == 0 ? 2 : 1, 0);
+        }
+    ad_zero_grad(ctx);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, ops2[0][1], AD_ALL_AXES, false)), AD_OK);
+    assert_close(ad_grad_at(x, 0), 1, 0);     /* at a NaN both inputs pass the gradient */
+    assert_close(ad_grad_at(one, 0), 1, 0);
+    assert_close(ad_grad_at(x, 2), 1, 0);     /* max(1, 2): x */
+    assert_close(ad_grad_at(one, 2), 0, 0);
+    /* softmax: the NaN row is NaN, the other row untouched */
+    ad_node *sm = ad_softmax(ctx, mat(ctx, 2, s23, (double[]){0, nan, 1, 0, 0, 0}, false), -1);
+    for (int i = 0; i < 3; i++) assert_true(isnan(ad_value_at(sm, i)));
+    assert_close(ad_value_at(sm, 3), 1.0 / 3, 1e-15);
+    /* cross-entropy: a NaN logit (not the target's) makes the loss NaN */
+    ad_node *ce = ad_cross_entropy(ctx, mat(ctx, 2, s22, (double[]){0, nan, 1, 0}, true),
+                                   mat(ctx, 1, s2, (double[]){0, 1}, false), NULL, AD_REDUCE_MEAN, -1);
+    assert_true(isnan(ad_value_scalar(ce)));
+    /* mse: a (2,2) prediction against a (2) target, PyTorch's numbers */
+    ad_node *p = mat(ctx, 2, s22, (double[]){1, 2, 3, 4}, true), *t = mat(ctx, 1, s2, (double[]){1, 0}, true);
+    ad_node *l = ad_mse(ctx, p, t);
+    assert_close(ad_value_scalar(l), 6, 0);
+    assert_int_equal(ad_backward(ctx, l), AD_OK);
+    const double dp[4] = {0, 1, 1, 2};   /* 2(p - t)/4 */
+    for (int i = 0; i < 4; i++) assert_close(ad_grad_at(p, i), dp[i], 0);
+    assert_close(ad_grad_at(t, 0), -1, 0);
+    assert_close(ad_grad_at(t, 1), -3, 0);
+    assert_null(ad_mse(ctx, p, mat(ctx, 1, s3, NULL, false)));
+    assert_non_null(strstr(ad_last_error(), "mse: shapes (2,2) and (3) do not broadcast"));
+    ad_node *nanl = ad_mse(ctx, p, mat(ctx, 1, s2, (double[]){nan, 0}, false));
+    assert_true(isnan(ad_value_scalar(nanl)));
+    /* tanh' at 15: sech² = 4e^-30/(1 + e^-30)², where 1 - tanh² keeps no digit */
+    ad_node *z = ad_scalar(ctx, 15);
+    assert_int_equal(ad_backward(ctx, ad_tanh(ctx, z)), AD_OK);
+    double e = exp(-30), want = 4 * e / ((1 + e) * (1 + e));
+    assert_true(fabs(ad_grad_scalar(z) - want) <= 1e-15 * want);
     ad_context_free(ctx);
 }
 
@@ -124,7 +320,7 @@ static void test_pooling_lecture_example(void **state)
     assert_values(mp, (double[]){6, 8, 3, 4}, 4, 0);
     assert_values(ap, (double[]){3.25, 5.25, 2, 2}, 4, 0);
     /* max-pool backward routes each gradient to its window's arg-max */
-    assert_int_equal(ad_backward(ctx, ad_sum(ctx, mp, -1, false)), AD_OK);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, mp, AD_ALL_AXES, false)), AD_OK);
     double want[] = {0, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1};
     for (int i = 0; i < 16; i++) assert_close(ad_grad_at(x, i), want[i], 0);
     ad_context_free(ctx);
@@ -158,7 +354,7 @@ static void test_maxpool_propagates_nan(void **state)
                     assert_close(ad_value_at(y, j), (double)last, 0);
                 }
                 if (rec) {
-                    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, -1, false)), AD_OK);
+                    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, AD_ALL_AXES, false)), AD_OK);
                     for (int64_t i = 0; i < x->value.size; i++) {
                         double want = i == 1 || i == (win - 1) * W + 2 * win - 1 || i == (2 * win - 1) * W + win - 1 ||
                                       i == (2 * win - 1) * W + 2 * win - 1;
@@ -195,7 +391,7 @@ static void test_maxpool_against_rule(void **state)
             int64_t P = y->value.shape[2], Q = y->value.shape[3];
             ad_node *r = ad_constant(ctx, d, 4, y->value.shape, NULL);
             for (int64_t i = 0; i < r->value.size; i++) ad_tensor_set(&r->value, i, (double)(i % 11) + 1);
-            assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), -1, false)), AD_OK);
+            assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), AD_ALL_AXES, false)), AD_OK);
             double *want_g = calloc((size_t)x->value.size, sizeof(double));
             for (int64_t pl = 0; pl < N * C; pl++)
                 for (int64_t p = 0; p < P; p++)
@@ -332,7 +528,7 @@ static void conv_net_run(int threads, ad_dtype d, int stride, int pad, char *out
         if (d == AD_FLOAT32) ((float *)r->value.data)[j] = (float)v;
         else ((double *)r->value.data)[j] = v;
     }
-    assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), -1, false)), AD_OK);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), AD_ALL_AXES, false)), AD_OK);
     size_t es = d == AD_FLOAT32 ? 4 : 8;
     *len = 0;
     memcpy(out, y->value.data, (size_t)y->value.size * es), *len += (size_t)y->value.size * es;
@@ -423,6 +619,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul_linear), cmocka_unit_test(test_reductions_and_shapes),
+        cmocka_unit_test(test_pytorch_style_axes), cmocka_unit_test(test_reshape_infer), cmocka_unit_test(test_matmul_shapes),
+        cmocka_unit_test(test_nan_and_losses),
         cmocka_unit_test(test_softmax_values), cmocka_unit_test(test_cross_entropy_values),
         cmocka_unit_test(test_pooling_lecture_example), cmocka_unit_test(test_conv2d_against_naive),
         cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_broken_conv2d_is_caught),
