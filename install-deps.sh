@@ -4,11 +4,13 @@
 set -euo pipefail
 packages=(
   meson ninja-build pkg-config gcc     # build
+  g++                                  # tests: the headers from C++ (tests/test_cpp.cpp)
   libgsl-dev libopenblas-dev zlib1g-dev libcjson-dev libseccomp-dev
   libcmocka-dev                        # tests
   graphviz                             # renders the --dot pictures
   dataset-fashion-mnist                # /usr/share/datasets/fashion-mnist
   valgrind libxml2-utils               # CI: valgrind over the lessons, xmllint for JUnit
+  perl groff-base                      # tests: prove reads the TAP; groff checks the man pages
   clang                                # CI: the libFuzzer targets (.ci/fuzz)
 )
 sudo=""

@@ -8,6 +8,10 @@
 #include <stdbool.h>
 #include "ad_tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AD_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 /* Load an IDX file of unsigned bytes (magic 0x0000080N, N dims <= 4) into a
@@ -22,4 +26,7 @@ ad_status ad_fashion_mnist_load(const char *dir, bool train, ad_dtype dt, ad_ten
 /* The ten class names, "T-shirt/top" .. "Ankle boot". */
 const char *ad_fashion_mnist_class(int k);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

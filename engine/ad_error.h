@@ -12,6 +12,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum ad_status {
     AD_OK = 0,
     AD_ERR_ARG,        /* a bad argument: NULL, out of range, unknown name */
@@ -42,4 +46,7 @@ ad_status ad_fail(ad_status s, const char *fmt, ...)
     ;
 ad_status ad_vfail(ad_status s, const char *fmt, va_list ap);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include "ad_graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* "y·a", "log x", "√b", "c + b" for node n (names of its inputs). */
 const char *ad_explain_expr(const ad_node *n, char *buf, size_t len);
 /* The node's name, or n<id>. */
@@ -29,8 +33,19 @@ ad_status ad_explain_forward(FILE *f, const ad_context *ctx, const ad_node *root
  * PULL (Version A) or "∂f/∂b += ∂f/∂c·∂c/∂b = ..." for PUSH (Version B). */
 ad_status ad_explain_reverse(FILE *f, ad_context *ctx, ad_node *root, ad_backward_variant variant);
 
+/* Tables whose headers and labels hold ∂, ·, Σ, θ₀ ...: pad by display
+ * columns, one per UTF-8 code point, not by bytes as printf's %20s does.
+ * ad_explain_pad prints s in |width| columns, right-aligned for width > 0,
+ * left-aligned for width < 0 (printf's convention); a longer s is printed
+ * whole. */
+int ad_explain_columns(const char *s);
+void ad_explain_pad(FILE *f, const char *s, int width);
+
 /* The local partial derivative ∂consumer/∂(consumer->in[slot]) of a scalar
  * node, computed by the op's own vjp with a unit cotangent. */
 double ad_local_partial(const ad_node *consumer, int slot);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -21,6 +21,10 @@
 
 #include "ad_graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ad_expr ad_expr;
 
 /* Bounds that keep parsing safe on any input: nesting (parentheses, calls,
@@ -50,4 +54,7 @@ int ad_expr_node_count(const ad_expr *e);
  * at log(0), and so is a constant that is not finite. */
 ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -19,6 +19,10 @@
 #include <stdbool.h>
 #include "ad_tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ad_context ad_context;
 typedef struct ad_node ad_node;
 typedef struct ad_op ad_op;
@@ -182,4 +186,7 @@ const char *ad_node_op_name(const ad_node *n);   /* "leaf", "const", "add"... */
 ad_status ad_dot_write(const ad_context *ctx, const ad_node *root, FILE *f);
 ad_status ad_dot_save(const ad_context *ctx, const ad_node *root, const char *path);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -18,6 +18,10 @@
 #define AD_OPT_HD
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ad_optim_hyper {
     double lr, momentum, beta1, beta2, eps;
     double c1, c2;            /* Adam's bias corrections 1 - β₁ᵗ, 1 - β₂ᵗ */
@@ -41,4 +45,7 @@ AD_OPT_HD static inline double ad_adam_update(double w, double g, double *m, dou
     return w - h->lr * (*m / h->c1) / (sqrt(*v / h->c2) + h->eps);
 }
 
+#ifdef __cplusplus
+}
+#endif
 #endif

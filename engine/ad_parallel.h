@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include "ad_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The number of threads the kernels use. Default: the cores online. */
 int ad_threads(void);
 /* Use n threads (1 <= n <= 256). Fails, naming the reason, in a build
@@ -25,4 +29,7 @@ ad_status ad_set_threads(int n);
  * than the work, never more than there are pieces. */
 int ad_threads_for(int64_t pieces, int64_t elements);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

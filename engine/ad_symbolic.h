@@ -25,6 +25,10 @@
 #include <stdint.h>
 #include "ad_graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ad_sym ad_sym;
 typedef struct ad_sym_ctx ad_sym_ctx;
 
@@ -59,4 +63,7 @@ size_t ad_sym_print(const ad_sym_ctx *s, const ad_sym *e, char *buf, size_t len)
 double ad_sym_tree_size(const ad_sym *e);
 int64_t ad_sym_dag_size(const ad_sym_ctx *s, const ad_sym *e);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

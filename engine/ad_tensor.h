@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include "ad_error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { AD_MAX_DIMS = 4 };
 
 typedef enum ad_dtype { AD_FLOAT64 = 0, AD_FLOAT32 = 1 } ad_dtype;
@@ -58,4 +62,7 @@ char *ad_shape_str_n(int ndim, const int64_t *shape, char *buf, size_t len);
 /* Flat index -> "[i,j,k]" into buf. */
 char *ad_index_str(const ad_tensor *t, int64_t flat_index, char *buf, size_t len);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -8,6 +8,10 @@
 #include <gsl/gsl_rng.h>
 #include "ad_graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ad_optimizer ad_optimizer;
 
 /* SGD with momentum (PyTorch's form: v = μ·v + g, p -= lr·v; μ = 0 is plain SGD). */
@@ -35,4 +39,7 @@ void ad_shuffle(int64_t *idx, int64_t n, gsl_rng *rng);
  * axis has count rows and whose other axes match src's. */
 ad_status ad_gather_rows(const ad_tensor *src, const int64_t *idx, int64_t count, ad_tensor *dst);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

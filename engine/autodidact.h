@@ -2,6 +2,7 @@
 #ifndef AUTODIDACT_H
 #define AUTODIDACT_H
 
+#include "ad_version.h"
 #include "ad_error.h"
 #include "ad_tensor.h"
 #include "ad_graph.h"

@@ -44,13 +44,21 @@ const char *ad_explain_expr(const ad_node *n, char *buf, size_t len)
     return buf;
 }
 
-/* Print s left-aligned in `width` columns, counting UTF-8 code points (the
- * lectures' ∂, √ and subscripts are several bytes each). */
-static void put_padded(FILE *f, const char *s, int width)
+/* Columns counted in UTF-8 code points: the lectures' ∂, √ and subscripts
+ * are several bytes each but one column. */
+int ad_explain_columns(const char *s)
 {
     int w = 0;
-    for (const char *p = s; *p; p++) w += ((unsigned char)*p & 0xC0) != 0x80;
-    fprintf(f, "%s%*s", s, w < width ? width - w : 0, "");
+    for (const char *p = s; p && *p; p++) w += ((unsigned char)*p & 0xC0) != 0x80;
+    return w;
+}
+
+void ad_explain_pad(FILE *f, const char *s, int width)
+{
+    int w = ad_explain_columns(s), pad = (width < 0 ? -width : width) - w;
+    if (pad < 0) pad = 0;
+    if (width > 0) fprintf(f, "%*s%s", pad, "", s);
+    else fprintf(f, "%s%*s", s, pad, "");
 }
 
 static ad_status check_scalar_graph(const ad_context *ctx, const ad_node *root, const char *who)
@@ -80,10 +88,10 @@ ad_status ad_explain_nodes(FILE *f, const ad_context *ctx, const ad_node *root)
         if (!n->op && !n->name) continue;   /* unnamed constants show inside expressions */
         ad_explain_name(n, name, sizeof name);
         fprintf(f, "  %2d.  ", n->op ? ++step : 0);
-        put_padded(f, name, 4);
+        ad_explain_pad(f, name, -4);
         if (n->op) {
             fputs(" = ", f);
-            put_padded(f, ad_explain_expr(n, expr, sizeof expr), 12);
+            ad_explain_pad(f, ad_explain_expr(n, expr, sizeof expr), -12);
         }
         fprintf(f, " = %.15g\n", ad_value_scalar(n));
     }
@@ -100,7 +108,8 @@ ad_status ad_explain_forward(FILE *f, const ad_context *ctx, const ad_node *root
     fprintf(f, "  step  %-20s %20s", "node", "value");
     for (int d = 0; d < k; d++) {
         snprintf(head, sizeof head, "∂·/∂%s", dir_names && dir_names[d] ? dir_names[d] : "?");
-        fprintf(f, "  %22s", head);
+        fputs("  ", f);
+        ad_explain_pad(f, head, 20);   /* over "  %20.15g" */
     }
     fputc('\n', f);
     int step = 0;
@@ -112,7 +121,7 @@ ad_status ad_explain_forward(FILE *f, const ad_context *ctx, const ad_node *root
         if (n->op) snprintf(label, sizeof label, "%s = %s", name, ad_explain_expr(n, expr, sizeof expr));
         else snprintf(label, sizeof label, "%s", name);
         fprintf(f, "  %3d.  ", n->op ? ++step : 0);
-        put_padded(f, label, 20);
+        ad_explain_pad(f, label, -20);
         fprintf(f, " %20.15g", ad_value_scalar(n));
         for (int d = 0; d < k; d++) fprintf(f, "  %20.15g", ad_tangent_at(n, d, 0));
         fputc('\n', f);

@@ -24,6 +24,10 @@
 #include <stdio.h>
 #include "autodidact.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum ad_gc_mode { AD_GC_REV = 1, AD_GC_FWD = 2, AD_GC_BOTH = 3 } ad_gc_mode;
 
 typedef struct ad_gc_options {
@@ -120,7 +124,11 @@ ad_status ad_gradcheck_op(const ad_op *op, const ad_gc_options *o, ad_gc_report 
 typedef enum ad_gc_format { AD_GC_TEXT, AD_GC_JSON, AD_GC_JUNIT, AD_GC_TAP } ad_gc_format;
 
 /* Write the report: readable text, JSON, JUnit XML (one testcase per
- * record) or TAP version 14. */
+ * record, valid against Jenkins' junit-10 schema) or TAP version 13 (a YAML
+ * block under each failure; NaN as .nan). */
 ad_status ad_gc_write(FILE *f, const ad_gc_report *r, ad_gc_format fmt);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

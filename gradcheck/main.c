@@ -7,61 +7,55 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ad_cli.h"
 #include "ad_gradcheck.h"
 
-static const char *usage_text =
-    "usage: gradcheck --list | --op NAME | --all [options]\n"
-    "\n"
-    "  --list              the registered ops, with their inputs and default cases, and\n"
-    "                      the conventions where they differ from PyTorch\n"
-    "  --op NAME           check one op at its default cases (or at --shape)\n"
-    "  --all               check every registered op at its default cases\n"
-    "  --shape S           input shapes: '2x3x8x8' (input 0; the op derives the others)\n"
-    "                      or '2x3x8x8,4x3x3x3,4' (every input); 'scalar' for a 0-d input\n"
-    "  --stride N, --padding N, --kernel N, --window N, --axis N|all, --c X\n"
-    "                      the op's own parameters (conv2d, pooling, reductions, pow/scale);\n"
-    "                      --axis counts as in NumPy (-1 the last), all: every axis\n"
-    "  --eps X --atol X --rtol X   finite-difference step and tolerances (1e-6, 1e-5, 1e-3)\n"
-    "  --seed N            seed of the input and cotangent draws (default 1)\n"
-    "  --seeds N           repeat every check with N consecutive seeds\n"
-    "  --mode fwd|rev|both which modes to check (default both)\n"
-    "  --fast              random projections u^T J v instead of full Jacobians\n"
-    "  --richardson        4-point finite-difference stencil instead of 2-point\n"
-    "  --print-jacobian    print every Jacobian entry, numerical beside analytical\n"
-    "  --format text|json|junit|tap   report format (default text)\n"
-    "  --device cpu|cuda   where the op runs (default cpu); cuda runs every check on the GPU\n"
-    "                      in float64 and adds a CPU-vs-GPU comparison of forward, vjp, jvp\n"
-    "\n"
-    "Exit status: 0 all checks pass, 1 a derivative mismatch, 2 a usage error.\n";
+enum {
+    O_LIST, O_OP, O_ALL, O_SHAPE, O_STRIDE, O_PADDING, O_KERNEL, O_WINDOW, O_AXIS, O_C, O_EPS, O_ATOL, O_RTOL,
+    O_SEED, O_SEEDS, O_MODE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, N_OPTIONS
+};
+static const ad_cli_option options[N_OPTIONS] = {
+    [O_LIST] = {"list", NULL, "the registered ops, with their inputs and default cases, and\n"
+                              "the conventions where they differ from PyTorch"},
+    [O_OP] = {"op", "NAME", "check one op at its default cases (or at --shape)"},
+    [O_ALL] = {"all", NULL, "check every registered op at its default cases"},
+    [O_SHAPE] = {"shape", "S", "input shapes: '2x3x8x8' (input 0; the op derives the others)\n"
+                               "or '2x3x8x8,4x3x3x3,4' (every input); 'scalar' for a 0-d input"},
+    [O_STRIDE] = {"stride", "N", "conv2d / pooling stride (1..64)"},
+    [O_PADDING] = {"padding", "N", "conv2d padding (0..64)"},
+    [O_KERNEL] = {"kernel", "N", "conv2d kernel size R = S (1..64)"},
+    [O_WINDOW] = {"window", "N", "pooling window (1..64)"},
+    [O_AXIS] = {"axis", "N|all", "reduction / softmax axis, counted as in NumPy (-1 the last,\n"
+                                 "-4..3); all: every axis"},
+    [O_C] = {"c", "X", "the constant of pow and scale"},
+    [O_EPS] = {"eps", "X", "finite-difference step (default 1e-6)"},
+    [O_ATOL] = {"atol", "X", "absolute tolerance (default 1e-5)"},
+    [O_RTOL] = {"rtol", "X", "relative tolerance (default 1e-3)"},
+    [O_SEED] = {"seed", "N", "seed of the input and cotangent draws (default 1)"},
+    [O_SEEDS] = {"seeds", "N", "repeat every check with N consecutive seeds"},
+    [O_MODE] = {"mode", "fwd|rev|both", "which modes to check (default both)"},
+    [O_FAST] = {"fast", NULL, "random projections u^T J v instead of full Jacobians"},
+    [O_RICHARDSON] = {"richardson", NULL, "4-point finite-difference stencil instead of 2-point"},
+    [O_PRINT_JACOBIAN] = {"print-jacobian", NULL, "print every Jacobian entry, numerical beside analytical"},
+    [O_FORMAT] = {"format", "text|json|junit|tap", "report format (default text); junit is valid against Jenkins'\n"
+                                                   "junit-10 schema, tap is TAP version 13"},
+    [O_DEVICE] = {"device", "cpu|cuda", "where the op runs (default cpu); cuda runs every check on the GPU\n"
+                                        "in float64 and adds a CPU-vs-GPU comparison of forward, vjp, jvp"},
+};
 
-static _Noreturn void usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "gradcheck: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see gradcheck --help)\n");
-    exit(2);
-}
+static ad_cli cli = {
+    .program = "gradcheck",
+    .summary = "check registered ops' derivatives against finite differences",
+    .synopsis = "--list | --op NAME | --all [options]",
+    .description = "Every check compares the engine's reverse-mode (vjp) and forward-mode (jvp) derivatives\n"
+                   "with centered finite differences in float64; the backward pass is the library's\n"
+                   "default, Version B (each node pushes its increments into its inputs).",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .notes = "Exit status: 0 all checks pass, 1 a derivative mismatch, 2 a usage error.",
+};
 
-static double parse_double(const char *opt, const char *v)
-{
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || *end || errno) usage_error("%s needs a number", opt);
-    return x;
-}
-
-static long parse_long(const char *opt, const char *v, long lo, long hi)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "gradcheck: %s needs a whole number from %ld to %ld, not '%s'\n", opt, lo, hi, v);
-        exit(2);
-    }
-    return x;
-}
+static _Noreturn void usage_error(const char *fmt, const char *arg) { ad_cli_usage_error(&cli, fmt, arg); }
 
 /* "2x3x8x8,4x3x3x3,4" into c; returns the number of shapes given. */
 static int parse_shapes(const char *s, ad_op_case *c)
@@ -136,51 +130,37 @@ int main(int argc, char **argv)
     long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;   /* axis -100: not given */
     double cval = NAN;
     ad_gc_format fmt = AD_GC_TEXT;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE()                                                                                                   \
-    do {                                                                                                               \
-        if (!v) usage_error("%s needs a value", a);                                                                    \
-        i++;                                                                                                           \
-    } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "--list")) list = true;
-        else if (!strcmp(a, "--all")) all = true;
-        else if (!strcmp(a, "--fast")) o.fast = true;
-        else if (!strcmp(a, "--richardson")) o.richardson = true;
-        else if (!strcmp(a, "--print-jacobian")) print_jac = true;
-        else if (!strcmp(a, "--op")) { NEED_VALUE(); op_name = v; }
-        else if (!strcmp(a, "--shape")) { NEED_VALUE(); shape = v; }
-        else if (!strcmp(a, "--stride")) { NEED_VALUE(); stride = parse_long(a, v, 1, 64); }
-        else if (!strcmp(a, "--padding")) { NEED_VALUE(); padding = parse_long(a, v, 0, 64); }
-        else if (!strcmp(a, "--kernel")) { NEED_VALUE(); kernel = parse_long(a, v, 1, 64); }
-        else if (!strcmp(a, "--window")) { NEED_VALUE(); window = parse_long(a, v, 1, 64); }
-        else if (!strcmp(a, "--axis")) { NEED_VALUE(); axis = !strcmp(v, "all") ? AD_ALL_AXES : parse_long(a, v, -4, 3); }
-        else if (!strcmp(a, "--c")) { NEED_VALUE(); cval = parse_double(a, v); }
-        else if (!strcmp(a, "--eps")) { NEED_VALUE(); o.eps = parse_double(a, v); }
-        else if (!strcmp(a, "--atol")) { NEED_VALUE(); o.atol = parse_double(a, v); }
-        else if (!strcmp(a, "--rtol")) { NEED_VALUE(); o.rtol = parse_double(a, v); }
-        else if (!strcmp(a, "--seed")) { NEED_VALUE(); o.seed = (unsigned long)parse_long(a, v, 0, 2147483647L); }
-        else if (!strcmp(a, "--seeds")) { NEED_VALUE(); seeds = parse_long(a, v, 1, 100000); }
-        else if (!strcmp(a, "--mode")) {
-            NEED_VALUE();
-            if (!strcmp(v, "fwd")) o.mode = AD_GC_FWD;
-            else if (!strcmp(v, "rev")) o.mode = AD_GC_REV;
-            else if (!strcmp(v, "both")) o.mode = AD_GC_BOTH;
-            else usage_error("--mode takes fwd, rev or both, not '%s'", v);
-        } else if (!strcmp(a, "--format")) {
-            NEED_VALUE();
-            if (!strcmp(v, "text")) fmt = AD_GC_TEXT;
-            else if (!strcmp(v, "json")) fmt = AD_GC_JSON;
-            else if (!strcmp(v, "junit")) fmt = AD_GC_JUNIT;
-            else if (!strcmp(v, "tap")) fmt = AD_GC_TAP;
-            else usage_error("--format takes text, json, junit or tap, not '%s'", v);
-        } else if (!strcmp(a, "--device")) {
-            NEED_VALUE();
-            if (!strcmp(v, "cuda")) {
+    static const char *const modes[] = {"fwd", "rev", "both", NULL}, *const formats[] = {"text", "json", "junit", "tap", NULL},
+                             *const devices[] = {"cpu", "cuda", NULL};
+    ad_cli_start(&cli, argc, argv);
+    const char *v;
+    for (int k; (k = ad_cli_next(&cli, &v)) != AD_CLI_END;) {
+        switch (k) {
+        case AD_CLI_ARG: usage_error("unexpected argument '%s'", v);
+        case O_LIST: list = true; break;
+        case O_ALL: all = true; break;
+        case O_FAST: o.fast = true; break;
+        case O_RICHARDSON: o.richardson = true; break;
+        case O_PRINT_JACOBIAN: print_jac = true; break;
+        case O_OP: op_name = v; break;
+        case O_SHAPE: shape = v; break;
+        case O_STRIDE: stride = ad_cli_long(&cli, v, 1, 64); break;
+        case O_PADDING: padding = ad_cli_long(&cli, v, 0, 64); break;
+        case O_KERNEL: kernel = ad_cli_long(&cli, v, 1, 64); break;
+        case O_WINDOW: window = ad_cli_long(&cli, v, 1, 64); break;
+        case O_AXIS: axis = !strcmp(v, "all") ? AD_ALL_AXES : ad_cli_long(&cli, v, -4, 3); break;
+        case O_C: cval = ad_cli_double(&cli, v, -INFINITY, INFINITY); break;
+        case O_EPS: o.eps = ad_cli_double(&cli, v, -INFINITY, INFINITY); break;
+        case O_ATOL: o.atol = ad_cli_double(&cli, v, -INFINITY, INFINITY); break;
+        case O_RTOL: o.rtol = ad_cli_double(&cli, v, -INFINITY, INFINITY); break;
+        case O_SEED: o.seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
+        case O_SEEDS: seeds = ad_cli_long(&cli, v, 1, 100000); break;
+        case O_MODE: o.mode = (int[]){AD_GC_FWD, AD_GC_REV, AD_GC_BOTH}[ad_cli_choice(&cli, v, modes)]; break;
+        case O_FORMAT:
+            fmt = (ad_gc_format[]){AD_GC_TEXT, AD_GC_JSON, AD_GC_JUNIT, AD_GC_TAP}[ad_cli_choice(&cli, v, formats)];
+            break;
+        case O_DEVICE:
+            if (ad_cli_choice(&cli, v, devices) == 1) {
                 char why[256];
                 if (!ad_gpu_available()) {
                     fprintf(stderr, "gradcheck: --device cuda: %s\n", ad_last_error());
@@ -188,10 +168,9 @@ int main(int argc, char **argv)
                 }
                 o.device = AD_CUDA;
                 fprintf(stderr, "gradcheck: on %s\n", ad_gpu_describe(why, sizeof why));
-            } else if (strcmp(v, "cpu")) {
-                usage_error("--device takes cpu or cuda, not '%s'", v);
             }
-        } else usage_error("unknown option '%s'", a);
+            break;
+        }
     }
     if (list) {
         list_ops();
@@ -261,7 +240,10 @@ int main(int argc, char **argv)
             }
         }
     }
-    ad_gc_write(stdout, &r, fmt);
+    if (ad_gc_write(stdout, &r, fmt) != AD_OK) {
+        fprintf(stderr, "gradcheck: %s\n", ad_last_error());
+        status = 1;
+    }
     if (r.n_fail > 0) status = 1;
     ad_gc_report_free(&r);
     return status;

@@ -1,9 +1,11 @@
-/* report.c: gradcheck results as text, JSON, JUnit XML and TAP 14. */
+/* report.c: gradcheck results as text, JSON, JUnit XML and TAP 13 (the
+ * last two through cli/ad_report.h, the writers every command shares). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_gradcheck.h"
+#include "ad_report.h"
 
 static void record_name(const ad_gc_record *r, char *buf, size_t len)
 {
@@ -12,12 +14,29 @@ static void record_name(const ad_gc_record *r, char *buf, size_t len)
     else snprintf(buf, len, "%s [%s] %s", r->op, r->case_label, ad_gc_check_name(r->check));
 }
 
-/* The failure's details, one line. */
+/* The value the check compared with the numerical one at the worst element. */
+static double checked_value(const ad_gc_record *r)
+{
+    bool fwd = r->check == AD_GC_JACOBIAN_FWD || r->check == AD_GC_FAST_FWD || r->check == AD_GC_DEVICE_JVP;
+    return fwd ? r->forward : r->reverse;
+}
+
+/* The failure's details, one line. The errors printed beside the worst
+ * element are that element's own; the largest over all elements (which may
+ * be at other elements) follow, labelled as such. */
 static void detail(const ad_gc_record *r, char *buf, size_t len)
 {
-    if (r->worst[0])
-        snprintf(buf, len, "worst %s at x = %.9g: numerical %.9g, reverse %.9g, forward %.9g (abs err %.3g, rel err %.3g)%s%s",
-                 r->worst, r->x_at_worst, r->numerical, r->reverse, r->forward, r->max_abs_err, r->max_rel_err,
+    double a = checked_value(r), abs_err = fabs(a - r->numerical);
+    if (r->worst[0] && !isnan(abs_err))
+        snprintf(buf, len,
+                 "worst %s at x = %.9g: numerical %.9g, reverse %.9g, forward %.9g: error %.3g (relative %.3g) there; "
+                 "largest over all elements: abs %.3g, rel %.3g%s%s",
+                 r->worst, r->x_at_worst, r->numerical, r->reverse, r->forward, abs_err,
+                 r->numerical != 0 ? abs_err / fabs(r->numerical) : abs_err, r->max_abs_err, r->max_rel_err,
+                 r->message[0] ? "; " : "", r->message);
+    else if (r->worst[0])
+        snprintf(buf, len, "worst %s: numerical %.9g, reverse %.9g, forward %.9g (largest abs err %.3g, rel %.3g)%s%s",
+                 r->worst, r->numerical, r->reverse, r->forward, r->max_abs_err, r->max_rel_err,
                  r->message[0] ? "; " : "", r->message);
     else snprintf(buf, len, "%s (abs err %.3g)", r->message, r->max_abs_err);
 }
@@ -74,78 +93,58 @@ static void write_json(FILE *f, const ad_gc_report *r)
     cJSON_Delete(doc);
 }
 
-static void xml_escaped(FILE *f, const char *s)
+/* One testcase per record; a check that could not run ("could not run: ...")
+ * is an error, a wrong derivative a failure. */
+static ad_status write_junit(FILE *f, const ad_gc_report *r)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        case '\'': fputs("&apos;", f); break;
-        default:
-            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t') fputc(' ', f);
-            else fputc(*s, f);
-        }
+    ad_junit_case *cases = calloc((size_t)(r->n ? r->n : 1), sizeof *cases);
+    char (*names)[256] = calloc((size_t)(r->n ? r->n : 1), sizeof *names);
+    char (*classes)[96] = calloc((size_t)(r->n ? r->n : 1), sizeof *classes);
+    char (*details)[700] = calloc((size_t)(r->n ? r->n : 1), sizeof *details);
+    if (!cases || !names || !classes || !details) {
+        free(cases), free(names), free(classes), free(details);
+        return ad_fail(AD_ERR_NOMEM, "gc_write: out of memory for %d JUnit test cases", r->n);
     }
-}
-
-static void write_junit(FILE *f, const ad_gc_report *r)
-{
-    double total = 0;
-    for (int i = 0; i < r->n; i++) total += r->rec[i].seconds;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"gradcheck\" tests=\"%d\" failures=\"%d\" time=\"%.6f\">\n", r->n, r->n_fail, total);
-    fprintf(f, "  <testsuite name=\"gradcheck\" tests=\"%d\" failures=\"%d\" errors=\"0\" time=\"%.6f\">\n", r->n,
-            r->n_fail, total);
-    char name[256], d[600];
     for (int i = 0; i < r->n; i++) {
         const ad_gc_record *x = &r->rec[i];
-        record_name(x, name, sizeof name);
-        fputs("    <testcase classname=\"gradcheck.", f);
-        xml_escaped(f, x->op);
-        fputs("\" name=\"", f);
-        xml_escaped(f, name);
-        fprintf(f, "\" time=\"%.6f\"", x->seconds);
-        if (x->pass) {
-            fputs("/>\n", f);
-            continue;
-        }
-        detail(x, d, sizeof d);
-        fputs(">\n      <failure message=\"", f);
-        xml_escaped(f, d);
-        fputs("\" type=\"GradientMismatch\"/>\n    </testcase>\n", f);
+        record_name(x, names[i], sizeof names[i]);
+        snprintf(classes[i], sizeof classes[i], "gradcheck.%s", x->op);
+        cases[i] = (ad_junit_case){.classname = classes[i], .name = names[i], .seconds = x->seconds};
+        if (x->pass) continue;
+        detail(x, details[i], sizeof details[i]);
+        bool ran = strncmp(x->message, "could not run", 13) != 0;
+        cases[i].outcome = ran ? AD_JUNIT_FAILURE : AD_JUNIT_ERROR;
+        cases[i].type = ran ? "GradientMismatch" : "CheckError";
+        cases[i].message = details[i];
     }
-    fputs("  </testsuite>\n</testsuites>\n", f);
+    ad_junit_write(f, "gradcheck", cases, r->n);
+    free(cases), free(names), free(classes), free(details);
+    return AD_OK;
 }
 
-/* TAP 14: a YAML block under each failure. */
+/* TAP 13: a YAML block under each failure, numbers as YAML numbers
+ * (.nan where not computed). */
 static void write_tap(FILE *f, const ad_gc_report *r)
 {
     char name[256];
-    fprintf(f, "TAP version 14\n1..%d\n", r->n);
+    ad_tap_begin(f, r->n);
     for (int i = 0; i < r->n; i++) {
         const ad_gc_record *x = &r->rec[i];
         record_name(x, name, sizeof name);
-        for (char *p = name; *p; p++)
-            if (*p == '#') *p = ' ';   /* '#' starts a directive in TAP */
-        fprintf(f, "%s %d - %s\n", x->pass ? "ok" : "not ok", i + 1, name);
-        if (!x->pass) {
-            fprintf(f, "  ---\n  check: %s\n", ad_gc_check_name(x->check));
-            if (x->worst[0]) fprintf(f, "  worst_element: \"%s\"\n", x->worst);
-            fprintf(f, "  x_at_worst: %.9g\n  numerical: %.9g\n  reverse: %.9g\n  forward: %.9g\n", x->x_at_worst,
-                    x->numerical, x->reverse, x->forward);
-            fprintf(f, "  max_abs_err: %.6g\n  max_rel_err: %.6g\n", x->max_abs_err, x->max_rel_err);
-            if (x->message[0]) {
-                fputs("  message: \"", f);
-                for (const char *p = x->message; *p; p++) {
-                    if (*p == '"' || *p == '\\') fputc('\\', f);
-                    fputc(*p, f);
-                }
-                fputs("\"\n", f);
-            }
-            fputs("  ...\n", f);
-        }
+        ad_tap_result(f, i + 1, x->pass, name, NULL);
+        if (x->pass) continue;
+        ad_tap_yaml_begin(f);
+        ad_tap_yaml_string(f, "check", ad_gc_check_name(x->check));
+        if (x->worst[0]) ad_tap_yaml_string(f, "worst_element", x->worst);
+        ad_tap_yaml_number(f, "x_at_worst", x->x_at_worst);
+        ad_tap_yaml_number(f, "numerical", x->numerical);
+        ad_tap_yaml_number(f, "reverse", x->reverse);
+        ad_tap_yaml_number(f, "forward", x->forward);
+        ad_tap_yaml_number(f, "error_at_worst", fabs(checked_value(x) - x->numerical));
+        ad_tap_yaml_number(f, "max_abs_err", x->max_abs_err);
+        ad_tap_yaml_number(f, "max_rel_err", x->max_rel_err);
+        if (x->message[0]) ad_tap_yaml_string(f, "message", x->message);
+        ad_tap_yaml_end(f);
     }
 }
 
@@ -155,7 +154,11 @@ ad_status ad_gc_write(FILE *f, const ad_gc_report *r, ad_gc_format fmt)
     switch (fmt) {
     case AD_GC_TEXT: write_text(f, r); break;
     case AD_GC_JSON: write_json(f, r); break;
-    case AD_GC_JUNIT: write_junit(f, r); break;
+    case AD_GC_JUNIT: {
+        ad_status st = write_junit(f, r);
+        if (st != AD_OK) return st;
+        break;
+    }
     case AD_GC_TAP: write_tap(f, r); break;
     default: return ad_fail(AD_ERR_ARG, "gc_write: unknown format %d", (int)fmt);
     }

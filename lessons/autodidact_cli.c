@@ -16,32 +16,90 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "ad_cli.h"
 #include "ad_gradcheck.h"
 #include "lesson.h"
 
 enum { MAX_VARS = LESSON_MAX_INPUTS };
 
-static const char *usage_text =
-    "usage: autodidact FORMULA --at NAME=VALUE[,NAME=VALUE...] [options]\n"
-    "\n"
-    "  FORMULA          e.g. 'y*log(x) + sqrt(y*log(x))': + - * / ^ (or **), parentheses,\n"
-    "                   numbers in C syntax, variables, pi, e, and exp log sqrt sin cos tanh\n"
-    "                   sigmoid relu abs neg max(a,b) min(a,b) pow(x,c); a^b with a variable\n"
-    "                   exponent needs a > 0 (x^y, 2^x, e^x)\n"
-    "  --at x=3,y=2     the point (every variable needs a value, except with --symbolic)\n"
-    "  --symbolic       print the symbolic derivatives (simplified formulas) instead of the\n"
-    "                   tables, each checked against the engine's gradient at the point\n"
-    "                   (without --at: the first of 1, 2, 0.5, 3 in the formula's domain)\n"
-    "  --mode forward|reverse|both   which tables to show (default both)\n"
-    "  --variant A|B    reverse mode as Version A (pull) or B (push, the default)\n"
-    "  --json           results as JSON only\n"
-    "  --dot FILE       the graph with values and gradients, for Graphviz\n"
-    "  --check          run gradcheck on the formula at the point\n"
-    "  --random N       with --check: also at N random points in the box\n"
-    "  --box LO:HI      the box is the point + [LO, HI] in every variable (default -0.5:0.5)\n"
-    "  --seed N         seed for --random\n";
+enum { O_AT, O_SYMBOLIC, O_MODE, O_VARIANT, O_JSON, O_DOT, O_CHECK, O_RANDOM, O_BOX, O_SEED, N_OPTIONS };
+static const ad_cli_option options[N_OPTIONS] = {
+    [O_AT] = {"at", "x=3,y=2", "the point: NAME=VALUE for every variable (repeatable); optional\n"
+                               "with --symbolic"},
+    [O_SYMBOLIC] = {"symbolic", NULL, "print the symbolic derivatives (simplified formulas) instead of the\n"
+                                      "tables, each checked against the engine's gradient at the point\n"
+                                      "(without --at: the first of 1, 2, 0.5, 3 in the formula's domain)"},
+    [O_MODE] = {"mode", "forward|reverse|both", "which tables to show (default both)"},
+    [O_VARIANT] = {"variant", "A|B", LESSON_VARIANT_HELP},
+    [O_JSON] = {"json", NULL, "results as JSON only"},
+    [O_DOT] = {"dot", "FILE", "the graph with values and gradients, for Graphviz"},
+    [O_CHECK] = {"check", NULL, "run gradcheck on the formula at the point"},
+    [O_RANDOM] = {"random", "N", "with --check: also at N random points in the box (0..100000)"},
+    [O_BOX] = {"box", "LO:HI", "the box is the point + [LO, HI] in every variable (default -0.5:0.5)"},
+    [O_SEED] = {"seed", "N", "seed for --random (default 1)"},
+};
 
-static _Noreturn void bad_input(const char *fmt, const char *arg) { lesson_usage_error("autodidact", fmt, arg); }
+static ad_cli cli = {
+    .program = "autodidact",
+    .summary = "any formula's derivatives, step by step, in forward and reverse mode",
+    .synopsis = "FORMULA --at NAME=VALUE[,NAME=VALUE...] [options]\n"
+                "       autodidact lesson [NAME [options]]",
+    .description =
+        "Prints the node table (a shared subexpression is one node), the forward-mode table with one\n"
+        "tangent column per variable, the reverse-mode steps, the gradient and a finite-difference check.\n"
+        "\n"
+        "FORMULA, e.g. 'y*log(x) + sqrt(y*log(x))': + - * / ^ (or **), parentheses, numbers in C\n"
+        "syntax, variables, pi, e, and exp log sqrt sin cos tanh sigmoid relu abs neg max(a,b) min(a,b)\n"
+        "pow(x,c); a^b with a variable exponent needs a > 0 (x^y, 2^x, e^x).\n"
+        "\n"
+        "autodidact lesson NAME [options] runs one of the course's lesson programs (installed in\n"
+        "libexec/autodidact/); autodidact lesson lists them. (A formula that is just the variable\n"
+        "'lesson' is written '(lesson)'.)",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .notes = "Exit status: 0 fine, 1 --check found a mismatch, 2 bad input.",
+};
+
+static _Noreturn void bad_input(const char *fmt, const char *arg) { ad_cli_usage_error(&cli, fmt, arg); }
+
+/* `autodidact lesson NAME args...`: exec the lesson. Installed, the lessons
+ * are in AD_LESSON_DIR_FROM_BIN relative to this program; in the build tree
+ * they are beside it. Only the names in AD_LESSONS are run. */
+static int run_lesson(int argc, char **argv)
+{
+    const char *names = AD_LESSONS;
+    if (argc < 3) {
+        printf("usage: autodidact lesson NAME [options]   (NAME --help for a lesson's options)\nlessons: %s\n", names);
+        return 0;
+    }
+    const char *name = argv[2];
+    size_t len = strlen(name);
+    bool known = false;
+    for (const char *p = names; *p;) {
+        size_t n = strcspn(p, " ");
+        known = known || (n == len && !strncmp(p, name, n));
+        p += n + (p[n] == ' ');
+    }
+    if (!known) {
+        fprintf(stderr, "autodidact: no lesson '%s'; the lessons are: %s\n", name, names);
+        return 2;
+    }
+    char self[4096], path[8192];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "autodidact: cannot find my own location (/proc/self/exe): %s\n", strerror(errno));
+        return 1;
+    }
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    snprintf(path, sizeof path, "%s/%s/%s", self, AD_LESSON_DIR_FROM_BIN, name);
+    if (access(path, X_OK) != 0) snprintf(path, sizeof path, "%s/%s", self, name);
+    argv[2] = path;
+    execv(path, argv + 2);
+    fprintf(stderr, "autodidact: cannot run the lesson %s: %s\n", path, strerror(errno));
+    return 1;
+}
 
 static ad_node *build_fn(ad_context *ctx, ad_node *const *x, void *user) { return ad_expr_build(user, ctx, x); }
 
@@ -151,41 +209,41 @@ int main(int argc, char **argv)
     long random_n = 0;
     unsigned long seed = 1;
     double box_lo = -0.5, box_hi = 0.5;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return 0;
+    if (argc >= 2 && !strcmp(argv[1], "lesson")) return run_lesson(argc, argv);
+    ad_cli_start(&cli, argc, argv);
+    const char *v;
+    static const char *const modes[] = {"forward", "reverse", "both", NULL}, *const variants[] = {"A", "B", NULL};
+    for (int k; (k = ad_cli_next(&cli, &v)) != AD_CLI_END;) {
+        switch (k) {
+        case AD_CLI_ARG:
+            if (formula) bad_input("one formula only; '%s' is extra (quote the formula)", v);
+            formula = v;
+            break;
+        case O_JSON: json = true; break;
+        case O_CHECK: check = true; break;
+        case O_SYMBOLIC: symbolic = true; break;
+        case O_AT:
+            if (n_at == 16) bad_input("%s", "--at given more than 16 times");
+            at[n_at++] = (char *)v;
+            break;
+        case O_DOT: dot = v; break;
+        case O_MODE: {
+            int m = ad_cli_choice(&cli, v, modes);
+            show_fwd = m != 1;
+            show_rev = m != 0;
+            break;
         }
-        if (!strcmp(a, "--json")) json = true;
-        else if (!strcmp(a, "--check")) check = true;
-        else if (!strcmp(a, "--symbolic")) symbolic = true;
-        else if (!strncmp(a, "--", 2)) {
-            if (!v) bad_input("%s needs a value", a);
-            i++;
-            if (!strcmp(a, "--at")) {
-                if (n_at < 16) at[n_at++] = (char *)v;
-            } else if (!strcmp(a, "--dot")) dot = v;
-            else if (!strcmp(a, "--mode")) {
-                show_fwd = !strcmp(v, "forward") || !strcmp(v, "both");
-                show_rev = !strcmp(v, "reverse") || !strcmp(v, "both");
-                if (!show_fwd && !show_rev) bad_input("--mode takes forward, reverse or both, not '%s'", v);
-            } else if (!strcmp(a, "--variant")) {
-                if (!strcmp(v, "A")) variant = AD_BACKWARD_PULL;
-                else if (!strcmp(v, "B")) variant = AD_BACKWARD_PUSH;
-                else bad_input("--variant takes A or B, not '%s'", v);
-            } else if (!strcmp(a, "--random")) {
-                char *end;
-                random_n = strtol(v, &end, 10);
-                if (*end || random_n < 0 || random_n > 100000) bad_input("--random needs a count 0..100000, not '%s'", v);
-            } else if (!strcmp(a, "--seed")) {
-                seed = strtoul(v, NULL, 10);
-            } else if (!strcmp(a, "--box")) {
-                if (sscanf(v, "%lf:%lf", &box_lo, &box_hi) != 2 || !(box_lo < box_hi))
-                    bad_input("--box needs LO:HI with LO < HI, not '%s'", v);
-            } else bad_input("unknown option '%s'", a);
-        } else if (!formula) formula = a;
-        else bad_input("one formula only; '%s' is extra (quote the formula)", a);
+        case O_VARIANT: variant = ad_cli_choice(&cli, v, variants) == 0 ? AD_BACKWARD_PULL : AD_BACKWARD_PUSH; break;
+        case O_RANDOM: random_n = ad_cli_long(&cli, v, 0, 100000); break;
+        case O_SEED: seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
+        case O_BOX: {
+            char extra;
+            if (sscanf(v, "%lf:%lf%c", &box_lo, &box_hi, &extra) != 2 || !isfinite(box_lo) || !isfinite(box_hi) ||
+                !(box_lo < box_hi))
+                bad_input("--box needs LO:HI with LO < HI, not '%s'", v);
+            break;
+        }
+        }
     }
     if (!formula) bad_input("%s", "no formula given");
 

@@ -23,7 +23,6 @@ int main(int argc, char **argv)
         .in = {{"x", 3, 1, INFINITY, "log x must be > 0 and y·log x >= 0 for the square root: x > 1"},
                {"y", 2, 0, INFINITY, "y·log x must be > 0 for the square root's derivative: y > 0"}},
         .n_in = 2,
-        .variant = AD_BACKWARD_PULL,   /* the lecture's steps 0′–4′: each adjoint a sum over consumers */
         .has_variant = true,
         .has_dot = true,
     };

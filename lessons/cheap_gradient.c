@@ -149,8 +149,11 @@ int main(int argc, char **argv)
     cJSON *arr = doc ? cJSON_AddArrayToObject(doc, "models") : NULL;
     for (int k = 0; k < 3; k++) {
         double ratio = t[k].fwd_bwd / t[k].fwd;
-        if (!L.json) printf("  %-38s %9.3f ms %11.3f ms %7.2fx\n", name[k], 1e3 * t[k].fwd, 1e3 * t[k].fwd_bwd, ratio);
-        else {
+        if (!L.json) {
+            printf("  ");
+            ad_explain_pad(stdout, name[k], -38);   /* Σ, ᵢ, · are one column each */
+            printf(" %9.3f ms %11.3f ms %7.2fx\n", 1e3 * t[k].fwd, 1e3 * t[k].fwd_bwd, ratio);
+        } else {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "model", name[k]);
             cJSON_AddNumberToObject(o, "forward_seconds", t[k].fwd);

@@ -65,7 +65,9 @@ int main(int argc, char **argv)
     }
     if (!L.json) {
         printf("finite_differences — J = cos(sin(x²) + 3x²) at x = %g; the true dJ/dx = %.15g (reverse mode)\n\n", x0, exact);
-        printf("  %-7s  %-12s %-12s   %-12s %-12s\n", "ε", "double fwd", "double ctr", "float fwd", "float ctr");
+        printf("  ");
+        ad_explain_pad(stdout, "ε", -7);   /* by display columns: ε is 2 bytes */
+        printf("  %-12s %-12s   %-12s %-12s\n", "double fwd", "double ctr", "float fwd", "float ctr");
         for (int k = 1; k <= 13; k++) {
             printf("  1e-%-4d ", k);
             for (int c = 0; c < 4; c++)

@@ -156,12 +156,16 @@ int main(int argc, char **argv)
     if (!L.json) {
         printf("jacobian_chain — lecture 001's g = f₁ ∘ f₂ ∘ ⋯ ∘ f₅, f_i: R^{n_i} → R^{n_{i−1}}: the input is in\n"
                "R^{n₅}, the output in R^{n₀}, and ∇g = Df₁ Df₂ ⋯ Df₅ with Df_i of size n_{i−1} × n_i\n\n");
-        printf("  %-34s %-34s %14s %14s %14s\n", "widths n₀ … n₅", "", "forward order", "reverse order", "optimal (DP)");
+        printf("  ");
+        ad_explain_pad(stdout, "widths n₀ … n₅", -34);   /* by display columns, not bytes */
+        printf(" %-34s %14s %14s %14s\n", "", "forward order", "reverse order", "optimal (DP)");
         for (int c = 0; c < 4; c++) {
             char w[128];
             snprintf(w, sizeof w, "%g,%g,%g,%g,%g,%g", chains[c][0], chains[c][1], chains[c][2], chains[c][3], chains[c][4],
                      chains[c][5]);
-            printf("  %-34s %-34s %14.3g %14.3g %14.3g\n", w, what[c], costs[c][0], costs[c][1], costs[c][2]);
+            printf("  %-34s ", w);
+            ad_explain_pad(stdout, what[c], -34);
+            printf(" %14.3g %14.3g %14.3g\n", costs[c][0], costs[c][1], costs[c][2]);
         }
         printf("  (multiply-adds to form the whole Jacobian; forward: Df₁(Df₂(⋯(Df₄Df₅))), reverse: ((Df₁Df₂)Df₃)⋯Df₅)\n\n");
         printf("Lecture 001: reverse order is \"optimal if n₀ ≤ n₁ ≤ ⋯ ≤ n_N\". The widths given are %snon-decreasing;\n"

@@ -19,82 +19,75 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "ad_cli.h"
 #include "lenet_model.h"
 #include "lesson.h"
 
-typedef struct options {
+typedef struct options_t {
     int epochs, batch, threads, json;
     long limit;
     double lr, weight_decay;
     unsigned long seed;
     const char *data, *out, *device, *optimizer;
-} options;
+} options_t;
 
-static const char *usage_text =
-    "usage: lenet [--epochs N] [--batch N] [--lr X] [--weight-decay X] [--seed N] [--threads N] [--limit N]\n"
-    "             [--optimizer adam|adamw|sgd] [--data DIR] [--out DIR] [--device cpu|cuda] [--json]\n"
-    "\n"
-    "  --epochs N     passes over the training set (default 10)\n"
-    "  --batch N      minibatch size (default 64)\n"
-    "  --lr X         learning rate (default 1e-3 for Adam and AdamW, 0.05 for SGD with momentum 0.9)\n"
-    "  --weight-decay X  λ >= 0: L2 (λ·w added to the gradient) for adam and sgd, decoupled for adamw\n"
-    "                 (default 0; 0.01 for adamw)\n"
-    "  --seed N       seed of the initial weights and the shuffles (default 1)\n"
-    "  --threads N    CPU threads for the kernels (default: the cores online)\n"
-    "  --limit N      train on the first N examples only (a quick look)\n"
-    "  --data DIR     Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")\n"
-    "  --out DIR      where lenet_curve.csv, lenet_loss.svg, lenet_filters.svg go (default .)\n"
-    "  --device D     cpu, or cuda (needs a build with the CUDA backend and a GPU)\n"
-    "  --json         print the results as JSON\n";
+enum {
+    O_EPOCHS, O_BATCH, O_LR, O_WEIGHT_DECAY, O_SEED, O_THREADS, O_LIMIT, O_OPTIMIZER, O_DATA, O_OUT, O_DEVICE, O_JSON,
+    N_OPTIONS
+};
+static const ad_cli_option options[N_OPTIONS] = {
+    [O_EPOCHS] = {"epochs", "N", "passes over the training set (default 10)"},
+    [O_BATCH] = {"batch", "N", "minibatch size (default 64)"},
+    [O_LR] = {"lr", "X", "learning rate (default 1e-3 for Adam and AdamW, 0.05 for SGD with momentum 0.9)"},
+    [O_WEIGHT_DECAY] = {"weight-decay", "X", "λ >= 0: L2 (λ·w added to the gradient) for adam and sgd, decoupled for\n"
+                                             "adamw (default 0; 0.01 for adamw)"},
+    [O_SEED] = {"seed", "N", "seed of the initial weights and the shuffles (default 1)"},
+    [O_THREADS] = {"threads", "N", "CPU threads for the kernels (default: the cores online)"},
+    [O_LIMIT] = {"limit", "N", "train on the first N examples only (a quick look)"},
+    [O_OPTIMIZER] = {"optimizer", "adam|adamw|sgd", "the optimizer (default adam)"},
+    [O_DATA] = {"data", "DIR", "Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")"},
+    [O_OUT] = {"out", "DIR", "where lenet_curve.csv, lenet_loss.svg, lenet_filters.svg go (default .);\n"
+                             "made if missing, and checked before training starts"},
+    [O_DEVICE] = {"device", "cpu|cuda", "cpu, or cuda (needs a build with the CUDA backend and a GPU)"},
+    [O_JSON] = {"json", NULL, "print the results as JSON"},
+};
 
-static _Noreturn void usage_error(const char *fmt, const char *arg) { lesson_usage_error("lenet", fmt, arg); }
+static ad_cli cli = {
+    .program = "lenet",
+    .summary = "LeNet-5 trained on Fashion-MNIST, with its loss curve and learned filters",
+    .description = "Prints the per-epoch train loss and test accuracy; writes the curve as CSV and SVG (the\n"
+                   "loss of every step, the per-epoch test accuracy) and conv1's six filters as SVG. The\n"
+                   "same --seed and --threads give the same run, bit for bit. Backward is the library's\n"
+                   "default, Version B (each node pushes its increments into its inputs).",
+    .options = options,
+    .n_options = N_OPTIONS,
+};
 
-static long parse_long(const char *opt, const char *v, long lo, long hi)
+static void parse(options_t *o, int argc, char **argv)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) usage_error("%s needs a whole number in range", opt);
-    return x;
-}
-
-static void parse(options *o, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            exit(0);
+    static const char *const optimizers[] = {"adam", "adamw", "sgd", NULL}, *const devices[] = {"cpu", "cuda", NULL};
+    ad_cli_start(&cli, argc, argv);
+    const char *v;
+    for (int k; (k = ad_cli_next(&cli, &v)) != AD_CLI_END;) {
+        switch (k) {
+        case AD_CLI_ARG: ad_cli_usage_error(&cli, "unexpected argument '%s'", v);
+        case O_EPOCHS: o->epochs = (int)ad_cli_long(&cli, v, 1, 1000); break;
+        case O_BATCH: o->batch = (int)ad_cli_long(&cli, v, 1, 60000); break;
+        case O_THREADS: o->threads = (int)ad_cli_long(&cli, v, 1, 256); break;
+        case O_LIMIT: o->limit = ad_cli_long(&cli, v, 1, 60000); break;
+        case O_SEED: o->seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
+        case O_LR:
+            o->lr = ad_cli_double(&cli, v, 0, INFINITY);
+            if (!(o->lr > 0)) ad_cli_usage_error(&cli, "--lr needs a positive number, not '%s'", v);
+            break;
+        case O_WEIGHT_DECAY: o->weight_decay = ad_cli_double(&cli, v, 0, INFINITY); break;
+        case O_DATA: o->data = v; break;
+        case O_OUT: o->out = v; break;
+        case O_DEVICE: o->device = devices[ad_cli_choice(&cli, v, devices)]; break;
+        case O_OPTIMIZER: o->optimizer = optimizers[ad_cli_choice(&cli, v, optimizers)]; break;
+        case O_JSON: o->json = 1; break;
         }
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-            continue;
-        }
-        if (i + 1 >= argc) usage_error("unknown option or missing value: '%s'", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--epochs")) o->epochs = (int)parse_long(a, v, 1, 1000);
-        else if (!strcmp(a, "--batch")) o->batch = (int)parse_long(a, v, 1, 60000);
-        else if (!strcmp(a, "--threads")) o->threads = (int)parse_long(a, v, 1, 256);
-        else if (!strcmp(a, "--limit")) o->limit = parse_long(a, v, 1, 60000);
-        else if (!strcmp(a, "--seed")) o->seed = (unsigned long)parse_long(a, v, 0, 2147483647L);
-        else if (!strcmp(a, "--lr")) {
-            char *end;
-            o->lr = strtod(v, &end);
-            if (*end || !(o->lr > 0) || !isfinite(o->lr)) usage_error("--lr needs a positive number, not '%s'", v);
-        } else if (!strcmp(a, "--weight-decay")) {
-            char *end;
-            o->weight_decay = strtod(v, &end);
-            if (end == v || *end || !(o->weight_decay >= 0) || !isfinite(o->weight_decay))
-                usage_error("--weight-decay needs a number >= 0, not '%s'", v);
-        } else if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--device")) o->device = v;
-        else if (!strcmp(a, "--optimizer")) o->optimizer = v;
-        else usage_error("unknown option '%s'", a);
     }
-    if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda")) usage_error("--device takes cpu or cuda, not '%s'", o->device);
-    if (strcmp(o->optimizer, "adam") && strcmp(o->optimizer, "adamw") && strcmp(o->optimizer, "sgd"))
-        usage_error("--optimizer takes adam, adamw or sgd, not '%s'", o->optimizer);
 }
 
 /* n's value on the host: n itself, or a copy received from the GPU. */
@@ -148,43 +141,133 @@ static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images,
 }
 
 /* ---- pictures ---- */
-static void write_loss_svg(const char *path, const double *loss, const double *acc, int epochs)
+
+/* A step of 1, 2 or 5 times a power of ten giving about `target` ticks over range. */
+static double nice_step(double range, int target)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return;
-    double W = 640, H = 360, L = 60, R = 60, T = 30, Bm = 50, maxl = 0;
-    for (int e = 0; e < epochs; e++) maxl = fmax(maxl, loss[e]);
-    maxl = maxl > 0 ? maxl * 1.1 : 1;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
-    fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-    fprintf(f, "<text x=\"%g\" y=\"18\" text-anchor=\"middle\">LeNet-5 on Fashion-MNIST: train loss (blue, left) and test accuracy (red, right)</text>\n", W / 2);
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, H - Bm, W - R, H - Bm);
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, T, L, H - Bm);
-    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", W - R, T, W - R, H - Bm);
-    for (int k = 0; k <= 4; k++) {
-        double y = H - Bm - k * (H - Bm - T) / 4;
-        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"end\" fill=\"#1f5fbf\">%.2f</text>\n", L - 5, y + 4, maxl * k / 4);
-        fprintf(f, "<text x=\"%g\" y=\"%g\" fill=\"#bf1f1f\">%.0f%%</text>\n", W - R + 5, y + 4, 80 + 20.0 * k / 4);
-    }
-    double dx = epochs > 1 ? (W - L - R) / (epochs - 1) : 0;
-    fprintf(f, "<polyline fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"2\" points=\"");
-    for (int e = 0; e < epochs; e++) fprintf(f, "%g,%g ", L + e * dx, H - Bm - loss[e] / maxl * (H - Bm - T));
-    fprintf(f, "\"/>\n<polyline fill=\"none\" stroke=\"#bf1f1f\" stroke-width=\"2\" points=\"");
-    for (int e = 0; e < epochs; e++) {
-        double a = fmin(fmax((acc[e] * 100 - 80) / 20, 0), 1);
-        fprintf(f, "%g,%g ", L + e * dx, H - Bm - a * (H - Bm - T));
-    }
-    fprintf(f, "\"/>\n");
-    for (int e = 0; e < epochs; e++)
-        fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">%d</text>\n", L + e * dx, H - Bm + 16, e + 1);
-    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">epoch</text>\n</svg>\n", W / 2, H - 12);
-    fclose(f);
+    double raw = range > 0 ? range / target : 1, p = pow(10, floor(log10(raw))), f = raw / p;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p;
 }
 
-static void write_filters_svg(const char *path, const ad_node *w)
+/* An axis over [lo, hi] widened to whole ticks. */
+typedef struct axis {
+    double lo, hi, step;
+} axis;
+
+static axis make_axis(double lo, double hi, int target)
+{
+    axis a;
+    a.step = nice_step(hi - lo, target);
+    a.lo = floor(lo / a.step + 1e-9) * a.step;
+    a.hi = ceil(hi / a.step - 1e-9) * a.step;
+    if (!(a.hi > a.lo)) a.hi = a.lo + a.step;
+    return a;
+}
+
+/* Decimals needed to print the ticks of a step: 0.25 needs 2, 20 needs 0. */
+static int decimals(double step) { return step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9); }
+
+/* The training curve: the loss of every step (averaged over `per` steps
+ * where there are more steps than pixels, so the line stays readable) and
+ * each epoch's mean loss against the left axis, the test accuracy after
+ * each epoch against the right; both axes scaled to the data, the x axis in
+ * epochs from 0. Right for any run length: a one-epoch run has its ~1000
+ * per-step points, one mean-loss and one accuracy marker. Returns false with
+ * a message on a write error. */
+static bool write_loss_svg(const char *path, const double *step_loss, int64_t steps, const double *loss,
+                           const double *acc, int epochs)
 {
     FILE *f = fopen(path, "w");
-    if (!f) return;
+    if (!f) {
+        fprintf(stderr, "lenet: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    const double W = 760, H = 430, L = 70, R = 80, T = 62, Bm = 56, PW = W - L - R, PH = H - T - Bm;
+    int64_t total = steps * epochs, per = total > (int64_t)PW ? (total + (int64_t)PW - 1) / (int64_t)PW : 1;
+    double maxl = 0, mina = 1, maxa = 0;
+    for (int64_t i = 0; i < total; i++) maxl = fmax(maxl, step_loss[i]);
+    for (int e = 0; e < epochs; e++) mina = fmin(mina, acc[e]), maxa = fmax(maxa, acc[e]);
+    /* x: quarter epochs for one epoch, whole epochs up to ten, nice steps beyond */
+    axis ax = epochs == 1 ? make_axis(0, 1, 4) : epochs <= 10 ? (axis){0, epochs, 1} : make_axis(0, epochs, 10);
+    axis ay = make_axis(0, maxl > 0 ? maxl : 1, 5);
+    /* accuracy: the data's range with a margin, at least 4 points wide, inside [0, 1] */
+    double alo = mina - 0.02, ahi = maxa + 0.02;
+    if (ahi - alo < 0.04) alo = (mina + maxa) / 2 - 0.02, ahi = (mina + maxa) / 2 + 0.02;
+    axis aa = make_axis(fmax(alo, 0), fmin(ahi, 1), 5);
+#define X(v) (L + ((v) - ax.lo) / (ax.hi - ax.lo) * PW)
+#define YL(v) (T + PH - ((v) - ay.lo) / (ay.hi - ay.lo) * PH)
+#define YA(v) (T + PH - ((v) - aa.lo) / (aa.hi - aa.lo) * PH)
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" font-family=\"sans-serif\" "
+               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
+    fprintf(f, "<text x=\"%g\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">LeNet-5 on Fashion-MNIST: %d epoch%s of "
+               "%lld steps</text>\n", W / 2, epochs, epochs > 1 ? "s" : "", (long long)steps);
+    /* grid and ticks */
+    for (double v = ay.lo; v <= ay.hi + ay.step / 2; v += ay.step) {
+        fprintf(f, "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", L, YL(v), L + PW, YL(v));
+        fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f5fbf\">%.*f</text>\n", L - 6, YL(v) + 4,
+                decimals(ay.step), v);
+    }
+    for (double v = aa.lo; v <= aa.hi + aa.step / 2; v += aa.step)
+        fprintf(f, "<text x=\"%g\" y=\"%.1f\" fill=\"#bf1f1f\">%.*f%%</text>\n", L + PW + 6, YA(v) + 4,
+                decimals(100 * aa.step), 100 * v);
+    for (double v = ax.lo; v <= ax.hi + ax.step / 2; v += ax.step) {
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"black\"/>\n", X(v), T + PH, X(v), T + PH + 5);
+        fprintf(f, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%.*f</text>\n", X(v), T + PH + 18, decimals(ax.step), v);
+    }
+    fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"black\"/>\n", L, T, PW, PH);
+    fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">epoch</text>\n", L + PW / 2, H - 12);
+    fprintf(f, "<text transform=\"translate(18 %g) rotate(-90)\" text-anchor=\"middle\" fill=\"#1f5fbf\">train loss "
+               "(cross-entropy)</text>\n", T + PH / 2);
+    fprintf(f, "<text transform=\"translate(%g %g) rotate(90)\" text-anchor=\"middle\" fill=\"#bf1f1f\">test "
+               "accuracy</text>\n", W - 16, T + PH / 2);
+    /* the loss of every step (or of each `per` steps), at the step's end */
+    fprintf(f, "<polyline fill=\"none\" stroke=\"#8fb3e8\" stroke-width=\"1\" points=\"");
+    for (int64_t i = 0; i < total; i += per) {
+        int64_t n = total - i < per ? total - i : per;
+        double sum = 0;
+        for (int64_t j = 0; j < n; j++) sum += step_loss[i + j];
+        fprintf(f, "%.1f,%.1f ", X((double)(i + n) / (double)steps), YL(sum / (double)n));
+    }
+    fprintf(f, "\"/>\n");
+    /* each epoch's mean loss and the test accuracy, at the epoch's end */
+    if (epochs > 1) {
+        fprintf(f, "<polyline fill=\"none\" stroke=\"#1f5fbf\" stroke-width=\"2\" points=\"");
+        for (int e = 0; e < epochs; e++) fprintf(f, "%.1f,%.1f ", X(e + 1), YL(loss[e]));
+        fprintf(f, "\"/>\n<polyline fill=\"none\" stroke=\"#bf1f1f\" stroke-width=\"2\" points=\"");
+        for (int e = 0; e < epochs; e++) fprintf(f, "%.1f,%.1f ", X(e + 1), YA(acc[e]));
+        fprintf(f, "\"/>\n");
+    }
+    for (int e = 0; e < epochs; e++) {
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" fill=\"#1f5fbf\"/>\n", X(e + 1) - 3.5, YL(loss[e]) - 3.5);
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#bf1f1f\"/>\n", X(e + 1), YA(acc[e]));
+    }
+    /* the last values, written out */
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#bf1f1f\">%.2f%%</text>\n", X(epochs) - 8,
+            YA(acc[epochs - 1]) + (acc[epochs - 1] > (aa.lo + aa.hi) / 2 ? 16 : -8), 100 * acc[epochs - 1]);
+    /* legend: one row between the title and the plot, never over the data */
+    double ly = T - 12;
+    char what[64] = "loss per step";
+    if (per > 1) snprintf(what, sizeof what, "loss per step (means of %lld)", (long long)per);
+    fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#8fb3e8\"/><text x=\"%g\" y=\"%g\">%s</text>\n",
+            L, ly, L + 20, ly, L + 25, ly + 4, what);
+    fprintf(f, "<rect x=\"%g\" y=\"%g\" width=\"7\" height=\"7\" fill=\"#1f5fbf\"/><text x=\"%g\" y=\"%g\">epoch's mean "
+               "loss</text>\n", L + 236.5, ly - 3.5, L + 250, ly + 4);
+    fprintf(f, "<circle cx=\"%g\" cy=\"%g\" r=\"4\" fill=\"#bf1f1f\"/><text x=\"%g\" y=\"%g\">test accuracy after the "
+               "epoch (right axis)</text>\n", L + 380, ly, L + 390, ly + 4);
+    fprintf(f, "</svg>\n");
+#undef X
+#undef YL
+#undef YA
+    return ad_cli_close_file("lenet", f, path);
+}
+
+static bool write_filters_svg(const char *path, const ad_node *w)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "lenet: %s: %s\n", path, strerror(errno));
+        return false;
+    }
     int cell = 12, gap = 16, K = 6;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n",
             K * (5 * cell + gap) + gap, 5 * cell + 2 * gap + 14);
@@ -205,7 +288,7 @@ static void write_filters_svg(const char *path, const ad_node *w)
                 gap + 5 * cell + 14, k + 1);
     }
     fprintf(f, "</svg>\n");
-    fclose(f);
+    return ad_cli_close_file("lenet", f, path);
 }
 
 static double now(void)
@@ -227,7 +310,7 @@ static void progress(int epoch, int epochs, int64_t done, int64_t total, double 
 
 int main(int argc, char **argv)
 {
-    options o = {10, 64, 0, 0, 0, 0, -1, 1, NULL, ".", "cpu", "adam"};
+    options_t o = {10, 64, 0, 0, 0, 0, -1, 1, NULL, ".", "cpu", "adam"};
     parse(&o, argc, argv);
     bool gpu = !strcmp(o.device, "cuda");
     char device_name[256] = "CPU";
@@ -238,10 +321,16 @@ int main(int argc, char **argv)
         }
         ad_gpu_describe(device_name, sizeof device_name);
     }
+    /* --out: made if missing, and tried with a real file now, not after the training */
+    if (mkdir(o.out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "lenet: --out %s: cannot create it: %s\n", o.out, strerror(errno));
+        return 2;
+    }
+    if (!ad_cli_check_out_dir("lenet", o.out)) return 2;
     bool adam = !strcmp(o.optimizer, "adam"), adamw = !strcmp(o.optimizer, "adamw");
     if (o.lr == 0) o.lr = adam || adamw ? 1e-3 : 0.05;
     if (o.weight_decay < 0) o.weight_decay = adamw ? 0.01 : 0;   /* PyTorch's defaults */
-    if (o.threads && ad_set_threads(o.threads) != AD_OK) usage_error("%s", ad_last_error());
+    if (o.threads && ad_set_threads(o.threads) != AD_OK) ad_cli_usage_error(&cli, "%s", ad_last_error());
     o.threads = ad_threads();
     ad_tensor *train_x, *train_y, *test_x, *test_y;
     if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK) {
@@ -260,13 +349,12 @@ int main(int argc, char **argv)
         ad_tensor_free(train_x), ad_tensor_free(train_y), ad_tensor_free(test_x), ad_tensor_free(test_y);
         return 2;
     }
-    mkdir(o.out, 0755);
     int64_t N = o.limit ? o.limit : train_x->shape[0], B = o.batch, steps = (N + B - 1) / B;
     /* every exit from here on goes through `out`, which frees what was made (a leak-checked build fails otherwise) */
-    int status = 1;
+    bool written = false;
     ad_optimizer *opt = NULL;
     int64_t *order = NULL;
-    double *loss_curve = NULL, *acc_curve = NULL;
+    double *loss_curve = NULL, *acc_curve = NULL, *step_loss = NULL;
     FILE *csv = NULL;
     ad_context *ctx = ad_context_new();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -296,15 +384,16 @@ int main(int argc, char **argv)
     ad_mark mark = ad_context_mark(ctx);
     order = malloc((size_t)N * sizeof *order);
     loss_curve = calloc((size_t)o.epochs, sizeof(double)), acc_curve = calloc((size_t)o.epochs, sizeof(double));
-    if (!order || !loss_curve || !acc_curve) {
-        fprintf(stderr, "lenet: out of memory\n");
-        goto out;
-    }
+    step_loss = calloc((size_t)(o.epochs * steps), sizeof(double));   /* every step's loss, for the chart */
     bool tty = isatty(2) && !o.json;
     char path[2048];
     snprintf(path, sizeof path, "%s/lenet_curve.csv", o.out);
     csv = fopen(path, "w");
-    if (csv) fprintf(csv, "epoch,train_loss,test_accuracy,seconds\n");
+    if (!csv || !order || !loss_curve || !acc_curve || !step_loss) {
+        fprintf(stderr, "lenet: %s: %s\n", csv ? "out of memory" : path, strerror(errno));
+        goto out;
+    }
+    fprintf(csv, "epoch,train_loss,test_accuracy,seconds\n");
     if (!o.json) {
         char where[320];
         if (gpu) snprintf(where, sizeof where, "on the GPU: %s", device_name);
@@ -337,13 +426,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "\nlenet: %s\n", ad_last_error());
                 goto out;
             }
-            double step_loss = ad_value_scalar(loss_host);
-            if (!isfinite(step_loss)) {   /* diverged (a learning rate far too large): say so, not NaN with exit 0 */
+            step_loss[e * steps + s] = ad_value_scalar(loss_host);
+            if (!isfinite(step_loss[e * steps + s])) {   /* diverged (a learning rate far too large): say so, not NaN with exit 0 */
                 fprintf(stderr, "\nlenet: the training loss is %g at epoch %d, step %lld: training diverged (learning "
-                                "rate %g; try a smaller --lr)\n", step_loss, e + 1, (long long)s + 1, o.lr);
+                                "rate %g; try a smaller --lr)\n", step_loss[e * steps + s], e + 1, (long long)s + 1, o.lr);
                 goto out;
             }
-            sum_loss += step_loss * (double)n;
+            sum_loss += step_loss[e * steps + s] * (double)n;
             ad_optimizer_zero_grad(opt);
             ad_context_rewind(ctx, mark);
             if (tty && (s % 20 == 0 || s == steps - 1)) progress(e + 1, o.epochs, (s + 1) * B < N ? (s + 1) * B : N, N, sum_loss / (double)((s + 1) * B < N ? (s + 1) * B : N), t0);
@@ -357,15 +446,15 @@ int main(int argc, char **argv)
             printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  (%.1f s, %.0f images/s)\n", e + 1, loss_curve[e],
                    100 * acc_curve[e], secs, (double)N / secs);
         fflush(stdout);
-        if (csv) fprintf(csv, "%d,%.6f,%.6f,%.3f\n", e + 1, loss_curve[e], acc_curve[e], secs);
+        fprintf(csv, "%d,%.6f,%.6f,%.3f\n", e + 1, loss_curve[e], acc_curve[e], secs);
     }
-    if (csv) fclose(csv);
+    written = ad_cli_close_file("lenet", csv, path);
     csv = NULL;
     snprintf(path, sizeof path, "%s/lenet_loss.svg", o.out);
-    write_loss_svg(path, loss_curve, acc_curve, o.epochs);
+    written = write_loss_svg(path, step_loss, steps, loss_curve, acc_curve, o.epochs) && written;
     snprintf(path, sizeof path, "%s/lenet_filters.svg", o.out);
     ad_set_grad_enabled(ctx, false);
-    write_filters_svg(path, on_host(ctx, m.p[0]));
+    written = write_filters_svg(path, on_host(ctx, m.p[0])) && written;
     if (o.json) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "lesson", "lenet");
@@ -384,18 +473,18 @@ int main(int argc, char **argv)
             cJSON_AddItemToArray(a, cJSON_CreateNumber(acc_curve[e]));
         }
         lesson_print_json(doc);
-    } else {
+    } else if (written) {
         printf("Wrote %s/lenet_curve.csv, %s/lenet_loss.svg and %s/lenet_filters.svg\n", o.out, o.out, o.out);
     }
-    status = 0;
 out:
     if (csv) fclose(csv);
     free(order);
     free(loss_curve);
     free(acc_curve);
+    free(step_loss);
     ad_optimizer_free(opt);
     if (rng) gsl_rng_free(rng);
     ad_context_free(ctx);
     ad_tensor_free(train_x), ad_tensor_free(train_y), ad_tensor_free(test_x), ad_tensor_free(test_y);
-    return status;
+    return written ? 0 : 1;
 }

@@ -5,90 +5,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ad_cli.h"
 #include "lesson.h"
 
 static int failures;   /* checks failed so far (lesson_fail) */
 
-static void usage(const lesson *L, FILE *f)
+void lesson_parse(lesson *L, int argc, char **argv)
 {
-    fprintf(f, "%s — %s\n\nusage: %s", L->program, L->title, L->program);
-    for (int i = 0; i < L->n_in; i++) fprintf(f, " [--%s VALUE]", L->in[i].name);
-    fprintf(f, "%s [--json]%s [--help]\n\n", L->has_variant ? " [--variant A|B]" : "", L->has_dot ? " [--dot FILE]" : "");
-    for (int i = 0; i < L->n_in; i++)
-        fprintf(f, "  --%-8s input %s (default %g)%s%s\n", L->in[i].name, L->in[i].name, L->in[i].value,
-                L->in[i].why ? "; " : "", L->in[i].why ? L->in[i].why : "");
-    if (L->has_variant)
-        fprintf(f, "  --variant  backward pass: A (each node pulls from its consumers) or B (each node\n"
-                   "             pushes increments to its inputs); default %s\n", L->variant == AD_BACKWARD_PULL ? "A" : "B");
-    fprintf(f, "  --json     print the results as JSON only\n");
+    /* The table: one option per input, then what every lesson has. */
+    static char help[LESSON_MAX_INPUTS][512];
+    ad_cli_option opt[LESSON_MAX_INPUTS + 3];
+    int n = 0;
+    for (int i = 0; i < L->n_in; i++, n++) {
+        snprintf(help[i], sizeof help[i], "input %s (default %g)%s%s", L->in[i].name, L->in[i].value,
+                 L->in[i].why ? ";\n" : "", L->in[i].why ? L->in[i].why : "");
+        opt[n] = (ad_cli_option){L->in[i].name, "VALUE", help[i]};
+    }
+    /* --variant and --dot only where the lesson uses them (has_variant, has_dot) */
+    const int o_json = n++, o_variant = L->has_variant ? n++ : -10, o_dot = L->has_dot ? n++ : -10;
+    opt[o_json] = (ad_cli_option){"json", NULL, "print the results as JSON only"};
+    if (L->has_variant) opt[o_variant] = (ad_cli_option){"variant", "A|B", LESSON_VARIANT_HELP};
     if (L->has_dot)
-        fprintf(f, "  --dot FILE write the computation graph with values and gradients for Graphviz\n"
-                   "             (render it: dot -Tsvg FILE > graph.svg)\n");
-    if (L->usage_extra) fprintf(f, "\n%s\n", L->usage_extra);
+        opt[o_dot] = (ad_cli_option){"dot", "FILE", "write the computation graph with values and gradients for\n"
+                                                    "Graphviz (render it: dot -Tsvg FILE > graph.svg)"};
+    ad_cli cli = {.program = L->program, .summary = L->title, .description = L->usage_extra, .options = opt,
+                  .n_options = n};
+    ad_cli_start(&cli, argc, argv);
+    const char *val;
+    for (int k; (k = ad_cli_next(&cli, &val)) != AD_CLI_END;) {
+        if (k == AD_CLI_ARG) ad_cli_usage_error(&cli, "unexpected argument '%s'", val);
+        else if (k == o_json) L->json = true;
+        else if (k == o_dot) L->dot_path = val;
+        else if (k == o_variant) {
+            if (!strcmp(val, "A") || !strcmp(val, "a")) L->variant = AD_BACKWARD_PULL;
+            else if (!strcmp(val, "B") || !strcmp(val, "b")) L->variant = AD_BACKWARD_PUSH;
+            else ad_cli_usage_error(&cli, "--variant takes A or B, not '%s'", val);
+        } else {
+            double v = ad_cli_double(&cli, val, -INFINITY, INFINITY);
+            const lesson_input *in = &L->in[k];
+            if (!(v > in->lo && v < in->hi))
+                ad_cli_usage_error(&cli, "--%s %s is outside the domain (%g, %g)%s%s", in->name, val, in->lo, in->hi,
+                                   in->why ? ": " : "", in->why ? in->why : "");
+            L->in[k].value = v;
+        }
+    }
 }
 
 _Noreturn void lesson_usage_error(const char *program, const char *fmt, const char *arg)
 {
-    fprintf(stderr, "%s: ", program);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see %s --help)\n", program);
-    exit(2);
-}
-
-static _Noreturn void usage_error(const lesson *L, const char *fmt, const char *arg)
-{
-    lesson_usage_error(L->program, fmt, arg);
-}
-
-void lesson_parse(lesson *L, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            usage(L, stdout);
-            exit(0);
-        }
-        if (!strcmp(arg, "--json")) {
-            L->json = true;
-            continue;
-        }
-        if (strncmp(arg, "--", 2) != 0) usage_error(L, "unexpected argument '%s'", arg);
-        /* --name value or --name=value */
-        char key[64];
-        const char *eq = strchr(arg + 2, '='), *val;
-        size_t klen = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-        if (klen >= sizeof key) usage_error(L, "unknown option '%s'", arg);
-        memcpy(key, arg + 2, klen);
-        key[klen] = '\0';
-        if (eq) val = eq + 1;
-        else if (i + 1 < argc) val = argv[++i];
-        else usage_error(L, "option '%s' needs a value", arg);
-        if (!strcmp(key, "dot") && L->has_dot) {
-            L->dot_path = val;
-            continue;
-        }
-        if (!strcmp(key, "variant") && L->has_variant) {
-            if (!strcmp(val, "A") || !strcmp(val, "a")) L->variant = AD_BACKWARD_PULL;
-            else if (!strcmp(val, "B") || !strcmp(val, "b")) L->variant = AD_BACKWARD_PUSH;
-            else usage_error(L, "--variant takes A or B, not '%s'", val);
-            continue;
-        }
-        int k = -1;
-        for (int j = 0; j < L->n_in; j++)
-            if (!strcmp(key, L->in[j].name)) k = j;
-        if (k < 0) usage_error(L, "unknown option '--%s'", key);
-        char *end;
-        errno = 0;
-        double v = strtod(val, &end);
-        if (end == val || *end || errno == ERANGE || !isfinite(v))
-            usage_error(L, "'%s' is not a finite number", val);
-        if (!(v > L->in[k].lo && v < L->in[k].hi)) {
-            fprintf(stderr, "%s: --%s %s is outside the domain (%g, %g)%s%s\n", L->program, key, val, L->in[k].lo,
-                    L->in[k].hi, L->in[k].why ? ": " : "", L->in[k].why ? L->in[k].why : "");
-            exit(2);
-        }
-        L->in[k].value = v;
-    }
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, arg);
+    ad_cli_usage_error(&(ad_cli){.program = program}, "%s", msg);
 }
 
 double lesson_eval(lesson_fn f, void *user, const double *x, int n)

@@ -1,5 +1,5 @@
 /* lesson.h: what every lesson program shares: its command line
- * (--NAME VALUE inputs, --json, --dot FILE, --variant A|B, --help), the
+ * (--NAME VALUE inputs, --json, --dot FILE, --variant A|B, --help, --version), the
  * finite-difference cross-check of a scalar function built with the
  * engine, and JSON output through cJSON. */
 #ifndef LESSON_H
@@ -39,9 +39,18 @@ typedef struct lesson {
     const char *kink_why;
 } lesson;
 
-/* Parse argv into L (defaults already in L). On --help prints usage and
- * exits 0; on bad input prints a one-line error and exits 2. */
+/* Parse argv into L (defaults already in L) through the commands' shared
+ * parser (ad_cli.h): --help, --version, --man exit 0; bad input prints a
+ * one-line error and exits 2. */
 void lesson_parse(lesson *L, int argc, char **argv);
+
+/* --variant's help in every command: Version B is the default everywhere,
+ * and why. */
+#define LESSON_VARIANT_HELP                                                                                            \
+    "the backward pass: B, the default, as the library's ad_backward runs it\n"                                       \
+    "for every program (each node, once, in reverse order, pushes its\n"                                              \
+    "increments into its inputs' adjoints); or A, the same numbers in the\n"                                          \
+    "order lecture 001 writes them (each adjoint the sum over its consumers)"
 
 /* A context with the engine's finite checking on: an op that makes NaN/Inf
  * from finite inputs fails, naming the op and the node. Exits 1 on failure. */
@@ -109,8 +118,9 @@ ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i);
  * is a failed check naming its path (cJSON would print it as null). */
 void lesson_print_json(cJSON *doc);
 
-/* A usage error: "program: <message> (see program --help)", exit 2.
- * fmt takes one %s, arg. */
+/* A usage error found after parsing (a value the parser cannot judge alone):
+ * "program: <message> (see program --help)", exit 2, worded as the shared
+ * parser's own (ad_cli_usage_error). fmt takes one %s, arg. */
 _Noreturn void lesson_usage_error(const char *program, const char *fmt, const char *arg);
 
 /* Exit 1 with the engine's message: "chain_rule: <message>". */

@@ -103,8 +103,17 @@ int main(int argc, char **argv)
                "  dy/da = exp(−a)/(exp(−a) + 1)² = %.15g,  dJ/da = %.15g\n"
                "  dJ/dθⱼ = dJ/da · xⱼ,  dJ/dxⱼ = dJ/da · θⱼ = (%.6g, %.6g, %.6g)\n",
                dJdy, dyda, dJda, dJda * L.in[0].value, dJda * L.in[1].value, dJda * L.in[2].value);
-        printf("\n  %-4s %18s %22s\n", "", "engine dJ/dθⱼ", "closed form (y*−y)xⱼ");
-        for (int j = 0; j < 3; j++) printf("  %-4s %18.15f %22.15f\n", tn[j], g[j], closed[j]);
+        /* padded by display columns: θ, ⱼ, − are several bytes each */
+        printf("\n  %-4s ", "");
+        ad_explain_pad(stdout, "engine dJ/dθⱼ", 18);
+        fputc(' ', stdout);
+        ad_explain_pad(stdout, "closed form (y*−y)xⱼ", 22);
+        fputc('\n', stdout);
+        for (int j = 0; j < 3; j++) {
+            printf("  ");
+            ad_explain_pad(stdout, tn[j], -4);
+            printf(" %18.15f %22.15f\n", g[j], closed[j]);
+        }
         printf("  largest difference %.1e\n\n", worst);
     }
     L.n_in = 3;   /* finite differences in θ₀, θ₁, θ₂ (the first three inputs) */

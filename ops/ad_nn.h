@@ -5,6 +5,10 @@
 
 #include "ad_op.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* a (M,K) · b (K,N) -> (M,N), through CBLAS; as torch.matmul also a 1-D a
  * (K) or b (K) (the unit dim dropped; two vectors give their dot product) and
  * batches: a (..., M,K) · b (..., K,N) -> (..., M,N), the batch dims
@@ -46,4 +50,7 @@ ad_node *ad_avgpool2d(ad_context *ctx, ad_node *x, int window, int stride);
  * (a (N,C) prediction against a (C) target), the mean over the broadcast. */
 ad_node *ad_mse(ad_context *ctx, ad_node *pred, ad_node *target);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -7,6 +7,10 @@
 
 #include "ad_op.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 ad_node *ad_add(ad_context *ctx, ad_node *a, ad_node *b);
 ad_node *ad_sub(ad_context *ctx, ad_node *a, ad_node *b);
 ad_node *ad_mul(ad_context *ctx, ad_node *a, ad_node *b);
@@ -30,4 +34,7 @@ ad_node *ad_sigmoid(ad_context *ctx, ad_node *x);
 ad_node *ad_relu(ad_context *ctx, ad_node *x);             /* relu'(0) = 0; relu(NaN) = NaN */
 ad_node *ad_abs(ad_context *ctx, ad_node *x);              /* abs'(0) = 0 */
 
+#ifdef __cplusplus
+}
+#endif
 #endif

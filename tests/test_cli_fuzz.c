@@ -274,6 +274,9 @@ static int run_and_judge(const char *work, const char *name, char *const *av, bo
     size_t used = 0;
     for (int i = 1; av[i] && used < sizeof line - 1; i++)
         used += (size_t)snprintf(line + used, sizeof line - used, " '%.40s%s'", av[i], strlen(av[i]) > 40 ? "..." : "");
+    /* --help, --version and --man print their text and exit 0 whatever else is given: no JSON then */
+    for (int i = 1; av[i]; i++)
+        if (!strcmp(av[i], "--help") || !strcmp(av[i], "--version") || !strcmp(av[i], "--man")) json = false;
     result r = run(work, av);
     char why[400];
     int failures = 0;

@@ -366,13 +366,11 @@ static void test_lenet_learns(void **state)
     cJSON *b = run_json("LENET", "--epochs 2 --limit 2048 --out . --threads 1");
     cJSON *c = run_json("LENET", "--epochs 2 --limit 2048 --out . --threads 2 --weight-decay 0.1");
     assert_true(num(c, "final_train_loss") != num(a, "final_train_loss"));
-    cJSON_Delete(c);
     const cJSON *loss = cJSON_GetObjectItem(a, "train_loss");
     assert_true(cJSON_GetArrayItem(loss, 1)->valuedouble < cJSON_GetArrayItem(loss, 0)->valuedouble);
     assert_true(num(a, "final_test_accuracy") > 0.65);
     assert_true(num(a, "final_train_loss") == num(b, "final_train_loss"));
     assert_true(num(a, "final_test_accuracy") == num(b, "final_test_accuracy"));
-    cJSON_Delete(a);
     cJSON_Delete(b);
     char out[4096], cmd[1024];
     snprintf(cmd, sizeof cmd, "%s --device cuda 2>&1", prog("LENET"));
@@ -381,9 +379,48 @@ static void test_lenet_learns(void **state)
     snprintf(cmd, sizeof cmd, "%s --data /nonexistent 2>&1", prog("LENET"));
     assert_int_equal(run(cmd, out, sizeof out), 1);
     assert_non_null(strstr(out, "lenet: /nonexistent/train-images-idx3-ubyte: no such file"));
+    /* the chart of the last run (c), 2 epochs of 32 steps: every step's loss
+     * (64 points), a marker per epoch, the accuracy axis around the accuracy */
+    FILE *f = fopen("lenet_loss.svg", "r");
+    assert_non_null(f);
+    static char svg[1 << 17];
+    svg[fread(svg, 1, sizeof svg - 1, f)] = '\0';
+    fclose(f);
+    const char *pts = strstr(svg, "<polyline");
+    assert_non_null(pts);
+    pts = strstr(pts, "points=\"") + 8;
+    int points = 0;
+    for (const char *p = pts; *p && *p != '"'; p++) points += *p == ',';
+    assert_int_equal(points, 64);
+    int circles = 0;
+    for (const char *p = svg; (p = strstr(p, "<circle")); p++) circles++;
+    assert_int_equal(circles, 2 + 1);   /* one per epoch, one in the legend */
+    double lo = INFINITY, hi = -INFINITY, acc = 100 * num(c, "final_test_accuracy");
+    const char *red = "fill=\"#bf1f1f\">";   /* the accuracy axis' labels, "85%" */
+    for (const char *p = svg; (p = strstr(p, red)); p++) {
+        double v;
+        char pct;
+        if (sscanf(p + strlen(red), "%lf%c", &v, &pct) == 2 && pct == '%') {
+            lo = fmin(lo, v), hi = fmax(hi, v);
+        }
+    }
+    if (!(lo < acc && acc < hi && hi - lo <= 30))
+        fail_msg("the accuracy axis runs %g%% .. %g%%: not scaled to the accuracy %g%%", lo, hi, acc);
     remove("lenet_curve.csv");
     remove("lenet_loss.svg");
     remove("lenet_filters.svg");
+    cJSON_Delete(a);
+    cJSON_Delete(c);
+
+    /* an --out that cannot be written fails at once, before loading or training */
+    const char *bad_out[][2] = {{"/nonexistent/dir", "cannot create it"}, {"/proc", "cannot create files there"},
+                                {"/etc/passwd", "not a directory"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "%s --out %s 2>&1", prog("LENET"), bad_out[i][0]);
+        int st = run(cmd, out, sizeof out);
+        if (st != 2 || !strstr(out, bad_out[i][1]) || strstr(out, "epoch"))
+            fail_msg("lenet --out %s: exit %d, output:\n%s", bad_out[i][0], st, out);
+    }
 }
 
 /* A Fashion-MNIST folder of n tiny images (all zero) and labels k % 10:
