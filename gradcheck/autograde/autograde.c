@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <gsl/gsl_rng.h>
 #include <limits.h>
 #include <stdio.h>
@@ -27,15 +26,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "ad_cli.h"
 #include "assignment.h"
 #include "embedded.h"
 #include "grade.h"
 #include "reports.h"
 #include "sandbox.h"
-
-#ifndef AD_VERSION_STRING
-#define AD_VERSION_STRING "0.1.0"
-#endif
 
 enum { MAX_SUBMISSION_BYTES = 1 << 20, COMPILER_LOG_BYTES = 16 << 10 };
 
@@ -45,18 +41,27 @@ enum { MAX_SUBMISSION_BYTES = 1 << 20, COMPILER_LOG_BYTES = 16 << 10 };
 static const char *const toolchain_paths[] = {"/usr/bin", "/bin", "/usr/lib", "/lib", "/lib64", "/usr/libexec",
                                               "/usr/include", "/usr/local/include", "/etc/ld.so.cache", NULL};
 
-static const char usage[] =
-    "usage: autograde --assignment FILE --submission FILE.c --out DIR [--seed N] [--sandbox-user USER]\n"
-    "Grade a C file implementing ad_student.h against an assignment (JSON); write DIR/results.json\n"
-    "(Gradescope's format), DIR/junit.xml and DIR/report.txt.\n"
-    "  --assignment FILE     the tests: ops, shapes, points, visibility, limits\n"
-    "  --submission FILE.c   the student's file (one C file, at most 1 MiB)\n"
-    "  --out DIR             where the reports go (created if missing)\n"
-    "  --seed N              seed of the random test arrays (default 2026)\n"
-    "  --sandbox-user USER   when run as root: the account submissions and the compiler run as (default nobody)\n"
-    "  -h, --help            this text\n"
-    "  --version             the version\n"
-    "Exit status: 0 graded (whatever the score), 1 the reports could not be written, 2 a usage error.\n";
+enum { O_ASSIGNMENT, O_SUBMISSION, O_OUT, O_SEED, O_SANDBOX_USER, N_OPTIONS };
+static const ad_cli_option options[N_OPTIONS] = {
+    [O_ASSIGNMENT] = {"assignment", "FILE", "the tests (JSON): ops, shapes, points, visibility, limits"},
+    [O_SUBMISSION] = {"submission", "FILE.c", "the student's file (one C file, at most 1 MiB)"},
+    [O_OUT] = {"out", "DIR", "where results.json, junit.xml and report.txt go (created if missing)"},
+    [O_SEED] = {"seed", "N", "seed of the random test arrays (default 2026)"},
+    [O_SANDBOX_USER] = {"sandbox-user", "USER", "when run as root: the account the compiler and the submission\n"
+                                                 "run as (default nobody)"},
+};
+static ad_cli cli = {
+    .program = "autograde",
+    .summary = "grade a student's backward passes (ad_student.h) in a sandbox",
+    .synopsis = "--assignment FILE --submission FILE.c --out DIR [options]",
+    .description = "Compiles the submission with the grader's runner into one static program, in a sandbox\n"
+                   "(an unprivileged user, a private view of the file system, Landlock, limits), runs every\n"
+                   "test in its own sandboxed child under a seccomp filter that is in place before the\n"
+                   "submission's first instruction, and compares what it returns with the engine's own ops.",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .notes = "Exit status: 0 graded (whatever the score), 1 the reports could not be written, 2 a usage error.",
+};
 
 /* ---- the work directory ---- */
 
@@ -195,57 +200,23 @@ static void run_test(const sandbox_config *sc, const assignment *a, int i, unsig
     gsl_rng_free(rng);
 }
 
-static int parse_seed(const char *s, unsigned long *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return -1;
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     const char *assignment_path = NULL, *submission = NULL, *out = NULL, *user = NULL;
     unsigned long seed = 2026;
-    enum { OPT_VERSION = 1000, OPT_USER };
-    static const struct option opts[] = {{"assignment", required_argument, NULL, 'a'},
-                                         {"submission", required_argument, NULL, 's'},
-                                         {"out", required_argument, NULL, 'o'},
-                                         {"seed", required_argument, NULL, 'S'},
-                                         {"sandbox-user", required_argument, NULL, OPT_USER},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"version", no_argument, NULL, OPT_VERSION},
-                                         {NULL, 0, NULL, 0}};
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'a': assignment_path = optarg; break;
-        case 's': submission = optarg; break;
-        case 'o': out = optarg; break;
-        case OPT_USER: user = optarg; break;
-        case 'S':
-            if (parse_seed(optarg, &seed) != 0) {
-                fprintf(stderr, "autograde: --seed takes a whole number >= 0, not '%s'\n", optarg);
-                return 2;
-            }
-            break;
-        case 'h': fputs(usage, stdout); return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
-        case OPT_VERSION: printf("autograde %s\n", AD_VERSION_STRING); return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
-        case ':': fprintf(stderr, "autograde: '%s' needs a value\n", argv[optind - 1]); return 2;
-        default: fprintf(stderr, "autograde: unknown option '%s'\n", argv[optind - 1]); return 2;
+    ad_cli_start(&cli, argc, argv);
+    const char *v;
+    for (int k; (k = ad_cli_next(&cli, &v)) != AD_CLI_END;) {
+        switch (k) {
+        case O_ASSIGNMENT: assignment_path = v; break;
+        case O_SUBMISSION: submission = v; break;
+        case O_OUT: out = v; break;
+        case O_SEED: seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
+        case O_SANDBOX_USER: user = v; break;
+        default: ad_cli_usage_error(&cli, "unexpected argument '%s'", v);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "autograde: unexpected argument '%s'\n%s", argv[optind], usage);
-        return 2;
-    }
-    if (!assignment_path || !submission || !out) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (!assignment_path || !submission || !out) ad_cli_usage_error(&cli, "--assignment, --submission and --out are needed");
     double t0 = sandbox_now();
     char err[1024];
     assignment a;
@@ -329,6 +300,5 @@ int main(int argc, char **argv)
     else printf("autograde: %g / %g (%s/results.json, junit.xml, report.txt)\n", score, max, out);
     free(res);
     assignment_free(&a);
-    if (fflush(stdout) != 0 || ferror(stdout)) rc = -1;
-    return rc == 0 ? 0 : 1;
+    return rc == 0 ? 0 : 1;   /* ad_cli checks stdout at exit */
 }

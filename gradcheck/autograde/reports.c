@@ -1,6 +1,7 @@
 /* reports.c: see reports.h. */
 #define _GNU_SOURCE
 #include "reports.h"
+#include "ad_report.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,20 +16,8 @@ void utf8_sanitize(char *s)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
-        int n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-        bool ok = n > 0;
-        for (int k = 1; ok && k < n; k++) ok = (p[k] & 0xc0) == 0x80;
-        if (ok && n == 2) ok = *p >= 0xc2;                                        /* overlong */
-        if (ok && n == 3) {
-            unsigned cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
-            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);                     /* overlong, surrogates */
-        }
-        if (ok && n == 4) {
-            unsigned cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
-            ok = cp >= 0x10000 && cp <= 0x10ffff;
-        }
-        if (ok && n == 1 && *p < 0x20 && *p != '\n' && *p != '\t') ok = false;
-        if (!ok) {
+        int n = ad_utf8_sequence(p);
+        if (n == 0 || (n == 1 && *p < 0x20 && *p != '\n' && *p != '\t')) {
             *p++ = '?';
             continue;
         }
@@ -91,37 +80,19 @@ static char *results_json(const assignment *a, const test_result *res, const cha
     return js;
 }
 
-static void xml_put(FILE *f, const char *s)
+static void junit_xml(FILE *f, const assignment *a, const test_result *res)
 {
-    for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else if (*s == '\n') fputs("&#10;", f);
-        else fputc(*s, f);
+    ad_junit_case *cases = calloc((size_t)a->n_tests, sizeof *cases);
+    for (int i = 0; cases && i < a->n_tests; i++) {
+        const char *first_line_end = strchr(res[i].output, '\n');
+        cases[i] = (ad_junit_case){.classname = "autograde", .name = a->tests[i].name, .seconds = res[i].seconds,
+                                   .outcome = res[i].passed ? AD_JUNIT_PASS : AD_JUNIT_FAILURE,
+                                   .type = res[i].passed ? NULL : "WrongAnswer",
+                                   .message = res[i].passed ? NULL : res[i].output,
+                                   .details = res[i].passed || !first_line_end ? NULL : res[i].output};
     }
-}
-
-static void junit_xml(FILE *f, const assignment *a, const test_result *res, double seconds)
-{
-    int fails = 0;
-    for (int i = 0; i < a->n_tests; i++) fails += !res[i].passed;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"autograde\" tests=\"%d\" failures=\"%d\" "
-               "errors=\"0\" skipped=\"0\" time=\"%.3f\">\n", a->n_tests, fails, seconds);
-    for (int i = 0; i < a->n_tests; i++) {
-        fputs("  <testcase classname=\"autograde\" name=\"", f);
-        xml_put(f, a->tests[i].name);
-        fprintf(f, "\" time=\"%.3f\"", res[i].seconds);
-        if (res[i].passed) {
-            fputs("/>\n", f);
-            continue;
-        }
-        fputs(">\n    <failure message=\"", f);
-        xml_put(f, res[i].output);
-        fputs("\"/>\n  </testcase>\n", f);
-    }
-    fputs("</testsuite>\n", f);
+    if (cases) ad_junit_write(f, "autograde", cases, a->n_tests);
+    free(cases);
 }
 
 static void report_txt(FILE *f, const assignment *a, const test_result *res, const char *general, const char *notes)
@@ -148,7 +119,7 @@ int reports_write(int dir_fd, const assignment *a, test_result *res, char *gener
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (rc == 0 && f) {
-        junit_xml(f, a, res, seconds);
+        junit_xml(f, a, res);
         fclose(f);
         rc = write_atomic(dir_fd, "junit.xml", buf, len, err, errlen);
     }
