@@ -146,9 +146,10 @@ ad_status ad_optimizer_set_weight_decay(ad_optimizer *o, double weight_decay)
 
 /* w, m, v [0, n): each element by ad_optim_math.h, blocks over the threads. */
 #define DEFINE_STEP(T, SFX)                                                                                            \
-    static void step_##SFX(bool sgd, T *w, const T *g, double *m, double *v, int64_t n, const ad_optim_hyper *h)      \
+    static void step_##SFX(bool sgd, T *w, const T *g, double *m, double *v, int64_t n, const ad_optim_hyper *hp)     \
     {                                                                                                                  \
         enum { BLOCK = 4096 };                                                                                         \
+        const ad_optim_hyper hh = *hp, *h = &hh; /* a local copy: m, v cannot alias it */                              \
         int nt = ad_threads_for(n / BLOCK + 1, 4 * n);                                                                 \
         _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")                                       \
         for (int64_t j0 = 0; j0 < n; j0 += BLOCK) {                                                                    \

@@ -13,6 +13,7 @@
 // Workspaces come from the caching allocator and go back to it after the
 // launches (all work is on one stream, so reuse is ordered after them).
 #include "gpu_internal.h"
+#include "ad_elementwise_math.h"
 
 enum { THREADS = 256 };
 
@@ -219,3 +220,52 @@ static void conv_jvp_cuda(ad_node *o, int k)
 }
 
 extern "C" const ad_op_kernels ad_cuda_kernels_conv2d = {conv_forward_cuda, conv_vjp_cuda, conv_jvp_cuda};
+
+// conv2d_relu (ops/conv2d.c): the conv, then ReLU's rules from
+// ad_elementwise_math.h. y > 0 exactly where the pre-activation is > 0.
+template <typename T> __global__ void relu_inplace_kernel(T *y, int64_t n)
+{
+    AD_GPU_FOR(i, n) y[i] = (T)relu_f(y[i], 0);
+}
+
+// out = v where relu'(y) = 1, else 0, a select as on the CPU (out may be v)
+template <typename T> __global__ void relu_mask_kernel(const T *y, const T *v, T *out, int64_t n)
+{
+    AD_GPU_FOR(i, n) out[i] = relu_d(y[i], y[i], 0) != 0 ? v[i] : (T)0;
+}
+
+static ad_status relu_mask(const ad_node *o, const void *v, void *out)
+{
+    int64_t n = o->value.size;
+    AD_DISPATCH(o->value.dtype, {
+        relu_mask_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((const T *)o->value.data, (const T *)v, (T *)out, n);
+    });
+    return launched();
+}
+
+static ad_status conv_relu_forward_cuda(ad_node *o)
+{
+    ad_status st = conv_forward_cuda(o);
+    if (st != AD_OK) return st;
+    int64_t n = o->value.size;
+    AD_DISPATCH(o->value.dtype, { relu_inplace_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((T *)o->value.data, n); });
+    return launched();
+}
+
+static void conv_relu_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gin)
+{
+    void *masked = ad_gpu_malloc(elems_bytes((ad_dtype)o->value.dtype, o->value.size));
+    ad_status st = masked ? relu_mask(o, gout, masked) : ad_last_status();
+    if (st == AD_OK) st = conv_vjp_status(o, slot, masked, gin);
+    ad_gpu_free(masked);
+    ad_gpu_note(st);
+}
+
+static void conv_relu_jvp_cuda(ad_node *o, int k)
+{
+    conv_jvp_cuda(o, k);
+    for (int d = 0; d < k; d++) ad_gpu_note(relu_mask(o, ad_tangent_row(o, d), ad_tangent_row(o, d)));
+}
+
+extern "C" const ad_op_kernels ad_cuda_kernels_conv2d_relu = {conv_relu_forward_cuda, conv_relu_vjp_cuda,
+                                                                conv_relu_jvp_cuda};

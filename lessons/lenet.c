@@ -3,8 +3,9 @@
  * FC 120, ReLU, FC 84, ReLU, FC 10, softmax cross-entropy; Adam; float32.
  * Prints the per-epoch train loss and test accuracy; writes the curve as
  * CSV and SVG, and the six learned conv1 filters as SVG (as lecture 002
- * shows AlexNet's). Every run with the same --seed and --threads is the
- * same, bit for bit.
+ * shows AlexNet's). Every run with the same --seed is the same, bit for bit,
+ * whatever --threads says: the kernels split their work by shape, never by
+ * thread count (engine/ad_parallel.h).
  *
  * --device cuda follows the lecture's three steps: the parameters are made
  * on the host and sent once (ad_leaf_to_device); each minibatch is gathered

@@ -42,6 +42,9 @@ ad_node *ad_cross_entropy(ad_context *ctx, ad_node *logits, ad_node *targets, ad
  * cross-correlation as in PyTorch; im2col + GEMM. */
 ad_node *ad_conv2d(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, int stride, int padding);
 ad_node *ad_conv2d_ex(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, const int stride[2], const int pad[2]);
+/* relu(ad_conv2d(...)) as one op: the same values and gradients as the two
+ * ops, in one pass over the output instead of three. */
+ad_node *ad_conv2d_relu(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, int stride, int padding);
 /* (N,C,H,W) -> (N,C,P,Q), P = (H - window)/stride + 1. Max-pool: at a tie
  * the first maximum in row-major window order takes the gradient. */
 ad_node *ad_maxpool2d(ad_context *ctx, ad_node *x, int window, int stride);

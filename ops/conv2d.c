@@ -21,10 +21,18 @@
  * and the border is zero-filled (im2col) or skipped (col2im), with no bounds
  * test per element. The per-image col stays in cache; dw rebuilds it rather
  * than keeping the whole batch's (several MB) from the forward, which
- * measured slower (BENCHMARKS.md). */
+ * measured slower (BENCHMARKS.md).
+ *
+ * conv2d_relu is the same op followed by ReLU, fused: y = relu(conv(x, w) + b)
+ * is made image by image while y_n is in cache, and each vjp masks dy_n by
+ * y_n > 0 (where the pre-activation is > 0, ReLU's rule) into a per-thread
+ * buffer as it goes. That saves the separate ReLU's two passes over the
+ * whole output, its gradient buffer and the pass that zeroes it. */
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ad_elementwise_math.h"
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
 #include "ad_parallel.h"
@@ -109,10 +117,18 @@ static void tap_range(int64_t s, int64_t stride, int64_t pad, int64_t W, int64_t
         }
 #define TAP_INPUT(g, p) ((c * (g)->H + (p) * (g)->sh - (g)->ph + r) * (g)->W - (g)->pw + s)
 
+/* A row of col is short (28 numbers in LeNet's conv1): copied in place, not
+ * by a call to memcpy, which GCC would otherwise make of the copy loop. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_MEMCPY_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_MEMCPY_CALLS
+#endif
+
 /* im2col: col (C·R·S, P·Q) from image x_n (C,H,W), zero in the padding.
  * col2im: dx_n (C,H,W) += the columns of dcol at their input positions. */
 #define DEFINE_COL(T, SFX)                                                                                             \
-    static void im2col_##SFX(const geom *g, const T *x, T *col)                                                        \
+    NO_MEMCPY_CALLS static void im2col_##SFX(const geom *g, const T *x, T *col)                                        \
     {                                                                                                                  \
         FOR_TAPS(g, {                                                                                                  \
             memset(col + row, 0, (size_t)(p0 * g->Q) * sizeof(T));                                                     \
@@ -120,7 +136,8 @@ static void tap_range(int64_t s, int64_t stride, int64_t pad, int64_t W, int64_t
                 T *out = col + row + p * g->Q;                                                                         \
                 const T *in = x + TAP_INPUT(g, p);                                                                     \
                 for (int64_t q = 0; q < q0; q++) out[q] = 0;                                                           \
-                if (g->sw == 1) memcpy(out + q0, in + q0, (size_t)(q1 - q0) * sizeof(T));                              \
+                if (g->sw == 1)                                                                                        \
+                    for (int64_t q = q0; q < q1; q++) out[q] = in[q];                                                  \
                 else                                                                                                   \
                     for (int64_t q = q0; q < q1; q++) out[q] = in[q * g->sw];                                          \
                 for (int64_t q = q1; q < g->Q; q++) out[q] = 0;                                                        \
@@ -188,7 +205,10 @@ typedef struct conv_work {
     size_t col_bytes;  /* one col (C·R·S, P·Q) */
     char *cols;        /* nt cols */
     char *parts;       /* conv_groups(N) × K × C·R·S */
+    char *dys;         /* conv2d_relu: nt masked dy_n (K, P·Q) */
 } conv_work;
+
+static bool fused_relu(const ad_node *o) { return o->op == &ad_op_conv2d_relu; }
 
 static conv_work *work_new(const ad_node *o, int nt)
 {
@@ -201,7 +221,8 @@ static conv_work *work_new(const ad_node *o, int nt)
     wk->col_bytes = (size_t)(g.C * g.R * g.S * g.P * g.Q) * es;
     wk->cols = ad_node_alloc(m, (size_t)nt * wk->col_bytes);
     wk->parts = ad_node_alloc(m, (size_t)(conv_groups(g.N) * g.K * g.C * g.R * g.S) * es);
-    return wk->cols && wk->parts ? wk : NULL;
+    wk->dys = fused_relu(o) ? ad_node_alloc(m, (size_t)nt * (size_t)(g.K * g.P * g.Q) * es) : NULL;
+    return wk->cols && wk->parts && (wk->dys || !fused_relu(o)) ? wk : NULL;
 }
 
 /* The node's scratch, for at most `want` threads (*nt says how many). */
@@ -212,8 +233,10 @@ static conv_work *work_of(const ad_node *o, int want, int *nt)
     return wk;
 }
 
-/* y (+)= conv(x, w) [+ b]: the forward, and each term of the jvp. */
-static ad_status conv_into(const ad_node *o, const void *x, const void *w, const void *b, void *y, bool accumulate)
+/* y (+)= conv(x, w) [+ b], then relu(y) if `relu`: the forward, and each
+ * term of the jvp. */
+static ad_status conv_into(const ad_node *o, const void *x, const void *w, const void *b, void *y, bool accumulate,
+                           bool relu)
 {
     geom g = geometry(o);
     int nt;
@@ -235,26 +258,61 @@ static ad_status conv_into(const ad_node *o, const void *x, const void *w, const
             beta = 1.0;
         }
         gemm(g.dt, false, false, g.K, g.pq, g.crs, w, col, beta, yn);
+        if (relu)   /* while y_n is in cache */
+            AD_DISPATCH(g.dt, {
+                T *Y = (T *)yn;
+                for (int64_t i = 0; i < g.K * g.pq; i++) Y[i] = Y[i] <= 0 ? 0 : Y[i];   /* relu_f, in T: vectorised */
+            });
     }
     return AD_OK;
+}
+
+/* The dy_n the conv's vjps see: dy_n itself, or for conv2d_relu dy_n·relu'
+ * in this thread's buffer. relu' is 0 where the pre-activation is <= 0,
+ * else 1 (a NaN's included), which is where y <= 0, else 1 (relu keeps a
+ * NaN). Masked entries are 0 even where dy is NaN or inf, as PyTorch's
+ * relu(conv2d(...)) gives (its ReLU selects; the engine's separate relu
+ * multiplies by 0, so the two differ there alone). */
+static const char *dy_of(const ad_node *o, const geom *g, const conv_work *wk, const void *gout, int64_t n)
+{
+    const char *gn = (const char *)gout + (size_t)(n * g->K * g->pq) * g->es;
+    if (!fused_relu(o)) return gn;
+    char *buf = wk->dys + (size_t)THREAD_ID() * (size_t)(g->K * g->pq) * g->es;
+    int64_t len = g->K * g->pq;
+    AD_DISPATCH(g->dt, {
+        const T *G = (const T *)gn, *Y = (const T *)o->value.data + n * len;
+        T *D = (T *)buf;
+        for (int64_t i = 0; i < len; i++) {   /* relu_d's rule, in T; both loads unconditional: it vectorises */
+            T gv = G[i], yv = Y[i];
+            D[i] = yv <= 0 ? 0 : gv;
+        }
+    });
+    return buf;
 }
 
 static ad_status conv_forward(ad_node *o)
 {
     if (ad_node_recording(o) && !(o->saved = work_new(o, ad_threads()))) return ad_last_status();
     return conv_into(o, o->in[0]->value.data, o->in[1]->value.data, o->n_in == 3 ? o->in[2]->value.data : NULL,
-                     o->value.data, false);
+                     o->value.data, false, fused_relu(o));
 }
 
-/* Σ of x[0..n) with eight running sums (vectorisable, and in a fixed order). */
+/* Σ of x[0..n), or with y of Σ x where y > 0 (conv2d_relu's db, no buffer),
+ * with eight running sums (vectorisable, and in a fixed order). */
 #define DEFINE_ROW_SUM(T, SFX)                                                                                         \
-    static T row_sum_##SFX(const T *x, int64_t n)                                                                      \
+    static T row_sum_##SFX(const T *x, const T *y, int64_t n)                                                          \
     {                                                                                                                  \
         T acc[8] = {0};                                                                                                \
         int64_t i = 0;                                                                                                 \
         for (; i + 8 <= n; i += 8)                                                                                     \
-            for (int j = 0; j < 8; j++) acc[j] += x[i + j];                                                            \
-        for (; i < n; i++) acc[0] += x[i];                                                                             \
+            for (int j = 0; j < 8; j++) {                                                                              \
+                T xv = x[i + j], yv = y ? y[i + j] : 1;                                                                \
+                acc[j] += yv <= 0 ? 0 : xv;                                                                            \
+            }                                                                                                          \
+        for (; i < n; i++) {                                                                                           \
+            T xv = x[i], yv = y ? y[i] : 1;                                                                            \
+            acc[0] += yv <= 0 ? 0 : xv;                                                                                \
+        }                                                                                                              \
         return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));                      \
     }
 DEFINE_ROW_SUM(float, f)
@@ -275,17 +333,19 @@ static void conv_vjp_params(const ad_node *o, int slot, const void *gout, void *
     for (int64_t grp = 0; grp < G; grp++) {
         char *part = parts + (size_t)(grp * g.K * len) * g.es;
         for (int64_t n = g.N * grp / G; n < g.N * (grp + 1) / G; n++) {
-            const char *gn = (const char *)gout + (size_t)(n * g.K * g.pq) * g.es;
             if (slot == 1) {   /* part += dy_n · colᵀ */
                 char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
                 im2col(g.dt, &g, (const char *)o->in[0]->value.data + (size_t)(n * g.chw) * g.es, col);
-                gemm(g.dt, false, true, g.K, g.crs, g.pq, gn, col, 1.0, part);
-            } else {           /* part[k] += Σ_i dy_n[k, i] */
+                gemm(g.dt, false, true, g.K, g.crs, g.pq, dy_of(o, &g, wk, gout, n), col, 1.0, part);
+            } else {           /* part[k] += Σ_i dy_n[k, i] (· relu'(y_n[k, i])) */
+                size_t at = (size_t)(n * g.K * g.pq) * g.es;
+                const void *gn = (const char *)gout + at, *yn = fused_relu(o) ? (const char *)o->value.data + at : NULL;
                 AD_DISPATCH(g.dt, {
                     T *PB = (T *)part;
                     for (int64_t k = 0; k < g.K; k++)
-                        PB[k] += g.dt == AD_FLOAT32 ? (T)row_sum_f((const float *)gn + k * g.pq, g.pq)
-                                                  : (T)row_sum_d((const double *)gn + k * g.pq, g.pq);
+                        PB[k] += g.dt == AD_FLOAT32
+                                     ? (T)row_sum_f((const float *)gn + k * g.pq, yn ? (const float *)yn + k * g.pq : NULL, g.pq)
+                                     : (T)row_sum_d((const double *)gn + k * g.pq, yn ? (const double *)yn + k * g.pq : NULL, g.pq);
                 });
             }
         }
@@ -312,8 +372,7 @@ static void conv_vjp(const ad_node *o, int slot, const void *gout, void *gin)
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
         char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
-        gemm(g.dt, true, false, g.crs, g.pq, g.K, o->in[1]->value.data, (const char *)gout + (size_t)(n * g.K * g.pq) * g.es, 0.0,
-             col);
+        gemm(g.dt, true, false, g.crs, g.pq, g.K, o->in[1]->value.data, dy_of(o, &g, wk, gout, n), 0.0, col);
         col2im(g.dt, &g, col, (char *)gin + (size_t)(n * g.chw) * g.es);
     }
 }
@@ -326,18 +385,19 @@ static void conv_jvp(ad_node *o, int k)
         void *tb = o->n_in == 3 ? ad_tangent_row(o->in[2], d) : NULL;
         memset(t, 0, bytes);
         /* ty = conv(tx, w) + conv(x, tw) + tb: the bias rides on the first term */
-        if (tx) conv_into(o, tx, o->in[1]->value.data, tb, t, true);
-        if (tw) conv_into(o, o->in[0]->value.data, tw, tx ? NULL : tb, t, true);
-        if (tb && !tx && !tw) {
-            geom g = geometry(o);
-            AD_DISPATCH(o->value.dtype, {
-                T *TY = t;
-                const T *TB = tb;
+        if (tx) conv_into(o, tx, o->in[1]->value.data, tb, t, true, false);
+        if (tw) conv_into(o, o->in[0]->value.data, tw, tx ? NULL : tb, t, true, false);
+        geom g = geometry(o);
+        AD_DISPATCH(o->value.dtype, {
+            T *TY = t;
+            const T *TB = tb, *Y = o->value.data;
+            if (tb && !tx && !tw)
                 for (int64_t n = 0; n < g.N; n++)
                     for (int64_t kk = 0; kk < g.K; kk++)
-                        for (int64_t i = 0; i < g.P * g.Q; i++) TY[(n * g.K + kk) * g.P * g.Q + i] += TB[kk];
-            });
-        }
+                        for (int64_t i = 0; i < g.pq; i++) TY[(n * g.K + kk) * g.pq + i] += TB[kk];
+            if (fused_relu(o))   /* ty = the conv's ty where relu' = 1, else 0 (a select, as dy_of) */
+                for (int64_t i = 0; i < o->value.size; i++) TY[i] = relu_d(Y[i], Y[i], 0) != 0 ? TY[i] : 0;
+        });
     }
 }
 
@@ -369,28 +429,68 @@ static ad_status conv_complete(ad_op_case *c)
     return AD_OK;
 }
 
-AD_DECLARE_CUDA(conv2d)
+/* conv2d_relu's kink: the pre-activation at 0. Where y > 0 it is y; where
+ * y = 0 the conv is run again (gradcheck only) to see how far below 0. */
+static double conv_relu_gap(const ad_node *o)
+{
+    size_t bytes = (size_t)o->value.size * ad_dtype_size((ad_dtype)o->value.dtype);
+    void *pre = calloc(1, bytes);
+    if (!pre || conv_into(o, o->in[0]->value.data, o->in[1]->value.data, o->n_in == 3 ? o->in[2]->value.data : NULL,
+                          pre, false, false) != AD_OK) {
+        free(pre);
+        return 0;   /* cannot tell: gradcheck draws again */
+    }
+    double gap = INFINITY;
+    AD_DISPATCH(o->value.dtype, {
+        const T *P = pre;
+        for (int64_t i = 0; i < o->value.size; i++) {
+            double a = fabs((double)P[i]);
+            gap = a < gap ? a : isnan(a) ? 0 : gap;   /* a NaN: as at the kink, draw again */
+        }
+    });
+    free(pre);
+    return gap;
+}
 
-const ad_op ad_op_conv2d = {
-    .name = "conv2d",
-    .summary = "x (N,C,H,W) ⋆ w (K,C,R,S) + b (K), stride, zero padding; im2col + GEMM",
-    .n_in = 3,
-    .n_in_min = 2,
-    .flags = AD_OP_PARAMS,
-    .infer = conv_infer,
-    .cpu = {conv_forward, conv_vjp, conv_jvp},
-    .cuda = AD_CUDA_KERNELS(conv2d),
-    .domain = {{-2, 2}, {-2, 2}, {-2, 2}},
-    .cases = conv_cases,
-    .n_cases = sizeof conv_cases / sizeof conv_cases[0],
-    .complete_case = conv_complete,
-};
+/* The two ops: the same kernels (fused_relu tells them apart), cases and checks. */
+#define CONV_OP(NAME, SUMMARY, FLAGS, GAP)                                                                             \
+    AD_DECLARE_CUDA(NAME)                                                                                              \
+    const ad_op ad_op_##NAME = {                                                                                       \
+        .name = #NAME,                                                                                                 \
+        .summary = SUMMARY,                                                                                            \
+        .n_in = 3,                                                                                                     \
+        .n_in_min = 2,                                                                                                 \
+        .flags = AD_OP_PARAMS | (FLAGS),                                                                               \
+        .infer = conv_infer,                                                                                           \
+        .cpu = {conv_forward, conv_vjp, conv_jvp},                                                                     \
+        .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
+        .domain = {{-2, 2}, {-2, 2}, {-2, 2}},                                                                         \
+        .kink_gap = GAP,                                                                                               \
+        .cases = conv_cases,                                                                                           \
+        .n_cases = sizeof conv_cases / sizeof conv_cases[0],                                                           \
+        .complete_case = conv_complete,                                                                                \
+    };
+CONV_OP(conv2d, "x (N,C,H,W) ⋆ w (K,C,R,S) + b (K), stride, zero padding; im2col + GEMM", 0, NULL)
+CONV_OP(conv2d_relu, "relu(x (N,C,H,W) ⋆ w (K,C,R,S) + b (K)), conv2d and ReLU fused (one pass over y)",
+        AD_OP_NONSMOOTH, conv_relu_gap)
 
-ad_node *ad_conv2d_ex(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, const int stride[2], const int pad[2])
+static ad_node *conv_apply(ad_context *ctx, const ad_op *op, ad_node *x, ad_node *w, ad_node *b, const int stride[2],
+                           const int pad[2])
 {
     ad_node *in[3] = {x, w, b};
     ad_params p = {.stride = {stride[0], stride[1]}, .pad = {pad[0], pad[1]}};
-    return ad_apply(ctx, &ad_op_conv2d, in, b ? 3 : 2, &p);
+    return ad_apply(ctx, op, in, b ? 3 : 2, &p);
+}
+
+ad_node *ad_conv2d_ex(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, const int stride[2], const int pad[2])
+{
+    return conv_apply(ctx, &ad_op_conv2d, x, w, b, stride, pad);
+}
+
+ad_node *ad_conv2d_relu(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, int stride, int padding)
+{
+    int s[2] = {stride, stride}, p[2] = {padding, padding};
+    return conv_apply(ctx, &ad_op_conv2d_relu, x, w, b, s, p);
 }
 
 ad_node *ad_conv2d(ad_context *ctx, ad_node *x, ad_node *w, ad_node *b, int stride, int padding)

@@ -210,7 +210,7 @@ def gen(op, rng, k):
         if rng.random() < 0.3:
             sh, sb = sb, sh
         return Case(op, [(sh, draw(rng, sh, special=s)), (sb, draw(rng, sb, special=s))], [True, True])
-    if op == "conv2d":
+    if op in ("conv2d", "conv2d_relu"):
         Nb, C, Kc = rng.randint(1, 2), rng.randint(1, 3), rng.randint(1, 3)
         R, S = rng.randint(1, 3), rng.randint(1, 3)
         st, pd = (rng.randint(1, 2), rng.randint(1, 2)), (rng.randint(0, 1), rng.randint(0, 1))
@@ -285,8 +285,9 @@ def torch_fn(case, rules=False):
                                    ignore_index=p["ignore"] if p["ignore"] >= 0 else -100)
         if op == "mse":
             return F.mse_loss(x[0], x[1])
-        if op == "conv2d":
-            return F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, stride=p["stride"], padding=p["pad"])
+        if op in ("conv2d", "conv2d_relu"):
+            y = F.conv2d(x[0], x[1], x[2] if len(x) > 2 else None, stride=p["stride"], padding=p["pad"])
+            return F.relu(y) if op == "conv2d_relu" else y
         if op == "maxpool2d":
             if rules:   # maxpool-nan-first: the engine's window rule, as a gather
                 idx = maxpool_first(x[0].detach(), p["window"], p["stride"])

@@ -504,7 +504,7 @@ static void test_conv2d_against_naive(void **state)
         }
 }
 
-/* conv2d -> relu -> max-pool -> a weighted sum, forward and backward, on
+/* conv2d -> relu -> max-pool (and conv2d_relu -> max-pool) -> a weighted sum, forward and backward, on
  * `threads` threads: the values and every gradient, as raw bytes. */
 static void conv_net_run(int threads, ad_dtype d, int stride, int pad, char *out, size_t *len)
 {
@@ -522,6 +522,7 @@ static void conv_net_run(int threads, ad_dtype d, int stride, int pad, char *out
         }
     ad_node *y = ad_maxpool2d(ctx, ad_relu(ctx, ad_conv2d(ctx, x, w, b, stride, pad)), 2, 2);
     assert_non_null(y);
+    y = ad_add(ctx, y, ad_maxpool2d(ctx, ad_conv2d_relu(ctx, x, w, b, stride, pad), 2, 2));   /* and fused */
     ad_node *r = ad_constant(ctx, d, 4, y->value.shape, NULL);
     for (int64_t j = 0; j < r->value.size; j++) {
         double v = (double)(j % 7) - 3;
@@ -534,6 +535,49 @@ static void conv_net_run(int threads, ad_dtype d, int stride, int pad, char *out
     memcpy(out, y->value.data, (size_t)y->value.size * es), *len += (size_t)y->value.size * es;
     for (int i = 0; i < 3; i++) memcpy(out + *len, ins[i]->grad, (size_t)ins[i]->value.size * es), *len += (size_t)ins[i]->value.size * es;
     ad_context_free(ctx);
+}
+
+/* conv2d_relu is relu(conv2d) in one op: the same bits, value and every
+ * gradient (border and interior, strides 1 and 2, both dtypes), and a
+ * negative pre-activation (ReLU's zero gradient) appears in each case. */
+static void test_conv2d_relu_is_relu_of_conv2d(void **state)
+{
+    (void)state;
+    const int cfg[][3] = {{1, 1, 3}, {2, 2, 3}, {1, 0, 5}};   /* stride, pad, kernel */
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
+            ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+            size_t es = dt ? 4 : 8;
+            ad_context *ctx = ad_context_new();
+            int64_t sx[] = {5, 2, 9, 8}, sw[] = {3, 2, cfg[c][2], cfg[c][2]}, sb[] = {3};
+            ad_node *in[2][3];
+            uint64_t seed = 11;
+            for (int v = 0; v < 2; v++) {
+                in[v][0] = ad_variable(ctx, d, 4, sx, NULL);
+                in[v][1] = ad_variable(ctx, d, 4, sw, NULL);
+                in[v][2] = ad_variable(ctx, d, 1, sb, NULL);
+            }
+            for (int i = 0; i < 3; i++)
+                for (int64_t j = 0; j < in[0][i]->value.size; j++) {
+                    double v = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
+                    ad_tensor_set(&in[0][i]->value, j, v);
+                    ad_tensor_set(&in[1][i]->value, j, v);
+                }
+            ad_node *fused = ad_conv2d_relu(ctx, in[0][0], in[0][1], in[0][2], cfg[c][0], cfg[c][1]);
+            ad_node *apart = ad_relu(ctx, ad_conv2d(ctx, in[1][0], in[1][1], in[1][2], cfg[c][0], cfg[c][1]));
+            assert_non_null(fused);
+            assert_memory_equal(fused->value.data, apart->value.data, (size_t)fused->value.size * es);
+            bool zero = false;
+            for (int64_t j = 0; j < fused->value.size; j++) zero |= ad_value_at(fused, j) == 0;
+            assert_true(zero);
+            ad_node *r = ad_constant(ctx, d, 4, fused->value.shape, NULL);
+            for (int64_t j = 0; j < r->value.size; j++) ad_tensor_set(&r->value, j, (double)(j % 5) - 2);
+            ad_node *loss = ad_add(ctx, ad_sum(ctx, ad_mul(ctx, fused, r), AD_ALL_AXES, false), ad_sum(ctx, ad_mul(ctx, apart, r), AD_ALL_AXES, false));
+            assert_int_equal(ad_backward(ctx, loss), AD_OK);
+            for (int i = 0; i < 3; i++)
+                assert_memory_equal(in[0][i]->grad, in[1][i]->grad, (size_t)in[0][i]->value.size * es);
+            ad_context_free(ctx);
+        }
 }
 
 /* Threads split the work by the shapes alone: 1, 2 and 3 threads give the
@@ -625,7 +669,7 @@ int main(void)
         cmocka_unit_test(test_pooling_lecture_example), cmocka_unit_test(test_conv2d_against_naive),
         cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_broken_conv2d_is_caught),
         cmocka_unit_test(test_threads_bit_identical), cmocka_unit_test(test_maxpool_propagates_nan),
-        cmocka_unit_test(test_maxpool_against_rule),
+        cmocka_unit_test(test_maxpool_against_rule), cmocka_unit_test(test_conv2d_relu_is_relu_of_conv2d),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
