@@ -120,9 +120,8 @@ echo "$out" | grep -q '"lesson":.*"chain_rule"' || fail "autodidact lesson chain
 "$p/bin/autodidact" lesson no_such_lesson 2>/dev/null; [ $? -eq 2 ] || fail "autodidact lesson no_such_lesson: not exit 2"
 "$p/bin/gradcheck" --op tanh >/dev/null || fail "installed gradcheck --op tanh failed"
 
-# every installed command follows the conventions (autograde adopts the
-# shared parser in issue 11; until then it is left out here)
-cmds=$(ls "$p"/bin/* "$p"/libexec/autodidact/* | grep -v '/autograde$')
+# every installed command follows the conventions
+cmds=$(ls "$p"/bin/* "$p"/libexec/autodidact/*)
 sh "$src/tests/cli_conventions.sh" $cmds || fail "cli_conventions.sh over the installed commands"
 
 echo "install test: $fails failures"

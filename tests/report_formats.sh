@@ -6,7 +6,9 @@
 #     parses without a parse error, passing where all pass and failing where
 #     a check fails; NaN in its YAML as .nan, never the string "nan";
 #   a report to /dev/full: exit 1 with a message.
-#   With AUTOGRADE: autograde's junit.xml against the same schema.
+#   With AUTOGRADE: autograde's junit.xml against the same schema, and its
+#     results.tap through prove (the starter fails all 8 tests, the
+#     reference solution passes them).
 # Exit 1 when a report is wrong; 77 (skip) without xmllint or prove.
 set -u
 src=$1 gc=$2 ag=${3:-}
@@ -23,6 +25,14 @@ if [ -n "$ag" ]; then
   "$ag" --assignment "$ex/assignment.json" --submission "$ex/starter.c" --out "$tmp/ag" >/dev/null 2>&1 ||
     { echo "autograde did not run"; exit 99; }
   xmllint --noout --schema "$xsd" "$tmp/ag/junit.xml" || fail "autograde's junit.xml is not valid against junit-10.xsd"
+  # the starter scores 0: prove must parse results.tap and see the failures
+  prove "$tmp/ag/results.tap" > "$tmp/ag/prove.txt" 2>&1 && fail "prove passed autograde's failing results.tap"
+  grep -q "Parse errors" "$tmp/ag/prove.txt" && fail "prove could not parse autograde's results.tap"
+  grep -q "Failed 8/8 subtests" "$tmp/ag/prove.txt" || fail "prove did not see autograde's 8 failed tests"
+  "$ag" --assignment "$ex/assignment.json" --submission "$src/gradcheck/autograde/example/solution.c" --out "$tmp/ok" \
+    >/dev/null 2>&1 || { echo "autograde did not run"; exit 99; }
+  prove "$tmp/ok/results.tap" >/dev/null 2>&1 || fail "prove failed autograde's passing results.tap"
+  xmllint --noout --schema "$xsd" "$tmp/ok/junit.xml" || fail "autograde's passing junit.xml is not valid"
   echo "$fails failures"
   [ $fails -eq 0 ]
   exit

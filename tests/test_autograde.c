@@ -8,7 +8,7 @@
  *     appears in no output;
  *   - nothing outside the output directory changed (a canary file and
  *     directory writable by everyone, the grader's working directory), and
- *     the output directory holds exactly the three reports, each a regular
+ *     the output directory holds exactly the four reports, each a regular
  *     file, results.json valid UTF-8 JSON in Gradescope's format, even
  *     where a symlink and a FIFO were planted under their names;
  *   - no process of the submission survives the grader.
@@ -222,15 +222,15 @@ static void run_case(const run_env *env, const char *name, double expected, cons
         fail_msg("%s: the grader itself failed (status %d): %s", name, st, e ? e : "");
     }
 
-    /* the reports: exactly three regular files */
+    /* the reports: exactly four regular files */
     char listing[1024];
     list_dir(out, listing, sizeof listing);
-    if (strcmp(listing, "junit.xml report.txt results.json"))
+    if (strcmp(listing, "junit.xml report.txt results.json results.tap"))
         fail_msg("%s: the output directory holds '%s'", name, listing);
-    const char *reports[] = {"results.json", "report.txt", "junit.xml", "../stdout", "../stderr"};
-    char *text[5];
-    size_t len[5];
-    for (int i = 0; i < 5; i++) {
+    const char *reports[] = {"results.json", "report.txt", "junit.xml", "results.tap", "../stdout", "../stderr"};
+    char *text[6];
+    size_t len[6];
+    for (int i = 0; i < 6; i++) {
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", out, reports[i]);
         assert_int_equal(lstat(path, &sb), 0);
@@ -250,7 +250,7 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     if (sscanf(text[1], "Score: %lf /", &txt_score) != 1 || fabs(txt_score - score) > 1e-9)
         fail_msg("%s: report.txt's score disagrees with results.json's (%g)", name, score);
     if (!strstr(text[1], phrase)) fail_msg("%s: the report lacks '%s':\n%s", name, phrase, text[1]);
-    for (int i = 0; i < 5; i++) free(text[i]);
+    for (int i = 0; i < 6; i++) free(text[i]);
     snprintf(cmd, sizeof cmd, "command -v xmllint >/dev/null 2>&1 && ! xmllint --noout %s/junit.xml", out);
     if (system(cmd) == 0) fail_msg("%s: junit.xml is not well-formed", name);
 

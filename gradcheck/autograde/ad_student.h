@@ -11,6 +11,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* y = 1 / (1 + exp(-x)), elementwise over n values */
 void student_sigmoid_forward(int64_t n, const double *x, double *y);
 void student_sigmoid_vjp(int64_t n, const double *x, const double *gy, double *gx);
@@ -44,4 +48,7 @@ typedef struct student_pool_dims {
 void student_maxpool2d_forward(const student_pool_dims *d, const double *x, double *y);
 void student_maxpool2d_vjp(const student_pool_dims *d, const double *x, const double *gy, double *gx);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

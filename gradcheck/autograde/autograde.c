@@ -12,7 +12,7 @@
  *    instruction of the submission runs; the child returns only the arrays
  *    it computed.
  * 3. The grader compares them with the engine's own ops (grade.h) and
- *    writes results.json, junit.xml and report.txt (reports.h), whatever the
+ *    writes results.json, junit.xml, results.tap and report.txt (reports.h), whatever the
  *    submission does.
  * The threat model and what each layer stops: sandbox.c and the README. */
 #define _GNU_SOURCE
@@ -45,7 +45,7 @@ enum { O_ASSIGNMENT, O_SUBMISSION, O_OUT, O_SEED, O_SANDBOX_USER, N_OPTIONS };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_ASSIGNMENT] = {"assignment", "FILE", "the tests (JSON): ops, shapes, points, visibility, limits"},
     [O_SUBMISSION] = {"submission", "FILE.c", "the student's file (one C file, at most 1 MiB)"},
-    [O_OUT] = {"out", "DIR", "where results.json, junit.xml and report.txt go (created if missing)"},
+    [O_OUT] = {"out", "DIR", "where results.json, junit.xml, results.tap and report.txt go\n(created if missing)"},
     [O_SEED] = {"seed", "N", "seed of the random test arrays (default 2026)"},
     [O_SANDBOX_USER] = {"sandbox-user", "USER", "when run as root: the account the compiler and the submission\n"
                                                  "run as (default nobody)"},
@@ -297,7 +297,7 @@ int main(int argc, char **argv)
     double score = 0, max = 0;
     for (int i = 0; i < a.n_tests; i++) score += res[i].score, max += res[i].max_score;
     if (rc != 0) fprintf(stderr, "autograde: %s\n", err);
-    else printf("autograde: %g / %g (%s/results.json, junit.xml, report.txt)\n", score, max, out);
+    else printf("autograde: %g / %g (%s/results.json, junit.xml, results.tap, report.txt)\n", score, max, out);
     free(res);
     assignment_free(&a);
     return rc == 0 ? 0 : 1;   /* ad_cli checks stdout at exit */

@@ -95,6 +95,21 @@ static void junit_xml(FILE *f, const assignment *a, const test_result *res)
     free(cases);
 }
 
+/* TAP 13: a test per assignment test, its score and feedback as YAML. */
+static void results_tap(FILE *f, const assignment *a, const test_result *res)
+{
+    ad_tap_begin(f, a->n_tests);
+    for (int i = 0; i < a->n_tests; i++) {
+        ad_tap_result(f, i + 1, res[i].passed, a->tests[i].name, NULL);
+        ad_tap_yaml_begin(f);
+        ad_tap_yaml_number(f, "score", round(res[i].score * 1000) / 1000);
+        ad_tap_yaml_number(f, "max_score", res[i].max_score);
+        ad_tap_yaml_string(f, "visibility", a->tests[i].visibility);
+        ad_tap_yaml_string(f, "feedback", res[i].output);
+        ad_tap_yaml_end(f);
+    }
+}
+
 static void report_txt(FILE *f, const assignment *a, const test_result *res, const char *general, const char *notes)
 {
     double score = 0, max = 0;
@@ -122,6 +137,13 @@ int reports_write(int dir_fd, const assignment *a, test_result *res, char *gener
         junit_xml(f, a, res);
         fclose(f);
         rc = write_atomic(dir_fd, "junit.xml", buf, len, err, errlen);
+    }
+    free(buf), buf = NULL;
+    f = open_memstream(&buf, &len);
+    if (rc == 0 && f) {
+        results_tap(f, a, res);
+        fclose(f);
+        rc = write_atomic(dir_fd, "results.tap", buf, len, err, errlen);
     }
     free(buf), buf = NULL;
     f = open_memstream(&buf, &len);
