@@ -5,7 +5,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include "ad_gpu.h"
 #include "ad_internal.h"
 #include "ad_op.h"
@@ -19,8 +18,11 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static const ad_context **live;
 static size_t n_live, cap_live;
 static atomic_uint_fast64_t free_generation;
-static _Thread_local const ad_context *cached_ctx;
-static _Thread_local uint_fast64_t cached_generation;
+/* initial-exec: the library is linked in, never dlopen'd late, so the cache
+ * is read straight off the thread pointer, not through __tls_get_addr. */
+#define AD_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+static AD_TLS const ad_context *cached_ctx;
+static AD_TLS uint_fast64_t cached_generation;
 
 static bool live_add(const ad_context *ctx)
 {
@@ -251,20 +253,11 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
 }
 
 /* ---- nodes ---- */
-/* Big node chunks ask for transparent huge pages: a graph of 10^6 scalar
- * ops touches hundreds of MB, and 4 KiB page faults would dominate. */
-static void *chunk_alloc(size_t bytes)
-{
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < huge) return malloc(bytes);
-    void *p = NULL;
-    if (posix_memalign(&p, huge, bytes) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
+/* Node chunks are plain malloc'd memory, first touched page by page as nodes
+ * are made. Asking for transparent huge pages (MADV_HUGEPAGE) made it worse
+ * on cpu-2c: a fault then waits for the kernel to compact memory into 2 MiB
+ * pages, and bench_scalar's cold pass took 140-410 ns/op against 91-94 with
+ * 4 KiB pages (BENCHMARKS.md). */
 static ad_node *node_new(ad_context *ctx, const char *who)
 {
     if (ctx->n_nodes == UINT32_MAX) {
@@ -273,7 +266,7 @@ static ad_node *node_new(ad_context *ctx, const char *who)
     }
     uint32_t off, k = node_chunk_index(ctx->n_nodes, &off);
     if (k >= (uint32_t)ctx->n_node_chunks) {
-        ad_node *chunk = chunk_alloc(((size_t)NODE_CHUNK0 << k) * sizeof(ad_node));
+        ad_node *chunk = malloc(((size_t)NODE_CHUNK0 << k) * sizeof(ad_node));
         if (!chunk) {
             ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, ctx->n_nodes);
             return NULL;
@@ -282,7 +275,21 @@ static ad_node *node_new(ad_context *ctx, const char *who)
         ctx->n_node_chunks = (int)k + 1;
     }
     ad_node *n = &ctx->node_chunk[k][off];
-    memset(n, 0, sizeof *n);
+    /* Every field set one by one (a field added to ad_node must be set here
+     * too): a memset of the whole node compiles to a `rep stos`, whose
+     * start-up was a third of the scalar path's time. */
+    n->value.data = NULL;
+    n->value.size = 0;
+    for (int d = 0; d < AD_MAX_DIMS; d++) n->value.shape[d] = 1;
+    n->value.ndim = n->value.dtype = n->value.device = n->value.owns_data = 0;
+    n->grad = n->tangent = n->saved = NULL;
+    n->op = NULL;
+    for (int s = 0; s < AD_MAX_INPUTS; s++) n->in[s] = NULL;
+    n->params = NULL;
+    n->name = NULL;
+    n->mark = 0;
+    n->n_in = n->flags = 0;
+    n->inline_value.f64 = n->inline_grad.f64 = 0;
     n->ctx = ctx;
     n->id = ctx->n_nodes++;
     return n;
@@ -625,7 +632,7 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
         ad_fail(AD_ERR_ARG, "%s: takes %d to %d inputs, %d given", who, op->n_in_min, op->n_in, n_in);
         return NULL;
     }
-    bool any_grad = false, any_tangent = false;
+    bool any_grad = false, any_tangent = false, all_0d = n_in > 0;
     ad_device device = AD_CPU;
     for (int s = 0; s < n_in; s++) {
         if (!in || !in[s]) {
@@ -646,6 +653,7 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
         any_grad = any_grad || (in[s]->flags & AD_NODE_REQUIRES_GRAD);
         any_tangent = any_tangent || in[s]->tangent;
         device = (ad_device)in[s]->value.device;
+        all_0d = all_0d && in[s]->value.ndim == 0 && in[s]->value.dtype == in[0]->value.dtype;
     }
     /* The output lives where the inputs do, except for the two copy ops. */
     ad_device out_dev = (op->flags & AD_OP_TO_CUDA) ? AD_CUDA : (op->flags & AD_OP_TO_CPU) ? AD_CPU : device;
@@ -661,9 +669,17 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
     int ndim = 0;
     int64_t shape[AD_MAX_DIMS] = {1, 1, 1, 1};
     ad_dtype dt = AD_FLOAT64;
-    if (op->infer(in, n_in, params, &ndim, shape, &dt) != AD_OK) return NULL;
-    int64_t size;
-    if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
+    int64_t size = 1;
+    /* The scalar path: an elementwise op on 0-d inputs of one dtype makes a
+     * 0-d output of that dtype (AD_OP_ELEMENTWISE's contract), so its shape
+     * rule has nothing to say; ops with params keep theirs (it checks them). */
+    bool scalar = all_0d && (op->flags & AD_OP_ELEMENTWISE) && !(op->flags & AD_OP_PARAMS) && out_dev == device;
+    if (scalar) {
+        dt = (ad_dtype)in[0]->value.dtype;
+    } else {
+        if (op->infer(in, n_in, params, &ndim, shape, &dt) != AD_OK) return NULL;
+        if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
+    }
 
     uint32_t first_free = ctx->n_nodes, first_dev = ctx->n_dev;
     ad_node *out = node_new(ctx, who);

@@ -27,7 +27,8 @@ ad_node *ad_mean(ad_context *ctx, ad_node *x, int axis, bool keepdim);
  * size as in NumPy/PyTorch. flatten: (N, ...) -> (N, rest). */
 ad_node *ad_reshape(ad_context *ctx, ad_node *x, int ndim, const int64_t *shape);
 ad_node *ad_flatten(ad_context *ctx, ad_node *x);
-/* Permute the axes: output axis i is input axis perm[i]. */
+/* Permute the axes: output axis i is input axis perm[i] (negative from the
+ * end, as torch.permute: (-1, 0) swaps a matrix's axes). */
 ad_node *ad_transpose(ad_context *ctx, ad_node *x, const int *perm);
 /* Stable softmax / log-softmax along an axis (negative from the end). */
 ad_node *ad_softmax(ad_context *ctx, ad_node *x, int axis);

@@ -52,7 +52,9 @@ enum { AD_REDUCE_MEAN = 0, AD_REDUCE_SUM = 1 };
 
 /* Op flags. */
 enum {
-    AD_OP_ELEMENTWISE = 1u << 0,  /* J is diagonal (with broadcasting) */
+    AD_OP_ELEMENTWISE = 1u << 0,  /* J is diagonal (with broadcasting); the output's shape is the
+                                     inputs' broadcast, so ad_apply skips the shape rule when all
+                                     inputs are 0-d of one dtype (and the op takes no params) */
     AD_OP_LINEAR = 1u << 1,       /* jvp is the forward applied to tangents */
     AD_OP_NONSMOOTH = 1u << 2,    /* has kinks: gradcheck samples away from them */
     AD_OP_PARAMS = 1u << 3,       /* takes ad_params */

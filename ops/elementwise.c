@@ -307,14 +307,22 @@ UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
     static void relu_fwd_##SFX(const T *x, T *y, int64_t n)                                                            \
     {                                                                                                                  \
         int nt = ad_threads_for(n / RELU_BLOCK + 1, n);                                                                \
-        _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")                                       \
+        if (nt == 1) { /* no OpenMP region at all: even an if(0) one costs a team's setup (the scalar path) */      \
+            for (int64_t i = 0; i < n; i++) y[i] = (T)relu_f(x[i], 0);                                                 \
+            return;                                                                                                    \
+        }                                                                                                              \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)")                                                   \
         for (int64_t i0 = 0; i0 < n; i0 += RELU_BLOCK)                                                                 \
             for (int64_t i = i0; i < (i0 + RELU_BLOCK < n ? i0 + RELU_BLOCK : n); i++) y[i] = x[i] <= 0 ? 0 : x[i];    \
     }                                                                                                                  \
     static void relu_vjp_##SFX(const T *x, const T *g, T *gi, int64_t n)                                               \
     {                                                                                                                  \
         int nt = ad_threads_for(n / RELU_BLOCK + 1, n);                                                                \
-        _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")                                       \
+        if (nt == 1) {                                                                                                 \
+            for (int64_t i = 0; i < n; i++) gi[i] += g[i] * (T)relu_d(x[i], 0, 0);                                     \
+            return;                                                                                                    \
+        }                                                                                                              \
+        _Pragma("omp parallel for num_threads(nt) schedule(static)")                                                   \
         for (int64_t i0 = 0; i0 < n; i0 += RELU_BLOCK) {                                                               \
             int64_t end = i0 + RELU_BLOCK < n ? i0 + RELU_BLOCK : n;                                                 \
             for (int64_t i = i0; i < end; i++) {                                                                       \

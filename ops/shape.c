@@ -1,6 +1,7 @@
 /* shape.c: reshape (and flatten) and transpose: ops that move elements.
- *   reshape: same elements in a new shape; dx += dy, ty = tx.
- *   transpose: y[i_perm] = x[i]; dx[i] += dy[i_perm]; ty = tx permuted. */
+ *   reshape: same elements in a new shape (one -1 inferred); dx += dy, ty = tx.
+ *   transpose: y[i_perm] = x[i]; dx[i] += dy[i_perm]; ty = tx permuted
+ *              (perm entries negative from the end, as torch.permute). */
 #include <string.h>
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
@@ -116,11 +117,15 @@ static ad_status transpose_infer(ad_node *const *in, int n, const ad_params *p, 
     if (!p) return ad_fail(AD_ERR_ARG, "transpose: needs its permutation (params.perm)");
     int seen = 0;
     for (int i = 0; i < x->ndim; i++) {
-        if (p->perm[i] < 0 || p->perm[i] >= x->ndim || (seen & (1 << p->perm[i])))
-            return ad_fail(AD_ERR_SHAPE, "transpose: (%d,%d,%d,%d) is not a permutation of the %d axes of x %s",
-                           p->perm[0], p->perm[1], p->perm[2], p->perm[3], x->ndim, ad_shape_str(x, sx, sizeof sx));
-        seen |= 1 << p->perm[i];
-        sh[i] = x->shape[p->perm[i]];
+        int a = p->perm[i] < 0 ? p->perm[i] + x->ndim : p->perm[i];   /* negative from the end, as torch.permute */
+        if (a < 0 || a >= x->ndim || (seen & (1 << a)))
+            return ad_fail(AD_ERR_SHAPE,
+                           "transpose: (%d,%d,%d,%d) is not a permutation of the %d axes of x %s (each axis once, "
+                           "%d..%d, negative from the end)",
+                           p->perm[0], p->perm[1], p->perm[2], p->perm[3], x->ndim, ad_shape_str(x, sx, sizeof sx),
+                           -x->ndim, x->ndim - 1);
+        seen |= 1 << a;
+        sh[i] = x->shape[a];
     }
     *nd = x->ndim;
     *dt = (ad_dtype)x->dtype;
@@ -136,7 +141,10 @@ void ad_transpose_source_strides(const ad_node *o, int64_t *s)
         in_stride[d] = acc;
         acc *= x->shape[d];
     }
-    for (int d = 0; d < AD_MAX_DIMS; d++) s[d] = d < x->ndim ? in_stride[o->params->perm[d]] : 0;
+    for (int d = 0; d < AD_MAX_DIMS; d++) {
+        int a = d < x->ndim && o->params->perm[d] < 0 ? o->params->perm[d] + x->ndim : o->params->perm[d];
+        s[d] = d < x->ndim ? in_stride[a] : 0;
+    }
 }
 
 #define PERMUTE_FOR(o, BODY)                                                                                           \
@@ -187,6 +195,7 @@ static const ad_op_case transpose_cases[] = {
     {"(3,4) -> (4,3)", 1, {2}, {{3, 4, 1, 1}}, {.perm = {1, 0, 2, 3}}},
     {"(2,3,4) perm (2,0,1)", 1, {3}, {{2, 3, 4, 1}}, {.perm = {2, 0, 1, 3}}},
     {"(2,3,2,2) perm (0,2,3,1)", 1, {4}, {{2, 3, 2, 2}}, {.perm = {0, 2, 3, 1}}},
+    {"(2,3,4) perm (-1,0,-2): negative axes", 1, {3}, {{2, 3, 4, 1}}, {.perm = {-1, 0, -2, 3}}},
 };
 
 static ad_status transpose_complete(ad_op_case *c)

@@ -1,6 +1,7 @@
 /* softmax.c: softmax and log-softmax along an axis, computed stably (the
  * row's max subtracted before exp, so [999, 0, -2] gives (1, 0, 0), not
- * NaN). x is seen as (outer, len, inner) around the axis.
+ * NaN; a NaN in the row makes the row NaN). x is seen as (outer, len,
+ * inner) around the axis, which counts as in NumPy (-1 the last).
  *   softmax:     y = exp(x - m) / Σ exp(x - m)
  *                dx += y ⊙ (dy - Σ dy·y)          ty = y ⊙ (tx - Σ y·tx)
  *   log-softmax: y = x - m - log Σ exp(x - m)
@@ -115,7 +116,7 @@ static ad_status log_softmax_infer(ad_node *const *in, int n, const ad_params *p
 
 /* gradcheck --op softmax --shape S starts from the first case: the last axis. */
 static const ad_op_case softmax_cases[] = {
-    {"(3) along -1 (gradcheck --shape starts here: the last axis)", 1, {1}, {{3, 1, 1, 1}}, {.axis = -1}},
+    {"(3) along -1", 1, {1}, {{3, 1, 1, 1}}, {.axis = -1}},
     {"(4,5) along 1", 1, {2}, {{4, 5, 1, 1}}, {.axis = 1}},
     {"(3,4,2) along 1", 1, {3}, {{3, 4, 2, 1}}, {.axis = 1}},
     {"(2,3) along 0", 1, {2}, {{2, 3, 1, 1}}, {.axis = 0}},
@@ -127,7 +128,7 @@ AD_DECLARE_CUDA(softmax)
 AD_DECLARE_CUDA(log_softmax)
 const ad_op ad_op_softmax = {
     .name = "softmax",
-    .summary = "exp(x) / Σ exp(x) along params.axis, stable",
+    .summary = "exp(x) / Σ exp(x) along params.axis (-1 the last), stable",
     .n_in = 1,
     .n_in_min = 1,
     .flags = AD_OP_PARAMS,
@@ -141,7 +142,7 @@ const ad_op ad_op_softmax = {
 
 const ad_op ad_op_log_softmax = {
     .name = "log_softmax",
-    .summary = "x - log Σ exp(x) along params.axis, stable",
+    .summary = "x - log Σ exp(x) along params.axis (-1 the last), stable",
     .n_in = 1,
     .n_in_min = 1,
     .flags = AD_OP_PARAMS,

@@ -3,7 +3,10 @@
  * graph forward and for the backward pass; the leaves (2n variables) are
  * made before the clock starts. Run with `meson test --benchmark` or
  * directly: bench_scalar [n] [repeats]. The first repeat runs on a fresh
- * arena (page faults included); later ones reuse it after a rewind. */
+ * arena (page faults included); later ones reuse it after a rewind.
+ * Times are the thread's CPU time (user + system, so page faults count):
+ * on the shared development machine other jobs' time slices would
+ * otherwise be counted as ours. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -12,7 +15,7 @@
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 

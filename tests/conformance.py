@@ -164,6 +164,7 @@ def gen(op, rng, k):
         sh = rand_shape(rng, nd)
         perm = list(range(nd))
         rng.shuffle(perm)
+        perm = [a - nd if rng.random() < 0.4 else a for a in perm]   # negative axes too
         return Case(op, [(sh, draw(rng, sh, special=s))], [True], perm=tuple(perm))
     if op == "matmul":
         M, K, N = rng.randint(1, 4), rng.randint(1, 4), rng.randint(1, 4)
@@ -543,8 +544,8 @@ def main():
         st = stats.setdefault(op, {"cases": 0, "special": 0, "neg_axis": 0, "agree": 0, "convention": 0})
         st["cases"] += 1
         st["special"] += has_special(c)
-        st["neg_axis"] += isinstance(c.p["axis"], int) and c.p["axis"] < 0 and op in (
-            "sum", "mean", "softmax", "log_softmax")
+        st["neg_axis"] += (isinstance(c.p["axis"], int) and c.p["axis"] < 0 and op in (
+            "sum", "mean", "softmax", "log_softmax")) or (op == "transpose" and min(c.p["perm"]) < 0)
         ref = run_torch(c, cot[1], tans)
         d = differ(eng, ref)
         if d is None:

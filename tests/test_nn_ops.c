@@ -90,6 +90,10 @@ static void test_pytorch_style_axes(void **state)
     ad_node *t = mat(ctx, 3, s234, v, false);
     ad_node *a = ad_log_softmax(ctx, t, -3), *b = ad_log_softmax(ctx, t, 0);
     for (int i = 0; i < 24; i++) assert_true(ad_value_at(a, i) == ad_value_at(b, i));
+    /* x.permute(-1, 0) */
+    assert_values(ad_transpose(ctx, x, (int[]){-1, 0}), (double[]){1, 4, 2, 5, 3, 6}, 6, 0);
+    assert_null(ad_transpose(ctx, x, (int[]){0, -2}));
+    assert_non_null(strstr(ad_last_error(), "is not a permutation of the 2 axes of x (2,3) (each axis once, -2..1"));
     /* a scalar takes axis 0 or -1, as in PyTorch */
     assert_values(ad_sum(ctx, ad_scalar(ctx, 4), -1, false), (double[]){4}, 1, 0);
 
