@@ -11,6 +11,7 @@ packages=(
   dataset-fashion-mnist                # /usr/share/datasets/fashion-mnist
   valgrind libxml2-utils               # CI: valgrind over the lessons, xmllint for JUnit
   perl groff-base                      # tests: prove reads the TAP; groff checks the man pages
+  clang                                # CI: the libFuzzer targets (.ci/fuzz)
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

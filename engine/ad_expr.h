@@ -27,6 +27,11 @@ extern "C" {
 
 typedef struct ad_expr ad_expr;
 
+/* Bounds that keep parsing safe on any input: nesting (parentheses, calls,
+ * signs and exponents together) deeper than this is an error with its column,
+ * not a stack overflow; so is a formula longer than AD_EXPR_MAX_LENGTH. */
+enum { AD_EXPR_MAX_DEPTH = 1000, AD_EXPR_MAX_LENGTH = 1 << 30 };
+
 /* Parse; NULL with a message such as "unexpected ')' at column 14" (and
  * *err_col set, 1-based) on a syntax error. */
 ad_expr *ad_expr_parse(const char *formula, int *err_col);
@@ -44,7 +49,9 @@ int ad_expr_node_count(const ad_expr *e);
  * Checks each operation's domain at the point and fails (AD_ERR_DOMAIN)
  * with the subexpression: "log(x - 5): its argument is -2 (log needs > 0)";
  * with the context's check-finite mode on, an overflow fails naming the
- * subexpression too (AD_ERR_NONFINITE). */
+ * subexpression too (AD_ERR_NONFINITE). Parsing folds constant
+ * subexpressions after the same domain checks: "x + log(0)" is a parse error
+ * at log(0), and so is a constant that is not finite. */
 ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars);
 
 #ifdef __cplusplus

@@ -73,8 +73,19 @@ size_t ad_context_bytes(const ad_context *ctx);
 /* Marks: free every node made after a mark, keeping the memory for reuse.
  * A training loop makes its parameters, takes a mark, and rewinds to it
  * after each step. Rewinding drops all tangents and the grads of
- * non-leaf nodes made before the mark (leaves keep theirs). */
-typedef struct ad_mark { uint32_t nodes; uint32_t chunk; size_t offset; uint32_t device_allocs; } ad_mark;
+ * non-leaf nodes made before the mark (leaves keep theirs).
+ * A rewind checks its mark: one from another context, one made stale by a
+ * rewind to an earlier mark (its nodes are gone and their memory reused), or
+ * one altered or made up by hand is refused (AD_ERR_STATE, with the reason)
+ * and the context is left as it was. The fields are for reading only. */
+typedef struct ad_mark {
+    uint32_t nodes;            /* the node count at the mark */
+    uint32_t chunk;
+    size_t offset;
+    uint32_t device_allocs;
+    uint64_t context_serial;   /* which context (serials are never reused) */
+    uint64_t seq;              /* which of the context's marks */
+} ad_mark;
 ad_mark ad_context_mark(ad_context *ctx);
 ad_status ad_context_rewind(ad_context *ctx, ad_mark m);
 

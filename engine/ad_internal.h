@@ -31,6 +31,13 @@ struct ad_context {
     void **dev_ptrs;
     uint32_t n_dev, cap_dev;
 
+    /* Marks that can still be rewound to, oldest first (positions and seqs
+     * increase): a rewind to one drops every later one. */
+    uint64_t serial;          /* this context's number, never reused */
+    ad_mark *marks;
+    uint32_t n_marks, cap_marks;
+    uint64_t next_seq;
+
     bool grad_enabled;
     bool check_finite;
     int dirs;                 /* forward-mode directions k (0: off) */

@@ -43,7 +43,9 @@ ad_tensor *ad_tensor_new(ad_dtype dt, int ndim, const int64_t *shape);
 ad_tensor *ad_tensor_from(ad_dtype dt, int ndim, const int64_t *shape, const double *values);
 void ad_tensor_free(ad_tensor *t);
 
-/* Element access through double, for any dtype (slow path: tests, lessons). */
+/* Element access through double, for any dtype (slow path: tests, lessons).
+ * A NULL tensor, a GPU tensor or an index outside 0..size-1 is an error with
+ * a message (get returns NaN, set and fill write nothing), never a stray access. */
 double ad_tensor_get(const ad_tensor *t, int64_t flat_index);
 void ad_tensor_set(ad_tensor *t, int64_t flat_index, double v);
 void ad_tensor_fill(ad_tensor *t, double v);

@@ -94,6 +94,8 @@ ad_context *ad_context_new(void)
         ad_fail(AD_ERR_NOMEM, "context_new: out of memory");
         return NULL;
     }
+    static atomic_uint_fast64_t serials;
+    ctx->serial = atomic_fetch_add(&serials, 1) + 1;   /* 0 is no context's */
     ctx->grad_enabled = true;
     return ctx;
 }
@@ -104,6 +106,7 @@ void ad_context_free(ad_context *ctx)
     live_remove(ctx);
     for (uint32_t i = 0; i < ctx->n_dev; i++) ad_gpu_free(ctx->dev_ptrs[i]);
     free(ctx->dev_ptrs);
+    free(ctx->marks);
     for (int k = 0; k < ctx->n_node_chunks; k++) free(ctx->node_chunk[k]);
     for (uint32_t i = 0; i < ctx->n_chunks; i++) free(ctx->chunks[i].base);
     free(ctx->chunks);
@@ -220,14 +223,37 @@ void *ad_device_alloc(ad_context *ctx, size_t bytes, bool zero)
 bool ad_node_recording(const ad_node *n) { return (n->flags & AD_NODE_RECORDING) != 0; }
 int ad_node_dirs(const ad_node *n) { return n->ctx->dirs; }
 
+static bool same_position(const ad_mark *a, const ad_mark *b)
+{
+    return a->nodes == b->nodes && a->chunk == b->chunk && a->offset == b->offset &&
+           a->device_allocs == b->device_allocs;
+}
+
 ad_mark ad_context_mark(ad_context *ctx)
 {
-    ad_mark m = {0, 0, 0, 0};
+    ad_mark m = {0, 0, 0, 0, 0, 0};
     if (ad_check_context(ctx, "context_mark") != AD_OK) return m;
     m.nodes = ctx->n_nodes;
     m.chunk = ctx->cur_chunk;
     m.offset = ctx->cur_off;
     m.device_allocs = ctx->n_dev;
+    m.context_serial = ctx->serial;
+    /* The same place as the newest mark: the same mark (a loop that marks
+     * after each rewind keeps the list at one entry). */
+    if (ctx->n_marks > 0 && same_position(&ctx->marks[ctx->n_marks - 1], &m)) return ctx->marks[ctx->n_marks - 1];
+    if (ctx->n_marks == ctx->cap_marks) {
+        uint32_t cap = ctx->cap_marks ? 2 * ctx->cap_marks : 8;
+        ad_mark *p = cap > ctx->cap_marks ? realloc(ctx->marks, cap * sizeof *p) : NULL;
+        if (!p) {
+            ad_fail(AD_ERR_NOMEM, "context_mark: out of memory for the list of marks");
+            m.context_serial = 0;   /* a rewind to it fails */
+            return m;
+        }
+        ctx->marks = p;
+        ctx->cap_marks = cap;
+    }
+    m.seq = ++ctx->next_seq;
+    ctx->marks[ctx->n_marks++] = m;
     return m;
 }
 
@@ -235,9 +261,23 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
 {
     ad_status st = ad_check_context(ctx, "context_rewind");
     if (st != AD_OK) return st;
-    if (m.nodes > ctx->n_nodes || (ctx->n_chunks && m.chunk >= ctx->n_chunks) || m.device_allocs > ctx->n_dev)
-        return ad_fail(AD_ERR_STATE, "context_rewind: the mark is ahead of the context (%u nodes now, mark at %u)",
-                       ctx->n_nodes, m.nodes);
+    if (m.context_serial != ctx->serial)
+        return ad_fail(AD_ERR_STATE, "context_rewind: the mark was not taken in this context (%s)",
+                       m.context_serial ? "it belongs to another one" : "it is not a mark from ad_context_mark");
+    /* binary search: seqs increase along the list */
+    uint32_t lo = 0, hi = ctx->n_marks;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (ctx->marks[mid].seq < m.seq) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == ctx->n_marks || ctx->marks[lo].seq != m.seq)
+        return ad_fail(AD_ERR_STATE, "context_rewind: the mark is stale: a rewind to an earlier mark dropped the nodes "
+                                     "after it (%u nodes now, mark at %u)", ctx->n_nodes, m.nodes);
+    if (!same_position(&ctx->marks[lo], &m))
+        return ad_fail(AD_ERR_STATE, "context_rewind: the mark was altered (it says %u nodes; the context's mark %llu "
+                                     "is at %u)", m.nodes, (unsigned long long)m.seq, ctx->marks[lo].nodes);
+    ctx->n_marks = lo + 1;
     ctx->n_nodes = m.nodes;
     ctx->cur_chunk = m.chunk;
     ctx->cur_off = m.offset;
@@ -487,8 +527,22 @@ bool ad_requires_grad(const ad_node *n) { return n && (n->flags & AD_NODE_REQUIR
  * reading device memory from the CPU would crash. */
 static bool on_host(const ad_node *n, const char *who)
 {
+    if (!n) {
+        ad_fail(AD_ERR_ARG, "%s: the node is NULL", who);
+        return false;
+    }
     if (n->value.device == AD_CPU) return true;
     ad_fail(AD_ERR_DEVICE, "%s: node #%u is on the GPU; copy it to the host first (ad_to_host)", who, n->id);
+    return false;
+}
+
+/* Is element i of n there to read? Else a message naming who. */
+static bool readable(const ad_node *n, int64_t i, const char *who)
+{
+    if (!on_host(n, who)) return false;
+    if (i >= 0 && i < n->value.size) return true;
+    ad_fail(AD_ERR_ARG, "%s: index %lld is outside node #%u's %lld elements", who, (long long)i, n->id,
+            (long long)n->value.size);
     return false;
 }
 
@@ -506,19 +560,23 @@ double ad_grad_scalar(const ad_node *n)
 
 double ad_value_at(const ad_node *n, int64_t i)
 {
-    if (!n || i < 0 || i >= n->value.size || !on_host(n, "value_at")) return NAN;
+    if (!readable(n, i, "value_at")) return NAN;
     return buffer_get(n->value.data, (ad_dtype)n->value.dtype, i);
 }
 
 double ad_grad_at(const ad_node *n, int64_t i)
 {
-    if (!n || i < 0 || i >= n->value.size || !on_host(n, "grad_at")) return NAN;
+    if (!readable(n, i, "grad_at")) return NAN;
     return n->grad ? buffer_get(n->grad, (ad_dtype)n->value.dtype, i) : 0.0;
 }
 
 double ad_tangent_at(const ad_node *n, int dir, int64_t i)
 {
-    if (!n || i < 0 || i >= n->value.size || dir < 0 || dir >= n->ctx->dirs || !on_host(n, "tangent_at")) return NAN;
+    if (!readable(n, i, "tangent_at")) return NAN;
+    if (dir < 0 || dir >= n->ctx->dirs) {
+        ad_fail(AD_ERR_ARG, "tangent_at: direction %d is outside the context's %d", dir, n->ctx->dirs);
+        return NAN;
+    }
     return n->tangent ? buffer_get(n->tangent, (ad_dtype)n->value.dtype, (int64_t)dir * n->value.size + i) : 0.0;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include "ad_expr.h"
 #include "ad_ops.h"
@@ -26,7 +27,9 @@ struct ad_expr {
     e_node *n;
     int n_nodes, cap;
     char **vars;
-    int n_vars;
+    int n_vars, cap_vars;
+    int *var_slot;       /* open-addressing table of variable indices by name, -1 empty */
+    int n_var_slots;     /* a power of two, at least twice n_vars */
     int root;
 };
 
@@ -36,6 +39,9 @@ typedef struct parser {
     int pos;
     int err_col;
     bool failed;
+    int depth;           /* current nesting, bounded by AD_EXPR_MAX_DEPTH */
+    int *node_slot;      /* open-addressing table of node indices (interning), -1 empty */
+    int n_node_slots;    /* a power of two, at least twice n_nodes */
 } parser;
 
 static const char *const unary_fns[] = {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "neg"};
@@ -43,7 +49,7 @@ static const char *const unary_fns[] = {"exp", "log", "sqrt", "sin", "cos", "tan
 static int perror_at(parser *p, int col0, const char *fmt, const char *arg)
 {
     if (!p->failed) {
-        char msg[200];
+        char msg[400];
         snprintf(msg, sizeof msg, fmt, arg);
         ad_fail(AD_ERR_ARG, "%s at column %d", msg, col0 + 1);
         p->err_col = col0 + 1;
@@ -57,29 +63,83 @@ static void skip_space(parser *p)
     while (isspace((unsigned char)p->s[p->pos])) p->pos++;
 }
 
-/* Intern a node: return the existing index of an equal node, or add it. */
+/* FNV-1a over bytes, continued from h. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211u;
+    return h;
+}
+
+static bool same_fn(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* The interning key: everything intern() compares (not the source span). */
+static uint64_t node_hash(const e_node *x)
+{
+    uint64_t h = 1469598103934665603u;
+    int key[4] = {(int)x->kind, x->a, x->b, x->var};
+    h = fnv(h, key, sizeof key);
+    if (x->fn) h = fnv(h, x->fn, strlen(x->fn));
+    if (x->kind == E_NUM || x->kind == E_POW) h = fnv(h, &x->num, sizeof x->num);
+    return h;
+}
+
+static bool node_equal(const e_node *y, const e_node *x)
+{
+    return y->kind == x->kind && y->a == x->a && y->b == x->b && y->var == x->var && same_fn(y->fn, x->fn) &&
+           (x->kind != E_NUM && x->kind != E_POW ? true : memcmp(&y->num, &x->num, sizeof x->num) == 0);
+}
+
+/* Put index i into an open-addressing table of n_slots (a power of two). */
+static void slot_put(int *slot, int n_slots, uint64_t h, int i)
+{
+    size_t k = (size_t)h & (size_t)(n_slots - 1);
+    while (slot[k] >= 0) k = (k + 1) & (size_t)(n_slots - 1);
+    slot[k] = i;
+}
+
+/* A table of at least 2 * need slots, refilled from hash(i) for i < count. */
+static int *slots_rebuild(int need, int *n_slots, int count, uint64_t (*hash)(const void *, int), const void *ctx)
+{
+    int n = 16;
+    while (n < 2 * need) n *= 2;
+    int *slot = malloc((size_t)n * sizeof *slot);
+    if (!slot) return NULL;
+    memset(slot, 0xff, (size_t)n * sizeof *slot);   /* all -1 */
+    for (int i = 0; i < count; i++) slot_put(slot, n, hash(ctx, i), i);
+    *n_slots = n;
+    return slot;
+}
+
+static uint64_t node_hash_at(const void *e, int i) { return node_hash(&((const ad_expr *)e)->n[i]); }
+
+/* Intern a node: return the existing index of an equal node, or add it.
+ * A hash table keeps this O(1), so a formula of 10^6 terms parses in linear time. */
 static int intern(parser *p, e_node x)
 {
     ad_expr *e = p->e;
-    for (int i = 0; i < e->n_nodes; i++) {
-        e_node *y = &e->n[i];
-        if (y->kind == x.kind && y->a == x.a && y->b == x.b && y->var == x.var &&
-            ((y->fn == NULL && x.fn == NULL) || (y->fn && x.fn && !strcmp(y->fn, x.fn))) &&
-            (x.kind != E_NUM && x.kind != E_POW ? true : memcmp(&y->num, &x.num, sizeof x.num) == 0))
-            return i;
+    uint64_t h = node_hash(&x);
+    if (p->node_slot) {
+        for (size_t k = (size_t)h & (size_t)(p->n_node_slots - 1); p->node_slot[k] >= 0;
+             k = (k + 1) & (size_t)(p->n_node_slots - 1))
+            if (node_equal(&e->n[p->node_slot[k]], &x)) return p->node_slot[k];
     }
+    if (e->n_nodes == INT32_MAX / 4) return perror_at(p, x.start, "%s", "the formula has too many operations");
     if (e->n_nodes == e->cap) {
         int cap = e->cap ? 2 * e->cap : 16;
         e_node *q = realloc(e->n, (size_t)cap * sizeof *q);
-        if (!q) {
-            ad_fail(AD_ERR_NOMEM, "out of memory parsing the formula");
-            p->failed = true;
-            return -1;
-        }
+        if (!q) return perror_at(p, x.start, "%s", "out of memory parsing the formula");
         e->n = q;
         e->cap = cap;
     }
+    if (2 * (e->n_nodes + 1) > p->n_node_slots) {
+        int *slot = slots_rebuild(e->n_nodes + 1, &p->n_node_slots, e->n_nodes, node_hash_at, e);
+        if (!slot) return perror_at(p, x.start, "%s", "out of memory parsing the formula");
+        free(p->node_slot);
+        p->node_slot = slot;
+    }
     e->n[e->n_nodes] = x;
+    slot_put(p->node_slot, p->n_node_slots, h, e->n_nodes);
     return e->n_nodes++;
 }
 
@@ -101,18 +161,48 @@ static int number(parser *p, double v, int start, int end)
     return intern(p, x);
 }
 
+static uint64_t name_hash(const char *name, size_t len) { return fnv(1469598103934665603u, name, len); }
+static uint64_t var_hash_at(const void *e, int i)
+{
+    const char *v = ((const ad_expr *)e)->vars[i];
+    return name_hash(v, strlen(v));
+}
+
+/* The index of variable name[0..len), or -1: a hash lookup, so formulas of
+ * 10^5 variables stay linear. */
+static int var_find(const ad_expr *e, const char *name, size_t len)
+{
+    if (!e->var_slot) return -1;
+    size_t mask = (size_t)(e->n_var_slots - 1);
+    for (size_t k = (size_t)name_hash(name, len) & mask; e->var_slot[k] >= 0; k = (k + 1) & mask) {
+        const char *v = e->vars[e->var_slot[k]];
+        if (strlen(v) == len && !memcmp(v, name, len)) return e->var_slot[k];
+    }
+    return -1;
+}
+
 static int variable(parser *p, const char *name, size_t len, int start)
 {
     ad_expr *e = p->e;
-    int k = -1;
-    for (int i = 0; i < e->n_vars; i++)
-        if (strlen(e->vars[i]) == len && !strncmp(e->vars[i], name, len)) k = i;
+    int k = var_find(e, name, len);
     if (k < 0) {
-        char **v = realloc(e->vars, (size_t)(e->n_vars + 1) * sizeof *v);
-        if (!v) return perror_at(p, start, "%s", "out of memory");
-        e->vars = v;
-        e->vars[e->n_vars] = strndup(name, len);
+        if (e->n_vars == e->cap_vars) {
+            int cap = e->cap_vars ? 2 * e->cap_vars : 8;
+            char **v = realloc(e->vars, (size_t)cap * sizeof *v);
+            if (!v) return perror_at(p, start, "%s", "out of memory");
+            e->vars = v;
+            e->cap_vars = cap;
+        }
+        if (!(e->vars[e->n_vars] = strndup(name, len))) return perror_at(p, start, "%s", "out of memory");
         k = e->n_vars++;
+        if (2 * e->n_vars > e->n_var_slots) {
+            int *slot = slots_rebuild(e->n_vars, &e->n_var_slots, e->n_vars, var_hash_at, e);
+            if (!slot) return perror_at(p, start, "%s", "out of memory");
+            free(e->var_slot);
+            e->var_slot = slot;
+        } else {
+            slot_put(e->var_slot, e->n_var_slots, name_hash(name, len), k);
+        }
     }
     e_node x = mk(E_VAR, NULL, -1, -1, start, start + (int)len);
     x.var = k;
@@ -143,19 +233,74 @@ static double fold2(const char *fn, double a, double b)
     return a <= b ? a : b;   /* min */
 }
 
-/* Constant subexpressions fold into one number ("pi/2" is one constant). */
+/* Why operation x is undefined at argument a (b: a binary op's second), or
+ * NULL; *bad is the offending argument. With differentiating false only
+ * undefined values count (a folded constant is never differentiated), with
+ * it true also the points where the derivative does not exist. One rule for
+ * constant folding and for ad_expr_build's checks at a point. */
+static const char *domain_problem(const e_node *x, double a, double b, bool differentiating, double *bad)
+{
+    *bad = a;
+    if (x->kind == E_UNARY && !strcmp(x->fn, "log") && !(a > 0)) return "log needs > 0";
+    if (x->kind == E_UNARY && !strcmp(x->fn, "sqrt") && !(a > 0)) {
+        if (!(a >= 0)) return "sqrt needs >= 0";
+        if (differentiating) return "sqrt is not differentiable at 0";
+    }
+    if (x->kind == E_BINARY && !strcmp(x->fn, "div") && !(b != 0)) {
+        *bad = b;
+        return "division by zero";
+    }
+    if (x->kind == E_POW) {
+        if (a < 0 && x->num != floor(x->num)) return "a negative number to a fractional power is undefined";
+        if (a == 0 && x->num < 0) return "0 to a negative power is infinite";
+        if (differentiating && a == 0 && x->num < 1 && x->num != 0 && x->num != floor(x->num))
+            return "not differentiable at 0";
+    }
+    return NULL;
+}
+
+/* Constant subexpressions fold into one number ("pi/2" is one constant),
+ * after the domain checks evaluation would make: "x + log(0)" is an error
+ * naming log(0), not -inf. */
+static int fold(parser *p, const e_node *x, double v, double a, double b, int start)
+{
+    double bad;
+    const char *why = domain_problem(x, a, b, false, &bad);
+    char msg[256];
+    if (why && x->kind == E_BINARY) {
+        snprintf(msg, sizeof msg, "'%.*s': division by zero", p->pos - start < 80 ? p->pos - start : 80, p->s + start);
+        return perror_at(p, start, "%s", msg);
+    }
+    if (why) {
+        snprintf(msg, sizeof msg, "'%.*s': its argument is %g (%s)", p->pos - start < 80 ? p->pos - start : 80,
+                 p->s + start, bad, why);
+        return perror_at(p, start, "%s", msg);
+    }
+    if (!isfinite(v)) {
+        snprintf(msg, sizeof msg, "'%.*s' is %g, not a finite number", p->pos - start < 80 ? p->pos - start : 80,
+                 p->s + start, v);
+        return perror_at(p, start, "%s", msg);
+    }
+    return number(p, v, start, p->pos);
+}
+
 static int unary_node(parser *p, const char *fn, int a, int start)
 {
     if (a < 0) return -1;
-    if (is_const(p, a)) return number(p, fold1(fn, p->e->n[a].num), start, p->pos);
-    return intern(p, mk(E_UNARY, fn, a, -1, start, p->pos));
+    e_node x = mk(E_UNARY, fn, a, -1, start, p->pos);
+    if (is_const(p, a)) return fold(p, &x, fold1(fn, p->e->n[a].num), p->e->n[a].num, 0, start);
+    return intern(p, x);
 }
 
 static int binary_node(parser *p, const char *fn, int a, int b, int start)
 {
     if (a < 0 || b < 0) return -1;
-    if (is_const(p, a) && is_const(p, b)) return number(p, fold2(fn, p->e->n[a].num, p->e->n[b].num), start, p->pos);
-    return intern(p, mk(E_BINARY, fn, a, b, start, p->pos));
+    e_node x = mk(E_BINARY, fn, a, b, start, p->pos);
+    if (is_const(p, a) && is_const(p, b)) {
+        double va = p->e->n[a].num, vb = p->e->n[b].num;
+        return fold(p, &x, fold2(fn, va, vb), va, vb, start);
+    }
+    return intern(p, x);
 }
 
 static int pow_node(parser *p, int base, int expo, int start, int expo_col)
@@ -164,9 +309,9 @@ static int pow_node(parser *p, int base, int expo, int start, int expo_col)
     (void)expo_col;
     if (!is_const(p, expo)) return intern(p, mk(E_POWV, "powv", base, expo, start, p->pos));
     double c = p->e->n[expo].num;
-    if (is_const(p, base)) return number(p, pow(p->e->n[base].num, c), start, p->pos);
     e_node x = mk(E_POW, "pow", base, -1, start, p->pos);
     x.num = c;
+    if (is_const(p, base)) return fold(p, &x, pow(p->e->n[base].num, c), p->e->n[base].num, 0, start);
     return intern(p, x);
 }
 
@@ -276,19 +421,31 @@ static int parse_power(parser *p)
     return base;
 }
 
+/* Every recursion of the grammar (parentheses, calls, signs, exponents)
+ * passes through here, so this one counter bounds the parser's stack. */
 static int parse_unary(parser *p)
 {
     skip_space(p);
     int start = p->pos;
+    if (p->depth >= AD_EXPR_MAX_DEPTH) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the formula nests more than %d levels deep (parentheses, calls, signs, powers)",
+                 AD_EXPR_MAX_DEPTH);
+        return perror_at(p, start, "%s", msg);
+    }
+    p->depth++;
+    int r;
     if (p->s[p->pos] == '-') {
         p->pos++;
-        return unary_node(p, "neg", parse_unary(p), start);
-    }
-    if (p->s[p->pos] == '+') {
+        r = unary_node(p, "neg", parse_unary(p), start);
+    } else if (p->s[p->pos] == '+') {
         p->pos++;
-        return parse_unary(p);
+        r = parse_unary(p);
+    } else {
+        r = parse_power(p);
     }
-    return parse_power(p);
+    p->depth--;
+    return r;
 }
 
 static int parse_term(parser *p)
@@ -321,11 +478,52 @@ static int parse_expr(parser *p)
     return a;
 }
 
+typedef struct named_var {
+    const char *name;
+    int old;
+} named_var;
+
+static int cmp_named(const void *a, const void *b)
+{
+    return strcmp(((const named_var *)a)->name, ((const named_var *)b)->name);
+}
+
+/* Variables in alphabetical order (x before y), whatever the order they
+ * appear in: tables and --at read the same way every time. O(v log v + nodes). */
+static ad_status sort_vars(ad_expr *e)
+{
+    int nv = e->n_vars;
+    named_var *order = malloc((size_t)(nv ? nv : 1) * sizeof *order);
+    int *rank = malloc((size_t)(nv ? nv : 1) * sizeof *rank);
+    if (!order || !rank) {
+        free(order);
+        free(rank);
+        return ad_fail(AD_ERR_NOMEM, "out of memory sorting the formula's variables");
+    }
+    for (int i = 0; i < nv; i++) order[i] = (named_var){e->vars[i], i};
+    qsort(order, (size_t)nv, sizeof *order, cmp_named);
+    for (int i = 0; i < nv; i++) {
+        rank[order[i].old] = i;
+        e->vars[i] = (char *)order[i].name;
+    }
+    for (int k = 0; k < e->n_nodes; k++)
+        if (e->n[k].kind == E_VAR) e->n[k].var = rank[e->n[k].var];
+    free(order);
+    free(rank);
+    /* the name table now points at the new indices */
+    int *slot = slots_rebuild(nv, &e->n_var_slots, nv, var_hash_at, e);
+    if (!slot) return ad_fail(AD_ERR_NOMEM, "out of memory sorting the formula's variables");
+    free(e->var_slot);
+    e->var_slot = slot;
+    return AD_OK;
+}
+
 void ad_expr_free(ad_expr *e)
 {
     if (!e) return;
     for (int i = 0; i < e->n_vars; i++) free(e->vars[i]);
     free(e->vars);
+    free(e->var_slot);
     free(e->n);
     free(e->src);
     free(e);
@@ -344,28 +542,19 @@ ad_expr *ad_expr_parse(const char *formula, int *err_col)
         ad_fail(AD_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    parser p = {e, e->src, 0, 0, false};
-    e->root = parse_expr(&p);
-    skip_space(&p);
-    if (e->root >= 0 && p.s[p.pos]) {
-        char c[2] = {p.s[p.pos], 0};
-        perror_at(&p, p.pos, "unexpected '%s'", c);
+    parser p = {e, e->src, 0, 0, false, 0, NULL, 0};
+    if (strlen(formula) > AD_EXPR_MAX_LENGTH) {
+        perror_at(&p, AD_EXPR_MAX_LENGTH, "%s", "the formula is longer than the parser takes (2^30 characters)");
+    } else {
+        e->root = parse_expr(&p);
+        skip_space(&p);
+        if (e->root >= 0 && p.s[p.pos]) {
+            char c[2] = {p.s[p.pos], 0};
+            perror_at(&p, p.pos, "unexpected '%s'", c);
+        }
     }
-    if (!p.failed && e->root >= 0) {
-        /* Variables in alphabetical order (x before y), whatever the order
-         * they appear in: tables and --at read the same way every time. */
-        for (int i = 1; i < e->n_vars; i++)
-            for (int j = i; j > 0 && strcmp(e->vars[j - 1], e->vars[j]) > 0; j--) {
-                char *t = e->vars[j];
-                e->vars[j] = e->vars[j - 1];
-                e->vars[j - 1] = t;
-                for (int k = 0; k < e->n_nodes; k++)
-                    if (e->n[k].kind == E_VAR) {
-                        if (e->n[k].var == j) e->n[k].var = j - 1;
-                        else if (e->n[k].var == j - 1) e->n[k].var = j;
-                    }
-            }
-    }
+    free(p.node_slot);
+    if (!p.failed && e->root >= 0 && sort_vars(e) != AD_OK) p.failed = true;
     if (p.failed || e->root < 0) {
         if (!p.failed) perror_at(&p, p.pos, "%s", "cannot parse");
         if (err_col) *err_col = p.err_col;
@@ -381,30 +570,15 @@ int ad_expr_node_count(const ad_expr *e) { return e ? e->n_nodes : 0; }
 
 int ad_expr_var_index(const ad_expr *e, const char *name)
 {
-    for (int i = 0; e && name && i < e->n_vars; i++)
-        if (!strcmp(e->vars[i], name)) return i;
-    return -1;
+    return e && name ? var_find(e, name, strlen(name)) : -1;
 }
 
-/* Domain checks at the point, naming the subexpression by its source. */
+/* Domain checks at the point (domain_problem's rule), naming the subexpression by its source. */
 static ad_status check_domain(const ad_expr *e, const e_node *x, ad_node *const *nodes)
 {
-    const char *what = NULL;
-    double v = 0;
-    if (x->kind == E_UNARY && !strcmp(x->fn, "log") && !((v = ad_value_scalar(nodes[x->a])) > 0))
-        what = "log needs > 0";
-    else if (x->kind == E_UNARY && !strcmp(x->fn, "sqrt") && !((v = ad_value_scalar(nodes[x->a])) > 0))
-        what = v == 0 ? "sqrt is not differentiable at 0" : "sqrt needs >= 0";
-    else if (x->kind == E_BINARY && !strcmp(x->fn, "div") && (v = ad_value_scalar(nodes[x->b])) == 0)
-        return ad_fail(AD_ERR_DOMAIN, "division by zero: the denominator of '%.*s' is 0 at this point",
-                       x->end - x->start, e->src + x->start);
-    else if (x->kind == E_POW && (v = ad_value_scalar(nodes[x->a])) < 0 && x->num != floor(x->num))
-        what = "a negative number to a fractional power is undefined";
-    else if (x->kind == E_POW && v == 0 && x->num < 1 && x->num != 0 && x->num != floor(x->num))
-        what = "not differentiable at 0";
-    else if (x->kind == E_POW && v == 0 && x->num < 0)
-        what = "0 to a negative power is infinite";
-    else if (x->kind == E_POWV && !((v = ad_value_scalar(nodes[x->a])) > 0)) {
+    if (x->kind == E_POWV) {
+        double v = ad_value_scalar(nodes[x->a]);
+        if (v > 0) return AD_OK;
         /* a^b = exp(b·log a): a ≤ 0 has no real power for a non-integer b, and even at an integer b
          * the derivative in the exponent, a^b·log a, does not exist */
         double b = ad_value_scalar(nodes[x->b]);
@@ -415,7 +589,13 @@ static ad_status check_domain(const ad_expr *e, const e_node *x, ad_node *const 
                                      : "a variable exponent needs a base > 0: the derivative in the exponent, "
                                        "a^b·log a, is undefined for a <= 0");
     }
+    if (x->kind != E_UNARY && x->kind != E_BINARY && x->kind != E_POW) return AD_OK;
+    double a = ad_value_scalar(nodes[x->a]), b = x->kind == E_BINARY ? ad_value_scalar(nodes[x->b]) : 0, v;
+    const char *what = domain_problem(x, a, b, true, &v);
     if (!what) return AD_OK;
+    if (x->kind == E_BINARY)   /* division */
+        return ad_fail(AD_ERR_DOMAIN, "division by zero: the denominator of '%.*s' is %g at this point",
+                       x->end - x->start, e->src + x->start, v);
     return ad_fail(AD_ERR_DOMAIN, "'%.*s': its argument is %g at this point (%s)", x->end - x->start, e->src + x->start,
                    v, what);
 }
@@ -423,9 +603,14 @@ static ad_status check_domain(const ad_expr *e, const e_node *x, ad_node *const 
 ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars)
 {
     if (!e || !vars) {
-        ad_fail(AD_ERR_ARG, "expr_build: NULL argument");
+        ad_fail(AD_ERR_ARG, "expr_build: %s is NULL", !e ? "the formula" : "the array of variables");
         return NULL;
     }
+    for (int i = 0; i < e->n_vars; i++)
+        if (!vars[i]) {
+            ad_fail(AD_ERR_ARG, "expr_build: the node for variable %d ('%s') is NULL", i, e->vars[i]);
+            return NULL;
+        }
     ad_node **nodes = calloc((size_t)e->n_nodes, sizeof *nodes);
     if (!nodes) {
         ad_fail(AD_ERR_NOMEM, "expr_build: out of memory");

@@ -84,29 +84,41 @@ void ad_tensor_free(ad_tensor *t)
 }
 
 /* The slow element paths refuse GPU memory (a host read of it would crash). */
-static int on_device(const ad_tensor *t, const char *who)
+/* Can element i of t be read or written here? Else a message naming who. */
+static int unusable(const ad_tensor *t, int64_t i, const char *who)
 {
-    if (t->device == AD_CPU) return 0;
-    ad_fail(AD_ERR_DEVICE, "%s: the tensor is on the GPU; copy it to the host first", who);
-    return 1;
+    if (!t) {
+        ad_fail(AD_ERR_ARG, "%s: the tensor is NULL", who);
+        return 1;
+    }
+    if (t->device != AD_CPU) {
+        ad_fail(AD_ERR_DEVICE, "%s: the tensor is on the GPU; copy it to the host first", who);
+        return 1;
+    }
+    if (i < 0 || i >= t->size) {
+        ad_fail(AD_ERR_ARG, "%s: index %lld is outside the tensor's %lld elements", who, (long long)i,
+                (long long)t->size);
+        return 1;
+    }
+    return 0;
 }
 
 double ad_tensor_get(const ad_tensor *t, int64_t i)
 {
-    if (on_device(t, "tensor_get")) return NAN;
+    if (unusable(t, i, "tensor_get")) return NAN;
     return t->dtype == AD_FLOAT32 ? (double)((const float *)t->data)[i] : ((const double *)t->data)[i];
 }
 
 void ad_tensor_set(ad_tensor *t, int64_t i, double v)
 {
-    if (on_device(t, "tensor_set")) return;
+    if (unusable(t, i, "tensor_set")) return;
     if (t->dtype == AD_FLOAT32) ((float *)t->data)[i] = (float)v;
     else ((double *)t->data)[i] = v;
 }
 
 void ad_tensor_fill(ad_tensor *t, double v)
 {
-    if (on_device(t, "tensor_fill")) return;
+    if ((!t || t->size > 0) && unusable(t, 0, "tensor_fill")) return;
     for (int64_t i = 0; i < t->size; i++) ad_tensor_set(t, i, v);
 }
 

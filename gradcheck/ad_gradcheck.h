@@ -45,6 +45,28 @@ typedef struct ad_gc_options {
 
 void ad_gc_default_options(ad_gc_options *o);
 
+/* A finite-difference stencil: f'(x) ≈ Σ_k weight[k]·f(x + offset[k]·h) / h,
+ * exact for polynomials of degree <= order (its error is O(h^order)).
+ * gradcheck's numerical derivatives all go through these tables. */
+typedef struct ad_gc_stencil {
+    const char *name;
+    int n;                     /* points */
+    double offset[4], weight[4];
+    int order;
+} ad_gc_stencil;
+/* The stencils: [0] central 2-point, [1] Richardson 4-point (options.richardson). */
+enum { AD_GC_N_STENCILS = 2 };
+const ad_gc_stencil *ad_gc_stencil_at(int k);
+const ad_gc_stencil *ad_gc_stencil_for(const ad_gc_options *o);
+/* The stencil applied to a scalar function at x with step h. */
+double ad_gc_stencil_apply(const ad_gc_stencil *s, double (*f)(double x, void *user), void *user, double x, double h);
+
+/* Checks larger than this are refused with a message (they would run for
+ * hours or exhaust memory): a full Jacobian check costs about
+ * n_s·(Σ n + m) element operations per input s, a fast check Σ n + m elements. */
+#define AD_GC_MAX_FULL_COST 1e9
+#define AD_GC_MAX_ELEMENTS ((int64_t)1 << 25)
+
 typedef enum ad_gc_check {
     AD_GC_JACOBIAN_REV,
     AD_GC_JACOBIAN_FWD,

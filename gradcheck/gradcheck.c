@@ -18,6 +18,24 @@ void ad_gc_default_options(ad_gc_options *o)
     o->kink_margin = 1e-3;
 }
 
+/* Central: (f(x+h) - f(x-h)) / 2h. Richardson: the central difference at h
+ * and 2h combined as (4·D(h) - D(2h)) / 3 to cancel the h² term:
+ * (8[f(x+h) - f(x-h)] - [f(x+2h) - f(x-2h)]) / 12h. */
+static const ad_gc_stencil stencils[AD_GC_N_STENCILS] = {
+    {"central", 2, {1, -1}, {1.0 / 2, -1.0 / 2}, 2},
+    {"richardson", 4, {1, -1, 2, -2}, {8.0 / 12, -8.0 / 12, -1.0 / 12, 1.0 / 12}, 4},
+};
+
+const ad_gc_stencil *ad_gc_stencil_at(int k) { return k >= 0 && k < AD_GC_N_STENCILS ? &stencils[k] : NULL; }
+const ad_gc_stencil *ad_gc_stencil_for(const ad_gc_options *o) { return &stencils[o && o->richardson ? 1 : 0]; }
+
+double ad_gc_stencil_apply(const ad_gc_stencil *s, double (*f)(double x, void *user), void *user, double x, double h)
+{
+    double d = 0;
+    for (int k = 0; k < s->n; k++) d += s->weight[k] * f(x + s->offset[k] * h, user);
+    return d / h;
+}
+
 const char *ad_gc_check_name(ad_gc_check c)
 {
     switch (c) {
@@ -77,7 +95,15 @@ static ad_gc_record *new_record(gc_run *R, int input, ad_gc_check check)
     if (R->r->n == R->r->cap) {
         int cap = R->r->cap ? 2 * R->r->cap : 64;
         ad_gc_record *p = realloc(R->r->rec, (size_t)cap * sizeof *p);
-        if (!p) return NULL;
+        if (!p) {
+            /* No room to record the result: count it as a failure, and let
+             * the check write into a spare record that is not kept. */
+            static _Thread_local ad_gc_record spare;
+            R->r->n_fail++;
+            ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for the report", R->name);
+            memset(&spare, 0, sizeof spare);
+            return &spare;
+        }
         R->r->rec = p;
         R->r->cap = cap;
     }
@@ -99,6 +125,38 @@ static void finish_record(gc_run *R, ad_gc_record *rec, double t0)
 }
 
 static bool diff(const gc_run *R, int s) { return !(R->nondiff & (1u << s)); }
+
+/* The buffers of one check, allocated together: a failed allocation makes
+ * the check fail with "out of memory" instead of writing through NULL. */
+typedef struct scratch {
+    void *p[16];
+    int n;
+    bool failed;
+} scratch;
+
+static double *sc_alloc(scratch *sc, int64_t count, bool zero)
+{
+    if (sc->failed || sc->n == 16) {
+        sc->failed = true;
+        return NULL;
+    }
+    size_t bytes = (size_t)(count > 0 ? count : 1) * sizeof(double);
+    double *p = zero ? calloc(1, bytes) : malloc(bytes);
+    if (!p) sc->failed = true;
+    return sc->p[sc->n++] = p;
+}
+
+static void sc_free(scratch *sc)
+{
+    for (int i = 0; i < sc->n; i++) free(sc->p[i]);
+    sc->n = 0;
+}
+
+/* The status for a failed scratch allocation. */
+static ad_status sc_status(const gc_run *R, const char *what)
+{
+    return ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for the %s", R->name, what);
+}
 
 /* f of the leaves (host nodes), on R->device: on the GPU the leaves are sent
  * (ad_to_device) and the output received (ad_to_host), so every check below
@@ -157,50 +215,45 @@ static ad_status eval(gc_run *R, double *out)
 }
 
 /* Numerical directional derivative of y along the input perturbation
- * x_s[i] (i >= 0) or along all inputs by v (i < 0): into col (m). With f0
- * (y at x), also the one-sided differences of the first step into right
- * ((f(x+h) - f(x))/h) and left ((f(x) - f(x-h))/h): at a kink they differ,
- * and every value between them is a valid subgradient. */
+ * x_s[i] (i >= 0) or along all inputs by v (i < 0), with the options'
+ * stencil: into col (m). tmp: m doubles of scratch. With f0 (y at x), also
+ * the one-sided differences at the step h (the stencil's points ±h) into
+ * right ((f(x+h) - f(x))/h) and left ((f(x) - f(x-h))/h): at a kink they
+ * differ, and every value between them is a valid subgradient. */
 static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, double *col, double *tmp, const double *f0,
                              double *left, double *right)
 {
-    const double e = R->o->eps;
+    const double h = R->o->eps;
+    const ad_gc_stencil *sten = ad_gc_stencil_for(R->o);
     double *keep[AD_MAX_INPUTS] = {0};
-    int n_steps = R->o->richardson ? 2 : 1;
-    double w[2] = {1, 0};
-    if (R->o->richardson) {   /* (8[f(x+h)-f(x-h)] - [f(x+2h)-f(x-2h)]) / 12h */
-        w[0] = 8.0 / 6.0;
-        w[1] = -1.0 / 6.0;
-    }
+    ad_status st = AD_OK;
     memset(col, 0, (size_t)R->m * sizeof *col);
     if (i < 0)
-        for (int t = 0; t < R->n_in; t++)
+        for (int t = 0; t < R->n_in && st == AD_OK; t++)
             if (v[t]) {
-                keep[t] = malloc((size_t)R->n[t] * sizeof(double));
-                memcpy(keep[t], R->x[t], (size_t)R->n[t] * sizeof(double));
+                if (!(keep[t] = malloc((size_t)R->n[t] * sizeof(double))))
+                    st = ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for a copy of input %d", R->name, t);
+                else memcpy(keep[t], R->x[t], (size_t)R->n[t] * sizeof(double));
             }
-    ad_status st = AD_OK;
-    for (int k = 0; k < n_steps && st == AD_OK; k++) {
-        double h = e * (k + 1);
-        for (int sign = 1; sign >= -1 && st == AD_OK; sign -= 2) {
-            if (i >= 0) {
-                double x0 = R->x[s][i];
-                R->x[s][i] = x0 + sign * h;
-                st = eval(R, tmp);
-                R->x[s][i] = x0;
-            } else {
-                for (int t = 0; t < R->n_in; t++)
-                    if (v[t])
-                        for (int64_t j = 0; j < R->n[t]; j++) R->x[t][j] = keep[t][j] + sign * h * v[t][j];
-                st = eval(R, tmp);
-            }
-            for (int64_t o = 0; o < R->m; o++) col[o] += sign * w[k] * tmp[o] / (2 * h);
-            if (f0 && k == 0)
-                for (int64_t o = 0; o < R->m; o++) {
-                    if (sign > 0) right[o] = (tmp[o] - f0[o]) / h;
-                    else left[o] = (f0[o] - tmp[o]) / h;
-                }
+    for (int k = 0; k < sten->n && st == AD_OK; k++) {
+        double step = sten->offset[k] * h;
+        if (i >= 0) {
+            double x0 = R->x[s][i];
+            R->x[s][i] = x0 + step;
+            st = eval(R, tmp);
+            R->x[s][i] = x0;
+        } else {
+            for (int t = 0; t < R->n_in; t++)
+                if (v[t])
+                    for (int64_t j = 0; j < R->n[t]; j++) R->x[t][j] = keep[t][j] + step * v[t][j];
+            st = eval(R, tmp);
         }
+        for (int64_t o = 0; o < R->m; o++) col[o] += sten->weight[k] * tmp[o] / h;
+        if (f0 && (sten->offset[k] == 1 || sten->offset[k] == -1))
+            for (int64_t o = 0; o < R->m; o++) {
+                if (sten->offset[k] > 0) right[o] = (tmp[o] - f0[o]) / h;
+                else left[o] = (f0[o] - tmp[o]) / h;
+            }
     }
     for (int t = 0; t < R->n_in; t++)
         if (keep[t]) {
@@ -216,6 +269,7 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, doub
 static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long prefill_seed, bool reuse_graph)
 {
     gsl_rng *pre_rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!pre_rng) return sc_status(R, "random generator");
     gsl_rng_set(pre_rng, prefill_seed);
     ad_status st = AD_OK;
     if (!reuse_graph || !R->grad_y) {
@@ -230,7 +284,10 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
     double *pre[AD_MAX_INPUTS] = {0};
     for (int s = 0; s < R->n_in && st == AD_OK; s++) {
         if (!diff(R, s)) continue;
-        pre[s] = malloc((size_t)R->n[s] * sizeof(double));
+        if (!(pre[s] = malloc((size_t)R->n[s] * sizeof(double)))) {
+            st = sc_status(R, "pre-filled grads");
+            break;
+        }
         for (int64_t j = 0; j < R->n[s]; j++) {
             pre[s][j] = 2.0 * gsl_rng_uniform(pre_rng) - 1.0;   /* any nonzero values will do */
             ((double *)leaves[s]->grad)[j] = pre[s][j];
@@ -386,15 +443,19 @@ static void print_jacobian(gc_run *R, int s, const double *num, const double *re
 static void check_jacobians(gc_run *R, int s)
 {
     int64_t m = R->m, n = R->n[s];
-    double *num = malloc((size_t)(m * n) * sizeof(double)), *col = malloc((size_t)m * sizeof(double));
-    double *tmp = malloc((size_t)m * sizeof(double)), *f0 = malloc((size_t)m * sizeof(double));
-    double *left = malloc((size_t)(m * n) * sizeof(double)), *right = malloc((size_t)(m * n) * sizeof(double));
-    double *lcol = malloc((size_t)m * sizeof(double)), *rcol = malloc((size_t)m * sizeof(double));
-    double *rev = NULL, *fwd = NULL;
+    scratch sc = {0};
+    double *num = sc_alloc(&sc, m * n, false), *col = sc_alloc(&sc, m, false), *tmp = sc_alloc(&sc, m, false);
+    double *f0 = sc_alloc(&sc, m, false), *left = sc_alloc(&sc, m * n, false), *right = sc_alloc(&sc, m * n, false);
+    double *lcol = sc_alloc(&sc, m, false), *rcol = sc_alloc(&sc, m, false);
+    double *rev = (R->o->mode & AD_GC_REV) ? sc_alloc(&sc, m * n, false) : NULL;
+    double *fwd = (R->o->mode & AD_GC_FWD) ? sc_alloc(&sc, m * n, false) : NULL;
+    double *cot = sc_alloc(&sc, m, true), *t = sc_alloc(&sc, 64 * m, false), *g[AD_MAX_INPUTS] = {0};
+    for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? sc_alloc(&sc, R->n[u], false) : NULL;
+    char *flag = sc.failed ? NULL : calloc((size_t)(m * n > 0 ? m * n : 1), 1);
     double t0 = now();
-    ad_status st = eval(R, f0);
+    ad_status st = sc.failed || !flag ? sc_status(R, "Jacobians") : eval(R, f0);
     for (int64_t i = 0; i < n && st == AD_OK; i++) {
-        st = numeric_dir(R, s, i, NULL, col, tmp, f0, lcol, rcol);
+        if ((st = numeric_dir(R, s, i, NULL, col, tmp, f0, lcol, rcol)) != AD_OK) break;
         for (int64_t o = 0; o < m; o++) {
             num[o * n + i] = col[o];
             left[o * n + i] = lcol[o];
@@ -402,14 +463,10 @@ static void check_jacobians(gc_run *R, int s)
         }
     }
     double t_num = now() - t0;
-    char *flag = calloc((size_t)(m * n), 1);
     kink_info kinks = {f0, left, right, flag, lcol, rcol};   /* lcol, rcol: free now, scratch for at_kink */
     if (R->o->mode & AD_GC_REV) {
         double t1 = now();
         ad_gc_record *rec = new_record(R, s, AD_GC_JACOBIAN_REV);
-        rev = malloc((size_t)(m * n) * sizeof(double));
-        double *cot = calloc((size_t)m, sizeof(double)), *g[AD_MAX_INPUTS] = {0};
-        for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? malloc((size_t)R->n[u] * sizeof(double)) : NULL;
         worst_t w = {0};
         if (st != AD_OK) fail_note(rec, st);
         for (int64_t o = 0; o < m && rec->pass; o++) {
@@ -426,17 +483,13 @@ static void check_jacobians(gc_run *R, int s)
             for (int64_t o = 0; o < m; o++)
                 for (int64_t i = 0; i < n; i++)
                     compare(R, rec, &w, s, o, i, num[o * n + i], rev[o * n + i], NAN, rev[o * n + i], &kinks);
-        for (int u = 0; u < R->n_in; u++) free(g[u]);
-        free(cot);
         finish_record(R, rec, t1 - t_num);
     }
     if (R->o->mode & AD_GC_FWD) {
         double t1 = now();
         ad_gc_record *rec = new_record(R, s, AD_GC_JACOBIAN_FWD);
-        fwd = malloc((size_t)(m * n) * sizeof(double));
         worst_t w = {0};
         if (st != AD_OK) fail_note(rec, st);
-        double *t = malloc((size_t)(64 * m) * sizeof(double));
         for (int64_t c0 = 0; c0 < n && rec->pass; c0 += 64) {
             int k = (int)(n - c0 < 64 ? n - c0 : 64);
             ad_status st2 = jvp_cols(R, s, c0, k, NULL, t);
@@ -447,7 +500,6 @@ static void check_jacobians(gc_run *R, int s)
             for (int d = 0; d < k; d++)
                 for (int64_t o = 0; o < m; o++) fwd[o * n + c0 + d] = t[(int64_t)d * m + o];
         }
-        free(t);
         if (rec->message[0] == '\0')
             for (int64_t o = 0; o < m; o++)
                 for (int64_t i = 0; i < n; i++)
@@ -455,27 +507,21 @@ static void check_jacobians(gc_run *R, int s)
                             fwd[o * n + i], &kinks);
         finish_record(R, rec, t1 - t_num);
     }
-    if (R->o->jacobian_out) print_jacobian(R, s, num, rev, fwd);
-    free(num);
-    free(col);
-    free(tmp);
-    free(f0);
+    if (R->o->jacobian_out && st == AD_OK) print_jacobian(R, s, num, rev, fwd);
     free(flag);
-    free(left);
-    free(right);
-    free(lcol);
-    free(rcol);
-    free(rev);
-    free(fwd);
+    sc_free(&sc);
 }
 
-static void random_dirs(gc_run *R, double **v)
+/* Random directions v[s] (NULL for held inputs) and room for the grads g[s]. */
+static void random_dirs(gc_run *R, scratch *sc, double **v, double **g)
 {
     for (int s = 0; s < R->n_in; s++) {
         v[s] = NULL;
+        if (g) g[s] = NULL;
         if (!diff(R, s)) continue;
-        v[s] = malloc((size_t)R->n[s] * sizeof(double));
-        for (int64_t j = 0; j < R->n[s]; j++) v[s][j] = gsl_ran_gaussian(R->rng, 1.0);
+        v[s] = sc_alloc(sc, R->n[s], false);
+        if (g) g[s] = sc_alloc(sc, R->n[s], false);
+        for (int64_t j = 0; v[s] && j < R->n[s]; j++) v[s][j] = gsl_ran_gaussian(R->rng, 1.0);
     }
 }
 
@@ -484,12 +530,12 @@ static void check_dot_product(gc_run *R)
 {
     double t0 = now();
     ad_gc_record *rec = new_record(R, -1, AD_GC_DOT_PRODUCT);
-    double *r = malloc((size_t)R->m * sizeof(double)), *jv = malloc((size_t)R->m * sizeof(double));
+    scratch sc = {0};
+    double *r = sc_alloc(&sc, R->m, false), *jv = sc_alloc(&sc, R->m, false);
     double *v[AD_MAX_INPUTS], *g[AD_MAX_INPUTS];
-    for (int64_t o = 0; o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
-    random_dirs(R, v);
-    for (int s = 0; s < R->n_in; s++) g[s] = v[s] ? malloc((size_t)R->n[s] * sizeof(double)) : NULL;
-    ad_status st = jvp_cols(R, -1, 0, 1, v, jv);
+    for (int64_t o = 0; r && o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
+    random_dirs(R, &sc, v, g);
+    ad_status st = sc.failed ? sc_status(R, "dot-product check") : jvp_cols(R, -1, 0, 1, v, jv);
     if (st == AD_OK) st = vjp_all(R, r, g, gsl_rng_get(R->rng), false);
     if (st != AD_OK) {
         fail_note(rec, st);
@@ -513,12 +559,7 @@ static void check_dot_product(gc_run *R)
         snprintf(rec->message, sizeof rec->message, "<r, Jv> = %.17g (forward), <J^T r, v> = %.17g (reverse)", lhs,
                  rhs);
     }
-    for (int s = 0; s < R->n_in; s++) {
-        free(v[s]);
-        free(g[s]);
-    }
-    free(r);
-    free(jv);
+    sc_free(&sc);
     finish_record(R, rec, t0);
 }
 
@@ -527,16 +568,17 @@ static void check_determinism(gc_run *R)
 {
     double t0 = now();
     ad_gc_record *rec = new_record(R, -1, AD_GC_DETERMINISM);
-    double *r = malloc((size_t)R->m * sizeof(double)), *g1[AD_MAX_INPUTS] = {0}, *g2[AD_MAX_INPUTS] = {0};
-    for (int64_t o = 0; o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
+    scratch sc = {0};
+    double *r = sc_alloc(&sc, R->m, false), *g1[AD_MAX_INPUTS] = {0}, *g2[AD_MAX_INPUTS] = {0};
+    for (int64_t o = 0; r && o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
     for (int s = 0; s < R->n_in; s++)
         if (diff(R, s)) {
-            g1[s] = malloc((size_t)R->n[s] * sizeof(double));
-            g2[s] = malloc((size_t)R->n[s] * sizeof(double));
+            g1[s] = sc_alloc(&sc, R->n[s], false);
+            g2[s] = sc_alloc(&sc, R->n[s], false);
         }
     /* The same pre-filled grads both times, so equal passes give equal bits. */
     unsigned long prefill = gsl_rng_get(R->rng);
-    ad_status st = vjp_all(R, r, g1, prefill, false);
+    ad_status st = sc.failed ? sc_status(R, "determinism check") : vjp_all(R, r, g1, prefill, false);
     if (st == AD_OK) st = vjp_all(R, r, g2, prefill, false);
     if (st != AD_OK) fail_note(rec, st);
     for (int s = 0; s < R->n_in && st == AD_OK; s++)
@@ -550,11 +592,7 @@ static void check_determinism(gc_run *R)
                          "two backward passes with the same cotangent differ at input %d element %lld: %.17g vs %.17g",
                          s, (long long)j, g1[s][j], g2[s][j]);
             }
-    for (int s = 0; s < R->n_in; s++) {
-        free(g1[s]);
-        free(g2[s]);
-    }
-    free(r);
+    sc_free(&sc);
     finish_record(R, rec, t0);
 }
 
@@ -562,15 +600,15 @@ static void check_determinism(gc_run *R)
 static void check_fast(gc_run *R)
 {
     double t0 = now();
-    double *u = malloc((size_t)R->m * sizeof(double)), *jv_num = malloc((size_t)R->m * sizeof(double));
-    double *tmp = malloc((size_t)R->m * sizeof(double)), *jv = malloc((size_t)R->m * sizeof(double));
+    scratch sc = {0};
+    double *u = sc_alloc(&sc, R->m, false), *jv_num = sc_alloc(&sc, R->m, false);
+    double *tmp = sc_alloc(&sc, R->m, false), *jv = sc_alloc(&sc, R->m, false);
     double *v[AD_MAX_INPUTS], *g[AD_MAX_INPUTS];
-    for (int64_t o = 0; o < R->m; o++) u[o] = gsl_ran_gaussian(R->rng, 1.0);
-    random_dirs(R, v);
-    for (int s = 0; s < R->n_in; s++) g[s] = v[s] ? malloc((size_t)R->n[s] * sizeof(double)) : NULL;
-    ad_status st = numeric_dir(R, -1, -1, v, jv_num, tmp, NULL, NULL, NULL);
+    for (int64_t o = 0; u && o < R->m; o++) u[o] = gsl_ran_gaussian(R->rng, 1.0);
+    random_dirs(R, &sc, v, g);
+    ad_status st = sc.failed ? sc_status(R, "fast check") : numeric_dir(R, -1, -1, v, jv_num, tmp, NULL, NULL, NULL);
     double num = 0;
-    for (int64_t o = 0; o < R->m; o++) num += u[o] * jv_num[o];
+    for (int64_t o = 0; st == AD_OK && o < R->m; o++) num += u[o] * jv_num[o];
     for (int pass = 0; pass < 2; pass++) {
         ad_gc_check kind = pass == 0 ? AD_GC_FAST_REV : AD_GC_FAST_FWD;
         if (!(R->o->mode & (pass == 0 ? AD_GC_REV : AD_GC_FWD))) continue;
@@ -600,14 +638,7 @@ static void check_fast(gc_run *R)
         }
         finish_record(R, rec, t0);
     }
-    for (int s = 0; s < R->n_in; s++) {
-        free(v[s]);
-        free(g[s]);
-    }
-    free(u);
-    free(jv_num);
-    free(tmp);
-    free(jv);
+    sc_free(&sc);
 }
 
 /* Compare n GPU values with n CPU values into rec (a DEVICE_* check);
@@ -651,18 +682,19 @@ static void compare_devices(gc_run *R, ad_gc_record *rec, int s, const double *g
  * same inputs with the same random cotangent and direction. */
 static void check_devices_agree(gc_run *R)
 {
-    double *r = malloc((size_t)R->m * sizeof(double)), *v[AD_MAX_INPUTS];
-    for (int64_t o = 0; o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
-    random_dirs(R, v);
+    scratch sc = {0};
+    double *r = sc_alloc(&sc, R->m, false), *v[AD_MAX_INPUTS];
+    for (int64_t o = 0; r && o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
+    random_dirs(R, &sc, v, NULL);
     unsigned long prefill = gsl_rng_get(R->rng);
     double *y[2], *t[2], *g[2][AD_MAX_INPUTS] = {{0}};
     ad_status st[2];
     for (int k = 0; k < 2; k++) {   /* k = 0: the CPU, 1: the GPU */
         R->device = k ? AD_CUDA : AD_CPU;
-        y[k] = malloc((size_t)R->m * sizeof(double));
-        t[k] = malloc((size_t)R->m * sizeof(double));
-        for (int s = 0; s < R->n_in; s++) g[k][s] = diff(R, s) ? malloc((size_t)R->n[s] * sizeof(double)) : NULL;
-        st[k] = eval(R, y[k]);
+        y[k] = sc_alloc(&sc, R->m, false);
+        t[k] = sc_alloc(&sc, R->m, false);
+        for (int s = 0; s < R->n_in; s++) g[k][s] = diff(R, s) ? sc_alloc(&sc, R->n[s], false) : NULL;
+        st[k] = sc.failed ? sc_status(R, "device comparison") : eval(R, y[k]);
         if (st[k] == AD_OK && (R->o->mode & AD_GC_REV)) st[k] = vjp_all(R, r, g[k], prefill, false);
         if (st[k] == AD_OK && (R->o->mode & AD_GC_FWD)) st[k] = jvp_cols(R, -1, 0, 1, v, t[k]);
     }
@@ -687,13 +719,41 @@ static void check_devices_agree(gc_run *R)
         }
         finish_record(R, rec, t0);
     }
-    for (int k = 0; k < 2; k++) {
-        free(y[k]);
-        free(t[k]);
-        for (int s = 0; s < R->n_in; s++) free(g[k][s]);
+    sc_free(&sc);
+}
+
+static ad_status too_big(const gc_run *R, double elements)
+{
+    return ad_fail(AD_ERR_ARG,
+                   "gradcheck %s: the inputs and output hold %.0f elements, more than gradcheck checks (%lld); a "
+                   "smaller --shape checks the same derivative rule",
+                   R->name, elements, (long long)AD_GC_MAX_ELEMENTS);
+}
+
+/* Refuse a check that would run for hours or exhaust memory: every full
+ * Jacobian costs n_s evaluations of f over `total` elements, and holds
+ * m·n_s entries (three times: numerical, reverse, forward). */
+static ad_status size_guard(const gc_run *R, int64_t total)
+{
+    if (total > AD_GC_MAX_ELEMENTS) return too_big(R, (double)total);
+    if (R->o->fast) return AD_OK;
+    for (int s = 0; s < R->n_in; s++) {
+        if (!diff(R, s)) continue;
+        double cost = (double)R->n[s] * (double)total, entries = (double)R->n[s] * (double)R->m;
+        if (entries > (double)AD_GC_MAX_ELEMENTS)
+            return ad_fail(AD_ERR_ARG,
+                           "gradcheck %s: the full Jacobian with respect to input %d is %lld x %lld, more entries than "
+                           "gradcheck holds (%lld); use --fast (random projections u^T J v, for inputs of any size) "
+                           "or a smaller --shape",
+                           R->name, s, (long long)R->m, (long long)R->n[s], (long long)AD_GC_MAX_ELEMENTS);
+        if (cost > AD_GC_MAX_FULL_COST)
+            return ad_fail(AD_ERR_ARG,
+                           "gradcheck %s: the full Jacobian with respect to input %d is %lld x %lld; building it takes "
+                           "%.2g element evaluations, more than gradcheck runs (%.2g); use --fast (random projections "
+                           "u^T J v, for inputs of any size) or a smaller --shape",
+                           R->name, s, (long long)R->m, (long long)R->n[s], cost, AD_GC_MAX_FULL_COST);
     }
-    for (int s = 0; s < R->n_in; s++) free(v[s]);
-    free(r);
+    return AD_OK;
 }
 
 ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void *user, int n_in,
@@ -714,17 +774,26 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
     if (opts->device == AD_CUDA && !ad_gpu_available()) return ad_last_status();
     gc_run R = {.name = name ? name : "f", .label = label, .f = f, .user = user, .n_in = n_in, .nondiff = nondiff,
                 .device = (ad_device)opts->device, .o = opts, .r = r};
-    for (int s = 0; s < n_in; s++) {
-        if (!inputs[s]) return ad_fail(AD_ERR_ARG, "gradcheck %s: input %d is NULL", R.name, s);
+    ad_status st = AD_OK;
+    int64_t total = 0;
+    for (int s = 0; s < n_in && st == AD_OK; s++) {
+        if (!inputs[s]) {
+            st = ad_fail(AD_ERR_ARG, "gradcheck %s: input %d is NULL", R.name, s);
+            break;
+        }
         R.ndim[s] = inputs[s]->ndim;
         memcpy(R.shape[s], inputs[s]->shape, sizeof R.shape[s]);
         R.n[s] = inputs[s]->size;
-        R.x[s] = malloc((size_t)R.n[s] * sizeof(double));
-        ad_tensor_copy_out(inputs[s], R.x[s], R.n[s]);
+        if ((total += R.n[s]) > AD_GC_MAX_ELEMENTS) {
+            st = too_big(&R, total);
+            break;
+        }
+        if (!(R.x[s] = malloc((size_t)(R.n[s] ? R.n[s] : 1) * sizeof(double))))
+            st = ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for a copy of input %d", R.name, s);
+        else st = ad_tensor_copy_out(inputs[s], R.x[s], R.n[s]);
     }
     /* The output's shape, from one evaluation. */
-    ad_status st = AD_OK;
-    {
+    if (st == AD_OK) {
         ad_context *ctx = ad_context_new();
         ad_node *leaves[AD_MAX_INPUTS];
         ad_node *y = build(&R, ctx, leaves, false);
@@ -736,8 +805,9 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
         }
         ad_context_free(ctx);
     }
+    if (st == AD_OK) st = size_guard(&R, total + R.m);
+    if (st == AD_OK && !(R.rng = gsl_rng_alloc(gsl_rng_mt19937))) st = sc_status(&R, "random generator");
     if (st == AD_OK) {
-        R.rng = gsl_rng_alloc(gsl_rng_mt19937);
         gsl_rng_set(R.rng, opts->seed);
         if (opts->fast) {
             check_fast(&R);
@@ -781,10 +851,22 @@ ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc
                        op->n_in_min, op->n_in);
     ad_tensor *t[AD_MAX_INPUTS] = {0};
     ad_status st = AD_OK;
+    /* the inputs' size before allocating them (a --shape can ask for 2^62 elements) */
+    double total = 0;
+    for (int s = 0; s < c->n_in; s++) {
+        double n = 1;
+        for (int d = 0; d < c->ndim[s]; d++) n *= (double)c->shape[s][d];
+        total += n;
+    }
+    if (total > (double)AD_GC_MAX_ELEMENTS) {
+        gc_run R = {.name = op->name};
+        return too_big(&R, total);
+    }
     for (int s = 0; s < c->n_in && st == AD_OK; s++)
         if (!(t[s] = ad_tensor_new(AD_FLOAT64, c->ndim[s], c->shape[s]))) st = ad_last_status();
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    gsl_rng_set(rng, opts->seed ^ 0x5bd1e995UL);
+    gsl_rng *rng = st == AD_OK ? gsl_rng_alloc(gsl_rng_mt19937) : NULL;
+    if (st == AD_OK && !rng) st = ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for the random generator", op->name);
+    if (rng) gsl_rng_set(rng, opts->seed ^ 0x5bd1e995UL);
     op_call oc = {op, c};
     /* Draw until the inputs are a margin away from every kink. */
     bool drawn = false;
@@ -808,7 +890,7 @@ ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc
         else drawn = op->kink_gap(y) >= opts->kink_margin;
         ad_context_free(ctx);
     }
-    gsl_rng_free(rng);
+    if (rng) gsl_rng_free(rng);
     if (st == AD_OK && !drawn)
         st = ad_fail(AD_ERR_DOMAIN, "gradcheck %s [%s]: no draw of inputs in 200 landed %g away from the op's kinks",
                      op->name, c->label, opts->kink_margin);

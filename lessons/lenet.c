@@ -104,6 +104,10 @@ static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images,
     ad_mark mk = ad_context_mark(ctx);
     int64_t N = images->shape[0], correct = 0, B = 1000;
     int64_t *idx = malloc((size_t)B * sizeof *idx);
+    if (!idx) {
+        fprintf(stderr, "lenet: evaluating: out of memory\n");
+        exit(1);
+    }
     for (int64_t start = 0; start < N; start += B) {
         int64_t n = N - start < B ? N - start : B;
         for (int64_t i = 0; i < n; i++) idx[i] = start + i;
@@ -111,14 +115,21 @@ static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images,
         ad_node *x = ad_variable(ctx, AD_FLOAT32, 4, sx, NULL);
         ad_set_requires_grad(x, false);
         ad_tensor xv = ad_value(x);
-        ad_gather_rows(images, idx, n, &xv);
-        ad_node *logits = on_host(ctx, lenet_forward(m, ctx, gpu ? ad_to_device(ctx, x) : x));
+        ad_node *logits = ad_gather_rows(images, idx, n, &xv) == AD_OK
+                              ? on_host(ctx, lenet_forward(m, ctx, gpu ? ad_to_device(ctx, x) : x))
+                              : NULL;
         if (!logits) {
             fprintf(stderr, "lenet: evaluating: %s\n", ad_last_error());
             exit(1);
         }
         for (int64_t i = 0; i < n; i++) {
             int best = 0;
+            for (int k = 0; k < 10; k++)
+                if (!isfinite(ad_value_at(logits, i * 10 + k))) {   /* NaN weights: no accuracy to report */
+                    fprintf(stderr, "lenet: evaluating: the model's output for test image %lld is %g: training "
+                                    "diverged (try a smaller --lr)\n", (long long)(start + i), ad_value_at(logits, i * 10 + k));
+                    exit(1);
+                }
             for (int k = 1; k < 10; k++)
                 if (ad_value_at(logits, i * 10 + k) > ad_value_at(logits, i * 10 + best)) best = k;
             correct += best == (int)ad_tensor_get(labels, start + i);
@@ -323,44 +334,65 @@ int main(int argc, char **argv)
     if (o.threads && ad_set_threads(o.threads) != AD_OK) ad_cli_usage_error(&cli, "%s", ad_last_error());
     o.threads = ad_threads();
     ad_tensor *train_x, *train_y, *test_x, *test_y;
-    if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK ||
-        ad_fashion_mnist_load(o.data, false, AD_FLOAT32, &test_x, &test_y) != AD_OK) {
+    if (ad_fashion_mnist_load(o.data, true, AD_FLOAT32, &train_x, &train_y) != AD_OK) {
         fprintf(stderr, "lenet: %s\n", ad_last_error());
         return 1;
     }
+    if (ad_fashion_mnist_load(o.data, false, AD_FLOAT32, &test_x, &test_y) != AD_OK) {
+        fprintf(stderr, "lenet: %s\n", ad_last_error());
+        ad_tensor_free(train_x);
+        ad_tensor_free(train_y);
+        return 1;
+    }
+    if (o.limit > train_x->shape[0]) {
+        fprintf(stderr, "lenet: --limit %ld is more than the %lld training images in %s\n", o.limit,
+                (long long)train_x->shape[0], o.data ? o.data : AD_FASHION_MNIST_DIR);
+        ad_tensor_free(train_x), ad_tensor_free(train_y), ad_tensor_free(test_x), ad_tensor_free(test_y);
+        return 2;
+    }
     int64_t N = o.limit ? o.limit : train_x->shape[0], B = o.batch, steps = (N + B - 1) / B;
+    /* every exit from here on goes through `out`, which frees what was made (a leak-checked build fails otherwise) */
+    bool written = false;
+    ad_optimizer *opt = NULL;
+    int64_t *order = NULL;
+    double *loss_curve = NULL, *acc_curve = NULL, *step_loss = NULL;
+    FILE *csv = NULL;
     ad_context *ctx = ad_context_new();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!ctx || !rng) {
+        fprintf(stderr, "lenet: out of memory\n");
+        goto out;
+    }
     gsl_rng_set(rng, o.seed);
     lenet m;
     if (!lenet_init(&m, ctx, rng)) {
         fprintf(stderr, "lenet: %s\n", ad_last_error());
-        return 1;
+        goto out;
     }
     /* send: the same initial weights, now resident on the GPU */
     for (int i = 0; gpu && i < N_PARAMS; i++)
         if (!(m.p[i] = ad_leaf_to_device(ctx, m.p[i]))) {
             fprintf(stderr, "lenet: sending the parameters to the GPU: %s\n", ad_last_error());
-            return 1;
+            goto out;
         }
-    ad_optimizer *opt = adam    ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
+    opt = adam    ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
                         : adamw ? ad_adamw_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8, o.weight_decay)
                                 : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
     if (!opt || ad_optimizer_set_weight_decay(opt, o.weight_decay) != AD_OK) {
         fprintf(stderr, "lenet: %s\n", ad_last_error());
-        return 1;
+        goto out;
     }
     ad_mark mark = ad_context_mark(ctx);
-    int64_t *order = malloc((size_t)N * sizeof *order);
-    double *loss_curve = calloc((size_t)o.epochs, sizeof(double)), *acc_curve = calloc((size_t)o.epochs, sizeof(double));
-    double *step_loss = calloc((size_t)(o.epochs * steps), sizeof(double));   /* every step's loss, for the chart */
+    order = malloc((size_t)N * sizeof *order);
+    loss_curve = calloc((size_t)o.epochs, sizeof(double)), acc_curve = calloc((size_t)o.epochs, sizeof(double));
+    step_loss = calloc((size_t)(o.epochs * steps), sizeof(double));   /* every step's loss, for the chart */
     bool tty = isatty(2) && !o.json;
     char path[2048];
     snprintf(path, sizeof path, "%s/lenet_curve.csv", o.out);
-    FILE *csv = fopen(path, "w");
+    csv = fopen(path, "w");
     if (!csv || !order || !loss_curve || !acc_curve || !step_loss) {
         fprintf(stderr, "lenet: %s: %s\n", csv ? "out of memory" : path, strerror(errno));
-        return 1;
+        goto out;
     }
     fprintf(csv, "epoch,train_loss,test_accuracy,seconds\n");
     if (!o.json) {
@@ -379,8 +411,11 @@ int main(int argc, char **argv)
             int64_t sx[] = {n, 1, 28, 28}, sy[] = {n};
             ad_node *x = ad_constant(ctx, AD_FLOAT32, 4, sx, NULL), *y = ad_constant(ctx, AD_FLOAT32, 1, sy, NULL);
             ad_tensor xv = ad_value(x), yv = ad_value(y);
-            ad_gather_rows(train_x, order + s * B, n, &xv);
-            ad_gather_rows(train_y, order + s * B, n, &yv);
+            if (ad_gather_rows(train_x, order + s * B, n, &xv) != AD_OK ||
+                ad_gather_rows(train_y, order + s * B, n, &yv) != AD_OK) {
+                fprintf(stderr, "\nlenet: %s\n", ad_last_error());
+                goto out;
+            }
             if (gpu) {
                 x = ad_to_device(ctx, x);
                 y = ad_to_device(ctx, y);
@@ -390,9 +425,14 @@ int main(int argc, char **argv)
             if (!loss || ad_backward(ctx, loss) != AD_OK || ad_optimizer_step(opt) != AD_OK ||
                 !(loss_host = on_host(ctx, loss))) {
                 fprintf(stderr, "\nlenet: %s\n", ad_last_error());
-                return 1;
+                goto out;
             }
             step_loss[e * steps + s] = ad_value_scalar(loss_host);
+            if (!isfinite(step_loss[e * steps + s])) {   /* diverged (a learning rate far too large): say so, not NaN with exit 0 */
+                fprintf(stderr, "\nlenet: the training loss is %g at epoch %d, step %lld: training diverged (learning "
+                                "rate %g; try a smaller --lr)\n", step_loss[e * steps + s], e + 1, (long long)s + 1, o.lr);
+                goto out;
+            }
             sum_loss += step_loss[e * steps + s] * (double)n;
             ad_optimizer_zero_grad(opt);
             ad_context_rewind(ctx, mark);
@@ -409,7 +449,8 @@ int main(int argc, char **argv)
         fflush(stdout);
         fprintf(csv, "%d,%.6f,%.6f,%.3f\n", e + 1, loss_curve[e], acc_curve[e], secs);
     }
-    bool written = ad_cli_close_file("lenet", csv, path);
+    written = ad_cli_close_file("lenet", csv, path);
+    csv = NULL;
     snprintf(path, sizeof path, "%s/lenet_loss.svg", o.out);
     written = write_loss_svg(path, step_loss, steps, loss_curve, acc_curve, o.epochs) && written;
     snprintf(path, sizeof path, "%s/lenet_filters.svg", o.out);
@@ -436,12 +477,14 @@ int main(int argc, char **argv)
     } else if (written) {
         printf("Wrote %s/lenet_curve.csv, %s/lenet_loss.svg and %s/lenet_filters.svg\n", o.out, o.out, o.out);
     }
+out:
+    if (csv) fclose(csv);
     free(order);
     free(loss_curve);
     free(acc_curve);
     free(step_loss);
     ad_optimizer_free(opt);
-    gsl_rng_free(rng);
+    if (rng) gsl_rng_free(rng);
     ad_context_free(ctx);
     ad_tensor_free(train_x), ad_tensor_free(train_y), ad_tensor_free(test_x), ad_tensor_free(test_y);
     return written ? 0 : 1;

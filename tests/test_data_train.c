@@ -4,6 +4,10 @@
  * bit-for-bit reproducibility of shuffling and training with a seed. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 #include "ad_test.h"
 #include "autodidact.h"
@@ -87,6 +91,108 @@ static void test_idx_errors(void **state)
     ad_tensor *im, *lb;
     assert_int_equal(ad_fashion_mnist_load("/nonexistent", true, AD_FLOAT32, &im, &lb), AD_ERR_IO);
     assert_null(im);
+}
+
+/* The file gz(b) as bytes (malloc'd, length in *n). */
+static unsigned char *gz_bytes(const unsigned char *b, size_t len, size_t *n)
+{
+    write_file("t_gzb", b, len, true);
+    FILE *f = fopen("t_gzb", "rb");
+    assert_non_null(f);
+    unsigned char *out = malloc(1 << 20);
+    *n = fread(out, 1, 1 << 20, f);
+    fclose(f);
+    remove("t_gzb");
+    return out;
+}
+
+/* What the issue found accepted or hanging: a FIFO (blocked forever), a
+ * directory, gzip cut within its 8-byte trailer, bytes after the gzip
+ * stream. Concatenated gzip members stay valid (gzip(1) makes them). */
+static void test_idx_hostile_files(void **state)
+{
+    (void)state;
+    remove("t_fifo");
+    assert_int_equal(mkfifo("t_fifo", 0600), 0);
+    ad_clear_error();
+    assert_null(ad_idx_load("t_fifo", AD_FLOAT32, 1));   /* returns at once: no writer is needed */
+    assert_non_null(strstr(ad_last_error(), "t_fifo: not a regular file (a FIFO)"));
+    remove("t_fifo");
+    assert_null(ad_idx_load(".", AD_FLOAT32, 1));
+    assert_non_null(strstr(ad_last_error(), "not a regular file (a directory)"));
+    size_t n;
+    unsigned char *gz = gz_bytes(idx3, sizeof idx3, &n);
+    for (size_t cut = 1; cut <= 8; cut++) expect_io_error(gz, n - cut, false, "truncated");
+    unsigned char *more = malloc(2 * n + 16);
+    memcpy(more, gz, n);
+    const char *tails[] = {"x", "\x1f", "\x1f\x8b", "\0\0\0\0"};
+    size_t tail_len[] = {1, 1, 2, 4};
+    for (int k = 0; k < 4; k++) {
+        memcpy(more + n, tails[k], tail_len[k]);
+        expect_io_error(more, n + tail_len[k], false, k == 2 ? "t_bad: " : "has bytes after the end of its gzip stream");
+    }
+    /* two members: the header and dimensions in one, the data in the next */
+    size_t n1, n2;
+    unsigned char *m1 = gz_bytes(idx3, 16, &n1), *m2 = gz_bytes(idx3 + 16, sizeof idx3 - 16, &n2);
+    memcpy(more, m1, n1);
+    memcpy(more + n1, m2, n2);
+    write_file("t_two", more, n1 + n2, false);
+    ad_tensor *t = ad_idx_load("t_two", AD_FLOAT64, 1.0);
+    if (!t) fail_msg("two gzip members: %s", ad_last_error());
+    assert_close(ad_tensor_get(t, 11), 255, 0);
+    ad_tensor_free(t);
+    remove("t_two");
+    free(m1);
+    free(m2);
+    free(more);
+    free(gz);
+}
+
+/* A header announcing 16 GiB over a few bytes of data, plain and as a gzip
+ * bomb (64 MiB of zeros in ~64 KiB): the loader may only allocate what the
+ * data backs, so under a 1.5 GiB address-space limit both fail as truncated,
+ * not out of memory. (Skipped under AddressSanitizer, which reserves
+ * terabytes of address space.) */
+static void test_idx_header_bomb(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip();
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    skip();
+#endif
+#endif
+    const size_t body = (size_t)64 << 20;
+    unsigned char *b = calloc(1, 16 + body);
+    /* 2^14 x 2^14 x 2^6 = 2^34 bytes */
+    const unsigned char head[16] = {0, 0, 8, 3, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0, 0x40};
+    memcpy(b, head, 16);
+    write_file("t_bomb", b, 23, false);
+    write_file("t_bomb.gz", b, 16 + body, true);
+    free(b);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {(rlim_t)3 << 29, (rlim_t)3 << 29};
+        if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(3);
+        for (int k = 0; k < 2; k++) {
+            ad_clear_error();
+            ad_tensor *t = ad_idx_load(k ? "t_bomb.gz" : "t_bomb", AD_FLOAT32, 1);
+            if (t || ad_last_status() != AD_ERR_IO || !strstr(ad_last_error(), "truncated")) {
+                fprintf(stderr, "%s: %s\n", k ? "t_bomb.gz" : "t_bomb", ad_last_error());
+                _exit(1);
+            }
+        }
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    remove("t_bomb");
+    remove("t_bomb.gz");
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 /* Valid IDX files whose dimensions are not Fashion-MNIST's: images (2,2,3)
@@ -299,7 +405,8 @@ static void test_reproducible(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_idx_valid), cmocka_unit_test(test_idx_errors), cmocka_unit_test(test_fashion_mnist),
+        cmocka_unit_test(test_idx_valid), cmocka_unit_test(test_idx_errors),
+        cmocka_unit_test(test_idx_hostile_files), cmocka_unit_test(test_idx_header_bomb), cmocka_unit_test(test_fashion_mnist),
         cmocka_unit_test(test_fashion_mnist_wrong_dims),
         cmocka_unit_test(test_optimizers), cmocka_unit_test(test_weight_decay), cmocka_unit_test(test_reproducible),
     };

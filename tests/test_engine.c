@@ -281,6 +281,104 @@ static void test_marks(void **state)
     ad_context_free(ctx);
 }
 
+/* A rewind refuses marks it cannot honour, and leaves the context as it was:
+ * the issue's reproducers (stale, foreign and forged marks) overwrote live nodes. */
+static void test_bad_marks(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new(), *other = ad_context_new();
+    ad_node *w = ad_scalar(ctx, 3);
+    ad_mark a = ad_context_mark(ctx);
+    ad_node *keep = ad_mul(ctx, w, w);   /* w^2 = 9 */
+    ad_mark b = ad_context_mark(ctx);
+    assert_int_equal(ad_context_mark(ctx).seq, b.seq);   /* the same place: the same mark */
+    ad_node *later = ad_add(ctx, keep, w);
+    assert_non_null(later);
+    /* b, then a: fine; now b is stale (its nodes were dropped by the rewind to a) */
+    assert_int_equal(ad_context_rewind(ctx, b), AD_OK);
+    assert_int_equal(ad_context_node_count(ctx), 2);
+    assert_int_equal(ad_context_rewind(ctx, a), AD_OK);
+    ad_node *x = ad_mul(ctx, w, ad_scalar_const(ctx, 5));   /* 15, in keep's old slot and after */
+    x = ad_mul(ctx, x, w);                                   /* 45 */
+    uint32_t before = ad_context_node_count(ctx);
+    ad_clear_error();
+    assert_int_equal(ad_context_rewind(ctx, b), AD_ERR_STATE);
+    assert_non_null(strstr(ad_last_error(), "stale"));
+    assert_int_equal(ad_context_node_count(ctx), before);   /* untouched */
+    assert_close(ad_value_scalar(x), 45, 0);
+    /* foreign: a mark of another context, even at the same node count */
+    ad_scalar(other, 1);
+    ad_mark o = ad_context_mark(other);
+    assert_int_equal(ad_context_rewind(ctx, o), AD_ERR_STATE);
+    assert_non_null(strstr(ad_last_error(), "another one"));
+    assert_int_equal(ad_context_rewind(other, a), AD_ERR_STATE);
+    /* forged: made up, or a real mark with its position altered */
+    ad_mark zero = {0};
+    assert_int_equal(ad_context_rewind(ctx, zero), AD_ERR_STATE);
+    assert_non_null(strstr(ad_last_error(), "not a mark from ad_context_mark"));
+    ad_mark forged = a;
+    forged.nodes = 0;
+    assert_int_equal(ad_context_rewind(ctx, forged), AD_ERR_STATE);
+    assert_non_null(strstr(ad_last_error(), "altered"));
+    forged = a;
+    forged.seq += 100;
+    assert_int_equal(ad_context_rewind(ctx, forged), AD_ERR_STATE);
+    assert_int_equal(ad_context_node_count(ctx), before);
+    assert_close(ad_value_scalar(x), 45, 0);
+    /* the genuine mark still works, again and again */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ad_context_rewind(ctx, a), AD_OK);
+        assert_int_equal(ad_context_node_count(ctx), 1);
+        assert_close(ad_value_scalar(ad_mul(ctx, w, w)), 9, 0);
+    }
+    /* a node dropped by a rewind (slot not yet reused) is refused as an input */
+    assert_int_equal(ad_context_rewind(ctx, a), AD_OK);
+    ad_clear_error();
+    assert_null(ad_add(ctx, x, w));
+    assert_int_equal(ad_last_status(), AD_ERR_STATE);
+    ad_context_free(other);
+    ad_context_free(ctx);
+}
+
+/* Element access out of range, on NULL, past a node's size: a message and
+ * NaN (or nothing written), never a stray read or write. */
+static void test_element_access_bounds(void **state)
+{
+    (void)state;
+    int64_t shape[1] = {3};
+    ad_tensor *t = ad_tensor_from(AD_FLOAT64, 1, shape, (double[]){1, 2, 3});
+    ad_clear_error();
+    assert_true(isnan(ad_tensor_get(t, 3)));
+    assert_non_null(strstr(ad_last_error(), "tensor_get: index 3 is outside the tensor's 3 elements"));
+    assert_true(isnan(ad_tensor_get(t, -1)));
+    ad_tensor_set(t, 3, 99);
+    assert_non_null(strstr(ad_last_error(), "tensor_set: index 3"));
+    ad_tensor_set(t, INT64_MIN, 99);
+    for (int i = 0; i < 3; i++) assert_close(ad_tensor_get(t, i), i + 1, 0);
+    ad_clear_error();
+    assert_true(isnan(ad_tensor_get(NULL, 0)));
+    assert_non_null(strstr(ad_last_error(), "tensor_get: the tensor is NULL"));
+    ad_tensor_set(NULL, 0, 1);
+    ad_tensor_fill(NULL, 1);
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    ad_tensor_free(t);
+    ad_context *ctx = ad_context_new();
+    ad_node *v = ad_variable(ctx, AD_FLOAT64, 1, shape, (double[]){1, 2, 3});
+    ad_clear_error();
+    assert_true(isnan(ad_value_at(v, 3)));
+    assert_non_null(strstr(ad_last_error(), "value_at: index 3 is outside node #0's 3 elements"));
+    ad_clear_error();
+    assert_true(isnan(ad_grad_at(v, -2)));
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    ad_clear_error();
+    assert_true(isnan(ad_value_at(NULL, 0)));
+    assert_non_null(strstr(ad_last_error(), "the node is NULL"));
+    ad_clear_error();
+    assert_true(isnan(ad_tangent_at(v, 0, 0)));   /* no forward directions */
+    assert_non_null(strstr(ad_last_error(), "direction 0"));
+    ad_context_free(ctx);
+}
+
 static void test_dot(void **state)
 {
     (void)state;
@@ -310,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_no_grad), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_check_finite), cmocka_unit_test(test_cotangent_shape), cmocka_unit_test(test_broadcast_grad),
         cmocka_unit_test(test_marks), cmocka_unit_test(test_dot),
+        cmocka_unit_test(test_bad_marks), cmocka_unit_test(test_element_access_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,6 +176,137 @@ static void test_variable_exponents(void **state)
     ad_expr_free(e);
 }
 
+/* A string of n copies of a, then mid, then n copies of b (malloc'd). */
+static char *repeat3(const char *a, long n, const char *mid, const char *b)
+{
+    size_t la = strlen(a), lm = strlen(mid), lb = strlen(b);
+    char *s = malloc((size_t)n * (la + lb) + lm + 1), *p = s;
+    assert_non_null(s);
+    for (long i = 0; i < n; i++, p += la) memcpy(p, a, la);
+    memcpy(p, mid, lm);
+    p += lm;
+    for (long i = 0; i < n; i++, p += lb) memcpy(p, b, lb);
+    *p = '\0';
+    return s;
+}
+
+/* Deep nesting of every recursive form is an error at the column where the
+ * limit is crossed (the issue's reproducers: 60,000 parentheses and 25,000
+ * nested sin( crashed the stack); nesting at the limit still parses. */
+static void test_depth_limit(void **state)
+{
+    (void)state;
+    struct { const char *open, *mid, *close; int per; } forms[] = {
+        {"(", "x", ")", 1}, {"sin(", "x", ")", 4}, {"-", "x", "", 1}, {"x^", "2", "", 2}, {"max(x,", "x", ")", 6},
+    };
+    for (size_t k = 0; k < sizeof forms / sizeof forms[0]; k++) {
+        char *s = repeat3(forms[k].open, 60000, forms[k].mid, forms[k].close);
+        int col = 0;
+        ad_clear_error();
+        ad_expr *e = ad_expr_parse(s, &col);
+        if (e) fail_msg("%.20s... nested 60000 deep parsed", s);
+        if (!strstr(ad_last_error(), "nests more than 1000 levels deep"))
+            fail_msg("%.20s...: message '%s'", s, ad_last_error());
+        assert_true(col > 1 && col < 60000 * forms[k].per);
+        free(s);
+    }
+    /* 999 parentheses around x: within the limit (the expression itself is one level) */
+    char *s = repeat3("(", AD_EXPR_MAX_DEPTH - 1, "x", ")");
+    ad_expr *e = ad_expr_parse(s, NULL);
+    if (!e) fail_msg("%d parentheses: %s", AD_EXPR_MAX_DEPTH - 1, ad_last_error());
+    ad_expr_free(e);
+    free(s);
+}
+
+/* 10^6 terms and 10^5 distinct variables parse and build (the quadratic
+ * parser took over 30 s for each); the values are right. bench_expr times
+ * the growth. */
+static void test_large_formulas(void **state)
+{
+    (void)state;
+    char *s = repeat3("x+", 1000000 - 1, "x", "");
+    ad_expr *e = ad_expr_parse(s, NULL);
+    if (!e) fail_msg("10^6 terms: %s", ad_last_error());
+    assert_int_equal(ad_expr_var_count(e), 1);
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 0.5);
+    ad_node *f = ad_expr_build(e, ctx, &x);
+    assert_non_null(f);
+    assert_close(ad_value_scalar(f), 500000.0, 0);
+    assert_int_equal(ad_backward(ctx, f), AD_OK);
+    assert_close(ad_grad_scalar(x), 1e6, 0);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+    free(s);
+
+    enum { NV = 100000 };
+    char *v = malloc((size_t)NV * 10), *p = v;
+    assert_non_null(v);
+    for (int i = 0; i < NV; i++) p += sprintf(p, i ? "+v%d*%d" : "v%d*%d", NV - 1 - i, i % 7);
+    e = ad_expr_parse(v, NULL);
+    if (!e) fail_msg("10^5 variables: %s", ad_last_error());
+    assert_int_equal(ad_expr_var_count(e), NV);
+    assert_string_equal(ad_expr_var_name(e, 0), "v0");         /* sorted by name */
+    assert_string_equal(ad_expr_var_name(e, 1), "v1");
+    assert_string_equal(ad_expr_var_name(e, 2), "v10");
+    assert_int_equal(ad_expr_var_index(e, "v99999"), NV - 1);
+    ctx = ad_context_new();
+    ad_node **vars = malloc(NV * sizeof *vars);
+    for (int i = 0; i < NV; i++) vars[i] = ad_scalar(ctx, 1.0);
+    f = ad_expr_build(e, ctx, vars);
+    assert_non_null(f);
+    assert_int_equal(ad_backward(ctx, f), AD_OK);
+    /* v_k has coefficient (NV - 1 - k) % 7 */
+    for (int k = 0; k < NV; k += 9973) {
+        int idx = ad_expr_var_index(e, (snprintf(v, 16, "v%d", k), v));
+        assert_close(ad_grad_scalar(vars[idx]), (double)((NV - 1 - k) % 7), 0);
+    }
+    free(vars);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+    free(v);
+}
+
+/* Constant folding makes the checks evaluation makes: a constant
+ * subexpression outside its domain, or not finite, is a parse error at it. */
+static void test_folding_domain(void **state)
+{
+    (void)state;
+    expect_parse_error("x + log(0)", "'log(0)': its argument is 0 (log needs > 0)", 5);
+    expect_parse_error("x*(0/0)", "'0/0': division by zero", 4);
+    expect_parse_error("x + 1/(2-2)", "division by zero", 5);
+    expect_parse_error("x + sqrt(-1)", "sqrt needs >= 0", 5);
+    expect_parse_error("x + (-8)^0.5", "fractional power", 5);
+    expect_parse_error("x + 0^-1", "0 to a negative power is infinite", 5);
+    expect_parse_error("x + exp(1000)", "'exp(1000)' is inf, not a finite number", 5);
+    expect_parse_error("x + 1e308*10", "not a finite number", 5);
+    /* within the domain they still fold to one constant */
+    point pt[1] = {{"x", 3}};
+    double g[1];
+    assert_close(eval("x + log(1) + sqrt(0) + 0^2 + 2^-1", pt, 1, g), 3.5, 0);
+    assert_close(g[0], 1, 0);
+}
+
+/* Misuse of the API fails with a message, never a crash. */
+static void test_api_misuse(void **state)
+{
+    (void)state;
+    ad_expr *e = ad_expr_parse("x*y", NULL);
+    ad_context *ctx = ad_context_new();
+    ad_node *v[2] = {ad_scalar(ctx, 1), NULL};
+    ad_clear_error();
+    assert_null(ad_expr_build(e, ctx, v));
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "variable 1 ('y') is NULL"));
+    assert_null(ad_expr_build(e, ctx, NULL));
+    assert_non_null(strstr(ad_last_error(), "NULL"));
+    ad_clear_error();
+    assert_null(ad_expr_parse(NULL, NULL));
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+}
+
 static int cli(const char *args, char *out, size_t len)
 {
     char cmd[2048];
@@ -246,6 +377,8 @@ int main(void)
         cmocka_unit_test(test_lesson_values), cmocka_unit_test(test_precedence_and_numbers),
         cmocka_unit_test(test_common_subexpressions), cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_domain_errors), cmocka_unit_test(test_command), cmocka_unit_test(test_variable_exponents),
+        cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_large_formulas),
+        cmocka_unit_test(test_folding_domain), cmocka_unit_test(test_api_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -489,6 +489,103 @@ static void test_command_exit_codes(void **state)
     assert_non_null(strstr(out, "sum: axis -3 is out of range for x (2,3) (valid: -2..1"));
 }
 
+static double power_fn(double x, void *user) { return pow(x, *(const int *)user); }
+
+/* Every stencil on x^d, whose derivative is known exactly: exact for
+ * d <= its order, and for d = order + 1 off by exactly its leading error
+ * term (central: f'''(x)/6·h² = h² for x³; Richardson: -f⁽⁵⁾(x)/30·h⁴ = -4h⁴
+ * for x⁵). A wrong weight fails: the old Richardson weights gave 7/6 of f'. */
+static void test_stencils_exact(void **state)
+{
+    (void)state;
+    const double x = 1.5, h = 0.25;
+    for (int k = 0; k < AD_GC_N_STENCILS; k++) {
+        const ad_gc_stencil *st = ad_gc_stencil_at(k);
+        assert_non_null(st);
+        if (st->order != 2 && st->order != 4) fail_msg("stencil %s: no known error term for order %d", st->name, st->order);
+        double wsum = 0;
+        for (int i = 0; i < st->n; i++) wsum += st->weight[i];
+        assert_close(wsum, 0, 1e-15);   /* a constant has derivative 0 */
+        for (int d = 0; d <= st->order + 1; d++) {
+            double truth = d * pow(x, d - 1), got = ad_gc_stencil_apply(st, power_fn, &d, x, h);
+            double err = d <= st->order ? 0 : st->order == 2 ? h * h : -4 * pow(h, 4);
+            if (fabs(got - truth - err) > 1e-12 * (1 + fabs(truth)))
+                fail_msg("stencil %s on x^%d at %g, h %g: %.17g, expected %.17g + %.17g", st->name, d, x, h, got, truth,
+                         err);
+        }
+    }
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    assert_string_equal(ad_gc_stencil_for(&o)->name, "central");
+    o.richardson = true;
+    assert_string_equal(ad_gc_stencil_for(&o)->name, "richardson");
+    assert_null(ad_gc_stencil_at(AD_GC_N_STENCILS));
+}
+
+static ad_node *cube(ad_context *ctx, ad_node *const *in, int n, void *user)
+{
+    (void)n;
+    (void)user;
+    return ad_mul(ctx, ad_mul(ctx, in[0], in[0]), in[0]);
+}
+
+/* The stencils through gradcheck itself: x³ at a coarse step h = 0.25 with
+ * (almost) zero tolerance. Richardson is exact on a cubic, so it passes; the
+ * central difference is off by exactly h². */
+static void test_richardson_through_gradcheck(void **state)
+{
+    (void)state;
+    int64_t shape[1] = {2};
+    ad_tensor *x = ad_tensor_from(AD_FLOAT64, 1, shape, (double[]){1.5, -0.5});
+    for (int rich = 0; rich < 2; rich++) {
+        ad_gc_options o;
+        ad_gc_default_options(&o);
+        o.eps = 0.25;
+        o.atol = 1e-12;
+        o.rtol = 0;
+        o.richardson = rich;
+        ad_gc_report r = {0};
+        assert_int_equal(ad_gradcheck_fn("cube", "x^3", cube, NULL, 1, (const ad_tensor *const *)&x, 0, &o, &r), AD_OK);
+        const ad_gc_record *rev = find(&r, AD_GC_JACOBIAN_REV);
+        assert_non_null(rev);
+        if (rich) {
+            assert_true(rev->pass);
+            assert_true(find(&r, AD_GC_JACOBIAN_FWD)->pass);
+        } else {
+            assert_false(rev->pass);
+            assert_close(rev->numerical - rev->reverse, 0.0625, 1e-12);   /* h² exactly */
+        }
+        ad_gc_report_free(&r);
+    }
+    ad_tensor_free(x);
+}
+
+/* Sizes gradcheck refuses with a way out instead of running for hours. */
+static void test_size_guard(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    const char *cases[][2] = {
+        {"--op sin --shape 1000x1000", "use --fast"},
+        {"--op sum --shape 4096x4096", "use --fast"},
+        {"--op conv2d --padding 64", "use --fast"},
+        {"--op sin --shape 2147483648", "more than gradcheck checks"},
+        {"--op sin --shape 2147483648 --fast", "more than gradcheck checks"},
+        {"--op sin --shape 4611686018427387904x4", "more than gradcheck checks"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int st = command(cases[i][0], out, sizeof out);
+        if (st != 2 || !strstr(out, cases[i][1]))
+            fail_msg("gradcheck %s: exit %d (expected 2 and '%s'):\n%s", cases[i][0], st, cases[i][1], out);
+    }
+    /* --fast at a size the full check refuses runs, and passes */
+    assert_int_equal(command("--op sin --shape 1000x1000 --fast", out, sizeof out), 0);
+    assert_non_null(strstr(out, " passed, 0 failed"));
+    /* and the Richardson stencil passes every registered op */
+    assert_int_equal(command("--all --richardson", out, sizeof out), 0);
+    assert_non_null(strstr(out, " passed, 0 failed"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +595,8 @@ int main(void)
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),
         cmocka_unit_test(test_ties_accept_either_subgradient),
+        cmocka_unit_test(test_stencils_exact), cmocka_unit_test(test_richardson_through_gradcheck),
+        cmocka_unit_test(test_size_guard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
