@@ -219,12 +219,7 @@ int main(int argc, char **argv)
     if (!assignment_path || !submission || !out) ad_cli_usage_error(&cli, "--assignment, --submission and --out are needed");
     double t0 = sandbox_now();
     char err[1024];
-    assignment a;
-    if (assignment_load(assignment_path, &a, err, sizeof err) != 0) {
-        fprintf(stderr, "autograde: %s\n", err);
-        return 2;
-    }
-    for (int i = 0; i < a.n_tests; i++) utf8_sanitize(a.tests[i].name);
+    /* the output directory first: a bad --out fails before anything is read */
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "autograde: cannot create the output directory %s: %s\n", out, strerror(errno));
         return 2;
@@ -234,16 +229,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "autograde: %s is not a directory the grader can use: %s\n", out, strerror(errno));
         return 2;
     }
-    sandbox_config sc;
-    if (sandbox_configure(&sc, user, err, sizeof err) != 0) {
-        fprintf(stderr, "autograde: %s\n", err);
+    if (!ad_cli_check_out_dir("autograde", out)) {   /* /proc, a read-only mount: before any grading */
+        close(out_fd);
         return 2;
     }
+    assignment a;
+    sandbox_config sc;
+    if (assignment_load(assignment_path, &a, err, sizeof err) != 0 || sandbox_configure(&sc, user, err, sizeof err) != 0) {
+        fprintf(stderr, "autograde: %s\n", err);
+        assignment_free(&a);
+        close(out_fd);
+        return 2;
+    }
+    for (int i = 0; i < a.n_tests; i++) utf8_sanitize(a.tests[i].name);
     if (sc.notes[0]) fputs(sc.notes, stderr);
 
     test_result *res = calloc((size_t)a.n_tests, sizeof *res);
     static char general[COMPILER_LOG_BYTES + 1024];
-    if (!res) return fprintf(stderr, "autograde: out of memory\n"), 1;
+    if (!res) {
+        fprintf(stderr, "autograde: out of memory\n");
+        assignment_free(&a);
+        close(out_fd);
+        return 1;
+    }
     for (int i = 0; i < a.n_tests; i++) res[i].max_score = a.tests[i].points;
 
     const char *not_run = "the submission did not compile";
