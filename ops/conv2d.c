@@ -17,11 +17,12 @@
  *
  * im2col and col2im work a row of one tap (c, r, s) at a time: the output
  * columns q whose input column lies in the padding are found once per tap
- * (tap_range), so the interior is a straight copy (a memcpy at stride 1)
- * and the border is zero-filled (im2col) or skipped (col2im), with no bounds
- * test per element. The per-image col stays in cache; dw rebuilds it rather
- * than keeping the whole batch's (several MB) from the forward, which
- * measured slower (BENCHMARKS.md).
+ * (tap_range), so the interior is a straight copy and the border is
+ * zero-filled (im2col) or skipped (col2im), with no bounds test per
+ * element. The per-image col stays in cache; dw rebuilds it rather than
+ * keeping the whole batch's from the forward (5 MB for conv1 at batch 64,
+ * 20 MB at 256, which would come back from memory, not cache; that variant
+ * was not built and measured: BENCHMARKS.md says where the time goes).
  *
  * conv2d_relu is the same op followed by ReLU, fused: y = relu(conv(x, w) + b)
  * is made image by image while y_n is in cache, and each vjp masks dy_n by
