@@ -198,8 +198,12 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     cJSON *doc = cJSON_Parse(js);
     free(js);
     assert_non_null(doc);
+    /* Wall-clock limits far above what a legal submission needs even on a
+     * loaded machine (CPU limits, which load does not touch, stop the
+     * endless ones), and a short compile limit for the include bomb. */
     cJSON *lim = cJSON_AddObjectToObject(doc, "limits");
-    cJSON_AddNumberToObject(lim, "compile_seconds", 6);
+    cJSON_AddNumberToObject(lim, "wall_seconds", 30);
+    cJSON_AddNumberToObject(lim, "compile_seconds", 20);
     js = cJSON_Print(doc);
     cJSON_Delete(doc);
     snprintf(path, sizeof path, "%s/assignment.json", scratch);
