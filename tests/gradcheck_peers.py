@@ -27,13 +27,7 @@ import subprocess
 import sys
 import time
 
-
-def pick_python():
-    want = os.environ.get("AUTODIDACT_PYTHON") or (
-        "/opt/autodidact-venv/bin/python3" if os.path.exists("/opt/autodidact-venv/bin/python3") else None)
-    if want and os.path.abspath(want) != os.path.abspath(sys.executable) and not os.environ.get("GC_PEERS_REEXEC"):
-        os.environ["GC_PEERS_REEXEC"] = "1"
-        os.execv(want, [want] + sys.argv)
+from project_python import reexec_under_project_python
 
 
 def ours(exe):
@@ -61,7 +55,7 @@ def theirs(torch, forward_ad):
 
 
 def main():
-    pick_python()
+    reexec_under_project_python()
     if len(sys.argv) < 2:
         print(__doc__)
         return 2

@@ -30,14 +30,7 @@ import subprocess
 import sys
 import time
 
-
-def pick_python():
-    """Re-run under the project's Python (where torch and micrograd live)."""
-    want = os.environ.get("AUTODIDACT_PYTHON") or (
-        "/opt/autodidact-venv/bin/python3" if os.path.exists("/opt/autodidact-venv/bin/python3") else None)
-    if want and os.path.abspath(want) != os.path.abspath(sys.executable) and not os.environ.get("SCALAR_PEERS_REEXEC"):
-        os.environ["SCALAR_PEERS_REEXEC"] = "1"
-        os.execv(want, [want] + sys.argv)
+from project_python import reexec_under_project_python
 
 
 def inputs(n):
@@ -95,7 +88,7 @@ def importable(name):
 
 
 def main():
-    pick_python()
+    reexec_under_project_python()
     if len(sys.argv) < 2:
         print(__doc__)
         return 2
