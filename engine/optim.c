@@ -149,10 +149,12 @@ ad_status ad_optimizer_set_weight_decay(ad_optimizer *o, double weight_decay)
     static void step_##SFX(bool sgd, T *w, const T *g, double *m, double *v, int64_t n, const ad_optim_hyper *hp)     \
     {                                                                                                                  \
         enum { BLOCK = 4096 };                                                                                         \
-        const ad_optim_hyper hh = *hp, *h = &hh; /* a local copy: m, v cannot alias it */                              \
         int nt = ad_threads_for(n / BLOCK + 1, 4 * n);                                                                 \
         _Pragma("omp parallel for num_threads(nt) if (nt > 1) schedule(static)")                                       \
         for (int64_t j0 = 0; j0 < n; j0 += BLOCK) {                                                                    \
+            /* A copy private to the block: stores to m, v (doubles, like h's fields) cannot change it, so the     \
+             * compiler hoists the weight-decay tests and vectorises; through the shared hp it could do neither */ \
+            const ad_optim_hyper hh = *hp, *h = &hh;                                                                   \
             int64_t end = j0 + BLOCK < n ? j0 + BLOCK : n;                                                             \
             if (sgd)                                                                                                   \
                 for (int64_t j = j0; j < end; j++) w[j] = (T)ad_sgd_update(w[j], g[j], &m[j], h);                      \

@@ -456,7 +456,7 @@ static double ev(const ad_sym *e, const double *x, int n, double *memo, unsigned
 double ad_sym_eval(const ad_sym_ctx *s, const ad_sym *e, const double *x, int n)
 {
     if (!s || !e) return NAN;
-    double *memo = malloc((size_t)s->n * sizeof *memo);
+    double *memo = calloc((size_t)s->n, sizeof *memo);   /* calloc: GCC cannot see that done[] guards each read */
     unsigned char *done = calloc((size_t)s->n, 1);
     double r = memo && done ? ev(e, x, n, memo, done) : NAN;
     free(memo);

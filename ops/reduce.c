@@ -41,7 +41,7 @@ static ad_status reduce_infer_named(const char *name, ad_node *const *in, const 
                                     ad_dtype *dt)
 {
     const ad_tensor *x = &in[0]->value;
-    int axis;
+    int axis = 0;   /* set by ad_axis_check; GCC -O3 cannot see it */
     if (!p) return ad_fail(AD_ERR_ARG, "%s: needs its axis (params)", name);
     if (ad_axis_check(name, p->axis, x, true, &axis) != AD_OK) return ad_last_status();
     *dt = (ad_dtype)x->dtype;

@@ -455,7 +455,10 @@ static void test_conv2d_against_naive(void **state)
                           {2, 3, 7, 7, 4, 3, 3, 1, 1}, {1, 2, 9, 8, 3, 3, 3, 2, 0}, {2, 1, 6, 6, 2, 5, 5, 1, 2},
                           {3, 2, 5, 5, 2, 3, 3, 2, 1}, {1, 1, 28, 28, 6, 5, 5, 1, 2},
                           /* more images than dw's 16 groups, unevenly split; a padding wider than a stride */
-                          {21, 2, 6, 7, 3, 3, 2, 1, 1}, {2, 2, 8, 9, 2, 4, 3, 2, 2}};
+                          {21, 2, 6, 7, 3, 3, 2, 1, 1}, {2, 2, 8, 9, 2, 4, 3, 2, 2},
+                          /* the batch's cols (80 × 27×1024 numbers: 8.8 MB in float32) over KEPT_COLS_MAX
+                           * (8 MB): dw rebuilds each col instead of reading the forward's */
+                          {80, 3, 32, 32, 4, 3, 3, 1, 1}};
     uint64_t seed = 99;
     for (size_t t = 0; t < sizeof cfg / sizeof cfg[0]; t++)
         for (int dt = 0; dt < 2; dt++) {
