@@ -35,6 +35,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from project_python import candidate_pythons  # noqa: E402
 
 
 def find_lenet(arg):
@@ -61,11 +63,8 @@ def buildtype_of(lenet):
 
 def find_torch_python():
     """(python, torch version) or (None, the reason)."""
-    cands = [os.environ.get("AUTODIDACT_PYTHON"), "/opt/autodidact-venv/bin/python3", shutil.which("python3")]
     reasons = []
-    for py in cands:
-        if not py or not os.access(py, os.X_OK):
-            continue
+    for py in candidate_pythons():
         r = subprocess.run([py, "-c", "import torch; print(torch.__version__)"], capture_output=True, text=True)
         if r.returncode == 0:
             return py, r.stdout.strip()

@@ -12,14 +12,14 @@ import os
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from project_python import reexec_under_project_python  # noqa: E402
+
 try:
     import torch
     import torch.nn.functional as F
 except ImportError:
-    # not in this python: the project's ($AUTODIDACT_PYTHON, the venv) may have it
-    for py in (os.environ.get("AUTODIDACT_PYTHON"), "/opt/autodidact-venv/bin/python3"):
-        if py and os.access(py, os.X_OK) and os.path.realpath(py) != os.path.realpath(sys.executable):
-            os.execv(py, [py, os.path.abspath(__file__), *sys.argv[1:]])
+    reexec_under_project_python()   # not in this python: the project's ($AUTODIDACT_PYTHON, the venv) may have it
     print("conv2d_pytorch.py: skipping: torch cannot be imported (set AUTODIDACT_PYTHON to a python that has it)")
     sys.exit(0)
 

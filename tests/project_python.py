@@ -2,9 +2,17 @@
 PyTorch and micrograd: $AUTODIDACT_PYTHON, else /opt/autodidact-venv/bin/python3,
 else the python already running."""
 import os
+import shutil
 import sys
 
 VENV_PYTHON = "/opt/autodidact-venv/bin/python3"
+
+
+def candidate_pythons():
+    """Where to look for the project's Python, in order (for a script that runs
+    a peer in a child process rather than re-running itself)."""
+    return [p for p in (os.environ.get("AUTODIDACT_PYTHON"), VENV_PYTHON, shutil.which("python3"))
+            if p and os.access(p, os.X_OK)]
 
 
 def reexec_under_project_python():
