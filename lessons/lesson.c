@@ -187,7 +187,7 @@ void lesson_fail(const lesson *L, const char *fmt, ...)
     if (L->json) fprintf(out, ": ");
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(out, fmt, ap);
+    if (fmt) vfprintf(out, fmt, ap);   /* the test: GCC 12 with -fsanitize warns "null format string" without it */
     va_end(ap);
     fputc('\n', out);
 }
