@@ -3,13 +3,11 @@
  * (bytes flipped, inserted, deleted, spliced) for a fixed number of
  * iterations, through the fuzz target's properties (fuzz_expr.c). A crash
  * or a broken property aborts the test. */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_corpus.h"
 
 static const char alphabet[] = "xyz0123456789.e+-*/^(),  pilogexpsqrtmaxminrelu\t\n\"'#$%&;:<>?@[]{}|~`";
 
@@ -17,30 +15,10 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "expr_corpus";
     long iterations = argc > 2 ? atol(argv[2]) : 200000;
-    char corpus[64][512];
-    int n = 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "test_expr_fuzz: cannot open corpus %s\n", dir);
-        return 1;
-    }
-    for (struct dirent *ent; (ent = readdir(d)) && n < 64;) {
-        if (ent->d_name[0] == '.') continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        size_t k = fread(corpus[n], 1, sizeof corpus[n] - 1, f);
-        corpus[n][k] = '\0';
-        fclose(f);
-        LLVMFuzzerTestOneInput((const uint8_t *)corpus[n], k);
-        n++;
-    }
-    closedir(d);
-    if (n == 0) {
-        fprintf(stderr, "test_expr_fuzz: empty corpus\n");
-        return 1;
-    }
+    static char corpus[64][512];
+    size_t clen[64];
+    int n = fuzz_corpus_load("test_expr_fuzz", dir, (uint8_t *)&corpus[0][0], sizeof corpus[0], clen, 64);
+    if (n == 0) return 1;
     uint64_t s = 0x243F6A8885A308D3ULL;
 #define NEXT() (s = s * 6364136223846793005ULL + 1442695040888963407ULL, (unsigned)(s >> 33))
     char buf[1024];

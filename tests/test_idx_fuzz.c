@@ -4,13 +4,11 @@
  * 0, 1, 2^28 or 2^32 - 1; the file cut or a piece of it repeated) through the
  * fuzz target's properties (fuzz_idx.c). A crash, a hang (meson's timeout) or
  * a broken property fails the test. libFuzzer explores further (.ci/fuzz). */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_corpus.h"
 
 enum { MAX_ENTRIES = 64, MAX_LEN = 4096 };
 
@@ -18,30 +16,10 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "idx_corpus";
     long iterations = argc > 2 ? atol(argv[2]) : 20000;
-    static uint8_t corpus[MAX_ENTRIES][MAX_LEN], buf[2 * MAX_LEN];
+    static uint8_t corpus[MAX_ENTRIES][MAX_LEN + 1], buf[2 * MAX_LEN];
     size_t clen[MAX_ENTRIES];
-    int n = 0;
-    DIR *d = opendir(dir);
-    if (!d) {
-        fprintf(stderr, "test_idx_fuzz: cannot open corpus %s\n", dir);
-        return 1;
-    }
-    for (struct dirent *ent; (ent = readdir(d)) && n < MAX_ENTRIES;) {
-        if (ent->d_name[0] == '.') continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f) continue;
-        clen[n] = fread(corpus[n], 1, MAX_LEN, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(corpus[n], clen[n]);
-        n++;
-    }
-    closedir(d);
-    if (n == 0) {
-        fprintf(stderr, "test_idx_fuzz: empty corpus\n");
-        return 1;
-    }
+    int n = fuzz_corpus_load("test_idx_fuzz", dir, &corpus[0][0], MAX_LEN + 1, clen, MAX_ENTRIES);
+    if (n == 0) return 1;
     uint64_t s = 0x9E3779B97F4A7C15ULL;
 #define NEXT() (s = s * 6364136223846793005ULL + 1442695040888963407ULL, (unsigned)(s >> 33))
     static const uint32_t fields[] = {0, 1, 1u << 28, 0xffffffffu, 60000, 28};
