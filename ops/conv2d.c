@@ -234,11 +234,9 @@ static conv_work *work_new(const ad_node *o, int nt, bool keep_cols)
     wk->parts = ad_node_alloc(m, (size_t)(conv_groups(g.N) * g.K * g.C * g.R * g.S) * es);
     wk->dys = fused_relu(o) ? ad_node_alloc(m, (size_t)nt * (size_t)(g.K * g.P * g.Q) * es) : NULL;
     wk->kept_full = false;
-    wk->kept = keep_cols && wk->col_bytes <= KEPT_COLS_MAX / (size_t)g.N
-                   ? ad_node_alloc(m, (size_t)g.N * wk->col_bytes)
-                   : NULL;   /* over the budget: not kept (and where the arena says no, the same) */
-    if (!wk->kept) ad_clear_error();
-    return wk->cols && wk->parts && (wk->dys || !fused_relu(o)) ? wk : NULL;
+    bool keep = keep_cols && wk->col_bytes <= KEPT_COLS_MAX / (size_t)g.N;
+    wk->kept = keep ? ad_node_alloc(m, (size_t)g.N * wk->col_bytes) : NULL;
+    return wk->cols && wk->parts && (wk->dys || !fused_relu(o)) && (wk->kept || !keep) ? wk : NULL;
 }
 
 /* The node's scratch, for at most `want` threads (*nt says how many). */
