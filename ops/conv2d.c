@@ -234,7 +234,7 @@ static conv_work *work_new(const ad_node *o, int nt, bool keep_cols)
     wk->parts = ad_node_alloc(m, (size_t)(conv_groups(g.N) * g.K * g.C * g.R * g.S) * es);
     wk->dys = fused_relu(o) ? ad_node_alloc(m, (size_t)nt * (size_t)(g.K * g.P * g.Q) * es) : NULL;
     wk->kept_full = false;
-    bool keep = keep_cols && wk->col_bytes <= KEPT_COLS_MAX / (size_t)g.N;
+    bool keep = keep_cols && g.N > 0 && wk->col_bytes <= KEPT_COLS_MAX / (size_t)g.N;
     wk->kept = keep ? ad_node_alloc(m, (size_t)g.N * wk->col_bytes) : NULL;
     return wk->cols && wk->parts && (wk->dys || !fused_relu(o)) && (wk->kept || !keep) ? wk : NULL;
 }
