@@ -361,9 +361,15 @@ static void fail_note(ad_gc_record *rec, ad_status st)
     (void)st;
 }
 
-/* Compare one entry; keep the worst (largest error/tolerance) in rec. */
+/* The worst entry of a Jacobian check so far: the largest error/tolerance,
+ * ties to the smallest (o, i), so that the entry reported does not depend on
+ * the order the entries are compared in (rows for reverse mode, columns for
+ * numerical and forward mode). */
 typedef struct worst_t {
+    bool any;
     double ratio;
+    int64_t o, i;
+    double num, rev, fwd;
 } worst_t;
 
 /* What compare needs to recognise a kink in input s's Jacobian: y at x and,
@@ -448,181 +454,280 @@ static bool at_kink(gc_run *R, kink_info *k, int s, int64_t o, int64_t i, double
 /* At a kink any value between the one-sided derivatives is a valid
  * subgradient: the engine's convention (a tie's gradient to the first
  * input) and PyTorch's (split evenly, which is what the centered difference
- * sees) both pass. err becomes the distance from a to that interval. */
-static void compare(gc_run *R, ad_gc_record *rec, worst_t *w, int s, int64_t o, int64_t i, double num, double rev,
-                    double fwd, double a, kink_info *k)
+ * sees) both pass. err becomes the distance from a to that interval.
+ * Compare one entry (o, i) of input s's Jacobian: a (the reverse or forward
+ * value) against num; inline, as it runs for each of the m·n_s entries. */
+static inline void compare(gc_run *R, ad_gc_record *rec, worst_t *w, int s, int64_t o, int64_t i, double num,
+                           double rev, double fwd, double a, kink_info *k)
 {
     double err = fabs(a - num), tol = R->o->atol + R->o->rtol * fabs(num);
-    if (!isfinite(a) && isfinite(num)) err = INFINITY;
-    if (!(err <= tol) && a == a && at_kink(R, k, s, o, i, tol)) {
-        double l = k->col[i]->left[o], r = k->col[i]->right[o];
-        double lo = l < r ? l : r, hi = l < r ? r : l;
-        err = a < lo ? lo - a : a > hi ? a - hi : 0;
-        if (err <= tol && rec->message[0] == '\0')
-            snprintf(rec->message, sizeof rec->message,
-                     "at a kink (one-sided derivatives %.6g and %.6g): any value between them is accepted", l, r);
+    if (!(err <= tol)) {
+        if (!isfinite(a) && isfinite(num)) err = INFINITY;
+        if (a == a && at_kink(R, k, s, o, i, tol)) {
+            double l = k->col[i]->left[o], r = k->col[i]->right[o];
+            double lo = l < r ? l : r, hi = l < r ? r : l;
+            err = a < lo ? lo - a : a > hi ? a - hi : 0;
+            if (err <= tol && rec->message[0] == '\0')
+                snprintf(rec->message, sizeof rec->message,
+                         "at a kink (one-sided derivatives %.6g and %.6g): any value between them is accepted", l, r);
+        }
+        if (!(err <= tol)) rec->pass = false;
     }
     if (err > rec->max_abs_err) rec->max_abs_err = err;
     if (fabs(num) > 0 && err / fabs(num) > rec->max_rel_err) rec->max_rel_err = err / fabs(num);
-    double ratio = err / tol;
-    if (!(err <= tol)) rec->pass = false;
-    if (ratio > w->ratio || (w->ratio == 0 && rec->worst[0] == '\0')) {
-        char oi[48], ii[48];
-        ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
-        memcpy(tin.shape, R->shape[s], sizeof tin.shape);
-        w->ratio = ratio;
-        snprintf(rec->worst, sizeof rec->worst, "dy%s/dx%d%s", ad_index_str(&R->out, o, oi, sizeof oi), s,
-                 ad_index_str(&tin, i, ii, sizeof ii));
-        rec->x_at_worst = R->x[s][i];
-        rec->numerical = num;
-        rec->reverse = rev;
-        rec->forward = fwd;
+    double ratio = err == 0 ? 0 : err / tol;
+    if (ratio != ratio) ratio = INFINITY;   /* a NaN entry outranks every number */
+    if (!w->any || ratio > w->ratio || (ratio == w->ratio && (o < w->o || (o == w->o && i < w->i)))) {
+        *w = (worst_t){true, ratio, o, i, num, rev, fwd};
     }
 }
 
-static void print_jacobian(gc_run *R, int s, const double *num, const double *rev, const double *fwd)
+/* The worst entry into the record. */
+static void put_worst(gc_run *R, ad_gc_record *rec, const worst_t *w, int s)
+{
+    if (!w->any) return;
+    char oi[48], ii[48];
+    ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
+    memcpy(tin.shape, R->shape[s], sizeof tin.shape);
+    snprintf(rec->worst, sizeof rec->worst, "dy%s/dx%d%s", ad_index_str(&R->out, w->o, oi, sizeof oi), s,
+             ad_index_str(&tin, w->i, ii, sizeof ii));
+    rec->x_at_worst = R->x[s][w->i];
+    rec->numerical = w->num;
+    rec->reverse = w->rev;
+    rec->forward = w->fwd;
+}
+
+/* Every entry of input s's Jacobians (small cases: --jacobian). numT is the
+ * numerical one by columns; the reverse- and forward-mode ones are made here
+ * again (rows, and blocks of columns), as the checks keep neither. */
+static void print_jacobian(gc_run *R, int s, const double *numT)
 {
     FILE *f = R->o->jacobian_out;
+    int64_t m = R->m, n = R->n[s];
+    scratch sc = {0};
+    double *rev = (R->o->mode & AD_GC_REV) ? sc_alloc(&sc, m * n, false) : NULL;
+    double *fwd = (R->o->mode & AD_GC_FWD) ? sc_alloc(&sc, m * n, false) : NULL;
+    double *cot = sc_alloc(&sc, m, true), *blk = sc_alloc(&sc, 64 * m, false), *g[AD_MAX_INPUTS] = {0};
+    for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? sc_alloc(&sc, R->n[u], false) : NULL;
+    if (sc.failed) {
+        fprintf(f, "Jacobian of %s w.r.t. input %d: out of memory to print it\n", R->name, s);
+        sc_free(&sc);
+        return;
+    }
+    for (int64_t o = 0; rev && o < m; o++) {
+        cot[o] = 1;
+        ad_status st = vjp_all(R, cot, g, R->pre_seed, o > 0);
+        cot[o] = 0;
+        for (int64_t i = 0; i < n; i++) rev[o * n + i] = st == AD_OK ? g[s][i] : NAN;
+    }
+    for (int64_t c0 = 0; fwd && c0 < n; c0 += 64) {
+        int k = (int)(n - c0 < 64 ? n - c0 : 64);
+        ad_status st = jvp_cols(R, s, c0, k, NULL, blk);
+        for (int d = 0; d < k; d++)
+            for (int64_t o = 0; o < m; o++) fwd[o * n + c0 + d] = st == AD_OK ? blk[(int64_t)d * m + o] : NAN;
+    }
     char oi[48], ii[48];
     ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
     memcpy(tin.shape, R->shape[s], sizeof tin.shape);
     fprintf(f, "Jacobian of %s [%s] w.r.t. input %d (%lld x %lld): every entry, mismatches marked\n", R->name,
             R->label ? R->label : "", s, (long long)R->m, (long long)R->n[s]);
     fprintf(f, "  %-22s %16s %16s %16s\n", "entry", "numerical", "reverse", "forward");
-    for (int64_t o = 0; o < R->m; o++)
-        for (int64_t i = 0; i < R->n[s]; i++) {
-            int64_t k = o * R->n[s] + i;
-            double n = num[k], tol = R->o->atol + R->o->rtol * fabs(n);
-            bool bad_r = rev && !(fabs(rev[k] - n) <= tol), bad_f = fwd && !(fabs(fwd[k] - n) <= tol);
+    for (int64_t o = 0; o < m; o++)
+        for (int64_t i = 0; i < n; i++) {
+            int64_t k = o * n + i;
+            double nv = numT[i * m + o], tol = R->o->atol + R->o->rtol * fabs(nv);
+            bool bad_r = rev && !(fabs(rev[k] - nv) <= tol), bad_f = fwd && !(fabs(fwd[k] - nv) <= tol);
             char entry[100];
             snprintf(entry, sizeof entry, "dy%s/dx%d%s", ad_index_str(&R->out, o, oi, sizeof oi), s,
                      ad_index_str(&tin, i, ii, sizeof ii));
-            fprintf(f, "  %-22s %16.9g %16.9g %16.9g%s%s\n", entry, n, rev ? rev[k] : NAN, fwd ? fwd[k] : NAN,
+            fprintf(f, "  %-22s %16.9g %16.9g %16.9g%s%s\n", entry, nv, rev ? rev[k] : NAN, fwd ? fwd[k] : NAN,
                     bad_r ? "  <-- reverse differs" : "", bad_f ? "  <-- forward differs" : "");
         }
+    sc_free(&sc);
 }
 
-/* The Jacobians are m x n_s, row-major (entry (o, i) at o·n_s + i, the
- * order compare walks them in). Numerical and forward-mode ones are made a
- * block of JB columns at a time (blk: JB columns of m) and put in place
- * here, a row of JB entries at a time, rather than one scattered store per
- * entry. */
-enum { JB = 64 };
+/* Full Jacobians, none of them stored row-major in full: the numerical one
+ * of input s is kept by columns (numT[i·m + o], as numeric_dir makes them);
+ * forward mode makes blocks of JB columns, compared as they come; reverse
+ * mode makes rows, one backward pass (cotangent e_o) giving row o of every
+ * input's Jacobian at once, compared a tile of RB rows at a time. */
+enum { JB = 64, RB = 32 };
 
-static void put_cols(double *dst, int64_t n, int64_t c0, int k, const double *blk, int64_t m)
+/* A record built aside (the checks of all inputs run interleaved) and
+ * appended in the usual order: input 0 reverse, input 0 forward, input 1 ... */
+typedef struct jac_check {
+    ad_gc_record rec;
+    worst_t w;
+    double seconds;
+} jac_check;
+
+static void jac_init(gc_run *R, jac_check *j, int s, ad_gc_check c)
 {
-    for (int64_t o = 0; o < m; o++) {
-        double *row = dst + o * n + c0;
-        for (int d = 0; d < k; d++) row[d] = blk[(int64_t)d * m + o];
-    }
+    memset(j, 0, sizeof *j);
+    ad_gc_record *rec = &j->rec;
+    snprintf(rec->op, sizeof rec->op, "%s", R->name);
+    snprintf(rec->case_label, sizeof rec->case_label, "%s", R->label ? R->label : "");
+    rec->input = s;
+    rec->check = c;
+    rec->pass = true;
+    rec->numerical = rec->reverse = rec->forward = rec->x_at_worst = NAN;
 }
 
-/* Input s's numerical Jacobian into num. */
-static ad_status numeric_jacobian(gc_run *R, int s, double *num, double *blk, double *tmp)
+/* The check could not run: only the reason, no entries (the worst so far is dropped too). */
+static void jac_fail(gc_run *R, jac_check *j, const char *why)
 {
-    int64_t m = R->m, n = R->n[s];
-    for (int64_t c0 = 0; c0 < n; c0 += JB) {
-        int k = (int)(n - c0 < JB ? n - c0 : JB);
-        for (int d = 0; d < k; d++) {
-            ad_status st = numeric_dir(R, s, c0 + d, NULL, blk + (int64_t)d * m, tmp, NULL, NULL, NULL);
-            if (st != AD_OK) return st;
-        }
-        put_cols(num, n, c0, k, blk, m);
-    }
-    return AD_OK;
+    jac_init(R, j, j->rec.input, j->rec.check);
+    j->rec.pass = false;
+    snprintf(j->rec.message, sizeof j->rec.message, "%s", why);
 }
 
-/* The reverse-mode Jacobians of every differentiable input at once: backward
- * pass o (cotangent e_o) gives row o of each of them. One graph, m passes. */
-static ad_status reverse_rows(gc_run *R, double **rev)
+/* The reverse sweep: rows o0.. of every input's Jacobian (tile[s]: RB rows of
+ * n_s), compared with the numerical columns. */
+static ad_status reverse_sweep(gc_run *R, double **numT, bool *num_ok, jac_check *rc, kink_info *kinks)
 {
-    double *cot = calloc((size_t)(R->m ? R->m : 1), sizeof(double)), *g[AD_MAX_INPUTS] = {0};
-    if (!cot) return sc_status(R, "Jacobians");
+    int64_t m = R->m;
+    scratch sc = {0};
+    double *cot = sc_alloc(&sc, m, true), *tile[AD_MAX_INPUTS] = {0}, *g[AD_MAX_INPUTS] = {0};
+    for (int s = 0; s < R->n_in; s++)
+        if (diff(R, s)) tile[s] = sc_alloc(&sc, RB * R->n[s], false);
+    ad_status st = sc.failed ? sc_status(R, "Jacobians") : AD_OK;
     unsigned long prefill = gsl_rng_get(R->rng);
-    ad_status st = AD_OK;
-    for (int64_t o = 0; o < R->m && st == AD_OK; o++) {
-        for (int s = 0; s < R->n_in; s++) g[s] = rev[s] ? rev[s] + o * R->n[s] : NULL;
-        cot[o] = 1;
-        st = vjp_all(R, cot, g, prefill, o > 0);
-        cot[o] = 0;
+    for (int64_t o0 = 0; o0 < m && st == AD_OK; o0 += RB) {
+        int rows = (int)(m - o0 < RB ? m - o0 : RB);
+        for (int r = 0; r < rows && st == AD_OK; r++) {
+            for (int s = 0; s < R->n_in; s++) g[s] = tile[s] ? tile[s] + (int64_t)r * R->n[s] : NULL;
+            cot[o0 + r] = 1;
+            st = vjp_all(R, cot, g, prefill, o0 + r > 0);   /* one graph, m backward passes */
+            cot[o0 + r] = 0;
+        }
+        for (int s = 0; s < R->n_in && st == AD_OK; s++) {
+            if (!tile[s] || !num_ok[s]) continue;
+            int64_t n = R->n[s];
+            for (int64_t i = 0; i < n; i++) {
+                const double *nc = numT[s] + i * m + o0;
+                for (int r = 0; r < rows; r++) {
+                    double a = tile[s][(int64_t)r * n + i];
+                    compare(R, &rc[s].rec, &rc[s].w, s, o0 + r, i, nc[r], a, NAN, a, &kinks[s]);
+                }
+            }
+        }
     }
-    free(cot);
+    sc_free(&sc);
     return st;
 }
 
-/* Full Jacobians of every differentiable input: for each, a reverse-mode and
- * a forward-mode record, in input order. */
+/* Row o, element i of input s's reverse-mode Jacobian (for the forward
+ * record's worst entry): one more backward pass. */
+static double reverse_entry(gc_run *R, int s, int64_t o, int64_t i)
+{
+    scratch sc = {0};
+    double *cot = sc_alloc(&sc, R->m, true), *g[AD_MAX_INPUTS] = {0}, v = NAN;
+    for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? sc_alloc(&sc, R->n[u], false) : NULL;
+    if (!sc.failed) {
+        cot[o] = 1;
+        if (vjp_all(R, cot, g, R->pre_seed, true) == AD_OK) v = g[s][i];
+    }
+    sc_free(&sc);
+    return v;
+}
+
 static void check_jacobians(gc_run *R)
 {
-    int64_t m = R->m, n_all = 0;
-    scratch shared = {0};
-    double *f0 = sc_alloc(&shared, m, false), *fp = sc_alloc(&shared, m, false), *fm = sc_alloc(&shared, m, false);
-    double *rev[AD_MAX_INPUTS] = {0};
+    int64_t m = R->m;
+    scratch sc = {0};
+    double *f0 = sc_alloc(&sc, m, false), *fp = sc_alloc(&sc, m, false), *fm = sc_alloc(&sc, m, false);
+    double *tmp = sc_alloc(&sc, m, false), *blk = sc_alloc(&sc, JB * m, false), *numT[AD_MAX_INPUTS] = {0};
     for (int s = 0; s < R->n_in; s++)
-        if (diff(R, s)) {
-            n_all += R->n[s];
-            if (R->o->mode & AD_GC_REV) rev[s] = sc_alloc(&shared, m * R->n[s], false);
+        if (diff(R, s)) numT[s] = sc_alloc(&sc, m * R->n[s], false);
+    jac_check rc[AD_MAX_INPUTS], fc[AD_MAX_INPUTS];
+    kink_info kinks[AD_MAX_INPUTS];
+    bool num_ok[AD_MAX_INPUTS] = {0};
+    double t_num[AD_MAX_INPUTS] = {0};
+    ad_status st0 = sc.failed ? sc_status(R, "Jacobians") : eval(R, f0);
+    char why[256];
+    if (st0 != AD_OK) snprintf(why, sizeof why, "could not run: %s", ad_last_error());
+    /* The numerical Jacobians, by columns. */
+    for (int s = 0; s < R->n_in; s++) {
+        jac_init(R, &rc[s], s, AD_GC_JACOBIAN_REV);
+        jac_init(R, &fc[s], s, AD_GC_JACOBIAN_FWD);
+        kinks[s] = (kink_info){f0, NULL, fp, fm};
+        if (!diff(R, s)) continue;
+        double t0 = now();
+        ad_status st = st0;
+        for (int64_t i = 0; i < R->n[s] && st == AD_OK; i++)
+            st = numeric_dir(R, s, i, NULL, numT[s] + i * m, tmp, NULL, NULL, NULL);
+        t_num[s] = now() - t0;
+        num_ok[s] = st == AD_OK;
+        if (st0 != AD_OK) {
+            jac_fail(R, &rc[s], why);
+            jac_fail(R, &fc[s], why);
+        } else if (st != AD_OK) {
+            char w2[256];
+            snprintf(w2, sizeof w2, "could not run: %s", ad_last_error());
+            jac_fail(R, &rc[s], w2);
+            jac_fail(R, &fc[s], w2);
         }
-    ad_status st0 = shared.failed ? sc_status(R, "Jacobians") : eval(R, f0);
-    /* One sweep for all inputs; its failure (with its message) fails each input's reverse record. */
-    double t0 = now();
-    ad_status st_rev = st0 == AD_OK && (R->o->mode & AD_GC_REV) ? reverse_rows(R, rev) : st0;
-    char rev_error[256] = "";
-    if (st_rev != AD_OK) snprintf(rev_error, sizeof rev_error, "could not run: %s", ad_last_error());
-    double t_rev = now() - t0;
+    }
+    bool rev_ok = false;
+    if (R->o->mode & AD_GC_REV) {
+        double t0 = now();
+        ad_status st = st0 == AD_OK ? reverse_sweep(R, numT, num_ok, rc, kinks) : st0;
+        rev_ok = st == AD_OK;
+        if (st != AD_OK && st0 == AD_OK) {
+            snprintf(why, sizeof why, "could not run: %s", ad_last_error());
+            for (int s = 0; s < R->n_in; s++)
+                if (num_ok[s]) jac_fail(R, &rc[s], why);
+        }
+        double t_rev = now() - t0;
+        int64_t n_all = 0;
+        for (int s = 0; s < R->n_in; s++) n_all += diff(R, s) ? R->n[s] : 0;
+        for (int s = 0; s < R->n_in; s++)
+            if (diff(R, s)) {
+                rc[s].seconds = t_num[s] + t_rev * (double)R->n[s] / (double)(n_all ? n_all : 1);
+                put_worst(R, &rc[s].rec, &rc[s].w, s);   /* none after a failure: jac_fail clears it */
+            }
+    }
     for (int s = 0; s < R->n_in; s++) {
         if (!diff(R, s)) continue;
-        int64_t n = R->n[s];
-        scratch sc = {0};
-        double *num = sc_alloc(&sc, m * n, false), *blk = sc_alloc(&sc, JB * m, false), *tmp = sc_alloc(&sc, m, false);
-        double *fwd = (R->o->mode & AD_GC_FWD) ? sc_alloc(&sc, m * n, false) : NULL;
-        kink_info kinks = {f0, NULL, fp, fm};
-        t0 = now();
-        ad_status st = st0 != AD_OK ? st0 : sc.failed ? sc_status(R, "Jacobians") : numeric_jacobian(R, s, num, blk, tmp);
-        double t_num = now() - t0;
-        if (R->o->mode & AD_GC_REV) {
-            double t1 = now();
-            ad_gc_record *rec = new_record(R, s, AD_GC_JACOBIAN_REV);
-            worst_t w = {0};
-            if (st != AD_OK) fail_note(rec, st);
-            else if (st_rev != AD_OK) {
-                rec->pass = false;
-                snprintf(rec->message, sizeof rec->message, "%s", rev_error);
-            } else {
-                const double *r = rev[s];
-                for (int64_t o = 0; o < m; o++)
-                    for (int64_t i = 0; i < n; i++)
-                        compare(R, rec, &w, s, o, i, num[o * n + i], r[o * n + i], NAN, r[o * n + i], &kinks);
-            }
-            finish_record(R, rec, t1 - t_num - t_rev * (double)n / (double)n_all);
-        }
         if (R->o->mode & AD_GC_FWD) {
-            double t1 = now();
-            ad_gc_record *rec = new_record(R, s, AD_GC_JACOBIAN_FWD);
-            worst_t w = {0};
-            if (st != AD_OK) fail_note(rec, st);
-            for (int64_t c0 = 0; c0 < n && rec->pass; c0 += JB) {
+            double t0 = now();
+            jac_check *j = &fc[s];
+            int64_t n = R->n[s];
+            for (int64_t c0 = 0; num_ok[s] && c0 < n; c0 += JB) {
                 int k = (int)(n - c0 < JB ? n - c0 : JB);
-                ad_status st2 = jvp_cols(R, s, c0, k, NULL, blk);
-                if (st2 != AD_OK) {
-                    fail_note(rec, st2);
+                ad_status st = jvp_cols(R, s, c0, k, NULL, blk);
+                if (st != AD_OK) {
+                    snprintf(why, sizeof why, "could not run: %s", ad_last_error());
+                    jac_fail(R, j, why);
                     break;
                 }
-                put_cols(fwd, n, c0, k, blk, m);
+                for (int d = 0; d < k; d++) {
+                    const double *nc = numT[s] + (c0 + d) * m, *t = blk + (int64_t)d * m;
+                    for (int64_t o = 0; o < m; o++) compare(R, &j->rec, &j->w, s, o, c0 + d, nc[o], NAN, t[o], t[o], &kinks[s]);
+                }
             }
-            const double *r = st_rev == AD_OK ? rev[s] : NULL;
-            if (rec->message[0] == '\0')
-                for (int64_t o = 0; o < m; o++)
-                    for (int64_t i = 0; i < n; i++)
-                        compare(R, rec, &w, s, o, i, num[o * n + i], r ? r[o * n + i] : NAN, fwd[o * n + i],
-                                fwd[o * n + i], &kinks);
-            finish_record(R, rec, t1 - t_num);
+            if (j->w.any) {
+                if (rev_ok) j->w.rev = reverse_entry(R, s, j->w.o, j->w.i);
+                put_worst(R, &j->rec, &j->w, s);
+            }
+            j->seconds = t_num[s] + now() - t0;
         }
-        if (R->o->jacobian_out && st == AD_OK) print_jacobian(R, s, num, st_rev == AD_OK ? rev[s] : NULL, fwd);
-        kink_free(&kinks, n);
-        sc_free(&sc);
+        if (R->o->jacobian_out && num_ok[s]) print_jacobian(R, s, numT[s]);
+        kink_free(&kinks[s], R->n[s]);
     }
-    sc_free(&shared);
+    /* The records, in input order. */
+    for (int s = 0; s < R->n_in; s++) {
+        if (!diff(R, s)) continue;
+        for (int c = 0; c < 2; c++) {
+            jac_check *j = c == 0 ? &rc[s] : &fc[s];
+            if (!(R->o->mode & (c == 0 ? AD_GC_REV : AD_GC_FWD))) continue;
+            ad_gc_record *rec = new_record(R, s, j->rec.check);
+            *rec = j->rec;
+            rec->seconds = j->seconds;
+            if (!rec->pass) R->r->n_fail++;
+        }
+    }
+    sc_free(&sc);
 }
 
 /* Random directions v[s] (NULL for held inputs) and room for the grads g[s]. */
