@@ -15,10 +15,27 @@ typedef struct data_chunk {
     size_t cap;
 } data_chunk;
 
+/* Node chunks of NODE_MAP_MIN bytes or more are mmap'd (map/map_len, for
+ * munmap), 2 MiB-aligned, in transparent huge pages, and populated
+ * NODE_POPULATE bytes at a time as nodes are made (populated: bytes of the
+ * chunk done so far). Smaller ones are malloc'd (map NULL). */
+typedef struct node_chunk_mem {
+    void *map;
+    size_t map_len;
+    size_t populated;
+} node_chunk_mem;
+
 struct ad_context {
     ad_node *node_chunk[MAX_NODE_CHUNKS];
     int n_node_chunks;
     uint32_t n_nodes;
+    /* node_new's fast path: ids ready_lo <= id < ready_hi are ready_chunk[id -
+     * ready_lo], memory that is allocated and populated. Empty after a rewind. */
+    uint32_t ready_lo, ready_hi;
+    ad_node *ready_chunk;
+    node_chunk_mem chunk_mem[MAX_NODE_CHUNKS];
+    bool node_small_pages;    /* huge pages were slow here: 4 KiB ones from now on */
+    uint32_t node_slow_windows;   /* slow huge-page windows in a row */
 
     /* Bump allocator for tensor data, grads, tangents, params, saved data. */
     data_chunk *chunks;
@@ -57,6 +74,32 @@ static inline ad_node *node_at(const ad_context *ctx, uint32_t id)
     uint32_t off, k = node_chunk_index(id, &off);
     return &ctx->node_chunk[k][off];
 }
+
+/* Is n one of ctx's nodes? By address only (n is not read: it may point into
+ * a freed context): within a chunk, on a node boundary, below the count.
+ * Newest chunk first, where inputs usually are. */
+static inline bool node_in_context(const ad_context *ctx, const ad_node *n)
+{
+    uintptr_t p = (uintptr_t)n;
+    for (int k = ctx->n_node_chunks - 1; k >= 0; k--) {
+        uintptr_t off = p - (uintptr_t)ctx->node_chunk[k];   /* wraps when below: one compare */
+        if (off < ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node)) {
+            if (off % sizeof(ad_node)) return false;
+            return (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)(off / sizeof(ad_node)) < ctx->n_nodes;
+        }
+    }
+    return false;
+}
+
+/* A CPU scalar's grad is its node's inline_grad (NULL until backward first
+ * touches it). Make sure it is there, zeroed if `zero`: the scalar path of
+ * ad_node_ensure_grad, inline for backward's sweep. */
+static inline void scalar_ensure_grad(ad_node *n, bool zero)
+{
+    if (!n->grad || zero) n->inline_grad.f64 = 0;
+    if (!n->grad) n->grad = &n->inline_grad;
+}
+static inline bool node_is_cpu_scalar(const ad_node *n) { return n->value.size == 1 && n->value.device == AD_CPU; }
 
 /* Arena allocation (zeroed, 32-byte aligned). NULL + message on failure. */
 void *ad_arena_alloc(ad_context *ctx, size_t bytes);

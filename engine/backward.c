@@ -22,10 +22,14 @@ static const ad_op_kernels *kernels_of(const ad_node *n)
 
 /* First touch of a node in this pass: give it a grad buffer; zero an
  * intermediate's (its adjoint is recomputed), keep a leaf's (it accumulates). */
-static ad_status touch(ad_node *n, uint32_t epoch)
+static inline ad_status touch(ad_node *n, uint32_t epoch)
 {
     if (n->mark == epoch) return AD_OK;
     n->mark = epoch;
+    if (node_is_cpu_scalar(n)) {   /* the scalar path, without a call */
+        scalar_ensure_grad(n, !(n->flags & AD_NODE_LEAF));
+        return AD_OK;
+    }
     return ad_node_ensure_grad(n, !(n->flags & AD_NODE_LEAF));
 }
 

@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include "ad_gpu.h"
 #include "ad_internal.h"
 #include "ad_op.h"
@@ -86,6 +88,8 @@ ad_status ad_check_context(const ad_context *ctx, const char *who)
 }
 
 /* ---- contexts ---- */
+static void chunk_free(ad_context *ctx, int k);
+
 ad_context *ad_context_new(void)
 {
     ad_context *ctx = calloc(1, sizeof *ctx);
@@ -107,7 +111,7 @@ void ad_context_free(ad_context *ctx)
     for (uint32_t i = 0; i < ctx->n_dev; i++) ad_gpu_free(ctx->dev_ptrs[i]);
     free(ctx->dev_ptrs);
     free(ctx->marks);
-    for (int k = 0; k < ctx->n_node_chunks; k++) free(ctx->node_chunk[k]);
+    for (int k = 0; k < ctx->n_node_chunks; k++) chunk_free(ctx, k);
     for (uint32_t i = 0; i < ctx->n_chunks; i++) free(ctx->chunks[i].base);
     free(ctx->chunks);
     free(ctx);
@@ -293,28 +297,117 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
 }
 
 /* ---- nodes ---- */
-/* Node chunks are plain malloc'd memory, first touched page by page as nodes
- * are made. Asking for transparent huge pages (MADV_HUGEPAGE) made it worse
- * on cpu-2c: a fault then waits for the kernel to compact memory into 2 MiB
- * pages, and bench_scalar's cold pass took 140-410 ns/op against 91-94 with
- * 4 KiB pages (BENCHMARKS.md). */
-static ad_node *node_new(ad_context *ctx, const char *who)
+/* Node chunks. A cold pass over fresh memory paid mostly for page faults: on
+ * cpu-2c a 4 KiB fault costs about 1.2 us, 0.3 ns a byte, about 50 ns per
+ * 168-byte node. Chunks of 2 MiB and more are therefore mmap'd, 2 MiB-aligned,
+ * marked MADV_HUGEPAGE and populated 4 MiB at a time (MADV_POPULATE_WRITE) just
+ * ahead of the nodes being made: about 0.05 ns a byte.
+ * But on cpu-2c (a VM) a huge page is sometimes memory the host has taken back
+ * (a free 2 MiB block is handed back to it): clearing it then faults on the
+ * host 512 times and costs about 2 ns a byte, 7x a 4 KiB page (measured: the
+ * huge pages a run gets are fast while recently freed ones last, then slow).
+ * So each window is timed, and a context whose huge-page windows took longer
+ * than 4 KiB pages would have, twice in a row (NODE_SLOW_PS_PER_BYTE: well over
+ * cpu-2c's 0.3 ns a byte in 4 KiB pages; one window slowed by other work does
+ * not decide it), takes 4 KiB pages from then on. Where the kernel refuses
+ * either advice the memory faults page by page. */
+enum { NODE_MAP_MIN = 2 << 20, NODE_MAP_ALIGN = 2 << 20, NODE_POPULATE = 4 << 20, NODE_SLOW_PS_PER_BYTE = 500 };
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23   /* Linux 5.14; older kernels say EINVAL */
+#endif
+
+static ad_node *chunk_alloc(ad_context *ctx, uint32_t k)
 {
-    if (ctx->n_nodes == UINT32_MAX) {
-        ad_fail(AD_ERR_NOMEM, "%s: the context holds the most nodes it can (2^32 - 1)", who);
-        return NULL;
-    }
-    uint32_t off, k = node_chunk_index(ctx->n_nodes, &off);
+    size_t bytes = ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+    node_chunk_mem *m = &ctx->chunk_mem[k];
+    m->map = NULL;
+    m->map_len = 0;
+    m->populated = 0;
+    if (bytes < NODE_MAP_MIN) return malloc(bytes);
+    size_t len = bytes + NODE_MAP_ALIGN;
+    void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return NULL;
+    uintptr_t start = ((uintptr_t)map + NODE_MAP_ALIGN - 1) & ~(uintptr_t)(NODE_MAP_ALIGN - 1);
+#ifdef MADV_HUGEPAGE
+    if (!ctx->node_small_pages) madvise((void *)start, bytes, MADV_HUGEPAGE);   /* advice: refused is fine */
+#endif
+    m->map = map;
+    m->map_len = len;
+    return (ad_node *)start;
+}
+
+static int64_t thread_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Populate bytes [from, to) of chunk k; see above. */
+static void chunk_populate(ad_context *ctx, uint32_t k, size_t from, size_t to)
+{
+    char *base = (char *)ctx->node_chunk[k];
+    int64_t t0 = thread_ns();
+    /* refused (an old kernel): the pages fault in one by one instead */
+    madvise(base + from, to - from, MADV_POPULATE_WRITE);
+    /* (a chunk's tail short of 2 MiB is in 4 KiB pages whatever the advice: not judged) */
+    if (ctx->node_small_pages || to % NODE_MAP_ALIGN) return;
+    bool slow = (thread_ns() - t0) * 1000 > (int64_t)(to - from) * NODE_SLOW_PS_PER_BYTE;
+    ctx->node_slow_windows = slow ? ctx->node_slow_windows + 1 : 0;
+    if (ctx->node_slow_windows < 2) return;
+    ctx->node_small_pages = true;
+#ifdef MADV_NOHUGEPAGE
+    size_t bytes = ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+    if (to < bytes) madvise(base + to, bytes - to, MADV_NOHUGEPAGE);
+#endif
+}
+
+static void chunk_free(ad_context *ctx, int k)
+{
+    if (ctx->chunk_mem[k].map) munmap(ctx->chunk_mem[k].map, ctx->chunk_mem[k].map_len);
+    else free(ctx->node_chunk[k]);
+}
+
+/* The slow path of node_new: make node `id`'s memory ready (its chunk
+ * allocated, the next window populated) and set the ready range. */
+static ad_status nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
+{
+    uint32_t off, k = node_chunk_index(id, &off);
     if (k >= (uint32_t)ctx->n_node_chunks) {
-        ad_node *chunk = malloc(((size_t)NODE_CHUNK0 << k) * sizeof(ad_node));
-        if (!chunk) {
-            ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, ctx->n_nodes);
-            return NULL;
-        }
+        ad_node *chunk = chunk_alloc(ctx, k);
+        if (!chunk) return ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, id);
         ctx->node_chunk[k] = chunk;
         ctx->n_node_chunks = (int)k + 1;
     }
-    ad_node *n = &ctx->node_chunk[k][off];
+    uint32_t cap = (uint32_t)NODE_CHUNK0 << k, hi = cap;
+    node_chunk_mem *m = &ctx->chunk_mem[k];
+    if (m->map) {
+        size_t bytes = (size_t)cap * sizeof(ad_node), need = ((size_t)off + 1) * sizeof(ad_node);
+        if (m->populated < need) {
+            size_t end = m->populated + NODE_POPULATE;
+            if (end < need) end = need;
+            end = (end + NODE_MAP_ALIGN - 1) & ~(size_t)(NODE_MAP_ALIGN - 1);
+            if (end > bytes) end = bytes;
+            chunk_populate(ctx, k, m->populated, end);
+            m->populated = end;
+        }
+        hi = (uint32_t)(m->populated / sizeof(ad_node));
+    }
+    ctx->ready_chunk = &ctx->node_chunk[k][off];
+    ctx->ready_lo = id;
+    ctx->ready_hi = id + (hi - off);
+    return AD_OK;
+}
+
+static ad_node *node_new(ad_context *ctx, const char *who)
+{
+    uint32_t id = ctx->n_nodes;
+    if (id == UINT32_MAX) {
+        ad_fail(AD_ERR_NOMEM, "%s: the context holds the most nodes it can (2^32 - 1)", who);
+        return NULL;
+    }
+    if ((id < ctx->ready_lo || id >= ctx->ready_hi) && nodes_prepare(ctx, id, who) != AD_OK) return NULL;
+    ad_node *n = ctx->ready_chunk + (id - ctx->ready_lo);
     /* Every field set one by one (a field added to ad_node must be set here
      * too): a memset of the whole node compiles to a `rep stos`, whose
      * start-up was a third of the scalar path's time. */
@@ -331,25 +424,14 @@ static ad_node *node_new(ad_context *ctx, const char *who)
     n->n_in = n->flags = 0;
     n->inline_value.f64 = n->inline_grad.f64 = 0;
     n->ctx = ctx;
-    n->id = ctx->n_nodes++;
+    n->id = id;
+    ctx->n_nodes = id + 1;
     return n;
 }
 
 bool ad_node_in_context(const ad_context *ctx, const ad_node *n)
 {
-    if (!ctx || !n) return false;
-    uintptr_t p = (uintptr_t)n;
-    /* Newest chunk first: inputs are usually recent. */
-    for (int k = ctx->n_node_chunks - 1; k >= 0; k--) {
-        uintptr_t base = (uintptr_t)ctx->node_chunk[k];
-        size_t len = ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
-        if (p >= base && p < base + len) {
-            if ((p - base) % sizeof(ad_node)) return false;
-            uint32_t id = (uint32_t)(NODE_CHUNK0 * ((1u << k) - 1u) + (p - base) / sizeof(ad_node));
-            return id < ctx->n_nodes;
-        }
-    }
-    return false;
+    return ctx && n && node_in_context(ctx, n);
 }
 
 ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id)
@@ -384,9 +466,8 @@ static ad_status node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t
 
 ad_status ad_node_ensure_grad(ad_node *n, bool zero)
 {
-    if (n->value.size == 1 && n->value.device == AD_CPU) {   /* the scalar path */
-        if (!n->grad || zero) n->inline_grad.f64 = 0;
-        if (!n->grad) n->grad = &n->inline_grad;
+    if (node_is_cpu_scalar(n)) {
+        scalar_ensure_grad(n, zero);
         return AD_OK;
     }
     size_t bytes = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
@@ -395,13 +476,8 @@ ad_status ad_node_ensure_grad(ad_node *n, bool zero)
         return zero ? ad_gpu_memzero(n->grad, bytes) : AD_OK;
     }
     if (!n->grad) {
-        if (n->value.size == 1) {
-            n->grad = &n->inline_grad;
-            n->inline_grad.f64 = 0;
-        } else {
-            n->grad = ad_arena_alloc(n->ctx, bytes);   /* zeroed */
-            if (!n->grad) return AD_ERR_NOMEM;
-        }
+        n->grad = ad_arena_alloc(n->ctx, bytes);   /* zeroed */
+        if (!n->grad) return AD_ERR_NOMEM;
     } else if (zero) {
         memset(n->grad, 0, bytes);
     }
@@ -678,7 +754,60 @@ static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_va
                    out->value.device == AD_CUDA ? " (on the GPU)" : "");
 }
 
-ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
+/* The scalar path: an elementwise op without params on 0-d CPU inputs of one
+ * dtype, in a context that is live (the thread's cached one), not checking
+ * finiteness and not in forward mode. It makes the node ad_apply's general
+ * path would make, with only the checks that can fail here; anything else
+ * (an error to report included) returns false and takes the general path.
+ * Sets *out (NULL if the op's forward failed) when it returns true. */
+static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out)
+{
+    if ((op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU)) != AD_OP_ELEMENTWISE ||
+        n_in < op->n_in_min || n_in > op->n_in || n_in < 1 || n_in > AD_MAX_INPUTS || !op->infer ||
+        !op->cpu.forward || !in)
+        return false;
+    if (ctx != cached_ctx || atomic_load_explicit(&free_generation, memory_order_acquire) != cached_generation ||
+        ctx->check_finite || ctx->dirs > 0)
+        return false;
+    bool any_grad = false;
+    for (int s = 0; s < n_in; s++) {
+        const ad_node *x = in[s];
+        if (!x || !node_in_context(ctx, x) || x->value.ndim != 0 || x->value.device != AD_CPU ||
+            x->value.dtype != in[0]->value.dtype)
+            return false;
+        any_grad = any_grad || (x->flags & AD_NODE_REQUIRES_GRAD);
+    }
+    ad_node *o = node_new(ctx, op->name ? op->name : "apply");
+    if (!o) {
+        *out = NULL;
+        return true;
+    }
+    bool recording = ctx->grad_enabled && any_grad;
+    o->value.dtype = in[0]->value.dtype;
+    o->value.size = 1;
+    o->value.data = &o->inline_value;
+    o->op = op;
+    o->n_in = (uint8_t)n_in;
+    for (int s = 0; s < n_in; s++) o->in[s] = in[s];
+    o->flags = recording ? (AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD) : 0;
+    if (op->cpu.forward(o) != AD_OK) {
+        drop_half_made(ctx, o->id, ctx->n_dev);
+        *out = NULL;
+        return true;
+    }
+    if (!recording) {   /* as in the general path: a plain constant */
+        o->op = NULL;
+        o->n_in = 0;
+        for (int s = 0; s < AD_MAX_INPUTS; s++) o->in[s] = NULL;
+        o->saved = NULL;
+    }
+    *out = o;
+    return true;
+}
+
+/* Every other call (noinline: the scalar path does not pay for its frame). */
+static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const ad_op *op, ad_node *const *in,
+                                                        int n_in, const ad_params *params)
 {
     const char *who = op && op->name ? op->name : "apply";
     if (!op) {
@@ -793,4 +922,11 @@ ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in
 fail:
     drop_half_made(ctx, first_free, first_dev);
     return NULL;
+}
+
+ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
+{
+    ad_node *fast;
+    if (op && !params && apply_scalar(ctx, op, in, n_in, &fast)) return fast;
+    return apply_general(ctx, op, in, n_in, params);
 }

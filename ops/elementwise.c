@@ -109,6 +109,12 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
     }                                                                                                                  \
     static ad_status NAME##_forward(ad_node *o)                                                                        \
     {                                                                                                                  \
+        if (o->value.size == 1) { /* the scalar path (1 element out: 1 in each), no broadcast to set up */         \
+            AD_DISPATCH(o->value.dtype, {                                                                              \
+                *(T *)o->value.data = (T)NAME##_f(*(const T *)o->in[0]->value.data, *(const T *)o->in[1]->value.data); \
+            });                                                                                                        \
+            return AD_OK;                                                                                              \
+        }                                                                                                              \
         ad_bcast bc;                                                                                                   \
         ad_bcast_setup(o, &bc);                                                                                        \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
@@ -120,11 +126,15 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
     }                                                                                                                  \
     static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                    \
     {                                                                                                                  \
-        ad_bcast bc;                                                                                                   \
-        ad_bcast_setup(o, &bc);                                                                                        \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
             const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data, *g = gout;               \
             T *gi = gin;                                                                                               \
+            if (o->value.size == 1) { /* the scalar path */                                                            \
+                *gi += (T)(*g * (slot == 0 ? NAME##_da(*a, *b, *y) : NAME##_db(*a, *b, *y)));                          \
+                return;                                                                                                \
+            }                                                                                                          \
+            ad_bcast bc;                                                                                               \
+            ad_bcast_setup(o, &bc);                                                                                    \
             if (slot == 0) AD_BCAST_FOR(bc, { gi[ia] += (T)(g[io] * NAME##_da(a[ia], b[ib], y[io])); });                \
             else AD_BCAST_FOR(bc, { gi[ib] += (T)(g[io] * NAME##_db(a[ia], b[ib], y[io])); });                          \
         });                                                                                                            \
@@ -306,7 +316,7 @@ UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
 #define DEFINE_RELU(T, SFX)                                                                                            \
     static void relu_fwd_##SFX(const T *x, T *y, int64_t n)                                                            \
     {                                                                                                                  \
-        int nt = ad_threads_for(n / RELU_BLOCK + 1, n);                                                                \
+        int nt = n < RELU_BLOCK ? 1 : ad_threads_for(n / RELU_BLOCK + 1, n); /* (one block: one thread) */            \
         if (nt == 1) { /* no OpenMP region at all: even an if(0) one costs a team's setup (the scalar path) */      \
             for (int64_t i = 0; i < n; i++) y[i] = (T)relu_f(x[i], 0);                                                 \
             return;                                                                                                    \
@@ -317,7 +327,7 @@ UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
     }                                                                                                                  \
     static void relu_vjp_##SFX(const T *x, const T *g, T *gi, int64_t n)                                               \
     {                                                                                                                  \
-        int nt = ad_threads_for(n / RELU_BLOCK + 1, n);                                                                \
+        int nt = n < RELU_BLOCK ? 1 : ad_threads_for(n / RELU_BLOCK + 1, n);                                           \
         if (nt == 1) {                                                                                                 \
             for (int64_t i = 0; i < n; i++) gi[i] += g[i] * (T)relu_d(x[i], 0, 0);                                     \
             return;                                                                                                    \

@@ -399,6 +399,74 @@ static void test_dot(void **state)
     ad_context_free(ctx);
 }
 
+/* The scalar path (ad_apply's shortcut for elementwise ops on 0-d CPU inputs,
+ * node chunks in huge pages past 2 MiB): bench_scalar's workload at a size
+ * whose nodes fill several mmap'd chunks, three times over a mark, against the
+ * sum and gradients computed here; float32 scalars keep their dtype; pointers
+ * the shortcut must refuse (another context's node, one rewound away, one not
+ * on a node boundary) still get the general path's errors. */
+static void test_scalar_path(void **state)
+{
+    (void)state;
+    enum { N = 60000 };   /* 2N leaves + 3N ops: chunks up to 128K nodes, 21 MB */
+    ad_context *ctx = ad_context_new();
+    ad_node **x = malloc(N * sizeof *x), **w = malloc(N * sizeof *w);
+    assert_non_null(x);
+    assert_non_null(w);
+    double sum = 0;
+    for (int i = 0; i < N; i++) {
+        double xi = (i % 17) / 8.0 - 1.0, wi = (i % 13) / 6.0 - 1.0;
+        x[i] = ad_scalar(ctx, xi);
+        w[i] = ad_scalar(ctx, wi);
+        sum += xi * wi > 0 ? xi * wi : 0;
+    }
+    ad_mark m = ad_context_mark(ctx);
+    for (int pass = 0; pass < 3; pass++) {
+        ad_node *acc = ad_scalar_const(ctx, 0.0);
+        for (int i = 0; i < N; i++) acc = ad_add(ctx, acc, ad_relu(ctx, ad_mul(ctx, x[i], w[i])));
+        assert_non_null(acc);
+        assert_int_equal(ad_context_node_count(ctx), 2 * N + 1 + 3 * N);
+        assert_string_equal(ad_node_op_name(acc), "add");
+        assert_int_equal(acc->value.ndim, 0);
+        assert_close(ad_value_scalar(acc), sum, 1e-9);
+        assert_int_equal(ad_backward(ctx, acc), AD_OK);
+        for (int i = 0; i < N; i += 997) {
+            double xi = ad_value_scalar(x[i]), wi = ad_value_scalar(w[i]), on = xi * wi > 0 ? 1 : 0;
+            assert_close(ad_grad_scalar(x[i]), on * wi, 0);
+            assert_close(ad_grad_scalar(w[i]), on * xi, 0);
+        }
+        ad_zero_grad(ctx);
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    }
+    /* float32 scalars: the result is float32, rounded as float32 */
+    ad_node *a = ad_from_tensor(ctx, &(ad_tensor){.data = &(float){1.1f}, .size = 1, .shape = {1, 1, 1, 1},
+                                                 .dtype = AD_FLOAT32}, true);
+    ad_node *b = ad_from_tensor(ctx, &(ad_tensor){.data = &(float){3.0f}, .size = 1, .shape = {1, 1, 1, 1},
+                                                 .dtype = AD_FLOAT32}, true);
+    ad_node *p = ad_mul(ctx, a, b);
+    assert_non_null(p);
+    assert_int_equal(p->value.dtype, AD_FLOAT32);
+    assert_true(ad_value_scalar(p) == (double)(1.1f * 3.0f));
+    assert_int_equal(ad_backward(ctx, p), AD_OK);
+    assert_true(ad_grad_scalar(a) == 3.0 && ad_grad_scalar(b) == (double)1.1f);
+    /* refused pointers */
+    ad_context *other = ad_context_new();
+    ad_node *o = ad_scalar(other, 1);
+    assert_null(ad_add(ctx, x[0], o));
+    assert_non_null(strstr(ad_last_error(), "add: input 1 does not belong to this context"));
+    ad_mark m2 = ad_context_mark(ctx);
+    ad_node *gone = ad_mul(ctx, x[0], w[0]);
+    assert_int_equal(ad_context_rewind(ctx, m2), AD_OK);
+    assert_null(ad_relu(ctx, gone));
+    assert_non_null(strstr(ad_last_error(), "relu: input 0 does not belong to this context"));
+    assert_null(ad_mul(ctx, x[0], (ad_node *)((char *)x[1] + 8)));
+    assert_non_null(strstr(ad_last_error(), "mul: input 1 does not belong to this context"));
+    ad_context_free(other);
+    free(x);
+    free(w);
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_check_finite), cmocka_unit_test(test_cotangent_shape), cmocka_unit_test(test_broadcast_grad),
         cmocka_unit_test(test_marks), cmocka_unit_test(test_dot),
         cmocka_unit_test(test_bad_marks), cmocka_unit_test(test_element_access_bounds),
+        cmocka_unit_test(test_scalar_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
