@@ -94,6 +94,18 @@ typedef struct gc_run {
     bool pre_made;
 } gc_run;
 
+/* A passing record of (input, check) with nothing measured yet. */
+static void record_init(const gc_run *R, ad_gc_record *rec, int input, ad_gc_check check)
+{
+    memset(rec, 0, sizeof *rec);
+    snprintf(rec->op, sizeof rec->op, "%s", R->name);
+    snprintf(rec->case_label, sizeof rec->case_label, "%s", R->label ? R->label : "");
+    rec->input = input;
+    rec->check = check;
+    rec->pass = true;
+    rec->numerical = rec->reverse = rec->forward = rec->x_at_worst = NAN;
+}
+
 static ad_gc_record *new_record(gc_run *R, int input, ad_gc_check check)
 {
     if (R->r->n == R->r->cap) {
@@ -112,13 +124,7 @@ static ad_gc_record *new_record(gc_run *R, int input, ad_gc_check check)
         R->r->cap = cap;
     }
     ad_gc_record *rec = &R->r->rec[R->r->n++];
-    memset(rec, 0, sizeof *rec);
-    snprintf(rec->op, sizeof rec->op, "%s", R->name);
-    snprintf(rec->case_label, sizeof rec->case_label, "%s", R->label ? R->label : "");
-    rec->input = input;
-    rec->check = check;
-    rec->pass = true;
-    rec->numerical = rec->reverse = rec->forward = rec->x_at_worst = NAN;
+    record_init(R, rec, input, check);
     return rec;
 }
 
@@ -564,13 +570,7 @@ typedef struct jac_check {
 static void jac_init(gc_run *R, jac_check *j, int s, ad_gc_check c)
 {
     memset(j, 0, sizeof *j);
-    ad_gc_record *rec = &j->rec;
-    snprintf(rec->op, sizeof rec->op, "%s", R->name);
-    snprintf(rec->case_label, sizeof rec->case_label, "%s", R->label ? R->label : "");
-    rec->input = s;
-    rec->check = c;
-    rec->pass = true;
-    rec->numerical = rec->reverse = rec->forward = rec->x_at_worst = NAN;
+    record_init(R, &j->rec, s, c);
 }
 
 /* The check could not run: only the reason, no entries (the worst so far is dropped too). */
