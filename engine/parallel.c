@@ -7,15 +7,24 @@
 #endif
 
 void openblas_set_num_threads(int);
+/* OpenBLAS's pthreads build (not its OpenMP one) exports this: weak, so that
+ * a BLAS without it still links (the pointer is then NULL). */
+void blas_thread_shutdown_(void) __attribute__((weak));
 
 static int n_threads;   /* 0 until first asked: then the cores online */
 
 static void blas_single(void)
 {
     /* The engine's threads call BLAS; a BLAS that also spawned threads would
-     * oversubscribe the cores (and OpenBLAS's idle threads spin). */
+     * oversubscribe the cores. OpenBLAS starts its worker threads when it is
+     * loaded, and each spins on sched_yield for about 2^28 cycles before it
+     * sleeps (0.08 s of CPU per worker on cpu-2c, a tenth of a full conv2d
+     * gradcheck): with one BLAS thread they never get work, so stop them. */
     static int done;
-    if (!done) openblas_set_num_threads(1);
+    if (!done) {
+        openblas_set_num_threads(1);
+        if (blas_thread_shutdown_) blas_thread_shutdown_();
+    }
     done = 1;
 }
 

@@ -88,7 +88,23 @@ typedef struct gc_run {
     ad_node *eval_leaves[AD_MAX_INPUTS], *grad_leaves[AD_MAX_INPUTS];
     ad_mark eval_mark, grad_mark;
     ad_node *grad_y;   /* the graph built in grad_ctx, reused while x is unchanged */
+    /* vjp_all's pre-fill of the input grads (n_s each), made for pre_seed. */
+    double *pre[AD_MAX_INPUTS];
+    unsigned long pre_seed;
+    bool pre_made;
 } gc_run;
+
+/* A passing record of (input, check) with nothing measured yet. */
+static void record_init(const gc_run *R, ad_gc_record *rec, int input, ad_gc_check check)
+{
+    memset(rec, 0, sizeof *rec);
+    snprintf(rec->op, sizeof rec->op, "%s", R->name);
+    snprintf(rec->case_label, sizeof rec->case_label, "%s", R->label ? R->label : "");
+    rec->input = input;
+    rec->check = check;
+    rec->pass = true;
+    rec->numerical = rec->reverse = rec->forward = rec->x_at_worst = NAN;
+}
 
 static ad_gc_record *new_record(gc_run *R, int input, ad_gc_check check)
 {
@@ -108,13 +124,7 @@ static ad_gc_record *new_record(gc_run *R, int input, ad_gc_check check)
         R->r->cap = cap;
     }
     ad_gc_record *rec = &R->r->rec[R->r->n++];
-    memset(rec, 0, sizeof *rec);
-    snprintf(rec->op, sizeof rec->op, "%s", R->name);
-    snprintf(rec->case_label, sizeof rec->case_label, "%s", R->label ? R->label : "");
-    rec->input = input;
-    rec->check = check;
-    rec->pass = true;
-    rec->numerical = rec->reverse = rec->forward = rec->x_at_worst = NAN;
+    record_init(R, rec, input, check);
     return rec;
 }
 
@@ -263,16 +273,39 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, doub
     return st;
 }
 
+/* The pre-fill of the input grads for a seed: splitmix64 (cheap: the
+ * Jacobian's m backward passes each pre-fill Σ n_s grads), values in
+ * [-1, 1), never 0. Made once per seed, kept in R->pre. */
+static ad_status prefill_for(gc_run *R, unsigned long seed)
+{
+    if (R->pre_made && R->pre_seed == seed) return AD_OK;
+    uint64_t x = seed;
+    for (int s = 0; s < R->n_in; s++) {
+        if (!diff(R, s)) continue;
+        if (!R->pre[s] && !(R->pre[s] = malloc((size_t)(R->n[s] ? R->n[s] : 1) * sizeof(double))))
+            return sc_status(R, "pre-filled grads");
+        for (int64_t j = 0; j < R->n[s]; j++) {
+            uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+            z ^= z >> 31;
+            double u = 2.0 * ((double)(z >> 11) * 0x1p-53) - 1.0;   /* any nonzero values will do */
+            R->pre[s][j] = u != 0 ? u : 0.5;
+        }
+    }
+    R->pre_seed = seed;
+    R->pre_made = true;
+    return AD_OK;
+}
+
 /* Reverse mode: backward with cotangent cot; grads of differentiable inputs
- * into g[s] (n_s each). The input grads start filled with random values,
- * which are subtracted afterwards: a vjp that overwrites shows. */
+ * into g[s] (n_s each). The input grads start filled with nonzero values
+ * (prefill_for), which are subtracted afterwards: a vjp that overwrites
+ * instead of accumulating shows. */
 static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long prefill_seed, bool reuse_graph)
 {
-    gsl_rng *pre_rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!pre_rng) return sc_status(R, "random generator");
-    gsl_rng_set(pre_rng, prefill_seed);
-    ad_status st = AD_OK;
-    if (!reuse_graph || !R->grad_y) {
+    ad_status st = prefill_for(R, prefill_seed);
+    if (st == AD_OK && (!reuse_graph || !R->grad_y)) {
         /* A fresh graph: each backward pass of the determinism test runs on its own build. */
         st = leaves_ready(R, &R->grad_ctx, R->grad_leaves, &R->grad_mark, true);
         R->grad_y = st == AD_OK ? call_f(R, R->grad_ctx, R->grad_leaves) : NULL;
@@ -281,18 +314,8 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
     ad_context *ctx = R->grad_ctx;
     ad_node **leaves = R->grad_leaves;
     ad_node *y = R->grad_y;
-    double *pre[AD_MAX_INPUTS] = {0};
-    for (int s = 0; s < R->n_in && st == AD_OK; s++) {
-        if (!diff(R, s)) continue;
-        if (!(pre[s] = malloc((size_t)R->n[s] * sizeof(double)))) {
-            st = sc_status(R, "pre-filled grads");
-            break;
-        }
-        for (int64_t j = 0; j < R->n[s]; j++) {
-            pre[s][j] = 2.0 * gsl_rng_uniform(pre_rng) - 1.0;   /* any nonzero values will do */
-            ((double *)leaves[s]->grad)[j] = pre[s][j];
-        }
-    }
+    for (int s = 0; s < R->n_in && st == AD_OK; s++)
+        if (diff(R, s)) memcpy(leaves[s]->grad, R->pre[s], (size_t)R->n[s] * sizeof(double));
     if (st == AD_OK) {
         if (!ad_requires_grad(y)) {
             st = ad_fail(AD_ERR_STATE, "%s: the output does not depend on any differentiable input", R->name);
@@ -303,13 +326,11 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
             st = ad_backward_ex(ctx, y, &opts);
         }
     }
-    for (int s = 0; s < R->n_in; s++) {
-        if (!pre[s]) continue;
-        if (st == AD_OK)
-            for (int64_t j = 0; j < R->n[s]; j++) g[s][j] = ((double *)leaves[s]->grad)[j] - pre[s][j];
-        free(pre[s]);
+    for (int s = 0; s < R->n_in && st == AD_OK; s++) {
+        if (!diff(R, s)) continue;
+        const double *gr = leaves[s]->grad, *pre = R->pre[s];
+        for (int64_t j = 0; j < R->n[s]; j++) g[s][j] = gr[j] - pre[j];
     }
-    gsl_rng_free(pre_rng);
     return st;
 }
 
@@ -330,8 +351,11 @@ static ad_status jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *
     }
     ad_node *y = st == AD_OK ? call_f(R, ctx, leaves) : NULL;
     if (st == AD_OK && !y) st = ad_last_status();
-    for (int d = 0; d < k && st == AD_OK; d++)
-        for (int64_t o = 0; o < R->m; o++) t[(int64_t)d * R->m + o] = ad_tangent_at(y, d, o);
+    if (st == AD_OK && y->tangent && y->value.dtype == AD_FLOAT64 && y->value.device == AD_CPU)
+        memcpy(t, y->tangent, (size_t)k * (size_t)R->m * sizeof(double));   /* row d: direction d */
+    else
+        for (int d = 0; d < k && st == AD_OK; d++)
+            for (int64_t o = 0; o < R->m; o++) t[(int64_t)d * R->m + o] = ad_tangent_at(y, d, o);
     ad_context_free(ctx);
     return st;
 }
@@ -343,18 +367,68 @@ static void fail_note(ad_gc_record *rec, ad_status st)
     (void)st;
 }
 
-/* Compare one entry; keep the worst (largest error/tolerance) in rec. */
+/* The worst entry of a Jacobian check so far: the largest error/tolerance,
+ * ties to the smallest (o, i), so that the entry reported does not depend on
+ * the order the entries are compared in (rows for reverse mode, columns for
+ * numerical and forward mode). */
 typedef struct worst_t {
+    bool any;
     double ratio;
+    int64_t o, i;
+    double num, rev, fwd;
 } worst_t;
 
-/* What compare needs to recognise a kink in input s's Jacobian: y at x, the
- * one-sided differences at the step h (m x n each), and a per-entry cache. */
+/* What compare needs to recognise a kink in input s's Jacobian: y at x and,
+ * made only for the columns i where some entry fails (a correct rule on a
+ * smooth function has none), the one-sided differences at the step h and a
+ * per-entry cache. */
+typedef struct kink_col {
+    double *left, *right;   /* m each: (f(x) - f(x-h))/h and (f(x+h) - f(x))/h along x_s[i] */
+    char *flag;             /* m: 0 not looked at, 1 a kink, 2 none */
+} kink_col;
+
 typedef struct kink_info {
-    const double *f0, *left, *right;
-    char *flag;   /* 0 not looked at, 1 a kink, 2 none */
-    double *fp, *fm;
+    const double *f0;
+    kink_col **col;         /* n_s, NULL until column i is needed */
+    double *fp, *fm;        /* m each: scratch */
 } kink_info;
+
+static void kink_free(kink_info *k, int64_t n)
+{
+    for (int64_t i = 0; k->col && i < n; i++) free(k->col[i]);
+    free(k->col);
+    k->col = NULL;
+}
+
+/* Column i's one-sided differences: f at x ± h e_i, the same evaluations
+ * (bit for bit) as the stencil's points ±h. NULL if they cannot be made. */
+static kink_col *kink_column(gc_run *R, kink_info *k, int s, int64_t i)
+{
+    int64_t m = R->m;
+    if (!k->col && !(k->col = calloc((size_t)(R->n[s] ? R->n[s] : 1), sizeof *k->col))) return NULL;
+    if (k->col[i]) return k->col[i];
+    kink_col *c = malloc(sizeof *c + (size_t)(m ? m : 1) * (2 * sizeof(double) + 1));
+    if (!c) return NULL;
+    c->left = (double *)(c + 1);
+    c->right = c->left + m;
+    c->flag = (char *)(c->right + m);
+    memset(c->flag, 0, (size_t)m);
+    double h = R->o->eps, x0 = R->x[s][i];
+    R->x[s][i] = x0 + h;
+    ad_status st = eval(R, k->fp);
+    R->x[s][i] = x0 - h;
+    if (st == AD_OK) st = eval(R, k->fm);
+    R->x[s][i] = x0;
+    if (st != AD_OK) {
+        free(c);
+        return NULL;
+    }
+    for (int64_t q = 0; q < m; q++) {
+        c->right[q] = (k->fp[q] - k->f0[q]) / h;
+        c->left[q] = (k->f0[q] - k->fm[q]) / h;
+    }
+    return k->col[i] = c;
+}
 
 /* Is x_s[i] within reach of a kink (max at a tie, relu at 0) for output o?
  * There the one-sided differences part by a jump that stays as the step
@@ -363,10 +437,11 @@ typedef struct kink_info {
  * evaluations, made only for columns that need them) keeps 3/4 of it. */
 static bool at_kink(gc_run *R, kink_info *k, int s, int64_t o, int64_t i, double tol)
 {
-    int64_t n = R->n[s], e = o * n + i;
-    double gap = fabs(k->right[e] - k->left[e]);
+    kink_col *c = kink_column(R, k, s, i);
+    if (!c) return false;
+    double gap = fabs(c->right[o] - c->left[o]);
     if (!(gap > tol)) return false;
-    if (k->flag[e] == 0) {
+    if (c->flag[o] == 0) {
         double h = R->o->eps / 2, x0 = R->x[s][i];
         R->x[s][i] = x0 + h;
         ad_status st = eval(R, k->fp);
@@ -374,141 +449,287 @@ static bool at_kink(gc_run *R, kink_info *k, int s, int64_t o, int64_t i, double
         if (st == AD_OK) st = eval(R, k->fm);
         R->x[s][i] = x0;
         for (int64_t q = 0; q < R->m; q++) {
-            double g = fabs(k->right[q * n + i] - k->left[q * n + i]);
+            double g = fabs(c->right[q] - c->left[q]);
             double half = fabs(k->fp[q] - 2 * k->f0[q] + k->fm[q]) / h;   /* the gap at h/2 */
-            k->flag[q * n + i] = st == AD_OK && half >= 0.75 * g ? 1 : 2;
+            c->flag[q] = st == AD_OK && half >= 0.75 * g ? 1 : 2;
         }
     }
-    return k->flag[e] == 1;
+    return c->flag[o] == 1;
 }
 
 /* At a kink any value between the one-sided derivatives is a valid
  * subgradient: the engine's convention (a tie's gradient to the first
  * input) and PyTorch's (split evenly, which is what the centered difference
- * sees) both pass. err becomes the distance from a to that interval. */
-static void compare(gc_run *R, ad_gc_record *rec, worst_t *w, int s, int64_t o, int64_t i, double num, double rev,
-                    double fwd, double a, kink_info *k)
+ * sees) both pass. err becomes the distance from a to that interval.
+ * Compare one entry (o, i) of input s's Jacobian: a (the reverse or forward
+ * value) against num; inline, as it runs for each of the m·n_s entries. */
+static inline void compare(gc_run *R, ad_gc_record *rec, worst_t *w, int s, int64_t o, int64_t i, double num,
+                           double rev, double fwd, double a, kink_info *k)
 {
+    /* Exact agreement (most entries of a sparse Jacobian: both 0) changes
+     * nothing once some entry has a nonzero error: the worst stays. */
+    if (a == num && w->ratio > 0) return;
     double err = fabs(a - num), tol = R->o->atol + R->o->rtol * fabs(num);
-    if (!isfinite(a) && isfinite(num)) err = INFINITY;
-    if (!(err <= tol) && a == a && at_kink(R, k, s, o, i, tol)) {
-        double l = k->left[o * R->n[s] + i], r = k->right[o * R->n[s] + i];
-        double lo = l < r ? l : r, hi = l < r ? r : l;
-        err = a < lo ? lo - a : a > hi ? a - hi : 0;
-        if (err <= tol && rec->message[0] == '\0')
-            snprintf(rec->message, sizeof rec->message,
-                     "at a kink (one-sided derivatives %.6g and %.6g): any value between them is accepted", l, r);
+    if (!(err <= tol)) {
+        if (!isfinite(a) && isfinite(num)) err = INFINITY;
+        if (a == a && at_kink(R, k, s, o, i, tol)) {
+            double l = k->col[i]->left[o], r = k->col[i]->right[o];
+            double lo = l < r ? l : r, hi = l < r ? r : l;
+            err = a < lo ? lo - a : a > hi ? a - hi : 0;
+            if (err <= tol && rec->message[0] == '\0')
+                snprintf(rec->message, sizeof rec->message,
+                         "at a kink (one-sided derivatives %.6g and %.6g): any value between them is accepted", l, r);
+        }
+        if (!(err <= tol)) rec->pass = false;
     }
     if (err > rec->max_abs_err) rec->max_abs_err = err;
     if (fabs(num) > 0 && err / fabs(num) > rec->max_rel_err) rec->max_rel_err = err / fabs(num);
-    double ratio = err / tol;
-    if (!(err <= tol)) rec->pass = false;
-    if (ratio > w->ratio || (w->ratio == 0 && rec->worst[0] == '\0')) {
-        char oi[48], ii[48];
-        ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
-        memcpy(tin.shape, R->shape[s], sizeof tin.shape);
-        w->ratio = ratio;
-        snprintf(rec->worst, sizeof rec->worst, "dy%s/dx%d%s", ad_index_str(&R->out, o, oi, sizeof oi), s,
-                 ad_index_str(&tin, i, ii, sizeof ii));
-        rec->x_at_worst = R->x[s][i];
-        rec->numerical = num;
-        rec->reverse = rev;
-        rec->forward = fwd;
+    double ratio = err == 0 ? 0 : err / tol;
+    if (ratio != ratio) ratio = INFINITY;   /* a NaN entry outranks every number */
+    if (!w->any || ratio > w->ratio || (ratio == w->ratio && (o < w->o || (o == w->o && i < w->i)))) {
+        *w = (worst_t){true, ratio, o, i, num, rev, fwd};
     }
 }
 
-static void print_jacobian(gc_run *R, int s, const double *num, const double *rev, const double *fwd)
+/* The worst entry into the record. */
+static void put_worst(gc_run *R, ad_gc_record *rec, const worst_t *w, int s)
+{
+    if (!w->any) return;
+    char oi[48], ii[48];
+    ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
+    memcpy(tin.shape, R->shape[s], sizeof tin.shape);
+    snprintf(rec->worst, sizeof rec->worst, "dy%s/dx%d%s", ad_index_str(&R->out, w->o, oi, sizeof oi), s,
+             ad_index_str(&tin, w->i, ii, sizeof ii));
+    rec->x_at_worst = R->x[s][w->i];
+    rec->numerical = w->num;
+    rec->reverse = w->rev;
+    rec->forward = w->fwd;
+}
+
+/* Every entry of input s's Jacobians (small cases: --jacobian). numT is the
+ * numerical one by columns; the reverse- and forward-mode ones are made here
+ * again (rows, and blocks of columns), as the checks keep neither. */
+static void print_jacobian(gc_run *R, int s, const double *numT)
 {
     FILE *f = R->o->jacobian_out;
+    int64_t m = R->m, n = R->n[s];
+    scratch sc = {0};
+    double *rev = (R->o->mode & AD_GC_REV) ? sc_alloc(&sc, m * n, false) : NULL;
+    double *fwd = (R->o->mode & AD_GC_FWD) ? sc_alloc(&sc, m * n, false) : NULL;
+    double *cot = sc_alloc(&sc, m, true), *blk = sc_alloc(&sc, 64 * m, false), *g[AD_MAX_INPUTS] = {0};
+    for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? sc_alloc(&sc, R->n[u], false) : NULL;
+    if (sc.failed) {
+        fprintf(f, "Jacobian of %s w.r.t. input %d: out of memory to print it\n", R->name, s);
+        sc_free(&sc);
+        return;
+    }
+    for (int64_t o = 0; rev && o < m; o++) {
+        cot[o] = 1;
+        ad_status st = vjp_all(R, cot, g, R->pre_seed, o > 0);
+        cot[o] = 0;
+        for (int64_t i = 0; i < n; i++) rev[o * n + i] = st == AD_OK ? g[s][i] : NAN;
+    }
+    for (int64_t c0 = 0; fwd && c0 < n; c0 += 64) {
+        int k = (int)(n - c0 < 64 ? n - c0 : 64);
+        ad_status st = jvp_cols(R, s, c0, k, NULL, blk);
+        for (int d = 0; d < k; d++)
+            for (int64_t o = 0; o < m; o++) fwd[o * n + c0 + d] = st == AD_OK ? blk[(int64_t)d * m + o] : NAN;
+    }
     char oi[48], ii[48];
     ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
     memcpy(tin.shape, R->shape[s], sizeof tin.shape);
     fprintf(f, "Jacobian of %s [%s] w.r.t. input %d (%lld x %lld): every entry, mismatches marked\n", R->name,
             R->label ? R->label : "", s, (long long)R->m, (long long)R->n[s]);
     fprintf(f, "  %-22s %16s %16s %16s\n", "entry", "numerical", "reverse", "forward");
-    for (int64_t o = 0; o < R->m; o++)
-        for (int64_t i = 0; i < R->n[s]; i++) {
-            int64_t k = o * R->n[s] + i;
-            double n = num[k], tol = R->o->atol + R->o->rtol * fabs(n);
-            bool bad_r = rev && !(fabs(rev[k] - n) <= tol), bad_f = fwd && !(fabs(fwd[k] - n) <= tol);
+    for (int64_t o = 0; o < m; o++)
+        for (int64_t i = 0; i < n; i++) {
+            int64_t k = o * n + i;
+            double nv = numT[i * m + o], tol = R->o->atol + R->o->rtol * fabs(nv);
+            bool bad_r = rev && !(fabs(rev[k] - nv) <= tol), bad_f = fwd && !(fabs(fwd[k] - nv) <= tol);
             char entry[100];
             snprintf(entry, sizeof entry, "dy%s/dx%d%s", ad_index_str(&R->out, o, oi, sizeof oi), s,
                      ad_index_str(&tin, i, ii, sizeof ii));
-            fprintf(f, "  %-22s %16.9g %16.9g %16.9g%s%s\n", entry, n, rev ? rev[k] : NAN, fwd ? fwd[k] : NAN,
+            fprintf(f, "  %-22s %16.9g %16.9g %16.9g%s%s\n", entry, nv, rev ? rev[k] : NAN, fwd ? fwd[k] : NAN,
                     bad_r ? "  <-- reverse differs" : "", bad_f ? "  <-- forward differs" : "");
         }
+    sc_free(&sc);
 }
 
-/* Full Jacobians for input s. */
-static void check_jacobians(gc_run *R, int s)
+/* Full Jacobians, none of them stored row-major in full: the numerical one
+ * of input s is kept by columns (numT[i·m + o], as numeric_dir makes them);
+ * forward mode makes blocks of JB columns, compared as they come; reverse
+ * mode makes rows, one backward pass (cotangent e_o) giving row o of every
+ * input's Jacobian at once, compared a tile of RB rows at a time. */
+enum { JB = 64, RB = 32 };
+
+/* A record built aside (the checks of all inputs run interleaved) and
+ * appended in the usual order: input 0 reverse, input 0 forward, input 1 ... */
+typedef struct jac_check {
+    ad_gc_record rec;
+    worst_t w;
+    double seconds;
+} jac_check;
+
+static void jac_init(gc_run *R, jac_check *j, int s, ad_gc_check c)
 {
-    int64_t m = R->m, n = R->n[s];
+    memset(j, 0, sizeof *j);
+    record_init(R, &j->rec, s, c);
+}
+
+/* The check could not run: only the reason, no entries (the worst so far is dropped too). */
+static void jac_fail(gc_run *R, jac_check *j, const char *why)
+{
+    jac_init(R, j, j->rec.input, j->rec.check);
+    j->rec.pass = false;
+    snprintf(j->rec.message, sizeof j->rec.message, "%s", why);
+}
+
+/* The reverse sweep: rows o0.. of every input's Jacobian (tile[s]: RB rows of
+ * n_s), compared with the numerical columns. */
+static ad_status reverse_sweep(gc_run *R, double **numT, bool *num_ok, jac_check *rc, kink_info *kinks)
+{
+    int64_t m = R->m;
     scratch sc = {0};
-    double *num = sc_alloc(&sc, m * n, false), *col = sc_alloc(&sc, m, false), *tmp = sc_alloc(&sc, m, false);
-    double *f0 = sc_alloc(&sc, m, false), *left = sc_alloc(&sc, m * n, false), *right = sc_alloc(&sc, m * n, false);
-    double *lcol = sc_alloc(&sc, m, false), *rcol = sc_alloc(&sc, m, false);
-    double *rev = (R->o->mode & AD_GC_REV) ? sc_alloc(&sc, m * n, false) : NULL;
-    double *fwd = (R->o->mode & AD_GC_FWD) ? sc_alloc(&sc, m * n, false) : NULL;
-    double *cot = sc_alloc(&sc, m, true), *t = sc_alloc(&sc, 64 * m, false), *g[AD_MAX_INPUTS] = {0};
+    double *cot = sc_alloc(&sc, m, true), *tile[AD_MAX_INPUTS] = {0}, *g[AD_MAX_INPUTS] = {0};
+    for (int s = 0; s < R->n_in; s++)
+        if (diff(R, s)) tile[s] = sc_alloc(&sc, RB * R->n[s], false);
+    ad_status st = sc.failed ? sc_status(R, "Jacobians") : AD_OK;
+    unsigned long prefill = gsl_rng_get(R->rng);
+    for (int64_t o0 = 0; o0 < m && st == AD_OK; o0 += RB) {
+        int rows = (int)(m - o0 < RB ? m - o0 : RB);
+        for (int r = 0; r < rows && st == AD_OK; r++) {
+            for (int s = 0; s < R->n_in; s++) g[s] = tile[s] ? tile[s] + (int64_t)r * R->n[s] : NULL;
+            cot[o0 + r] = 1;
+            st = vjp_all(R, cot, g, prefill, o0 + r > 0);   /* one graph, m backward passes */
+            cot[o0 + r] = 0;
+        }
+        for (int s = 0; s < R->n_in && st == AD_OK; s++) {
+            if (!tile[s] || !num_ok[s]) continue;
+            int64_t n = R->n[s];
+            for (int64_t i = 0; i < n; i++) {
+                const double *nc = numT[s] + i * m + o0;
+                for (int r = 0; r < rows; r++) {
+                    double a = tile[s][(int64_t)r * n + i];
+                    compare(R, &rc[s].rec, &rc[s].w, s, o0 + r, i, nc[r], a, NAN, a, &kinks[s]);
+                }
+            }
+        }
+    }
+    sc_free(&sc);
+    return st;
+}
+
+/* Row o, element i of input s's reverse-mode Jacobian (for the forward
+ * record's worst entry): one more backward pass. */
+static double reverse_entry(gc_run *R, int s, int64_t o, int64_t i)
+{
+    scratch sc = {0};
+    double *cot = sc_alloc(&sc, R->m, true), *g[AD_MAX_INPUTS] = {0}, v = NAN;
     for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? sc_alloc(&sc, R->n[u], false) : NULL;
-    char *flag = sc.failed ? NULL : calloc((size_t)(m * n > 0 ? m * n : 1), 1);
-    double t0 = now();
-    ad_status st = sc.failed || !flag ? sc_status(R, "Jacobians") : eval(R, f0);
-    for (int64_t i = 0; i < n && st == AD_OK; i++) {
-        if ((st = numeric_dir(R, s, i, NULL, col, tmp, f0, lcol, rcol)) != AD_OK) break;
-        for (int64_t o = 0; o < m; o++) {
-            num[o * n + i] = col[o];
-            left[o * n + i] = lcol[o];
-            right[o * n + i] = rcol[o];
+    if (!sc.failed) {
+        cot[o] = 1;
+        if (vjp_all(R, cot, g, R->pre_seed, true) == AD_OK) v = g[s][i];
+    }
+    sc_free(&sc);
+    return v;
+}
+
+static void check_jacobians(gc_run *R)
+{
+    int64_t m = R->m;
+    scratch sc = {0};
+    double *f0 = sc_alloc(&sc, m, false), *fp = sc_alloc(&sc, m, false), *fm = sc_alloc(&sc, m, false);
+    double *tmp = sc_alloc(&sc, m, false), *blk = sc_alloc(&sc, JB * m, false), *numT[AD_MAX_INPUTS] = {0};
+    for (int s = 0; s < R->n_in; s++)
+        if (diff(R, s)) numT[s] = sc_alloc(&sc, m * R->n[s], false);
+    jac_check rc[AD_MAX_INPUTS], fc[AD_MAX_INPUTS];
+    kink_info kinks[AD_MAX_INPUTS];
+    bool num_ok[AD_MAX_INPUTS] = {0};
+    double t_num[AD_MAX_INPUTS] = {0};
+    ad_status st0 = sc.failed ? sc_status(R, "Jacobians") : eval(R, f0);
+    char why[256];
+    if (st0 != AD_OK) snprintf(why, sizeof why, "could not run: %s", ad_last_error());
+    /* The numerical Jacobians, by columns. */
+    for (int s = 0; s < R->n_in; s++) {
+        jac_init(R, &rc[s], s, AD_GC_JACOBIAN_REV);
+        jac_init(R, &fc[s], s, AD_GC_JACOBIAN_FWD);
+        kinks[s] = (kink_info){f0, NULL, fp, fm};
+        if (!diff(R, s)) continue;
+        double t0 = now();
+        ad_status st = st0;
+        for (int64_t i = 0; i < R->n[s] && st == AD_OK; i++)
+            st = numeric_dir(R, s, i, NULL, numT[s] + i * m, tmp, NULL, NULL, NULL);
+        t_num[s] = now() - t0;
+        num_ok[s] = st == AD_OK;
+        if (st0 != AD_OK) {
+            jac_fail(R, &rc[s], why);
+            jac_fail(R, &fc[s], why);
+        } else if (st != AD_OK) {
+            char w2[256];
+            snprintf(w2, sizeof w2, "could not run: %s", ad_last_error());
+            jac_fail(R, &rc[s], w2);
+            jac_fail(R, &fc[s], w2);
         }
     }
-    double t_num = now() - t0;
-    kink_info kinks = {f0, left, right, flag, lcol, rcol};   /* lcol, rcol: free now, scratch for at_kink */
+    bool rev_ok = false;
     if (R->o->mode & AD_GC_REV) {
-        double t1 = now();
-        ad_gc_record *rec = new_record(R, s, AD_GC_JACOBIAN_REV);
-        worst_t w = {0};
-        if (st != AD_OK) fail_note(rec, st);
-        for (int64_t o = 0; o < m && rec->pass; o++) {
-            cot[o] = 1;
-            ad_status st2 = vjp_all(R, cot, g, gsl_rng_get(R->rng), o > 0);   /* one graph, m backward passes */
-            cot[o] = 0;
-            if (st2 != AD_OK) {
-                fail_note(rec, st2);
-                break;
-            }
-            memcpy(rev + o * n, g[s], (size_t)n * sizeof(double));
+        double t0 = now();
+        ad_status st = st0 == AD_OK ? reverse_sweep(R, numT, num_ok, rc, kinks) : st0;
+        rev_ok = st == AD_OK;
+        if (st != AD_OK && st0 == AD_OK) {
+            snprintf(why, sizeof why, "could not run: %s", ad_last_error());
+            for (int s = 0; s < R->n_in; s++)
+                if (num_ok[s]) jac_fail(R, &rc[s], why);
         }
-        if (rec->message[0] == '\0')
-            for (int64_t o = 0; o < m; o++)
-                for (int64_t i = 0; i < n; i++)
-                    compare(R, rec, &w, s, o, i, num[o * n + i], rev[o * n + i], NAN, rev[o * n + i], &kinks);
-        finish_record(R, rec, t1 - t_num);
-    }
-    if (R->o->mode & AD_GC_FWD) {
-        double t1 = now();
-        ad_gc_record *rec = new_record(R, s, AD_GC_JACOBIAN_FWD);
-        worst_t w = {0};
-        if (st != AD_OK) fail_note(rec, st);
-        for (int64_t c0 = 0; c0 < n && rec->pass; c0 += 64) {
-            int k = (int)(n - c0 < 64 ? n - c0 : 64);
-            ad_status st2 = jvp_cols(R, s, c0, k, NULL, t);
-            if (st2 != AD_OK) {
-                fail_note(rec, st2);
-                break;
+        double t_rev = now() - t0;
+        int64_t n_all = 0;
+        for (int s = 0; s < R->n_in; s++) n_all += diff(R, s) ? R->n[s] : 0;
+        for (int s = 0; s < R->n_in; s++)
+            if (diff(R, s)) {
+                rc[s].seconds = t_num[s] + t_rev * (double)R->n[s] / (double)(n_all ? n_all : 1);
+                put_worst(R, &rc[s].rec, &rc[s].w, s);   /* none after a failure: jac_fail clears it */
             }
-            for (int d = 0; d < k; d++)
-                for (int64_t o = 0; o < m; o++) fwd[o * n + c0 + d] = t[(int64_t)d * m + o];
-        }
-        if (rec->message[0] == '\0')
-            for (int64_t o = 0; o < m; o++)
-                for (int64_t i = 0; i < n; i++)
-                    compare(R, rec, &w, s, o, i, num[o * n + i], rev ? rev[o * n + i] : NAN, fwd[o * n + i],
-                            fwd[o * n + i], &kinks);
-        finish_record(R, rec, t1 - t_num);
     }
-    if (R->o->jacobian_out && st == AD_OK) print_jacobian(R, s, num, rev, fwd);
-    free(flag);
+    for (int s = 0; s < R->n_in; s++) {
+        if (!diff(R, s)) continue;
+        if (R->o->mode & AD_GC_FWD) {
+            double t0 = now();
+            jac_check *j = &fc[s];
+            int64_t n = R->n[s];
+            for (int64_t c0 = 0; num_ok[s] && c0 < n; c0 += JB) {
+                int k = (int)(n - c0 < JB ? n - c0 : JB);
+                ad_status st = jvp_cols(R, s, c0, k, NULL, blk);
+                if (st != AD_OK) {
+                    snprintf(why, sizeof why, "could not run: %s", ad_last_error());
+                    jac_fail(R, j, why);
+                    break;
+                }
+                for (int d = 0; d < k; d++) {
+                    const double *nc = numT[s] + (c0 + d) * m, *t = blk + (int64_t)d * m;
+                    for (int64_t o = 0; o < m; o++) compare(R, &j->rec, &j->w, s, o, c0 + d, nc[o], NAN, t[o], t[o], &kinks[s]);
+                }
+            }
+            if (j->w.any) {
+                if (rev_ok) j->w.rev = reverse_entry(R, s, j->w.o, j->w.i);
+                put_worst(R, &j->rec, &j->w, s);
+            }
+            j->seconds = t_num[s] + now() - t0;
+        }
+        if (R->o->jacobian_out && num_ok[s]) print_jacobian(R, s, numT[s]);
+        kink_free(&kinks[s], R->n[s]);
+    }
+    /* The records, in input order. */
+    for (int s = 0; s < R->n_in; s++) {
+        if (!diff(R, s)) continue;
+        for (int c = 0; c < 2; c++) {
+            jac_check *j = c == 0 ? &rc[s] : &fc[s];
+            if (!(R->o->mode & (c == 0 ? AD_GC_REV : AD_GC_FWD))) continue;
+            ad_gc_record *rec = new_record(R, s, j->rec.check);
+            *rec = j->rec;
+            rec->seconds = j->seconds;
+            if (!rec->pass) R->r->n_fail++;
+        }
+    }
     sc_free(&sc);
 }
 
@@ -807,22 +1028,31 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
     }
     if (st == AD_OK) st = size_guard(&R, total + R.m);
     if (st == AD_OK && !(R.rng = gsl_rng_alloc(gsl_rng_mt19937))) st = sc_status(&R, "random generator");
+    /* The engine's kernels one thread each: a check is thousands of passes
+     * over small tensors, where forking per kernel costs more than the work
+     * (and idle OpenMP threads spin between kernels). Results do not depend
+     * on the thread count (ad_parallel.h). */
+    int threads = ad_threads();
+    if (st == AD_OK) ad_set_threads(1);
     if (st == AD_OK) {
         gsl_rng_set(R.rng, opts->seed);
         if (opts->fast) {
             check_fast(&R);
         } else {
-            for (int s = 0; s < n_in; s++)
-                if (diff(&R, s)) check_jacobians(&R, s);
+            check_jacobians(&R);
         }
         if (opts->mode == AD_GC_BOTH) check_dot_product(&R);
         if (opts->mode & AD_GC_REV) check_determinism(&R);
         if (opts->device == AD_CUDA) check_devices_agree(&R);
         gsl_rng_free(R.rng);
     }
+    ad_set_threads(threads);
     ad_context_free(R.eval_ctx);
     ad_context_free(R.grad_ctx);
-    for (int s = 0; s < n_in; s++) free(R.x[s]);
+    for (int s = 0; s < n_in; s++) {
+        free(R.x[s]);
+        free(R.pre[s]);
+    }
     return st;
 }
 

@@ -138,6 +138,30 @@ static void rowsum_jvp(ad_node *o, int k)
     }
 }
 
+/* y = x0 * x1 (elementwise) whose vjp for x1 forgets x0 (sends g, not
+ * g·x0): gradcheck runs one reverse sweep for both inputs and must blame
+ * input 1 alone. */
+static const double *X1(const ad_node *o) { return o->in[1]->value.data; }
+static ad_status mul2_fwd(ad_node *o)
+{
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = X(o)[i] * X1(o)[i];
+    return AD_OK;
+}
+static void mul2_vjp_x1_wrong(const ad_node *o, int s, const void *g, void *gi)
+{
+    for (int64_t i = 0; i < o->value.size; i++)
+        ((double *)gi)[i] += (s == 0 ? X1(o)[i] : 1.0) * ((const double *)g)[i];
+}
+static void mul2_jvp(ad_node *o, int k)
+{
+    for (int d = 0; d < k; d++) {
+        const double *t0 = ad_tangent_row(o->in[0], d), *t1 = ad_tangent_row(o->in[1], d);
+        for (int64_t i = 0; i < o->value.size; i++)
+            ((double *)ad_tangent_row(o, d))[i] = (t0 ? X1(o)[i] * t0[i] : 0) + (t1 ? X(o)[i] * t1[i] : 0);
+    }
+}
+static const ad_op_case vec2_case[] = {{"vectors (6), (6)", 2, {1, 1}, {{6, 1, 1, 1}, {6, 1, 1, 1}}, {.c = 0}}};
+
 static const ad_op_case vec_case[] = {{"vector (5)", 1, {1}, {{5, 1, 1, 1}}, {.c = 0}}};
 static const ad_op_case mat_case[] = {{"matrix (3,4)", 1, {2}, {{3, 4, 1, 1}}, {.c = 0}}};
 
@@ -151,6 +175,9 @@ static const ad_op bad_jvp = TEST_OP("bad_jvp", same_shape, sin_fwd, sin_vjp, si
 static const ad_op bad_factor = TEST_OP("bad_missing_2", same_shape, sq_fwd, sq_vjp_no2, sq_jvp_no2, vec_case);
 static const ad_op bad_overwrite = TEST_OP("bad_overwrite", same_shape, tri_fwd, tri_vjp_overwrite, tri_jvp, vec_case);
 static const ad_op bad_index = TEST_OP("bad_index", rowsum_infer, rowsum_fwd, rowsum_vjp_wrong_index, rowsum_jvp, mat_case);
+static const ad_op bad_second_input = {.name = "bad_second_input", .summary = "deliberately wrong", .n_in = 2,
+                                       .n_in_min = 2, .infer = same_shape, .cpu = {mul2_fwd, mul2_vjp_x1_wrong, mul2_jvp},
+                                       .domain = {{-2, 2}, {-2, 2}}, .cases = vec2_case, .n_cases = 1};
 
 static const ad_gc_record *find(const ad_gc_report *r, ad_gc_check check)
 {
@@ -216,6 +243,40 @@ static void test_overwrite_instead_of_accumulate(void **state)
     ad_gc_report r = run(&bad_overwrite, 1);
     assert_false(find(&r, AD_GC_JACOBIAN_REV)->pass);
     assert_true(find(&r, AD_GC_JACOBIAN_FWD)->pass);
+    ad_gc_report_free(&r);
+}
+
+/* One reverse sweep gives both inputs' rows: the wrong rule for input 1
+ * fails input 1's reverse record only, naming an element of x1 with the
+ * value the vjp gave (g, not g·x0: 1 on the diagonal); the forward records
+ * pass and still report the reverse value at their worst entry. The check
+ * runs the kernels on one thread and leaves the thread count as it was. */
+static void test_wrong_rule_for_one_of_two_inputs(void **state)
+{
+    (void)state;
+    int threads = ad_threads();
+    ad_gc_report r = run(&bad_second_input, 1);
+    assert_int_equal(ad_threads(), threads);
+    assert_int_equal(r.n, 6);   /* rev and fwd per input, dot-product, determinism */
+    bool seen[2][2] = {{false}};
+    for (int k = 0; k < r.n; k++) {
+        const ad_gc_record *c = &r.rec[k];
+        if (c->check != AD_GC_JACOBIAN_REV && c->check != AD_GC_JACOBIAN_FWD) continue;
+        int fwd = c->check == AD_GC_JACOBIAN_FWD;
+        assert_true(c->input == 0 || c->input == 1);
+        assert_int_equal(k, 2 * c->input + fwd);   /* input 0 rev, input 0 fwd, input 1 rev, input 1 fwd */
+        seen[c->input][fwd] = true;
+        assert_int_equal(c->pass, c->input == 1 && !fwd ? false : true);
+        if (c->input == 1 && !fwd) {
+            int o, i;
+            assert_int_equal(sscanf(c->worst, "dy[%d]/dx1[%d]", &o, &i), 2);
+            assert_int_equal(o, i);
+            assert_close(c->reverse, 1.0, 1e-12);
+        }
+        if (fwd) assert_false(isnan(c->reverse));
+    }
+    assert_true(seen[0][0] && seen[0][1] && seen[1][0] && seen[1][1]);
+    assert_false(find(&r, AD_GC_DOT_PRODUCT)->pass);
     ad_gc_report_free(&r);
 }
 
@@ -591,6 +652,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_correct_op_passes), cmocka_unit_test(test_sign_flip),
         cmocka_unit_test(test_missing_factor_2), cmocka_unit_test(test_overwrite_instead_of_accumulate),
+        cmocka_unit_test(test_wrong_rule_for_one_of_two_inputs),
         cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),
