@@ -399,7 +399,7 @@ static ad_status nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
     return AD_OK;
 }
 
-static ad_node *node_new(ad_context *ctx, const char *who)
+static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, const char *who)
 {
     uint32_t id = ctx->n_nodes;
     if (id == UINT32_MAX) {

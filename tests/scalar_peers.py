@@ -17,7 +17,10 @@ micrograd Value is a cycle through its _backward closure, and collections
 made micrograd's forward 10x slower): the peers' best, not their default.
 A peer that is not importable is skipped with a message.
 
-    python3 tests/scalar_peers.py build-rel/tests/bench_scalar [ROUNDS] [PEER_N]
+    python3 tests/scalar_peers.py build-rel/tests/bench_scalar [ROUNDS] [PEER_N] [--baseline=EXE]
+
+--baseline=EXE: another build's bench_scalar (an older commit's, say), run in
+each round beside ours, so a before/after pair comes from the same run.
 
 Python: $AUTODIDACT_PYTHON, else /opt/autodidact-venv/bin/python3, else the
 python running this script.
@@ -89,14 +92,18 @@ def importable(name):
 
 def main():
     reexec_under_project_python()
-    if len(sys.argv) < 2:
+    baseline = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--baseline=")), None)
+    args = [a for a in sys.argv[1:] if not a.startswith("--baseline=")]
+    if not args:
         print(__doc__)
         return 2
-    exe, rounds = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    peer_n = int(sys.argv[3]) if len(sys.argv) > 3 else 100000
+    exe, rounds = args[0], int(args[1]) if len(args) > 1 else 3
+    peer_n = int(args[2]) if len(args) > 2 else 100000
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * peer_n + 1000))
     peers = [(name, fn) for name, fn in (("micrograd", run_micrograd), ("torch", run_torch)) if importable(name)]
     res = {"autodidact cold": [], "autodidact warm": []}
+    if baseline:
+        res.update({"baseline cold": [], "baseline warm": []})
     res.update({name: [] for name, _ in peers})
     # d acc / d x_1 = w_1 * relu'(x_1 w_1): x_1 = -0.875, w_1 = -0.8333 -> -0.8333
     expect = -0.8333333333333334
@@ -105,6 +112,11 @@ def main():
         assert abs(g - expect) < 1e-6, f"bench_scalar's dacc/dx_1 = {g}, expected {expect}"
         res["autodidact cold"].append(cold)
         res["autodidact warm"].append(warm)
+        if baseline:
+            cold, warm, g = run_ours(baseline)
+            assert abs(g - expect) < 1e-6, f"the baseline's dacc/dx_1 = {g}, expected {expect}"
+            res["baseline cold"].append(cold)
+            res["baseline warm"].append(warm)
         for name, fn in peers:
             gc.collect()
             gc.disable()
