@@ -102,7 +102,7 @@ static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
  * would, reading only the nodes' first 64 bytes. AD_ERR_ARG, before anything
  * is done and with no message, when an input is not a 0-d CPU node of n's
  * dtype (an op that says it is elementwise but is not): the vjp does it. */
-static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts *o, uint32_t epoch, uint32_t *lowest)
+static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts *o, uint32_t epoch, uint32_t *pending)
 {
     const ad_scalar_kernels *sk = n->op->scalar;
     if (n->n_in < 1 || n->n_in > 2 || !n->op->cpu.vjp) return AD_ERR_ARG;
@@ -113,8 +113,8 @@ static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts
     for (int s = 0; s < n->n_in; s++) {
         ad_node *in = n->in[s];
         if (!wants_grad(in)) continue;
-        touch(in, epoch);   /* a CPU scalar's: cannot fail */
-        if (in->op && in->id < *lowest) *lowest = in->id;
+        *pending += in->mark != epoch && in->op;   /* (read before touch marks it) */
+        touch(in, epoch);                          /* a CPU scalar's: cannot fail */
         /* rounded as the vjp rounds: (T)(g * d) added in T */
         if (f32) in->inline_grad.f32 += (float)((double)n->inline_grad.f32 * sk->d(a, b, y, s));
         else in->inline_grad.f64 += n->inline_grad.f64 * sk->d(a, b, y, s);
@@ -130,16 +130,19 @@ static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts
 
 static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_opts *o, uint32_t epoch)
 {
-    /* The sweep stops at the lowest id of a touched node with an op: below it
-     * no node has anything to pass on (leaves are touched, never visited). A
+    /* The sweep stops once every touched node with an op has been visited
+     * (pending counts those not yet visited): below the lowest of them no node
+     * has anything to pass on, and leaves are touched, never visited. A
      * context that holds many nodes older than the graph (lesson 17's 200,000
-     * scalar leaves before its MLP, bench_scalar's 2n) costs nothing per pass. */
-    uint32_t lowest = y->id;
-    for (uint32_t id = y->id + 1; id-- > lowest;) {
+     * scalar leaves before its MLP, bench_scalar's 2n) costs nothing per pass.
+     * (A count, not the lowest id: a node's id is not in its first 64 bytes.) */
+    uint32_t pending = y->op != NULL;
+    for (uint32_t id = y->id + 1; pending > 0 && id-- > 0;) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
+        pending--;
         if ((n->flags & AD_NODE_SCALAR) && n->op->scalar) {
-            ad_status st = scalar_vjps(ctx, n, o, epoch, &lowest);
+            ad_status st = scalar_vjps(ctx, n, o, epoch, &pending);
             if (st == AD_OK) continue;
             if (st != AD_ERR_ARG) return st;   /* (AD_ERR_ARG: not for the scalar path, no message set) */
         }
@@ -149,9 +152,9 @@ static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_op
             if (!wants_grad(in)) continue;
             if (!k->vjp)
                 return ad_fail(AD_ERR_ARG, "backward: op %s has no vjp for input %d", n->op->name, s);
+            pending += in->mark != epoch && in->op;
             ad_status st = touch(in, epoch);
             if (st != AD_OK) return st;
-            if (in->op && in->id < lowest) lowest = in->id;   /* (a leaf has nothing to pass on) */
             k->vjp(n, s, n->grad, in->grad);
             if ((st = device_status(n, s)) != AD_OK) return st;
             if (ctx->check_finite && (st = check_finite_grad(n, s)) != AD_OK) return st;
