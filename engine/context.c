@@ -773,10 +773,16 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
     if (ctx != cached_ctx || atomic_load_explicit(&free_generation, memory_order_acquire) != cached_generation ||
         ctx->check_finite || ctx->dirs > 0)
         return false;
+    /* Membership: the newest nodes first, where most inputs are (ids ready_lo
+     * up to n_nodes of node_new's ready range: one compare), then by chunk. */
+    size_t recent_bytes = ctx->n_nodes > ctx->ready_lo ? (size_t)(ctx->n_nodes - ctx->ready_lo) * sizeof(ad_node) : 0;
     unsigned all = 0xff, any = 0;
     for (int s = 0; s < n_in; s++) {
         const ad_node *x = in[s];
-        if (!x || !node_in_context(ctx, x, &ctx->chunk_hint)) return false;
+        if (!x) return false;
+        uintptr_t off = (uintptr_t)x - (uintptr_t)ctx->ready_chunk;
+        bool recent = off < recent_bytes && off % sizeof(ad_node) == 0;
+        if (!recent && !node_in_context(ctx, x, &ctx->chunk_hint)) return false;
         all &= x->flags;
         any |= x->flags;
     }

@@ -421,8 +421,9 @@ static void test_scalar_path(void **state)
         sum += xi * wi > 0 ? xi * wi : 0;
     }
     ad_mark m = ad_context_mark(ctx);
+    ad_node *acc = NULL;
     for (int pass = 0; pass < 3; pass++) {
-        ad_node *acc = ad_scalar_const(ctx, 0.0);
+        acc = ad_scalar_const(ctx, 0.0);
         for (int i = 0; i < N; i++) acc = ad_add(ctx, acc, ad_relu(ctx, ad_mul(ctx, x[i], w[i])));
         assert_non_null(acc);
         assert_int_equal(ad_context_node_count(ctx), 2 * N + 1 + 3 * N);
@@ -438,6 +439,9 @@ static void test_scalar_path(void **state)
         ad_zero_grad(ctx);
         assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
     }
+    /* the last pass's nodes are gone: their memory is the context's, but no node */
+    assert_null(ad_relu(ctx, acc));
+    assert_non_null(strstr(ad_last_error(), "relu: input 0 does not belong to this context"));
     /* float32 scalars: the result is float32, rounded as float32 */
     ad_node *a = ad_from_tensor(ctx, &(ad_tensor){.data = &(float){1.1f}, .size = 1, .shape = {1, 1, 1, 1},
                                                  .dtype = AD_FLOAT32}, true);
