@@ -372,6 +372,8 @@ static void chunk_free(ad_context *ctx, int k)
  * allocated, the next window populated) and set the ready range. */
 static ad_status nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
 {
+    /* (the ready range ends below 2^32 - 1: the last id comes here) */
+    if (id == UINT32_MAX) return ad_fail(AD_ERR_NOMEM, "%s: the context holds the most nodes it can (2^32 - 1)", who);
     uint32_t off, k = node_chunk_index(id, &off);
     if (k >= (uint32_t)ctx->n_node_chunks) {
         ad_node *chunk = chunk_alloc(ctx, k);
@@ -402,10 +404,6 @@ static ad_status nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
 static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, const char *who)
 {
     uint32_t id = ctx->n_nodes;
-    if (id == UINT32_MAX) {
-        ad_fail(AD_ERR_NOMEM, "%s: the context holds the most nodes it can (2^32 - 1)", who);
-        return NULL;
-    }
     if ((id < ctx->ready_lo || id >= ctx->ready_hi) && nodes_prepare(ctx, id, who) != AD_OK) return NULL;
     ad_node *n = ctx->ready_chunk + (id - ctx->ready_lo);
     /* Every field set one by one, in order (a field added to ad_node must be
