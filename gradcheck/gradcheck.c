@@ -572,7 +572,7 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
  * forward mode makes blocks of JB columns, compared as they come; reverse
  * mode makes rows, one backward pass (cotangent e_o) giving row o of every
  * input's Jacobian at once, compared a tile of RB rows at a time. */
-enum { JB = 64, RB = 32 };
+enum { JB = 64, RB = 16 };
 
 /* A record built aside (the checks of all inputs run interleaved) and
  * appended in the usual order: input 0 reverse, input 0 forward, input 1 ... */
