@@ -84,9 +84,9 @@ typedef struct gc_run {
     ad_gc_report *r;
     /* Contexts reused across the thousands of evaluations a Jacobian takes:
      * leaves made once, then each evaluation rewinds to the mark. */
-    ad_context *eval_ctx, *grad_ctx;
-    ad_node *eval_leaves[AD_MAX_INPUTS], *grad_leaves[AD_MAX_INPUTS];
-    ad_mark eval_mark, grad_mark;
+    ad_context *eval_ctx, *grad_ctx, *fwd_ctx;
+    ad_node *eval_leaves[AD_MAX_INPUTS], *grad_leaves[AD_MAX_INPUTS], *fwd_leaves[AD_MAX_INPUTS];
+    ad_mark eval_mark, grad_mark, fwd_mark;
     ad_node *grad_y;   /* the graph built in grad_ctx, reused while x is unchanged */
     /* vjp_all's pre-fill of the input grads (n_s each), made for pre_seed. */
     double *pre[AD_MAX_INPUTS];
@@ -351,13 +351,14 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
  * direction v. Output tangents into t (k rows of m). */
 static ad_status jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, double *t)
 {
-    ad_context *ctx = ad_context_new();
-    ad_status st = ad_forward_dirs(ctx, k);
-    ad_node *leaves[AD_MAX_INPUTS];
+    /* One context for every call: rewinding to just after the leaves drops
+     * the last call's tangents and nodes. */
+    ad_status st = leaves_ready(R, &R->fwd_ctx, R->fwd_leaves, &R->fwd_mark, false);
+    ad_context *ctx = R->fwd_ctx;
+    ad_node **leaves = R->fwd_leaves;
+    if (st == AD_OK) st = ad_forward_dirs(ctx, k);
     for (int u = 0; u < R->n_in && st == AD_OK; u++) {
-        leaves[u] = ad_constant(ctx, AD_FLOAT64, R->ndim[u], R->shape[u], R->x[u]);
-        if (!leaves[u]) st = ad_last_status();
-        else if (v && v[u]) st = ad_set_tangent(leaves[u], 0, v[u], -1);
+        if (v && v[u]) st = ad_set_tangent(leaves[u], 0, v[u], -1);
         else if (!v && u == s)
             for (int d = 0; d < k && st == AD_OK; d++) st = ad_set_tangent(leaves[u], d, NULL, col0 + d);
     }
@@ -368,7 +369,6 @@ static ad_status jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *
     else
         for (int d = 0; d < k && st == AD_OK; d++)
             for (int64_t o = 0; o < R->m; o++) t[(int64_t)d * R->m + o] = ad_tangent_at(y, d, o);
-    ad_context_free(ctx);
     return st;
 }
 
@@ -1061,6 +1061,7 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
     ad_set_threads(threads);
     ad_context_free(R.eval_ctx);
     ad_context_free(R.grad_ctx);
+    ad_context_free(R.fwd_ctx);
     for (int s = 0; s < n_in; s++) {
         free(R.x[s]);
         free(R.pre[s]);
