@@ -35,29 +35,34 @@ enum {
     AD_NODE_REQUIRES_GRAD = 1u << 0, /* gradients flow to / through it */
     AD_NODE_LEAF = 1u << 1,          /* made by ad_variable/ad_constant */
     AD_NODE_RECORDING = 1u << 2,     /* recorded for backward (op, inputs kept) */
+    /* bits 6 and 7 are the engine's own (the scalar path's, ad_internal.h) */
 };
 
 /* A graph node. Read it through the accessors below where you can; the
- * fields are public for ops, gradcheck and the DOT export. */
+ * fields are public for ops, gradcheck and the DOT export.
+ * The order is for the scalar path: what making an op and the backward sweep
+ * read of a node (mark, flags, op, grad, the inline numbers, the inputs) is in
+ * the first 64 bytes; the value's header next; what scalar graphs rarely
+ * touch last. (The scalar path is bound by the memory it touches.) */
 struct ad_node {
-    ad_tensor value;                 /* the forward value (data in the arena) */
+    uint32_t mark;                   /* backward bookkeeping */
+    uint8_t n_in;
+    uint8_t flags;
+    const ad_op *op;                 /* NULL for a leaf or a no-grad result */
     void *grad;                      /* dL/dvalue, value.size elements of the
                                         value's dtype; NULL until backward */
+    /* Inline storage for a scalar's value and grad: scalar graphs need no
+     * arena allocation beyond the node itself. */
+    union { double f64; float f32; } inline_value, inline_grad;
+    ad_node *in[AD_MAX_INPUTS];      /* recorded inputs (n_in of them) */
+    ad_tensor value;                 /* the forward value (data in the arena) */
     void *tangent;                   /* k * value.size elements: row d is the
                                         derivative along direction d; NULL = 0 */
-    const ad_op *op;                 /* NULL for a leaf or a no-grad result */
-    ad_node *in[AD_MAX_INPUTS];      /* recorded inputs (n_in of them) */
     const ad_params *params;         /* op parameters, NULL if none */
     void *saved;                     /* op's own data kept for backward */
     const char *name;                /* label for tables and DOT, may be NULL */
     ad_context *ctx;                 /* the owning context */
     uint32_t id;                     /* creation index within the context */
-    uint32_t mark;                   /* backward bookkeeping */
-    uint8_t n_in;
-    uint8_t flags;
-    /* Inline storage for a scalar's value and grad: scalar graphs need no
-     * arena allocation beyond the node itself. */
-    union { double f64; float f32; } inline_value, inline_grad;
 };
 
 /* ---- contexts ---- */

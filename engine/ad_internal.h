@@ -35,6 +35,7 @@ struct ad_context {
     ad_node *ready_chunk;
     node_chunk_mem chunk_mem[MAX_NODE_CHUNKS];
     bool node_small_pages;    /* huge pages were slow here: 4 KiB ones from now on */
+    int chunk_hint;           /* the scalar path's: the chunk its last input was in */
     uint32_t node_slow_windows;   /* slow huge-page windows in a row */
 
     /* Bump allocator for tensor data, grads, tangents, params, saved data. */
@@ -76,19 +77,44 @@ static inline ad_node *node_at(const ad_context *ctx, uint32_t id)
 }
 
 /* Is n one of ctx's nodes? By address only (n is not read: it may point into
- * a freed context): within a chunk, on a node boundary, below the count.
- * Newest chunk first, where inputs usually are. */
-static inline bool node_in_context(const ad_context *ctx, const ad_node *n)
+ * a freed context): within chunk k, on a node boundary, below the count. */
+static inline bool node_in_chunk(const ad_context *ctx, const ad_node *n, int k, bool *inside)
 {
-    uintptr_t p = (uintptr_t)n;
+    uintptr_t off = (uintptr_t)n - (uintptr_t)ctx->node_chunk[k];   /* wraps when below: one compare */
+    *inside = off < ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+    return *inside && off % sizeof(ad_node) == 0 &&
+           (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)(off / sizeof(ad_node)) < ctx->n_nodes;
+}
+
+/* The same over every chunk, newest first (where inputs usually are), after
+ * the chunk *hint (the last one found, updated; NULL: none). */
+static inline bool node_in_context(const ad_context *ctx, const ad_node *n, int *hint)
+{
+    bool inside;
+    if (hint && *hint < ctx->n_node_chunks) {
+        bool yes = node_in_chunk(ctx, n, *hint, &inside);
+        if (inside) return yes;
+    }
     for (int k = ctx->n_node_chunks - 1; k >= 0; k--) {
-        uintptr_t off = p - (uintptr_t)ctx->node_chunk[k];   /* wraps when below: one compare */
-        if (off < ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node)) {
-            if (off % sizeof(ad_node)) return false;
-            return (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)(off / sizeof(ad_node)) < ctx->n_nodes;
+        bool yes = node_in_chunk(ctx, n, k, &inside);
+        if (inside) {
+            if (hint) *hint = k;
+            return yes;
         }
     }
     return false;
+}
+
+/* The engine's own node flags, beside ad_graph.h's public ones: set when
+ * the value is made, so that the scalar path reads a node's first 64 bytes
+ * and not its value's header. */
+enum {
+    AD_NODE_SCALAR = 1u << 6,   /* a 0-d CPU value, held inline (value.data == &inline_value) */
+    AD_NODE_F32 = 1u << 7,      /* (with AD_NODE_SCALAR) its dtype is float32 */
+};
+static inline double scalar_value(const ad_node *n)
+{
+    return (n->flags & AD_NODE_F32) ? (double)n->inline_value.f32 : n->inline_value.f64;
 }
 
 /* A CPU scalar's grad is its node's inline_grad (NULL until backward first

@@ -408,21 +408,22 @@ static ad_node *node_new(ad_context *ctx, const char *who)
     }
     if ((id < ctx->ready_lo || id >= ctx->ready_hi) && nodes_prepare(ctx, id, who) != AD_OK) return NULL;
     ad_node *n = ctx->ready_chunk + (id - ctx->ready_lo);
-    /* Every field set one by one (a field added to ad_node must be set here
-     * too): a memset of the whole node compiles to a `rep stos`, whose
-     * start-up was a third of the scalar path's time. */
+    /* Every field set one by one, in order (a field added to ad_node must be
+     * set here too): a memset of the whole node compiles to a `rep stos`,
+     * whose start-up was a third of the scalar path's time. */
+    n->mark = 0;
+    n->n_in = n->flags = 0;
+    n->op = NULL;
+    n->grad = NULL;
+    n->inline_value.f64 = n->inline_grad.f64 = 0;
+    for (int s = 0; s < AD_MAX_INPUTS; s++) n->in[s] = NULL;
     n->value.data = NULL;
     n->value.size = 0;
     for (int d = 0; d < AD_MAX_DIMS; d++) n->value.shape[d] = 1;
     n->value.ndim = n->value.dtype = n->value.device = n->value.owns_data = 0;
-    n->grad = n->tangent = n->saved = NULL;
-    n->op = NULL;
-    for (int s = 0; s < AD_MAX_INPUTS; s++) n->in[s] = NULL;
+    n->tangent = n->saved = NULL;
     n->params = NULL;
     n->name = NULL;
-    n->mark = 0;
-    n->n_in = n->flags = 0;
-    n->inline_value.f64 = n->inline_grad.f64 = 0;
     n->ctx = ctx;
     n->id = id;
     ctx->n_nodes = id + 1;
@@ -431,7 +432,7 @@ static ad_node *node_new(ad_context *ctx, const char *who)
 
 bool ad_node_in_context(const ad_context *ctx, const ad_node *n)
 {
-    return ctx && n && node_in_context(ctx, n);
+    return ctx && n && node_in_context(ctx, n, NULL);
 }
 
 ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id)
@@ -458,6 +459,7 @@ static ad_status node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t
     if (size == 1) {
         n->value.data = &n->inline_value;
         n->inline_value.f64 = 0;
+        if (ndim == 0) n->flags |= AD_NODE_SCALAR | (dt == AD_FLOAT32 ? AD_NODE_F32 : 0);
         return AD_OK;
     }
     n->value.data = ad_arena_alloc(n->ctx, (size_t)size * ad_dtype_size(dt));
@@ -507,7 +509,7 @@ static ad_node *leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim,
     if (!n) return NULL;
     uint32_t first_dev = ctx->n_dev;
     if (node_set_value(n, dt, ndim, shape, size, dev) != AD_OK) goto fail;
-    n->flags = AD_NODE_LEAF | (requires_grad ? AD_NODE_REQUIRES_GRAD : 0);
+    n->flags |= AD_NODE_LEAF | (requires_grad ? AD_NODE_REQUIRES_GRAD : 0);   /* (node_set_value's kept) */
     /* A variable's grad lives as long as the variable (it survives rewinds). */
     if (requires_grad && ad_node_ensure_grad(n, false) != AD_OK) goto fail;
     return n;
@@ -757,9 +759,11 @@ static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_va
 /* The scalar path: an elementwise op without params on 0-d CPU inputs of one
  * dtype, in a context that is live (the thread's cached one), not checking
  * finiteness and not in forward mode. It makes the node ad_apply's general
- * path would make, with only the checks that can fail here; anything else
- * (an error to report included) returns false and takes the general path.
- * Sets *out (NULL if the op's forward failed) when it returns true. */
+ * path would make, with only the checks that can fail here, and reads only
+ * the inputs' first 64 bytes (flags and inline values; the op's scalar
+ * kernel, or its forward where it has none). Anything else (an error to
+ * report included) returns false and takes the general path. Sets *out (NULL
+ * if the op's forward failed) when it returns true. */
 static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out)
 {
     if ((op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU)) != AD_OP_ELEMENTWISE ||
@@ -769,28 +773,34 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
     if (ctx != cached_ctx || atomic_load_explicit(&free_generation, memory_order_acquire) != cached_generation ||
         ctx->check_finite || ctx->dirs > 0)
         return false;
-    bool any_grad = false;
+    unsigned all = 0xff, any = 0;
     for (int s = 0; s < n_in; s++) {
         const ad_node *x = in[s];
-        if (!x || !node_in_context(ctx, x) || x->value.ndim != 0 || x->value.device != AD_CPU ||
-            x->value.dtype != in[0]->value.dtype)
-            return false;
-        any_grad = any_grad || (x->flags & AD_NODE_REQUIRES_GRAD);
+        if (!x || !node_in_context(ctx, x, &ctx->chunk_hint)) return false;
+        all &= x->flags;
+        any |= x->flags;
     }
+    /* every input 0-d on the CPU, and float32 all of them or none */
+    if (!(all & AD_NODE_SCALAR) || ((all ^ any) & AD_NODE_F32)) return false;
     ad_node *o = node_new(ctx, op->name ? op->name : "apply");
     if (!o) {
         *out = NULL;
         return true;
     }
-    bool recording = ctx->grad_enabled && any_grad;
-    o->value.dtype = in[0]->value.dtype;
+    bool recording = ctx->grad_enabled && (any & AD_NODE_REQUIRES_GRAD);
+    bool f32 = (any & AD_NODE_F32) != 0;
+    o->value.dtype = f32 ? AD_FLOAT32 : AD_FLOAT64;
     o->value.size = 1;
     o->value.data = &o->inline_value;
     o->op = op;
     o->n_in = (uint8_t)n_in;
     for (int s = 0; s < n_in; s++) o->in[s] = in[s];
-    o->flags = recording ? (AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD) : 0;
-    if (op->cpu.forward(o) != AD_OK) {
+    o->flags = AD_NODE_SCALAR | (f32 ? AD_NODE_F32 : 0) | (recording ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0);
+    if (op->scalar && n_in <= 2) {   /* rounded to the dtype as the op's forward does */
+        double y = op->scalar->f(scalar_value(in[0]), n_in > 1 ? scalar_value(in[1]) : 0);
+        if (f32) o->inline_value.f32 = (float)y;
+        else o->inline_value.f64 = y;
+    } else if (op->cpu.forward(o) != AD_OK) {
         drop_half_made(ctx, o->id, ctx->n_dev);
         *out = NULL;
         return true;

@@ -74,6 +74,16 @@ typedef struct ad_op_case {
     ad_params params;
 } ad_op_case;
 
+/* The scalar path's kernels (optional, for an elementwise op without
+ * params): the op's math on one element, in double. y = f(a, b) (a unary op:
+ * f(x, 0)); d(a, b, y, slot) is dy/d(input slot). For 0-d CPU inputs ad_apply
+ * and the backward sweep call these instead of forward and vjp, reading only
+ * the nodes' first 64 bytes, and round to the dtype exactly as those do. */
+typedef struct ad_scalar_kernels {
+    double (*f)(double a, double b);
+    double (*d)(double a, double b, double y, int slot);
+} ad_scalar_kernels;
+
 /* Kernels for one device. */
 typedef struct ad_op_kernels {
     ad_status (*forward)(ad_node *out);
@@ -110,6 +120,7 @@ struct ad_op {
      * input's shape and the params; derive the other inputs' shapes. NULL:
      * every input takes the first input's shape. */
     ad_status (*complete_case)(ad_op_case *c);
+    const ad_scalar_kernels *scalar;   /* NULL: 0-d inputs take forward and vjp */
 };
 
 /* An op's CUDA kernels, where the build has them: `.cuda = AD_CUDA_KERNELS(add)`

@@ -245,8 +245,25 @@ static ad_status binary_complete_case(ad_op_case *c)
 
 #define DOMAIN_DEFAULT {{-2, 2}, {-2, 2}}
 
+/* The scalar path's kernels from the same math (ad_op.h's ad_scalar_kernels). */
+#define DEFINE_BINARY_SCALAR(NAME)                                                                                     \
+    static double NAME##_scalar_d(double a, double b, double y, int slot)                                              \
+    {                                                                                                                  \
+        return slot == 0 ? NAME##_da(a, b, y) : NAME##_db(a, b, y);                                                    \
+    }                                                                                                                  \
+    static const ad_scalar_kernels NAME##_scalar = {NAME##_f, NAME##_scalar_d};
+#define DEFINE_UNARY_SCALAR(NAME)                                                                                      \
+    static double NAME##_scalar_d(double x, double b, double y, int slot)                                              \
+    {                                                                                                                  \
+        (void)b;                                                                                                       \
+        (void)slot;                                                                                                    \
+        return NAME##_d(x, y, 0);                                                                                      \
+    }                                                                                                                  \
+    static const ad_scalar_kernels NAME##_scalar = {NAME##_f, NAME##_scalar_d};
+
 #define BINARY_OP(NAME, SUMMARY, FLAGS, GAP, ...)                                                                      \
     DEFINE_BINARY(NAME)                                                                                                \
+    DEFINE_BINARY_SCALAR(NAME)                                                                                         \
     AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
         .name = #NAME,                                                                                                 \
@@ -262,6 +279,7 @@ static ad_status binary_complete_case(ad_op_case *c)
         .cases = binary_cases,                                                                                         \
         .n_cases = N_CASES(binary_cases),                                                                              \
         .complete_case = binary_complete_case,                                                                         \
+        .scalar = &NAME##_scalar,                                                                                      \
     };
 
 static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh,
@@ -276,6 +294,7 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
     DEFINE_UNARY(NAME)                                                                                                 \
     UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP)
 #define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                              \
+    DEFINE_UNARY_SCALAR(NAME)                                                                                          \
     AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
         .name = #NAME,                                                                                                 \
@@ -290,6 +309,7 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .kink_gap = GAP,                                                                                               \
         .cases = unary_cases,                                                                                          \
         .n_cases = N_CASES(unary_cases),                                                                               \
+        .scalar = &NAME##_scalar,                                                                                      \
     };
 
 BINARY_OP(add, "a + b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)

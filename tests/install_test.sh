@@ -82,6 +82,12 @@ int main(void)
     ad_node *x = ad_scalar(ctx, 3.0);
     ad_node *f = ad_mul(ctx, ad_sin(ctx, x), x);   /* f = x sin x, f' = sin x + x cos x */
     if (!f || ad_backward(ctx, f) != AD_OK) return 1;
+    /* the node's public fields, read through the installed header: its
+     * layout is the installed library's */
+    if (f->n_in != 2 || f->in[1] != x || f->value.ndim != 0 || f->value.data != &f->inline_value ||
+        f->grad != &f->inline_grad || f->ctx != ctx || !(f->flags & AD_NODE_REQUIRES_GRAD) ||
+        strcmp(f->op->name, "mul") != 0)
+        return 1;
     double want = sin(3.0) + 3.0 * cos(3.0), got = ad_grad_scalar(x);
     ad_gc_options o;
     ad_gc_default_options(&o);

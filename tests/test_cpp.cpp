@@ -39,6 +39,11 @@ int main()
     check(std::fabs(ad_value_scalar(f) - (2 * std::log(3.0) + std::sqrt(2 * std::log(3.0)))) < 1e-12, "f");
     check(std::fabs(ad_grad_scalar(x) - 2.0 / 3.0 * s) < 1e-12, "df/dx");
     check(std::fabs(ad_grad_scalar(y) - std::log(3.0) * s) < 1e-12, "df/dy");
+    // the node's public fields from C++: the header's layout is the library's
+    check(f && f->n_in == 2 && f->in[1] == b && f->value.ndim == 0 && f->value.data == &f->inline_value &&
+              f->grad == &f->inline_grad && f->ctx == ctx && (f->flags & AD_NODE_REQUIRES_GRAD) &&
+              f->inline_value.f64 == ad_value_scalar(f),
+          "the node's fields (layout)");
     ad_context_free(ctx);
 
     // a registered op's derivatives, checked by the gradcheck library

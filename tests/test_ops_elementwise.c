@@ -186,11 +186,64 @@ static void test_kinks_and_values(void **state)
     ad_context_free(ctx);
 }
 
+/* The scalar path (an op's scalar kernels, for 0-d CPU inputs: ad_op.h) gives
+ * the same bits as its forward and vjp, which shape-(1) inputs take: values
+ * and both grads, in both dtypes, at points of the domain, at kinks and ties,
+ * and at NaN and infinities. */
+static bool same_number(double a, double b) { return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0; }
+
+static void test_scalar_path_matches_kernels(void **state)
+{
+    (void)state;
+    const double pts[] = {0.3, -1.25, 0.0, 2.0, 1.7, NAN, INFINITY, -INFINITY};
+    const int n_pts = (int)(sizeof pts / sizeof pts[0]);
+    int checked = 0;
+    for (int i = 0; i < ad_op_count(); i++) {
+        const ad_op *op = ad_op_at(i);
+        if (!op->scalar) continue;
+        assert_true(op->flags & AD_OP_ELEMENTWISE);
+        assert_false(op->flags & AD_OP_PARAMS);
+        for (int dt = 0; dt < 2; dt++)
+            for (int p = 0; p < n_pts; p++)
+                for (int q = 0; q < n_pts; q++) {
+                    if (op->n_in == 1 && q > 0) break;
+                    ad_context *ctx = ad_context_new();
+                    int64_t one[1] = {1};
+                    ad_node *s0[2], *s1[2];
+                    double v[2] = {pts[p], pts[q]};
+                    for (int k = 0; k < op->n_in; k++) {
+                        s0[k] = ad_variable(ctx, (ad_dtype)dt, 0, NULL, &v[k]);
+                        s1[k] = ad_variable(ctx, (ad_dtype)dt, 1, one, &v[k]);
+                    }
+                    ad_node *y0 = ad_apply(ctx, op, s0, op->n_in, NULL), *y1 = ad_apply(ctx, op, s1, op->n_in, NULL);
+                    assert_non_null(y0);
+                    assert_non_null(y1);
+                    assert_int_equal(y0->value.ndim, 0);
+                    assert_int_equal(y0->value.dtype, dt);
+                    if (!same_number(ad_value_scalar(y0), ad_value_at(y1, 0)))
+                        fail_msg("%s %s at (%g, %g): scalar path %.17g, forward %.17g", op->name,
+                                 dt ? "float32" : "float64", v[0], v[1], ad_value_scalar(y0), ad_value_at(y1, 0));
+                    /* a second use of each input, so the grads accumulate through += */
+                    assert_int_equal(ad_backward(ctx, ad_mul(ctx, y0, s0[0])), AD_OK);
+                    assert_int_equal(ad_backward(ctx, ad_mul(ctx, y1, s1[0])), AD_OK);
+                    for (int k = 0; k < op->n_in; k++)
+                        if (!same_number(ad_grad_scalar(s0[k]), ad_grad_at(s1[k], 0)))
+                            fail_msg("%s %s at (%g, %g): grad %d on the scalar path %.17g, by the vjp %.17g", op->name,
+                                     dt ? "float32" : "float64", v[0], v[1], k, ad_grad_scalar(s0[k]),
+                                     ad_grad_at(s1[k], 0));
+                    ad_context_free(ctx);
+                    checked++;
+                }
+    }
+    assert_true(checked >= 2 * (6 * n_pts * n_pts + 10 * n_pts));   /* the 6 binary and 10 unary built-ins */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_elementwise_op),
         cmocka_unit_test(test_kinks_and_values),
+        cmocka_unit_test(test_scalar_path_matches_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
