@@ -84,9 +84,9 @@ typedef struct gc_run {
     ad_gc_report *r;
     /* Contexts reused across the thousands of evaluations a Jacobian takes:
      * leaves made once, then each evaluation rewinds to the mark. */
-    ad_context *eval_ctx, *grad_ctx;
-    ad_node *eval_leaves[AD_MAX_INPUTS], *grad_leaves[AD_MAX_INPUTS];
-    ad_mark eval_mark, grad_mark;
+    ad_context *eval_ctx, *grad_ctx, *fwd_ctx;
+    ad_node *eval_leaves[AD_MAX_INPUTS], *grad_leaves[AD_MAX_INPUTS], *fwd_leaves[AD_MAX_INPUTS];
+    ad_mark eval_mark, grad_mark, fwd_mark;
     ad_node *grad_y;   /* the graph built in grad_ctx, reused while x is unchanged */
     /* vjp_all's pre-fill of the input grads (n_s each), made for pre_seed. */
     double *pre[AD_MAX_INPUTS];
@@ -215,29 +215,40 @@ static ad_status leaves_ready(gc_run *R, ad_context **ctx, ad_node **leaves, ad_
     return st;
 }
 
-/* y = f(x) into out (m doubles). */
-static ad_status eval(gc_run *R, double *out)
+/* y = f(x): a pointer to its m values, y's own (float64 on the host: valid
+ * until the next evaluation) or else copied into out. */
+static ad_status eval_ref(gc_run *R, double *out, const double **y_out)
 {
     ad_status st = leaves_ready(R, &R->eval_ctx, R->eval_leaves, &R->eval_mark, false);
     if (st != AD_OK) return st;
     ad_node *y = call_f(R, R->eval_ctx, R->eval_leaves);
-    return y ? ad_tensor_copy_out(&y->value, out, R->m) : ad_last_status();
+    if (!y) return ad_last_status();
+    if (y->value.dtype == AD_FLOAT64 && y->value.device == AD_CPU && y->value.data) {
+        *y_out = y->value.data;
+        return AD_OK;
+    }
+    *y_out = out;
+    return ad_tensor_copy_out(&y->value, out, R->m);
+}
+
+/* y = f(x) into out (m doubles). */
+static ad_status eval(gc_run *R, double *out)
+{
+    const double *y = out;
+    ad_status st = eval_ref(R, out, &y);
+    if (st == AD_OK && y != out) memcpy(out, y, (size_t)R->m * sizeof(double));
+    return st;
 }
 
 /* Numerical directional derivative of y along the input perturbation
  * x_s[i] (i >= 0) or along all inputs by v (i < 0), with the options'
- * stencil: into col (m). tmp: m doubles of scratch. With f0 (y at x), also
- * the one-sided differences at the step h (the stencil's points ±h) into
- * right ((f(x+h) - f(x))/h) and left ((f(x) - f(x-h))/h): at a kink they
- * differ, and every value between them is a valid subgradient. */
-static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, double *col, double *tmp, const double *f0,
-                             double *left, double *right)
+ * stencil: into col (m). tmp: m doubles of scratch. */
+static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, double *col, double *tmp)
 {
     const double h = R->o->eps;
     const ad_gc_stencil *sten = ad_gc_stencil_for(R->o);
     double *keep[AD_MAX_INPUTS] = {0};
     ad_status st = AD_OK;
-    memset(col, 0, (size_t)R->m * sizeof *col);
     if (i < 0)
         for (int t = 0; t < R->n_in && st == AD_OK; t++)
             if (v[t]) {
@@ -247,23 +258,24 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, doub
             }
     for (int k = 0; k < sten->n && st == AD_OK; k++) {
         double step = sten->offset[k] * h;
+        const double *y = NULL;
         if (i >= 0) {
             double x0 = R->x[s][i];
             R->x[s][i] = x0 + step;
-            st = eval(R, tmp);
+            st = eval_ref(R, tmp, &y);
             R->x[s][i] = x0;
         } else {
             for (int t = 0; t < R->n_in; t++)
                 if (v[t])
                     for (int64_t j = 0; j < R->n[t]; j++) R->x[t][j] = keep[t][j] + step * v[t][j];
-            st = eval(R, tmp);
+            st = eval_ref(R, tmp, &y);
         }
-        for (int64_t o = 0; o < R->m; o++) col[o] += sten->weight[k] * tmp[o] / h;
-        if (f0 && (sten->offset[k] == 1 || sten->offset[k] == -1))
-            for (int64_t o = 0; o < R->m; o++) {
-                if (sten->offset[k] > 0) right[o] = (tmp[o] - f0[o]) / h;
-                else left[o] = (f0[o] - tmp[o]) / h;
-            }
+        if (st != AD_OK) break;
+        double wk = sten->weight[k];
+        if (k == 0)
+            for (int64_t o = 0; o < R->m; o++) col[o] = wk * y[o] / h;
+        else
+            for (int64_t o = 0; o < R->m; o++) col[o] += wk * y[o] / h;
     }
     for (int t = 0; t < R->n_in; t++)
         if (keep[t]) {
@@ -339,13 +351,14 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
  * direction v. Output tangents into t (k rows of m). */
 static ad_status jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, double *t)
 {
-    ad_context *ctx = ad_context_new();
-    ad_status st = ad_forward_dirs(ctx, k);
-    ad_node *leaves[AD_MAX_INPUTS];
+    /* One context for every call: rewinding to just after the leaves drops
+     * the last call's tangents and nodes. */
+    ad_status st = leaves_ready(R, &R->fwd_ctx, R->fwd_leaves, &R->fwd_mark, false);
+    ad_context *ctx = R->fwd_ctx;
+    ad_node **leaves = R->fwd_leaves;
+    if (st == AD_OK) st = ad_forward_dirs(ctx, k);
     for (int u = 0; u < R->n_in && st == AD_OK; u++) {
-        leaves[u] = ad_constant(ctx, AD_FLOAT64, R->ndim[u], R->shape[u], R->x[u]);
-        if (!leaves[u]) st = ad_last_status();
-        else if (v && v[u]) st = ad_set_tangent(leaves[u], 0, v[u], -1);
+        if (v && v[u]) st = ad_set_tangent(leaves[u], 0, v[u], -1);
         else if (!v && u == s)
             for (int d = 0; d < k && st == AD_OK; d++) st = ad_set_tangent(leaves[u], d, NULL, col0 + d);
     }
@@ -356,7 +369,6 @@ static ad_status jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *
     else
         for (int d = 0; d < k && st == AD_OK; d++)
             for (int64_t o = 0; o < R->m; o++) t[(int64_t)d * R->m + o] = ad_tangent_at(y, d, o);
-    ad_context_free(ctx);
     return st;
 }
 
@@ -560,7 +572,7 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
  * forward mode makes blocks of JB columns, compared as they come; reverse
  * mode makes rows, one backward pass (cotangent e_o) giving row o of every
  * input's Jacobian at once, compared a tile of RB rows at a time. */
-enum { JB = 64, RB = 32 };
+enum { JB = 64, RB = 16 };
 
 /* A record built aside (the checks of all inputs run interleaved) and
  * appended in the usual order: input 0 reverse, input 0 forward, input 1 ... */
@@ -658,7 +670,7 @@ static void check_jacobians(gc_run *R)
         double t0 = now();
         ad_status st = st0;
         for (int64_t i = 0; i < R->n[s] && st == AD_OK; i++)
-            st = numeric_dir(R, s, i, NULL, numT[s] + i * m, tmp, NULL, NULL, NULL);
+            st = numeric_dir(R, s, i, NULL, numT[s] + i * m, tmp);
         t_num[s] = now() - t0;
         num_ok[s] = st == AD_OK;
         if (st0 != AD_OK) {
@@ -827,7 +839,7 @@ static void check_fast(gc_run *R)
     double *v[AD_MAX_INPUTS], *g[AD_MAX_INPUTS];
     for (int64_t o = 0; u && o < R->m; o++) u[o] = gsl_ran_gaussian(R->rng, 1.0);
     random_dirs(R, &sc, v, g);
-    ad_status st = sc.failed ? sc_status(R, "fast check") : numeric_dir(R, -1, -1, v, jv_num, tmp, NULL, NULL, NULL);
+    ad_status st = sc.failed ? sc_status(R, "fast check") : numeric_dir(R, -1, -1, v, jv_num, tmp);
     double num = 0;
     for (int64_t o = 0; st == AD_OK && o < R->m; o++) num += u[o] * jv_num[o];
     for (int pass = 0; pass < 2; pass++) {
@@ -1049,6 +1061,7 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
     ad_set_threads(threads);
     ad_context_free(R.eval_ctx);
     ad_context_free(R.grad_ctx);
+    ad_context_free(R.fwd_ctx);
     for (int s = 0; s < n_in; s++) {
         free(R.x[s]);
         free(R.pre[s]);

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
             int steps = m == 0 ? 1 : m == 2 || m == 5 ? N / Bsz : N;
             bool seen[N] = {false};
             for (int s = 0; s < steps; s++) {
-                int64_t one, batch[N];
+                int64_t one = 0, batch[N];   /* = 0: GCC -O3 cannot see that each method sets what it reads */
                 ad_node *l;
                 if (m == 0) l = loss_of(ctx, theta, NULL, N);
                 else if (m == 2) {   /* lecture 001: i(k, j) ~ Uniform{1..N}, j = 1..B, IID */

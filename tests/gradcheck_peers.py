@@ -15,7 +15,10 @@ Run in turn ROUNDS times; each figure is the median. Times are CPU time
 the shared cores do not count. Skipped with a message when torch is not
 importable.
 
-    python3 tests/gradcheck_peers.py build-rel/gradcheck/gradcheck [ROUNDS]
+    python3 tests/gradcheck_peers.py build-rel/gradcheck/gradcheck [ROUNDS] [BASELINE]
+
+BASELINE: another build's gradcheck (say, of the commit before a change),
+timed in the same rounds, for a before/after figure from one run.
 
 Python: $AUTODIDACT_PYTHON, else /opt/autodidact-venv/bin/python3, else the
 python running this script.
@@ -60,6 +63,7 @@ def main():
         print(__doc__)
         return 2
     exe, rounds = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    baseline = sys.argv[3] if len(sys.argv) > 3 else None
     try:
         import torch
     except ImportError as e:
@@ -68,11 +72,15 @@ def main():
     if torch is not None:
         torch.set_num_threads(1)
     res = {"ours (rev + fwd + dot + determinism)": []}
+    if baseline:
+        res["baseline (the same checks)"] = []
     if torch is not None:
         res["torch (rev + fwd: check_forward_ad)"] = []
         res["torch (rev only: its default)"] = []
     for r in range(rounds):
         res["ours (rev + fwd + dot + determinism)"].append(ours(exe))
+        if baseline:
+            res["baseline (the same checks)"].append(ours(baseline))
         if torch is not None:
             res["torch (rev + fwd: check_forward_ad)"].append(theirs(torch, True))
             res["torch (rev only: its default)"].append(theirs(torch, False))

@@ -87,14 +87,16 @@ static void gen(char *buf, size_t len, int depth)
         return;
     }
     char a[1024], b[1024];
+    int n;
     gen(a, sizeof a, depth - 1);
-    if (r < 5) snprintf(buf, len, "%s(%s)", un[rand() % 6], a);
-    else if (r == 5) snprintf(buf, len, "log(1 + (%s)^2)", a);
-    else if (r == 6) snprintf(buf, len, "(%s)^%d", a, 1 + rand() % 3);
+    if (r < 5) n = snprintf(buf, len, "%s(%s)", un[rand() % 6], a);
+    else if (r == 5) n = snprintf(buf, len, "log(1 + (%s)^2)", a);
+    else if (r == 6) n = snprintf(buf, len, "(%s)^%d", a, 1 + rand() % 3);
     else {
         gen(b, sizeof b, depth - 1);
-        snprintf(buf, len, "(%s) %s (%s)", a, bin[rand() % 4], b);
+        n = snprintf(buf, len, "(%s) %s (%s)", a, bin[rand() % 4], b);
     }
+    if (n < 0 || (size_t)n >= len) snprintf(buf, len, "%s", leaf[rand() % 5]);   /* too long: cut, it would not parse */
 }
 
 static void test_random_formulas(void **state)
