@@ -247,6 +247,30 @@ static conv_work *work_of(const ad_node *o, int want, int *nt)
     return wk;
 }
 
+/* Is image n's dy all zeros (+0 or -0; a NaN is not)? For an image whose
+ * dy is, dx_n and the dw term are zero and their GEMMs are
+ * skipped. gradcheck's one-hot cotangents are zero in every image but one
+ * (conv2d's reverse-mode Jacobian at batch 4: 3/4 of its arithmetic; the
+ * same test on the jvp's tangent images measured no gain). The test reads
+ * the slice once, 1/(C·R·S) of the GEMM's work, and stops at the first
+ * block with a nonzero. Skipping w^T·0 also skips the NaN that a NaN or
+ * infinite weight would make there; the forward has made that NaN in y. */
+static bool dy_zero(const geom *g, const void *gout, int64_t n)
+{
+    int64_t len = g->K * g->pq;
+    bool zero = true;
+    AD_DISPATCH(g->dt, {
+        const T *G = (const T *)gout + n * len;
+        for (int64_t i = 0; i < len && zero; i += 256) {
+            int any = 0;
+            int64_t end = i + 256 < len ? i + 256 : len;
+            for (int64_t j = i; j < end; j++) any |= G[j] != 0;   /* NaN != 0: kept */
+            zero = !any;
+        }
+    });
+    return zero;
+}
+
 /* Image n's col of x: the kept one where the forward filled it and x is the
  * node's own input (or, with `fill`, the kept one to fill), else this
  * thread's buffer, filled here. */
@@ -388,6 +412,7 @@ static void conv_vjp_params(const ad_node *o, int slot, const void *gout, void *
         char *part = parts + (size_t)(grp * g.K * len) * g.es;
         for (int64_t n = g.N * grp / G; n < g.N * (grp + 1) / G; n++) {
             if (slot == 1) {   /* part += dy_n · colᵀ */
+                if (dy_zero(&g, gout, n)) continue;
                 const char *col = col_of(o, &g, wk, o->in[0]->value.data, n, false);
                 gemm(g.dt, false, true, g.K, g.crs, g.pq, dy_of(o, &g, wk, gout, n), col, 1.0, part);
             } else {           /* part[k] += Σ_i dy_n[k, i] (· relu'(y_n[k, i])) */
@@ -424,6 +449,7 @@ static void conv_vjp(const ad_node *o, int slot, const void *gout, void *gin)
     if (!wk) return;   /* only for a node not recorded; the arena's message stands */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
+        if (dy_zero(&g, gout, n)) continue;
         char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
         gemm(g.dt, true, false, g.crs, g.pq, g.K, o->in[1]->value.data, dy_of(o, &g, wk, gout, n), 0.0, col);
         col2im(g.dt, &g, col, (char *)gin + (size_t)(n * g.chw) * g.es);

@@ -472,6 +472,9 @@ static void test_conv2d_against_naive(void **state)
             for (int i = 0; i < nw; i++) w[i] = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
             for (int i = 0; i < K; i++) b[i] = 0.1 * i;
             for (int i = 0; i < ny; i++) gy[i] = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
+            /* image 0's dy all +0 and image N-1's all -0 (N > 2): the vjps skip those images' GEMMs */
+            if (N > 2)
+                for (int i = 0; i < K * P * Q; i++) gy[i] = 0.0, gy[(N - 1) * K * P * Q + i] = -0.0;
             naive_conv(x, w, b, y, N, C, H, W, K, R, S, st, pd, P, Q);
             ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
             double tol = dt ? 1e-4 : 1e-12;
@@ -613,6 +616,34 @@ static void test_threads_bit_identical(void **state)
     assert_non_null(strstr(ad_last_error(), "set_threads: 0 threads"));
 }
 
+/* A NaN in one image's dy, the rest of that image and every other image's dy
+ * zero: the image is not skipped as zero (NaN != 0), so the NaN reaches dx
+ * under its receptive field and dw; the zero images' dx stays 0. */
+static void test_conv2d_nan_cotangent_not_skipped(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++) {
+        ad_context *ctx = ad_context_new();
+        ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+        int64_t sx[] = {3, 2, 5, 5}, sw[] = {2, 2, 3, 3}, sy[] = {3, 2, 5, 5};
+        ad_node *x = ad_variable(ctx, d, 4, sx, NULL), *w = ad_variable(ctx, d, 4, sw, NULL);
+        for (int64_t i = 0; i < x->value.size; i++) ad_tensor_set(&x->value, i, 0.1 * (double)(i % 7) - 0.3);
+        for (int64_t i = 0; i < w->value.size; i++) ad_tensor_set(&w->value, i, 0.2 * (double)(i % 5) - 0.4);
+        ad_node *y = ad_conv2d(ctx, x, w, NULL, 1, 1);
+        assert_non_null(y);
+        ad_tensor *cot = ad_tensor_new(d, 4, sy);
+        ad_tensor_set(cot, 50 + 12, NAN);   /* image 1, channel 0, (2, 2) */
+        ad_backward_opts o = {.cotangent = cot};
+        assert_int_equal(ad_backward_ex(ctx, y, &o), AD_OK);
+        for (int64_t i = 0; i < 50; i++) assert_true(ad_grad_at(x, i) == 0);            /* image 0 */
+        assert_true(isnan(ad_grad_at(x, 50 + 12)));                                     /* image 1, under the NaN */
+        for (int64_t i = 100; i < 150; i++) assert_true(ad_grad_at(x, i) == 0);         /* image 2 */
+        assert_true(isnan(ad_grad_at(w, 4)));                                           /* every tap sees it */
+        ad_tensor_free(cot);
+        ad_context_free(ctx);
+    }
+}
+
 static void test_conv2d_errors(void **state)
 {
     (void)state;
@@ -674,7 +705,7 @@ int main(void)
         cmocka_unit_test(test_nan_and_losses),
         cmocka_unit_test(test_softmax_values), cmocka_unit_test(test_cross_entropy_values),
         cmocka_unit_test(test_pooling_lecture_example), cmocka_unit_test(test_conv2d_against_naive),
-        cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_broken_conv2d_is_caught),
+        cmocka_unit_test(test_conv2d_errors), cmocka_unit_test(test_conv2d_nan_cotangent_not_skipped), cmocka_unit_test(test_broken_conv2d_is_caught),
         cmocka_unit_test(test_threads_bit_identical), cmocka_unit_test(test_maxpool_propagates_nan),
         cmocka_unit_test(test_maxpool_against_rule), cmocka_unit_test(test_conv2d_relu_is_relu_of_conv2d),
     };
