@@ -160,7 +160,11 @@ typedef struct ad_backward_opts {
 } ad_backward_opts;
 
 /* dL/dy = 1 for a scalar y, accumulated (+=) into the grads of every node
- * that requires grad and from which y is reachable. */
+ * that requires grad and from which y is reachable. The graph is
+ * differentiated at the values its forward saw: do not write a node's value
+ * between making the ops that read it and their backward (an op may keep
+ * data from its forward, as conv2d keeps its im2col columns; PyTorch
+ * refuses such a write). Change a leaf's value, then build the graph again. */
 ad_status ad_backward(ad_context *ctx, ad_node *y);
 ad_status ad_backward_ex(ad_context *ctx, ad_node *y, const ad_backward_opts *opts);
 /* Zero (release) every grad in the context. */

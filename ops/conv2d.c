@@ -218,8 +218,8 @@ typedef struct conv_work {
  * MB at batch 64 saves 6% of the epoch; keeping batch 256's 20 and 15 MB
  * costs 8% (they come back from memory, slower than im2col rebuilds them).
  * Kept or not, dw is the same number as long as x is not written between
- * the forward and the backward (writing a recorded node's input in place is
- * outside the engine's contract, as in PyTorch, which refuses it). */
+ * the forward and the backward (which ad_graph.h's ad_backward rules out,
+ * as PyTorch does). */
 #define KEPT_COLS_MAX ((size_t)8 << 20)
 
 static bool fused_relu(const ad_node *o) { return o->op == &ad_op_conv2d_relu; }
