@@ -207,8 +207,8 @@ typedef struct conv_work {
     char *cols;        /* nt cols */
     char *parts;       /* conv_groups(N) × K × C·R·S */
     char *dys;         /* conv2d_relu: nt masked dy_n (K, P·Q) */
-    char *kept;        /* N cols of the forward's x, for dw and the jvp's conv(x, tw); NULL over KEPT_COLS_MAX */
-    bool kept_full;    /* the forward has filled kept */
+    char *kept;        /* N cols of the forward's x, for dw and the jvp's conv(x, tw); NULL over KEPT_COLS_MAX.
+                          Made by the forward, which fills it before anything else can read it */
 } conv_work;
 
 /* The forward's cols are kept for dw (and the jvp's conv(x, tw)) when the
@@ -236,7 +236,6 @@ static conv_work *work_new(const ad_node *o, int nt, bool keep_cols)
     wk->cols = ad_node_alloc(m, (size_t)nt * wk->col_bytes);
     wk->parts = ad_node_alloc(m, (size_t)(conv_groups(g.N) * g.K * g.C * g.R * g.S) * es);
     wk->dys = fused_relu(o) ? ad_node_alloc(m, (size_t)nt * (size_t)(g.K * g.P * g.Q) * es) : NULL;
-    wk->kept_full = false;
     bool keep = keep_cols && g.N > 0 && wk->col_bytes <= KEPT_COLS_MAX / (size_t)g.N;
     wk->kept = keep ? ad_node_alloc(m, (size_t)g.N * wk->col_bytes) : NULL;
     return wk->cols && wk->parts && (wk->dys || !fused_relu(o)) && (wk->kept || !keep) ? wk : NULL;
@@ -285,12 +284,12 @@ static bool dy_zero(const geom *g, const void *gout, int64_t n)
                                : all_zero_d((const bits64 *)(const void *)dy, len);
 }
 
-/* Image n's col of x: the kept one where the forward filled it and x is the
- * node's own input (or, with `fill`, the kept one to fill), else this
- * thread's buffer, filled here. */
+/* Image n's col of x: the kept one where there are kept cols and x is the
+ * node's own input (with `fill`, in the forward: the kept one, filled here),
+ * else this thread's buffer, filled here. */
 static char *col_of(const ad_node *o, const geom *g, const conv_work *wk, const void *x, int64_t n, bool fill)
 {
-    if (wk->kept && (fill || (wk->kept_full && x == o->in[0]->value.data))) {
+    if (wk->kept && (fill || x == o->in[0]->value.data)) {
         char *col = wk->kept + (size_t)n * wk->col_bytes;
         if (fill) im2col(g->dt, g, (const char *)x + (size_t)(n * g->chw) * g->es, col);
         return col;
@@ -402,12 +401,9 @@ static const char *dy_of(const ad_node *o, const geom *g, const conv_work *wk, c
 static ad_status conv_forward(ad_node *o)
 {
     bool recording = ad_node_recording(o);
-    conv_work *wk = NULL;
-    if (recording && !(o->saved = wk = work_new(o, ad_threads(), true))) return ad_last_status();
-    ad_status st = conv_into(o, o->in[0]->value.data, o->in[1]->value.data, o->n_in == 3 ? o->in[2]->value.data : NULL,
-                             o->value.data, false, fused_relu(o), recording);
-    if (wk && st == AD_OK) wk->kept_full = wk->kept != NULL;
-    return st;
+    if (recording && !(o->saved = work_new(o, ad_threads(), true))) return ad_last_status();
+    return conv_into(o, o->in[0]->value.data, o->in[1]->value.data, o->n_in == 3 ? o->in[2]->value.data : NULL,
+                     o->value.data, false, fused_relu(o), recording);
 }
 
 /* dw or db: each group of images sums into part[grp] (K·len elements);
