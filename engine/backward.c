@@ -169,9 +169,11 @@ static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_op
 
 static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_opts *o, uint32_t epoch)
 {
-    /* 1. Which nodes does y depend on (through nodes that want grads)? */
-    uint32_t n_ids = y->id + 1;
-    for (uint32_t id = n_ids; id-- > 0;) {
+    /* 1. Which nodes does y depend on (through nodes that want grads)? All
+     * have ids in [lo, n_ids): the lists below cover that span only, so the
+     * nodes a context holds below the graph cost nothing (as in the push sweep). */
+    uint32_t n_ids = y->id + 1, lo = y->id;
+    for (uint32_t id = n_ids; id-- > lo;) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         for (int s = 0; s < n->n_in; s++) {
@@ -180,52 +182,54 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
                 return ad_fail(AD_ERR_ARG, "backward: op %s has no vjp for input %d", n->op->name, s);
             ad_status st = touch(n->in[s], epoch);
             if (st != AD_OK) return st;
+            if (n->in[s]->id < lo) lo = n->in[s]->id;
         }
     }
+    uint32_t span = n_ids - lo;   /* node id -> list index id - lo */
     /* 2. Consumer lists (compressed rows): for each node, the (consumer, slot)
      * edges that use it, consumers in decreasing id order. */
-    uint32_t *start = calloc((size_t)n_ids + 1, sizeof *start);
+    uint32_t *start = calloc((size_t)span + 1, sizeof *start);
     if (!start) return ad_fail(AD_ERR_NOMEM, "backward: out of memory for consumer lists");
     size_t n_edges = 0;
-    for (uint32_t id = 0; id < n_ids; id++) {
+    for (uint32_t id = lo; id < n_ids; id++) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         for (int s = 0; s < n->n_in; s++)
             if (wants_grad(n->in[s])) {
-                start[n->in[s]->id + 1]++;
+                start[n->in[s]->id - lo + 1]++;
                 n_edges++;
             }
     }
-    for (uint32_t i = 0; i < n_ids; i++) start[i + 1] += start[i];
+    for (uint32_t i = 0; i < span; i++) start[i + 1] += start[i];
     uint64_t *edge = malloc((n_edges ? n_edges : 1) * sizeof *edge);   /* consumer id << 2 | slot */
-    uint32_t *fill = malloc((size_t)n_ids * sizeof *fill);
+    uint32_t *fill = malloc((size_t)span * sizeof *fill);
     if (!edge || !fill) {
         free(start);
         free(edge);
         free(fill);
         return ad_fail(AD_ERR_NOMEM, "backward: out of memory for consumer lists");
     }
-    memcpy(fill, start, (size_t)n_ids * sizeof *fill);
-    for (uint32_t id = n_ids; id-- > 0;) {
+    memcpy(fill, start, (size_t)span * sizeof *fill);
+    for (uint32_t id = n_ids; id-- > lo;) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         for (int s = 0; s < n->n_in; s++)
-            if (wants_grad(n->in[s])) edge[fill[n->in[s]->id]++] = ((uint64_t)id << 2) | (uint64_t)s;
+            if (wants_grad(n->in[s])) edge[fill[n->in[s]->id - lo]++] = ((uint64_t)id << 2) | (uint64_t)s;
     }
     /* 3. Sweep: each node pulls its adjoint from its consumers, which all
      * have larger ids and so are final already. */
     ad_status st = AD_OK;
-    for (uint32_t id = n_ids; id-- > 0 && st == AD_OK;) {
+    for (uint32_t id = n_ids; id-- > lo && st == AD_OK;) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || n == y) continue;
-        for (uint32_t e = start[id]; e < start[id + 1] && st == AD_OK; e++) {
+        for (uint32_t e = start[id - lo]; e < start[id - lo + 1] && st == AD_OK; e++) {
             ad_node *c = node_at(ctx, (uint32_t)(edge[e] >> 2));
             int slot = (int)(edge[e] & 3);
             kernels_of(c)->vjp(c, slot, c->grad, n->grad);
             st = device_status(c, slot);
             if (ctx->check_finite && st == AD_OK) st = check_finite_grad(c, slot);
             if (o->hook) {
-                ad_backward_step step = {c, slot, n, e + 1 == start[id + 1]};
+                ad_backward_step step = {c, slot, n, e + 1 == start[id - lo + 1]};
                 o->hook(&step, o->hook_user);
             }
         }
