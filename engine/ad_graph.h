@@ -167,6 +167,17 @@ typedef struct ad_backward_opts {
  * refuses such a write). Change a leaf's value, then build the graph again. */
 ad_status ad_backward(ad_context *ctx, ad_node *y);
 ad_status ad_backward_ex(ad_context *ctx, ad_node *y, const ad_backward_opts *opts);
+/* Many cotangents in one sweep: the vector-Jacobian products of `rows`
+ * cotangents with respect to the nodes wrt[0..n_wrt), each vjp called once
+ * with the whole block (ad_op.h). cotangents: rows × y's size elements of
+ * y's dtype, on y's device, one cotangent after another. grads[i]: rows ×
+ * wrt[i]'s size elements, its dtype and device; row r gets += (∂y/∂wrt[i])ᵀ
+ * times cotangent r. Node grads are not touched; nodes between use scratch
+ * freed before the return; no hook is called. gradcheck takes the rows of
+ * its reverse-mode Jacobians this way, a block of one-hot cotangents at a
+ * time. (PyTorch: torch.autograd.grad with is_grads_batched=True.) */
+ad_status ad_backward_block(ad_context *ctx, ad_node *y, int rows, const void *cotangents, int n_wrt,
+                            ad_node *const *wrt, void *const *grads);
 /* Zero (release) every grad in the context. */
 void ad_zero_grad(ad_context *ctx);
 /* Zero one node's grad. */

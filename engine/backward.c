@@ -46,20 +46,26 @@ static ad_status device_status(const ad_node *consumer, int slot)
 /* After consumer's vjp into input `slot`: the first vjp to leave a
  * non-finite gradient fails, whether it made it from a finite output
  * gradient or passed on a non-finite one (a NaN cotangent, say). */
-static ad_status check_finite_grad(const ad_node *consumer, int slot)
+static ad_status check_finite_grad(const ad_node *consumer, int slot, int rows, const void *gout, const void *gin)
 {
     const ad_node *in = consumer->in[slot];
-    int64_t bad;
-    double bad_value;
-    if (ad_values_finite(&in->value, in->grad, &bad, &bad_value)) return AD_OK;
-    bool made = ad_values_finite(&consumer->value, consumer->grad, NULL, NULL);
-    char ix[64], sh[64];
-    return ad_fail(AD_ERR_NONFINITE,
-                   "%s: its vjp for input %d %s a non-finite gradient %g at %s of input %s (node #%u%s) %s",
-                   consumer->op->name, slot, made ? "made" : "passed on", bad_value,
-                   ad_index_str(&in->value, bad, ix, sizeof ix), ad_shape_str(&in->value, sh, sizeof sh), in->id,
-                   in->value.device == AD_CUDA ? ", on the GPU" : "",
-                   made ? "from a finite output gradient" : "from its output's non-finite gradient");
+    size_t in_row = (size_t)in->value.size * ad_dtype_size((ad_dtype)in->value.dtype);
+    size_t out_row = (size_t)consumer->value.size * ad_dtype_size((ad_dtype)consumer->value.dtype);
+    for (int r = 0; r < rows; r++) {
+        int64_t bad;
+        double bad_value;
+        if (ad_values_finite(&in->value, (const char *)gin + r * in_row, &bad, &bad_value)) continue;
+        bool made = ad_values_finite(&consumer->value, (const char *)gout + r * out_row, NULL, NULL);
+        char ix[64], sh[64], row[48] = "";
+        if (rows > 1) snprintf(row, sizeof row, ", cotangent %d of the block", r);
+        return ad_fail(AD_ERR_NONFINITE,
+                       "%s: its vjp for input %d %s a non-finite gradient %g at %s of input %s (node #%u%s%s) %s",
+                       consumer->op->name, slot, made ? "made" : "passed on", bad_value,
+                       ad_index_str(&in->value, bad, ix, sizeof ix), ad_shape_str(&in->value, sh, sizeof sh), in->id,
+                       in->value.device == AD_CUDA ? ", on the GPU" : "", row,
+                       made ? "from a finite output gradient" : "from its output's non-finite gradient");
+    }
+    return AD_OK;
 }
 
 static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
@@ -119,7 +125,7 @@ static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts
         if (f32) in->inline_grad.f32 += (float)((double)n->inline_grad.f32 * sk->d(a, b, y, s));
         else in->inline_grad.f64 += n->inline_grad.f64 * sk->d(a, b, y, s);
         ad_status st;
-        if (ctx->check_finite && (st = check_finite_grad(n, s)) != AD_OK) return st;
+        if (ctx->check_finite && (st = check_finite_grad(n, s, 1, n->grad, in->grad)) != AD_OK) return st;
         if (o->hook) {
             ad_backward_step step = {n, s, in, false};
             o->hook(&step, o->hook_user);
@@ -155,9 +161,9 @@ static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_op
             pending += in->mark != epoch && in->op;
             ad_status st = touch(in, epoch);
             if (st != AD_OK) return st;
-            k->vjp(n, s, n->grad, in->grad);
+            k->vjp(n, s, 1, n->grad, in->grad);
             if ((st = device_status(n, s)) != AD_OK) return st;
-            if (ctx->check_finite && (st = check_finite_grad(n, s)) != AD_OK) return st;
+            if (ctx->check_finite && (st = check_finite_grad(n, s, 1, n->grad, in->grad)) != AD_OK) return st;
             if (o->hook) {
                 ad_backward_step step = {n, s, in, false};
                 o->hook(&step, o->hook_user);
@@ -225,9 +231,9 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
         for (uint32_t e = start[id - lo]; e < start[id - lo + 1] && st == AD_OK; e++) {
             ad_node *c = node_at(ctx, (uint32_t)(edge[e] >> 2));
             int slot = (int)(edge[e] & 3);
-            kernels_of(c)->vjp(c, slot, c->grad, n->grad);
+            kernels_of(c)->vjp(c, slot, 1, c->grad, n->grad);
             st = device_status(c, slot);
-            if (ctx->check_finite && st == AD_OK) st = check_finite_grad(c, slot);
+            if (ctx->check_finite && st == AD_OK) st = check_finite_grad(c, slot, 1, c->grad, n->grad);
             if (o->hook) {
                 ad_backward_step step = {c, slot, n, e + 1 == start[id - lo + 1]};
                 o->hook(&step, o->hook_user);
@@ -240,31 +246,172 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
     return st;
 }
 
-ad_status ad_backward_ex(ad_context *ctx, ad_node *y, const ad_backward_opts *opts)
+/* The checks every backward entry makes of the context and the output. */
+static ad_status check_output(ad_context *ctx, const ad_node *y, const char *who)
 {
-    ad_backward_opts defaults = {AD_BACKWARD_PUSH, NULL, NULL, NULL};
-    const ad_backward_opts *o = opts ? opts : &defaults;
-    ad_status st = ad_check_context(ctx, "backward");
+    ad_status st = ad_check_context(ctx, who);
     if (st != AD_OK) return st;
     if (!y) {
         if (ad_last_status() != AD_OK) return ad_last_status();   /* keep the error that made the NULL */
-        return ad_fail(AD_ERR_ARG, "backward: output is NULL");
+        return ad_fail(AD_ERR_ARG, "%s: output is NULL", who);
     }
-    if (!ad_node_in_context(ctx, y))
-        return ad_fail(AD_ERR_STATE, "backward: the output does not belong to this context");
+    if (!ad_node_in_context(ctx, y)) return ad_fail(AD_ERR_STATE, "%s: the output does not belong to this context", who);
     if (!wants_grad(y))
         return ad_fail(AD_ERR_STATE,
-                       "backward: the output does not require grad (no variable feeds it, or it was made with grad mode "
-                       "off)");
-    if (o->variant != AD_BACKWARD_PUSH && o->variant != AD_BACKWARD_PULL)
-        return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
+                       "%s: the output does not require grad (no variable feeds it, or it was made with grad mode off)",
+                       who);
+    return AD_OK;
+}
+
+/* A fresh pass number: marks equal to it are this pass's. */
+static uint32_t next_epoch(ad_context *ctx)
+{
     uint32_t epoch = ++ctx->epoch;
     if (epoch == 0) {   /* wrapped: clear all marks so none looks current */
         for (uint32_t id = 0; id < ctx->n_nodes; id++) node_at(ctx, id)->mark = 0;
         epoch = ctx->epoch = 1;
     }
+    return epoch;
+}
+
+ad_status ad_backward_ex(ad_context *ctx, ad_node *y, const ad_backward_opts *opts)
+{
+    ad_backward_opts defaults = {AD_BACKWARD_PUSH, NULL, NULL, NULL};
+    const ad_backward_opts *o = opts ? opts : &defaults;
+    ad_status st = check_output(ctx, y, "backward");
+    if (st != AD_OK) return st;
+    if (o->variant != AD_BACKWARD_PUSH && o->variant != AD_BACKWARD_PULL)
+        return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
+    uint32_t epoch = next_epoch(ctx);
     if ((st = seed_output(y, o->cotangent, epoch)) != AD_OK) return st;
     return o->variant == AD_BACKWARD_PULL ? backward_pull(ctx, y, o, epoch) : backward_push(ctx, y, o, epoch);
+}
+
+/* ---- a block of cotangents in one sweep ---- */
+/* The block's buffers: one per node id in [lo, y] that the pass touches
+ * (rows times the node's size): the caller's grads for the leaves asked for,
+ * zeroed scratch for nodes with an op, NULL for what needs none. */
+typedef struct block_bufs {
+    uint32_t lo;
+    void **buf;
+    bool *scratch;
+} block_bufs;
+
+static size_t row_bytes(const ad_node *n) { return (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype); }
+
+static void *scratch_new(const ad_node *n, size_t bytes)
+{
+    if (n->value.device == AD_CUDA) {
+        void *p = ad_gpu_malloc(bytes);
+        if (p && ad_gpu_memzero(p, bytes) != AD_OK) {
+            ad_gpu_free(p);
+            p = NULL;
+        }
+        return p;
+    }
+    void *p = calloc(1, bytes);
+    if (!p) ad_fail(AD_ERR_NOMEM, "backward_block: out of memory for a block of %zu bytes (node #%u)", bytes, n->id);
+    return p;
+}
+
+/* dst += src: `count` elements of n's dtype, on n's device. */
+static ad_status add_into(const ad_node *n, void *dst, const void *src, int64_t count)
+{
+    if (n->value.device == AD_CUDA) return ad_gpu_add_into((ad_dtype)n->value.dtype, dst, src, count);
+    AD_DISPATCH(n->value.dtype, {
+        T *D = dst;
+        const T *S = src;
+        for (int64_t i = 0; i < count; i++) D[i] += S[i];
+    });
+    return AD_OK;
+}
+
+static void block_free(ad_context *ctx, block_bufs *b, uint32_t hi)
+{
+    for (uint32_t id = b->lo; b->buf && b->scratch && id <= hi; id++) {
+        if (!b->scratch[id - b->lo]) continue;
+        if (node_at(ctx, id)->value.device == AD_CUDA) ad_gpu_free(b->buf[id - b->lo]);
+        else free(b->buf[id - b->lo]);
+    }
+    free(b->buf);
+    free(b->scratch);
+}
+
+ad_status ad_backward_block(ad_context *ctx, ad_node *y, int rows, const void *cotangents, int n_wrt,
+                            ad_node *const *wrt, void *const *grads)
+{
+    ad_status st = check_output(ctx, y, "backward_block");
+    if (st != AD_OK) return st;
+    if (rows < 1 || !cotangents || n_wrt < 1 || !wrt || !grads)
+        return ad_fail(AD_ERR_ARG, "backward_block: needs rows >= 1 (got %d), the cotangents, and 1 or more nodes "
+                       "with their grads (got %d)", rows, n_wrt);
+    for (int i = 0; i < n_wrt; i++) {
+        if (!wrt[i] || !grads[i] || !ad_node_in_context(ctx, wrt[i]))
+            return ad_fail(AD_ERR_ARG, "backward_block: node %d of %d is NULL, has no grad buffer, or is not of this "
+                           "context", i, n_wrt);
+        if (!wants_grad(wrt[i]))
+            return ad_fail(AD_ERR_STATE, "backward_block: node #%u (%d of the list) does not require grad",
+                           wrt[i]->id, i);
+        for (int j = 0; j < i; j++)
+            if (wrt[j] == wrt[i])
+                return ad_fail(AD_ERR_ARG, "backward_block: node #%u is listed twice (%d and %d)", wrt[i]->id, j, i);
+    }
+    /* 1. What y depends on through nodes that want grads: ids in [lo, y]. */
+    uint32_t epoch = next_epoch(ctx), lo = y->id;
+    y->mark = epoch;
+    for (uint32_t id = y->id + 1; id-- > lo;) {
+        ad_node *n = node_at(ctx, id);
+        if (n->mark != epoch || !n->op) continue;
+        for (int s = 0; s < n->n_in; s++) {
+            ad_node *in = n->in[s];
+            if (!wants_grad(in)) continue;
+            if (!kernels_of(n)->vjp)
+                return ad_fail(AD_ERR_ARG, "backward_block: op %s has no vjp for input %d", n->op->name, s);
+            in->mark = epoch;
+            if (in->id < lo) lo = in->id;
+        }
+    }
+    /* 2. Buffers. rows·size must fit: the largest node bounds them all. */
+    uint32_t span = y->id + 1 - lo;
+    block_bufs b = {lo, calloc(span, sizeof(void *)), calloc(span, sizeof(bool))};
+    if (!b.buf || !b.scratch) {
+        block_free(ctx, &b, lo);
+        return ad_fail(AD_ERR_NOMEM, "backward_block: out of memory for %u buffers", span);
+    }
+    for (int i = 0; i < n_wrt; i++)
+        if (!wrt[i]->op && wrt[i]->mark == epoch) b.buf[wrt[i]->id - lo] = grads[i];
+    for (uint32_t id = lo; id <= y->id && st == AD_OK; id++) {
+        ad_node *n = node_at(ctx, id);
+        if (n->mark != epoch || !n->op) continue;
+        size_t bytes;
+        if (__builtin_mul_overflow(row_bytes(n), (size_t)rows, &bytes))
+            st = ad_fail(AD_ERR_ARG, "backward_block: %d rows of node #%u (%lld elements) overflow memory", rows, id,
+                         (long long)n->value.size);
+        else if (!(b.buf[id - lo] = scratch_new(n, bytes))) st = ad_last_status();
+        else b.scratch[id - lo] = true;
+    }
+    /* 3. Seed y's rows with the cotangents, then sweep as the push variant
+     * does, each vjp taking the whole block. */
+    if (st == AD_OK && b.buf[y->id - lo]) st = add_into(y, b.buf[y->id - lo], cotangents, (int64_t)rows * y->value.size);
+    for (uint32_t id = y->id + 1; st == AD_OK && id-- > lo;) {
+        ad_node *n = node_at(ctx, id);
+        if (n->mark != epoch || !n->op) continue;
+        const ad_op_kernels *k = kernels_of(n);
+        for (int s = 0; s < n->n_in && st == AD_OK; s++) {
+            ad_node *in = n->in[s];
+            void *gin = wants_grad(in) ? b.buf[in->id - lo] : NULL;
+            if (!gin) continue;   /* a leaf not asked for */
+            k->vjp(n, s, rows, b.buf[id - lo], gin);
+            st = device_status(n, s);
+            if (st == AD_OK && ctx->check_finite) st = check_finite_grad(n, s, rows, b.buf[id - lo], gin);
+        }
+    }
+    /* 4. Nodes with an op that were asked for: their rows into the caller's grads. */
+    for (int i = 0; i < n_wrt && st == AD_OK; i++)
+        if (wrt[i]->op && wrt[i]->mark == epoch)
+            st = add_into(wrt[i], grads[i], b.buf[wrt[i]->id - lo], (int64_t)rows * wrt[i]->value.size);
+    block_free(ctx, &b, y->id);
+    return st;
 }
 
 ad_status ad_backward(ad_context *ctx, ad_node *y) { return ad_backward_ex(ctx, y, NULL); }

@@ -135,11 +135,11 @@ double ad_local_partial(const ad_node *c, int slot)
     const ad_node *in = c->in[slot];
     if (in->value.dtype == AD_FLOAT32) {
         float one = 1.0f, g = 0.0f;
-        c->op->cpu.vjp(c, slot, &one, &g);
+        c->op->cpu.vjp(c, slot, 1, &one, &g);
         return g;
     }
     double one = 1.0, g = 0.0;
-    c->op->cpu.vjp(c, slot, &one, &g);
+    c->op->cpu.vjp(c, slot, 1, &one, &g);
     return g;
 }
 

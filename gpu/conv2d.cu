@@ -196,10 +196,11 @@ static ad_status conv_vjp_status(const ad_node *o, int slot, const void *gout, v
     return st;
 }
 
-static void conv_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gin)
+static void conv_vjp_cuda1(const ad_node *o, int slot, const void *gout, void *gin)
 {
     ad_gpu_note(conv_vjp_status(o, slot, gout, gin));
 }
+AD_VJP_BY_ROWS(conv_vjp_cuda, conv_vjp_cuda1)
 
 static void conv_jvp_cuda(ad_node *o, int k)
 {
@@ -252,7 +253,7 @@ static ad_status conv_relu_forward_cuda(ad_node *o)
     return launched();
 }
 
-static void conv_relu_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gin)
+static void conv_relu_vjp_cuda1(const ad_node *o, int slot, const void *gout, void *gin)
 {
     void *masked = ad_gpu_malloc(elems_bytes((ad_dtype)o->value.dtype, o->value.size));
     ad_status st = masked ? relu_mask(o, gout, masked) : ad_last_status();
@@ -260,6 +261,7 @@ static void conv_relu_vjp_cuda(const ad_node *o, int slot, const void *gout, voi
     ad_gpu_free(masked);
     ad_gpu_note(st);
 }
+AD_VJP_BY_ROWS(conv_relu_vjp_cuda, conv_relu_vjp_cuda1)
 
 static void conv_relu_jvp_cuda(ad_node *o, int k)
 {

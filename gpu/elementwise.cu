@@ -98,7 +98,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         });                                                                                                            \
         return AD_CUDA_CHECK(cudaGetLastError());                                                                      \
     }                                                                                                                  \
-    static void NAME##_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gin)                              \
+    static void NAME##_vjp_cuda1(const ad_node *o, int slot, const void *gout, void *gin)                             \
     {                                                                                                                  \
         ad_bcast bc;                                                                                                   \
         ad_bcast_setup(o, &bc);                                                                                        \
@@ -110,6 +110,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         });                                                                                                            \
         AD_CUDA_LAUNCHED();                                                                                            \
     }                                                                                                                  \
+    AD_VJP_BY_ROWS(NAME##_vjp_cuda, NAME##_vjp_cuda1)                                                                  \
     static void NAME##_jvp_cuda(ad_node *o, int k)                                                                     \
     {                                                                                                                  \
         ad_bcast bc;                                                                                                   \
@@ -140,7 +141,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         });                                                                                                            \
         return AD_CUDA_CHECK(cudaGetLastError());                                                                      \
     }                                                                                                                  \
-    static void NAME##_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gin)                              \
+    static void NAME##_vjp_cuda1(const ad_node *o, int slot, const void *gout, void *gin)                             \
     {                                                                                                                  \
         (void)slot;                                                                                                    \
         int64_t n = o->value.size;                                                                                     \
@@ -151,6 +152,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         });                                                                                                            \
         AD_CUDA_LAUNCHED();                                                                                            \
     }                                                                                                                  \
+    AD_VJP_BY_ROWS(NAME##_vjp_cuda, NAME##_vjp_cuda1)                                                                  \
     static void NAME##_jvp_cuda(ad_node *o, int k)                                                                     \
     {                                                                                                                  \
         int64_t n = o->value.size;                                                                                     \

@@ -115,7 +115,7 @@ static ad_status ce_forward_cuda(ad_node *o)
     return AD_CUDA_CHECK(cudaGetLastError());
 }
 
-static void ce_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
+static void ce_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
 {
     if (slot != 0) return;   // targets and weights are constants (checked in the shape rule)
     ce_args a = ce_of(o);
@@ -126,6 +126,7 @@ static void ce_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
     });
     AD_CUDA_LAUNCHED();
 }
+AD_VJP_BY_ROWS(ce_vjp_cuda, ce_vjp_cuda1)
 
 static void ce_jvp_cuda(ad_node *o, int k)
 {
@@ -197,7 +198,7 @@ static ad_status mse_forward_cuda(ad_node *o)
     return AD_CUDA_CHECK(cudaGetLastError());
 }
 
-static void mse_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
+static void mse_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
 {
     ad_bcast bc;
     int64_t n = ad_mse_bcast(o, &bc);
@@ -209,6 +210,7 @@ static void mse_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
     });
     AD_CUDA_LAUNCHED();
 }
+AD_VJP_BY_ROWS(mse_vjp_cuda, mse_vjp_cuda1)
 
 static void mse_jvp_cuda(ad_node *o, int k)
 {

@@ -41,7 +41,7 @@ static ad_status matmul_forward_cuda(ad_node *o)
     return st;
 }
 
-static void matmul_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
+static void matmul_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
 {
     ad_matmul_plan p = ad_matmul_plan_of(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
@@ -57,6 +57,7 @@ static void matmul_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin
                                     ad_elem_ptr(gin, bo, dt), p.N));
     }
 }
+AD_VJP_BY_ROWS(matmul_vjp_cuda, matmul_vjp_cuda1)
 
 static void matmul_jvp_cuda(ad_node *o, int k)
 {
@@ -117,7 +118,7 @@ static ad_status linear_forward_cuda(ad_node *o)
     return st;
 }
 
-static void linear_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
+static void linear_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
 {
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
     int64_t N = ad_linear_rows(x), n_in_f = w->shape[1], n_out = w->shape[0];
@@ -129,6 +130,7 @@ static void linear_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin
         AD_CUDA_LAUNCHED();
     }
 }
+AD_VJP_BY_ROWS(linear_vjp_cuda, linear_vjp_cuda1)
 
 static void linear_jvp_cuda(ad_node *o, int k)
 {

@@ -84,7 +84,7 @@ static ad_status pool_forward_cuda(ad_node *o)
     return AD_CUDA_CHECK(cudaGetLastError());
 }
 
-static void pool_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gin)
+static void pool_vjp_cuda1(const ad_node *o, int slot, const void *gout, void *gin)
 {
     (void)slot;
     pgeom g = geometry(o);
@@ -94,6 +94,7 @@ static void pool_vjp_cuda(const ad_node *o, int slot, const void *gout, void *gi
     });
     AD_CUDA_LAUNCHED();
 }
+AD_VJP_BY_ROWS(pool_vjp_cuda, pool_vjp_cuda1)
 
 // ad_apply calls jvp only when the one input has a tangent.
 static void pool_jvp_cuda(ad_node *o, int k)

@@ -65,7 +65,7 @@ static ad_status reduce_into(const ad_node *o, const void *x, void *y)
 
 static ad_status reduce_forward_cuda(ad_node *o) { return reduce_into(o, o->in[0]->value.data, o->value.data); }
 
-static void reduce_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
+static void reduce_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     int64_t outer, len, inner;
@@ -77,6 +77,7 @@ static void reduce_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin
     });
     AD_CUDA_LAUNCHED();
 }
+AD_VJP_BY_ROWS(reduce_vjp_cuda, reduce_vjp_cuda1)
 
 static void reduce_jvp_cuda(ad_node *o, int k)
 {

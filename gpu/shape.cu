@@ -13,11 +13,12 @@ static ad_status reshape_forward_cuda(ad_node *o)
     return AD_CUDA_CHECK(cudaMemcpy(o->value.data, o->in[0]->value.data, bytes_of(o), cudaMemcpyDeviceToDevice));
 }
 
-static void reshape_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
+static void reshape_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     ad_gpu_note(ad_gpu_add_into((ad_dtype)o->value.dtype, gin, g, o->value.size));
 }
+AD_VJP_BY_ROWS(reshape_vjp_cuda, reshape_vjp_cuda1)
 
 static void reshape_jvp_cuda(ad_node *o, int k)
 {
@@ -73,7 +74,7 @@ static ad_status permute(const ad_node *o, const void *x, void *y)
 
 static ad_status transpose_forward_cuda(ad_node *o) { return permute(o, o->in[0]->value.data, o->value.data); }
 
-static void transpose_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
+static void transpose_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     int64_t n = o->value.size;
@@ -82,6 +83,7 @@ static void transpose_vjp_cuda(const ad_node *o, int slot, const void *g, void *
     });
     AD_CUDA_LAUNCHED();
 }
+AD_VJP_BY_ROWS(transpose_vjp_cuda, transpose_vjp_cuda1)
 
 static void transpose_jvp_cuda(ad_node *o, int k)
 {

@@ -82,7 +82,7 @@ static ad_status softmax_forward_cuda(ad_node *o)
     return AD_CUDA_CHECK(cudaGetLastError());
 }
 
-static void softmax_vjp_cuda(const ad_node *o, int slot, const void *g, void *gin)
+static void softmax_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     int64_t rows, len, inner;
@@ -93,6 +93,7 @@ static void softmax_vjp_cuda(const ad_node *o, int slot, const void *g, void *gi
     });
     AD_CUDA_LAUNCHED();
 }
+AD_VJP_BY_ROWS(softmax_vjp_cuda, softmax_vjp_cuda1)
 
 // ad_apply calls jvp only when the one input has a tangent, so TX is never NULL.
 static void softmax_jvp_cuda(ad_node *o, int kdirs)

@@ -80,7 +80,7 @@ static ad_status to_device_forward(ad_node *o)
 }
 
 // gin (host) += gout (device): bring gout over, then add on the host.
-static void to_device_vjp(const ad_node *o, int slot, const void *gout, void *gin)
+static void to_device_vjp1(const ad_node *o, int slot, const void *gout, void *gin)
 {
     (void)slot;
     int64_t n = o->value.size;
@@ -100,6 +100,7 @@ static void to_device_vjp(const ad_node *o, int slot, const void *gout, void *gi
     }
     free(tmp);
 }
+AD_VJP_BY_ROWS(to_device_vjp, to_device_vjp1)
 
 static void to_device_jvp(ad_node *o, int k)
 {
@@ -118,7 +119,7 @@ static ad_status to_host_forward(ad_node *o)
 }
 
 // gin (device) += gout (host): send gout over, then add on the device.
-static void to_host_vjp(const ad_node *o, int slot, const void *gout, void *gin)
+static void to_host_vjp1(const ad_node *o, int slot, const void *gout, void *gin)
 {
     (void)slot;
     size_t bytes = bytes_of(&o->value);
@@ -132,6 +133,7 @@ static void to_host_vjp(const ad_node *o, int slot, const void *gout, void *gin)
     ad_gpu_note(st);
     ad_gpu_free(tmp);
 }
+AD_VJP_BY_ROWS(to_host_vjp, to_host_vjp1)
 
 static void to_host_jvp(ad_node *o, int k)
 {

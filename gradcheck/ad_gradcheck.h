@@ -3,11 +3,17 @@
  *
  * For f: inputs -> output tensor y (m elements), and each differentiable
  * input x_s (n_s elements), the checks are:
- *   JACOBIAN_REV  the reverse-mode Jacobian, one vjp per output row, against
- *                 the numerical Jacobian (f(x+εe_i) - f(x-εe_i)) / 2ε;
+ *   JACOBIAN_REV  the reverse-mode Jacobian against the numerical Jacobian
+ *                 (f(x+εe_i) - f(x-εe_i)) / 2ε; its rows come from backward
+ *                 sweeps of a block of one-hot cotangents each (ad_backward_block);
  *   JACOBIAN_FWD  the forward-mode Jacobian, one jvp per input column;
  *   DOT_PRODUCT   <r, J v> = <J^T r, v> for random r, v (no differences at all);
  *   DETERMINISM   backward with the same random cotangent twice, bit for bit;
+ *   BLOCK         three random cotangents as one block through one sweep (each
+ *                 vjp given all three rows) against three passes of one
+ *                 cotangent each, the path training takes: equal up to
+ *                 rounding (1e-10 of the largest). A vjp right for one
+ *                 cotangent and wrong for a block, or the other way, fails;
  *   FAST_REV / FAST_FWD (fast mode, for big inputs) u^T J_num v against
  *                 (J^T u)^T v and u^T (J v) for random u, v;
  *   DEVICE_*      (device AD_CUDA) the GPU's forward, vjp and jvp against the
@@ -76,7 +82,8 @@ typedef enum ad_gc_check {
     AD_GC_FAST_FWD,
     AD_GC_DEVICE_FORWARD,     /* --device cuda: the GPU's value against the CPU's */
     AD_GC_DEVICE_VJP,         /* ... each input's vjp for one random cotangent */
-    AD_GC_DEVICE_JVP          /* ... the jvp along one random direction */
+    AD_GC_DEVICE_JVP,         /* ... the jvp along one random direction */
+    AD_GC_BLOCK               /* a block of cotangents in one sweep against one at a time */
 } ad_gc_check;
 
 const char *ad_gc_check_name(ad_gc_check c);

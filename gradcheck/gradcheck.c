@@ -48,6 +48,7 @@ const char *ad_gc_check_name(ad_gc_check c)
     case AD_GC_DEVICE_FORWARD: return "cpu-vs-gpu-forward";
     case AD_GC_DEVICE_VJP: return "cpu-vs-gpu-vjp";
     case AD_GC_DEVICE_JVP: return "cpu-vs-gpu-jvp";
+    case AD_GC_BLOCK: return "block-vs-one";
     }
     return "?";
 }
@@ -310,11 +311,16 @@ static ad_status prefill_for(gc_run *R, unsigned long seed)
     return AD_OK;
 }
 
-/* Reverse mode: backward with cotangent cot; grads of differentiable inputs
- * into g[s] (n_s each). The input grads start filled with nonzero values
- * (prefill_for), which are subtracted afterwards: a vjp that overwrites
- * instead of accumulating shows. */
-static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long prefill_seed, bool reuse_graph)
+/* Reverse mode. rows = ONE: one cotangent (cot: m), the path training
+ * takes (ad_backward_ex into the leaves' grads). rows >= 1: a block of rows
+ * cotangents (cot: rows × m) through ad_backward_block, every vjp called
+ * once with all of them. Row r of the grads of the differentiable inputs
+ * goes into g[s] + r·n_s. The grads start filled with nonzero values
+ * (prefill_for), subtracted afterwards: a vjp that overwrites instead of
+ * accumulating shows. */
+enum { ONE = 0 };
+static ad_status vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigned long prefill_seed,
+                         bool reuse_graph)
 {
     ad_status st = prefill_for(R, prefill_seed);
     if (st == AD_OK && (!reuse_graph || !R->grad_y)) {
@@ -324,24 +330,43 @@ static ad_status vjp_all(gc_run *R, const double *cot, double **g, unsigned long
         if (st == AD_OK && !R->grad_y) st = ad_last_status();
     }
     ad_context *ctx = R->grad_ctx;
-    ad_node **leaves = R->grad_leaves;
-    ad_node *y = R->grad_y;
-    for (int s = 0; s < R->n_in && st == AD_OK; s++)
-        if (diff(R, s)) memcpy(leaves[s]->grad, R->pre[s], (size_t)R->n[s] * sizeof(double));
-    if (st == AD_OK) {
-        if (!ad_requires_grad(y)) {
-            st = ad_fail(AD_ERR_STATE, "%s: the output does not depend on any differentiable input", R->name);
+    ad_node **leaves = R->grad_leaves, *y = R->grad_y;
+    if (st == AD_OK && !ad_requires_grad(y))
+        st = ad_fail(AD_ERR_STATE, "%s: the output does not depend on any differentiable input", R->name);
+    ad_node *wrt[AD_MAX_INPUTS];
+    void *dst[AD_MAX_INPUTS];
+    int n_wrt = 0;
+    for (int s = 0; s < R->n_in && st == AD_OK; s++) {
+        if (!diff(R, s)) continue;
+        size_t bytes = (size_t)R->n[s] * sizeof(double);
+        if (rows == ONE) {
+            memcpy(leaves[s]->grad, R->pre[s], bytes);
         } else {
-            ad_tensor ct = y->value;
-            ct.data = (void *)cot;
-            ad_backward_opts opts = {.cotangent = &ct};
-            st = ad_backward_ex(ctx, y, &opts);
+            for (int r = 0; r < rows; r++) memcpy(g[s] + (int64_t)r * R->n[s], R->pre[s], bytes);
+            wrt[n_wrt] = leaves[s];
+            dst[n_wrt++] = g[s];
         }
+    }
+    if (st == AD_OK && rows == ONE) {
+        ad_tensor ct = y->value;
+        ct.data = (void *)cot;
+        ad_backward_opts opts = {.cotangent = &ct};
+        st = ad_backward_ex(ctx, y, &opts);
+    } else if (st == AD_OK) {
+        st = ad_backward_block(ctx, y, rows, cot, n_wrt, wrt, dst);
     }
     for (int s = 0; s < R->n_in && st == AD_OK; s++) {
         if (!diff(R, s)) continue;
-        const double *gr = leaves[s]->grad, *pre = R->pre[s];
-        for (int64_t j = 0; j < R->n[s]; j++) g[s][j] = gr[j] - pre[j];
+        const double *pre = R->pre[s];
+        if (rows == ONE) {
+            const double *gr = leaves[s]->grad;
+            for (int64_t j = 0; j < R->n[s]; j++) g[s][j] = gr[j] - pre[j];
+        } else {
+            for (int r = 0; r < rows; r++) {
+                double *gs = g[s] + (int64_t)r * R->n[s];
+                for (int64_t j = 0; j < R->n[s]; j++) gs[j] -= pre[j];
+            }
+        }
     }
     return st;
 }
@@ -518,6 +543,100 @@ static void put_worst(gc_run *R, ad_gc_record *rec, const worst_t *w, int s)
     rec->forward = w->fwd;
 }
 
+/* Full Jacobians, none of them stored row-major in full: the numerical one
+ * of input s is kept by columns (numT[i·m + o], as numeric_dir makes them);
+ * forward mode makes blocks of JB columns, compared as they come; reverse
+ * mode makes blocks of RB rows, one backward sweep (a block of cotangents
+ * e_o) giving those rows of every input's Jacobian at once. */
+enum { JB = 64, RB = 16 };
+
+/* A record built aside (the checks of all inputs run interleaved) and
+ * appended in the usual order: input 0 reverse, input 0 forward, input 1 ... */
+typedef struct jac_check {
+    ad_gc_record rec;
+    worst_t w;
+    double seconds;
+} jac_check;
+
+static void jac_init(gc_run *R, jac_check *j, int s, ad_gc_check c)
+{
+    memset(j, 0, sizeof *j);
+    record_init(R, &j->rec, s, c);
+}
+
+/* The check could not run: only the reason, no entries (the worst so far is dropped too). */
+static void jac_fail(gc_run *R, jac_check *j, const char *why)
+{
+    jac_init(R, j, j->rec.input, j->rec.check);
+    j->rec.pass = false;
+    snprintf(j->rec.message, sizeof j->rec.message, "%s", why);
+}
+
+/* Rows per backward sweep: RB, fewer where RB cotangents of the output
+ * would take over 32 MB (every node between holds as many rows). */
+static int block_rows(const gc_run *R)
+{
+    int64_t fit = ((int64_t)32 << 20) / (8 * (R->m > 0 ? R->m : 1));
+    return fit >= RB ? RB : fit < 1 ? 1 : (int)fit;
+}
+
+/* Rows o0 .. o0+rows-1 of every input's reverse-mode Jacobian, in one
+ * backward sweep: a block of one-hot cotangents (cot: rows × m, all zero on
+ * entry and on return), row r of input s's into tile[s] + r·n_s. */
+static ad_status jacobian_rows(gc_run *R, int64_t o0, int rows, double *cot, double **tile, unsigned long prefill,
+                               bool reuse_graph)
+{
+    for (int r = 0; r < rows; r++) cot[(int64_t)r * R->m + o0 + r] = 1;
+    ad_status st = vjp_all(R, rows, cot, tile, prefill, reuse_graph);
+    for (int r = 0; r < rows; r++) cot[(int64_t)r * R->m + o0 + r] = 0;
+    return st;
+}
+
+/* The reverse sweep: block_rows rows of every input's Jacobian per backward
+ * pass (tile[s]: that many rows of n_s), compared with the numerical columns. */
+static ad_status reverse_sweep(gc_run *R, double **numT, bool *num_ok, jac_check *rc, kink_info *kinks)
+{
+    int64_t m = R->m, B = block_rows(R);
+    scratch sc = {0};
+    double *cot = sc_alloc(&sc, B * m, true), *tile[AD_MAX_INPUTS] = {0};
+    for (int s = 0; s < R->n_in; s++)
+        if (diff(R, s)) tile[s] = sc_alloc(&sc, B * R->n[s], false);
+    ad_status st = sc.failed ? sc_status(R, "Jacobians") : AD_OK;
+    unsigned long prefill = gsl_rng_get(R->rng);
+    for (int64_t o0 = 0; o0 < m && st == AD_OK; o0 += B) {
+        int rows = (int)(m - o0 < B ? m - o0 : B);
+        st = jacobian_rows(R, o0, rows, cot, tile, prefill, o0 > 0);   /* one graph, m/B backward sweeps */
+        for (int s = 0; s < R->n_in && st == AD_OK; s++) {
+            if (!tile[s] || !num_ok[s]) continue;
+            int64_t n = R->n[s];
+            for (int64_t i = 0; i < n; i++) {
+                const double *nc = numT[s] + i * m + o0;
+                for (int r = 0; r < rows; r++) {
+                    double a = tile[s][(int64_t)r * n + i];
+                    compare(R, &rc[s].rec, &rc[s].w, s, o0 + r, i, nc[r], a, NAN, a, &kinks[s]);
+                }
+            }
+        }
+    }
+    sc_free(&sc);
+    return st;
+}
+
+/* Row o, element i of input s's reverse-mode Jacobian (for the forward
+ * record's worst entry): the sweep's block that holds row o, again. */
+static double reverse_entry(gc_run *R, int s, int64_t o, int64_t i)
+{
+    int64_t B = block_rows(R), o0 = o - o % B;
+    int rows = (int)(R->m - o0 < B ? R->m - o0 : B);
+    scratch sc = {0};
+    double *cot = sc_alloc(&sc, (int64_t)rows * R->m, true), *tile[AD_MAX_INPUTS] = {0}, v = NAN;
+    for (int u = 0; u < R->n_in; u++) tile[u] = diff(R, u) ? sc_alloc(&sc, (int64_t)rows * R->n[u], false) : NULL;
+    if (!sc.failed && jacobian_rows(R, o0, rows, cot, tile, R->pre_seed, true) == AD_OK)
+        v = tile[s][(o - o0) * R->n[s] + i];
+    sc_free(&sc);
+    return v;
+}
+
 /* Every entry of input s's Jacobians (small cases: --jacobian). numT is the
  * numerical one by columns; the reverse- and forward-mode ones are made here
  * again (rows, and blocks of columns), as the checks keep neither. */
@@ -528,18 +647,18 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
     scratch sc = {0};
     double *rev = (R->o->mode & AD_GC_REV) ? sc_alloc(&sc, m * n, false) : NULL;
     double *fwd = (R->o->mode & AD_GC_FWD) ? sc_alloc(&sc, m * n, false) : NULL;
-    double *cot = sc_alloc(&sc, m, true), *blk = sc_alloc(&sc, 64 * m, false), *g[AD_MAX_INPUTS] = {0};
-    for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? sc_alloc(&sc, R->n[u], false) : NULL;
+    int64_t B = block_rows(R);
+    double *cot = sc_alloc(&sc, B * m, true), *blk = sc_alloc(&sc, 64 * m, false), *tile[AD_MAX_INPUTS] = {0};
+    for (int u = 0; u < R->n_in; u++) tile[u] = diff(R, u) ? sc_alloc(&sc, B * R->n[u], false) : NULL;
     if (sc.failed) {
         fprintf(f, "Jacobian of %s w.r.t. input %d: out of memory to print it\n", R->name, s);
         sc_free(&sc);
         return;
     }
-    for (int64_t o = 0; rev && o < m; o++) {
-        cot[o] = 1;
-        ad_status st = vjp_all(R, cot, g, R->pre_seed, o > 0);
-        cot[o] = 0;
-        for (int64_t i = 0; i < n; i++) rev[o * n + i] = st == AD_OK ? g[s][i] : NAN;
+    for (int64_t o0 = 0; rev && o0 < m; o0 += B) {   /* the rows as the reverse sweep makes them */
+        int rows = (int)(m - o0 < B ? m - o0 : B);
+        ad_status st = jacobian_rows(R, o0, rows, cot, tile, R->pre_seed, o0 > 0);
+        for (int64_t k = 0; k < rows * n; k++) rev[o0 * n + k] = st == AD_OK ? tile[s][k] : NAN;
     }
     for (int64_t c0 = 0; fwd && c0 < n; c0 += 64) {
         int k = (int)(n - c0 < 64 ? n - c0 : 64);
@@ -565,85 +684,6 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
                     bad_r ? "  <-- reverse differs" : "", bad_f ? "  <-- forward differs" : "");
         }
     sc_free(&sc);
-}
-
-/* Full Jacobians, none of them stored row-major in full: the numerical one
- * of input s is kept by columns (numT[i·m + o], as numeric_dir makes them);
- * forward mode makes blocks of JB columns, compared as they come; reverse
- * mode makes rows, one backward pass (cotangent e_o) giving row o of every
- * input's Jacobian at once, compared a tile of RB rows at a time. */
-enum { JB = 64, RB = 16 };
-
-/* A record built aside (the checks of all inputs run interleaved) and
- * appended in the usual order: input 0 reverse, input 0 forward, input 1 ... */
-typedef struct jac_check {
-    ad_gc_record rec;
-    worst_t w;
-    double seconds;
-} jac_check;
-
-static void jac_init(gc_run *R, jac_check *j, int s, ad_gc_check c)
-{
-    memset(j, 0, sizeof *j);
-    record_init(R, &j->rec, s, c);
-}
-
-/* The check could not run: only the reason, no entries (the worst so far is dropped too). */
-static void jac_fail(gc_run *R, jac_check *j, const char *why)
-{
-    jac_init(R, j, j->rec.input, j->rec.check);
-    j->rec.pass = false;
-    snprintf(j->rec.message, sizeof j->rec.message, "%s", why);
-}
-
-/* The reverse sweep: rows o0.. of every input's Jacobian (tile[s]: RB rows of
- * n_s), compared with the numerical columns. */
-static ad_status reverse_sweep(gc_run *R, double **numT, bool *num_ok, jac_check *rc, kink_info *kinks)
-{
-    int64_t m = R->m;
-    scratch sc = {0};
-    double *cot = sc_alloc(&sc, m, true), *tile[AD_MAX_INPUTS] = {0}, *g[AD_MAX_INPUTS] = {0};
-    for (int s = 0; s < R->n_in; s++)
-        if (diff(R, s)) tile[s] = sc_alloc(&sc, RB * R->n[s], false);
-    ad_status st = sc.failed ? sc_status(R, "Jacobians") : AD_OK;
-    unsigned long prefill = gsl_rng_get(R->rng);
-    for (int64_t o0 = 0; o0 < m && st == AD_OK; o0 += RB) {
-        int rows = (int)(m - o0 < RB ? m - o0 : RB);
-        for (int r = 0; r < rows && st == AD_OK; r++) {
-            for (int s = 0; s < R->n_in; s++) g[s] = tile[s] ? tile[s] + (int64_t)r * R->n[s] : NULL;
-            cot[o0 + r] = 1;
-            st = vjp_all(R, cot, g, prefill, o0 + r > 0);   /* one graph, m backward passes */
-            cot[o0 + r] = 0;
-        }
-        for (int s = 0; s < R->n_in && st == AD_OK; s++) {
-            if (!tile[s] || !num_ok[s]) continue;
-            int64_t n = R->n[s];
-            for (int64_t i = 0; i < n; i++) {
-                const double *nc = numT[s] + i * m + o0;
-                for (int r = 0; r < rows; r++) {
-                    double a = tile[s][(int64_t)r * n + i];
-                    compare(R, &rc[s].rec, &rc[s].w, s, o0 + r, i, nc[r], a, NAN, a, &kinks[s]);
-                }
-            }
-        }
-    }
-    sc_free(&sc);
-    return st;
-}
-
-/* Row o, element i of input s's reverse-mode Jacobian (for the forward
- * record's worst entry): one more backward pass. */
-static double reverse_entry(gc_run *R, int s, int64_t o, int64_t i)
-{
-    scratch sc = {0};
-    double *cot = sc_alloc(&sc, R->m, true), *g[AD_MAX_INPUTS] = {0}, v = NAN;
-    for (int u = 0; u < R->n_in; u++) g[u] = diff(R, u) ? sc_alloc(&sc, R->n[u], false) : NULL;
-    if (!sc.failed) {
-        cot[o] = 1;
-        if (vjp_all(R, cot, g, R->pre_seed, true) == AD_OK) v = g[s][i];
-    }
-    sc_free(&sc);
-    return v;
 }
 
 static void check_jacobians(gc_run *R)
@@ -769,7 +809,7 @@ static void check_dot_product(gc_run *R)
     for (int64_t o = 0; r && o < R->m; o++) r[o] = gsl_ran_gaussian(R->rng, 1.0);
     random_dirs(R, &sc, v, g);
     ad_status st = sc.failed ? sc_status(R, "dot-product check") : jvp_cols(R, -1, 0, 1, v, jv);
-    if (st == AD_OK) st = vjp_all(R, r, g, gsl_rng_get(R->rng), false);
+    if (st == AD_OK) st = vjp_all(R, ONE, r, g, gsl_rng_get(R->rng), false);
     if (st != AD_OK) {
         fail_note(rec, st);
     } else {
@@ -811,8 +851,8 @@ static void check_determinism(gc_run *R)
         }
     /* The same pre-filled grads both times, so equal passes give equal bits. */
     unsigned long prefill = gsl_rng_get(R->rng);
-    ad_status st = sc.failed ? sc_status(R, "determinism check") : vjp_all(R, r, g1, prefill, false);
-    if (st == AD_OK) st = vjp_all(R, r, g2, prefill, false);
+    ad_status st = sc.failed ? sc_status(R, "determinism check") : vjp_all(R, ONE, r, g1, prefill, false);
+    if (st == AD_OK) st = vjp_all(R, ONE, r, g2, prefill, false);
     if (st != AD_OK) fail_note(rec, st);
     for (int s = 0; s < R->n_in && st == AD_OK; s++)
         for (int64_t j = 0; g1[s] && j < R->n[s]; j++)
@@ -825,6 +865,64 @@ static void check_determinism(gc_run *R)
                          "two backward passes with the same cotangent differ at input %d element %lld: %.17g vs %.17g",
                          s, (long long)j, g1[s][j], g2[s][j]);
             }
+    sc_free(&sc);
+    finish_record(R, rec, t0);
+}
+
+/* A block of BLOCK_ROWS random cotangents through one backward sweep
+ * against one pass per cotangent (the path training takes): the same
+ * numbers up to rounding, to 1e-10 of the largest of the row. */
+enum { BLOCK_ROWS = 3 };
+static void check_block(gc_run *R)
+{
+    double t0 = now();
+    ad_gc_record *rec = new_record(R, -1, AD_GC_BLOCK);
+    scratch sc = {0};
+    double *cot = sc_alloc(&sc, BLOCK_ROWS * R->m, false), *blk[AD_MAX_INPUTS] = {0}, *one[AD_MAX_INPUTS] = {0};
+    for (int64_t o = 0; cot && o < BLOCK_ROWS * R->m; o++) cot[o] = gsl_ran_gaussian(R->rng, 1.0);
+    for (int s = 0; s < R->n_in; s++)
+        if (diff(R, s)) {
+            blk[s] = sc_alloc(&sc, BLOCK_ROWS * R->n[s], false);
+            one[s] = sc_alloc(&sc, R->n[s], false);
+        }
+    unsigned long prefill = gsl_rng_get(R->rng);
+    ad_status st = sc.failed ? sc_status(R, "block check") : vjp_all(R, BLOCK_ROWS, cot, blk, prefill, false);
+    double worst = 0;
+    for (int r = 0; r < BLOCK_ROWS && st == AD_OK; r++) {
+        st = vjp_all(R, ONE, cot + r * R->m, one, prefill, true);
+        for (int s = 0; s < R->n_in && st == AD_OK; s++) {
+            if (!one[s]) continue;
+            const double *b = blk[s] + r * R->n[s], *a = one[s];
+            double scale = 0;
+            for (int64_t j = 0; j < R->n[s]; j++) {
+                if (fabs(a[j]) > scale) scale = fabs(a[j]);
+                if (fabs(b[j]) > scale) scale = fabs(b[j]);
+            }
+            for (int64_t j = 0; j < R->n[s]; j++) {
+                double err = fabs(b[j] - a[j]), tol = 1e-10 * scale;
+                if (err > rec->max_abs_err || err != err) rec->max_abs_err = err;
+                if (fabs(a[j]) > 0 && err / fabs(a[j]) > rec->max_rel_err) rec->max_rel_err = err / fabs(a[j]);
+                if (err <= tol) continue;
+                double ratio = tol > 0 && err == err ? err / tol : INFINITY;
+                if (!rec->pass && !(ratio > worst)) continue;
+                worst = ratio;
+                rec->pass = false;
+                char ix[48];
+                ad_tensor t = {.ndim = (uint8_t)R->ndim[s]};
+                memcpy(t.shape, R->shape[s], sizeof t.shape);
+                ad_index_str(&t, j, ix, sizeof ix);
+                snprintf(rec->worst, sizeof rec->worst, "dx%d%s", s, ix);
+                rec->x_at_worst = R->x[s][j];
+                rec->numerical = a[j];   /* the reference: one cotangent alone */
+                rec->reverse = b[j];
+                snprintf(rec->message, sizeof rec->message,
+                         "row %d of a block of %d cotangents in one backward sweep gives %.17g at %s; the same "
+                         "cotangent alone gives %.17g",
+                         r, BLOCK_ROWS, b[j], rec->worst, a[j]);
+            }
+        }
+    }
+    if (st != AD_OK) fail_note(rec, st);
     sc_free(&sc);
     finish_record(R, rec, t0);
 }
@@ -849,7 +947,7 @@ static void check_fast(gc_run *R)
         double a = 0;
         ad_status st2 = st;
         if (st2 == AD_OK && pass == 0) {
-            st2 = vjp_all(R, u, g, gsl_rng_get(R->rng), false);
+            st2 = vjp_all(R, ONE, u, g, gsl_rng_get(R->rng), false);
             for (int s = 0; s < R->n_in && st2 == AD_OK; s++)
                 for (int64_t j = 0; v[s] && j < R->n[s]; j++) a += g[s][j] * v[s][j];
         } else if (st2 == AD_OK) {
@@ -928,7 +1026,7 @@ static void check_devices_agree(gc_run *R)
         t[k] = sc_alloc(&sc, R->m, false);
         for (int s = 0; s < R->n_in; s++) g[k][s] = diff(R, s) ? sc_alloc(&sc, R->n[s], false) : NULL;
         st[k] = sc.failed ? sc_status(R, "device comparison") : eval(R, y[k]);
-        if (st[k] == AD_OK && (R->o->mode & AD_GC_REV)) st[k] = vjp_all(R, r, g[k], prefill, false);
+        if (st[k] == AD_OK && (R->o->mode & AD_GC_REV)) st[k] = vjp_all(R, ONE, r, g[k], prefill, false);
         if (st[k] == AD_OK && (R->o->mode & AD_GC_FWD)) st[k] = jvp_cols(R, -1, 0, 1, v, t[k]);
     }
     R->device = AD_CUDA;
@@ -1055,6 +1153,7 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
         }
         if (opts->mode == AD_GC_BOTH) check_dot_product(&R);
         if (opts->mode & AD_GC_REV) check_determinism(&R);
+        if (opts->mode & AD_GC_REV) check_block(&R);
         if (opts->device == AD_CUDA) check_devices_agree(&R);
         gsl_rng_free(R.rng);
     }

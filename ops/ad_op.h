@@ -8,9 +8,17 @@
  * the autograder iterate the table: a new op is checked once registered.
  *
  * Conventions:
- *  - vjp(out, slot, gout, gin): ADD J_slot^T * gout into gin. gout has the
- *    shape of out->value, gin the shape of out->in[slot]->value. Always +=,
- *    never =: with fan-out (b = a + a) both slots write the same buffer.
+ *  - vjp(out, slot, rows, gout, gin): for each of `rows` cotangents, ADD
+ *    J_slot^T * gout_r into gin_r. gout holds rows cotangents of out->value's
+ *    shape one after another, gin rows gradients of out->in[slot]->value's
+ *    (row r at r * size elements of the dtype). rows = 1 is backpropagation,
+ *    the special case; a block (rows > 1) is many rows of the Jacobian in one
+ *    sweep (ad_backward_block: gradcheck's Jacobians), where matmul and conv2d
+ *    run the block through their GEMMs at once. A vjp written for one
+ *    cotangent loops over the rows with AD_VJP_BY_ROWS (below). gradcheck
+ *    checks both: the Jacobian's rows come in blocks, and one cotangent at
+ *    a time is checked against the same numerical Jacobian. Always +=, never
+ *    =: with fan-out (b = a + a) both slots write the same buffer.
  *  - jvp(out, k): SET out->tangent (k rows of out->value.size) to
  *    sum_slot J_slot * in[slot]->tangent; an input's NULL tangent is zero.
  *  - forward(out): compute out->value from out->in[]. An op may keep data
@@ -87,9 +95,28 @@ typedef struct ad_scalar_kernels {
 /* Kernels for one device. */
 typedef struct ad_op_kernels {
     ad_status (*forward)(ad_node *out);
-    void (*vjp)(const ad_node *out, int slot, const void *gout, void *gin);
+    void (*vjp)(const ad_node *out, int slot, int rows, const void *gout, void *gin);
     void (*jvp)(ad_node *out, int k);
 } ad_op_kernels;
+
+/* A vjp for one cotangent, and the block form made from it: each row of
+ * gout through `one` into the same row of gin (pointer arithmetic only, so
+ * it serves device buffers too). Rows are gout_r = gout + r·|out| and
+ * gin_r = gin + r·|in[slot]| elements of their dtypes. */
+typedef void (*ad_vjp_one_fn)(const ad_node *out, int slot, const void *gout, void *gin);
+static inline void ad_vjp_rows(ad_vjp_one_fn one, const ad_node *out, int slot, int rows, const void *gout, void *gin)
+{
+    size_t out_bytes = (size_t)out->value.size * ad_dtype_size((ad_dtype)out->value.dtype);
+    size_t in_bytes = (size_t)out->in[slot]->value.size * ad_dtype_size((ad_dtype)out->in[slot]->value.dtype);
+    for (int r = 0; r < rows; r++)
+        one(out, slot, (const char *)gout + (size_t)r * out_bytes, (char *)gin + (size_t)r * in_bytes);
+}
+/* Defines `static void name(out, slot, rows, gout, gin)` from `one`. */
+#define AD_VJP_BY_ROWS(name, one)                                                                \
+    static void name(const ad_node *out, int slot, int rows, const void *gout, void *gin)       \
+    {                                                                                            \
+        ad_vjp_rows(one, out, slot, rows, gout, gin);                                            \
+    }
 
 struct ad_op {
     const char *name;

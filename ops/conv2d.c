@@ -375,14 +375,15 @@ DEFINE_ROW_SUM(double, int64_t, d)
  * NaN). Masked entries are 0 even where dy is NaN or inf, as PyTorch's
  * relu(conv2d(...)) gives (its ReLU selects; the engine's separate relu
  * multiplies by 0, so the two differ there alone). */
-static const char *dy_of(const ad_node *o, const geom *g, const conv_work *wk, const void *gout, int64_t n)
+static const char *dy_of(const ad_node *o, const geom *g, const conv_work *wk, const void *gout, int64_t j)
 {
-    const char *gn = (const char *)gout + (size_t)(n * g->K * g->pq) * g->es;
+    /* j counts images through a block of cotangents (row j / N, image j % N) */
+    const char *gn = (const char *)gout + (size_t)(j * g->K * g->pq) * g->es;
     if (!fused_relu(o)) return gn;
     char *buf = wk->dys + (size_t)THREAD_ID() * (size_t)(g->K * g->pq) * g->es;
     int64_t len = g->K * g->pq;
     AD_DISPATCH(g->dt, {
-        const T *G = (const T *)gn, *Y = (const T *)o->value.data + n * len;
+        const T *G = (const T *)gn, *Y = (const T *)o->value.data + (j % g->N) * len;
         T *D = (T *)buf;
         int64_t i = 0;
         if (g->dt == AD_FLOAT32)   /* relu_d's rule, four lanes at a time (row_sum's helper) */
@@ -408,7 +409,7 @@ static ad_status conv_forward(ad_node *o)
 
 /* dw or db: each group of images sums into part[grp] (K·len elements);
  * the parts are then added into gin in group order. */
-static void conv_vjp_params(const ad_node *o, int slot, const void *gout, void *gin)
+static void conv_vjp_params1(const ad_node *o, int slot, const void *gout, void *gin)
 {
     geom g = geometry(o);
     int64_t G = conv_groups(g.N), len = slot == 1 ? g.crs : 1;
@@ -446,23 +447,25 @@ static void conv_vjp_params(const ad_node *o, int slot, const void *gout, void *
     });
 }
 
-static void conv_vjp(const ad_node *o, int slot, const void *gout, void *gin)
+static void conv_vjp(const ad_node *o, int slot, int rows, const void *gout, void *gin)
 {
-    if (slot != 0) {
-        conv_vjp_params(o, slot, gout, gin);
+    if (slot != 0) {   /* dw and db: each row of the block sums over the images into its own */
+        ad_vjp_rows(conv_vjp_params1, o, slot, rows, gout, gin);
         return;
     }
-    /* dx_n += col2im(wᵀ · dy_n), image by image */
+    /* dx_j += col2im(wᵀ · dy_j), image by image: a block of rows cotangents
+     * is rows·N images (gout (rows, N, K, P, Q), gin (rows, N, C, H, W)) */
     geom g = geometry(o);
+    int64_t images = rows * g.N;
     int nt;
-    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * g.pq * (g.K + g.crs)), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(images, images * g.pq * (g.K + g.crs)), &nt);
     if (!wk) return;   /* only for a node not recorded; the arena's message stands */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
-    for (int64_t n = 0; n < g.N; n++) {
-        if (dy_zero(&g, gout, n)) continue;
+    for (int64_t j = 0; j < images; j++) {
+        if (dy_zero(&g, gout, j)) continue;
         char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
-        gemm(g.dt, true, false, g.crs, g.pq, g.K, o->in[1]->value.data, dy_of(o, &g, wk, gout, n), 0.0, col);
-        col2im(g.dt, &g, col, (char *)gin + (size_t)(n * g.chw) * g.es);
+        gemm(g.dt, true, false, g.crs, g.pq, g.K, o->in[1]->value.data, dy_of(o, &g, wk, gout, j), 0.0, col);
+        col2im(g.dt, &g, col, (char *)gin + (size_t)(j * g.chw) * g.es);
     }
 }
 

@@ -124,7 +124,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         });                                                                                                            \
         return AD_OK;                                                                                                  \
     }                                                                                                                  \
-    static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                    \
+    static void NAME##_vjp1(const ad_node *o, int slot, const void *gout, void *gin)                                   \
     {                                                                                                                  \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
             const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data, *g = gout;               \
@@ -139,6 +139,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             else AD_BCAST_FOR(bc, { gi[ib] += (T)(g[io] * NAME##_db(a[ia], b[ib], y[io])); });                          \
         });                                                                                                            \
     }                                                                                                                  \
+    AD_VJP_BY_ROWS(NAME##_vjp, NAME##_vjp1)                                                                            \
     static void NAME##_jvp(ad_node *o, int k)                                                                          \
     {                                                                                                                  \
         ad_bcast bc;                                                                                                   \
@@ -170,7 +171,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         return AD_OK;                                                                                                  \
     }
 #define DEFINE_UNARY_VJP(NAME)                                                                                         \
-    static void NAME##_vjp(const ad_node *o, int slot, const void *gout, void *gin)                                    \
+    static void NAME##_vjp1(const ad_node *o, int slot, const void *gout, void *gin)                                   \
     {                                                                                                                  \
         (void)slot;                                                                                                    \
         double c = param_c(o);                                                                                         \
@@ -180,7 +181,8 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             T *gi = gin;                                                                                               \
             for (int64_t i = 0; i < n; i++) gi[i] += (T)(g[i] * NAME##_d(x[i], y[i], c));                              \
         });                                                                                                            \
-    }
+    }                                                                                                                  \
+    AD_VJP_BY_ROWS(NAME##_vjp, NAME##_vjp1)
 #define DEFINE_UNARY_JVP(NAME)                                                                                         \
     static void NAME##_jvp(ad_node *o, int k)                                                                          \
     {                                                                                                                  \
@@ -372,12 +374,13 @@ static ad_status relu_forward(ad_node *o)
     return AD_OK;
 }
 
-static void relu_vjp(const ad_node *o, int slot, const void *gout, void *gin)
+static void relu_vjp1(const ad_node *o, int slot, const void *gout, void *gin)
 {
     (void)slot;
     if (o->value.dtype == AD_FLOAT32) relu_vjp_f(o->in[0]->value.data, gout, gin, o->value.size);
     else relu_vjp_d(o->in[0]->value.data, gout, gin, o->value.size);
 }
+AD_VJP_BY_ROWS(relu_vjp, relu_vjp1)
 
 DEFINE_UNARY_JVP(relu)
 UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)

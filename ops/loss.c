@@ -122,7 +122,7 @@ static ad_status ce_forward(ad_node *o)
     return AD_OK;
 }
 
-static void ce_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void ce_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 {
     if (slot != 0) return;   /* targets and weights are constants (checked in infer) */
     int64_t N = o->in[0]->value.shape[0], C = o->in[0]->value.shape[1];
@@ -141,6 +141,7 @@ static void ce_vjp(const ad_node *o, int slot, const void *g, void *gin)
         }
     });
 }
+AD_VJP_BY_ROWS(ce_vjp, ce_vjp1)
 
 static void ce_jvp(ad_node *o, int k)
 {
@@ -260,7 +261,7 @@ static ad_status mse_forward(ad_node *o)
     return AD_OK;
 }
 
-static void mse_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void mse_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 {
     ad_bcast bc;
     int64_t n = ad_mse_bcast(o, &bc);
@@ -272,6 +273,7 @@ static void mse_vjp(const ad_node *o, int slot, const void *g, void *gin)
         else AD_BCAST_FOR(bc, { GI[ib] -= (T)(k * ((double)P[ia] - Q[ib])); });
     });
 }
+AD_VJP_BY_ROWS(mse_vjp, mse_vjp1)
 
 static void mse_jvp(ad_node *o, int kdirs)
 {

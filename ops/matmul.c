@@ -100,7 +100,7 @@ static ad_status matmul_forward(ad_node *o)
     return AD_OK;
 }
 
-static void matmul_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void matmul_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 {
     ad_matmul_plan p = ad_matmul_plan_of(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
@@ -111,6 +111,17 @@ static void matmul_vjp(const ad_node *o, int slot, const void *g, void *gin)
         if (slot == 0) gemm(dt, false, true, p.M, p.K, p.N, gi, p.N, ad_elem_ptr(B, bo, dt), p.N, 1.0, ad_elem_ptr(gin, ao, dt), p.K);   /* da += dy·bᵀ */
         else gemm(dt, true, false, p.K, p.N, p.M, ad_elem_ptr(A, ao, dt), p.K, gi, p.N, 1.0, ad_elem_ptr(gin, bo, dt), p.N);             /* db += aᵀ·dy */
     }
+}
+
+/* A block of rows cotangents. Unbatched, da's rows stack: the block's dy is
+ * (rows·M, N) and da (rows·M, K), one GEMM; otherwise row by row. */
+static void matmul_vjp(const ad_node *o, int slot, int rows, const void *g, void *gin)
+{
+    ad_matmul_plan p = ad_matmul_plan_of(o);
+    ad_dtype dt = (ad_dtype)o->value.dtype;
+    if (slot == 0 && p.batch == 1 && rows > 1)
+        gemm(dt, false, true, rows * p.M, p.K, p.N, g, p.N, o->in[1]->value.data, p.N, 1.0, gin, p.K);   /* da += dy·bᵀ */
+    else ad_vjp_rows(matmul_vjp1, o, slot, rows, g, gin);
 }
 
 static void matmul_jvp(ad_node *o, int k)
@@ -213,7 +224,7 @@ static ad_status linear_forward(ad_node *o)
     return AD_OK;
 }
 
-static void linear_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void linear_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 {
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
     int64_t N = ad_linear_rows(x), n_in_f = w->shape[1], n_out = w->shape[0];
@@ -227,6 +238,17 @@ static void linear_vjp(const ad_node *o, int slot, const void *g, void *gin)
             for (int64_t n = 0; n < N; n++)
                 for (int64_t j = 0; j < n_out; j++) gb[j] += G[n * n_out + j];
         });
+}
+
+/* A block of rows cotangents: dx's rows stack (dy (rows·N, O) · w), one
+ * GEMM; dw and db row by row. */
+static void linear_vjp(const ad_node *o, int slot, int rows, const void *g, void *gin)
+{
+    const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
+    int64_t N = ad_linear_rows(x), n_in_f = w->shape[1], n_out = w->shape[0];
+    if (slot == 0 && rows > 1)
+        gemm((ad_dtype)o->value.dtype, false, false, rows * N, n_in_f, n_out, g, n_out, w->data, n_in_f, 1.0, gin, n_in_f);
+    else ad_vjp_rows(linear_vjp1, o, slot, rows, g, gin);
 }
 
 static void linear_jvp(ad_node *o, int k)

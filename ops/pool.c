@@ -214,7 +214,7 @@ static ad_status pool_forward(ad_node *o)
 
 /* dx += (routing of dy): the max-pool's to each argmax (kept, or found
  * again for a node not recorded), the average's shared over the window. */
-static void pool_vjp(const ad_node *o, int slot, const void *gout, void *gin)
+static void pool_vjp1(const ad_node *o, int slot, const void *gout, void *gin)
 {
     (void)slot;
     pgeom g = pool_geometry(o);
@@ -240,6 +240,7 @@ static void pool_vjp(const ad_node *o, int slot, const void *gout, void *gin)
         });
     });
 }
+AD_VJP_BY_ROWS(pool_vjp, pool_vjp1)
 
 /* ty = the same routing of tx (max: by x's argmax). */
 static void pool_jvp(ad_node *o, int k)

@@ -90,7 +90,7 @@ static ad_status reduce_forward(ad_node *o)
     return AD_OK;
 }
 
-static void reduce_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void reduce_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     int64_t outer, len, inner;
@@ -104,6 +104,7 @@ static void reduce_vjp(const ad_node *o, int slot, const void *g, void *gin)
                 for (int64_t i = 0; i < inner; i++) GI[(a * len + l) * inner + i] += (T)(s * G[a * inner + i]);
     });
 }
+AD_VJP_BY_ROWS(reduce_vjp, reduce_vjp1)
 
 static void reduce_jvp(ad_node *o, int k)
 {

@@ -58,7 +58,7 @@ static ad_status reshape_forward(ad_node *o)
     return AD_OK;
 }
 
-static void reshape_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void reshape_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     AD_DISPATCH(o->value.dtype, {
@@ -67,6 +67,7 @@ static void reshape_vjp(const ad_node *o, int slot, const void *g, void *gin)
         for (int64_t i = 0; i < o->value.size; i++) GI[i] += G[i];
     });
 }
+AD_VJP_BY_ROWS(reshape_vjp, reshape_vjp1)
 
 static void reshape_jvp(ad_node *o, int k)
 {
@@ -176,7 +177,7 @@ static ad_status transpose_forward(ad_node *o)
     return AD_OK;
 }
 
-static void transpose_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void transpose_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     AD_DISPATCH(o->value.dtype, {
@@ -185,6 +186,7 @@ static void transpose_vjp(const ad_node *o, int slot, const void *g, void *gin)
         PERMUTE_FOR(o, { GI[ii] += G[io]; });
     });
 }
+AD_VJP_BY_ROWS(transpose_vjp, transpose_vjp1)
 
 static void transpose_jvp(ad_node *o, int k)
 {

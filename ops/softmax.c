@@ -54,7 +54,7 @@ static ad_status softmax_forward(ad_node *o)
 }
 
 /* For one row: p = softmax probabilities from y; returns Σ w·p or Σ w·(y). */
-static void softmax_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void softmax_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 {
     (void)slot;
     int64_t outer, len, inner;
@@ -76,6 +76,7 @@ static void softmax_vjp(const ad_node *o, int slot, const void *g, void *gin)
             }
     });
 }
+AD_VJP_BY_ROWS(softmax_vjp, softmax_vjp1)
 
 static void softmax_jvp(ad_node *o, int kdirs)
 {

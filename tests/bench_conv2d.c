@@ -36,9 +36,9 @@ static void layer(int threads, const char *name, int64_t N, int64_t C, int64_t H
         double t0 = now();
         y = ad_conv2d(ctx, x, w, b, 1, pad);
         double t1 = now();
-        ad_op_conv2d.cpu.vjp(y, 0, g, x->grad);
+        ad_op_conv2d.cpu.vjp(y, 0, 1, g, x->grad);
         double t2 = now();
-        ad_op_conv2d.cpu.vjp(y, 1, g, w->grad);
+        ad_op_conv2d.cpu.vjp(y, 1, 1, g, w->grad);
         double t3 = now();
         t_f = t1 - t0 < t_f ? t1 - t0 : t_f;
         t_dx = t2 - t1 < t_dx ? t2 - t1 : t_dx;

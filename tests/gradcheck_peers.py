@@ -71,14 +71,14 @@ def main():
         torch = None
     if torch is not None:
         torch.set_num_threads(1)
-    res = {"ours (rev + fwd + dot + determinism)": []}
+    res = {"ours (rev + fwd + dot + determinism + block)": []}
     if baseline:
         res["baseline (the same checks)"] = []
     if torch is not None:
         res["torch (rev + fwd: check_forward_ad)"] = []
         res["torch (rev only: its default)"] = []
     for r in range(rounds):
-        res["ours (rev + fwd + dot + determinism)"].append(ours(exe))
+        res["ours (rev + fwd + dot + determinism + block)"].append(ours(exe))
         if baseline:
             res["baseline (the same checks)"].append(ours(baseline))
         if torch is not None:

@@ -31,11 +31,12 @@ static ad_status sin_fwd(ad_node *o)
     for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = sin(X(o)[i]);
     return AD_OK;
 }
-static void sin_vjp(const ad_node *o, int s, const void *g, void *gi)
+static void sin_vjp1(const ad_node *o, int s, const void *g, void *gi)
 {
     (void)s;
     for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] += cos(X(o)[i]) * ((const double *)g)[i];
 }
+AD_VJP_BY_ROWS(sin_vjp, sin_vjp1)
 static void sin_jvp(ad_node *o, int k)
 {
     for (int d = 0; d < k; d++) {
@@ -44,11 +45,12 @@ static void sin_jvp(ad_node *o, int k)
             ((double *)ad_tangent_row(o, d))[i] = t ? cos(X(o)[i]) * t[i] : 0;
     }
 }
-static void sin_vjp_sign_flip(const ad_node *o, int s, const void *g, void *gi)
+static void sin_vjp_sign_flip1(const ad_node *o, int s, const void *g, void *gi)
 {
     (void)s;
     for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] -= cos(X(o)[i]) * ((const double *)g)[i];
 }
+AD_VJP_BY_ROWS(sin_vjp_sign_flip, sin_vjp_sign_flip1)
 static void sin_jvp_wrong(ad_node *o, int k)   /* uses sin' = sin: disagrees with the vjp */
 {
     for (int d = 0; d < k; d++) {
@@ -64,11 +66,12 @@ static ad_status sq_fwd(ad_node *o)
     for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = X(o)[i] * X(o)[i];
     return AD_OK;
 }
-static void sq_vjp_no2(const ad_node *o, int s, const void *g, void *gi)
+static void sq_vjp_no21(const ad_node *o, int s, const void *g, void *gi)
 {
     (void)s;
     for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] += X(o)[i] * ((const double *)g)[i];
 }
+AD_VJP_BY_ROWS(sq_vjp_no2, sq_vjp_no21)
 static void sq_jvp_no2(ad_node *o, int k)
 {
     for (int d = 0; d < k; d++) {
@@ -83,11 +86,12 @@ static ad_status tri_fwd(ad_node *o)
     for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = 3 * X(o)[i];
     return AD_OK;
 }
-static void tri_vjp_overwrite(const ad_node *o, int s, const void *g, void *gi)
+static void tri_vjp_overwrite1(const ad_node *o, int s, const void *g, void *gi)
 {
     (void)s;
     for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] = 3 * ((const double *)g)[i];
 }
+AD_VJP_BY_ROWS(tri_vjp_overwrite, tri_vjp_overwrite1)
 static void tri_jvp(ad_node *o, int k)
 {
     for (int d = 0; d < k; d++) {
@@ -118,13 +122,14 @@ static ad_status rowsum_fwd(ad_node *o)
     }
     return AD_OK;
 }
-static void rowsum_vjp_wrong_index(const ad_node *o, int s, const void *g, void *gi)
+static void rowsum_vjp_wrong_index1(const ad_node *o, int s, const void *g, void *gi)
 {
     (void)s;
     int64_t R = o->in[0]->value.shape[0], C = o->in[0]->value.shape[1];
     for (int64_t r = 0; r < R; r++)
         for (int64_t c = 0; c < C; c++) ((double *)gi)[r * C + c] += ((const double *)g)[(r + 1) % R];
 }
+AD_VJP_BY_ROWS(rowsum_vjp_wrong_index, rowsum_vjp_wrong_index1)
 static void rowsum_jvp(ad_node *o, int k)
 {
     int64_t R = o->in[0]->value.shape[0], C = o->in[0]->value.shape[1];
@@ -147,11 +152,12 @@ static ad_status mul2_fwd(ad_node *o)
     for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = X(o)[i] * X1(o)[i];
     return AD_OK;
 }
-static void mul2_vjp_x1_wrong(const ad_node *o, int s, const void *g, void *gi)
+static void mul2_vjp_x1_wrong1(const ad_node *o, int s, const void *g, void *gi)
 {
     for (int64_t i = 0; i < o->value.size; i++)
         ((double *)gi)[i] += (s == 0 ? X1(o)[i] : 1.0) * ((const double *)g)[i];
 }
+AD_VJP_BY_ROWS(mul2_vjp_x1_wrong, mul2_vjp_x1_wrong1)
 static void mul2_jvp(ad_node *o, int k)
 {
     for (int d = 0; d < k; d++) {
@@ -160,6 +166,23 @@ static void mul2_jvp(ad_node *o, int k)
             ((double *)ad_tangent_row(o, d))[i] = (t0 ? X1(o)[i] * t0[i] : 0) + (t1 ? X(o)[i] * t1[i] : 0);
     }
 }
+/* Block mistakes: y = sin x, right for one cotangent (rows = 1, the path
+ * training takes) and wrong for a block, or the other way round. */
+static void sin_vjp_first_row_only(const ad_node *o, int s, int rows, const void *g, void *gi)
+{
+    (void)rows;   /* does row 0 and leaves the others as they were */
+    sin_vjp1(o, s, g, gi);
+}
+static void sin_vjp_row0_for_all(const ad_node *o, int s, int rows, const void *g, void *gi)
+{
+    for (int r = 0; r < rows; r++) sin_vjp1(o, s, g, (double *)gi + r * o->value.size);   /* gout's row 0 each time */
+}
+static void sin_vjp_wrong_alone(const ad_node *o, int s, int rows, const void *g, void *gi)
+{
+    if (rows == 1) sin_vjp_sign_flip1(o, s, g, gi);
+    else sin_vjp(o, s, rows, g, gi);
+}
+
 static const ad_op_case vec2_case[] = {{"vectors (6), (6)", 2, {1, 1}, {{6, 1, 1, 1}, {6, 1, 1, 1}}, {.c = 0}}};
 
 static const ad_op_case vec_case[] = {{"vector (5)", 1, {1}, {{5, 1, 1, 1}}, {.c = 0}}};
@@ -175,6 +198,10 @@ static const ad_op bad_jvp = TEST_OP("bad_jvp", same_shape, sin_fwd, sin_vjp, si
 static const ad_op bad_factor = TEST_OP("bad_missing_2", same_shape, sq_fwd, sq_vjp_no2, sq_jvp_no2, vec_case);
 static const ad_op bad_overwrite = TEST_OP("bad_overwrite", same_shape, tri_fwd, tri_vjp_overwrite, tri_jvp, vec_case);
 static const ad_op bad_index = TEST_OP("bad_index", rowsum_infer, rowsum_fwd, rowsum_vjp_wrong_index, rowsum_jvp, mat_case);
+static const ad_op bad_block_first_row = TEST_OP("bad_block_first_row", same_shape, sin_fwd, sin_vjp_first_row_only,
+                                               sin_jvp, vec_case);
+static const ad_op bad_block_row0 = TEST_OP("bad_block_row0", same_shape, sin_fwd, sin_vjp_row0_for_all, sin_jvp, vec_case);
+static const ad_op bad_alone = TEST_OP("bad_alone", same_shape, sin_fwd, sin_vjp_wrong_alone, sin_jvp, vec_case);
 static const ad_op bad_second_input = {.name = "bad_second_input", .summary = "deliberately wrong", .n_in = 2,
                                        .n_in_min = 2, .infer = same_shape, .cpu = {mul2_fwd, mul2_vjp_x1_wrong, mul2_jvp},
                                        .domain = {{-2, 2}, {-2, 2}}, .cases = vec2_case, .n_cases = 1};
@@ -203,7 +230,7 @@ static void test_correct_op_passes(void **state)
     for (unsigned long seed = 1; seed <= 100; seed++) {
         ad_gc_report r = run(&good_sin, seed);
         assert_int_equal(r.n_fail, 0);
-        assert_int_equal(r.n, 4);   /* rev, fwd, dot-product, determinism */
+        assert_int_equal(r.n, 5);   /* rev, fwd, dot-product, determinism, block-vs-one */
         ad_gc_report_free(&r);
     }
 }
@@ -257,7 +284,7 @@ static void test_wrong_rule_for_one_of_two_inputs(void **state)
     int threads = ad_threads();
     ad_gc_report r = run(&bad_second_input, 1);
     assert_int_equal(ad_threads(), threads);
-    assert_int_equal(r.n, 6);   /* rev and fwd per input, dot-product, determinism */
+    assert_int_equal(r.n, 7);   /* rev and fwd per input, dot-product, determinism, block-vs-one */
     bool seen[2][2] = {{false}};
     for (int k = 0; k < r.n; k++) {
         const ad_gc_record *c = &r.rec[k];
@@ -302,6 +329,39 @@ static void test_wrong_index_in_reduction(void **state)
     assert_string_equal(rev->worst, "dy[0]/dx0[2,0]");
     assert_close(rev->numerical, 0, 1e-6);
     assert_close(rev->reverse, 1, 1e-12);
+    ad_gc_report_free(&r);
+}
+
+/* A vjp right for one cotangent and wrong for a block (or the other way)
+ * is caught in every mode: full and fast, reverse only and both. Where the
+ * Jacobian's rows come from blocks, that record fails too; block-vs-one
+ * names the row and the element. */
+static void test_block_mistakes_caught_in_every_mode(void **state)
+{
+    (void)state;
+    const ad_op *ops[] = {&bad_block_first_row, &bad_block_row0, &bad_alone};
+    for (int k = 0; k < 3; k++)
+        for (int fast = 0; fast < 2; fast++)
+            for (int mode = AD_GC_REV; mode <= AD_GC_BOTH; mode += AD_GC_BOTH - AD_GC_REV) {
+                ad_gc_options o;
+                ad_gc_default_options(&o);
+                o.fast = fast;
+                o.mode = mode;
+                ad_gc_report r = {0};
+                assert_int_equal(ad_gradcheck_op(ops[k], &o, &r), AD_OK);
+                const ad_gc_record *b = find(&r, AD_GC_BLOCK);
+                if (b->pass) fail_msg("%s, fast %d, mode %d: block-vs-one passed", ops[k]->name, fast, mode);
+                assert_non_null(strstr(b->message, "of a block of 3 cotangents"));
+                assert_non_null(strstr(b->worst, "dx0["));
+                bool alone = ops[k] == &bad_alone;
+                if (!fast) assert_int_equal(find(&r, AD_GC_JACOBIAN_REV)->pass, alone);   /* rows come in blocks */
+                if (fast) assert_int_equal(find(&r, AD_GC_FAST_REV)->pass, !alone);   /* one cotangent */
+                if (mode == AD_GC_BOTH) assert_int_equal(find(&r, AD_GC_DOT_PRODUCT)->pass, !alone);
+                ad_gc_report_free(&r);
+            }
+    /* a mistake the same in both paths leaves block-vs-one passing */
+    ad_gc_report r = run(&bad_sign, 1);
+    assert_true(find(&r, AD_GC_BLOCK)->pass);
     ad_gc_report_free(&r);
 }
 
@@ -427,10 +487,11 @@ static double tmax_d(const ad_node *o, int s, int64_t i)
     double da = a == b ? tie_share : a > b ? 1 : 0;
     return s == 0 ? da : 1 - da;
 }
-static void tmax_vjp(const ad_node *o, int s, const void *g, void *gi)
+static void tmax_vjp1(const ad_node *o, int s, const void *g, void *gi)
 {
     for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] += tmax_d(o, s, i) * ((const double *)g)[i];
 }
+AD_VJP_BY_ROWS(tmax_vjp, tmax_vjp1)
 static void tmax_jvp(ad_node *o, int k)
 {
     for (int d = 0; d < k; d++)
@@ -655,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_wrong_rule_for_one_of_two_inputs),
         cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
+        cmocka_unit_test(test_block_mistakes_caught_in_every_mode),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),
         cmocka_unit_test(test_ties_accept_either_subgradient),
         cmocka_unit_test(test_stencils_exact), cmocka_unit_test(test_richardson_through_gradcheck),

@@ -665,10 +665,10 @@ static void test_conv2d_errors(void **state)
 }
 
 /* A conv2d whose weight vjp adds its contribution twice. */
-static void doubled_weight_vjp(const ad_node *o, int slot, const void *g, void *gin)
+static void doubled_weight_vjp(const ad_node *o, int slot, int rows, const void *g, void *gin)
 {
-    ad_op_conv2d.cpu.vjp(o, slot, g, gin);
-    if (slot == 1) ad_op_conv2d.cpu.vjp(o, slot, g, gin);
+    ad_op_conv2d.cpu.vjp(o, slot, rows, g, gin);
+    if (slot == 1) ad_op_conv2d.cpu.vjp(o, slot, rows, g, gin);
 }
 
 static void test_broken_conv2d_is_caught(void **state)

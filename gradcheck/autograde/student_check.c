@@ -28,11 +28,12 @@ static ad_status sig_fwd(ad_node *o)
     student_sigmoid_forward(o->value.size, V(o, 0), o->value.data);
     return AD_OK;
 }
-static void sig_vjp(const ad_node *o, int s, const void *g, void *gi)
+static void sig_vjp1(const ad_node *o, int s, const void *g, void *gi)
 {
     (void)s;
     student_sigmoid_vjp(o->value.size, V(o, 0), g, gi);
 }
+AD_VJP_BY_ROWS(sig_vjp, sig_vjp1)
 
 /* linear: x (N,I), w (O,I), b (O) */
 static ad_status lin_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
@@ -49,7 +50,7 @@ static ad_status lin_fwd(ad_node *o)
 }
 /* Your vjp fills all gradients at once; the engine asks for one input's at
  * a time: run it into scratch arrays and add the one asked for. */
-static void lin_vjp(const ad_node *o, int s, const void *g, void *gi)
+static void lin_vjp1(const ad_node *o, int s, const void *g, void *gi)
 {
     const int64_t *xs = o->in[0]->value.shape;
     int64_t N = xs[0], I = xs[1], O = o->in[1]->value.shape[0];
@@ -58,6 +59,7 @@ static void lin_vjp(const ad_node *o, int s, const void *g, void *gi)
     for (int64_t i = 0; i < o->in[s]->value.size; i++) ((double *)gi)[i] += t[s][i];
     free(t[0]), free(t[1]), free(t[2]);
 }
+AD_VJP_BY_ROWS(lin_vjp, lin_vjp1)
 
 /* conv2d: x (N,C,H,W), w (K,C,R,S), params stride/pad */
 static student_conv2d_dims conv_dims(ad_node *const *in, const ad_params *p)
@@ -80,7 +82,7 @@ static ad_status conv_fwd(ad_node *o)
     student_conv2d_forward(&d, V(o, 0), V(o, 1), o->value.data);
     return AD_OK;
 }
-static void conv_vjp(const ad_node *o, int s, const void *g, void *gi)
+static void conv_vjp1(const ad_node *o, int s, const void *g, void *gi)
 {
     student_conv2d_dims d = conv_dims(o->in, o->params);
     double *t[2] = {calloc((size_t)o->in[0]->value.size, 8), calloc((size_t)o->in[1]->value.size, 8)};
@@ -88,6 +90,7 @@ static void conv_vjp(const ad_node *o, int s, const void *g, void *gi)
     for (int64_t i = 0; i < o->in[s]->value.size; i++) ((double *)gi)[i] += t[s][i];
     free(t[0]), free(t[1]);
 }
+AD_VJP_BY_ROWS(conv_vjp, conv_vjp1)
 
 /* max-pool: params window/stride */
 static student_pool_dims pool_dims(ad_node *const *in, const ad_params *p)
@@ -110,12 +113,13 @@ static ad_status pool_fwd(ad_node *o)
     student_maxpool2d_forward(&d, V(o, 0), o->value.data);
     return AD_OK;
 }
-static void pool_vjp(const ad_node *o, int s, const void *g, void *gi)
+static void pool_vjp1(const ad_node *o, int s, const void *g, void *gi)
 {
     (void)s;
     student_pool_dims d = pool_dims(o->in, o->params);
     student_maxpool2d_vjp(&d, V(o, 0), g, gi);
 }
+AD_VJP_BY_ROWS(pool_vjp, pool_vjp1)
 
 static const ad_op_case sig_cases[] = {{"(7)", 1, {1}, {{7, 1, 1, 1}}, {.c = 0}}};
 static const ad_op_case lin_cases[] = {{"x (3,4), w (2,4), b (2)", 3, {2, 2, 1}, {{3, 4, 1, 1}, {2, 4, 1, 1}, {2, 1, 1, 1}}, {.c = 0}}};
