@@ -6,7 +6,7 @@ padding 1, float64, full (slow) Jacobians.
   - ours: `gradcheck --op conv2d --shape 4x3x16x16,8x3x3x3,8 --stride 1
     --padding 1` (the program given as the first argument): numerical,
     reverse-mode and forward-mode Jacobians of all three inputs, plus the
-    dot-product and determinism tests;
+    dot-product, determinism and block-vs-one tests;
   - PyTorch: torch.autograd.gradcheck with check_forward_ad=True (numerical,
     reverse and forward Jacobians; its own extra checks at their defaults)
     and, separately, with the reverse Jacobian only (its default).
