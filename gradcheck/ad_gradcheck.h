@@ -47,6 +47,11 @@ typedef struct ad_gc_options {
     int device;               /* ad_device: AD_CPU (default), or AD_CUDA: f runs on the
                                  GPU (inputs sent, output received, in float64), and
                                  its forward, vjp and jvp are compared with the CPU's */
+    int threads;              /* threads for the full Jacobians' columns and row blocks
+                                 (1 to 64, default 1; the CPU only). Above 1, f is called from
+                                 several threads at once: the registered ops may be,
+                                 a function of yours only if it is thread-safe. The
+                                 report is the same for every thread count. */
 } ad_gc_options;
 
 void ad_gc_default_options(ad_gc_options *o);

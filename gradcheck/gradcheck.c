@@ -2,6 +2,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,7 @@ void ad_gc_default_options(ad_gc_options *o)
     o->seed = 1;
     o->mode = AD_GC_BOTH;
     o->kink_margin = 1e-3;
+    o->threads = 1;
 }
 
 /* Central: (f(x+h) - f(x-h)) / 2h. Richardson: the central difference at h
@@ -543,6 +545,135 @@ static void put_worst(gc_run *R, ad_gc_record *rec, const worst_t *w, int s)
     rec->forward = w->fwd;
 }
 
+/* ---- worker threads ----
+ * The numerical Jacobian's columns, the forward-mode Jacobian's column
+ * blocks and the reverse sweep's row blocks are independent of each other.
+ * With options.threads > 1 (on the CPU) workers compute them, each on a
+ * copy of the run: its own input values and contexts. The comparisons stay
+ * on the calling thread, in order, so the report does not depend on the
+ * thread count (the numbers are the same bits). */
+enum { GC_MAX_THREADS = 64 };
+
+typedef struct gc_pool {
+    int n;                            /* workers; worker 0 is the calling thread, on R itself */
+    gc_run *run[GC_MAX_THREADS];
+    double *tmp[GC_MAX_THREADS];      /* m doubles each: numeric_dir's scratch */
+} gc_pool;
+
+/* One item (a column, a block) on worker t's run W; slot: the item's place in this call. */
+typedef ad_status (*gc_item_fn)(const gc_pool *P, int t, gc_run *W, int64_t item, int64_t slot, void *job);
+
+static void pool_free(gc_pool *P)
+{
+    for (int t = 0; t < P->n; t++) {
+        free(P->tmp[t]);
+        if (t == 0) continue;
+        gc_run *W = P->run[t];
+        ad_context_free(W->eval_ctx);
+        ad_context_free(W->grad_ctx);
+        ad_context_free(W->fwd_ctx);
+        for (int s = 0; s < W->n_in; s++) {
+            free(W->x[s]);
+            free(W->pre[s]);
+        }
+        free(W);
+    }
+    P->n = 0;
+}
+
+/* Copies of the run at its current inputs. Where memory runs short the
+ * pool has fewer workers (one at least: the caller). */
+static void pool_init(gc_pool *P, gc_run *R)
+{
+    int want = R->device == AD_CPU && R->o->threads > 1 ? R->o->threads : 1;
+    if (want > GC_MAX_THREADS) want = GC_MAX_THREADS;
+    P->n = 0;
+    for (int t = 0; t < want; t++) {
+        gc_run *W = t == 0 ? R : malloc(sizeof *W);
+        double *tmp = malloc((size_t)(R->m > 0 ? R->m : 1) * sizeof(double));
+        bool ok = W && tmp;
+        if (ok && t > 0) {
+            *W = *R;
+            W->eval_ctx = W->grad_ctx = W->fwd_ctx = NULL;
+            W->grad_y = NULL;
+            W->rng = NULL;
+            W->pre_made = false;
+            for (int s = 0; s < R->n_in; s++) W->pre[s] = NULL;
+            for (int s = 0; s < R->n_in; s++) {
+                W->x[s] = malloc((size_t)(R->n[s] ? R->n[s] : 1) * sizeof(double));
+                if (W->x[s]) memcpy(W->x[s], R->x[s], (size_t)R->n[s] * sizeof(double));
+                else ok = false;
+            }
+            if (!ok) {
+                for (int s = 0; s < R->n_in; s++) free(W->x[s]);
+            }
+        }
+        if (!ok) {
+            if (t > 0) free(W);
+            free(tmp);
+            break;
+        }
+        P->run[t] = W;
+        P->tmp[t] = tmp;
+        P->n = t + 1;
+    }
+}
+
+typedef struct gc_task {
+    const gc_pool *P;
+    int t, stride;                    /* worker t takes items first + t, + t + stride, ... */
+    gc_item_fn fn;
+    void *job;
+    int64_t first, count;
+    int64_t fail_item;                /* the first item that failed (-1: none) */
+    ad_status st;
+    char msg[1024];                   /* its message (a worker's error state is its own) */
+    pthread_t tid;
+} gc_task;
+
+/* Task k's items on worker w (its own, or the caller's for a task whose
+ * thread could not start). */
+static void task_items(gc_task *k, int w)
+{
+    k->fail_item = -1;
+    k->st = AD_OK;
+    for (int64_t j = k->t; j < k->count; j += k->stride) {
+        ad_status st = k->fn(k->P, w, k->P->run[w], k->first + j, j, k->job);
+        if (st != AD_OK) {
+            k->fail_item = k->first + j;
+            k->st = st;
+            snprintf(k->msg, sizeof k->msg, "%s", ad_last_error());
+            return;
+        }
+    }
+}
+
+static void *task_thread(void *arg)
+{
+    gc_task *k = arg;
+    task_items(k, k->t);
+    return NULL;
+}
+
+/* Items first .. first+count-1 over the workers; the status of the lowest
+ * item that failed, with its message set on this thread. */
+static ad_status pool_run(const gc_pool *P, int64_t first, int64_t count, gc_item_fn fn, void *job)
+{
+    gc_task task[GC_MAX_THREADS];
+    int n = count < P->n ? (int)(count > 1 ? count : 1) : P->n, started = 1;
+    for (int t = 0; t < n; t++) task[t] = (gc_task){.P = P, .t = t, .stride = n, .fn = fn, .job = job, .first = first,
+                                                    .count = count, .fail_item = -1};
+    for (; started < n; started++)
+        if (pthread_create(&task[started].tid, NULL, task_thread, &task[started]) != 0) break;
+    task_items(&task[0], 0);
+    for (int t = started; t < n; t++) task_items(&task[t], 0);   /* threads that could not start */
+    for (int t = 1; t < started; t++) pthread_join(task[t].tid, NULL);
+    const gc_task *bad = NULL;
+    for (int t = 0; t < n; t++)
+        if (task[t].fail_item >= 0 && (!bad || task[t].fail_item < bad->fail_item)) bad = &task[t];
+    return bad ? ad_fail(bad->st, "%s", bad->msg) : AD_OK;
+}
+
 /* Full Jacobians, none of them stored row-major in full: the numerical one
  * of input s is kept by columns (numT[i·m + o], as numeric_dir makes them);
  * forward mode makes blocks of JB columns, compared as they come; reverse
@@ -593,27 +724,55 @@ static ad_status jacobian_rows(gc_run *R, int64_t o0, int rows, double *cot, dou
 }
 
 /* The reverse sweep: block_rows rows of every input's Jacobian per backward
- * pass (tile[s]: that many rows of n_s), compared with the numerical columns. */
-static ad_status reverse_sweep(gc_run *R, double **numT, bool *num_ok, jac_check *rc, kink_info *kinks)
+ * sweep, a round of one block per worker at a time; each round's blocks are
+ * then compared with the numerical columns, in order. */
+typedef struct rows_job {
+    int64_t B;
+    double *cot[GC_MAX_THREADS];                      /* per worker: B·m, zero between uses */
+    double *tile[GC_MAX_THREADS][AD_MAX_INPUTS];      /* per slot of a round: B·n_s each */
+    unsigned long prefill;
+} rows_job;
+
+static ad_status rows_item(const gc_pool *P, int t, gc_run *W, int64_t item, int64_t slot, void *job)
 {
-    int64_t m = R->m, B = block_rows(R);
+    rows_job *j = job;
+    int64_t o0 = item * j->B;
+    int rows = (int)(W->m - o0 < j->B ? W->m - o0 : j->B);
+    /* each worker builds its graph in the first round, then replays it */
+    return jacobian_rows(W, o0, rows, j->cot[t], j->tile[slot], j->prefill, item >= P->n);
+}
+
+static ad_status reverse_sweep(gc_run *R, const gc_pool *P, double **numT, bool *num_ok, jac_check *rc,
+                               kink_info *kinks)
+{
+    int64_t m = R->m;
+    rows_job J = {.B = block_rows(R), .prefill = gsl_rng_get(R->rng)};
     scratch sc = {0};
-    double *cot = sc_alloc(&sc, B * m, true), *tile[AD_MAX_INPUTS] = {0};
+    double *cot_all = sc_alloc(&sc, P->n * J.B * m, true), *tile_all[AD_MAX_INPUTS] = {0};
     for (int s = 0; s < R->n_in; s++)
-        if (diff(R, s)) tile[s] = sc_alloc(&sc, B * R->n[s], false);
+        if (diff(R, s)) tile_all[s] = sc_alloc(&sc, P->n * J.B * R->n[s], false);
     ad_status st = sc.failed ? sc_status(R, "Jacobians") : AD_OK;
-    unsigned long prefill = gsl_rng_get(R->rng);
-    for (int64_t o0 = 0; o0 < m && st == AD_OK; o0 += B) {
-        int rows = (int)(m - o0 < B ? m - o0 : B);
-        st = jacobian_rows(R, o0, rows, cot, tile, prefill, o0 > 0);   /* one graph, m/B backward sweeps */
-        for (int s = 0; s < R->n_in && st == AD_OK; s++) {
-            if (!tile[s] || !num_ok[s]) continue;
-            int64_t n = R->n[s];
-            for (int64_t i = 0; i < n; i++) {
-                const double *nc = numT[s] + i * m + o0;
-                for (int r = 0; r < rows; r++) {
-                    double a = tile[s][(int64_t)r * n + i];
-                    compare(R, &rc[s].rec, &rc[s].w, s, o0 + r, i, nc[r], a, NAN, a, &kinks[s]);
+    for (int t = 0; t < P->n && st == AD_OK; t++) {
+        J.cot[t] = cot_all + t * J.B * m;
+        for (int s = 0; s < R->n_in; s++) J.tile[t][s] = tile_all[s] ? tile_all[s] + t * J.B * R->n[s] : NULL;
+    }
+    int64_t blocks = (m + J.B - 1) / J.B;
+    for (int64_t b0 = 0; b0 < blocks && st == AD_OK; b0 += P->n) {
+        int64_t round = blocks - b0 < P->n ? blocks - b0 : P->n;
+        st = pool_run(P, b0, round, rows_item, &J);   /* one graph per worker, m/B backward sweeps in all */
+        for (int64_t k = 0; k < round && st == AD_OK; k++) {
+            int64_t o0 = (b0 + k) * J.B;
+            int rows = (int)(m - o0 < J.B ? m - o0 : J.B);
+            for (int s = 0; s < R->n_in; s++) {
+                if (!J.tile[k][s] || !num_ok[s]) continue;
+                int64_t n = R->n[s];
+                const double *tile = J.tile[k][s];
+                for (int64_t i = 0; i < n; i++) {
+                    const double *nc = numT[s] + i * m + o0;
+                    for (int r = 0; r < rows; r++) {
+                        double a = tile[(int64_t)r * n + i];
+                        compare(R, &rc[s].rec, &rc[s].w, s, o0 + r, i, nc[r], a, NAN, a, &kinks[s]);
+                    }
                 }
             }
         }
@@ -686,12 +845,40 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
     sc_free(&sc);
 }
 
+/* Column i of input s's numerical Jacobian. */
+typedef struct numeric_job {
+    int s;
+    double *numT;
+} numeric_job;
+
+static ad_status numeric_item(const gc_pool *P, int t, gc_run *W, int64_t i, int64_t slot, void *job)
+{
+    (void)slot;
+    numeric_job *j = job;
+    return numeric_dir(W, j->s, i, NULL, j->numT + i * W->m, P->tmp[t]);
+}
+
+/* Block b of input s's forward-mode Jacobian: columns b·JB .. into the
+ * round's slot (JB·m doubles per slot). */
+typedef struct fwd_job {
+    int s;
+    double *blk;
+} fwd_job;
+
+static ad_status fwd_item(const gc_pool *P, int t, gc_run *W, int64_t b, int64_t slot, void *job)
+{
+    (void)P, (void)t;
+    fwd_job *j = job;
+    int64_t c0 = b * JB, n = W->n[j->s];
+    return jvp_cols(W, j->s, c0, (int)(n - c0 < JB ? n - c0 : JB), NULL, j->blk + slot * JB * W->m);
+}
+
 static void check_jacobians(gc_run *R)
 {
     int64_t m = R->m;
     scratch sc = {0};
     double *f0 = sc_alloc(&sc, m, false), *fp = sc_alloc(&sc, m, false), *fm = sc_alloc(&sc, m, false);
-    double *tmp = sc_alloc(&sc, m, false), *blk = sc_alloc(&sc, JB * m, false), *numT[AD_MAX_INPUTS] = {0};
+    double *numT[AD_MAX_INPUTS] = {0};
     for (int s = 0; s < R->n_in; s++)
         if (diff(R, s)) numT[s] = sc_alloc(&sc, m * R->n[s], false);
     jac_check rc[AD_MAX_INPUTS], fc[AD_MAX_INPUTS];
@@ -699,6 +886,10 @@ static void check_jacobians(gc_run *R)
     bool num_ok[AD_MAX_INPUTS] = {0};
     double t_num[AD_MAX_INPUTS] = {0};
     ad_status st0 = sc.failed ? sc_status(R, "Jacobians") : eval(R, f0);
+    gc_pool P;
+    pool_init(&P, R);   /* at x: the workers copy it */
+    fwd_job fj = {.blk = sc_alloc(&sc, P.n * JB * m, false)};
+    if (st0 == AD_OK && sc.failed) st0 = sc_status(R, "Jacobians");
     char why[256];
     if (st0 != AD_OK) snprintf(why, sizeof why, "could not run: %s", ad_last_error());
     /* The numerical Jacobians, by columns. */
@@ -708,9 +899,8 @@ static void check_jacobians(gc_run *R)
         kinks[s] = (kink_info){f0, NULL, fp, fm};
         if (!diff(R, s)) continue;
         double t0 = now();
-        ad_status st = st0;
-        for (int64_t i = 0; i < R->n[s] && st == AD_OK; i++)
-            st = numeric_dir(R, s, i, NULL, numT[s] + i * m, tmp);
+        numeric_job job = {s, numT[s]};
+        ad_status st = st0 == AD_OK ? pool_run(&P, 0, R->n[s], numeric_item, &job) : st0;
         t_num[s] = now() - t0;
         num_ok[s] = st == AD_OK;
         if (st0 != AD_OK) {
@@ -726,7 +916,7 @@ static void check_jacobians(gc_run *R)
     bool rev_ok = false;
     if (R->o->mode & AD_GC_REV) {
         double t0 = now();
-        ad_status st = st0 == AD_OK ? reverse_sweep(R, numT, num_ok, rc, kinks) : st0;
+        ad_status st = st0 == AD_OK ? reverse_sweep(R, &P, numT, num_ok, rc, kinks) : st0;
         rev_ok = st == AD_OK;
         if (st != AD_OK && st0 == AD_OK) {
             snprintf(why, sizeof why, "could not run: %s", ad_last_error());
@@ -748,17 +938,19 @@ static void check_jacobians(gc_run *R)
             double t0 = now();
             jac_check *j = &fc[s];
             int64_t n = R->n[s];
-            for (int64_t c0 = 0; num_ok[s] && c0 < n; c0 += JB) {
-                int k = (int)(n - c0 < JB ? n - c0 : JB);
-                ad_status st = jvp_cols(R, s, c0, k, NULL, blk);
+            int64_t blocks = (n + JB - 1) / JB;
+            fj.s = s;
+            for (int64_t b0 = 0; num_ok[s] && b0 < blocks; b0 += P.n) {   /* a round: a block per worker */
+                int64_t round = blocks - b0 < P.n ? blocks - b0 : P.n;
+                ad_status st = pool_run(&P, b0, round, fwd_item, &fj);
                 if (st != AD_OK) {
                     snprintf(why, sizeof why, "could not run: %s", ad_last_error());
                     jac_fail(R, j, why);
                     break;
                 }
-                for (int d = 0; d < k; d++) {
-                    const double *nc = numT[s] + (c0 + d) * m, *t = blk + (int64_t)d * m;
-                    for (int64_t o = 0; o < m; o++) compare(R, &j->rec, &j->w, s, o, c0 + d, nc[o], NAN, t[o], t[o], &kinks[s]);
+                for (int64_t c0 = b0 * JB; c0 < (b0 + round) * JB && c0 < n; c0++) {
+                    const double *nc = numT[s] + c0 * m, *t = fj.blk + (c0 - b0 * JB) * m;
+                    for (int64_t o = 0; o < m; o++) compare(R, &j->rec, &j->w, s, o, c0, nc[o], NAN, t[o], t[o], &kinks[s]);
                 }
             }
             if (j->w.any) {
@@ -770,6 +962,7 @@ static void check_jacobians(gc_run *R)
         if (R->o->jacobian_out && num_ok[s]) print_jacobian(R, s, numT[s]);
         kink_free(&kinks[s], R->n[s]);
     }
+    pool_free(&P);
     /* The records, in input order. */
     for (int s = 0; s < R->n_in; s++) {
         if (!diff(R, s)) continue;
@@ -1100,6 +1293,8 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
     if (!(opts->eps > 0) || !(opts->atol >= 0) || !(opts->rtol >= 0))
         return ad_fail(AD_ERR_ARG, "gradcheck: eps must be > 0 and atol, rtol >= 0 (got %g, %g, %g)", opts->eps,
                        opts->atol, opts->rtol);
+    if (opts->threads < 0 || opts->threads > GC_MAX_THREADS)
+        return ad_fail(AD_ERR_ARG, "gradcheck: threads must be 0 to %d (got %d)", GC_MAX_THREADS, opts->threads);
     if (opts->device != AD_CPU && opts->device != AD_CUDA)
         return ad_fail(AD_ERR_ARG, "gradcheck: device %d is neither AD_CPU nor AD_CUDA", opts->device);
     if (opts->device == AD_CUDA && !ad_gpu_available()) return ad_last_status();

@@ -7,12 +7,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "ad_cli.h"
 #include "ad_gradcheck.h"
 
 enum {
     O_LIST, O_OP, O_ALL, O_SHAPE, O_STRIDE, O_PADDING, O_KERNEL, O_WINDOW, O_AXIS, O_C, O_EPS, O_ATOL, O_RTOL,
-    O_SEED, O_SEEDS, O_MODE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, N_OPTIONS
+    O_SEED, O_SEEDS, O_MODE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, N_OPTIONS
 };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_LIST] = {"list", NULL, "the registered ops, with their inputs and default cases, and\n"
@@ -41,6 +42,8 @@ static const ad_cli_option options[N_OPTIONS] = {
                                                    "junit-10 schema, tap is TAP version 13"},
     [O_DEVICE] = {"device", "cpu|cuda", "where the op runs (default cpu); cuda runs every check on the GPU\n"
                                         "in float64 and adds a CPU-vs-GPU comparison of forward, vjp, jvp"},
+    [O_THREADS] = {"threads", "N", "threads for the full Jacobians' columns and row blocks (1..64; default:\n"
+                                   "the cores online, at most 8); the report is the same for any N"},
 };
 
 static ad_cli cli = {
@@ -125,6 +128,8 @@ int main(int argc, char **argv)
 {
     ad_gc_options o;
     ad_gc_default_options(&o);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);   /* the registered ops are safe to call from several threads */
+    o.threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
     const char *op_name = NULL, *shape = NULL;
     bool all = false, list = false, print_jac = false;
     long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;   /* axis -100: not given */
@@ -155,6 +160,7 @@ int main(int argc, char **argv)
         case O_RTOL: o.rtol = ad_cli_double(&cli, v, -INFINITY, INFINITY); break;
         case O_SEED: o.seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
         case O_SEEDS: seeds = ad_cli_long(&cli, v, 1, 100000); break;
+        case O_THREADS: o.threads = (int)ad_cli_long(&cli, v, 1, 64); break;
         case O_MODE: o.mode = (int[]){AD_GC_FWD, AD_GC_REV, AD_GC_BOTH}[ad_cli_choice(&cli, v, modes)]; break;
         case O_FORMAT:
             fmt = (ad_gc_format[]){AD_GC_TEXT, AD_GC_JSON, AD_GC_JUNIT, AD_GC_TAP}[ad_cli_choice(&cli, v, formats)];

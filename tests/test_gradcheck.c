@@ -683,6 +683,76 @@ static void test_richardson_through_gradcheck(void **state)
 }
 
 /* Sizes gradcheck refuses with a way out instead of running for hours. */
+/* Records equal but for the time they took. */
+static void assert_same_records(const ad_gc_report *a, const ad_gc_report *b, const char *what)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->n_fail, b->n_fail);
+    for (int i = 0; i < a->n; i++) {
+        const ad_gc_record *x = &a->rec[i], *y = &b->rec[i];
+        double dx[] = {x->max_abs_err, x->max_rel_err, x->x_at_worst, x->numerical, x->reverse, x->forward};
+        double dy[] = {y->max_abs_err, y->max_rel_err, y->x_at_worst, y->numerical, y->reverse, y->forward};
+        if (x->check != y->check || x->input != y->input || x->pass != y->pass || strcmp(x->worst, y->worst) ||
+            strcmp(x->message, y->message) || strcmp(x->case_label, y->case_label) || memcmp(dx, dy, sizeof dx))
+            fail_msg("%s: record %d (%s, input %d) differs: worst '%s' vs '%s', '%s' vs '%s'", what, i,
+                     ad_gc_check_name(x->check), x->input, x->worst, y->worst, x->message, y->message);
+    }
+}
+
+/* y = sin x, except that f fails (with a message) once x[7] leaves 1: the
+ * numerical Jacobian's column 7, which a worker thread evaluates. */
+static ad_node *sin_unless_x7_moves(ad_context *ctx, ad_node *const *in, int n, void *user)
+{
+    (void)n, (void)user;
+    double x7 = ad_value_at(in[0], 7);
+    if (x7 != 1.0) {
+        ad_fail(AD_ERR_DOMAIN, "test f: x[7] moved to %.17g", x7);
+        return NULL;
+    }
+    return ad_sin(ctx, in[0]);
+}
+
+/* Threads change nothing in the report: the same records, bit for bit,
+ * for right and wrong rules (the failing entries are made by workers);
+ * an error made on a worker thread reaches the record with its message. */
+static void test_threads_same_report(void **state)
+{
+    (void)state;
+    const ad_op *ops[] = {&good_sin, &bad_index, &bad_second_input, &bad_block_row0, &ad_op_conv2d, &ad_op_matmul};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+        for (int fast = 0; fast < 2; fast++) {
+            ad_gc_report r[2] = {{0}, {0}};
+            for (int v = 0; v < 2; v++) {
+                ad_gc_options o;
+                ad_gc_default_options(&o);
+                o.fast = fast;
+                o.threads = v ? 3 : 1;
+                assert_int_equal(ad_gradcheck_op(ops[k], &o, &r[v]), AD_OK);
+            }
+            assert_same_records(&r[0], &r[1], ops[k]->name);
+            ad_gc_report_free(&r[0]);
+            ad_gc_report_free(&r[1]);
+        }
+    int64_t sh[] = {12};
+    ad_tensor *x = ad_tensor_new(AD_FLOAT64, 1, sh);
+    for (int i = 0; i < 12; i++) ad_tensor_set(x, i, i == 7 ? 1.0 : 0.1 * i);
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.threads = 3;
+    ad_gc_report r = {0};
+    assert_int_equal(ad_gradcheck_fn("sin", "x[7] fails", sin_unless_x7_moves, NULL, 1, (const ad_tensor *const *)&x, 0,
+                                     &o, &r),
+                     AD_OK);
+    const ad_gc_record *rev = find(&r, AD_GC_JACOBIAN_REV);
+    assert_false(rev->pass);
+    assert_non_null(strstr(rev->message, "could not run: test f: x[7] moved to 1.00000"));
+    ad_gc_report_free(&r);
+    ad_tensor_free(x);
+    o.threads = 65;
+    assert_int_equal(ad_gradcheck_op(&good_sin, &o, &r), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "threads must be 0 to 64"));
+}
+
 static void test_size_guard(void **state)
 {
     (void)state;
@@ -716,7 +786,7 @@ int main(void)
         cmocka_unit_test(test_wrong_rule_for_one_of_two_inputs),
         cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
-        cmocka_unit_test(test_block_mistakes_caught_in_every_mode),
+        cmocka_unit_test(test_block_mistakes_caught_in_every_mode), cmocka_unit_test(test_threads_same_report),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),
         cmocka_unit_test(test_ties_accept_either_subgradient),
         cmocka_unit_test(test_stencils_exact), cmocka_unit_test(test_richardson_through_gradcheck),
