@@ -582,10 +582,14 @@ static void pool_free(gc_pool *P)
 }
 
 /* Copies of the run at its current inputs. Where memory runs short the
- * pool has fewer workers (one at least: the caller). */
+ * pool has fewer workers (one at least: the caller). Jacobians of under
+ * 2^15 entries in all take the caller alone: starting threads (tens of
+ * microseconds a round) would cost more than their share of the work. */
 static void pool_init(gc_pool *P, gc_run *R)
 {
-    int want = R->device == AD_CPU && R->o->threads > 1 ? R->o->threads : 1;
+    double entries = 0;
+    for (int s = 0; s < R->n_in; s++) entries += diff(R, s) ? (double)R->n[s] * (double)R->m : 0;
+    int want = R->device == AD_CPU && R->o->threads > 1 && entries >= 32768 ? R->o->threads : 1;
     if (want > GC_MAX_THREADS) want = GC_MAX_THREADS;
     P->n = 0;
     for (int t = 0; t < want; t++) {

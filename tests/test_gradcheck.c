@@ -700,7 +700,7 @@ static void assert_same_records(const ad_gc_report *a, const ad_gc_report *b, co
 }
 
 /* y = sin x, except that f fails (with a message) once x[7] leaves 1: the
- * numerical Jacobian's column 7, which a worker thread evaluates. */
+ * numerical Jacobian's column 7, which worker 1 of 3 evaluates. */
 static ad_node *sin_unless_x7_moves(ad_context *ctx, ad_node *const *in, int n, void *user)
 {
     (void)n, (void)user;
@@ -718,8 +718,17 @@ static ad_node *sin_unless_x7_moves(ad_context *ctx, ad_node *const *in, int n, 
 static void test_threads_same_report(void **state)
 {
     (void)state;
-    const ad_op *ops[] = {&good_sin, &bad_index, &bad_second_input, &bad_block_row0, &ad_op_conv2d, &ad_op_matmul};
-    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+    /* cases with Jacobians of over 2^15 entries, where the threads start */
+    static const ad_op_case big_vec[] = {{"vector (200)", 1, {1}, {{200, 1, 1, 1}}, {.c = 0}}};
+    static const ad_op_case big_vec2[] = {{"vectors (200), (200)", 2, {1, 1}, {{200, 1, 1, 1}, {200, 1, 1, 1}}, {.c = 0}}};
+    static const ad_op_case big_conv[] = {{"x (2,3,8,8), w (4,3,3,3), b (4)", 3, {4, 4, 1},
+                                          {{2, 3, 8, 8}, {4, 3, 3, 3}, {4, 1, 1, 1}}, {.stride = {1, 1}, .pad = {1, 1}}}};
+    static const ad_op_case big_mm[] = {{"(20,30)·(30,10)", 2, {2, 2}, {{20, 30, 1, 1}, {30, 10, 1, 1}}, {.c = 0}}};
+    struct { const ad_op *op; const ad_op_case *c; } runs[] = {
+        {&good_sin, big_vec}, {&bad_sign, big_vec}, {&bad_second_input, big_vec2}, {&bad_block_row0, big_vec},
+        {&ad_op_conv2d, big_conv}, {&ad_op_matmul, big_mm},
+    };
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++)
         for (int fast = 0; fast < 2; fast++) {
             ad_gc_report r[2] = {{0}, {0}};
             for (int v = 0; v < 2; v++) {
@@ -727,15 +736,17 @@ static void test_threads_same_report(void **state)
                 ad_gc_default_options(&o);
                 o.fast = fast;
                 o.threads = v ? 3 : 1;
-                assert_int_equal(ad_gradcheck_op(ops[k], &o, &r[v]), AD_OK);
+                assert_int_equal(ad_gradcheck_op_case(runs[k].op, runs[k].c, &o, &r[v]), AD_OK);
             }
-            assert_same_records(&r[0], &r[1], ops[k]->name);
+            assert_same_records(&r[0], &r[1], runs[k].op->name);
+            assert_int_equal(r[0].n_fail > 0, runs[k].op != &good_sin && runs[k].op != &ad_op_conv2d &&
+                                                  runs[k].op != &ad_op_matmul);
             ad_gc_report_free(&r[0]);
             ad_gc_report_free(&r[1]);
         }
-    int64_t sh[] = {12};
+    int64_t sh[] = {200};
     ad_tensor *x = ad_tensor_new(AD_FLOAT64, 1, sh);
-    for (int i = 0; i < 12; i++) ad_tensor_set(x, i, i == 7 ? 1.0 : 0.1 * i);
+    for (int i = 0; i < 200; i++) ad_tensor_set(x, i, i == 7 ? 1.0 : 0.01 * i);
     ad_gc_options o;
     ad_gc_default_options(&o);
     o.threads = 3;
