@@ -380,7 +380,7 @@ ad_status ad_backward_block(ad_context *ctx, ad_node *y, int rows, const void *c
     }
     for (int i = 0; i < n_wrt; i++)
         if (!wrt[i]->op && wrt[i]->mark == epoch) b.buf[wrt[i]->id - lo] = grads[i];
-    for (uint32_t id = lo; id <= y->id && st == AD_OK; id++) {
+    for (uint32_t id = lo; id < y->id && st == AD_OK; id++) {   /* (y's rows are the cotangents: below) */
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         size_t bytes;
@@ -390,9 +390,11 @@ ad_status ad_backward_block(ad_context *ctx, ad_node *y, int rows, const void *c
         else if (!(b.buf[id - lo] = scratch_new(n, bytes))) st = ad_last_status();
         else b.scratch[id - lo] = true;
     }
-    /* 3. Seed y's rows with the cotangents, then sweep as the push variant
-     * does, each vjp taking the whole block. */
-    if (st == AD_OK && b.buf[y->id - lo]) st = add_into(y, b.buf[y->id - lo], cotangents, (int64_t)rows * y->value.size);
+    /* 3. y's rows are the cotangents themselves: a vjp only reads its output's
+     * (for a leaf y asked for, they are added into its grads). Then the sweep,
+     * as the push variant's, each vjp taking the whole block. */
+    if (st == AD_OK && y->op) b.buf[y->id - lo] = (void *)cotangents;
+    else if (st == AD_OK && b.buf[y->id - lo]) st = add_into(y, b.buf[y->id - lo], cotangents, (int64_t)rows * y->value.size);
     for (uint32_t id = y->id + 1; st == AD_OK && id-- > lo;) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;

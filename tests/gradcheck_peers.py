@@ -10,10 +10,11 @@ padding 1, float64, full (slow) Jacobians.
   - PyTorch: torch.autograd.gradcheck with check_forward_ad=True (numerical,
     reverse and forward Jacobians; its own extra checks at their defaults)
     and, separately, with the reverse Jacobian only (its default).
-Run in turn ROUNDS times; each figure is the median. Times are CPU time
-(ours: the child's user + system; PyTorch: this process's), so other jobs on
-the shared cores do not count. Skipped with a message when torch is not
-importable.
+Run in turn ROUNDS times; each figure is the median. CPU time (ours: the
+child's user + system; PyTorch: this process's) compares the work, and other
+jobs on the shared cores do not count in it; wall time shows what
+`--threads 2` buys. Both peers run on 1 thread for the CPU-time comparison.
+Skipped with a message when torch is not importable.
 
     python3 tests/gradcheck_peers.py build-rel/gradcheck/gradcheck [ROUNDS] [BASELINE]
 
@@ -33,14 +34,19 @@ import time
 from project_python import reexec_under_project_python
 
 
-def ours(exe):
+def ours(exe, threads=None):
+    """(CPU seconds, wall seconds) of one gradcheck run; threads None: the program's default."""
+    args = [exe, "--op", "conv2d", "--shape", "4x3x16x16,8x3x3x3,8", "--stride", "1", "--padding", "1"]
+    if threads is not None:
+        args += ["--threads", str(threads)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    r = subprocess.run([exe, "--op", "conv2d", "--shape", "4x3x16x16,8x3x3x3,8", "--stride", "1", "--padding", "1"],
-                       capture_output=True, text=True)
+    t0 = time.perf_counter()
+    r = subprocess.run(args, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if r.returncode != 0:
         sys.exit(f"gradcheck failed (exit {r.returncode}):\n{r.stdout}{r.stderr}")
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
 def theirs(torch, forward_ad):
@@ -49,12 +55,12 @@ def theirs(torch, forward_ad):
     x = torch.rand(4, 3, 16, 16, dtype=torch.float64, generator=g).mul(4).sub(2).requires_grad_()
     w = torch.rand(8, 3, 3, 3, dtype=torch.float64, generator=g).mul(4).sub(2).requires_grad_()
     b = torch.rand(8, dtype=torch.float64, generator=g).mul(4).sub(2).requires_grad_()
-    t0 = time.process_time()
+    t0, w0 = time.process_time(), time.perf_counter()
     ok = torch.autograd.gradcheck(lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1), (x, w, b),
                                   check_forward_ad=forward_ad)
-    t1 = time.process_time()
+    t1, w1 = time.process_time(), time.perf_counter()
     assert ok
-    return t1 - t0
+    return t1 - t0, w1 - w0
 
 
 def main():
@@ -71,24 +77,28 @@ def main():
         torch = None
     if torch is not None:
         torch.set_num_threads(1)
-    res = {"ours (rev + fwd + dot + determinism + block)": []}
+    ours1, ours2 = "ours, 1 thread (rev + fwd + dot + determinism + block)", "ours, --threads 2 (the same checks)"
+    res = {ours1: [], ours2: []}
     if baseline:
-        res["baseline (the same checks)"] = []
+        res["baseline (the same checks, its default threads)"] = []
     if torch is not None:
-        res["torch (rev + fwd: check_forward_ad)"] = []
-        res["torch (rev only: its default)"] = []
+        res["torch, 1 thread (rev + fwd: check_forward_ad)"] = []
+        res["torch, 1 thread (rev only: its default)"] = []
     for r in range(rounds):
-        res["ours (rev + fwd + dot + determinism + block)"].append(ours(exe))
+        res[ours1].append(ours(exe, 1))
+        res[ours2].append(ours(exe, 2))
         if baseline:
-            res["baseline (the same checks)"].append(ours(baseline))
+            res["baseline (the same checks, its default threads)"].append(ours(baseline))
         if torch is not None:
-            res["torch (rev + fwd: check_forward_ad)"].append(theirs(torch, True))
-            res["torch (rev only: its default)"].append(theirs(torch, False))
-        print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in res.items()), flush=True)
-    print(f"\nconv2d x (4,3,16,16) w (8,3,3,3) b (8) pad 1 float64, full Jacobians, CPU seconds, median of {rounds}"
-          + (f" (torch {torch.__version__}, 1 thread)" if torch is not None else ""))
+            res["torch, 1 thread (rev + fwd: check_forward_ad)"].append(theirs(torch, True))
+            res["torch, 1 thread (rev only: its default)"].append(theirs(torch, False))
+        print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k.split(' (')[0]} {v[-1][0]:.2f} s" for k, v in res.items()),
+              flush=True)
+    print(f"\nconv2d x (4,3,16,16) w (8,3,3,3) b (8) pad 1 float64, full Jacobians, median of {rounds}"
+          + (f" (torch {torch.__version__})" if torch is not None else ""))
+    print(f"  {'':<56} {'CPU s':>8} {'wall s':>8}")
     for k, v in res.items():
-        print(f"  {k:<40} {statistics.median(v):8.2f} s")
+        print(f"  {k:<56} {statistics.median(c for c, _ in v):8.2f} {statistics.median(w for _, w in v):8.2f}")
     return 0
 
 
