@@ -51,8 +51,11 @@ static ad_cli cli = {
     .summary = "check registered ops' derivatives against finite differences",
     .synopsis = "--list | --op NAME | --all [options]",
     .description = "Every check compares the engine's reverse-mode (vjp) and forward-mode (jvp) derivatives\n"
-                   "with centered finite differences in float64; the backward pass is the library's\n"
-                   "default, Version B (each node pushes its increments into its inputs).",
+                   "with centered finite differences in float64. The reverse-mode Jacobian's rows come\n"
+                   "from backward sweeps of a block of one-hot cotangents each (every vjp takes a block:\n"
+                   "ops/ad_op.h); block-vs-one checks a block against one cotangent at a time, the path\n"
+                   "training takes (the library's default, Version B: each node pushes its increments\n"
+                   "into its inputs).",
     .options = options,
     .n_options = N_OPTIONS,
     .notes = "Exit status: 0 all checks pass, 1 a derivative mismatch, 2 a usage error.",
