@@ -81,6 +81,8 @@ typedef struct gc_run {
     int64_t n[AD_MAX_INPUTS];
     ad_tensor out;                         /* output shape (data unused) */
     int64_t m;
+    int64_t items;                         /* input 0's batch items (AD_OP_BATCHED): the numerical
+                                              Jacobian perturbs one element of each at once; 1: none */
     ad_device device;                      /* where f runs now */
     const ad_gc_options *o;
     gsl_rng *rng;
@@ -244,14 +246,17 @@ static ad_status eval(gc_run *R, double *out)
 }
 
 /* Numerical directional derivative of y along the input perturbation
- * x_s[i] (i >= 0) or along all inputs by v (i < 0), with the options'
- * stencil: into col (m). tmp: m doubles of scratch. */
-static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, double *col, double *tmp)
+ * x_s[i] (i >= 0; with every > 0, x_s[i], x_s[i + every], ... at once) or
+ * along all inputs by v (i < 0), with the options' stencil: into col (m).
+ * tmp: m doubles of scratch. */
+static ad_status numeric_dir(gc_run *R, int s, int64_t i, int64_t every, double *const *v, double *col, double *tmp)
 {
     const double h = R->o->eps;
     const ad_gc_stencil *sten = ad_gc_stencil_for(R->o);
-    double *keep[AD_MAX_INPUTS] = {0};
+    double *keep[AD_MAX_INPUTS] = {0}, *held = NULL;
     ad_status st = AD_OK;
+    if (i >= 0 && every > 0 && !(held = malloc((size_t)(R->n[s] / every + 1) * sizeof(double))))
+        st = ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for the perturbed elements of input %d", R->name, s);
     if (i < 0)
         for (int t = 0; t < R->n_in && st == AD_OK; t++)
             if (v[t]) {
@@ -262,7 +267,14 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, doub
     for (int k = 0; k < sten->n && st == AD_OK; k++) {
         double step = sten->offset[k] * h;
         const double *y = NULL;
-        if (i >= 0) {
+        if (i >= 0 && every > 0) {   /* x0 + step and back to x0 exactly: (x0 + step) - step need not be x0 */
+            for (int64_t j = i, g = 0; j < R->n[s]; j += every, g++) {
+                held[g] = R->x[s][j];
+                R->x[s][j] = held[g] + step;
+            }
+            st = eval_ref(R, tmp, &y);
+            for (int64_t j = i, g = 0; j < R->n[s]; j += every, g++) R->x[s][j] = held[g];
+        } else if (i >= 0) {
             double x0 = R->x[s][i];
             R->x[s][i] = x0 + step;
             st = eval_ref(R, tmp, &y);
@@ -285,6 +297,7 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, double *const *v, doub
             memcpy(R->x[t], keep[t], (size_t)R->n[t] * sizeof(double));
             free(keep[t]);
         }
+    free(held);
     return st;
 }
 
@@ -558,6 +571,7 @@ typedef struct gc_pool {
     int n;                            /* workers; worker 0 is the calling thread, on R itself */
     gc_run *run[GC_MAX_THREADS];
     double *tmp[GC_MAX_THREADS];      /* m doubles each: numeric_dir's scratch */
+    double *col[GC_MAX_THREADS];      /* m doubles each: a column of all the batch's items */
 } gc_pool;
 
 /* One item (a column, a block) on worker t's run W; slot: the item's place in this call. */
@@ -567,6 +581,7 @@ static void pool_free(gc_pool *P)
 {
     for (int t = 0; t < P->n; t++) {
         free(P->tmp[t]);
+        free(P->col[t]);
         if (t == 0) continue;
         gc_run *W = P->run[t];
         ad_context_free(W->eval_ctx);
@@ -595,7 +610,8 @@ static void pool_init(gc_pool *P, gc_run *R)
     for (int t = 0; t < want; t++) {
         gc_run *W = t == 0 ? R : malloc(sizeof *W);
         double *tmp = malloc((size_t)(R->m > 0 ? R->m : 1) * sizeof(double));
-        bool ok = W && tmp;
+        double *col = malloc((size_t)(R->m > 0 ? R->m : 1) * sizeof(double));
+        bool ok = W && tmp && col;
         if (ok && t > 0) {
             *W = *R;
             W->eval_ctx = W->grad_ctx = W->fwd_ctx = NULL;
@@ -615,10 +631,12 @@ static void pool_init(gc_pool *P, gc_run *R)
         if (!ok) {
             if (t > 0) free(W);
             free(tmp);
+            free(col);
             break;
         }
         P->run[t] = W;
         P->tmp[t] = tmp;
+        P->col[t] = col;
         P->n = t + 1;
     }
 }
@@ -849,17 +867,55 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
     sc_free(&sc);
 }
 
-/* Column i of input s's numerical Jacobian. */
+/* Column i of input s's numerical Jacobian; with items > 1 (input 0 of an
+ * AD_OP_BATCHED op), element i of every item at once: the item's own rows
+ * of the result are its column's, its other rows 0 (output item g depends
+ * on input 0's item g alone). */
 typedef struct numeric_job {
     int s;
     double *numT;
+    int64_t items;
 } numeric_job;
 
 static ad_status numeric_item(const gc_pool *P, int t, gc_run *W, int64_t i, int64_t slot, void *job)
 {
     (void)slot;
     numeric_job *j = job;
-    return numeric_dir(W, j->s, i, NULL, j->numT + i * W->m, P->tmp[t]);
+    int64_t m = W->m;
+    if (j->items <= 1) return numeric_dir(W, j->s, i, 0, NULL, j->numT + i * m, P->tmp[t]);
+    int64_t len = W->n[j->s] / j->items, mlen = m / j->items;
+    ad_status st = numeric_dir(W, j->s, i, len, NULL, P->col[t], P->tmp[t]);
+    for (int64_t g = 0; g < j->items && st == AD_OK; g++) {
+        double *dst = j->numT + (g * len + i) * m;
+        memset(dst, 0, (size_t)m * sizeof(double));
+        memcpy(dst + g * mlen, P->col[t] + g * mlen, (size_t)mlen * sizeof(double));
+    }
+    return st;
+}
+
+/* Before perturbing input 0's items together: is each output item moved by
+ * its own input item alone? Two columns made singly (the first element of
+ * item 0, the last of the last item) must leave every other item's outputs
+ * exactly unchanged. A failed check (an op whose AD_OP_BATCHED is wrong)
+ * says so in note: the columns are then made one at a time. */
+static bool items_independent(gc_run *R, const gc_pool *P, char *note, size_t len)
+{
+    int64_t n = R->n[0], per_in = n / R->items, per_out = R->m / R->items;
+    const int64_t probe[2] = {0, n - 1};
+    for (int k = 0; k < 2; k++) {
+        int64_t g = probe[k] / per_in;
+        if (numeric_dir(R, 0, probe[k], 0, NULL, P->col[0], P->tmp[0]) != AD_OK) return false;
+        for (int64_t o = 0; o < R->m; o++)
+            if (o / per_out != g && !(P->col[0][o] == 0)) {
+                snprintf(note, len,
+                         "input 0's batch items are not independent: output item %lld moved (%.3g) when item %lld "
+                         "was perturbed, so the op's AD_OP_BATCHED is wrong; the numerical Jacobian was made one "
+                         "column at a time",
+                         (long long)(o / per_out), P->col[0][o], (long long)g);
+                return false;
+            }
+    }
+    return true;
 }
 
 /* Block b of input s's forward-mode Jacobian: columns b·JB .. into the
@@ -903,9 +959,13 @@ static void check_jacobians(gc_run *R)
         kinks[s] = (kink_info){f0, NULL, fp, fm};
         if (!diff(R, s)) continue;
         double t0 = now();
-        numeric_job job = {s, numT[s]};
-        ad_status st = st0 == AD_OK ? pool_run(&P, 0, R->n[s], numeric_item, &job) : st0;
+        numeric_job job = {s, numT[s], 1};
+        char note[sizeof rc[s].rec.message] = "";
+        if (s == 0 && R->items > 1 && st0 == AD_OK && items_independent(R, &P, note, sizeof note)) job.items = R->items;
+        ad_status st = st0 == AD_OK ? pool_run(&P, 0, R->n[s] / job.items, numeric_item, &job) : st0;
         t_num[s] = now() - t0;
+        snprintf(rc[s].rec.message, sizeof rc[s].rec.message, "%s", note);
+        snprintf(fc[s].rec.message, sizeof fc[s].rec.message, "%s", note);
         num_ok[s] = st == AD_OK;
         if (st0 != AD_OK) {
             jac_fail(R, &rc[s], why);
@@ -1134,7 +1194,7 @@ static void check_fast(gc_run *R)
     double *v[AD_MAX_INPUTS], *g[AD_MAX_INPUTS];
     for (int64_t o = 0; u && o < R->m; o++) u[o] = gsl_ran_gaussian(R->rng, 1.0);
     random_dirs(R, &sc, v, g);
-    ad_status st = sc.failed ? sc_status(R, "fast check") : numeric_dir(R, -1, -1, v, jv_num, tmp);
+    ad_status st = sc.failed ? sc_status(R, "fast check") : numeric_dir(R, -1, -1, 0, v, jv_num, tmp);
     double num = 0;
     for (int64_t o = 0; st == AD_OK && o < R->m; o++) num += u[o] * jv_num[o];
     for (int pass = 0; pass < 2; pass++) {
@@ -1284,8 +1344,12 @@ static ad_status size_guard(const gc_run *R, int64_t total)
     return AD_OK;
 }
 
-ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void *user, int n_in,
-                          const ad_tensor *const *inputs, unsigned nondiff, const ad_gc_options *opts, ad_gc_report *r)
+/* ad_gradcheck_fn, and for an AD_OP_BATCHED op (batched0) the batch items
+ * of input 0, where the shapes have them: input 0 at least 2-d, and the
+ * output's first dimension the same. */
+static ad_status gradcheck_run(const char *name, const char *label, ad_gc_fn f, void *user, int n_in,
+                               const ad_tensor *const *inputs, unsigned nondiff, bool batched0,
+                               const ad_gc_options *opts, ad_gc_report *r)
 {
     ad_gc_options defaults;
     if (!opts) {
@@ -1332,6 +1396,8 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
             R.out = y->value;
             R.out.data = NULL;
             R.m = y->value.size;
+            int64_t b = R.ndim[0] >= 2 ? R.shape[0][0] : 0;
+            R.items = batched0 && b >= 2 && R.out.ndim >= 1 && R.out.shape[0] == b ? b : 1;
         }
         ad_context_free(ctx);
     }
@@ -1365,6 +1431,12 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
         free(R.pre[s]);
     }
     return st;
+}
+
+ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void *user, int n_in,
+                          const ad_tensor *const *inputs, unsigned nondiff, const ad_gc_options *opts, ad_gc_report *r)
+{
+    return gradcheck_run(name, label, f, user, n_in, inputs, nondiff, false, opts, r);
 }
 
 /* ---- registered ops ---- */
@@ -1436,8 +1508,8 @@ ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc
         st = ad_fail(AD_ERR_DOMAIN, "gradcheck %s [%s]: no draw of inputs in 200 landed %g away from the op's kinks",
                      op->name, c->label, opts->kink_margin);
     if (st == AD_OK)
-        st = ad_gradcheck_fn(op->name, c->label, call_op, &oc, c->n_in, (const ad_tensor *const *)t,
-                             op->nondiff_inputs, opts, r);
+        st = gradcheck_run(op->name, c->label, call_op, &oc, c->n_in, (const ad_tensor *const *)t, op->nondiff_inputs,
+                           (op->flags & AD_OP_BATCHED) != 0, opts, r);
     for (int s = 0; s < AD_MAX_INPUTS; s++) ad_tensor_free(t[s]);
     return st;
 }

@@ -68,6 +68,11 @@ enum {
     AD_OP_PARAMS = 1u << 3,       /* takes ad_params */
     AD_OP_TO_CUDA = 1u << 4,      /* output on the GPU whatever the input (the send copy) */
     AD_OP_TO_CPU = 1u << 5,       /* output on the CPU whatever the input (the receive copy) */
+    AD_OP_BATCHED = 1u << 6,      /* dim 0 of input 0 and of the output is a batch (images, rows):
+                                     output item n depends on input 0 through its item n alone.
+                                     gradcheck then perturbs an element of every item at once for
+                                     input 0's numerical Jacobian (after checking, at two columns,
+                                     that the items are independent) */
 };
 
 /* The interval gradcheck draws an input from. */

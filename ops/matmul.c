@@ -292,6 +292,7 @@ const ad_op ad_op_linear = {
     .summary = "x (..., I) · wᵀ (O,I) + b (O) -> (..., O) as torch.nn.functional.linear",
     .n_in = 3,
     .n_in_min = 2,
+    .flags = AD_OP_BATCHED,   /* (matmul is not: a 2-d a broadcast over b's batch feeds every item) */
     .infer = linear_infer,
     .cpu = {linear_forward, linear_vjp, linear_jvp},
     .cuda = AD_CUDA_KERNELS(linear),

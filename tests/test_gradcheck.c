@@ -183,6 +183,69 @@ static void sin_vjp_wrong_alone(const ad_node *o, int s, int rows, const void *g
     else sin_vjp(o, s, rows, g, gi);
 }
 
+/* Batch items (AD_OP_BATCHED): x (3,4) -> y (3,4). gradcheck perturbs an
+ * element of every item (row) at once, after checking that the items are
+ * independent. A forward that leaks across items is found by that check
+ * (the numerical Jacobian is then made a column at a time, with a note), and
+ * a vjp that leaks where the forward does not is caught: numerically 0. */
+static double leak(const ad_node *o) { return o->params ? o->params->c : 0; }   /* y[n] += c·x[n+1] */
+static ad_status leaky_fwd(ad_node *o)
+{
+    int64_t N = o->value.shape[0], K = o->value.shape[1];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t k = 0; k < K; k++)
+            ((double *)o->value.data)[n * K + k] = sin(X(o)[n * K + k]) + leak(o) * X(o)[(n + 1) % N * K + k];
+    return AD_OK;
+}
+/* the vjp of y[n] = sin x[n] + c·x[n+1], with the leak term at weight w */
+static void leaky_vjp_weighted(const ad_node *o, const double *g, double *gi, double w)
+{
+    int64_t N = o->value.shape[0], K = o->value.shape[1];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t k = 0; k < K; k++) {
+            gi[n * K + k] += cos(X(o)[n * K + k]) * g[n * K + k];
+            gi[(n + 1) % N * K + k] += w * g[n * K + k];
+        }
+}
+static void leaky_vjp1(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    leaky_vjp_weighted(o, g, gi, leak(o));
+}
+AD_VJP_BY_ROWS(leaky_vjp, leaky_vjp1)
+static void leaky_vjp_forgets1(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    leaky_vjp_weighted(o, g, gi, 0);
+}
+AD_VJP_BY_ROWS(leaky_vjp_forgets, leaky_vjp_forgets1)
+static void leaky_vjp_invents1(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    leaky_vjp_weighted(o, g, gi, leak(o) + 0.5);
+}
+AD_VJP_BY_ROWS(leaky_vjp_invents, leaky_vjp_invents1)
+static void leaky_jvp(ad_node *o, int k)
+{
+    int64_t N = o->value.shape[0], K = o->value.shape[1];
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        double *ty = ad_tangent_row(o, d);
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t j = 0; j < K; j++)
+                ty[n * K + j] = t ? cos(X(o)[n * K + j]) * t[n * K + j] + leak(o) * t[(n + 1) % N * K + j] : 0;
+    }
+}
+static const ad_op_case rows_leak[] = {{"x (3,4), leak 0.25", 1, {2}, {{3, 4, 1, 1}}, {.c = 0.25}}};
+static const ad_op_case rows_no_leak[] = {{"x (3,4), no leak", 1, {2}, {{3, 4, 1, 1}}, {.c = 0}}};
+#define BATCH_OP(NAME, VJP, CASES)                                                                                     \
+    {.name = NAME, .summary = "batch items", .n_in = 1, .n_in_min = 1, .flags = AD_OP_BATCHED | AD_OP_PARAMS,           \
+     .infer = same_shape, .cpu = {leaky_fwd, VJP, leaky_jvp}, .domain = {{-2, 2}}, .cases = CASES, .n_cases = 1}
+static const ad_op batch_leaks_declared = BATCH_OP("batch_leaks_right_vjp", leaky_vjp, rows_leak);
+static const ad_op batch_leaks_vjp_forgets = BATCH_OP("batch_leaks_vjp_forgets", leaky_vjp_forgets, rows_leak);
+static const ad_op batch_vjp_invents = BATCH_OP("batch_vjp_invents_a_leak", leaky_vjp_invents, rows_no_leak);
+static const ad_op batch_right = BATCH_OP("batch_right", leaky_vjp, rows_no_leak);
+
 static const ad_op_case vec2_case[] = {{"vectors (6), (6)", 2, {1, 1}, {{6, 1, 1, 1}, {6, 1, 1, 1}}, {.c = 0}}};
 
 static const ad_op_case vec_case[] = {{"vector (5)", 1, {1}, {{5, 1, 1, 1}}, {.c = 0}}};
@@ -363,6 +426,48 @@ static void test_block_mistakes_caught_in_every_mode(void **state)
     ad_gc_report r = run(&bad_sign, 1);
     assert_true(find(&r, AD_GC_BLOCK)->pass);
     ad_gc_report_free(&r);
+}
+
+static void test_batch_items(void **state)
+{
+    (void)state;
+    for (int mode = AD_GC_REV; mode <= AD_GC_BOTH; mode += AD_GC_BOTH - AD_GC_REV) {
+        ad_gc_options o;
+        ad_gc_default_options(&o);
+        o.mode = mode;
+        ad_gc_report r = {0};
+        /* independent items, right rules: grouped columns, no note, all pass */
+        assert_int_equal(ad_gradcheck_op(&batch_right, &o, &r), AD_OK);
+        assert_int_equal(r.n_fail, 0);
+        assert_null(strstr(find(&r, AD_GC_JACOBIAN_REV)->message, "not independent"));
+        ad_gc_report_free(&r);
+        /* a forward that leaks across items: found, columns one at a time, the right vjp passes */
+        r = (ad_gc_report){0};
+        assert_int_equal(ad_gradcheck_op(&batch_leaks_declared, &o, &r), AD_OK);
+        assert_int_equal(r.n_fail, 0);
+        assert_non_null(strstr(find(&r, AD_GC_JACOBIAN_REV)->message, "batch items are not independent"));
+        ad_gc_report_free(&r);
+        /* ... and a vjp that forgets the leak fails, at a cross-item entry */
+        r = (ad_gc_report){0};
+        assert_int_equal(ad_gradcheck_op(&batch_leaks_vjp_forgets, &o, &r), AD_OK);
+        const ad_gc_record *rev = find(&r, AD_GC_JACOBIAN_REV);
+        assert_false(rev->pass);
+        int on, ok, in, ik;
+        assert_int_equal(sscanf(rev->worst, "dy[%d,%d]/dx0[%d,%d]", &on, &ok, &in, &ik), 4);
+        assert_int_equal(in, (on + 1) % 3);
+        assert_close(rev->numerical, 0.25, 1e-6);
+        ad_gc_report_free(&r);
+        /* items independent, but the vjp invents a leak: numerically 0 there */
+        r = (ad_gc_report){0};
+        assert_int_equal(ad_gradcheck_op(&batch_vjp_invents, &o, &r), AD_OK);
+        rev = find(&r, AD_GC_JACOBIAN_REV);
+        assert_false(rev->pass);
+        assert_int_equal(sscanf(rev->worst, "dy[%d,%d]/dx0[%d,%d]", &on, &ok, &in, &ik), 4);
+        assert_int_equal(in, (on + 1) % 3);
+        assert_close(rev->numerical, 0, 1e-12);
+        assert_close(rev->reverse, 0.5, 1e-12);
+        ad_gc_report_free(&r);
+    }
 }
 
 static void test_fast_mode_catches_too(void **state)
@@ -798,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
         cmocka_unit_test(test_block_mistakes_caught_in_every_mode), cmocka_unit_test(test_threads_same_report),
+        cmocka_unit_test(test_batch_items),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),
         cmocka_unit_test(test_ties_accept_either_subgradient),
         cmocka_unit_test(test_stencils_exact), cmocka_unit_test(test_richardson_through_gradcheck),
