@@ -597,10 +597,11 @@ static void pool_free(gc_pool *P)
 }
 
 /* Copies of the run at its current inputs. Where memory runs short the
- * pool has fewer workers (one at least: the caller). Jacobians of under
- * 2^15 entries in all take the caller alone: starting threads (tens of
- * microseconds a round) would cost more than their share of the work. */
-static void pool_init(gc_pool *P, gc_run *R)
+ * pool has fewer workers; with no room even for the caller's scratch, an
+ * error. Jacobians of under 2^15 entries in all take the caller alone:
+ * starting threads (tens of microseconds a round) would cost more than
+ * their share of the work. */
+static ad_status pool_init(gc_pool *P, gc_run *R)
 {
     double entries = 0;
     for (int s = 0; s < R->n_in; s++) entries += diff(R, s) ? (double)R->n[s] * (double)R->m : 0;
@@ -639,6 +640,7 @@ static void pool_init(gc_pool *P, gc_run *R)
         P->col[t] = col;
         P->n = t + 1;
     }
+    return P->n > 0 ? AD_OK : sc_status(R, "Jacobians' scratch");
 }
 
 typedef struct gc_task {
@@ -681,6 +683,7 @@ static void *task_thread(void *arg)
  * item that failed, with its message set on this thread. */
 static ad_status pool_run(const gc_pool *P, int64_t first, int64_t count, gc_item_fn fn, void *job)
 {
+    if (P->n < 1) return ad_fail(AD_ERR_STATE, "gradcheck: no worker to run on");   /* (pool_init failed) */
     gc_task task[GC_MAX_THREADS];
     int n = count < P->n ? (int)(count > 1 ? count : 1) : P->n, started = 1;
     for (int t = 0; t < n; t++) task[t] = (gc_task){.P = P, .t = t, .stride = n, .fn = fn, .job = job, .first = first,
@@ -947,8 +950,9 @@ static void check_jacobians(gc_run *R)
     double t_num[AD_MAX_INPUTS] = {0};
     ad_status st0 = sc.failed ? sc_status(R, "Jacobians") : eval(R, f0);
     gc_pool P;
-    pool_init(&P, R);   /* at x: the workers copy it */
-    fwd_job fj = {.blk = sc_alloc(&sc, P.n * JB * m, false)};
+    ad_status stp = pool_init(&P, R);   /* at x: the workers copy it */
+    if (st0 == AD_OK) st0 = stp;
+    fwd_job fj = {.blk = sc_alloc(&sc, (P.n > 0 ? P.n : 1) * JB * m, false)};
     if (st0 == AD_OK && sc.failed) st0 = sc_status(R, "Jacobians");
     char why[256];
     if (st0 != AD_OK) snprintf(why, sizeof why, "could not run: %s", ad_last_error());
