@@ -13,12 +13,13 @@
  *    shape one after another, gin rows gradients of out->in[slot]->value's
  *    (row r at r * size elements of the dtype). rows = 1 is backpropagation,
  *    the special case; a block (rows > 1) is many rows of the Jacobian in one
- *    sweep (ad_backward_block: gradcheck's Jacobians), where matmul and conv2d
- *    run the block through their GEMMs at once. A vjp written for one
- *    cotangent loops over the rows with AD_VJP_BY_ROWS (below). gradcheck
- *    checks both: the Jacobian's rows come in blocks, and one cotangent at
- *    a time is checked against the same numerical Jacobian. Always +=, never
- *    =: with fan-out (b = a + a) both slots write the same buffer.
+ *    sweep (ad_backward_block: gradcheck's Jacobians), where linear's dx and
+ *    matmul's da stack the rows into one GEMM and conv2d's dx runs rows·N
+ *    images. A vjp written for one cotangent loops over the rows with
+ *    AD_VJP_BY_ROWS (below). gradcheck checks both: the Jacobian's rows come
+ *    in blocks, and block-vs-one compares a block with one cotangent at a
+ *    time. Always +=, never =: with fan-out (b = a + a) both slots write the
+ *    same buffer.
  *  - jvp(out, k): SET out->tangent (k rows of out->value.size) to
  *    sum_slot J_slot * in[slot]->tangent; an input's NULL tangent is zero.
  *  - forward(out): compute out->value from out->in[]. An op may keep data

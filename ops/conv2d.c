@@ -552,7 +552,7 @@ static double conv_relu_gap(const ad_node *o)
         .summary = SUMMARY,                                                                                            \
         .n_in = 3,                                                                                                     \
         .n_in_min = 2,                                                                                                 \
-        .flags = AD_OP_PARAMS | AD_OP_BATCHED | (FLAGS),                                                                             \
+        .flags = AD_OP_PARAMS | AD_OP_BATCHED | (FLAGS),                                                               \
         .infer = conv_infer,                                                                                           \
         .cpu = {conv_forward, conv_vjp, conv_jvp},                                                                     \
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
