@@ -1,5 +1,4 @@
 /* parallel.c: the engine's thread count (ad_parallel.h). */
-#include <unistd.h>
 #include "ad_parallel.h"
 
 #ifdef _OPENMP
@@ -31,11 +30,11 @@ static void blas_single(void)
 int ad_threads(void)
 {
     if (n_threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
 #ifdef _OPENMP
-        n_threads = cores < 1 ? 1 : cores > 256 ? 256 : (int)cores;
+        /* OMP_NUM_THREADS where it is set, else the cores this process may run on */
+        int n = omp_get_max_threads();
+        n_threads = n < 1 ? 1 : n > 256 ? 256 : n;
 #else
-        (void)cores;
         n_threads = 1;
 #endif
         blas_single();

@@ -43,7 +43,7 @@ static const ad_cli_option options[N_OPTIONS] = {
     [O_WEIGHT_DECAY] = {"weight-decay", "X", "λ >= 0: L2 (λ·w added to the gradient) for adam and sgd, decoupled for\n"
                                              "adamw (default 0; 0.01 for adamw)"},
     [O_SEED] = {"seed", "N", "seed of the initial weights and the shuffles (default 1)"},
-    [O_THREADS] = {"threads", "N", "CPU threads for the kernels (default: the cores online)"},
+    [O_THREADS] = {"threads", "N", "CPU threads for the kernels (default: OMP_NUM_THREADS, else the cores online)"},
     [O_LIMIT] = {"limit", "N", "train on the first N examples only (a quick look)"},
     [O_OPTIMIZER] = {"optimizer", "adam|adamw|sgd", "the optimizer (default adam)"},
     [O_DATA] = {"data", "DIR", "Fashion-MNIST's IDX files (default " AD_FASHION_MNIST_DIR ")"},

@@ -372,7 +372,18 @@ static void test_lenet_learns(void **state)
     assert_true(num(a, "final_train_loss") == num(b, "final_train_loss"));
     assert_true(num(a, "final_test_accuracy") == num(b, "final_test_accuracy"));
     cJSON_Delete(b);
-    char out[4096], cmd[1024];
+    /* the kernels' default thread count is OMP_NUM_THREADS where it is set */
+    static char big[1 << 16];
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p t_omp && OMP_NUM_THREADS=3 %s --json --epochs 1 --limit 64 --out t_omp",
+             prog("LENET"));   /* (its own folder: the files of the runs above are read below) */
+    assert_int_equal(run(cmd, big, sizeof big), 0);
+    cJSON *d = cJSON_Parse(big);
+    assert_non_null(d);
+    assert_int_equal((int)num(d, "threads"), 3);
+    cJSON_Delete(d);
+    assert_int_equal(system("rm -rf t_omp"), 0);
+    char out[4096];
     snprintf(cmd, sizeof cmd, "%s --device cuda 2>&1", prog("LENET"));
     assert_int_equal(run(cmd, out, sizeof out), 2);
     assert_non_null(strstr(out, "no GPU found"));
