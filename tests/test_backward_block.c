@@ -1,7 +1,8 @@
 /* test_backward_block.c: ad_backward_block, many cotangents in one sweep.
  * Each row of a block must equal a backward pass of that cotangent alone
  * (bit for bit where the op's block is its one-cotangent code row by row;
- * to rounding where matmul, linear and conv2d stack the rows into one GEMM),
+ * to rounding for matmul and linear, whose dx stacks the rows into one GEMM,
+ * and conv2d, whose dx runs rows·N images),
  * added into the caller's grads, with the node grads left alone; and every
  * misuse is refused with a message. */
 #include <math.h>
