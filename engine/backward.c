@@ -173,24 +173,41 @@ static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_op
     return AD_OK;
 }
 
-static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_opts *o, uint32_t epoch)
+/* Mark, with this pass's epoch, every node y (marked by the caller) depends
+ * on through nodes that want grads, giving each a grad buffer as touch does
+ * when `grads`; *lo: the lowest id marked. An op without a vjp on the way
+ * fails, named, before anything else is done. */
+static ad_status mark_inputs(ad_context *ctx, const ad_node *y, uint32_t epoch, bool grads, const char *who,
+                             uint32_t *lo)
 {
-    /* 1. Which nodes does y depend on (through nodes that want grads)? All
-     * have ids in [lo, n_ids): the lists below cover that span only, so the
-     * nodes a context holds below the graph cost nothing (as in the push sweep). */
-    uint32_t n_ids = y->id + 1, lo = y->id;
-    for (uint32_t id = n_ids; id-- > lo;) {
+    *lo = y->id;
+    for (uint32_t id = y->id + 1; id-- > *lo;) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         for (int s = 0; s < n->n_in; s++) {
-            if (!wants_grad(n->in[s])) continue;
+            ad_node *in = n->in[s];
+            if (!wants_grad(in)) continue;
             if (!kernels_of(n)->vjp)
-                return ad_fail(AD_ERR_ARG, "backward: op %s has no vjp for input %d", n->op->name, s);
-            ad_status st = touch(n->in[s], epoch);
-            if (st != AD_OK) return st;
-            if (n->in[s]->id < lo) lo = n->in[s]->id;
+                return ad_fail(AD_ERR_ARG, "%s: op %s has no vjp for input %d", who, n->op->name, s);
+            if (!grads) in->mark = epoch;
+            else {
+                ad_status st = touch(in, epoch);
+                if (st != AD_OK) return st;
+            }
+            if (in->id < *lo) *lo = in->id;
         }
     }
+    return AD_OK;
+}
+
+static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_opts *o, uint32_t epoch)
+{
+    /* 1. Which nodes does y depend on? All have ids in [lo, n_ids): the
+     * lists below cover that span only, so the nodes a context holds below
+     * the graph cost nothing (as in the push sweep). */
+    uint32_t n_ids = y->id + 1, lo;
+    ad_status st = mark_inputs(ctx, y, epoch, true, "backward", &lo);
+    if (st != AD_OK) return st;
     uint32_t span = n_ids - lo;   /* node id -> list index id - lo */
     /* 2. Consumer lists (compressed rows): for each node, the (consumer, slot)
      * edges that use it, consumers in decreasing id order. */
@@ -224,7 +241,6 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
     }
     /* 3. Sweep: each node pulls its adjoint from its consumers, which all
      * have larger ids and so are final already. */
-    ad_status st = AD_OK;
     for (uint32_t id = n_ids; id-- > lo && st == AD_OK;) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || n == y) continue;
@@ -357,20 +373,9 @@ ad_status ad_backward_block(ad_context *ctx, ad_node *y, int rows, const void *c
                 return ad_fail(AD_ERR_ARG, "backward_block: node #%u is listed twice (%d and %d)", wrt[i]->id, j, i);
     }
     /* 1. What y depends on through nodes that want grads: ids in [lo, y]. */
-    uint32_t epoch = next_epoch(ctx), lo = y->id;
+    uint32_t epoch = next_epoch(ctx), lo;
     y->mark = epoch;
-    for (uint32_t id = y->id + 1; id-- > lo;) {
-        ad_node *n = node_at(ctx, id);
-        if (n->mark != epoch || !n->op) continue;
-        for (int s = 0; s < n->n_in; s++) {
-            ad_node *in = n->in[s];
-            if (!wants_grad(in)) continue;
-            if (!kernels_of(n)->vjp)
-                return ad_fail(AD_ERR_ARG, "backward_block: op %s has no vjp for input %d", n->op->name, s);
-            in->mark = epoch;
-            if (in->id < lo) lo = in->id;
-        }
-    }
+    if ((st = mark_inputs(ctx, y, epoch, false, "backward_block", &lo)) != AD_OK) return st;
     /* 2. Buffers. rows·size must fit: the largest node bounds them all. */
     uint32_t span = y->id + 1 - lo;
     block_bufs b = {lo, calloc(span, sizeof(void *)), calloc(span, sizeof(bool))};
