@@ -10,7 +10,7 @@ void openblas_set_num_threads(int);
  * a BLAS without it still links (the pointer is then NULL). */
 void blas_thread_shutdown_(void) __attribute__((weak));
 
-static int n_threads;   /* 0 until first asked: then the cores online */
+static int n_threads;   /* 0 until first asked: then OMP_NUM_THREADS, else the cores (ad_threads) */
 
 static void blas_single(void)
 {
