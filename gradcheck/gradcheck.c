@@ -253,7 +253,9 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, int64_t every, double 
 {
     const double h = R->o->eps;
     const ad_gc_stencil *sten = ad_gc_stencil_for(R->o);
-    double *keep[AD_MAX_INPUTS] = {0}, *held = NULL;
+    /* the elements perturbed: i, i + stride, ... (one: i alone), their values held to put back */
+    int64_t stride = every > 0 ? every : R->n[s];
+    double *keep[AD_MAX_INPUTS] = {0}, one, *held = &one;
     ad_status st = AD_OK;
     if (i >= 0 && every > 0 && !(held = malloc((size_t)(R->n[s] / every + 1) * sizeof(double))))
         st = ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for the perturbed elements of input %d", R->name, s);
@@ -267,18 +269,13 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, int64_t every, double 
     for (int k = 0; k < sten->n && st == AD_OK; k++) {
         double step = sten->offset[k] * h;
         const double *y = NULL;
-        if (i >= 0 && every > 0) {   /* x0 + step and back to x0 exactly: (x0 + step) - step need not be x0 */
-            for (int64_t j = i, g = 0; j < R->n[s]; j += every, g++) {
+        if (i >= 0) {   /* x0 + step and back to x0 exactly: (x0 + step) - step need not be x0 */
+            for (int64_t j = i, g = 0; j < R->n[s]; j += stride, g++) {
                 held[g] = R->x[s][j];
                 R->x[s][j] = held[g] + step;
             }
             st = eval_ref(R, tmp, &y);
-            for (int64_t j = i, g = 0; j < R->n[s]; j += every, g++) R->x[s][j] = held[g];
-        } else if (i >= 0) {
-            double x0 = R->x[s][i];
-            R->x[s][i] = x0 + step;
-            st = eval_ref(R, tmp, &y);
-            R->x[s][i] = x0;
+            for (int64_t j = i, g = 0; j < R->n[s]; j += stride, g++) R->x[s][j] = held[g];
         } else {
             for (int t = 0; t < R->n_in; t++)
                 if (v[t])
@@ -297,7 +294,7 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, int64_t every, double 
             memcpy(R->x[t], keep[t], (size_t)R->n[t] * sizeof(double));
             free(keep[t]);
         }
-    free(held);
+    if (held != &one) free(held);
     return st;
 }
 
@@ -832,7 +829,7 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
     double *rev = (R->o->mode & AD_GC_REV) ? sc_alloc(&sc, m * n, false) : NULL;
     double *fwd = (R->o->mode & AD_GC_FWD) ? sc_alloc(&sc, m * n, false) : NULL;
     int64_t B = block_rows(R);
-    double *cot = sc_alloc(&sc, B * m, true), *blk = sc_alloc(&sc, 64 * m, false), *tile[AD_MAX_INPUTS] = {0};
+    double *cot = sc_alloc(&sc, B * m, true), *blk = sc_alloc(&sc, JB * m, false), *tile[AD_MAX_INPUTS] = {0};
     for (int u = 0; u < R->n_in; u++) tile[u] = diff(R, u) ? sc_alloc(&sc, B * R->n[u], false) : NULL;
     if (sc.failed) {
         fprintf(f, "Jacobian of %s w.r.t. input %d: out of memory to print it\n", R->name, s);
@@ -844,8 +841,8 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
         ad_status st = jacobian_rows(R, o0, rows, cot, tile, R->pre_seed, o0 > 0);
         for (int64_t k = 0; k < rows * n; k++) rev[o0 * n + k] = st == AD_OK ? tile[s][k] : NAN;
     }
-    for (int64_t c0 = 0; fwd && c0 < n; c0 += 64) {
-        int k = (int)(n - c0 < 64 ? n - c0 : 64);
+    for (int64_t c0 = 0; fwd && c0 < n; c0 += JB) {   /* the columns as the forward check makes them */
+        int k = (int)(n - c0 < JB ? n - c0 : JB);
         ad_status st = jvp_cols(R, s, c0, k, NULL, blk);
         for (int d = 0; d < k; d++)
             for (int64_t o = 0; o < m; o++) fwd[o * n + c0 + d] = st == AD_OK ? blk[(int64_t)d * m + o] : NAN;
