@@ -141,6 +141,14 @@ static void finish_record(gc_run *R, ad_gc_record *rec, double t0)
 
 static bool diff(const gc_run *R, int s) { return !(R->nondiff & (1u << s)); }
 
+/* Input s's shape as a tensor header (no data), for its index strings ("[1,0,2]"). */
+static ad_tensor input_shape(const gc_run *R, int s)
+{
+    ad_tensor t = {.ndim = (uint8_t)R->ndim[s]};
+    memcpy(t.shape, R->shape[s], sizeof t.shape);
+    return t;
+}
+
 /* The buffers of one check, allocated together: a failed allocation makes
  * the check fail with "out of memory" instead of writing through NULL. */
 typedef struct scratch {
@@ -545,8 +553,7 @@ static void put_worst(gc_run *R, ad_gc_record *rec, const worst_t *w, int s)
 {
     if (!w->any) return;
     char oi[48], ii[48];
-    ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
-    memcpy(tin.shape, R->shape[s], sizeof tin.shape);
+    ad_tensor tin = input_shape(R, s);
     snprintf(rec->worst, sizeof rec->worst, "dy%s/dx%d%s", ad_index_str(&R->out, w->o, oi, sizeof oi), s,
              ad_index_str(&tin, w->i, ii, sizeof ii));
     rec->x_at_worst = R->x[s][w->i];
@@ -848,8 +855,7 @@ static void print_jacobian(gc_run *R, int s, const double *numT)
             for (int64_t o = 0; o < m; o++) fwd[o * n + c0 + d] = st == AD_OK ? blk[(int64_t)d * m + o] : NAN;
     }
     char oi[48], ii[48];
-    ad_tensor tin = {.ndim = (uint8_t)R->ndim[s]};
-    memcpy(tin.shape, R->shape[s], sizeof tin.shape);
+    ad_tensor tin = input_shape(R, s);
     fprintf(f, "Jacobian of %s [%s] w.r.t. input %d (%lld x %lld): every entry, mismatches marked\n", R->name,
             R->label ? R->label : "", s, (long long)R->m, (long long)R->n[s]);
     fprintf(f, "  %-22s %16s %16s %16s\n", "entry", "numerical", "reverse", "forward");
@@ -1166,8 +1172,7 @@ static void check_block(gc_run *R)
                 worst = ratio;
                 rec->pass = false;
                 char ix[48];
-                ad_tensor t = {.ndim = (uint8_t)R->ndim[s]};
-                memcpy(t.shape, R->shape[s], sizeof t.shape);
+                ad_tensor t = input_shape(R, s);
                 ad_index_str(&t, j, ix, sizeof ix);
                 snprintf(rec->worst, sizeof rec->worst, "dx%d%s", s, ix);
                 rec->x_at_worst = R->x[s][j];
@@ -1244,11 +1249,7 @@ static void compare_devices(gc_run *R, ad_gc_record *rec, int s, const double *g
         if (fabs(cpu[j]) > 0) rec->max_rel_err = fmax(rec->max_rel_err, err / fabs(cpu[j]));
         if (!(err <= tol) && (rec->pass || err / tol > worst)) {
             char ix[48];
-            ad_tensor t = R->out;
-            if (s >= 0) {
-                t.ndim = (uint8_t)R->ndim[s];
-                memcpy(t.shape, R->shape[s], sizeof t.shape);
-            }
+            ad_tensor t = s >= 0 ? input_shape(R, s) : R->out;
             worst = err / tol;
             rec->pass = false;
             ad_index_str(&t, j, ix, sizeof ix);
