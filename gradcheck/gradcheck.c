@@ -261,8 +261,9 @@ static ad_status numeric_dir(gc_run *R, int s, int64_t i, int64_t every, double 
 {
     const double h = R->o->eps;
     const ad_gc_stencil *sten = ad_gc_stencil_for(R->o);
-    /* the elements perturbed: i, i + stride, ... (one: i alone), their values held to put back */
-    int64_t stride = every > 0 ? every : R->n[s];
+    /* the elements perturbed: i, i + stride, ... (one: i alone), their values held to put back
+     * (i < 0, a direction v: s is not an input, and no stride) */
+    int64_t stride = i < 0 ? 0 : every > 0 ? every : R->n[s];
     double *keep[AD_MAX_INPUTS] = {0}, one, *held = &one;
     ad_status st = AD_OK;
     if (i >= 0 && every > 0 && !(held = malloc((size_t)(R->n[s] / every + 1) * sizeof(double))))
