@@ -41,7 +41,7 @@ ad_status ad_explain_reverse(FILE *f, ad_context *ctx, ad_node *root, ad_backwar
 int ad_explain_columns(const char *s);
 void ad_explain_pad(FILE *f, const char *s, int width);
 
-/* The local partial derivative ∂consumer/∂(consumer->in[slot]) of a scalar
+/* The local partial derivative ∂consumer/∂(ad_node_input(consumer, slot)) of a scalar
  * node, computed by the op's own vjp with a unit cotangent. */
 double ad_local_partial(const ad_node *consumer, int slot);
 

@@ -30,40 +30,11 @@ typedef struct ad_params ad_params;
 
 enum { AD_MAX_INPUTS = 3 };
 
-/* Node flags. */
-enum {
-    AD_NODE_REQUIRES_GRAD = 1u << 0, /* gradients flow to / through it */
-    AD_NODE_LEAF = 1u << 1,          /* made by ad_variable/ad_constant */
-    AD_NODE_RECORDING = 1u << 2,     /* recorded for backward (op, inputs kept) */
-    /* bits 6 and 7 are the engine's own (the scalar path's, ad_internal.h) */
-};
-
-/* A graph node. Read it through the accessors below where you can; the
- * fields are public for ops, gradcheck and the DOT export.
- * The order is for the scalar path: what making an op and the backward sweep
- * read of a node (mark, flags, op, grad, the inline numbers, the inputs) is in
- * the first 64 bytes; the value's header next; what scalar graphs rarely
- * touch last. (The scalar path is bound by the memory it touches.) */
-struct ad_node {
-    uint32_t mark;                   /* backward bookkeeping */
-    uint8_t n_in;
-    uint8_t flags;
-    const ad_op *op;                 /* NULL for a leaf or a no-grad result */
-    void *grad;                      /* dL/dvalue, value.size elements of the
-                                        value's dtype; NULL until backward */
-    /* Inline storage for a scalar's value and grad: scalar graphs need no
-     * arena allocation beyond the node itself. */
-    union { double f64; float f32; } inline_value, inline_grad;
-    ad_node *in[AD_MAX_INPUTS];      /* recorded inputs (n_in of them) */
-    ad_tensor value;                 /* the forward value (data in the arena) */
-    void *tangent;                   /* k * value.size elements: row d is the
-                                        derivative along direction d; NULL = 0 */
-    const ad_params *params;         /* op parameters, NULL if none */
-    void *saved;                     /* op's own data kept for backward */
-    const char *name;                /* label for tables and DOT, may be NULL */
-    ad_context *ctx;                 /* the owning context */
-    uint32_t id;                     /* creation index within the context */
-};
+/* A node is an opaque handle: read it through the accessors below
+ * (ad_value, ad_grad, ad_node_input...). A handle carries its node's
+ * generation, so that one kept past a rewind that dropped its node is
+ * refused by name, even once a new node has taken its memory. Op kernels
+ * see the nodes themselves (ad_kernel.h). */
 
 /* ---- contexts ---- */
 ad_context *ad_context_new(void);
@@ -82,7 +53,9 @@ size_t ad_context_bytes(const ad_context *ctx);
  * A rewind checks its mark: one from another context, one made stale by a
  * rewind to an earlier mark (its nodes are gone and their memory reused), or
  * one altered or made up by hand is refused (AD_ERR_STATE, with the reason)
- * and the context is left as it was. The fields are for reading only. */
+ * and the context is left as it was. The fields are for reading only.
+ * A handle to a node the rewind dropped is refused by every call that takes
+ * it (AD_ERR_STATE), even once a new node has taken its memory. */
 typedef struct ad_mark {
     uint32_t nodes;            /* the node count at the mark */
     uint32_t chunk;
@@ -128,10 +101,16 @@ double ad_grad_scalar(const ad_node *n);         /* 0 if no grad yet */
 double ad_value_at(const ad_node *n, int64_t i);
 double ad_grad_at(const ad_node *n, int64_t i);
 double ad_tangent_at(const ad_node *n, int dir, int64_t i);
+bool ad_has_tangent(const ad_node *n);          /* false: every direction's tangent is 0 */
 /* Views (no copy). The grad view has data NULL if there is no grad. */
 ad_tensor ad_value(const ad_node *n);
 ad_tensor ad_grad(const ad_node *n);
-/* Copy the grad out as doubles (zeros if none). */
+/* Write element i of n's value (a leaf's, before building on it: see
+ * ad_backward). Fails, writing nothing, for an i outside n or a GPU node. */
+ad_status ad_set_value_at(ad_node *n, int64_t i, double v);
+/* Copy the value, or the grad (zeros if none), out as doubles: len is the
+ * room in out, at least the node's size. */
+ad_status ad_value_copy_out(const ad_node *n, double *out, int64_t len);
 ad_status ad_grad_copy_out(const ad_node *n, double *out, int64_t len);
 
 /* ---- reverse mode ---- */
@@ -140,10 +119,11 @@ typedef enum ad_backward_variant {
     AD_BACKWARD_PULL = 1   /* Version A: each node pulls from its consumers */
 } ad_backward_variant;
 
-/* One step of a backward pass, for lessons and tracing:
- * the contribution (dL/d consumer)·(d consumer/d input) added to input's
- * grad through consumer->in[slot]. With PULL, `done` is set on the last
- * contribution to `input` (its adjoint is then final). */
+/* One step of a backward pass, for lessons and tracing: the contribution
+ * (dL/d consumer)·(d consumer/d input) added to input's grad through the
+ * consumer's input `slot` (input == ad_node_input(consumer, slot); both are
+ * handles). With PULL, `done` is set on the last contribution to `input`
+ * (its adjoint is then final). */
 typedef struct ad_backward_step {
     const ad_node *consumer;
     int slot;
@@ -188,14 +168,25 @@ void ad_node_zero_grad(ad_node *n);
  * resets all tangents. */
 ad_status ad_forward_dirs(ad_context *ctx, int k);
 int ad_forward_dir_count(const ad_context *ctx);
-/* Set leaf n's tangent in direction dir to values (n->value.size doubles),
- * or to the unit vector e_index if values is NULL and index >= 0. */
+/* Set leaf n's tangent in direction dir to values (one double per element
+ * of n), or to the unit vector e_index if values is NULL and index >= 0. */
 ad_status ad_set_tangent(ad_node *n, int dir, const double *values, int64_t index);
 /* Drop all tangents (forward mode off). */
 void ad_clear_tangents(ad_context *ctx);
 
 /* ---- walking the graph ---- */
 ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id);
+uint32_t ad_node_id(const ad_node *n);             /* creation index in its context */
+ad_context *ad_node_context(const ad_node *n);
+/* The recorded inputs: n_in of them for a recorded op result, none for a
+ * leaf or a result made with grad mode off. ad_node_input: NULL (with a
+ * message) for a slot outside 0..count-1. */
+int ad_node_input_count(const ad_node *n);
+ad_node *ad_node_input(const ad_node *n, int slot);
+const ad_op *ad_node_op(const ad_node *n);         /* NULL for a leaf or an unrecorded result */
+const ad_params *ad_node_params(const ad_node *n); /* NULL if the op takes none */
+const char *ad_node_name(const ad_node *n);        /* ad_set_name's, or NULL */
+bool ad_node_is_leaf(const ad_node *n);            /* made by ad_variable, ad_constant... */
 /* Does this node belong to ctx? (pointer check without dereferencing) */
 bool ad_node_in_context(const ad_context *ctx, const ad_node *n);
 const char *ad_node_op_name(const ad_node *n);   /* "leaf", "const", "add"... */

@@ -3,7 +3,7 @@
 #ifndef AD_INTERNAL_H
 #define AD_INTERNAL_H
 
-#include "ad_graph.h"
+#include "ad_kernel.h"
 
 /* Node chunks grow geometrically: chunk k holds NODE_CHUNK0 << k nodes, so
  * 22 chunks hold 2^32 nodes and id -> node is a few bit operations. Nodes
@@ -56,6 +56,10 @@ struct ad_context {
     uint32_t n_marks, cap_marks;
     uint64_t next_seq;
 
+    /* Handles (ad_kernel.h): the generation a node made now takes, moved on
+     * (1..65535, never 0: a tag of 0 is an untagged address) by every rewind
+     * that drops nodes. */
+    uint16_t gen;
     bool grad_enabled;
     bool check_finite;
     int dirs;                 /* forward-mode directions k (0: off) */
@@ -103,6 +107,20 @@ static inline bool node_in_context(const ad_context *ctx, const ad_node *n, int 
         }
     }
     return false;
+}
+
+/* Handles. node_resolve gives the node behind handle h: NULL for NULL (no
+ * message: the caller says what a NULL means) and, with a message naming
+ * `who`, for a handle whose node a rewind dropped (its generation no longer
+ * the node's, or its id at or past the count). An untagged address (tag 0:
+ * the engine's own calls, a kernel's nodes) passes unchecked. */
+ad_node *ad_stale_handle(const ad_node *h, const char *who);
+static inline ad_node *node_resolve(const ad_node *h, const char *who)
+{
+    ad_node *n = ad_node_of(h);
+    unsigned tag = ad_handle_tag(h);
+    if (__builtin_expect(tag != 0 && (tag != n->gen || n->id >= n->ctx->n_nodes), 0)) return ad_stale_handle(h, who);
+    return n;
 }
 
 /* The engine's own node flags, beside ad_graph.h's public ones: set when

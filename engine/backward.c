@@ -127,7 +127,7 @@ static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts
         ad_status st;
         if (ctx->check_finite && (st = check_finite_grad(n, s, 1, n->grad, in->grad)) != AD_OK) return st;
         if (o->hook) {
-            ad_backward_step step = {n, s, in, false};
+            ad_backward_step step = {ad_handle_of(n), s, ad_handle_of(in), false};
             o->hook(&step, o->hook_user);
         }
     }
@@ -165,7 +165,7 @@ static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_op
             if ((st = device_status(n, s)) != AD_OK) return st;
             if (ctx->check_finite && (st = check_finite_grad(n, s, 1, n->grad, in->grad)) != AD_OK) return st;
             if (o->hook) {
-                ad_backward_step step = {n, s, in, false};
+                ad_backward_step step = {ad_handle_of(n), s, ad_handle_of(in), false};
                 o->hook(&step, o->hook_user);
             }
         }
@@ -251,7 +251,7 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
             st = device_status(c, slot);
             if (ctx->check_finite && st == AD_OK) st = check_finite_grad(c, slot, 1, c->grad, n->grad);
             if (o->hook) {
-                ad_backward_step step = {c, slot, n, e + 1 == start[id - lo + 1]};
+                ad_backward_step step = {ad_handle_of(c), slot, ad_handle_of(n), e + 1 == start[id - lo + 1]};
                 o->hook(&step, o->hook_user);
             }
         }
@@ -262,17 +262,31 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
     return st;
 }
 
-/* The checks every backward entry makes of the context and the output. */
-static ad_status check_output(ad_context *ctx, const ad_node *y, const char *who)
+/* The node behind handle h, if it is one of ctx's nodes (what: "the output",
+ * "node 2 of the list"); else NULL with a message naming who. */
+static ad_node *own_node(ad_context *ctx, const ad_node *h, const char *who, const char *what)
+{
+    ad_node *n = ad_node_of(h);
+    if (!node_in_context(ctx, n, NULL)) {
+        ad_fail(AD_ERR_STATE, "%s: %s does not belong to this context (made in another context, or dropped by a "
+                "rewind)", who, what);
+        return NULL;
+    }
+    return node_resolve(h, who);
+}
+
+/* The checks every backward entry makes of the context and the output
+ * (handle h; its node in *y). */
+static ad_status check_output(ad_context *ctx, const ad_node *h, const char *who, ad_node **y)
 {
     ad_status st = ad_check_context(ctx, who);
     if (st != AD_OK) return st;
-    if (!y) {
+    if (!h) {
         if (ad_last_status() != AD_OK) return ad_last_status();   /* keep the error that made the NULL */
         return ad_fail(AD_ERR_ARG, "%s: output is NULL", who);
     }
-    if (!ad_node_in_context(ctx, y)) return ad_fail(AD_ERR_STATE, "%s: the output does not belong to this context", who);
-    if (!wants_grad(y))
+    if (!(*y = own_node(ctx, h, who, "the output"))) return ad_last_status();
+    if (!wants_grad(*y))
         return ad_fail(AD_ERR_STATE,
                        "%s: the output does not require grad (no variable feeds it, or it was made with grad mode off)",
                        who);
@@ -290,11 +304,12 @@ static uint32_t next_epoch(ad_context *ctx)
     return epoch;
 }
 
-ad_status ad_backward_ex(ad_context *ctx, ad_node *y, const ad_backward_opts *opts)
+ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opts *opts)
 {
     ad_backward_opts defaults = {AD_BACKWARD_PUSH, NULL, NULL, NULL};
     const ad_backward_opts *o = opts ? opts : &defaults;
-    ad_status st = check_output(ctx, y, "backward");
+    ad_node *y;
+    ad_status st = check_output(ctx, handle, "backward", &y);
     if (st != AD_OK) return st;
     if (o->variant != AD_BACKWARD_PUSH && o->variant != AD_BACKWARD_PULL)
         return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
@@ -307,6 +322,9 @@ ad_status ad_backward_ex(ad_context *ctx, ad_node *y, const ad_backward_opts *op
 /* The block's buffers: one per node id in [lo, y] that the pass touches
  * (rows times the node's size): the caller's grads for the leaves asked for,
  * zeroed scratch for nodes with an op, NULL for what needs none. */
+static ad_status block_sweep(ad_context *ctx, ad_node *y, int rows, const void *cotangents, int n_wrt,
+                             ad_node *const *wrt, void *const *grads);
+
 typedef struct block_bufs {
     uint32_t lo;
     void **buf;
@@ -353,25 +371,40 @@ static void block_free(ad_context *ctx, block_bufs *b, uint32_t hi)
     free(b->scratch);
 }
 
-ad_status ad_backward_block(ad_context *ctx, ad_node *y, int rows, const void *cotangents, int n_wrt,
-                            ad_node *const *wrt, void *const *grads)
+ad_status ad_backward_block(ad_context *ctx, ad_node *handle, int rows, const void *cotangents, int n_wrt,
+                            ad_node *const *wrt_handles, void *const *grads)
 {
-    ad_status st = check_output(ctx, y, "backward_block");
+    ad_node *y;
+    ad_status st = check_output(ctx, handle, "backward_block", &y);
     if (st != AD_OK) return st;
-    if (rows < 1 || !cotangents || n_wrt < 1 || !wrt || !grads)
+    if (rows < 1 || !cotangents || n_wrt < 1 || !wrt_handles || !grads)
         return ad_fail(AD_ERR_ARG, "backward_block: needs rows >= 1 (got %d), the cotangents, and 1 or more nodes "
                        "with their grads (got %d)", rows, n_wrt);
-    for (int i = 0; i < n_wrt; i++) {
-        if (!wrt[i] || !grads[i] || !ad_node_in_context(ctx, wrt[i]))
-            return ad_fail(AD_ERR_ARG, "backward_block: node %d of %d is NULL, has no grad buffer, or is not of this "
-                           "context", i, n_wrt);
-        if (!wants_grad(wrt[i]))
-            return ad_fail(AD_ERR_STATE, "backward_block: node #%u (%d of the list) does not require grad",
-                           wrt[i]->id, i);
-        for (int j = 0; j < i; j++)
+    ad_node **wrt = malloc((size_t)n_wrt * sizeof *wrt);   /* the nodes behind the handles */
+    if (!wrt) return ad_fail(AD_ERR_NOMEM, "backward_block: out of memory for a list of %d nodes", n_wrt);
+    for (int i = 0; i < n_wrt && st == AD_OK; i++) {
+        char what[48];
+        snprintf(what, sizeof what, "node %d of the list", i);
+        if (!wrt_handles[i] || !grads[i])
+            st = ad_fail(AD_ERR_ARG, "backward_block: node %d of %d is NULL or has no grad buffer", i, n_wrt);
+        else if (!(wrt[i] = own_node(ctx, wrt_handles[i], "backward_block", what)))
+            st = ad_last_status();
+        else if (!wants_grad(wrt[i]))
+            st = ad_fail(AD_ERR_STATE, "backward_block: node #%u (%d of the list) does not require grad", wrt[i]->id, i);
+        for (int j = 0; j < i && st == AD_OK; j++)
             if (wrt[j] == wrt[i])
-                return ad_fail(AD_ERR_ARG, "backward_block: node #%u is listed twice (%d and %d)", wrt[i]->id, j, i);
+                st = ad_fail(AD_ERR_ARG, "backward_block: node #%u is listed twice (%d and %d)", wrt[i]->id, j, i);
     }
+    if (st == AD_OK) st = block_sweep(ctx, y, rows, cotangents, n_wrt, wrt, grads);
+    free(wrt);
+    return st;
+}
+
+/* ad_backward_block's pass, its arguments checked (wrt: nodes, not handles). */
+static ad_status block_sweep(ad_context *ctx, ad_node *y, int rows, const void *cotangents, int n_wrt,
+                             ad_node *const *wrt, void *const *grads)
+{
+    ad_status st = AD_OK;
     /* 1. What y depends on through nodes that want grads: ids in [lo, y]. */
     uint32_t epoch = next_epoch(ctx), lo;
     y->mark = epoch;
@@ -423,8 +456,9 @@ ad_status ad_backward_block(ad_context *ctx, ad_node *y, int rows, const void *c
 
 ad_status ad_backward(ad_context *ctx, ad_node *y) { return ad_backward_ex(ctx, y, NULL); }
 
-void ad_node_zero_grad(ad_node *n)
+void ad_node_zero_grad(ad_node *h)
 {
+    ad_node *n = node_resolve(h, "node_zero_grad");
     if (n && n->grad) ad_node_ensure_grad(n, true);
 }
 

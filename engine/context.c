@@ -101,6 +101,7 @@ ad_context *ad_context_new(void)
     static atomic_uint_fast64_t serials;
     ctx->serial = atomic_fetch_add(&serials, 1) + 1;   /* 0 is no context's */
     ctx->grad_enabled = true;
+    ctx->gen = 1;
     return ctx;
 }
 
@@ -197,8 +198,8 @@ oom:
     return NULL;
 }
 
-void *ad_node_alloc(ad_node *n, size_t bytes) { return ad_arena_alloc(n->ctx, bytes); }
-void *ad_node_alloc_device(ad_node *n, size_t bytes) { return ad_device_alloc(n->ctx, bytes, true); }
+void *ad_node_alloc(ad_node *n, size_t bytes) { return ad_arena_alloc(ad_node_of(n)->ctx, bytes); }
+void *ad_node_alloc_device(ad_node *n, size_t bytes) { return ad_device_alloc(ad_node_of(n)->ctx, bytes, true); }
 
 /* ---- GPU memory of the context ----
  * The arena cannot hold it, so the context keeps a list; the gpu module's
@@ -224,8 +225,8 @@ void *ad_device_alloc(ad_context *ctx, size_t bytes, bool zero)
     ctx->dev_ptrs[ctx->n_dev++] = d;
     return d;
 }
-bool ad_node_recording(const ad_node *n) { return (n->flags & AD_NODE_RECORDING) != 0; }
-int ad_node_dirs(const ad_node *n) { return n->ctx->dirs; }
+bool ad_node_recording(const ad_node *n) { return (ad_node_of(n)->flags & AD_NODE_RECORDING) != 0; }
+int ad_node_dirs(const ad_node *n) { return ad_node_of(n)->ctx->dirs; }
 
 static bool same_position(const ad_mark *a, const ad_mark *b)
 {
@@ -282,6 +283,9 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
         return ad_fail(AD_ERR_STATE, "context_rewind: the mark was altered (it says %u nodes; the context's mark %llu "
                                      "is at %u)", m.nodes, (unsigned long long)m.seq, ctx->marks[lo].nodes);
     ctx->n_marks = lo + 1;
+    /* Nodes are dropped: those made from now on take a new generation, so a
+     * handle to a dropped node does not match the node that takes its memory. */
+    if (m.nodes < ctx->n_nodes && ++ctx->gen == 0) ctx->gen = 1;
     ctx->n_nodes = m.nodes;
     ctx->cur_chunk = m.chunk;
     ctx->cur_off = m.offset;
@@ -379,6 +383,14 @@ static ad_status nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
         ad_node *chunk = chunk_alloc(ctx, k);
         if (!chunk) return ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, id);
         ctx->node_chunk[k] = chunk;
+        /* A handle keeps its generation in the top bits of the address, which
+         * user addresses leave zero (Linux maps above 2^47 only when asked). */
+        uintptr_t end = (uintptr_t)(chunk + ((size_t)NODE_CHUNK0 << k));
+        if (ad_handle_tag((const ad_node *)end) != 0) {
+            chunk_free(ctx, (int)k);
+            return ad_fail(AD_ERR_NOMEM, "%s: node memory at %p reaches the address bits that handles keep their "
+                           "generation in", who, (void *)chunk);
+        }
         ctx->n_node_chunks = (int)k + 1;
     }
     uint32_t cap = (uint32_t)NODE_CHUNK0 << k, hi = cap;
@@ -411,6 +423,7 @@ static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, 
      * whose start-up was a third of the scalar path's time. */
     n->mark = 0;
     n->n_in = n->flags = 0;
+    n->gen = ctx->gen;
     n->op = NULL;
     n->grad = NULL;
     n->inline_value.f64 = n->inline_grad.f64 = 0;
@@ -428,15 +441,31 @@ static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, 
     return n;
 }
 
-bool ad_node_in_context(const ad_context *ctx, const ad_node *n)
+ad_node *ad_stale_handle(const ad_node *h, const char *who)
 {
-    return ctx && n && node_in_context(ctx, n, NULL);
+    const ad_node *n = ad_node_of(h);
+    if (n->id >= n->ctx->n_nodes)
+        ad_fail(AD_ERR_STATE, "%s: node #%u was dropped by a rewind of its context (the context has %u nodes now); "
+                "make it again after the rewind, or take the mark before making it", who, n->id, n->ctx->n_nodes);
+    else
+        ad_fail(AD_ERR_STATE, "%s: node #%u was dropped by a rewind of its context, and a node made since has taken "
+                "its place (now a %s); make it again after the rewind, or take the mark before making it", who, n->id,
+                ad_node_op_name(n));
+    return NULL;
+}
+
+/* By address first (n is not read unless it is one of ctx's nodes: it may
+ * point into a freed context), then the handle's generation. */
+bool ad_node_in_context(const ad_context *ctx, const ad_node *h)
+{
+    const ad_node *n = ad_node_of(h);
+    return ctx && n && node_in_context(ctx, n, NULL) && (ad_handle_tag(h) == 0 || ad_handle_tag(h) == n->gen);
 }
 
 ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id)
 {
     if (!ad_context_alive(ctx) || id >= ctx->n_nodes) return NULL;
-    return node_at(ctx, id);
+    return ad_handle_of(node_at(ctx, id));
 }
 
 /* Give n a value buffer of the given shape: inline for a CPU scalar, GPU
@@ -524,8 +553,9 @@ static ad_node *leaf_new(ad_context *ctx, const char *who, ad_dtype dt, int ndim
     return n;
 }
 
-ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host)
+ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host_handle)
 {
+    const ad_node *host = node_resolve(host_handle, "leaf_to_device");
     if (!host) return NULL;   /* keep the error that made the NULL */
     if (ad_check_context(ctx, "leaf_to_device") != AD_OK) return NULL;
     if (!(host->flags & AD_NODE_LEAF) || host->value.device != AD_CPU) {
@@ -542,21 +572,24 @@ ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host)
         return NULL;
     }
     if (host->name) ad_set_name(n, host->name);
-    return n;
+    return ad_handle_of(n);
 }
 
 ad_node *ad_variable(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values)
 {
-    return leaf_new(ctx, "variable", dt, ndim, shape, values, true);
+    return ad_handle_of(leaf_new(ctx, "variable", dt, ndim, shape, values, true));
 }
 
 ad_node *ad_constant(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values)
 {
-    return leaf_new(ctx, "constant", dt, ndim, shape, values, false);
+    return ad_handle_of(leaf_new(ctx, "constant", dt, ndim, shape, values, false));
 }
 
-ad_node *ad_scalar(ad_context *ctx, double v) { return leaf_new(ctx, "scalar", AD_FLOAT64, 0, NULL, &v, true); }
-ad_node *ad_scalar_const(ad_context *ctx, double v) { return leaf_new(ctx, "scalar_const", AD_FLOAT64, 0, NULL, &v, false); }
+ad_node *ad_scalar(ad_context *ctx, double v) { return ad_handle_of(leaf_new(ctx, "scalar", AD_FLOAT64, 0, NULL, &v, true)); }
+ad_node *ad_scalar_const(ad_context *ctx, double v)
+{
+    return ad_handle_of(leaf_new(ctx, "scalar_const", AD_FLOAT64, 0, NULL, &v, false));
+}
 
 ad_node *ad_from_tensor(ad_context *ctx, const ad_tensor *t, bool requires_grad)
 {
@@ -570,23 +603,25 @@ ad_node *ad_from_tensor(ad_context *ctx, const ad_tensor *t, bool requires_grad)
     }
     ad_node *n = leaf_new(ctx, "from_tensor", (ad_dtype)t->dtype, t->ndim, t->shape, NULL, requires_grad);
     if (n) memcpy(n->value.data, t->data, (size_t)t->size * ad_dtype_size((ad_dtype)t->dtype));
-    return n;
+    return ad_handle_of(n);
 }
 
-ad_node *ad_set_name(ad_node *n, const char *name)
+ad_node *ad_set_name(ad_node *h, const char *name)
 {
-    if (!n || !name) return n;
+    ad_node *n = node_resolve(h, "set_name");
+    if (!n || !name) return n ? h : NULL;
     size_t len = strlen(name) + 1;
     char *copy = ad_arena_alloc(n->ctx, len);
     if (copy) {
         memcpy(copy, name, len);
         n->name = copy;
     }
-    return n;
+    return h;
 }
 
-void ad_set_requires_grad(ad_node *n, bool on)
+void ad_set_requires_grad(ad_node *h, bool on)
 {
+    ad_node *n = node_resolve(h, "set_requires_grad");
     if (!n) return;
     if (on) {
         n->flags |= AD_NODE_REQUIRES_GRAD;
@@ -596,30 +631,42 @@ void ad_set_requires_grad(ad_node *n, bool on)
     }
 }
 
-bool ad_requires_grad(const ad_node *n) { return n && (n->flags & AD_NODE_REQUIRES_GRAD); }
-
-/* ---- reading ---- */
-/* A GPU node's numbers are read after copying it to the host (ad_to_host):
- * reading device memory from the CPU would crash. */
-static bool on_host(const ad_node *n, const char *who)
+bool ad_requires_grad(const ad_node *h)
 {
-    if (!n) {
-        ad_fail(AD_ERR_ARG, "%s: the node is NULL", who);
-        return false;
-    }
-    if (n->value.device == AD_CPU) return true;
-    ad_fail(AD_ERR_DEVICE, "%s: node #%u is on the GPU; copy it to the host first (ad_to_host)", who, n->id);
-    return false;
+    const ad_node *n = node_resolve(h, "requires_grad");
+    return n && (n->flags & AD_NODE_REQUIRES_GRAD);
 }
 
-/* Is element i of n there to read? Else a message naming who. */
-static bool readable(const ad_node *n, int64_t i, const char *who)
+/* ---- reading ---- */
+/* The node behind h, with a message naming who where there is none (NULL,
+ * or dropped by a rewind). */
+static const ad_node *node_or_fail(const ad_node *h, const char *who)
 {
-    if (!on_host(n, who)) return false;
-    if (i >= 0 && i < n->value.size) return true;
+    if (!h) {
+        ad_fail(AD_ERR_ARG, "%s: the node is NULL", who);
+        return NULL;
+    }
+    return node_resolve(h, who);
+}
+
+/* The same, for reading its numbers: a GPU node's are read after copying it
+ * to the host (ad_to_host): reading device memory from the CPU would crash. */
+static const ad_node *on_host(const ad_node *h, const char *who)
+{
+    const ad_node *n = node_or_fail(h, who);
+    if (!n || n->value.device == AD_CPU) return n;
+    ad_fail(AD_ERR_DEVICE, "%s: node #%u is on the GPU; copy it to the host first (ad_to_host)", who, n->id);
+    return NULL;
+}
+
+/* ... and element i of it there to read. */
+static const ad_node *readable(const ad_node *h, int64_t i, const char *who)
+{
+    const ad_node *n = on_host(h, who);
+    if (!n || (i >= 0 && i < n->value.size)) return n;
     ad_fail(AD_ERR_ARG, "%s: index %lld is outside node #%u's %lld elements", who, (long long)i, n->id,
             (long long)n->value.size);
-    return false;
+    return NULL;
 }
 
 static double buffer_get(const void *data, ad_dtype dt, int64_t i)
@@ -627,28 +674,36 @@ static double buffer_get(const void *data, ad_dtype dt, int64_t i)
     return dt == AD_FLOAT32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
 }
 
-double ad_value_scalar(const ad_node *n) { return n && on_host(n, "value_scalar") ? buffer_get(n->value.data, (ad_dtype)n->value.dtype, 0) : NAN; }
-double ad_grad_scalar(const ad_node *n)
+double ad_value_scalar(const ad_node *h)
 {
-    if (!n || !n->grad) return 0.0;
+    const ad_node *n = on_host(h, "value_scalar");
+    return n ? buffer_get(n->value.data, (ad_dtype)n->value.dtype, 0) : NAN;
+}
+
+double ad_grad_scalar(const ad_node *h)
+{
+    const ad_node *n = node_resolve(h, "grad_scalar");
+    if (!n || !n->grad) return h && !n ? NAN : 0.0;   /* no grad yet: 0; a dropped node: NaN */
     return on_host(n, "grad_scalar") ? buffer_get(n->grad, (ad_dtype)n->value.dtype, 0) : NAN;
 }
 
-double ad_value_at(const ad_node *n, int64_t i)
+double ad_value_at(const ad_node *h, int64_t i)
 {
-    if (!readable(n, i, "value_at")) return NAN;
-    return buffer_get(n->value.data, (ad_dtype)n->value.dtype, i);
+    const ad_node *n = readable(h, i, "value_at");
+    return n ? buffer_get(n->value.data, (ad_dtype)n->value.dtype, i) : NAN;
 }
 
-double ad_grad_at(const ad_node *n, int64_t i)
+double ad_grad_at(const ad_node *h, int64_t i)
 {
-    if (!readable(n, i, "grad_at")) return NAN;
+    const ad_node *n = readable(h, i, "grad_at");
+    if (!n) return NAN;
     return n->grad ? buffer_get(n->grad, (ad_dtype)n->value.dtype, i) : 0.0;
 }
 
-double ad_tangent_at(const ad_node *n, int dir, int64_t i)
+double ad_tangent_at(const ad_node *h, int dir, int64_t i)
 {
-    if (!readable(n, i, "tangent_at")) return NAN;
+    const ad_node *n = readable(h, i, "tangent_at");
+    if (!n) return NAN;
     if (dir < 0 || dir >= n->ctx->dirs) {
         ad_fail(AD_ERR_ARG, "tangent_at: direction %d is outside the context's %d", dir, n->ctx->dirs);
         return NAN;
@@ -656,37 +711,111 @@ double ad_tangent_at(const ad_node *n, int dir, int64_t i)
     return n->tangent ? buffer_get(n->tangent, (ad_dtype)n->value.dtype, (int64_t)dir * n->value.size + i) : 0.0;
 }
 
-ad_tensor ad_value(const ad_node *n)
+ad_status ad_set_value_at(ad_node *h, int64_t i, double v)
+{
+    const ad_node *n = readable(h, i, "set_value_at");
+    if (!n) return ad_last_status();
+    if (n->value.dtype == AD_FLOAT32) ((float *)n->value.data)[i] = (float)v;
+    else ((double *)n->value.data)[i] = v;
+    return AD_OK;
+}
+
+bool ad_has_tangent(const ad_node *h)
+{
+    const ad_node *n = node_resolve(h, "has_tangent");
+    return n && n->tangent;
+}
+
+/* A view: the header, data shared; all zero for NULL or a dropped node. */
+static ad_tensor view(const ad_node *n, bool grad)
 {
     ad_tensor t;
     memset(&t, 0, sizeof t);
     if (n) {
         t = n->value;
         t.owns_data = 0;
+        if (grad) t.data = n->grad;
     }
     return t;
 }
+ad_tensor ad_value(const ad_node *h) { return view(node_resolve(h, "value"), false); }
+ad_tensor ad_grad(const ad_node *h) { return view(node_resolve(h, "grad"), true); }
 
-ad_tensor ad_grad(const ad_node *n)
+static ad_status copy_out(const ad_node *h, bool grad, double *out, int64_t len, const char *who)
 {
-    ad_tensor t = ad_value(n);
-    t.data = n ? n->grad : NULL;
-    return t;
-}
-
-ad_status ad_grad_copy_out(const ad_node *n, double *out, int64_t len)
-{
-    if (!n || !out) return ad_fail(AD_ERR_ARG, "grad_copy_out: NULL argument");
+    if (!out) return ad_fail(AD_ERR_ARG, "%s: out is NULL", who);
+    const ad_node *n = on_host(h, who);
+    if (!n) return ad_last_status();
     if (len < n->value.size)
-        return ad_fail(AD_ERR_ARG, "grad_copy_out: room for %lld values, node has %lld", (long long)len,
+        return ad_fail(AD_ERR_ARG, "%s: room for %lld values, node #%u has %lld", who, (long long)len, n->id,
                        (long long)n->value.size);
-    for (int64_t i = 0; i < n->value.size; i++) out[i] = ad_grad_at(n, i);
+    const void *src = grad ? n->grad : n->value.data;
+    for (int64_t i = 0; i < n->value.size; i++) out[i] = src ? buffer_get(src, (ad_dtype)n->value.dtype, i) : 0.0;
     return AD_OK;
 }
+ad_status ad_value_copy_out(const ad_node *h, double *out, int64_t len) { return copy_out(h, false, out, len, "value_copy_out"); }
+ad_status ad_grad_copy_out(const ad_node *h, double *out, int64_t len) { return copy_out(h, true, out, len, "grad_copy_out"); }
 
-const char *ad_node_op_name(const ad_node *n)
+/* ---- walking the graph ---- */
+uint32_t ad_node_id(const ad_node *h)
 {
-    if (!n) return "null";
+    const ad_node *n = node_or_fail(h, "node_id");
+    return n ? n->id : 0;
+}
+
+ad_context *ad_node_context(const ad_node *h)
+{
+    const ad_node *n = node_or_fail(h, "node_context");
+    return n ? n->ctx : NULL;
+}
+
+int ad_node_input_count(const ad_node *h)
+{
+    const ad_node *n = node_or_fail(h, "node_input_count");
+    return n ? n->n_in : 0;
+}
+
+ad_node *ad_node_input(const ad_node *h, int slot)
+{
+    const ad_node *n = node_or_fail(h, "node_input");
+    if (!n) return NULL;
+    if (slot < 0 || slot >= n->n_in) {
+        ad_fail(AD_ERR_ARG, "node_input: node #%u (%s) has %d recorded inputs, slot %d asked", n->id,
+                ad_node_op_name(n), n->n_in, slot);
+        return NULL;
+    }
+    return ad_handle_of(n->in[slot]);
+}
+
+const ad_op *ad_node_op(const ad_node *h)
+{
+    const ad_node *n = node_or_fail(h, "node_op");
+    return n ? n->op : NULL;
+}
+
+const ad_params *ad_node_params(const ad_node *h)
+{
+    const ad_node *n = node_or_fail(h, "node_params");
+    return n ? n->params : NULL;
+}
+
+const char *ad_node_name(const ad_node *h)
+{
+    const ad_node *n = node_or_fail(h, "node_name");
+    return n ? n->name : NULL;
+}
+
+bool ad_node_is_leaf(const ad_node *h)
+{
+    const ad_node *n = node_or_fail(h, "node_is_leaf");
+    return n && (n->flags & AD_NODE_LEAF);
+}
+
+const char *ad_node_op_name(const ad_node *h)
+{
+    if (!h) return "null";
+    const ad_node *n = node_resolve(h, "node_op_name");
+    if (!n) return "dropped";
     if (n->op) return n->op->name;
     if (n->flags & AD_NODE_LEAF) return (n->flags & AD_NODE_REQUIRES_GRAD) ? "variable" : "constant";
     return "constant";   /* an op result computed without recording */
@@ -734,7 +863,7 @@ ad_node *ad_find_nonfinite(ad_context *ctx)
         bool inputs_finite = true;
         for (int s = 0; s < n->n_in; s++)
             inputs_finite = inputs_finite && ad_values_finite(&n->in[s]->value, n->in[s]->value.data, NULL, NULL);
-        if (inputs_finite) return n;
+        if (inputs_finite) return ad_handle_of(n);
     }
     return NULL;
 }
@@ -762,6 +891,23 @@ static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_va
  * kernel, or its forward where it has none). Anything else (an error to
  * report included) returns false and takes the general path. Sets *out (NULL
  * if the op's forward failed) when it returns true. */
+/* apply_scalar's input: the node behind handle h if it is one of ctx's,
+ * live; its flags and-ed into *all and or-ed into *any. NULL otherwise. */
+static inline __attribute__((always_inline)) ad_node *scalar_input(ad_context *ctx, const ad_node *h,
+                                                                  size_t recent_bytes, unsigned *all, unsigned *any)
+{
+    ad_node *x = ad_node_of(h);
+    if (!x) return NULL;
+    uintptr_t off = (uintptr_t)x - (uintptr_t)ctx->ready_chunk;
+    bool recent = off < recent_bytes && off % sizeof(ad_node) == 0;
+    if (!recent && !node_in_context(ctx, x, &ctx->chunk_hint)) return NULL;
+    unsigned tag = ad_handle_tag(h);
+    if (tag != 0 && tag != x->gen) return NULL;   /* dropped: the general path says so */
+    *all &= x->flags;
+    *any |= x->flags;
+    return x;
+}
+
 static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out)
 {
     if ((op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU)) != AD_OP_ELEMENTWISE ||
@@ -775,15 +921,13 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
      * up to n_nodes of node_new's ready range: one compare), then by chunk. */
     size_t recent_bytes = ctx->n_nodes > ctx->ready_lo ? (size_t)(ctx->n_nodes - ctx->ready_lo) * sizeof(ad_node) : 0;
     unsigned all = 0xff, any = 0;
-    for (int s = 0; s < n_in; s++) {
-        const ad_node *x = in[s];
-        if (!x) return false;
-        uintptr_t off = (uintptr_t)x - (uintptr_t)ctx->ready_chunk;
-        bool recent = off < recent_bytes && off % sizeof(ad_node) == 0;
-        if (!recent && !node_in_context(ctx, x, &ctx->chunk_hint)) return false;
-        all &= x->flags;
-        any |= x->flags;
-    }
+    /* the nodes behind the handles, in three variables and not an array: the
+     * array's two 8-byte stores read back as one 16-byte load (to copy them
+     * into the node) cannot be forwarded, which cost 3 ns an op */
+    ad_node *x0 = scalar_input(ctx, in[0], recent_bytes, &all, &any);
+    ad_node *x1 = n_in > 1 ? scalar_input(ctx, in[1], recent_bytes, &all, &any) : NULL;
+    ad_node *x2 = n_in > 2 ? scalar_input(ctx, in[2], recent_bytes, &all, &any) : NULL;
+    if (!x0 || (n_in > 1 && !x1) || (n_in > 2 && !x2)) return false;
     /* every input 0-d on the CPU, and float32 all of them or none */
     if (!(all & AD_NODE_SCALAR) || ((all ^ any) & AD_NODE_F32)) return false;
     ad_node *o = node_new(ctx, op->name ? op->name : "apply");
@@ -798,10 +942,13 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
     o->value.data = &o->inline_value;
     o->op = op;
     o->n_in = (uint8_t)n_in;
-    for (int s = 0; s < n_in; s++) o->in[s] = in[s];
+    /* all three, unused ones NULL (a loop to n_in compiled to a `rep movsb`) */
+    o->in[0] = x0;
+    o->in[1] = x1;
+    o->in[2] = x2;
     o->flags = AD_NODE_SCALAR | (f32 ? AD_NODE_F32 : 0) | (recording ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0);
     if (op->scalar && n_in <= 2) {   /* rounded to the dtype as the op's forward does */
-        double y = op->scalar->f(scalar_value(in[0]), n_in > 1 ? scalar_value(in[1]) : 0);
+        double y = op->scalar->f(scalar_value(x0), n_in > 1 ? scalar_value(x1) : 0);
         if (f32) o->inline_value.f32 = (float)y;
         else o->inline_value.f64 = y;
     } else if (op->cpu.forward(o) != AD_OK) {
@@ -820,7 +967,7 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
 }
 
 /* Every other call (noinline: the scalar path does not pay for its frame). */
-static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const ad_op *op, ad_node *const *in,
+static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const ad_op *op, ad_node *const *handles,
                                                         int n_in, const ad_params *params)
 {
     const char *who = op && op->name ? op->name : "apply";
@@ -835,15 +982,23 @@ static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const a
     }
     bool any_grad = false, any_tangent = false, all_0d = n_in > 0;
     ad_device device = AD_CPU;
+    ad_node *in[AD_MAX_INPUTS];   /* the nodes behind the handles */
     for (int s = 0; s < n_in; s++) {
-        if (!in || !in[s]) {
+        if (!handles || !handles[s]) {
             /* Keep the error that made the NULL, if there is one. */
             if (ad_last_status() == AD_OK) ad_fail(AD_ERR_ARG, "%s: input %d is NULL", who, s);
             return NULL;
         }
-        if (!ad_node_in_context(ctx, in[s])) {
-            ad_fail(AD_ERR_STATE, "%s: input %d does not belong to this context (made in another context, or rewound away)",
-                    who, s);
+        in[s] = ad_node_of(handles[s]);
+        if (!node_in_context(ctx, in[s], NULL)) {
+            ad_fail(AD_ERR_STATE, "%s: input %d does not belong to this context (made in another context, or dropped "
+                    "by a rewind)", who, s);
+            return NULL;
+        }
+        if (ad_handle_tag(handles[s]) != 0 && ad_handle_tag(handles[s]) != in[s]->gen) {
+            char input[64];
+            snprintf(input, sizeof input, "%s: input %d", who, s);
+            ad_stale_handle(handles[s], input);
             return NULL;
         }
         if (s > 0 && in[s]->value.device != in[0]->value.device) {
@@ -941,6 +1096,8 @@ fail:
 ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
 {
     ad_node *fast;
-    if (op && !params && apply_scalar(ctx, op, in, n_in, &fast)) return fast;
-    return apply_general(ctx, op, in, n_in, params);
+    if (op && !params && apply_scalar(ctx, op, in, n_in, &fast)) return ad_handle_of(fast);
+    return ad_handle_of(apply_general(ctx, op, in, n_in, params));
 }
+
+ad_node *ad_resolve(const ad_node *h, const char *who) { return node_resolve(h, who); }

@@ -6,9 +6,11 @@
 #include "ad_internal.h"
 #include "ad_op.h"
 
-const char *ad_explain_name(const ad_node *n, char *buf, size_t len)
+const char *ad_explain_name(const ad_node *h, char *buf, size_t len)
 {
-    if (n->name) snprintf(buf, len, "%s", n->name);
+    const ad_node *n = node_resolve(h, "explain_name");
+    if (!n) snprintf(buf, len, "%s", h ? "(dropped)" : "(null)");
+    else if (n->name) snprintf(buf, len, "%s", n->name);
     else if (!n->op && (n->flags & AD_NODE_LEAF) && !(n->flags & AD_NODE_REQUIRES_GRAD))
         snprintf(buf, len, "%.6g", ad_value_scalar(n));   /* a constant prints as its value */
     else snprintf(buf, len, "n%u", n->id);
@@ -25,10 +27,11 @@ static const char *infix_symbol(const char *op)
     return NULL;
 }
 
-const char *ad_explain_expr(const ad_node *n, char *buf, size_t len)
+const char *ad_explain_expr(const ad_node *h, char *buf, size_t len)
 {
     char a[64], b[64];
-    if (!n->op) return ad_explain_name(n, buf, len);
+    const ad_node *n = node_resolve(h, "explain_expr");
+    if (!n || !n->op) return ad_explain_name(h, buf, len);
     const char *op = n->op->name;
     if (n->n_in >= 1) ad_explain_name(n->in[0], a, sizeof a);
     if (n->n_in >= 2) ad_explain_name(n->in[1], b, sizeof b);
@@ -61,26 +64,32 @@ void ad_explain_pad(FILE *f, const char *s, int width)
     else fprintf(f, "%s%*s", s, pad, "");
 }
 
-static ad_status check_scalar_graph(const ad_context *ctx, const ad_node *root, const char *who)
+/* The node behind handle h, a root of ctx whose graph is all scalars; NULL
+ * with a message naming who if not. */
+static ad_node *scalar_graph_root(const ad_context *ctx, const ad_node *h, const char *who)
 {
-    ad_status st = ad_check_context(ctx, who);
-    if (st != AD_OK) return st;
-    if (!root || !ad_node_in_context(ctx, root)) return ad_fail(AD_ERR_ARG, "%s: root is not a node of this context", who);
-    for (uint32_t id = 0; id <= root->id; id++) {
+    if (ad_check_context(ctx, who) != AD_OK) return NULL;
+    if (!h || !node_in_context(ctx, ad_node_of(h), NULL)) {
+        ad_fail(AD_ERR_ARG, "%s: root is not a node of this context", who);
+        return NULL;
+    }
+    ad_node *root = node_resolve(h, who);
+    for (uint32_t id = 0; root && id <= root->id; id++) {
         const ad_node *n = node_at(ctx, id);
         if (n->value.size != 1) {
             char sh[64];
-            return ad_fail(AD_ERR_SHAPE, "%s: node #%u has shape %s; only scalar graphs are explained", who, id,
-                           ad_shape_str(&n->value, sh, sizeof sh));
+            ad_fail(AD_ERR_SHAPE, "%s: node #%u has shape %s; only scalar graphs are explained", who, id,
+                    ad_shape_str(&n->value, sh, sizeof sh));
+            return NULL;
         }
     }
-    return AD_OK;
+    return root;
 }
 
-ad_status ad_explain_nodes(FILE *f, const ad_context *ctx, const ad_node *root)
+ad_status ad_explain_nodes(FILE *f, const ad_context *ctx, const ad_node *root_handle)
 {
-    ad_status st = check_scalar_graph(ctx, root, "explain_nodes");
-    if (st != AD_OK) return st;
+    const ad_node *root = scalar_graph_root(ctx, root_handle, "explain_nodes");
+    if (!root) return ad_last_status();
     char name[64], expr[160];
     int step = 0;
     for (uint32_t id = 0; id <= root->id; id++) {
@@ -98,10 +107,10 @@ ad_status ad_explain_nodes(FILE *f, const ad_context *ctx, const ad_node *root)
     return AD_OK;
 }
 
-ad_status ad_explain_forward(FILE *f, const ad_context *ctx, const ad_node *root, const char *const *dir_names)
+ad_status ad_explain_forward(FILE *f, const ad_context *ctx, const ad_node *root_handle, const char *const *dir_names)
 {
-    ad_status st = check_scalar_graph(ctx, root, "explain_forward");
-    if (st != AD_OK) return st;
+    const ad_node *root = scalar_graph_root(ctx, root_handle, "explain_forward");
+    if (!root) return ad_last_status();
     int k = ctx->dirs;
     if (k <= 0) return ad_fail(AD_ERR_STATE, "explain_forward: forward mode is off (ad_forward_dirs)");
     char name[64], expr[160], head[64];
@@ -129,9 +138,17 @@ ad_status ad_explain_forward(FILE *f, const ad_context *ctx, const ad_node *root
     return AD_OK;
 }
 
-double ad_local_partial(const ad_node *c, int slot)
+double ad_local_partial(const ad_node *h, int slot)
 {
     /* J^T·1 for a scalar op is its partial derivative. */
+    const ad_node *c = node_resolve(h, "local_partial");
+    if (!c) return NAN;
+    if (!c->op || slot < 0 || slot >= c->n_in || c->value.size != 1 || c->value.device != AD_CPU ||
+        c->in[slot]->value.size != 1) {
+        ad_fail(AD_ERR_ARG, "local_partial: node #%u (%s) is not a recorded scalar op on the CPU with a scalar input %d",
+                c->id, ad_node_op_name(c), slot);
+        return NAN;
+    }
     const ad_node *in = c->in[slot];
     if (in->value.dtype == AD_FLOAT32) {
         float one = 1.0f, g = 0.0f;
@@ -161,10 +178,11 @@ static void print_push_step(const ad_backward_step *s, void *user)
             local, ad_grad_scalar(s->input));
 }
 
-ad_status ad_explain_reverse(FILE *f, ad_context *ctx, ad_node *root, ad_backward_variant variant)
+ad_status ad_explain_reverse(FILE *f, ad_context *ctx, ad_node *root_handle, ad_backward_variant variant)
 {
-    ad_status st = check_scalar_graph(ctx, root, "explain_reverse");
-    if (st != AD_OK) return st;
+    ad_node *root = scalar_graph_root(ctx, root_handle, "explain_reverse");
+    if (!root) return ad_last_status();
+    ad_status st;
     ad_zero_grad(ctx);
     char rn[64];
     ad_explain_name(root, rn, sizeof rn);

@@ -667,7 +667,7 @@ ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars)
         }
         if (!n) goto done;
         for (int k = 0; x->kind == E_POWV && k < 2; k++)
-            if (aux[k] && aux[k] != nodes[x->b] && !aux[k]->name) {
+            if (aux[k] && aux[k] != nodes[x->b] && !ad_node_name(aux[k])) {
                 while (1) {
                     if (next_name < 24) snprintf(name, sizeof name, "%c", 'a' + next_name + (next_name >= 4 ? 2 : 0));
                     else snprintf(name, sizeof name, "t%d", next_name - 23);

@@ -27,9 +27,11 @@ void ad_clear_tangents(ad_context *ctx)
     for (uint32_t id = 0; id < ctx->n_nodes; id++) node_at(ctx, id)->tangent = NULL;
 }
 
-ad_status ad_set_tangent(ad_node *n, int dir, const double *values, int64_t index)
+ad_status ad_set_tangent(ad_node *h, int dir, const double *values, int64_t index)
 {
-    if (!n) return ad_fail(AD_ERR_ARG, "set_tangent: node is NULL");
+    if (!h) return ad_fail(AD_ERR_ARG, "set_tangent: node is NULL");
+    ad_node *n = node_resolve(h, "set_tangent");
+    if (!n) return ad_last_status();
     ad_context *ctx = n->ctx;
     ad_status st = ad_check_context(ctx, "set_tangent");
     if (st != AD_OK) return st;

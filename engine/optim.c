@@ -18,7 +18,7 @@ typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } opt_kind;
 struct ad_optimizer {
     opt_kind kind;
     int n;
-    ad_node **p;
+    ad_node **p;       /* handles: a step refuses a parameter a rewind dropped */
     double **m, **v;   /* per-parameter state, in double whatever the dtype; on
                           the parameter's device (GPU memory for a GPU leaf) */
     double lr, momentum, beta1, beta2, eps;
@@ -53,14 +53,17 @@ static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const
         ad_fail(AD_ERR_ARG, "%s: no parameters given", who);
         return NULL;
     }
+    const ad_node *first = node_resolve(params[0], who);
     for (int i = 0; i < n; i++) {
-        if (!params[i] || !(params[i]->flags & AD_NODE_LEAF) || !ad_requires_grad(params[i])) {
+        const ad_node *p = node_resolve(params[i], who);
+        if (params[i] && !p) return NULL;   /* dropped by a rewind: said */
+        if (!p || !(p->flags & AD_NODE_LEAF) || !(p->flags & AD_NODE_REQUIRES_GRAD)) {
             ad_fail(AD_ERR_ARG, "%s: parameter %d is not a variable (a leaf that requires grad)", who, i);
             return NULL;
         }
-        if (params[i]->value.device != params[0]->value.device) {
+        if (p->value.device != first->value.device) {
             ad_fail(AD_ERR_DEVICE, "%s: parameter %d is on the %s, parameter 0 on the %s", who, i,
-                    params[i]->value.device == AD_CUDA ? "GPU" : "CPU", params[0]->value.device == AD_CUDA ? "GPU" : "CPU");
+                    p->value.device == AD_CUDA ? "GPU" : "CPU", first->value.device == AD_CUDA ? "GPU" : "CPU");
             return NULL;
         }
     }
@@ -68,15 +71,15 @@ static ad_optimizer *opt_new(opt_kind kind, ad_node *const *params, int n, const
     if (!o) goto oom;
     o->kind = kind;
     o->n = n;
-    o->gpu = params[0]->value.device == AD_CUDA;
+    o->gpu = first->value.device == AD_CUDA;
     o->p = calloc((size_t)n, sizeof *o->p);
     o->m = calloc((size_t)n, sizeof *o->m);
     o->v = calloc((size_t)n, sizeof *o->v);
     if (!o->p || !o->m || !o->v) goto oom;
     for (int i = 0; i < n; i++) {
         o->p[i] = params[i];
-        o->m[i] = state_new(params[i], o->gpu);
-        o->v[i] = kind != OPT_SGD ? state_new(params[i], o->gpu) : NULL;
+        o->m[i] = state_new(ad_node_of(params[i]), o->gpu);
+        o->v[i] = kind != OPT_SGD ? state_new(ad_node_of(params[i]), o->gpu) : NULL;
         if (!o->m[i] || (kind != OPT_SGD && !o->v[i])) goto oom;
     }
     return o;
@@ -174,7 +177,8 @@ ad_status ad_optimizer_step(ad_optimizer *o)
                         o->kind == OPT_ADAMW ? o->weight_decay : 0};
     bool sgd = o->kind == OPT_SGD;
     for (int i = 0; i < o->n; i++) {
-        ad_node *p = o->p[i];
+        ad_node *p = node_resolve(o->p[i], "optimizer_step");
+        if (!p) return ad_last_status();
         if (!p->grad) continue;
         double *m = o->m[i], *v = o->v[i];
         ad_dtype dt = (ad_dtype)p->value.dtype;

@@ -275,13 +275,15 @@ int ad_sym_var_index(const ad_sym_ctx *s, const char *name)
     return -1;
 }
 
-ad_sym *ad_sym_from_graph(ad_sym_ctx *s, const ad_context *ctx, const ad_node *root)
+ad_sym *ad_sym_from_graph(ad_sym_ctx *s, const ad_context *ctx, const ad_node *root_handle)
 {
     if (!s || ad_check_context(ctx, "sym_from_graph") != AD_OK) return NULL;
-    if (!root || !ad_node_in_context(ctx, root)) {
+    const ad_node *root = ad_node_of(root_handle);
+    if (!root || !node_in_context(ctx, root, NULL)) {
         ad_fail(AD_ERR_ARG, "sym_from_graph: root is not a node of this context");
         return NULL;
     }
+    if (!node_resolve(root_handle, "sym_from_graph")) return NULL;
     const ad_sym **map = calloc((size_t)root->id + 1, sizeof *map);
     unsigned char *need = NULL;
     if (!map) {
@@ -297,11 +299,11 @@ ad_sym *ad_sym_from_graph(ad_sym_ctx *s, const ad_context *ctx, const ad_node *r
     }
     need[root->id] = 1;
     for (uint32_t id = root->id + 1; id-- > 0;) {
-        const ad_node *n = ad_node_by_id(ctx, id);
+        const ad_node *n = node_at(ctx, id);
         for (int k = 0; need[id] && k < n->n_in; k++) need[n->in[k]->id] = 1;
     }
     for (uint32_t id = 0; id <= root->id; id++) {
-        const ad_node *n = ad_node_by_id(ctx, id);
+        const ad_node *n = node_at(ctx, id);
         if (!need[id]) continue;
         if (n->value.size != 1) {
             if (id == root->id || n->op) {

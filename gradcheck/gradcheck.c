@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "ad_gradcheck.h"
+#include "ad_kernel.h"   /* the run reads its own nodes' buffers in place (ad_node_of) */
 
 void ad_gc_default_options(ad_gc_options *o)
 {
@@ -224,7 +225,7 @@ static ad_status leaves_ready(gc_run *R, ad_context **ctx, ad_node **leaves, ad_
     }
     ad_status st = ad_context_rewind(*ctx, *mark);
     for (int s = 0; s < R->n_in && st == AD_OK; s++)
-        memcpy(leaves[s]->value.data, R->x[s], (size_t)R->n[s] * sizeof(double));
+        memcpy(ad_node_of(leaves[s])->value.data, R->x[s], (size_t)R->n[s] * sizeof(double));
     return st;
 }
 
@@ -236,12 +237,13 @@ static ad_status eval_ref(gc_run *R, double *out, const double **y_out)
     if (st != AD_OK) return st;
     ad_node *y = call_f(R, R->eval_ctx, R->eval_leaves);
     if (!y) return ad_last_status();
-    if (y->value.dtype == AD_FLOAT64 && y->value.device == AD_CPU && y->value.data) {
-        *y_out = y->value.data;
+    const ad_tensor *v = &ad_node_of(y)->value;
+    if (v->dtype == AD_FLOAT64 && v->device == AD_CPU && v->data) {
+        *y_out = v->data;
         return AD_OK;
     }
     *y_out = out;
-    return ad_tensor_copy_out(&y->value, out, R->m);
+    return ad_tensor_copy_out(v, out, R->m);
 }
 
 /* y = f(x) into out (m doubles). */
@@ -361,7 +363,7 @@ static ad_status vjp_all(gc_run *R, int rows, const double *cot, double **g, uns
         if (!diff(R, s)) continue;
         size_t bytes = (size_t)R->n[s] * sizeof(double);
         if (rows == ONE) {
-            memcpy(leaves[s]->grad, R->pre[s], bytes);
+            memcpy(ad_node_of(leaves[s])->grad, R->pre[s], bytes);
         } else {
             for (int r = 0; r < rows; r++) memcpy(g[s] + (int64_t)r * R->n[s], R->pre[s], bytes);
             wrt[n_wrt] = leaves[s];
@@ -369,7 +371,7 @@ static ad_status vjp_all(gc_run *R, int rows, const double *cot, double **g, uns
         }
     }
     if (st == AD_OK && rows == ONE) {
-        ad_tensor ct = y->value;
+        ad_tensor ct = ad_value(y);
         ct.data = (void *)cot;
         ad_backward_opts opts = {.cotangent = &ct};
         st = ad_backward_ex(ctx, y, &opts);
@@ -380,7 +382,7 @@ static ad_status vjp_all(gc_run *R, int rows, const double *cot, double **g, uns
         if (!diff(R, s)) continue;
         const double *pre = R->pre[s];
         if (rows == ONE) {
-            const double *gr = leaves[s]->grad;
+            const double *gr = ad_node_of(leaves[s])->grad;
             for (int64_t j = 0; j < R->n[s]; j++) g[s][j] = gr[j] - pre[j];
         } else {
             for (int r = 0; r < rows; r++) {
@@ -410,8 +412,9 @@ static ad_status jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *
     }
     ad_node *y = st == AD_OK ? call_f(R, ctx, leaves) : NULL;
     if (st == AD_OK && !y) st = ad_last_status();
-    if (st == AD_OK && y->tangent && y->value.dtype == AD_FLOAT64 && y->value.device == AD_CPU)
-        memcpy(t, y->tangent, (size_t)k * (size_t)R->m * sizeof(double));   /* row d: direction d */
+    const ad_node *yn = ad_node_of(y);
+    if (st == AD_OK && yn->tangent && yn->value.dtype == AD_FLOAT64 && yn->value.device == AD_CPU)
+        memcpy(t, yn->tangent, (size_t)k * (size_t)R->m * sizeof(double));   /* row d: direction d */
     else
         for (int d = 0; d < k && st == AD_OK; d++)
             for (int64_t o = 0; o < R->m; o++) t[(int64_t)d * R->m + o] = ad_tangent_at(y, d, o);
@@ -1396,9 +1399,9 @@ static ad_status gradcheck_run(const char *name, const char *label, ad_gc_fn f, 
         ad_node *y = build(&R, ctx, leaves, false);
         if (!y) st = ad_last_status();
         else {
-            R.out = y->value;
+            R.out = ad_value(y);
             R.out.data = NULL;
-            R.m = y->value.size;
+            R.m = R.out.size;
             int64_t b = R.ndim[0] >= 2 ? R.shape[0][0] : 0;
             R.items = batched0 && b >= 2 && R.out.ndim >= 1 && R.out.shape[0] == b ? b : 1;
         }
@@ -1503,7 +1506,7 @@ ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc
         for (int s = 0; s < c->n_in; s++) in[s] = ad_from_tensor(ctx, t[s], true);
         ad_node *y = call_op(ctx, in, c->n_in, &oc);
         if (!y) st = ad_last_status();
-        else drawn = op->kink_gap(y) >= opts->kink_margin;
+        else drawn = op->kink_gap(ad_node_of(y)) >= opts->kink_margin;   /* a kernel: given the node */
         ad_context_free(ctx);
     }
     if (rng) gsl_rng_free(rng);

@@ -109,19 +109,19 @@ static ad_node *build_fn(ad_context *ctx, ad_node *const *x, void *user) { retur
  * describes the first in why. */
 static unsigned find_kinks(ad_context *ctx, const ad_node *f, ad_node *const *vars, int nv, char *why, size_t len)
 {
-    unsigned *dep = calloc(f->id + 1, sizeof *dep), kinks = 0;
+    unsigned *dep = calloc(ad_node_id(f) + 1, sizeof *dep), kinks = 0;
     if (!dep) return 0;
     why[0] = '\0';
-    for (uint32_t id = 0; id <= f->id; id++) {
+    for (uint32_t id = 0; id <= ad_node_id(f); id++) {
         ad_node *n = ad_node_by_id(ctx, id);
         for (int i = 0; i < nv; i++)
             if (n == vars[i]) dep[id] |= 1u << i;
-        for (int s = 0; s < n->n_in; s++) dep[id] |= dep[n->in[s]->id];
+        for (int s = 0; s < ad_node_input_count(n); s++) dep[id] |= dep[ad_node_id(ad_node_input(n, s))];
         const char *op = ad_node_op_name(n), *rule = NULL;
-        if ((!strcmp(op, "relu") || !strcmp(op, "abs")) && ad_value_scalar(n->in[0]) == 0)
+        if ((!strcmp(op, "relu") || !strcmp(op, "abs")) && ad_value_scalar(ad_node_input(n, 0)) == 0)
             rule = !strcmp(op, "relu") ? "relu′(0) = 0 (lecture 004's choice; lecture 000 takes 1)"
                                        : "abs′(0) = 0 (the subgradient in [−1, 1] closest to both sides)";
-        else if ((!strcmp(op, "max") || !strcmp(op, "min")) && ad_value_scalar(n->in[0]) == ad_value_scalar(n->in[1]))
+        else if ((!strcmp(op, "max") || !strcmp(op, "min")) && ad_value_scalar(ad_node_input(n, 0)) == ad_value_scalar(ad_node_input(n, 1)))
             rule = "at a tie the whole gradient goes to the first input";
         if (!rule) continue;
         if (!kinks) {
@@ -378,12 +378,12 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(fm, names[i], ad_tangent_at(f, i, 0));
         }
         cJSON *nodes = cJSON_AddArrayToObject(doc, "nodes");
-        for (uint32_t id = 0; id <= f->id; id++) {
+        for (uint32_t id = 0; id <= ad_node_id(f); id++) {
             ad_node *n = ad_node_by_id(ctx, id);
-            if (!n->name) continue;
+            if (!ad_node_name(n)) continue;
             char expr[160];
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", n->name);
+            cJSON_AddStringToObject(o, "name", ad_node_name(n));
             cJSON_AddStringToObject(o, "expr", ad_explain_expr(n, expr, sizeof expr));
             cJSON_AddNumberToObject(o, "value", ad_value_scalar(n));
             cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));

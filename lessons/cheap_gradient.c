@@ -91,7 +91,7 @@ static size_t recorded_values(ad_context *ctx, model_fn f, void *state, bool gra
     size_t elements = 0;
     for (uint32_t id = m.nodes; id < ad_context_node_count(ctx); id++) {
         const ad_node *n = ad_node_by_id(ctx, id);
-        if (n->op) elements += (size_t)n->value.size;
+        if (ad_node_op(n)) elements += (size_t)ad_value(n).size;
     }
     ad_set_grad_enabled(ctx, was);
     ad_context_rewind(ctx, m);
@@ -106,15 +106,15 @@ static void *setup_nets(ad_context *ctx, gsl_rng *rng)
         int64_t b[1] = {dims[l][0]};
         st.p[2 * l] = ad_variable(ctx, AD_FLOAT32, 2, dims[l], NULL);
         st.p[2 * l + 1] = ad_variable(ctx, AD_FLOAT32, 1, b, NULL);
-        for (int64_t i = 0; i < st.p[2 * l]->value.size; i++)
-            ((float *)st.p[2 * l]->value.data)[i] = (float)gsl_ran_gaussian(rng, 0.05);
+        for (int64_t i = 0; i < ad_value(st.p[2 * l]).size; i++)
+            ((float *)ad_value(st.p[2 * l]).data)[i] = (float)gsl_ran_gaussian(rng, 0.05);
     }
     lenet_init(&st.cnn, ctx, rng);
     int64_t sx[] = {64, 1, 28, 28}, sy[] = {64};
     st.x = ad_constant(ctx, AD_FLOAT32, 4, sx, NULL);
     st.y = ad_constant(ctx, AD_FLOAT32, 1, sy, NULL);
-    for (int64_t i = 0; i < st.x->value.size; i++) ((float *)st.x->value.data)[i] = (float)gsl_rng_uniform(rng);
-    for (int64_t i = 0; i < 64; i++) ((float *)st.y->value.data)[i] = (float)(i % 10);
+    for (int64_t i = 0; i < ad_value(st.x).size; i++) ((float *)ad_value(st.x).data)[i] = (float)gsl_rng_uniform(rng);
+    for (int64_t i = 0; i < 64; i++) ((float *)ad_value(st.y).data)[i] = (float)(i % 10);
     return &st;
 }
 

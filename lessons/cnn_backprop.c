@@ -52,8 +52,8 @@ int main(int argc, char **argv)
     ad_node *corr = ad_conv2d(ctx, ad_constant(ctx, AD_FLOAT64, 4, sx, xv), ad_constant(ctx, AD_FLOAT64, 4, sg, gv), NULL, 1, 0);
     ad_set_grad_enabled(ctx, was);
     if (!full || !corr) lesson_die(&L, "conv2d");
-    ad_tensor_copy_out(&full->value, dx2, 16);
-    ad_tensor_copy_out(&corr->value, dw2, 4);
+    ad_value_copy_out(full, dx2, 16);
+    ad_value_copy_out(corr, dw2, 4);
     double worst = 0;
     for (int i = 0; i < 20; i++) {
         double d = i < 16 ? fabs(dx[i] - dx2[i]) : fabs(dw[i - 16] - dw2[i - 16]);
@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         lesson_json_array(doc, "w", wv, 4);
         lesson_json_array(doc, "g", gv, 9);
         double yv[9];
-        ad_tensor_copy_out(&y->value, yv, 9);
+        ad_value_copy_out(y, yv, 9);
         lesson_json_array(doc, "y", yv, 9);
         lesson_json_array(doc, "dL_dx", dx, 16);
         lesson_json_array(doc, "dL_dx_full_convolution", dx2, 16);

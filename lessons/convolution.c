@@ -22,7 +22,7 @@ static const double slide_blur[25] = {.4, .5, .5, .5, .4, .4, .2, .3, .6, .3, .5
 
 static void print_image(const char *title, const ad_node *n)
 {
-    int64_t H = n->value.shape[2], W = n->value.shape[3];
+    int64_t H = ad_value(n).shape[2], W = ad_value(n).shape[3];
     printf("%s (%lldx%lld):\n", title, (long long)H, (long long)W);
     for (int64_t i = 0; i < H; i++) {
         printf("   ");
@@ -135,8 +135,8 @@ int main(int argc, char **argv)
     double def_custom[25], def_blur[25], eng_custom[25], eng_blur[25], slide_blur_r[25];
     correlate_valid(image7, custom, def_custom);
     correlate_valid(image7, blur, def_blur);
-    ad_tensor_copy_out(&yc->value, eng_custom, 25);
-    ad_tensor_copy_out(&yb->value, eng_blur, 25);
+    ad_value_copy_out(yc, eng_custom, 25);
+    ad_value_copy_out(yb, eng_blur, 25);
     /* the slide rounds the blur to one decimal: compare it with the engine's values rounded alike */
     double eng_blur_r[25], def_blur_r[25];
     for (int i = 0; i < 25; i++) {
@@ -154,9 +154,9 @@ int main(int argc, char **argv)
     convolve_same(image7, custom, def000_right);
     ad_node *conv_same = ad_conv2d(ctx, x, img(ctx, flipped, 3, 3), NULL, 1, 1);
     if (!conv_same) lesson_die(&L, "conv2d");
-    ad_tensor_copy_out(&conv_same->value, def000_ref, 49);
+    ad_value_copy_out(conv_same, def000_ref, 49);
     /* Lecture 001's conv layer summary: output depth D₁ (the slide) or D₂ = K (the next line)? */
-    double depth_slide = cD, depth_right = cK, depth_engine = (double)big->value.shape[1];
+    double depth_slide = cD, depth_right = cK, depth_engine = (double)ad_value(big).shape[1];
     /* the engine's gradients of the 7×7 case against finite differences */
     ad_gc_options go;
     ad_gc_default_options(&go);
@@ -181,13 +181,13 @@ int main(int argc, char **argv)
                "   conv2d gives (%lld,%lld,%lld,%lld); parameters %d²·%d·%d + %d = %lld (the engine holds %lld)\n",
                cW, cW, cD, cK, cF, cF, cS, cP, cW, cF, 2 * cP, cS, (double)(cW - cF + 2 * cP) / cS + 1,
                exact ? "" : " — not an integer: the lecture's \"should be integers\"; conv2d drops the last partial step",
-               (long long)big->value.shape[0], (long long)big->value.shape[1], (long long)big->value.shape[2],
-               (long long)big->value.shape[3], cF, cD, cK, cK, (long long)params, (long long)engine_params);
+               (long long)ad_value(big).shape[0], (long long)ad_value(big).shape[1], (long long)ad_value(big).shape[2],
+               (long long)ad_value(big).shape[3], cF, cD, cK, cK, (long long)params, (long long)engine_params);
         printf("\nConvolution vs cross-correlation [000, 003]: deep-learning \"convolution\" (conv2d here, as in\n"
                "PyTorch) does not flip the kernel; the mathematician's convolution does. With the kernel flipped:\n");
         print_image("", yconv);
-        printf("Valid vs same: no padding gives %lldx%lld; padding 1 keeps %lldx%lld.\n\n", (long long)yc->value.shape[2],
-               (long long)yc->value.shape[3], (long long)same->value.shape[2], (long long)same->value.shape[3]);
+        printf("Valid vs same: no padding gives %lldx%lld; padding 1 keeps %lldx%lld.\n\n", (long long)ad_value(yc).shape[2],
+               (long long)ad_value(yc).shape[3], (long long)ad_value(same).shape[2], (long long)ad_value(same).shape[3]);
         printf("gradcheck of conv2d on the 7x7 image and the custom kernel (both Jacobians, both modes):\n");
         ad_gc_write(stdout, &rep, AD_GC_TEXT);
         printf("\nWhere the lectures differ (by computation):\n");
@@ -219,21 +219,21 @@ int main(int argc, char **argv)
         cJSON *d = cJSON_AddArrayToObject(doc, "stride2");
         for (int i = 0; i < 9; i++) cJSON_AddItemToArray(d, cJSON_CreateNumber(ad_value_at(down, i)));
         cJSON_AddBoolToObject(doc, "slide_custom_differs", custom_slip >= 0);
-        cJSON_AddNumberToObject(doc, "output_size", (double)big->value.shape[2]);
+        cJSON_AddNumberToObject(doc, "output_size", (double)ad_value(big).shape[2]);
         cJSON_AddNumberToObject(doc, "output_size_formula", (double)(cW - cF + 2 * cP) / cS + 1);
-        cJSON_AddNumberToObject(doc, "output_depth", (double)big->value.shape[1]);
+        cJSON_AddNumberToObject(doc, "output_depth", (double)ad_value(big).shape[1]);
         cJSON_AddNumberToObject(doc, "parameters", (double)params);
         cJSON_AddNumberToObject(doc, "engine_parameters", (double)engine_params);
         double tmp[49];
-        ad_tensor_copy_out(&yi->value, tmp, 25);
+        ad_value_copy_out(yi, tmp, 25);
         lesson_json_array(doc, "identity", tmp, 25);
-        ad_tensor_copy_out(&avg->value, tmp, 9);
+        ad_value_copy_out(avg, tmp, 9);
         lesson_json_array(doc, "avg_pool", tmp, 9);
-        ad_tensor_copy_out(&mx->value, tmp, 9);
+        ad_value_copy_out(mx, tmp, 9);
         lesson_json_array(doc, "max_pool", tmp, 9);
-        ad_tensor_copy_out(&yconv->value, tmp, 25);
+        ad_value_copy_out(yconv, tmp, 25);
         lesson_json_array(doc, "convolution_flipped", tmp, 25);
-        cJSON_AddNumberToObject(doc, "same_size", (double)same->value.shape[2]);
+        cJSON_AddNumberToObject(doc, "same_size", (double)ad_value(same).shape[2]);
         cJSON_AddNumberToObject(doc, "gradcheck_failed", rep.n_fail);
         lesson_print_json(doc);
     }

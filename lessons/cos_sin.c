@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     lesson_fd_report(&L, cos_sin, NULL, &grad, "J", doc);
     if (!L.json)
         printf("\nBy hand, as the lecture's column reads: dJ/dx = -sin(u)·(cos t + 3)·2x = %.15g\n",
-               -sin(ad_value_scalar(J->in[0])) * (cos(x0 * x0) + 3) * 2 * x0);
+               -sin(ad_value_scalar(ad_node_input(J, 0))) * (cos(x0 * x0) + 3) * 2 * x0);
     lesson_write_dot(&L, ctx, J);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);

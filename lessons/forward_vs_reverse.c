@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     }
     double rev[2] = {ad_grad_scalar(in[0]), ad_grad_scalar(in[1])};
     int nodes = (int)ad_context_node_count(ctx), vjps = 0;
-    for (int id = 0; id < nodes; id++) vjps += ad_node_by_id(ctx, (uint32_t)id)->n_in;   /* one vjp per op input */
+    for (int id = 0; id < nodes; id++) vjps += ad_node_input_count(ad_node_by_id(ctx, (uint32_t)id));   /* one vjp per op input */
     cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
     if (!L.json) {
         printf("\nResult: f = %.15g, ∂f/∂x₁ = %.15g, ∂f/∂x₂ = %.15g (forward mode: %.15g, %.15g)\n\n", f_value, rev[0],

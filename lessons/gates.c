@@ -44,7 +44,7 @@ int main(int argc, char **argv)
     } else {
         lesson_backward(&L, ctx, f, NULL);
     }
-    ad_node *w3 = f->in[0], *w1 = w3->in[0], *w2 = w3->in[1];
+    ad_node *w3 = ad_node_input(f, 0), *w1 = ad_node_input(w3, 0), *w2 = ad_node_input(w3, 1);
     double g[4];
     for (int i = 0; i < 4; i++) g[i] = ad_grad_scalar(in[i]);
     bool tie = L.in[2].value == L.in[3].value;

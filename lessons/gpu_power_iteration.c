@@ -21,8 +21,9 @@
 /* dst = src, two nodes of one shape on one device. */
 static ad_status copy_value(ad_node *dst, const ad_node *src)
 {
-    if (dst->value.device == AD_CUDA) return ad_gpu_tensor_copy(&dst->value, &src->value);
-    memcpy(dst->value.data, src->value.data, (size_t)src->value.size * ad_dtype_size((ad_dtype)src->value.dtype));
+    ad_tensor d = ad_value(dst), s = ad_value(src);
+    if (d.device == AD_CUDA) return ad_gpu_tensor_copy(&d, &s);
+    memcpy(d.data, s.data, (size_t)s.size * ad_dtype_size((ad_dtype)s.dtype));
     return AD_OK;
 }
 

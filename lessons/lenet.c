@@ -94,7 +94,7 @@ static void parse(options_t *o, int argc, char **argv)
 /* n's value on the host: n itself, or a copy received from the GPU. */
 static ad_node *on_host(ad_context *ctx, ad_node *n)
 {
-    return n && n->value.device == AD_CUDA ? ad_to_host(ctx, n) : n;
+    return n && ad_value(n).device == AD_CUDA ? ad_to_host(ctx, n) : n;
 }
 
 /* Test accuracy, in batches of 1000 with grad mode off. */

@@ -140,7 +140,7 @@ double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *
 
 ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i)
 {
-    ad_tensor *cot = ad_tensor_new((ad_dtype)y->value.dtype, y->value.ndim, y->value.shape);
+    ad_tensor *cot = ad_tensor_new((ad_dtype)ad_value(y).dtype, ad_value(y).ndim, ad_value(y).shape);
     if (!cot) return ad_last_status();
     ad_tensor_set(cot, i, 1.0);
     ad_backward_opts o = {.cotangent = cot};
@@ -222,21 +222,21 @@ void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root)
     cJSON *arr = cJSON_AddArrayToObject(doc, "nodes");
     char name[64], expr[160];
     int k = ad_forward_dir_count(ctx);
-    for (uint32_t id = 0; id <= root->id; id++) {
+    for (uint32_t id = 0; id <= ad_node_id(root); id++) {
         const ad_node *n = ad_node_by_id(ctx, id);
-        if (!n || n->value.size != 1 || (!n->op && !n->name)) continue;
+        if (!n || ad_value(n).size != 1 || (!ad_node_op(n) && !ad_node_name(n))) continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", id);
         cJSON_AddStringToObject(o, "name", ad_explain_name(n, name, sizeof name));
         cJSON_AddStringToObject(o, "op", ad_node_op_name(n));
         cJSON_AddStringToObject(o, "expr", ad_explain_expr(n, expr, sizeof expr));
         cJSON_AddNumberToObject(o, "value", ad_value_scalar(n));
-        if (n->grad) cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));
-        if (n->op && n->n_in > 0) {   /* ∂n/∂(each input): the factors the reverse-mode steps print */
+        if (ad_grad(n).data) cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));
+        if (ad_node_op(n) && ad_node_input_count(n) > 0) {   /* ∂n/∂(each input): the factors the reverse-mode steps print */
             cJSON *lp = cJSON_AddArrayToObject(o, "local_partials");
-            for (int sl = 0; sl < n->n_in; sl++) cJSON_AddItemToArray(lp, cJSON_CreateNumber(ad_local_partial(n, sl)));
+            for (int sl = 0; sl < ad_node_input_count(n); sl++) cJSON_AddItemToArray(lp, cJSON_CreateNumber(ad_local_partial(n, sl)));
         }
-        if (k > 0 && n->tangent) {
+        if (k > 0 && ad_has_tangent(n)) {
             cJSON *t = cJSON_AddArrayToObject(o, "tangent");
             for (int d = 0; d < k; d++) cJSON_AddItemToArray(t, cJSON_CreateNumber(ad_tangent_at(n, d, 0)));
         }
@@ -247,12 +247,12 @@ void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root)
 void lesson_json_tensor(cJSON *doc, const char *key, const ad_node *n)
 {
     cJSON *v = cJSON_AddArrayToObject(doc, key);
-    for (int64_t i = 0; i < n->value.size; i++) cJSON_AddItemToArray(v, cJSON_CreateNumber(ad_value_at(n, i)));
-    if (!n->grad) return;
+    for (int64_t i = 0; i < ad_value(n).size; i++) cJSON_AddItemToArray(v, cJSON_CreateNumber(ad_value_at(n, i)));
+    if (!ad_grad(n).data) return;
     char gk[128];
     snprintf(gk, sizeof gk, "%s_grad", key);
     cJSON *g = cJSON_AddArrayToObject(doc, gk);
-    for (int64_t i = 0; i < n->value.size; i++) cJSON_AddItemToArray(g, cJSON_CreateNumber(ad_grad_at(n, i)));
+    for (int64_t i = 0; i < ad_value(n).size; i++) cJSON_AddItemToArray(g, cJSON_CreateNumber(ad_grad_at(n, i)));
 }
 
 void lesson_json_array(cJSON *doc, const char *key, const double *v, int n)

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
     ad_node *J = case1(ctx, th, &ex);
     if (!J) lesson_die(&L, "building J");
     if (L.json) lesson_backward(&L, ctx, J, NULL);
-    ad_node *y_node = J->in[0]->in[1]->in[0];   /* J = p + r, p = y*·l₁, l₁ = log y */
+    ad_node *y_node = ad_node_input(ad_node_input(ad_node_input(J, 0), 1), 0);   /* J = p + r, p = y*·l₁, l₁ = log y */
     cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
     if (!L.json) {
         printf("logistic_regression — Case 1 [lecture 004, Backpropagation]: x = (1, %g, %g) (x₀ = 1 carries the\n"
@@ -96,7 +96,7 @@ int main(int argc, char **argv)
     }
     if (!(worst <= 1e-12)) lesson_fail(&L, "the engine's dJ/dθ differs from (y* − y)x by %g", worst);
     /* the lecture's backward column, each factor from the engine's node values */
-    double dJdy = ex.ystar / y + (1 - ex.ystar) / (y - 1), a_val = ad_value_scalar(y_node->in[0]);
+    double dJdy = ex.ystar / y + (1 - ex.ystar) / (y - 1), a_val = ad_value_scalar(ad_node_input(y_node, 0));
     double dyda = exp(-a_val) / ((exp(-a_val) + 1) * (exp(-a_val) + 1)), dJda = dJdy * dyda;
     if (!L.json) {
         printf("\nThe lecture's Backward column, factor by factor:\n"

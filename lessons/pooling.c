@@ -11,15 +11,24 @@
 
 static const double x4[16] = {1, 1, 2, 4, 5, 6, 7, 8, 3, 2, 1, 0, 1, 2, 3, 4};
 
-static void print_grid(const char *title, const ad_node *n, bool grad)
+/* An H×W grid of numbers, row-major. */
+static void print_numbers(const char *title, int64_t H, int64_t W, const double *v)
 {
-    int64_t H = n->value.shape[2], W = n->value.shape[3];
     printf("%s\n", title);
     for (int64_t i = 0; i < H; i++) {
         printf("   ");
-        for (int64_t j = 0; j < W; j++) printf(" %5g", grad ? ad_grad_at(n, i * W + j) : ad_value_at(n, i * W + j));
+        for (int64_t j = 0; j < W; j++) printf(" %5g", v[i * W + j]);
         printf("\n");
     }
+}
+
+/* A 1×1×H×W node's values or grad as a grid (the lesson's grids are 4×4 at most). */
+static void print_grid(const char *title, const ad_node *n, bool grad)
+{
+    ad_tensor t = ad_value(n);
+    double v[16];
+    if (t.size > 16 || (grad ? ad_grad_copy_out(n, v, 16) : ad_value_copy_out(n, v, 16)) != AD_OK) return;
+    print_numbers(title, t.shape[2], t.shape[3], v);
 }
 
 static ad_node *pool_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
@@ -70,11 +79,8 @@ int main(int argc, char **argv)
         print_grid("average-pool (each window's mean):", ap, false);
         printf("\nBackward (Version %s), with the upstream gradient dL/dy = (1 2 / 3 4):\n",
                L.variant == AD_BACKWARD_PULL ? "A" : "B");
-        ad_node tmp = *x;
-        tmp.grad = gmax;
-        print_grid("max-pool: each window's gradient goes to its arg-max, the rest get 0", &tmp, true);
-        tmp.grad = gavg;
-        print_grid("average-pool: each window's gradient is shared by its 4 inputs (/4)", &tmp, true);
+        print_numbers("max-pool: each window's gradient goes to its arg-max, the rest get 0", 4, 4, gmax);
+        print_numbers("average-pool: each window's gradient is shared by its 4 inputs (/4)", 4, 4, gavg);
         print_grid("\nA tie: the top-left window holds two 9s", xt, false);
         print_grid("max-pool's backward gives all of that window's gradient to the first 9 (row-major); any\n"
                    "split between the two 9s is an equally valid subgradient:", xt, true);

@@ -28,7 +28,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < 3; k++)
         if (!(mu[k] = ad_softmax(ctx, ad_variable(ctx, AD_FLOAT64, 1, s3, ex[k]), 0))) lesson_die(&L, "softmax");
     /* the Jacobian of μ at [1,2,3]: row i is the grad after a backward with cotangent e_i */
-    ad_node *x = mu[0]->in[0];
+    ad_node *x = ad_node_input(mu[0], 0);
     double J[3][3], formula[3][3], worst = 0;
     for (int i = 0; i < 3; i++) {
         if (lesson_backward_unit(ctx, mu[0], i) != AD_OK) lesson_die(&L, "backward");

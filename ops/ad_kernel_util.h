@@ -5,7 +5,7 @@
 #ifndef AD_KERNEL_UTIL_H
 #define AD_KERNEL_UTIL_H
 
-#include "ad_op.h"
+#include "ad_kernel.h"
 
 #define AD_DISPATCH(dt, ...)                                                                                           \
     do {                                                                                                               \

@@ -16,7 +16,7 @@
  *    sweep (ad_backward_block: gradcheck's Jacobians), where linear's dx and
  *    matmul's da stack the rows into one GEMM and conv2d's dx runs rows·N
  *    images. A vjp written for one cotangent loops over the rows with
- *    AD_VJP_BY_ROWS (below). gradcheck checks both: the Jacobian's rows come
+ *    AD_VJP_BY_ROWS (ad_kernel.h). gradcheck checks both: the Jacobian's rows come
  *    in blocks, and block-vs-one compares a block with one cotangent at a
  *    time. Always +=, never =: with fan-out (b = a + a) both slots write the
  *    same buffer.
@@ -105,25 +105,6 @@ typedef struct ad_op_kernels {
     void (*jvp)(ad_node *out, int k);
 } ad_op_kernels;
 
-/* A vjp for one cotangent, and the block form made from it: each row of
- * gout through `one` into the same row of gin (pointer arithmetic only, so
- * it serves device buffers too). Rows are gout_r = gout + r·|out| and
- * gin_r = gin + r·|in[slot]| elements of their dtypes. */
-typedef void (*ad_vjp_one_fn)(const ad_node *out, int slot, const void *gout, void *gin);
-static inline void ad_vjp_rows(ad_vjp_one_fn one, const ad_node *out, int slot, int rows, const void *gout, void *gin)
-{
-    size_t out_bytes = (size_t)out->value.size * ad_dtype_size((ad_dtype)out->value.dtype);
-    size_t in_bytes = (size_t)out->in[slot]->value.size * ad_dtype_size((ad_dtype)out->in[slot]->value.dtype);
-    for (int r = 0; r < rows; r++)
-        one(out, slot, (const char *)gout + (size_t)r * out_bytes, (char *)gin + (size_t)r * in_bytes);
-}
-/* Defines `static void name(out, slot, rows, gout, gin)` from `one`. */
-#define AD_VJP_BY_ROWS(name, one)                                                                \
-    static void name(const ad_node *out, int slot, int rows, const void *gout, void *gin)       \
-    {                                                                                            \
-        ad_vjp_rows(one, out, slot, rows, gout, gin);                                            \
-    }
-
 struct ad_op {
     const char *name;
     const char *summary;          /* one line, for `gradcheck --list` */
@@ -199,17 +180,6 @@ extern const int ad_n_conventions;
  * earlier message. params is copied. */
 ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in,
                   const ad_params *params);
-
-/* For op implementations. */
-/* Arena memory (zeroed, 32-byte aligned) that lives as long as the node. */
-void *ad_node_alloc(ad_node *n, size_t bytes);
-/* GPU memory (zeroed) that lives as long as the node, for CUDA kernels that
- * keep device data for their vjp. */
-void *ad_node_alloc_device(ad_node *n, size_t bytes);
-/* Is this node being recorded for backward (save data for vjp)? */
-bool ad_node_recording(const ad_node *n);
-/* The context's tangent direction count k. */
-int ad_node_dirs(const ad_node *n);
 
 #ifdef __cplusplus
 }

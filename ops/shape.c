@@ -235,15 +235,16 @@ ad_node *ad_reshape(ad_context *ctx, ad_node *x, int ndim, const int64_t *shape)
     return ad_apply(ctx, &ad_op_reshape, in, 1, &p);
 }
 
-ad_node *ad_flatten(ad_context *ctx, ad_node *x)
+ad_node *ad_flatten(ad_context *ctx, ad_node *handle)
 {
-    if (!x) return NULL;
+    const ad_node *x = ad_resolve(handle, "flatten");
+    if (!x) return NULL;   /* NULL keeps the error that made it */
     if (x->value.ndim < 1) {
         ad_fail(AD_ERR_SHAPE, "flatten: needs at least a batch axis; x is a scalar");
         return NULL;
     }
     int64_t shape[2] = {x->value.shape[0], x->value.size / x->value.shape[0]};
-    return ad_reshape(ctx, x, 2, shape);
+    return ad_reshape(ctx, handle, 2, shape);
 }
 
 ad_node *ad_transpose(ad_context *ctx, ad_node *x, const int *perm)
@@ -254,6 +255,7 @@ ad_node *ad_transpose(ad_context *ctx, ad_node *x, const int *perm)
         ad_fail(AD_ERR_ARG, "transpose: perm is NULL");
         return NULL;
     }
-    for (int d = 0; x && d < x->value.ndim; d++) p.perm[d] = perm[d];
+    const ad_node *xn = ad_resolve(x, "transpose");   /* NULL: ad_apply says why */
+    for (int d = 0; xn && d < xn->value.ndim; d++) p.perm[d] = perm[d];
     return ad_apply(ctx, &ad_op_transpose, in, 1, &p);
 }

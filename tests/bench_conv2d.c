@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "autodidact.h"
+#include "ad_kernel.h"   /* the vjps are called directly, on the node (ad_node_of) */
 
 static double now(void)
 {
@@ -22,23 +23,23 @@ static void layer(int threads, const char *name, int64_t N, int64_t C, int64_t H
     int64_t sx[] = {N, C, H, H}, sw[] = {K, C, R, R}, sb[] = {K};
     ad_node *x = ad_variable(ctx, AD_FLOAT32, 4, sx, NULL), *w = ad_variable(ctx, AD_FLOAT32, 4, sw, NULL);
     ad_node *b = ad_variable(ctx, AD_FLOAT32, 1, sb, NULL);
-    for (int64_t i = 0; i < x->value.size; i++) ((float *)x->value.data)[i] = (float)((i * 7919) % 1000) / 1000.0f;
-    for (int64_t i = 0; i < w->value.size; i++) ((float *)w->value.data)[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+    for (int64_t i = 0; i < ad_value(x).size; i++) ((float *)ad_value(x).data)[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    for (int64_t i = 0; i < ad_value(w).size; i++) ((float *)ad_value(w).data)[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
     ad_mark m = ad_context_mark(ctx);
     ad_node *y = ad_conv2d(ctx, x, w, b, 1, pad);
-    int64_t P = y->value.shape[2];
+    int64_t P = ad_value(y).shape[2];
     double flops = 2.0 * (double)(N * K * P * P * C * R * R);
-    void *g = malloc((size_t)y->value.size * sizeof(float));
-    for (int64_t i = 0; i < y->value.size; i++) ((float *)g)[i] = 1e-3f;
+    void *g = malloc((size_t)ad_value(y).size * sizeof(float));
+    for (int64_t i = 0; i < ad_value(y).size; i++) ((float *)g)[i] = 1e-3f;
     double t_f = 1e30, t_dx = 1e30, t_dw = 1e30;
     for (int r = 0; r < reps; r++) {
         ad_context_rewind(ctx, m);
         double t0 = now();
         y = ad_conv2d(ctx, x, w, b, 1, pad);
         double t1 = now();
-        ad_op_conv2d.cpu.vjp(y, 0, 1, g, x->grad);
+        ad_op_conv2d.cpu.vjp(ad_node_of(y), 0, 1, g, ad_grad(x).data);
         double t2 = now();
-        ad_op_conv2d.cpu.vjp(y, 1, 1, g, w->grad);
+        ad_op_conv2d.cpu.vjp(ad_node_of(y), 1, 1, g, ad_grad(w).data);
         double t3 = now();
         t_f = t1 - t0 < t_f ? t1 - t0 : t_f;
         t_dx = t2 - t1 < t_dx ? t2 - t1 : t_dx;

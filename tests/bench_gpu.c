@@ -32,7 +32,7 @@ static ad_node *device_tensor(ad_context *ctx, gsl_rng *rng, ad_dtype dt, int nd
 {
     ad_node *h = grad ? ad_variable(ctx, dt, nd, shape, NULL) : ad_constant(ctx, dt, nd, shape, NULL);
     if (!h) die("host tensor");
-    for (int64_t i = 0; i < h->value.size; i++) ad_tensor_set(&h->value, i, gsl_rng_uniform(rng) - 0.5);
+    for (int64_t i = 0; i < ad_value(h).size; i++) ad_set_value_at(h, i, gsl_rng_uniform(rng) - 0.5);
     ad_node *d = ad_leaf_to_device(ctx, h);
     if (!d) die("sending to the GPU");
     return d;
@@ -112,8 +112,8 @@ static void bench_lenet_step(gsl_rng *rng, int64_t B)
     ad_optimizer *opt = ad_adam_new(m.p, N_PARAMS, 1e-3, 0.9, 0.999, 1e-8);
     int64_t sx[] = {B, 1, 28, 28}, sy[] = {B};
     ad_node *xh = ad_constant(ctx, AD_FLOAT32, 4, sx, NULL), *yh = ad_constant(ctx, AD_FLOAT32, 1, sy, NULL);
-    for (int64_t i = 0; i < xh->value.size; i++) ad_tensor_set(&xh->value, i, gsl_rng_uniform(rng));
-    for (int64_t i = 0; i < B; i++) ad_tensor_set(&yh->value, i, (double)gsl_rng_uniform_int(rng, 10));
+    for (int64_t i = 0; i < ad_value(xh).size; i++) ad_set_value_at(xh, i, gsl_rng_uniform(rng));
+    for (int64_t i = 0; i < B; i++) ad_set_value_at(yh, i, (double)gsl_rng_uniform_int(rng, 10));
     ad_mark mk = ad_context_mark(ctx);
     int reps = 200;
     double t0 = 0;

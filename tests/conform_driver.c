@@ -149,9 +149,9 @@ int main(void)
         if (!y) {
             one_line_error();
         } else {
-            printf("y %d", y->value.ndim);
-            for (int d = 0; d < y->value.ndim; d++) printf(" %lld", (long long)y->value.shape[d]);
-            print_values(y->value.size, ad_value_at, y);
+            printf("y %d", ad_value(y).ndim);
+            for (int d = 0; d < ad_value(y).ndim; d++) printf(" %lld", (long long)ad_value(y).shape[d]);
+            print_values(ad_value(y).size, ad_value_at, y);
             ad_backward_opts o = {AD_BACKWARD_PUSH, cot, NULL, NULL};
             if (ad_backward_ex(ctx, y, &o) != AD_OK) {
                 one_line_error();
@@ -172,7 +172,7 @@ int main(void)
                 if (!yf) one_line_error();
                 else {
                     printf("t");
-                    print_values(yf->value.size, tangent0, yf);
+                    print_values(ad_value(yf).size, tangent0, yf);
                 }
                 ad_context_free(fctx);
             }

@@ -76,17 +76,21 @@ cat >"$tmp/prog.c" <<'C'
 #include <string.h>
 #include "autodidact.h"
 #include "ad_gradcheck.h"
+#include "ad_kernel.h"
 int main(void)
 {
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_scalar(ctx, 3.0);
     ad_node *f = ad_mul(ctx, ad_sin(ctx, x), x);   /* f = x sin x, f' = sin x + x cos x */
     if (!f || ad_backward(ctx, f) != AD_OK) return 1;
-    /* the node's public fields, read through the installed header: its
-     * layout is the installed library's */
-    if (f->n_in != 2 || f->in[1] != x || f->value.ndim != 0 || f->value.data != &f->inline_value ||
-        f->grad != &f->inline_grad || f->ctx != ctx || !(f->flags & AD_NODE_REQUIRES_GRAD) ||
-        strcmp(f->op->name, "mul") != 0)
+    /* the accessors; and the node behind the handle, read through the
+     * installed ad_kernel.h as an op's kernels read it: its layout is the
+     * installed library's */
+    const ad_node *n = ad_node_of(f);
+    if (ad_node_input_count(f) != 2 || ad_node_input(f, 1) != x || ad_handle_of(n) != f || n->n_in != 2 ||
+        ad_handle_of(n->in[1]) != x || n->value.ndim != 0 || n->value.data != &n->inline_value ||
+        n->grad != &n->inline_grad || n->ctx != ctx || !(n->flags & AD_NODE_REQUIRES_GRAD) ||
+        strcmp(n->op->name, "mul") != 0)
         return 1;
     double want = sin(3.0) + 3.0 * cos(3.0), got = ad_grad_scalar(x);
     ad_gc_options o;

@@ -9,6 +9,7 @@
 #include <string>
 #include "autodidact.h"
 #include "ad_gradcheck.h"
+#include "ad_kernel.h"
 
 static int failures = 0;
 static void check(bool ok, const char *what)
@@ -39,10 +40,13 @@ int main()
     check(std::fabs(ad_value_scalar(f) - (2 * std::log(3.0) + std::sqrt(2 * std::log(3.0)))) < 1e-12, "f");
     check(std::fabs(ad_grad_scalar(x) - 2.0 / 3.0 * s) < 1e-12, "df/dx");
     check(std::fabs(ad_grad_scalar(y) - std::log(3.0) * s) < 1e-12, "df/dy");
-    // the node's public fields from C++: the header's layout is the library's
-    check(f && f->n_in == 2 && f->in[1] == b && f->value.ndim == 0 && f->value.data == &f->inline_value &&
-              f->grad == &f->inline_grad && f->ctx == ctx && (f->flags & AD_NODE_REQUIRES_GRAD) &&
-              f->inline_value.f64 == ad_value_scalar(f),
+    // the accessors from C++; and the node behind the handle through
+    // ad_kernel.h, as an op's kernels read it: the header's layout is the library's
+    const ad_node *n = ad_node_of(f);
+    check(f && ad_node_input_count(f) == 2 && ad_node_input(f, 1) == b && ad_handle_of(n) == f && n->n_in == 2 &&
+              ad_handle_of(n->in[1]) == b && n->value.ndim == 0 && n->value.data == &n->inline_value &&
+              n->grad == &n->inline_grad && n->ctx == ctx && (n->flags & AD_NODE_REQUIRES_GRAD) &&
+              n->inline_value.f64 == ad_value_scalar(f),
           "the node's fields (layout)");
     ad_context_free(ctx);
 

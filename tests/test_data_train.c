@@ -261,8 +261,8 @@ static void test_optimizers(void **state)
         assert_close(ad_value_at(w, 1), w1, 1e-15);
     }
     ad_optimizer_free(sgd);
-    ad_tensor_set(&w->value, 0, 1);
-    ad_tensor_set(&w->value, 1, -2);
+    ad_set_value_at(w, 0, 1);
+    ad_set_value_at(w, 1, -2);
     ad_optimizer *adam = ad_adam_new(&w, 1, 0.01, 0.9, 0.999, 1e-8);
     double m0 = 0, s0 = 0, x = 1;
     for (int t = 1; t <= 3; t++) {
@@ -306,7 +306,7 @@ static void test_weight_decay(void **state)
             for (int i = 0; i < N; i++) {
                 x[i] = i == 0 ? -10 : (i % 2 ? -1 : 1) * (1 + i / 1e4);   /* at -10, 1 + λ·w < 0: Adam turns */
                 m[i] = v[i] = 0;
-                ad_tensor_set(&w->value, i, x[i]);
+                ad_set_value_at(w, i, x[i]);
             }
             ad_optimizer *opt = kind == 0   ? ad_sgd_new(&w, 1, lr, mu)
                                 : kind == 1 ? ad_adam_new(&w, 1, lr, b1, b2, eps)
@@ -361,7 +361,7 @@ static double train_run(unsigned long seed, double *final_w)
     for (int64_t i = 0; i < X->size; i++) ad_tensor_set(X, i, gsl_rng_uniform(rng) - 0.5);
     for (int64_t i = 0; i < 32; i++) ad_tensor_set(Y, i, (double)(i % 3));
     ad_node *w = ad_variable(ctx, AD_FLOAT32, 2, sw, NULL);
-    for (int64_t i = 0; i < w->value.size; i++) ad_tensor_set(&w->value, i, gsl_rng_uniform(rng) - 0.5);
+    for (int64_t i = 0; i < ad_value(w).size; i++) ad_set_value_at(w, i, gsl_rng_uniform(rng) - 0.5);
     ad_optimizer *opt = ad_adam_new(&w, 1, 0.05, 0.9, 0.999, 1e-8);
     ad_mark m = ad_context_mark(ctx);
     int64_t idx[32];
@@ -382,7 +382,7 @@ static double train_run(unsigned long seed, double *final_w)
             ad_context_rewind(ctx, m);
         }
     }
-    memcpy(final_w, w->value.data, 12 * sizeof(float));
+    memcpy(final_w, ad_value(w).data, 12 * sizeof(float));
     ad_optimizer_free(opt);
     ad_context_free(ctx);
     ad_tensor_free(X);

@@ -142,16 +142,16 @@ static void run_op(const ad_op *op, const ad_op_case *c, ad_dtype dt, double *co
         leaf[s] = nondiff ? ad_constant(ctx, dt, c->ndim[s], c->shape[s], vals[s])
                           : ad_variable(ctx, dt, c->ndim[s], c->shape[s], vals[s]);
         assert_non_null(leaf[s]);
-        r->nin[s] = leaf[s]->value.size;
+        r->nin[s] = ad_value(leaf[s]).size;
         if (!nondiff) assert_int_equal(ad_set_tangent(leaf[s], 0, tan_vals_flat + off, -1), AD_OK);
-        off += leaf[s]->value.size;
+        off += ad_value(leaf[s]).size;
         in[s] = gpu ? ad_to_device(ctx, leaf[s]) : leaf[s];
         if (!in[s]) fail_msg("%s: to_device: %s", op->name, ad_last_error());
     }
     ad_node *y = ad_apply(ctx, op, in, c->n_in, &c->params);
     if (y && gpu) y = ad_to_host(ctx, y);
     if (!y) fail_msg("%s (%s) on the %s: %s", op->name, c->label, gpu ? "GPU" : "CPU", ad_last_error());
-    r->ny = y->value.size;
+    r->ny = ad_value(y).size;
     if (r->ny > n_cot) fail_msg("%s (%s): output of %lld elements, the test has %lld cotangent values", op->name, c->label,
                                 (long long)r->ny, (long long)n_cot);
     r->y = malloc((size_t)r->ny * sizeof(double));
@@ -160,7 +160,7 @@ static void run_op(const ad_op *op, const ad_op_case *c, ad_dtype dt, double *co
         r->y[i] = ad_value_at(y, i);
         r->t[i] = ad_tangent_at(y, 0, i);
     }
-    ad_tensor *ct = ad_tensor_from(dt, y->value.ndim, y->value.shape, cot);
+    ad_tensor *ct = ad_tensor_from(dt, ad_value(y).ndim, ad_value(y).shape, cot);
     ad_backward_opts o = {AD_BACKWARD_PUSH, ct, NULL, NULL};
     if (ad_requires_grad(y) && ad_backward_ex(ctx, y, &o) != AD_OK)
         fail_msg("%s (%s) backward on the %s: %s", op->name, c->label, gpu ? "GPU" : "CPU", ad_last_error());
@@ -258,7 +258,7 @@ static void train_quadratic(bool gpu, bool adam, double *w_out)
         cn = ad_to_device(ctx, cn);
         assert_non_null(w);
         assert_non_null(cn);
-        assert_int_equal(w->value.device, AD_CUDA);
+        assert_int_equal(ad_value(w).device, AD_CUDA);
         assert_true(ad_requires_grad(w));
     }
     ad_optimizer *opt = adam ? ad_adam_new(&w, 1, 0.1, 0.9, 0.999, 1e-8) : ad_sgd_new(&w, 1, 0.1, 0.9);

@@ -16,7 +16,7 @@ static ad_node *mat(ad_context *ctx, int ndim, const int64_t *shape, const doubl
 
 static void assert_values(const ad_node *n, const double *want, int64_t count, double tol)
 {
-    assert_int_equal(n->value.size, count);
+    assert_int_equal(ad_value(n).size, count);
     for (int64_t i = 0; i < count; i++) assert_close(ad_value_at(n, i), want[i], tol);
 }
 
@@ -53,7 +53,7 @@ static void test_reductions_and_shapes(void **state)
     assert_values(ad_sum(ctx, x, AD_ALL_AXES, false), (double[]){21}, 1, 0);
     assert_values(ad_sum(ctx, x, 0, false), (double[]){5, 7, 9}, 3, 0);
     assert_values(ad_mean(ctx, x, 1, true), (double[]){2, 5}, 2, 0);
-    assert_int_equal(ad_mean(ctx, x, 1, true)->value.ndim, 2);
+    assert_int_equal(ad_value(ad_mean(ctx, x, 1, true)).ndim, 2);
     ad_node *t = ad_transpose(ctx, x, (int[]){1, 0});
     assert_values(t, (double[]){1, 4, 2, 5, 3, 6}, 6, 0);
     int64_t s32[] = {3, 2};
@@ -80,8 +80,8 @@ static void test_pytorch_style_axes(void **state)
     assert_values(ad_mean(ctx, x, -2, false), (double[]){2.5, 3.5, 4.5}, 3, 0); /* x.mean(-2) */
     assert_values(ad_sum(ctx, x, AD_ALL_AXES, false), (double[]){21}, 1, 0);  /* x.sum() */
     ad_node *k = ad_sum(ctx, x, -1, true);                                     /* keepdim: (2,1) */
-    assert_int_equal(k->value.ndim, 2);
-    assert_int_equal(k->value.shape[1], 1);
+    assert_int_equal(ad_value(k).ndim, 2);
+    assert_int_equal(ad_value(k).shape[1], 1);
     ad_node *sm = ad_softmax(ctx, x, -1), *sm1 = ad_softmax(ctx, x, 1);
     for (int i = 0; i < 6; i++) assert_true(ad_value_at(sm, i) == ad_value_at(sm1, i));
     /* (2,3,4) along -3 (the first) against along 0 */
@@ -141,11 +141,11 @@ static void test_reshape_infer(void **state)
     ad_node *x = mat(ctx, 3, s234, v, true);
     ad_node *y = ad_reshape(ctx, x, 2, (int64_t[]){-1, 4});
     assert_non_null(y);
-    assert_int_equal(y->value.shape[0], 6);
-    assert_int_equal(y->value.shape[1], 4);
+    assert_int_equal(ad_value(y).shape[0], 6);
+    assert_int_equal(ad_value(y).shape[1], 4);
     assert_close(ad_value_at(y, 23), 23, 0);
     y = ad_reshape(ctx, x, 3, (int64_t[]){4, -1, 2});
-    assert_int_equal(y->value.shape[1], 3);
+    assert_int_equal(ad_value(y).shape[1], 3);
     assert_null(ad_reshape(ctx, x, 2, (int64_t[]){-1, -1}));
     assert_non_null(strstr(ad_last_error(), "reshape: the shape (-1,-1) has more than one -1"));
     assert_null(ad_reshape(ctx, x, 2, (int64_t[]){-1, 5}));
@@ -165,12 +165,12 @@ static void test_matmul_shapes(void **state)
     ad_node *v = mat(ctx, 1, s3, (double[]){1, 2, 3}, true);
     ad_node *B = mat(ctx, 2, s32, (double[]){1, 2, 3, 4, 5, 6}, true);
     ad_node *vB = ad_matmul(ctx, v, B);   /* (3)·(3,2) -> (2) */
-    assert_int_equal(vB->value.ndim, 1);
+    assert_int_equal(ad_value(vB).ndim, 1);
     assert_values(vB, (double[]){22, 28}, 2, 0);
     ad_node *A = mat(ctx, 2, s23, (double[]){1, 0, -1, 2, 1, 0}, true);
     assert_values(ad_matmul(ctx, A, v), (double[]){-2, 4}, 2, 0);   /* (2,3)·(3) -> (2) */
     ad_node *dot = ad_matmul(ctx, v, v);                            /* (3)·(3) -> scalar */
-    assert_int_equal(dot->value.ndim, 0);
+    assert_int_equal(ad_value(dot).ndim, 0);
     assert_values(dot, (double[]){14}, 1, 0);
     assert_int_equal(ad_backward(ctx, dot), AD_OK);                 /* d(v·v)/dv = 2v */
     assert_close(ad_grad_at(v, 2), 6, 0);
@@ -179,8 +179,8 @@ static void test_matmul_shapes(void **state)
     for (int i = 0; i < 12; i++) a[i] = i - 5;
     ad_node *Ab = mat(ctx, 3, s223, a, true);
     ad_node *Y = ad_matmul(ctx, Ab, B);
-    assert_int_equal(Y->value.ndim, 3);
-    assert_int_equal(Y->value.shape[2], 2);
+    assert_int_equal(ad_value(Y).ndim, 3);
+    assert_int_equal(ad_value(Y).shape[2], 2);
     for (int b = 0; b < 2; b++)
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
@@ -203,7 +203,7 @@ static void test_matmul_shapes(void **state)
     ad_node *W = mat(ctx, 2, s23, (double[]){1, 0, -1, 2, 1, 0}, false);
     assert_values(ad_linear(ctx, v, W, NULL), (double[]){-2, 4}, 2, 0);
     ad_node *L = ad_linear(ctx, Ab, W, NULL);   /* (2,2,3) -> (2,2,2) */
-    assert_int_equal(L->value.ndim, 3);
+    assert_int_equal(ad_value(L).ndim, 3);
     assert_close(ad_value_at(L, 3), 2 * a[3] + a[4], 0);   /* batch 0, row 1, output 1: w row (2,1,0) */
     ad_context_free(ctx);
 }
@@ -345,10 +345,10 @@ static void test_maxpool_propagates_nan(void **state)
                 int64_t s[] = {1, 1, 2 * win, 2 * win};
                 ad_node *x = ad_variable(ctx, d, 4, s, NULL);
                 int64_t W = 2 * win;
-                for (int64_t i = 0; i < x->value.size; i++) {
+                for (int64_t i = 0; i < ad_value(x).size; i++) {
                     double v = i == 1 || i == 2 * win ? NAN : (double)i;   /* NaNs in window 0, after its first element */
-                    if (d == AD_FLOAT32) ((float *)x->value.data)[i] = (float)v;
-                    else ((double *)x->value.data)[i] = v;
+                    if (d == AD_FLOAT32) ((float *)ad_value(x).data)[i] = (float)v;
+                    else ((double *)ad_value(x).data)[i] = v;
                 }
                 ad_set_grad_enabled(ctx, rec);
                 ad_node *y = ad_maxpool2d(ctx, x, win, win);
@@ -359,7 +359,7 @@ static void test_maxpool_propagates_nan(void **state)
                 }
                 if (rec) {
                     assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, AD_ALL_AXES, false)), AD_OK);
-                    for (int64_t i = 0; i < x->value.size; i++) {
+                    for (int64_t i = 0; i < ad_value(x).size; i++) {
                         double want = i == 1 || i == (win - 1) * W + 2 * win - 1 || i == (2 * win - 1) * W + win - 1 ||
                                       i == (2 * win - 1) * W + 2 * win - 1;
                         assert_close(ad_grad_at(x, i), want, 0);
@@ -384,19 +384,19 @@ static void test_maxpool_against_rule(void **state)
             ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
             int64_t sx[] = {N, C, H, W};
             ad_node *x = ad_variable(ctx, d, 4, sx, NULL);
-            for (int64_t i = 0; i < x->value.size; i++) {
+            for (int64_t i = 0; i < ad_value(x).size; i++) {
                 seed = seed * 6364136223846793005ULL + 1;
                 int r = (int)(seed >> 59);   /* 0..31: small integers tie often; 31 is NaN */
                 double v = r == 31 ? NAN : (double)(r % 5) - 2;
-                if (d == AD_FLOAT32) ((float *)x->value.data)[i] = (float)v;
-                else ((double *)x->value.data)[i] = v;
+                if (d == AD_FLOAT32) ((float *)ad_value(x).data)[i] = (float)v;
+                else ((double *)ad_value(x).data)[i] = v;
             }
             ad_node *y = ad_maxpool2d(ctx, x, win, 2);
-            int64_t P = y->value.shape[2], Q = y->value.shape[3];
-            ad_node *r = ad_constant(ctx, d, 4, y->value.shape, NULL);
-            for (int64_t i = 0; i < r->value.size; i++) ad_tensor_set(&r->value, i, (double)(i % 11) + 1);
+            int64_t P = ad_value(y).shape[2], Q = ad_value(y).shape[3];
+            ad_node *r = ad_constant(ctx, d, 4, ad_value(y).shape, NULL);
+            for (int64_t i = 0; i < ad_value(r).size; i++) ad_set_value_at(r, i, (double)(i % 11) + 1);
             assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), AD_ALL_AXES, false)), AD_OK);
-            double *want_g = calloc((size_t)x->value.size, sizeof(double));
+            double *want_g = calloc((size_t)ad_value(x).size, sizeof(double));
             for (int64_t pl = 0; pl < N * C; pl++)
                 for (int64_t p = 0; p < P; p++)
                     for (int64_t q = 0; q < Q; q++) {
@@ -422,7 +422,7 @@ static void test_maxpool_against_rule(void **state)
                         assert_true(isnan(xv) ? isnan(yv) : yv == xv);
                         want_g[best] += ad_value_at(r, io);
                     }
-            for (int64_t i = 0; i < x->value.size; i++) assert_close(ad_grad_at(x, i), want_g[i], 0);
+            for (int64_t i = 0; i < ad_value(x).size; i++) assert_close(ad_grad_at(x, i), want_g[i], 0);
             free(want_g);
             ad_context_free(ctx);
         }
@@ -525,25 +525,25 @@ static void conv_net_run(int threads, ad_dtype d, int stride, int pad, char *out
     uint64_t seed = 7;
     ad_node *ins[] = {x, w, b};
     for (int i = 0; i < 3; i++)
-        for (int64_t j = 0; j < ins[i]->value.size; j++) {
+        for (int64_t j = 0; j < ad_value(ins[i]).size; j++) {
             double v = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
-            if (d == AD_FLOAT32) ((float *)ins[i]->value.data)[j] = (float)v;
-            else ((double *)ins[i]->value.data)[j] = v;
+            if (d == AD_FLOAT32) ((float *)ad_value(ins[i]).data)[j] = (float)v;
+            else ((double *)ad_value(ins[i]).data)[j] = v;
         }
     ad_node *y = ad_maxpool2d(ctx, ad_relu(ctx, ad_conv2d(ctx, x, w, b, stride, pad)), 2, 2);
     assert_non_null(y);
     y = ad_add(ctx, y, ad_maxpool2d(ctx, ad_conv2d_relu(ctx, x, w, b, stride, pad), 2, 2));   /* and fused */
-    ad_node *r = ad_constant(ctx, d, 4, y->value.shape, NULL);
-    for (int64_t j = 0; j < r->value.size; j++) {
+    ad_node *r = ad_constant(ctx, d, 4, ad_value(y).shape, NULL);
+    for (int64_t j = 0; j < ad_value(r).size; j++) {
         double v = (double)(j % 7) - 3;
-        if (d == AD_FLOAT32) ((float *)r->value.data)[j] = (float)v;
-        else ((double *)r->value.data)[j] = v;
+        if (d == AD_FLOAT32) ((float *)ad_value(r).data)[j] = (float)v;
+        else ((double *)ad_value(r).data)[j] = v;
     }
     assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), AD_ALL_AXES, false)), AD_OK);
     size_t es = d == AD_FLOAT32 ? 4 : 8;
     *len = 0;
-    memcpy(out, y->value.data, (size_t)y->value.size * es), *len += (size_t)y->value.size * es;
-    for (int i = 0; i < 3; i++) memcpy(out + *len, ins[i]->grad, (size_t)ins[i]->value.size * es), *len += (size_t)ins[i]->value.size * es;
+    memcpy(out, ad_value(y).data, (size_t)ad_value(y).size * es), *len += (size_t)ad_value(y).size * es;
+    for (int i = 0; i < 3; i++) memcpy(out + *len, ad_grad(ins[i]).data, (size_t)ad_value(ins[i]).size * es), *len += (size_t)ad_value(ins[i]).size * es;
     ad_context_free(ctx);
 }
 
@@ -568,24 +568,24 @@ static void test_conv2d_relu_is_relu_of_conv2d(void **state)
                 in[v][2] = ad_variable(ctx, d, 1, sb, NULL);
             }
             for (int i = 0; i < 3; i++)
-                for (int64_t j = 0; j < in[0][i]->value.size; j++) {
+                for (int64_t j = 0; j < ad_value(in[0][i]).size; j++) {
                     double v = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
-                    ad_tensor_set(&in[0][i]->value, j, v);
-                    ad_tensor_set(&in[1][i]->value, j, v);
+                    ad_set_value_at(in[0][i], j, v);
+                    ad_set_value_at(in[1][i], j, v);
                 }
             ad_node *fused = ad_conv2d_relu(ctx, in[0][0], in[0][1], in[0][2], cfg[c][0], cfg[c][1]);
             ad_node *apart = ad_relu(ctx, ad_conv2d(ctx, in[1][0], in[1][1], in[1][2], cfg[c][0], cfg[c][1]));
             assert_non_null(fused);
-            assert_memory_equal(fused->value.data, apart->value.data, (size_t)fused->value.size * es);
+            assert_memory_equal(ad_value(fused).data, ad_value(apart).data, (size_t)ad_value(fused).size * es);
             bool zero = false;
-            for (int64_t j = 0; j < fused->value.size; j++) zero |= ad_value_at(fused, j) == 0;
+            for (int64_t j = 0; j < ad_value(fused).size; j++) zero |= ad_value_at(fused, j) == 0;
             assert_true(zero);
-            ad_node *r = ad_constant(ctx, d, 4, fused->value.shape, NULL);
-            for (int64_t j = 0; j < r->value.size; j++) ad_tensor_set(&r->value, j, (double)(j % 5) - 2);
+            ad_node *r = ad_constant(ctx, d, 4, ad_value(fused).shape, NULL);
+            for (int64_t j = 0; j < ad_value(r).size; j++) ad_set_value_at(r, j, (double)(j % 5) - 2);
             ad_node *loss = ad_add(ctx, ad_sum(ctx, ad_mul(ctx, fused, r), AD_ALL_AXES, false), ad_sum(ctx, ad_mul(ctx, apart, r), AD_ALL_AXES, false));
             assert_int_equal(ad_backward(ctx, loss), AD_OK);
             for (int i = 0; i < 3; i++)
-                assert_memory_equal(in[0][i]->grad, in[1][i]->grad, (size_t)in[0][i]->value.size * es);
+                assert_memory_equal(ad_grad(in[0][i]).data, ad_grad(in[1][i]).data, (size_t)ad_value(in[0][i]).size * es);
             ad_context_free(ctx);
         }
 }
@@ -627,8 +627,8 @@ static void test_conv2d_nan_cotangent_not_skipped(void **state)
         ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
         int64_t sx[] = {3, 2, 5, 5}, sw[] = {2, 2, 3, 3}, sy[] = {3, 2, 5, 5};
         ad_node *x = ad_variable(ctx, d, 4, sx, NULL), *w = ad_variable(ctx, d, 4, sw, NULL);
-        for (int64_t i = 0; i < x->value.size; i++) ad_tensor_set(&x->value, i, 0.1 * (double)(i % 7) - 0.3);
-        for (int64_t i = 0; i < w->value.size; i++) ad_tensor_set(&w->value, i, 0.2 * (double)(i % 5) - 0.4);
+        for (int64_t i = 0; i < ad_value(x).size; i++) ad_set_value_at(x, i, 0.1 * (double)(i % 7) - 0.3);
+        for (int64_t i = 0; i < ad_value(w).size; i++) ad_set_value_at(w, i, 0.2 * (double)(i % 5) - 0.4);
         ad_node *y = ad_conv2d(ctx, x, w, NULL, 1, 1);
         assert_non_null(y);
         ad_tensor *cot = ad_tensor_new(d, 4, sy);

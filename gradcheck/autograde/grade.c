@@ -154,7 +154,7 @@ static ad_node *reference(ad_context *ctx, const test_data *d, double *const *x,
         int64_t st[1] = {s[0]};
         ad_node *tg = ad_constant(ctx, AD_FLOAT64, 1, st, NULL);
         if (!tg) return NULL;
-        for (int64_t n = 0; n < s[0]; n++) ((double *)tg->value.data)[n] = (double)d->targets[n];
+        for (int64_t n = 0; n < s[0]; n++) ((double *)ad_value(tg).data)[n] = (double)d->targets[n];
         return ad_cross_entropy(ctx, in[0], tg, NULL, AD_REDUCE_MEAN, -1);
     }
     if (!strcmp(t->op, "conv2d")) return ad_conv2d(ctx, in[0], in[1], NULL, (int)t->stride, (int)t->pad);
@@ -167,7 +167,7 @@ static double projected(const test_data *d, double *const *x)
     ad_context *ctx = ad_context_new();
     ad_node *y = reference(ctx, d, x, false);
     double s = y ? 0 : NAN;
-    for (int64_t o = 0; y && o < d->y_len && o < y->value.size; o++) s += d->gy[o] * ad_value_at(y, o);
+    for (int64_t o = 0; y && o < d->y_len && o < ad_value(y).size; o++) s += d->gy[o] * ad_value_at(y, o);
     ad_context_free(ctx);
     return s;
 }
@@ -271,7 +271,7 @@ void grade(test_data *d, double *const *got, test_result *r)
             say(r, "forward: wrong at y%s: yours %.9g, expected %.9g\n", ix, got[0][bad], ad_value_at(y, bad));
         }
     } else {
-        ad_tensor cot = y->value;
+        ad_tensor cot = ad_value(y);
         cot.data = d->gy;
         ad_backward_opts o = {.cotangent = &cot};
         ad_backward_ex(ctx, y, &o);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "ad_gradcheck.h"
 #include "ad_student.h"
+#include "ad_kernel.h"   /* the adapters are op kernels: they read the nodes they are given */
 
 static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
 {

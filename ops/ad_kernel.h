@@ -1,0 +1,117 @@
+/* ad_kernel.h: what an op's kernels see (include it to write an op, with
+ * ad_op.h): the node's layout, the block-of-cotangents helper, and arena
+ * memory that lives as long as a node.
+ *
+ * Handles and nodes. The API (ad_graph.h, ad_ops.h...) hands out handles:
+ * a node's address with its generation in the top AD_HANDLE_TAG_BITS bits
+ * (x86-64 and AArch64 user addresses leave them zero). A context's
+ * generation moves on with every rewind that drops nodes, and a node takes
+ * it when made; so a handle kept past the rewind that dropped its node no
+ * longer matches the node that took its memory, and every call that takes
+ * it refuses it by name. A handle cannot be dereferenced: read it through
+ * the accessors. Kernels (forward, vjp, jvp, infer, kink_gap) are given the
+ * nodes themselves, whose fields they read; an address with no tag is
+ * accepted wherever a handle is (unchecked: the engine's own calls). */
+#ifndef AD_KERNEL_H
+#define AD_KERNEL_H
+
+#include "ad_op.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Node flags. */
+enum {
+    AD_NODE_REQUIRES_GRAD = 1u << 0, /* gradients flow to / through it */
+    AD_NODE_LEAF = 1u << 1,          /* made by ad_variable/ad_constant */
+    AD_NODE_RECORDING = 1u << 2,     /* recorded for backward (op, inputs kept) */
+    /* bits 6 and 7 are the engine's own (the scalar path's, ad_internal.h) */
+};
+
+/* A graph node, as kernels see it.
+ * The order is for the scalar path: what making an op and the backward sweep
+ * read of a node (mark, flags, op, grad, the inline numbers, the inputs) is in
+ * the first 64 bytes; the value's header next; what scalar graphs rarely
+ * touch last. (The scalar path is bound by the memory it touches.) */
+struct ad_node {
+    uint32_t mark;                   /* backward bookkeeping */
+    uint8_t n_in;
+    uint8_t flags;
+    uint16_t gen;                    /* the context's generation when made (handles) */
+    const ad_op *op;                 /* NULL for a leaf or a no-grad result */
+    void *grad;                      /* dL/dvalue, value.size elements of the
+                                        value's dtype; NULL until backward */
+    /* Inline storage for a scalar's value and grad: scalar graphs need no
+     * arena allocation beyond the node itself. */
+    union { double f64; float f32; } inline_value, inline_grad;
+    ad_node *in[AD_MAX_INPUTS];      /* recorded inputs (n_in of them) */
+    ad_tensor value;                 /* the forward value (data in the arena) */
+    void *tangent;                   /* k * value.size elements: row d is the
+                                        derivative along direction d; NULL = 0 */
+    const ad_params *params;         /* op parameters, NULL if none */
+    void *saved;                     /* op's own data kept for backward */
+    const char *name;                /* label for tables and DOT, may be NULL */
+    ad_context *ctx;                 /* the owning context */
+    uint32_t id;                     /* creation index within the context */
+};
+
+/* The node behind a handle (no checks: the engine's resolve does those). */
+#if UINTPTR_MAX > 0xffffffffu
+enum { AD_HANDLE_TAG_BITS = 16, AD_HANDLE_TAG_SHIFT = 64 - AD_HANDLE_TAG_BITS };
+static inline ad_node *ad_node_of(const ad_node *handle)
+{
+    return (ad_node *)((uintptr_t)handle & (((uintptr_t)1 << AD_HANDLE_TAG_SHIFT) - 1));
+}
+static inline unsigned ad_handle_tag(const ad_node *handle) { return (unsigned)((uintptr_t)handle >> AD_HANDLE_TAG_SHIFT); }
+/* The handle of a node (NULL stays NULL). */
+static inline ad_node *ad_handle_of(const ad_node *n)
+{
+    return n ? (ad_node *)((uintptr_t)n | (uintptr_t)n->gen << AD_HANDLE_TAG_SHIFT) : NULL;
+}
+#else
+/* 32-bit addresses have no spare bits: handles are the nodes, unchecked. */
+static inline ad_node *ad_node_of(const ad_node *handle) { return (ad_node *)(uintptr_t)handle; }
+static inline unsigned ad_handle_tag(const ad_node *handle) { (void)handle; return 0; }
+static inline ad_node *ad_handle_of(const ad_node *n) { return (ad_node *)(uintptr_t)n; }
+#endif
+
+/* A vjp for one cotangent, and the block form made from it: each row of
+ * gout through `one` into the same row of gin (pointer arithmetic only, so
+ * it serves device buffers too). Rows are gout_r = gout + r·|out| and
+ * gin_r = gin + r·|in[slot]| elements of their dtypes. */
+typedef void (*ad_vjp_one_fn)(const ad_node *out, int slot, const void *gout, void *gin);
+static inline void ad_vjp_rows(ad_vjp_one_fn one, const ad_node *out, int slot, int rows, const void *gout, void *gin)
+{
+    size_t out_bytes = (size_t)out->value.size * ad_dtype_size((ad_dtype)out->value.dtype);
+    size_t in_bytes = (size_t)out->in[slot]->value.size * ad_dtype_size((ad_dtype)out->in[slot]->value.dtype);
+    for (int r = 0; r < rows; r++)
+        one(out, slot, (const char *)gout + (size_t)r * out_bytes, (char *)gin + (size_t)r * in_bytes);
+}
+/* Defines `static void name(out, slot, rows, gout, gin)` from `one`. */
+#define AD_VJP_BY_ROWS(name, one)                                                                \
+    static void name(const ad_node *out, int slot, int rows, const void *gout, void *gin)       \
+    {                                                                                            \
+        ad_vjp_rows(one, out, slot, rows, gout, gin);                                            \
+    }
+
+
+/* The node behind a handle, checked as every call of the API checks it:
+ * NULL for NULL (no message), and NULL with a message naming `who` for a
+ * handle whose node a rewind dropped. For an op's own constructor that
+ * reads its inputs before ad_apply (ad_flatten reads x's shape). */
+ad_node *ad_resolve(const ad_node *h, const char *who);
+/* Arena memory (zeroed, 32-byte aligned) that lives as long as the node. */
+void *ad_node_alloc(ad_node *n, size_t bytes);
+/* GPU memory (zeroed) that lives as long as the node, for CUDA kernels that
+ * keep device data for their vjp. */
+void *ad_node_alloc_device(ad_node *n, size_t bytes);
+/* Is this node being recorded for backward (save data for vjp)? */
+bool ad_node_recording(const ad_node *n);
+/* The context's tangent direction count k. */
+int ad_node_dirs(const ad_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
