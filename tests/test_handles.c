@@ -158,6 +158,30 @@ static void test_every_call_refuses_a_dropped_node(void **state)
     ad_clear_error();
     assert_true(isnan(ad_local_partial(a, 0)));
     assert_refused_as_dropped();
+    devnull = fopen("/dev/null", "w");
+    assert_int_equal(ad_explain_forward(devnull, ctx, a, NULL), AD_ERR_STATE);
+    assert_refused_as_dropped();
+    fclose(devnull);
+    assert_string_equal(ad_explain_expr(a, buf, sizeof buf), "(dropped)");
+    ad_clear_error();
+    assert_true(isnan(ad_tangent_at(a, 0, 0)));
+    assert_refused_as_dropped();
+    /* the GPU copies and the general entry (before any device check) */
+    assert_null(ad_leaf_to_device(ctx, a));
+    assert_refused_as_dropped();
+    assert_null(ad_to_host(ctx, a));
+    assert_int_equal(ad_last_status(), AD_ERR_STATE);
+    ad_clear_error();
+    ad_node *in[1] = {a};
+    assert_null(ad_apply(ctx, ad_op_find("exp"), in, 1, NULL));
+    assert_refused_as_dropped();
+    /* a formula over a dropped variable */
+    ad_expr *e = ad_expr_parse("t + 1", NULL);
+    assert_non_null(e);
+    assert_null(ad_expr_build(e, ctx, in));
+    assert_int_equal(ad_last_status(), AD_ERR_STATE);
+    ad_clear_error();
+    ad_expr_free(e);
     ad_sym_ctx *sc = ad_sym_ctx_new();
     assert_null(ad_sym_from_graph(sc, ctx, a));
     assert_refused_as_dropped();
