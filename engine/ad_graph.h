@@ -102,7 +102,11 @@ double ad_value_at(const ad_node *n, int64_t i);
 double ad_grad_at(const ad_node *n, int64_t i);
 double ad_tangent_at(const ad_node *n, int dir, int64_t i);
 bool ad_has_tangent(const ad_node *n);          /* false: every direction's tangent is 0 */
-/* Views (no copy). The grad view has data NULL if there is no grad. */
+/* Views (no copy): the node's header (shape, size, dtype, device) and its
+ * data, which a program may write through to fill a leaf (initial weights).
+ * The grad view has data NULL if there is no grad. A view lives as long as
+ * its node: a rewind that drops the node leaves it pointing at memory a new
+ * node will take. NULL or a dropped node: all zero (data NULL). */
 ad_tensor ad_value(const ad_node *n);
 ad_tensor ad_grad(const ad_node *n);
 /* Write element i of n's value (a leaf's, before building on it: see
