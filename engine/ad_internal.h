@@ -123,6 +123,23 @@ static inline ad_node *node_resolve(const ad_node *h, const char *who)
     return n;
 }
 
+/* The node behind handle h if it is one of ctx's live nodes, else NULL (no
+ * message). By address first: h's node is read only once it is known to be
+ * in ctx's memory (h may point into a freed context). */
+static inline ad_node *own_node(const ad_context *ctx, const ad_node *h)
+{
+    ad_node *n = ad_node_of(h);
+    if (!n || !node_in_context(ctx, n, NULL)) return NULL;
+    unsigned tag = ad_handle_tag(h);
+    return tag == 0 || tag == n->gen ? n : NULL;
+}
+/* Why own_node refused h, as a message naming who and what ("the output",
+ * "input 1"): a node a rewind dropped, or one from elsewhere (another
+ * context; dropped, its memory not yet reused). Returns `foreign`, the
+ * caller's status for the second; AD_ERR_STATE for the first. */
+ad_status ad_not_own_node(const ad_context *ctx, const ad_node *h, ad_status foreign, const char *who,
+                          const char *what);
+
 /* The engine's own node flags, beside ad_graph.h's public ones: set when
  * the value is made, so that the scalar path reads a node's first 64 bytes
  * and not its value's header. */

@@ -262,19 +262,6 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
     return st;
 }
 
-/* The node behind handle h, if it is one of ctx's nodes (what: "the output",
- * "node 2 of the list"); else NULL with a message naming who. */
-static ad_node *own_node(ad_context *ctx, const ad_node *h, const char *who, const char *what)
-{
-    ad_node *n = ad_node_of(h);
-    if (!node_in_context(ctx, n, NULL)) {
-        ad_fail(AD_ERR_STATE, "%s: %s does not belong to this context (made in another context, or dropped by a "
-                "rewind)", who, what);
-        return NULL;
-    }
-    return node_resolve(h, who);
-}
-
 /* The checks every backward entry makes of the context and the output
  * (handle h; its node in *y). */
 static ad_status check_output(ad_context *ctx, const ad_node *h, const char *who, ad_node **y)
@@ -285,7 +272,7 @@ static ad_status check_output(ad_context *ctx, const ad_node *h, const char *who
         if (ad_last_status() != AD_OK) return ad_last_status();   /* keep the error that made the NULL */
         return ad_fail(AD_ERR_ARG, "%s: output is NULL", who);
     }
-    if (!(*y = own_node(ctx, h, who, "the output"))) return ad_last_status();
+    if (!(*y = own_node(ctx, h))) return ad_not_own_node(ctx, h, AD_ERR_STATE, who, "the output");
     if (!wants_grad(*y))
         return ad_fail(AD_ERR_STATE,
                        "%s: the output does not require grad (no variable feeds it, or it was made with grad mode off)",
@@ -387,8 +374,8 @@ ad_status ad_backward_block(ad_context *ctx, ad_node *handle, int rows, const vo
         snprintf(what, sizeof what, "node %d of the list", i);
         if (!wrt_handles[i] || !grads[i])
             st = ad_fail(AD_ERR_ARG, "backward_block: node %d of %d is NULL or has no grad buffer", i, n_wrt);
-        else if (!(wrt[i] = own_node(ctx, wrt_handles[i], "backward_block", what)))
-            st = ad_last_status();
+        else if (!(wrt[i] = own_node(ctx, wrt_handles[i])))
+            st = ad_not_own_node(ctx, wrt_handles[i], AD_ERR_STATE, "backward_block", what);
         else if (!wants_grad(wrt[i]))
             st = ad_fail(AD_ERR_STATE, "backward_block: node #%u (%d of the list) does not require grad", wrt[i]->id, i);
         for (int j = 0; j < i && st == AD_OK; j++)

@@ -454,13 +454,20 @@ ad_node *ad_stale_handle(const ad_node *h, const char *who)
     return NULL;
 }
 
-/* By address first (n is not read unless it is one of ctx's nodes: it may
- * point into a freed context), then the handle's generation. */
-bool ad_node_in_context(const ad_context *ctx, const ad_node *h)
+ad_status ad_not_own_node(const ad_context *ctx, const ad_node *h, ad_status foreign, const char *who,
+                          const char *what)
 {
-    const ad_node *n = ad_node_of(h);
-    return ctx && n && node_in_context(ctx, n, NULL) && (ad_handle_tag(h) == 0 || ad_handle_tag(h) == n->gen);
+    char prefix[96];
+    snprintf(prefix, sizeof prefix, "%s: %s", who, what);
+    if (h && node_in_context(ctx, ad_node_of(h), NULL)) {   /* its memory is ctx's: a later node's now */
+        ad_stale_handle(h, prefix);
+        return AD_ERR_STATE;
+    }
+    return ad_fail(foreign, "%s does not belong to this context (made in another context, or dropped by a rewind)",
+                   prefix);
 }
+
+bool ad_node_in_context(const ad_context *ctx, const ad_node *h) { return ctx && own_node(ctx, h); }
 
 ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id)
 {
@@ -989,16 +996,10 @@ static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const a
             if (ad_last_status() == AD_OK) ad_fail(AD_ERR_ARG, "%s: input %d is NULL", who, s);
             return NULL;
         }
-        in[s] = ad_node_of(handles[s]);
-        if (!node_in_context(ctx, in[s], NULL)) {
-            ad_fail(AD_ERR_STATE, "%s: input %d does not belong to this context (made in another context, or dropped "
-                    "by a rewind)", who, s);
-            return NULL;
-        }
-        if (ad_handle_tag(handles[s]) != 0 && ad_handle_tag(handles[s]) != in[s]->gen) {
-            char input[64];
-            snprintf(input, sizeof input, "%s: input %d", who, s);
-            ad_stale_handle(handles[s], input);
+        if (!(in[s] = own_node(ctx, handles[s]))) {
+            char input[32];
+            snprintf(input, sizeof input, "input %d", s);
+            ad_not_own_node(ctx, handles[s], AD_ERR_STATE, who, input);
             return NULL;
         }
         if (s > 0 && in[s]->value.device != in[0]->value.device) {

@@ -74,10 +74,8 @@ ad_status ad_dot_write(const ad_context *ctx, const ad_node *root_handle, FILE *
     ad_status st = ad_check_context(ctx, "dot_write");
     if (st != AD_OK) return st;
     if (!f) return ad_fail(AD_ERR_ARG, "dot_write: FILE is NULL");
-    const ad_node *root = ad_node_of(root_handle);
-    if (root && !node_in_context(ctx, root, NULL))
-        return ad_fail(AD_ERR_STATE, "dot_write: the root node does not belong to this context");
-    if (root && !node_resolve(root_handle, "dot_write")) return ad_last_status();
+    const ad_node *root = root_handle ? own_node(ctx, root_handle) : NULL;
+    if (root_handle && !root) return ad_not_own_node(ctx, root_handle, AD_ERR_STATE, "dot_write", "the root node");
     uint32_t n_ids = root ? root->id + 1 : ctx->n_nodes;
     /* Reachability from root, by the same reverse sweep backward uses. */
     unsigned char *keep = calloc(n_ids ? n_ids : 1, 1);

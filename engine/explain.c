@@ -69,11 +69,11 @@ void ad_explain_pad(FILE *f, const char *s, int width)
 static ad_node *scalar_graph_root(const ad_context *ctx, const ad_node *h, const char *who)
 {
     if (ad_check_context(ctx, who) != AD_OK) return NULL;
-    if (!h || !node_in_context(ctx, ad_node_of(h), NULL)) {
-        ad_fail(AD_ERR_ARG, "%s: root is not a node of this context", who);
+    ad_node *root = own_node(ctx, h);
+    if (!root) {
+        ad_not_own_node(ctx, h, AD_ERR_ARG, who, "the root");
         return NULL;
     }
-    ad_node *root = node_resolve(h, who);
     for (uint32_t id = 0; root && id <= root->id; id++) {
         const ad_node *n = node_at(ctx, id);
         if (n->value.size != 1) {

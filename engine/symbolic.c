@@ -278,12 +278,11 @@ int ad_sym_var_index(const ad_sym_ctx *s, const char *name)
 ad_sym *ad_sym_from_graph(ad_sym_ctx *s, const ad_context *ctx, const ad_node *root_handle)
 {
     if (!s || ad_check_context(ctx, "sym_from_graph") != AD_OK) return NULL;
-    const ad_node *root = ad_node_of(root_handle);
-    if (!root || !node_in_context(ctx, root, NULL)) {
-        ad_fail(AD_ERR_ARG, "sym_from_graph: root is not a node of this context");
+    const ad_node *root = own_node(ctx, root_handle);
+    if (!root) {
+        ad_not_own_node(ctx, root_handle, AD_ERR_ARG, "sym_from_graph", "the root");
         return NULL;
     }
-    if (!node_resolve(root_handle, "sym_from_graph")) return NULL;
     const ad_sym **map = calloc((size_t)root->id + 1, sizeof *map);
     unsigned char *need = NULL;
     if (!map) {
