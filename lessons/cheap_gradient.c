@@ -106,15 +106,15 @@ static void *setup_nets(ad_context *ctx, gsl_rng *rng)
         int64_t b[1] = {dims[l][0]};
         st.p[2 * l] = ad_variable(ctx, AD_FLOAT32, 2, dims[l], NULL);
         st.p[2 * l + 1] = ad_variable(ctx, AD_FLOAT32, 1, b, NULL);
-        for (int64_t i = 0; i < ad_value(st.p[2 * l]).size; i++)
-            ((float *)ad_value(st.p[2 * l]).data)[i] = (float)gsl_ran_gaussian(rng, 0.05);
+        for (int64_t i = 0, n = ad_value(st.p[2 * l]).size; i < n; i++)
+            ad_set_value_at(st.p[2 * l], i, gsl_ran_gaussian(rng, 0.05));
     }
     lenet_init(&st.cnn, ctx, rng);
     int64_t sx[] = {64, 1, 28, 28}, sy[] = {64};
     st.x = ad_constant(ctx, AD_FLOAT32, 4, sx, NULL);
     st.y = ad_constant(ctx, AD_FLOAT32, 1, sy, NULL);
-    for (int64_t i = 0; i < ad_value(st.x).size; i++) ((float *)ad_value(st.x).data)[i] = (float)gsl_rng_uniform(rng);
-    for (int64_t i = 0; i < 64; i++) ((float *)ad_value(st.y).data)[i] = (float)(i % 10);
+    for (int64_t i = 0, n = ad_value(st.x).size; i < n; i++) ad_set_value_at(st.x, i, gsl_rng_uniform(rng));
+    for (int64_t i = 0; i < 64; i++) ad_set_value_at(st.y, i, (double)(i % 10));
     return &st;
 }
 

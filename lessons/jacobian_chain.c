@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     for (int l = 0; l < 3; l++) {
         int64_t sw[] = {dims[l + 1], dims[l]};
         W[l] = ad_variable(ctx, AD_FLOAT64, 2, sw, NULL);
-        for (int64_t i = 0; i < ad_value(W[l]).size; i++) ((double *)ad_value(W[l]).data)[i] = gsl_ran_gaussian(rng, 0.7);
+        for (int64_t i = 0, n = ad_value(W[l]).size; i < n; i++) ad_set_value_at(W[l], i, gsl_ran_gaussian(rng, 0.7));
         h = ad_linear(ctx, h, W[l], NULL);
         if (l < 2) h = ad_tanh(ctx, h);
         if (!h) lesson_die(&L, "the chain");
@@ -147,7 +147,7 @@ int main(int argc, char **argv)
     /* ReLU on a minibatch of 100 × 4096: the vjp touches 409,600 numbers, the Jacobian has 409,600² */
     int64_t sr[] = {100, 4096};
     ad_node *r_in = ad_variable(ctx, AD_FLOAT32, 2, sr, NULL);
-    for (int64_t i = 0; i < ad_value(r_in).size; i++) ((float *)ad_value(r_in).data)[i] = (float)gsl_ran_gaussian(rng, 1);
+    for (int64_t i = 0, n = ad_value(r_in).size; i < n; i++) ad_set_value_at(r_in, i, gsl_ran_gaussian(rng, 1));
     ad_node *r = ad_sum(ctx, ad_relu(ctx, r_in), AD_ALL_AXES, false);
     ad_zero_grad(ctx);
     lesson_backward(&L, ctx, r, NULL);

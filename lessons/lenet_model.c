@@ -9,7 +9,7 @@ static ad_node *param(ad_context *ctx, gsl_rng *rng, int ndim, const int64_t *sh
     if (!n) return NULL;
     /* He initialisation for weights (ReLU follows), zeros for biases */
     double sd = ndim > 1 ? sqrt(2.0 / (double)fan_in) : 0;
-    for (int64_t i = 0; i < ad_value(n).size; i++) ((float *)ad_value(n).data)[i] = (float)(sd * gsl_ran_gaussian(rng, 1.0));
+    for (int64_t i = 0, size = ad_value(n).size; i < size; i++) ad_set_value_at(n, i, sd * gsl_ran_gaussian(rng, 1.0));
     return ad_set_name(n, name);
 }
 

@@ -18,7 +18,7 @@ static ad_node *var(ad_context *ctx, int64_t r, int64_t c, gsl_rng *rng)
     int64_t s[2] = {r, c};
     ad_node *n = ad_variable(ctx, AD_FLOAT64, r ? 2 : 1, r ? s : s + 1, NULL);
     if (!n) return NULL;
-    for (int64_t i = 0; i < ad_value(n).size; i++) ((double *)ad_value(n).data)[i] = gsl_ran_gaussian(rng, 1.0);
+    for (int64_t i = 0, size = ad_value(n).size; i < size; i++) ad_set_value_at(n, i, gsl_ran_gaussian(rng, 1.0));
     return n;
 }
 
@@ -73,7 +73,7 @@ static double mlp001_at(ad_node *const *W, ad_node *const *b, const ad_node *x, 
     ad_set_check_finite(c, true);
     ad_node *Wc[4] = {NULL}, *bc[4] = {NULL}, *ys[4], *zs[4];
     for (int l = 1; l <= 3; l++) Wc[l] = data_of(c, W[l], false), bc[l] = data_of(c, b[l], false);
-    ((double *)ad_value(Wc[1]).data)[k] += h;
+    ad_set_value_at(Wc[1], k, ad_value_at(Wc[1], k) + h);
     ad_node *y = mlp001(c, data_of(c, x, false), Wc, bc, ys, zs);
     double v = y ? ad_value_scalar(y) : NAN;
     ad_context_free(c);
@@ -94,7 +94,7 @@ static double fc_at(const ad_node *W, const ad_node *h0, int k, double h)
     ad_context *c = ad_context_new();
     ad_set_check_finite(c, true);
     ad_node *Wc = data_of(c, W, false), *h1;
-    ((double *)ad_value(Wc).data)[k] += h;
+    ad_set_value_at(Wc, k, ad_value_at(Wc, k) + h);
     ad_node *L = fc_loss(c, Wc, data_of(c, h0, false), &h1);
     double v = L ? ad_value_scalar(L) : NAN;
     ad_context_free(c);

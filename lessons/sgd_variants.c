@@ -26,8 +26,8 @@ static ad_node *loss_of(ad_context *ctx, ad_node *theta, const int64_t *idx, int
     ad_node *a = ad_constant(ctx, AD_FLOAT64, 2, sa, NULL), *b = ad_constant(ctx, AD_FLOAT64, 2, sb, NULL);
     for (int64_t r = 0; r < count; r++) {
         int64_t i = idx ? idx[r] : r;
-        memcpy((double *)ad_value(a).data + r * D, A + i * D, D * sizeof(double));
-        ((double *)ad_value(b).data)[r] = B[i];
+        for (int64_t j = 0; j < D; j++) ad_set_value_at(a, r * D + j, A[i * D + j]);
+        ad_set_value_at(b, r, B[i]);
     }
     return ad_mse(ctx, ad_linear(ctx, a, theta, NULL), b);
 }

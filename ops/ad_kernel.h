@@ -95,7 +95,6 @@ static inline void ad_vjp_rows(ad_vjp_one_fn one, const ad_node *out, int slot, 
         ad_vjp_rows(one, out, slot, rows, gout, gin);                                            \
     }
 
-
 /* The node behind a handle, checked as every call of the API checks it:
  * NULL for NULL (no message), and NULL with a message naming `who` for a
  * handle whose node a rewind dropped. For an op's own constructor that

@@ -23,8 +23,8 @@ static void layer(int threads, const char *name, int64_t N, int64_t C, int64_t H
     int64_t sx[] = {N, C, H, H}, sw[] = {K, C, R, R}, sb[] = {K};
     ad_node *x = ad_variable(ctx, AD_FLOAT32, 4, sx, NULL), *w = ad_variable(ctx, AD_FLOAT32, 4, sw, NULL);
     ad_node *b = ad_variable(ctx, AD_FLOAT32, 1, sb, NULL);
-    for (int64_t i = 0; i < ad_value(x).size; i++) ((float *)ad_value(x).data)[i] = (float)((i * 7919) % 1000) / 1000.0f;
-    for (int64_t i = 0; i < ad_value(w).size; i++) ((float *)ad_value(w).data)[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+    for (int64_t i = 0, n = ad_value(x).size; i < n; i++) ad_set_value_at(x, i, (float)((i * 7919) % 1000) / 1000.0f);
+    for (int64_t i = 0, n = ad_value(w).size; i < n; i++) ad_set_value_at(w, i, (float)((i * 104729) % 1000) / 1000.0f - 0.5f);
     ad_mark m = ad_context_mark(ctx);
     ad_node *y = ad_conv2d(ctx, x, w, b, 1, pad);
     int64_t P = ad_value(y).shape[2];

@@ -345,11 +345,8 @@ static void test_maxpool_propagates_nan(void **state)
                 int64_t s[] = {1, 1, 2 * win, 2 * win};
                 ad_node *x = ad_variable(ctx, d, 4, s, NULL);
                 int64_t W = 2 * win;
-                for (int64_t i = 0; i < ad_value(x).size; i++) {
-                    double v = i == 1 || i == 2 * win ? NAN : (double)i;   /* NaNs in window 0, after its first element */
-                    if (d == AD_FLOAT32) ((float *)ad_value(x).data)[i] = (float)v;
-                    else ((double *)ad_value(x).data)[i] = v;
-                }
+                for (int64_t i = 0, n = ad_value(x).size; i < n; i++)
+                    ad_set_value_at(x, i, i == 1 || i == 2 * win ? NAN : (double)i);   /* NaNs in window 0, after its first element */
                 ad_set_grad_enabled(ctx, rec);
                 ad_node *y = ad_maxpool2d(ctx, x, win, win);
                 assert_true(isnan(ad_value_at(y, 0)));
@@ -387,9 +384,7 @@ static void test_maxpool_against_rule(void **state)
             for (int64_t i = 0; i < ad_value(x).size; i++) {
                 seed = seed * 6364136223846793005ULL + 1;
                 int r = (int)(seed >> 59);   /* 0..31: small integers tie often; 31 is NaN */
-                double v = r == 31 ? NAN : (double)(r % 5) - 2;
-                if (d == AD_FLOAT32) ((float *)ad_value(x).data)[i] = (float)v;
-                else ((double *)ad_value(x).data)[i] = v;
+                ad_set_value_at(x, i, r == 31 ? NAN : (double)(r % 5) - 2);
             }
             ad_node *y = ad_maxpool2d(ctx, x, win, 2);
             int64_t P = ad_value(y).shape[2], Q = ad_value(y).shape[3];
@@ -525,20 +520,13 @@ static void conv_net_run(int threads, ad_dtype d, int stride, int pad, char *out
     uint64_t seed = 7;
     ad_node *ins[] = {x, w, b};
     for (int i = 0; i < 3; i++)
-        for (int64_t j = 0; j < ad_value(ins[i]).size; j++) {
-            double v = (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5;
-            if (d == AD_FLOAT32) ((float *)ad_value(ins[i]).data)[j] = (float)v;
-            else ((double *)ad_value(ins[i]).data)[j] = v;
-        }
+        for (int64_t j = 0, n = ad_value(ins[i]).size; j < n; j++)
+            ad_set_value_at(ins[i], j, (double)((seed = seed * 6364136223846793005ULL + 1) >> 40) / 16777216.0 - 0.5);
     ad_node *y = ad_maxpool2d(ctx, ad_relu(ctx, ad_conv2d(ctx, x, w, b, stride, pad)), 2, 2);
     assert_non_null(y);
     y = ad_add(ctx, y, ad_maxpool2d(ctx, ad_conv2d_relu(ctx, x, w, b, stride, pad), 2, 2));   /* and fused */
     ad_node *r = ad_constant(ctx, d, 4, ad_value(y).shape, NULL);
-    for (int64_t j = 0; j < ad_value(r).size; j++) {
-        double v = (double)(j % 7) - 3;
-        if (d == AD_FLOAT32) ((float *)ad_value(r).data)[j] = (float)v;
-        else ((double *)ad_value(r).data)[j] = v;
-    }
+    for (int64_t j = 0, n = ad_value(r).size; j < n; j++) ad_set_value_at(r, j, (double)(j % 7) - 3);
     assert_int_equal(ad_backward(ctx, ad_sum(ctx, ad_mul(ctx, y, r), AD_ALL_AXES, false)), AD_OK);
     size_t es = d == AD_FLOAT32 ? 4 : 8;
     *len = 0;

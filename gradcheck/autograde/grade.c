@@ -154,7 +154,7 @@ static ad_node *reference(ad_context *ctx, const test_data *d, double *const *x,
         int64_t st[1] = {s[0]};
         ad_node *tg = ad_constant(ctx, AD_FLOAT64, 1, st, NULL);
         if (!tg) return NULL;
-        for (int64_t n = 0; n < s[0]; n++) ((double *)ad_value(tg).data)[n] = (double)d->targets[n];
+        for (int64_t n = 0; n < s[0]; n++) ad_set_value_at(tg, n, (double)d->targets[n]);
         return ad_cross_entropy(ctx, in[0], tg, NULL, AD_REDUCE_MEAN, -1);
     }
     if (!strcmp(t->op, "conv2d")) return ad_conv2d(ctx, in[0], in[1], NULL, (int)t->stride, (int)t->pad);
