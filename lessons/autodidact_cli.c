@@ -109,14 +109,15 @@ static ad_node *build_fn(ad_context *ctx, ad_node *const *x, void *user) { retur
  * describes the first in why. */
 static unsigned find_kinks(ad_context *ctx, const ad_node *f, ad_node *const *vars, int nv, char *why, size_t len)
 {
-    unsigned *dep = calloc(ad_node_id(f) + 1, sizeof *dep), kinks = 0;
+    uint32_t last = ad_node_id(f);
+    unsigned *dep = calloc(last + 1, sizeof *dep), kinks = 0;
     if (!dep) return 0;
     why[0] = '\0';
-    for (uint32_t id = 0; id <= ad_node_id(f); id++) {
+    for (uint32_t id = 0; id <= last; id++) {
         ad_node *n = ad_node_by_id(ctx, id);
         for (int i = 0; i < nv; i++)
             if (n == vars[i]) dep[id] |= 1u << i;
-        for (int s = 0; s < ad_node_input_count(n); s++) dep[id] |= dep[ad_node_id(ad_node_input(n, s))];
+        for (int s = 0, n_in = ad_node_input_count(n); s < n_in; s++) dep[id] |= dep[ad_node_id(ad_node_input(n, s))];
         const char *op = ad_node_op_name(n), *rule = NULL;
         if ((!strcmp(op, "relu") || !strcmp(op, "abs")) && ad_value_scalar(ad_node_input(n, 0)) == 0)
             rule = !strcmp(op, "relu") ? "relu′(0) = 0 (lecture 004's choice; lecture 000 takes 1)"
@@ -378,7 +379,7 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(fm, names[i], ad_tangent_at(f, i, 0));
         }
         cJSON *nodes = cJSON_AddArrayToObject(doc, "nodes");
-        for (uint32_t id = 0; id <= ad_node_id(f); id++) {
+        for (uint32_t id = 0, last = ad_node_id(f); id <= last; id++) {
             ad_node *n = ad_node_by_id(ctx, id);
             if (!ad_node_name(n)) continue;
             char expr[160];

@@ -156,7 +156,8 @@ int main(int argc, char **argv)
     if (!conv_same) lesson_die(&L, "conv2d");
     ad_value_copy_out(conv_same, def000_ref, 49);
     /* Lecture 001's conv layer summary: output depth D₁ (the slide) or D₂ = K (the next line)? */
-    double depth_slide = cD, depth_right = cK, depth_engine = (double)ad_value(big).shape[1];
+    const ad_tensor bigv = ad_value(big), ycv = ad_value(yc), samev = ad_value(same);   /* their shapes */
+    double depth_slide = cD, depth_right = cK, depth_engine = (double)bigv.shape[1];
     /* the engine's gradients of the 7×7 case against finite differences */
     ad_gc_options go;
     ad_gc_default_options(&go);
@@ -181,13 +182,13 @@ int main(int argc, char **argv)
                "   conv2d gives (%lld,%lld,%lld,%lld); parameters %d²·%d·%d + %d = %lld (the engine holds %lld)\n",
                cW, cW, cD, cK, cF, cF, cS, cP, cW, cF, 2 * cP, cS, (double)(cW - cF + 2 * cP) / cS + 1,
                exact ? "" : " — not an integer: the lecture's \"should be integers\"; conv2d drops the last partial step",
-               (long long)ad_value(big).shape[0], (long long)ad_value(big).shape[1], (long long)ad_value(big).shape[2],
-               (long long)ad_value(big).shape[3], cF, cD, cK, cK, (long long)params, (long long)engine_params);
+               (long long)bigv.shape[0], (long long)bigv.shape[1], (long long)bigv.shape[2], (long long)bigv.shape[3], cF,
+               cD, cK, cK, (long long)params, (long long)engine_params);
         printf("\nConvolution vs cross-correlation [000, 003]: deep-learning \"convolution\" (conv2d here, as in\n"
                "PyTorch) does not flip the kernel; the mathematician's convolution does. With the kernel flipped:\n");
         print_image("", yconv);
-        printf("Valid vs same: no padding gives %lldx%lld; padding 1 keeps %lldx%lld.\n\n", (long long)ad_value(yc).shape[2],
-               (long long)ad_value(yc).shape[3], (long long)ad_value(same).shape[2], (long long)ad_value(same).shape[3]);
+        printf("Valid vs same: no padding gives %lldx%lld; padding 1 keeps %lldx%lld.\n\n", (long long)ycv.shape[2],
+               (long long)ycv.shape[3], (long long)samev.shape[2], (long long)samev.shape[3]);
         printf("gradcheck of conv2d on the 7x7 image and the custom kernel (both Jacobians, both modes):\n");
         ad_gc_write(stdout, &rep, AD_GC_TEXT);
         printf("\nWhere the lectures differ (by computation):\n");
@@ -219,9 +220,9 @@ int main(int argc, char **argv)
         cJSON *d = cJSON_AddArrayToObject(doc, "stride2");
         for (int i = 0; i < 9; i++) cJSON_AddItemToArray(d, cJSON_CreateNumber(ad_value_at(down, i)));
         cJSON_AddBoolToObject(doc, "slide_custom_differs", custom_slip >= 0);
-        cJSON_AddNumberToObject(doc, "output_size", (double)ad_value(big).shape[2]);
+        cJSON_AddNumberToObject(doc, "output_size", (double)bigv.shape[2]);
         cJSON_AddNumberToObject(doc, "output_size_formula", (double)(cW - cF + 2 * cP) / cS + 1);
-        cJSON_AddNumberToObject(doc, "output_depth", (double)ad_value(big).shape[1]);
+        cJSON_AddNumberToObject(doc, "output_depth", (double)bigv.shape[1]);
         cJSON_AddNumberToObject(doc, "parameters", (double)params);
         cJSON_AddNumberToObject(doc, "engine_parameters", (double)engine_params);
         double tmp[49];
@@ -233,7 +234,7 @@ int main(int argc, char **argv)
         lesson_json_array(doc, "max_pool", tmp, 9);
         ad_value_copy_out(yconv, tmp, 25);
         lesson_json_array(doc, "convolution_flipped", tmp, 25);
-        cJSON_AddNumberToObject(doc, "same_size", (double)ad_value(same).shape[2]);
+        cJSON_AddNumberToObject(doc, "same_size", (double)samev.shape[2]);
         cJSON_AddNumberToObject(doc, "gradcheck_failed", rep.n_fail);
         lesson_print_json(doc);
     }

@@ -140,7 +140,8 @@ double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *
 
 ad_status lesson_backward_unit(ad_context *ctx, ad_node *y, int64_t i)
 {
-    ad_tensor *cot = ad_tensor_new((ad_dtype)ad_value(y).dtype, ad_value(y).ndim, ad_value(y).shape);
+    ad_tensor yv = ad_value(y);
+    ad_tensor *cot = ad_tensor_new((ad_dtype)yv.dtype, yv.ndim, yv.shape);
     if (!cot) return ad_last_status();
     ad_tensor_set(cot, i, 1.0);
     ad_backward_opts o = {.cotangent = cot};
@@ -222,7 +223,7 @@ void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root)
     cJSON *arr = cJSON_AddArrayToObject(doc, "nodes");
     char name[64], expr[160];
     int k = ad_forward_dir_count(ctx);
-    for (uint32_t id = 0; id <= ad_node_id(root); id++) {
+    for (uint32_t id = 0, last = ad_node_id(root); id <= last; id++) {
         const ad_node *n = ad_node_by_id(ctx, id);
         if (!n || ad_value(n).size != 1 || (!ad_node_op(n) && !ad_node_name(n))) continue;
         cJSON *o = cJSON_CreateObject();
@@ -234,7 +235,7 @@ void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root)
         if (ad_grad(n).data) cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));
         if (ad_node_op(n) && ad_node_input_count(n) > 0) {   /* ∂n/∂(each input): the factors the reverse-mode steps print */
             cJSON *lp = cJSON_AddArrayToObject(o, "local_partials");
-            for (int sl = 0; sl < ad_node_input_count(n); sl++) cJSON_AddItemToArray(lp, cJSON_CreateNumber(ad_local_partial(n, sl)));
+            for (int sl = 0, n_in = ad_node_input_count(n); sl < n_in; sl++) cJSON_AddItemToArray(lp, cJSON_CreateNumber(ad_local_partial(n, sl)));
         }
         if (k > 0 && ad_has_tangent(n)) {
             cJSON *t = cJSON_AddArrayToObject(o, "tangent");
@@ -247,12 +248,13 @@ void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root)
 void lesson_json_tensor(cJSON *doc, const char *key, const ad_node *n)
 {
     cJSON *v = cJSON_AddArrayToObject(doc, key);
-    for (int64_t i = 0; i < ad_value(n).size; i++) cJSON_AddItemToArray(v, cJSON_CreateNumber(ad_value_at(n, i)));
+    int64_t size = ad_value(n).size;
+    for (int64_t i = 0; i < size; i++) cJSON_AddItemToArray(v, cJSON_CreateNumber(ad_value_at(n, i)));
     if (!ad_grad(n).data) return;
     char gk[128];
     snprintf(gk, sizeof gk, "%s_grad", key);
     cJSON *g = cJSON_AddArrayToObject(doc, gk);
-    for (int64_t i = 0; i < ad_value(n).size; i++) cJSON_AddItemToArray(g, cJSON_CreateNumber(ad_grad_at(n, i)));
+    for (int64_t i = 0; i < size; i++) cJSON_AddItemToArray(g, cJSON_CreateNumber(ad_grad_at(n, i)));
 }
 
 void lesson_json_array(cJSON *doc, const char *key, const double *v, int n)
