@@ -25,6 +25,35 @@ typedef struct node_chunk_mem {
     size_t populated;
 } node_chunk_mem;
 
+/* A compact scalar node: what the scalar path makes for an op with scalar
+ * kernels (ad_op.h) on 0-d CPU inputs. A full node is 168 bytes, and a
+ * scalar graph's first forward pass is bound by the fresh memory it writes
+ * (on cpu-2c a first touch costs 0.3 to 0.4 ns a byte); this is 32. Records sit in
+ * chunks beside the node chunks, record `id` at the node's offset; its handle
+ * is the record's address with bit 0 set. The node keeps its id and its
+ * place in the node chunk, but that memory is written only when the node is
+ * "materialized": when anything other than the scalar path, the backward
+ * sweep, zero_grad or the scalar accessors asks for it (ad_node_of, the
+ * general path of ad_apply, explain...), every compact node up to it is
+ * written out as a full node and its record's gen set to 0. */
+typedef struct scalar_rec {
+    uint32_t mark;          /* as ad_node's */
+    uint8_t flags;          /* REC_* */
+    uint8_t op;             /* ctx->scalar_ops[op - 1]; 0: none (made with nothing to record) */
+    uint16_t gen;           /* the generation it was made in; 0: the id's node is a full one */
+    uint32_t in[2];         /* its inputs' ids (REC_N_IN of them) */
+    ad_scalar_num value, grad;
+} scalar_rec;
+enum {
+    REC_F32 = 1u << 0,       /* float32 (else float64) */
+    REC_HAS_GRAD = 1u << 1,  /* grad is set (a full node's grad != NULL) */
+    REC_N_IN_SHIFT = 2,      /* 2 bits: the input count */
+    REC_IN0_FULL = 1u << 4,  /* input 0 was a full node when this one was made (so it is one still: */
+    REC_IN1_FULL = 1u << 5,  /* only a compact node changes kind); the sweep need not read its record */
+};
+static inline int rec_n_in(const scalar_rec *r) { return (r->flags >> REC_N_IN_SHIFT) & 3; }
+enum { MAX_SCALAR_OPS = 255, SCALAR_OP_CACHE = 64 };
+
 struct ad_context {
     ad_node *node_chunk[MAX_NODE_CHUNKS];
     int n_node_chunks;
@@ -37,6 +66,25 @@ struct ad_context {
     bool node_small_pages;    /* huge pages were slow here: 4 KiB ones from now on */
     int chunk_hint;           /* the scalar path's: the chunk its last input was in */
     uint32_t node_slow_windows;   /* slow huge-page windows in a row */
+
+    /* Compact scalar nodes (scalar_rec above). */
+    scalar_rec *rec_chunk[MAX_NODE_CHUNKS];   /* NULL until a compact node is made in chunk k */
+    size_t rec_map_len[MAX_NODE_CHUNKS];      /* mmap'd length (0: calloc'd) */
+    size_t rec_populated[MAX_NODE_CHUNKS];    /* bytes of an mmap'd one populated so far */
+    /* apply_scalar's fast path: ids compact_ready_lo <= id < compact_ready_hi
+     * have their node chunk allocated and their records populated. Emptied
+     * by a rewind and by materializing, so that compact_prepare sees the
+     * next compact node after either. */
+    uint32_t compact_ready_lo, compact_ready_hi;
+    scalar_rec *compact_ready_rec;  /* record compact_ready_lo */
+    size_t compact_ready_bytes;     /* (hi - lo) records */
+    uint32_t compact_lo;      /* every node below this id is a full one */
+    uint32_t rec_hi;          /* no id at or above this has a record (ever made ready) */
+    uint32_t node_written_hi; /* node memory at or above this id holds no gen (never written, or cleared) */
+    const ad_op *scalar_ops[MAX_SCALAR_OPS];  /* the ops compact nodes refer to */
+    int n_scalar_ops;
+    /* ops checked for compact nodes: index into scalar_ops, input counts */
+    struct { const ad_op *op; uint8_t index, n_in_min, n_in_max; } scalar_op_cache[SCALAR_OP_CACHE];
 
     /* Bump allocator for tensor data, grads, tangents, params, saved data. */
     data_chunk *chunks;
@@ -95,7 +143,7 @@ static inline bool node_in_chunk(const ad_context *ctx, const ad_node *n, int k,
 static inline bool node_in_context(const ad_context *ctx, const ad_node *n, int *hint)
 {
     bool inside;
-    if (hint && *hint < ctx->n_node_chunks) {
+    if (hint && *hint >= 0 && *hint < ctx->n_node_chunks) {
         bool yes = node_in_chunk(ctx, n, *hint, &inside);
         if (inside) return yes;
     }
@@ -113,22 +161,93 @@ static inline bool node_in_context(const ad_context *ctx, const ad_node *n, int 
  * message: the caller says what a NULL means) and, with a message naming
  * `who`, for a handle whose node a rewind dropped (its generation no longer
  * the node's, or its id at or past the count). An untagged address (tag 0:
- * the engine's own calls, a kernel's nodes) passes unchecked. */
+ * the engine's own calls, a kernel's nodes) passes unchecked. A compact
+ * node's handle (bit 0) goes to ad_resolve_compact, which materializes it. */
 ad_node *ad_stale_handle(const ad_node *h, const char *who);
+ad_node *ad_resolve_compact(const ad_node *h, const char *who);
 static inline ad_node *node_resolve(const ad_node *h, const char *who)
 {
-    ad_node *n = ad_node_of(h);
+    if (__builtin_expect((uintptr_t)h & 1, 0)) return ad_resolve_compact(h, who);
+    ad_node *n = ad_node_addr(h);
     unsigned tag = ad_handle_tag(h);
     if (__builtin_expect(tag != 0 && (tag != n->gen || n->id >= n->ctx->n_nodes), 0)) return ad_stale_handle(h, who);
     return n;
 }
 
+/* The id of node memory n in chunk k (n known to be there). */
+static inline uint32_t node_id_in_chunk(const ad_context *ctx, const ad_node *n, int k)
+{
+    return (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)((const char *)n - (const char *)ctx->node_chunk[k]) /
+                                                           (uint32_t)sizeof(ad_node);
+}
+/* Record `id` (its chunk allocated). */
+static inline scalar_rec *rec_at(const ad_context *ctx, uint32_t id)
+{
+    uint32_t off, k = node_chunk_index(id, &off);
+    return &ctx->rec_chunk[k][off];
+}
+/* The compact record of node `id`, NULL if that node is a full one. */
+static inline scalar_rec *compact_rec(const ad_context *ctx, uint32_t id)
+{
+    if (id >= ctx->rec_hi) return NULL;
+    uint32_t off, k = node_chunk_index(id, &off);
+    scalar_rec *c = ctx->rec_chunk[k];
+    return c && c[off].gen ? &c[off] : NULL;
+}
+/* Is p the place of one of ctx's records, of any id (p is not read)? Its id
+ * in *id (at or past the count for a dropped node). */
+static inline bool rec_locate(const ad_context *ctx, const void *p, uint32_t *id)
+{
+    for (int k = ctx->n_node_chunks - 1; k >= 0; k--) {
+        if (!ctx->rec_chunk[k]) continue;
+        uintptr_t off = (uintptr_t)p - (uintptr_t)ctx->rec_chunk[k];   /* wraps when below: one compare */
+        if (off >= ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec)) continue;
+        *id = (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)(off / sizeof(scalar_rec));
+        return off % sizeof(scalar_rec) == 0;
+    }
+    return false;
+}
+/* Write every compact node with an id up to `id` out as a full node (inputs
+ * first: ids are a topological order). Writes memory only: cannot fail. */
+void ad_materialize_upto(ad_context *ctx, uint32_t id);
+/* ... all of them. */
+static inline void materialize_all(const ad_context *ctx)
+{
+    if (ctx->n_nodes > ctx->compact_lo) ad_materialize_upto((ad_context *)ctx, ctx->n_nodes - 1);
+}
+
+/* The id behind a compact node's handle h (bit 0: a record's address) if
+ * it is one of ctx's live nodes, compact or materialized since; else false.
+ * Nothing is read before the address is known to be ctx's (h may point into
+ * a freed context). */
+static inline bool own_compact_id(const ad_context *ctx, const ad_node *h, uint32_t *id)
+{
+    if (!rec_locate(ctx, ad_node_addr(h), id) || *id >= ctx->n_nodes) return false;
+    const scalar_rec *r = rec_at(ctx, *id);
+    unsigned tag = ad_handle_tag(h);
+    return tag == 0 || tag == (r->gen ? r->gen : node_at(ctx, *id)->gen);
+}
+/* The record behind handle h if it is one of ctx's live compact nodes (not
+ * materialized), its id in *id; else NULL. */
+static inline scalar_rec *own_compact(const ad_context *ctx, const ad_node *h, uint32_t *id)
+{
+    if (!((uintptr_t)h & 1) || !own_compact_id(ctx, h, id)) return NULL;
+    return compact_rec(ctx, *id);
+}
+
 /* The node behind handle h if it is one of ctx's live nodes, else NULL (no
- * message). By address first: h's node is read only once it is known to be
- * in ctx's memory (h may point into a freed context). */
+ * message). By address first: h's memory is read only once it is known to
+ * be in ctx's (h may point into a freed context). A live compact node is
+ * materialized (with every compact node before it): callers read its fields. */
 static inline ad_node *own_node(const ad_context *ctx, const ad_node *h)
 {
-    ad_node *n = ad_node_of(h);
+    if ((uintptr_t)h & 1) {
+        uint32_t id;
+        if (!own_compact_id(ctx, h, &id)) return NULL;
+        if (compact_rec(ctx, id)) ad_materialize_upto((ad_context *)ctx, id);
+        return node_at(ctx, id);
+    }
+    ad_node *n = ad_node_addr(h);
     if (!n || !node_in_context(ctx, n, NULL)) return NULL;
     unsigned tag = ad_handle_tag(h);
     return tag == 0 || tag == n->gen ? n : NULL;

@@ -134,7 +134,53 @@ static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts
     return AD_OK;
 }
 
-static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_opts *o, uint32_t epoch)
+/* The same for a compact node r (scalar_rec, ad_internal.h), whose inputs
+ * are compact nodes or full 0-d CPU nodes of its dtype: no hook and no
+ * finiteness check here (those backward passes materialize the graph). */
+static void compact_vjps(ad_context *ctx, const scalar_rec *r, uint32_t epoch, uint32_t *pending)
+{
+    const ad_scalar_kernels *sk = ctx->scalar_ops[r->op - 1]->scalar;
+    int n_in = rec_n_in(r);
+    bool f32 = (r->flags & REC_F32) != 0;
+    scalar_rec *rin[2] = {NULL, NULL};
+    ad_node *nin[2] = {NULL, NULL};
+    double v[2] = {0, 0};
+    for (int s = 0; s < n_in; s++) {
+        if (!(r->flags & (REC_IN0_FULL << s)) && (rin[s] = compact_rec(ctx, r->in[s])))
+            v[s] = f32 ? (double)rin[s]->value.f32 : rin[s]->value.f64;
+        else
+            v[s] = scalar_value(nin[s] = node_at(ctx, r->in[s]));
+    }
+    double y = f32 ? (double)r->value.f32 : r->value.f64;
+    for (int s = 0; s < n_in; s++) {
+        double d = sk->d(v[0], v[1], y, s);
+        if (rin[s]) {
+            scalar_rec *in = rin[s];
+            if (!in->op) continue;   /* made with nothing to record: wants no grad */
+            if (in->mark != epoch) {   /* first touch: an intermediate's adjoint starts at 0 */
+                ++*pending;
+                in->mark = epoch;
+                in->grad.f64 = 0;
+                in->flags |= REC_HAS_GRAD;
+            }
+            /* rounded as the vjp rounds: (T)(g * d) added in T */
+            if (f32) in->grad.f32 += (float)((double)r->grad.f32 * d);
+            else in->grad.f64 += r->grad.f64 * d;
+        } else {
+            ad_node *in = nin[s];
+            if (!wants_grad(in)) continue;
+            *pending += in->mark != epoch && in->op;   /* (read before touch marks it) */
+            touch(in, epoch);                          /* a CPU scalar's: cannot fail */
+            if (f32) in->inline_grad.f32 += (float)((double)r->grad.f32 * d);
+            else in->inline_grad.f64 += r->grad.f64 * d;
+        }
+    }
+}
+
+/* The push sweep from node y (its adjoint seeded; has_op: it has an op). A
+ * compact node on the way (only when y is one: a full node's inputs are
+ * full) passes its adjoint on by compact_vjps. */
+static ad_status backward_push(ad_context *ctx, uint32_t y, bool has_op, const ad_backward_opts *o, uint32_t epoch)
 {
     /* The sweep stops once every touched node with an op has been visited
      * (pending counts those not yet visited): below the lowest of them no node
@@ -142,8 +188,15 @@ static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_op
      * context that holds many nodes older than the graph (lesson 17's 200,000
      * scalar leaves before its MLP, bench_scalar's 2n) costs nothing per pass.
      * (A count, not the lowest id: a node's id is not in its first 64 bytes.) */
-    uint32_t pending = y->op != NULL;
-    for (uint32_t id = y->id + 1; pending > 0 && id-- > 0;) {
+    uint32_t pending = has_op;
+    for (uint32_t id = y + 1; pending > 0 && id-- > 0;) {
+        scalar_rec *r = compact_rec(ctx, id);
+        if (r) {
+            if (r->mark != epoch || !r->op) continue;
+            pending--;
+            compact_vjps(ctx, r, epoch, &pending);
+            continue;
+        }
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         pending--;
@@ -285,7 +338,11 @@ static uint32_t next_epoch(ad_context *ctx)
 {
     uint32_t epoch = ++ctx->epoch;
     if (epoch == 0) {   /* wrapped: clear all marks so none looks current */
-        for (uint32_t id = 0; id < ctx->n_nodes; id++) node_at(ctx, id)->mark = 0;
+        for (uint32_t id = 0; id < ctx->n_nodes; id++) {
+            scalar_rec *r = compact_rec(ctx, id);
+            if (r) r->mark = 0;
+            else node_at(ctx, id)->mark = 0;
+        }
         epoch = ctx->epoch = 1;
     }
     return epoch;
@@ -295,6 +352,18 @@ ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opt
 {
     ad_backward_opts defaults = {AD_BACKWARD_PUSH, NULL, NULL, NULL};
     const ad_backward_opts *o = opts ? opts : &defaults;
+    /* A compact output (ad_internal.h) on the plain push sweep: its graph
+     * stays compact. Anything else materializes it (check_output). */
+    uint32_t yid;
+    scalar_rec *r;
+    if (o->variant == AD_BACKWARD_PUSH && !o->hook && !o->cotangent && ad_context_alive(ctx) && !ctx->check_finite &&
+        (r = own_compact(ctx, handle, &yid)) && r->op) {
+        r->mark = next_epoch(ctx);
+        r->flags |= REC_HAS_GRAD;
+        if (r->flags & REC_F32) r->grad.f32 = 1.0f;
+        else r->grad.f64 = 1.0;
+        return backward_push(ctx, yid, true, o, r->mark);
+    }
     ad_node *y;
     ad_status st = check_output(ctx, handle, "backward", &y);
     if (st != AD_OK) return st;
@@ -302,7 +371,7 @@ ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opt
         return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
     uint32_t epoch = next_epoch(ctx);
     if ((st = seed_output(y, o->cotangent, epoch)) != AD_OK) return st;
-    return o->variant == AD_BACKWARD_PULL ? backward_pull(ctx, y, o, epoch) : backward_push(ctx, y, o, epoch);
+    return o->variant == AD_BACKWARD_PULL ? backward_pull(ctx, y, o, epoch) : backward_push(ctx, y->id, y->op != NULL, o, epoch);
 }
 
 /* ---- a block of cotangents in one sweep ---- */
@@ -452,5 +521,9 @@ void ad_node_zero_grad(ad_node *h)
 void ad_zero_grad(ad_context *ctx)
 {
     if (ad_check_context(ctx, "zero_grad") != AD_OK) return;
-    for (uint32_t id = 0; id < ctx->n_nodes; id++) ad_node_zero_grad(node_at(ctx, id));
+    for (uint32_t id = 0; id < ctx->n_nodes; id++) {
+        scalar_rec *r = compact_rec(ctx, id);
+        if (!r) ad_node_zero_grad(node_at(ctx, id));
+        else if (r->flags & REC_HAS_GRAD) r->grad.f64 = 0;   /* (8 bytes: a float32's too) */
+    }
 }

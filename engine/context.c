@@ -102,6 +102,7 @@ ad_context *ad_context_new(void)
     ctx->serial = atomic_fetch_add(&serials, 1) + 1;   /* 0 is no context's */
     ctx->grad_enabled = true;
     ctx->gen = 1;
+    ctx->compact_lo = UINT32_MAX;
     return ctx;
 }
 
@@ -113,6 +114,10 @@ void ad_context_free(ad_context *ctx)
     free(ctx->dev_ptrs);
     free(ctx->marks);
     for (int k = 0; k < ctx->n_node_chunks; k++) chunk_free(ctx, k);
+    for (int k = 0; k < MAX_NODE_CHUNKS; k++) {
+        if (ctx->rec_map_len[k]) munmap(ctx->rec_chunk[k], ctx->rec_map_len[k]);
+        else free(ctx->rec_chunk[k]);
+    }
     for (uint32_t i = 0; i < ctx->n_chunks; i++) free(ctx->chunks[i].base);
     free(ctx->chunks);
     free(ctx);
@@ -127,7 +132,10 @@ size_t ad_context_bytes(const ad_context *ctx)
 {
     if (!ad_context_alive(ctx)) return 0;
     size_t b = 0;
-    for (int k = 0; k < ctx->n_node_chunks; k++) b += ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+    for (int k = 0; k < ctx->n_node_chunks; k++) {
+        b += ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+        if (ctx->rec_chunk[k]) b += ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
+    }
     for (uint32_t i = 0; i < ctx->n_chunks; i++) b += ctx->chunks[i].cap;
     return b;
 }
@@ -292,7 +300,10 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
     while (ctx->n_dev > m.device_allocs) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
     /* Anything made after the mark is gone: drop pointers into it. (A GPU
      * node's grad is never inline, whatever its size.) */
+    ctx->compact_ready_lo = ctx->compact_ready_hi = 0;   /* (compact_prepare: stale node memory) */
+    ctx->compact_ready_bytes = 0;
     for (uint32_t id = 0; id < ctx->n_nodes; id++) {
+        if (compact_rec(ctx, id)) continue;   /* no tangent, its grad inline */
         ad_node *n = node_at(ctx, id);
         n->tangent = NULL;
         if (!(n->flags & AD_NODE_LEAF) && (n->value.size > 1 || n->value.device == AD_CUDA)) n->grad = NULL;
@@ -315,7 +326,8 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
  * cpu-2c's 0.3 ns a byte in 4 KiB pages; one window slowed by other work does
  * not decide it), takes 4 KiB pages from then on. Where the kernel refuses
  * either advice the memory faults page by page. */
-enum { NODE_MAP_MIN = 2 << 20, NODE_MAP_ALIGN = 2 << 20, NODE_POPULATE = 4 << 20, NODE_SLOW_PS_PER_BYTE = 500 };
+enum { NODE_MAP_MIN = 2 << 20, NODE_MAP_ALIGN = 2 << 20, NODE_POPULATE = 4 << 20, NODE_SLOW_PS_PER_BYTE = 500,
+       REC_POPULATE = 1 << 20 };
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23   /* Linux 5.14; older kernels say EINVAL */
 #endif
@@ -327,7 +339,8 @@ static ad_node *chunk_alloc(ad_context *ctx, uint32_t k)
     m->map = NULL;
     m->map_len = 0;
     m->populated = 0;
-    if (bytes < NODE_MAP_MIN) return malloc(bytes);
+    /* zeroed: a compact node's memory is read (its gen, 0) before it is written */
+    if (bytes < NODE_MAP_MIN) return calloc(1, bytes);
     size_t len = bytes + NODE_MAP_ALIGN;
     void *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED) return NULL;
@@ -372,6 +385,25 @@ static void chunk_free(ad_context *ctx, int k)
     else free(ctx->node_chunk[k]);
 }
 
+/* Node chunk k, allocated if it is the next one. */
+static ad_status node_chunk_ensure(ad_context *ctx, uint32_t k, uint32_t id, const char *who)
+{
+    if (k < (uint32_t)ctx->n_node_chunks) return AD_OK;
+    ad_node *chunk = chunk_alloc(ctx, k);
+    if (!chunk) return ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, id);
+    ctx->node_chunk[k] = chunk;
+    /* A handle keeps its generation in the top bits of the address, which
+     * user addresses leave zero (Linux maps above 2^47 only when asked). */
+    uintptr_t end = (uintptr_t)(chunk + ((size_t)NODE_CHUNK0 << k));
+    if (ad_handle_tag((const ad_node *)end) != 0) {
+        chunk_free(ctx, (int)k);
+        return ad_fail(AD_ERR_NOMEM, "%s: node memory at %p reaches the address bits that handles keep their "
+                       "generation in", who, (void *)chunk);
+    }
+    ctx->n_node_chunks = (int)k + 1;
+    return AD_OK;
+}
+
 /* The slow path of node_new: make node `id`'s memory ready (its chunk
  * allocated, the next window populated) and set the ready range. */
 static ad_status nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
@@ -379,25 +411,17 @@ static ad_status nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
     /* (the ready range ends below 2^32 - 1: the last id comes here) */
     if (id == UINT32_MAX) return ad_fail(AD_ERR_NOMEM, "%s: the context holds the most nodes it can (2^32 - 1)", who);
     uint32_t off, k = node_chunk_index(id, &off);
-    if (k >= (uint32_t)ctx->n_node_chunks) {
-        ad_node *chunk = chunk_alloc(ctx, k);
-        if (!chunk) return ad_fail(AD_ERR_NOMEM, "%s: out of memory for node %u", who, id);
-        ctx->node_chunk[k] = chunk;
-        /* A handle keeps its generation in the top bits of the address, which
-         * user addresses leave zero (Linux maps above 2^47 only when asked). */
-        uintptr_t end = (uintptr_t)(chunk + ((size_t)NODE_CHUNK0 << k));
-        if (ad_handle_tag((const ad_node *)end) != 0) {
-            chunk_free(ctx, (int)k);
-            return ad_fail(AD_ERR_NOMEM, "%s: node memory at %p reaches the address bits that handles keep their "
-                           "generation in", who, (void *)chunk);
-        }
-        ctx->n_node_chunks = (int)k + 1;
-    }
+    ad_status st = node_chunk_ensure(ctx, k, id, who);
+    if (st != AD_OK) return st;
     uint32_t cap = (uint32_t)NODE_CHUNK0 << k, hi = cap;
     node_chunk_mem *m = &ctx->chunk_mem[k];
     if (m->map) {
         size_t bytes = (size_t)cap * sizeof(ad_node), need = ((size_t)off + 1) * sizeof(ad_node);
         if (m->populated < need) {
+            /* from the 2 MiB window that holds the node: compact nodes made
+             * since the last window leave their memory unwritten (a gap) */
+            size_t window = (need - sizeof(ad_node)) & ~(size_t)(NODE_MAP_ALIGN - 1);
+            if (m->populated < window) m->populated = window;
             size_t end = m->populated + NODE_POPULATE;
             if (end < need) end = need;
             end = (end + NODE_MAP_ALIGN - 1) & ~(size_t)(NODE_MAP_ALIGN - 1);
@@ -438,20 +462,156 @@ static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, 
     n->ctx = ctx;
     n->id = id;
     ctx->n_nodes = id + 1;
+    if (__builtin_expect(id >= ctx->node_written_hi, 0)) ctx->node_written_hi = id + 1;
+    if (__builtin_expect(id < ctx->rec_hi, 0)) {   /* a compact node's id before a rewind: its record is stale */
+        uint32_t off, k = node_chunk_index(id, &off);
+        if (ctx->rec_chunk[k] && ctx->rec_chunk[k][off].gen) ctx->rec_chunk[k][off].gen = 0;
+    }
     return n;
+}
+
+/* ---- compact nodes (scalar_rec, ad_internal.h) ---- */
+/* The op name of node `id` of ctx, full or compact, for messages. */
+static const char *op_name_at(const ad_context *ctx, uint32_t id)
+{
+    const scalar_rec *r = compact_rec(ctx, id);
+    if (!r) return ad_node_op_name(node_at(ctx, id));
+    return r->op ? ctx->scalar_ops[r->op - 1]->name : "constant";
+}
+
+/* Why a handle to node `id` of ctx no longer names it; NULL. */
+static ad_node *stale_message(const ad_context *ctx, uint32_t id, const char *who)
+{
+    if (id >= ctx->n_nodes)
+        ad_fail(AD_ERR_STATE, "%s: node #%u was dropped by a rewind of its context (the context has %u nodes now); "
+                "make it again after the rewind, or take the mark before making it", who, id, ctx->n_nodes);
+    else
+        ad_fail(AD_ERR_STATE, "%s: node #%u was dropped by a rewind of its context, and a node made since has taken "
+                "its place (now a %s); make it again after the rewind, or take the mark before making it", who, id,
+                op_name_at(ctx, id));
+    return NULL;
+}
+
+/* The live context that holds record memory p (not read), of node *id
+ * there; NULL if none. The thread's cached context first, then the live set. */
+static ad_context *context_of_record(const void *p, uint32_t *id)
+{
+    const ad_context *found = NULL;
+    if (cached_ctx && atomic_load_explicit(&free_generation, memory_order_acquire) == cached_generation &&
+        rec_locate(cached_ctx, p, id))
+        found = cached_ctx;
+    if (!found) {
+        pthread_mutex_lock(&live_lock);
+        for (size_t i = 0; i < n_live && !found; i++)
+            if (rec_locate(live[i], p, id)) found = live[i];
+        pthread_mutex_unlock(&live_lock);
+    }
+    return (ad_context *)found;
+}
+
+/* A compact node's handle h (bit 0): its context, id and record (NULL once
+ * the node is a full one). false, with a message naming who, if h names no
+ * live node. */
+static bool compact_lookup(const ad_node *h, const char *who, ad_context **ctx, uint32_t *id, scalar_rec **rec)
+{
+    if (!(*ctx = context_of_record(ad_node_addr(h), id))) {
+        ad_fail(AD_ERR_STATE, "%s: the node belongs to no live context (its context was freed)", who);
+        return false;
+    }
+    if (!own_compact_id(*ctx, h, id)) {
+        stale_message(*ctx, *id, who);
+        return false;
+    }
+    *rec = compact_rec(*ctx, *id);
+    return true;
+}
+
+ad_node *ad_resolve_compact(const ad_node *h, const char *who)
+{
+    ad_context *ctx;
+    uint32_t id;
+    scalar_rec *r;
+    if (!compact_lookup(h, who, &ctx, &id, &r)) return NULL;
+    if (r) ad_materialize_upto(ctx, id);
+    return node_at(ctx, id);
+}
+
+/* Write compact node `id`'s full node from its record r (its inputs are full
+ * nodes already), as apply_scalar would have made it. */
+static void materialize(ad_context *ctx, uint32_t id, scalar_rec *r)
+{
+    ad_node *n = node_at(ctx, id);
+    const ad_op *op = r->op ? ctx->scalar_ops[r->op - 1] : NULL;
+    bool f32 = (r->flags & REC_F32) != 0;
+    n->mark = r->mark;
+    n->n_in = (uint8_t)rec_n_in(r);
+    n->flags = AD_NODE_SCALAR | AD_NODE_BORN_COMPACT | (f32 ? AD_NODE_F32 : 0) |
+               (op ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0);
+    n->gen = r->gen;
+    n->op = op;
+    n->inline_value.f64 = r->value.f64;   /* (8 bytes: a float32's too) */
+    n->inline_grad.f64 = r->grad.f64;
+    n->grad = (r->flags & REC_HAS_GRAD) ? &n->inline_grad : NULL;
+    for (int s = 0; s < AD_MAX_INPUTS; s++) n->in[s] = s < 2 && s < n->n_in ? node_at(ctx, r->in[s]) : NULL;
+    n->value.data = &n->inline_value;
+    n->value.size = 1;
+    for (int d = 0; d < AD_MAX_DIMS; d++) n->value.shape[d] = 1;
+    n->value.ndim = n->value.owns_data = 0;
+    n->value.dtype = f32 ? AD_FLOAT32 : AD_FLOAT64;
+    n->value.device = AD_CPU;
+    n->tangent = n->saved = NULL;
+    n->params = NULL;
+    n->name = NULL;
+    n->ctx = ctx;
+    n->id = id;
+    if (id >= ctx->node_written_hi) ctx->node_written_hi = id + 1;
+    r->gen = 0;
+}
+
+void ad_materialize_upto(ad_context *ctx, uint32_t id)
+{
+    if (id >= ctx->n_nodes) id = ctx->n_nodes - 1;
+    for (uint32_t j = ctx->compact_lo; j <= id && j < ctx->n_nodes; j++) {
+        scalar_rec *r = compact_rec(ctx, j);
+        if (r) materialize(ctx, j, r);
+    }
+    if (ctx->compact_lo <= id) ctx->compact_lo = id + 1;
+    /* the next compact node goes through compact_prepare, which lowers compact_lo */
+    ctx->compact_ready_lo = ctx->compact_ready_hi = 0;
+    ctx->compact_ready_bytes = 0;
+}
+
+/* A node's full node or its compact record, for the accessors that read a
+ * scalar's numbers without materializing it. */
+typedef struct node_ref {
+    const ad_node *n;       /* the full node, or NULL */
+    scalar_rec *rec;        /* the record of a compact one, or NULL */
+    ad_context *ctx;        /* (with rec) */
+    uint32_t id;            /* (with rec) */
+} node_ref;
+static bool node_ref_of(const ad_node *h, const char *who, node_ref *ref)
+{
+    memset(ref, 0, sizeof *ref);
+    if (!h) {
+        ad_fail(AD_ERR_ARG, "%s: the node is NULL", who);
+        return false;
+    }
+    if (!((uintptr_t)h & 1)) return (ref->n = node_resolve(h, who)) != NULL;
+    if (!compact_lookup(h, who, &ref->ctx, &ref->id, &ref->rec)) return false;
+    if (!ref->rec) ref->n = node_at(ref->ctx, ref->id);
+    return true;
+}
+static double rec_number(const scalar_rec *r, bool grad)
+{
+    if (grad && !(r->flags & REC_HAS_GRAD)) return 0.0;
+    if (r->flags & REC_F32) return (double)(grad ? r->grad.f32 : r->value.f32);
+    return grad ? r->grad.f64 : r->value.f64;
 }
 
 ad_node *ad_stale_handle(const ad_node *h, const char *who)
 {
-    const ad_node *n = ad_node_of(h);
-    if (n->id >= n->ctx->n_nodes)
-        ad_fail(AD_ERR_STATE, "%s: node #%u was dropped by a rewind of its context (the context has %u nodes now); "
-                "make it again after the rewind, or take the mark before making it", who, n->id, n->ctx->n_nodes);
-    else
-        ad_fail(AD_ERR_STATE, "%s: node #%u was dropped by a rewind of its context, and a node made since has taken "
-                "its place (now a %s); make it again after the rewind, or take the mark before making it", who, n->id,
-                ad_node_op_name(n));
-    return NULL;
+    const ad_node *n = ad_node_addr(h);   /* (a full node's: node_resolve took a compact one elsewhere) */
+    return stale_message(n->ctx, n->id, who);
 }
 
 ad_status ad_not_own_node(const ad_context *ctx, const ad_node *h, ad_status foreign, const char *who,
@@ -459,20 +619,47 @@ ad_status ad_not_own_node(const ad_context *ctx, const ad_node *h, ad_status for
 {
     char prefix[96];
     snprintf(prefix, sizeof prefix, "%s: %s", who, what);
-    if (h && node_in_context(ctx, ad_node_of(h), NULL)) {   /* its memory is ctx's: a later node's now */
-        ad_stale_handle(h, prefix);
+    const ad_node *n = ad_node_addr(h);
+    int k = -1;
+    uint32_t id = 0;
+    bool ours = ((uintptr_t)h & 1) ? rec_locate(ctx, n, &id) && id < ctx->n_nodes
+                                   : h && node_in_context(ctx, n, &k) && ((id = node_id_in_chunk(ctx, n, k)), true);
+    if (ours) {   /* its memory is ctx's, below the count: a later node's now */
+        stale_message(ctx, id, prefix);
         return AD_ERR_STATE;
     }
     return ad_fail(foreign, "%s does not belong to this context (made in another context, or dropped by a rewind)",
                    prefix);
 }
 
-bool ad_node_in_context(const ad_context *ctx, const ad_node *h) { return ctx && own_node(ctx, h); }
+bool ad_node_in_context(const ad_context *ctx, const ad_node *h)
+{
+    if (!ctx || !h) return false;
+    uint32_t id;
+    if ((uintptr_t)h & 1) return own_compact_id(ctx, h, &id);
+    const ad_node *n = ad_node_addr(h);
+    unsigned tag = ad_handle_tag(h);
+    return node_in_context(ctx, n, NULL) && (tag == 0 || tag == n->gen);
+}
+
+/* A compact node's handle: its record's address, bit 0, its generation. */
+static inline ad_node *compact_handle(const scalar_rec *r, uint16_t gen)
+{
+#if UINTPTR_MAX > 0xffffffffu
+    return (ad_node *)((uintptr_t)r | 1u | (uintptr_t)gen << AD_HANDLE_TAG_SHIFT);
+#else
+    (void)gen;
+    return (ad_node *)((uintptr_t)r | 1u);
+#endif
+}
+
+ad_node *ad_born_compact_handle(const ad_node *n) { return compact_handle(rec_at(n->ctx, n->id), n->gen); }
 
 ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id)
 {
     if (!ad_context_alive(ctx) || id >= ctx->n_nodes) return NULL;
-    return ad_handle_of(node_at(ctx, id));
+    const scalar_rec *r = compact_rec(ctx, id);
+    return r ? compact_handle(r, r->gen) : ad_handle_of(node_at(ctx, id));
 }
 
 /* Give n a value buffer of the given shape: inline for a CPU scalar, GPU
@@ -640,8 +827,9 @@ void ad_set_requires_grad(ad_node *h, bool on)
 
 bool ad_requires_grad(const ad_node *h)
 {
-    const ad_node *n = node_resolve(h, "requires_grad");
-    return n && (n->flags & AD_NODE_REQUIRES_GRAD);
+    node_ref r;
+    if (!h || !node_ref_of(h, "requires_grad", &r)) return false;
+    return r.rec ? r.rec->op != 0 : (r.n->flags & AD_NODE_REQUIRES_GRAD) != 0;
 }
 
 /* ---- reading ---- */
@@ -683,12 +871,22 @@ static double buffer_get(const void *data, ad_dtype dt, int64_t i)
 
 double ad_value_scalar(const ad_node *h)
 {
+    node_ref r;
+    if ((uintptr_t)h & 1) {   /* a compact node: read in place */
+        if (!node_ref_of(h, "value_scalar", &r)) return NAN;
+        if (r.rec) return rec_number(r.rec, false);
+    }
     const ad_node *n = on_host(h, "value_scalar");
     return n ? buffer_get(n->value.data, (ad_dtype)n->value.dtype, 0) : NAN;
 }
 
 double ad_grad_scalar(const ad_node *h)
 {
+    node_ref r;
+    if ((uintptr_t)h & 1) {
+        if (!node_ref_of(h, "grad_scalar", &r)) return NAN;
+        if (r.rec) return rec_number(r.rec, true);
+    }
     const ad_node *n = node_resolve(h, "grad_scalar");
     if (!n || !n->grad) return h && !n ? NAN : 0.0;   /* no grad yet: 0; a dropped node: NaN */
     return on_host(n, "grad_scalar") ? buffer_get(n->grad, (ad_dtype)n->value.dtype, 0) : NAN;
@@ -696,12 +894,22 @@ double ad_grad_scalar(const ad_node *h)
 
 double ad_value_at(const ad_node *h, int64_t i)
 {
+    node_ref r;
+    if (((uintptr_t)h & 1) && i == 0) {
+        if (!node_ref_of(h, "value_at", &r)) return NAN;
+        if (r.rec) return rec_number(r.rec, false);
+    }
     const ad_node *n = readable(h, i, "value_at");
     return n ? buffer_get(n->value.data, (ad_dtype)n->value.dtype, i) : NAN;
 }
 
 double ad_grad_at(const ad_node *h, int64_t i)
 {
+    node_ref r;
+    if (((uintptr_t)h & 1) && i == 0) {
+        if (!node_ref_of(h, "grad_at", &r)) return NAN;
+        if (r.rec) return rec_number(r.rec, true);
+    }
     const ad_node *n = readable(h, i, "grad_at");
     if (!n) return NAN;
     return n->grad ? buffer_get(n->grad, (ad_dtype)n->value.dtype, i) : 0.0;
@@ -766,14 +974,16 @@ ad_status ad_grad_copy_out(const ad_node *h, double *out, int64_t len) { return 
 /* ---- walking the graph ---- */
 uint32_t ad_node_id(const ad_node *h)
 {
-    const ad_node *n = node_or_fail(h, "node_id");
-    return n ? n->id : 0;
+    node_ref r;
+    if (!node_ref_of(h, "node_id", &r)) return 0;
+    return r.rec ? r.id : r.n->id;
 }
 
 ad_context *ad_node_context(const ad_node *h)
 {
-    const ad_node *n = node_or_fail(h, "node_context");
-    return n ? n->ctx : NULL;
+    node_ref r;
+    if (!node_ref_of(h, "node_context", &r)) return NULL;
+    return r.rec ? r.ctx : r.n->ctx;
 }
 
 int ad_node_input_count(const ad_node *h)
@@ -796,8 +1006,10 @@ ad_node *ad_node_input(const ad_node *h, int slot)
 
 const ad_op *ad_node_op(const ad_node *h)
 {
-    const ad_node *n = node_or_fail(h, "node_op");
-    return n ? n->op : NULL;
+    node_ref r;
+    if (!node_ref_of(h, "node_op", &r)) return NULL;
+    if (r.rec) return r.rec->op ? r.ctx->scalar_ops[r.rec->op - 1] : NULL;
+    return r.n->op;
 }
 
 const ad_params *ad_node_params(const ad_node *h)
@@ -814,13 +1026,16 @@ const char *ad_node_name(const ad_node *h)
 
 bool ad_node_is_leaf(const ad_node *h)
 {
-    const ad_node *n = node_or_fail(h, "node_is_leaf");
-    return n && (n->flags & AD_NODE_LEAF);
+    node_ref r;
+    if (!node_ref_of(h, "node_is_leaf", &r)) return false;
+    return !r.rec && (r.n->flags & AD_NODE_LEAF);   /* (a compact node is an op's result) */
 }
 
 const char *ad_node_op_name(const ad_node *h)
 {
     if (!h) return "null";
+    node_ref r;
+    if (((uintptr_t)h & 1) && node_ref_of(h, "node_op_name", &r) && r.rec) return op_name_at(r.ctx, r.id);
     const ad_node *n = node_resolve(h, "node_op_name");
     if (!n) return "dropped";
     if (n->op) return n->op->name;
@@ -864,6 +1079,7 @@ bool ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double
 ad_node *ad_find_nonfinite(ad_context *ctx)
 {
     if (ad_check_context(ctx, "find_nonfinite") != AD_OK) return NULL;
+    materialize_all(ctx);
     for (uint32_t id = 0; id < ctx->n_nodes; id++) {
         ad_node *n = node_at(ctx, id);
         if (ad_values_finite(&n->value, n->value.data, NULL, NULL)) continue;
@@ -898,64 +1114,250 @@ static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_va
  * kernel, or its forward where it has none). Anything else (an error to
  * report included) returns false and takes the general path. Sets *out (NULL
  * if the op's forward failed) when it returns true. */
-/* apply_scalar's input: the node behind handle h if it is one of ctx's,
- * live; its flags and-ed into *all and or-ed into *any. NULL otherwise. */
-static inline __attribute__((always_inline)) ad_node *scalar_input(ad_context *ctx, const ad_node *h,
-                                                                  size_t recent_bytes, unsigned *all, unsigned *any)
+/* apply_scalar's view of an input: its full node (NULL for a compact one),
+ * its id and its value. */
+typedef struct scalar_arg {
+    ad_node *full;
+    uint32_t id;
+    double v;
+} scalar_arg;
+/* beside the node flags in apply_scalar's all/any: a compact input; a full
+ * input 0 or 1 (shifted down, REC_IN0_FULL and REC_IN1_FULL) */
+enum { ARG_COMPACT = 1u << 8, ARG_FULL0 = REC_IN0_FULL << 5, ARG_FULL1 = REC_IN1_FULL << 5 };
+
+/* off / sizeof(ad_node) for an offset within a chunk (below 2^40), by a
+ * multiply: GCC emits a 64-bit div (about 40 cycles) for the division here. */
+static inline uint32_t node_index_at(uintptr_t off)
 {
-    ad_node *x = ad_node_of(h);
-    if (!x) return NULL;
-    uintptr_t off = (uintptr_t)x - (uintptr_t)ctx->ready_chunk;
-    bool recent = off < recent_bytes && off % sizeof(ad_node) == 0;
-    if (!recent && !node_in_context(ctx, x, &ctx->chunk_hint)) return NULL;
+#ifdef __SIZEOF_INT128__
+    const uint64_t recip = UINT64_MAX / sizeof(ad_node) + 1;   /* exact for off < 2^40: the error is below 2^-24 */
+    return (uint32_t)(((unsigned __int128)off * recip) >> 64);
+#else
+    return (uint32_t)(off / sizeof(ad_node));
+#endif
+}
+static inline size_t chunk_node_bytes(int k) { return ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node); }
+static inline uint32_t chunk_first_id(int k) { return (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u); }
+
+/* The node behind handle h if it is one of ctx's, live; its flags (with
+ * ARG_COMPACT for a compact one) and-ed into *all and or-ed into *any.
+ * false otherwise. Which chunk: the last one found (ctx->chunk_hint), then
+ * the newest, then the others. */
+static inline __attribute__((always_inline)) bool scalar_input(ad_context *ctx, const ad_node *h, scalar_arg *a,
+                                                               unsigned *all, unsigned *any, unsigned full_bit)
+{
+    ad_node *x = ad_node_addr(h);
     unsigned tag = ad_handle_tag(h);
-    if (tag != 0 && tag != x->gen) return NULL;   /* dropped: the general path says so */
+    if ((uintptr_t)h & 1) {   /* a compact node's record: the newest first */
+        const scalar_rec *r = (const scalar_rec *)x;
+        uintptr_t off = (uintptr_t)r - (uintptr_t)ctx->compact_ready_rec;   /* wraps when below */
+        if (off < ctx->compact_ready_bytes &&
+            off % sizeof(scalar_rec) == 0)
+            a->id = ctx->compact_ready_lo + (uint32_t)(off / sizeof(scalar_rec));
+        else if (!rec_locate(ctx, r, &a->id))
+            return false;
+        if (a->id >= ctx->n_nodes) return false;
+        if (r->gen) {
+            if (tag != 0 && tag != r->gen) return false;   /* dropped: the general path says so */
+            bool f32 = (r->flags & REC_F32) != 0;
+            unsigned f = ARG_COMPACT | AD_NODE_SCALAR | (f32 ? AD_NODE_F32 : 0) | (r->op ? AD_NODE_REQUIRES_GRAD : 0);
+            *all &= f;
+            *any |= f;
+            a->full = NULL;
+            a->v = f32 ? (double)r->value.f32 : r->value.f64;
+            return true;
+        }
+        x = node_at(ctx, a->id);   /* materialized since: its full node */
+    } else {
+        if (!x) return false;
+        int k = ctx->chunk_hint;
+        uintptr_t off = (uintptr_t)x - (uintptr_t)ctx->node_chunk[k];   /* wraps when below: one compare */
+        if (__builtin_expect(off >= chunk_node_bytes(k), 0)) {
+            for (k = ctx->n_node_chunks - 1; k >= 0; k--) {
+                off = (uintptr_t)x - (uintptr_t)ctx->node_chunk[k];
+                if (off < chunk_node_bytes(k)) break;
+            }
+            if (k < 0) return false;
+            ctx->chunk_hint = k;
+        }
+        uint32_t q = node_index_at(off);
+        if ((uintptr_t)q * sizeof(ad_node) != off) return false;
+        a->id = chunk_first_id(k) + q;
+        if (a->id >= ctx->n_nodes) return false;
+    }
+    if (tag != 0 && tag != x->gen) return false;
     *all &= x->flags;
-    *any |= x->flags;
-    return x;
+    *any |= x->flags | full_bit;
+    a->full = x;
+    a->v = scalar_value(x);   /* (meaningless unless AD_NODE_SCALAR, which the caller checks) */
+    return true;
 }
 
+/* Can op make compact nodes: an elementwise op without params, with scalar
+ * kernels, its forward and infer, on one or two CPU inputs? */
+static bool op_compact_capable(const ad_op *op)
+{
+    return (op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU)) == AD_OP_ELEMENTWISE &&
+           op->scalar && op->infer && op->cpu.forward && op->n_in_min >= 1 && op->n_in_min <= 2;
+}
+/* op's number among the context's scalar ops (1...) if it can make compact
+ * nodes with n_in inputs, else 0: a cache by address (an op is checked once
+ * per context), then the list. */
+static __attribute__((noinline)) int scalar_op_index_slow(ad_context *ctx, const ad_op *op, unsigned slot, int n_in)
+{
+    if (!op_compact_capable(op)) return 0;
+    int i = 0;
+    while (i < ctx->n_scalar_ops && ctx->scalar_ops[i] != op) i++;
+    if (i == ctx->n_scalar_ops) {
+        if (i == MAX_SCALAR_OPS) return 0;
+        ctx->scalar_ops[ctx->n_scalar_ops++] = op;
+    }
+    ctx->scalar_op_cache[slot].op = op;
+    ctx->scalar_op_cache[slot].index = (uint8_t)(i + 1);
+    ctx->scalar_op_cache[slot].n_in_min = (uint8_t)op->n_in_min;
+    ctx->scalar_op_cache[slot].n_in_max = (uint8_t)(op->n_in < 2 ? op->n_in : 2);
+    return n_in >= op->n_in_min && n_in <= ctx->scalar_op_cache[slot].n_in_max ? i + 1 : 0;
+}
+static inline int scalar_op_index(ad_context *ctx, const ad_op *op, int n_in)
+{
+    unsigned slot = (unsigned)((uintptr_t)op >> 6) % SCALAR_OP_CACHE;   /* (ops are over 64 bytes apart) */
+    if (ctx->scalar_op_cache[slot].op == op)
+        return n_in >= ctx->scalar_op_cache[slot].n_in_min && n_in <= ctx->scalar_op_cache[slot].n_in_max
+                   ? ctx->scalar_op_cache[slot].index
+                   : 0;
+    return scalar_op_index_slow(ctx, op, slot, n_in);
+}
+
+/* The slow path of making a compact node: node `id`'s chunk and its record
+ * chunk allocated (not populated: a record is written where it is made, and
+ * the node memory only if it is materialized), the ready range set. false
+ * (the general path then makes a full node, or says why it cannot). */
+static __attribute__((noinline)) bool compact_prepare(ad_context *ctx, uint32_t id)
+{
+    if (id == UINT32_MAX) return false;
+    uint32_t off, k = node_chunk_index(id, &off);
+    if (node_chunk_ensure(ctx, k, id, "apply") != AD_OK) return false;
+    if (!ctx->rec_chunk[k]) {
+        size_t bytes = ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
+        scalar_rec *c;
+        if (bytes < NODE_MAP_MIN) {
+            c = calloc(1, bytes);
+        } else {
+            c = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (c == MAP_FAILED) c = NULL;
+            else ctx->rec_map_len[k] = bytes;
+        }
+        if (!c) return false;
+        ctx->rec_chunk[k] = c;
+    }
+    /* An mmap'd record chunk is populated a window at a time just ahead of
+     * the records made (MADV_POPULATE_WRITE: one call, not a fault a page;
+     * refused by kernels before 5.14, when the pages fault in one by one). */
+    uint32_t cap = (uint32_t)NODE_CHUNK0 << k, hi = cap;
+    if (ctx->rec_map_len[k]) {
+        size_t need = ((size_t)off + 1) * sizeof(scalar_rec), done = ctx->rec_populated[k];
+        if (done < need) {
+            /* from the window that holds the record: the ids before it may be
+             * full nodes' (bench_scalar's leaves fill most of the chunk its
+             * first compact node is made in), whose records stay unwritten */
+            size_t from = (need - sizeof(scalar_rec)) & ~(size_t)(REC_POPULATE - 1);
+            if (from < done) from = done;
+            size_t end = (from + REC_POPULATE) & ~(size_t)(REC_POPULATE - 1);
+            if (end > ctx->rec_map_len[k]) end = ctx->rec_map_len[k];
+            madvise((char *)ctx->rec_chunk[k] + from, end - from, MADV_POPULATE_WRITE);
+            ctx->rec_populated[k] = done = end;
+        }
+        hi = (uint32_t)(done / sizeof(scalar_rec));
+    }
+    ctx->compact_ready_lo = chunk_first_id((int)k);
+    ctx->compact_ready_hi = ctx->compact_ready_lo + hi;
+    ctx->compact_ready_bytes = (size_t)hi * sizeof(scalar_rec);
+    /* what the fast path then need not do per node: the bounds that
+     * compact_rec and materialization go by, and (after a rewind past full
+     * nodes) stale node memory from here on, whose gen would match an old
+     * handle, cleared */
+    if (ctx->rec_hi < ctx->compact_ready_hi) ctx->rec_hi = ctx->compact_ready_hi;
+    if (ctx->compact_lo > id) ctx->compact_lo = id;
+    for (uint32_t j = id; j < ctx->node_written_hi; j++) node_at(ctx, j)->gen = 0;
+    if (ctx->node_written_hi > id) ctx->node_written_hi = id;
+    ctx->compact_ready_rec = ctx->rec_chunk[k];
+    return true;
+}
+
+/* The scalar path: an elementwise op without params on 0-d CPU inputs of one
+ * dtype, in a context that is live (the thread's cached one), not checking
+ * finiteness and not in forward mode. An op with scalar kernels on one or
+ * two inputs makes a compact node (a 32-byte record: scalar_rec); any other
+ * makes the full node ad_apply's general path would make. Only the checks
+ * that can fail here are made, and only the inputs' first 64 bytes (flags and
+ * inline values) or records are read. Anything else (an error to report
+ * included, and a compact input to a full node, which the general path
+ * materializes) returns false and takes the general path. Sets *out, a
+ * handle (NULL if the op's forward failed), when it returns true. */
 static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out)
 {
-    if ((op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU)) != AD_OP_ELEMENTWISE ||
-        n_in < op->n_in_min || n_in > op->n_in || n_in < 1 || n_in > AD_MAX_INPUTS || !op->infer ||
-        !op->cpu.forward || !in)
-        return false;
     if (ctx != cached_ctx || atomic_load_explicit(&free_generation, memory_order_acquire) != cached_generation ||
-        ctx->check_finite || ctx->dirs > 0)
+        ctx->check_finite || ctx->dirs > 0 || !in)
         return false;
-    /* Membership: the newest nodes first, where most inputs are (ids ready_lo
-     * up to n_nodes of node_new's ready range: one compare), then by chunk. */
-    size_t recent_bytes = ctx->n_nodes > ctx->ready_lo ? (size_t)(ctx->n_nodes - ctx->ready_lo) * sizeof(ad_node) : 0;
-    unsigned all = 0xff, any = 0;
-    /* the nodes behind the handles, in three variables and not an array: the
-     * array's two 8-byte stores read back as one 16-byte load (to copy them
-     * into the node) cannot be forwarded, which cost 3 ns an op */
-    ad_node *x0 = scalar_input(ctx, in[0], recent_bytes, &all, &any);
-    ad_node *x1 = n_in > 1 ? scalar_input(ctx, in[1], recent_bytes, &all, &any) : NULL;
-    ad_node *x2 = n_in > 2 ? scalar_input(ctx, in[2], recent_bytes, &all, &any) : NULL;
-    if (!x0 || (n_in > 1 && !x1) || (n_in > 2 && !x2)) return false;
+    int op_index = scalar_op_index(ctx, op, n_in);   /* > 0: the op (checked) makes compact nodes */
+    if (!op_index && ((op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU)) != AD_OP_ELEMENTWISE ||
+                      n_in < op->n_in_min || n_in > op->n_in || n_in < 1 || n_in > AD_MAX_INPUTS || !op->infer ||
+                      !op->cpu.forward))
+        return false;
+    unsigned all = ~0u, any = 0;
+    /* in three variables and not an array: the array's two 8-byte stores read
+     * back as one 16-byte load (to copy them into the node) cannot be
+     * forwarded, which cost 3 ns an op */
+    scalar_arg a0, a1 = {NULL, 0, 0}, a2 = {NULL, 0, 0};
+    if (!scalar_input(ctx, in[0], &a0, &all, &any, ARG_FULL0) ||
+        (n_in > 1 && !scalar_input(ctx, in[1], &a1, &all, &any, ARG_FULL1)) ||
+        (n_in > 2 && !scalar_input(ctx, in[2], &a2, &all, &any, 0)))
+        return false;
     /* every input 0-d on the CPU, and float32 all of them or none */
     if (!(all & AD_NODE_SCALAR) || ((all ^ any) & AD_NODE_F32)) return false;
+    bool recording = ctx->grad_enabled && (any & AD_NODE_REQUIRES_GRAD);
+    bool f32 = (any & AD_NODE_F32) != 0;
+    if (op_index > 0) {   /* a compact node */
+        uint32_t id = ctx->n_nodes;
+        if ((id < ctx->compact_ready_lo || id >= ctx->compact_ready_hi) && !compact_prepare(ctx, id)) return false;
+        scalar_rec *r = ctx->compact_ready_rec + (id - ctx->compact_ready_lo);
+        double y = op->scalar->f(a0.v, n_in > 1 ? a1.v : 0);   /* rounded to the dtype as the op's forward does */
+        r->mark = 0;
+        r->flags = (uint8_t)((f32 ? REC_F32 : 0) | (recording ? n_in << REC_N_IN_SHIFT : 0) |
+                             ((any >> 5) & (REC_IN0_FULL | REC_IN1_FULL)));
+        r->op = recording ? (uint8_t)op_index : 0;
+        r->gen = ctx->gen;
+        r->in[0] = recording ? a0.id : 0;
+        r->in[1] = recording ? a1.id : 0;
+        if (f32) {
+            r->value.f64 = 0;
+            r->value.f32 = (float)y;
+        } else {
+            r->value.f64 = y;
+        }
+        r->grad.f64 = 0;
+        ctx->n_nodes = id + 1;
+        *out = compact_handle(r, r->gen);
+        return true;
+    }
+    if (any & ARG_COMPACT) return false;   /* a full node's inputs are full nodes: the general path writes them */
     ad_node *o = node_new(ctx, op->name ? op->name : "apply");
     if (!o) {
         *out = NULL;
         return true;
     }
-    bool recording = ctx->grad_enabled && (any & AD_NODE_REQUIRES_GRAD);
-    bool f32 = (any & AD_NODE_F32) != 0;
     o->value.dtype = f32 ? AD_FLOAT32 : AD_FLOAT64;
     o->value.size = 1;
     o->value.data = &o->inline_value;
     o->op = op;
     o->n_in = (uint8_t)n_in;
     /* all three, unused ones NULL (a loop to n_in compiled to a `rep movsb`) */
-    o->in[0] = x0;
-    o->in[1] = x1;
-    o->in[2] = x2;
+    o->in[0] = a0.full;
+    o->in[1] = a1.full;
+    o->in[2] = a2.full;
     o->flags = AD_NODE_SCALAR | (f32 ? AD_NODE_F32 : 0) | (recording ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0);
     if (op->scalar && n_in <= 2) {   /* rounded to the dtype as the op's forward does */
-        double y = op->scalar->f(scalar_value(x0), n_in > 1 ? scalar_value(x1) : 0);
+        double y = op->scalar->f(a0.v, n_in > 1 ? a1.v : 0);
         if (f32) o->inline_value.f32 = (float)y;
         else o->inline_value.f64 = y;
     } else if (op->cpu.forward(o) != AD_OK) {
@@ -969,7 +1371,7 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
         for (int s = 0; s < AD_MAX_INPUTS; s++) o->in[s] = NULL;
         o->saved = NULL;
     }
-    *out = o;
+    *out = ad_handle_of(o);
     return true;
 }
 
@@ -1097,7 +1499,7 @@ fail:
 ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
 {
     ad_node *fast;
-    if (op && !params && apply_scalar(ctx, op, in, n_in, &fast)) return ad_handle_of(fast);
+    if (op && !params && apply_scalar(ctx, op, in, n_in, &fast)) return fast;
     return ad_handle_of(apply_general(ctx, op, in, n_in, params));
 }
 

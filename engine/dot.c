@@ -76,6 +76,7 @@ ad_status ad_dot_write(const ad_context *ctx, const ad_node *root_handle, FILE *
     if (!f) return ad_fail(AD_ERR_ARG, "dot_write: FILE is NULL");
     const ad_node *root = root_handle ? own_node(ctx, root_handle) : NULL;
     if (root_handle && !root) return ad_not_own_node(ctx, root_handle, AD_ERR_STATE, "dot_write", "the root node");
+    if (!root) materialize_all(ctx);   /* (own_node did it up to the root) */
     uint32_t n_ids = root ? root->id + 1 : ctx->n_nodes;
     /* Reachability from root, by the same reverse sweep backward uses. */
     unsigned char *keep = calloc(n_ids ? n_ids : 1, 1);

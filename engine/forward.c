@@ -24,7 +24,8 @@ int ad_forward_dir_count(const ad_context *ctx) { return ad_context_alive(ctx) ?
 void ad_clear_tangents(ad_context *ctx)
 {
     if (ad_check_context(ctx, "clear_tangents") != AD_OK) return;
-    for (uint32_t id = 0; id < ctx->n_nodes; id++) node_at(ctx, id)->tangent = NULL;
+    for (uint32_t id = 0; id < ctx->n_nodes; id++)
+        if (!compact_rec(ctx, id)) node_at(ctx, id)->tangent = NULL;   /* (a compact node has none) */
 }
 
 ad_status ad_set_tangent(ad_node *h, int dir, const double *values, int64_t index)

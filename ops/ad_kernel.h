@@ -26,8 +26,15 @@ enum {
     AD_NODE_REQUIRES_GRAD = 1u << 0, /* gradients flow to / through it */
     AD_NODE_LEAF = 1u << 1,          /* made by ad_variable/ad_constant */
     AD_NODE_RECORDING = 1u << 2,     /* recorded for backward (op, inputs kept) */
-    /* bits 6 and 7 are the engine's own (the scalar path's, ad_internal.h) */
+    /* bits 3, 6 and 7 are the engine's own (the scalar path's, ad_internal.h) */
+    AD_NODE_BORN_COMPACT = 1u << 3,  /* made as a compact scalar node: its handles carry bit 0 */
 };
+
+/* A scalar's number, as a node holds it inline. */
+typedef union ad_scalar_num {
+    double f64;
+    float f32;
+} ad_scalar_num;
 
 /* A graph node, as kernels see it.
  * The order is for the scalar path: what making an op and the backward sweep
@@ -44,7 +51,7 @@ struct ad_node {
                                         value's dtype; NULL until backward */
     /* Inline storage for a scalar's value and grad: scalar graphs need no
      * arena allocation beyond the node itself. */
-    union { double f64; float f32; } inline_value, inline_grad;
+    ad_scalar_num inline_value, inline_grad;
     ad_node *in[AD_MAX_INPUTS];      /* recorded inputs (n_in of them) */
     ad_tensor value;                 /* the forward value (data in the arena) */
     void *tangent;                   /* k * value.size elements: row d is the
@@ -56,25 +63,46 @@ struct ad_node {
     uint32_t id;                     /* creation index within the context */
 };
 
-/* The node behind a handle (no checks: the engine's resolve does those). */
+/* The node behind a handle, checked as every call of the API checks it:
+ * NULL for NULL (no message), and NULL with a message naming `who` for a
+ * handle whose node a rewind dropped. For an op's own constructor that
+ * reads its inputs before ad_apply (ad_flatten reads x's shape). */
+ad_node *ad_resolve(const ad_node *h, const char *who);
+
+/* Handles: the node's address, or for a node made on the scalar path as a
+ * compact record (ad_internal.h: its full node is written only when
+ * something asks for it) the record's address with bit 0 set; the
+ * generation in the top bits (64-bit only). */
 #if UINTPTR_MAX > 0xffffffffu
 enum { AD_HANDLE_TAG_BITS = 16, AD_HANDLE_TAG_SHIFT = 64 - AD_HANDLE_TAG_BITS };
+#define AD_HANDLE_ADDR_MASK ((((uintptr_t)1 << AD_HANDLE_TAG_SHIFT) - 1) & ~(uintptr_t)1)
+static inline unsigned ad_handle_tag(const ad_node *handle) { return (unsigned)((uintptr_t)handle >> AD_HANDLE_TAG_SHIFT); }
+static inline uintptr_t ad_handle_gen_bits(const ad_node *n) { return (uintptr_t)n->gen << AD_HANDLE_TAG_SHIFT; }
+#else
+/* 32-bit addresses have no spare top bits: handles are unchecked there. */
+#define AD_HANDLE_ADDR_MASK (~(uintptr_t)1)
+static inline unsigned ad_handle_tag(const ad_node *handle) { (void)handle; return 0; }
+static inline uintptr_t ad_handle_gen_bits(const ad_node *n) { (void)n; return 0; }
+#endif
+/* Where a handle's node is (its memory, or its record's; no checks, nothing
+ * read): for telling memory apart, not for reading. */
+static inline ad_node *ad_node_addr(const ad_node *handle) { return (ad_node *)((uintptr_t)handle & AD_HANDLE_ADDR_MASK); }
+/* The node behind a handle, for code that reads its fields: the address for
+ * an ordinary node (no checks: the engine's resolve does those); a compact
+ * one's full node is written first (ad_resolve). */
 static inline ad_node *ad_node_of(const ad_node *handle)
 {
-    return (ad_node *)((uintptr_t)handle & (((uintptr_t)1 << AD_HANDLE_TAG_SHIFT) - 1));
+    return ((uintptr_t)handle & 1) ? ad_resolve(handle, "node_of") : ad_node_addr(handle);
 }
-static inline unsigned ad_handle_tag(const ad_node *handle) { return (unsigned)((uintptr_t)handle >> AD_HANDLE_TAG_SHIFT); }
-/* The handle of a node (NULL stays NULL). */
+/* The handle of a node (NULL stays NULL). A node made compact keeps its
+ * record's handle. */
+ad_node *ad_born_compact_handle(const ad_node *n);
 static inline ad_node *ad_handle_of(const ad_node *n)
 {
-    return n ? (ad_node *)((uintptr_t)n | (uintptr_t)n->gen << AD_HANDLE_TAG_SHIFT) : NULL;
+    if (!n) return NULL;
+    if (n->flags & AD_NODE_BORN_COMPACT) return ad_born_compact_handle(n);
+    return (ad_node *)((uintptr_t)n | ad_handle_gen_bits(n));
 }
-#else
-/* 32-bit addresses have no spare bits: handles are the nodes, unchecked. */
-static inline ad_node *ad_node_of(const ad_node *handle) { return (ad_node *)(uintptr_t)handle; }
-static inline unsigned ad_handle_tag(const ad_node *handle) { (void)handle; return 0; }
-static inline ad_node *ad_handle_of(const ad_node *n) { return (ad_node *)(uintptr_t)n; }
-#endif
 
 /* A vjp for one cotangent, and the block form made from it: each row of
  * gout through `one` into the same row of gin (pointer arithmetic only, so
@@ -95,11 +123,6 @@ static inline void ad_vjp_rows(ad_vjp_one_fn one, const ad_node *out, int slot, 
         ad_vjp_rows(one, out, slot, rows, gout, gin);                                            \
     }
 
-/* The node behind a handle, checked as every call of the API checks it:
- * NULL for NULL (no message), and NULL with a message naming `who` for a
- * handle whose node a rewind dropped. For an op's own constructor that
- * reads its inputs before ad_apply (ad_flatten reads x's shape). */
-ad_node *ad_resolve(const ad_node *h, const char *who);
 /* Arena memory (zeroed, 32-byte aligned) that lives as long as the node. */
 void *ad_node_alloc(ad_node *n, size_t bytes);
 /* GPU memory (zeroed) that lives as long as the node, for CUDA kernels that

@@ -8,7 +8,7 @@
 #include <string.h>
 #include "ad_test.h"
 #include "autodidact.h"
-#include "ad_kernel.h"   /* white box: ad_node_of, to show the memory is the same */
+#include "ad_kernel.h"   /* white box: ad_node_addr, to show the memory is the same */
 
 /* The last call failed with AD_ERR_STATE, saying the node was dropped. */
 #define assert_refused_as_dropped()                                                                                    \
@@ -50,7 +50,7 @@ static void test_reused_slot_refused_as_input(void **state)
     (void)state;
     for (int64_t n = 0; n <= 6; n += 6) {
         world w = make_world(n);
-        assert_ptr_equal(ad_node_of(w.a), ad_node_of(w.b));   /* the same memory... */
+        assert_ptr_equal(ad_node_addr(w.a), ad_node_addr(w.b));   /* the same memory... */
         assert_ptr_not_equal(w.a, w.b);                       /* ...not the same handle */
         ad_clear_error();
         assert_null(ad_add(w.ctx, w.a, w.x));
