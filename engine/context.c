@@ -570,6 +570,7 @@ static void materialize(ad_context *ctx, uint32_t id, scalar_rec *r)
 
 void ad_materialize_upto(ad_context *ctx, uint32_t id)
 {
+    if (ctx->n_nodes == 0) return;
     if (id >= ctx->n_nodes) id = ctx->n_nodes - 1;
     for (uint32_t j = ctx->compact_lo; j <= id && j < ctx->n_nodes; j++) {
         scalar_rec *r = compact_rec(ctx, j);
