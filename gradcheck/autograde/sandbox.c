@@ -337,12 +337,12 @@ static int build_runner_filter(pid_t pid, int exe_fd, struct sock_filter *prog)
     ALLOW(read, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, low32, 0));
     for (int fd = 1; fd <= 3; fd++) ALLOW(write, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, low32, (scmp_datum_t)fd));
     ALLOW(execveat, 2, SCMP_A0(SCMP_CMP_MASKED_EQ, low32, (scmp_datum_t)exe_fd),
-          SCMP_A4(SCMP_CMP_EQ, (scmp_datum_t)AT_EMPTY_PATH));
+          SCMP_A4(SCMP_CMP_EQ, (scmp_datum_t)AT_EMPTY_PATH, 0));
     ALLOW(mmap, 1, SCMP_A4(SCMP_CMP_MASKED_EQ, low32, low32));          /* anonymous memory only (fd -1) */
-    ALLOW(prlimit64, 2, SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));   /* read its own limits */
-    ALLOW(kill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid));             /* abort() and raise() */
-    ALLOW(tgkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid));
-    ALLOW(tkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid));
+    ALLOW(prlimit64, 2, SCMP_A0(SCMP_CMP_EQ, 0, 0), SCMP_A2(SCMP_CMP_EQ, 0, 0));   /* read its own limits */
+    ALLOW(kill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid, 0));             /* abort() and raise() */
+    ALLOW(tgkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid, 0));
+    ALLOW(tkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)pid, 0));
     const int plain[] = {SCMP_SYS(exit), SCMP_SYS(exit_group), SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap),
                          SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
                          SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack), SCMP_SYS(futex), SCMP_SYS(getpid),
