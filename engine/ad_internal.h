@@ -73,8 +73,8 @@ struct ad_context {
     size_t rec_populated[MAX_NODE_CHUNKS];    /* bytes of an mmap'd one populated so far */
     /* apply_scalar's fast path: ids compact_ready_lo <= id < compact_ready_hi
      * have their node chunk allocated and their records populated. Emptied
-     * by a rewind and by materializing, so that compact_prepare sees the
-     * next compact node after either. */
+     * by a rewind, so that compact_prepare sees the next compact node after
+     * one (it clears stale node memory and lowers compact_lo). */
     uint32_t compact_ready_lo, compact_ready_hi;
     scalar_rec *compact_ready_rec;  /* record compact_ready_lo */
     size_t compact_ready_bytes;     /* (hi - lo) records */

@@ -576,10 +576,7 @@ void ad_materialize_upto(ad_context *ctx, uint32_t id)
         scalar_rec *r = compact_rec(ctx, j);
         if (r) materialize(ctx, j, r);
     }
-    if (ctx->compact_lo <= id) ctx->compact_lo = id + 1;
-    /* the next compact node goes through compact_prepare, which lowers compact_lo */
-    ctx->compact_ready_lo = ctx->compact_ready_hi = 0;
-    ctx->compact_ready_bytes = 0;
+    if (ctx->compact_lo <= id) ctx->compact_lo = id + 1;   /* (compact nodes made from now on have larger ids) */
 }
 
 /* A node's full node or its compact record, for the accessors that read a

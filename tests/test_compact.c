@@ -362,6 +362,185 @@ static void test_rewind_loop(void **state)
     ad_context_free(ctx);
 }
 
+/* A random walk over the API, on a context that makes compact nodes and on
+ * one that makes full nodes only, compared after every step: new leaves,
+ * compact ops, general ops (which write compact inputs out), reads that
+ * write nodes out and reads that do not, marks, rewinds, backward passes,
+ * zero_grad, names, handles by id and through inputs, and the handles of
+ * dropped nodes, which both must refuse. */
+enum { WALK_MAX = 4096, WALK_MARKS = 16 };
+typedef struct walk {
+    ad_context *ctx[2];          /* 0: compact nodes, 1: full nodes only */
+    ad_node *live[2][WALK_MAX];  /* the same nodes in both */
+    int n_live;
+    ad_node *dead[2][WALK_MAX];  /* dropped by rewinds */
+    int n_dead;
+    ad_mark mark[2][WALK_MARKS];
+    int n_marks;
+} walk;
+
+static void walk_same_number(double a, double b, const char *what, int step)
+{
+    if (memcmp(&a, &b, sizeof a) && !(isnan(a) && isnan(b))) {
+        print_error("step %d: %s %.17g (compact) vs %.17g (full)\n", step, what, a, b);
+        fail();
+    }
+}
+
+static void walk_step(walk *w, int step)
+{
+    /* the actions' shares, out of 100: rewinds rare enough, and bursts of
+     * 300 ops, that graphs grow over several node chunks (1024, 2048, 4096
+     * nodes...) */
+    static const unsigned char act_of[100] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 7, 7, 7, 8, 9, 9, 9, 9, 9, 9, 9, 9, 11,
+        11, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1};
+    int act = step == 40 ? 15 : act_of[rand() % 100];
+    int i = w->n_live ? rand() % w->n_live : -1, j = w->n_live ? rand() % w->n_live : -1;
+    if (w->n_live < 2 || w->n_live >= WALK_MAX - 4) act = w->n_live < 2 ? 0 : 8;
+    ad_node *y[2] = {NULL, NULL};
+    switch (act) {
+    case 0: {   /* a leaf */
+        double v = 0.1 * (rand() % 21) - 1.0;
+        for (int c = 0; c < 2; c++) y[c] = ad_scalar(w->ctx[c], v);
+        break;
+    }
+    case 1: case 2: case 3: {   /* a compact op */
+        int op = rand() % 6;
+        for (int c = 0; c < 2; c++) {
+            ad_node *a = w->live[c][i], *b = w->live[c][j];
+            ad_context *x = w->ctx[c];
+            y[c] = op == 0 ? ad_add(x, a, b) : op == 1 ? ad_mul(x, a, b) : op == 2 ? ad_tanh(x, a)
+                 : op == 3 ? ad_sin(x, ad_sub(x, a, b)) : op == 4 ? ad_sigmoid(x, a) : ad_max(x, a, b);
+        }
+        break;
+    }
+    case 4:   /* a general op: its inputs are written out */
+        for (int c = 0, pow = rand() % 2; c < 2; c++)
+            y[c] = pow ? ad_pow(w->ctx[c], ad_tanh(w->ctx[c], w->live[c][i]), 2.0)
+                       : ad_scale(w->ctx[c], w->live[c][i], 0.5);
+        break;
+    case 5: {   /* reads that do not write the node out, and one that does */
+        for (int k = 0; k < 2; k++) {
+            int t = k ? i : j;
+            walk_same_number(ad_value_scalar(w->live[0][t]), ad_value_scalar(w->live[1][t]), "value", step);
+            walk_same_number(ad_grad_scalar(w->live[0][t]), ad_grad_scalar(w->live[1][t]), "grad", step);
+            assert_int_equal(ad_node_id(w->live[0][t]), ad_node_id(w->live[1][t]));
+            assert_int_equal(ad_requires_grad(w->live[0][t]), ad_requires_grad(w->live[1][t]));
+            assert_string_equal(ad_node_op_name(w->live[0][t]), ad_node_op_name(w->live[1][t]));
+        }
+        if (i % 4 == 0) {
+            ad_tensor v0 = ad_value(w->live[0][i]), v1 = ad_value(w->live[1][i]);
+            walk_same_number(*(const double *)v0.data, *(const double *)v1.data, "ad_value", step);
+        }
+        break;
+    }
+    case 6:   /* inputs and ids give back the same handles */
+        for (int c = 0; c < 2; c++) {
+            ad_node *h = w->live[c][i];
+            assert_ptr_equal(ad_node_by_id(w->ctx[c], ad_node_id(h)), h);
+            if (j % 3 == 0 && ad_node_input_count(h) > 0) {
+                ad_node *in = ad_node_input(h, 0);
+                assert_ptr_equal(ad_node_by_id(w->ctx[c], ad_node_id(in)), in);
+                assert_int_equal(ad_node_id(in), ad_node_id(ad_node_input(w->live[1 - c][i], 0)));
+            }
+        }
+        break;
+    case 7:   /* a mark */
+        if (w->n_marks < WALK_MARKS) {
+            for (int c = 0; c < 2; c++) w->mark[c][w->n_marks] = ad_context_mark(w->ctx[c]);
+            w->n_marks++;
+        }
+        break;
+    case 8: {   /* a rewind to a random mark: later marks and nodes are dropped */
+        if (!w->n_marks) break;
+        int m = rand() % w->n_marks;
+        static uint32_t id[WALK_MAX];   /* (read before the rewind: a dropped node has none) */
+        for (int t = 0; t < w->n_live; t++) id[t] = ad_node_id(w->live[1][t]);
+        for (int c = 0; c < 2; c++) assert_int_equal(ad_context_rewind(w->ctx[c], w->mark[c][m]), AD_OK);
+        w->n_marks = m + 1;
+        int kept = 0;
+        for (int t = 0; t < w->n_live; t++) {
+            bool alive = id[t] < w->mark[1][m].nodes;
+            for (int c = 0; c < 2; c++) {
+                if (alive) w->live[c][kept] = w->live[c][t];
+                else if (w->n_dead < WALK_MAX) w->dead[c][w->n_dead] = w->live[c][t];
+            }
+            if (alive) kept++;
+            else if (w->n_dead < WALK_MAX) w->n_dead++;
+        }
+        w->n_live = kept;
+        break;
+    }
+    case 9: case 10: {   /* backward, then every live node's grad */
+        ad_status st[2];
+        for (int c = 0; c < 2; c++) st[c] = ad_backward(w->ctx[c], w->live[c][i]);
+        assert_int_equal(st[0], st[1]);
+        ad_clear_error();
+        for (int t = 0; t < w->n_live; t++)
+            walk_same_number(ad_grad_scalar(w->live[0][t]), ad_grad_scalar(w->live[1][t]), "grad after backward", step);
+        break;
+    }
+    case 11:
+        for (int c = 0; c < 2; c++) ad_zero_grad(w->ctx[c]);
+        break;
+    case 12:   /* a name (writes the node out) */
+        for (int c = 0; c < 2; c++) assert_ptr_equal(ad_set_name(w->live[c][i], "n"), w->live[c][i]);
+        assert_string_equal(ad_node_name(w->live[0][i]), "n");
+        break;
+    case 14: case 15:   /* a burst: a chain of 300 compact ops (or 30,000: past the record chunks
+                         * that are malloc'd, into mmap'd ones populated by windows), its end kept */
+        for (int c = 0; c < 2; c++) {
+            ad_node *a = w->live[c][i], *b = w->live[c][j], *v = a;
+            for (int k = 0; k < (act == 15 ? 30000 : 300); k++)
+                v = ad_tanh(w->ctx[c], ad_add(w->ctx[c], ad_mul(w->ctx[c], v, b), a));
+            y[c] = v;
+        }
+        break;
+    default:   /* a dropped node is refused by both, as an input too */
+        if (!w->n_dead) break;
+        int d = rand() % w->n_dead;
+        for (int c = 0; c < 2; c++) {
+            ad_clear_error();
+            assert_true(isnan(ad_value_scalar(w->dead[c][d])));
+            assert_int_equal(ad_last_status(), AD_ERR_STATE);
+            assert_null(ad_add(w->ctx[c], w->dead[c][d], w->live[c][i]));
+            assert_int_equal(ad_last_status(), AD_ERR_STATE);
+            assert_false(ad_node_in_context(w->ctx[c], w->dead[c][d]));
+        }
+        ad_clear_error();
+        break;
+    }
+    if (y[0] || y[1]) {
+        assert_non_null(y[0]);
+        assert_non_null(y[1]);
+        assert_int_equal(ad_node_id(y[0]), ad_node_id(y[1]));
+        walk_same_number(ad_value_scalar(y[0]), ad_value_scalar(y[1]), "new node's value", step);
+        w->live[0][w->n_live] = y[0];
+        w->live[1][w->n_live] = y[1];
+        w->n_live++;
+    }
+}
+
+static void test_random_walk_against_full_nodes(void **state)
+{
+    (void)state;
+    static walk w;
+    for (unsigned seed = 1; seed <= 6; seed++) {
+        memset(&w, 0, sizeof w);
+        w.ctx[0] = ad_context_new();
+        w.ctx[1] = ad_context_new();
+        ad_set_check_finite(w.ctx[1], true);   /* the general path: full nodes only */
+        srand(seed);
+        for (int step = 0; step < 6000; step++) walk_step(&w, step);
+        assert_int_equal(ad_context_node_count(w.ctx[0]), ad_context_node_count(w.ctx[1]));
+        ad_context_free(w.ctx[0]);
+        ad_context_free(w.ctx[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +553,7 @@ int main(void)
         cmocka_unit_test(test_more_ops_than_records_number),
         cmocka_unit_test(test_no_grad_results),
         cmocka_unit_test(test_rewind_loop),
+        cmocka_unit_test(test_random_walk_against_full_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
