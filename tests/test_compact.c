@@ -377,6 +377,7 @@ typedef struct walk {
     int n_dead;
     ad_mark mark[2][WALK_MARKS];
     int n_marks;
+    ad_dtype dtype;              /* of the leaves */
 } walk;
 
 static void walk_same_number(double a, double b, const char *what, int step)
@@ -395,7 +396,7 @@ static void walk_step(walk *w, int step)
     static const unsigned char act_of[100] = {
         0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
         4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 7, 7, 7, 8, 9, 9, 9, 9, 9, 9, 9, 9, 11,
-        11, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 1, 1, 1, 1, 1,
+        11, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 16, 1, 1, 1, 1,
         1, 1, 1, 1, 1};
     int act = step == 40 ? 15 : act_of[rand() % 100];
     int i = w->n_live ? rand() % w->n_live : -1, j = w->n_live ? rand() % w->n_live : -1;
@@ -404,7 +405,7 @@ static void walk_step(walk *w, int step)
     switch (act) {
     case 0: {   /* a leaf */
         double v = 0.1 * (rand() % 21) - 1.0;
-        for (int c = 0; c < 2; c++) y[c] = ad_scalar(w->ctx[c], v);
+        for (int c = 0; c < 2; c++) y[c] = ad_variable(w->ctx[c], w->dtype, 0, NULL, &v);
         break;
     }
     case 1: case 2: case 3: {   /* a compact op */
@@ -433,7 +434,8 @@ static void walk_step(walk *w, int step)
         }
         if (i % 4 == 0) {
             ad_tensor v0 = ad_value(w->live[0][i]), v1 = ad_value(w->live[1][i]);
-            walk_same_number(*(const double *)v0.data, *(const double *)v1.data, "ad_value", step);
+            assert_int_equal(v0.dtype, v1.dtype);
+            assert_memory_equal(v0.data, v1.data, ad_dtype_size((ad_dtype)v0.dtype));
         }
         break;
     }
@@ -486,6 +488,9 @@ static void walk_step(walk *w, int step)
     case 11:
         for (int c = 0; c < 2; c++) ad_zero_grad(w->ctx[c]);
         break;
+    case 16:   /* grad mode off and on: what is made meanwhile records nothing */
+        for (int c = 0; c < 2; c++) ad_set_grad_enabled(w->ctx[c], !ad_grad_enabled(w->ctx[c]));
+        break;
     case 12:   /* a name (writes the node out) */
         for (int c = 0; c < 2; c++) assert_ptr_equal(ad_set_name(w->live[c][i], "n"), w->live[c][i]);
         assert_string_equal(ad_node_name(w->live[0][i]), "n");
@@ -528,8 +533,9 @@ static void test_random_walk_against_full_nodes(void **state)
 {
     (void)state;
     static walk w;
-    for (unsigned seed = 1; seed <= 6; seed++) {
+    for (unsigned seed = 1; seed <= 8; seed++) {
         memset(&w, 0, sizeof w);
+        w.dtype = seed > 5 ? AD_FLOAT32 : AD_FLOAT64;
         w.ctx[0] = ad_context_new();
         w.ctx[1] = ad_context_new();
         ad_set_check_finite(w.ctx[1], true);   /* the general path: full nodes only */
