@@ -26,7 +26,8 @@ typedef struct node_chunk_mem {
 } node_chunk_mem;
 
 /* A compact scalar node: what the scalar path makes for an op with scalar
- * kernels (ad_op.h) on 0-d CPU inputs. A full node is 168 bytes, and a
+ * kernels (ad_op.h) on 0-d CPU inputs, and what ad_scalar and
+ * ad_scalar_const make. A full node is 168 bytes, and a
  * scalar graph's first forward pass is bound by the fresh memory it writes
  * (on cpu-2c a first touch costs 0.3 to 0.4 ns a byte); this is 32. Records sit in
  * chunks beside the node chunks, record `id` at the node's offset; its handle
@@ -50,7 +51,11 @@ enum {
     REC_N_IN_SHIFT = 2,      /* 2 bits: the input count */
     REC_IN0_FULL = 1u << 4,  /* input 0 was a full node when this one was made (so it is one still: */
     REC_IN1_FULL = 1u << 5,  /* only a compact node changes kind); the sweep need not read its record */
+    REC_LEAF = 1u << 6,      /* made by ad_scalar or ad_scalar_const (no op, no inputs) */
+    REC_VARIABLE = 1u << 7,  /* (a leaf) made by ad_scalar: wants a grad, which it has from the start */
 };
+/* Does a compact node want a grad: an op's result recorded, or a variable? */
+static inline bool rec_wants_grad(const scalar_rec *r) { return r->op || (r->flags & REC_VARIABLE); }
 static inline int rec_n_in(const scalar_rec *r) { return (r->flags >> REC_N_IN_SHIFT) & 3; }
 enum { MAX_SCALAR_OPS = 255, SCALAR_OP_CACHE = 64 };
 
@@ -65,6 +70,7 @@ struct ad_context {
     node_chunk_mem chunk_mem[MAX_NODE_CHUNKS];
     bool node_small_pages;    /* huge pages were slow here: 4 KiB ones from now on */
     int chunk_hint;           /* the scalar path's: the chunk its last input was in */
+    int rec_hint;             /* ... and its last compact input that was not among the newest */
     uint32_t node_slow_windows;   /* slow huge-page windows in a row */
 
     /* Compact scalar nodes (scalar_rec above). */
@@ -196,14 +202,19 @@ static inline scalar_rec *compact_rec(const ad_context *ctx, uint32_t id)
 }
 /* Is p the place of one of ctx's records, of any id (p is not read)? Its id
  * in *id (at or past the count for a dropped node). */
+static inline bool rec_in_chunk(const ad_context *ctx, const void *p, int k, uint32_t *id, bool *inside)
+{
+    uintptr_t off = (uintptr_t)p - (uintptr_t)ctx->rec_chunk[k];   /* wraps when below: one compare */
+    *inside = ctx->rec_chunk[k] && off < ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
+    *id = (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)(off / sizeof(scalar_rec));
+    return *inside && off % sizeof(scalar_rec) == 0;
+}
 static inline bool rec_locate(const ad_context *ctx, const void *p, uint32_t *id)
 {
+    bool inside;
     for (int k = ctx->n_node_chunks - 1; k >= 0; k--) {
-        if (!ctx->rec_chunk[k]) continue;
-        uintptr_t off = (uintptr_t)p - (uintptr_t)ctx->rec_chunk[k];   /* wraps when below: one compare */
-        if (off >= ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec)) continue;
-        *id = (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)(off / sizeof(scalar_rec));
-        return off % sizeof(scalar_rec) == 0;
+        bool yes = rec_in_chunk(ctx, p, k, id, &inside);
+        if (inside) return yes;
     }
     return false;
 }

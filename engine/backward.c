@@ -156,12 +156,14 @@ static void compact_vjps(ad_context *ctx, const scalar_rec *r, uint32_t epoch, u
         double d = sk->d(v[0], v[1], y, s);
         if (rin[s]) {
             scalar_rec *in = rin[s];
-            if (!in->op) continue;   /* made with nothing to record: wants no grad */
-            if (in->mark != epoch) {   /* first touch: an intermediate's adjoint starts at 0 */
-                ++*pending;
+            if (!rec_wants_grad(in)) continue;   /* a constant, or made with nothing to record */
+            if (in->mark != epoch) {   /* first touch: an intermediate's adjoint starts at 0, a leaf's adds up */
                 in->mark = epoch;
-                in->grad.f64 = 0;
-                in->flags |= REC_HAS_GRAD;
+                if (in->op) {
+                    ++*pending;
+                    in->grad.f64 = 0;
+                    in->flags |= REC_HAS_GRAD;
+                }
             }
             /* rounded as the vjp rounds: (T)(g * d) added in T */
             if (f32) in->grad.f32 += (float)((double)r->grad.f32 * d);

@@ -476,7 +476,8 @@ static const char *op_name_at(const ad_context *ctx, uint32_t id)
 {
     const scalar_rec *r = compact_rec(ctx, id);
     if (!r) return ad_node_op_name(node_at(ctx, id));
-    return r->op ? ctx->scalar_ops[r->op - 1]->name : "constant";
+    if (r->op) return ctx->scalar_ops[r->op - 1]->name;
+    return (r->flags & REC_VARIABLE) ? "variable" : "constant";
 }
 
 /* Why a handle to node `id` of ctx no longer names it; NULL. */
@@ -546,7 +547,8 @@ static void materialize(ad_context *ctx, uint32_t id, scalar_rec *r)
     n->mark = r->mark;
     n->n_in = (uint8_t)rec_n_in(r);
     n->flags = AD_NODE_SCALAR | AD_NODE_BORN_COMPACT | (f32 ? AD_NODE_F32 : 0) |
-               (op ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0);
+               (op ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0) | ((r->flags & REC_LEAF) ? AD_NODE_LEAF : 0) |
+               ((r->flags & REC_VARIABLE) ? AD_NODE_REQUIRES_GRAD : 0);
     n->gen = r->gen;
     n->op = op;
     n->inline_value.f64 = r->value.f64;   /* (8 bytes: a float32's too) */
@@ -777,10 +779,16 @@ ad_node *ad_constant(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shap
     return ad_handle_of(leaf_new(ctx, "constant", dt, ndim, shape, values, false));
 }
 
-ad_node *ad_scalar(ad_context *ctx, double v) { return ad_handle_of(leaf_new(ctx, "scalar", AD_FLOAT64, 0, NULL, &v, true)); }
+static ad_node *scalar_leaf(ad_context *ctx, double v, bool variable);
+ad_node *ad_scalar(ad_context *ctx, double v)
+{
+    ad_node *h = ad_check_context(ctx, "scalar") == AD_OK ? scalar_leaf(ctx, v, true) : NULL;
+    return h ? h : ad_handle_of(leaf_new(ctx, "scalar", AD_FLOAT64, 0, NULL, &v, true));
+}
 ad_node *ad_scalar_const(ad_context *ctx, double v)
 {
-    return ad_handle_of(leaf_new(ctx, "scalar_const", AD_FLOAT64, 0, NULL, &v, false));
+    ad_node *h = ad_check_context(ctx, "scalar_const") == AD_OK ? scalar_leaf(ctx, v, false) : NULL;
+    return h ? h : ad_handle_of(leaf_new(ctx, "scalar_const", AD_FLOAT64, 0, NULL, &v, false));
 }
 
 ad_node *ad_from_tensor(ad_context *ctx, const ad_tensor *t, bool requires_grad)
@@ -827,7 +835,7 @@ bool ad_requires_grad(const ad_node *h)
 {
     node_ref r;
     if (!h || !node_ref_of(h, "requires_grad", &r)) return false;
-    return r.rec ? r.rec->op != 0 : (r.n->flags & AD_NODE_REQUIRES_GRAD) != 0;
+    return r.rec ? rec_wants_grad(r.rec) : (r.n->flags & AD_NODE_REQUIRES_GRAD) != 0;
 }
 
 /* ---- reading ---- */
@@ -1026,7 +1034,7 @@ bool ad_node_is_leaf(const ad_node *h)
 {
     node_ref r;
     if (!node_ref_of(h, "node_is_leaf", &r)) return false;
-    return !r.rec && (r.n->flags & AD_NODE_LEAF);   /* (a compact node is an op's result) */
+    return r.rec ? (r.rec->flags & REC_LEAF) != 0 : (r.n->flags & AD_NODE_LEAF) != 0;
 }
 
 const char *ad_node_op_name(const ad_node *h)
@@ -1104,14 +1112,6 @@ static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_va
                    out->value.device == AD_CUDA ? " (on the GPU)" : "");
 }
 
-/* The scalar path: an elementwise op without params on 0-d CPU inputs of one
- * dtype, in a context that is live (the thread's cached one), not checking
- * finiteness and not in forward mode. It makes the node ad_apply's general
- * path would make, with only the checks that can fail here, and reads only
- * the inputs' first 64 bytes (flags and inline values; the op's scalar
- * kernel, or its forward where it has none). Anything else (an error to
- * report included) returns false and takes the general path. Sets *out (NULL
- * if the op's forward failed) when it returns true. */
 /* apply_scalar's view of an input: its full node (NULL for a compact one),
  * its id and its value. */
 typedef struct scalar_arg {
@@ -1149,16 +1149,22 @@ static inline __attribute__((always_inline)) bool scalar_input(ad_context *ctx, 
     if ((uintptr_t)h & 1) {   /* a compact node's record: the newest first */
         const scalar_rec *r = (const scalar_rec *)x;
         uintptr_t off = (uintptr_t)r - (uintptr_t)ctx->compact_ready_rec;   /* wraps when below */
-        if (off < ctx->compact_ready_bytes &&
-            off % sizeof(scalar_rec) == 0)
+        bool inside;
+        if (off < ctx->compact_ready_bytes && off % sizeof(scalar_rec) == 0) {
             a->id = ctx->compact_ready_lo + (uint32_t)(off / sizeof(scalar_rec));
-        else if (!rec_locate(ctx, r, &a->id))
-            return false;
+        } else if (!rec_in_chunk(ctx, r, ctx->rec_hint, &a->id, &inside)) {   /* the chunk of the last one */
+            if (inside) return false;
+            int k = ctx->n_node_chunks - 1;
+            while (k >= 0 && !(rec_in_chunk(ctx, r, k, &a->id, &inside), inside)) k--;
+            if (k < 0 || !rec_in_chunk(ctx, r, k, &a->id, &inside)) return false;
+            ctx->rec_hint = k;
+        }
         if (a->id >= ctx->n_nodes) return false;
         if (r->gen) {
             if (tag != 0 && tag != r->gen) return false;   /* dropped: the general path says so */
             bool f32 = (r->flags & REC_F32) != 0;
-            unsigned f = ARG_COMPACT | AD_NODE_SCALAR | (f32 ? AD_NODE_F32 : 0) | (r->op ? AD_NODE_REQUIRES_GRAD : 0);
+            unsigned f = ARG_COMPACT | AD_NODE_SCALAR | (f32 ? AD_NODE_F32 : 0) |
+                         (rec_wants_grad(r) ? AD_NODE_REQUIRES_GRAD : 0);
             *all &= f;
             *any |= f;
             a->full = NULL;
@@ -1282,6 +1288,35 @@ static __attribute__((noinline)) bool compact_prepare(ad_context *ctx, uint32_t 
     return true;
 }
 
+/* The record of the next node, made ready (compact_prepare); NULL where
+ * none can be (the caller makes a full node instead). */
+static inline __attribute__((always_inline)) scalar_rec *compact_next(ad_context *ctx)
+{
+    uint32_t id = ctx->n_nodes;
+    if ((id < ctx->compact_ready_lo || id >= ctx->compact_ready_hi) && !compact_prepare(ctx, id)) return NULL;
+    return ctx->compact_ready_rec + (id - ctx->compact_ready_lo);
+}
+
+/* ad_scalar and ad_scalar_const: a compact leaf (float64, on the CPU), in a
+ * live context that is not checking finiteness and not in forward mode;
+ * NULL otherwise (the caller makes a full one). A variable's grad is there
+ * from the start, 0, and lives as long as it (as a full variable's). */
+static ad_node *scalar_leaf(ad_context *ctx, double v, bool variable)
+{
+    if (ctx->check_finite || ctx->dirs > 0) return NULL;
+    scalar_rec *r = compact_next(ctx);
+    if (!r) return NULL;
+    r->mark = 0;
+    r->flags = (uint8_t)(REC_LEAF | (variable ? REC_VARIABLE | REC_HAS_GRAD : 0));
+    r->op = 0;
+    r->gen = ctx->gen;
+    r->in[0] = r->in[1] = 0;
+    r->value.f64 = v;
+    r->grad.f64 = 0;
+    ctx->n_nodes++;
+    return compact_handle(r, r->gen);
+}
+
 /* The scalar path: an elementwise op without params on 0-d CPU inputs of one
  * dtype, in a context that is live (the thread's cached one), not checking
  * finiteness and not in forward mode. An op with scalar kernels on one or
@@ -1316,9 +1351,8 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
     bool recording = ctx->grad_enabled && (any & AD_NODE_REQUIRES_GRAD);
     bool f32 = (any & AD_NODE_F32) != 0;
     if (op_index > 0) {   /* a compact node */
-        uint32_t id = ctx->n_nodes;
-        if ((id < ctx->compact_ready_lo || id >= ctx->compact_ready_hi) && !compact_prepare(ctx, id)) return false;
-        scalar_rec *r = ctx->compact_ready_rec + (id - ctx->compact_ready_lo);
+        scalar_rec *r = compact_next(ctx);
+        if (!r) return false;
         double y = op->scalar->f(a0.v, n_in > 1 ? a1.v : 0);   /* rounded to the dtype as the op's forward does */
         r->mark = 0;
         r->flags = (uint8_t)((f32 ? REC_F32 : 0) | (recording ? n_in << REC_N_IN_SHIFT : 0) |
@@ -1334,7 +1368,7 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
             r->value.f64 = y;
         }
         r->grad.f64 = 0;
-        ctx->n_nodes = id + 1;
+        ctx->n_nodes++;
         *out = compact_handle(r, r->gen);
         return true;
     }

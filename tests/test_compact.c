@@ -231,13 +231,31 @@ static void test_foreign_and_freed(void **state)
 {
     (void)state;
     ad_context *a = ad_context_new(), *b = ad_context_new();
-    ad_node *x = ad_scalar(a, 1.0), *y = ad_sin(a, x);
+    ad_node *x = ad_scalar(a, 1.0), *y = ad_sin(a, x), *old = ad_cos(a, x);
     ad_node *u = ad_scalar(b, 1.0);
     ad_clear_error();
     assert_null(ad_add(b, u, y));
     assert_non_null(strstr(ad_last_error(), "does not belong to this context"));
     assert_int_equal(ad_backward(b, y), AD_ERR_STATE);
     assert_false(ad_node_in_context(b, y));
+    /* a forged compact handle: inside a record, not at its start; one of the
+     * newest and one in an older record chunk (found another way) */
+    ad_node *mid = NULL;
+    for (int i = 0; i < 3000; i++) {
+        y = ad_sin(a, y);
+        if (i == 1500) mid = y;   /* in the second record chunk */
+    }
+    assert_true(((uintptr_t)y & 1) && ((uintptr_t)old & 1));   /* (white box: compact handles) */
+    assert_non_null(ad_add(a, mid, x));   /* the scalar path now looks in mid's chunk first */
+    ad_node *forged[2] = {(ad_node *)((uintptr_t)y + 16), (ad_node *)((uintptr_t)old + 16)};
+    for (int f = 0; f < 2; f++) {
+        ad_clear_error();
+        assert_null(ad_add(a, forged[f], x));
+        assert_int_not_equal(ad_last_status(), AD_OK);
+        assert_null(ad_add(a, x, forged[f]));
+        assert_false(ad_node_in_context(a, forged[f]));
+        assert_true(isnan(ad_value_scalar(forged[f])));
+    }
     ad_context_free(a);
     ad_clear_error();
     assert_true(isnan(ad_value_scalar(y)));
@@ -362,6 +380,45 @@ static void test_rewind_loop(void **state)
     ad_context_free(ctx);
 }
 
+/* ad_scalar and ad_scalar_const make compact leaves: what a full leaf is,
+ * a variable's grad from the start and across rewinds, and a backward from
+ * one of them. */
+static void test_compact_leaves(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 1.5), *k = ad_scalar_const(ctx, 2.0);
+    assert_true((uintptr_t)x & 1);   /* (white box: a compact handle) */
+    assert_true(ad_node_is_leaf(x) && ad_node_is_leaf(k));
+    assert_true(ad_requires_grad(x));
+    assert_false(ad_requires_grad(k));
+    assert_string_equal(ad_node_op_name(x), "variable");
+    assert_string_equal(ad_node_op_name(k), "constant");
+    assert_int_equal(ad_node_input_count(x), 0);
+    assert_true(ad_grad_scalar(x) == 0.0);
+    ad_mark m = ad_context_mark(ctx);
+    for (int pass = 1; pass <= 3; pass++) {   /* leaves add up across passes and rewinds */
+        ad_node *y = ad_mul(ctx, ad_mul(ctx, x, x), k);
+        assert_int_equal(ad_backward(ctx, y), AD_OK);
+        assert_close(ad_grad_scalar(x), pass * 2 * 1.5 * 2.0, 0);
+        assert_true(ad_grad_scalar(k) == 0.0);
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    }
+    ad_zero_grad(ctx);
+    assert_true(ad_grad_scalar(x) == 0.0);
+    assert_int_equal(ad_backward(ctx, x), AD_OK);   /* from a leaf: its grad += 1 */
+    assert_close(ad_grad_scalar(x), 1.0, 0);
+    ad_clear_error();
+    assert_int_equal(ad_backward(ctx, k), AD_ERR_STATE);   /* a constant wants none */
+    ad_set_requires_grad(k, true);                         /* written out, then a variable */
+    ad_node *z = ad_add(ctx, k, x);
+    assert_int_equal(ad_backward(ctx, z), AD_OK);
+    assert_close(ad_grad_scalar(k), 1.0, 0);
+    assert_close(ad_grad_scalar(x), 2.0, 0);
+    ad_clear_error();
+    ad_context_free(ctx);
+}
+
 /* A random walk over the API, on a context that makes compact nodes and on
  * one that makes full nodes only, compared after every step: new leaves,
  * compact ops, general ops (which write compact inputs out), reads that
@@ -405,7 +462,10 @@ static void walk_step(walk *w, int step)
     switch (act) {
     case 0: {   /* a leaf */
         double v = 0.1 * (rand() % 21) - 1.0;
-        for (int c = 0; c < 2; c++) y[c] = ad_variable(w->ctx[c], w->dtype, 0, NULL, &v);
+        int kind = rand() % 3;   /* float64: ad_scalar (compact leaves) twice in three, ad_scalar_const once */
+        for (int c = 0; c < 2; c++)
+            y[c] = w->dtype == AD_FLOAT32 ? ad_variable(w->ctx[c], AD_FLOAT32, 0, NULL, &v)
+                   : kind ? ad_scalar(w->ctx[c], v) : ad_scalar_const(w->ctx[c], v);
         break;
     }
     case 1: case 2: case 3: {   /* a compact op */
@@ -559,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_more_ops_than_records_number),
         cmocka_unit_test(test_no_grad_results),
         cmocka_unit_test(test_rewind_loop),
+        cmocka_unit_test(test_compact_leaves),
         cmocka_unit_test(test_random_walk_against_full_nodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
