@@ -373,7 +373,8 @@ ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opt
         return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
     uint32_t epoch = next_epoch(ctx);
     if ((st = seed_output(y, o->cotangent, epoch)) != AD_OK) return st;
-    return o->variant == AD_BACKWARD_PULL ? backward_pull(ctx, y, o, epoch) : backward_push(ctx, y->id, y->op != NULL, o, epoch);
+    if (o->variant == AD_BACKWARD_PULL) return backward_pull(ctx, y, o, epoch);
+    return backward_push(ctx, y->id, y->op != NULL, o, epoch);
 }
 
 /* ---- a block of cotangents in one sweep ---- */

@@ -1333,9 +1333,9 @@ static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, i
         ctx->check_finite || ctx->dirs > 0 || !in)
         return false;
     int op_index = scalar_op_index(ctx, op, n_in);   /* > 0: the op (checked) makes compact nodes */
-    if (!op_index && ((op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU)) != AD_OP_ELEMENTWISE ||
-                      n_in < op->n_in_min || n_in > op->n_in || n_in < 1 || n_in > AD_MAX_INPUTS || !op->infer ||
-                      !op->cpu.forward))
+    unsigned kind = op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU);
+    if (!op_index && (kind != AD_OP_ELEMENTWISE || n_in < op->n_in_min || n_in > op->n_in || n_in < 1 ||
+                      n_in > AD_MAX_INPUTS || !op->infer || !op->cpu.forward))
         return false;
     unsigned all = ~0u, any = 0;
     /* in three variables and not an array: the array's two 8-byte stores read
