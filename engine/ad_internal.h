@@ -201,7 +201,9 @@ static inline scalar_rec *compact_rec(const ad_context *ctx, uint32_t id)
     return c && c[off].gen ? &c[off] : NULL;
 }
 /* Is p the place of one of ctx's records, of any id (p is not read)? Its id
- * in *id (at or past the count for a dropped node). */
+ * in *id (at or past the count for a dropped node). rec_in_chunk looks in
+ * chunk k only (*inside: p is in its memory, on a record's start or not);
+ * rec_locate in every chunk, newest first. */
 static inline bool rec_in_chunk(const ad_context *ctx, const void *p, int k, uint32_t *id, bool *inside)
 {
     uintptr_t off = (uintptr_t)p - (uintptr_t)ctx->rec_chunk[k];   /* wraps when below: one compare */

@@ -437,14 +437,12 @@ static ad_status nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
     return AD_OK;
 }
 
-static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, const char *who)
+/* Node `id`'s memory n as a new node's: no op, no inputs, no value. Every
+ * field set one by one, in order (a field added to ad_node must be set here
+ * too): a memset of the whole node compiles to a `rep stos`, whose start-up
+ * was a third of the scalar path's time. */
+static inline __attribute__((always_inline)) void node_fields_init(ad_node *n, ad_context *ctx, uint32_t id)
 {
-    uint32_t id = ctx->n_nodes;
-    if ((id < ctx->ready_lo || id >= ctx->ready_hi) && nodes_prepare(ctx, id, who) != AD_OK) return NULL;
-    ad_node *n = ctx->ready_chunk + (id - ctx->ready_lo);
-    /* Every field set one by one, in order (a field added to ad_node must be
-     * set here too): a memset of the whole node compiles to a `rep stos`,
-     * whose start-up was a third of the scalar path's time. */
     n->mark = 0;
     n->n_in = n->flags = 0;
     n->gen = ctx->gen;
@@ -461,6 +459,14 @@ static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, 
     n->name = NULL;
     n->ctx = ctx;
     n->id = id;
+}
+
+static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, const char *who)
+{
+    uint32_t id = ctx->n_nodes;
+    if ((id < ctx->ready_lo || id >= ctx->ready_hi) && nodes_prepare(ctx, id, who) != AD_OK) return NULL;
+    ad_node *n = ctx->ready_chunk + (id - ctx->ready_lo);
+    node_fields_init(n, ctx, id);
     ctx->n_nodes = id + 1;
     if (__builtin_expect(id >= ctx->node_written_hi, 0)) ctx->node_written_hi = id + 1;
     if (__builtin_expect(id < ctx->rec_hi, 0)) {   /* a compact node's id before a rewind: its record is stale */
@@ -537,35 +543,26 @@ ad_node *ad_resolve_compact(const ad_node *h, const char *who)
     return node_at(ctx, id);
 }
 
+static ad_status node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t *shape, int64_t size, ad_device dev);
 /* Write compact node `id`'s full node from its record r (its inputs are full
- * nodes already), as apply_scalar would have made it. */
+ * nodes already), as apply_scalar would have made it: a new node's fields
+ * (node_fields_init) and a 0-d value (node_set_value), then the record's. */
 static void materialize(ad_context *ctx, uint32_t id, scalar_rec *r)
 {
     ad_node *n = node_at(ctx, id);
+    node_fields_init(n, ctx, id);
+    node_set_value(n, (r->flags & REC_F32) ? AD_FLOAT32 : AD_FLOAT64, 0, NULL, 1, AD_CPU);   /* 0-d: cannot fail */
     const ad_op *op = r->op ? ctx->scalar_ops[r->op - 1] : NULL;
-    bool f32 = (r->flags & REC_F32) != 0;
     n->mark = r->mark;
     n->n_in = (uint8_t)rec_n_in(r);
-    n->flags = AD_NODE_SCALAR | AD_NODE_BORN_COMPACT | (f32 ? AD_NODE_F32 : 0) |
-               (op ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0) | ((r->flags & REC_LEAF) ? AD_NODE_LEAF : 0) |
-               ((r->flags & REC_VARIABLE) ? AD_NODE_REQUIRES_GRAD : 0);
+    n->flags |= AD_NODE_BORN_COMPACT | (op ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0) |
+                ((r->flags & REC_LEAF) ? AD_NODE_LEAF : 0) | ((r->flags & REC_VARIABLE) ? AD_NODE_REQUIRES_GRAD : 0);
     n->gen = r->gen;
     n->op = op;
     n->inline_value.f64 = r->value.f64;   /* (8 bytes: a float32's too) */
     n->inline_grad.f64 = r->grad.f64;
     n->grad = (r->flags & REC_HAS_GRAD) ? &n->inline_grad : NULL;
-    for (int s = 0; s < AD_MAX_INPUTS; s++) n->in[s] = s < 2 && s < n->n_in ? node_at(ctx, r->in[s]) : NULL;
-    n->value.data = &n->inline_value;
-    n->value.size = 1;
-    for (int d = 0; d < AD_MAX_DIMS; d++) n->value.shape[d] = 1;
-    n->value.ndim = n->value.owns_data = 0;
-    n->value.dtype = f32 ? AD_FLOAT32 : AD_FLOAT64;
-    n->value.device = AD_CPU;
-    n->tangent = n->saved = NULL;
-    n->params = NULL;
-    n->name = NULL;
-    n->ctx = ctx;
-    n->id = id;
+    for (int s = 0; s < n->n_in && s < 2; s++) n->in[s] = node_at(ctx, r->in[s]);   /* (a record has two) */
     if (id >= ctx->node_written_hi) ctx->node_written_hi = id + 1;
     r->gen = 0;
 }
@@ -1153,6 +1150,8 @@ static inline __attribute__((always_inline)) bool scalar_input(ad_context *ctx, 
         if (off < ctx->compact_ready_bytes && off % sizeof(scalar_rec) == 0) {
             a->id = ctx->compact_ready_lo + (uint32_t)(off / sizeof(scalar_rec));
         } else if (!rec_in_chunk(ctx, r, ctx->rec_hint, &a->id, &inside)) {   /* the chunk of the last one */
+            /* then the others, by a loop of its own: calling rec_locate here
+             * made every op 1 ns slower (GCC laid the hot path out worse) */
             if (inside) return false;
             int k = ctx->n_node_chunks - 1;
             while (k >= 0 && !(rec_in_chunk(ctx, r, k, &a->id, &inside), inside)) k--;
