@@ -66,6 +66,11 @@ extern "C" void *ad_gpu_malloc(size_t bytes)
         free_list[c] = b->next;
         stats.cached_bytes -= cap;
         stats.cache_hits++;
+#ifdef AD_CUDA_SIM
+        // The CPU emulation fills reused blocks with NaN, as it does fresh ones: a kernel that reads what
+        // nobody wrote since shows it in its results (on a GPU it reads the block's last owner's data).
+        (void)cudaMemset(b->ptr, 0xff, cap);
+#endif
     } else {
         b = (block *)malloc(sizeof *b);
         void *p = NULL;

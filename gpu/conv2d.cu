@@ -125,7 +125,7 @@ static void *im2col(ad_dtype dt, const void *x, const geom &g)
     int64_t n = g.crs() * g.L();
     void *col = ad_gpu_malloc(elems_bytes(dt, n));
     if (!col) return NULL;
-    AD_DISPATCH(dt, { im2col_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((const T *)x, (T *)col, g); });
+    AD_DISPATCH(dt, { AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, im2col_kernel<T>)((const T *)x, (T *)col, g); });
     if (launched() != AD_OK) {
         ad_gpu_free(col);
         return NULL;
@@ -146,7 +146,7 @@ static ad_status conv_into(const ad_node *o, const void *x, const void *w, const
     if (st == AD_OK) {
         int64_t n = g.N * g.K * g.pq();
         AD_DISPATCH(dt, {
-            from_kl_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((const T *)yt, (const T *)b, (T *)y, g, accumulate);
+            AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, from_kl_kernel<T>)((const T *)yt, (const T *)b, (T *)y, g, accumulate);
         });
         st = launched();
     }
@@ -166,14 +166,14 @@ static ad_status conv_vjp_status(const ad_node *o, int slot, const void *gout, v
     geom g = geometry(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
     if (slot == 2) {
-        AD_DISPATCH(dt, { bias_grad_kernel<T><<<(unsigned)g.K, AD_GPU_BLOCK_SUM>>>((const T *)gout, (T *)gin, g); });
+        AD_DISPATCH(dt, { AD_LAUNCH((unsigned)g.K, AD_GPU_BLOCK_SUM, bias_grad_kernel<T>)((const T *)gout, (T *)gin, g); });
         return launched();
     }
     // dy laid out (K, L), shared by both GEMMs below
     int64_t ny = g.N * g.K * g.pq();
     void *dyt = ad_gpu_malloc(elems_bytes(dt, ny));
     if (!dyt) return ad_last_status();
-    AD_DISPATCH(dt, { to_kl_kernel<T><<<ad_gpu_blocks(ny, THREADS), THREADS>>>((const T *)gout, (T *)dyt, g); });
+    AD_DISPATCH(dt, { AD_LAUNCH(ad_gpu_blocks(ny, THREADS), THREADS, to_kl_kernel<T>)((const T *)gout, (T *)dyt, g); });
     ad_status st = launched();
     if (st == AD_OK && slot == 1) {   // dw += dyᵗ · colᵀ
         void *col = im2col(dt, o->in[0]->value.data, g);
@@ -187,7 +187,7 @@ static ad_status conv_vjp_status(const ad_node *o, int slot, const void *gout, v
                   : ad_last_status();
         if (st == AD_OK) {
             int64_t nx = g.N * g.C * g.H * g.W;
-            AD_DISPATCH(dt, { col2im_kernel<T><<<ad_gpu_blocks(nx, THREADS), THREADS>>>((const T *)dcol, (T *)gin, g); });
+            AD_DISPATCH(dt, { AD_LAUNCH(ad_gpu_blocks(nx, THREADS), THREADS, col2im_kernel<T>)((const T *)dcol, (T *)gin, g); });
             st = launched();
         }
         ad_gpu_free(dcol);
@@ -214,7 +214,7 @@ static void conv_jvp_cuda(ad_node *o, int k)
         if (tx) ad_gpu_note(conv_into(o, tx, o->in[1]->value.data, NULL, t, true));
         if (tw) ad_gpu_note(conv_into(o, o->in[0]->value.data, tw, NULL, t, true));
         if (tb) {
-            AD_DISPATCH(dt, { add_bias_kernel<T><<<ad_gpu_blocks(ny, THREADS), THREADS>>>((T *)t, (const T *)tb, g); });
+            AD_DISPATCH(dt, { AD_LAUNCH(ad_gpu_blocks(ny, THREADS), THREADS, add_bias_kernel<T>)((T *)t, (const T *)tb, g); });
             ad_gpu_note(launched());
         }
     }
@@ -239,7 +239,7 @@ static ad_status relu_mask(const ad_node *o, const void *v, void *out)
 {
     int64_t n = o->value.size;
     AD_DISPATCH(o->value.dtype, {
-        relu_mask_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((const T *)o->value.data, (const T *)v, (T *)out, n);
+        AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, relu_mask_kernel<T>)((const T *)o->value.data, (const T *)v, (T *)out, n);
     });
     return launched();
 }
@@ -249,7 +249,7 @@ static ad_status conv_relu_forward_cuda(ad_node *o)
     ad_status st = conv_forward_cuda(o);
     if (st != AD_OK) return st;
     int64_t n = o->value.size;
-    AD_DISPATCH(o->value.dtype, { relu_inplace_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((T *)o->value.data, n); });
+    AD_DISPATCH(o->value.dtype, { AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, relu_inplace_kernel<T>)((T *)o->value.data, n); });
     return launched();
 }
 

@@ -93,7 +93,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         ad_bcast_setup(o, &bc);                                                                                        \
         int64_t n = o->value.size;                                                                                     \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
-            binary_fwd<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                          \
+            AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, binary_fwd<NAME##_op, T>)(                                          \
                 (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (T *)o->value.data, n, bc);          \
         });                                                                                                            \
         return AD_CUDA_CHECK(cudaGetLastError());                                                                      \
@@ -104,7 +104,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         ad_bcast_setup(o, &bc);                                                                                        \
         int64_t n = o->value.size;                                                                                     \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
-            binary_vjp<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                          \
+            AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, binary_vjp<NAME##_op, T>)(                                          \
                 (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (const T *)o->value.data,            \
                 (const T *)gout, (T *)gin, n, bc, slot);                                                               \
         });                                                                                                            \
@@ -118,7 +118,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         int64_t n = o->value.size;                                                                                     \
         for (int d = 0; d < k; d++)                                                                                    \
             AD_DISPATCH(o->value.dtype, {                                                                              \
-                binary_jvp<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                      \
+                AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, binary_jvp<NAME##_op, T>)(                                      \
                     (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (const T *)o->value.data,        \
                     (const T *)ad_tangent_row(o->in[0], d), (const T *)ad_tangent_row(o->in[1], d),                    \
                     (T *)ad_tangent_row(o, d), n, bc);                                                                 \
@@ -136,7 +136,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
     {                                                                                                                  \
         int64_t n = o->value.size;                                                                                     \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
-            unary_fwd<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                           \
+            AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, unary_fwd<NAME##_op, T>)(                                           \
                 (const T *)o->in[0]->value.data, (T *)o->value.data, n, param_c(o));                                   \
         });                                                                                                            \
         return AD_CUDA_CHECK(cudaGetLastError());                                                                      \
@@ -146,7 +146,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         (void)slot;                                                                                                    \
         int64_t n = o->value.size;                                                                                     \
         AD_DISPATCH(o->value.dtype, {                                                                                  \
-            unary_vjp<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                           \
+            AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, unary_vjp<NAME##_op, T>)(                                           \
                 (const T *)o->in[0]->value.data, (const T *)o->value.data, (const T *)gout, (T *)gin, n,               \
                 param_c(o));                                                                                           \
         });                                                                                                            \
@@ -158,7 +158,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
         int64_t n = o->value.size;                                                                                     \
         for (int d = 0; d < k; d++)                                                                                    \
             AD_DISPATCH(o->value.dtype, {                                                                              \
-                unary_jvp<NAME##_op, T><<<ad_gpu_blocks(n, THREADS), THREADS>>>(                                       \
+                AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, unary_jvp<NAME##_op, T>)(                                       \
                     (const T *)o->in[0]->value.data, (const T *)o->value.data,                                         \
                     (const T *)ad_tangent_row(o->in[0], d), (T *)ad_tangent_row(o, d), n, param_c(o));                 \
             });                                                                                                        \

@@ -22,6 +22,16 @@ ad_status ad_gpu_cublas_check(cublasStatus_t s, const char *call, const char *fi
 #define AD_CUDA_CHECK(call) ad_gpu_cuda_check((call), #call, __FILE__, __LINE__)
 #define AD_CUBLAS_CHECK(call) ad_gpu_cublas_check((call), #call, __FILE__, __LINE__)
 
+/* Launch a kernel: AD_LAUNCH(grid, block, kernel<T>)(args...) is
+ * kernel<T><<<grid, block>>>(args...). Written as a macro so that the CPU
+ * emulation of CUDA (gpu/sim, -Dgpu_sim=true), which a C++ compiler builds,
+ * can run the same source. */
+#ifdef AD_CUDA_SIM
+#define AD_LAUNCH(grid, block, ...) ad_sim_launch_site_of(#__VA_ARGS__, dim3(grid), dim3(block), __VA_ARGS__)
+#else
+#define AD_LAUNCH(grid, block, ...) __VA_ARGS__<<<(grid), (block)>>>
+#endif
+
 /* Record a failed kernel's error for ad_gpu_take_error (vjp/jvp return void). */
 void ad_gpu_note(ad_status st);
 /* After a launch: a launch error becomes an engine error, recorded. */
@@ -56,7 +66,7 @@ __device__ inline double ad_gpu_block_sum(double v)
     part[threadIdx.x] = v;
     __syncthreads();
     for (int w = AD_GPU_BLOCK_SUM / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+        if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
         __syncthreads();
     }
     double total = part[0];

@@ -109,7 +109,7 @@ static ad_status ce_forward_cuda(ad_node *o)
     if (!denom) return ad_last_status();
     o->saved = denom;
     AD_DISPATCH(o->value.dtype, {
-        ce_fwd_kernel<T><<<1, AD_GPU_BLOCK_SUM>>>((const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data,
+        AD_LAUNCH(1, AD_GPU_BLOCK_SUM, ce_fwd_kernel<T>)((const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data,
                                                   (const T *)ce_weights(o), (T *)o->value.data, denom, ce_of(o));
     });
     return AD_CUDA_CHECK(cudaGetLastError());
@@ -120,7 +120,7 @@ static void ce_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
     if (slot != 0) return;   // targets and weights are constants (checked in the shape rule)
     ce_args a = ce_of(o);
     AD_DISPATCH(o->value.dtype, {
-        ce_vjp_kernel<T><<<ad_gpu_blocks(a.N, THREADS), THREADS>>>(
+        AD_LAUNCH(ad_gpu_blocks(a.N, THREADS), THREADS, ce_vjp_kernel<T>)(
             (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (const T *)ce_weights(o), (const T *)g,
             (const double *)o->saved, (T *)gin, a);
     });
@@ -139,7 +139,7 @@ static void ce_jvp_cuda(ad_node *o, int k)
             continue;
         }
         AD_DISPATCH(o->value.dtype, {
-            ce_jvp_kernel<T><<<1, AD_GPU_BLOCK_SUM>>>((const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data,
+            AD_LAUNCH(1, AD_GPU_BLOCK_SUM, ce_jvp_kernel<T>)((const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data,
                                                       (const T *)ce_weights(o), (const T *)tx, (const double *)o->saved,
                                                       (T *)ty, ce_of(o));
         });
@@ -192,7 +192,7 @@ static ad_status mse_forward_cuda(ad_node *o)
     int64_t n = ad_mse_bcast(o, &bc);
     const void *p = o->in[0]->value.data, *q = o->in[1]->value.data;
     AD_DISPATCH(o->value.dtype, {
-        mse_dot_kernel<T><<<1, AD_GPU_BLOCK_SUM>>>((const T *)p, (const T *)q, (const T *)p, (const T *)q, n, bc,
+        AD_LAUNCH(1, AD_GPU_BLOCK_SUM, mse_dot_kernel<T>)((const T *)p, (const T *)q, (const T *)p, (const T *)q, n, bc,
                                                    1.0 / (double)n, (T *)o->value.data);
     });
     return AD_CUDA_CHECK(cudaGetLastError());
@@ -205,7 +205,7 @@ static void mse_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
     double k = (slot == 0 ? 2.0 : -2.0) / (double)n;
     int64_t n_in = o->in[slot]->value.size;
     AD_DISPATCH(o->value.dtype, {
-        mse_vjp_kernel<T><<<ad_gpu_blocks(n_in, THREADS), THREADS>>>(
+        AD_LAUNCH(ad_gpu_blocks(n_in, THREADS), THREADS, mse_vjp_kernel<T>)(
             (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data, (const T *)g, k, n, bc, slot, (T *)gin);
     });
     AD_CUDA_LAUNCHED();
@@ -218,7 +218,7 @@ static void mse_jvp_cuda(ad_node *o, int k)
     int64_t n = ad_mse_bcast(o, &bc);
     for (int d = 0; d < k; d++)
         AD_DISPATCH(o->value.dtype, {
-            mse_dot_kernel<T><<<1, AD_GPU_BLOCK_SUM>>>(
+            AD_LAUNCH(1, AD_GPU_BLOCK_SUM, mse_dot_kernel<T>)(
                 (const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data,
                 (const T *)ad_tangent_row(o->in[0], d), (const T *)ad_tangent_row(o->in[1], d), n, bc, 2.0 / (double)n,
                 (T *)ad_tangent_row(o, d));

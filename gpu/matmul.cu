@@ -104,7 +104,7 @@ template <typename T> __global__ void sum_rows_kernel(T *gb, const T *g, int64_t
 
 static ad_status add_rows(ad_dtype dt, void *y, const void *b, int64_t N, int64_t n_out)
 {
-    AD_DISPATCH(dt, { add_rows_kernel<T><<<ad_gpu_blocks(N * n_out, THREADS), THREADS>>>((T *)y, (const T *)b, N, n_out); });
+    AD_DISPATCH(dt, { AD_LAUNCH(ad_gpu_blocks(N * n_out, THREADS), THREADS, add_rows_kernel<T>)((T *)y, (const T *)b, N, n_out); });
     return AD_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -126,7 +126,7 @@ static void linear_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gi
     if (slot == 0) ad_gpu_note(ad_gpu_gemm(dt, false, false, N, n_in_f, n_out, g, n_out, w->data, n_in_f, 1.0, gin, n_in_f));
     else if (slot == 1) ad_gpu_note(ad_gpu_gemm(dt, true, false, n_out, n_in_f, N, g, n_out, x->data, n_in_f, 1.0, gin, n_in_f));
     else {
-        AD_DISPATCH(dt, { sum_rows_kernel<T><<<ad_gpu_blocks(n_out, THREADS), THREADS>>>((T *)gin, (const T *)g, N, n_out); });
+        AD_DISPATCH(dt, { AD_LAUNCH(ad_gpu_blocks(n_out, THREADS), THREADS, sum_rows_kernel<T>)((T *)gin, (const T *)g, N, n_out); });
         AD_CUDA_LAUNCHED();
     }
 }

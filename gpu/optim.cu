@@ -21,7 +21,7 @@ extern "C" ad_status ad_gpu_sgd_step(ad_dtype dt, void *w, const void *g, double
 {
     if (n <= 0) return AD_OK;
     AD_DISPATCH(dt, {
-        sgd_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((T *)w, (const T *)g, m, n, *h);
+        AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, sgd_kernel<T>)((T *)w, (const T *)g, m, n, *h);
     });
     return AD_CUDA_CHECK(cudaGetLastError());
 }
@@ -31,7 +31,7 @@ extern "C" ad_status ad_gpu_adam_step(ad_dtype dt, void *w, const void *g, doubl
 {
     if (n <= 0) return AD_OK;
     AD_DISPATCH(dt, {
-        adam_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((T *)w, (const T *)g, m, v, n, *h);
+        AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, adam_kernel<T>)((T *)w, (const T *)g, m, v, n, *h);
     });
     return AD_CUDA_CHECK(cudaGetLastError());
 }

@@ -78,7 +78,7 @@ static ad_status pool_forward_cuda(ad_node *o)
     pgeom g = geometry(o);
     const void *x = o->in[0]->value.data;
     AD_DISPATCH(o->value.dtype, {
-        pool_fwd_kernel<T><<<ad_gpu_blocks(g.planes * g.P * g.Q, THREADS), THREADS>>>((const T *)x, (const T *)x,
+        AD_LAUNCH(ad_gpu_blocks(g.planes * g.P * g.Q, THREADS), THREADS, pool_fwd_kernel<T>)((const T *)x, (const T *)x,
                                                                                         (T *)o->value.data, g);
     });
     return AD_CUDA_CHECK(cudaGetLastError());
@@ -89,7 +89,7 @@ static void pool_vjp_cuda1(const ad_node *o, int slot, const void *gout, void *g
     (void)slot;
     pgeom g = geometry(o);
     AD_DISPATCH(o->value.dtype, {
-        pool_vjp_kernel<T><<<ad_gpu_blocks(g.planes * g.H * g.W, THREADS), THREADS>>>(
+        AD_LAUNCH(ad_gpu_blocks(g.planes * g.H * g.W, THREADS), THREADS, pool_vjp_kernel<T>)(
             (const T *)o->in[0]->value.data, (const T *)gout, (T *)gin, g);
     });
     AD_CUDA_LAUNCHED();
@@ -102,7 +102,7 @@ static void pool_jvp_cuda(ad_node *o, int k)
     pgeom g = geometry(o);
     for (int d = 0; d < k; d++)
         AD_DISPATCH(o->value.dtype, {
-            pool_fwd_kernel<T><<<ad_gpu_blocks(g.planes * g.P * g.Q, THREADS), THREADS>>>(
+            AD_LAUNCH(ad_gpu_blocks(g.planes * g.P * g.Q, THREADS), THREADS, pool_fwd_kernel<T>)(
                 (const T *)o->in[0]->value.data, (const T *)ad_tangent_row(o->in[0], d), (T *)ad_tangent_row(o, d), g);
         });
     AD_CUDA_LAUNCHED();

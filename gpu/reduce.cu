@@ -18,7 +18,7 @@ template <typename T> __global__ void reduce_block(const T *x, T *y, int64_t len
     part[threadIdx.x] = acc;
     __syncthreads();
     for (int w = THREADS / 2; w > 0; w /= 2) {
-        if (threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+        if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
         __syncthreads();
     }
     if (threadIdx.x == 0) y[out] = (T)(s * part[0]);
@@ -56,9 +56,9 @@ static ad_status reduce_into(const ad_node *o, const void *x, void *y)
     int64_t n_out = outer * inner;
     AD_DISPATCH(o->value.dtype, {
         if (len >= BLOCK_MIN_LEN && n_out <= INT32_MAX)
-            reduce_block<T><<<(unsigned)n_out, THREADS>>>((const T *)x, (T *)y, len, inner, s);
+            AD_LAUNCH((unsigned)n_out, THREADS, reduce_block<T>)((const T *)x, (T *)y, len, inner, s);
         else
-            reduce_thread<T><<<ad_gpu_blocks(n_out, THREADS), THREADS>>>((const T *)x, (T *)y, n_out, len, inner, s);
+            AD_LAUNCH(ad_gpu_blocks(n_out, THREADS), THREADS, reduce_thread<T>)((const T *)x, (T *)y, n_out, len, inner, s);
     });
     return AD_CUDA_CHECK(cudaGetLastError());
 }
@@ -72,7 +72,7 @@ static void reduce_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gi
     ad_reduce_split(&o->in[0]->value, o->params->axis, &outer, &len, &inner);
     int64_t n = o->in[0]->value.size;
     AD_DISPATCH(o->value.dtype, {
-        reduce_vjp_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((const T *)g, (T *)gin, n, len, inner,
+        AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, reduce_vjp_kernel<T>)((const T *)g, (T *)gin, n, len, inner,
                                                                       scale_of(o, len));
     });
     AD_CUDA_LAUNCHED();

@@ -68,7 +68,7 @@ static ad_status permute(const ad_node *o, const void *x, void *y)
 {
     int64_t n = o->value.size;
     AD_DISPATCH(o->value.dtype,
-                { permute_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((const T *)x, (T *)y, n, geom_of(o)); });
+                { AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, permute_kernel<T>)((const T *)x, (T *)y, n, geom_of(o)); });
     return AD_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -79,7 +79,7 @@ static void transpose_vjp_cuda1(const ad_node *o, int slot, const void *g, void 
     (void)slot;
     int64_t n = o->value.size;
     AD_DISPATCH(o->value.dtype, {
-        unpermute_add_kernel<T><<<ad_gpu_blocks(n, THREADS), THREADS>>>((const T *)g, (T *)gin, n, geom_of(o));
+        AD_LAUNCH(ad_gpu_blocks(n, THREADS), THREADS, unpermute_add_kernel<T>)((const T *)g, (T *)gin, n, geom_of(o));
     });
     AD_CUDA_LAUNCHED();
 }

@@ -76,7 +76,7 @@ static ad_status softmax_forward_cuda(ad_node *o)
     int64_t rows, len, inner;
     split(o, &rows, &len, &inner);
     AD_DISPATCH(o->value.dtype, {
-        softmax_fwd<T><<<ad_gpu_blocks(rows, THREADS), THREADS>>>((const T *)o->in[0]->value.data,
+        AD_LAUNCH(ad_gpu_blocks(rows, THREADS), THREADS, softmax_fwd<T>)((const T *)o->in[0]->value.data,
                                                                    (T *)o->value.data, rows, len, inner, is_log(o));
     });
     return AD_CUDA_CHECK(cudaGetLastError());
@@ -88,7 +88,7 @@ static void softmax_vjp_cuda1(const ad_node *o, int slot, const void *g, void *g
     int64_t rows, len, inner;
     split(o, &rows, &len, &inner);
     AD_DISPATCH(o->value.dtype, {
-        softmax_vjp_k<T><<<ad_gpu_blocks(rows, THREADS), THREADS>>>((const T *)o->value.data, (const T *)g, (T *)gin,
+        AD_LAUNCH(ad_gpu_blocks(rows, THREADS), THREADS, softmax_vjp_k<T>)((const T *)o->value.data, (const T *)g, (T *)gin,
                                                                      rows, len, inner, is_log(o));
     });
     AD_CUDA_LAUNCHED();
@@ -102,7 +102,7 @@ static void softmax_jvp_cuda(ad_node *o, int kdirs)
     split(o, &rows, &len, &inner);
     for (int d = 0; d < kdirs; d++)
         AD_DISPATCH(o->value.dtype, {
-            softmax_jvp_k<T><<<ad_gpu_blocks(rows, THREADS), THREADS>>>(
+            AD_LAUNCH(ad_gpu_blocks(rows, THREADS), THREADS, softmax_jvp_k<T>)(
                 (const T *)o->value.data, (const T *)ad_tangent_row(o->in[0], d), (T *)ad_tangent_row(o, d), rows, len,
                 inner, is_log(o));
         });

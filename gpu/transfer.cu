@@ -7,6 +7,7 @@
 // op, flagged AD_OP_TO_CUDA / AD_OP_TO_CPU so the engine puts the output on
 // the other side.
 #include <stdlib.h>
+#include <string.h>
 #include "gpu_internal.h"
 
 static thread_local ad_status pending = AD_OK;
@@ -38,7 +39,7 @@ template <typename T> __global__ void add_into_kernel(T *y, const T *x, int64_t 
 extern "C" ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n)
 {
     if (n <= 0) return AD_OK;
-    AD_DISPATCH(dt, { add_into_kernel<T><<<ad_gpu_blocks(n, 256), 256>>>((T *)dst, (const T *)src, n); });
+    AD_DISPATCH(dt, { AD_LAUNCH(ad_gpu_blocks(n, 256), 256, add_into_kernel<T>)((T *)dst, (const T *)src, n); });
     return AD_CUDA_CHECK(cudaGetLastError());
 }
 
