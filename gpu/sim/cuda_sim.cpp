@@ -590,6 +590,7 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes)
 {
     std::lock_guard<std::recursive_mutex> g(device_lock);
     init_locked();
+    claim_segv();   // so that host code reading this memory is reported (device_window does it for the other calls)
     if (!ptr) return fail(cudaErrorInvalidValue);
     *ptr = nullptr;
     size_t data_len = round_up(bytes ? bytes : 1, 256);   // cudaMalloc's alignment
