@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "ad_graph.h"
 #include "ad_tensor.h"
 #include "ad_optim_math.h"
@@ -50,6 +51,20 @@ typedef struct ad_gpu_mem_stats {
     size_t cache_hits;        /* requests served from the cache */
 } ad_gpu_mem_stats;
 ad_gpu_mem_stats ad_gpu_memory_stats(void);
+
+/* ---- what the backend has asked of the device ----
+ * Counts since the process started, for "launches per training step": take
+ * the difference around the step. Each copy to the host waits for the
+ * device to finish what was queued (a host sync); cuBLAS launches one or
+ * more kernels of its own per gemm, not counted in kernel_launches. */
+typedef struct ad_gpu_counters {
+    uint64_t kernel_launches;    /* gpu/'s own kernels */
+    uint64_t gemm_calls;         /* cuBLAS gemms */
+    uint64_t copies_to_device;   /* host -> device */
+    uint64_t copies_to_host;     /* device -> host: each one a host sync */
+    uint64_t copies_on_device;   /* device -> device */
+} ad_gpu_counters;
+ad_gpu_counters ad_gpu_counters_now(void);
 
 /* ---- explicit copies (tensor level) ----
  * A new tensor with t's shape and dtype on the other side; free with

@@ -26,11 +26,26 @@ ad_status ad_gpu_cublas_check(cublasStatus_t s, const char *call, const char *fi
  * kernel<T><<<grid, block>>>(args...). Written as a macro so that the CPU
  * emulation of CUDA (gpu/sim, -Dgpu_sim=true), which a C++ compiler builds,
  * can run the same source. */
+/* Each launch is counted (ad_gpu_counters). */
 #ifdef AD_CUDA_SIM
-#define AD_LAUNCH(grid, block, ...) ad_sim_launch_site_of(#__VA_ARGS__, dim3(grid), dim3(block), __VA_ARGS__)
+#define AD_LAUNCH(grid, block, ...)                                                                                    \
+    ad_gpu_count(&ad_gpu_counts.kernel_launches),                                                                      \
+        ad_sim_launch_site_of(#__VA_ARGS__, dim3(grid), dim3(block), __VA_ARGS__)
 #else
-#define AD_LAUNCH(grid, block, ...) __VA_ARGS__<<<(grid), (block)>>>
+#define AD_LAUNCH(grid, block, ...) ad_gpu_count(&ad_gpu_counts.kernel_launches), __VA_ARGS__<<<(grid), (block)>>>
 #endif
+extern ad_gpu_counters ad_gpu_counts;
+static inline void ad_gpu_count(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
+
+/* cudaMemcpy, counted by direction, its error an engine error naming the call site. */
+#define AD_GPU_MEMCPY(dst, src, bytes, kind)                                                                           \
+    (ad_gpu_count_copy(kind), AD_CUDA_CHECK(cudaMemcpy((dst), (src), (bytes), (kind))))
+static inline void ad_gpu_count_copy(cudaMemcpyKind kind)
+{
+    if (kind == cudaMemcpyHostToDevice) ad_gpu_count(&ad_gpu_counts.copies_to_device);
+    else if (kind == cudaMemcpyDeviceToHost) ad_gpu_count(&ad_gpu_counts.copies_to_host);
+    else if (kind == cudaMemcpyDeviceToDevice) ad_gpu_count(&ad_gpu_counts.copies_on_device);
+}
 
 /* Record a failed kernel's error for ad_gpu_take_error (vjp/jvp return void). */
 void ad_gpu_note(ad_status st);
@@ -57,22 +72,49 @@ cublasHandle_t ad_gpu_cublas(void);
 ad_status ad_gpu_gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void *A, int64_t lda,
                       const void *B, int64_t ldb, double beta, void *C, int64_t ldc);
 
-/* A sum over one block of AD_GPU_BLOCK_SUM threads, in a fixed tree order
- * (so results repeat run to run); every thread gets the total. */
+/* A reduction over one block of AD_GPU_BLOCK_SUM threads, in a fixed tree
+ * order (so results repeat run to run); every thread gets the result. */
 enum { AD_GPU_BLOCK_SUM = 256 };
-__device__ inline double ad_gpu_block_sum(double v)
+template <class Op> __device__ inline double ad_gpu_block_reduce(double v, Op op)
 {
     __shared__ double part[AD_GPU_BLOCK_SUM];
     part[threadIdx.x] = v;
     __syncthreads();
     for (int w = AD_GPU_BLOCK_SUM / 2; w > 0; w /= 2) {
-        if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
+        if ((int)threadIdx.x < w) part[threadIdx.x] = op(part[threadIdx.x], part[threadIdx.x + w]);
         __syncthreads();
     }
     double total = part[0];
     __syncthreads();   // part may be reused by the next call
     return total;
 }
+struct ad_gpu_plus {
+    __device__ double operator()(double a, double b) const { return a + b; }
+};
+struct ad_gpu_least {
+    __device__ double operator()(double a, double b) const { return b < a ? b : a; }
+};
+__device__ inline double ad_gpu_block_sum(double v) { return ad_gpu_block_reduce(v, ad_gpu_plus()); }
+
+/* A bad input that only a kernel can see (the data is on the device, and
+ * copying it to the host to check would wait for the device every step):
+ * the kernel records the first one here, in device memory, and the next
+ * receive (a copy to the host, ad_gpu_synchronize) reports it as the op's
+ * error, as CUDA reports a kernel's fault at the next synchronising call.
+ * What each code means, and its message: transfer.cu, deferred_message. */
+typedef struct ad_gpu_fault {
+    int32_t code;    // 0: none
+    int32_t op;      // the ad_op_id that found it
+    int64_t index;   // where
+    double value;    // what it was
+    int64_t limit;   // what it had to be below
+} ad_gpu_fault;
+enum { AD_GPU_FAULT_NONE, AD_GPU_FAULT_CLASS_INDEX, AD_GPU_FAULT_NEGATIVE_WEIGHT, AD_GPU_FAULT_ALL_IGNORED };
+/* The device's fault record, made (zeroed) on first use; NULL with the error set if it cannot be. */
+ad_gpu_fault *ad_gpu_fault_record(void);
+/* Read the fault record after a copy to the host: AD_OK, or the recorded
+ * fault as an engine error (and the record cleared). */
+ad_status ad_gpu_take_fault(void);
 
 /* Broadcasting (ad_bcast, the CPU's strides): output element io reads a at
  * ia and b at ib. */

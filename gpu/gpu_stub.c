@@ -34,6 +34,12 @@ void ad_gpu_free(void *device_ptr) { (void)device_ptr; }
 
 ad_status ad_gpu_cache_release(void) { return AD_OK; }   /* nothing cached */
 
+ad_gpu_counters ad_gpu_counters_now(void)
+{
+    ad_gpu_counters c = {0, 0, 0, 0, 0};   /* nothing ever reaches a device */
+    return c;
+}
+
 ad_gpu_mem_stats ad_gpu_memory_stats(void)
 {
     ad_gpu_mem_stats s = {0, 0, 0, 0};

@@ -5,7 +5,11 @@
 //   sₙ = w[tₙ]/Σw (mean) or w[tₙ] (sum), 0 where tₙ is ignore_index;
 //   L = Σ sₙ·(lse - x[n,tₙ])        dx[n,c] += dL·sₙ·(p[n,c] - [c = tₙ])
 //   tL = Σ sₙ·(Σ_c p[n,c]·tx[n,c] - tx[n,tₙ])
-//   The targets were checked on the host by the op's shape rule.
+//   Targets and weights on the host are checked by the op's shape rule;
+//   on the device, by the forward kernel (ad_gpu_fault: reported at the
+//   next copy to the host), which would otherwise cost a copy to the host,
+//   and so a wait for the device, every step. A bad sample weighs 0 in
+//   every kernel (no read out of bounds) and the loss is NaN.
 //   mse: L = Σ (p - q)²/n over p, q broadcast together   dp += 2·dL·(p - q)/n, dq -= the same
 // Scalar results are sums over one block (ad_gpu_block_sum, fixed order);
 // dL, the output's gradient, is read on the device.
@@ -28,12 +32,24 @@ static ce_args ce_of(const ad_node *o)
     return a;
 }
 
-// Sample n's weight w[tₙ] (1 without weights), 0 if it is ignored.
+// Is tv a class index (an integer in 0..C-1)? NaN is not.
+__device__ inline bool ce_is_class(double tv, const ce_args &a) { return tv >= 0 && tv < (double)a.C && tv == floor(tv); }
+
+// Sample n's weight w[tₙ] (1 without weights), 0 if it is ignored or its
+// target is no class index (the forward kernel reports that).
 template <typename T> __device__ double ce_weight(const T *t, const T *w, int64_t n, const ce_args &a)
 {
     double tv = t[n];
-    if (tv == a.ignore) return 0;
+    if (tv == a.ignore || !ce_is_class(tv, a)) return 0;
     return w ? (double)w[(int64_t)tv] : 1.0;
+}
+
+// Is sample n bad: its target no class index and not ignored, or its class weight negative (or NaN)?
+template <typename T> __device__ bool ce_bad(const T *t, const T *w, int64_t n, const ce_args &a)
+{
+    double tv = t[n];
+    if (tv == a.ignore) return false;
+    return !ce_is_class(tv, a) || (w && !((double)w[(int64_t)tv] >= 0));
 }
 
 // log Σ_c exp x[n,c], stably
@@ -54,18 +70,40 @@ template <typename T> __device__ double ce_denominator(const T *t, const T *w, c
     return a.mean ? total : 1.0;
 }
 
-// One block: y = L; *denom = the denominator, kept for the vjp.
-template <typename T> __global__ void ce_fwd_kernel(const T *x, const T *t, const T *w, T *y, double *denom, ce_args a)
+// One block: y = L; *denom = the denominator, kept for the vjp. The first
+// bad sample, or a mean over no sample, goes into *fault (if it holds none)
+// and makes L NaN.
+template <typename T>
+__global__ void ce_fwd_kernel(const T *x, const T *t, const T *w, T *y, double *denom, ad_gpu_fault *fault, ce_args a)
 {
+    double first_bad = (double)a.N;
+    for (int64_t n = threadIdx.x; n < a.N; n += blockDim.x)
+        if (ce_bad(t, w, n, a)) {
+            first_bad = (double)n;
+            break;
+        }
+    first_bad = ad_gpu_block_reduce(first_bad, ad_gpu_least());
     double d = ce_denominator(t, w, a), acc = 0;
-    for (int64_t n = threadIdx.x; n < a.N; n += blockDim.x) {
+    bool ok = first_bad == (double)a.N && d > 0;
+    for (int64_t n = threadIdx.x; ok && n < a.N; n += blockDim.x) {
         double s = ce_weight(t, w, n, a) / d;
         if (s != 0) acc += s * (ce_lse(x, n, a.C) - (double)x[n * a.C + (int64_t)(double)t[n]]);
     }
     double L = ad_gpu_block_sum(acc);
     if (threadIdx.x == 0) {
-        *y = (T)L;
+        *y = ok ? (T)L : (T)NAN;
         *denom = d;
+        if (!ok && fault->code == AD_GPU_FAULT_NONE) {
+            int64_t n = (int64_t)first_bad;
+            ad_gpu_fault f = {AD_GPU_FAULT_ALL_IGNORED, AD_OP_cross_entropy, 0, 0, a.C};
+            if (n < a.N) {
+                f.index = n;
+                f.value = (double)t[n];
+                f.code = ce_is_class(f.value, a) ? AD_GPU_FAULT_NEGATIVE_WEIGHT : AD_GPU_FAULT_CLASS_INDEX;
+                if (f.code == AD_GPU_FAULT_NEGATIVE_WEIGHT) f.value = (double)w[(int64_t)(double)t[n]];
+            }
+            *fault = f;
+        }
     }
 }
 
@@ -108,9 +146,12 @@ static ad_status ce_forward_cuda(ad_node *o)
     double *denom = (double *)ad_node_alloc_device(o, sizeof(double));
     if (!denom) return ad_last_status();
     o->saved = denom;
+    ad_gpu_fault *fault = ad_gpu_fault_record();
+    if (!fault) return ad_last_status();
     AD_DISPATCH(o->value.dtype, {
-        AD_LAUNCH(1, AD_GPU_BLOCK_SUM, ce_fwd_kernel<T>)((const T *)o->in[0]->value.data, (const T *)o->in[1]->value.data,
-                                                  (const T *)ce_weights(o), (T *)o->value.data, denom, ce_of(o));
+        AD_LAUNCH(1, AD_GPU_BLOCK_SUM, ce_fwd_kernel<T>)((const T *)o->in[0]->value.data,
+                                                         (const T *)o->in[1]->value.data, (const T *)ce_weights(o),
+                                                         (T *)o->value.data, denom, fault, ce_of(o));
     });
     return AD_CUDA_CHECK(cudaGetLastError());
 }

@@ -16,6 +16,7 @@ ad_status ad_gpu_gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64
     if (!h) return AD_ERR_DEVICE;
     const ad_cublas_api *b = ad_gpu_blas();
     cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    ad_gpu_count(&ad_gpu_counts.gemm_calls);
     if (dt == AD_FLOAT32) {
         float one = 1.0f, fb = (float)beta;
         return AD_CUBLAS_CHECK(b->sgemm(h, opb, opa, (int)n, (int)m, (int)k, &one, (const float *)B, (int)ldb,

@@ -26,6 +26,19 @@ ad_status ad_gpu_cublas_check(cublasStatus_t s, const char *call, const char *fi
 
 extern "C" bool ad_gpu_built(void) { return true; }
 
+ad_gpu_counters ad_gpu_counts;
+
+extern "C" ad_gpu_counters ad_gpu_counters_now(void)
+{
+    ad_gpu_counters c;
+    c.kernel_launches = __atomic_load_n(&ad_gpu_counts.kernel_launches, __ATOMIC_RELAXED);
+    c.gemm_calls = __atomic_load_n(&ad_gpu_counts.gemm_calls, __ATOMIC_RELAXED);
+    c.copies_to_device = __atomic_load_n(&ad_gpu_counts.copies_to_device, __ATOMIC_RELAXED);
+    c.copies_to_host = __atomic_load_n(&ad_gpu_counts.copies_to_host, __ATOMIC_RELAXED);
+    c.copies_on_device = __atomic_load_n(&ad_gpu_counts.copies_on_device, __ATOMIC_RELAXED);
+    return c;
+}
+
 // The device count is asked once: cudaGetDeviceCount initialises the driver.
 static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 static cudaError_t probe_err = cudaSuccess;
@@ -80,7 +93,8 @@ extern "C" ad_status ad_gpu_device_info(char *buf, size_t len)
 extern "C" ad_status ad_gpu_synchronize(void)
 {
     if (!ad_gpu_available()) return AD_ERR_DEVICE;
-    return AD_CUDA_CHECK(cudaDeviceSynchronize());
+    ad_status st = AD_CUDA_CHECK(cudaDeviceSynchronize());
+    return st == AD_OK ? ad_gpu_take_fault() : st;
 }
 
 // ---- cuBLAS, loaded on first use ----
@@ -173,7 +187,8 @@ extern "C" ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src)
                                                   : (dst->device == AD_CUDA ? cudaMemcpyHostToDevice
                                                                               : cudaMemcpyHostToHost);
     size_t bytes = (size_t)src->size * ad_dtype_size((ad_dtype)src->dtype);
-    return AD_CUDA_CHECK(cudaMemcpy(dst->data, src->data, bytes, kind));
+    ad_status st = AD_GPU_MEMCPY(dst->data, src->data, bytes, kind);
+    return st == AD_OK && kind == cudaMemcpyDeviceToHost ? ad_gpu_take_fault() : st;
 }
 
 extern "C" ad_tensor *ad_gpu_tensor_to_device(const ad_tensor *host)

@@ -10,7 +10,7 @@ static size_t bytes_of(const ad_node *o) { return (size_t)o->value.size * ad_dty
 
 static ad_status reshape_forward_cuda(ad_node *o)
 {
-    return AD_CUDA_CHECK(cudaMemcpy(o->value.data, o->in[0]->value.data, bytes_of(o), cudaMemcpyDeviceToDevice));
+    return AD_GPU_MEMCPY(o->value.data, o->in[0]->value.data, bytes_of(o), cudaMemcpyDeviceToDevice);
 }
 
 static void reshape_vjp_cuda1(const ad_node *o, int slot, const void *g, void *gin)
@@ -23,8 +23,8 @@ AD_VJP_BY_ROWS(reshape_vjp_cuda, reshape_vjp_cuda1)
 static void reshape_jvp_cuda(ad_node *o, int k)
 {
     for (int d = 0; d < k; d++)
-        ad_gpu_note(AD_CUDA_CHECK(
-            cudaMemcpy(ad_tangent_row(o, d), ad_tangent_row(o->in[0], d), bytes_of(o), cudaMemcpyDeviceToDevice)));
+        ad_gpu_note(
+            AD_GPU_MEMCPY(ad_tangent_row(o, d), ad_tangent_row(o->in[0], d), bytes_of(o), cudaMemcpyDeviceToDevice));
 }
 
 extern "C" const ad_op_kernels ad_cuda_kernels_reshape = {reshape_forward_cuda, reshape_vjp_cuda, reshape_jvp_cuda};

@@ -6,6 +6,7 @@
 // gradcheck's CPU sweep cannot run them. They go through ad_apply like every
 // op, flagged AD_OP_TO_CUDA / AD_OP_TO_CPU so the engine puts the output on
 // the other side.
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gpu_internal.h"
@@ -22,6 +23,50 @@ extern "C" ad_status ad_gpu_take_error(void)
     ad_status st = pending;
     pending = AD_OK;
     return st;
+}
+
+// ---- faults found by kernels (gpu_internal.h, ad_gpu_fault) ----
+static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
+static ad_gpu_fault *fault_record = NULL;   // on the device, made once, for the life of the process
+
+ad_gpu_fault *ad_gpu_fault_record(void)
+{
+    pthread_mutex_lock(&fault_lock);
+    if (!fault_record) {
+        void *p = ad_gpu_malloc(sizeof(ad_gpu_fault));
+        if (p && ad_gpu_memzero(p, sizeof(ad_gpu_fault)) == AD_OK) fault_record = (ad_gpu_fault *)p;
+        else ad_gpu_free(p);
+    }
+    ad_gpu_fault *r = fault_record;
+    pthread_mutex_unlock(&fault_lock);
+    return r;
+}
+
+ad_status ad_gpu_take_fault(void)
+{
+    pthread_mutex_lock(&fault_lock);
+    ad_gpu_fault *r = fault_record;
+    pthread_mutex_unlock(&fault_lock);
+    if (!r) return AD_OK;   // no kernel that checks has run
+    // Not counted as a copy to the host: it follows one, and the device is idle by then.
+    ad_gpu_fault f;
+    if (AD_CUDA_CHECK(cudaMemcpy(&f, r, sizeof f, cudaMemcpyDeviceToHost)) != AD_OK) return AD_ERR_DEVICE;
+    if (f.code == AD_GPU_FAULT_NONE) return AD_OK;
+    ad_gpu_memzero(r, sizeof f);
+    const ad_op *op = ad_op_at(f.op);
+    const char *who = op ? op->name : "?", *when = "(found on the GPU by the forward pass, reported at the next copy to "
+                                                  "the host)";
+    switch (f.code) {
+    case AD_GPU_FAULT_CLASS_INDEX:
+        return ad_fail(AD_ERR_ARG, "%s: target %g at [%lld] is not a class index in 0..%lld %s", who, f.value,
+                       (long long)f.index, (long long)f.limit - 1, when);
+    case AD_GPU_FAULT_NEGATIVE_WEIGHT:
+        return ad_fail(AD_ERR_ARG, "%s: class weight %g of the target at [%lld] is negative %s", who, f.value,
+                       (long long)f.index, when);
+    case AD_GPU_FAULT_ALL_IGNORED:
+        return ad_fail(AD_ERR_ARG, "%s: every target is ignored (or weighs 0): the mean is undefined %s", who, when);
+    }
+    return ad_fail(AD_ERR_DEVICE, "%s: unknown fault %d recorded on the GPU", who, (int)f.code);
 }
 
 extern "C" ad_status ad_gpu_memzero(void *p, size_t bytes)
@@ -77,7 +122,7 @@ static ad_status to_host_infer(ad_node *const *in, int n_in, const ad_params *p,
 // ---- to_device: x (host) -> y (device), y = x ----
 static ad_status to_device_forward(ad_node *o)
 {
-    return AD_CUDA_CHECK(cudaMemcpy(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyHostToDevice));
+    return AD_GPU_MEMCPY(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyHostToDevice);
 }
 
 // gin (host) += gout (device): bring gout over, then add on the host.
@@ -90,7 +135,7 @@ static void to_device_vjp1(const ad_node *o, int slot, const void *gout, void *g
         ad_gpu_note(ad_fail(AD_ERR_NOMEM, "to_device: vjp: no host memory for %lld elements", (long long)n));
         return;
     }
-    if (AD_CUDA_CHECK(cudaMemcpy(tmp, gout, bytes_of(&o->value), cudaMemcpyDeviceToHost)) == AD_OK) {
+    if (AD_GPU_MEMCPY(tmp, gout, bytes_of(&o->value), cudaMemcpyDeviceToHost) == AD_OK) {
         AD_DISPATCH(o->value.dtype, {
             T *g = (T *)gin;
             const T *t = (const T *)tmp;
@@ -109,14 +154,15 @@ static void to_device_jvp(ad_node *o, int k)
     for (int d = 0; d < k; d++) {
         const void *tx = ad_tangent_row(o->in[0], d);
         void *t = ad_tangent_row(o, d);
-        ad_gpu_note(tx ? AD_CUDA_CHECK(cudaMemcpy(t, tx, row, cudaMemcpyHostToDevice)) : ad_gpu_memzero(t, row));
+        ad_gpu_note(tx ? AD_GPU_MEMCPY(t, tx, row, cudaMemcpyHostToDevice) : ad_gpu_memzero(t, row));
     }
 }
 
 // ---- to_host: x (device) -> y (host), y = x ----
 static ad_status to_host_forward(ad_node *o)
 {
-    return AD_CUDA_CHECK(cudaMemcpy(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyDeviceToHost));
+    ad_status st = AD_GPU_MEMCPY(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyDeviceToHost);
+    return st == AD_OK ? ad_gpu_take_fault() : st;
 }
 
 // gin (device) += gout (host): send gout over, then add on the device.
@@ -129,7 +175,7 @@ static void to_host_vjp1(const ad_node *o, int slot, const void *gout, void *gin
         ad_gpu_note(AD_ERR_DEVICE);
         return;
     }
-    ad_status st = AD_CUDA_CHECK(cudaMemcpy(tmp, gout, bytes, cudaMemcpyHostToDevice));
+    ad_status st = AD_GPU_MEMCPY(tmp, gout, bytes, cudaMemcpyHostToDevice);
     if (st == AD_OK) st = ad_gpu_add_into((ad_dtype)o->value.dtype, gin, tmp, o->value.size);
     ad_gpu_note(st);
     ad_gpu_free(tmp);
@@ -142,7 +188,7 @@ static void to_host_jvp(ad_node *o, int k)
     for (int d = 0; d < k; d++) {
         const void *tx = ad_tangent_row(o->in[0], d);
         void *t = ad_tangent_row(o, d);
-        if (tx) ad_gpu_note(AD_CUDA_CHECK(cudaMemcpy(t, tx, row, cudaMemcpyDeviceToHost)));
+        if (tx) ad_gpu_note(AD_GPU_MEMCPY(t, tx, row, cudaMemcpyDeviceToHost));
         else memset(t, 0, row);
     }
 }

@@ -12,19 +12,10 @@
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
-#include "ad_gpu.h"
 #include "ad_kernel_util.h"
 #include "ad_nn.h"
 
 static double at(const ad_node *n, int64_t i) { return ad_value_at(n, i); }
-
-/* n's value where the host can read it: n's own, or a host copy of a GPU
- * node's (into *copy, for the caller to free). NULL with the error set. */
-static const ad_tensor *host_values(const ad_node *n, ad_tensor **copy)
-{
-    if (n->value.device == AD_CPU) return &n->value;
-    return *copy = ad_gpu_tensor_to_host(&n->value);
-}
 
 static ad_status ce_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
 {
@@ -47,12 +38,18 @@ static ad_status ce_infer(ad_node *const *in, int n_in, const ad_params *p, int 
                        ad_shape_str(&in[2]->value, st, sizeof st), (long long)C);
     if (p->reduction != AD_REDUCE_MEAN && p->reduction != AD_REDUCE_SUM)
         return ad_fail(AD_ERR_ARG, "cross_entropy: reduction %d is neither mean nor sum", p->reduction);
-    /* The targets and weights are checked here, on the host: on the GPU
-     * they are copied over first (N + C numbers), so a bad target is this
-     * clear error there too, not an out-of-bounds read in a kernel. */
-    ad_tensor *copy[2] = {NULL, NULL};
-    const ad_tensor *tv_of = host_values(in[1], &copy[0]), *w_of = n_in == 3 ? host_values(in[2], &copy[1]) : NULL;
-    ad_status status = tv_of && (n_in < 3 || w_of) ? AD_OK : ad_last_status();
+    /* The targets and weights are checked here when they are on the host.
+     * On the GPU the forward kernel checks them (gpu/loss.cu): copying
+     * them here would wait for the device every step. A bad target there
+     * is the same error, reported at the next copy to the host. */
+    if (t->device == AD_CUDA) {
+        *nd = 0;
+        *dt = (ad_dtype)x->dtype;
+        (void)sh;
+        return AD_OK;
+    }
+    const ad_tensor *tv_of = t, *w_of = n_in == 3 ? &in[2]->value : NULL;
+    ad_status status = AD_OK;
     double wsum = 0;
     for (int64_t n = 0; n < N && status == AD_OK; n++) {
         double tv = ad_tensor_get(tv_of, n);
@@ -66,8 +63,6 @@ static ad_status ce_infer(ad_node *const *in, int n_in, const ad_params *p, int 
         if (!(w >= 0)) status = ad_fail(AD_ERR_ARG, "cross_entropy: class weight %g of class %g is negative", w, tv);
         wsum += w;
     }
-    ad_tensor_free(copy[0]);
-    ad_tensor_free(copy[1]);
     if (status != AD_OK) return status;
     if (p->reduction == AD_REDUCE_MEAN && !(wsum > 0))
         return ad_fail(AD_ERR_ARG, "cross_entropy: every target is ignored (or weighs 0): the mean is undefined");

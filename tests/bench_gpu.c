@@ -5,8 +5,14 @@
  *      layer, forward and forward + backward, in GFLOP/s;
  *   3. one LeNet-5 training step (forward, backward, Adam) at batch 64 and
  *      256 on synthetic data, in ms and images/s.
+ *      With it, what one step asks of the device (ad_gpu_counters): kernel
+ *      launches, cuBLAS gemms, and copies each way (a copy to the host is a
+ *      host sync).
  * Every figure is the mean over repeats after warm-up, timed around
- * ad_gpu_synchronize. Without a GPU it says why and exits 77 (skipped). */
+ * ad_gpu_synchronize. Without a GPU it says why and exits 77 (skipped).
+ * --lenet-only runs part 3 alone (the launch counts, on the CPU emulation of
+ * CUDA too, where parts 1 and 2 would take hours). */
+#include <getopt.h>
 #include <gsl/gsl_rng.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,11 +122,13 @@ static void bench_lenet_step(gsl_rng *rng, int64_t B)
     for (int64_t i = 0; i < B; i++) ad_set_value_at(yh, i, (double)gsl_rng_uniform_int(rng, 10));
     ad_mark mk = ad_context_mark(ctx);
     int reps = 200;
+    ad_gpu_counters c0 = {0};
     double t0 = 0;
     for (int r = -10; r < reps; r++) {
         if (r == 0) {
             ad_gpu_synchronize();
             t0 = now();
+            c0 = ad_gpu_counters_now();
         }
         /* as lenet does it: send the batch, train, read the loss back */
         ad_node *x = ad_to_device(ctx, xh), *y = ad_to_device(ctx, yh);
@@ -132,14 +140,34 @@ static void bench_lenet_step(gsl_rng *rng, int64_t B)
     }
     if (ad_gpu_synchronize() != AD_OK) die("lenet step");
     double s = (now() - t0) / reps;
+    ad_gpu_counters c1 = ad_gpu_counters_now();
     printf("  batch %-4lld %8.3f ms per step %10.0f images/s  (%.2f s per 60,000-image epoch, without the test pass)\n",
            (long long)B, 1e3 * s, (double)B / s, 60000.0 / (double)B * s);
+    printf("             per step: %.0f kernel launches, %.0f cuBLAS gemms, %.0f copies to the device, %.0f to the host "
+           "(host syncs), %.0f on the device\n",
+           (double)(c1.kernel_launches - c0.kernel_launches) / reps, (double)(c1.gemm_calls - c0.gemm_calls) / reps,
+           (double)(c1.copies_to_device - c0.copies_to_device) / reps,
+           (double)(c1.copies_to_host - c0.copies_to_host) / reps,
+           (double)(c1.copies_on_device - c0.copies_on_device) / reps);
     ad_optimizer_free(opt);
     ad_context_free(ctx);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    static const struct option longopts[] = {{"lenet-only", no_argument, NULL, 'l'}, {NULL, 0, NULL, 0}};
+    bool lenet_only = false;
+    for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
+        if (c != 'l') {
+            fprintf(stderr, "usage: bench_gpu [--lenet-only]\n");
+            return 2;
+        }
+        lenet_only = true;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "bench_gpu: unexpected argument '%s'\nusage: bench_gpu [--lenet-only]\n", argv[optind]);
+        return 2;
+    }
     if (!ad_gpu_available()) {
         printf("SKIP: no GPU benchmarks: %s\n", ad_last_error());
         return 77;
@@ -148,19 +176,21 @@ int main(void)
     printf("GPU: %s\n", ad_gpu_describe(info, sizeof info));
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     gsl_rng_set(rng, 1);
-    bench_matmul(rng);
-    printf("\nconv2d, float32 (im2col + one cuBLAS SGEMM per pass); GFLOP/s counts 2·N·K·P·Q·C·R·S per pass\n");
-    printf("  %-44s %12s %16s %12s %16s\n", "layer", "forward", "", "fwd+bwd", "(3 passes)");
-    for (int64_t B = 64; B <= 256; B *= 4) {
-        int64_t x1[] = {B, 1, 28, 28}, w1[] = {6, 1, 5, 5}, x2[] = {B, 6, 14, 14}, w2[] = {16, 6, 5, 5};
-        char l1[64], l2[64];
-        snprintf(l1, sizeof l1, "conv1 x (%lld,1,28,28) w (6,1,5,5) pad 2", (long long)B);
-        snprintf(l2, sizeof l2, "conv2 x (%lld,6,14,14) w (16,6,5,5)", (long long)B);
-        bench_conv(rng, l1, x1, w1, 2);
-        bench_conv(rng, l2, x2, w2, 0);
+    if (!lenet_only) {
+        bench_matmul(rng);
+        printf("\nconv2d, float32 (im2col + one cuBLAS SGEMM per pass); GFLOP/s counts 2·N·K·P·Q·C·R·S per pass\n");
+        printf("  %-44s %12s %16s %12s %16s\n", "layer", "forward", "", "fwd+bwd", "(3 passes)");
+        for (int64_t B = 64; B <= 256; B *= 4) {
+            int64_t x1[] = {B, 1, 28, 28}, w1[] = {6, 1, 5, 5}, x2[] = {B, 6, 14, 14}, w2[] = {16, 6, 5, 5};
+            char l1[64], l2[64];
+            snprintf(l1, sizeof l1, "conv1 x (%lld,1,28,28) w (6,1,5,5) pad 2", (long long)B);
+            snprintf(l2, sizeof l2, "conv2 x (%lld,6,14,14) w (16,6,5,5)", (long long)B);
+            bench_conv(rng, l1, x1, w1, 2);
+            bench_conv(rng, l2, x2, w2, 0);
+        }
+        int64_t xb[] = {64, 64, 56, 56}, wb[] = {64, 64, 3, 3};
+        bench_conv(rng, "x (64,64,56,56) w (64,64,3,3) pad 1", xb, wb, 1);
     }
-    int64_t xb[] = {64, 64, 56, 56}, wb[] = {64, 64, 3, 3};
-    bench_conv(rng, "x (64,64,56,56) w (64,64,3,3) pad 1", xb, wb, 1);
     printf("\nLeNet-5 training step on the GPU (send batch, forward, backward, Adam, receive loss), float32\n");
     bench_lenet_step(rng, 64);
     bench_lenet_step(rng, 256);

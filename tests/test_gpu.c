@@ -76,6 +76,37 @@ static void test_round_trip(void **state)
     }
 }
 
+/* The counters count what ran: one launch for an elementwise op, one gemm
+ * for a matmul, one copy each way for a send and a receive. */
+static void test_counters_count_what_ran(void **state)
+{
+    (void)state;
+    int64_t shape[2] = {2, 2};
+    ad_context *ctx = ad_context_new();
+    ad_set_grad_enabled(ctx, false);
+    ad_node *xh = ad_constant(ctx, AD_FLOAT32, 2, shape, (double[]){1, 2, 3, 4});
+    ad_gpu_counters c0 = ad_gpu_counters_now();
+    ad_node *x = ad_to_device(ctx, xh);
+    ad_gpu_counters c1 = ad_gpu_counters_now();
+    assert_int_equal(c1.copies_to_device - c0.copies_to_device, 1);
+    assert_int_equal(c1.copies_to_host - c0.copies_to_host, 0);
+    ad_node *y = ad_mul(ctx, x, x);
+    ad_gpu_counters c2 = ad_gpu_counters_now();
+    assert_int_equal(c2.kernel_launches - c1.kernel_launches, 1);
+    assert_int_equal(c2.gemm_calls - c1.gemm_calls, 0);
+    ad_node *z = ad_matmul(ctx, y, x);
+    ad_gpu_counters c3 = ad_gpu_counters_now();
+    assert_int_equal(c3.gemm_calls - c2.gemm_calls, 1);
+    ad_node *zh = ad_to_host(ctx, z);
+    ad_gpu_counters c4 = ad_gpu_counters_now();
+    assert_int_equal(c4.copies_to_host - c3.copies_to_host, 1);
+    assert_int_equal(c4.kernel_launches - c3.kernel_launches, 0);
+    /* (x∘x)·x = [[1,4],[9,16]]·[[1,2],[3,4]] */
+    assert_close(ad_value_at(zh, 0), 13, 0);
+    assert_close(ad_value_at(zh, 3), 82, 0);
+    ad_context_free(ctx);
+}
+
 /* A mismatched copy is a shape error naming both shapes. */
 static void test_copy_shape_mismatch(void **state)
 {
@@ -385,13 +416,73 @@ static void test_gpu_errors_name_the_op(void **state)
     assert_non_null(strstr(ad_last_error(), "log"));
     assert_non_null(strstr(ad_last_error(), "[1]"));
     assert_non_null(strstr(ad_last_error(), "on the GPU"));
-    int64_t sl[2] = {2, 3}, st[1] = {2};
+    ad_context_free(ctx);
+}
+
+/* Targets on the GPU are checked by the forward kernel, not copied to the
+ * host (a wait for the device every step): a bad one is the op's error at
+ * the next copy to the host, named as on the CPU, the loss is NaN, and the
+ * error is reported once. */
+static ad_node *gpu_ce(ad_context *ctx, const double *targets, const double *weights, int red, int64_t ignore)
+{
+    int64_t sl[2] = {2, 3}, st[1] = {2}, sw[1] = {3};
     ad_node *logits = ad_to_device(ctx, ad_constant(ctx, AD_FLOAT32, 2, sl, (double[]){1, 2, 3, 4, 5, 6}));
-    ad_node *targets = ad_to_device(ctx, ad_constant(ctx, AD_FLOAT32, 1, st, (double[]){2, 7}));
+    ad_node *t = ad_to_device(ctx, ad_constant(ctx, AD_FLOAT32, 1, st, targets));
+    ad_node *w = weights ? ad_to_device(ctx, ad_constant(ctx, AD_FLOAT32, 1, sw, weights)) : NULL;
+    ad_node *loss = ad_cross_entropy(ctx, logits, t, w, red, ignore);
+    assert_non_null(loss);
+    return loss;
+}
+
+static void test_gpu_bad_targets_reported_at_receive(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_gpu_counters c0 = ad_gpu_counters_now();
+    ad_node *loss = gpu_ce(ctx, (double[]){2, 7}, NULL, AD_REDUCE_MEAN, -1);
+    ad_gpu_counters c1 = ad_gpu_counters_now();
+    assert_int_equal(c1.copies_to_host - c0.copies_to_host, 0);   /* no wait for the device to check them */
     ad_clear_error();
-    assert_null(ad_cross_entropy(ctx, logits, targets, NULL, AD_REDUCE_MEAN, -1));
+    assert_null(ad_to_host(ctx, loss));
     assert_int_equal(ad_last_status(), AD_ERR_ARG);
-    assert_non_null(strstr(ad_last_error(), "target 7 at [1] is not a class index in 0..2"));
+    assert_non_null(strstr(ad_last_error(), "cross_entropy: target 7 at [1] is not a class index in 0..2"));
+    assert_non_null(strstr(ad_last_error(), "found on the GPU"));
+    /* reported once: the loss itself comes back, NaN */
+    ad_node *h = ad_to_host(ctx, loss);
+    assert_non_null(h);
+    assert_true(isnan(ad_value_scalar(h)));
+    /* a fractional target, a negative one, NaN */
+    for (int i = 0; i < 3; i++) {
+        double bad[3] = {1.5, -2, NAN};   /* (-1 is ignore_index here: ignored, as on the CPU) */
+        ad_node *l = gpu_ce(ctx, (double[]){0, bad[i]}, NULL, AD_REDUCE_SUM, -1);
+        ad_clear_error();
+        if (ad_to_host(ctx, l)) fail_msg("bad target %g came back without an error", bad[i]);
+        assert_non_null(strstr(ad_last_error(), "at [1] is not a class index in 0..2"));
+    }
+    /* the ignored target is no error; a negative class weight is; all ignored under mean is */
+    ad_node *ok = ad_to_host(ctx, gpu_ce(ctx, (double[]){2, 7}, NULL, AD_REDUCE_MEAN, 7));
+    assert_non_null(ok);
+    double lse = log(exp(1.0) + exp(2.0) + exp(3.0));
+    assert_close(ad_value_scalar(ok), lse - 3, 1e-6);
+    ad_node *neg = gpu_ce(ctx, (double[]){0, 1}, (double[]){1, -2, 1}, AD_REDUCE_MEAN, -1);
+    ad_clear_error();
+    assert_int_equal(ad_gpu_synchronize(), AD_ERR_ARG);   /* a synchronize reports it too */
+    assert_non_null(strstr(ad_last_error(), "cross_entropy: class weight -2 of the target at [1] is negative"));
+    (void)neg;
+    ad_node *all = gpu_ce(ctx, (double[]){1, 1}, NULL, AD_REDUCE_MEAN, 1);
+    ad_clear_error();
+    assert_null(ad_to_host(ctx, all));
+    assert_non_null(strstr(ad_last_error(), "every target is ignored"));
+    /* the first bad sample is the one named, as on the CPU */
+    int64_t sl[2] = {300, 2}, st[1] = {300};
+    double *tv = calloc(300, sizeof(double));
+    tv[299] = 5, tv[260] = 9, tv[17] = 3;
+    ad_node *big = ad_cross_entropy(ctx, ad_to_device(ctx, ad_constant(ctx, AD_FLOAT64, 2, sl, NULL)),
+                                    ad_to_device(ctx, ad_constant(ctx, AD_FLOAT64, 1, st, tv)), NULL, AD_REDUCE_MEAN, -1);
+    free(tv);
+    ad_clear_error();
+    assert_null(ad_to_host(ctx, big));
+    assert_non_null(strstr(ad_last_error(), "target 3 at [17] is not a class index in 0..1"));
     ad_context_free(ctx);
 }
 
@@ -418,12 +509,14 @@ int main(void)
     const struct CMUnitTest gpu[] = {
         cmocka_unit_test(test_every_op_has_cuda_kernels),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_counters_count_what_ran),
         cmocka_unit_test(test_copy_shape_mismatch),
         cmocka_unit_test(test_allocator_reuses_blocks),
         cmocka_unit_test(test_every_cuda_op_matches_cpu),
         cmocka_unit_test(test_optimizers_on_gpu_match_cpu),
         cmocka_unit_test(test_small_cnn_trains_the_same_on_both),
         cmocka_unit_test(test_gpu_errors_name_the_op),
+        cmocka_unit_test(test_gpu_bad_targets_reported_at_receive),
         cmocka_unit_test(test_gradcheck_every_op_on_gpu),
     };
     if (!ad_gpu_available()) {
