@@ -11,17 +11,11 @@ enum { THREADS = 256, BLOCK_MIN_LEN = 256 };
 
 template <typename T> __global__ void reduce_block(const T *x, T *y, int64_t len, int64_t inner, double s)
 {
-    __shared__ double part[THREADS];
     int64_t out = blockIdx.x, a = out / inner, i = out % inner;
     double acc = 0;
     for (int64_t l = threadIdx.x; l < len; l += blockDim.x) acc += x[(a * len + l) * inner + i];
-    part[threadIdx.x] = acc;
-    __syncthreads();
-    for (int w = THREADS / 2; w > 0; w /= 2) {
-        if ((int)threadIdx.x < w) part[threadIdx.x] += part[threadIdx.x + w];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) y[out] = (T)(s * part[0]);
+    double total = ad_gpu_block_sum(acc);   // launched with AD_GPU_BLOCK_SUM threads
+    if (threadIdx.x == 0) y[out] = (T)(s * total);
 }
 
 template <typename T> __global__ void reduce_thread(const T *x, T *y, int64_t n_out, int64_t len, int64_t inner, double s)
@@ -56,7 +50,7 @@ static ad_status reduce_into(const ad_node *o, const void *x, void *y)
     int64_t n_out = outer * inner;
     AD_DISPATCH(o->value.dtype, {
         if (len >= BLOCK_MIN_LEN && n_out <= INT32_MAX)
-            AD_LAUNCH((unsigned)n_out, THREADS, reduce_block<T>)((const T *)x, (T *)y, len, inner, s);
+            AD_LAUNCH((unsigned)n_out, AD_GPU_BLOCK_SUM, reduce_block<T>)((const T *)x, (T *)y, len, inner, s);
         else
             AD_LAUNCH(ad_gpu_blocks(n_out, THREADS), THREADS, reduce_thread<T>)((const T *)x, (T *)y, n_out, len, inner, s);
     });

@@ -107,6 +107,26 @@ static void test_counters_count_what_ran(void **state)
     ad_context_free(ctx);
 }
 
+/* A sum over a long axis takes the one-block path (a block per output,
+ * its threads summing strided, then a tree): it matches the CPU's. */
+static void test_long_reductions_match_cpu(void **state)
+{
+    (void)state;
+    int64_t shape[2] = {3, 1000};
+    ad_context *ctx = ad_context_new();
+    ad_set_grad_enabled(ctx, false);
+    ad_node *xh = ad_constant(ctx, AD_FLOAT64, 2, shape, NULL);
+    for (int64_t i = 0; i < 3000; i++) ad_set_value_at(xh, i, sin(0.37 * (double)i));
+    for (int axis = -1; axis <= 1; axis++) {   /* all, rows (len 3: the thread path), columns (len 1000) */
+        ad_node *cpu = ad_sum(ctx, xh, axis < 0 ? AD_ALL_AXES : axis, false);
+        ad_node *gpu = ad_to_host(ctx, ad_sum(ctx, ad_to_device(ctx, xh), axis < 0 ? AD_ALL_AXES : axis, false));
+        assert_non_null(gpu);
+        assert_int_equal(ad_value(gpu).size, ad_value(cpu).size);
+        for (int64_t i = 0; i < ad_value(cpu).size; i++) assert_close(ad_value_at(gpu, i), ad_value_at(cpu, i), 1e-11);
+    }
+    ad_context_free(ctx);
+}
+
 /* A mismatched copy is a shape error naming both shapes. */
 static void test_copy_shape_mismatch(void **state)
 {
@@ -510,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_every_op_has_cuda_kernels),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_counters_count_what_ran),
+        cmocka_unit_test(test_long_reductions_match_cpu),
         cmocka_unit_test(test_copy_shape_mismatch),
         cmocka_unit_test(test_allocator_reuses_blocks),
         cmocka_unit_test(test_every_cuda_op_matches_cpu),
