@@ -307,7 +307,10 @@ ad_status ad_check_context(const ad_context *ctx, const char *who);
 bool ad_buffer_finite(const void *data, ad_dtype dt, int64_t n, int64_t *bad);
 /* The same for data laid out as t (t's value, or a grad of t's shape), on
  * either device: a GPU buffer is copied to the host to look. bad and
- * bad_value (may be NULL): the first non-finite element and its value. */
-bool ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double *bad_value);
+ * bad_value (may be NULL): the first non-finite element and its value.
+ * AD_FINITE, AD_NOT_FINITE, or AD_FINITE_UNKNOWN when the copy from the GPU
+ * failed (its error set: a kernel's fault, reported at that copy). */
+enum { AD_FINITE_UNKNOWN = -1, AD_NOT_FINITE = 0, AD_FINITE = 1 };
+int ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double *bad_value);
 
 #endif

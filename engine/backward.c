@@ -54,8 +54,10 @@ static ad_status check_finite_grad(const ad_node *consumer, int slot, int rows, 
     for (int r = 0; r < rows; r++) {
         int64_t bad;
         double bad_value;
-        if (ad_values_finite(&in->value, (const char *)gin + r * in_row, &bad, &bad_value)) continue;
-        bool made = ad_values_finite(&consumer->value, (const char *)gout + r * out_row, NULL, NULL);
+        int f = ad_values_finite(&in->value, (const char *)gin + r * in_row, &bad, &bad_value);
+        if (f == AD_FINITE) continue;
+        if (f == AD_FINITE_UNKNOWN) return ad_last_status();   /* the copy from the GPU failed: its error */
+        bool made = ad_values_finite(&consumer->value, (const char *)gout + r * out_row, NULL, NULL) == AD_FINITE;
         char ix[64], sh[64], row[48] = "";
         if (rows > 1) snprintf(row, sizeof row, ", cotangent %d of the block", r);
         return ad_fail(AD_ERR_NONFINITE,

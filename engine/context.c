@@ -1057,7 +1057,7 @@ bool ad_buffer_finite(const void *data, ad_dtype dt, int64_t n, int64_t *bad)
     return true;
 }
 
-bool ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double *bad_value)
+int ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double *bad_value)
 {
     int64_t where = 0;
     bool ok;
@@ -1067,7 +1067,7 @@ bool ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double
         view.data = (void *)data;
         view.owns_data = 0;
         ad_tensor *host = ad_gpu_tensor_to_host(&view);
-        if (!host) return true;   /* the GPU's error is set, and the next op reports it */
+        if (!host) return AD_FINITE_UNKNOWN;
         ok = ad_buffer_finite(host->data, (ad_dtype)host->dtype, host->size, &where);
         if (!ok && bad_value) *bad_value = ad_tensor_get(host, where);
         ad_tensor_free(host);
@@ -1076,7 +1076,7 @@ bool ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double
         if (!ok && bad_value) *bad_value = buffer_get(data, (ad_dtype)t->dtype, where);
     }
     if (!ok && bad) *bad = where;
-    return ok;
+    return ok ? AD_FINITE : AD_NOT_FINITE;
 }
 
 ad_node *ad_find_nonfinite(ad_context *ctx)
@@ -1085,10 +1085,15 @@ ad_node *ad_find_nonfinite(ad_context *ctx)
     materialize_all(ctx);
     for (uint32_t id = 0; id < ctx->n_nodes; id++) {
         ad_node *n = node_at(ctx, id);
-        if (ad_values_finite(&n->value, n->value.data, NULL, NULL)) continue;
+        int f = ad_values_finite(&n->value, n->value.data, NULL, NULL);
+        if (f == AD_FINITE_UNKNOWN) return NULL;   /* the copy's error is set */
+        if (f == AD_FINITE) continue;
         bool inputs_finite = true;
-        for (int s = 0; s < n->n_in; s++)
-            inputs_finite = inputs_finite && ad_values_finite(&n->in[s]->value, n->in[s]->value.data, NULL, NULL);
+        for (int s = 0; s < n->n_in && inputs_finite; s++) {
+            f = ad_values_finite(&n->in[s]->value, n->in[s]->value.data, NULL, NULL);
+            if (f == AD_FINITE_UNKNOWN) return NULL;
+            inputs_finite = f == AD_FINITE;
+        }
         if (inputs_finite) return ad_handle_of(n);
     }
     return NULL;
@@ -1494,10 +1499,12 @@ static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const a
          * where to look. */
         int64_t bad;
         double bad_value;
-        if (!ad_values_finite(&out->value, out->value.data, &bad, &bad_value)) {
+        int f = ad_values_finite(&out->value, out->value.data, &bad, &bad_value);
+        if (f == AD_FINITE_UNKNOWN) goto fail;   /* the copy from the GPU failed: its error is the op's */
+        if (f == AD_NOT_FINITE) {
             int from = -1;
             for (int s = 0; s < n_in && from < 0; s++)
-                if (!ad_values_finite(&in[s]->value, in[s]->value.data, NULL, NULL)) from = s;
+                if (ad_values_finite(&in[s]->value, in[s]->value.data, NULL, NULL) != AD_FINITE) from = s;
             report_nonfinite(out, bad, bad_value, from);
             goto fail;
         }

@@ -504,6 +504,17 @@ static void test_gpu_bad_targets_reported_at_receive(void **state)
     assert_null(ad_to_host(ctx, big));
     assert_non_null(strstr(ad_last_error(), "target 3 at [17] is not a class index in 0..1"));
     ad_context_free(ctx);
+    /* check-finite mode copies each output to the host: the op itself fails, with the same message */
+    ctx = ad_context_new();
+    ad_set_check_finite(ctx, true);
+    int64_t sl2[2] = {2, 3}, st2[1] = {2};
+    ad_node *logits = ad_to_device(ctx, ad_constant(ctx, AD_FLOAT32, 2, sl2, (double[]){1, 2, 3, 4, 5, 6}));
+    ad_node *t = ad_to_device(ctx, ad_constant(ctx, AD_FLOAT32, 1, st2, (double[]){2, 7}));
+    ad_clear_error();
+    assert_null(ad_cross_entropy(ctx, logits, t, NULL, AD_REDUCE_MEAN, -1));
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "cross_entropy: target 7 at [1] is not a class index in 0..2"));
+    ad_context_free(ctx);
 }
 
 /* A build with CUDA has a CUDA kernel (forward, vjp, jvp) for every op in
