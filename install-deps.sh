@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   meson ninja-build pkg-config gcc     # build
-  g++                                  # tests: the headers from C++ (tests/test_cpp.cpp)
+  g++                                  # tests: the headers from C++ (tests/test_cpp.cpp); gpu/sim (-Dgpu_sim=true)
   libgsl-dev libopenblas-dev zlib1g-dev libcjson-dev libseccomp-dev
   libcmocka-dev                        # tests
   graphviz                             # renders the --dot pictures
