@@ -238,7 +238,9 @@ static void host_reads_device(void)
 static void kernel_overruns(void)
 {
     float *d = device_floats(256);   // 1 KiB: the data ends at the guard page
+    float *next = device_floats(256);   // a neighbour, where the overrun would land without the guard page
     AD_LAUNCH(1, 64, overrun_kernel)(d, (int64_t)256);
+    (void)next;
 }
 static void launch_on_freed(void)
 {
