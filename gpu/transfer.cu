@@ -119,10 +119,60 @@ static ad_status to_host_infer(ad_node *const *in, int n_in, const ad_params *p,
     return copy_infer("to_host", AD_CUDA, in, nd, sh, dt);
 }
 
+// ---- sends without waiting ----
+// cudaMemcpy from pageable host memory (a node's value) waits for the
+// device to finish everything queued before it: a send at the start of a
+// training step would wait for the whole previous step. From page-locked
+// memory, cudaMemcpyAsync queues the copy and returns. So a send goes
+// through one of a ring of page-locked staging buffers: the host data is
+// copied in, the copy to the device queued, and an event recorded after it;
+// a buffer is filled again only once its event says its last copy is done
+// (STAGING_SLOTS sends later). A send too large for a slot, or where
+// page-locked memory cannot be had, is a plain cudaMemcpy.
+enum { STAGING_SLOTS = 4, STAGING_BYTES = 4 << 20 };
+static struct {
+    char *buf;
+    cudaEvent_t copied;   // recorded after the slot's last copy
+    bool in_use;
+} staging[STAGING_SLOTS];
+static int staging_next;
+static pthread_mutex_t staging_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static ad_status send_to_device(void *dst, const void *src, size_t bytes)
+{
+    if (bytes > STAGING_BYTES) return AD_GPU_MEMCPY(dst, src, bytes, cudaMemcpyHostToDevice);
+    pthread_mutex_lock(&staging_lock);
+    int i = staging_next;
+    if (!staging[i].buf) {
+        void *p = NULL;
+        cudaEvent_t e = NULL;
+        if (cudaMallocHost(&p, STAGING_BYTES) != cudaSuccess ||
+            cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
+            (void)cudaGetLastError();   // not an error: the plain copy below still works
+            if (p) cudaFreeHost(p);
+            pthread_mutex_unlock(&staging_lock);
+            return AD_GPU_MEMCPY(dst, src, bytes, cudaMemcpyHostToDevice);
+        }
+        staging[i].buf = (char *)p;
+        staging[i].copied = e;
+    }
+    staging_next = (i + 1) % STAGING_SLOTS;
+    ad_status st = staging[i].in_use ? AD_CUDA_CHECK(cudaEventSynchronize(staging[i].copied)) : AD_OK;
+    if (st == AD_OK) {
+        memcpy(staging[i].buf, src, bytes);
+        ad_gpu_count_copy(cudaMemcpyHostToDevice);
+        st = AD_CUDA_CHECK(cudaMemcpyAsync(dst, staging[i].buf, bytes, cudaMemcpyHostToDevice, 0));
+    }
+    if (st == AD_OK) st = AD_CUDA_CHECK(cudaEventRecord(staging[i].copied, 0));
+    staging[i].in_use = st == AD_OK;
+    pthread_mutex_unlock(&staging_lock);
+    return st;
+}
+
 // ---- to_device: x (host) -> y (device), y = x ----
 static ad_status to_device_forward(ad_node *o)
 {
-    return AD_GPU_MEMCPY(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyHostToDevice);
+    return send_to_device(o->value.data, o->in[0]->value.data, bytes_of(&o->value));
 }
 
 // gin (host) += gout (device): bring gout over, then add on the host.
@@ -154,7 +204,7 @@ static void to_device_jvp(ad_node *o, int k)
     for (int d = 0; d < k; d++) {
         const void *tx = ad_tangent_row(o->in[0], d);
         void *t = ad_tangent_row(o, d);
-        ad_gpu_note(tx ? AD_GPU_MEMCPY(t, tx, row, cudaMemcpyHostToDevice) : ad_gpu_memzero(t, row));
+        ad_gpu_note(tx ? send_to_device(t, tx, row) : ad_gpu_memzero(t, row));
     }
 }
 

@@ -127,6 +127,37 @@ static void test_long_reductions_match_cpu(void **state)
     ad_context_free(ctx);
 }
 
+/* A send queues its copy from a ring of page-locked staging buffers and
+ * does not wait for the device: six sends in a row (the ring has four), each
+ * different, arrive intact. (The CPU emulation runs a queued copy as late as
+ * CUDA may, reading the staging buffer then: one refilled too early shows.) */
+static void test_sends_in_a_row_arrive_intact(void **state)
+{
+    (void)state;
+    enum { SENDS = 6, N = 300000 };   /* 1.2 MB each: a size class the cache is emptied of first */
+    ad_gpu_cache_release();
+    int64_t shape[1] = {N};
+    ad_context *ctx = ad_context_new();
+    ad_set_grad_enabled(ctx, false);
+    ad_node *h[SENDS], *d[SENDS];
+    for (int i = 0; i < SENDS; i++) {
+        h[i] = ad_constant(ctx, AD_FLOAT32, 1, shape, NULL);
+        for (int64_t j = 0; j < N; j += 997) ad_set_value_at(h[i], j, (double)(i + 1));
+    }
+    ad_gpu_counters c0 = ad_gpu_counters_now();
+    for (int i = 0; i < SENDS; i++) assert_non_null(d[i] = ad_to_device(ctx, h[i]));
+    ad_gpu_counters c1 = ad_gpu_counters_now();
+    assert_int_equal(c1.copies_to_device - c0.copies_to_device, SENDS);
+    assert_int_equal(c1.copies_to_host - c0.copies_to_host, 0);
+    for (int i = 0; i < SENDS; i++) {
+        ad_node *back = ad_to_host(ctx, d[i]);
+        assert_non_null(back);
+        for (int64_t j = 0; j < N; j += 997) assert_close(ad_value_at(back, j), (double)(i + 1), 0);
+        assert_close(ad_value_at(back, 1), 0, 0);
+    }
+    ad_context_free(ctx);
+}
+
 /* A mismatched copy is a shape error naming both shapes. */
 static void test_copy_shape_mismatch(void **state)
 {
@@ -542,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_counters_count_what_ran),
         cmocka_unit_test(test_long_reductions_match_cpu),
+        cmocka_unit_test(test_sends_in_a_row_arrive_intact),
         cmocka_unit_test(test_copy_shape_mismatch),
         cmocka_unit_test(test_allocator_reuses_blocks),
         cmocka_unit_test(test_every_cuda_op_matches_cpu),

@@ -83,6 +83,21 @@ cudaError_t cudaFree(void *ptr);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes);
 
+/* Page-locked host memory, streams and events. The emulated device finishes
+ * every call before it returns, so an asynchronous copy is a synchronous one
+ * and an event is always complete; what is checked is the use: the copy's
+ * pointers as for cudaMemcpy, an event recorded before it is waited on. */
+typedef struct ad_sim_stream *cudaStream_t;
+typedef struct ad_sim_event *cudaEvent_t;
+enum { cudaEventDefault = 0, cudaEventDisableTiming = 2 };
+cudaError_t cudaMallocHost(void **ptr, size_t bytes);
+cudaError_t cudaFreeHost(void *ptr);
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+
 /* ---- launching: AD_LAUNCH(grid, block, kernel)(args...) in gpu_internal.h ----
  * The kernel runs for every (block, thread) of the geometry, one at a time;
  * `thread` is called with the built-in variables set. Before it runs, the

@@ -73,6 +73,7 @@ void die(const char *fmt, ...)
 }
 
 std::recursive_mutex device_lock;   // recursive: cuBLAS's emulation calls the copy checks
+void run_queued();                   // the copies cudaMemcpyAsync queued (below)
 thread_local cudaError_t last_error = cudaSuccess;
 
 cudaError_t fail(cudaError_t e)
@@ -451,6 +452,7 @@ cublasStatus_t gemm(const char *call, cublasHandle_t h, cublasOperation_t ta, cu
                     const T *alpha, const T *A, int lda, const T *B, int ldb, const T *beta, T *C, int ldc, Gemm blas)
 {
     std::lock_guard<std::recursive_mutex> g(device_lock);
+    run_queued();
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
     auto is_op = [](cublasOperation_t o) { return o == CUBLAS_OP_N || o == CUBLAS_OP_T; };
     int ar = ta == CUBLAS_OP_N ? m : k, ac = ta == CUBLAS_OP_N ? k : m;   // A as stored
@@ -503,6 +505,7 @@ void ad_sim_launch(const ad_sim_kernel &k, void (*thread)(void *), void *closure
 {
     std::lock_guard<std::recursive_mutex> g(device_lock);
     init_locked();
+    run_queued();
     if (config_error(k)) {
         fail(cudaErrorInvalidConfiguration);
         return;
@@ -558,7 +561,12 @@ cudaError_t cudaRuntimeGetVersion(int *version)
     *version = CUDART_VERSION;
     return cudaSuccess;
 }
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }   // every call here has finished when it returns
+cudaError_t cudaDeviceSynchronize(void)
+{
+    std::lock_guard<std::recursive_mutex> g(device_lock);
+    run_queued();   // every other call has finished when it returns
+    return cudaSuccess;
+}
 cudaError_t cudaGetLastError(void)
 {
     cudaError_t e = last_error;
@@ -618,6 +626,7 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes)
 cudaError_t cudaFree(void *ptr)
 {
     std::lock_guard<std::recursive_mutex> g(device_lock);
+    run_queued();   // cudaFree waits for the device
     if (!ptr) return cudaSuccess;
     auto it = live.find((uintptr_t)ptr);
     if (it == live.end()) return fail(cudaErrorInvalidDevicePointer);
@@ -629,9 +638,10 @@ cudaError_t cudaFree(void *ptr)
     return cudaSuccess;
 }
 
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+namespace {
+// A copy checked as cudaMemcpy checks it, and done if `run`.
+cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, bool run)
 {
-    std::lock_guard<std::recursive_mutex> g(device_lock);
     init_locked();
     if (bytes == 0) return cudaSuccess;
     if (!dst || !src) return fail(cudaErrorInvalidValue);
@@ -647,6 +657,7 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
             bytes, (int)kind, bytes);
     if ((!dst_dev && in_arena(dst)) || (!src_dev && in_arena(src)))
         die("cudaMemcpy(%p, %p, %zu bytes, kind %d): the host side is device memory", dst, src, bytes, (int)kind);
+    if (!run) return cudaSuccess;
     device_window w("cudaMemcpy");
     for (const void *p : {(const void *)dst, src})
         if (const allocation *a = allocation_of(p, 0)) open_allocation(a);
@@ -654,9 +665,37 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
     return cudaSuccess;
 }
 
+// Copies queued by cudaMemcpyAsync run as late as CUDA lets them: just
+// before the next call that uses the device or waits for it. Their source is
+// read then, as a GPU reads it then, so a caller that refills a staging
+// buffer before the copy from it is done sends the new data, and shows it.
+struct queued_copy {
+    void *dst;
+    const void *src;
+    size_t bytes;
+    cudaMemcpyKind kind;
+};
+std::vector<queued_copy> queued;
+
+void run_queued()
+{
+    std::vector<queued_copy> q;
+    q.swap(queued);
+    for (const queued_copy &c : q) copy(c.dst, c.src, c.bytes, c.kind, true);
+}
+}   // namespace
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
+{
+    std::lock_guard<std::recursive_mutex> g(device_lock);
+    run_queued();
+    return copy(dst, src, bytes, kind, true);
+}
+
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes)
 {
     std::lock_guard<std::recursive_mutex> g(device_lock);
+    run_queued();
     if (bytes == 0) return cudaSuccess;
     if (!ptr || !allocation_of(ptr, bytes)) {
         if (ptr && !in_arena(ptr)) die("cudaMemset(%p, %d, %zu): not device memory", ptr, value, bytes);
@@ -665,6 +704,59 @@ cudaError_t cudaMemset(void *ptr, int value, size_t bytes)
     device_window w("cudaMemset");
     open_allocation(allocation_of(ptr, bytes));
     memset(ptr, value, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void **ptr, size_t bytes)
+{
+    if (!ptr) return fail(cudaErrorInvalidValue);
+    *ptr = malloc(bytes ? bytes : 1);   // host memory like any other, here
+    return *ptr ? cudaSuccess : fail(cudaErrorMemoryAllocation);
+}
+cudaError_t cudaFreeHost(void *ptr)
+{
+    std::lock_guard<std::recursive_mutex> g(device_lock);
+    run_queued();   // cudaFreeHost waits for the device
+    if (in_arena(ptr)) return fail(cudaErrorInvalidValue);
+    free(ptr);
+    return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream)
+{
+    std::lock_guard<std::recursive_mutex> g(device_lock);
+    if (stream) return fail(cudaErrorInvalidValue);   // gpu/ uses the default stream only
+    cudaError_t e = copy(dst, src, bytes, kind, false);
+    if (e == cudaSuccess && bytes) queued.push_back({dst, src, bytes, kind});
+    return e;
+}
+
+struct ad_sim_event {
+    bool recorded;
+};
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned flags)
+{
+    if (!event || (flags & ~2u)) return fail(cudaErrorInvalidValue);
+    *event = new ad_sim_event{false};
+    return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
+{
+    if (!event || stream) return fail(cudaErrorInvalidValue);
+    event->recorded = true;
+    return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t event)
+{
+    if (!event) return fail(cudaErrorInvalidValue);
+    // CUDA returns at once for an event never recorded; here it is a bug in the caller's bookkeeping
+    if (!event->recorded) die("cudaEventSynchronize on an event that was never recorded");
+    std::lock_guard<std::recursive_mutex> g(device_lock);
+    run_queued();   // everything queued before the event (and after: the emulator keeps no finer order)
+    return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t event)
+{
+    delete event;
     return cudaSuccess;
 }
 
