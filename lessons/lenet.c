@@ -10,8 +10,12 @@
  * --device cuda follows the lecture's three steps: the parameters are made
  * on the host and sent once (ad_leaf_to_device); each minibatch is gathered
  * on the host and sent (ad_to_device); the network, the loss, backward and
- * the optimizer step run on the GPU; the loss (one number per step) and the
- * test logits are received (ad_to_host). */
+ * the optimizer step run on the GPU; the test logits are received
+ * (ad_to_host). The loss, one number per step, is added into a log on the
+ * device and the log received once an epoch (on a terminal, also for the
+ * progress line every 20 steps): a receive waits for the device to finish
+ * all it was given, and one every step would keep the host from queueing
+ * the next step while the GPU works on this one. */
 #include <errno.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -299,6 +303,29 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Steps [from, to) of epoch e (0-based): true if every loss is finite, else
+ * false, saying where training diverged (a learning rate far too large): not
+ * NaN with exit 0. */
+static bool losses_finite(const double *step_loss, int64_t steps, int e, int64_t from, int64_t to, double lr)
+{
+    for (int64_t s = from; s < to; s++)
+        if (!isfinite(step_loss[e * steps + s])) {
+            fprintf(stderr, "\nlenet: the training loss is %g at epoch %d, step %lld: training diverged (learning rate "
+                            "%g; try a smaller --lr)\n", step_loss[e * steps + s], e + 1, (long long)s + 1, lr);
+            return false;
+        }
+    return true;
+}
+
+/* The first `count` losses of the GPU's log (float32, on the device) into
+ * step_loss: one receive. */
+static bool receive_losses(ad_tensor *host, const ad_tensor *log, double *step_loss, int64_t count)
+{
+    if (ad_gpu_tensor_copy(host, log) != AD_OK) return false;
+    for (int64_t s = 0; s < count; s++) step_loss[s] = ad_tensor_get(host, s);
+    return true;
+}
+
 static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double t0)
 {
     double el = now() - t0, rate = done / (el > 0 ? el : 1e-9), eta = (double)(total - done) / (rate > 0 ? rate : 1);
@@ -356,6 +383,7 @@ int main(int argc, char **argv)
     ad_optimizer *opt = NULL;
     int64_t *order = NULL;
     double *loss_curve = NULL, *acc_curve = NULL, *step_loss = NULL;
+    ad_tensor *loss_log = NULL, *loss_log_host = NULL;   /* the GPU's per-step losses, and their host copy */
     FILE *csv = NULL;
     ad_context *ctx = ad_context_new();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -382,6 +410,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "lenet: %s\n", ad_last_error());
         goto out;
     }
+    if (gpu) {
+        int64_t sl[1] = {steps};
+        loss_log_host = ad_tensor_new(AD_FLOAT32, 1, sl);   /* LeNet is float32 (lenet_model.c) */
+        if (!loss_log_host || !(loss_log = ad_gpu_tensor_to_device(loss_log_host))) {
+            fprintf(stderr, "lenet: the loss log on the GPU: %s\n", ad_last_error());
+            goto out;
+        }
+    }
     ad_mark mark = ad_context_mark(ctx);
     order = malloc((size_t)N * sizeof *order);
     loss_curve = calloc((size_t)o.epochs, sizeof(double)), acc_curve = calloc((size_t)o.epochs, sizeof(double));
@@ -405,7 +441,12 @@ int main(int argc, char **argv)
     double total_time = 0;
     for (int e = 0; e < o.epochs; e++) {
         double t0 = now(), sum_loss = 0;
+        double *epoch_loss = step_loss + e * steps;
         ad_shuffle(order, N, rng);
+        if (gpu && ad_gpu_memzero(loss_log->data, (size_t)steps * sizeof(float)) != AD_OK) {
+            fprintf(stderr, "lenet: %s\n", ad_last_error());
+            goto out;
+        }
         for (int64_t s = 0; s < steps; s++) {
             int64_t n = N - s * B < B ? N - s * B : B;
             int64_t sx[] = {n, 1, 28, 28}, sy[] = {n};
@@ -421,23 +462,34 @@ int main(int argc, char **argv)
                 y = ad_to_device(ctx, y);
             }
             ad_node *loss = ad_cross_entropy(ctx, lenet_forward(&m, ctx, x), y, NULL, AD_REDUCE_MEAN, -1);
-            ad_node *loss_host = NULL;
             if (!loss || ad_backward(ctx, loss) != AD_OK || ad_optimizer_step(opt) != AD_OK ||
-                !(loss_host = on_host(ctx, loss))) {
+                (gpu && ad_gpu_add_into(AD_FLOAT32, (float *)loss_log->data + s, ad_value(loss).data, 1) != AD_OK)) {
                 fprintf(stderr, "\nlenet: %s\n", ad_last_error());
                 goto out;
             }
-            step_loss[e * steps + s] = ad_value_scalar(loss_host);
-            if (!isfinite(step_loss[e * steps + s])) {   /* diverged (a learning rate far too large): say so, not NaN with exit 0 */
-                fprintf(stderr, "\nlenet: the training loss is %g at epoch %d, step %lld: training diverged (learning "
-                                "rate %g; try a smaller --lr)\n", step_loss[e * steps + s], e + 1, (long long)s + 1, o.lr);
-                goto out;
+            if (!gpu) {   /* on the CPU the loss is at hand: a run that diverges stops at once */
+                epoch_loss[s] = ad_value_scalar(loss);
+                if (!losses_finite(step_loss, steps, e, s, s + 1, o.lr)) goto out;
             }
-            sum_loss += step_loss[e * steps + s] * (double)n;
             ad_optimizer_zero_grad(opt);
             ad_context_rewind(ctx, mark);
-            if (tty && (s % 20 == 0 || s == steps - 1)) progress(e + 1, o.epochs, (s + 1) * B < N ? (s + 1) * B : N, N, sum_loss / (double)((s + 1) * B < N ? (s + 1) * B : N), t0);
+            if (tty && (s % 20 == 0 || s == steps - 1)) {
+                if (gpu && !receive_losses(loss_log_host, loss_log, epoch_loss, s + 1)) {
+                    fprintf(stderr, "\nlenet: %s\n", ad_last_error());
+                    goto out;
+                }
+                int64_t done = (s + 1) * B < N ? (s + 1) * B : N;
+                double sum = 0;
+                for (int64_t k = 0; k <= s; k++) sum += epoch_loss[k] * (double)(N - k * B < B ? N - k * B : B);
+                progress(e + 1, o.epochs, done, N, sum / (double)done, t0);
+            }
         }
+        if (gpu && !receive_losses(loss_log_host, loss_log, epoch_loss, steps)) {
+            fprintf(stderr, "\nlenet: %s\n", ad_last_error());
+            goto out;
+        }
+        if (!losses_finite(step_loss, steps, e, 0, steps, o.lr)) goto out;
+        for (int64_t s = 0; s < steps; s++) sum_loss += epoch_loss[s] * (double)(N - s * B < B ? N - s * B : B);
         double secs = now() - t0;
         total_time += secs;
         loss_curve[e] = sum_loss / (double)N;
@@ -483,6 +535,7 @@ out:
     free(loss_curve);
     free(acc_curve);
     free(step_loss);
+    ad_tensor_free(loss_log), ad_tensor_free(loss_log_host);
     ad_optimizer_free(opt);
     if (rng) gsl_rng_free(rng);
     ad_context_free(ctx);

@@ -390,6 +390,10 @@ static void test_lenet_learns(void **state)
         assert_int_equal(run(cmd, out, sizeof out), 0);
         assert_non_null(strstr(out, "on the GPU: "));
         assert_non_null(strstr(out, "epoch  1  train loss"));
+        /* the losses come back once an epoch there: a diverged run still names its first bad step */
+        snprintf(cmd, sizeof cmd, "%s --device cuda --lr 1e30 --epochs 1 --limit 512 --out t_gpu 2>&1", prog("LENET"));
+        assert_int_equal(run(cmd, out, sizeof out), 1);
+        assert_non_null(strstr(out, "at epoch 1, step 2: training diverged"));
         assert_int_equal(system("rm -rf t_gpu"), 0);
     } else {
         snprintf(cmd, sizeof cmd, "%s --device cuda 2>&1", prog("LENET"));
