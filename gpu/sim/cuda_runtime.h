@@ -83,10 +83,12 @@ cudaError_t cudaFree(void *ptr);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemset(void *ptr, int value, size_t bytes);
 
-/* Page-locked host memory, streams and events. The emulated device finishes
- * every call before it returns, so an asynchronous copy is a synchronous one
- * and an event is always complete; what is checked is the use: the copy's
- * pointers as for cudaMemcpy, an event recorded before it is waited on. */
+/* Page-locked host memory, asynchronous copies and events (the default
+ * stream only). A copy queued by cudaMemcpyAsync runs as late as CUDA lets
+ * it: just before the next call that uses the device or waits for it
+ * (cudaEventSynchronize, cudaDeviceSynchronize, a copy, a launch), reading
+ * its source then, so a source reused too early shows. Its pointers are
+ * checked as cudaMemcpy's, and an event must be recorded before a wait. */
 typedef struct ad_sim_stream *cudaStream_t;
 typedef struct ad_sim_event *cudaEvent_t;
 enum { cudaEventDefault = 0, cudaEventDisableTiming = 2 };

@@ -17,7 +17,9 @@
 //     block must reach the same __syncthreads;
 //   - a fault in device memory says which kernel, block and thread, or which
 //     host code, made it, then dies as the fault would (under ASan, with
-//     ASan's report).
+//     ASan's report);
+//   - a cudaMemcpyAsync runs as late as CUDA allows, reading its source
+//     then: a staging buffer refilled before its copy ran sends the new data.
 //
 // How: a block's threads run one after another on one CPU thread. A kernel
 // whose first launch never reached __syncthreads runs each thread as a plain
