@@ -37,9 +37,11 @@ ad_status ad_gpu_cublas_check(cublasStatus_t s, const char *call, const char *fi
 extern ad_gpu_counters ad_gpu_counts;
 static inline void ad_gpu_count(uint64_t *c) { __atomic_fetch_add(c, 1, __ATOMIC_RELAXED); }
 
-/* cudaMemcpy, counted by direction, its error an engine error naming the call site. */
+/* cudaMemcpy, counted by direction, its error an engine error naming the
+ * call site. A copy to the host waits for the device, so after one a fault a
+ * kernel recorded is reported (ad_gpu_copied, ad_gpu_fault below). */
 #define AD_GPU_MEMCPY(dst, src, bytes, kind)                                                                           \
-    (ad_gpu_count_copy(kind), AD_CUDA_CHECK(cudaMemcpy((dst), (src), (bytes), (kind))))
+    ad_gpu_copied((kind), (ad_gpu_count_copy(kind), AD_CUDA_CHECK(cudaMemcpy((dst), (src), (bytes), (kind)))))
 static inline void ad_gpu_count_copy(cudaMemcpyKind kind)
 {
     if (kind == cudaMemcpyHostToDevice) ad_gpu_count(&ad_gpu_counts.copies_to_device);
@@ -115,6 +117,11 @@ ad_gpu_fault *ad_gpu_fault_record(void);
 /* Read the fault record after a copy to the host: AD_OK, or the recorded
  * fault as an engine error (and the record cleared). */
 ad_status ad_gpu_take_fault(void);
+/* A copy's status, st, and then, for a copy to the host that worked, the fault record's. */
+static inline ad_status ad_gpu_copied(cudaMemcpyKind kind, ad_status st)
+{
+    return st == AD_OK && kind == cudaMemcpyDeviceToHost ? ad_gpu_take_fault() : st;
+}
 
 /* Broadcasting (ad_bcast, the CPU's strides): output element io reads a at
  * ia and b at ib. */

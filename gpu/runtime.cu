@@ -187,8 +187,7 @@ extern "C" ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src)
                                                   : (dst->device == AD_CUDA ? cudaMemcpyHostToDevice
                                                                               : cudaMemcpyHostToHost);
     size_t bytes = (size_t)src->size * ad_dtype_size((ad_dtype)src->dtype);
-    ad_status st = AD_GPU_MEMCPY(dst->data, src->data, bytes, kind);
-    return st == AD_OK && kind == cudaMemcpyDeviceToHost ? ad_gpu_take_fault() : st;
+    return AD_GPU_MEMCPY(dst->data, src->data, bytes, kind);
 }
 
 extern "C" ad_tensor *ad_gpu_tensor_to_device(const ad_tensor *host)

@@ -185,14 +185,15 @@ static void to_device_vjp1(const ad_node *o, int slot, const void *gout, void *g
         ad_gpu_note(ad_fail(AD_ERR_NOMEM, "to_device: vjp: no host memory for %lld elements", (long long)n));
         return;
     }
-    if (AD_GPU_MEMCPY(tmp, gout, bytes_of(&o->value), cudaMemcpyDeviceToHost) == AD_OK) {
+    ad_status st = AD_GPU_MEMCPY(tmp, gout, bytes_of(&o->value), cudaMemcpyDeviceToHost);
+    if (st == AD_OK) {
         AD_DISPATCH(o->value.dtype, {
             T *g = (T *)gin;
             const T *t = (const T *)tmp;
             for (int64_t i = 0; i < n; i++) g[i] += t[i];
         });
     } else {
-        ad_gpu_note(AD_ERR_DEVICE);
+        ad_gpu_note(st);
     }
     free(tmp);
 }
@@ -211,8 +212,7 @@ static void to_device_jvp(ad_node *o, int k)
 // ---- to_host: x (device) -> y (host), y = x ----
 static ad_status to_host_forward(ad_node *o)
 {
-    ad_status st = AD_GPU_MEMCPY(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyDeviceToHost);
-    return st == AD_OK ? ad_gpu_take_fault() : st;
+    return AD_GPU_MEMCPY(o->value.data, o->in[0]->value.data, bytes_of(&o->value), cudaMemcpyDeviceToHost);
 }
 
 // gin (device) += gout (host): send gout over, then add on the device.

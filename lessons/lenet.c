@@ -317,6 +317,17 @@ static bool losses_finite(const double *step_loss, int64_t steps, int e, int64_t
     return true;
 }
 
+/* Step s's minibatch size: B, or what is left of the N images at the last step. */
+static int64_t batch_of(int64_t s, int64_t N, int64_t B) { return N - s * B < B ? N - s * B : B; }
+
+/* Σ loss·(batch size) over the first `count` steps of an epoch: the loss summed over their images. */
+static double image_loss_sum(const double *epoch_loss, int64_t count, int64_t N, int64_t B)
+{
+    double sum = 0;
+    for (int64_t s = 0; s < count; s++) sum += epoch_loss[s] * (double)batch_of(s, N, B);
+    return sum;
+}
+
 /* The first `count` losses of the GPU's log (float32, on the device) into
  * step_loss: one receive. */
 static bool receive_losses(ad_tensor *host, const ad_tensor *log, double *step_loss, int64_t count)
@@ -440,7 +451,7 @@ int main(int argc, char **argv)
     }
     double total_time = 0;
     for (int e = 0; e < o.epochs; e++) {
-        double t0 = now(), sum_loss = 0;
+        double t0 = now();
         double *epoch_loss = step_loss + e * steps;
         ad_shuffle(order, N, rng);
         if (gpu && ad_gpu_memzero(loss_log->data, (size_t)steps * sizeof(float)) != AD_OK) {
@@ -448,7 +459,7 @@ int main(int argc, char **argv)
             goto out;
         }
         for (int64_t s = 0; s < steps; s++) {
-            int64_t n = N - s * B < B ? N - s * B : B;
+            int64_t n = batch_of(s, N, B);
             int64_t sx[] = {n, 1, 28, 28}, sy[] = {n};
             ad_node *x = ad_constant(ctx, AD_FLOAT32, 4, sx, NULL), *y = ad_constant(ctx, AD_FLOAT32, 1, sy, NULL);
             ad_tensor xv = ad_value(x), yv = ad_value(y);
@@ -479,9 +490,7 @@ int main(int argc, char **argv)
                     goto out;
                 }
                 int64_t done = (s + 1) * B < N ? (s + 1) * B : N;
-                double sum = 0;
-                for (int64_t k = 0; k <= s; k++) sum += epoch_loss[k] * (double)(N - k * B < B ? N - k * B : B);
-                progress(e + 1, o.epochs, done, N, sum / (double)done, t0);
+                progress(e + 1, o.epochs, done, N, image_loss_sum(epoch_loss, s + 1, N, B) / (double)done, t0);
             }
         }
         if (gpu && !receive_losses(loss_log_host, loss_log, epoch_loss, steps)) {
@@ -489,10 +498,9 @@ int main(int argc, char **argv)
             goto out;
         }
         if (!losses_finite(step_loss, steps, e, 0, steps, o.lr)) goto out;
-        for (int64_t s = 0; s < steps; s++) sum_loss += epoch_loss[s] * (double)(N - s * B < B ? N - s * B : B);
         double secs = now() - t0;
         total_time += secs;
-        loss_curve[e] = sum_loss / (double)N;
+        loss_curve[e] = image_loss_sum(epoch_loss, steps, N, B) / (double)N;
         acc_curve[e] = evaluate(&m, ctx, test_x, test_y, gpu);
         if (tty) fputc('\n', stderr);
         if (!o.json)

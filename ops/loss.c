@@ -17,6 +17,26 @@
 
 static double at(const ad_node *n, int64_t i) { return ad_value_at(n, i); }
 
+/* Every target t (N) a class index in 0..C-1 or ignore_index, its class
+ * weight (w (C), or none) not negative, and under mean some weight > 0. */
+static ad_status ce_check_targets(const ad_tensor *t, const ad_tensor *w, int64_t C, const ad_params *p)
+{
+    double wsum = 0;
+    for (int64_t n = 0; n < t->shape[0]; n++) {
+        double tv = ad_tensor_get(t, n);
+        if (tv == (double)p->ignore_index) continue;
+        if (tv != floor(tv) || tv < 0 || tv >= (double)C)
+            return ad_fail(AD_ERR_ARG, "cross_entropy: target %g at [%lld] is not a class index in 0..%lld", tv,
+                           (long long)n, (long long)C - 1);
+        double wt = w ? ad_tensor_get(w, (int64_t)tv) : 1.0;
+        if (!(wt >= 0)) return ad_fail(AD_ERR_ARG, "cross_entropy: class weight %g of class %g is negative", wt, tv);
+        wsum += wt;
+    }
+    if (p->reduction == AD_REDUCE_MEAN && !(wsum > 0))
+        return ad_fail(AD_ERR_ARG, "cross_entropy: every target is ignored (or weighs 0): the mean is undefined");
+    return AD_OK;
+}
+
 static ad_status ce_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
 {
     const ad_tensor *x = &in[0]->value, *t = &in[1]->value;
@@ -42,30 +62,8 @@ static ad_status ce_infer(ad_node *const *in, int n_in, const ad_params *p, int 
      * On the GPU the forward kernel checks them (gpu/loss.cu): copying
      * them here would wait for the device every step. A bad target there
      * is the same error, reported at the next copy to the host. */
-    if (t->device == AD_CUDA) {
-        *nd = 0;
-        *dt = (ad_dtype)x->dtype;
-        (void)sh;
-        return AD_OK;
-    }
-    const ad_tensor *tv_of = t, *w_of = n_in == 3 ? &in[2]->value : NULL;
-    ad_status status = AD_OK;
-    double wsum = 0;
-    for (int64_t n = 0; n < N && status == AD_OK; n++) {
-        double tv = ad_tensor_get(tv_of, n);
-        if (tv == (double)p->ignore_index) continue;
-        if (tv != floor(tv) || tv < 0 || tv >= (double)C) {
-            status = ad_fail(AD_ERR_ARG, "cross_entropy: target %g at [%lld] is not a class index in 0..%lld", tv,
-                         (long long)n, (long long)C - 1);
-            break;
-        }
-        double w = w_of ? ad_tensor_get(w_of, (int64_t)tv) : 1.0;
-        if (!(w >= 0)) status = ad_fail(AD_ERR_ARG, "cross_entropy: class weight %g of class %g is negative", w, tv);
-        wsum += w;
-    }
-    if (status != AD_OK) return status;
-    if (p->reduction == AD_REDUCE_MEAN && !(wsum > 0))
-        return ad_fail(AD_ERR_ARG, "cross_entropy: every target is ignored (or weighs 0): the mean is undefined");
+    if (t->device == AD_CPU && ce_check_targets(t, n_in == 3 ? &in[2]->value : NULL, C, p) != AD_OK)
+        return ad_last_status();
     *nd = 0;
     *dt = (ad_dtype)x->dtype;
     (void)sh;
