@@ -195,12 +195,6 @@ bool ad_node_is_leaf(const ad_node *n);            /* made by ad_variable, ad_co
 bool ad_node_in_context(const ad_context *ctx, const ad_node *n);
 const char *ad_node_op_name(const ad_node *n);   /* "leaf", "const", "add"... */
 
-/* ---- DOT export ---- */
-/* Write the graph of nodes reachable from root (all nodes if root NULL) in
- * Graphviz DOT: each node with its name, op, value, grad and tangent. */
-ad_status ad_dot_write(const ad_context *ctx, const ad_node *root, FILE *f);
-ad_status ad_dot_save(const ad_context *ctx, const ad_node *root, const char *path);
-
 #ifdef __cplusplus
 }
 #endif

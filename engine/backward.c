@@ -11,9 +11,9 @@
  * adjoints of intermediate nodes are recomputed fresh by every pass. */
 #include <stdlib.h>
 #include <string.h>
-#include "ad_gpu.h"
+#include "ad_device.h"
 #include "ad_internal.h"
-#include "ad_kernel_util.h"
+#include "ad_kernel.h"
 
 static const ad_op_kernels *kernels_of(const ad_node *n)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include "ad_gpu.h"
+#include "ad_device.h"
 #include "ad_internal.h"
 #include "ad_op.h"
 
@@ -1066,8 +1066,12 @@ int ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double 
         ad_tensor view = *t;
         view.data = (void *)data;
         view.owns_data = 0;
-        ad_tensor *host = ad_gpu_tensor_to_host(&view);
+        ad_tensor *host = ad_tensor_new((ad_dtype)t->dtype, t->ndim, t->shape);
         if (!host) return AD_FINITE_UNKNOWN;
+        if (ad_gpu_tensor_copy(host, &view) != AD_OK) {
+            ad_tensor_free(host);
+            return AD_FINITE_UNKNOWN;
+        }
         ok = ad_buffer_finite(host->data, (ad_dtype)host->dtype, host->size, &where);
         if (!ok && bad_value) *bad_value = ad_tensor_get(host, where);
         ad_tensor_free(host);

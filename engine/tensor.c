@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_tensor.h"
-#include "ad_gpu.h"
+#include "ad_device.h"
 
 /* A bound that keeps size * sizeof(double) far from overflow. */
 #define AD_MAX_ELEMENTS (INT64_C(1) << 40)

@@ -15,9 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "ad_graph.h"
-#include "ad_tensor.h"
-#include "ad_optim_math.h"
+#include "ad_device.h"       /* what the engine asks of the backend: memory, copies, device leaves */
+#include "ad_optim_math.h"   /* the optimizer steps on the device: ad_gpu_sgd_step, ad_gpu_adam_step */
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,9 +24,6 @@ extern "C" {
 
 /* Was the library built with the CUDA backend? (true does not mean a GPU is there.) */
 bool ad_gpu_built(void);
-/* Is a CUDA device usable now? false leaves the reason, starting "no GPU
- * found: ", in ad_last_error() (no driver, no device, or a build without CUDA). */
-bool ad_gpu_available(void);
 /* One line about the device, e.g. "NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB, CUDA runtime 13.0",
  * into buf. AD_ERR_DEVICE (buf gets the reason) when there is none. */
 ad_status ad_gpu_device_info(char *buf, size_t len);
@@ -41,8 +37,7 @@ const char *ad_gpu_describe(char *buf, size_t len);
  * handed out again, because cudaMalloc/cudaFree synchronise the device and
  * cost far more than a kernel. ad_gpu_free returns a block to the cache;
  * ad_gpu_cache_release gives every cached block back to CUDA. */
-void *ad_gpu_malloc(size_t bytes);            /* NULL + AD_ERR_DEVICE on failure (OOM included) */
-void ad_gpu_free(void *device_ptr);          /* NULL is fine */
+/* ad_gpu_malloc and ad_gpu_free: ad_device.h. */
 ad_status ad_gpu_cache_release(void);
 typedef struct ad_gpu_mem_stats {
     size_t in_use_bytes;      /* handed out, not yet freed (rounded to size classes) */
@@ -71,8 +66,6 @@ ad_gpu_counters ad_gpu_counters_now(void);
  * ad_gpu_tensor_free (device) or ad_tensor_free (host). */
 ad_tensor *ad_gpu_tensor_to_device(const ad_tensor *host);
 ad_tensor *ad_gpu_tensor_to_host(const ad_tensor *dev);
-/* Copy between two tensors of the same shape and dtype, any devices. */
-ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src);
 
 /* ---- graph nodes across devices ----
  * Copies as ops, so the gradient flows back across: y = to_device(x) is the
@@ -81,28 +74,6 @@ ad_status ad_gpu_tensor_copy(ad_tensor *dst, const ad_tensor *src);
  * inputs is on the GPU and runs the op's CUDA kernel (the op's .cuda slot). */
 ad_node *ad_to_device(ad_context *ctx, ad_node *x);   /* send:    x (CPU) -> same shape on the GPU */
 ad_node *ad_to_host(ad_context *ctx, ad_node *x);     /* receive: x (GPU) -> same shape on the CPU */
-
-/* A leaf on the GPU: a new variable (or constant) of ctx holding a copy of
- * the host leaf's value, requiring grad as it does. A model trained on the
- * GPU keeps its parameters there: made and initialised on the host, sent
- * once, updated in place by the optimizer. (engine/context.c) */
-ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host_leaf);
-
-/* ---- what the engine asks of the device (engine/context.c, backward.c) ---- */
-ad_status ad_gpu_memzero(void *device_ptr, size_t bytes);
-/* dst[i] += src[i] for n elements of dt on the device; src NULL adds 1 to each (a scalar seed). */
-ad_status ad_gpu_add_into(ad_dtype dt, void *dst, const void *src, int64_t n);
-/* vjp and jvp kernels return nothing, so a CUDA kernel that fails records
- * its error (message in ad_last_error) here; the engine collects it after
- * each GPU vjp/jvp. Returns the recorded status and clears it. */
-ad_status ad_gpu_take_error(void);
-
-/* The optimizer steps on a device parameter w (n elements of dt) with its
- * grad g, the state m, v float64 device arrays; the update of each element
- * is engine/ad_optim_math.h's, as on the CPU. */
-ad_status ad_gpu_sgd_step(ad_dtype dt, void *w, const void *g, double *m, int64_t n, const ad_optim_hyper *h);
-ad_status ad_gpu_adam_step(ad_dtype dt, void *w, const void *g, double *m, double *v, int64_t n,
-                           const ad_optim_hyper *h);
 
 /* Wait for all queued device work; reports an asynchronous kernel error. */
 ad_status ad_gpu_synchronize(void);

@@ -1,5 +1,5 @@
 // optim.cu: the optimizer steps on the GPU, each element updated by
-// engine/ad_optim_math.h, as on the CPU (SGD with momentum, Adam, AdamW, L2
+// engine/train/ad_optim_math.h, as on the CPU (SGD with momentum, Adam, AdamW, L2
 // weight decay; the state m, v in float64 whatever the parameter's dtype).
 #include "gpu_internal.h"
 

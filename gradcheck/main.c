@@ -53,7 +53,7 @@ static ad_cli cli = {
     .description = "Every check compares the engine's reverse-mode (vjp) and forward-mode (jvp) derivatives\n"
                    "with centered finite differences in float64. The reverse-mode Jacobian's rows come\n"
                    "from backward sweeps of a block of one-hot cotangents each (every vjp takes a block:\n"
-                   "ops/ad_op.h); block-vs-one checks a block against one cotangent at a time, the path\n"
+                   "engine/ad_op.h); block-vs-one checks a block against one cotangent at a time, the path\n"
                    "training takes (the library's default, Version B: each node pushes its increments\n"
                    "into its inputs).",
     .options = options,

@@ -1,35 +1,22 @@
-/* ad_kernel_util.h: helpers for writing op kernels once for both dtypes.
- *
- *   AD_DISPATCH(dtype, { T *y = out->value.data; ... });
- * runs the body with the typedef T = double or T = float. */
+/* ad_kernel_util.h: what several ops' kernels share: numpy broadcasting,
+ * reduction axes, and the shape plans of matmul, mse, linear and transpose,
+ * which the CPU kernels here and the CUDA kernels in gpu/ both read (the
+ * dtype helpers, AD_DISPATCH and friends, are the engine's: ad_kernel.h). */
 #ifndef AD_KERNEL_UTIL_H
 #define AD_KERNEL_UTIL_H
 
 #include "ad_kernel.h"
+#include "ad_op_builtin.h"
 
-#define AD_DISPATCH(dt, ...)                                                                                           \
-    do {                                                                                                               \
-        if ((dt) == AD_FLOAT32) {                                                                                      \
-            typedef float T;                                                                                           \
-            __VA_ARGS__                                                                                                \
-        } else {                                                                                                       \
-            typedef double T;                                                                                          \
-            __VA_ARGS__                                                                                                \
-        }                                                                                                              \
-    } while (0)
-
-/* Pointer to element i of a buffer of dtype dt. */
-static inline void *ad_elem_ptr(const void *base, int64_t i, ad_dtype dt)
-{
-    return (char *)base + (size_t)i * ad_dtype_size(dt);
-}
-
-/* Pointer to row `dir` of a node's tangent (NULL if it has none). */
-static inline void *ad_tangent_row(const ad_node *n, int dir)
-{
-    if (!n->tangent) return NULL;
-    return (char *)n->tangent + (size_t)dir * (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
-}
+/* An op's CUDA kernels, where the build has them: `.cuda = AD_CUDA_KERNELS(add)`
+ * points at `ad_cuda_kernels_add` (in gpu/), NULL in a build without CUDA. */
+#ifdef AD_HAVE_CUDA
+#define AD_DECLARE_CUDA(sym) extern const ad_op_kernels ad_cuda_kernels_##sym;
+#define AD_CUDA_KERNELS(sym) (&ad_cuda_kernels_##sym)
+#else
+#define AD_DECLARE_CUDA(sym)
+#define AD_CUDA_KERNELS(sym) NULL
+#endif
 
 /* numpy broadcasting of a binary op's inputs onto its output, padded to 4-d:
  * output element (i0,i1,i2,i3) reads a at sum_d i_d sa[d], b at sum_d i_d sb[d]

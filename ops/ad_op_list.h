@@ -1,5 +1,5 @@
 /* ad_op_list.h: every built-in op, once. Included with AD_OP_ENTRY defined
- * to generate the op enum and the registry table (ad_op.h, registry.c).
+ * to generate the op enum and symbols (ad_op_builtin.h, written by ops/meson.build) and the registry table (registry.c).
  * Add a line here and a `const ad_op ad_op_NAME` in the op's own file. */
 /* elementwise (ops/elementwise.c) */
 AD_OP_ENTRY(add)

@@ -6,6 +6,7 @@
 #define AD_OPS_H
 
 #include "ad_op.h"
+#include "ad_op_builtin.h"   /* the built-in ops: enum ad_op_id, ad_op_add ... */
 
 #ifdef __cplusplus
 extern "C" {

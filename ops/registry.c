@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_op.h"
+#include "ad_op_builtin.h"
 
 #define AD_OP_ENTRY(sym) &ad_op_##sym,
 static const ad_op *const builtin[] = {

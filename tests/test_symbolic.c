@@ -1,4 +1,4 @@
-/* test_symbolic.c: symbolic differentiation (engine/symbolic.c) against the
+/* test_symbolic.c: symbolic differentiation (engine/teach/symbolic.c) against the
  * engine's reverse mode at random points: the lectures' functions and random
  * formulas; the printed derivative, parsed back by the formula language,
  * gives the same numbers; the simplifier's output on small cases; expression

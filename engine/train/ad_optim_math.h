@@ -1,5 +1,5 @@
 /* ad_optim_math.h: one parameter element's optimizer update, written once
- * for the CPU (engine/optim.c) and the GPU (gpu/optim.cu). The state m, v
+ * for the CPU (engine/train/optim.c) and the GPU (gpu/optim.cu). The state m, v
  * is float64 whatever the parameter's dtype.
  *   L2 weight decay (SGD, Adam):  g ← g + λ·w         (the gradient of λ/2·‖w‖²)
  *   SGD with momentum:            m ← μ·m + g,  w ← w - lr·m
@@ -11,6 +11,8 @@
 #define AD_OPTIM_MATH_H
 
 #include <math.h>
+#include <stdint.h>
+#include "ad_tensor.h"
 
 #if defined(__CUDACC__)
 #define AD_OPT_HD __host__ __device__
@@ -44,6 +46,14 @@ AD_OPT_HD static inline double ad_adam_update(double w, double g, double *m, dou
     *v = h->beta2 * *v + (1 - h->beta2) * g * g;
     return w - h->lr * (*m / h->c1) / (sqrt(*v / h->c2) + h->eps);
 }
+
+/* The same steps over a whole parameter on the GPU, implemented by gpu/
+ * (gpu/optim.cu; AD_ERR_DEVICE in a build without CUDA): w (n elements of
+ * dt) with its grad g, the state m, v float64 device arrays; each element's
+ * update is the one above, as on the CPU. */
+ad_status ad_gpu_sgd_step(ad_dtype dt, void *w, const void *g, double *m, int64_t n, const ad_optim_hyper *h);
+ad_status ad_gpu_adam_step(ad_dtype dt, void *w, const void *g, double *m, double *v, int64_t n,
+                           const ad_optim_hyper *h);
 
 #ifdef __cplusplus
 }

@@ -123,6 +123,33 @@ static inline void ad_vjp_rows(ad_vjp_one_fn one, const ad_node *out, int slot, 
         ad_vjp_rows(one, out, slot, rows, gout, gin);                                            \
     }
 
+/* Writing a kernel once for both dtypes:
+ *   AD_DISPATCH(dtype, { T *y = out->value.data; ... });
+ * runs the body with the typedef T = double or T = float. */
+#define AD_DISPATCH(dt, ...)                                                                                           \
+    do {                                                                                                               \
+        if ((dt) == AD_FLOAT32) {                                                                                      \
+            typedef float T;                                                                                           \
+            __VA_ARGS__                                                                                                \
+        } else {                                                                                                       \
+            typedef double T;                                                                                          \
+            __VA_ARGS__                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+/* Pointer to element i of a buffer of dtype dt. */
+static inline void *ad_elem_ptr(const void *base, int64_t i, ad_dtype dt)
+{
+    return (char *)base + (size_t)i * ad_dtype_size(dt);
+}
+
+/* Pointer to row `dir` of a node's tangent (NULL if it has none). */
+static inline void *ad_tangent_row(const ad_node *n, int dir)
+{
+    if (!n->tangent) return NULL;
+    return (char *)n->tangent + (size_t)dir * (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
+}
+
 /* Arena memory (zeroed, 32-byte aligned) that lives as long as the node. */
 void *ad_node_alloc(ad_node *n, size_t bytes);
 /* GPU memory (zeroed) that lives as long as the node, for CUDA kernels that

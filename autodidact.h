@@ -10,6 +10,7 @@
 #include "ad_ops.h"
 #include "ad_nn.h"
 #include "ad_explain.h"
+#include "ad_dot.h"
 #include "ad_expr.h"
 #include "ad_symbolic.h"
 #include "ad_data.h"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_internal.h"
+#include "ad_dot.h"
 #include "ad_op.h"
 
 enum { DOT_MAX_SHOWN = 6 };

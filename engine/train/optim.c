@@ -6,9 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "ad_gpu.h"
 #include "ad_internal.h"
-#include "ad_kernel_util.h"
+#include "ad_device.h"
+#include "ad_kernel.h"
 #include "ad_optim_math.h"
 #include "ad_parallel.h"
 #include "ad_train.h"

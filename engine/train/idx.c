@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "ad_data.h"
-#include "ad_kernel_util.h"
+#include "ad_kernel.h"
 
 static uint32_t be32(const unsigned char *b)
 {
