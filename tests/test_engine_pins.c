@@ -247,59 +247,68 @@ static void test_finite_check_blames_exactly(void **state)
     assert_int_equal(ad_node_id(z), 5);
     assert_error(ad_backward(ctx, ad_sqrt(ctx, z)), "sqrt: its vjp for input 0 made a non-finite gradient inf at [] "
                                                     "of input () (node #5) from a finite output gradient");
-    /* a block: y = u*c, c = (1,1,1e300) a constant, rows (1,1,1) and (1,1,1e10):
-     * row 1's element [2] overflows; row 0's does not */
+    /* a block: y = u*c, c = (1,1,1e300) a constant, rows (1,1,1), (1,1,1e10),
+     * (1,1,1): row 1's element [2] overflows; rows 0 and 2 do not (a bad row
+     * in the middle, so that neither the first nor the last row is blamed by
+     * mistake) */
     ad_node *u = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1, 1, 1});   /* #7 */
     ad_node *c = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1, 1, 1e300});
     ad_node *y = ad_mul(ctx, u, c);
     assert_int_equal(ad_node_id(u), 7);
-    double gu[6] = {0};
-    const double rows2[6] = {1, 1, 1, 1, 1, 1e10};
-    assert_error(ad_backward_block(ctx, y, 2, rows2, 1, &u, (void *const[]){gu}),
+    double gu[12] = {0};
+    const double rows3[9] = {1, 1, 1, 1, 1, 1e10, 1, 1, 1};
+    assert_error(ad_backward_block(ctx, y, 3, rows3, 1, &u, (void *const[]){gu}),
                  "mul: its vjp for input 0 made a non-finite gradient inf at [2] of input (3) (node #7, cotangent 1 "
                  "of the block) from a finite output gradient");
-    /* ... and a non-finite cotangent in row 2 of 3, at [1]: passed on */
-    double gu3[9] = {0};
-    const double rows3[9] = {1, 1, 1, 2, 2, 2, 3, INFINITY, 3};
-    assert_error(ad_backward_block(ctx, y, 3, rows3, 1, &u, (void *const[]){gu3}),
-                 "mul: its vjp for input 0 passed on a non-finite gradient inf at [1] of input (3) (node #7, "
+    /* ... and a non-finite cotangent in row 2 of 4, at [0]: passed on */
+    const double rows4[12] = {1, 1, 1, 2, 2, 2, -INFINITY, 3, 3, 4, 4, 4};
+    memset(gu, 0, sizeof gu);   /* (the failed block left its inf in row 1: grads are added into) */
+    assert_error(ad_backward_block(ctx, y, 4, rows4, 1, &u, (void *const[]){gu}),
+                 "mul: its vjp for input 0 passed on a non-finite gradient -inf at [0] of input (3) (node #7, "
                  "cotangent 2 of the block) from its output's non-finite gradient");
     ad_context_free(ctx);
 }
 
 /* 7. The backward-pass counter (ctx->epoch, which marks the nodes a pass
- * touched) wraps: next_epoch then clears every mark, compact and full, so
- * that no node touched by an old pass numbered 1 (or never touched: mark
- * 0) looks touched by this one. Graph: x2 -> a2 = x2*x2 below graph G1
- * (x1 -> y1 = x1*x1 + x1, touched by pass 1), then y2 = a2*a2 above it. A
- * pass from y2 that took y1 for one of its own would stop early. */
+ * touched) wraps: next_epoch then clears every mark, compact and full, the
+ * newest node's included, so that no node touched by an old pass numbered 1
+ * (or never touched: mark 0) looks touched by this one. Graph: x2 -> a2 =
+ * x2*x2, then G1 (x1 -> y1 = x1*x1 + x1), then y2 = a2*a2 and t = y2 + y1
+ * (the newest), all touched by pass 1 from t. The pass that wraps starts
+ * from y2 (a stale mark on y1, between y2 and a2, would be taken for one of
+ * its own and stop the sweep early) or from t (a stale mark would keep an
+ * old adjoint instead of starting from 0). No zero_grad in between: leaves
+ * accumulate (d/dx1 = 7 from y1, d/dx2 = 4 x2^3 = 32 from y2), and an
+ * output's own grad is its seed, 1, whatever came before. */
 static void test_epoch_wrap(void **state)
 {
     (void)state;
-    for (int kind = KIND_COMPACT; kind <= KIND_FULL; kind++) {
-        ad_context *ctx = context_for(kind);
-        ad_node *x2 = ad_scalar(ctx, 2), *a2 = ad_mul(ctx, x2, x2);
-        ad_node *x1 = ad_scalar(ctx, 3), *y1 = ad_add(ctx, ad_mul(ctx, x1, x1), x1);
-        ad_node *y2 = ad_mul(ctx, a2, a2);
-        assert_int_equal(ad_backward(ctx, y1), AD_OK);   /* pass 1 */
-        assert_int_equal(ctx->epoch, 1);
-        assert_true(ad_grad_scalar(x1) == 7.0);
-        ctx->epoch = UINT32_MAX - 2;
-        /* passes UINT32_MAX-1, UINT32_MAX, then 1 again (the wrap), 2, 3, 4 */
-        ad_node *outs[] = {y2, y2, y2, y1, y2, y1};
-        for (int p = 0; p < 6; p++) {
-            ad_zero_grad(ctx);
-            assert_int_equal(ad_backward(ctx, outs[p]), AD_OK);
-            bool two = outs[p] == y2;
-            if (ad_grad_scalar(x2) != (two ? 32.0 : 0.0) || ad_grad_scalar(x1) != (two ? 0.0 : 7.0)) {
-                print_error("%s nodes, pass %d (epoch %u): dx2 %g, dx1 %g\n", kind_name[kind], p, ctx->epoch,
-                            ad_grad_scalar(x2), ad_grad_scalar(x1));
-                fail();
+    for (int kind = KIND_COMPACT; kind <= KIND_FULL; kind++)
+        for (int wrap_at_t = 0; wrap_at_t < 2; wrap_at_t++) {
+            ad_context *ctx = context_for(kind);
+            ad_node *x2 = ad_scalar(ctx, 2), *a2 = ad_mul(ctx, x2, x2);
+            ad_node *x1 = ad_scalar(ctx, 3), *y1 = ad_add(ctx, ad_mul(ctx, x1, x1), x1);
+            ad_node *y2 = ad_mul(ctx, a2, a2), *t = ad_add(ctx, y2, y1);
+            assert_int_equal(ad_backward(ctx, t), AD_OK);   /* pass 1 */
+            assert_int_equal(ctx->epoch, 1);
+            double g1 = 7, g2 = 32;
+            ctx->epoch = UINT32_MAX - 2;
+            /* passes UINT32_MAX-1 and UINT32_MAX, then 1 again (the wrap), 2, 3 */
+            ad_node *outs[] = {y1, y1, wrap_at_t ? t : y2, t, y2};
+            for (int p = 0; p < 5; p++) {
+                assert_int_equal(ad_backward(ctx, outs[p]), AD_OK);
+                if (outs[p] != y2) g1 += 7;
+                if (outs[p] != y1) g2 += 32;
+                if (ad_grad_scalar(x2) != g2 || ad_grad_scalar(x1) != g1 || ad_grad_scalar(outs[p]) != 1.0) {
+                    print_error("%s nodes, pass %d (epoch %u): dx2 %g (expected %g), dx1 %g (expected %g), "
+                                "output's grad %g\n", kind_name[kind], p, ctx->epoch, ad_grad_scalar(x2), g2,
+                                ad_grad_scalar(x1), g1, ad_grad_scalar(outs[p]));
+                    fail();
+                }
             }
+            assert_int_equal(ctx->epoch, 3);
+            ad_context_free(ctx);
         }
-        assert_int_equal(ctx->epoch, 4);
-        ad_context_free(ctx);
-    }
 }
 
 /* 8. The scalar fast path engages: ops on 0-d CPU nodes outside check-finite
