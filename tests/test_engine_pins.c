@@ -389,6 +389,56 @@ static void test_fast_path_engages(void **state)
     ad_context_free(ctx);
 }
 
+/* 9. The backward hook's steps, in order, for both sweeps: y = x*w + x
+ * (#0 x, #1 w, #2 m = x*w, #3 y). Push: each consumer from the top, its
+ * slots in order. Pull: each input from the top, its consumers newest first,
+ * `done` on the last contribution to it. */
+typedef struct step_log {
+    int n;
+    uint32_t consumer[8], input[8];
+    int slot[8];
+    bool done[8];
+} step_log;
+static void log_step(const ad_backward_step *st, void *user)
+{
+    step_log *l = user;
+    if (l->n < 8) {
+        l->consumer[l->n] = ad_node_id(st->consumer);
+        l->input[l->n] = ad_node_id(st->input);
+        l->slot[l->n] = st->slot;
+        l->done[l->n] = st->done;
+        assert_ptr_equal(ad_node_input(st->consumer, st->slot), st->input);
+    }
+    l->n++;
+}
+static void test_hook_steps_in_order(void **state)
+{
+    (void)state;
+    /* consumer, slot, input, done */
+    static const int push[4][4] = {{3, 0, 2, 0}, {3, 1, 0, 0}, {2, 0, 0, 0}, {2, 1, 1, 0}};
+    static const int pull[4][4] = {{3, 0, 2, 1}, {2, 1, 1, 1}, {3, 1, 0, 0}, {2, 0, 0, 1}};
+    for (int variant = 0; variant < 2; variant++) {
+        ad_context *ctx = ad_context_new();
+        ad_node *x = ad_scalar(ctx, 3), *w = ad_scalar(ctx, 5);
+        ad_node *y = ad_add(ctx, ad_mul(ctx, x, w), x);
+        step_log l = {0};
+        ad_backward_opts o = {variant ? AD_BACKWARD_PULL : AD_BACKWARD_PUSH, NULL, log_step, &l};
+        assert_int_equal(ad_backward_ex(ctx, y, &o), AD_OK);
+        assert_int_equal(l.n, 4);
+        const int(*want)[4] = variant ? pull : push;
+        for (int i = 0; i < 4; i++) {
+            if ((int)l.consumer[i] != want[i][0] || l.slot[i] != want[i][1] || (int)l.input[i] != want[i][2] ||
+                l.done[i] != (want[i][3] != 0)) {
+                print_error("%s step %d: #%u slot %d -> #%u done %d\n", variant ? "pull" : "push", i, l.consumer[i],
+                            l.slot[i], l.input[i], l.done[i]);
+                fail();
+            }
+        }
+        assert_true(ad_grad_scalar(x) == 6.0 && ad_grad_scalar(w) == 3.0);
+        ad_context_free(ctx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_finite_check_blames_exactly),
         cmocka_unit_test(test_epoch_wrap),
         cmocka_unit_test(test_fast_path_engages),
+        cmocka_unit_test(test_hook_steps_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

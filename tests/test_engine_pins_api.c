@@ -443,6 +443,28 @@ static void test_tensor_messages(void **state)
     assert_string_equal(ad_dtype_name(AD_FLOAT64), "float64");
 }
 
+/* ad_find_nonfinite: the first node whose value is not finite although its
+ * inputs are (not a later one passing it on), node 0 included; NULL when
+ * every value is finite. */
+static void test_find_nonfinite(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 0.0);
+    assert_null(ad_find_nonfinite(ctx));
+    ad_node *a = ad_log(ctx, x);   /* -inf, made here */
+    ad_node *b = ad_mul(ctx, a, a);   /* inf, passed on */
+    assert_non_null(b);
+    assert_non_null(ad_scalar(ctx, NAN));   /* later: not the first */
+    assert_ptr_equal(ad_find_nonfinite(ctx), a);
+    ad_context_free(ctx);
+    ctx = ad_context_new();
+    ad_node *n = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){1, INFINITY});
+    assert_non_null(ad_log(ctx, x = ad_scalar(ctx, 0.0)));
+    assert_ptr_equal(ad_find_nonfinite(ctx), n);   /* node 0, a leaf */
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_node_by_id_boundaries),
         cmocka_unit_test(test_no_grad_and_node_grads),
         cmocka_unit_test(test_tensor_messages),
+        cmocka_unit_test(test_find_nonfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
