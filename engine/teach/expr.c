@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "ad_expr.h"
-#include "ad_ops.h"
+#include "ad_op.h"
 
 /* E_POW: x^c, c a constant; E_POWV: a^b with a variable exponent b, built
  * as exp(b·log a) (a > 0 at the point, else a domain error). */
@@ -600,6 +600,22 @@ static ad_status check_domain(const ad_expr *e, const e_node *x, ad_node *const 
                    v, what);
 }
 
+/* Apply the registered op `name` (one of the parser's function and operator
+ * names, which are the ops' own) with the constant c (pow's exponent,
+ * scale's factor; unused by the other ops). The parser stands beside the
+ * core and reaches the ops through the registry only. */
+static ad_node *apply_named(ad_context *ctx, const char *name, ad_node *a, ad_node *b, double c)
+{
+    const ad_op *op = ad_op_find(name);
+    if (!op) {
+        ad_fail(AD_ERR_STATE, "expr_build: no op named '%s' is registered", name);
+        return NULL;
+    }
+    ad_node *in[2] = {a, b};
+    ad_params p = {.c = c};
+    return ad_apply(ctx, op, in, b ? 2 : 1, (op->flags & AD_OP_PARAMS) ? &p : NULL);
+}
+
 ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars)
 {
     if (!e || !vars) {
@@ -629,19 +645,16 @@ ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars)
         case E_VAR: n = vars[x->var]; break;
         case E_POW:
             if (check_domain(e, x, nodes) != AD_OK) goto done;
-            n = ad_pow(ctx, nodes[x->a], x->num);
+            n = apply_named(ctx, "pow", nodes[x->a], NULL, x->num);
             break;
         case E_UNARY: {
             if (check_domain(e, x, nodes) != AD_OK) goto done;
-            const ad_op *op = ad_op_find(x->fn);
-            ad_node *in[1] = {nodes[x->a]};
-            n = ad_apply(ctx, op, in, 1, NULL);
+            n = apply_named(ctx, x->fn, nodes[x->a], NULL, 0);
             break;
         }
         case E_BINARY: {
             if (check_domain(e, x, nodes) != AD_OK) goto done;
-            ad_node *in[2] = {nodes[x->a], nodes[x->b]};
-            n = ad_apply(ctx, ad_op_find(x->fn), in, 2, NULL);
+            n = apply_named(ctx, x->fn, nodes[x->a], nodes[x->b], 0);
             break;
         }
         case E_POWV:
@@ -649,12 +662,12 @@ ad_node *ad_expr_build(const ad_expr *e, ad_context *ctx, ad_node *const *vars)
             if (e->n[x->a].kind == E_NUM) {   /* c^b = exp(log(c)·b); e^b = exp(b) */
                 double lc = log(e->n[x->a].num);
                 aux[0] = NULL;
-                aux[1] = lc == 1 ? nodes[x->b] : ad_scale(ctx, nodes[x->b], lc);
+                aux[1] = lc == 1 ? nodes[x->b] : apply_named(ctx, "scale", nodes[x->b], NULL, lc);
             } else {
-                aux[0] = ad_log(ctx, nodes[x->a]);
-                aux[1] = aux[0] ? ad_mul(ctx, nodes[x->b], aux[0]) : NULL;
+                aux[0] = apply_named(ctx, "log", nodes[x->a], NULL, 0);
+                aux[1] = aux[0] ? apply_named(ctx, "mul", nodes[x->b], aux[0], 0) : NULL;
             }
-            n = aux[1] ? ad_exp(ctx, aux[1]) : NULL;
+            n = aux[1] ? apply_named(ctx, "exp", aux[1], NULL, 0) : NULL;
             break;
         }
         if (!n && ad_last_status() == AD_ERR_NONFINITE) {
