@@ -72,6 +72,17 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m);
 bool ad_set_grad_enabled(ad_context *ctx, bool on);
 bool ad_grad_enabled(const ad_context *ctx);
 
+/* The fast path for scalar graphs: an elementwise op on 0-d CPU inputs
+ * makes a 32-byte record instead of a full node, and its backward calls the
+ * op's scalar kernels (ad_op.h) instead of its vjp; values, grads and
+ * tangents are the same bit for bit (tests/test_fast_path.c checks it on
+ * random graphs). On by default; off for every new context when the
+ * environment has AD_FAST=0, so that every op takes the one general path
+ * (ad_apply's) a reader can step through. Returns the previous setting;
+ * switching applies to the ops made after it. */
+bool ad_set_fast_path(ad_context *ctx, bool on);
+bool ad_fast_path(const ad_context *ctx);
+
 /* Finite checking ("anomaly mode"): the first op whose forward, or whose vjp
  * during backward, gives NaN/Inf fails with AD_ERR_NONFINITE and a message
  * naming the op, the node and the element, and saying whether the op made

@@ -116,6 +116,7 @@ struct ad_context {
     uint16_t gen;
     bool grad_enabled;
     bool check_finite;
+    bool fast;                /* the scalar path on (ad_set_fast_path; AD_FAST=0 in the environment: off) */
     int dirs;                 /* forward-mode directions k (0: off) */
     uint32_t epoch;           /* backward pass counter, for node marks */
 };

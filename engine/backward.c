@@ -204,7 +204,7 @@ static ad_status backward_push(ad_context *ctx, uint32_t y, bool has_op, const a
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         pending--;
-        if ((n->flags & AD_NODE_SCALAR) && n->op->scalar) {
+        if ((n->flags & AD_NODE_SCALAR) && n->op->scalar && ctx->fast) {
             ad_status st = scalar_vjps(ctx, n, o, epoch, &pending);
             if (st == AD_OK) continue;
             if (st != AD_ERR_ARG) return st;   /* (AD_ERR_ARG: not for the scalar path, no message set) */

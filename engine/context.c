@@ -90,6 +90,21 @@ ad_status ad_check_context(const ad_context *ctx, const char *who)
 /* ---- contexts ---- */
 static void chunk_free(ad_context *ctx, int k);
 
+/* A new context takes the scalar path unless the environment says AD_FAST=0
+ * (read once: a student steps through the plain path in a debugger without
+ * changing the program). */
+static bool fast_path_default(void)
+{
+    static atomic_int cached;   /* 0: not read yet; 1: on; 2: off */
+    int v = atomic_load(&cached);
+    if (!v) {
+        const char *e = getenv("AD_FAST");
+        v = e && !strcmp(e, "0") ? 2 : 1;
+        atomic_store(&cached, v);
+    }
+    return v == 1;
+}
+
 ad_context *ad_context_new(void)
 {
     ad_context *ctx = calloc(1, sizeof *ctx);
@@ -101,6 +116,7 @@ ad_context *ad_context_new(void)
     static atomic_uint_fast64_t serials;
     ctx->serial = atomic_fetch_add(&serials, 1) + 1;   /* 0 is no context's */
     ctx->grad_enabled = true;
+    ctx->fast = fast_path_default();
     ctx->gen = 1;
     ctx->compact_lo = UINT32_MAX;
     return ctx;
@@ -152,6 +168,16 @@ bool ad_grad_enabled(const ad_context *ctx)
 {
     return ad_context_alive(ctx) && ctx->grad_enabled;
 }
+
+bool ad_set_fast_path(ad_context *ctx, bool on)
+{
+    if (ad_check_context(ctx, "set_fast_path") != AD_OK) return false;
+    bool was = ctx->fast;
+    ctx->fast = on;
+    return was;
+}
+
+bool ad_fast_path(const ad_context *ctx) { return ad_context_alive(ctx) && ctx->fast; }
 
 void ad_set_check_finite(ad_context *ctx, bool on)
 {
@@ -1311,7 +1337,7 @@ static inline __attribute__((always_inline)) scalar_rec *compact_next(ad_context
  * from the start, 0, and lives as long as it (as a full variable's). */
 static ad_node *scalar_leaf(ad_context *ctx, double v, bool variable)
 {
-    if (ctx->check_finite || ctx->dirs > 0) return NULL;
+    if (!ctx->fast || ctx->check_finite || ctx->dirs > 0) return NULL;
     scalar_rec *r = compact_next(ctx);
     if (!r) return NULL;
     r->mark = 0;
@@ -1338,7 +1364,7 @@ static ad_node *scalar_leaf(ad_context *ctx, double v, bool variable)
 static bool apply_scalar(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out)
 {
     if (ctx != cached_ctx || atomic_load_explicit(&free_generation, memory_order_acquire) != cached_generation ||
-        ctx->check_finite || ctx->dirs > 0 || !in)
+        !ctx->fast || ctx->check_finite || ctx->dirs > 0 || !in)
         return false;
     int op_index = scalar_op_index(ctx, op, n_in);   /* > 0: the op (checked) makes compact nodes */
     unsigned kind = op->flags & (AD_OP_ELEMENTWISE | AD_OP_PARAMS | AD_OP_TO_CUDA | AD_OP_TO_CPU);
