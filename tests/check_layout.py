@@ -7,14 +7,14 @@ never one above (README, "Reading the engine"):
     lessons/, cli/, gradcheck/    programs and the checker
     gpu/                          the CUDA backend: ops' CUDA kernels, device memory
     ops/                          every op: forward, vjp, jvp
-    engine/teach/, engine/train/  teaching tools; optimizers and data, beside the core
-    engine/                       the core: tensors, nodes, both modes, the op interface
+    engine/fast/, teach/, train/  the fast path; teaching tools; optimizers and data
+    engine/core/                  the core: tensors, nodes, both modes, the op interface
 
 This script reads every `#include "..."` of the project's C, C++ and CUDA
 sources, finds which folder each included header lives in, and fails
 (exit 1) on:
   - an include from engine/ (any subfolder) into ops/, gpu/ or anything above;
-  - an include from the core (engine/ itself) into engine/teach or engine/train;
+  - an include from the core (engine/core) into engine/fast, teach or train;
   - an include of the core's private header (ad_internal.h) from outside engine/;
   - any cycle between folders (A includes B's headers and B, through any
     path, A's).
@@ -29,7 +29,7 @@ SOURCE_EXT = (".c", ".h", ".cu", ".cpp", ".in")
 SKIP_DIRS = {".git", "tests", "build", "subprojects"}   # tests may include anything they test
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 # Headers meson writes into the build folder, and where their templates live.
-GENERATED = {"ad_op_builtin.h": "ops", "ad_version.h": "engine"}
+GENERATED = {"ad_op_builtin.h": "ops", "ad_version.h": "engine/core"}
 
 
 def folder_of(root, path):
@@ -66,10 +66,10 @@ def rule_broken(src, dst, header):
     """Why an include from folder src of `header` (in folder dst) is not allowed, or None."""
     if under(src, "engine") and not under(dst, "engine"):
         return "the engine includes nothing above it"
-    if src == "engine" and dst != "engine":
-        return "the core includes nothing of its teaching or training folders"
+    if src == "engine/core" and dst != "engine/core":
+        return "the core includes nothing of the folders beside it (fast, teach, train)"
     if header == "ad_internal.h" and not under(src, "engine"):
-        return "ad_internal.h is the core's own"
+        return "ad_internal.h is the engine's own"
     return None
 
 

@@ -1,8 +1,10 @@
-/* ad_internal.h: the context's layout, shared by the engine's own files
- * (context.c, backward.c, forward.c, dot.c). Not installed. */
+/* ad_internal.h: the context's layout and the core's own functions, shared
+ * by the files of engine/core and engine/fast (and, for now, the teaching
+ * tools in engine/teach that read nodes). Not installed. */
 #ifndef AD_INTERNAL_H
 #define AD_INTERNAL_H
 
+#include <stdatomic.h>
 #include "ad_kernel.h"
 
 /* Node chunks grow geometrically: chunk k holds NODE_CHUNK0 << k nodes, so
@@ -313,5 +315,127 @@ bool ad_buffer_finite(const void *data, ad_dtype dt, int64_t n, int64_t *bad);
  * failed (its error set: a kernel's fault, reported at that copy). */
 enum { AD_FINITE_UNKNOWN = -1, AD_NOT_FINITE = 0, AD_FINITE = 1 };
 int ad_values_finite(const ad_tensor *t, const void *data, int64_t *bad, double *bad_value);
+
+/* ---- the live contexts (context.c) ----
+ * The thread's cache of the last context found live, valid while no context
+ * has been freed since (ad_free_generation unchanged): two loads decide that
+ * a context pointer is live on the hot path. initial-exec: the library is
+ * linked in, never dlopen'd late, so the cache is read straight off the
+ * thread pointer, not through __tls_get_addr. */
+#define AD_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+extern atomic_uint_fast64_t ad_free_generation;
+extern AD_TLS const ad_context *ad_cached_ctx;
+extern AD_TLS uint_fast64_t ad_cached_generation;
+static inline bool ad_context_is_cached(const ad_context *ctx)
+{
+    return ctx == ad_cached_ctx &&
+           atomic_load_explicit(&ad_free_generation, memory_order_acquire) == ad_cached_generation;
+}
+/* The live context that holds record memory p (not read), of node *id
+ * there; NULL if none. */
+ad_context *ad_context_of_record(const void *p, uint32_t *id);
+
+/* ---- making nodes (nodes.c; node memory: engine/fast/node_memory.c) ---- */
+/* Make node `id`'s memory ready (its chunk allocated, the next window
+ * populated) and set the ready range; free chunk k. */
+ad_status ad_nodes_prepare(ad_context *ctx, uint32_t id, const char *who);
+void ad_node_chunk_free(ad_context *ctx, int k);
+/* Node chunk k allocated, if it is the next one (for node id, in messages). */
+ad_status ad_node_chunk_ensure(ad_context *ctx, uint32_t k, uint32_t id, const char *who);
+/* Chunks of NODE_MAP_MIN bytes or more are mmap'd, NODE_MAP_ALIGN-aligned,
+ * and populated NODE_POPULATE bytes at a time (record chunks REC_POPULATE)
+ * ahead of use; a context whose huge-page windows are slower than
+ * NODE_SLOW_PS_PER_BYTE twice in a row takes 4 KiB pages (node_memory.c). */
+enum { NODE_MAP_MIN = 2 << 20, NODE_MAP_ALIGN = 2 << 20, NODE_POPULATE = 4 << 20, NODE_SLOW_PS_PER_BYTE = 500,
+       REC_POPULATE = 1 << 20 };
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23   /* Linux 5.14; older kernels say EINVAL */
+#endif
+/* Node `id`'s memory n as a new node's: no op, no inputs, no value. Every
+ * field set one by one, in order (a field added to ad_node must be set here
+ * too): a memset of the whole node compiles to a `rep stos`, whose start-up
+ * was a third of the scalar path's time. */
+static inline __attribute__((always_inline)) void node_fields_init(ad_node *n, ad_context *ctx, uint32_t id)
+{
+    n->mark = 0;
+    n->n_in = n->flags = 0;
+    n->gen = ctx->gen;
+    n->op = NULL;
+    n->grad = NULL;
+    n->inline_value.f64 = n->inline_grad.f64 = 0;
+    for (int s = 0; s < AD_MAX_INPUTS; s++) n->in[s] = NULL;
+    n->value.data = NULL;
+    n->value.size = 0;
+    for (int d = 0; d < AD_MAX_DIMS; d++) n->value.shape[d] = 1;
+    n->value.ndim = n->value.dtype = n->value.device = n->value.owns_data = 0;
+    n->tangent = n->saved = NULL;
+    n->params = NULL;
+    n->name = NULL;
+    n->ctx = ctx;
+    n->id = id;
+}
+
+static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, const char *who)
+{
+    uint32_t id = ctx->n_nodes;
+    if ((id < ctx->ready_lo || id >= ctx->ready_hi) && ad_nodes_prepare(ctx, id, who) != AD_OK) return NULL;
+    ad_node *n = ctx->ready_chunk + (id - ctx->ready_lo);
+    node_fields_init(n, ctx, id);
+    ctx->n_nodes = id + 1;
+    if (__builtin_expect(id >= ctx->node_written_hi, 0)) ctx->node_written_hi = id + 1;
+    if (__builtin_expect(id < ctx->rec_hi, 0)) {   /* a compact node's id before a rewind: its record is stale */
+        uint32_t off, k = node_chunk_index(id, &off);
+        if (ctx->rec_chunk[k] && ctx->rec_chunk[k][off].gen) ctx->rec_chunk[k][off].gen = 0;
+    }
+    return n;
+}
+/* Give n a value buffer of the given shape: inline for a CPU scalar, GPU
+ * memory for a node on the GPU. */
+ad_status ad_node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t *shape, int64_t size, ad_device dev);
+/* Drop a half-made node: the nodes from id `nodes` on, and the GPU buffers
+ * allocated since the context held `devs` of them. */
+void ad_drop_half_made(ad_context *ctx, uint32_t nodes, uint32_t devs);
+/* The message naming the op that made (from < 0) or passed on (input
+ * `from`) a non-finite element `bad` of out's value (finite.c). */
+ad_status ad_report_nonfinite(const ad_node *out, int64_t bad, double bad_value, int from);
+
+/* ---- the fast path's entry points (engine/fast/scalar_path.c) ---- */
+/* A compact leaf (float64, on the CPU), NULL where none can be made (the
+ * caller makes a full one). */
+ad_node *ad_scalar_leaf(ad_context *ctx, double v, bool variable);
+/* The scalar path for ad_apply: true with *out set where it made the node
+ * (a compact one, or a full 0-d one), false where the general path must. */
+bool ad_scalar_path_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out);
+/* A compact node's handle: its record's address, bit 0, its generation. */
+static inline ad_node *compact_handle(const scalar_rec *r, uint16_t gen)
+{
+#if UINTPTR_MAX > 0xffffffffu
+    return (ad_node *)((uintptr_t)r | 1u | (uintptr_t)gen << AD_HANDLE_TAG_SHIFT);
+#else
+    (void)gen;
+    return (ad_node *)((uintptr_t)r | 1u);
+#endif
+}
+
+/* ---- handles (handles.c) ---- */
+/* A node's full node or its compact record, for the accessors that read a
+ * scalar's numbers without materializing it. */
+typedef struct node_ref {
+    const ad_node *n;       /* the full node, or NULL */
+    scalar_rec *rec;        /* the record of a compact one, or NULL */
+    ad_context *ctx;        /* (with rec) */
+    uint32_t id;            /* (with rec) */
+} node_ref;
+/* The op name of node `id` of ctx, full or compact, for messages. */
+const char *ad_op_name_at(const ad_context *ctx, uint32_t id);
+/* The node or record behind h; false with a message naming who if none. */
+bool ad_node_ref_of(const ad_node *h, const char *who, node_ref *ref);
+/* A record's value, or its grad (0 if none), as a double. */
+double ad_rec_number(const scalar_rec *r, bool grad);
+
+static inline double ad_buffer_get(const void *data, ad_dtype dt, int64_t i)
+{
+    return dt == AD_FLOAT32 ? (double)((const float *)data)[i] : ((const double *)data)[i];
+}
 
 #endif

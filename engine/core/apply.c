@@ -1,0 +1,141 @@
+/* apply.c: ad_apply, the one path every op call takes: check the inputs,
+ * infer the output's shape, make the node, run the op's forward, its jvp if
+ * an input carries a tangent, and keep the inputs for backward if grad mode
+ * is on and an input requires grad. (With the fast path on, a scalar op is
+ * first offered to engine/fast/scalar_path.c.) */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_device.h"
+#include "ad_internal.h"
+
+/* Every other call (noinline: the scalar path does not pay for its frame). */
+static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const ad_op *op, ad_node *const *handles,
+                                                        int n_in, const ad_params *params)
+{
+    const char *who = op && op->name ? op->name : "apply";
+    if (!op) {
+        ad_fail(AD_ERR_ARG, "apply: op is NULL");
+        return NULL;
+    }
+    if (ad_check_context(ctx, who) != AD_OK) return NULL;
+    if (n_in < op->n_in_min || n_in > op->n_in || n_in > AD_MAX_INPUTS) {
+        ad_fail(AD_ERR_ARG, "%s: takes %d to %d inputs, %d given", who, op->n_in_min, op->n_in, n_in);
+        return NULL;
+    }
+    bool any_grad = false, any_tangent = false, all_0d = n_in > 0;
+    ad_device device = AD_CPU;
+    ad_node *in[AD_MAX_INPUTS];   /* the nodes behind the handles */
+    for (int s = 0; s < n_in; s++) {
+        if (!handles || !handles[s]) {
+            /* Keep the error that made the NULL, if there is one. */
+            if (ad_last_status() == AD_OK) ad_fail(AD_ERR_ARG, "%s: input %d is NULL", who, s);
+            return NULL;
+        }
+        if (!(in[s] = own_node(ctx, handles[s]))) {
+            char input[32];
+            snprintf(input, sizeof input, "input %d", s);
+            ad_not_own_node(ctx, handles[s], AD_ERR_STATE, who, input);
+            return NULL;
+        }
+        if (s > 0 && in[s]->value.device != in[0]->value.device) {
+            ad_fail(AD_ERR_DEVICE, "%s: input %d is on the %s, input 0 on the %s", who, s,
+                    in[s]->value.device == AD_CUDA ? "GPU" : "CPU", in[0]->value.device == AD_CUDA ? "GPU" : "CPU");
+            return NULL;
+        }
+        any_grad = any_grad || (in[s]->flags & AD_NODE_REQUIRES_GRAD);
+        any_tangent = any_tangent || in[s]->tangent;
+        device = (ad_device)in[s]->value.device;
+        all_0d = all_0d && in[s]->value.ndim == 0 && in[s]->value.dtype == in[0]->value.dtype;
+    }
+    /* The output lives where the inputs do, except for the two copy ops. */
+    ad_device out_dev = (op->flags & AD_OP_TO_CUDA) ? AD_CUDA : (op->flags & AD_OP_TO_CPU) ? AD_CPU : device;
+    const ad_op_kernels *kern = out_dev == AD_CUDA ? op->cuda : &op->cpu;
+    if (out_dev == AD_CUDA && !kern) {
+        ad_fail(AD_ERR_DEVICE, "%s: no CUDA kernel for this op", who);
+        return NULL;
+    }
+    if (!op->infer || !kern->forward) {
+        ad_fail(AD_ERR_ARG, "%s: the op has no shape rule or no forward", who);
+        return NULL;
+    }
+    int ndim = 0;
+    int64_t shape[AD_MAX_DIMS] = {1, 1, 1, 1};
+    ad_dtype dt = AD_FLOAT64;
+    int64_t size = 1;
+    /* The scalar path: an elementwise op on 0-d inputs of one dtype makes a
+     * 0-d output of that dtype (AD_OP_ELEMENTWISE's contract), so its shape
+     * rule has nothing to say; ops with params keep theirs (it checks them). */
+    bool scalar = all_0d && (op->flags & AD_OP_ELEMENTWISE) && !(op->flags & AD_OP_PARAMS) && out_dev == device;
+    if (scalar) {
+        dt = (ad_dtype)in[0]->value.dtype;
+    } else {
+        if (op->infer(in, n_in, params, &ndim, shape, &dt) != AD_OK) return NULL;
+        if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
+    }
+
+    uint32_t first_free = ctx->n_nodes, first_dev = ctx->n_dev;
+    ad_node *out = node_new(ctx, who);
+    if (!out) return NULL;
+    bool recording = ctx->grad_enabled && any_grad;
+    out->op = op;
+    out->n_in = (uint8_t)n_in;
+    for (int s = 0; s < n_in; s++) out->in[s] = in[s];
+    out->flags = recording ? (AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD) : 0;
+    if (params) {
+        ad_params *p = ad_arena_alloc(ctx, sizeof *p);
+        if (!p) goto fail;
+        *p = *params;
+        out->params = p;
+    }
+    if (ad_node_set_value(out, dt, ndim, shape, size, out_dev) != AD_OK) goto fail;
+    if (kern->forward(out) != AD_OK) goto fail;
+    if (ctx->check_finite) {
+        /* The first op whose output is not finite fails: it either made the
+         * NaN/Inf from finite inputs, or passed on one of its inputs' (a leaf
+         * holding NaN, say): NaN propagates, so the first op to carry it is
+         * where to look. */
+        int64_t bad;
+        double bad_value;
+        int f = ad_values_finite(&out->value, out->value.data, &bad, &bad_value);
+        if (f == AD_FINITE_UNKNOWN) goto fail;   /* the copy from the GPU failed: its error is the op's */
+        if (f == AD_NOT_FINITE) {
+            int from = -1;
+            for (int s = 0; s < n_in && from < 0; s++)
+                if (ad_values_finite(&in[s]->value, in[s]->value.data, NULL, NULL) != AD_FINITE) from = s;
+            ad_report_nonfinite(out, bad, bad_value, from);
+            goto fail;
+        }
+    }
+    if (any_tangent && ctx->dirs > 0) {
+        if (!kern->jvp) {
+            ad_fail(AD_ERR_ARG, "%s: the op has no jvp, so forward mode cannot pass through it", who);
+            goto fail;
+        }
+        size_t tbytes = (size_t)ctx->dirs * (size_t)size * ad_dtype_size(dt);
+        out->tangent = out_dev == AD_CUDA ? ad_device_alloc(ctx, tbytes, true) : ad_arena_alloc(ctx, tbytes);
+        if (!out->tangent) goto fail;
+        kern->jvp(out, ctx->dirs);
+        /* jvp returns nothing: a GPU kernel leaves its error with the gpu module. */
+        if ((device == AD_CUDA || out_dev == AD_CUDA) && ad_gpu_take_error() != AD_OK) goto fail;
+    }
+    if (!recording) {
+        /* Nothing kept for backward: the result is a plain constant. */
+        out->op = NULL;
+        out->n_in = 0;
+        memset(out->in, 0, sizeof out->in);
+        out->saved = NULL;
+    }
+    return out;
+fail:
+    ad_drop_half_made(ctx, first_free, first_dev);
+    return NULL;
+}
+
+ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
+{
+    ad_node *fast;
+    if (op && !params && ad_scalar_path_apply(ctx, op, in, n_in, &fast)) return fast;
+    return ad_handle_of(apply_general(ctx, op, in, n_in, params));
+}
+
+ad_node *ad_resolve(const ad_node *h, const char *who) { return node_resolve(h, who); }

@@ -1,0 +1,181 @@
+/* nodes.c: making nodes: a node's value buffer and grad, leaves (ad_variable,
+ * ad_constant, ad_scalar...), names and requires-grad. */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_device.h"
+#include "ad_internal.h"
+
+/* Give n a value buffer of the given shape: inline for a CPU scalar, GPU
+ * memory for a node on the GPU. */
+ad_status ad_node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t *shape, int64_t size, ad_device dev)
+{
+    n->value.dtype = (uint8_t)dt;
+    n->value.device = (uint8_t)dev;
+    n->value.ndim = (uint8_t)ndim;
+    n->value.size = size;
+    for (int i = 0; i < AD_MAX_DIMS; i++) n->value.shape[i] = i < ndim ? shape[i] : 1;
+    if (dev == AD_CUDA) {
+        /* not zeroed: every forward (and every copy) writes all of its output,
+         * and a memset per node would be one more kernel launch per op */
+        n->value.data = ad_device_alloc(n->ctx, (size_t)size * ad_dtype_size(dt), false);
+        return n->value.data ? AD_OK : AD_ERR_DEVICE;
+    }
+    if (size == 1) {
+        n->value.data = &n->inline_value;
+        n->inline_value.f64 = 0;
+        if (ndim == 0) n->flags |= AD_NODE_SCALAR | (dt == AD_FLOAT32 ? AD_NODE_F32 : 0);
+        return AD_OK;
+    }
+    n->value.data = ad_arena_alloc(n->ctx, (size_t)size * ad_dtype_size(dt));
+    return n->value.data ? AD_OK : AD_ERR_NOMEM;
+}
+
+ad_status ad_node_ensure_grad(ad_node *n, bool zero)
+{
+    if (node_is_cpu_scalar(n)) {
+        scalar_ensure_grad(n, zero);
+        return AD_OK;
+    }
+    size_t bytes = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
+    if (n->value.device == AD_CUDA) {
+        if (!n->grad) return (n->grad = ad_device_alloc(n->ctx, bytes, true)) ? AD_OK : AD_ERR_DEVICE;   /* zeroed */
+        return zero ? ad_gpu_memzero(n->grad, bytes) : AD_OK;
+    }
+    if (!n->grad) {
+        n->grad = ad_arena_alloc(n->ctx, bytes);   /* zeroed */
+        if (!n->grad) return AD_ERR_NOMEM;
+    } else if (zero) {
+        memset(n->grad, 0, bytes);
+    }
+    return AD_OK;
+}
+
+/* Drop a half-made node: the nodes from id `nodes` on, and the GPU buffers
+ * allocated since the context held `devs` of them. */
+void ad_drop_half_made(ad_context *ctx, uint32_t nodes, uint32_t devs)
+{
+    ctx->n_nodes = nodes;
+    while (ctx->n_dev > devs) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
+}
+
+/* ---- leaves ---- */
+static ad_node *leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
+                        bool requires_grad, ad_device dev)
+{
+    int64_t size;
+    if (ad_check_context(ctx, who) != AD_OK) return NULL;
+    if (dt != AD_FLOAT64 && dt != AD_FLOAT32) {
+        ad_fail(AD_ERR_DTYPE, "%s: unknown dtype %d (use AD_FLOAT64 or AD_FLOAT32)", who, (int)dt);
+        return NULL;
+    }
+    if (ad_shape_check(who, ndim, shape, &size) != AD_OK) return NULL;
+    ad_node *n = node_new(ctx, who);
+    if (!n) return NULL;
+    uint32_t first_dev = ctx->n_dev;
+    if (ad_node_set_value(n, dt, ndim, shape, size, dev) != AD_OK) goto fail;
+    n->flags |= AD_NODE_LEAF | (requires_grad ? AD_NODE_REQUIRES_GRAD : 0);   /* (node_set_value's kept) */
+    /* A variable's grad lives as long as the variable (it survives rewinds). */
+    if (requires_grad && ad_node_ensure_grad(n, false) != AD_OK) goto fail;
+    return n;
+fail:
+    ad_drop_half_made(ctx, n->id, first_dev);
+    return NULL;
+}
+
+static ad_node *leaf_new(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
+                         const double *values, bool requires_grad)
+{
+    ad_node *n = leaf_on(ctx, who, dt, ndim, shape, requires_grad, AD_CPU);
+    if (n && values) ad_tensor_copy_in(&n->value, values, n->value.size);
+    return n;
+}
+
+ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host_handle)
+{
+    const ad_node *host = node_resolve(host_handle, "leaf_to_device");
+    if (!host) return NULL;   /* keep the error that made the NULL */
+    if (ad_check_context(ctx, "leaf_to_device") != AD_OK) return NULL;
+    if (!(host->flags & AD_NODE_LEAF) || host->value.device != AD_CPU) {
+        ad_fail(AD_ERR_ARG, "leaf_to_device: node #%u is not a leaf on the CPU", host->id);
+        return NULL;
+    }
+    if (!ad_gpu_available()) return NULL;
+    uint32_t first_dev = ctx->n_dev;
+    ad_node *n = leaf_on(ctx, "leaf_to_device", (ad_dtype)host->value.dtype, host->value.ndim, host->value.shape,
+                         ad_requires_grad(host), AD_CUDA);
+    if (!n) return NULL;
+    if (ad_gpu_tensor_copy(&n->value, &host->value) != AD_OK) {
+        ad_drop_half_made(ctx, n->id, first_dev);
+        return NULL;
+    }
+    if (host->name) ad_set_name(n, host->name);
+    return ad_handle_of(n);
+}
+
+ad_node *ad_variable(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values)
+{
+    return ad_handle_of(leaf_new(ctx, "variable", dt, ndim, shape, values, true));
+}
+
+ad_node *ad_constant(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values)
+{
+    return ad_handle_of(leaf_new(ctx, "constant", dt, ndim, shape, values, false));
+}
+
+ad_node *ad_scalar(ad_context *ctx, double v)
+{
+    ad_node *h = ad_check_context(ctx, "scalar") == AD_OK ? ad_scalar_leaf(ctx, v, true) : NULL;
+    return h ? h : ad_handle_of(leaf_new(ctx, "scalar", AD_FLOAT64, 0, NULL, &v, true));
+}
+ad_node *ad_scalar_const(ad_context *ctx, double v)
+{
+    ad_node *h = ad_check_context(ctx, "scalar_const") == AD_OK ? ad_scalar_leaf(ctx, v, false) : NULL;
+    return h ? h : ad_handle_of(leaf_new(ctx, "scalar_const", AD_FLOAT64, 0, NULL, &v, false));
+}
+
+ad_node *ad_from_tensor(ad_context *ctx, const ad_tensor *t, bool requires_grad)
+{
+    if (!t) {
+        ad_fail(AD_ERR_ARG, "from_tensor: tensor is NULL");
+        return NULL;
+    }
+    if (t->device != AD_CPU) {
+        ad_fail(AD_ERR_DEVICE, "from_tensor: the tensor is on the GPU; use the gpu module's copy");
+        return NULL;
+    }
+    ad_node *n = leaf_new(ctx, "from_tensor", (ad_dtype)t->dtype, t->ndim, t->shape, NULL, requires_grad);
+    if (n) memcpy(n->value.data, t->data, (size_t)t->size * ad_dtype_size((ad_dtype)t->dtype));
+    return ad_handle_of(n);
+}
+
+ad_node *ad_set_name(ad_node *h, const char *name)
+{
+    ad_node *n = node_resolve(h, "set_name");
+    if (!n || !name) return n ? h : NULL;
+    size_t len = strlen(name) + 1;
+    char *copy = ad_arena_alloc(n->ctx, len);
+    if (copy) {
+        memcpy(copy, name, len);
+        n->name = copy;
+    }
+    return h;
+}
+
+void ad_set_requires_grad(ad_node *h, bool on)
+{
+    ad_node *n = node_resolve(h, "set_requires_grad");
+    if (!n) return;
+    if (on) {
+        n->flags |= AD_NODE_REQUIRES_GRAD;
+        if (n->flags & AD_NODE_LEAF) ad_node_ensure_grad(n, false);
+    } else {
+        n->flags &= (uint8_t)~AD_NODE_REQUIRES_GRAD;
+    }
+}
+
+bool ad_requires_grad(const ad_node *h)
+{
+    node_ref r;
+    if (!h || !ad_node_ref_of(h, "requires_grad", &r)) return false;
+    return r.rec ? rec_wants_grad(r.rec) : (r.n->flags & AD_NODE_REQUIRES_GRAD) != 0;
+}
