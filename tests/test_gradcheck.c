@@ -574,6 +574,67 @@ static void test_formats(void **state)
     ad_gc_report_free(&r);
 }
 
+/* Ops whose names and case labels hold every kind of bad text (a user
+ * registers ops by name): the JUnit validates against junit-10.xsd and the
+ * TAP parses with prove, failures and all. A record keeps 63 bytes of a
+ * name and 127 of a label, so the text goes in pieces, one op each (a piece
+ * cut inside a sequence is one more kind). */
+static void test_formats_with_bad_text(void **state)
+{
+    (void)state;
+    static const char bad[] = AD_TEST_BAD_TEXT;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    ad_gc_report r = {0};
+    for (size_t at = 0; at < sizeof bad - 1; at += 50) {
+        char name[64], label[128];
+        snprintf(name, sizeof name, "%.50s", bad + at);
+        snprintf(label, sizeof label, "%.127s", bad + at);
+        ad_op_case c = {label, 1, {1}, {{5, 1, 1, 1}}, {.c = 0}};
+        ad_op op = bad_sign;   /* fails: failure messages carry the text too */
+        op.name = name;
+        op.cases = &c;
+        assert_int_equal(ad_gradcheck_op(&op, &o, &r), AD_OK);
+    }
+    assert_true(r.n_fail > 0);
+    char *xml = format_report(&r, AD_GC_JUNIT), *tap = format_report(&r, AD_GC_TAP);
+    FILE *f = fopen("test_gradcheck_bad.xml", "w");
+    fputs(xml, f);
+    fclose(f);
+    f = fopen("test_gradcheck_bad.tap", "w");
+    fputs(tap, f);
+    fclose(f);
+    assert_non_null(strstr(xml, "]]&gt; &lt; &amp; &quot; &apos;"));
+    assert_null(strstr(xml, "\xEF\xBF\xBE"));
+    assert_null(strstr(tap, "\xF5"));
+    free(xml);
+    free(tap);
+    const char *xsd = getenv("JUNIT_XSD");
+    if (!xsd) fail_msg("JUNIT_XSD (tests/junit-10.xsd) is not set; run through meson test");
+    char cmd[1024];
+    if (system("command -v xmllint >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "xmllint --noout --schema '%s' test_gradcheck_bad.xml", xsd);
+        assert_int_equal(system(cmd), 0);
+    } else {
+        print_message("skipping the schema check: xmllint missing\n");
+    }
+    if (system("command -v prove >/dev/null 2>&1") == 0) {
+        FILE *p = popen("prove -e cat test_gradcheck_bad.tap 2>&1", "r");
+        char out[8192];
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = '\0';
+        pclose(p);
+        char want[64];
+        snprintf(want, sizeof want, "Failed %d/%d subtests", r.n_fail, r.n);
+        if (strstr(out, "arse error") || !strstr(out, want)) fail_msg("prove, wanting '%s':\n%s", want, out);
+    } else {
+        print_message("skipping prove: not installed\n");
+    }
+    remove("test_gradcheck_bad.xml");
+    remove("test_gradcheck_bad.tap");
+    ad_gc_report_free(&r);
+}
+
 /* ---- the command ---- */
 /* ---- ties: either subgradient passes, a wrong one does not ---- */
 /* max(a, b) with a rule at the tie a == b given by tie_a (the share of the
@@ -902,6 +963,7 @@ int main(void)
         cmocka_unit_test(test_wrong_rule_for_one_of_two_inputs),
         cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
+        cmocka_unit_test(test_formats_with_bad_text),
         cmocka_unit_test(test_block_mistakes_caught_in_every_mode), cmocka_unit_test(test_threads_same_report),
         cmocka_unit_test(test_batch_items),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),

@@ -16,12 +16,9 @@ void utf8_sanitize(char *s)
 {
     unsigned char *p = (unsigned char *)s;
     while (*p) {
-        int n = ad_utf8_sequence(p);
-        if (n == 0 || (n == 1 && *p < 0x20 && *p != '\n' && *p != '\t')) {
-            *p++ = '?';
-            continue;
-        }
-        p += n;
+        int n;
+        if (ad_text_next(p, &n) != AD_TEXT_BAD || *p == '\n' || *p == '\t') p += n;
+        else memset(p, '?', (size_t)n), p += n;
     }
 }
 

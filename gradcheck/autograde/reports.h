@@ -11,8 +11,9 @@
 #include "assignment.h"
 #include "grade.h"
 
-/* Replace every byte that is not part of a valid UTF-8 sequence, and every
- * control character but newline and tab, with '?', in place. */
+/* In place, '?' for every byte that ad_text_next (ad_report.h) finds bad:
+ * not part of a well-formed UTF-8 sequence, or of a character XML 1.0
+ * forbids (a control character but newline and tab, U+FFFE, U+FFFF). */
 void utf8_sanitize(char *s);
 
 /* Write the four reports into the directory open at dir_fd. general: the
