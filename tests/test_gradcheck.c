@@ -574,6 +574,70 @@ static void test_formats(void **state)
     ad_gc_report_free(&r);
 }
 
+/* ---- the comparison rule: infinities and NaN ---- */
+static void test_agree_rule(void **state)
+{
+    (void)state;
+    const double inf = INFINITY, nan = NAN;
+    struct { double a, b, tol; bool agree; double err; } c[] = {
+        {inf, inf, 0, true, 0},            /* equal infinities of the same sign agree */
+        {-inf, -inf, 0, true, 0},
+        {inf, -inf, inf, false, inf},      /* opposite infinities never, whatever the tolerance */
+        {-inf, inf, inf, false, inf},
+        {inf, 1e300, inf, false, inf},     /* an infinity and a finite number never */
+        {-2.5, -inf, inf, false, inf},
+        {nan, nan, inf, false, nan},       /* NaN never, not even with NaN */
+        {nan, 1, inf, false, nan},
+        {1, nan, inf, false, nan},
+        {nan, inf, inf, false, nan},
+        {1.0, 1.0 + 1e-9, 1e-8, true, 1e-9},   /* finite: within tolerance */
+        {1.0, 1.0 + 1e-7, 1e-8, false, 1e-7},  /* ... and beyond it */
+        {-3, -3, 0, true, 0},
+        {1, 2, nan, false, 1},              /* a NaN tolerance passes nothing */
+    };
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        if (ad_gc_agree(c[k].a, c[k].b, c[k].tol) != c[k].agree)
+            fail_msg("ad_gc_agree(%g, %g, %g) is %d", c[k].a, c[k].b, c[k].tol, !c[k].agree);
+        double err = ad_gc_abs_err(c[k].a, c[k].b);
+        if (isnan(c[k].err) ? !isnan(err) : !(err == c[k].err || fabs(err - c[k].err) <= 1e-15))
+            fail_msg("ad_gc_abs_err(%g, %g) = %g, want %g", c[k].a, c[k].b, err, c[k].err);
+    }
+}
+
+/* y = sin x with a vjp that adds inf_alone to every element for one
+ * cotangent and inf_block in a block: block-vs-one with the same infinity on
+ * both sides passes, whichever its sign. */
+static double inf_alone, inf_block;
+static void inf_vjp(const ad_node *o, int s, int rows, const void *g, void *gi)
+{
+    (void)s;
+    (void)g;
+    for (int64_t i = 0; i < rows * o->value.size; i++) ((double *)gi)[i] += rows == 1 ? inf_alone : inf_block;
+}
+static const ad_op inf_grad = TEST_OP("inf_grad", same_shape, sin_fwd, inf_vjp, sin_jvp, vec_case);
+
+static void test_block_with_infinities(void **state)
+{
+    (void)state;
+    const double inf = INFINITY, nan = NAN;
+    struct { double alone, block; bool pass; } c[] = {
+        {inf, inf, true},   {-inf, -inf, true}, {inf, -inf, false},         {-inf, inf, false},
+        {inf, 1, false},    {1, -inf, false},   {nan, nan, false},          {nan, 1, false},
+        {1, nan, false},    {1, 1, true},       {1, 1 + 1e-13, true},       {1, 1 + 1e-6, false},
+    };
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        inf_alone = c[k].alone;
+        inf_block = c[k].block;
+        ad_gc_report r = run(&inf_grad, 1);
+        const ad_gc_record *b = find(&r, AD_GC_BLOCK);
+        if (b->pass != c[k].pass)
+            fail_msg("block %g against alone %g: block-vs-one %s (%s)", c[k].block, c[k].alone,
+                     b->pass ? "passed" : "failed", b->message);
+        if (!c[k].pass) assert_non_null(strstr(b->message, "of a block of 3 cotangents"));
+        ad_gc_report_free(&r);
+    }
+}
+
 /* Ops whose names and case labels hold every kind of bad text (a user
  * registers ops by name): the JUnit validates against junit-10.xsd and the
  * TAP parses with prove, failures and all. A record keeps 63 bytes of a
@@ -963,7 +1027,8 @@ int main(void)
         cmocka_unit_test(test_wrong_rule_for_one_of_two_inputs),
         cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
-        cmocka_unit_test(test_formats_with_bad_text),
+        cmocka_unit_test(test_formats_with_bad_text), cmocka_unit_test(test_agree_rule),
+        cmocka_unit_test(test_block_with_infinities),
         cmocka_unit_test(test_block_mistakes_caught_in_every_mode), cmocka_unit_test(test_threads_same_report),
         cmocka_unit_test(test_batch_items),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),
