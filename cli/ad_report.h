@@ -91,6 +91,11 @@ bool ad_xml_char(uint32_t c);
  * ad_xml_char. */
 uint32_t ad_text_next(const unsigned char *s, int *len);
 
+/* In place, for text that goes out through a writer that does not check it
+ * (cJSON, plain text): '?' for every byte of what ad_text_next finds bad,
+ * newline and tab kept. The length stays, so it works in fixed buffers. */
+void ad_text_sanitize(char *s);
+
 /* Write code point c (at most U+10FFFF) as UTF-8. */
 void ad_utf8_put(FILE *f, uint32_t c);
 

@@ -41,6 +41,16 @@ uint32_t ad_text_next(const unsigned char *s, int *len)
     return n && ad_xml_char(c) ? c : AD_TEXT_BAD;
 }
 
+void ad_text_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n;
+        if (ad_text_next(p, &n) == AD_TEXT_BAD && *p != '\n' && *p != '\t') memset(p, '?', (size_t)n);
+        p += n;
+    }
+}
+
 void ad_utf8_put(FILE *f, uint32_t c)
 {
     if (c < 0x80) {

@@ -661,6 +661,21 @@ static void test_formats_with_bad_text(void **state)
         assert_int_equal(ad_gradcheck_op(&op, &o, &r), AD_OK);
     }
     assert_true(r.n_fail > 0);
+    /* JSON and text: no byte of what is not UTF-8 or not an XML Char (cJSON passes such bytes on; CR is one) */
+    for (ad_gc_format fmt = AD_GC_TEXT; fmt <= AD_GC_JSON; fmt++) {
+        char *out = format_report(&r, fmt);
+        for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+            if (*p >= 0xF5 || *p == 0xC0 || *p == 0xC1 || (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r'))
+                fail_msg("byte %02X in the %s report", *p, fmt == AD_GC_JSON ? "JSON" : "text");
+        assert_null(strstr(out, "\xEF\xBF\xBE"));
+        assert_null(strstr(out, "\xED\xA0\x80"));
+        if (fmt == AD_GC_JSON) {
+            cJSON *doc = cJSON_Parse(out);
+            assert_non_null(doc);
+            cJSON_Delete(doc);
+        }
+        free(out);
+    }
     char *xml = format_report(&r, AD_GC_JUNIT), *tap = format_report(&r, AD_GC_TAP);
     FILE *f = fopen("test_gradcheck_bad.xml", "w");
     fputs(xml, f);
