@@ -9,9 +9,15 @@
  * per test, and a YAML block of diagnostics under a test where wanted,
  * with NaN and infinities as YAML's .nan, .inf and -.inf.
  *
- * Text is made safe on the way out: XML escapes, bytes that are not UTF-8
- * or are control characters replaced (compiler output in a grader's report
- * can hold anything), '#' out of TAP descriptions (it starts a directive).
+ * Text is made safe on the way out (an op's name, a grader's compiler
+ * output and a test's name can hold any bytes): every writer reads it
+ * through ad_text_next, one strict UTF-8 decoder (RFC 3629) and one filter
+ * (XML 1.0's Char production), and writes U+FFFD in place of each byte
+ * that does not start a well-formed sequence and of each character XML 1.0
+ * forbids (U+FFFE, U+FFFF, C0 controls): visible, and valid in both
+ * formats. In YAML strings the replacement is the escape \uFFFD and control
+ * characters are \xHH escapes; in TAP lines a control character is a space
+ * and '#' too (it starts a directive); in XML, markup characters are escaped.
  *
  * Internal to the project's commands (static library ad_tools, not
  * installed). */
@@ -19,6 +25,7 @@
 #define AD_REPORT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -64,8 +71,33 @@ void ad_tap_comment(FILE *f, const char *text);
 
 /* ---- shared by both ---- */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if s does not start one. */
-int ad_utf8_sequence(const unsigned char *s);
+/* The length (1-4) of the well-formed UTF-8 sequence at s, its code point
+ * into *cp (cp may be NULL); 0 where s does not start one: a continuation
+ * byte, an overlong form (C0, C1, E0 80..9F, F0 80..8F), a surrogate
+ * (ED A0..BF), a code point past U+10FFFF (F4 90.., F5..FF), a sequence cut
+ * short (reads no byte past a NUL). The only UTF-8 decoder in the commands. */
+int ad_utf8_decode(const unsigned char *s, uint32_t *cp);
+
+/* Is c a character XML 1.0 allows (its Char production: #x9 | #xA | #xD |
+ * [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF])? */
+bool ad_xml_char(uint32_t c);
+
+/* What ad_text_next returns for a bad character; no code point has it. */
+#define AD_TEXT_BAD UINT32_C(0xFFFFFFFF)
+
+/* The character of text at s (not at its NUL), *len its bytes: its code
+ * point, or AD_TEXT_BAD when s does not start a well-formed sequence (then
+ * *len is 1: the next byte starts afresh) or the character fails
+ * ad_xml_char. */
+uint32_t ad_text_next(const unsigned char *s, int *len);
+
+/* In place, for text that goes out through a writer that does not check it
+ * (cJSON, plain text): '?' for every byte of what ad_text_next finds bad,
+ * newline and tab kept. The length stays, so it works in fixed buffers. */
+void ad_text_sanitize(char *s);
+
+/* Write code point c (at most U+10FFFF) as UTF-8. */
+void ad_utf8_put(FILE *f, uint32_t c);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ad_cli.h"
+#include "ad_report.h"   /* ad_utf8_decode */
 #include "ad_explain.h"
 #include "ad_version.h"
 
@@ -265,13 +266,10 @@ static int roff_char(FILE *f, const char *s)
     if (*u == '\\') return fputs("\\e", f), 1;
     if (*u == '-') return fputs("\\-", f), 1;
     if (*u < 0x80) return fputc(*u, f), 1;
-    int n = *u >= 0xF0 ? 4 : *u >= 0xE0 ? 3 : *u >= 0xC0 ? 2 : 1;
-    unsigned cp = n == 1 ? 0xFFFD : *u & (0x7F >> n);
-    for (int k = 1; k < n; k++) {
-        if ((u[k] & 0xC0) != 0x80) return fputs("\\[uFFFD]", f), k;
-        cp = cp << 6 | (u[k] & 0x3F);
-    }
-    fprintf(f, "\\[u%04X]", cp);
+    uint32_t cp;
+    int n = ad_utf8_decode(u, &cp);
+    if (n == 0) return fputs("\\[uFFFD]", f), 1;
+    fprintf(f, "\\[u%04X]", (unsigned)cp);
     return n;
 }
 

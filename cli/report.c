@@ -1,56 +1,100 @@
-/* report.c: the JUnit and TAP writers of ad_report.h. */
+/* report.c: the JUnit and TAP writers of ad_report.h, and the one UTF-8
+ * decoder and XML character filter they (and every other command that
+ * writes text for a machine to read) go through. */
 #include <math.h>
 #include <string.h>
 #include "ad_report.h"
 
-int ad_utf8_sequence(const unsigned char *s)
+int ad_utf8_decode(const unsigned char *s, uint32_t *cp)
 {
-    if (s[0] < 0x80) return 1;
-    int n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] < 0xE0 ? 2 : 0;
-    if (!n) return 0;
-    for (int k = 1; k < n; k++)
+    unsigned b = s[0];
+    int n;
+    uint32_t c, min;
+    if (b < 0x80) n = 1, c = b, min = 0;
+    else if (b >= 0xC2 && b <= 0xDF) n = 2, c = b & 0x1F, min = 0x80;
+    else if (b >= 0xE0 && b <= 0xEF) n = 3, c = b & 0x0F, min = 0x800;
+    else if (b >= 0xF0 && b <= 0xF4) n = 4, c = b & 0x07, min = 0x10000;
+    else return 0;   /* a continuation byte, C0 or C1 (every use overlong), F5-FF (past U+10FFFF) */
+    for (int k = 1; k < n; k++) {
+        /* stops at the first byte that is not a continuation, a NUL included:
+         * a sequence cut short at the end of the string reads nothing past it */
         if ((s[k] & 0xC0) != 0x80) return 0;
-    /* no overlong forms, surrogates or code points past U+10FFFF */
-    if (n == 3 && s[0] == 0xE0 && s[1] < 0xA0) return 0;
-    if (n == 3 && s[0] == 0xED && s[1] >= 0xA0) return 0;
-    if (n == 4 && s[0] == 0xF0 && s[1] < 0x90) return 0;
-    if (n == 4 && s[0] == 0xF4 && s[1] >= 0x90) return 0;
+        c = c << 6 | (s[k] & 0x3Fu);
+    }
+    /* E0 80..9F, F0 80..8F (overlong), ED A0..BF (surrogates), F4 90.. (past U+10FFFF) */
+    if (c < min || (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF) return 0;
+    if (cp) *cp = c;
     return n;
+}
+
+bool ad_xml_char(uint32_t c)
+{
+    return c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0xD7FF) || (c >= 0xE000 && c <= 0xFFFD) ||
+           (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+uint32_t ad_text_next(const unsigned char *s, int *len)
+{
+    uint32_t c;
+    int n = ad_utf8_decode(s, &c);
+    *len = n ? n : 1;   /* a bad byte alone: the next one starts afresh */
+    return n && ad_xml_char(c) ? c : AD_TEXT_BAD;
+}
+
+void ad_text_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n;
+        if (ad_text_next(p, &n) == AD_TEXT_BAD && *p != '\n' && *p != '\t') memset(p, '?', (size_t)n);
+        p += n;
+    }
+}
+
+void ad_utf8_put(FILE *f, uint32_t c)
+{
+    if (c < 0x80) {
+        fputc((int)c, f);
+    } else if (c < 0x800) {
+        fputc((int)(0xC0 | c >> 6), f);
+        fputc((int)(0x80 | (c & 0x3F)), f);
+    } else if (c < 0x10000) {
+        fputc((int)(0xE0 | c >> 12), f);
+        fputc((int)(0x80 | (c >> 6 & 0x3F)), f);
+        fputc((int)(0x80 | (c & 0x3F)), f);
+    } else {
+        fputc((int)(0xF0 | c >> 18), f);
+        fputc((int)(0x80 | (c >> 12 & 0x3F)), f);
+        fputc((int)(0x80 | (c >> 6 & 0x3F)), f);
+        fputc((int)(0x80 | (c & 0x3F)), f);
+    }
 }
 
 /* ---- JUnit ---- */
 
-/* s as XML text or attribute: escapes, and U+FFFD for bytes that are not
- * UTF-8 or are control characters XML 1.0 forbids. In an attribute a
- * newline would be normalised to a space by any reader: write it as &#10;. */
+/* s as XML text or attribute: escapes, and U+FFFD for what ad_text_next
+ * finds bad (not UTF-8, or not an XML 1.0 Char: most C0 controls, U+FFFE,
+ * U+FFFF). A reader normalises a newline in an attribute to a space, and a
+ * CR anywhere to a newline: written as character references they survive. */
 static void xml_text(FILE *f, const char *str, bool attribute)
 {
     const unsigned char *s = (const unsigned char *)(str ? str : "");
     while (*s) {
-        int n = ad_utf8_sequence(s);
-        if (n == 0) {
-            fputs("\xEF\xBF\xBD", f);
-            s++;
-            continue;
-        }
-        if (n > 1) {
-            fwrite(s, 1, (size_t)n, f);
-            s += n;
-            continue;
-        }
-        switch (*s) {
+        int n;
+        uint32_t c = ad_text_next(s, &n);
+        s += n;
+        switch (c) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
+        case '>': fputs("&gt;", f); break;   /* so "]]>" cannot appear in text */
         case '"': fputs("&quot;", f); break;
         case '\'': fputs("&apos;", f); break;
         case '\n': fputs(attribute ? "&#10;" : "\n", f); break;
         case '\t': fputs(attribute ? "&#9;" : "\t", f); break;
-        default:
-            if (*s < 0x20 || *s == 0x7F) fputs("\xEF\xBF\xBD", f);
-            else fputc(*s, f);
+        case '\r': fputs("&#13;", f); break;
+        case AD_TEXT_BAD: ad_utf8_put(f, 0xFFFD); break;
+        default: ad_utf8_put(f, c);
         }
-        s++;
     }
 }
 
@@ -123,17 +167,17 @@ void ad_junit_write(FILE *f, const char *suite, const ad_junit_case *cases, int 
 
 void ad_tap_begin(FILE *f, int n) { fprintf(f, "TAP version 13\n1..%d\n", n); }
 
-/* One line of TAP text: no newline (it would end the line), no '#' (it
- * starts a directive), valid UTF-8. */
+/* One line of TAP text: no line break or other control character (a space
+ * for each: a newline would end the line), no '#' (it starts a directive),
+ * U+FFFD for what ad_text_next finds bad. */
 static void tap_text(FILE *f, const char *str)
 {
     const unsigned char *s = (const unsigned char *)(str ? str : "");
     while (*s) {
-        int n = ad_utf8_sequence(s);
-        if (n == 0 || (n == 1 && (*s < 0x20 || *s == 0x7F))) fputc(' ', f);
-        else if (n == 1 && *s == '#') fputc(' ', f);
-        else fwrite(s, 1, (size_t)n, f);
-        s += n ? n : 1;
+        int n = 1;
+        uint32_t c = *s < 0x20 || *s == 0x7F || *s == '#' ? ' ' : ad_text_next(s, &n);
+        ad_utf8_put(f, c == AD_TEXT_BAD ? 0xFFFD : c);
+        s += n;
     }
 }
 
@@ -151,22 +195,24 @@ void ad_tap_result(FILE *f, int number, bool ok, const char *name, const char *d
 void ad_tap_yaml_begin(FILE *f) { fputs("  ---\n", f); }
 void ad_tap_yaml_end(FILE *f) { fputs("  ...\n", f); }
 
-/* A YAML double-quoted scalar: \" \\ and \n escapes, \xHH for other control
- * bytes, U+FFFD (\uFFFD) for bytes that are not UTF-8. */
+/* A YAML double-quoted scalar: \" \\ \n \t escapes, \xHH for the other
+ * C0 and C1 controls and DEL (YAML's printable set leaves them out), and
+ * \uFFFD, visibly, for what ad_text_next finds bad (YAML excludes U+FFFE and
+ * U+FFFF as XML does). */
 void ad_tap_yaml_string(FILE *f, const char *key, const char *value)
 {
     fprintf(f, "  %s: \"", key);
     const unsigned char *s = (const unsigned char *)(value ? value : "");
     while (*s) {
-        int n = ad_utf8_sequence(s);
-        if (n == 0) fputs("\\uFFFD", f);
-        else if (n > 1) fwrite(s, 1, (size_t)n, f);
-        else if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
+        int n;
+        uint32_t c = ad_text_next(s, &n);
+        if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
         else if (*s == '\n') fputs("\\n", f);
         else if (*s == '\t') fputs("\\t", f);
-        else if (*s < 0x20 || *s == 0x7F) fprintf(f, "\\x%02X", *s);
-        else fputc(*s, f);
-        s += n ? n : 1;
+        else if (*s < 0x20 || (c >= 0x7F && c <= 0x9F)) fprintf(f, "\\x%02X", *s < 0x20 ? *s : (unsigned)c);
+        else if (c == AD_TEXT_BAD) fputs("\\uFFFD", f);
+        else ad_utf8_put(f, c);
+        s += n;
     }
     fputs("\"\n", f);
 }

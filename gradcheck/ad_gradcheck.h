@@ -93,6 +93,19 @@ typedef enum ad_gc_check {
 
 const char *ad_gc_check_name(ad_gc_check c);
 
+/* The rule every check here compares two values by (numerical against
+ * reverse or forward, a block against one cotangent, GPU against CPU, ...):
+ * do a and b agree to within tol? Equal values agree, equal infinities of
+ * the same sign included (their difference is NaN, so a check on |b - a|
+ * alone fails them); an infinity disagrees with anything else, the opposite
+ * infinity or a finite number, whatever tol (an infinite tol included); NaN
+ * agrees with nothing, not even NaN; otherwise |a - b| <= tol (a NaN tol
+ * fails). The determinism check alone asks for the same bits instead. */
+bool ad_gc_agree(double a, double b, double tol);
+/* |a - b| as the reports give it: 0 for equal values (equal infinities too),
+ * +inf where an infinity meets anything else, NaN where either is NaN. */
+double ad_gc_abs_err(double a, double b);
+
 /* One result: an (op, case, input, check). */
 typedef struct ad_gc_record {
     char op[64];

@@ -47,9 +47,11 @@ static void write_text(FILE *f, const ad_gc_report *r)
     for (int i = 0; i < r->n; i++) {
         const ad_gc_record *x = &r->rec[i];
         record_name(x, name, sizeof name);
+        ad_text_sanitize(name);   /* an op's name can hold any bytes */
         fprintf(f, "%s  %s  (%.3f s)\n", x->pass ? "PASS" : "FAIL", name, x->seconds);
         if (!x->pass) {
             detail(x, d, sizeof d);
+            ad_text_sanitize(d);
             fprintf(f, "      %s\n", d);
         }
     }
@@ -62,27 +64,37 @@ static void add_num(cJSON *o, const char *k, double v)
     else cJSON_AddNullToObject(o, k);   /* JSON has no NaN */
 }
 
+/* s as a JSON string's text: cJSON escapes control characters but passes
+ * bytes that are not UTF-8 (an op's name can hold any), which JSON forbids. */
+static const char *json_text(char *buf, size_t len, const char *s)
+{
+    snprintf(buf, len, "%s", s);
+    ad_text_sanitize(buf);
+    return buf;
+}
+
 static void write_json(FILE *f, const ad_gc_report *r)
 {
+    char buf[256];
     cJSON *doc = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(doc, "results");
     for (int i = 0; i < r->n; i++) {
         const ad_gc_record *x = &r->rec[i];
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "op", x->op);
-        cJSON_AddStringToObject(o, "case", x->case_label);
+        cJSON_AddStringToObject(o, "op", json_text(buf, sizeof buf, x->op));
+        cJSON_AddStringToObject(o, "case", json_text(buf, sizeof buf, x->case_label));
         if (x->input >= 0) cJSON_AddNumberToObject(o, "input", x->input);
         else cJSON_AddNullToObject(o, "input");
         cJSON_AddStringToObject(o, "check", ad_gc_check_name(x->check));
         cJSON_AddBoolToObject(o, "pass", x->pass);
         add_num(o, "max_abs_err", x->max_abs_err);
         add_num(o, "max_rel_err", x->max_rel_err);
-        if (x->worst[0]) cJSON_AddStringToObject(o, "worst_element", x->worst);
+        if (x->worst[0]) cJSON_AddStringToObject(o, "worst_element", json_text(buf, sizeof buf, x->worst));
         add_num(o, "x_at_worst", x->x_at_worst);
         add_num(o, "numerical", x->numerical);
         add_num(o, "reverse", x->reverse);
         add_num(o, "forward", x->forward);
         add_num(o, "seconds", x->seconds);
-        if (x->message[0]) cJSON_AddStringToObject(o, "message", x->message);
+        if (x->message[0]) cJSON_AddStringToObject(o, "message", json_text(buf, sizeof buf, x->message));
         cJSON_AddItemToArray(arr, o);
     }
     cJSON_AddNumberToObject(doc, "passed", r->n - r->n_fail);

@@ -36,6 +36,8 @@ typedef struct options_t {
     const char *data, *out, *device, *optimizer;
 } options_t;
 
+static const double SGD_MOMENTUM = 0.9;
+
 enum {
     O_EPOCHS, O_BATCH, O_LR, O_WEIGHT_DECAY, O_SEED, O_THREADS, O_LIMIT, O_OPTIMIZER, O_DATA, O_OUT, O_DEVICE, O_JSON,
     N_OPTIONS
@@ -102,7 +104,8 @@ static ad_node *on_host(ad_context *ctx, ad_node *n)
 }
 
 /* Test accuracy, in batches of 1000 with grad mode off. */
-static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images, const ad_tensor *labels, bool gpu)
+static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images, const ad_tensor *labels, bool gpu,
+                       const char *why)
 {
     bool was = ad_set_grad_enabled(ctx, false);
     ad_mark mk = ad_context_mark(ctx);
@@ -131,7 +134,7 @@ static double evaluate(const lenet *m, ad_context *ctx, const ad_tensor *images,
             for (int k = 0; k < 10; k++)
                 if (!isfinite(ad_value_at(logits, i * 10 + k))) {   /* NaN weights: no accuracy to report */
                     fprintf(stderr, "lenet: evaluating: the model's output for test image %lld is %g: training "
-                                    "diverged (try a smaller --lr)\n", (long long)(start + i), ad_value_at(logits, i * 10 + k));
+                                    "diverged (%s)\n", (long long)(start + i), ad_value_at(logits, i * 10 + k), why);
                     exit(1);
                 }
             for (int k = 1; k < 10; k++)
@@ -303,15 +306,31 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Why a run diverges, for the messages that say it did. Weight decay λ
+ * scales the weights by 1 - lr·λ each step (AdamW's decoupled decay; SGD's
+ * L2 term too, through its momentum μ): past lr·λ = 2 (2(1 + μ) with
+ * momentum) that factor grows the weights whatever the gradients do, so a
+ * smaller learning rate is not the first remedy a huge λ calls for. Adam's
+ * L2 term goes through its normalised step: there the learning rate it is. */
+static void divergence_cause(char *buf, size_t len, const char *optimizer, double lr, double weight_decay)
+{
+    double limit = !strcmp(optimizer, "adamw") ? 2 : !strcmp(optimizer, "sgd") ? 2 * (1 + SGD_MOMENTUM) : INFINITY;
+    if (lr * weight_decay > limit)
+        snprintf(buf, len,
+                 "weight decay %g: with learning rate %g, lr·λ = %g is past %g, where the decay grows the weights "
+                 "instead of shrinking them; use --weight-decay below %g",
+                 weight_decay, lr, lr * weight_decay, limit, limit / lr);
+    else snprintf(buf, len, "learning rate %g; try a smaller --lr", lr);
+}
+
 /* Steps [from, to) of epoch e (0-based): true if every loss is finite, else
- * false, saying where training diverged (a learning rate far too large): not
- * NaN with exit 0. */
-static bool losses_finite(const double *step_loss, int64_t steps, int e, int64_t from, int64_t to, double lr)
+ * false, saying where training diverged and why: not NaN with exit 0. */
+static bool losses_finite(const double *step_loss, int64_t steps, int e, int64_t from, int64_t to, const char *why)
 {
     for (int64_t s = from; s < to; s++)
         if (!isfinite(step_loss[e * steps + s])) {
-            fprintf(stderr, "\nlenet: the training loss is %g at epoch %d, step %lld: training diverged (learning rate "
-                            "%g; try a smaller --lr)\n", step_loss[e * steps + s], e + 1, (long long)s + 1, lr);
+            fprintf(stderr, "\nlenet: the training loss is %g at epoch %d, step %lld: training diverged (%s)\n",
+                    step_loss[e * steps + s], e + 1, (long long)s + 1, why);
             return false;
         }
     return true;
@@ -369,6 +388,8 @@ int main(int argc, char **argv)
     bool adam = !strcmp(o.optimizer, "adam"), adamw = !strcmp(o.optimizer, "adamw");
     if (o.lr == 0) o.lr = adam || adamw ? 1e-3 : 0.05;
     if (o.weight_decay < 0) o.weight_decay = adamw ? 0.01 : 0;   /* PyTorch's defaults */
+    char why[256];
+    divergence_cause(why, sizeof why, o.optimizer, o.lr, o.weight_decay);
     if (o.threads && ad_set_threads(o.threads) != AD_OK) ad_cli_usage_error(&cli, "%s", ad_last_error());
     o.threads = ad_threads();
     ad_tensor *train_x, *train_y, *test_x, *test_y;
@@ -416,7 +437,7 @@ int main(int argc, char **argv)
         }
     opt = adam    ? ad_adam_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8)
                         : adamw ? ad_adamw_new(m.p, N_PARAMS, o.lr, 0.9, 0.999, 1e-8, o.weight_decay)
-                                : ad_sgd_new(m.p, N_PARAMS, o.lr, 0.9);
+                                : ad_sgd_new(m.p, N_PARAMS, o.lr, SGD_MOMENTUM);
     if (!opt || ad_optimizer_set_weight_decay(opt, o.weight_decay) != AD_OK) {
         fprintf(stderr, "lenet: %s\n", ad_last_error());
         goto out;
@@ -480,7 +501,7 @@ int main(int argc, char **argv)
             }
             if (!gpu) {   /* on the CPU the loss is at hand: a run that diverges stops at once */
                 epoch_loss[s] = ad_value_scalar(loss);
-                if (!losses_finite(step_loss, steps, e, s, s + 1, o.lr)) goto out;
+                if (!losses_finite(step_loss, steps, e, s, s + 1, why)) goto out;
             }
             ad_optimizer_zero_grad(opt);
             ad_context_rewind(ctx, mark);
@@ -497,11 +518,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "\nlenet: %s\n", ad_last_error());
             goto out;
         }
-        if (!losses_finite(step_loss, steps, e, 0, steps, o.lr)) goto out;
+        if (!losses_finite(step_loss, steps, e, 0, steps, why)) goto out;
         double secs = now() - t0;
         total_time += secs;
         loss_curve[e] = image_loss_sum(epoch_loss, steps, N, B) / (double)N;
-        acc_curve[e] = evaluate(&m, ctx, test_x, test_y, gpu);
+        acc_curve[e] = evaluate(&m, ctx, test_x, test_y, gpu, why);
         if (tty) fputc('\n', stderr);
         if (!o.json)
             printf("epoch %2d  train loss %.4f  test accuracy %.2f%%  (%.1f s, %.0f images/s)\n", e + 1, loss_curve[e],

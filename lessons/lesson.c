@@ -183,9 +183,11 @@ void lesson_write_dot(const lesson *L, ad_context *ctx, const ad_node *root)
 void lesson_fail(const lesson *L, const char *fmt, ...)
 {
     failures++;
+    /* With --json stdout holds the document alone: the failure goes to
+     * stderr as "program: FAILED: why", the form every command's errors take. */
     FILE *out = L->json ? stderr : stdout;
-    fprintf(out, "%sFAILED: ", L->json ? L->program : "  ");
-    if (L->json) fprintf(out, ": ");
+    if (L->json) fprintf(out, "%s: FAILED: ", L->program);
+    else fputs("  FAILED: ", out);
     va_list ap;
     va_start(ap, fmt);
     if (fmt) vfprintf(out, fmt, ap);   /* the test: GCC 12 with -fsanitize warns "null format string" without it */

@@ -19,4 +19,14 @@
         }                                                                                                              \
     } while (0)
 
+/* Text a report writer must make valid UTF-8 and XML 1.0 (an op's name, a
+ * grader's compiler output): every kind of byte sequence that is not
+ * well-formed UTF-8, the characters XML forbids, and markup; it ends in a
+ * sequence cut short. test_report.c checks each kind's replacement alone. */
+#define AD_TEST_BAD_TEXT                                                                                               \
+    "lone \x80\xBF, overlong \xC0\xAF \xC1\xBF \xE0\x80\xAF \xF0\x80\x80\xAF, surrogate \xED\xA0\x80, "             \
+    "past U+10FFFF \xF4\x90\x80\x80, F5-FF \xF5\x80\x80\x80\xF6\xF7\xF8\xF9\xFA\xFB\xFC\xFD\xFE\xFF, "               \
+    "U+FFFE/F \xEF\xBF\xBE\xEF\xBF\xBF, controls \x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0B\x0C\r\x0E\x0F"             \
+    "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1A\x1B\x1C\x1D\x1E\x1F, markup ]]> < & \" ', cut \xF0\x9F\x98"
+
 #endif

@@ -8,7 +8,9 @@
 #   a report to /dev/full: exit 1 with a message.
 #   With AUTOGRADE: autograde's junit.xml against the same schema, and its
 #     results.tap through prove (the starter fails all 8 tests, the
-#     reference solution passes them).
+#     reference solution passes them); and the same for an assignment whose
+#     test name holds every kind of bad text (bytes that are not UTF-8,
+#     U+FFFE/U+FFFF and control characters as JSON escapes, markup).
 # Exit 1 when a report is wrong; 77 (skip) without xmllint or prove.
 set -u
 src=$1 gc=$2 ag=${3:-}
@@ -33,6 +35,19 @@ if [ -n "$ag" ]; then
     >/dev/null 2>&1 || { echo "autograde did not run"; exit 99; }
   prove "$tmp/ok/results.tap" >/dev/null 2>&1 || fail "prove failed autograde's passing results.tap"
   xmllint --noout --schema "$xsd" "$tmp/ok/junit.xml" || fail "autograde's passing junit.xml is not valid"
+  # a hostile test name: lone continuations, overlongs (C0, E0 80), a surrogate, past U+10FFFF, F5 and FF,
+  # U+FFFE, U+FFFF, controls, markup, a sequence cut short at the end
+  mkdir "$tmp/bad" && perl -pe 's/"sigmoid forward"/"bad \x80\xbf \xc0\xaf \xc1\xbf \xe0\x80\xaf \xed\xa0\x80 \xf4\x90\x80\x80 \xf5\x80\x80\x80\xff \\uFFFE\\uFFFF \\u0001\\u001f\\r ]]> < & \\" \x27 \xe2\x88"/' \
+    "$ex/assignment.json" >"$tmp/bad/assignment.json" || exit 99
+  grep -q 'uFFFE' "$tmp/bad/assignment.json" || { echo "the hostile assignment was not made"; exit 99; }
+  for sub in starter solution; do
+    "$ag" --assignment "$tmp/bad/assignment.json" --submission "$ex/$sub.c" --out "$tmp/bad/$sub" >/dev/null 2>&1 ||
+      { echo "autograde did not run on the hostile assignment"; exit 99; }
+    xmllint --noout --schema "$xsd" "$tmp/bad/$sub/junit.xml" || fail "autograde's junit.xml for a hostile test name is not valid"
+    prove "$tmp/bad/$sub/results.tap" > "$tmp/bad/prove.txt" 2>&1
+    grep -q "Parse errors" "$tmp/bad/prove.txt" && fail "prove could not parse results.tap for a hostile test name"
+    [ $sub = starter ] && ! grep -q "Failed 8/8 subtests" "$tmp/bad/prove.txt" && fail "prove: $(tail -3 "$tmp/bad/prove.txt")"
+  done
   echo "$fails failures"
   [ $fails -eq 0 ]
   exit

@@ -63,6 +63,59 @@ static void test_forward_mode_two_dirs(void **state)
     ad_context_free(ctx);
 }
 
+/* A tangent set on a node after an op that uses it was made cannot reach
+ * that op (tangents are computed as ops are made): an error naming both
+ * nodes, never a silent tangent of 0. Compact scalars, full tensors, and
+ * results made with grad off (inputs not recorded) alike. */
+static void expect_too_late(ad_node *x, const char *user)
+{
+    assert_int_equal(ad_set_tangent(x, 0, NULL, 0), AD_ERR_STATE);
+    const char *e = ad_last_error();
+    if (!strstr(e, "set_tangent: too late for node #0") || !strstr(e, user) || !strstr(e, "before making the ops"))
+        fail_msg("not the message wanted (node #0, %s): %s", user, e);
+}
+
+static void test_tangent_set_too_late(void **state)
+{
+    (void)state;
+    int64_t n3[] = {3};
+    const double v3[] = {0.5, 1, 2};
+    for (int kind = 0; kind < 3; kind++) {
+        ad_context *ctx = ad_context_new();
+        if (kind == 2) ad_set_grad_enabled(ctx, false);
+        ad_node *x = kind == 0 ? ad_scalar(ctx, 3) : ad_variable(ctx, AD_FLOAT64, 1, n3, v3);
+        ad_node *y = ad_sin(ctx, x);   /* made while x has no tangent */
+        assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+        expect_too_late(x, kind == 2 ? "did not record its inputs" : "node #1 (sin) was made after it and takes it as an input");
+        assert_false(ad_has_tangent(x));
+        assert_false(ad_has_tangent(y));
+        ad_context_free(ctx);
+    }
+    /* through a chain: y = sin x, then forward mode, then z = y * y: z would read 0 */
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 3), *y = ad_sin(ctx, x);
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    ad_node *z = ad_mul(ctx, y, y);
+    expect_too_late(x, "takes it as an input");
+    assert_close(ad_tangent_at(z, 0, 0), 0, 0);   /* nothing set, nothing claimed */
+    ad_context_free(ctx);
+
+    /* in time: a leaf made later, an op that does not use x, a rewind past the user */
+    ctx = ad_context_new();
+    x = ad_scalar(ctx, 3);
+    ad_node *a = ad_scalar(ctx, 2), *b = ad_sin(ctx, a);   /* b does not use x */
+    ad_mark m = ad_context_mark(ctx);
+    y = ad_sin(ctx, x);
+    assert_int_equal(ad_forward_dirs(ctx, 2), AD_OK);
+    assert_int_equal(ad_set_tangent(a, 1, NULL, 0), AD_ERR_STATE);   /* b uses a */
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);   /* drops y */
+    assert_int_equal(ad_set_tangent(x, 0, NULL, 0), AD_OK);
+    y = ad_mul(ctx, ad_sin(ctx, x), b);
+    assert_close(ad_tangent_at(y, 0, 0), cos(3.0) * sin(2.0), 1e-15);
+    assert_close(ad_tangent_at(y, 1, 0), 0, 0);
+    ad_context_free(ctx);
+}
+
 static void test_fan_out(void **state)
 {
     (void)state;
@@ -498,7 +551,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_rule_reverse), cmocka_unit_test(test_pull_equals_push),
-        cmocka_unit_test(test_forward_mode_two_dirs), cmocka_unit_test(test_fan_out),
+        cmocka_unit_test(test_forward_mode_two_dirs), cmocka_unit_test(test_tangent_set_too_late),
+        cmocka_unit_test(test_fan_out),
         cmocka_unit_test(test_backward_twice), cmocka_unit_test(test_deep_chain),
         cmocka_unit_test(test_no_grad), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_check_finite), cmocka_unit_test(test_cotangent_shape), cmocka_unit_test(test_broadcast_grad),

@@ -574,6 +574,146 @@ static void test_formats(void **state)
     ad_gc_report_free(&r);
 }
 
+/* ---- the comparison rule: infinities and NaN ---- */
+static void test_agree_rule(void **state)
+{
+    (void)state;
+    const double inf = INFINITY, nan = NAN;
+    struct { double a, b, tol; bool agree; double err; } c[] = {
+        {inf, inf, 0, true, 0},            /* equal infinities of the same sign agree */
+        {-inf, -inf, 0, true, 0},
+        {inf, -inf, inf, false, inf},      /* opposite infinities never, whatever the tolerance */
+        {-inf, inf, inf, false, inf},
+        {inf, 1e300, inf, false, inf},     /* an infinity and a finite number never */
+        {-2.5, -inf, inf, false, inf},
+        {nan, nan, inf, false, nan},       /* NaN never, not even with NaN */
+        {nan, 1, inf, false, nan},
+        {1, nan, inf, false, nan},
+        {nan, inf, inf, false, nan},
+        {1.0, 1.0 + 1e-9, 1e-8, true, 1e-9},   /* finite: within tolerance */
+        {1.0, 1.0 + 1e-7, 1e-8, false, 1e-7},  /* ... and beyond it */
+        {-3, -3, 0, true, 0},
+        {1, 2, nan, false, 1},              /* a NaN tolerance passes nothing */
+    };
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        if (ad_gc_agree(c[k].a, c[k].b, c[k].tol) != c[k].agree)
+            fail_msg("ad_gc_agree(%g, %g, %g) is %d", c[k].a, c[k].b, c[k].tol, !c[k].agree);
+        double err = ad_gc_abs_err(c[k].a, c[k].b);
+        if (isnan(c[k].err) ? !isnan(err) : !(err == c[k].err || fabs(err - c[k].err) <= 1e-15))
+            fail_msg("ad_gc_abs_err(%g, %g) = %g, want %g", c[k].a, c[k].b, err, c[k].err);
+    }
+}
+
+/* y = sin x with a vjp that adds inf_alone to every element for one
+ * cotangent and inf_block in a block: block-vs-one with the same infinity on
+ * both sides passes, whichever its sign. */
+static double inf_alone, inf_block;
+static void inf_vjp(const ad_node *o, int s, int rows, const void *g, void *gi)
+{
+    (void)s;
+    (void)g;
+    for (int64_t i = 0; i < rows * o->value.size; i++) ((double *)gi)[i] += rows == 1 ? inf_alone : inf_block;
+}
+static const ad_op inf_grad = TEST_OP("inf_grad", same_shape, sin_fwd, inf_vjp, sin_jvp, vec_case);
+
+static void test_block_with_infinities(void **state)
+{
+    (void)state;
+    const double inf = INFINITY, nan = NAN;
+    struct { double alone, block; bool pass; } c[] = {
+        {inf, inf, true},   {-inf, -inf, true}, {inf, -inf, false},         {-inf, inf, false},
+        {inf, 1, false},    {1, -inf, false},   {nan, nan, false},          {nan, 1, false},
+        {1, nan, false},    {1, 1, true},       {1, 1 + 1e-13, true},       {1, 1 + 1e-6, false},
+    };
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        inf_alone = c[k].alone;
+        inf_block = c[k].block;
+        ad_gc_report r = run(&inf_grad, 1);
+        const ad_gc_record *b = find(&r, AD_GC_BLOCK);
+        if (b->pass != c[k].pass)
+            fail_msg("block %g against alone %g: block-vs-one %s (%s)", c[k].block, c[k].alone,
+                     b->pass ? "passed" : "failed", b->message);
+        if (!c[k].pass) assert_non_null(strstr(b->message, "of a block of 3 cotangents"));
+        ad_gc_report_free(&r);
+    }
+}
+
+/* Ops whose names and case labels hold every kind of bad text (a user
+ * registers ops by name): the JUnit validates against junit-10.xsd and the
+ * TAP parses with prove, failures and all. A record keeps 63 bytes of a
+ * name and 127 of a label, so the text goes in pieces, one op each (a piece
+ * cut inside a sequence is one more kind). */
+static void test_formats_with_bad_text(void **state)
+{
+    (void)state;
+    static const char bad[] = AD_TEST_BAD_TEXT;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    ad_gc_report r = {0};
+    for (size_t at = 0; at < sizeof bad - 1; at += 50) {
+        char name[64], label[128];
+        snprintf(name, sizeof name, "%.50s", bad + at);
+        snprintf(label, sizeof label, "%.127s", bad + at);
+        ad_op_case c = {label, 1, {1}, {{5, 1, 1, 1}}, {.c = 0}};
+        ad_op op = bad_sign;   /* fails: failure messages carry the text too */
+        op.name = name;
+        op.cases = &c;
+        assert_int_equal(ad_gradcheck_op(&op, &o, &r), AD_OK);
+    }
+    assert_true(r.n_fail > 0);
+    /* JSON and text: no byte of what is not UTF-8 or not an XML Char (cJSON passes such bytes on; CR is one) */
+    for (ad_gc_format fmt = AD_GC_TEXT; fmt <= AD_GC_JSON; fmt++) {
+        char *out = format_report(&r, fmt);
+        for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+            if (*p >= 0xF5 || *p == 0xC0 || *p == 0xC1 || (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r'))
+                fail_msg("byte %02X in the %s report", *p, fmt == AD_GC_JSON ? "JSON" : "text");
+        assert_null(strstr(out, "\xEF\xBF\xBE"));
+        assert_null(strstr(out, "\xED\xA0\x80"));
+        if (fmt == AD_GC_JSON) {
+            cJSON *doc = cJSON_Parse(out);
+            assert_non_null(doc);
+            cJSON_Delete(doc);
+        }
+        free(out);
+    }
+    char *xml = format_report(&r, AD_GC_JUNIT), *tap = format_report(&r, AD_GC_TAP);
+    FILE *f = fopen("test_gradcheck_bad.xml", "w");
+    fputs(xml, f);
+    fclose(f);
+    f = fopen("test_gradcheck_bad.tap", "w");
+    fputs(tap, f);
+    fclose(f);
+    assert_non_null(strstr(xml, "]]&gt; &lt; &amp; &quot; &apos;"));
+    assert_null(strstr(xml, "\xEF\xBF\xBE"));
+    assert_null(strstr(tap, "\xF5"));
+    free(xml);
+    free(tap);
+    const char *xsd = getenv("JUNIT_XSD");
+    if (!xsd) fail_msg("JUNIT_XSD (tests/junit-10.xsd) is not set; run through meson test");
+    char cmd[1024];
+    if (system("command -v xmllint >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "xmllint --noout --schema '%s' test_gradcheck_bad.xml", xsd);
+        assert_int_equal(system(cmd), 0);
+    } else {
+        print_message("skipping the schema check: xmllint missing\n");
+    }
+    if (system("command -v prove >/dev/null 2>&1") == 0) {
+        FILE *p = popen("prove -e cat test_gradcheck_bad.tap 2>&1", "r");
+        char out[8192];
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = '\0';
+        pclose(p);
+        char want[64];
+        snprintf(want, sizeof want, "Failed %d/%d subtests", r.n_fail, r.n);
+        if (strstr(out, "arse error") || !strstr(out, want)) fail_msg("prove, wanting '%s':\n%s", want, out);
+    } else {
+        print_message("skipping prove: not installed\n");
+    }
+    remove("test_gradcheck_bad.xml");
+    remove("test_gradcheck_bad.tap");
+    ad_gc_report_free(&r);
+}
+
 /* ---- the command ---- */
 /* ---- ties: either subgradient passes, a wrong one does not ---- */
 /* max(a, b) with a rule at the tie a == b given by tie_a (the share of the
@@ -902,6 +1042,8 @@ int main(void)
         cmocka_unit_test(test_wrong_rule_for_one_of_two_inputs),
         cmocka_unit_test(test_jvp_disagrees_with_vjp), cmocka_unit_test(test_wrong_index_in_reduction),
         cmocka_unit_test(test_fast_mode_catches_too), cmocka_unit_test(test_registered_ops_over_100_seeds),
+        cmocka_unit_test(test_formats_with_bad_text), cmocka_unit_test(test_agree_rule),
+        cmocka_unit_test(test_block_with_infinities),
         cmocka_unit_test(test_block_mistakes_caught_in_every_mode), cmocka_unit_test(test_threads_same_report),
         cmocka_unit_test(test_batch_items),
         cmocka_unit_test(test_formats), cmocka_unit_test(test_command_exit_codes),

@@ -313,6 +313,33 @@ static void hook(const ad_backward_step *s, void *user)
     assert_ptr_equal(ad_node_input(s->consumer, s->slot), s->input);
 }
 
+/* The generation is 16 bits and never 0: 1..65535, so it comes back to a
+ * dropped handle's own after exactly 65,535 rewinds that drop nodes (the
+ * limit the README states), and not one sooner. */
+static void test_generation_wraps_after_65535(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2);
+    ad_mark m = ad_context_mark(ctx);
+    ad_node *old = ad_neg(ctx, x);
+    for (int rewinds = 1; rewinds <= 65535; rewinds++) {
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);   /* drops the one node made since */
+        ad_node *now = ad_sin(ctx, x);                         /* in old's place */
+        assert_non_null(now);
+        if (rewinds < 65534) continue;
+        ad_clear_error();
+        double v = ad_value_scalar(old);
+        if (rewinds == 65534) {   /* refused, as every time before */
+            assert_int_equal(ad_last_status(), AD_ERR_STATE);
+        } else {                  /* the same generation again: passes for the node in its place */
+            assert_int_equal(ad_last_status(), AD_OK);
+            assert_close(v, sin(2.0), 0);
+        }
+    }
+    ad_context_free(ctx);
+}
+
 static void test_backward_hook_gets_handles(void **state)
 {
     (void)state;
@@ -337,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_optimizer_refuses_dropped_parameter),
         cmocka_unit_test(test_live_handles_stay_valid),
         cmocka_unit_test(test_backward_hook_gets_handles),
+        cmocka_unit_test(test_generation_wraps_after_65535),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -494,7 +494,14 @@ static void test_lenet_bad_data(void **state)
     /* a learning rate that makes the weights NaN: an error, not 10% accuracy with exit 0 */
     snprintf(cmd, sizeof cmd, "%s --data %s --epochs 1 --limit 64 --lr 1e308 --json --out %s 2>&1", prog("LENET"), dir, dir);
     assert_int_equal(run(cmd, out, sizeof out), 1);
-    assert_non_null(strstr(out, "training diverged"));
+    assert_non_null(strstr(out, "training diverged (learning rate 1e+308; try a smaller --lr)"));
+    /* AdamW with a weight decay past 2/lr: each step scales the weights by 1 - lr·λ, so the decay is to blame */
+    snprintf(cmd, sizeof cmd, "%s --data %s --epochs 1 --limit 64 --optimizer adamw --weight-decay 1e12 --json --out %s 2>&1",
+             prog("LENET"), dir, dir);
+    assert_int_equal(run(cmd, out, sizeof out), 1);
+    if (!strstr(out, "training diverged (weight decay 1e+12: with learning rate 0.001, lr·λ = 1e+09 is past 2, where "
+                     "the decay grows the weights instead of shrinking them; use --weight-decay below 2000)"))
+        fail_msg("the divergence is not put on the weight decay:\n%s", out);
     /* a FIFO for the test images: refused at once */
     snprintf(cmd, sizeof cmd, "rm %s/t10k-images-idx3-ubyte && mkfifo %s/t10k-images-idx3-ubyte", dir, dir);
     assert_int_equal(system(cmd), 0);

@@ -180,11 +180,16 @@ void ad_node_zero_grad(ad_node *n);
 
 /* ---- forward mode ---- */
 /* Set the number of tangent directions k (1..64) carried by later ops;
- * resets all tangents. */
+ * resets all tangents. An op's tangent is computed once, when the op is
+ * made, so call this, and ad_set_tangent, before making the ops. */
 ad_status ad_forward_dirs(ad_context *ctx, int k);
 int ad_forward_dir_count(const ad_context *ctx);
 /* Set leaf n's tangent in direction dir to values (one double per element
- * of n), or to the unit vector e_index if values is NULL and index >= 0. */
+ * of n), or to the unit vector e_index if values is NULL and index >= 0.
+ * AD_ERR_STATE, naming both nodes, once an op that uses n has been made
+ * (or one made with grad off, whose inputs are not known): that op took
+ * n's tangent (none) when it was made and would never see this one.
+ * Rewinding to a mark taken before the op makes it possible again. */
 ad_status ad_set_tangent(ad_node *n, int dir, const double *values, int64_t index);
 /* Drop all tangents (forward mode off). */
 void ad_clear_tangents(ad_context *ctx);

@@ -28,6 +28,33 @@ void ad_clear_tangents(ad_context *ctx)
         if (!compact_rec(ctx, id)) node_at(ctx, id)->tangent = NULL;   /* (a compact node has none) */
 }
 
+/* Tangents ride along with values: an op computes its tangent once, when it
+ * is made, from its inputs' tangents then. So a tangent set on n after a
+ * node that uses n was made never reaches that node (it keeps the 0 it got),
+ * nor anything made from it later. The first node made after n that takes n
+ * as an input, or whose inputs were not recorded (grad off: it may), with
+ * in *why which; UINT32_MAX if none. Leaves are skipped: they use nothing. */
+static uint32_t first_user_after(const ad_context *ctx, const ad_node *n, const char **why, const char **name)
+{
+    for (uint32_t id = n->id + 1; id < ctx->n_nodes; id++) {
+        const scalar_rec *r = compact_rec(ctx, id);
+        int k = r ? rec_n_in(r) : 0;
+        if (r) {
+            if (r->flags & REC_LEAF) continue;
+            *name = r->op ? ctx->scalar_ops[r->op - 1]->name : "a scalar op";
+        } else {
+            const ad_node *m = node_at(ctx, id);
+            if (m->flags & AD_NODE_LEAF) continue;
+            *name = m->name ? m->name : m->op ? m->op->name : "an op";   /* (grad off: the op is not kept) */
+            k = (m->flags & AD_NODE_RECORDING) ? m->n_in : 0;
+        }
+        if (k == 0) return *why = "did not record its inputs (grad off), so it may use it", id;
+        for (int s = 0; s < k; s++)
+            if (r ? r->in[s] == n->id : node_at(ctx, id)->in[s] == n) return *why = "takes it as an input", id;
+    }
+    return UINT32_MAX;
+}
+
 ad_status ad_set_tangent(ad_node *h, int dir, const double *values, int64_t index)
 {
     if (!h) return ad_fail(AD_ERR_ARG, "set_tangent: node is NULL");
@@ -44,6 +71,14 @@ ad_status ad_set_tangent(ad_node *h, int dir, const double *values, int64_t inde
     if (!values && (index < 0 || index >= n->value.size))
         return ad_fail(AD_ERR_ARG, "set_tangent: index %lld out of range for %lld elements", (long long)index,
                        (long long)n->value.size);
+    const char *why = NULL, *user = NULL;
+    uint32_t late = first_user_after(ctx, n, &why, &user);
+    if (late != UINT32_MAX)
+        return ad_fail(AD_ERR_STATE,
+                       "set_tangent: too late for node #%u (%s): node #%u (%s) was made after it and %s, and took its "
+                       "tangent then, so this one would never reach it; call ad_forward_dirs and ad_set_tangent "
+                       "before making the ops that use the node (or rewind to a mark taken before them)",
+                       n->id, n->name ? n->name : "unnamed", late, user, why);
     size_t esz = ad_dtype_size((ad_dtype)n->value.dtype);
     if (!n->tangent) {
         n->tangent = ad_arena_alloc(ctx, (size_t)ctx->dirs * (size_t)n->value.size * esz);

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ad_cli.h"
+#include "ad_report.h"
 #include "assignment.h"
 #include "embedded.h"
 #include "grade.h"
@@ -241,7 +242,7 @@ int main(int argc, char **argv)
         close(out_fd);
         return 2;
     }
-    for (int i = 0; i < a.n_tests; i++) utf8_sanitize(a.tests[i].name);
+    for (int i = 0; i < a.n_tests; i++) ad_text_sanitize(a.tests[i].name);
     if (sc.notes[0]) fputs(sc.notes, stderr);
 
     test_result *res = calloc((size_t)a.n_tests, sizeof *res);

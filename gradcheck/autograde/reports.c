@@ -12,19 +12,6 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-void utf8_sanitize(char *s)
-{
-    unsigned char *p = (unsigned char *)s;
-    while (*p) {
-        int n = ad_utf8_sequence(p);
-        if (n == 0 || (n == 1 && *p < 0x20 && *p != '\n' && *p != '\t')) {
-            *p++ = '?';
-            continue;
-        }
-        p += n;
-    }
-}
-
 /* Write len bytes as dir/name through a fresh temporary file and a rename. */
 static int write_atomic(int dir_fd, const char *name, const char *data, size_t len, char *err, size_t errlen)
 {
@@ -124,8 +111,8 @@ static void report_txt(FILE *f, const assignment *a, const test_result *res, con
 int reports_write(int dir_fd, const assignment *a, test_result *res, char *general, const char *notes, double seconds,
                   char *err, size_t errlen)
 {
-    utf8_sanitize(general);
-    for (int i = 0; i < a->n_tests; i++) utf8_sanitize(res[i].output);
+    ad_text_sanitize(general);
+    for (int i = 0; i < a->n_tests; i++) ad_text_sanitize(res[i].output);
     int rc = 0;
     char *js = results_json(a, res, general, seconds);
     rc = js ? write_atomic(dir_fd, "results.json", js, strlen(js), err, errlen) : -1;

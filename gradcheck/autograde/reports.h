@@ -4,16 +4,12 @@
  * report.txt. Each file is written to a new
  * temporary file (O_CREAT | O_EXCL | O_NOFOLLOW) in that directory and
  * renamed into place, so a symlink, FIFO or half-written file planted under
- * the name is replaced, never followed. All text is made valid UTF-8 first. */
+ * the name is replaced, never followed. All text is made valid UTF-8 first (ad_text_sanitize). */
 #ifndef AD_REPORTS_H
 #define AD_REPORTS_H
 
 #include "assignment.h"
 #include "grade.h"
-
-/* Replace every byte that is not part of a valid UTF-8 sequence, and every
- * control character but newline and tab, with '?', in place. */
-void utf8_sanitize(char *s);
 
 /* Write the four reports into the directory open at dir_fd. general: the
  * message for the whole submission; notes: the sandbox's own log lines
