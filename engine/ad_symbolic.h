@@ -52,8 +52,11 @@ ad_sym *ad_sym_diff(ad_sym_ctx *s, const ad_sym *e, int var);
  * domain (log of a negative...), as the math library gives. */
 double ad_sym_eval(const ad_sym_ctx *s, const ad_sym *e, const double *x, int n);
 
-/* e as text in the formula language ("2*x*cos(x^2)"), with the fewest
- * parentheses. Returns the length written out in full, or a number >= len
+/* e as text in the formula language ("2*x*cos(x^2)") that ad_expr_parse
+ * reads back as the same function: the parser's precedence read backwards
+ * ((x^y)^2 but x^y^2 = x^(y^2), -x^2 = -(x^2)), the fewest parentheses but
+ * for a negative exponent's, x^(-2), and each number in as many digits as
+ * it takes to read back as the same double (up to 17). Returns the length written out in full, or a number >= len
  * when it was cut short (the printer stops once buf is full, so a swollen
  * expression costs no more than len). */
 size_t ad_sym_print(const ad_sym_ctx *s, const ad_sym *e, char *buf, size_t len);

@@ -479,7 +479,20 @@ static void put(out *o, const char *str)
     o->at += k;
 }
 
-/* Binding strength: sums 1, products 2, unary minus 3, powers 4, atoms and calls 5. */
+/* exp(b·log a) is how the parser builds a^b with a variable exponent; the printer writes it back as a^b. */
+static bool is_power_form(const ad_sym *e)
+{
+    return e->kind == S_EXP && e->a->kind == S_MUL && e->a->b->kind == S_LOG;
+}
+
+/* Binding strength, the parser's grammar read backwards (ad_expr.h): sums 1, products 2, unary
+ * minus 3, powers 4, atoms and calls 5. An operand is parenthesised when it binds less tightly
+ * than its place needs:
+ *   a + b: both >= 1;  a - b: a >= 1, b >= 2 (a - (b - c));  a*b, a/b: a >= 2, b >= 3;
+ *   -a: a >= 3 (-x^2 is -(x^2), so a power needs none; (-x)^2 does);
+ *   a^b: the base is a primary, >= 5 ((x^y)^2; x^y^2 is x^(y^2)); the exponent is a unary,
+ *   >= 3 would do (x^y^z, x^-2), >= 4 also brackets a negative exponent for the reader: x^(-2). */
+enum { NEED_BASE = 5, NEED_EXPONENT = 4 };
 static int prec(const ad_sym *e)
 {
     switch (e->kind) {
@@ -487,9 +500,22 @@ static int prec(const ad_sym *e)
     case S_MUL: case S_DIV: return 2;
     case S_NEG: return 3;
     case S_POW: return 4;
-    case S_NUM: return e->c < 0 ? 3 : 5;
+    case S_EXP: return is_power_form(e) ? 4 : 5;
+    case S_NUM: return e->c < 0 || (e->c == 0 && signbit(e->c)) ? 3 : 5;
     default: return 5;
     }
+}
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as the same double: the printed
+ * formula is the same function, not one rounded to 15 digits. */
+static void put_number(out *o, double c)
+{
+    char tmp[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(tmp, sizeof tmp, "%.*g", digits, c);
+        if (strtod(tmp, NULL) == c) break;
+    }
+    put(o, tmp);
 }
 
 static void pr(const ad_sym_ctx *s, const ad_sym *e, out *o, int need)
@@ -497,9 +523,8 @@ static void pr(const ad_sym_ctx *s, const ad_sym *e, out *o, int need)
     if (o->at >= o->len && o->len) return;   /* full: stop (the caller sees the truncation) */
     bool paren = prec(e) < need;
     if (paren) put(o, "(");
-    char tmp[64];
     switch (e->kind) {
-    case S_NUM: snprintf(tmp, sizeof tmp, "%.15g", e->c); put(o, tmp); break;
+    case S_NUM: put_number(o, e->c); break;
     case S_VAR: put(o, s->vars[e->var]); break;
     case S_ADD: pr(s, e->a, o, 1); put(o, " + "); pr(s, e->b, o, 1); break;
     case S_SUB: pr(s, e->a, o, 1); put(o, " - "); pr(s, e->b, o, 2); break;
@@ -507,15 +532,17 @@ static void pr(const ad_sym_ctx *s, const ad_sym *e, out *o, int need)
     case S_DIV: pr(s, e->a, o, 2); put(o, "/"); pr(s, e->b, o, 3); break;
     case S_NEG: put(o, "-"); pr(s, e->a, o, 3); break;
     case S_POW:
-        pr(s, e->a, o, 5);
-        snprintf(tmp, sizeof tmp, e->c < 0 ? "^(%.15g)" : "^%.15g", e->c);
-        put(o, tmp);
+        pr(s, e->a, o, NEED_BASE);
+        put(o, "^");
+        if (e->c < 0) put(o, "(");
+        put_number(o, e->c);
+        if (e->c < 0) put(o, ")");
         break;
     case S_EXP:
-        if (e->a->kind == S_MUL && e->a->b->kind == S_LOG) {   /* exp(b·log a), how a^b is built: print a^b */
-            pr(s, e->a->b->a, o, 5);
+        if (is_power_form(e)) {   /* exp(b·log a): a^b */
+            pr(s, e->a->b->a, o, NEED_BASE);
             put(o, "^");
-            pr(s, e->a->a, o, 5);
+            pr(s, e->a->a, o, NEED_EXPONENT);
             break;
         }
         /* fall through */

@@ -205,6 +205,45 @@ static void test_expression_swell(void **state)
     }
 }
 
+/* The printer is the parser's inverse: ^ is right-associative and binds tighter than unary minus,
+ * so a power as the base of a power needs parentheses, "(x^y)^2", while "x^y^2" is x^(y^2), and
+ * "-x^2" is -(x^2). Each text is printed from the graph and parsed back to the same function. */
+static void expect_print(const char *formula, const char *want_f, const char *want_dx, double x, double y)
+{
+    double at[2] = {x, y}, g[2], sv[2];
+    char printed[1024];
+    assert_true(both_gradients(formula, at, g, sv, printed, sizeof printed));
+    if (strcmp(printed, want_dx)) fail_msg("d/dx of '%s' printed '%s', expected '%s'", formula, printed, want_dx);
+    ad_expr *e = ad_expr_parse(formula, NULL);
+    ad_context *ctx = ad_context_new();
+    ad_node *v[2] = {ad_set_name(ad_scalar(ctx, x), "x"), ad_set_name(ad_scalar(ctx, y), "y")};
+    ad_node *f = ad_expr_build(e, ctx, v);
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    ad_sym_print(s, ad_sym_from_graph(s, ctx, f), printed, sizeof printed);
+    if (strcmp(printed, want_f)) fail_msg("'%s' printed '%s', expected '%s'", formula, printed, want_f);
+    ad_expr *back = ad_expr_parse(printed, NULL);
+    assert_non_null(back);
+    ad_context *c2 = ad_context_new();
+    ad_node *v2[2] = {ad_scalar(c2, x), ad_scalar(c2, y)};
+    assert_close(ad_value_scalar(ad_expr_build(back, c2, v2)), ad_value_scalar(f), 1e-12 * fabs(ad_value_scalar(f)));
+    ad_context_free(c2);
+    ad_expr_free(back);
+    ad_sym_ctx_free(s);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+}
+
+static void test_power_parentheses(void **state)
+{
+    (void)state;
+    expect_print("(x^y)^2", "(x^y)^2", "2*x^y*x^y*(y/x)", 1.5, 0.7);
+    expect_print("x^y^2", "x^y^2", "x^y^2*(y^2/x)", 1.5, 0.7);
+    expect_print("(x^y)^0.5", "(x^y)^0.5", "0.5*(x^y)^(-0.5)*x^y*(y/x)", 1.5, 0.7);
+    expect_print("-x^2 + y", "-x^2 + y", "-2*x", 1.5, 0.7);
+    expect_print("(-x)^3 + y", "(-x)^3 + y", "-3*(-x)^2", 1.5, 0.7);
+    expect_print("x^-2 + y", "x^(-2) + y", "-2*x^(-3)", 1.5, 0.7);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -230,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_lecture_functions), cmocka_unit_test(test_random_formulas),
         cmocka_unit_test(test_printed_formula_round_trip), cmocka_unit_test(test_simplified_output),
         cmocka_unit_test(test_expression_swell), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_power_parentheses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
