@@ -54,6 +54,8 @@ static ad_cli cli = {
         "FORMULA, e.g. 'y*log(x) + sqrt(y*log(x))': + - * / ^ (or **), parentheses, numbers in C\n"
         "syntax, variables, pi, e, and exp log sqrt sin cos tanh sigmoid relu abs neg max(a,b) min(a,b)\n"
         "pow(x,c); a^b with a variable exponent needs a > 0 (x^y, 2^x, e^x).\n"
+        "A formula that starts with '-' (as one printed by --symbolic may) goes after '--', which ends\n"
+        "the options: autodidact --symbolic -- '-x^2'.\n"
         "\n"
         "autodidact lesson NAME [options] runs one of the course's lesson programs (installed in\n"
         "libexec/autodidact/); autodidact lesson lists them. (A formula that is just the variable\n"

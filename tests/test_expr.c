@@ -372,7 +372,8 @@ static void test_command(void **state)
 }
 
 /* --symbolic prints each formula whole or fails saying so, never a cut formula: the derivative of
- * sin(sin(...sin(x))) 900 deep is about 2.5 million characters, over the command's 1 MiB. */
+ * sin(sin(...sin(x))) 900 deep is about 2.5 million characters, over the command's 1 MiB. A formula
+ * that starts with '-', as a printed derivative may, goes after "--" (which --help tells). */
 static void test_symbolic_command_output(void **state)
 {
     (void)state;
@@ -400,6 +401,15 @@ static void test_symbolic_command_output(void **state)
     assert_non_null(strstr(out, "  f = sin(sin("));   /* f itself fits, and is printed whole */
     free(cmd);
     free(args);
+
+    assert_int_equal(cli("--help", out, sizeof out), 0);
+    assert_non_null(strstr(out, "A formula that starts with '-'"));
+    assert_non_null(strstr(out, "autodidact --symbolic -- '-x^2'"));
+    assert_int_equal(cli("'-x^2' --symbolic", out, sizeof out), 2);   /* read as an option */
+    assert_int_equal(cli("--symbolic -- '-x^2'", out, sizeof out), 0);
+    assert_non_null(strstr(out, "∂f/∂x = -2*x"));
+    assert_int_equal(cli("--symbolic -- '-2*x'", out, sizeof out), 0);   /* the printed text, fed back */
+    assert_non_null(strstr(out, "∂f/∂x = -2\n"));
 }
 
 int main(void)
