@@ -60,8 +60,9 @@ double ad_sym_eval(const ad_sym_ctx *s, const ad_sym *e, const double *x, int n)
  * for a negative exponent's, x^(-2), and each number in as many digits as
  * it takes to read back as the same double (up to 17). Written complete or
  * not at all: returns the text's length (< len), or len when it does not
- * fit ("output exceeds len - 1 characters") or holds a constant that is not
- * finite (no spelling the parser reads), with buf "" and the message in
+ * fit ("output exceeds len - 1 characters"), holds a constant that is not
+ * finite, or a variable whose name the parser would not read back as it
+ * ("x[0]", "pi"), with buf "" and the message in
  * ad_last_error(). The printer stops once buf is full, so a swollen
  * expression costs no more than len. */
 size_t ad_sym_print(const ad_sym_ctx *s, const ad_sym *e, char *buf, size_t len);

@@ -4,9 +4,11 @@
  * The text is the parser's inverse: ad_expr_parse reads it back as the same
  * function. It is written complete or not at all: a text longer than the
  * buffer, or a constant the language cannot spell (inf, nan), is an error,
- * never a prefix with unbalanced parentheses. Expressions can be 10^6 deep,
+ * never a prefix with unbalanced parentheses; so is a variable whose name
+ * would not read back as that variable ("x[0]", "e"). Expressions can be 10^6 deep,
  * so the printer keeps its own stack of what is left to write instead of
  * recursing. */
+#include <ctype.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,8 +21,9 @@ typedef struct out {
     char *buf;
     size_t len, at;     /* at < len: the text so far and its NUL fit */
     bool full;          /* a piece did not fit: stop */
-    bool bad;           /* a constant that is not finite: stop */
-    double bad_value;
+    bool bad;           /* something the language cannot spell: stop */
+    double bad_value;   /* a constant that is not finite, */
+    const char *bad_name;   /* or a variable's name that would not read back as it */
 } out;
 
 static void put(out *o, const char *str)
@@ -49,6 +52,26 @@ static void put_number(out *o, double c)
         if (strtod(tmp, NULL) == c) break;
     }
     put(o, tmp);
+}
+
+/* A name the parser reads back as a variable: letters, digits and _, not starting with a digit,
+ * and not pi or e (its constants). ad_set_name takes any string. */
+static bool readable_name(const char *v)
+{
+    if (!(isalpha((unsigned char)v[0]) || v[0] == '_') || !strcmp(v, "pi") || !strcmp(v, "e")) return false;
+    for (const char *p = v; *p; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '_')) return false;
+    return true;
+}
+
+static void put_name(out *o, const char *v)
+{
+    if (!readable_name(v)) {
+        o->bad = true;
+        o->bad_name = v;
+        return;
+    }
+    put(o, v);
 }
 
 /* exp(b·log a) is how the parser builds a^b with a variable exponent; the printer writes it back as a^b. */
@@ -103,7 +126,7 @@ static void expand(const ad_sym_ctx *s, const ad_sym *e, int need, out *o, todo 
     }
     switch (e->kind) {
     case S_NUM: put_number(o, e->c); break;
-    case S_VAR: put(o, s->vars[e->var]); break;
+    case S_VAR: put_name(o, s->vars[e->var]); break;
     case S_ADD: push(t, e->b, 1, NULL); push(t, NULL, 0, " + "); push(t, e->a, 1, NULL); break;
     case S_SUB: push(t, e->b, 2, NULL); push(t, NULL, 0, " - "); push(t, e->a, 1, NULL); break;
     case S_MUL:   /* associative: a*(b*c) prints as a*b*c */
@@ -143,7 +166,7 @@ size_t ad_sym_print(const ad_sym_ctx *s, const ad_sym *e, char *buf, size_t len)
     }
     buf[0] = '\0';
     if (!s || !e) return 0;
-    out o = {buf, len, 0, false, false, 0};
+    out o = {buf, len, 0, false, false, 0, NULL};
     todo t = {malloc(64 * sizeof(item)), 0, 64};
     bool nomem = !t.items;
     if (!nomem) push(&t, e, 0, NULL);
@@ -172,6 +195,10 @@ size_t ad_sym_print(const ad_sym_ctx *s, const ad_sym *e, char *buf, size_t len)
     if (nomem || o.full || o.bad) {
         buf[0] = '\0';
         if (nomem) ad_fail(AD_ERR_NOMEM, "sym_print: out of memory");
+        else if (o.bad && o.bad_name)
+            ad_fail(AD_ERR_ARG, "sym_print: the variable '%.60s%s' has a name that the formula language would not "
+                                "read back as it (letters, digits and _, not first a digit; not pi or e)",
+                    o.bad_name, strlen(o.bad_name) > 60 ? "..." : "");
         else if (o.bad)
             ad_fail(AD_ERR_ARG, "sym_print: the expression holds the constant %g, which is not finite and has no "
                                 "spelling in the formula language", o.bad_value);

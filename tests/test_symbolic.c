@@ -320,6 +320,21 @@ static void test_print_does_not_cut(void **state)
     assert_int_equal(ad_sym_print(s, inf, big, sizeof big), sizeof big);
     assert_string_equal(big, "");
     assert_non_null(strstr(ad_last_error(), "not finite"));
+    /* nor has a variable whose name would read back as something else */
+    const char *unreadable[] = {"x[0]", "e", "pi", "2x", "a b", ""};
+    for (size_t k = 0; k < sizeof unreadable / sizeof *unreadable; k++) {
+        ad_sym_ctx *t = ad_sym_ctx_new();
+        ad_sym *v = ad_sym_from_graph(t, ctx, ad_sin(ctx, ad_set_name(ad_scalar(ctx, 1), unreadable[k])));
+        assert_int_equal(ad_sym_print(t, v, big, sizeof big), sizeof big);
+        assert_string_equal(big, "");
+        assert_non_null(strstr(ad_last_error(), "would not read back"));
+        ad_sym_ctx_free(t);
+    }
+    ad_sym_ctx *t = ad_sym_ctx_new();
+    ad_sym *v = ad_sym_from_graph(t, ctx, ad_sin(ctx, ad_set_name(ad_scalar(ctx, 1), "_e2")));
+    assert_int_equal(ad_sym_print(t, v, big, sizeof big), 8);
+    assert_string_equal(big, "sin(_e2)");
+    ad_sym_ctx_free(t);
     ad_sym_ctx_free(s);
     ad_context_free(ctx);
 }
