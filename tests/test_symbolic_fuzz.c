@@ -33,7 +33,7 @@ static unsigned next(unsigned n)
 }
 static double uniform(double lo, double hi) { return lo + (hi - lo) * (double)next(1u << 30) / (double)(1u << 30); }
 
-/* Appends printf-style to a growing buffer of TEXT_MAX bytes; formulas stay far shorter. */
+/* Appends printf-style; at depth <= 4 a formula stays far shorter than the buffer. */
 typedef struct text { char s[4096]; size_t n; } text;
 static void add(text *t, const char *fmt, const char *a)
 {
@@ -64,7 +64,7 @@ static void gen(text *t, int depth)
         add(t, "%s", ")");
         break;
     case 6: add(t, "%s", "pow("); gen(t, depth - 1); add(t, ", %s)", expos[next(8)]); break;
-    case 7: add(t, "%s", var_names[next(NV)]); add(t, "^%s", expos[next(8)]); break;          /* x^c */
+    case 7: add(t, "%s", var_names[next(NV)]); add(t, next(2) ? "^%s" : "**%s", expos[next(8)]); break;   /* x^c */
     case 8: add(t, "%s^", var_names[next(NV)]); gen(t, depth - 1); break;                      /* x^B, B may be y^z */
     case 9:                                                                                     /* (A^B)^c */
         add(t, "%s", "(");
@@ -105,9 +105,14 @@ static double value_of(const char *formula, const double *p, bool *parsed)
     return r;
 }
 
-/* Relative agreement; differentiation reorders sums and products, so a few ulps of the
- * largest term may stand out where terms cancel: the scale is at least 1. */
-static bool agree(double a, double b) { return fabs(a - b) <= 1e-7 * fmax(1.0, fmax(fabs(a), fabs(b))); }
+/* Relative agreement, to a scale of at least 1 and |f(p)|. Differentiation reorders sums and
+ * products, so rounding in the largest terms stands out where they cancel, and f's size bounds
+ * theirs: in x^x^4*((-(y*pi))/(-(e*y))) the factor in y is constant, but its quotient rule gives
+ * rounding noise (5e-4 from the engine, 8e-4 symbolically) times x^x^4 = 8e12; in
+ * y^((x/x)/tanh(1e-3)) - cos(tanh(-x^z)) the engine's two 1e231 paths through x/x cancel and swallow
+ * the 9e-4 from the cosine (its ∂f/∂x is 0), which the symbolic x/x = 1 keeps. */
+static double f_scale = 1;
+static bool agree(double a, double b) { return fabs(a - b) <= 1e-7 * fmax(f_scale, fmax(fabs(a), fabs(b))); }
 
 static bool has_subgradient(const char *t)
 {
@@ -133,6 +138,7 @@ static int check_at(const char *formula, const ad_expr *e, const double *p)
     int result = 0;
     if (!f || !isfinite(ad_value_scalar(f)) || ad_backward(ctx, f) != AD_OK) goto out;
     double fv = ad_value_scalar(f), g[NV];
+    f_scale = fmax(1.0, fabs(fv));
     for (int i = 0; i < n; i++)
         if (!isfinite(g[i] = ad_grad_scalar(v[i]))) goto out;
     ad_sym_ctx *s = ad_sym_ctx_new();
