@@ -21,7 +21,9 @@
 #include "ad_gradcheck.h"
 #include "lesson.h"
 
-enum { MAX_VARS = LESSON_MAX_INPUTS };
+/* MAX_VARS: as the lessons; SYM_TEXT_MAX: the longest formula --symbolic prints (1 MiB; a longer
+ * one is an error, "output exceeds ... characters", never a cut formula). */
+enum { MAX_VARS = LESSON_MAX_INPUTS, SYM_TEXT_MAX = 1 << 20 };
 
 enum { O_AT, O_SYMBOLIC, O_MODE, O_VARIANT, O_JSON, O_DOT, O_CHECK, O_RANDOM, O_BOX, O_SEED, N_OPTIONS };
 static const ad_cli_option options[N_OPTIONS] = {
@@ -52,6 +54,8 @@ static ad_cli cli = {
         "FORMULA, e.g. 'y*log(x) + sqrt(y*log(x))': + - * / ^ (or **), parentheses, numbers in C\n"
         "syntax, variables, pi, e, and exp log sqrt sin cos tanh sigmoid relu abs neg max(a,b) min(a,b)\n"
         "pow(x,c); a^b with a variable exponent needs a > 0 (x^y, 2^x, e^x).\n"
+        "A formula that starts with '-' (as one printed by --symbolic may) goes after '--', which ends\n"
+        "the options: autodidact --symbolic -- '-x^2'.\n"
         "\n"
         "autodidact lesson NAME [options] runs one of the course's lesson programs (installed in\n"
         "libexec/autodidact/); autodidact lesson lists them. (A formula that is just the variable\n"
@@ -145,6 +149,17 @@ static ad_node *gc_fn(ad_context *ctx, ad_node *const *x, int n, void *user)
     return ad_expr_build(user, ctx, x);
 }
 
+/* e's text into buf (size bytes), complete: false, with the error naming f or ∂f/∂var, when it does
+ * not fit ("output exceeds ... characters") or cannot be written. */
+static bool sym_text(const ad_sym_ctx *s, const ad_sym *e, const char *var, char *buf, size_t size)
+{
+    if (ad_sym_print(s, e, buf, size) < size) return true;
+    char why[512];
+    snprintf(why, sizeof why, "%s", ad_last_error());
+    ad_fail(ad_last_status(), "%s%s: %s", var ? "∂f/∂" : "f", var ? var : "", why);
+    return false;
+}
+
 /* --symbolic: each ∂f/∂x_i as a simplified formula, from the graph, evaluated at the point beside the
  * engine's gradient. A mismatch (away from a kink, where both are subgradients) is a failed check. */
 static ad_status print_symbolic(const ad_context *ctx, const ad_node *f, const char *const *names, const double *x,
@@ -164,27 +179,32 @@ static ad_status print_symbolic(const ad_context *ctx, const ad_node *f, const c
         int j = ad_sym_var_index(s, names[i]);
         if (j >= 0) xs[j] = x[i];
     }
-    static char buf[1 << 16];
-    ad_sym_print(s, fs, buf, sizeof buf);
-    cJSON *sym = doc ? cJSON_AddObjectToObject(doc, "symbolic") : NULL;
+    char *buf = malloc(SYM_TEXT_MAX + 1);
+    ad_status st = AD_OK;
+    if (!buf) st = ad_fail(AD_ERR_NOMEM, "out of memory for the formulas' text");
+    else if (!sym_text(s, fs, NULL, buf, SYM_TEXT_MAX + 1)) st = ad_last_status();
+    cJSON *sym = doc && st == AD_OK ? cJSON_AddObjectToObject(doc, "symbolic") : NULL;
     if (sym) cJSON_AddStringToObject(sym, "f", buf);
-    if (!doc)
+    if (!doc && st == AD_OK)
         printf("Symbolic derivatives, computed from the graph and simplified (step(u) = 1{u > 0}, sign(u),\n"
                "ge(a, b) = 1{a >= b}, le(a, b) = 1{a <= b} are the engine's subgradients at kinks):\n  f = %s\n", buf);
-    ad_status st = AD_OK;
-    for (int i = 0; i < nv; i++) {
+    for (int i = 0; st == AD_OK && i < nv; i++) {
         int j = ad_sym_var_index(s, names[i]);
         ad_sym *ds = j >= 0 ? ad_sym_diff(s, fs, j) : NULL;
         if (j >= 0 && !ds) {
             st = ad_last_status();
             break;
         }
-        size_t need = ds ? ad_sym_print(s, ds, buf, sizeof buf) : (size_t)snprintf(buf, sizeof buf, "0");
+        if (!ds) snprintf(buf, SYM_TEXT_MAX + 1, "0");
+        else if (!sym_text(s, ds, names[i], buf, SYM_TEXT_MAX + 1)) {
+            st = ad_last_status();
+            break;
+        }
         double v = ds ? ad_sym_eval(s, ds, xs, ns) : 0;
         bool ok = fabs(v - grad[i]) <= 1e-9 * fmax(1.0, fabs(grad[i]));   /* false for NaN */
         if (!doc)
-            printf("  ∂f/∂%s = %s%s\n        = %.15g at the point; the engine's reverse mode: %.15g %s\n", names[i], buf,
-                   need >= sizeof buf ? " …(cut)" : "", v, grad[i], ok ? "(agree)" : "(DIFFER)");
+            printf("  ∂f/∂%s = %s\n        = %.15g at the point; the engine's reverse mode: %.15g %s\n", names[i], buf, v,
+                   grad[i], ok ? "(agree)" : "(DIFFER)");
         if (sym) {
             cJSON *o = cJSON_AddObjectToObject(sym, names[i]);
             cJSON_AddStringToObject(o, "formula", buf);
@@ -195,6 +215,7 @@ static ad_status print_symbolic(const ad_context *ctx, const ad_node *f, const c
         }
         if (!ok) st = ad_fail(AD_ERR_ARG, "the symbolic ∂f/∂%s is %g, the engine's %g", names[i], v, grad[i]);
     }
+    free(buf);
     if (!doc) printf("\n");
     ad_sym_ctx_free(s);
     return st;

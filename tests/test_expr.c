@@ -371,6 +371,47 @@ static void test_command(void **state)
     assert_non_null(strstr(sym, "give a point in the domain with --at"));
 }
 
+/* --symbolic prints each formula whole or fails saying so, never a cut formula: the derivative of
+ * sin(sin(...sin(x))) 900 deep is about 2.5 million characters, over the command's 1 MiB. A formula
+ * that starts with '-', as a printed derivative may, goes after "--" (which --help tells). */
+static void test_symbolic_command_output(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    enum { DEPTH = 900 };
+    size_t len = DEPTH * 5 + 64;
+    char *args = malloc(len), *p = args;
+    p += sprintf(p, "'");
+    for (int k = 0; k < DEPTH; k++) p += sprintf(p, "sin(");
+    p += sprintf(p, "x");
+    for (int k = 0; k < DEPTH; k++) p += sprintf(p, ")");
+    sprintf(p, "' --symbolic");
+    const char *exe = getenv("AUTODIDACT");
+    if (!exe) fail_msg("AUTODIDACT (the command's path) is not set; run through meson test");
+    char *cmd = malloc(len + strlen(exe) + 16);
+    sprintf(cmd, "%s %s 2>&1", exe, args);
+    FILE *f = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_non_null(strstr(out, "∂f/∂x: sym_print: output exceeds 1048576 characters"));
+    assert_null(strstr(out, "∂f/∂x = cos"));   /* no part of it was printed */
+    assert_non_null(strstr(out, "  f = sin(sin("));   /* f itself fits, and is printed whole */
+    free(cmd);
+    free(args);
+
+    assert_int_equal(cli("--help", out, sizeof out), 0);
+    assert_non_null(strstr(out, "A formula that starts with '-'"));
+    assert_non_null(strstr(out, "autodidact --symbolic -- '-x^2'"));
+    assert_int_equal(cli("'-x^2' --symbolic", out, sizeof out), 2);   /* read as an option */
+    assert_int_equal(cli("--symbolic -- '-x^2'", out, sizeof out), 0);
+    assert_non_null(strstr(out, "∂f/∂x = -2*x"));
+    assert_int_equal(cli("--symbolic -- '-2*x'", out, sizeof out), 0);   /* the printed text, fed back */
+    assert_non_null(strstr(out, "∂f/∂x = -2\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_domain_errors), cmocka_unit_test(test_command), cmocka_unit_test(test_variable_exponents),
         cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_large_formulas),
         cmocka_unit_test(test_folding_domain), cmocka_unit_test(test_api_misuse),
+        cmocka_unit_test(test_symbolic_command_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

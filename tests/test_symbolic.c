@@ -205,6 +205,140 @@ static void test_expression_swell(void **state)
     }
 }
 
+/* The printer is the parser's inverse: ^ is right-associative and binds tighter than unary minus,
+ * so a power as the base of a power needs parentheses, "(x^y)^2", while "x^y^2" is x^(y^2), and
+ * "-x^2" is -(x^2). Each text is printed from the graph and parsed back to the same function. */
+static void expect_print(const char *formula, const char *want_f, const char *want_dx, double x, double y)
+{
+    double at[2] = {x, y}, g[2], sv[2];
+    char printed[1024];
+    assert_true(both_gradients(formula, at, g, sv, printed, sizeof printed));
+    if (strcmp(printed, want_dx)) fail_msg("d/dx of '%s' printed '%s', expected '%s'", formula, printed, want_dx);
+    ad_expr *e = ad_expr_parse(formula, NULL);
+    ad_context *ctx = ad_context_new();
+    ad_node *v[2] = {ad_set_name(ad_scalar(ctx, x), "x"), ad_set_name(ad_scalar(ctx, y), "y")};
+    ad_node *f = ad_expr_build(e, ctx, v);
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    ad_sym_print(s, ad_sym_from_graph(s, ctx, f), printed, sizeof printed);
+    if (strcmp(printed, want_f)) fail_msg("'%s' printed '%s', expected '%s'", formula, printed, want_f);
+    ad_expr *back = ad_expr_parse(printed, NULL);
+    assert_non_null(back);
+    ad_context *c2 = ad_context_new();
+    ad_node *v2[2] = {ad_scalar(c2, x), ad_scalar(c2, y)};
+    assert_close(ad_value_scalar(ad_expr_build(back, c2, v2)), ad_value_scalar(f), 1e-12 * fabs(ad_value_scalar(f)));
+    ad_context_free(c2);
+    ad_expr_free(back);
+    ad_sym_ctx_free(s);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+}
+
+static void test_power_parentheses(void **state)
+{
+    (void)state;
+    expect_print("(x^y)^2", "(x^y)^2", "2*x^y*x^y*(y/x)", 1.5, 0.7);
+    expect_print("x^y^2", "x^y^2", "x^y^2*(y^2/x)", 1.5, 0.7);
+    expect_print("(x^y)^0.5", "(x^y)^0.5", "0.5*(x^y)^(-0.5)*x^y*(y/x)", 1.5, 0.7);
+    expect_print("-x^2 + y", "-x^2 + y", "-2*x", 1.5, 0.7);
+    expect_print("(-x)^3 + y", "(-x)^3 + y", "-3*(-x)^2", 1.5, 0.7);
+    expect_print("x^-2 + y", "x^(-2) + y", "-2*x^(-3)", 1.5, 0.7);
+}
+
+/* A chain n deep (sin(sin(...sin(x)))) and a sum of n terms (x_0 + 2 x_1 + ... , left-deep, so
+ * also n deep), through the library: differentiated, evaluated and printed without recursion. */
+static void test_deep_chain_and_long_sum(void **state)
+{
+    (void)state;
+    enum { N = 1000000 };
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 0.5), "x"), *c = x;
+    for (int k = 0; k < N; k++) c = ad_sin(ctx, c);
+    assert_int_equal(ad_backward(ctx, c), AD_OK);
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    ad_sym *fs = ad_sym_from_graph(s, ctx, c), *d = ad_sym_diff(s, fs, 0);
+    assert_non_null(d);
+    assert_close(ad_sym_eval(s, fs, (double[]){0.5}, 1), ad_value_scalar(c), 1e-12);
+    assert_close(ad_sym_eval(s, d, (double[]){0.5}, 1), ad_grad_scalar(x), 1e-12 * fabs(ad_grad_scalar(x)));
+    size_t len = (size_t)N * 5 + 2;   /* "sin(" and ")" per level, then "x" */
+    char *buf = malloc(len);
+    assert_int_equal(ad_sym_print(s, fs, buf, len), len - 1);
+    assert_int_equal(strncmp(buf, "sin(sin(", 8), 0);
+    assert_int_equal(buf[N * 4], 'x');
+    assert_int_equal(strspn(buf + N * 4 + 1, ")"), N);
+    ad_sym_ctx_free(s);
+    ad_context_free(ctx);
+
+    ctx = ad_context_new();
+    ad_node *sum = NULL, *v0 = NULL;
+    for (int k = 0; k < N; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "x%d", k);
+        ad_node *v = ad_set_name(ad_scalar(ctx, 1.0 / (k + 1)), name), *t = ad_scale(ctx, v, k + 1);
+        if (!v0) v0 = v;
+        sum = sum ? ad_add(ctx, sum, t) : t;
+    }
+    s = ad_sym_ctx_new();
+    fs = ad_sym_from_graph(s, ctx, sum);
+    assert_int_equal(ad_sym_var_count(s), N);
+    assert_int_equal(ad_sym_var_index(s, "x999999"), N - 1);
+    d = ad_sym_diff(s, fs, N - 1);
+    assert_close(ad_sym_eval(s, d, NULL, 0), 1e6, 0);
+    double *xs = malloc(N * sizeof *xs);
+    for (int k = 0; k < N; k++) xs[k] = 1.0 / (k + 1);
+    assert_close(ad_sym_eval(s, fs, xs, N), (double)N, 1e-6);
+    buf = realloc(buf, (size_t)N * 20);   /* " + 1000000*x999999" */
+    assert_true(ad_sym_print(s, fs, buf, (size_t)N * 20) < (size_t)N * 20);
+    assert_int_equal(strncmp(buf, "x0 + 2*x1 + 3*x2", 16), 0);
+    assert_non_null(strstr(buf, " + 1000000*x999999"));
+    free(xs);
+    free(buf);
+    ad_sym_ctx_free(s);
+    ad_context_free(ctx);
+}
+
+/* A text that does not fit is not written at all: an empty string and an error naming the limit,
+ * never a prefix with unbalanced parentheses. */
+static void test_print_does_not_cut(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 0.5), "x"), *c = x;
+    for (int k = 0; k < 100; k++) c = ad_sin(ctx, c);
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    ad_sym *fs = ad_sym_from_graph(s, ctx, c);
+    char buf[501];
+    assert_int_equal(ad_sym_print(s, fs, buf, sizeof buf), sizeof buf);   /* 100 levels of "sin(" ")", and "x": 501 */
+    assert_string_equal(buf, "");
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "output exceeds 500 characters"));
+    char big[502];
+    assert_int_equal(ad_sym_print(s, fs, big, sizeof big), 501);
+    assert_int_equal(strlen(big), 501);
+    /* a constant that is not finite has no spelling the parser reads back */
+    ad_node *y = ad_set_name(ad_scalar(ctx, 2), "y");
+    ad_sym *inf = ad_sym_from_graph(s, ctx, ad_mul(ctx, y, ad_scalar_const(ctx, INFINITY)));
+    assert_int_equal(ad_sym_print(s, inf, big, sizeof big), sizeof big);
+    assert_string_equal(big, "");
+    assert_non_null(strstr(ad_last_error(), "not finite"));
+    /* nor has a variable whose name would read back as something else */
+    const char *unreadable[] = {"x[0]", "e", "pi", "2x", "a b", ""};
+    for (size_t k = 0; k < sizeof unreadable / sizeof *unreadable; k++) {
+        ad_sym_ctx *t = ad_sym_ctx_new();
+        ad_sym *v = ad_sym_from_graph(t, ctx, ad_sin(ctx, ad_set_name(ad_scalar(ctx, 1), unreadable[k])));
+        assert_int_equal(ad_sym_print(t, v, big, sizeof big), sizeof big);
+        assert_string_equal(big, "");
+        assert_non_null(strstr(ad_last_error(), "would not read back"));
+        ad_sym_ctx_free(t);
+    }
+    ad_sym_ctx *t = ad_sym_ctx_new();
+    ad_sym *v = ad_sym_from_graph(t, ctx, ad_sin(ctx, ad_set_name(ad_scalar(ctx, 1), "_e2")));
+    assert_int_equal(ad_sym_print(t, v, big, sizeof big), 8);
+    assert_string_equal(big, "sin(_e2)");
+    ad_sym_ctx_free(t);
+    ad_sym_ctx_free(s);
+    ad_context_free(ctx);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -230,6 +364,8 @@ int main(void)
         cmocka_unit_test(test_lecture_functions), cmocka_unit_test(test_random_formulas),
         cmocka_unit_test(test_printed_formula_round_trip), cmocka_unit_test(test_simplified_output),
         cmocka_unit_test(test_expression_swell), cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_power_parentheses), cmocka_unit_test(test_deep_chain_and_long_sum),
+        cmocka_unit_test(test_print_does_not_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,17 +45,26 @@ int ad_sym_var_count(const ad_sym_ctx *s);
 const char *ad_sym_var_name(const ad_sym_ctx *s, int i);
 int ad_sym_var_index(const ad_sym_ctx *s, const char *name);
 
-/* ∂e/∂(variable var), simplified. NULL with a message on failure. */
+/* ∂e/∂(variable var), simplified. NULL with a message on failure.
+ * Differentiation, evaluation and printing use their own stacks, not the
+ * call stack: an expression 10^6 deep is fine, in linear time. */
 ad_sym *ad_sym_diff(ad_sym_ctx *s, const ad_sym *e, int var);
 
 /* The value of e with variable i set to x[i] (n values). NaN outside the
  * domain (log of a negative...), as the math library gives. */
 double ad_sym_eval(const ad_sym_ctx *s, const ad_sym *e, const double *x, int n);
 
-/* e as text in the formula language ("2*x*cos(x^2)"), with the fewest
- * parentheses. Returns the length written out in full, or a number >= len
- * when it was cut short (the printer stops once buf is full, so a swollen
- * expression costs no more than len). */
+/* e as text in the formula language ("2*x*cos(x^2)") that ad_expr_parse
+ * reads back as the same function: the parser's precedence read backwards
+ * ((x^y)^2 but x^y^2 = x^(y^2), -x^2 = -(x^2)), the fewest parentheses but
+ * for a negative exponent's, x^(-2), and each number in as many digits as
+ * it takes to read back as the same double (up to 17). Written complete or
+ * not at all: returns the text's length (< len), or len when it does not
+ * fit ("output exceeds len - 1 characters"), holds a constant that is not
+ * finite, or a variable whose name the parser would not read back as it
+ * ("x[0]", "pi"), with buf "" and the message in
+ * ad_last_error(). The printer stops once buf is full, so a swollen
+ * expression costs no more than len. */
 size_t ad_sym_print(const ad_sym_ctx *s, const ad_sym *e, char *buf, size_t len);
 
 /* Size written out as a tree (each repetition counted, saturating at

@@ -1,43 +1,21 @@
 /* symbolic.c: symbolic differentiation of scalar graphs (see ad_symbolic.h).
  * Expressions are hash-consed: each distinct (kind, children, constant)
  * exists once, so equality is pointer equality and the simplifier's
- * "u − u = 0" and "u·u = u^2" are one comparison. */
+ * "u − u = 0" and "u·u = u^2" are one comparison.
+ *
+ * Nothing here recurses over an expression: a graph 10^6 deep (which the
+ * numeric engine handles) becomes an expression 10^6 deep, so
+ * differentiation and evaluation walk it with an explicit stack (post_order),
+ * as does the printer (symbolic_print.c). The simplifier's rules do call one
+ * another, but only a bounded number of times: each looks at most two levels
+ * into expressions that were themselves built by the rules, hence already in
+ * their normal form. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_internal.h"
 #include "ad_op.h"
-#include "ad_symbolic.h"
-
-typedef enum {
-    S_NUM, S_VAR, S_ADD, S_SUB, S_MUL, S_DIV, S_NEG, S_POW, S_EXP, S_LOG, S_SQRT, S_SIN, S_COS, S_TANH,
-    S_SIGMOID, S_RELU, S_ABS, S_MAX, S_MIN, S_STEP, S_SIGN, S_GE, S_LE
-} s_kind;
-
-/* Function names as the formula language (and the printer) spell them. */
-static const char *const fn_name[] = {
-    [S_EXP] = "exp", [S_LOG] = "log", [S_SQRT] = "sqrt", [S_SIN] = "sin", [S_COS] = "cos", [S_TANH] = "tanh",
-    [S_SIGMOID] = "sigmoid", [S_RELU] = "relu", [S_ABS] = "abs", [S_MAX] = "max", [S_MIN] = "min",
-    [S_STEP] = "step", [S_SIGN] = "sign", [S_GE] = "ge", [S_LE] = "le",
-};
-
-struct ad_sym {
-    s_kind kind;
-    const ad_sym *a, *b;   /* children, NULL if none */
-    double c;              /* S_NUM value, S_POW exponent */
-    int var;               /* S_VAR index */
-    int64_t id;            /* creation index: children have smaller ids */
-    double tree;           /* size written out as a tree */
-};
-
-struct ad_sym_ctx {
-    ad_sym **nodes;
-    int64_t n, cap;
-    int64_t *table;        /* open-addressing hash of node ids, -1 empty */
-    int64_t table_cap;
-    char **vars;
-    int n_vars;
-};
+#include "symbolic_internal.h"
 
 ad_sym_ctx *ad_sym_ctx_new(void)
 {
@@ -54,9 +32,22 @@ void ad_sym_ctx_free(ad_sym_ctx *s)
     free(s->nodes);
     free(s->table);
     free(s->vars);
+    free(s->var_slot);
     free(s);
 }
 
+/* splitmix64's finalizer: every output bit depends on every input bit. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* FNV-1a over the key's words, then mixed. FNV alone leaves the low k bits of the hash (all that
+ * the table's mask keeps) a function of the low k bits of each word, and a double's low bits are
+ * zero for every small whole number: the constants 1, 2, ..., n of a sum of n terms all fell in one
+ * probe chain, and 40,000 terms took 26.6 s. */
 static uint64_t hash_of(s_kind k, const ad_sym *a, const ad_sym *b, double c, int var)
 {
     uint64_t bits;
@@ -64,7 +55,7 @@ static uint64_t hash_of(s_kind k, const ad_sym *a, const ad_sym *b, double c, in
     uint64_t h = 1469598103934665603ULL;
     uint64_t parts[5] = {(uint64_t)k, a ? (uint64_t)a->id + 1 : 0, b ? (uint64_t)b->id + 1 : 0, bits, (uint64_t)var};
     for (int i = 0; i < 5; i++) h = (h ^ parts[i]) * 1099511628211ULL;
-    return h;
+    return mix64(h);
 }
 
 static bool same(const ad_sym *x, s_kind k, const ad_sym *a, const ad_sym *b, double c, int var)
@@ -255,14 +246,48 @@ static const ad_sym *fn2(ad_sym_ctx *s, s_kind k, const ad_sym *a, const ad_sym 
 }
 
 /* ---- from a graph ---- */
+static uint64_t name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 1099511628211ULL;
+    return mix64(h);
+}
+
+/* The slot of name in the variables' table: its index's, or the empty one where it would go. */
+static int var_slot_of(const ad_sym_ctx *s, const char *name)
+{
+    int mask = s->var_slots - 1, k = (int)(name_hash(name) & (uint64_t)mask);
+    while (s->var_slot[k] >= 0 && strcmp(s->vars[s->var_slot[k]], name)) k = (k + 1) & mask;
+    return k;
+}
+
+/* The index of variable name, added if new: a hash lookup, so a graph of 10^6 variables stays linear. */
 static int var_of(ad_sym_ctx *s, const char *name)
 {
-    for (int i = 0; i < s->n_vars; i++)
-        if (!strcmp(s->vars[i], name)) return i;
-    char **v = realloc(s->vars, (size_t)(s->n_vars + 1) * sizeof *v);
-    if (!v) return -1;
-    s->vars = v;
+    if (s->var_slots) {
+        int k = var_slot_of(s, name);
+        if (s->var_slot[k] >= 0) return s->var_slot[k];
+    }
+    if (s->n_vars == s->cap_vars) {
+        if (s->cap_vars > INT32_MAX / 4) return -1;
+        int cap = s->cap_vars ? 2 * s->cap_vars : 8;
+        char **v = realloc(s->vars, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        s->vars = v;
+        s->cap_vars = cap;
+    }
+    if (2 * (s->n_vars + 1) > s->var_slots) {
+        int n = s->var_slots ? 2 * s->var_slots : 16;
+        int *t = malloc((size_t)n * sizeof *t);
+        if (!t) return -1;
+        memset(t, 0xff, (size_t)n * sizeof *t);   /* all -1 */
+        free(s->var_slot);
+        s->var_slot = t;
+        s->var_slots = n;
+        for (int i = 0; i < s->n_vars; i++) s->var_slot[var_slot_of(s, s->vars[i])] = i;
+    }
     if (!(s->vars[s->n_vars] = strdup(name))) return -1;
+    s->var_slot[var_slot_of(s, name)] = s->n_vars;
     return s->n_vars++;
 }
 
@@ -270,9 +295,8 @@ int ad_sym_var_count(const ad_sym_ctx *s) { return s ? s->n_vars : 0; }
 const char *ad_sym_var_name(const ad_sym_ctx *s, int i) { return s && i >= 0 && i < s->n_vars ? s->vars[i] : NULL; }
 int ad_sym_var_index(const ad_sym_ctx *s, const char *name)
 {
-    for (int i = 0; s && name && i < s->n_vars; i++)
-        if (!strcmp(s->vars[i], name)) return i;
-    return -1;
+    if (!s || !name || !s->var_slots) return -1;
+    return s->var_slot[var_slot_of(s, name)];
 }
 
 ad_sym *ad_sym_from_graph(ad_sym_ctx *s, const ad_context *ctx, const ad_node *root_handle)
@@ -317,7 +341,10 @@ ad_sym *ad_sym_from_graph(ad_sym_ctx *s, const ad_context *ctx, const ad_node *r
                 char nm[32];
                 snprintf(nm, sizeof nm, "x%u", id);
                 int v = var_of(s, n->name ? n->name : nm);
-                if (v < 0) goto done;
+                if (v < 0) {
+                    ad_fail(AD_ERR_NOMEM, "sym_from_graph: out of memory for the variables' names");
+                    goto done;
+                }
                 map[id] = node(s, S_VAR, NULL, NULL, 0, v);
             } else {
                 map[id] = num(s, ad_value_scalar(n));
@@ -344,7 +371,7 @@ ad_sym *ad_sym_from_graph(ad_sym_ctx *s, const ad_context *ctx, const ad_node *r
         else if (!strcmp(op, "min")) r = fn2(s, S_MIN, a, b);
         else {
             for (int k = S_EXP; k <= S_ABS; k++)
-                if (fn_name[k] && !strcmp(op, fn_name[k])) r = fn1(s, (s_kind)k, a);
+                if (sym_fn_name[k] && !strcmp(op, sym_fn_name[k])) r = fn1(s, (s_kind)k, a);
             if (!r) {
                 if (ad_last_status() != AD_ERR_NOMEM)
                     ad_fail(AD_ERR_ARG, "sym_from_graph: op '%s' (node #%u) has no symbolic rule here", op, id);
@@ -361,21 +388,50 @@ done:
     return (ad_sym *)out;
 }
 
+/* ---- walking an expression without recursion ---- */
+
+/* Calls visit(user, e) for each distinct subexpression e of root, children before parents, each
+ * once (done[id], of root->id + 1 entries, marks the visited). An explicit stack instead of the
+ * call stack: the stack only ever holds a path down from root, ids strictly decreasing, so
+ * root->id + 1 entries suffice. False when visit fails or memory runs out (reported). */
+static bool post_order(const ad_sym *root, unsigned char *done, bool (*visit)(void *, const ad_sym *), void *user)
+{
+    const ad_sym **stack = malloc(((size_t)root->id + 1) * sizeof *stack);
+    if (!stack) {
+        ad_fail(AD_ERR_NOMEM, "symbolic: out of memory for a stack of %lld", (long long)root->id + 1);
+        return false;
+    }
+    int64_t top = 0;
+    stack[top++] = root;
+    while (top) {
+        const ad_sym *e = stack[top - 1];
+        if (e->a && !done[e->a->id]) stack[top++] = e->a;
+        else if (e->b && !done[e->b->id]) stack[top++] = e->b;
+        else {
+            top--;
+            if (done[e->id]) continue;
+            if (!visit(user, e)) break;
+            done[e->id] = 1;
+        }
+    }
+    free(stack);
+    return top == 0;
+}
+
 /* ---- differentiation: the rules, memoised per subexpression (a DAG is differentiated once per node) ---- */
 typedef struct diff_state {
     ad_sym_ctx *s;
     int var;
-    const ad_sym **memo;   /* by id; the ids present when diff began */
-    int64_t n;
+    const ad_sym **memo;   /* by id: ∂e/∂var of each subexpression e, once visited */
 } diff_state;
 
-static const ad_sym *d(diff_state *st, const ad_sym *e)
+/* ∂e/∂var from the derivatives of e's children (already in the memo). NULL: out of memory (reported). */
+static bool diff_rule(void *user, const ad_sym *e)
 {
-    if (!e) return NULL;
-    if (e->id < st->n && st->memo[e->id]) return st->memo[e->id];
+    diff_state *st = user;
     ad_sym_ctx *s = st->s;
     const ad_sym *a = e->a, *b = e->b, *r = NULL;
-    const ad_sym *da = a ? d(st, a) : NULL, *db = b ? d(st, b) : NULL;
+    const ad_sym *da = a ? st->memo[a->id] : NULL, *db = b ? st->memo[b->id] : NULL;
     switch (e->kind) {
     case S_NUM: r = num(s, 0); break;
     case S_VAR: r = num(s, e->var == st->var); break;
@@ -406,8 +462,8 @@ static const ad_sym *d(diff_state *st, const ad_sym *e)
     }
     case S_STEP: case S_SIGN: case S_GE: case S_LE: r = num(s, 0); break;   /* piecewise constant */
     }
-    if (r && e->id < st->n) st->memo[e->id] = r;
-    return r;
+    st->memo[e->id] = r;
+    return r != NULL;
 }
 
 ad_sym *ad_sym_diff(ad_sym_ctx *s, const ad_sym *e, int var)
@@ -420,24 +476,30 @@ ad_sym *ad_sym_diff(ad_sym_ctx *s, const ad_sym *e, int var)
         ad_fail(AD_ERR_ARG, "sym_diff: variable %d of %d", var, s->n_vars);
         return NULL;
     }
-    diff_state st = {s, var, calloc((size_t)s->n + 1, sizeof(ad_sym *)), s->n};
-    if (!st.memo) {
-        ad_fail(AD_ERR_NOMEM, "sym_diff: out of memory");
-        return NULL;
-    }
-    const ad_sym *r = d(&st, e);
+    diff_state st = {s, var, calloc((size_t)e->id + 1, sizeof(ad_sym *))};
+    unsigned char *done = calloc((size_t)e->id + 1, 1);
+    const ad_sym *r = NULL;
+    if (!st.memo || !done) ad_fail(AD_ERR_NOMEM, "sym_diff: out of memory");
+    else if (post_order(e, done, diff_rule, &st)) r = st.memo[e->id];
     free(st.memo);
+    free(done);
     return (ad_sym *)r;
 }
 
 /* ---- evaluation, memoised by id ---- */
-static double ev(const ad_sym *e, const double *x, int n, double *memo, unsigned char *done)
+typedef struct eval_state {
+    const double *x;
+    int n;
+    double *value;   /* by id */
+} eval_state;
+
+static bool eval_rule(void *user, const ad_sym *e)
 {
-    if (done[e->id]) return memo[e->id];
-    double a = e->a ? ev(e->a, x, n, memo, done) : 0, b = e->b ? ev(e->b, x, n, memo, done) : 0, r;
+    eval_state *st = user;
+    double a = e->a ? st->value[e->a->id] : 0, b = e->b ? st->value[e->b->id] : 0, r;
     switch (e->kind) {
     case S_NUM: r = e->c; break;
-    case S_VAR: r = e->var < n ? x[e->var] : NAN; break;
+    case S_VAR: r = e->var < st->n ? st->x[e->var] : NAN; break;
     case S_ADD: r = a + b; break;
     case S_SUB: r = a - b; break;
     case S_MUL: r = a * b; break;
@@ -449,122 +511,36 @@ static double ev(const ad_sym *e, const double *x, int n, double *memo, unsigned
     case S_LE: r = a <= b; break;
     default: r = apply1(e->kind, a); break;
     }
-    memo[e->id] = r;
-    done[e->id] = 1;
-    return r;
+    st->value[e->id] = r;
+    return true;
 }
 
 double ad_sym_eval(const ad_sym_ctx *s, const ad_sym *e, const double *x, int n)
 {
     if (!s || !e) return NAN;
-    double *memo = calloc((size_t)s->n, sizeof *memo);   /* calloc: GCC cannot see that done[] guards each read */
-    unsigned char *done = calloc((size_t)s->n, 1);
-    double r = memo && done ? ev(e, x, n, memo, done) : NAN;
-    free(memo);
+    eval_state st = {x, x ? n : 0, calloc((size_t)e->id + 1, sizeof(double))};
+    unsigned char *done = calloc((size_t)e->id + 1, 1);
+    double r = st.value && done && post_order(e, done, eval_rule, &st) ? st.value[e->id] : NAN;
+    free(st.value);
     free(done);
     return r;
 }
 
-/* ---- printing ---- */
-typedef struct out { char *buf; size_t len, at; } out;
-
-static void put(out *o, const char *str)
-{
-    size_t k = strlen(str);
-    if (o->at < o->len) {
-        size_t room = o->len - o->at - 1;
-        memcpy(o->buf + o->at, str, k < room ? k : room);
-        o->buf[o->at + (k < room ? k : room)] = '\0';
-    }
-    o->at += k;
-}
-
-/* Binding strength: sums 1, products 2, unary minus 3, powers 4, atoms and calls 5. */
-static int prec(const ad_sym *e)
-{
-    switch (e->kind) {
-    case S_ADD: case S_SUB: return 1;
-    case S_MUL: case S_DIV: return 2;
-    case S_NEG: return 3;
-    case S_POW: return 4;
-    case S_NUM: return e->c < 0 ? 3 : 5;
-    default: return 5;
-    }
-}
-
-static void pr(const ad_sym_ctx *s, const ad_sym *e, out *o, int need)
-{
-    if (o->at >= o->len && o->len) return;   /* full: stop (the caller sees the truncation) */
-    bool paren = prec(e) < need;
-    if (paren) put(o, "(");
-    char tmp[64];
-    switch (e->kind) {
-    case S_NUM: snprintf(tmp, sizeof tmp, "%.15g", e->c); put(o, tmp); break;
-    case S_VAR: put(o, s->vars[e->var]); break;
-    case S_ADD: pr(s, e->a, o, 1); put(o, " + "); pr(s, e->b, o, 1); break;
-    case S_SUB: pr(s, e->a, o, 1); put(o, " - "); pr(s, e->b, o, 2); break;
-    case S_MUL: pr(s, e->a, o, 2); put(o, "*"); pr(s, e->b, o, e->b->kind == S_MUL ? 2 : 3); break;   /* associative */
-    case S_DIV: pr(s, e->a, o, 2); put(o, "/"); pr(s, e->b, o, 3); break;
-    case S_NEG: put(o, "-"); pr(s, e->a, o, 3); break;
-    case S_POW:
-        pr(s, e->a, o, 5);
-        snprintf(tmp, sizeof tmp, e->c < 0 ? "^(%.15g)" : "^%.15g", e->c);
-        put(o, tmp);
-        break;
-    case S_EXP:
-        if (e->a->kind == S_MUL && e->a->b->kind == S_LOG) {   /* exp(b·log a), how a^b is built: print a^b */
-            pr(s, e->a->b->a, o, 5);
-            put(o, "^");
-            pr(s, e->a->a, o, 5);
-            break;
-        }
-        /* fall through */
-    default:
-        put(o, fn_name[e->kind]);
-        put(o, "(");
-        pr(s, e->a, o, 0);
-        if (e->b) {
-            put(o, ", ");
-            pr(s, e->b, o, 0);
-        }
-        put(o, ")");
-        break;
-    }
-    if (paren) put(o, ")");
-}
-
-size_t ad_sym_print(const ad_sym_ctx *s, const ad_sym *e, char *buf, size_t len)
-{
-    if (buf && len) buf[0] = '\0';
-    if (!s || !e) return 0;
-    out o = {buf, buf ? len : 0, 0};
-    pr(s, e, &o, 0);
-    return o.at;
-}
-
 double ad_sym_tree_size(const ad_sym *e) { return e ? e->tree : 0; }
+
+static bool count_one(void *count, const ad_sym *e)
+{
+    (void)e;
+    ++*(int64_t *)count;
+    return true;
+}
 
 int64_t ad_sym_dag_size(const ad_sym_ctx *s, const ad_sym *e)
 {
     if (!s || !e) return 0;
-    unsigned char *seen = calloc((size_t)e->id + 1, 1);
-    const ad_sym **stack = malloc(((size_t)e->id + 1) * sizeof *stack);
-    int64_t count = 0, top = 0;
-    if (!seen || !stack) {
-        free(seen);
-        free(stack);
-        return -1;
-    }
-    stack[top++] = e;
-    seen[e->id] = 1;
-    while (top) {
-        const ad_sym *x = stack[--top];
-        count++;
-        const ad_sym *ch[2] = {x->a, x->b};
-        for (int k = 0; k < 2; k++)
-            if (ch[k] && !seen[ch[k]->id]) seen[ch[k]->id] = 1, stack[top++] = ch[k];
-    }
-    free(seen);
-    free(stack);
-    return count;
+    unsigned char *done = calloc((size_t)e->id + 1, 1);
+    int64_t count = 0;
+    bool ok = done && post_order(e, done, count_one, &count);
+    free(done);
+    return ok ? count : -1;
 }
