@@ -340,6 +340,37 @@ static void test_generation_wraps_after_65535(void **state)
     ad_context_free(ctx);
 }
 
+/* A handle kept from a freed context, once a new context's node lands at the
+ * same address, is refused by the new context: generations come from one
+ * counter for the whole process (before, every context counted from 1, and
+ * the old handle passed for the new node). Compact (0-d) and full nodes. */
+static void test_freed_context_handle_refused(void **state)
+{
+    (void)state;
+    for (int64_t n = 0; n <= 3; n += 3) {
+        double v[3] = {0.25, 0.25, 0.25};
+        ad_context *old_ctx = ad_context_new();
+        ad_node *x = n == 0 ? ad_scalar(old_ctx, 0.25) : ad_variable(old_ctx, AD_FLOAT64, 1, &n, v);
+        ad_node *old = ad_sin(old_ctx, x);
+        assert_non_null(old);
+        ad_context_free(old_ctx);
+        /* the allocator hands the same memory to the next context of the same size */
+        ad_context *ctx = ad_context_new();
+        ad_node *x2 = n == 0 ? ad_scalar(ctx, 0.75) : ad_variable(ctx, AD_FLOAT64, 1, &n, v);
+        ad_node *now = ad_cos(ctx, x2);
+        assert_non_null(now);
+        assert_ptr_equal(ad_node_addr(now), ad_node_addr(old));   /* the scenario: the same memory */
+        ad_clear_error();
+        ad_value_at(old, 0);
+        assert_refused_as_dropped();
+        assert_null(ad_add(ctx, old, x2));
+        assert_refused_as_dropped();
+        assert_false(ad_node_in_context(ctx, old));
+        assert_close(ad_value_at(now, 0), cos(n == 0 ? 0.75 : 0.25), 0);   /* the new node reads as itself */
+        ad_context_free(ctx);
+    }
+}
+
 static void test_backward_hook_gets_handles(void **state)
 {
     (void)state;
@@ -365,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_live_handles_stay_valid),
         cmocka_unit_test(test_backward_hook_gets_handles),
         cmocka_unit_test(test_generation_wraps_after_65535),
+        cmocka_unit_test(test_freed_context_handle_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

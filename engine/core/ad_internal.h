@@ -112,9 +112,10 @@ struct ad_context {
     uint32_t n_marks, cap_marks;
     uint64_t next_seq;
 
-    /* Handles (ad_kernel.h): the generation a node made now takes, moved on
-     * (1..65535, never 0: a tag of 0 is an untagged address) by every rewind
-     * that drops nodes. */
+    /* Handles (ad_kernel.h): the generation a node made now takes
+     * (1..65535, never 0: a tag of 0 is an untagged address), taken from one
+     * counter for the whole process when the context is made and by every
+     * rewind that drops nodes (context.c: next_generation). */
     uint16_t gen;
     bool grad_enabled;
     bool check_finite;

@@ -103,6 +103,22 @@ ad_context *ad_context_of_record(const void *p, uint32_t *id)
     return (ad_context *)found;
 }
 
+/* ---- generations ----
+ * The generation a node takes when made, carried in its handles (ad_kernel.h).
+ * One counter for the whole process, not one per context: a rewind that drops
+ * nodes moves its context to the next generation, and a new context starts
+ * at the next one too, so a handle kept from a freed context does not match
+ * the node of a new context that lands at the same address (as it would if
+ * every context counted from 1). 1..65535: a tag of 0 is an untagged address. */
+static uint16_t next_generation(void)
+{
+    static atomic_uint counter;
+    unsigned g;
+    do g = (atomic_fetch_add(&counter, 1) + 1) & 0xFFFFu;
+    while (g == 0);
+    return (uint16_t)g;
+}
+
 /* ---- contexts ---- */
 
 /* A new context takes the scalar path unless the environment says AD_FAST=0
@@ -132,7 +148,7 @@ ad_context *ad_context_new(void)
     ctx->serial = atomic_fetch_add(&serials, 1) + 1;   /* 0 is no context's */
     ctx->grad_enabled = true;
     ctx->fast = fast_path_default();
-    ctx->gen = 1;
+    ctx->gen = next_generation();
     ctx->compact_lo = UINT32_MAX;
     return ctx;
 }
@@ -334,7 +350,7 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
     ctx->n_marks = lo + 1;
     /* Nodes are dropped: those made from now on take a new generation, so a
      * handle to a dropped node does not match the node that takes its memory. */
-    if (m.nodes < ctx->n_nodes && ++ctx->gen == 0) ctx->gen = 1;
+    if (m.nodes < ctx->n_nodes) ctx->gen = next_generation();
     ctx->n_nodes = m.nodes;
     ctx->cur_chunk = m.chunk;
     ctx->cur_off = m.offset;
