@@ -7,6 +7,7 @@
 #include <string.h>
 #include "ad_expr.h"
 #include "ad_op.h"
+#include "text_hash.h"
 
 /* E_POW: x^c, c a constant; E_POWV: a^b with a variable exponent b, built
  * as exp(b·log a) (a > 0 at the point, else a domain error). */
@@ -63,25 +64,17 @@ static void skip_space(parser *p)
     while (isspace((unsigned char)p->s[p->pos])) p->pos++;
 }
 
-/* FNV-1a over bytes, continued from h. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211u;
-    return h;
-}
 
 static bool same_fn(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
 
 /* The interning key: everything intern() compares (not the source span). */
 static uint64_t node_hash(const e_node *x)
 {
-    uint64_t h = 1469598103934665603u;
     int key[4] = {(int)x->kind, x->a, x->b, x->var};
-    h = fnv(h, key, sizeof key);
-    if (x->fn) h = fnv(h, x->fn, strlen(x->fn));
-    if (x->kind == E_NUM || x->kind == E_POW) h = fnv(h, &x->num, sizeof x->num);
-    return h;
+    uint64_t h = ad_fnv1a(AD_FNV_BASIS, key, sizeof key);
+    if (x->fn) h = ad_fnv1a(h, x->fn, strlen(x->fn));
+    if (x->kind == E_NUM || x->kind == E_POW) h = ad_fnv1a(h, &x->num, sizeof x->num);
+    return ad_hash_mix(h);   /* (text_hash.h: why FNV alone is not enough for a table) */
 }
 
 static bool node_equal(const e_node *y, const e_node *x)
@@ -161,7 +154,7 @@ static int number(parser *p, double v, int start, int end)
     return intern(p, x);
 }
 
-static uint64_t name_hash(const char *name, size_t len) { return fnv(1469598103934665603u, name, len); }
+static uint64_t name_hash(const char *name, size_t len) { return ad_hash_mix(ad_fnv1a(AD_FNV_BASIS, name, len)); }
 static uint64_t var_hash_at(const void *e, int i)
 {
     const char *v = ((const ad_expr *)e)->vars[i];
