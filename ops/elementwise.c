@@ -263,7 +263,7 @@ static ad_status binary_complete_case(ad_op_case *c)
     }                                                                                                                  \
     static const ad_scalar_kernels NAME##_scalar = {NAME##_f, NAME##_scalar_d};
 
-#define BINARY_OP(NAME, SUMMARY, FLAGS, GAP, ...)                                                                      \
+#define BINARY_OP(NAME, INFIX, SUMMARY, FLAGS, GAP, ...)                                                               \
     DEFINE_BINARY(NAME)                                                                                                \
     DEFINE_BINARY_SCALAR(NAME)                                                                                         \
     AD_DECLARE_CUDA(NAME)                                                                                              \
@@ -282,6 +282,8 @@ static ad_status binary_complete_case(ad_op_case *c)
         .n_cases = N_CASES(binary_cases),                                                                              \
         .complete_case = binary_complete_case,                                                                         \
         .scalar = &NAME##_scalar,                                                                                      \
+        .math = AD_MATH_##NAME,                                                                                        \
+        .infix = INFIX,                                                                                                \
     };
 
 static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh,
@@ -312,14 +314,15 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .cases = unary_cases,                                                                                          \
         .n_cases = N_CASES(unary_cases),                                                                               \
         .scalar = &NAME##_scalar,                                                                                      \
+        .math = AD_MATH_##NAME,                                                                                        \
     };
 
-BINARY_OP(add, "a + b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
-BINARY_OP(sub, "a - b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
-BINARY_OP(mul, "a * b elementwise, broadcasting", 0, NULL, DOMAIN_DEFAULT)
-BINARY_OP(div, "a / b elementwise, broadcasting (b drawn from [0.5, 2])", 0, NULL, {{-2, 2}, {0.5, 2}})
-BINARY_OP(max, "max(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
-BINARY_OP(min, "min(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
+BINARY_OP(add, "+", "a + b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
+BINARY_OP(sub, "-", "a - b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
+BINARY_OP(mul, "·", "a * b elementwise, broadcasting", 0, NULL, DOMAIN_DEFAULT)
+BINARY_OP(div, "/", "a / b elementwise, broadcasting (b drawn from [0.5, 2])", 0, NULL, {{-2, 2}, {0.5, 2}})
+BINARY_OP(max, NULL, "max(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
+BINARY_OP(min, NULL, "min(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
 
 UNARY_OP(neg, "-x", AD_OP_LINEAR, -2, 2, NULL)
 UNARY_OP(exp, "e^x", 0, -2, 2, NULL)
@@ -437,6 +440,7 @@ const ad_op ad_op_pow = {
     .domain = {{0.2, 2}},
     .cases = pow_cases,
     .n_cases = N_CASES(pow_cases),
+    .math = AD_MATH_pow,
 };
 
 const ad_op ad_op_scale = {
@@ -451,6 +455,7 @@ const ad_op ad_op_scale = {
     .domain = {{-2, 2}},
     .cases = scale_cases,
     .n_cases = N_CASES(scale_cases),
+    .math = AD_MATH_scale,
 };
 
 /* ---- the public calls ---- */

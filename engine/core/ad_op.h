@@ -100,6 +100,18 @@ typedef struct ad_scalar_kernels {
     double (*d)(double a, double b, double y, int slot);
 } ad_scalar_kernels;
 
+/* The elementary functions of the lectures' scalar formulas: an op that is
+ * one of them says which (ad_op.math), and the teaching tools write it and
+ * differentiate it symbolically by that (engine/teach/symbolic.c holds the
+ * rule of each). */
+typedef enum ad_math_fn {
+    AD_MATH_NONE = 0,
+    AD_MATH_add, AD_MATH_sub, AD_MATH_mul, AD_MATH_div, AD_MATH_max, AD_MATH_min,
+    AD_MATH_neg, AD_MATH_pow, AD_MATH_scale,   /* pow: x^c, scale: c·x, c the op's params.c */
+    AD_MATH_exp, AD_MATH_log, AD_MATH_sqrt, AD_MATH_sin, AD_MATH_cos, AD_MATH_tanh, AD_MATH_sigmoid,
+    AD_MATH_relu, AD_MATH_abs,
+} ad_math_fn;
+
 /* Kernels for one device. */
 typedef struct ad_op_kernels {
     ad_status (*forward)(ad_node *out);
@@ -137,6 +149,11 @@ struct ad_op {
      * every input takes the first input's shape. */
     ad_status (*complete_case)(ad_op_case *c);
     const ad_scalar_kernels *scalar;   /* NULL: 0-d inputs take forward and vjp */
+    /* --- for the teaching tools (engine/teach), so none looks an op up by its name --- */
+    ad_math_fn math;              /* the elementary function it is (the symbolic engine's
+                                     derivative rule); AD_MATH_NONE for a tensor op */
+    const char *infix;            /* a binary op written between its inputs in the lecture's
+                                     notation ("+", "-", "·", "/"); NULL: written as a function */
 };
 
 /* ---- the registry ----

@@ -346,23 +346,29 @@ ad_sym *ad_sym_from_graph(ad_sym_ctx *s, const ad_context *ctx, const ad_node *r
             }
         const ad_sym *a = n->n_in > 0 ? map[n->in[0]->id] : NULL, *b = n->n_in > 1 ? map[n->in[1]->id] : NULL;
         const ad_sym *r = NULL;
-        if (!strcmp(op, "add")) r = add(s, a, b);
-        else if (!strcmp(op, "sub")) r = sub(s, a, b);
-        else if (!strcmp(op, "mul")) r = mul(s, a, b);
-        else if (!strcmp(op, "div")) r = dv(s, a, b);
-        else if (!strcmp(op, "neg")) r = neg(s, a);
-        else if (!strcmp(op, "pow")) r = pw(s, a, n->params->c);
-        else if (!strcmp(op, "scale")) r = mul(s, num(s, n->params->c), a);
-        else if (!strcmp(op, "max")) r = fn2(s, S_MAX, a, b);
-        else if (!strcmp(op, "min")) r = fn2(s, S_MIN, a, b);
-        else {
-            for (int k = S_EXP; k <= S_ABS; k++)
-                if (sym_fn_name[k] && !strcmp(op, sym_fn_name[k])) r = fn1(s, (s_kind)k, a);
-            if (!r) {
-                if (ad_last_status() != AD_ERR_NOMEM)
-                    ad_fail(AD_ERR_ARG, "sym_from_graph: op '%s' (node #%u) has no symbolic rule here", op, id);
-                goto done;
-            }
+        switch (n->op->math) {   /* the op says which function it is (ad_op.h) */
+        case AD_MATH_add: r = add(s, a, b); break;
+        case AD_MATH_sub: r = sub(s, a, b); break;
+        case AD_MATH_mul: r = mul(s, a, b); break;
+        case AD_MATH_div: r = dv(s, a, b); break;
+        case AD_MATH_neg: r = neg(s, a); break;
+        case AD_MATH_pow: r = pw(s, a, n->params->c); break;
+        case AD_MATH_scale: r = mul(s, num(s, n->params->c), a); break;
+        case AD_MATH_max: r = fn2(s, S_MAX, a, b); break;
+        case AD_MATH_min: r = fn2(s, S_MIN, a, b); break;
+        case AD_MATH_exp: r = fn1(s, S_EXP, a); break;
+        case AD_MATH_log: r = fn1(s, S_LOG, a); break;
+        case AD_MATH_sqrt: r = fn1(s, S_SQRT, a); break;
+        case AD_MATH_sin: r = fn1(s, S_SIN, a); break;
+        case AD_MATH_cos: r = fn1(s, S_COS, a); break;
+        case AD_MATH_tanh: r = fn1(s, S_TANH, a); break;
+        case AD_MATH_sigmoid: r = fn1(s, S_SIGMOID, a); break;
+        case AD_MATH_relu: r = fn1(s, S_RELU, a); break;
+        case AD_MATH_abs: r = fn1(s, S_ABS, a); break;
+        case AD_MATH_NONE:
+        default:   /* a tensor op, or a registered op that is none of the functions */
+            ad_fail(AD_ERR_ARG, "sym_from_graph: op '%s' (node #%u) has no symbolic rule here", op, id);
+            goto done;
         }
         if (!r) goto done;   /* out of memory, reported by node() */
         map[id] = r;
