@@ -10,20 +10,17 @@
 #include <time.h>
 #include "ad_internal.h"
 
-/* Node chunks. A cold pass over fresh memory paid mostly for page faults: on
- * cpu-2c a 4 KiB fault costs about 1.2 us, 0.3 ns a byte, about 50 ns per
- * 168-byte node. Chunks of 2 MiB and more are therefore mmap'd, 2 MiB-aligned,
- * marked MADV_HUGEPAGE and populated 4 MiB at a time (MADV_POPULATE_WRITE) just
- * ahead of the nodes being made: about 0.05 ns a byte.
- * But on cpu-2c (a VM) a huge page is sometimes memory the host has taken back
- * (a free 2 MiB block is handed back to it): clearing it then faults on the
- * host 512 times and costs about 2 ns a byte, 7x a 4 KiB page (measured: the
- * huge pages a run gets are fast while recently freed ones last, then slow).
- * So each window is timed, and a context whose huge-page windows took longer
- * than 4 KiB pages would have, twice in a row (NODE_SLOW_PS_PER_BYTE: well over
- * cpu-2c's 0.3 ns a byte in 4 KiB pages; one window slowed by other work does
- * not decide it), takes 4 KiB pages from then on. Where the kernel refuses
- * either advice the memory faults page by page. */
+/* Node chunks. A first pass over fresh memory is paid mostly in page faults,
+ * one per 4 KiB page. So chunks of NODE_MAP_MIN bytes and more are mmap'd,
+ * 2 MiB-aligned, advised to use huge pages, and populated NODE_POPULATE bytes
+ * at a time (MADV_POPULATE_WRITE: one call instead of a fault a page) just
+ * ahead of the nodes being made. On a virtual machine a huge page can be
+ * memory the host took back, and clearing it is then slower than 4 KiB pages
+ * would be; so each window is timed, and a context whose huge-page windows
+ * were slow (NODE_SLOW_PS_PER_BYTE) twice in a row (one slow window may be
+ * other work) takes 4 KiB pages from then on. Where the kernel refuses
+ * either advice the memory faults in page by page, correct and slower.
+ * BENCHMARKS.md ("Node memory") has the measurements behind these choices. */
 /* (NODE_MAP_MIN ... REC_POPULATE: ad_internal.h, shared with the record chunks of scalar_path.c) */
 
 static ad_node *chunk_alloc(ad_context *ctx, uint32_t k)
