@@ -110,13 +110,14 @@ static ad_node *build_fn(ad_context *ctx, ad_node *const *x, void *user) { retur
 /* Nodes at a kink or tie (relu or abs at 0, max or min of equal inputs): the engine takes one
  * subgradient there and finite differences, which average the two one-sided slopes, see another.
  * Returns the variables (bit i = vars[i]) whose derivatives pass through such a node, and
- * describes the first in why. */
-static unsigned find_kinks(ad_context *ctx, const ad_node *f, ad_node *const *vars, int nv, char *why, size_t len)
+ * describes the first in *why (memory of its own, for names of any length; NULL when there is no
+ * kink; free it). */
+static unsigned find_kinks(ad_context *ctx, const ad_node *f, ad_node *const *vars, int nv, char **why)
 {
     uint32_t last = ad_node_id(f);
     unsigned *dep = calloc(last + 1, sizeof *dep), kinks = 0;
+    *why = NULL;
     if (!dep) return 0;
-    why[0] = '\0';
     for (uint32_t id = 0; id <= last; id++) {
         ad_node *n = ad_node_by_id(ctx, id);
         for (int i = 0; i < nv; i++)
@@ -130,12 +131,14 @@ static unsigned find_kinks(ad_context *ctx, const ad_node *f, ad_node *const *va
             rule = "at a tie the whole gradient goes to the first input";
         if (!rule) continue;
         if (!kinks) {
-            char nm[64], ex[160];
-            snprintf(why, len,
-                     "%s = %s is at its kink: the engine takes a subgradient, %s; a centered difference averages "
-                     "the two one-sided slopes, so it sees their mean instead. Both are valid: the function has no "
-                     "derivative here",
-                     ad_explain_name(n, nm, sizeof nm), ad_explain_expr(n, ex, sizeof ex), rule);
+            static const char fmt[] = "%s = %s is at its kink: the engine takes a subgradient, %s; a centered "
+                                      "difference averages the two one-sided slopes, so it sees their mean "
+                                      "instead. Both are valid: the function has no derivative here";
+            char *nm = ad_explain_name_alloc(n), *ex = ad_explain_expr_alloc(n);
+            int k = nm && ex ? snprintf(NULL, 0, fmt, nm, ex, rule) : -1;
+            if (k >= 0 && (*why = malloc((size_t)k + 1))) snprintf(*why, (size_t)k + 1, fmt, nm, ex, rule);
+            free(nm);
+            free(ex);
         }
         kinks |= dep[id];
     }
@@ -403,10 +406,9 @@ int main(int argc, char **argv)
         for (uint32_t id = 0, last = ad_node_id(f); id <= last; id++) {
             ad_node *n = ad_node_by_id(ctx, id);
             if (!ad_node_name(n)) continue;
-            char expr[160];
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "name", ad_node_name(n));
-            cJSON_AddStringToObject(o, "expr", ad_explain_expr(n, expr, sizeof expr));
+            lesson_json_text(o, "expr", ad_explain_expr_alloc(n));
             cJSON_AddNumberToObject(o, "value", ad_value_scalar(n));
             cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));
             cJSON_AddItemToArray(nodes, o);
@@ -424,10 +426,11 @@ int main(int argc, char **argv)
     /* The finite-difference cross-check, through the lessons' helper. */
     lesson L = {.program = "autodidact", .n_in = nv, .json = json};
     for (int i = 0; i < nv; i++) L.in[i] = (lesson_input){names[i], x[i], -INFINITY, INFINITY, NULL};
-    char kink_why[512];
-    L.kink_mask = find_kinks(ctx, f, vars, nv, kink_why, sizeof kink_why);
+    char *kink_why;
+    L.kink_mask = find_kinks(ctx, f, vars, nv, &kink_why);
     L.kink_why = kink_why;
     lesson_fd_report(&L, build_fn, e, grad, "f", doc);
+    free(kink_why);
     if (lesson_status()) status = 1;
 
     if (check && nv > AD_MAX_INPUTS) {

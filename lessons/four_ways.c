@@ -12,7 +12,10 @@
  * Then expression swell [001: "AutoDiff is not ... symbolic
  * differentiation"]: the logistic map l_{k+1} = 4l_k(1 − l_k), whose
  * derivative written out grows geometrically with depth while the graph
- * (and reverse mode's work) grows linearly. */
+ * (and reverse mode's work) grows linearly; one depth's derivative (--written,
+ * 3 by default) is written out. A formula is written out whole or not at
+ * all: one longer than FORMULA_MAX characters prints a line saying so, with
+ * its size as a tree, never a prefix. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,6 +64,21 @@ static const lecture_fn fns[] = {
 };
 enum { N_FNS = sizeof fns / sizeof fns[0] };
 
+/* The longest formula written out: a line's worth of lecture, not a file. */
+enum { FORMULA_MAX = 4095 };
+
+/* e written out into text (FORMULA_MAX + 1 bytes): true; or false, with
+ * text saying why it is not ("not written out: sym_print: output exceeds
+ * 4095 characters (written out as a tree, the expression has ...
+ * subexpressions)"). */
+static bool write_formula(const ad_sym_ctx *s, const ad_sym *e, char *text)
+{
+    if (ad_sym_print(s, e, text, FORMULA_MAX + 1) <= FORMULA_MAX) return true;
+    snprintf(text, FORMULA_MAX + 1, "not written out: %s", ad_last_error());
+    ad_clear_error();
+    return false;
+}
+
 static ad_node *build_formula(ad_context *ctx, ad_node *const *x, void *user) { return ad_expr_build(user, ctx, x); }
 
 int main(int argc, char **argv)
@@ -70,13 +88,16 @@ int main(int argc, char **argv)
                 .title = "manual, symbolic, numerical and automatic differentiation side by side [003, 001, 004]",
                 .in = {{"eps", 1e-6, 0, 1, "the finite-difference step ε, in (0, 1)"},
                        {"depth", 10, 0, 31, "the logistic map's depth for expression swell, 1..30"},
-                       {"x0", 0.3, 0, 1, "the logistic map's start l₀, in (0, 1)"}},
-                .n_in = 3,
+                       {"x0", 0.3, 0, 1, "the logistic map's start l₀, in (0, 1)"},
+                       {"written", 3, -1, 31, "the depth whose derivative is written out as a formula, 0..30\n"
+                                              "(0: none; one over --depth is not reached)"}},
+                .n_in = 4,
                 .has_variant = true};
     lesson_parse(&L, argc, argv);
     double eps = L.in[0].value, x0 = L.in[2].value;
-    int depth = (int)L.in[1].value;
-    if (L.in[1].value != depth) lesson_usage_error(L.program, "--depth %s takes a whole number", "");
+    for (int i = 1; i <= 3; i += 2)   /* --depth, --written */
+        if (L.in[i].value != floor(L.in[i].value)) lesson_usage_error(L.program, "--%s takes a whole number", L.in[i].name);
+    int depth = (int)L.in[1].value, written = (int)L.in[3].value;
     cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
     cJSON *arr = doc ? cJSON_AddArrayToObject(doc, "functions") : NULL;
     if (doc) {
@@ -111,7 +132,8 @@ int main(int argc, char **argv)
         ad_sym_ctx *s = ad_sym_ctx_new();
         ad_sym *fs = s ? ad_sym_from_graph(s, ctx, f) : NULL;
         if (!fs) lesson_die(&L, "symbolic");
-        char text[2][2048];
+        char text[2][FORMULA_MAX + 1];
+        bool text_whole[2] = {false, false};
         double tree[2] = {0, 0};
         for (int i = 0; i < n; i++) {
             int j = ad_sym_var_index(s, ad_expr_var_name(e, i));
@@ -119,7 +141,7 @@ int main(int argc, char **argv)
             for (int q = 0; q < ad_sym_var_count(s); q++) xs[q] = v[ad_expr_var_index(e, ad_sym_var_name(s, q))];
             ad_sym *d = ad_sym_diff(s, fs, j);
             if (!d) lesson_die(&L, "symbolic differentiation");
-            ad_sym_print(s, d, text[i], sizeof text[i]);
+            text_whole[i] = write_formula(s, d, text[i]);
             sym[i] = ad_sym_eval(s, d, xs, ad_sym_var_count(s));
             tree[i] = ad_sym_tree_size(d);
         }
@@ -148,7 +170,9 @@ int main(int argc, char **argv)
             printf("\n[%s] f = %s at", F->lecture, F->formula);
             for (int i = 0; i < n; i++) printf("%s %s = %g", i ? "," : "", ad_expr_var_name(e, i), v[i]);
             printf("\n  manual (by hand): %s\n", F->manual_text);
-            for (int i = 0; i < n; i++) printf("  symbolic ∂f/∂%s = %s\n", ad_expr_var_name(e, i), text[i]);
+            for (int i = 0; i < n; i++)
+                printf(text_whole[i] ? "  symbolic ∂f/∂%s = %s\n" : "  symbolic ∂f/∂%s (%s)\n", ad_expr_var_name(e, i),
+                       text[i]);
             printf("  %-26s", "");
             for (int i = 0; i < n; i++) printf(" %22s", ad_expr_var_name(e, i));
             printf("\n");
@@ -187,7 +211,8 @@ int main(int argc, char **argv)
             lesson_json_array(o, "manual", manual, n);
             lesson_json_array(o, "symbolic", sym, n);
             cJSON *st = cJSON_AddArrayToObject(o, "symbolic_formula");
-            for (int i = 0; i < n; i++) cJSON_AddItemToArray(st, cJSON_CreateString(text[i]));
+            for (int i = 0; i < n; i++)   /* null: too long to write out */
+                cJSON_AddItemToArray(st, text_whole[i] ? cJSON_CreateString(text[i]) : cJSON_CreateNull());
             lesson_json_array(o, "numerical", num, n);
             lesson_json_array(o, "forward_mode", fwd, n);
             lesson_json_array(o, "reverse_mode", rev, n);
@@ -232,10 +257,10 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(o, "reverse_mode", rv);
             cJSON_AddItemToArray(sw, o);
         }
-        if (dpt == 3 && !L.json) {
-            static char buf[4096];
-            size_t need = ad_sym_print(s, d, buf, sizeof buf);
-            printf("        (depth 3 written out: %s%s)\n", buf, need >= sizeof buf ? "…" : "");
+        if (dpt == written && !L.json) {
+            static char buf[FORMULA_MAX + 1];
+            if (write_formula(s, d, buf)) printf("        (depth %d written out: %s)\n", dpt, buf);
+            else printf("        (depth %d %s)\n", dpt, buf);
         }
         ad_sym_ctx_free(s);
         ad_context_free(ctx);

@@ -220,19 +220,28 @@ void lesson_backward(const lesson *L, ad_context *ctx, ad_node *y, const ad_tens
     if (ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(L, "backward");
 }
 
+void lesson_json_text(cJSON *o, const char *key, char *text)
+{
+    if (!text) {
+        fprintf(stderr, "%s\n", ad_last_error());
+        exit(1);
+    }
+    cJSON_AddStringToObject(o, key, text);
+    free(text);
+}
+
 void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root)
 {
     cJSON *arr = cJSON_AddArrayToObject(doc, "nodes");
-    char name[64], expr[160];
     int k = ad_forward_dir_count(ctx);
     for (uint32_t id = 0, last = ad_node_id(root); id <= last; id++) {
         const ad_node *n = ad_node_by_id(ctx, id);
         if (!n || ad_value(n).size != 1 || (!ad_node_op(n) && !ad_node_name(n))) continue;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "id", id);
-        cJSON_AddStringToObject(o, "name", ad_explain_name(n, name, sizeof name));
+        lesson_json_text(o, "name", ad_explain_name_alloc(n));
         cJSON_AddStringToObject(o, "op", ad_node_op_name(n));
-        cJSON_AddStringToObject(o, "expr", ad_explain_expr(n, expr, sizeof expr));
+        lesson_json_text(o, "expr", ad_explain_expr_alloc(n));
         cJSON_AddNumberToObject(o, "value", ad_value_scalar(n));
         if (ad_grad(n).data) cJSON_AddNumberToObject(o, "grad", ad_grad_scalar(n));
         if (ad_node_op(n) && ad_node_input_count(n) > 0) {   /* ∂n/∂(each input): the factors the reverse-mode steps print */
@@ -353,10 +362,9 @@ bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lectur
 static void record_step(const ad_backward_step *st, void *user)
 {
     cJSON *arr = user;
-    char a[64], b[64];
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "consumer", ad_explain_name(st->consumer, a, sizeof a));
-    cJSON_AddStringToObject(o, "input", ad_explain_name(st->input, b, sizeof b));
+    lesson_json_text(o, "consumer", ad_explain_name_alloc(st->consumer));
+    lesson_json_text(o, "input", ad_explain_name_alloc(st->input));
     cJSON_AddNumberToObject(o, "contribution", ad_grad_scalar(st->consumer) * ad_local_partial(st->consumer, st->slot));
     cJSON_AddNumberToObject(o, "adjoint_after", ad_grad_scalar(st->input));
     cJSON_AddItemToArray(arr, o);

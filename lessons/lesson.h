@@ -80,6 +80,10 @@ void lesson_json_nodes(cJSON *doc, const ad_context *ctx, const ad_node *root);
 void lesson_json_backward_steps(const lesson *L, cJSON *doc, const char *key, ad_context *ctx, ad_node *root,
                                 ad_backward_variant variant);
 
+/* Add key: text, a string in memory of its own (ad_explain_name_alloc's,
+ * ad_explain_expr_alloc's), and free it. NULL (they ran out of memory) exits
+ * 1 with the engine's message: a document without the text would be cut. */
+void lesson_json_text(cJSON *o, const char *key, char *text);
 /* Add key: the node's values (an array, row-major) and key_grad: its grads
  * (when it has them). */
 void lesson_json_tensor(cJSON *doc, const char *key, const ad_node *n);

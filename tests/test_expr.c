@@ -371,6 +371,31 @@ static void test_command(void **state)
     assert_non_null(strstr(sym, "give a point in the domain with --at"));
 }
 
+/* A variable named by 200 letters: the command prints it whole in the tables, the kink's
+ * explanation and the --json nodes' expressions (they were cut at 63 and 159 bytes). */
+static void test_command_long_names(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    char v[201], args[1024], want[512];
+    memset(v, 'v', 200);
+    v[200] = '\0';
+    snprintf(args, sizeof args, "'relu(%s)*y' --at %s=0,y=2", v, v);
+    assert_int_equal(cli(args, out, sizeof out), 0);
+    snprintf(want, sizeof want, "a = relu(%s) is at its kink", v);
+    assert_non_null(strstr(out, want));
+    snprintf(want, sizeof want, "∂f/∂%s += ∂f/∂a · ∂a/∂%s = ", v, v);
+    assert_non_null(strstr(out, want));
+    snprintf(args, sizeof args, "'relu(%s)*y' --at %s=0,y=2 --json", v, v);
+    assert_int_equal(cli(args, out, sizeof out), 0);
+    cJSON *doc = cJSON_Parse(out);
+    assert_non_null(doc);
+    snprintf(want, sizeof want, "relu(%s)", v);
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "nodes"), 2);
+    assert_string_equal(cJSON_GetObjectItem(a, "expr")->valuestring, want);
+    cJSON_Delete(doc);
+}
+
 /* --symbolic prints each formula whole or fails saying so, never a cut formula: the derivative of
  * sin(sin(...sin(x))) 900 deep is about 2.5 million characters, over the command's 1 MiB. A formula
  * that starts with '-', as a printed derivative may, goes after "--" (which --help tells). */
@@ -417,7 +442,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lesson_values), cmocka_unit_test(test_precedence_and_numbers),
         cmocka_unit_test(test_common_subexpressions), cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_domain_errors), cmocka_unit_test(test_command), cmocka_unit_test(test_variable_exponents),
+        cmocka_unit_test(test_domain_errors), cmocka_unit_test(test_command), cmocka_unit_test(test_command_long_names), cmocka_unit_test(test_variable_exponents),
         cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_large_formulas),
         cmocka_unit_test(test_folding_domain), cmocka_unit_test(test_api_misuse),
         cmocka_unit_test(test_symbolic_command_output),

@@ -367,6 +367,17 @@ static void test_four_ways(void **state)
     assert_true(g12 < 2.5 * g6);      /* the graph: linear */
     assert_true(t12 > 50 * t6);       /* the formula: geometric */
     cJSON_Delete(doc);
+    /* the derivative written out: whole at depth 3; at depth 8, over 4095 characters, a line
+     * saying it is not written out, never a prefix */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s --depth 8", path_of("four_ways"));
+    assert_int_equal(run(cmd), 0);
+    assert_non_null(strstr(out, "(depth 3 written out: 64*(((1 - 2*x)*(1 - 4*x*(1 - x)) - 4*x*(1 - x)*(1 - 2*x))*"));
+    snprintf(cmd, sizeof cmd, "%s --depth 8 --written 8", path_of("four_ways"));
+    assert_int_equal(run(cmd), 0);
+    assert_null(strstr(out, "(depth 8 written out"));
+    assert_non_null(strstr(out, "\n        (depth 8 not written out: sym_print: output exceeds 4095 characters (written "
+                                "out as a tree, the expression has 9.48e+03 subexpressions))\n"));
 }
 
 /* Every number in the JSON document, in a flat list. */

@@ -15,10 +15,20 @@
 extern "C" {
 #endif
 
-/* "y·a", "log x", "√b", "c + b" for node n (names of its inputs). */
+/* The node's name (ad_set_name's, whatever its length), a constant's value,
+ * or n<id>; and its expression, "y·a", "log x", "√b", "c + b" in the names
+ * of its inputs. Written into buf whole or not at all: they return buf, or
+ * NULL when the text and its NUL do not fit in len bytes, with buf "" and
+ * ad_last_error() "explain_name: output exceeds <len - 1> characters (the
+ * text has <k>)" (explain_expr: for the expression); NULL too, with a
+ * message, for no buffer (buf NULL or len 0). The tables below print every
+ * name and expression whole. */
 const char *ad_explain_expr(const ad_node *n, char *buf, size_t len);
-/* The node's name, or n<id>. */
 const char *ad_explain_name(const ad_node *n, char *buf, size_t len);
+/* The same texts in memory of their own size, for any length: free() it.
+ * NULL only when out of memory (with a message). */
+char *ad_explain_expr_alloc(const ad_node *n);
+char *ad_explain_name_alloc(const ad_node *n);
 
 /* Node table: "step. name = expression = value", topological order. */
 ad_status ad_explain_nodes(FILE *f, const ad_context *ctx, const ad_node *root);

@@ -1,0 +1,169 @@
+/* test_explain.c: the lecture-style tables print every name and expression
+ * whole, however long (a name set by ad_set_name of any length, an adjoint
+ * summed over any number of consumers), and ad_explain_name/_expr write into
+ * a caller's buffer whole or not at all, saying so. */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_test.h"
+#include "autodidact.h"
+
+enum { LONG_NAME = 300, CONSUMERS = 40 };
+
+/* A table written to memory: the text, to free. */
+static char *capture_nodes(const ad_context *ctx, const ad_node *root)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(ad_explain_nodes(f, ctx, root), AD_OK);
+    fclose(f);
+    return text;
+}
+
+static char *capture_reverse(ad_context *ctx, ad_node *root, ad_backward_variant variant)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(ad_explain_reverse(f, ctx, root, variant), AD_OK);
+    fclose(f);
+    return text;
+}
+
+static void assert_contains(const char *text, const char *part)
+{
+    if (!strstr(text, part)) {
+        print_error("missing \"%s\" in:\n%s\n", part, text);
+        fail();
+    }
+}
+
+/* "aaa...a" of n letters, in buf (n + 1 bytes). */
+static char *long_name(char *buf, int n)
+{
+    memset(buf, 'a', (size_t)n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* A node named by 300 characters: every table prints the whole name, in
+ * its own row and in the expression of the node that uses it. */
+static void test_long_name_whole(void **state)
+{
+    (void)state;
+    char name[LONG_NAME + 1], line[2 * LONG_NAME + 64];
+    long_name(name, LONG_NAME);
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 2.0), name);
+    ad_node *y = ad_set_name(ad_sin(ctx, x), "y");
+    char *nodes = capture_nodes(ctx, y);
+    snprintf(line, sizeof line, "   0.  %s = 2\n", name);
+    assert_contains(nodes, line);
+    snprintf(line, sizeof line, " = sin(%s) = ", name);
+    assert_contains(nodes, line);
+    free(nodes);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    const char *dir[] = {name};
+    ad_context *fwd = ad_context_new();
+    assert_int_equal(ad_forward_dirs(fwd, 1), AD_OK);
+    ad_node *fx = ad_set_name(ad_scalar(fwd, 2.0), name);
+    ad_set_tangent(fx, 0, NULL, 0);
+    ad_node *fy = ad_set_name(ad_sin(fwd, fx), "y");
+    assert_int_equal(ad_explain_forward(f, fwd, fy, dir), AD_OK);
+    fclose(f);
+    snprintf(line, sizeof line, "∂·/∂%s\n", name);
+    assert_contains(text, line);
+    snprintf(line, sizeof line, "y = sin(%s) ", name);
+    assert_contains(text, line);
+    free(text);
+    ad_context_free(fwd);
+    for (int v = 0; v < 2; v++) {
+        ad_backward_variant variant = v ? AD_BACKWARD_PUSH : AD_BACKWARD_PULL;
+        char *rev = capture_reverse(ctx, y, variant);
+        snprintf(line, sizeof line, "∂y/∂%s = ∂y/∂y·∂y/∂%s\n", name, name);
+        if (variant == AD_BACKWARD_PUSH) snprintf(line, sizeof line, "∂y/∂%s += ∂y/∂y · ∂y/∂%s = ", name, name);
+        assert_contains(rev, line);
+        free(rev);
+    }
+    ad_context_free(ctx);
+}
+
+/* A sum of 40 terms: the adjoint of x is the sum over its 40 consumers,
+ * every term and every value printed (Version A). */
+static void test_many_consumers_whole(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 1.5), "x");
+    ad_node *sum = NULL;
+    for (int i = 0; i < CONSUMERS; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "t%d", i);
+        ad_node *t = ad_set_name(ad_scale(ctx, x, i + 1), nm);
+        sum = sum ? ad_add(ctx, sum, t) : t;
+    }
+    ad_set_name(sum, "f");
+    char *rev = capture_reverse(ctx, sum, AD_BACKWARD_PULL);
+    const char *row = strstr(rev, "∂f/∂x = ");
+    assert_non_null(row);
+    char term[64];
+    for (int i = 0; i < CONSUMERS; i++) {
+        snprintf(term, sizeof term, "%s∂f/∂t%d·∂t%d/∂x", i ? " + " : "= ", i, i);
+        assert_contains(row, term);
+        snprintf(term, sizeof term, "1×%d%s", i + 1, i + 1 < CONSUMERS ? " + " : " = 820\n");
+        assert_contains(row, term);
+    }
+    free(rev);
+    ad_context_free(ctx);
+}
+
+/* Into a caller's buffer: the whole text, or NULL with "" and the message
+ * "output exceeds N characters"; the _alloc forms hold any length. */
+static void test_buffer_whole_or_nothing(void **state)
+{
+    (void)state;
+    char name[LONG_NAME + 1];
+    long_name(name, LONG_NAME);
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 2.0), name);
+    ad_node *y = ad_sin(ctx, x);
+    char small[64], exact[LONG_NAME + 6];   /* "sin(" name ")" and its NUL */
+    assert_null(ad_explain_name(x, small, sizeof small));
+    assert_string_equal(small, "");
+    assert_string_equal(ad_last_error(), "explain_name: output exceeds 63 characters (the text has 300)");
+    ad_clear_error();
+    assert_null(ad_explain_expr(y, small, sizeof small));
+    assert_string_equal(small, "");
+    assert_string_equal(ad_last_error(), "explain_expr: output exceeds 63 characters (the text has 305)");
+    ad_clear_error();
+    assert_null(ad_explain_expr(y, exact, sizeof exact - 1));   /* one byte short: the NUL */
+    assert_string_equal(exact, "");
+    ad_clear_error();
+    const char *e = ad_explain_expr(y, exact, sizeof exact);
+    assert_ptr_equal(e, exact);
+    assert_int_equal(strlen(e), LONG_NAME + 5);
+    assert_int_equal(strncmp(e, "sin(", 4), 0);
+    assert_null(ad_explain_name(x, NULL, 0));
+    ad_clear_error();
+    char *n = ad_explain_name_alloc(x), *ex = ad_explain_expr_alloc(y);
+    assert_string_equal(n, name);
+    assert_string_equal(ex, exact);
+    free(n);
+    free(ex);
+    ad_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_long_name_whole),
+        cmocka_unit_test(test_many_consumers_whole),
+        cmocka_unit_test(test_buffer_whole_or_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
