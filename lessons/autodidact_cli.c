@@ -123,11 +123,14 @@ static unsigned find_kinks(ad_context *ctx, const ad_node *f, ad_node *const *va
         for (int i = 0; i < nv; i++)
             if (n == vars[i]) dep[id] |= 1u << i;
         for (int s = 0, n_in = ad_node_input_count(n); s < n_in; s++) dep[id] |= dep[ad_node_id(ad_node_input(n, s))];
-        const char *op = ad_node_op_name(n), *rule = NULL;
-        if ((!strcmp(op, "relu") || !strcmp(op, "abs")) && ad_value_scalar(ad_node_input(n, 0)) == 0)
-            rule = !strcmp(op, "relu") ? "relu′(0) = 0 (lecture 004's choice; lecture 000 takes 1)"
-                                       : "abs′(0) = 0 (the subgradient in [−1, 1] closest to both sides)";
-        else if ((!strcmp(op, "max") || !strcmp(op, "min")) && ad_value_scalar(ad_node_input(n, 0)) == ad_value_scalar(ad_node_input(n, 1)))
+        const ad_op *op = ad_node_op(n);
+        ad_math_fn fn = op ? op->math : AD_MATH_NONE;   /* which function the node is (ad_op.h) */
+        const char *rule = NULL;
+        if ((fn == AD_MATH_relu || fn == AD_MATH_abs) && ad_value_scalar(ad_node_input(n, 0)) == 0)
+            rule = fn == AD_MATH_relu ? "relu′(0) = 0 (lecture 004's choice; lecture 000 takes 1)"
+                                      : "abs′(0) = 0 (the subgradient in [−1, 1] closest to both sides)";
+        else if ((fn == AD_MATH_max || fn == AD_MATH_min) &&
+                 ad_value_scalar(ad_node_input(n, 0)) == ad_value_scalar(ad_node_input(n, 1)))
             rule = "at a tie the whole gradient goes to the first input";
         if (!rule) continue;
         if (!kinks) {

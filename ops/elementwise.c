@@ -317,10 +317,10 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .math = AD_MATH_##NAME,                                                                                        \
     };
 
-BINARY_OP(add, "+", "a + b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
-BINARY_OP(sub, "-", "a - b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
+BINARY_OP(add, " + ", "a + b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
+BINARY_OP(sub, " - ", "a - b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
 BINARY_OP(mul, "·", "a * b elementwise, broadcasting", 0, NULL, DOMAIN_DEFAULT)
-BINARY_OP(div, "/", "a / b elementwise, broadcasting (b drawn from [0.5, 2])", 0, NULL, {{-2, 2}, {0.5, 2}})
+BINARY_OP(div, " / ", "a / b elementwise, broadcasting (b drawn from [0.5, 2])", 0, NULL, {{-2, 2}, {0.5, 2}})
 BINARY_OP(max, NULL, "max(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
 BINARY_OP(min, NULL, "min(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
 

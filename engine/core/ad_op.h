@@ -153,7 +153,7 @@ struct ad_op {
     ad_math_fn math;              /* the elementary function it is (the symbolic engine's
                                      derivative rule); AD_MATH_NONE for a tensor op */
     const char *infix;            /* a binary op written between its inputs in the lecture's
-                                     notation ("+", "-", "·", "/"); NULL: written as a function */
+                                     notation, spaces included (" + ", "·"); NULL: as a function */
 };
 
 /* ---- the registry ----

@@ -48,16 +48,7 @@ static int name_format(const ad_node *h, char *buf, size_t len)
     return snprintf(buf, len, "%s", handle_label(h, &l));
 }
 
-/* How each op reads in the lectures. */
-static const char *infix_symbol(const char *op)
-{
-    if (!strcmp(op, "add")) return " + ";
-    if (!strcmp(op, "sub")) return " - ";
-    if (!strcmp(op, "mul")) return "·";
-    if (!strcmp(op, "div")) return " / ";
-    return NULL;
-}
-
+/* "y·a", "log x", "√b", "c + b": node n as the lectures write it, from its inputs' labels. */
 static int expr_format(const ad_node *h, char *buf, size_t len)
 {
     label la, lb;
@@ -66,12 +57,15 @@ static int expr_format(const ad_node *h, char *buf, size_t len)
     const char *op = n->op->name;
     const char *a = n->n_in >= 1 ? node_label(n->in[0], &la) : "";
     const char *b = n->n_in >= 2 ? node_label(n->in[1], &lb) : "";
-    const char *sym = infix_symbol(op);
-    if (sym && n->n_in == 2) return snprintf(buf, len, "%s%s%s", a, sym, b);
-    if (!strcmp(op, "pow")) return snprintf(buf, len, "%s^%g", a, n->params->c);
-    if (!strcmp(op, "scale")) return snprintf(buf, len, "%g·%s", n->params->c, a);
-    if (!strcmp(op, "neg")) return snprintf(buf, len, "-%s", a);
-    if (!strcmp(op, "sqrt")) return snprintf(buf, len, "√%s", a);
+    /* as the lectures write it: the op's own infix symbol, or by the function it is (ad_op.h) */
+    if (n->op->infix && n->n_in == 2) return snprintf(buf, len, "%s%s%s", a, n->op->infix, b);
+    switch (n->op->math) {
+    case AD_MATH_pow: return snprintf(buf, len, "%s^%g", a, n->params->c);
+    case AD_MATH_scale: return snprintf(buf, len, "%g·%s", n->params->c, a);
+    case AD_MATH_neg: return snprintf(buf, len, "-%s", a);
+    case AD_MATH_sqrt: return snprintf(buf, len, "√%s", a);
+    default: break;   /* written as a function of its inputs */
+    }
     if (n->n_in == 1 && strlen(a) <= 2) return snprintf(buf, len, "%s %s", op, a);
     if (n->n_in == 1) return snprintf(buf, len, "%s(%s)", op, a);
     return snprintf(buf, len, "%s(%s, %s)", op, a, b);
