@@ -29,6 +29,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -948,6 +949,7 @@ def list_plan(ordered, quota, seed):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `--list | head` ends quietly
     started = time.monotonic()
     files = target_files(args.target, args.files)
     originals = {f: open(os.path.join(REPO, f)).read() for f in files}
