@@ -239,9 +239,7 @@ def _is_binary_star(tokens, k):
     project's style for pointers: space before, none after. A multiplication is
     written `a * b` or `a*b`."""
     t = tokens[k]
-    if k == 0 or not _ends_operand(tokens[k - 1]) or t.space_before != t.space_after:
-        return False
-    return True
+    return k > 0 and _ends_operand(tokens[k - 1]) and t.space_before == t.space_after
 
 
 SWAPS = {
@@ -320,9 +318,12 @@ def constant_sites(tokens, pairs):
 
 def index_sites(tokens, pairs):
     """a[i] -> a[i + 1] and a[i - 1]: a subscript after an operand (not a
-    designator `[3] =` or an empty `[]`). Yields (index of ']', text inserted)."""
+    designator `[3] =`, an empty `[]`, or a literal `[0]`, which the constant
+    operator already changes). Yields (index of ']', text inserted)."""
     for k, t in enumerate(tokens):
         if t.text != "[" or k not in pairs or k == 0 or pairs[k] == k + 1 or _declares_array(tokens, k):
+            continue
+        if pairs[k] == k + 2 and tokens[k + 1].kind == "num":
             continue
         prev = tokens[k - 1]
         if prev.kind == "id" and prev.text not in KEYWORDS or prev.text in (")", "]"):
@@ -692,6 +693,17 @@ def load_accepted(path):
     return accepted
 
 
+def warn_stale(accepted, sites_by_file, args):
+    """Entries that name no mutant any more (their line was edited or removed):
+    they accept nothing, so they only mislead; say so."""
+    if args.files:
+        return   # the other files' entries are not stale, just not looked at
+    known = {s.id for sites in sites_by_file.values() for s in sites}
+    for stale in sorted(set(accepted) - known):
+        log(f"mutation: note: accepted entry {stale} matches no mutant now (its line changed?): "
+            f"remove it from {os.path.relpath(accepted_path(args.target), REPO)}")
+
+
 def accepted_entry(site):
     """The two lines to paste into the accepted list for this site."""
     return (f"# {site.path}:{site.line}: {site.line_text}\n"
@@ -957,6 +969,7 @@ def main(argv=None):
     ordered = plan(sites_by_file, args.seed)
     quota = quotas(sites_by_file, args.count, args.min_per_file)
     accepted = load_accepted(accepted_path(args.target))
+    warn_stale(accepted, sites_by_file, args)
 
     if args.only:
         site = next((s for f in files for s in sites_by_file[f] if s.id == args.only), None)

@@ -95,6 +95,11 @@ class Operators(unittest.TestCase):
         src = "void f(void)\n{\n    char buf[96];\n    g(buf);\n}\n"
         self.assertEqual([s.operator for s in sites_of(src)], ["delete:statement"])
 
+    def test_literal_subscripts_are_left_to_the_constant_operator(self):
+        src = "void f(char *m)\n{\n    m[0] = 1;\n}\n"
+        ops = sorted(s.operator for s in sites_of(src))
+        self.assertEqual(ops, ["const:0:1", "const:1:0", "delete:statement"])
+
     def test_enclosing_function(self):
         self.assertEqual({s.function for s in self.sites}, {"total"})
 
