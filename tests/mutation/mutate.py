@@ -300,12 +300,33 @@ TYPE_KEYWORDS = {"char", "short", "int", "long", "float", "double", "signed", "u
 
 
 def _declares_array(tokens, bracket):
-    """True if the '[' at index bracket is an array declarator, `T name[N]`:
-    changing N only resizes a buffer (almost always an equivalent mutant)."""
+    """True if the '[' at index bracket is an array declarator, `T name[N]` or
+    `T a[N], name[N]`: changing N only resizes a buffer (almost always an
+    equivalent mutant)."""
     if bracket < 2 or tokens[bracket - 1].kind != "id":
         return False
     before = tokens[bracket - 2]
+    if before.text == ",":
+        return _in_declaration(tokens, bracket - 2)
     return before.text == "*" or before.text in TYPE_KEYWORDS or (before.kind == "id" and before.text not in KEYWORDS)
+
+
+def _in_declaration(tokens, k):
+    """True if token k (a ',') separates declarators: the statement it is in
+    starts with a type (`T x` or `T *x`) and k is not inside parentheses (a
+    call's arguments)."""
+    depth = 0
+    while k > 0 and tokens[k - 1].text not in (";", "{", "}"):
+        k -= 1
+        if tokens[k].text in (")", "]"):
+            depth += 1
+        elif tokens[k].text in ("(", "["):
+            if depth == 0:
+                return False   # inside an argument list or a subscript
+            depth -= 1
+    first, second = tokens[k], tokens[k + 1] if k + 1 < len(tokens) else None
+    return first.text in TYPE_KEYWORDS or (first.kind == "id" and first.text not in KEYWORDS and second is not None
+                                            and (second.kind == "id" or second.text == "*"))
 
 
 def constant_sites(tokens, pairs):
@@ -487,7 +508,8 @@ class Step:
 # telling first, as the first failure stops the run; measured on the unmutated
 # tree, see tests/mutation/README.md.
 ENGINE_CHECKER = ["test_engine", "test_handles", "test_backward_block", "test_symbolic", "gradcheck --all",
-                  "test_nn_ops", "test_data_train", "test_ops_elementwise", "test_expr", "test_compact"]
+                  "test_idx_fuzz", "test_expr_fuzz", "test_nn_ops", "test_data_train", "test_ops_elementwise",
+                  "test_expr", "test_compact"]
 OPS_CHECKER = ["gradcheck --all", "test_nn_ops", "test_ops_elementwise"]
 
 TARGETS = {"engine": ("engine", ENGINE_CHECKER), "ops": ("ops", OPS_CHECKER)}

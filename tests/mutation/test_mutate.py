@@ -94,6 +94,8 @@ class Operators(unittest.TestCase):
     def test_array_sizes_are_not_mutated(self):
         src = "void f(void)\n{\n    char buf[96];\n    g(buf);\n}\n"
         self.assertEqual([s.operator for s in sites_of(src)], ["delete:statement"])
+        src = "void f(int *x, int i)\n{\n    char a[64], b[64];\n    g(a, x[i]);\n}\n"
+        self.assertEqual(sorted(s.operator for s in sites_of(src)), ["delete:statement", "index:+1", "index:-1"])
 
     def test_literal_subscripts_are_left_to_the_constant_operator(self):
         src = "void f(char *m)\n{\n    m[0] = 1;\n}\n"
