@@ -905,6 +905,8 @@ def reproduce_command(args, site):
 
 
 def rerun_command(args):
+    if args.only:
+        return f"{_common_options(args)} --only {args.only}"
     size = f"--sample {args.sample}" if args.sample is not None else f"--count {args.count}"
     return f"{_common_options(args)} {size} --seed {args.seed}"
 
