@@ -557,6 +557,16 @@ def quotas(sites_by_file, total, minimum):
     return {f: min(counts[f], max(quota[f], minimum)) for f in counts}
 
 
+def sample_quotas(sites_by_file, total, seed):
+    """--sample: how many mutants each file gets when `total` sites are drawn
+    at random from all files together (proportional on average, and any file
+    can be drawn, however small)."""
+    rng = random.Random(seed)
+    pool = [f for f in sorted(sites_by_file) for _ in sites_by_file[f]]
+    drawn = rng.sample(pool, min(total, len(pool)))
+    return {f: drawn.count(f) for f in sites_by_file}
+
+
 def plan(sites_by_file, seed):
     """Each file's sites in a seeded random order (the order they are tried in)."""
     rng = random.Random(seed)
@@ -955,7 +965,8 @@ def parse_args(argv):
     p.add_argument("--sample", type=int, metavar="N", help="CI mode: N mutants, seed from the clock unless --seed")
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help="start no mutant after this many seconds (build and baseline included)")
-    p.add_argument("--min-per-file", type=int, default=3, help="at least this many mutants per file (default 3)")
+    p.add_argument("--min-per-file", type=int, default=3,
+                   help="at least this many mutants per file (default 3; --sample draws from all files at random)")
     p.add_argument("--seed", type=int, help="the shuffle's seed (default 1; the clock with --sample)")
     p.add_argument("--checker", metavar="CMD", help="a shell command run in the scratch build directory instead")
     p.add_argument("--timeout", type=float, help="seconds per checker step (default: 3x its unmutated time + 5)")
@@ -966,7 +977,6 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.sample is not None:
         args.count = args.sample
-        args.min_per_file = min(args.min_per_file, 1)
     if args.seed is None:
         args.seed = int(time.time()) % 100000 if args.sample is not None else 1
     args.workdir = os.path.abspath(args.workdir or f"/tmp/autodidact-mutation-{args.target}")
@@ -991,7 +1001,10 @@ def main(argv=None):
     originals = {f: open(os.path.join(REPO, f)).read() for f in files}
     sites_by_file = {f: find_sites(f, originals[f]) for f in files}
     ordered = plan(sites_by_file, args.seed)
-    quota = quotas(sites_by_file, args.count, args.min_per_file)
+    if args.sample is not None:
+        quota = sample_quotas(sites_by_file, args.sample, args.seed)
+    else:
+        quota = quotas(sites_by_file, args.count, args.min_per_file)
     accepted = load_accepted(accepted_path(args.target))
     warn_stale(accepted, sites_by_file, args)
 

@@ -147,6 +147,10 @@ class Selection(unittest.TestCase):
         q = mutate.quotas({"big": list(range(900)), "small": list(range(100)), "tiny": list(range(2))}, 50, 3)
         self.assertEqual(q, {"big": 45, "small": 5, "tiny": 2})
 
+    def test_a_sample_has_its_size(self):
+        sites = {"big": list(range(900)), "small": list(range(100)), "tiny": list(range(2))}
+        self.assertEqual(sum(mutate.sample_quotas(sites, 8, 3).values()), 8)
+
     def test_plan_depends_on_the_seed_only(self):
         sites = {"x.c": sites_of(SAMPLE)}
         self.assertEqual([s.id for s in mutate.plan(sites, 4)["x.c"]], [s.id for s in mutate.plan(sites, 4)["x.c"]])
