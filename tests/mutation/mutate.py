@@ -347,7 +347,7 @@ def index_sites(tokens, pairs):
         if pairs[k] == k + 2 and tokens[k + 1].kind == "num":
             continue
         prev = tokens[k - 1]
-        if prev.kind == "id" and prev.text not in KEYWORDS or prev.text in (")", "]"):
+        if (prev.kind == "id" and prev.text not in KEYWORDS) or prev.text in (")", "]"):
             for new in (" + 1", " - 1"):
                 yield pairs[k], new
 
@@ -530,6 +530,15 @@ def suite_steps(build, names):
         outputs = [os.path.relpath(f, build) for dep in t["depends"] for f in files_of.get(dep, [])]
         steps.append(Step(name, t["cmd"], t["env"], outputs))
     return steps
+
+
+def read_sources(files):
+    """{file: text} for files relative to the repository root."""
+    sources = {}
+    for f in files:
+        with open(os.path.join(REPO, f)) as fh:
+            sources[f] = fh.read()
+    return sources
 
 
 def target_files(target, files):
@@ -756,7 +765,7 @@ class Result:
 class Runner:
     """Owns the scratch build: applies one mutant at a time, builds, checks."""
 
-    def __init__(self, args, files):
+    def __init__(self, args, originals):
         self.args = args
         self.workdir = args.workdir
         self.src_root = sync_scratch(self.workdir)
@@ -767,7 +776,7 @@ class Runner:
         else:
             self.steps = suite_steps(self.build, TARGETS[args.target][1])
         self.targets = sorted({t for s in self.steps for t in s.ninja_targets})
-        self.originals = {f: open(os.path.join(REPO, f)).read() for f in files}
+        self.originals = originals   # file -> its text in the working tree
         self.dirty = None   # the file currently mutated in the scratch tree
 
     def prepare(self):
@@ -998,7 +1007,7 @@ def main(argv=None):
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)   # `--list | head` ends quietly
     started = time.monotonic()
     files = target_files(args.target, args.files)
-    originals = {f: open(os.path.join(REPO, f)).read() for f in files}
+    originals = read_sources(files)
     sites_by_file = {f: find_sites(f, originals[f]) for f in files}
     ordered = plan(sites_by_file, args.seed)
     if args.sample is not None:
@@ -1021,7 +1030,7 @@ def main(argv=None):
     log(f"mutation: target {args.target}, seed {args.seed}, {len(files)} files, "
         f"{sum(len(v) for v in sites_by_file.values())} sites, {sum(quota.values())} mutants wanted")
     os.makedirs(args.workdir, exist_ok=True)
-    runner = Runner(args, files)
+    runner = Runner(args, originals)
     runner.prepare()
     deadline = started + args.time_budget if args.time_budget else None
     results = run_mutants(runner, ordered, quota, accepted, deadline)
