@@ -404,9 +404,9 @@ ad_status ad_report_nonfinite(const ad_node *out, int64_t bad, double bad_value,
 /* A compact leaf (float64, on the CPU), NULL where none can be made (the
  * caller makes a full one). */
 ad_node *ad_scalar_leaf(ad_context *ctx, double v, bool variable);
-/* The scalar path for ad_apply: true with *out set where it made the node
- * (a compact one, or a full 0-d one), false where the general path must. */
-bool ad_scalar_path_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out);
+/* (ad_apply itself is there too: the scalar path where it applies, else ad_apply_general.) */
+/* The general path of ad_apply (core/apply.c): the new node's handle, or NULL with a message. */
+ad_node *ad_apply_general(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params);
 /* A compact node's handle: its record's address, bit 0, its generation. */
 static inline ad_node *compact_handle(const scalar_rec *r, uint16_t gen)
 {

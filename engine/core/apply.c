@@ -1,16 +1,16 @@
-/* apply.c: ad_apply, the one path every op call takes: check the inputs,
- * infer the output's shape, make the node, run the op's forward, its jvp if
- * an input carries a tangent, and keep the inputs for backward if grad mode
- * is on and an input requires grad. (With the fast path on, a scalar op is
- * first offered to engine/fast/scalar_path.c.) */
+/* apply.c: the general path of ad_apply, the one path every op call takes:
+ * check the inputs, infer the output's shape, make the node, run the op's
+ * forward, its jvp if an input carries a tangent, and keep the inputs for
+ * backward if grad mode is on and an input requires grad. (ad_apply itself,
+ * in engine/fast/scalar_path.c, first offers a scalar op to the fast path
+ * when it is on, and otherwise comes straight here.) */
 #include <stdlib.h>
 #include <string.h>
 #include "ad_device.h"
 #include "ad_internal.h"
 
-/* Every other call (noinline: the scalar path does not pay for its frame). */
-static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const ad_op *op, ad_node *const *handles,
-                                                        int n_in, const ad_params *params)
+/* Returns the new node's handle, or NULL with a message. */
+ad_node *ad_apply_general(ad_context *ctx, const ad_op *op, ad_node *const *handles, int n_in, const ad_params *params)
 {
     const char *who = op && op->name ? op->name : "apply";
     if (!op) {
@@ -125,17 +125,10 @@ static __attribute__((noinline)) ad_node *apply_general(ad_context *ctx, const a
         memset(out->in, 0, sizeof out->in);
         out->saved = NULL;
     }
-    return out;
+    return ad_handle_of(out);
 fail:
     ad_drop_half_made(ctx, first_free, first_dev);
     return NULL;
-}
-
-ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
-{
-    ad_node *fast;
-    if (op && !params && ad_scalar_path_apply(ctx, op, in, n_in, &fast)) return fast;
-    return ad_handle_of(apply_general(ctx, op, in, n_in, params));
 }
 
 ad_node *ad_resolve(const ad_node *h, const char *who) { return node_resolve(h, who); }

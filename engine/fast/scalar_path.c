@@ -4,10 +4,10 @@
  * node chunks, where a full node is 168 bytes; ad_scalar and
  * ad_scalar_const make compact leaves. A record is written out as a full
  * node ("materialized") when anything other than the scalar path, the push
- * sweep, zero_grad or the scalar accessors asks for it. The core calls in
- * through ad_scalar_path_apply and ad_scalar_leaf only, and only while the
+ * sweep, zero_grad or the scalar accessors asks for it. The way in is
+ * ad_apply (at the end of this file) and ad_scalar_leaf, and only while the
  * context's fast path is on (ad_set_fast_path): with it off every op takes
- * apply.c's general path, which gives the same numbers bit for bit
+ * core/apply.c's general path, which gives the same numbers bit for bit
  * (tests/test_fast_path.c). */
 #include <stdlib.h>
 #include <string.h>
@@ -265,7 +265,7 @@ ad_node *ad_scalar_leaf(ad_context *ctx, double v, bool variable)
  * included, and a compact input to a full node, which the general path
  * materializes) returns false and takes the general path. Sets *out, a
  * handle (NULL if the op's forward failed), when it returns true. */
-bool ad_scalar_path_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out)
+static bool scalar_path_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, ad_node **out)
 {
     if (!ad_context_is_cached(ctx) ||
         !ctx->fast || ctx->check_finite || ctx->dirs > 0 || !in)
@@ -343,4 +343,16 @@ bool ad_scalar_path_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, 
     }
     *out = ad_handle_of(o);
     return true;
+}
+
+/* ad_apply (ad_op.h), the entry every op call takes: the scalar path above
+ * where it applies, else the general path (core/apply.c), which is also all
+ * there is with the fast path off. It stands here, not in the core, so that
+ * the compiler inlines the scalar path into it: a call between files cost
+ * the scalar path 1.5 ns of its 12 ns an op (BENCHMARKS.md). */
+ad_node *ad_apply(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params)
+{
+    ad_node *fast;
+    if (op && !params && scalar_path_apply(ctx, op, in, n_in, &fast)) return fast;
+    return ad_apply_general(ctx, op, in, n_in, params);
 }
