@@ -162,12 +162,72 @@ static void test_constant_made_variable(void **state)
     ad_context_free(ctx);
 }
 
+/* A copy of mul whose scalar derivative and vjp count their calls: which
+ * path of the backward sweep ran. */
+static int n_scalar_d, n_vjp;
+static ad_scalar_kernels counting_scalar;
+static double counting_d(double a, double b, double y, int slot)
+{
+    n_scalar_d++;
+    return ad_op_mul.scalar->d(a, b, y, slot);
+}
+static void counting_vjp(const ad_node *out, int slot, int rows, const void *gout, void *gin)
+{
+    n_vjp++;
+    ad_op_mul.cpu.vjp(out, slot, rows, gout, gin);
+}
+
+static void count_step(const ad_backward_step *st, void *user)
+{
+    (void)st;
+    ++*(int *)user;
+}
+
+/* Full 0-d nodes through an op with scalar kernels (a backward pass with a
+ * hook writes the compact results out as full nodes; check-finite mode
+ * makes full nodes from the start): with the fast path on, the sweep passes
+ * the adjoint by the scalar derivative, once per input (both inputs of a
+ * binary op), and never calls the vjp; with it off, by the vjp. The hook
+ * sees 4 steps either way. Grads exact: y = a*b*a, dy/da = 2ab, dy/db = a². */
+static void test_full_scalars_take_scalar_vjps(void **state)
+{
+    (void)state;
+    ad_op op = ad_op_mul;
+    counting_scalar = *ad_op_mul.scalar;
+    counting_scalar.d = counting_d;
+    op.scalar = &counting_scalar;
+    op.cpu.vjp = counting_vjp;
+    for (int run = 0; run < 4; run++) {
+        bool fast = run < 2, finite = run % 2;
+        ad_context *ctx = ad_context_new();
+        ad_set_fast_path(ctx, fast);
+        ad_set_check_finite(ctx, finite);
+        ad_node *a = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
+        ad_node *b = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){5});
+        ad_node *ab = ad_apply(ctx, &op, (ad_node *const[]){a, b}, 2, NULL);
+        ad_node *y = ad_apply(ctx, &op, (ad_node *const[]){ab, a}, 2, NULL);
+        assert_non_null(y);
+        assert_true(ad_value_scalar(y) == 45.0);
+        n_scalar_d = n_vjp = 0;
+        int steps = 0;
+        ad_backward_opts o = {.hook = count_step, .hook_user = &steps};
+        assert_int_equal(ad_backward_ex(ctx, y, &o), AD_OK);
+        assert_int_equal(steps, 4);
+        assert_int_equal(n_scalar_d, fast ? 4 : 0);
+        assert_int_equal(n_vjp, fast ? 0 : 4);
+        assert_true(ad_grad_scalar(a) == 30.0);
+        assert_true(ad_grad_scalar(b) == 9.0);
+        ad_context_free(ctx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_chunks_after_rewind),
         cmocka_unit_test(test_records_of_three_contexts),
         cmocka_unit_test(test_constant_made_variable),
+        cmocka_unit_test(test_full_scalars_take_scalar_vjps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
