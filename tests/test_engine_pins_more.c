@@ -16,6 +16,13 @@
 #include "autodidact.h"
 #include "ad_internal.h"
 
+static void assert_error(ad_status st, const char *want)
+{
+    assert_string_equal(ad_last_error(), want);
+    assert_int_equal(ad_last_status(), st);
+    ad_clear_error();
+}
+
 enum { KIB = 1024 };
 
 /* A float64 constant of n elements, element i = base + i. */
@@ -221,6 +228,78 @@ static void test_full_scalars_take_scalar_vjps(void **state)
     }
 }
 
+/* A cotangent seeds the output's grad by +=: two passes from a leaf output
+ * leave twice the cotangent. */
+static void test_cotangent_accumulates(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1, 2, 3});
+    ad_tensor *cot = ad_tensor_from(AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){0.5, -1, 4});
+    ad_backward_opts o = {.cotangent = cot};
+    assert_int_equal(ad_backward_ex(ctx, x, &o), AD_OK);
+    assert_int_equal(ad_backward_ex(ctx, x, &o), AD_OK);
+    ad_tensor g = ad_grad(x);
+    assert_true(ad_tensor_get(&g, 0) == 1.0);
+    assert_true(ad_tensor_get(&g, 1) == -2.0);
+    assert_true(ad_tensor_get(&g, 2) == 8.0);
+    ad_tensor_free(cot);
+    ad_context_free(ctx);
+}
+
+/* The messages: backward of NULL with no error before it; backward_block
+ * naming the constant in its list by its id and place; ad_clear_error
+ * leaving "" exactly. */
+static void test_backward_messages(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){1, 2});
+    ad_node *k = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){3, 4});
+    ad_node *y = ad_sum(ctx, ad_mul(ctx, x, k), AD_ALL_AXES, false);
+    assert_non_null(y);
+    ad_clear_error();
+    assert_int_equal(ad_backward(ctx, NULL), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "backward: output is NULL");
+    double gx[2] = {0, 0}, gk[2] = {0, 0};
+    assert_int_equal(ad_backward_block(ctx, y, 1, (const double[]){1}, 2, (ad_node *const[]){x, k},
+                                       (void *const[]){gx, gk}),
+                     AD_ERR_STATE);
+    assert_error(AD_ERR_STATE, "backward_block: node #1 (1 of the list) does not require grad");
+    assert_true(gx[0] == 0 && gx[1] == 0);
+    /* the message is cleared, not just its status: every byte reads "" */
+    ad_backward(ctx, NULL);
+    assert_true(strlen(ad_last_error()) > 1);
+    ad_clear_error();
+    assert_string_equal(ad_last_error(), "");
+    assert_int_equal(ad_last_status(), AD_OK);
+    ad_context_free(ctx);
+}
+
+/* ad_set_threads: 256 is the most, 257 too many; the setting is what
+ * ad_threads reads back. (A build without OpenMP takes 1 thread only.) */
+static void test_set_threads_bounds(void **state)
+{
+    (void)state;
+    int keep = ad_threads();
+    ad_clear_error();
+    assert_int_equal(ad_set_threads(257), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "set_threads: 257 threads: need 1 to 256");
+    assert_int_equal(ad_set_threads(0), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "set_threads: 0 threads: need 1 to 256");
+    if (ad_set_threads(256) == AD_OK) {   /* a build with OpenMP */
+        assert_int_equal(ad_threads(), 256);
+        assert_int_equal(ad_set_threads(3), AD_OK);
+        assert_int_equal(ad_threads(), 3);
+    } else {   /* 256 passes the bound; the build refuses more than 1 thread */
+        assert_error(AD_ERR_ARG, "set_threads: 256 threads: this build has no OpenMP, so 1 thread only");
+    }
+    assert_int_equal(ad_set_threads(1), AD_OK);
+    assert_int_equal(ad_threads(), 1);
+    assert_int_equal(ad_set_threads(keep), AD_OK);
+    assert_int_equal(ad_threads(), keep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +307,9 @@ int main(void)
         cmocka_unit_test(test_records_of_three_contexts),
         cmocka_unit_test(test_constant_made_variable),
         cmocka_unit_test(test_full_scalars_take_scalar_vjps),
+        cmocka_unit_test(test_cotangent_accumulates),
+        cmocka_unit_test(test_backward_messages),
+        cmocka_unit_test(test_set_threads_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
