@@ -10,6 +10,18 @@
 #include "autodidact.h"
 #include "ad_kernel.h"   /* white box: ad_node_addr, to show the memory is the same */
 
+/* Built with AddressSanitizer (GCC says so one way, clang another)? */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 /* The last call failed with AD_ERR_STATE, saying the node was dropped. */
 #define assert_refused_as_dropped()                                                                                    \
     do {                                                                                                               \
@@ -347,6 +359,9 @@ static void test_generation_wraps_after_65535(void **state)
 static void test_freed_context_handle_refused(void **state)
 {
     (void)state;
+#if UNDER_ASAN
+    skip();   /* ASan quarantines freed memory: no new context lands where the old one was */
+#endif
     for (int64_t n = 0; n <= 3; n += 3) {
         double v[3] = {0.25, 0.25, 0.25};
         ad_context *old_ctx = ad_context_new();
@@ -354,12 +369,27 @@ static void test_freed_context_handle_refused(void **state)
         ad_node *old = ad_sin(old_ctx, x);
         assert_non_null(old);
         ad_context_free(old_ctx);
-        /* the allocator hands the same memory to the next context of the same size */
-        ad_context *ctx = ad_context_new();
-        ad_node *x2 = n == 0 ? ad_scalar(ctx, 0.75) : ad_variable(ctx, AD_FLOAT64, 1, &n, v);
-        ad_node *now = ad_cos(ctx, x2);
-        assert_non_null(now);
-        assert_ptr_equal(ad_node_addr(now), ad_node_addr(old));   /* the scenario: the same memory */
+        /* New contexts of the same size until one's node lands where old's was
+         * (glibc hands the memory back at once; all are kept alive meanwhile,
+         * so each try gets other memory). old is read only then: its memory
+         * is a live node's. */
+        enum { TRIES = 8 };
+        ad_context *tried[TRIES] = {NULL};
+        ad_node *now = NULL, *x2 = NULL;
+        int t;
+        for (t = 0; t < TRIES; t++) {
+            tried[t] = ad_context_new();
+            x2 = n == 0 ? ad_scalar(tried[t], 0.75) : ad_variable(tried[t], AD_FLOAT64, 1, &n, v);
+            now = ad_cos(tried[t], x2);
+            assert_non_null(now);
+            if (ad_node_addr(now) == ad_node_addr(old)) break;
+        }
+        if (t == TRIES) {
+            print_message("the allocator gave no new context the freed one's memory: nothing to check\n");
+            for (int i = 0; i < TRIES; i++) ad_context_free(tried[i]);
+            skip();
+        }
+        ad_context *ctx = tried[t];
         ad_clear_error();
         ad_value_at(old, 0);
         assert_refused_as_dropped();
@@ -367,7 +397,7 @@ static void test_freed_context_handle_refused(void **state)
         assert_refused_as_dropped();
         assert_false(ad_node_in_context(ctx, old));
         assert_close(ad_value_at(now, 0), cos(n == 0 ? 0.75 : 0.25), 0);   /* the new node reads as itself */
-        ad_context_free(ctx);
+        for (int i = 0; i <= t; i++) ad_context_free(tried[i]);
     }
 }
 
