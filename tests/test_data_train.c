@@ -125,9 +125,11 @@ static void test_idx_hostile_files(void **state)
     for (size_t cut = 1; cut <= 8; cut++) expect_io_error(gz, n - cut, false, "truncated");
     unsigned char *more = malloc(2 * n + 16);
     memcpy(more, gz, n);
-    const char *tails[] = {"x", "\x1f", "\x1f\x8b", "\0\0\0\0"};
-    size_t tail_len[] = {1, 1, 2, 4};
-    for (int k = 0; k < 4; k++) {
+    /* after the stream: only the two bytes 1f 8b start another member; one byte, or two of
+     * which just one matches, is garbage */
+    const char *tails[] = {"x", "\x1f", "\x1f\x8b", "\0\0\0\0", "\x1fX", "X\x8b"};
+    size_t tail_len[] = {1, 1, 2, 4, 2, 2};
+    for (int k = 0; k < 6; k++) {
         memcpy(more + n, tails[k], tail_len[k]);
         expect_io_error(more, n + tail_len[k], false, k == 2 ? "t_bad: " : "has bytes after the end of its gzip stream");
     }
@@ -212,6 +214,104 @@ static void test_fashion_mnist_wrong_dims(void **state)
         fail_msg("message: %s", ad_last_error());
     remove("train-images-idx3-ubyte");
     remove("train-labels-idx1-ubyte.gz");
+}
+
+/* A valid split of two images written here: (2,28,28) and labels (2) load
+ * as (2,1,28,28) and (2), with no error left behind (the label check reads
+ * the labels' own elements, none past them); labels (2,1) are not a split;
+ * a label 10, the last, is refused by its value and place. */
+static void test_fashion_mnist_small_split(void **state)
+{
+    (void)state;
+    static unsigned char im[16 + 2 * 784] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28};
+    im[16 + 784 + 5] = 255;
+    static const unsigned char lb[] = {0, 0, 8, 1, 0, 0, 0, 2, 9, 3}, lb_2d[] = {0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 1, 9, 3},
+                               lb_10[] = {0, 0, 8, 1, 0, 0, 0, 2, 9, 10};
+    write_file("t10k-images-idx3-ubyte", im, sizeof im, false);
+    write_file("t10k-labels-idx1-ubyte", lb, sizeof lb, false);
+    ad_tensor *ti = NULL, *tl = NULL;
+    ad_clear_error();
+    assert_int_equal(ad_fashion_mnist_load(".", false, AD_FLOAT64, &ti, &tl), AD_OK);
+    assert_int_equal(ad_last_status(), AD_OK);
+    assert_int_equal(ti->ndim, 4);
+    assert_int_equal(ti->shape[0], 2);
+    assert_int_equal(ti->shape[1], 1);
+    assert_int_equal(ti->shape[2], 28);
+    assert_int_equal(ti->shape[3], 28);
+    assert_close(ad_tensor_get(ti, 784 + 5), 1, 0);
+    assert_int_equal(tl->ndim, 1);
+    assert_int_equal(tl->size, 2);
+    assert_close(ad_tensor_get(tl, 0), 9, 0);
+    assert_close(ad_tensor_get(tl, 1), 3, 0);
+    ad_tensor_free(ti);
+    ad_tensor_free(tl);
+    write_file("t10k-labels-idx1-ubyte", lb_2d, sizeof lb_2d, false);
+    assert_int_equal(ad_fashion_mnist_load(".", false, AD_FLOAT64, &ti, &tl), AD_ERR_IO);
+    if (!strstr(ad_last_error(), "images (2,28,28) and labels (2,1) do not make a Fashion-MNIST split"))
+        fail_msg("message: %s", ad_last_error());
+    write_file("t10k-labels-idx1-ubyte", lb_10, sizeof lb_10, false);
+    assert_int_equal(ad_fashion_mnist_load(".", false, AD_FLOAT64, &ti, &tl), AD_ERR_IO);
+    assert_string_equal(ad_last_error(), "./t10k-labels-idx1-ubyte: label 10 at 1 is not a class 0..9");
+    assert_null(ti);
+    assert_null(tl);
+    remove("t10k-images-idx3-ubyte");
+    remove("t10k-labels-idx1-ubyte");
+}
+
+/* Adam's hyperparameters, each bad one alone (the others good), refused
+ * with the one message; eps = 0 is bad (it divides by sqrt(v) + eps). */
+static void test_adam_arguments(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *w = ad_scalar(ctx, 1);
+    static const struct { double lr, b1, b2, eps; const char *got; } bad[] = {
+        {0, 0.9, 0.999, 1e-8, "(got 0, 0.9, 0.999, 1e-08)"},   {0.1, -0.5, 0.999, 1e-8, "(got 0.1, -0.5, 0.999, 1e-08)"},
+        {0.1, 1, 0.999, 1e-8, "(got 0.1, 1, 0.999, 1e-08)"},   {0.1, 0.9, 1, 1e-8, "(got 0.1, 0.9, 1, 1e-08)"},
+        {0.1, 0.9, -0.5, 1e-8, "(got 0.1, 0.9, -0.5, 1e-08)"}, {0.1, 0.9, 0.999, 0, "(got 0.1, 0.9, 0.999, 0)"},
+        {0.1, 0.9, 0.999, -1, "(got 0.1, 0.9, 0.999, -1)"},
+    };
+    char msg[128];
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        ad_clear_error();
+        assert_null(ad_adam_new(&w, 1, bad[k].lr, bad[k].b1, bad[k].b2, bad[k].eps));
+        snprintf(msg, sizeof msg, "adam: needs lr > 0, betas in [0, 1), eps > 0 %s", bad[k].got);
+        assert_string_equal(ad_last_error(), msg);
+    }
+    ad_optimizer *ok = ad_adam_new(&w, 1, 0.1, 0, 0, 1e-8);   /* betas 0 are allowed */
+    assert_non_null(ok);
+    ad_optimizer_free(ok);
+    ad_context_free(ctx);
+}
+
+/* ad_shuffle gives a permutation (each index exactly once, and not the
+ * identity for 100 of them); ad_gather_rows names the bad index itself. */
+static void test_shuffle_and_gather(void **state)
+{
+    (void)state;
+    enum { N = 100 };
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 3);
+    int64_t idx[N];
+    int seen[N] = {0}, moved = 0;
+    ad_shuffle(idx, N, rng);
+    for (int i = 0; i < N; i++) {
+        assert_true(idx[i] >= 0 && idx[i] < N);
+        seen[idx[i]]++;
+        moved += idx[i] != i;
+    }
+    for (int i = 0; i < N; i++) assert_int_equal(seen[i], 1);
+    assert_true(moved > 0);
+    gsl_rng_free(rng);
+    ad_tensor *src = ad_tensor_new(AD_FLOAT32, 2, (int64_t[]){3, 2}), *dst = ad_tensor_new(AD_FLOAT32, 2, (int64_t[]){3, 2});
+    for (int i = 0; i < 6; i++) ad_tensor_set(src, i, i);
+    assert_int_equal(ad_gather_rows(src, (int64_t[]){2, 0, 7}, 3, dst), AD_ERR_ARG);
+    assert_string_equal(ad_last_error(), "gather_rows: row 7 is out of range 0..2");
+    assert_int_equal(ad_gather_rows(src, (int64_t[]){2, 0, 1}, 3, dst), AD_OK);
+    static const double want[] = {4, 5, 0, 1, 2, 3};
+    for (int i = 0; i < 6; i++) assert_close(ad_tensor_get(dst, i), want[i], 0);
+    ad_tensor_free(src);
+    ad_tensor_free(dst);
 }
 
 static void test_fashion_mnist(void **state)
@@ -407,7 +507,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_valid), cmocka_unit_test(test_idx_errors),
         cmocka_unit_test(test_idx_hostile_files), cmocka_unit_test(test_idx_header_bomb), cmocka_unit_test(test_fashion_mnist),
-        cmocka_unit_test(test_fashion_mnist_wrong_dims),
+        cmocka_unit_test(test_fashion_mnist_wrong_dims), cmocka_unit_test(test_fashion_mnist_small_split),
+        cmocka_unit_test(test_adam_arguments), cmocka_unit_test(test_shuffle_and_gather),
         cmocka_unit_test(test_optimizers), cmocka_unit_test(test_weight_decay), cmocka_unit_test(test_reproducible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
  * whole, however long (a name set by ad_set_name of any length, an adjoint
  * summed over any number of consumers), and ad_explain_name/_expr write into
  * a caller's buffer whole or not at all, saying so. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
@@ -158,12 +159,70 @@ static void test_buffer_whole_or_nothing(void **state)
     ad_context_free(ctx);
 }
 
+/* f = x·y + sin(x)/y at x = 2, y = 4: the whole node table (every row ends
+ * in its value) and the whole Version A table, where the leaves x and y
+ * share one step number, after the ops' steps. */
+static void test_tables_exact(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 2), "x"), *y = ad_set_name(ad_scalar(ctx, 4), "y");
+    ad_node *a = ad_mul(ctx, x, y), *b = ad_sin(ctx, x), *c = ad_div(ctx, b, y);
+    ad_node *f = ad_set_name(ad_add(ctx, a, c), "f");
+    char *nodes = capture_nodes(ctx, f);
+    assert_string_equal(nodes, "   0.  x    = 2\n"
+                               "   0.  y    = 4\n"
+                               "   1.  n2   = x·y          = 8\n"
+                               "   2.  n3   = sin x        = 0.909297426825682\n"
+                               "   3.  n4   = n3 / y       = 0.22732435670642\n"
+                               "   4.  f    = n2 + n4      = 8.22732435670642\n");
+    free(nodes);
+    char *rev = capture_reverse(ctx, f, AD_BACKWARD_PULL);
+    assert_string_equal(rev, "  0'.   ∂f/∂f = 1\n"
+                             "  1'.   ∂f/∂n4 = ∂f/∂f·∂f/∂n4\n"
+                             "        = 1×1 = 1\n"
+                             "  2'.   ∂f/∂n3 = ∂f/∂n4·∂n4/∂n3\n"
+                             "        = 1×0.25 = 0.25\n"
+                             "  3'.   ∂f/∂n2 = ∂f/∂f·∂f/∂n2\n"
+                             "        = 1×1 = 1\n"
+                             "  4'.   ∂f/∂y = ∂f/∂n2·∂n2/∂y + ∂f/∂n4·∂n4/∂y\n"
+                             "        = 1×2 + 1×-0.0568311 = 1.94316891082339\n"
+                             "  4'.   ∂f/∂x = ∂f/∂n2·∂n2/∂x + ∂f/∂n3·∂n3/∂x\n"
+                             "        = 1×4 + 0.25×-0.416147 = 3.89596329086321\n");
+    free(rev);
+    ad_context_free(ctx);
+}
+
+/* ad_local_partial is the op's own derivative at the recorded point, in
+ * float64 and in float32: ∂(x·y)/∂x = y, ∂(x·y)/∂y = x, ∂sin(x)/∂x =
+ * cos(x), ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b². */
+static void test_local_partial_exact(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 3), *y = ad_scalar(ctx, 4);
+    ad_node *m = ad_mul(ctx, x, y), *s = ad_sin(ctx, x), *d = ad_div(ctx, x, y);
+    assert_true(ad_local_partial(m, 0) == 4);
+    assert_true(ad_local_partial(m, 1) == 3);
+    assert_true(ad_local_partial(s, 0) == cos(3.0));
+    assert_true(ad_local_partial(d, 0) == 0.25);
+    assert_true(ad_local_partial(d, 1) == -0.1875);
+    ad_node *xf = ad_variable(ctx, AD_FLOAT32, 0, NULL, (double[]){1.5});
+    ad_node *yf = ad_variable(ctx, AD_FLOAT32, 0, NULL, (double[]){-2});
+    ad_node *mf = ad_mul(ctx, xf, yf);
+    assert_true(ad_local_partial(mf, 0) == -2);
+    assert_true(ad_local_partial(mf, 1) == 1.5);
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_long_name_whole),
         cmocka_unit_test(test_many_consumers_whole),
         cmocka_unit_test(test_buffer_whole_or_nothing),
+        cmocka_unit_test(test_tables_exact),
+        cmocka_unit_test(test_local_partial_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -176,6 +176,56 @@ static void test_variable_exponents(void **state)
     ad_expr_free(e);
 }
 
+/* Powers at their edges. A base in [0, 1) to a fractional power is defined
+ * (only a base below 0 is not): x^0.5 at 0.25 is 0.5 with slope 1, built
+ * and folded; at -0.25 it is refused by its message. A call with more
+ * arguments than its function takes is refused by the count. x^y is built
+ * as exp(b) with a = log x and b = y·a, and those helpers are named a and b;
+ * e^x is exp(x) itself. */
+static void test_power_edges(void **state)
+{
+    (void)state;
+    double g[1];
+    point q[] = {{"x", 0.25}};
+    assert_close(eval("x^0.5", q, 1, g), 0.5, 0);
+    assert_close(g[0], 1, 0);
+    assert_close(eval("0.25^0.5 + 0*x", q, 1, g), 0.5, 0);
+    expect_build_error("x^0.5", -0.25,
+                       "'x^0.5': its argument is -0.25 at this point (a negative number to a fractional power is undefined)");
+    expect_parse_error("max(x, y, z)", "max takes 2 arguments, 3 given at column 1", 1);
+    expect_parse_error("min(x, y, z, w)", "min takes 2 arguments, 4 given at column 1", 1);
+    expect_parse_error("pow(x, 2, 3)", "pow takes 2 arguments, 3 given at column 1", 1);
+    expect_parse_error("max(x, y, sin(cos(x)))", "max takes 2 arguments, 3 given at column 1", 1);
+    ad_expr *e = ad_expr_parse("x^y", NULL);
+    assert_non_null(e);
+    ad_context *ctx = ad_context_new();
+    ad_node *v[2] = {ad_scalar(ctx, 2), ad_scalar(ctx, 3)};
+    ad_node *f = ad_expr_build(e, ctx, v);
+    assert_non_null(f);
+    assert_int_equal(ad_context_node_count(ctx), 5);   /* x y a b f */
+    assert_string_equal(ad_node_name(f), "f");
+    ad_node *b = ad_node_input(f, 0), *a = ad_node_input(b, 1);
+    assert_string_equal(ad_node_name(b), "b");
+    assert_string_equal(ad_node_name(a), "a");
+    assert_ptr_equal(ad_node_input(a, 0), v[ad_expr_var_index(e, "x")]);
+    assert_ptr_equal(ad_node_input(b, 0), v[ad_expr_var_index(e, "y")]);
+    assert_close(ad_value_scalar(f), 8, 1e-14);
+    ad_context_free(ctx);
+    ad_expr_free(e);
+    /* e^x is exp(x) with no helper: the variable's own node is left unnamed */
+    e = ad_expr_parse("e^x", NULL);
+    assert_non_null(e);
+    ctx = ad_context_new();
+    v[0] = ad_scalar(ctx, 0);
+    f = ad_expr_build(e, ctx, v);
+    assert_non_null(f);
+    assert_int_equal(ad_context_node_count(ctx), 3);   /* x, the constant e, f = exp(x) */
+    assert_string_equal(ad_node_name(f), "f");
+    assert_null(ad_node_name(v[0]));
+    ad_context_free(ctx);
+    ad_expr_free(e);
+}
+
 /* A string of n copies of a, then mid, then n copies of b (malloc'd). */
 static char *repeat3(const char *a, long n, const char *mid, const char *b)
 {
@@ -443,6 +493,7 @@ int main(void)
         cmocka_unit_test(test_lesson_values), cmocka_unit_test(test_precedence_and_numbers),
         cmocka_unit_test(test_common_subexpressions), cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_domain_errors), cmocka_unit_test(test_command), cmocka_unit_test(test_command_long_names), cmocka_unit_test(test_variable_exponents),
+        cmocka_unit_test(test_power_edges),
         cmocka_unit_test(test_depth_limit), cmocka_unit_test(test_large_formulas),
         cmocka_unit_test(test_folding_domain), cmocka_unit_test(test_api_misuse),
         cmocka_unit_test(test_symbolic_command_output),

@@ -358,6 +358,109 @@ static void test_bad_input(void **state)
     ad_sym_ctx_free(s);
 }
 
+/* The one subexpression of a graph of one op on constants, printed. */
+static const ad_sym *folded(ad_sym_ctx *s, const ad_context *ctx, const ad_node *root, const char *want)
+{
+    char text[64];
+    const ad_sym *r = ad_sym_from_graph(s, ctx, root);
+    assert_non_null(r);
+    assert_int_equal(ad_sym_dag_size(s, r), 1);   /* folded into one constant */
+    assert_true(ad_sym_print(s, r, text, sizeof text) < sizeof text);
+    assert_string_equal(text, want);
+    return r;
+}
+
+/* Constants fold exactly, where simplifying makes both arguments constants
+ * (x - x + 2 is 2, x - x is +0, -(x - x) is -0): max(2, 3) = 3 and
+ * min(2, 3) = 2, both ways round. A tie goes to the first argument, as in
+ * the engine's max and in ad_sym_eval (a >= b ? a : b): max(-0, +0) is -0
+ * and max(+0, -0) is +0, so folding keeps the sign of zero the engine
+ * computed. x^0 folds to 1. */
+static void test_constant_folding(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 5), "x");
+    ad_node *pz = ad_sub(ctx, x, x), *mz = ad_neg(ctx, pz);
+    ad_node *two = ad_add(ctx, pz, ad_scalar_const(ctx, 2)), *three = ad_add(ctx, pz, ad_scalar_const(ctx, 3));
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    folded(s, ctx, ad_max(ctx, two, three), "3");
+    folded(s, ctx, ad_max(ctx, three, two), "3");
+    folded(s, ctx, ad_min(ctx, two, three), "2");
+    folded(s, ctx, ad_min(ctx, three, two), "2");
+    ad_node *m1 = ad_max(ctx, mz, pz), *m2 = ad_max(ctx, pz, mz);
+    const ad_sym *f1 = ad_sym_from_graph(s, ctx, m1), *f2 = ad_sym_from_graph(s, ctx, m2);
+    assert_int_equal(ad_sym_dag_size(s, f1), 1);
+    assert_int_equal(ad_sym_dag_size(s, f2), 1);
+    assert_true(signbit(ad_sym_eval(s, f1, NULL, 0)));
+    assert_false(signbit(ad_sym_eval(s, f2, NULL, 0)));
+    assert_true(signbit(ad_value_scalar(m1)));   /* the engine agrees */
+    assert_false(signbit(ad_value_scalar(m2)));
+    folded(s, ctx, ad_pow(ctx, x, 0), "1");
+    ad_sym_ctx_free(s);
+    ad_context_free(ctx);
+}
+
+/* Hash-consing across the table's growth: up to 3000 terms sin(k·x)
+ * summed make up to 11998 distinct subexpressions, so the table (1024 slots
+ * at first, kept at most half full) grows up to five times. For sums of
+ * several lengths, read from the graph a second time, every subexpression is
+ * found, not made again: the same root pointer and DAG size, and the value
+ * is the engine's exactly. */
+static void test_sharing_after_growth(void **state)
+{
+    (void)state;
+    enum { TERMS = 3000 };
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 0.3), "x"), *sum = NULL;
+    static ad_node *partial[TERMS + 1];
+    for (int k = 1; k <= TERMS; k++) {
+        ad_node *t = ad_sin(ctx, ad_scale(ctx, x, k));
+        partial[k] = sum = sum ? ad_add(ctx, sum, t) : t;
+    }
+    for (int terms = 200; terms <= TERMS; terms += 100) {
+        ad_sym_ctx *s = ad_sym_ctx_new();
+        const ad_sym *a = ad_sym_from_graph(s, ctx, partial[terms]);
+        assert_non_null(a);
+        int64_t size = ad_sym_dag_size(s, a);
+        assert_int_equal(size, 1 + 4 * (terms - 1) + 1);   /* x; per k > 1: k, k·x, sin, +; sin(x) (1·x is x) */
+        const ad_sym *b = ad_sym_from_graph(s, ctx, partial[terms]);
+        assert_ptr_equal(a, b);
+        assert_int_equal(ad_sym_dag_size(s, b), size);
+        assert_true(ad_sym_eval(s, a, (double[]){0.3}, 1) == ad_value_scalar(partial[terms]));
+        ad_sym_ctx_free(s);
+    }
+    ad_context_free(ctx);
+}
+
+/* Printing into a buffer exactly as long as the text leaves no room for
+ * its NUL: refused (the return is len, the buffer ""); one byte more
+ * holds it. */
+static void test_print_exact_fit(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_set_name(ad_scalar(ctx, 1), "x");
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    const ad_sym *e = ad_sym_from_graph(s, ctx, ad_sin(ctx, x));
+    char buf[8];
+    memset(buf, '#', sizeof buf);
+    assert_int_equal(ad_sym_print(s, e, buf, 7), 6);
+    assert_string_equal(buf, "sin(x)");
+    memset(buf, '#', sizeof buf);
+    assert_int_equal(ad_sym_print(s, e, buf, 6), 6);
+    assert_string_equal(buf, "");
+    memset(buf, '#', sizeof buf);
+    assert_int_equal(ad_sym_print(s, e, buf, 1), 1);
+    assert_int_equal(buf[0], '\0');
+    assert_int_equal(buf[1], '#');   /* nothing written past the one byte given */
+    memset(buf, '#', sizeof buf);
+    assert_int_equal(ad_sym_print(s, NULL, buf, sizeof buf), 0);   /* no expression: "" */
+    assert_string_equal(buf, "");
+    ad_sym_ctx_free(s);
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -365,7 +468,8 @@ int main(void)
         cmocka_unit_test(test_printed_formula_round_trip), cmocka_unit_test(test_simplified_output),
         cmocka_unit_test(test_expression_swell), cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_power_parentheses), cmocka_unit_test(test_deep_chain_and_long_sum),
-        cmocka_unit_test(test_print_does_not_cut),
+        cmocka_unit_test(test_print_does_not_cut), cmocka_unit_test(test_constant_folding),
+        cmocka_unit_test(test_sharing_after_growth), cmocka_unit_test(test_print_exact_fit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
