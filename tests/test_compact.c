@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
+#include "ad_test_capture.h"
 #include "autodidact.h"
 #include "ad_kernel.h"   /* white box: ad_node_addr (which memory), the op struct copied */
 
@@ -266,18 +267,6 @@ static void test_foreign_and_freed(void **state)
 }
 
 /* explain and DOT print what they print for full nodes. */
-static char *capture(ad_status (*write)(FILE *, const ad_context *, const ad_node *), const ad_context *ctx,
-                     const ad_node *root)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    assert_non_null(f);
-    assert_int_equal(write(f, ctx, root), AD_OK);
-    fclose(f);
-    return buf;
-}
-static ad_status dot(FILE *f, const ad_context *ctx, const ad_node *root) { return ad_dot_write(ctx, root, f); }
 static void test_explain_and_dot_unchanged(void **state)
 {
     (void)state;
@@ -291,9 +280,9 @@ static void test_explain_and_dot_unchanged(void **state)
     }
     char *e[2], *d[2], *d0[2];
     for (int c = 0; c < 2; c++) {
-        d0[c] = capture(dot, ctxs[c], NULL);   /* every node: the whole context written out */
-        e[c] = capture(ad_explain_nodes, ctxs[c], ys[c]);
-        d[c] = capture(dot, ctxs[c], ys[c]);
+        d0[c] = ad_test_capture(ad_test_dot, ctxs[c], NULL);   /* every node: the whole context written out */
+        e[c] = ad_test_capture(ad_explain_nodes, ctxs[c], ys[c]);
+        d[c] = ad_test_capture(ad_test_dot, ctxs[c], ys[c]);
     }
     assert_string_equal(e[0], e[1]);
     assert_string_equal(d[0], d[1]);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
+#include "ad_test_capture.h"
 #include "autodidact.h"
 
 static void assert_contains(const char *text, const char *part)
@@ -27,12 +28,7 @@ static void test_dot_labels(void **state)
     ad_node *sw = ad_set_name(ad_sum(ctx, w, AD_ALL_AXES, false), "t");
     ad_node *f = ad_set_name(ad_add(ctx, sv, sw), "f");
     assert_int_equal(ad_backward(ctx, f), AD_OK);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-    assert_non_null(mem);
-    assert_int_equal(ad_dot_write(ctx, f, mem), AD_OK);
-    fclose(mem);
+    char *buf = ad_test_capture(ad_test_dot, ctx, f);
     /* 8 values: five, then "... last"; the gradient (2 everywhere) likewise */
     assert_contains(buf, "label=\"v = variable|value (8) [1, 2, 3, 4, 5, ... 8]|grad (8) [2, 2, 2, 2, 2, ... 2]\"];\n");
     /* 3 values: all three and nothing after */

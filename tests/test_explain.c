@@ -6,21 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
+#include "ad_test_capture.h"
 #include "autodidact.h"
 
 enum { LONG_NAME = 300, CONSUMERS = 40 };
-
-/* A table written to memory: the text, to free. */
-static char *capture_nodes(const ad_context *ctx, const ad_node *root)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    assert_int_equal(ad_explain_nodes(f, ctx, root), AD_OK);
-    fclose(f);
-    return text;
-}
 
 static char *capture_reverse(ad_context *ctx, ad_node *root, ad_backward_variant variant)
 {
@@ -59,7 +48,7 @@ static void test_long_name_whole(void **state)
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_set_name(ad_scalar(ctx, 2.0), name);
     ad_node *y = ad_set_name(ad_sin(ctx, x), "y");
-    char *nodes = capture_nodes(ctx, y);
+    char *nodes = ad_test_capture(ad_explain_nodes, ctx, y);
     snprintf(line, sizeof line, "   0.  %s = 2\n", name);
     assert_contains(nodes, line);
     snprintf(line, sizeof line, " = sin(%s) = ", name);
@@ -169,7 +158,7 @@ static void test_tables_exact(void **state)
     ad_node *x = ad_set_name(ad_scalar(ctx, 2), "x"), *y = ad_set_name(ad_scalar(ctx, 4), "y");
     ad_node *a = ad_mul(ctx, x, y), *b = ad_sin(ctx, x), *c = ad_div(ctx, b, y);
     ad_node *f = ad_set_name(ad_add(ctx, a, c), "f");
-    char *nodes = capture_nodes(ctx, f);
+    char *nodes = ad_test_capture(ad_explain_nodes, ctx, f);
     assert_string_equal(nodes, "   0.  x    = 2\n"
                                "   0.  y    = 4\n"
                                "   1.  n2   = x·y          = 8\n"
