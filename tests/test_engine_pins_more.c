@@ -4,11 +4,15 @@
  * live contexts, a constant turned into a variable, the scalar path of the
  * backward sweep on full 0-d nodes (observed by counting which kernels
  * ran), a cotangent seeded twice, backward's and backward_block's messages,
- * ad_clear_error, and ad_set_threads at its bound. Expected numbers come
+ * ad_clear_error, ad_set_threads at its bound, the stale-gen clearing
+ * that ends at a chunk's end, a compact input found in an older chunk, an
+ * elementwise op without scalar kernels, and contexts made on several
+ * threads at once. Expected numbers come
  * from the math and from the arena's rule (chunks of 64 KiB and up, each
  * at least twice the one before it; 32-byte rounding). White box where it
  * must be: ad_internal.h for the node, record and data chunks. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +304,98 @@ static void test_set_threads_bounds(void **state)
     assert_int_equal(ad_threads(), keep);
 }
 
+/* Full nodes fill chunk 0 exactly (ids 0..1023, node memory written up to
+ * 1024, chunk 1 not made), a rewind to 0, then a compact node: the stale
+ * gens cleared are those of ids 0..1023 only; id 1024's chunk does not
+ * exist, and nothing written may reach it. */
+static void test_stale_gens_end_at_the_chunk(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_set_fast_path(ctx, false);
+    ad_mark m = ad_context_mark(ctx);
+    for (int i = 0; i < 1024; i++) assert_non_null(ad_scalar(ctx, (double)i));
+    assert_int_equal(ctx->n_nodes, 1024);
+    assert_int_equal(ctx->n_node_chunks, 1);
+    assert_int_equal(ctx->node_written_hi, 1024);
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    ad_set_fast_path(ctx, true);
+    ad_node *s = ad_scalar(ctx, 2.5);
+    assert_non_null(s);
+    assert_true(((uintptr_t)s & 1) != 0);   /* compact */
+    assert_int_equal(ctx->node_written_hi, 0);
+    assert_int_equal(ctx->n_node_chunks, 1);
+    assert_true(ad_value_scalar(s) == 2.5);
+    ad_context_free(ctx);
+}
+
+/* A compact input in chunk 1 while the records made are in chunk 2 and the
+ * record hint still names chunk 0: the lookup searches the chunks, finds
+ * chunk 1 (the hint then names it), and the product is compact, exact. */
+static void test_compact_input_in_an_older_chunk(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    for (int i = 0; i < 1024; i++) assert_non_null(ad_scalar(ctx, 1.0));   /* ids 0..1023: chunk 0 */
+    ad_node *x = ad_scalar(ctx, 3.0);                                          /* id 1024: chunk 1 */
+    for (int i = 0; i < 2048; i++) assert_non_null(ad_scalar(ctx, 1.0));   /* to id 3072: chunk 2 */
+    assert_int_equal(ctx->n_node_chunks, 3);
+    assert_int_equal(ctx->rec_hint, 0);
+    ad_node *y = ad_mul(ctx, x, x);
+    assert_non_null(y);
+    assert_true(((uintptr_t)y & 1) != 0);   /* compact, as its input */
+    assert_int_equal(ctx->rec_hint, 1);
+    assert_true(ad_value_scalar(y) == 9.0);
+    ad_context_free(ctx);
+}
+
+/* An elementwise op without scalar kernels (mul's forward and vjp only)
+ * on compact inputs: it cannot make compact nodes; the general path makes
+ * a full node by its forward, and backward by its vjp. */
+static void test_elementwise_op_without_scalar_kernels(void **state)
+{
+    (void)state;
+    ad_op op = ad_op_mul;
+    op.scalar = NULL;
+    ad_context *ctx = ad_context_new();
+    ad_node *a = ad_scalar(ctx, 3.0), *b = ad_scalar(ctx, 5.0);
+    ad_node *y = ad_apply(ctx, &op, (ad_node *const[]){a, b}, 2, NULL);
+    assert_non_null(y);
+    assert_true(((uintptr_t)y & 1) == 0);   /* a full node */
+    assert_true(ad_value_scalar(y) == 15.0);
+    assert_int_equal(ad_backward(ctx, y), AD_OK);
+    assert_true(ad_grad_scalar(a) == 5.0);
+    assert_true(ad_grad_scalar(b) == 3.0);
+    ad_context_free(ctx);
+}
+
+/* Contexts made, used and freed on four threads at once: each one is in
+ * the live set when used (a context missing from it fails as freed). */
+enum { LIVE_THREADS = 4, LIVE_ROUNDS = 4000 };
+static void *contexts_in_a_loop(void *arg)
+{
+    int *bad = arg;
+    for (int i = 0; i < LIVE_ROUNDS; i++) {
+        ad_context *ctx[3];
+        for (int c = 0; c < 3; c++) ctx[c] = ad_context_new();
+        for (int c = 0; c < 3; c++) {
+            ad_node *s = ctx[c] ? ad_scalar(ctx[c], (double)i) : NULL;
+            if (!s || ad_value_scalar(s) != (double)i) ++*bad;
+        }
+        for (int c = 0; c < 3; c++) ad_context_free(ctx[c]);
+    }
+    return NULL;
+}
+static void test_contexts_on_threads(void **state)
+{
+    (void)state;
+    pthread_t t[LIVE_THREADS];
+    int bad[LIVE_THREADS] = {0};
+    for (int i = 0; i < LIVE_THREADS; i++) assert_int_equal(pthread_create(&t[i], NULL, contexts_in_a_loop, &bad[i]), 0);
+    for (int i = 0; i < LIVE_THREADS; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+    for (int i = 0; i < LIVE_THREADS; i++) assert_int_equal(bad[i], 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +406,10 @@ int main(void)
         cmocka_unit_test(test_cotangent_accumulates),
         cmocka_unit_test(test_backward_messages),
         cmocka_unit_test(test_set_threads_bounds),
+        cmocka_unit_test(test_stale_gens_end_at_the_chunk),
+        cmocka_unit_test(test_compact_input_in_an_older_chunk),
+        cmocka_unit_test(test_elementwise_op_without_scalar_kernels),
+        cmocka_unit_test(test_contexts_on_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
