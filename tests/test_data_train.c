@@ -68,6 +68,11 @@ static void test_idx_errors(void **state)
     memcpy(magic, idx3, sizeof idx3);
     magic[2] = 9;
     expect_io_error(magic, sizeof magic, false, "not an IDX file of unsigned bytes");
+    magic[0] = 1, magic[2] = 8;   /* every magic byte is shown as read */
+    expect_io_error(magic, sizeof magic, false, "not an IDX file of unsigned bytes (magic 01000803, expected 0000080N");
+    /* nothing where the header or the dimensions should be */
+    expect_io_error(idx3, 0, false, "t_bad: truncated: the header needs 4 bytes, the file has 0");
+    expect_io_error(idx3, 4, false, "t_bad: truncated: the dimensions needs 12 bytes, the file has 0");
     unsigned char zero[sizeof idx3];
     memcpy(zero, idx3, sizeof idx3);
     zero[7] = 0;
@@ -307,6 +312,9 @@ static void test_shuffle_and_gather(void **state)
     for (int i = 0; i < 6; i++) ad_tensor_set(src, i, i);
     assert_int_equal(ad_gather_rows(src, (int64_t[]){2, 0, 7}, 3, dst), AD_ERR_ARG);
     assert_string_equal(ad_last_error(), "gather_rows: row 7 is out of range 0..2");
+    const int64_t rows[] = {0, 1, -1, 0};   /* a negative index is named too, wherever it sits */
+    assert_int_equal(ad_gather_rows(src, rows + 1, 3, dst), AD_ERR_ARG);
+    assert_string_equal(ad_last_error(), "gather_rows: row -1 is out of range 0..2");
     assert_int_equal(ad_gather_rows(src, (int64_t[]){2, 0, 1}, 3, dst), AD_OK);
     static const double want[] = {4, 5, 0, 1, 2, 3};
     for (int i = 0; i < 6; i++) assert_close(ad_tensor_get(dst, i), want[i], 0);

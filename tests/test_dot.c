@@ -41,10 +41,30 @@ static void test_dot_labels(void **state)
     ad_context_free(ctx);
 }
 
+/* Forward mode in two directions: each node's label carries every
+ * direction's tangent, "|tangent[d] ", read from its own slice. */
+static void test_dot_tangents(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    assert_int_equal(ad_forward_dirs(ctx, 2), AD_OK);
+    const double xv[2] = {1, 2}, t0[2] = {3, 4}, t1[2] = {5, 6};
+    ad_node *x = ad_set_name(ad_variable(ctx, AD_FLOAT64, 1, (int64_t[]){2}, xv), "x");
+    assert_int_equal(ad_set_tangent(x, 0, t0, 0), AD_OK);
+    assert_int_equal(ad_set_tangent(x, 1, t1, 0), AD_OK);
+    ad_node *s = ad_set_name(ad_sum(ctx, ad_scale(ctx, x, 2), AD_ALL_AXES, false), "s");
+    char *buf = ad_test_capture(ad_test_dot, ctx, s);
+    assert_contains(buf, "label=\"x = variable|value (2) [1, 2]|grad (2) [0, 0]|tangent[0] (2) [3, 4]|tangent[1] (2) [5, 6]\"];\n");
+    assert_contains(buf, "label=\"s = sum|value 6|tangent[0] 14|tangent[1] 22\"];\n");
+    free(buf);
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dot_labels),
+        cmocka_unit_test(test_dot_tangents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -182,6 +182,37 @@ static void test_tables_exact(void **state)
     ad_context_free(ctx);
 }
 
+/* Forward mode in two directions, x = 2 along dx and y = 4 along dy: the
+ * whole table, its header's direction names right-aligned over their
+ * columns, each op numbered 1, 2, 3 and its "name = expr" padded to 20
+ * columns. */
+static void test_forward_table_exact(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    assert_int_equal(ad_forward_dirs(ctx, 2), AD_OK);
+    ad_node *x = ad_set_name(ad_scalar(ctx, 2), "x"), *y = ad_set_name(ad_scalar(ctx, 4), "y");
+    assert_int_equal(ad_set_tangent(x, 0, NULL, 0), AD_OK);
+    assert_int_equal(ad_set_tangent(y, 1, NULL, 0), AD_OK);
+    ad_node *a = ad_mul(ctx, x, y), *b = ad_sin(ctx, x);
+    ad_node *f = ad_set_name(ad_add(ctx, a, b), "f");
+    const char *dir[] = {"dx", "dy"};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    assert_int_equal(ad_explain_forward(out, ctx, f, dir), AD_OK);
+    fclose(out);
+    assert_string_equal(text, "  step  node                                value                ∂·/∂dx                ∂·/∂dy\n"
+                              "    0.  x                                       2                     1                     0\n"
+                              "    0.  y                                       4                     0                     1\n"
+                              "    1.  n2 = x·y                                8                     4                     2\n"
+                              "    2.  n3 = sin x              0.909297426825682    -0.416146836547142                    -0\n"
+                              "    3.  f = n2 + n3              8.90929742682568      3.58385316345286                     2\n");
+    free(text);
+    ad_context_free(ctx);
+}
+
 /* ad_local_partial is the op's own derivative at the recorded point, in
  * float64 and in float32: ∂(x·y)/∂x = y, ∂(x·y)/∂y = x, ∂sin(x)/∂x =
  * cos(x), ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b². */
@@ -212,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_buffer_whole_or_nothing),
         cmocka_unit_test(test_tables_exact),
         cmocka_unit_test(test_local_partial_exact),
+        cmocka_unit_test(test_forward_table_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

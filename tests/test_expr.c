@@ -109,6 +109,8 @@ static void test_parse_errors(void **state)
     expect_parse_error("x +", "unexpected end of formula at column 4", 4);
     expect_parse_error("", "unexpected end of formula at column 1", 1);
     expect_parse_error("(x", "expected ')' but the formula ended", 3);
+    expect_parse_error("sin(x", "expected ')' but the formula ended", 6);
+    expect_parse_error("max(x, y", "expected ')' but the formula ended", 9);
     expect_parse_error("max(x)", "max takes 2 arguments, 1 given", 1);
     expect_parse_error("sin(x, y)", "sin takes 1 argument, 2 given", 1);
     expect_parse_error("x $ y", "unexpected '$' at column 3", 3);

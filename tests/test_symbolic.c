@@ -353,8 +353,34 @@ static void test_bad_input(void **state)
     ad_sym *fx = ad_sym_from_graph(s, ctx, ad_sin(ctx, x));
     assert_non_null(fx);
     assert_null(ad_sym_diff(s, fx, 5));   /* no such variable */
+    assert_int_equal(ad_sym_var_count(s), 1);
+    assert_non_null(ad_sym_var_name(s, 0));
+    assert_null(ad_sym_var_name(s, -1));
+    assert_null(ad_sym_var_name(s, 1));
+    assert_null(ad_sym_var_name(NULL, 0));
     ad_context_free(ctx);
     assert_null(ad_sym_from_graph(s, ctx, x));   /* a freed context */
+    ad_sym_ctx_free(s);
+}
+
+/* A non-scalar op inside the formula is named as itself (not as the input of
+ * the op that reads it), and so is a non-scalar leaf asked for as the root. */
+static void test_non_scalar_named(void **state)
+{
+    (void)state;
+    ad_sym_ctx *s = ad_sym_ctx_new();
+    ad_context *ctx = ad_context_new();
+    int64_t sh[] = {3};
+    ad_node *v = ad_variable(ctx, AD_FLOAT64, 1, sh, NULL), *y = ad_sum(ctx, ad_scale(ctx, v, 2), -1, false);
+    assert_null(ad_sym_from_graph(s, ctx, y));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    assert_string_equal(ad_last_error(), "sym_from_graph: node #1 is not a scalar: symbolic differentiation here is of "
+                                         "scalar formulas");
+    assert_null(ad_sym_from_graph(s, ctx, v));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    assert_string_equal(ad_last_error(), "sym_from_graph: node #0 is not a scalar: symbolic differentiation here is of "
+                                         "scalar formulas");
+    ad_context_free(ctx);
     ad_sym_ctx_free(s);
 }
 
@@ -470,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_power_parentheses), cmocka_unit_test(test_deep_chain_and_long_sum),
         cmocka_unit_test(test_print_does_not_cut), cmocka_unit_test(test_constant_folding),
         cmocka_unit_test(test_sharing_after_growth), cmocka_unit_test(test_print_exact_fit),
+        cmocka_unit_test(test_non_scalar_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
