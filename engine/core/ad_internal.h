@@ -79,7 +79,7 @@ struct ad_context {
     scalar_rec *rec_chunk[MAX_NODE_CHUNKS];   /* NULL until a compact node is made in chunk k */
     size_t rec_map_len[MAX_NODE_CHUNKS];      /* mmap'd length (0: calloc'd) */
     size_t rec_populated[MAX_NODE_CHUNKS];    /* bytes of an mmap'd one populated so far */
-    /* apply_scalar's fast path: ids compact_ready_lo <= id < compact_ready_hi
+    /* the scalar path's (scalar_path_apply): ids compact_ready_lo <= id < compact_ready_hi
      * have their node chunk allocated and their records populated. Emptied
      * by a rewind, so that compact_prepare sees the next compact node after
      * one (it clears stale node memory and lowers compact_lo). */

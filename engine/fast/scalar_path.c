@@ -15,7 +15,7 @@
 #include "ad_internal.h"
 
 /* Write compact node `id`'s full node from its record r (its inputs are full
- * nodes already), as apply_scalar would have made it: a new node's fields
+ * nodes already), as scalar_path_apply would have made it: a new node's fields
  * (node_fields_init) and a 0-d value (node_set_value), then the record's. */
 static void materialize(ad_context *ctx, uint32_t id, scalar_rec *r)
 {
@@ -48,14 +48,14 @@ void ad_materialize_upto(ad_context *ctx, uint32_t id)
     if (ctx->compact_lo <= id) ctx->compact_lo = id + 1;   /* (compact nodes made from now on have larger ids) */
 }
 
-/* apply_scalar's view of an input: its full node (NULL for a compact one),
+/* scalar_path_apply's view of an input: its full node (NULL for a compact one),
  * its id and its value. */
 typedef struct scalar_arg {
     ad_node *full;
     uint32_t id;
     double v;
 } scalar_arg;
-/* beside the node flags in apply_scalar's all/any: a compact input; a full
+/* beside the node flags in scalar_path_apply's all/any: a compact input; a full
  * input 0 or 1 (shifted down, REC_IN0_FULL and REC_IN1_FULL) */
 enum { ARG_COMPACT = 1u << 8, ARG_FULL0 = REC_IN0_FULL << 5, ARG_FULL1 = REC_IN1_FULL << 5 };
 
