@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "autodidact.h"
 
 /* What a writer of the graph (ad_explain_nodes, ad_dot_write through
@@ -24,6 +25,16 @@ static inline char *ad_test_capture(ad_test_writer write, const ad_context *ctx,
 static inline ad_status ad_test_dot(FILE *f, const ad_context *ctx, const ad_node *root)
 {
     return ad_dot_write(ctx, root, f);
+}
+
+/* The text holds part (a test fails, printing both, where it does not). */
+static inline void ad_test_assert_contains(const char *text, const char *part)
+{
+    assert_non_null(text);
+    if (!strstr(text, part)) {
+        print_error("missing \"%s\" in:\n%s\n", part, text);
+        fail();
+    }
 }
 
 #endif

@@ -9,14 +9,6 @@
 #include "ad_test_capture.h"
 #include "autodidact.h"
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part)) {
-        print_error("missing \"%s\" in:\n%s\n", part, text);
-        fail();
-    }
-}
-
 static void test_dot_labels(void **state)
 {
     (void)state;
@@ -30,13 +22,13 @@ static void test_dot_labels(void **state)
     assert_int_equal(ad_backward(ctx, f), AD_OK);
     char *buf = ad_test_capture(ad_test_dot, ctx, f);
     /* 8 values: five, then "... last"; the gradient (2 everywhere) likewise */
-    assert_contains(buf, "label=\"v = variable|value (8) [1, 2, 3, 4, 5, ... 8]|grad (8) [2, 2, 2, 2, 2, ... 2]\"];\n");
+    ad_test_assert_contains(buf, "label=\"v = variable|value (8) [1, 2, 3, 4, 5, ... 8]|grad (8) [2, 2, 2, 2, 2, ... 2]\"];\n");
     /* 3 values: all three and nothing after */
-    assert_contains(buf, "label=\"w = variable|value (3) [0.5, 1.5, 2.5]|grad (3) [1, 1, 1]\"];\n");
+    ad_test_assert_contains(buf, "label=\"w = variable|value (3) [0.5, 1.5, 2.5]|grad (3) [1, 1, 1]\"];\n");
     /* scalars: one number each, value and grad */
-    assert_contains(buf, "label=\"s = sum|value 72|grad 1\"];\n");
-    assert_contains(buf, "label=\"t = sum|value 4.5|grad 1\"];\n");
-    assert_contains(buf, "label=\"f = add|value 76.5|grad 1\"];\n");
+    ad_test_assert_contains(buf, "label=\"s = sum|value 72|grad 1\"];\n");
+    ad_test_assert_contains(buf, "label=\"t = sum|value 4.5|grad 1\"];\n");
+    ad_test_assert_contains(buf, "label=\"f = add|value 76.5|grad 1\"];\n");
     free(buf);
     ad_context_free(ctx);
 }
@@ -54,8 +46,8 @@ static void test_dot_tangents(void **state)
     assert_int_equal(ad_set_tangent(x, 1, t1, 0), AD_OK);
     ad_node *s = ad_set_name(ad_sum(ctx, ad_scale(ctx, x, 2), AD_ALL_AXES, false), "s");
     char *buf = ad_test_capture(ad_test_dot, ctx, s);
-    assert_contains(buf, "label=\"x = variable|value (2) [1, 2]|grad (2) [0, 0]|tangent[0] (2) [3, 4]|tangent[1] (2) [5, 6]\"];\n");
-    assert_contains(buf, "label=\"s = sum|value 6|tangent[0] 14|tangent[1] 22\"];\n");
+    ad_test_assert_contains(buf, "label=\"x = variable|value (2) [1, 2]|grad (2) [0, 0]|tangent[0] (2) [3, 4]|tangent[1] (2) [5, 6]\"];\n");
+    ad_test_assert_contains(buf, "label=\"s = sum|value 6|tangent[0] 14|tangent[1] 22\"];\n");
     free(buf);
     ad_context_free(ctx);
 }

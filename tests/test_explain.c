@@ -22,14 +22,6 @@ static char *capture_reverse(ad_context *ctx, ad_node *root, ad_backward_variant
     return text;
 }
 
-static void assert_contains(const char *text, const char *part)
-{
-    if (!strstr(text, part)) {
-        print_error("missing \"%s\" in:\n%s\n", part, text);
-        fail();
-    }
-}
-
 /* "aaa...a" of n letters, in buf (n + 1 bytes). */
 static char *long_name(char *buf, int n)
 {
@@ -50,9 +42,9 @@ static void test_long_name_whole(void **state)
     ad_node *y = ad_set_name(ad_sin(ctx, x), "y");
     char *nodes = ad_test_capture(ad_explain_nodes, ctx, y);
     snprintf(line, sizeof line, "   0.  %s = 2\n", name);
-    assert_contains(nodes, line);
+    ad_test_assert_contains(nodes, line);
     snprintf(line, sizeof line, " = sin(%s) = ", name);
-    assert_contains(nodes, line);
+    ad_test_assert_contains(nodes, line);
     free(nodes);
     char *text = NULL;
     size_t len = 0;
@@ -67,9 +59,9 @@ static void test_long_name_whole(void **state)
     assert_int_equal(ad_explain_forward(f, fwd, fy, dir), AD_OK);
     fclose(f);
     snprintf(line, sizeof line, "∂·/∂%s\n", name);
-    assert_contains(text, line);
+    ad_test_assert_contains(text, line);
     snprintf(line, sizeof line, "y = sin(%s) ", name);
-    assert_contains(text, line);
+    ad_test_assert_contains(text, line);
     free(text);
     ad_context_free(fwd);
     for (int v = 0; v < 2; v++) {
@@ -77,7 +69,7 @@ static void test_long_name_whole(void **state)
         char *rev = capture_reverse(ctx, y, variant);
         snprintf(line, sizeof line, "∂y/∂%s = ∂y/∂y·∂y/∂%s\n", name, name);
         if (variant == AD_BACKWARD_PUSH) snprintf(line, sizeof line, "∂y/∂%s += ∂y/∂y · ∂y/∂%s = ", name, name);
-        assert_contains(rev, line);
+        ad_test_assert_contains(rev, line);
         free(rev);
     }
     ad_context_free(ctx);
@@ -104,9 +96,9 @@ static void test_many_consumers_whole(void **state)
     char term[64];
     for (int i = 0; i < CONSUMERS; i++) {
         snprintf(term, sizeof term, "%s∂f/∂t%d·∂t%d/∂x", i ? " + " : "= ", i, i);
-        assert_contains(row, term);
+        ad_test_assert_contains(row, term);
         snprintf(term, sizeof term, "1×%d%s", i + 1, i + 1 < CONSUMERS ? " + " : " = 820\n");
-        assert_contains(row, term);
+        ad_test_assert_contains(row, term);
     }
     free(rev);
     ad_context_free(ctx);
