@@ -121,6 +121,10 @@ struct ad_context {
     bool check_finite;
     bool fast;                /* the scalar path on (ad_set_fast_path; AD_FAST=0 in the environment: off) */
     int dirs;                 /* forward-mode directions k (0: off) */
+    /* The newest run of leaves: ids leaf_run_lo <= id < leaf_run_hi are all
+     * leaves (leaf_made). While it ends at n_nodes, ad_set_tangent on one of
+     * them knows no op uses it yet, without looking at the nodes after it. */
+    uint32_t leaf_run_lo, leaf_run_hi;
     uint32_t epoch;           /* backward pass counter, for node marks */
 };
 
@@ -390,6 +394,14 @@ static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, 
     }
     return n;
 }
+/* A leaf was made as node `id` (the newest): it extends the run of leaves
+ * that ends just before it, or starts a new one. */
+static inline void leaf_made(ad_context *ctx, uint32_t id)
+{
+    if (id != ctx->leaf_run_hi) ctx->leaf_run_lo = id;
+    ctx->leaf_run_hi = id + 1;
+}
+
 /* Give n a value buffer of the given shape: inline for a CPU scalar, GPU
  * memory for a node on the GPU. */
 ad_status ad_node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t *shape, int64_t size, ad_device dev);

@@ -352,6 +352,10 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
      * handle to a dropped node does not match the node that takes its memory. */
     if (m.nodes < ctx->n_nodes) ctx->gen = next_generation();
     ctx->n_nodes = m.nodes;
+    if (ctx->leaf_run_hi > m.nodes) {   /* the run of leaves keeps what is left of it */
+        ctx->leaf_run_hi = m.nodes;
+        if (ctx->leaf_run_lo > m.nodes) ctx->leaf_run_lo = m.nodes;
+    }
     ctx->cur_chunk = m.chunk;
     ctx->cur_off = m.offset;
     while (ctx->n_dev > m.device_allocs) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);

@@ -36,6 +36,9 @@ void ad_clear_tangents(ad_context *ctx)
  * in *why which; UINT32_MAX if none. Leaves are skipped: they use nothing. */
 static uint32_t first_user_after(const ad_context *ctx, const ad_node *n, const char **why, const char **name)
 {
+    /* Only leaves made since n (the usual order: all leaves, then their
+     * tangents, then the ops): nothing to look at. */
+    if (n->id >= ctx->leaf_run_lo && ctx->n_nodes == ctx->leaf_run_hi) return UINT32_MAX;
     for (uint32_t id = n->id + 1; id < ctx->n_nodes; id++) {
         const scalar_rec *r = compact_rec(ctx, id);
         int k = r ? rec_n_in(r) : 0;

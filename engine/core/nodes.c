@@ -76,6 +76,7 @@ static ad_node *leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim,
     n->flags |= AD_NODE_LEAF | (requires_grad ? AD_NODE_REQUIRES_GRAD : 0);   /* (node_set_value's kept) */
     /* A variable's grad lives as long as the variable (it survives rewinds). */
     if (requires_grad && ad_node_ensure_grad(n, false) != AD_OK) goto fail;
+    leaf_made(ctx, n->id);
     return n;
 fail:
     ad_drop_half_made(ctx, n->id, first_dev);

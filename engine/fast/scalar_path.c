@@ -251,7 +251,7 @@ ad_node *ad_scalar_leaf(ad_context *ctx, double v, bool variable)
     r->in[0] = r->in[1] = 0;
     r->value.f64 = v;
     r->grad.f64 = 0;
-    ctx->n_nodes++;
+    leaf_made(ctx, ctx->n_nodes++);
     return compact_handle(r, r->gen);
 }
 
