@@ -64,12 +64,11 @@ static void live_remove(const ad_context *ctx)
 bool ad_context_alive(const ad_context *ctx)
 {
     if (!ctx) return false;
-    uint_fast64_t gen = atomic_load_explicit(&ad_free_generation, memory_order_acquire);
-    if (ctx == ad_cached_ctx && gen == ad_cached_generation) return true;
+    if (ad_context_is_cached(ctx)) return true;
     bool found = false;
     pthread_mutex_lock(&live_lock);
     for (size_t i = 0; i < n_live && !found; i++) found = live[i] == ctx;
-    gen = atomic_load(&ad_free_generation);
+    uint_fast64_t gen = atomic_load(&ad_free_generation);
     pthread_mutex_unlock(&live_lock);
     if (found) {
         ad_cached_ctx = ctx;
@@ -91,8 +90,7 @@ ad_status ad_check_context(const ad_context *ctx, const char *who)
 ad_context *ad_context_of_record(const void *p, uint32_t *id)
 {
     const ad_context *found = NULL;
-    if (ad_cached_ctx && atomic_load_explicit(&ad_free_generation, memory_order_acquire) == ad_cached_generation &&
-        rec_locate(ad_cached_ctx, p, id))
+    if (ad_cached_ctx && ad_context_is_cached(ad_cached_ctx) && rec_locate(ad_cached_ctx, p, id))
         found = ad_cached_ctx;
     if (!found) {
         pthread_mutex_lock(&live_lock);
