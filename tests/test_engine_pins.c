@@ -4,7 +4,7 @@
  * backward_block with many requested nodes, the finite check's blame, the
  * wrap of the backward-pass counter, and the scalar fast path engaging.
  * Expected numbers come from the math (small integers: exact in float64).
- * White box where it must be: ad_internal.h for ctx->epoch and the chunk
+ * White box where it must be: ad_internal.h and fast/fast_internal.h for ctx->epoch and the chunk
  * sizes, ad_kernel.h for what a compact handle is. */
 #include <math.h>
 #include <stdint.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include "ad_test.h"
 #include "autodidact.h"
-#include "ad_internal.h"
+#include "engine/fast/fast_internal.h"
 
 /* The kinds of node a test runs on: compact scalars (the fast path), full
  * scalars (check-finite mode makes full nodes only), and 1-d tensors. */
@@ -323,8 +323,8 @@ static size_t populated_bytes(const ad_context *ctx)
     for (int k = 0; k < ctx->n_node_chunks; k++) {
         b += ctx->chunk_mem[k].map ? ctx->chunk_mem[k].populated
                                    : ctx->node_chunk[k] ? ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node) : 0;
-        if (ctx->rec_chunk[k])
-            b += ctx->rec_map_len[k] ? ctx->rec_populated[k] : ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
+        if (fast_of(ctx)->rec_chunk[k])
+            b += fast_of(ctx)->rec_map_len[k] ? fast_of(ctx)->rec_populated[k] : ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
     }
     return b;
 }

@@ -10,7 +10,7 @@
  * threads at once. Expected numbers come
  * from the math and from the arena's rule (chunks of 64 KiB and up, each
  * at least twice the one before it; 32-byte rounding). White box where it
- * must be: ad_internal.h for the node, record and data chunks. */
+ * must be: ad_internal.h and fast/fast_internal.h for the node, record and data chunks. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -18,7 +18,7 @@
 #include <string.h>
 #include "ad_test.h"
 #include "autodidact.h"
-#include "ad_internal.h"
+#include "engine/fast/fast_internal.h"
 
 static void assert_error(ad_status st, const char *want)
 {
@@ -56,7 +56,7 @@ static size_t node_bytes(const ad_context *ctx)
     size_t b = 0;
     for (int k = 0; k < ctx->n_node_chunks; k++) {
         b += ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
-        if (ctx->rec_chunk[k]) b += ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
+        if (fast_of(ctx)->rec_chunk[k]) b += ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
     }
     return b;
 }
@@ -76,8 +76,8 @@ static void test_arena_chunks_after_rewind(void **state)
     for (int i = 0; i < 1100; i++) s = ad_scalar(ctx, 3.0);   /* compact scalars: records, no data */
     assert_non_null(s);
     assert_int_equal(ctx->n_node_chunks, 2);   /* nodes 0..1023, then 1024..3071 */
-    assert_non_null(ctx->rec_chunk[0]);
-    assert_non_null(ctx->rec_chunk[1]);
+    assert_non_null(fast_of(ctx)->rec_chunk[0]);
+    assert_non_null(fast_of(ctx)->rec_chunk[1]);
     size_t nodes = node_bytes(ctx);
     assert_int_equal(nodes, (1024 + 2048) * (sizeof(ad_node) + sizeof(scalar_rec)));
     assert_int_equal(ad_context_bytes(ctx), nodes);   /* no data chunk yet */
@@ -340,11 +340,11 @@ static void test_compact_input_in_an_older_chunk(void **state)
     ad_node *x = ad_scalar(ctx, 3.0);                                          /* id 1024: chunk 1 */
     for (int i = 0; i < 2048; i++) assert_non_null(ad_scalar(ctx, 1.0));   /* to id 3072: chunk 2 */
     assert_int_equal(ctx->n_node_chunks, 3);
-    assert_int_equal(ctx->rec_hint, 0);
+    assert_int_equal(fast_of(ctx)->rec_hint, 0);
     ad_node *y = ad_mul(ctx, x, x);
     assert_non_null(y);
     assert_true(((uintptr_t)y & 1) != 0);   /* compact, as its input */
-    assert_int_equal(ctx->rec_hint, 1);
+    assert_int_equal(fast_of(ctx)->rec_hint, 1);
     assert_true(ad_value_scalar(y) == 9.0);
     ad_context_free(ctx);
 }

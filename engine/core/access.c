@@ -1,6 +1,8 @@
 /* access.c: reading a node through its handle: values, grads, tangents,
- * views and copies, and walking the graph (inputs, op, name, id). A compact
- * node's numbers are read from its record without writing it out. */
+ * views and copies, and walking the graph (inputs, op, name, id). A node the
+ * fast path holds as a record (ad_fast_seam.h) is read in place, where that
+ * is all a call reads: writing it out as a full node would cost a scalar
+ * training loop the fast path's memory. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +42,10 @@ static const ad_node *readable(const ad_node *h, int64_t i, const char *who)
 
 double ad_value_scalar(const ad_node *h)
 {
-    node_ref r;
-    if ((uintptr_t)h & 1) {   /* a compact node: read in place */
-        if (!ad_node_ref_of(h, "value_scalar", &r)) return NAN;
-        if (r.rec) return ad_rec_number(r.rec, false);
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h)) {   /* a record: read in place */
+        if (!ad_fast_peek_at(h, "value_scalar", &p)) return NAN;
+        if (p.compact) return p.value;
     }
     const ad_node *n = on_host(h, "value_scalar");
     return n ? ad_buffer_get(n->value.data, (ad_dtype)n->value.dtype, 0) : NAN;
@@ -51,10 +53,10 @@ double ad_value_scalar(const ad_node *h)
 
 double ad_grad_scalar(const ad_node *h)
 {
-    node_ref r;
-    if ((uintptr_t)h & 1) {
-        if (!ad_node_ref_of(h, "grad_scalar", &r)) return NAN;
-        if (r.rec) return ad_rec_number(r.rec, true);
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h)) {
+        if (!ad_fast_peek_at(h, "grad_scalar", &p)) return NAN;
+        if (p.compact) return p.grad;
     }
     const ad_node *n = node_resolve(h, "grad_scalar");
     if (!n || !n->grad) return h && !n ? NAN : 0.0;   /* no grad yet: 0; a dropped node: NaN */
@@ -63,10 +65,10 @@ double ad_grad_scalar(const ad_node *h)
 
 double ad_value_at(const ad_node *h, int64_t i)
 {
-    node_ref r;
-    if (((uintptr_t)h & 1) && i == 0) {
-        if (!ad_node_ref_of(h, "value_at", &r)) return NAN;
-        if (r.rec) return ad_rec_number(r.rec, false);
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h) && i == 0) {
+        if (!ad_fast_peek_at(h, "value_at", &p)) return NAN;
+        if (p.compact) return p.value;
     }
     const ad_node *n = readable(h, i, "value_at");
     return n ? ad_buffer_get(n->value.data, (ad_dtype)n->value.dtype, i) : NAN;
@@ -74,10 +76,10 @@ double ad_value_at(const ad_node *h, int64_t i)
 
 double ad_grad_at(const ad_node *h, int64_t i)
 {
-    node_ref r;
-    if (((uintptr_t)h & 1) && i == 0) {
-        if (!ad_node_ref_of(h, "grad_at", &r)) return NAN;
-        if (r.rec) return ad_rec_number(r.rec, true);
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h) && i == 0) {
+        if (!ad_fast_peek_at(h, "grad_at", &p)) return NAN;
+        if (p.compact) return p.grad;
     }
     const ad_node *n = readable(h, i, "grad_at");
     if (!n) return NAN;
@@ -143,16 +145,18 @@ ad_status ad_grad_copy_out(const ad_node *h, double *out, int64_t len) { return 
 /* ---- walking the graph ---- */
 uint32_t ad_node_id(const ad_node *h)
 {
-    node_ref r;
-    if (!ad_node_ref_of(h, "node_id", &r)) return 0;
-    return r.rec ? r.id : r.n->id;
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h)) return ad_fast_peek_at(h, "node_id", &p) ? p.id : 0;
+    const ad_node *n = node_or_fail(h, "node_id");
+    return n ? n->id : 0;
 }
 
 ad_context *ad_node_context(const ad_node *h)
 {
-    node_ref r;
-    if (!ad_node_ref_of(h, "node_context", &r)) return NULL;
-    return r.rec ? r.ctx : r.n->ctx;
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h)) return ad_fast_peek_at(h, "node_context", &p) ? p.ctx : NULL;
+    const ad_node *n = node_or_fail(h, "node_context");
+    return n ? n->ctx : NULL;
 }
 
 int ad_node_input_count(const ad_node *h)
@@ -175,10 +179,13 @@ ad_node *ad_node_input(const ad_node *h, int slot)
 
 const ad_op *ad_node_op(const ad_node *h)
 {
-    node_ref r;
-    if (!ad_node_ref_of(h, "node_op", &r)) return NULL;
-    if (r.rec) return r.rec->op ? r.ctx->scalar_ops[r.rec->op - 1] : NULL;
-    return r.n->op;
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h)) {
+        if (!ad_fast_peek_at(h, "node_op", &p)) return NULL;
+        if (p.compact) return p.op;
+    }
+    const ad_node *n = node_or_fail(h, "node_op");
+    return n ? n->op : NULL;
 }
 
 const ad_params *ad_node_params(const ad_node *h)
@@ -195,16 +202,20 @@ const char *ad_node_name(const ad_node *h)
 
 bool ad_node_is_leaf(const ad_node *h)
 {
-    node_ref r;
-    if (!ad_node_ref_of(h, "node_is_leaf", &r)) return false;
-    return r.rec ? (r.rec->flags & REC_LEAF) != 0 : (r.n->flags & AD_NODE_LEAF) != 0;
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h)) {
+        if (!ad_fast_peek_at(h, "node_is_leaf", &p)) return false;
+        if (p.compact) return p.leaf;
+    }
+    const ad_node *n = node_or_fail(h, "node_is_leaf");
+    return n && (n->flags & AD_NODE_LEAF) != 0;
 }
 
 const char *ad_node_op_name(const ad_node *h)
 {
     if (!h) return "null";
-    node_ref r;
-    if (((uintptr_t)h & 1) && ad_node_ref_of(h, "node_op_name", &r) && r.rec) return ad_op_name_at(r.ctx, r.id);
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h) && ad_fast_peek_at(h, "node_op_name", &p) && p.compact) return ad_op_name_at(p.ctx, p.id);
     const ad_node *n = node_resolve(h, "node_op_name");
     if (!n) return "dropped";
     if (n->op) return n->op->name;

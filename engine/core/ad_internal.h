@@ -1,10 +1,11 @@
 /* ad_internal.h: the context's layout and the core's own functions, shared
- * by the files of engine/core and engine/fast (and, for now, the teaching
- * tools in engine/teach that read nodes). Not installed. */
+ * by the files of engine/core (and engine/fast, engine/teach, which read
+ * nodes). Not installed. */
 #ifndef AD_INTERNAL_H
 #define AD_INTERNAL_H
 
 #include <stdatomic.h>
+#include "ad_fast_seam.h"
 #include "ad_kernel.h"
 
 /* Node chunks grow geometrically: chunk k holds NODE_CHUNK0 << k nodes, so
@@ -27,40 +28,6 @@ typedef struct node_chunk_mem {
     size_t populated;
 } node_chunk_mem;
 
-/* A compact scalar node: what the scalar path makes for an op with scalar
- * kernels (ad_op.h) on 0-d CPU inputs, and what ad_scalar and
- * ad_scalar_const make. A full node is 168 bytes, and a
- * scalar graph's first forward pass is bound by the fresh memory it writes
- * (on cpu-2c a first touch costs 0.3 to 0.4 ns a byte); this is 32. Records sit in
- * chunks beside the node chunks, record `id` at the node's offset; its handle
- * is the record's address with bit 0 set. The node keeps its id and its
- * place in the node chunk, but that memory is written only when the node is
- * "materialized": when anything other than the scalar path, the backward
- * sweep, zero_grad or the scalar accessors asks for it (ad_node_of, the
- * general path of ad_apply, explain...), every compact node up to it is
- * written out as a full node and its record's gen set to 0. */
-typedef struct scalar_rec {
-    uint32_t mark;          /* as ad_node's */
-    uint8_t flags;          /* REC_* */
-    uint8_t op;             /* ctx->scalar_ops[op - 1]; 0: none (made with nothing to record) */
-    uint16_t gen;           /* the generation it was made in; 0: the id's node is a full one */
-    uint32_t in[2];         /* its inputs' ids (REC_N_IN of them) */
-    ad_scalar_num value, grad;
-} scalar_rec;
-enum {
-    REC_F32 = 1u << 0,       /* float32 (else float64) */
-    REC_HAS_GRAD = 1u << 1,  /* grad is set (a full node's grad != NULL) */
-    REC_N_IN_SHIFT = 2,      /* 2 bits: the input count */
-    REC_IN0_FULL = 1u << 4,  /* input 0 was a full node when this one was made (so it is one still: */
-    REC_IN1_FULL = 1u << 5,  /* only a compact node changes kind); the sweep need not read its record */
-    REC_LEAF = 1u << 6,      /* made by ad_scalar or ad_scalar_const (no op, no inputs) */
-    REC_VARIABLE = 1u << 7,  /* (a leaf) made by ad_scalar: wants a grad, which it has from the start */
-};
-/* Does a compact node want a grad: an op's result recorded, or a variable? */
-static inline bool rec_wants_grad(const scalar_rec *r) { return r->op || (r->flags & REC_VARIABLE); }
-static inline int rec_n_in(const scalar_rec *r) { return (r->flags >> REC_N_IN_SHIFT) & 3; }
-enum { MAX_SCALAR_OPS = 255, SCALAR_OP_CACHE = 64 };
-
 struct ad_context {
     ad_node *node_chunk[MAX_NODE_CHUNKS];
     int n_node_chunks;
@@ -71,28 +38,13 @@ struct ad_context {
     ad_node *ready_chunk;
     node_chunk_mem chunk_mem[MAX_NODE_CHUNKS];
     bool node_small_pages;    /* huge pages were slow here: 4 KiB ones from now on */
-    int chunk_hint;           /* the scalar path's: the chunk its last input was in */
-    int rec_hint;             /* ... and its last compact input that was not among the newest */
     uint32_t node_slow_windows;   /* slow huge-page windows in a row */
 
-    /* Compact scalar nodes (scalar_rec above). */
-    scalar_rec *rec_chunk[MAX_NODE_CHUNKS];   /* NULL until a compact node is made in chunk k */
-    size_t rec_map_len[MAX_NODE_CHUNKS];      /* mmap'd length (0: calloc'd) */
-    size_t rec_populated[MAX_NODE_CHUNKS];    /* bytes of an mmap'd one populated so far */
-    /* the scalar path's (scalar_path_apply): ids compact_ready_lo <= id < compact_ready_hi
-     * have their node chunk allocated and their records populated. Emptied
-     * by a rewind, so that compact_prepare sees the next compact node after
-     * one (it clears stale node memory and lowers compact_lo). */
-    uint32_t compact_ready_lo, compact_ready_hi;
-    scalar_rec *compact_ready_rec;  /* record compact_ready_lo */
-    size_t compact_ready_bytes;     /* (hi - lo) records */
+    /* The fast path's records (ad_fast_seam.h; its own state follows the
+     * context): the three bounds the core needs of them. */
     uint32_t compact_lo;      /* every node below this id is a full one */
     uint32_t rec_hi;          /* no id at or above this has a record (ever made ready) */
     uint32_t node_written_hi; /* node memory at or above this id holds no gen (never written, or cleared) */
-    const ad_op *scalar_ops[MAX_SCALAR_OPS];  /* the ops compact nodes refer to */
-    int n_scalar_ops;
-    /* ops checked for compact nodes: index into scalar_ops, input counts */
-    struct { const ad_op *op; uint8_t index, n_in_min, n_in_max; } scalar_op_cache[SCALAR_OP_CACHE];
 
     /* Bump allocator for tensor data, grads, tangents, params, saved data. */
     data_chunk *chunks;
@@ -127,6 +79,8 @@ struct ad_context {
     uint32_t leaf_run_lo, leaf_run_hi;
     uint32_t epoch;           /* backward pass counter, for node marks */
 };
+/* Where the fast path's state starts in a context's allocation (ad_fast_seam.h). */
+#define AD_FAST_STATE_OFFSET ((sizeof(struct ad_context) + 63) & ~(size_t)63)
 
 static inline uint32_t node_chunk_index(uint32_t id, uint32_t *offset)
 {
@@ -175,13 +129,15 @@ static inline bool node_in_context(const ad_context *ctx, const ad_node *n, int 
  * message: the caller says what a NULL means) and, with a message naming
  * `who`, for a handle whose node a rewind dropped (its generation no longer
  * the node's, or its id at or past the count). An untagged address (tag 0:
- * the engine's own calls, a kernel's nodes) passes unchecked. A compact
- * node's handle (bit 0) goes to ad_resolve_compact, which materializes it. */
+ * the engine's own calls, a kernel's nodes) passes unchecked. A record's
+ * handle (bit 0: the fast path's) goes to ad_fast_resolve. */
 ad_node *ad_stale_handle(const ad_node *h, const char *who);
-ad_node *ad_resolve_compact(const ad_node *h, const char *who);
+/* The message for a handle to node `id` of ctx that no longer names it (a
+ * rewind dropped the node); NULL. */
+ad_node *ad_stale_id(const ad_context *ctx, uint32_t id, const char *who);
 static inline ad_node *node_resolve(const ad_node *h, const char *who)
 {
-    if (__builtin_expect((uintptr_t)h & 1, 0)) return ad_resolve_compact(h, who);
+    if (__builtin_expect(ad_is_fast_handle(h), 0)) return ad_fast_resolve(h, who);
     ad_node *n = ad_node_addr(h);
     unsigned tag = ad_handle_tag(h);
     if (__builtin_expect(tag != 0 && (tag != n->gen || n->id >= n->ctx->n_nodes), 0)) return ad_stale_handle(h, who);
@@ -194,78 +150,28 @@ static inline uint32_t node_id_in_chunk(const ad_context *ctx, const ad_node *n,
     return (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)((const char *)n - (const char *)ctx->node_chunk[k]) /
                                                            (uint32_t)sizeof(ad_node);
 }
-/* Record `id` (its chunk allocated). */
-static inline scalar_rec *rec_at(const ad_context *ctx, uint32_t id)
+/* Is node `id` one of the fast path's records still (ad_fast_seam.h), whose
+ * node memory must not be read? Only ids in [compact_lo, rec_hi) can be. */
+static inline bool node_is_record(const ad_context *ctx, uint32_t id)
 {
-    uint32_t off, k = node_chunk_index(id, &off);
-    return &ctx->rec_chunk[k][off];
+    return id >= ctx->compact_lo && id < ctx->rec_hi && ad_fast_holds(ctx, id);
 }
-/* The compact record of node `id`, NULL if that node is a full one. */
-static inline scalar_rec *compact_rec(const ad_context *ctx, uint32_t id)
-{
-    if (id >= ctx->rec_hi) return NULL;
-    uint32_t off, k = node_chunk_index(id, &off);
-    scalar_rec *c = ctx->rec_chunk[k];
-    return c && c[off].gen ? &c[off] : NULL;
-}
-/* Is p the place of one of ctx's records, of any id (p is not read)? Its id
- * in *id (at or past the count for a dropped node). rec_in_chunk looks in
- * chunk k only (*inside: p is in its memory, on a record's start or not);
- * rec_locate in every chunk, newest first. */
-static inline bool rec_in_chunk(const ad_context *ctx, const void *p, int k, uint32_t *id, bool *inside)
-{
-    uintptr_t off = (uintptr_t)p - (uintptr_t)ctx->rec_chunk[k];   /* wraps when below: one compare */
-    *inside = ctx->rec_chunk[k] && off < ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
-    *id = (uint32_t)NODE_CHUNK0 * ((1u << k) - 1u) + (uint32_t)(off / sizeof(scalar_rec));
-    return *inside && off % sizeof(scalar_rec) == 0;
-}
-static inline bool rec_locate(const ad_context *ctx, const void *p, uint32_t *id)
-{
-    bool inside;
-    for (int k = ctx->n_node_chunks - 1; k >= 0; k--) {
-        bool yes = rec_in_chunk(ctx, p, k, id, &inside);
-        if (inside) return yes;
-    }
-    return false;
-}
-/* Write every compact node with an id up to `id` out as a full node (inputs
- * first: ids are a topological order). Writes memory only: cannot fail. */
-void ad_materialize_upto(ad_context *ctx, uint32_t id);
-/* ... all of them. */
+/* Make every node a full one (materialize every record). */
 static inline void materialize_all(const ad_context *ctx)
 {
-    if (ctx->n_nodes > ctx->compact_lo) ad_materialize_upto((ad_context *)ctx, ctx->n_nodes - 1);
-}
-
-/* The id behind a compact node's handle h (bit 0: a record's address) if
- * it is one of ctx's live nodes, compact or materialized since; else false.
- * Nothing is read before the address is known to be ctx's (h may point into
- * a freed context). */
-static inline bool own_compact_id(const ad_context *ctx, const ad_node *h, uint32_t *id)
-{
-    if (!rec_locate(ctx, ad_node_addr(h), id) || *id >= ctx->n_nodes) return false;
-    const scalar_rec *r = rec_at(ctx, *id);
-    unsigned tag = ad_handle_tag(h);
-    return tag == 0 || tag == (r->gen ? r->gen : node_at(ctx, *id)->gen);
-}
-/* The record behind handle h if it is one of ctx's live compact nodes (not
- * materialized), its id in *id; else NULL. */
-static inline scalar_rec *own_compact(const ad_context *ctx, const ad_node *h, uint32_t *id)
-{
-    if (!((uintptr_t)h & 1) || !own_compact_id(ctx, h, id)) return NULL;
-    return compact_rec(ctx, *id);
+    if (ctx->n_nodes > ctx->compact_lo) ad_fast_materialize_upto((ad_context *)ctx, ctx->n_nodes - 1);
 }
 
 /* The node behind handle h if it is one of ctx's live nodes, else NULL (no
  * message). By address first: h's memory is read only once it is known to
- * be in ctx's (h may point into a freed context). A live compact node is
- * materialized (with every compact node before it): callers read its fields. */
+ * be in ctx's (h may point into a freed context). A record's node is
+ * materialized (with every record before it): callers read its fields. */
 static inline ad_node *own_node(const ad_context *ctx, const ad_node *h)
 {
-    if ((uintptr_t)h & 1) {
+    if (ad_is_fast_handle(h)) {
         uint32_t id;
-        if (!own_compact_id(ctx, h, &id)) return NULL;
-        if (compact_rec(ctx, id)) ad_materialize_upto((ad_context *)ctx, id);
+        if (!ad_fast_own_id(ctx, h, &id)) return NULL;
+        if (node_is_record(ctx, id)) ad_fast_materialize_upto((ad_context *)ctx, id);
         return node_at(ctx, id);
     }
     ad_node *n = ad_node_addr(h);
@@ -302,13 +208,36 @@ static inline void scalar_ensure_grad(ad_node *n, bool zero)
 }
 static inline bool node_is_cpu_scalar(const ad_node *n) { return n->value.size == 1 && n->value.device == AD_CPU; }
 
+/* ---- reverse mode (backward.c), shared with the fast path's sweep ---- */
+static inline bool node_wants_grad(const ad_node *n) { return (n->flags & AD_NODE_REQUIRES_GRAD) != 0; }
+ad_status ad_node_ensure_grad(ad_node *n, bool zero);
+/* First touch of a node in this pass: give it a grad buffer; zero an
+ * intermediate's (its adjoint is recomputed), keep a leaf's (it accumulates). */
+static inline ad_status node_touch(ad_node *n, uint32_t epoch)
+{
+    if (n->mark == epoch) return AD_OK;
+    n->mark = epoch;
+    if (n->flags & AD_NODE_SCALAR) {   /* a CPU scalar's grad is inline: no call */
+        scalar_ensure_grad(n, !(n->flags & AD_NODE_LEAF));
+        return AD_OK;
+    }
+    return ad_node_ensure_grad(n, !(n->flags & AD_NODE_LEAF));
+}
+/* A fresh pass number: marks equal to it are this pass's. */
+uint32_t ad_next_epoch(ad_context *ctx);
+/* The push sweep's step for full node n (visited: its adjoint complete):
+ * grad[in] += J^T grad[n] for each input that wants a grad; *pending counts
+ * the nodes with an op touched and not yet visited. */
+ad_status ad_push_node(ad_context *ctx, ad_node *n, const ad_backward_opts *o, uint32_t epoch, uint32_t *pending);
+/* After consumer's vjp into input `slot` (rows cotangents): fail, naming the
+ * op, if it left a non-finite gradient (ad_set_check_finite). */
+ad_status ad_check_finite_grad(const ad_node *consumer, int slot, int rows, const void *gout, const void *gin);
+
 /* Arena allocation (zeroed, 32-byte aligned). NULL + message on failure. */
 void *ad_arena_alloc(ad_context *ctx, size_t bytes);
 /* GPU memory owned by the context, zeroed if asked (returned to the gpu module's cache
  * by a rewind past it or by ad_context_free). NULL + message on failure. */
 void *ad_device_alloc(ad_context *ctx, size_t bytes, bool zero);
-/* Make sure n->grad exists; zero it if `zero`. */
-ad_status ad_node_ensure_grad(ad_node *n, bool zero);
 /* Check that ctx is live, for an error message naming `who`. */
 ad_status ad_check_context(const ad_context *ctx, const char *who);
 /* Is every element of the buffer finite? Index of the first that is not in *bad. */
@@ -336,9 +265,10 @@ static inline bool ad_context_is_cached(const ad_context *ctx)
     return ctx == ad_cached_ctx &&
            atomic_load_explicit(&ad_free_generation, memory_order_acquire) == ad_cached_generation;
 }
-/* The live context that holds record memory p (not read), of node *id
- * there; NULL if none. */
-ad_context *ad_context_of_record(const void *p, uint32_t *id);
+/* The live context whose memory holds p (not read) by holds(ctx, p, id),
+ * with the id it gives; NULL if none. The thread's cached context first. */
+ad_context *ad_live_context_holding(bool (*holds)(const ad_context *, const void *, uint32_t *), const void *p,
+                                    uint32_t *id);
 
 /* ---- making nodes (nodes.c; node memory: engine/fast/node_memory.c) ---- */
 /* Make node `id`'s memory ready (its chunk allocated, the next window
@@ -388,10 +318,7 @@ static inline __attribute__((always_inline)) ad_node *node_new(ad_context *ctx, 
     node_fields_init(n, ctx, id);
     ctx->n_nodes = id + 1;
     if (__builtin_expect(id >= ctx->node_written_hi, 0)) ctx->node_written_hi = id + 1;
-    if (__builtin_expect(id < ctx->rec_hi, 0)) {   /* a compact node's id before a rewind: its record is stale */
-        uint32_t off, k = node_chunk_index(id, &off);
-        if (ctx->rec_chunk[k] && ctx->rec_chunk[k][off].gen) ctx->rec_chunk[k][off].gen = 0;
-    }
+    if (__builtin_expect(id < ctx->rec_hi, 0)) ad_fast_forget(ctx, id);   /* a record's id before a rewind */
     return n;
 }
 /* A leaf was made as node `id` (the newest): it extends the run of leaves
@@ -412,39 +339,10 @@ void ad_drop_half_made(ad_context *ctx, uint32_t nodes, uint32_t devs);
  * `from`) a non-finite element `bad` of out's value (finite.c). */
 ad_status ad_report_nonfinite(const ad_node *out, int64_t bad, double bad_value, int from);
 
-/* ---- the fast path's entry points (engine/fast/scalar_path.c) ---- */
-/* A compact leaf (float64, on the CPU), NULL where none can be made (the
- * caller makes a full one). */
-ad_node *ad_scalar_leaf(ad_context *ctx, double v, bool variable);
-/* (ad_apply itself is there too: the scalar path where it applies, else ad_apply_general.) */
 /* The general path of ad_apply (core/apply.c): the new node's handle, or NULL with a message. */
 ad_node *ad_apply_general(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params);
-/* A compact node's handle: its record's address, bit 0, its generation. */
-static inline ad_node *compact_handle(const scalar_rec *r, uint16_t gen)
-{
-#if UINTPTR_MAX > 0xffffffffu
-    return (ad_node *)((uintptr_t)r | 1u | (uintptr_t)gen << AD_HANDLE_TAG_SHIFT);
-#else
-    (void)gen;
-    return (ad_node *)((uintptr_t)r | 1u);
-#endif
-}
-
-/* ---- handles (handles.c) ---- */
-/* A node's full node or its compact record, for the accessors that read a
- * scalar's numbers without materializing it. */
-typedef struct node_ref {
-    const ad_node *n;       /* the full node, or NULL */
-    scalar_rec *rec;        /* the record of a compact one, or NULL */
-    ad_context *ctx;        /* (with rec) */
-    uint32_t id;            /* (with rec) */
-} node_ref;
-/* The op name of node `id` of ctx, full or compact, for messages. */
+/* The op name of node `id` of ctx, full or a record, for messages. */
 const char *ad_op_name_at(const ad_context *ctx, uint32_t id);
-/* The node or record behind h; false with a message naming who if none. */
-bool ad_node_ref_of(const ad_node *h, const char *who, node_ref *ref);
-/* A record's value, or its grad (0 if none), as a double. */
-double ad_rec_number(const scalar_rec *r, bool grad);
 
 static inline double ad_buffer_get(const void *data, ad_dtype dt, int64_t i)
 {

@@ -70,7 +70,7 @@ struct ad_node {
 ad_node *ad_resolve(const ad_node *h, const char *who);
 
 /* Handles: the node's address, or for a node made on the scalar path as a
- * compact record (ad_internal.h: its full node is written only when
+ * compact record (ad_fast_seam.h: its full node is written only when
  * something asks for it) the record's address with bit 0 set; the
  * generation in the top bits (64-bit only). */
 #if UINTPTR_MAX > 0xffffffffu

@@ -20,20 +20,6 @@ static const ad_op_kernels *kernels_of(const ad_node *n)
     return n->value.device == AD_CUDA ? n->op->cuda : &n->op->cpu;
 }
 
-/* First touch of a node in this pass: give it a grad buffer; zero an
- * intermediate's (its adjoint is recomputed), keep a leaf's (it accumulates). */
-static inline ad_status touch(ad_node *n, uint32_t epoch)
-{
-    if (n->mark == epoch) return AD_OK;
-    n->mark = epoch;
-    if (n->flags & AD_NODE_SCALAR) {   /* the scalar path, without a call */
-        scalar_ensure_grad(n, !(n->flags & AD_NODE_LEAF));
-        return AD_OK;
-    }
-    return ad_node_ensure_grad(n, !(n->flags & AD_NODE_LEAF));
-}
-
-static bool wants_grad(const ad_node *n) { return (n->flags & AD_NODE_REQUIRES_GRAD) != 0; }
 
 /* vjp returns nothing: a GPU kernel (or a copy across devices) leaves its
  * error with the gpu module, collected here. The CPU path skips the call. */
@@ -46,7 +32,7 @@ static ad_status device_status(const ad_node *consumer, int slot)
 /* After consumer's vjp into input `slot`: the first vjp to leave a
  * non-finite gradient fails, whether it made it from a finite output
  * gradient or passed on a non-finite one (a NaN cotangent, say). */
-static ad_status check_finite_grad(const ad_node *consumer, int slot, int rows, const void *gout, const void *gin)
+ad_status ad_check_finite_grad(const ad_node *consumer, int slot, int rows, const void *gout, const void *gin)
 {
     const ad_node *in = consumer->in[slot];
     size_t in_row = (size_t)in->value.size * ad_dtype_size((ad_dtype)in->value.dtype);
@@ -87,7 +73,7 @@ static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
                        cot->device == AD_CUDA ? " on the GPU" : "", ad_shape_str(&y->value, sh2, sizeof sh2),
                        ad_dtype_name((ad_dtype)y->value.dtype), y->value.device == AD_CUDA ? " on the GPU" : "");
     }
-    ad_status st = touch(y, epoch);
+    ad_status st = node_touch(y, epoch);
     if (st != AD_OK) return st;
     if (y->value.device == AD_CUDA)   /* grad += cotangent (or += 1 for a scalar), on the device */
         return ad_gpu_add_into((ad_dtype)y->value.dtype, y->grad, cot ? cot->data : NULL, y->value.size);
@@ -105,29 +91,23 @@ static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
     return AD_OK;
 }
 
-/* The scalar path of the sweep: node n, 0-d on the CPU, whose op has scalar
- * kernels (ad_op.h), passes its adjoint to its inputs with them, as its vjp
- * would, reading only the nodes' first 64 bytes. AD_ERR_ARG, before anything
- * is done and with no message, when an input is not a 0-d CPU node of n's
- * dtype (an op that says it is elementwise but is not): the vjp does it. */
-static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts *o, uint32_t epoch, uint32_t *pending)
+ad_status ad_push_node(ad_context *ctx, ad_node *n, const ad_backward_opts *o, uint32_t epoch, uint32_t *pending)
 {
-    const ad_scalar_kernels *sk = n->op->scalar;
-    if (n->n_in < 1 || n->n_in > 2 || !n->op->cpu.vjp) return AD_ERR_ARG;
-    for (int s = 0; s < n->n_in; s++)
-        if (!(n->in[s]->flags & AD_NODE_SCALAR) || ((n->in[s]->flags ^ n->flags) & AD_NODE_F32)) return AD_ERR_ARG;
-    double a = scalar_value(n->in[0]), b = n->n_in > 1 ? scalar_value(n->in[1]) : 0, y = scalar_value(n);
-    bool f32 = (n->flags & AD_NODE_F32) != 0;
+    if ((n->flags & AD_NODE_SCALAR) && n->op->scalar && ctx->fast) {   /* the fast path's step (ad_fast_seam.h) */
+        ad_status st = ad_fast_scalar_vjps(ctx, n, o, epoch, pending);
+        if (st != AD_ERR_ARG) return st;   /* (AD_ERR_ARG: not for it, no message set) */
+    }
+    const ad_op_kernels *k = kernels_of(n);
     for (int s = 0; s < n->n_in; s++) {
         ad_node *in = n->in[s];
-        if (!wants_grad(in)) continue;
-        *pending += in->mark != epoch && in->op;   /* (read before touch marks it) */
-        touch(in, epoch);                          /* a CPU scalar's: cannot fail */
-        /* rounded as the vjp rounds: (T)(g * d) added in T */
-        if (f32) in->inline_grad.f32 += (float)((double)n->inline_grad.f32 * sk->d(a, b, y, s));
-        else in->inline_grad.f64 += n->inline_grad.f64 * sk->d(a, b, y, s);
-        ad_status st;
-        if (ctx->check_finite && (st = check_finite_grad(n, s, 1, n->grad, in->grad)) != AD_OK) return st;
+        if (!node_wants_grad(in)) continue;
+        if (!k->vjp) return ad_fail(AD_ERR_ARG, "backward: op %s has no vjp for input %d", n->op->name, s);
+        *pending += in->mark != epoch && in->op;   /* (read before node_touch marks it) */
+        ad_status st = node_touch(in, epoch);
+        if (st != AD_OK) return st;
+        k->vjp(n, s, 1, n->grad, in->grad);   /* grad[in] += J^T grad[n] */
+        if ((st = device_status(n, s)) != AD_OK) return st;
+        if (ctx->check_finite && (st = ad_check_finite_grad(n, s, 1, n->grad, in->grad)) != AD_OK) return st;
         if (o->hook) {
             ad_backward_step step = {ad_handle_of(n), s, ad_handle_of(in), false};
             o->hook(&step, o->hook_user);
@@ -136,55 +116,8 @@ static ad_status scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opts
     return AD_OK;
 }
 
-/* The same for a compact node r (scalar_rec, ad_internal.h), whose inputs
- * are compact nodes or full 0-d CPU nodes of its dtype: no hook and no
- * finiteness check here (those backward passes materialize the graph). */
-static void compact_vjps(ad_context *ctx, const scalar_rec *r, uint32_t epoch, uint32_t *pending)
-{
-    const ad_scalar_kernels *sk = ctx->scalar_ops[r->op - 1]->scalar;
-    int n_in = rec_n_in(r);
-    bool f32 = (r->flags & REC_F32) != 0;
-    scalar_rec *rin[2] = {NULL, NULL};
-    ad_node *nin[2] = {NULL, NULL};
-    double v[2] = {0, 0};
-    for (int s = 0; s < n_in; s++) {
-        if (!(r->flags & (REC_IN0_FULL << s)) && (rin[s] = compact_rec(ctx, r->in[s])))
-            v[s] = f32 ? (double)rin[s]->value.f32 : rin[s]->value.f64;
-        else
-            v[s] = scalar_value(nin[s] = node_at(ctx, r->in[s]));
-    }
-    double y = f32 ? (double)r->value.f32 : r->value.f64;
-    for (int s = 0; s < n_in; s++) {
-        double d = sk->d(v[0], v[1], y, s);
-        if (rin[s]) {
-            scalar_rec *in = rin[s];
-            if (!rec_wants_grad(in)) continue;   /* a constant, or made with nothing to record */
-            if (in->mark != epoch) {   /* first touch: an intermediate's adjoint starts at 0, a leaf's adds up */
-                in->mark = epoch;
-                if (in->op) {
-                    ++*pending;
-                    in->grad.f64 = 0;
-                    in->flags |= REC_HAS_GRAD;
-                }
-            }
-            /* rounded as the vjp rounds: (T)(g * d) added in T */
-            if (f32) in->grad.f32 += (float)((double)r->grad.f32 * d);
-            else in->grad.f64 += r->grad.f64 * d;
-        } else {
-            ad_node *in = nin[s];
-            if (!wants_grad(in)) continue;
-            *pending += in->mark != epoch && in->op;   /* (read before touch marks it) */
-            touch(in, epoch);                          /* a CPU scalar's: cannot fail */
-            if (f32) in->inline_grad.f32 += (float)((double)r->grad.f32 * d);
-            else in->inline_grad.f64 += r->grad.f64 * d;
-        }
-    }
-}
-
-/* The push sweep from node y (its adjoint seeded; has_op: it has an op). A
- * compact node on the way (only when y is one: a full node's inputs are
- * full) passes its adjoint on by compact_vjps. */
-static ad_status backward_push(ad_context *ctx, uint32_t y, bool has_op, const ad_backward_opts *o, uint32_t epoch)
+/* Version B: the push sweep from output y (its adjoint seeded). */
+static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_opts *o, uint32_t epoch)
 {
     /* The sweep stops once every touched node with an op has been visited
      * (pending counts those not yet visited): below the lowest of them no node
@@ -192,40 +125,13 @@ static ad_status backward_push(ad_context *ctx, uint32_t y, bool has_op, const a
      * context that holds many nodes older than the graph (lesson 17's 200,000
      * scalar leaves before its MLP, bench_scalar's 2n) costs nothing per pass.
      * (A count, not the lowest id: a node's id is not in its first 64 bytes.) */
-    uint32_t pending = has_op;
-    for (uint32_t id = y + 1; pending > 0 && id-- > 0;) {
-        scalar_rec *r = compact_rec(ctx, id);
-        if (r) {
-            if (r->mark != epoch || !r->op) continue;
-            pending--;
-            compact_vjps(ctx, r, epoch, &pending);
-            continue;
-        }
+    uint32_t pending = y->op != NULL;
+    for (uint32_t id = y->id + 1; pending > 0 && id-- > 0;) {
         ad_node *n = node_at(ctx, id);
-        if (n->mark != epoch || !n->op) continue;
+        if (n->mark != epoch || !n->op) continue;   /* not on the way to y, or a leaf */
         pending--;
-        if ((n->flags & AD_NODE_SCALAR) && n->op->scalar && ctx->fast) {
-            ad_status st = scalar_vjps(ctx, n, o, epoch, &pending);
-            if (st == AD_OK) continue;
-            if (st != AD_ERR_ARG) return st;   /* (AD_ERR_ARG: not for the scalar path, no message set) */
-        }
-        const ad_op_kernels *k = kernels_of(n);
-        for (int s = 0; s < n->n_in; s++) {
-            ad_node *in = n->in[s];
-            if (!wants_grad(in)) continue;
-            if (!k->vjp)
-                return ad_fail(AD_ERR_ARG, "backward: op %s has no vjp for input %d", n->op->name, s);
-            pending += in->mark != epoch && in->op;
-            ad_status st = touch(in, epoch);
-            if (st != AD_OK) return st;
-            k->vjp(n, s, 1, n->grad, in->grad);
-            if ((st = device_status(n, s)) != AD_OK) return st;
-            if (ctx->check_finite && (st = check_finite_grad(n, s, 1, n->grad, in->grad)) != AD_OK) return st;
-            if (o->hook) {
-                ad_backward_step step = {ad_handle_of(n), s, ad_handle_of(in), false};
-                o->hook(&step, o->hook_user);
-            }
-        }
+        ad_status st = ad_push_node(ctx, n, o, epoch, &pending);
+        if (st != AD_OK) return st;
     }
     return AD_OK;
 }
@@ -243,12 +149,12 @@ static ad_status mark_inputs(ad_context *ctx, const ad_node *y, uint32_t epoch, 
         if (n->mark != epoch || !n->op) continue;
         for (int s = 0; s < n->n_in; s++) {
             ad_node *in = n->in[s];
-            if (!wants_grad(in)) continue;
+            if (!node_wants_grad(in)) continue;
             if (!kernels_of(n)->vjp)
                 return ad_fail(AD_ERR_ARG, "%s: op %s has no vjp for input %d", who, n->op->name, s);
             if (!grads) in->mark = epoch;
             else {
-                ad_status st = touch(in, epoch);
+                ad_status st = node_touch(in, epoch);
                 if (st != AD_OK) return st;
             }
             if (in->id < *lo) *lo = in->id;
@@ -275,7 +181,7 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         for (int s = 0; s < n->n_in; s++)
-            if (wants_grad(n->in[s])) {
+            if (node_wants_grad(n->in[s])) {
                 start[n->in[s]->id - lo + 1]++;
                 n_edges++;
             }
@@ -294,7 +200,7 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
         for (int s = 0; s < n->n_in; s++)
-            if (wants_grad(n->in[s])) edge[fill[n->in[s]->id - lo]++] = ((uint64_t)id << 2) | (uint64_t)s;
+            if (node_wants_grad(n->in[s])) edge[fill[n->in[s]->id - lo]++] = ((uint64_t)id << 2) | (uint64_t)s;
     }
     /* 3. Sweep: each node pulls its adjoint from its consumers, which all
      * have larger ids and so are final already. */
@@ -306,7 +212,7 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
             int slot = (int)(edge[e] & 3);
             kernels_of(c)->vjp(c, slot, 1, c->grad, n->grad);
             st = device_status(c, slot);
-            if (ctx->check_finite && st == AD_OK) st = check_finite_grad(c, slot, 1, c->grad, n->grad);
+            if (ctx->check_finite && st == AD_OK) st = ad_check_finite_grad(c, slot, 1, c->grad, n->grad);
             if (o->hook) {
                 ad_backward_step step = {ad_handle_of(c), slot, ad_handle_of(n), e + 1 == start[id - lo + 1]};
                 o->hook(&step, o->hook_user);
@@ -330,7 +236,7 @@ static ad_status check_output(ad_context *ctx, const ad_node *h, const char *who
         return ad_fail(AD_ERR_ARG, "%s: output is NULL", who);
     }
     if (!(*y = own_node(ctx, h))) return ad_not_own_node(ctx, h, AD_ERR_STATE, who, "the output");
-    if (!wants_grad(*y))
+    if (!node_wants_grad(*y))
         return ad_fail(AD_ERR_STATE,
                        "%s: the output does not require grad (no variable feeds it, or it was made with grad mode off)",
                        who);
@@ -338,15 +244,12 @@ static ad_status check_output(ad_context *ctx, const ad_node *h, const char *who
 }
 
 /* A fresh pass number: marks equal to it are this pass's. */
-static uint32_t next_epoch(ad_context *ctx)
+uint32_t ad_next_epoch(ad_context *ctx)
 {
     uint32_t epoch = ++ctx->epoch;
     if (epoch == 0) {   /* wrapped: clear all marks so none looks current */
-        for (uint32_t id = 0; id < ctx->n_nodes; id++) {
-            scalar_rec *r = compact_rec(ctx, id);
-            if (r) r->mark = 0;
-            else node_at(ctx, id)->mark = 0;
-        }
+        materialize_all(ctx);   /* (the records' marks too: once in 2^32 passes) */
+        for (uint32_t id = 0; id < ctx->n_nodes; id++) node_at(ctx, id)->mark = 0;
         epoch = ctx->epoch = 1;
     }
     return epoch;
@@ -356,27 +259,17 @@ ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opt
 {
     ad_backward_opts defaults = {AD_BACKWARD_PUSH, NULL, NULL, NULL};
     const ad_backward_opts *o = opts ? opts : &defaults;
-    /* A compact output (ad_internal.h) on the plain push sweep: its graph
-     * stays compact. Anything else materializes it (check_output). */
-    uint32_t yid;
-    scalar_rec *r;
-    if (o->variant == AD_BACKWARD_PUSH && !o->hook && !o->cotangent && ad_context_alive(ctx) && !ctx->check_finite &&
-        (r = own_compact(ctx, handle, &yid)) && r->op) {
-        r->mark = next_epoch(ctx);
-        r->flags |= REC_HAS_GRAD;
-        if (r->flags & REC_F32) r->grad.f32 = 1.0f;
-        else r->grad.f64 = 1.0;
-        return backward_push(ctx, yid, true, o, r->mark);
-    }
+    ad_status st;
+    if (ad_fast_backward(ctx, handle, o, &st)) return st;   /* an output the fast path holds */
     ad_node *y;
-    ad_status st = check_output(ctx, handle, "backward", &y);
+    st = check_output(ctx, handle, "backward", &y);
     if (st != AD_OK) return st;
     if (o->variant != AD_BACKWARD_PUSH && o->variant != AD_BACKWARD_PULL)
         return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
-    uint32_t epoch = next_epoch(ctx);
+    uint32_t epoch = ad_next_epoch(ctx);
     if ((st = seed_output(y, o->cotangent, epoch)) != AD_OK) return st;
     if (o->variant == AD_BACKWARD_PULL) return backward_pull(ctx, y, o, epoch);
-    return backward_push(ctx, y->id, y->op != NULL, o, epoch);
+    return backward_push(ctx, y, o, epoch);
 }
 
 /* ---- a block of cotangents in one sweep ---- */
@@ -450,7 +343,7 @@ ad_status ad_backward_block(ad_context *ctx, ad_node *handle, int rows, const vo
             st = ad_fail(AD_ERR_ARG, "backward_block: node %d of %d is NULL or has no grad buffer", i, n_wrt);
         else if (!(wrt[i] = own_node(ctx, wrt_handles[i])))
             st = ad_not_own_node(ctx, wrt_handles[i], AD_ERR_STATE, "backward_block", what);
-        else if (!wants_grad(wrt[i]))
+        else if (!node_wants_grad(wrt[i]))
             st = ad_fail(AD_ERR_STATE, "backward_block: node #%u (%d of the list) does not require grad", wrt[i]->id, i);
         for (int j = 0; j < i && st == AD_OK; j++)
             if (wrt[j] == wrt[i])
@@ -467,7 +360,7 @@ static ad_status block_sweep(ad_context *ctx, ad_node *y, int rows, const void *
 {
     ad_status st = AD_OK;
     /* 1. What y depends on through nodes that want grads: ids in [lo, y]. */
-    uint32_t epoch = next_epoch(ctx), lo;
+    uint32_t epoch = ad_next_epoch(ctx), lo;
     y->mark = epoch;
     if ((st = mark_inputs(ctx, y, epoch, false, "backward_block", &lo)) != AD_OK) return st;
     /* 2. Buffers. rows·size must fit: the largest node bounds them all. */
@@ -500,11 +393,11 @@ static ad_status block_sweep(ad_context *ctx, ad_node *y, int rows, const void *
         const ad_op_kernels *k = kernels_of(n);
         for (int s = 0; s < n->n_in && st == AD_OK; s++) {
             ad_node *in = n->in[s];
-            void *gin = wants_grad(in) ? b.buf[in->id - lo] : NULL;
+            void *gin = node_wants_grad(in) ? b.buf[in->id - lo] : NULL;
             if (!gin) continue;   /* a leaf not asked for */
             k->vjp(n, s, rows, b.buf[id - lo], gin);
             st = device_status(n, s);
-            if (st == AD_OK && ctx->check_finite) st = check_finite_grad(n, s, rows, b.buf[id - lo], gin);
+            if (st == AD_OK && ctx->check_finite) st = ad_check_finite_grad(n, s, rows, b.buf[id - lo], gin);
         }
     }
     /* 4. Nodes with an op that were asked for: their rows into the caller's grads. */
@@ -526,9 +419,10 @@ void ad_node_zero_grad(ad_node *h)
 void ad_zero_grad(ad_context *ctx)
 {
     if (ad_check_context(ctx, "zero_grad") != AD_OK) return;
+    /* the fast path zeroes the span where its records are, [compact_lo, end) */
+    uint32_t end = ctx->compact_lo < ctx->n_nodes ? ad_fast_zero_grad(ctx) : ctx->n_nodes;
     for (uint32_t id = 0; id < ctx->n_nodes; id++) {
-        scalar_rec *r = compact_rec(ctx, id);
-        if (!r) ad_node_zero_grad(node_at(ctx, id));
-        else if (r->flags & REC_HAS_GRAD) r->grad.f64 = 0;   /* (8 bytes: a float32's too) */
+        if (id == ctx->compact_lo && id < end) id = end;
+        if (id < ctx->n_nodes) ad_node_zero_grad(node_at(ctx, id));
     }
 }

@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include "ad_device.h"
 #include "ad_internal.h"
@@ -85,17 +84,15 @@ ad_status ad_check_context(const ad_context *ctx, const char *who)
     return AD_OK;
 }
 
-/* The live context that holds record memory p (not read), of node *id
- * there; NULL if none. The thread's cached context first, then the live set. */
-ad_context *ad_context_of_record(const void *p, uint32_t *id)
+ad_context *ad_live_context_holding(bool (*holds)(const ad_context *, const void *, uint32_t *), const void *p,
+                                    uint32_t *id)
 {
     const ad_context *found = NULL;
-    if (ad_cached_ctx && ad_context_is_cached(ad_cached_ctx) && rec_locate(ad_cached_ctx, p, id))
-        found = ad_cached_ctx;
+    if (ad_cached_ctx && ad_context_is_cached(ad_cached_ctx) && holds(ad_cached_ctx, p, id)) found = ad_cached_ctx;
     if (!found) {
         pthread_mutex_lock(&live_lock);
         for (size_t i = 0; i < n_live && !found; i++)
-            if (rec_locate(live[i], p, id)) found = live[i];
+            if (holds(live[i], p, id)) found = live[i];
         pthread_mutex_unlock(&live_lock);
     }
     return (ad_context *)found;
@@ -136,7 +133,10 @@ static bool fast_path_default(void)
 
 ad_context *ad_context_new(void)
 {
-    ad_context *ctx = calloc(1, sizeof *ctx);
+    /* the fast path's state follows the context (ad_fast_seam.h) */
+    size_t bytes = AD_FAST_STATE_OFFSET + ad_fast_state_size();
+    ad_context *ctx = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (ctx) memset(ctx, 0, bytes);
     if (!ctx || !live_add(ctx)) {
         free(ctx);
         ad_fail(AD_ERR_NOMEM, "context_new: out of memory");
@@ -159,10 +159,7 @@ void ad_context_free(ad_context *ctx)
     free(ctx->dev_ptrs);
     free(ctx->marks);
     for (int k = 0; k < ctx->n_node_chunks; k++) ad_node_chunk_free(ctx, k);
-    for (int k = 0; k < MAX_NODE_CHUNKS; k++) {
-        if (ctx->rec_map_len[k]) munmap(ctx->rec_chunk[k], ctx->rec_map_len[k]);
-        else free(ctx->rec_chunk[k]);
-    }
+    ad_fast_free(ctx);
     for (uint32_t i = 0; i < ctx->n_chunks; i++) free(ctx->chunks[i].base);
     free(ctx->chunks);
     free(ctx);
@@ -177,10 +174,8 @@ size_t ad_context_bytes(const ad_context *ctx)
 {
     if (!ad_context_alive(ctx)) return 0;
     size_t b = 0;
-    for (int k = 0; k < ctx->n_node_chunks; k++) {
-        b += ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
-        if (ctx->rec_chunk[k]) b += ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
-    }
+    for (int k = 0; k < ctx->n_node_chunks; k++) b += ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
+    b += ad_fast_bytes(ctx);
     for (uint32_t i = 0; i < ctx->n_chunks; i++) b += ctx->chunks[i].cap;
     return b;
 }
@@ -359,10 +354,9 @@ ad_status ad_context_rewind(ad_context *ctx, ad_mark m)
     while (ctx->n_dev > m.device_allocs) ad_gpu_free(ctx->dev_ptrs[--ctx->n_dev]);
     /* Anything made after the mark is gone: drop pointers into it. (A GPU
      * node's grad is never inline, whatever its size.) */
-    ctx->compact_ready_lo = ctx->compact_ready_hi = 0;   /* (compact_prepare: stale node memory) */
-    ctx->compact_ready_bytes = 0;
+    ad_fast_rewound(ctx);
     for (uint32_t id = 0; id < ctx->n_nodes; id++) {
-        if (compact_rec(ctx, id)) continue;   /* no tangent, its grad inline */
+        if (node_is_record(ctx, id)) continue;   /* no tangent, its grad inline */
         ad_node *n = node_at(ctx, id);
         n->tangent = NULL;
         if (!(n->flags & AD_NODE_LEAF) && (n->value.size > 1 || n->value.device == AD_CUDA)) n->grad = NULL;

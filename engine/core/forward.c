@@ -25,7 +25,7 @@ void ad_clear_tangents(ad_context *ctx)
 {
     if (ad_check_context(ctx, "clear_tangents") != AD_OK) return;
     for (uint32_t id = 0; id < ctx->n_nodes; id++)
-        if (!compact_rec(ctx, id)) node_at(ctx, id)->tangent = NULL;   /* (a compact node has none) */
+        if (!node_is_record(ctx, id)) node_at(ctx, id)->tangent = NULL;   /* (a record has none) */
 }
 
 /* Tangents ride along with values: an op computes its tangent once, when it
@@ -39,21 +39,15 @@ static uint32_t first_user_after(const ad_context *ctx, const ad_node *n, const 
     /* Only leaves made since n (the usual order: all leaves, then their
      * tangents, then the ops): nothing to look at. */
     if (n->id >= ctx->leaf_run_lo && ctx->n_nodes == ctx->leaf_run_hi) return UINT32_MAX;
+    materialize_all(ctx);   /* (records made before forward mode was on: written out, to be read here) */
     for (uint32_t id = n->id + 1; id < ctx->n_nodes; id++) {
-        const scalar_rec *r = compact_rec(ctx, id);
-        int k = r ? rec_n_in(r) : 0;
-        if (r) {
-            if (r->flags & REC_LEAF) continue;
-            *name = r->op ? ctx->scalar_ops[r->op - 1]->name : "a scalar op";
-        } else {
-            const ad_node *m = node_at(ctx, id);
-            if (m->flags & AD_NODE_LEAF) continue;
-            *name = m->name ? m->name : m->op ? m->op->name : "an op";   /* (grad off: the op is not kept) */
-            k = (m->flags & AD_NODE_RECORDING) ? m->n_in : 0;
-        }
+        const ad_node *m = node_at(ctx, id);
+        if (m->flags & AD_NODE_LEAF) continue;
+        *name = m->name ? m->name : m->op ? m->op->name : "an op";   /* (grad off: the op is not kept) */
+        int k = (m->flags & AD_NODE_RECORDING) ? m->n_in : 0;
         if (k == 0) return *why = "did not record its inputs (grad off), so it may use it", id;
         for (int s = 0; s < k; s++)
-            if (r ? r->in[s] == n->id : node_at(ctx, id)->in[s] == n) return *why = "takes it as an input", id;
+            if (m->in[s] == n) return *why = "takes it as an input", id;
     }
     return UINT32_MAX;
 }

@@ -176,7 +176,12 @@ void ad_set_requires_grad(ad_node *h, bool on)
 
 bool ad_requires_grad(const ad_node *h)
 {
-    node_ref r;
-    if (!h || !ad_node_ref_of(h, "requires_grad", &r)) return false;
-    return r.rec ? rec_wants_grad(r.rec) : (r.n->flags & AD_NODE_REQUIRES_GRAD) != 0;
+    if (!h) return false;
+    ad_fast_peek p;
+    if (ad_is_fast_handle(h)) {
+        if (!ad_fast_peek_at(h, "requires_grad", &p)) return false;
+        if (p.compact) return p.wants_grad;
+    }
+    const ad_node *n = node_resolve(h, "requires_grad");
+    return n && (n->flags & AD_NODE_REQUIRES_GRAD) != 0;
 }

@@ -1,6 +1,6 @@
 /* scalar_path.c: the fast path for scalar graphs. An elementwise op with
  * scalar kernels (ad_op.h) on 0-d CPU inputs makes a compact node: a
- * 32-byte record (scalar_rec, ad_internal.h) in record chunks beside the
+ * 32-byte record (scalar_rec, fast_internal.h) in record chunks beside the
  * node chunks, where a full node is 168 bytes; ad_scalar and
  * ad_scalar_const make compact leaves. A record is written out as a full
  * node ("materialized") when anything other than the scalar path, the push
@@ -12,41 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "ad_internal.h"
-
-/* Write compact node `id`'s full node from its record r (its inputs are full
- * nodes already), as scalar_path_apply would have made it: a new node's fields
- * (node_fields_init) and a 0-d value (node_set_value), then the record's. */
-static void materialize(ad_context *ctx, uint32_t id, scalar_rec *r)
-{
-    ad_node *n = node_at(ctx, id);
-    node_fields_init(n, ctx, id);
-    ad_node_set_value(n, (r->flags & REC_F32) ? AD_FLOAT32 : AD_FLOAT64, 0, NULL, 1, AD_CPU);   /* 0-d: cannot fail */
-    const ad_op *op = r->op ? ctx->scalar_ops[r->op - 1] : NULL;
-    n->mark = r->mark;
-    n->n_in = (uint8_t)rec_n_in(r);
-    n->flags |= AD_NODE_BORN_COMPACT | (op ? AD_NODE_RECORDING | AD_NODE_REQUIRES_GRAD : 0) |
-                ((r->flags & REC_LEAF) ? AD_NODE_LEAF : 0) | ((r->flags & REC_VARIABLE) ? AD_NODE_REQUIRES_GRAD : 0);
-    n->gen = r->gen;
-    n->op = op;
-    n->inline_value.f64 = r->value.f64;   /* (8 bytes: a float32's too) */
-    n->inline_grad.f64 = r->grad.f64;
-    n->grad = (r->flags & REC_HAS_GRAD) ? &n->inline_grad : NULL;
-    for (int s = 0; s < n->n_in && s < 2; s++) n->in[s] = node_at(ctx, r->in[s]);   /* (a record has two) */
-    if (id >= ctx->node_written_hi) ctx->node_written_hi = id + 1;
-    r->gen = 0;
-}
-
-void ad_materialize_upto(ad_context *ctx, uint32_t id)
-{
-    if (ctx->n_nodes == 0) return;
-    if (id >= ctx->n_nodes) id = ctx->n_nodes - 1;
-    for (uint32_t j = ctx->compact_lo; j <= id && j < ctx->n_nodes; j++) {
-        scalar_rec *r = compact_rec(ctx, j);
-        if (r) materialize(ctx, j, r);
-    }
-    if (ctx->compact_lo <= id) ctx->compact_lo = id + 1;   /* (compact nodes made from now on have larger ids) */
-}
+#include "fast_internal.h"
 
 /* scalar_path_apply's view of an input: its full node (NULL for a compact one),
  * its id and its value. */
@@ -75,27 +41,28 @@ static inline uint32_t chunk_first_id(int k) { return (uint32_t)NODE_CHUNK0 * ((
 
 /* The node behind handle h if it is one of ctx's, live; its flags (with
  * ARG_COMPACT for a compact one) and-ed into *all and or-ed into *any.
- * false otherwise. Which chunk: the last one found (ctx->chunk_hint), then
+ * false otherwise. Which chunk: the last one found (chunk_hint), then
  * the newest, then the others. */
 static inline __attribute__((always_inline)) bool scalar_input(ad_context *ctx, const ad_node *h, scalar_arg *a,
                                                                unsigned *all, unsigned *any, unsigned full_bit)
 {
+    fast_state *f = fast_of(ctx);
     ad_node *x = ad_node_addr(h);
     unsigned tag = ad_handle_tag(h);
     if ((uintptr_t)h & 1) {   /* a compact node's record: the newest first */
         const scalar_rec *r = (const scalar_rec *)x;
-        uintptr_t off = (uintptr_t)r - (uintptr_t)ctx->compact_ready_rec;   /* wraps when below */
+        uintptr_t off = (uintptr_t)r - (uintptr_t)f->compact_ready_rec;   /* wraps when below */
         bool inside;
-        if (off < ctx->compact_ready_bytes && off % sizeof(scalar_rec) == 0) {
-            a->id = ctx->compact_ready_lo + (uint32_t)(off / sizeof(scalar_rec));
-        } else if (!rec_in_chunk(ctx, r, ctx->rec_hint, &a->id, &inside)) {   /* the chunk of the last one */
+        if (off < f->compact_ready_bytes && off % sizeof(scalar_rec) == 0) {
+            a->id = f->compact_ready_lo + (uint32_t)(off / sizeof(scalar_rec));
+        } else if (!rec_in_chunk(ctx, r, f->rec_hint, &a->id, &inside)) {   /* the chunk of the last one */
             /* then the others, by a loop of its own: calling rec_locate here
              * made every op 1 ns slower (GCC laid the hot path out worse) */
             if (inside) return false;
             int k = ctx->n_node_chunks - 1;
             while (k >= 0 && !(rec_in_chunk(ctx, r, k, &a->id, &inside), inside)) k--;
             if (k < 0 || !rec_in_chunk(ctx, r, k, &a->id, &inside)) return false;
-            ctx->rec_hint = k;
+            f->rec_hint = k;
         }
         if (a->id >= ctx->n_nodes) return false;
         if (r->gen) {
@@ -112,7 +79,7 @@ static inline __attribute__((always_inline)) bool scalar_input(ad_context *ctx, 
         x = node_at(ctx, a->id);   /* materialized since: its full node */
     } else {
         if (!x) return false;
-        int k = ctx->chunk_hint;
+        int k = f->chunk_hint;
         uintptr_t off = (uintptr_t)x - (uintptr_t)ctx->node_chunk[k];   /* wraps when below: one compare */
         if (__builtin_expect(off >= chunk_node_bytes(k), 0)) {
             for (k = ctx->n_node_chunks - 1; k >= 0; k--) {
@@ -120,7 +87,7 @@ static inline __attribute__((always_inline)) bool scalar_input(ad_context *ctx, 
                 if (off < chunk_node_bytes(k)) break;
             }
             if (k < 0) return false;
-            ctx->chunk_hint = k;
+            f->chunk_hint = k;
         }
         uint32_t q = node_index_at(off);
         if ((uintptr_t)q * sizeof(ad_node) != off) return false;
@@ -147,25 +114,27 @@ static bool op_compact_capable(const ad_op *op)
  * per context), then the list. */
 static __attribute__((noinline)) int scalar_op_index_slow(ad_context *ctx, const ad_op *op, unsigned slot, int n_in)
 {
+    fast_state *f = fast_of(ctx);
     if (!op_compact_capable(op)) return 0;
     int i = 0;
-    while (i < ctx->n_scalar_ops && ctx->scalar_ops[i] != op) i++;
-    if (i == ctx->n_scalar_ops) {
+    while (i < f->n_scalar_ops && f->scalar_ops[i] != op) i++;
+    if (i == f->n_scalar_ops) {
         if (i == MAX_SCALAR_OPS) return 0;
-        ctx->scalar_ops[ctx->n_scalar_ops++] = op;
+        f->scalar_ops[f->n_scalar_ops++] = op;
     }
-    ctx->scalar_op_cache[slot].op = op;
-    ctx->scalar_op_cache[slot].index = (uint8_t)(i + 1);
-    ctx->scalar_op_cache[slot].n_in_min = (uint8_t)op->n_in_min;
-    ctx->scalar_op_cache[slot].n_in_max = (uint8_t)(op->n_in < 2 ? op->n_in : 2);
-    return n_in >= op->n_in_min && n_in <= ctx->scalar_op_cache[slot].n_in_max ? i + 1 : 0;
+    f->scalar_op_cache[slot].op = op;
+    f->scalar_op_cache[slot].index = (uint8_t)(i + 1);
+    f->scalar_op_cache[slot].n_in_min = (uint8_t)op->n_in_min;
+    f->scalar_op_cache[slot].n_in_max = (uint8_t)(op->n_in < 2 ? op->n_in : 2);
+    return n_in >= op->n_in_min && n_in <= f->scalar_op_cache[slot].n_in_max ? i + 1 : 0;
 }
 static inline int scalar_op_index(ad_context *ctx, const ad_op *op, int n_in)
 {
+    fast_state *f = fast_of(ctx);
     unsigned slot = (unsigned)((uintptr_t)op >> 6) % SCALAR_OP_CACHE;   /* (ops are over 64 bytes apart) */
-    if (ctx->scalar_op_cache[slot].op == op)
-        return n_in >= ctx->scalar_op_cache[slot].n_in_min && n_in <= ctx->scalar_op_cache[slot].n_in_max
-                   ? ctx->scalar_op_cache[slot].index
+    if (f->scalar_op_cache[slot].op == op)
+        return n_in >= f->scalar_op_cache[slot].n_in_min && n_in <= f->scalar_op_cache[slot].n_in_max
+                   ? f->scalar_op_cache[slot].index
                    : 0;
     return scalar_op_index_slow(ctx, op, slot, n_in);
 }
@@ -176,10 +145,11 @@ static inline int scalar_op_index(ad_context *ctx, const ad_op *op, int n_in)
  * (the general path then makes a full node, or says why it cannot). */
 static __attribute__((noinline)) bool compact_prepare(ad_context *ctx, uint32_t id)
 {
+    fast_state *f = fast_of(ctx);
     if (id == UINT32_MAX) return false;
     uint32_t off, k = node_chunk_index(id, &off);
     if (ad_node_chunk_ensure(ctx, k, id, "apply") != AD_OK) return false;
-    if (!ctx->rec_chunk[k]) {
+    if (!f->rec_chunk[k]) {
         size_t bytes = ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);
         scalar_rec *c;
         if (bytes < NODE_MAP_MIN) {
@@ -187,17 +157,17 @@ static __attribute__((noinline)) bool compact_prepare(ad_context *ctx, uint32_t 
         } else {
             c = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
             if (c == MAP_FAILED) c = NULL;
-            else ctx->rec_map_len[k] = bytes;
+            else f->rec_map_len[k] = bytes;
         }
         if (!c) return false;
-        ctx->rec_chunk[k] = c;
+        f->rec_chunk[k] = c;
     }
     /* An mmap'd record chunk is populated a window at a time just ahead of
      * the records made (MADV_POPULATE_WRITE: one call, not a fault a page;
      * refused by kernels before 5.14, when the pages fault in one by one). */
     uint32_t cap = (uint32_t)NODE_CHUNK0 << k, hi = cap;
-    if (ctx->rec_map_len[k]) {
-        size_t need = ((size_t)off + 1) * sizeof(scalar_rec), done = ctx->rec_populated[k];
+    if (f->rec_map_len[k]) {
+        size_t need = ((size_t)off + 1) * sizeof(scalar_rec), done = f->rec_populated[k];
         if (done < need) {
             /* from the window that holds the record: the ids before it may be
              * full nodes' (bench_scalar's leaves fill most of the chunk its
@@ -205,24 +175,24 @@ static __attribute__((noinline)) bool compact_prepare(ad_context *ctx, uint32_t 
             size_t from = (need - sizeof(scalar_rec)) & ~(size_t)(REC_POPULATE - 1);
             if (from < done) from = done;
             size_t end = (from + REC_POPULATE) & ~(size_t)(REC_POPULATE - 1);
-            if (end > ctx->rec_map_len[k]) end = ctx->rec_map_len[k];
-            madvise((char *)ctx->rec_chunk[k] + from, end - from, MADV_POPULATE_WRITE);
-            ctx->rec_populated[k] = done = end;
+            if (end > f->rec_map_len[k]) end = f->rec_map_len[k];
+            madvise((char *)f->rec_chunk[k] + from, end - from, MADV_POPULATE_WRITE);
+            f->rec_populated[k] = done = end;
         }
         hi = (uint32_t)(done / sizeof(scalar_rec));
     }
-    ctx->compact_ready_lo = chunk_first_id((int)k);
-    ctx->compact_ready_hi = ctx->compact_ready_lo + hi;
-    ctx->compact_ready_bytes = (size_t)hi * sizeof(scalar_rec);
+    f->compact_ready_lo = chunk_first_id((int)k);
+    f->compact_ready_hi = f->compact_ready_lo + hi;
+    f->compact_ready_bytes = (size_t)hi * sizeof(scalar_rec);
     /* what the fast path then need not do per node: the bounds that
      * compact_rec and materialization go by, and (after a rewind past full
      * nodes) stale node memory from here on, whose gen would match an old
      * handle, cleared */
-    if (ctx->rec_hi < ctx->compact_ready_hi) ctx->rec_hi = ctx->compact_ready_hi;
+    if (ctx->rec_hi < f->compact_ready_hi) ctx->rec_hi = f->compact_ready_hi;
     if (ctx->compact_lo > id) ctx->compact_lo = id;
     for (uint32_t j = id; j < ctx->node_written_hi; j++) node_at(ctx, j)->gen = 0;
     if (ctx->node_written_hi > id) ctx->node_written_hi = id;
-    ctx->compact_ready_rec = ctx->rec_chunk[k];
+    f->compact_ready_rec = f->rec_chunk[k];
     return true;
 }
 
@@ -230,9 +200,10 @@ static __attribute__((noinline)) bool compact_prepare(ad_context *ctx, uint32_t 
  * none can be (the caller makes a full node instead). */
 static inline __attribute__((always_inline)) scalar_rec *compact_next(ad_context *ctx)
 {
+    fast_state *f = fast_of(ctx);
     uint32_t id = ctx->n_nodes;
-    if ((id < ctx->compact_ready_lo || id >= ctx->compact_ready_hi) && !compact_prepare(ctx, id)) return NULL;
-    return ctx->compact_ready_rec + (id - ctx->compact_ready_lo);
+    if ((id < f->compact_ready_lo || id >= f->compact_ready_hi) && !compact_prepare(ctx, id)) return NULL;
+    return f->compact_ready_rec + (id - f->compact_ready_lo);
 }
 
 /* ad_scalar and ad_scalar_const: a compact leaf (float64, on the CPU), in a
