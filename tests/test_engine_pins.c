@@ -321,7 +321,7 @@ static size_t populated_bytes(const ad_context *ctx)
 {
     size_t b = 0;
     for (int k = 0; k < ctx->n_node_chunks; k++) {
-        b += ctx->chunk_mem[k].map ? ctx->chunk_mem[k].populated
+        b += fast_of(ctx)->chunk_mem[k].map ? fast_of(ctx)->chunk_mem[k].populated
                                    : ctx->node_chunk[k] ? ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node) : 0;
         if (fast_of(ctx)->rec_chunk[k])
             b += fast_of(ctx)->rec_map_len[k] ? fast_of(ctx)->rec_populated[k] : ((size_t)NODE_CHUNK0 << k) * sizeof(scalar_rec);

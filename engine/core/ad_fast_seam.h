@@ -79,6 +79,16 @@ ad_status ad_fast_scalar_vjps(ad_context *ctx, ad_node *n, const ad_backward_opt
                               uint32_t *pending);
 uint32_t ad_fast_zero_grad(ad_context *ctx);
 
+/* Node memory (fast/node_memory.c): chunk k holds NODE_CHUNK0 << k nodes
+ * (ad_internal.h); the fast path allocates them and populates their memory
+ * ahead of use. ad_nodes_prepare makes node `id`'s memory ready (its chunk
+ * allocated, the next window populated) and sets the context's ready range
+ * (node_new's slow path); ad_node_chunk_ensure allocates chunk k if it is the
+ * next one (for node `id`, in messages); ad_node_chunk_free frees chunk k. */
+ad_status ad_nodes_prepare(ad_context *ctx, uint32_t id, const char *who);
+ad_status ad_node_chunk_ensure(ad_context *ctx, uint32_t k, uint32_t id, const char *who);
+void ad_node_chunk_free(ad_context *ctx, int k);
+
 /* Making nodes: ad_apply (the op calls' entry) stands in fast/scalar_path.c
  * and hands what the fast path does not take to ad_apply_general. A compact
  * leaf (ad_scalar, ad_scalar_const), NULL where none can be made (the core

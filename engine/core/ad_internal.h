@@ -18,16 +18,6 @@ typedef struct data_chunk {
     size_t cap;
 } data_chunk;
 
-/* Node chunks of NODE_MAP_MIN bytes or more are mmap'd (map/map_len, for
- * munmap), 2 MiB-aligned, in transparent huge pages, and populated
- * NODE_POPULATE bytes at a time as nodes are made (populated: bytes of the
- * chunk done so far). Smaller ones are malloc'd (map NULL). */
-typedef struct node_chunk_mem {
-    void *map;
-    size_t map_len;
-    size_t populated;
-} node_chunk_mem;
-
 struct ad_context {
     ad_node *node_chunk[MAX_NODE_CHUNKS];
     int n_node_chunks;
@@ -36,9 +26,6 @@ struct ad_context {
      * ready_lo], memory that is allocated and populated. Empty after a rewind. */
     uint32_t ready_lo, ready_hi;
     ad_node *ready_chunk;
-    node_chunk_mem chunk_mem[MAX_NODE_CHUNKS];
-    bool node_small_pages;    /* huge pages were slow here: 4 KiB ones from now on */
-    uint32_t node_slow_windows;   /* slow huge-page windows in a row */
 
     /* The fast path's records (ad_fast_seam.h; its own state follows the
      * context): the three bounds the core needs of them. */
@@ -270,23 +257,7 @@ static inline bool ad_context_is_cached(const ad_context *ctx)
 ad_context *ad_live_context_holding(bool (*holds)(const ad_context *, const void *, uint32_t *), const void *p,
                                     uint32_t *id);
 
-/* ---- making nodes (nodes.c; node memory: engine/fast/node_memory.c) ---- */
-/* Make node `id`'s memory ready (its chunk allocated, the next window
- * populated) and set the ready range; free chunk k. */
-ad_status ad_nodes_prepare(ad_context *ctx, uint32_t id, const char *who);
-void ad_node_chunk_free(ad_context *ctx, int k);
-/* Node chunk k allocated, if it is the next one (for node id, in messages). */
-ad_status ad_node_chunk_ensure(ad_context *ctx, uint32_t k, uint32_t id, const char *who);
-/* Chunks of NODE_MAP_MIN bytes or more are mmap'd, NODE_MAP_ALIGN-aligned,
- * and populated NODE_POPULATE bytes at a time (record chunks REC_POPULATE)
- * ahead of use; a context whose huge-page windows are slower than
- * NODE_SLOW_PS_PER_BYTE twice in a row takes 4 KiB pages (node_memory.c). */
-enum { NODE_MAP_MIN = 2 << 20, NODE_MAP_ALIGN = 2 << 20, NODE_POPULATE = 4 << 20, NODE_SLOW_PS_PER_BYTE = 500,
-       REC_POPULATE = 1 << 20 };
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23   /* Linux 5.14; older kernels say EINVAL */
-#endif
-/* Node `id`'s memory n as a new node's: no op, no inputs, no value. Every
+/* ---- making nodes (nodes.c; node memory: ad_fast_seam.h) ---- *//* Node `id`'s memory n as a new node's: no op, no inputs, no value. Every
  * field set one by one, in order (a field added to ad_node must be set here
  * too): a memset of the whole node compiles to a `rep stos`, whose start-up
  * was a third of the scalar path's time. */

@@ -1,5 +1,5 @@
-/* fast_internal.h: the fast path's own data: compact scalar records and the
- * state that keeps them, which lives right after the context in the same
+/* fast_internal.h: the fast path's own data: compact scalar records, node
+ * memory, and the state that keeps them, which lives right after the context in the same
  * allocation (fast_of). The core knows none of this: it calls the fast path
  * through core/ad_fast_seam.h. Not installed. */
 #ifndef AD_FAST_INTERNAL_H
@@ -40,9 +40,29 @@ static inline bool rec_wants_grad(const scalar_rec *r) { return r->op || (r->fla
 static inline int rec_n_in(const scalar_rec *r) { return (r->flags >> REC_N_IN_SHIFT) & 3; }
 enum { MAX_SCALAR_OPS = 255, SCALAR_OP_CACHE = 64 };
 
+/* Node memory (node_memory.c). Chunks of NODE_MAP_MIN bytes or more are
+ * mmap'd (map/map_len, for munmap), NODE_MAP_ALIGN-aligned, in transparent
+ * huge pages, and populated NODE_POPULATE bytes at a time as nodes are made
+ * (populated: bytes of the chunk done so far; record chunks REC_POPULATE);
+ * smaller ones are calloc'd (map NULL). A context whose huge-page windows are
+ * slower than NODE_SLOW_PS_PER_BYTE twice in a row takes 4 KiB pages. */
+enum { NODE_MAP_MIN = 2 << 20, NODE_MAP_ALIGN = 2 << 20, NODE_POPULATE = 4 << 20, NODE_SLOW_PS_PER_BYTE = 500,
+       REC_POPULATE = 1 << 20 };
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23   /* Linux 5.14; older kernels say EINVAL */
+#endif
+typedef struct node_chunk_mem {
+    void *map;
+    size_t map_len;
+    size_t populated;
+} node_chunk_mem;
+
 /* The fast path's state of one context. The core's fields it also goes by:
  * compact_lo, rec_hi and node_written_hi (ad_internal.h). */
 typedef struct fast_state {
+    node_chunk_mem chunk_mem[MAX_NODE_CHUNKS];
+    bool node_small_pages;        /* huge pages were slow here: 4 KiB ones from now on */
+    uint32_t node_slow_windows;   /* slow huge-page windows in a row */
     scalar_rec *rec_chunk[MAX_NODE_CHUNKS];   /* NULL until a compact node is made in chunk k */
     size_t rec_map_len[MAX_NODE_CHUNKS];      /* mmap'd length (0: calloc'd) */
     size_t rec_populated[MAX_NODE_CHUNKS];    /* bytes of an mmap'd one populated so far */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include "ad_internal.h"
+#include "fast_internal.h"
 
 /* Node chunks. A first pass over fresh memory is paid mostly in page faults,
  * one per 4 KiB page. So chunks of NODE_MAP_MIN bytes and more are mmap'd,
@@ -21,12 +21,12 @@
  * other work) takes 4 KiB pages from then on. Where the kernel refuses
  * either advice the memory faults in page by page, correct and slower.
  * BENCHMARKS.md ("Node memory") has the measurements behind these choices. */
-/* (NODE_MAP_MIN ... REC_POPULATE: ad_internal.h, shared with the record chunks of scalar_path.c) */
+/* (NODE_MAP_MIN ... REC_POPULATE: fast_internal.h, shared with the record chunks of scalar_path.c) */
 
 static ad_node *chunk_alloc(ad_context *ctx, uint32_t k)
 {
     size_t bytes = ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
-    node_chunk_mem *m = &ctx->chunk_mem[k];
+    node_chunk_mem *m = &fast_of(ctx)->chunk_mem[k];
     m->map = NULL;
     m->map_len = 0;
     m->populated = 0;
@@ -37,7 +37,7 @@ static ad_node *chunk_alloc(ad_context *ctx, uint32_t k)
     if (map == MAP_FAILED) return NULL;
     uintptr_t start = ((uintptr_t)map + NODE_MAP_ALIGN - 1) & ~(uintptr_t)(NODE_MAP_ALIGN - 1);
 #ifdef MADV_HUGEPAGE
-    if (!ctx->node_small_pages) madvise((void *)start, bytes, MADV_HUGEPAGE);   /* advice: refused is fine */
+    if (!fast_of(ctx)->node_small_pages) madvise((void *)start, bytes, MADV_HUGEPAGE);   /* advice: refused is fine */
 #endif
     m->map = map;
     m->map_len = len;
@@ -54,16 +54,17 @@ static int64_t thread_ns(void)
 /* Populate bytes [from, to) of chunk k; see above. */
 static void chunk_populate(ad_context *ctx, uint32_t k, size_t from, size_t to)
 {
+    fast_state *f = fast_of(ctx);
     char *base = (char *)ctx->node_chunk[k];
     int64_t t0 = thread_ns();
     /* refused (an old kernel): the pages fault in one by one instead */
     madvise(base + from, to - from, MADV_POPULATE_WRITE);
     /* (a chunk's tail short of 2 MiB is in 4 KiB pages whatever the advice: not judged) */
-    if (ctx->node_small_pages || to % NODE_MAP_ALIGN) return;
+    if (f->node_small_pages || to % NODE_MAP_ALIGN) return;
     bool slow = (thread_ns() - t0) * 1000 > (int64_t)(to - from) * NODE_SLOW_PS_PER_BYTE;
-    ctx->node_slow_windows = slow ? ctx->node_slow_windows + 1 : 0;
-    if (ctx->node_slow_windows < 2) return;
-    ctx->node_small_pages = true;
+    f->node_slow_windows = slow ? f->node_slow_windows + 1 : 0;
+    if (f->node_slow_windows < 2) return;
+    f->node_small_pages = true;
 #ifdef MADV_NOHUGEPAGE
     size_t bytes = ((size_t)NODE_CHUNK0 << k) * sizeof(ad_node);
     if (to < bytes) madvise(base + to, bytes - to, MADV_NOHUGEPAGE);
@@ -72,7 +73,8 @@ static void chunk_populate(ad_context *ctx, uint32_t k, size_t from, size_t to)
 
 void ad_node_chunk_free(ad_context *ctx, int k)
 {
-    if (ctx->chunk_mem[k].map) munmap(ctx->chunk_mem[k].map, ctx->chunk_mem[k].map_len);
+    const node_chunk_mem *m = &fast_of(ctx)->chunk_mem[k];
+    if (m->map) munmap(m->map, m->map_len);
     else free(ctx->node_chunk[k]);
 }
 
@@ -105,7 +107,7 @@ ad_status ad_nodes_prepare(ad_context *ctx, uint32_t id, const char *who)
     ad_status st = ad_node_chunk_ensure(ctx, k, id, who);
     if (st != AD_OK) return st;
     uint32_t cap = (uint32_t)NODE_CHUNK0 << k, hi = cap;
-    node_chunk_mem *m = &ctx->chunk_mem[k];
+    node_chunk_mem *m = &fast_of(ctx)->chunk_mem[k];
     if (m->map) {
         size_t bytes = (size_t)cap * sizeof(ad_node), need = ((size_t)off + 1) * sizeof(ad_node);
         if (m->populated < need) {
