@@ -1,4 +1,4 @@
-/* Compact scalar nodes (engine/core/ad_internal.h: scalar_rec). The scalar path
+/* Compact scalar nodes (engine/fast/fast_internal.h: scalar_rec). The scalar path
  * makes a 32-byte record for an op with scalar kernels on 0-d CPU inputs,
  * and writes the full node only when something asks for it. Everything a
  * user can see must be what full nodes give: values and grads bit for bit,
