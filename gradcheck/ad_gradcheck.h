@@ -1,5 +1,6 @@
 /* ad_gradcheck.h: check an op's (or any function's) derivatives against
- * centered finite differences, in float64.
+ * centered finite differences, in float64, and its float32 arithmetic
+ * against its float64 one.
  *
  * For f: inputs -> output tensor y (m elements), and each differentiable
  * input x_s (n_s elements), the checks are:
@@ -18,7 +19,24 @@
  *                 (J^T u)^T v and u^T (J v) for random u, v;
  *   DEVICE_*      (device AD_CUDA) the GPU's forward, vjp and jvp against the
  *                 CPU's on the same inputs, to |gpu - cpu| <= 1e-9·|cpu| + 1e-12·(1 + max|cpu|).
- * An entry passes where |a - n| <= atol + rtol·|n|. Cotangents are random
+ *   VALUE         (float32) the forward value in float32 against float64's.
+ * An entry passes where |a - n| <= atol + rtol·|n|.
+ *
+ * float32 (options.dtypes & AD_GC_FLOAT32): the inputs are rounded to
+ * float32 (xr = (float)x), and f's float32 forward value, reverse-mode
+ * Jacobian (a backward pass per one-hot cotangent, the path float32
+ * training takes) and forward-mode Jacobian are compared, entry by entry,
+ * with f's float64 ones at the same xr (no finite differences: float32 has
+ * too few digits for them). An entry passes where
+ *     |a32 - a64| <= F·ε32·(|a64| + max(S, 1)),   F = 8·(1 + √K),
+ * ε32 = FLT_EPSILON (2^-23), K the number of elements of the inputs and the
+ * output together (no sum an op forms is longer, and its rounding grows as
+ * √K), S the largest |a64| of the array (the output, or input s's float64
+ * Jacobian), taken as 1 at least (a small derivative computed from values
+ * of order 1, sigmoid's y(1 - y) near y = 1, carries their rounding). Rounding stays far inside that; a float32 branch that reads the
+ * wrong input, offset or length is off by about S. Fast mode compares one
+ * random cotangent's vjp and one random direction's jvp instead. These
+ * records carry dtype AD_FLOAT32; the others AD_FLOAT64. Cotangents are random
  * (never all ones), and input grads are pre-filled with random values
  * before a backward pass so that a vjp which overwrites instead of
  * accumulating is caught. Op inputs are drawn by a seeded GSL generator
@@ -35,6 +53,9 @@ extern "C" {
 #endif
 
 typedef enum ad_gc_mode { AD_GC_REV = 1, AD_GC_FWD = 2, AD_GC_BOTH = 3 } ad_gc_mode;
+/* The dtypes checked (ad_gc_options.dtypes): float64 against finite
+ * differences, float32 against float64. */
+typedef enum ad_gc_dtypes { AD_GC_FLOAT64 = 1, AD_GC_FLOAT32 = 2, AD_GC_ALL_DTYPES = 3 } ad_gc_dtypes;
 
 typedef struct ad_gc_options {
     double eps, atol, rtol;   /* defaults 1e-6, 1e-5, 1e-3 */
@@ -52,6 +73,9 @@ typedef struct ad_gc_options {
                                  several threads at once: the registered ops may be,
                                  a function of yours only if it is thread-safe. The
                                  report is the same for every thread count. */
+    int dtypes;               /* ad_gc_dtypes (0: AD_GC_FLOAT64). The default is float64
+                                 alone: an op or function of one's own may handle
+                                 float64 only (a student's do). The command checks both. */
 } ad_gc_options;
 
 void ad_gc_default_options(ad_gc_options *o);
@@ -88,7 +112,8 @@ typedef enum ad_gc_check {
     AD_GC_DEVICE_FORWARD,     /* --device cuda: the GPU's value against the CPU's */
     AD_GC_DEVICE_VJP,         /* ... each input's vjp for one random cotangent */
     AD_GC_DEVICE_JVP,         /* ... the jvp along one random direction */
-    AD_GC_BLOCK               /* a block of cotangents in one sweep against one at a time */
+    AD_GC_BLOCK,              /* a block of cotangents in one sweep against one at a time */
+    AD_GC_VALUE               /* float32: the forward value against float64's */
 } ad_gc_check;
 
 const char *ad_gc_check_name(ad_gc_check c);
@@ -106,10 +131,12 @@ bool ad_gc_agree(double a, double b, double tol);
  * +inf where an infinity meets anything else, NaN where either is NaN. */
 double ad_gc_abs_err(double a, double b);
 
-/* One result: an (op, case, input, check). */
+/* One result: an (op, case, dtype, input, check). */
 typedef struct ad_gc_record {
     char op[64];
     char case_label[128];
+    int dtype;                /* ad_dtype: AD_FLOAT64 (against finite differences), or
+                                 AD_FLOAT32 (against float64; numerical holds float64's value) */
     int input;                /* the input checked; -1 for checks of all inputs */
     ad_gc_check check;
     bool pass;

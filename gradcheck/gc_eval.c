@@ -10,6 +10,7 @@
 void gc_record_init(const gc_run *R, ad_gc_record *rec, int input, ad_gc_check check)
 {
     memset(rec, 0, sizeof *rec);
+    rec->dtype = AD_FLOAT64;
     snprintf(rec->op, sizeof rec->op, "%s", R->name);
     snprintf(rec->case_label, sizeof rec->case_label, "%s", R->label ? R->label : "");
     rec->input = input;

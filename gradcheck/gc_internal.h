@@ -145,6 +145,7 @@ void gc_check_determinism(gc_run *R);
 void gc_check_block(gc_run *R);
 void gc_check_fast(gc_run *R);
 void gc_check_devices_agree(gc_run *R);             /* gc_device.c */
+void gc_check_float32(gc_run *R);                   /* gc_float32.c */
 
 #pragma GCC visibility pop
 

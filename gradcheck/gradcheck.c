@@ -17,6 +17,7 @@ void ad_gc_default_options(ad_gc_options *o)
     o->mode = AD_GC_BOTH;
     o->kink_margin = 1e-3;
     o->threads = 1;
+    o->dtypes = AD_GC_FLOAT64;
 }
 
 /* Central: (f(x+h) - f(x-h)) / 2h. Richardson: the central difference at h
@@ -60,6 +61,7 @@ const char *ad_gc_check_name(ad_gc_check c)
     case AD_GC_DEVICE_VJP: return "cpu-vs-gpu-vjp";
     case AD_GC_DEVICE_JVP: return "cpu-vs-gpu-jvp";
     case AD_GC_BLOCK: return "block-vs-one";
+    case AD_GC_VALUE: return "forward-value";
     }
     return "?";
 }
@@ -132,6 +134,8 @@ ad_status gc_run_checks(const char *name, const char *label, ad_gc_fn f, void *u
         return ad_fail(AD_ERR_ARG, "gradcheck: threads must be 0 to %d (got %d)", GC_MAX_THREADS, opts->threads);
     if (opts->device != AD_CPU && opts->device != AD_CUDA)
         return ad_fail(AD_ERR_ARG, "gradcheck: device %d is neither AD_CPU nor AD_CUDA", opts->device);
+    if (opts->dtypes < 0 || opts->dtypes > AD_GC_ALL_DTYPES)
+        return ad_fail(AD_ERR_ARG, "gradcheck: dtypes %d is not AD_GC_FLOAT64, AD_GC_FLOAT32 or both", opts->dtypes);
     if (opts->device == AD_CUDA && !ad_gpu_available()) return ad_last_status();
     gc_run R = {.name = name ? name : "f", .label = label, .f = f, .user = user, .n_in = n_in, .nondiff = nondiff,
                 .device = (ad_device)opts->device, .o = opts, .r = r};
@@ -178,15 +182,19 @@ ad_status gc_run_checks(const char *name, const char *label, ad_gc_fn f, void *u
     if (st == AD_OK) ad_set_threads(1);
     if (st == AD_OK) {
         gsl_rng_set(R.rng, opts->seed);
-        if (opts->fast) {
-            gc_check_fast(&R);
-        } else {
-            gc_check_jacobians(&R);
+        int dtypes = opts->dtypes ? opts->dtypes : AD_GC_FLOAT64;
+        if (dtypes & AD_GC_FLOAT64) {
+            if (opts->fast) {
+                gc_check_fast(&R);
+            } else {
+                gc_check_jacobians(&R);
+            }
+            if (opts->mode == AD_GC_BOTH) gc_check_dot_product(&R);
+            if (opts->mode & AD_GC_REV) gc_check_determinism(&R);
+            if (opts->mode & AD_GC_REV) gc_check_block(&R);
+            if (opts->device == AD_CUDA) gc_check_devices_agree(&R);
         }
-        if (opts->mode == AD_GC_BOTH) gc_check_dot_product(&R);
-        if (opts->mode & AD_GC_REV) gc_check_determinism(&R);
-        if (opts->mode & AD_GC_REV) gc_check_block(&R);
-        if (opts->device == AD_CUDA) gc_check_devices_agree(&R);
+        if (dtypes & AD_GC_FLOAT32) gc_check_float32(&R);
         gsl_rng_free(R.rng);
     }
     ad_set_threads(threads);

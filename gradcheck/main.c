@@ -13,7 +13,7 @@
 
 enum {
     O_LIST, O_OP, O_ALL, O_SHAPE, O_STRIDE, O_PADDING, O_KERNEL, O_WINDOW, O_AXIS, O_C, O_EPS, O_ATOL, O_RTOL,
-    O_SEED, O_SEEDS, O_MODE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, N_OPTIONS
+    O_SEED, O_SEEDS, O_MODE, O_DTYPE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, N_OPTIONS
 };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_LIST] = {"list", NULL, "the registered ops, with their inputs and default cases, and\n"
@@ -35,6 +35,11 @@ static const ad_cli_option options[N_OPTIONS] = {
     [O_SEED] = {"seed", "N", "seed of the input and cotangent draws (default 1)"},
     [O_SEEDS] = {"seeds", "N", "repeat every check with N consecutive seeds"},
     [O_MODE] = {"mode", "fwd|rev|both", "which modes to check (default both)"},
+    [O_DTYPE] = {"dtype", "float32|float64|both", "which dtypes to check (default both): float64 against finite\n"
+                                                  "differences; float32's value and Jacobians against float64's at\n"
+                                                  "the inputs rounded to float32, entry by entry, to\n"
+                                                  "8(1+sqrt(K))·FLT_EPSILON·(|float64| + max(S, 1)): K the elements\n"
+                                                  "of the inputs and output, S the largest |float64| of the array"},
     [O_FAST] = {"fast", NULL, "random projections u^T J v instead of full Jacobians"},
     [O_RICHARDSON] = {"richardson", NULL, "4-point finite-difference stencil instead of 2-point"},
     [O_PRINT_JACOBIAN] = {"print-jacobian", NULL, "print every Jacobian entry, numerical beside analytical"},
@@ -51,7 +56,8 @@ static ad_cli cli = {
     .summary = "check registered ops' derivatives against finite differences",
     .synopsis = "--list | --op NAME | --all [options]",
     .description = "Every check compares the engine's reverse-mode (vjp) and forward-mode (jvp) derivatives\n"
-                   "with centered finite differences in float64. The reverse-mode Jacobian's rows come\n"
+                   "with centered finite differences in float64, and the op's float32 kernels with its\n"
+                   "float64 ones (--dtype). The reverse-mode Jacobian's rows come\n"
                    "from backward sweeps of a block of one-hot cotangents each (every vjp takes a block:\n"
                    "engine/ad_op.h); block-vs-one checks a block against one cotangent at a time, the path\n"
                    "training takes (the library's default, Version B: each node pushes its increments\n"
@@ -131,6 +137,7 @@ int main(int argc, char **argv)
 {
     ad_gc_options o;
     ad_gc_default_options(&o);
+    o.dtypes = AD_GC_ALL_DTYPES;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);   /* the registered ops are safe to call from several threads */
     o.threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
     const char *op_name = NULL, *shape = NULL;
@@ -138,7 +145,8 @@ int main(int argc, char **argv)
     long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;   /* axis -100: not given */
     double cval = NAN;
     ad_gc_format fmt = AD_GC_TEXT;
-    static const char *const modes[] = {"fwd", "rev", "both", NULL}, *const formats[] = {"text", "json", "junit", "tap", NULL},
+    static const char *const modes[] = {"fwd", "rev", "both", NULL}, *const dtypes[] = {"float32", "float64", "both", NULL},
+                             *const formats[] = {"text", "json", "junit", "tap", NULL},
                              *const devices[] = {"cpu", "cuda", NULL};
     ad_cli_start(&cli, argc, argv);
     const char *v;
@@ -165,6 +173,9 @@ int main(int argc, char **argv)
         case O_SEEDS: seeds = ad_cli_long(&cli, v, 1, 100000); break;
         case O_THREADS: o.threads = (int)ad_cli_long(&cli, v, 1, 64); break;
         case O_MODE: o.mode = (int[]){AD_GC_FWD, AD_GC_REV, AD_GC_BOTH}[ad_cli_choice(&cli, v, modes)]; break;
+        case O_DTYPE:
+            o.dtypes = (int[]){AD_GC_FLOAT32, AD_GC_FLOAT64, AD_GC_ALL_DTYPES}[ad_cli_choice(&cli, v, dtypes)];
+            break;
         case O_FORMAT:
             fmt = (ad_gc_format[]){AD_GC_TEXT, AD_GC_JSON, AD_GC_JUNIT, AD_GC_TAP}[ad_cli_choice(&cli, v, formats)];
             break;
