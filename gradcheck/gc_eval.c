@@ -101,6 +101,7 @@ ad_node *gc_build(gc_run *R, ad_context *ctx, ad_node **leaves, bool variables)
                                               : ad_constant(ctx, AD_FLOAT64, R->ndim[s], R->shape[s], R->x[s]);
         if (!leaves[s]) return NULL;
     }
+    gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
     return call_f(R, ctx, leaves);
 }
 
@@ -132,6 +133,7 @@ static ad_status eval_ref(gc_run *R, double *out, const double **y_out)
 {
     ad_status st = leaves_ready(R, &R->eval_ctx, R->eval_leaves, &R->eval_mark, false);
     if (st != AD_OK) return st;
+    gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
     ad_node *y = call_f(R, R->eval_ctx, R->eval_leaves);
     if (!y) return ad_last_status();
     const ad_tensor *v = &ad_node_of(y)->value;
@@ -245,6 +247,7 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
     if (st == AD_OK && (!reuse_graph || !R->grad_y)) {
         /* A fresh graph: each backward pass of the determinism test runs on its own build. */
         st = leaves_ready(R, &R->grad_ctx, R->grad_leaves, &R->grad_mark, true);
+        gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
         R->grad_y = st == AD_OK ? call_f(R, R->grad_ctx, R->grad_leaves) : NULL;
         if (st == AD_OK && !R->grad_y) st = ad_last_status();
     }
@@ -266,6 +269,7 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
             dst[n_wrt++] = g[s];
         }
     }
+    gc_set_phase(GC_PHASE_VJP, AD_FLOAT64);
     if (st == AD_OK && rows == GC_ONE) {
         ad_tensor ct = ad_value(y);
         ct.data = (void *)cot;
@@ -306,6 +310,7 @@ ad_status gc_jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, d
         else if (!v && u == s)
             for (int d = 0; d < k && st == AD_OK; d++) st = ad_set_tangent(leaves[u], d, NULL, col0 + d);
     }
+    gc_set_phase(GC_PHASE_JVP, AD_FLOAT64);
     ad_node *y = st == AD_OK ? call_f(R, ctx, leaves) : NULL;
     if (st == AD_OK && !y) st = ad_last_status();
     const ad_node *yn = ad_node_of(y);

@@ -55,6 +55,7 @@ static ad_status f32_build(gc_run *R, f32_graph *G)
 {
     if (!(G->ctx = ad_context_new())) return ad_last_status();
     if (!f32_leaves(R, G->ctx, G->leaves, true)) return ad_last_status();
+    gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT32);
     if (!(G->y = R->f(G->ctx, G->leaves, R->n_in, R->user))) return ad_last_status();
     const ad_tensor v = ad_value(G->y);
     if (v.size != R->m)
@@ -83,6 +84,7 @@ static ad_status f32_row(gc_run *R, f32_graph *G, int64_t o, float *cot, double 
     ct.data = cot;
     cot[o] = 1;
     ad_backward_opts opts = {.cotangent = &ct};
+    gc_set_phase(GC_PHASE_VJP, AD_FLOAT32);
     if (st == AD_OK) st = ad_backward_ex(G->ctx, G->y, &opts);
     cot[o] = 0;
     for (int s = 0; s < R->n_in && st == AD_OK; s++) {
@@ -108,6 +110,7 @@ static ad_status f32_cols(gc_run *R, int s, int64_t c0, int k, double *const *v,
         else if (!v && u == s)
             for (int d = 0; d < k && st == AD_OK; d++) st = ad_set_tangent(leaves[u], d, NULL, c0 + d);
     }
+    gc_set_phase(GC_PHASE_JVP, AD_FLOAT32);
     ad_node *y = st == AD_OK ? R->f(ctx, leaves, R->n_in, R->user) : NULL;
     if (st == AD_OK && !y) st = ad_last_status();
     for (int d = 0; d < k && st == AD_OK; d++)
@@ -174,7 +177,8 @@ static void f32_compare(gc_run *R, f32_check *c, int s, int64_t o, int64_t i, do
     if (rec->check == AD_GC_JACOBIAN_FWD || rec->check == AD_GC_FAST_FWD) rec->forward = a32;
     else rec->reverse = a32;
     snprintf(rec->message, sizeof rec->message,
-             "float32 against float64 at the inputs rounded to float32; the tolerance there %.3g = %.3g·ε32·(|float64| + %.3g)",
+             "float32 against float64 at the inputs rounded to float32; the tolerance there %.3g = "
+             "%.3g·ε32·(|float64| + %.3g)",
              tol, gc_float32_factor(R), c->scale);
 }
 
@@ -246,7 +250,8 @@ static void jacobian_checks(gc_run *R, f32_graph *G, ad_status st)
     f32_check rc[AD_MAX_INPUTS], fc[AD_MAX_INPUTS];
     double t0 = gc_now();
     for (int s = 0; s < R->n_in; s++)
-        if (jac64[s] && rev) f32_start(R, &rc[s], s, AD_GC_JACOBIAN_REV, st == AD_OK ? largest(jac64[s], m * R->n[s]) : 0);
+        if (jac64[s] && rev)
+            f32_start(R, &rc[s], s, AD_GC_JACOBIAN_REV, st == AD_OK ? largest(jac64[s], m * R->n[s]) : 0);
     ad_status st_rev = st;
     for (int64_t o = 0; rev && o < m && st_rev == AD_OK; o++) {
         st_rev = f32_row(R, G, o, cot32, pre, row);
@@ -311,6 +316,7 @@ static void fast_checks(gc_run *R, f32_graph *G, ad_status st)
             ad_tensor ct = ad_value(G->y);
             ct.data = u32;
             ad_backward_opts opts = {.cotangent = &ct};
+            gc_set_phase(GC_PHASE_VJP, AD_FLOAT32);
             if (st2 == AD_OK) st2 = ad_backward_ex(G->ctx, G->y, &opts);
             for (int s = 0; s < R->n_in && st2 == AD_OK; s++)
                 if (gc_diff(R, s)) {

@@ -44,6 +44,22 @@ typedef struct gc_run {
     bool pre_made;
 } gc_run;
 
+/* What the check is doing, for a check run in a child process
+ * (ad_gradcheck_op_isolated): written into a page shared with the parent
+ * before each forward, vjp and jvp, and read by the parent where the child
+ * dies. gc_phase_slot is NULL outside such a child. */
+enum { GC_PHASE_NONE, GC_PHASE_FORWARD, GC_PHASE_VJP, GC_PHASE_JVP };
+typedef struct gc_phase {
+    volatile int phase, dtype, case_index;
+} gc_phase;
+extern gc_phase *gc_phase_slot;
+static inline void gc_set_phase(int phase, ad_dtype dtype)
+{
+    if (!gc_phase_slot) return;
+    gc_phase_slot->phase = phase;
+    gc_phase_slot->dtype = (int)dtype;
+}
+
 /* Is input s differentiable (not held constant)? */
 static inline bool gc_diff(const gc_run *R, int s) { return !(R->nondiff & (1u << s)); }
 

@@ -66,6 +66,7 @@ ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc
         ad_context *ctx = ad_context_new();
         ad_node *in[AD_MAX_INPUTS];
         for (int s = 0; s < c->n_in; s++) in[s] = ad_from_tensor(ctx, t[s], true);
+        gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
         ad_node *y = call_op(ctx, in, c->n_in, &oc);
         if (!y) st = ad_last_status();
         else drawn = op->kink_gap(ad_node_of(y)) >= opts->kink_margin;   /* a kernel: given the node */

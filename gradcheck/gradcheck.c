@@ -62,6 +62,7 @@ const char *ad_gc_check_name(ad_gc_check c)
     case AD_GC_DEVICE_JVP: return "cpu-vs-gpu-jvp";
     case AD_GC_BLOCK: return "block-vs-one";
     case AD_GC_VALUE: return "forward-value";
+    case AD_GC_CRASH: return "crashed";
     }
     return "?";
 }

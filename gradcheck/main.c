@@ -2,7 +2,8 @@
  *   gradcheck --list
  *   gradcheck --op NAME [--shape S] [--stride N --padding N --kernel N] [options]
  *   gradcheck --all [options]
- * Exit status: 0 all checks pass, 1 a mismatch, 2 a usage error. */
+ * Each op's checks run in a child process (ad_gradcheck_op_isolated).
+ * Exit status: 0 all checks pass, 1 a mismatch or a crash, 2 a usage error. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 
 enum {
     O_LIST, O_OP, O_ALL, O_SHAPE, O_STRIDE, O_PADDING, O_KERNEL, O_WINDOW, O_AXIS, O_C, O_EPS, O_ATOL, O_RTOL,
-    O_SEED, O_SEEDS, O_MODE, O_DTYPE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, N_OPTIONS
+    O_SEED, O_SEEDS, O_MODE, O_DTYPE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, O_TIME_LIMIT, O_IN_PROCESS, N_OPTIONS
 };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_LIST] = {"list", NULL, "the registered ops, with their inputs and default cases, and\n"
@@ -46,9 +47,14 @@ static const ad_cli_option options[N_OPTIONS] = {
     [O_FORMAT] = {"format", "text|json|junit|tap", "report format (default text); junit is valid against Jenkins'\n"
                                                    "junit-10 schema, tap is TAP version 13"},
     [O_DEVICE] = {"device", "cpu|cuda", "where the op runs (default cpu); cuda runs every check on the GPU\n"
-                                        "in float64 and adds a CPU-vs-GPU comparison of forward, vjp, jvp"},
+                                        "in float64 and adds a CPU-vs-GPU comparison of forward, vjp, jvp\n"
+                                        "(the float32 checks run on the CPU)"},
     [O_THREADS] = {"threads", "N", "threads for the full Jacobians' columns and row blocks (1..64; default:\n"
                                    "the cores online, at most 8); the report is the same for any N"},
+    [O_TIME_LIMIT] = {"time-limit", "S", "seconds one op's checks may take in their process (default 600;\n"
+                                         "0: no limit); past it they are stopped and reported as failed"},
+    [O_IN_PROCESS] = {"in-process", NULL, "run the checks in this process, not one child process per op (for\n"
+                                          "a debugger: a crash then ends the run)"},
 };
 
 static ad_cli cli = {
@@ -64,7 +70,11 @@ static ad_cli cli = {
                    "into its inputs).",
     .options = options,
     .n_options = N_OPTIONS,
-    .notes = "Exit status: 0 all checks pass, 1 a derivative mismatch, 2 a usage error.",
+    .notes = "Each op's checks run in a child process of their own: a crash (SIGSEGV, SIGABRT, SIGFPE,\n"
+             "SIGBUS, a sanitizer's exit) or a run past --time-limit is that op's failed record\n"
+             "('FAIL  conv2d [float32] [case] crashed' and under it 'vjp crashed (SIGSEGV)'),\n"
+             "beside every other op's results.\n"
+             "Exit status: 0 all checks pass, 1 a derivative mismatch or a crash, 2 a usage error.",
 };
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) { ad_cli_usage_error(&cli, fmt, arg); }
@@ -141,7 +151,8 @@ int main(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);   /* the registered ops are safe to call from several threads */
     o.threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
     const char *op_name = NULL, *shape = NULL;
-    bool all = false, list = false, print_jac = false;
+    bool all = false, list = false, print_jac = false, in_process = false;
+    double time_limit = 600;
     long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;   /* axis -100: not given */
     double cval = NAN;
     ad_gc_format fmt = AD_GC_TEXT;
@@ -158,6 +169,8 @@ int main(int argc, char **argv)
         case O_FAST: o.fast = true; break;
         case O_RICHARDSON: o.richardson = true; break;
         case O_PRINT_JACOBIAN: print_jac = true; break;
+        case O_IN_PROCESS: in_process = true; break;
+        case O_TIME_LIMIT: time_limit = ad_cli_double(&cli, v, 0, 1e9); break;
         case O_OP: op_name = v; break;
         case O_SHAPE: shape = v; break;
         case O_STRIDE: stride = ad_cli_long(&cli, v, 1, 64); break;
@@ -248,7 +261,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < ad_op_count(); i++) {
             const ad_op *op = ad_op_at(i);
             if (one && op != one) continue;
-            ad_status st = (one && custom) ? ad_gradcheck_op_case(op, &custom_case, &o, &r) : ad_gradcheck_op(op, &o, &r);
+            const ad_op_case *c = (one && custom) ? &custom_case : NULL;
+            ad_status st = !in_process ? ad_gradcheck_op_isolated(op, c, &o, time_limit, &r)
+                           : c        ? ad_gradcheck_op_case(op, c, &o, &r)
+                                      : ad_gradcheck_op(op, &o, &r);
             if (st != AD_OK) {
                 fprintf(stderr, "gradcheck: %s\n", ad_last_error());
                 if (one && custom) {

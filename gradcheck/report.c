@@ -37,6 +37,10 @@ static const char *reference_name(const ad_gc_record *r)
  * be at other elements) follow, labelled as such. */
 static void detail(const ad_gc_record *r, char *buf, size_t len)
 {
+    if (r->check == AD_GC_CRASH) {   /* no numbers: what was running, and how it ended */
+        snprintf(buf, len, "%s", r->message);
+        return;
+    }
     double a = checked_value(r), abs_err = fabs(a - r->numerical);
     if (r->worst[0] && !isnan(abs_err))
         snprintf(buf, len,
@@ -118,7 +122,7 @@ static void write_json(FILE *f, const ad_gc_report *r)
 }
 
 /* One testcase per record; a check that could not run ("could not run: ...")
- * is an error, a wrong derivative a failure. */
+ * or crashed is an error, a wrong derivative a failure. */
 static ad_status write_junit(FILE *f, const ad_gc_report *r)
 {
     ad_junit_case *cases = calloc((size_t)(r->n ? r->n : 1), sizeof *cases);
@@ -136,9 +140,9 @@ static ad_status write_junit(FILE *f, const ad_gc_report *r)
         cases[i] = (ad_junit_case){.classname = classes[i], .name = names[i], .seconds = x->seconds};
         if (x->pass) continue;
         detail(x, details[i], sizeof details[i]);
-        bool ran = strncmp(x->message, "could not run", 13) != 0;
-        cases[i].outcome = ran ? AD_JUNIT_FAILURE : AD_JUNIT_ERROR;
-        cases[i].type = ran ? "GradientMismatch" : "CheckError";
+        bool ran = strncmp(x->message, "could not run", 13) != 0, crashed = x->check == AD_GC_CRASH;
+        cases[i].outcome = ran && !crashed ? AD_JUNIT_FAILURE : AD_JUNIT_ERROR;
+        cases[i].type = crashed ? "Crash" : ran ? "GradientMismatch" : "CheckError";
         cases[i].message = details[i];
     }
     ad_junit_write(f, "gradcheck", cases, r->n);
@@ -160,6 +164,11 @@ static void write_tap(FILE *f, const ad_gc_report *r)
         ad_tap_yaml_begin(f);
         ad_tap_yaml_string(f, "check", ad_gc_check_name(x->check));
         ad_tap_yaml_string(f, "dtype", dtype_name(x));
+        if (x->check == AD_GC_CRASH) {   /* no numbers: what was running, and how it ended */
+            ad_tap_yaml_string(f, "message", x->message);
+            ad_tap_yaml_end(f);
+            continue;
+        }
         if (x->worst[0]) ad_tap_yaml_string(f, "worst_element", x->worst);
         ad_tap_yaml_number(f, "x_at_worst", x->x_at_worst);
         ad_tap_yaml_number(f, "numerical", x->numerical);

@@ -1,6 +1,7 @@
 /* test_gradcheck_dtype.c: the float32 check sees a mistake in an op's
  * float32 branch that the float64 checks cannot, reports it as float32's
- * (and float64's records pass), and leaves correct float32 kernels passing. */
+ * (and float64's records pass), and leaves correct float32 kernels passing;
+ * and the command's --dtype, --in-process and --time-limit. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -233,7 +234,7 @@ static int command(const char *args, char *out, size_t len)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void test_command_dtype(void **state)
+static void test_command_options(void **state)
 {
     (void)state;
     static char out[1 << 18];
@@ -246,6 +247,23 @@ static void test_command_dtype(void **state)
     assert_int_equal(command("--op relu --dtype float64", out, sizeof out), 0);
     assert_null(strstr(out, "[float32]"));
     assert_int_equal(command("--op relu --dtype float16", out, sizeof out), 2);
+    /* the same report in a child process per op (the default) and in this one */
+    static char in_process[1 << 18];
+    assert_int_equal(command("--op conv2d --format json", out, sizeof out), 0);
+    assert_int_equal(command("--op conv2d --format json --in-process", in_process, sizeof in_process), 0);
+    cJSON *a = cJSON_Parse(out), *b = cJSON_Parse(in_process);
+    assert_non_null(a);
+    assert_non_null(b);
+    cJSON *ra = cJSON_GetObjectItem(a, "results"), *rb = cJSON_GetObjectItem(b, "results");
+    assert_int_equal(cJSON_GetArraySize(ra), cJSON_GetArraySize(rb));
+    for (int i = 0; i < cJSON_GetArraySize(ra); i++) {   /* every field but the seconds */
+        cJSON_DeleteItemFromObject(cJSON_GetArrayItem(ra, i), "seconds");
+        cJSON_DeleteItemFromObject(cJSON_GetArrayItem(rb, i), "seconds");
+    }
+    assert_true(cJSON_Compare(a, b, true));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    assert_int_equal(command("--op relu --time-limit -1", out, sizeof out), 2);
 }
 
 int main(void)
@@ -258,7 +276,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_right_kernels_pass_both), cmocka_unit_test(test_dtypes_option),
         cmocka_unit_test(test_wrong_float32_vjp),       cmocka_unit_test(test_wrong_float32_value),
-        cmocka_unit_test(test_reports_name_the_dtype),  cmocka_unit_test(test_command_dtype),
+        cmocka_unit_test(test_reports_name_the_dtype),  cmocka_unit_test(test_command_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
