@@ -174,7 +174,8 @@ static void f32_compare(gc_run *R, f32_check *c, int s, int64_t o, int64_t i, do
     }
     if (s >= 0) rec->x_at_worst = R->x[s][i];
     rec->numerical = a64;   /* the reference: float64's */
-    if (rec->check == AD_GC_JACOBIAN_FWD || rec->check == AD_GC_FAST_FWD) rec->forward = a32;
+    if (rec->check == AD_GC_JACOBIAN_FWD || rec->check == AD_GC_FAST_FWD || rec->check == AD_GC_VALUE)
+        rec->forward = a32;   /* the value: the forward pass's */
     else rec->reverse = a32;
     snprintf(rec->message, sizeof rec->message,
              "float32 against float64 at the inputs rounded to float32; the tolerance there %.3g = "
@@ -249,8 +250,8 @@ static void jacobian_checks(gc_run *R, f32_graph *G, ad_status st)
         }
     f32_check rc[AD_MAX_INPUTS], fc[AD_MAX_INPUTS];
     double t0 = gc_now();
-    for (int s = 0; s < R->n_in; s++)
-        if (jac64[s] && rev)
+    for (int s = 0; s < R->n_in; s++)   /* a record for every differentiable input, failed ones too */
+        if (gc_diff(R, s) && rev)
             f32_start(R, &rc[s], s, AD_GC_JACOBIAN_REV, st == AD_OK ? largest(jac64[s], m * R->n[s]) : 0);
     ad_status st_rev = st;
     for (int64_t o = 0; rev && o < m && st_rev == AD_OK; o++) {
@@ -260,9 +261,9 @@ static void jacobian_checks(gc_run *R, f32_graph *G, ad_status st)
                 f32_compare(R, &rc[s], s, o, i, row[s][i], jac64[s][o * R->n[s] + i]);
     }
     for (int s = 0; s < R->n_in; s++)
-        if (jac64[s] && rev) f32_finish(R, &rc[s], t0, st_rev);
+        if (gc_diff(R, s) && rev) f32_finish(R, &rc[s], t0, st_rev);
     for (int s = 0; s < R->n_in && fwd; s++) {
-        if (!jac64[s]) continue;
+        if (!gc_diff(R, s)) continue;
         t0 = gc_now();
         f32_start(R, &fc[s], s, AD_GC_JACOBIAN_FWD, st == AD_OK ? largest(jac64[s], m * R->n[s]) : 0);
         ad_status st_fwd = st;

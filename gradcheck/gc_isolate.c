@@ -59,13 +59,23 @@ static bool put(int fd, const void *p, size_t n)
     return true;
 }
 
+/* The case's records in one write where memory allows ('R' and the bytes of each). */
 static void send_records(int fd, const ad_gc_report *r)
 {
+    size_t one = 1 + sizeof(ad_gc_record);
+    char *buf = malloc((size_t)(r->n ? r->n : 1) * one);
     for (int i = 0; i < r->n; i++) {
-        char tag = 'R';
-        put(fd, &tag, 1);
-        put(fd, &r->rec[i], sizeof r->rec[i]);
+        char *at = buf ? buf + (size_t)i * one : NULL, tag = 'R';
+        if (at) {
+            *at = tag;
+            memcpy(at + 1, &r->rec[i], sizeof r->rec[i]);
+        } else {
+            put(fd, &tag, 1);
+            put(fd, &r->rec[i], sizeof r->rec[i]);
+        }
     }
+    if (buf) put(fd, buf, (size_t)r->n * one);
+    free(buf);
 }
 
 static void send_error(int fd, ad_status st)

@@ -21,7 +21,8 @@ static void record_name(const ad_gc_record *r, char *buf, size_t len)
 /* The value the check compared with the numerical one at the worst element. */
 static double checked_value(const ad_gc_record *r)
 {
-    bool fwd = r->check == AD_GC_JACOBIAN_FWD || r->check == AD_GC_FAST_FWD || r->check == AD_GC_DEVICE_JVP;
+    bool fwd = r->check == AD_GC_JACOBIAN_FWD || r->check == AD_GC_FAST_FWD || r->check == AD_GC_DEVICE_JVP ||
+               r->check == AD_GC_VALUE;
     return fwd ? r->forward : r->reverse;
 }
 
@@ -42,6 +43,13 @@ static void detail(const ad_gc_record *r, char *buf, size_t len)
         return;
     }
     double a = checked_value(r), abs_err = fabs(a - r->numerical);
+    if (r->check == AD_GC_VALUE && r->worst[0]) {   /* a value, not a derivative: no x, no modes */
+        snprintf(buf, len, "worst %s: float32 %.9g, float64 %.17g: error %.3g there; largest over all elements: abs %.3g, "
+                 "rel %.3g%s%s",
+                 r->worst, a, r->numerical, abs_err, r->max_abs_err, r->max_rel_err, r->message[0] ? "; " : "",
+                 r->message);
+        return;
+    }
     if (r->worst[0] && !isnan(abs_err))
         snprintf(buf, len,
                  "worst %s at x = %.9g: %s %.9g, reverse %.9g, forward %.9g: error %.3g (relative %.3g) there; "

@@ -178,6 +178,8 @@ static void test_wrong_float32_value(void **state)
     const ad_gc_record *v = find(&r, AD_FLOAT32, AD_GC_VALUE);
     assert_false(v->pass);
     assert_non_null(strstr(v->worst, "y["));
+    assert_true(fabs(v->forward - v->numerical) > 0.05);   /* float32's x³ + x/2 against x³: the worst of 6 |x/2| */
+    assert_true(isnan(v->reverse));
     for (int i = 0; i < r.n; i++)
         if (r.rec[i].dtype == AD_FLOAT64) assert_true(r.rec[i].pass);
     ad_gc_report_free(&r);
