@@ -1,5 +1,6 @@
 /* ad_gradcheck.h: check an op's (or any function's) derivatives against
- * centered finite differences, in float64.
+ * centered finite differences, in float64, and its float32 arithmetic
+ * against its float64 one.
  *
  * For f: inputs -> output tensor y (m elements), and each differentiable
  * input x_s (n_s elements), the checks are:
@@ -18,11 +19,30 @@
  *                 (J^T u)^T v and u^T (J v) for random u, v;
  *   DEVICE_*      (device AD_CUDA) the GPU's forward, vjp and jvp against the
  *                 CPU's on the same inputs, to |gpu - cpu| <= 1e-9·|cpu| + 1e-12·(1 + max|cpu|).
+ *   VALUE         (float32) the forward value in float32 against float64's.
  * An entry passes where |a - n| <= atol + rtol·|n|. Cotangents are random
  * (never all ones), and input grads are pre-filled with random values
  * before a backward pass so that a vjp which overwrites instead of
  * accumulating is caught. Op inputs are drawn by a seeded GSL generator
- * inside the op's domain and at least a margin away from its kinks. */
+ * inside the op's domain and at least a margin away from its kinks.
+ *
+ * float32 (options.dtypes & AD_GC_FLOAT32): the inputs are rounded to
+ * float32 (xr = (float)x), and f's float32 forward value, reverse-mode
+ * Jacobian (a backward pass per one-hot cotangent, the path float32
+ * training takes) and forward-mode Jacobian are compared, entry by entry,
+ * with f's float64 ones at the same xr (no finite differences: float32 has
+ * too few digits for them). An entry passes where
+ *     |a32 - a64| <= F·ε32·(|a64| + max(S, 1)),   F = 8·(1 + √K),
+ * ε32 = FLT_EPSILON (2^-23), K the number of elements of the inputs and the
+ * output together (no sum an op forms is longer, and its rounding grows as
+ * √K), S the largest |a64| of the array (the output, or input s's float64
+ * Jacobian), taken as 1 at least (a small derivative computed from values
+ * of order 1, sigmoid's y(1 - y) near y = 1, carries their rounding).
+ * Rounding stays far inside that; a float32 branch that reads the wrong
+ * input, offset or length is off by about S. Fast mode compares one random
+ * cotangent's vjp and one random direction's jvp instead. float32 runs on
+ * the CPU, whatever options.device. These
+ * records carry dtype AD_FLOAT32; the others AD_FLOAT64. */
 #ifndef AD_GRADCHECK_H
 #define AD_GRADCHECK_H
 
@@ -35,6 +55,9 @@ extern "C" {
 #endif
 
 typedef enum ad_gc_mode { AD_GC_REV = 1, AD_GC_FWD = 2, AD_GC_BOTH = 3 } ad_gc_mode;
+/* The dtypes checked (ad_gc_options.dtypes): float64 against finite
+ * differences, float32 against float64. */
+typedef enum ad_gc_dtypes { AD_GC_FLOAT64 = 1, AD_GC_FLOAT32 = 2, AD_GC_ALL_DTYPES = 3 } ad_gc_dtypes;
 
 typedef struct ad_gc_options {
     double eps, atol, rtol;   /* defaults 1e-6, 1e-5, 1e-3 */
@@ -52,6 +75,9 @@ typedef struct ad_gc_options {
                                  several threads at once: the registered ops may be,
                                  a function of yours only if it is thread-safe. The
                                  report is the same for every thread count. */
+    int dtypes;               /* ad_gc_dtypes (0: AD_GC_FLOAT64). The default is float64
+                                 alone: an op or function of one's own may handle
+                                 float64 only (a student's do). The command checks both. */
 } ad_gc_options;
 
 void ad_gc_default_options(ad_gc_options *o);
@@ -88,7 +114,10 @@ typedef enum ad_gc_check {
     AD_GC_DEVICE_FORWARD,     /* --device cuda: the GPU's value against the CPU's */
     AD_GC_DEVICE_VJP,         /* ... each input's vjp for one random cotangent */
     AD_GC_DEVICE_JVP,         /* ... the jvp along one random direction */
-    AD_GC_BLOCK               /* a block of cotangents in one sweep against one at a time */
+    AD_GC_BLOCK,              /* a block of cotangents in one sweep against one at a time */
+    AD_GC_VALUE,              /* float32: the forward value against float64's */
+    AD_GC_CRASH               /* ad_gradcheck_op_isolated: the check's process crashed or ran
+                                 out of time; the message says in what ("vjp crashed (SIGSEGV)") */
 } ad_gc_check;
 
 const char *ad_gc_check_name(ad_gc_check c);
@@ -106,10 +135,12 @@ bool ad_gc_agree(double a, double b, double tol);
  * +inf where an infinity meets anything else, NaN where either is NaN. */
 double ad_gc_abs_err(double a, double b);
 
-/* One result: an (op, case, input, check). */
+/* One result: an (op, case, dtype, input, check). */
 typedef struct ad_gc_record {
     char op[64];
     char case_label[128];
+    int dtype;                /* ad_dtype: AD_FLOAT64 (against finite differences), or
+                                 AD_FLOAT32 (against float64; numerical holds float64's value) */
     int input;                /* the input checked; -1 for checks of all inputs */
     ad_gc_check check;
     bool pass;
@@ -145,6 +176,20 @@ ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc
 
 /* Every default case of the op. */
 ad_status ad_gradcheck_op(const ad_op *op, const ad_gc_options *o, ad_gc_report *r);
+
+/* ad_gradcheck_op (c NULL) or ad_gradcheck_op_case (c) in a child process
+ * (fork; POSIX). The child sends each case's records back as the case
+ * ends. Where it dies of a signal (SIGSEGV, SIGABRT, SIGFPE, SIGBUS, ...;
+ * the child restores their default actions), exits before it is done (a
+ * sanitizer's finding: its report, then exit status 1), or runs past time_limit seconds (0: no limit; then it is
+ * killed), one failed AD_GC_CRASH record names the case, the dtype and what
+ * was running: "vjp crashed (SIGSEGV)", "forward ran past the time limit
+ * (60 s) and was stopped". The records of the cases before it are kept,
+ * and the cases after it run in a fresh child (time_limit is each child's).
+ * Returns what the check returned (its error message carried over), AD_OK
+ * after a crash (a result), or an error if the child cannot be started. */
+ad_status ad_gradcheck_op_isolated(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, double time_limit,
+                                   ad_gc_report *r);
 
 typedef enum ad_gc_format { AD_GC_TEXT, AD_GC_JSON, AD_GC_JUNIT, AD_GC_TAP } ad_gc_format;
 

@@ -2,7 +2,8 @@
  *   gradcheck --list
  *   gradcheck --op NAME [--shape S] [--stride N --padding N --kernel N] [options]
  *   gradcheck --all [options]
- * Exit status: 0 all checks pass, 1 a mismatch, 2 a usage error. */
+ * Each op's checks run in a child process (ad_gradcheck_op_isolated).
+ * Exit status: 0 all checks pass, 1 a mismatch or a crash, 2 a usage error. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 
 enum {
     O_LIST, O_OP, O_ALL, O_SHAPE, O_STRIDE, O_PADDING, O_KERNEL, O_WINDOW, O_AXIS, O_C, O_EPS, O_ATOL, O_RTOL,
-    O_SEED, O_SEEDS, O_MODE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, N_OPTIONS
+    O_SEED, O_SEEDS, O_MODE, O_DTYPE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, O_TIME_LIMIT, O_IN_PROCESS, N_OPTIONS
 };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_LIST] = {"list", NULL, "the registered ops, with their inputs and default cases, and\n"
@@ -35,15 +36,25 @@ static const ad_cli_option options[N_OPTIONS] = {
     [O_SEED] = {"seed", "N", "seed of the input and cotangent draws (default 1)"},
     [O_SEEDS] = {"seeds", "N", "repeat every check with N consecutive seeds"},
     [O_MODE] = {"mode", "fwd|rev|both", "which modes to check (default both)"},
+    [O_DTYPE] = {"dtype", "float32|float64|both", "which dtypes to check (default both): float64 against finite\n"
+                                                  "differences; float32's value and Jacobians against float64's at\n"
+                                                  "the inputs rounded to float32, entry by entry, to\n"
+                                                  "8(1+sqrt(K))·FLT_EPSILON·(|float64| + max(S, 1)): K the elements\n"
+                                                  "of the inputs and output, S the largest |float64| of the array"},
     [O_FAST] = {"fast", NULL, "random projections u^T J v instead of full Jacobians"},
     [O_RICHARDSON] = {"richardson", NULL, "4-point finite-difference stencil instead of 2-point"},
     [O_PRINT_JACOBIAN] = {"print-jacobian", NULL, "print every Jacobian entry, numerical beside analytical"},
     [O_FORMAT] = {"format", "text|json|junit|tap", "report format (default text); junit is valid against Jenkins'\n"
                                                    "junit-10 schema, tap is TAP version 13"},
     [O_DEVICE] = {"device", "cpu|cuda", "where the op runs (default cpu); cuda runs every check on the GPU\n"
-                                        "in float64 and adds a CPU-vs-GPU comparison of forward, vjp, jvp"},
+                                        "in float64 and adds a CPU-vs-GPU comparison of forward, vjp, jvp\n"
+                                        "(the float32 checks run on the CPU)"},
     [O_THREADS] = {"threads", "N", "threads for the full Jacobians' columns and row blocks (1..64; default:\n"
                                    "the cores online, at most 8); the report is the same for any N"},
+    [O_TIME_LIMIT] = {"time-limit", "S", "seconds one op's checks may take in their process (default 600;\n"
+                                         "0: no limit); past it they are stopped and reported as failed"},
+    [O_IN_PROCESS] = {"in-process", NULL, "run the checks in this process, not one child process per op (for\n"
+                                          "a debugger: a crash then ends the run)"},
 };
 
 static ad_cli cli = {
@@ -51,14 +62,19 @@ static ad_cli cli = {
     .summary = "check registered ops' derivatives against finite differences",
     .synopsis = "--list | --op NAME | --all [options]",
     .description = "Every check compares the engine's reverse-mode (vjp) and forward-mode (jvp) derivatives\n"
-                   "with centered finite differences in float64. The reverse-mode Jacobian's rows come\n"
+                   "with centered finite differences in float64, and the op's float32 kernels with its\n"
+                   "float64 ones (--dtype). The reverse-mode Jacobian's rows come\n"
                    "from backward sweeps of a block of one-hot cotangents each (every vjp takes a block:\n"
                    "engine/ad_op.h); block-vs-one checks a block against one cotangent at a time, the path\n"
                    "training takes (the library's default, Version B: each node pushes its increments\n"
                    "into its inputs).",
     .options = options,
     .n_options = N_OPTIONS,
-    .notes = "Exit status: 0 all checks pass, 1 a derivative mismatch, 2 a usage error.",
+    .notes = "Each op's checks run in a child process of their own: a crash (SIGSEGV, SIGABRT, SIGFPE,\n"
+             "SIGBUS, a sanitizer's exit) or a run past --time-limit is that op's failed record\n"
+             "('FAIL  conv2d [float32] [case] crashed' and under it 'vjp crashed (SIGSEGV)'),\n"
+             "beside every other op's results.\n"
+             "Exit status: 0 all checks pass, 1 a derivative mismatch or a crash, 2 a usage error.",
 };
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) { ad_cli_usage_error(&cli, fmt, arg); }
@@ -131,14 +147,17 @@ int main(int argc, char **argv)
 {
     ad_gc_options o;
     ad_gc_default_options(&o);
+    o.dtypes = AD_GC_ALL_DTYPES;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);   /* the registered ops are safe to call from several threads */
     o.threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
     const char *op_name = NULL, *shape = NULL;
-    bool all = false, list = false, print_jac = false;
+    bool all = false, list = false, print_jac = false, in_process = false;
+    double time_limit = 600;
     long stride = -1, padding = -1, kernel = -1, window = -1, axis = -100, seeds = 1;   /* axis -100: not given */
     double cval = NAN;
     ad_gc_format fmt = AD_GC_TEXT;
-    static const char *const modes[] = {"fwd", "rev", "both", NULL}, *const formats[] = {"text", "json", "junit", "tap", NULL},
+    static const char *const modes[] = {"fwd", "rev", "both", NULL}, *const dtypes[] = {"float32", "float64", "both", NULL},
+                             *const formats[] = {"text", "json", "junit", "tap", NULL},
                              *const devices[] = {"cpu", "cuda", NULL};
     ad_cli_start(&cli, argc, argv);
     const char *v;
@@ -150,6 +169,8 @@ int main(int argc, char **argv)
         case O_FAST: o.fast = true; break;
         case O_RICHARDSON: o.richardson = true; break;
         case O_PRINT_JACOBIAN: print_jac = true; break;
+        case O_IN_PROCESS: in_process = true; break;
+        case O_TIME_LIMIT: time_limit = ad_cli_double(&cli, v, 0, 1e9); break;
         case O_OP: op_name = v; break;
         case O_SHAPE: shape = v; break;
         case O_STRIDE: stride = ad_cli_long(&cli, v, 1, 64); break;
@@ -165,6 +186,9 @@ int main(int argc, char **argv)
         case O_SEEDS: seeds = ad_cli_long(&cli, v, 1, 100000); break;
         case O_THREADS: o.threads = (int)ad_cli_long(&cli, v, 1, 64); break;
         case O_MODE: o.mode = (int[]){AD_GC_FWD, AD_GC_REV, AD_GC_BOTH}[ad_cli_choice(&cli, v, modes)]; break;
+        case O_DTYPE:
+            o.dtypes = (int[]){AD_GC_FLOAT32, AD_GC_FLOAT64, AD_GC_ALL_DTYPES}[ad_cli_choice(&cli, v, dtypes)];
+            break;
         case O_FORMAT:
             fmt = (ad_gc_format[]){AD_GC_TEXT, AD_GC_JSON, AD_GC_JUNIT, AD_GC_TAP}[ad_cli_choice(&cli, v, formats)];
             break;
@@ -237,7 +261,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < ad_op_count(); i++) {
             const ad_op *op = ad_op_at(i);
             if (one && op != one) continue;
-            ad_status st = (one && custom) ? ad_gradcheck_op_case(op, &custom_case, &o, &r) : ad_gradcheck_op(op, &o, &r);
+            const ad_op_case *c = (one && custom) ? &custom_case : NULL;
+            ad_status st = !in_process ? ad_gradcheck_op_isolated(op, c, &o, time_limit, &r)
+                           : c        ? ad_gradcheck_op_case(op, c, &o, &r)
+                                      : ad_gradcheck_op(op, &o, &r);
             if (st != AD_OK) {
                 fprintf(stderr, "gradcheck: %s\n", ad_last_error());
                 if (one && custom) {

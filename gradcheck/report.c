@@ -7,18 +7,30 @@
 #include "ad_gradcheck.h"
 #include "ad_report.h"
 
+static const char *dtype_name(const ad_gc_record *r) { return r->dtype == AD_FLOAT32 ? "float32" : "float64"; }
+
+/* "conv2d [float32] [batch 2, ...] input 1 reverse-jacobian" */
 static void record_name(const ad_gc_record *r, char *buf, size_t len)
 {
     if (r->input >= 0)
-        snprintf(buf, len, "%s [%s] input %d %s", r->op, r->case_label, r->input, ad_gc_check_name(r->check));
-    else snprintf(buf, len, "%s [%s] %s", r->op, r->case_label, ad_gc_check_name(r->check));
+        snprintf(buf, len, "%s [%s] [%s] input %d %s", r->op, dtype_name(r), r->case_label, r->input,
+                 ad_gc_check_name(r->check));
+    else snprintf(buf, len, "%s [%s] [%s] %s", r->op, dtype_name(r), r->case_label, ad_gc_check_name(r->check));
 }
 
 /* The value the check compared with the numerical one at the worst element. */
 static double checked_value(const ad_gc_record *r)
 {
-    bool fwd = r->check == AD_GC_JACOBIAN_FWD || r->check == AD_GC_FAST_FWD || r->check == AD_GC_DEVICE_JVP;
+    bool fwd = r->check == AD_GC_JACOBIAN_FWD || r->check == AD_GC_FAST_FWD || r->check == AD_GC_DEVICE_JVP ||
+               r->check == AD_GC_VALUE;
     return fwd ? r->forward : r->reverse;
+}
+
+/* What the checked value was compared with: finite differences, or (a
+ * float32 record) float64's value. */
+static const char *reference_name(const ad_gc_record *r)
+{
+    return r->dtype == AD_FLOAT32 ? "float64" : "numerical";
 }
 
 /* The failure's details, one line. The errors printed beside the worst
@@ -26,17 +38,28 @@ static double checked_value(const ad_gc_record *r)
  * be at other elements) follow, labelled as such. */
 static void detail(const ad_gc_record *r, char *buf, size_t len)
 {
+    if (r->check == AD_GC_CRASH) {   /* no numbers: what was running, and how it ended */
+        snprintf(buf, len, "%s", r->message);
+        return;
+    }
     double a = checked_value(r), abs_err = fabs(a - r->numerical);
+    if (r->check == AD_GC_VALUE && r->worst[0]) {   /* a value, not a derivative: no x, no modes */
+        snprintf(buf, len, "worst %s: float32 %.9g, float64 %.17g: error %.3g there; largest over all elements: abs %.3g, "
+                 "rel %.3g%s%s",
+                 r->worst, a, r->numerical, abs_err, r->max_abs_err, r->max_rel_err, r->message[0] ? "; " : "",
+                 r->message);
+        return;
+    }
     if (r->worst[0] && !isnan(abs_err))
         snprintf(buf, len,
-                 "worst %s at x = %.9g: numerical %.9g, reverse %.9g, forward %.9g: error %.3g (relative %.3g) there; "
+                 "worst %s at x = %.9g: %s %.9g, reverse %.9g, forward %.9g: error %.3g (relative %.3g) there; "
                  "largest over all elements: abs %.3g, rel %.3g%s%s",
-                 r->worst, r->x_at_worst, r->numerical, r->reverse, r->forward, abs_err,
+                 r->worst, r->x_at_worst, reference_name(r), r->numerical, r->reverse, r->forward, abs_err,
                  r->numerical != 0 ? abs_err / fabs(r->numerical) : abs_err, r->max_abs_err, r->max_rel_err,
                  r->message[0] ? "; " : "", r->message);
     else if (r->worst[0])
-        snprintf(buf, len, "worst %s: numerical %.9g, reverse %.9g, forward %.9g (largest abs err %.3g, rel %.3g)%s%s",
-                 r->worst, r->numerical, r->reverse, r->forward, r->max_abs_err, r->max_rel_err,
+        snprintf(buf, len, "worst %s: %s %.9g, reverse %.9g, forward %.9g (largest abs err %.3g, rel %.3g)%s%s",
+                 r->worst, reference_name(r), r->numerical, r->reverse, r->forward, r->max_abs_err, r->max_rel_err,
                  r->message[0] ? "; " : "", r->message);
     else snprintf(buf, len, "%s (abs err %.3g)", r->message, r->max_abs_err);
 }
@@ -82,6 +105,7 @@ static void write_json(FILE *f, const ad_gc_report *r)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "op", json_text(buf, sizeof buf, x->op));
         cJSON_AddStringToObject(o, "case", json_text(buf, sizeof buf, x->case_label));
+        cJSON_AddStringToObject(o, "dtype", dtype_name(x));
         if (x->input >= 0) cJSON_AddNumberToObject(o, "input", x->input);
         else cJSON_AddNullToObject(o, "input");
         cJSON_AddStringToObject(o, "check", ad_gc_check_name(x->check));
@@ -106,7 +130,7 @@ static void write_json(FILE *f, const ad_gc_report *r)
 }
 
 /* One testcase per record; a check that could not run ("could not run: ...")
- * is an error, a wrong derivative a failure. */
+ * or crashed is an error, a wrong derivative a failure. */
 static ad_status write_junit(FILE *f, const ad_gc_report *r)
 {
     ad_junit_case *cases = calloc((size_t)(r->n ? r->n : 1), sizeof *cases);
@@ -120,13 +144,13 @@ static ad_status write_junit(FILE *f, const ad_gc_report *r)
     for (int i = 0; i < r->n; i++) {
         const ad_gc_record *x = &r->rec[i];
         record_name(x, names[i], sizeof names[i]);
-        snprintf(classes[i], sizeof classes[i], "gradcheck.%s", x->op);
+        snprintf(classes[i], sizeof classes[i], "gradcheck.%s.%s", x->op, dtype_name(x));
         cases[i] = (ad_junit_case){.classname = classes[i], .name = names[i], .seconds = x->seconds};
         if (x->pass) continue;
         detail(x, details[i], sizeof details[i]);
-        bool ran = strncmp(x->message, "could not run", 13) != 0;
-        cases[i].outcome = ran ? AD_JUNIT_FAILURE : AD_JUNIT_ERROR;
-        cases[i].type = ran ? "GradientMismatch" : "CheckError";
+        bool ran = strncmp(x->message, "could not run", 13) != 0, crashed = x->check == AD_GC_CRASH;
+        cases[i].outcome = ran && !crashed ? AD_JUNIT_FAILURE : AD_JUNIT_ERROR;
+        cases[i].type = crashed ? "Crash" : ran ? "GradientMismatch" : "CheckError";
         cases[i].message = details[i];
     }
     ad_junit_write(f, "gradcheck", cases, r->n);
@@ -147,6 +171,12 @@ static void write_tap(FILE *f, const ad_gc_report *r)
         if (x->pass) continue;
         ad_tap_yaml_begin(f);
         ad_tap_yaml_string(f, "check", ad_gc_check_name(x->check));
+        ad_tap_yaml_string(f, "dtype", dtype_name(x));
+        if (x->check == AD_GC_CRASH) {   /* no numbers: what was running, and how it ended */
+            ad_tap_yaml_string(f, "message", x->message);
+            ad_tap_yaml_end(f);
+            continue;
+        }
         if (x->worst[0]) ad_tap_yaml_string(f, "worst_element", x->worst);
         ad_tap_yaml_number(f, "x_at_worst", x->x_at_worst);
         ad_tap_yaml_number(f, "numerical", x->numerical);
