@@ -1,0 +1,194 @@
+/* test_engine_pins_edges.c: the engine core at its edges, each pinned for a
+ * change the other tests let through: the process's first context (serial
+ * 0 is no context's), the context's table of scalar ops full, the process's
+ * generation counter come round to 1, an op whose inputs are both
+ * non-finite, leaf_to_device given a node that is not a leaf, and a
+ * backward_block too big for memory. Expected numbers come from the math
+ * (small integers: exact in float64). White box where it must be:
+ * ad_internal.h for ctx->gen and for what a compact handle is. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "ad_test.h"
+#include "autodidact.h"
+#include "ad_internal.h"
+
+static void assert_error(ad_status st, const char *want)
+{
+    assert_string_equal(ad_last_error(), want);
+    assert_int_equal(ad_last_status(), st);
+    ad_clear_error();
+}
+
+static bool is_compact(const ad_node *h) { return ((uintptr_t)h & 1) != 0; }
+
+/* The first context this process makes (this test runs first: main lists it
+ * first, and nothing before it makes a context). Serials count from 1, so
+ * that a mark's context_serial of 0 means "not a mark from
+ * ad_context_mark" in every context, the first one included: a zeroed mark
+ * is refused as made up, not looked up as one of the context's own. */
+static void test_first_context_refuses_a_zeroed_mark(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_mark m = ad_context_mark(ctx);
+    assert_true(m.context_serial != 0);
+    ad_mark zeroed;
+    memset(&zeroed, 0, sizeof zeroed);
+    assert_int_equal(ad_context_rewind(ctx, zeroed), AD_ERR_STATE);
+    assert_error(AD_ERR_STATE,
+                 "context_rewind: the mark was not taken in this context (it is not a mark from ad_context_mark)");
+    assert_non_null(ad_scalar(ctx, 1.0));
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);   /* its own mark still works */
+    assert_int_equal(ad_context_node_count(ctx), 0);
+    ad_context_free(ctx);
+}
+
+/* A context's table of scalar ops (the ops its compact nodes refer to, by
+ * number) holds MAX_SCALAR_OPS = 255. Ops 1..255: copies of add, each its
+ * own op (ops are told apart by address), each making a compact node; the
+ * 256th, a copy of mul, finds the table full and makes a full node, whose
+ * backward is mul's own: d(a·b)/da = b = 5, d(a·b)/db = a = 3 (add's
+ * derivatives would give 1 and 1). */
+static void test_scalar_op_table_full(void **state)
+{
+    (void)state;
+    enum { N_OPS = MAX_SCALAR_OPS + 1 };
+    static ad_op ops[N_OPS];
+    for (int i = 0; i < N_OPS - 1; i++) ops[i] = ad_op_add;
+    ops[N_OPS - 1] = ad_op_mul;
+    ad_context *ctx = ad_context_new();
+    ad_node *a = ad_scalar(ctx, 3.0), *b = ad_scalar(ctx, 5.0);
+    for (int i = 0; i < N_OPS - 1; i++) {
+        ad_node *s = ad_apply(ctx, &ops[i], (ad_node *const[]){a, b}, 2, NULL);
+        assert_non_null(s);
+        assert_true(is_compact(s));
+        assert_true(ad_value_scalar(s) == 8.0);
+    }
+    assert_int_equal(ctx->n_scalar_ops, MAX_SCALAR_OPS);
+    ad_node *y = ad_apply(ctx, &ops[N_OPS - 1], (ad_node *const[]){a, b}, 2, NULL);
+    assert_non_null(y);
+    assert_false(is_compact(y));   /* the table is full: a full node */
+    assert_true(ad_value_scalar(y) == 15.0);
+    assert_int_equal(ad_backward(ctx, y), AD_OK);
+    assert_true(ad_grad_scalar(a) == 5.0);
+    assert_true(ad_grad_scalar(b) == 3.0);
+    ad_context_free(ctx);
+}
+
+/* Generations are one counter for the process, 1..65535 (0: an untagged
+ * address), and a rewind that drops nodes takes the next. Rewinds until the
+ * context's generation is 1, then a full 0-d variable x made in it (its
+ * handle's tag 1), dropped by a rewind, and a new variable z made at its
+ * place (generation 2): the fast path, too, refuses x's handle, whose tag 1
+ * is a generation like any other, and the general path names it. */
+static void test_generation_one_is_checked(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_mark m = ad_context_mark(ctx);
+    for (int i = 0; i < 70000 && ctx->gen != 1; i++) {
+        assert_non_null(ad_scalar(ctx, 0.0));
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    }
+    assert_int_equal(ctx->gen, 1);
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
+    assert_non_null(x);
+    assert_false(is_compact(x));
+    assert_int_equal(ad_handle_tag(x), 1);
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    assert_int_equal(ctx->gen, 2);
+    ad_node *z = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){5});
+    assert_ptr_equal(ad_node_addr(z), ad_node_addr(x));   /* x's memory, a new generation */
+    ad_clear_error();
+    assert_null(ad_mul(ctx, x, x));
+    assert_error(AD_ERR_STATE, "mul: input 0: node #0 was dropped by a rewind of its context, and a node made since has taken "
+                               "its place (now a variable); make it again after the rewind, or take the mark before "
+                               "making it");
+    ad_context_free(ctx);
+}
+
+/* An op whose two inputs are both non-finite (check-finite mode): the
+ * first of them, input 0, is the one named as passed on. a = (NaN, 1),
+ * b = (1, Inf): a + b = (NaN, Inf), first bad element [0]. */
+static void test_nonfinite_blames_the_first_input(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_set_check_finite(ctx, true);
+    const int64_t shape[1] = {2};
+    ad_node *a = ad_set_name(ad_variable(ctx, AD_FLOAT64, 1, shape, (const double[]){NAN, 1}), "a");
+    ad_node *b = ad_set_name(ad_variable(ctx, AD_FLOAT64, 1, shape, (const double[]){1, INFINITY}), "b");
+    ad_clear_error();
+    assert_null(ad_add(ctx, a, b));
+    assert_error(AD_ERR_NONFINITE, "add: produced nan at [0] of its output (2) (node #2), passing on the non-finite "
+                                   "values of its input 0 (node #0 variable a)");
+    ad_context_free(ctx);
+}
+
+/* leaf_to_device takes a leaf on the CPU: anything else is refused by name
+ * (checked before whether there is a GPU at all, so in every build). */
+static void test_leaf_to_device_refuses_a_non_leaf(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){1, 2});
+    ad_node *y = ad_scale(ctx, x, 2);
+    assert_int_equal(ad_node_id(y), 1);
+    ad_clear_error();
+    assert_null(ad_leaf_to_device(ctx, y));
+    assert_error(AD_ERR_ARG, "leaf_to_device: node #1 is not a leaf on the CPU");
+    ad_context_free(ctx);
+}
+
+/* A block whose scratch for an intermediate node cannot be allocated:
+ * u = x·c broadcasts a 0-d variable over 2^22 numbers (32 MiB), and 2^24
+ * rows of it are 2^22 · 8 · 2^24 = 2^49 bytes, more than any machine
+ * gives calloc (its product does not overflow, so it is asked for). The
+ * block fails with out-of-memory before it reads a cotangent or writes a
+ * grad (both mapped, never touched: 2^24 numbers each). (Skipped under
+ * AddressSanitizer, whose allocator aborts on such a size.) */
+static void test_block_out_of_memory(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip();
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    skip();
+#endif
+#endif
+    enum { N = 1 << 22, ROWS = 1 << 24 };
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2});
+    ad_node *c = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){N}, NULL);
+    ad_node *u = ad_mul(ctx, x, c);
+    ad_node *y = ad_sum(ctx, u, AD_ALL_AXES, false);
+    assert_non_null(y);
+    assert_int_equal(ad_node_id(u), 2);
+    size_t bytes = (size_t)ROWS * sizeof(double);
+    void *cot = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *gx = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    assert_true(cot != MAP_FAILED && gx != MAP_FAILED);
+    ad_clear_error();
+    assert_int_equal(ad_backward_block(ctx, y, ROWS, cot, 1, &x, (void *const[]){gx}), AD_ERR_NOMEM);
+    assert_error(AD_ERR_NOMEM, "backward_block: out of memory for a block of 562949953421312 bytes (node #2)");
+    munmap(cot, bytes);
+    munmap(gx, bytes);
+    ad_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_context_refuses_a_zeroed_mark),   /* first: the process's first context */
+        cmocka_unit_test(test_scalar_op_table_full),
+        cmocka_unit_test(test_generation_one_is_checked),
+        cmocka_unit_test(test_nonfinite_blames_the_first_input),
+        cmocka_unit_test(test_leaf_to_device_refuses_a_non_leaf),
+        cmocka_unit_test(test_block_out_of_memory),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
