@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include "ad_test.h"
 #include "autodidact.h"
-#include "ad_internal.h"
+#include "engine/fast/fast_internal.h"
 
 static void assert_error(ad_status st, const char *want)
 {
@@ -67,7 +67,7 @@ static void test_scalar_op_table_full(void **state)
         assert_true(is_compact(s));
         assert_true(ad_value_scalar(s) == 8.0);
     }
-    assert_int_equal(ctx->n_scalar_ops, MAX_SCALAR_OPS);
+    assert_int_equal(fast_of(ctx)->n_scalar_ops, MAX_SCALAR_OPS);
     ad_node *y = ad_apply(ctx, &ops[N_OPS - 1], (ad_node *const[]){a, b}, 2, NULL);
     assert_non_null(y);
     assert_false(is_compact(y));   /* the table is full: a full node */
