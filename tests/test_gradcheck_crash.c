@@ -17,7 +17,6 @@
 #include "ad_gradcheck.h"
 #include "ad_kernel_util.h"
 
-
 static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
 {
     (void)n, (void)p;

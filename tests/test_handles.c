@@ -10,7 +10,6 @@
 #include "autodidact.h"
 #include "ad_kernel.h"   /* white box: ad_node_addr, to show the memory is the same */
 
-
 /* The last call failed with AD_ERR_STATE, saying the node was dropped. */
 #define assert_refused_as_dropped()                                                                                    \
     do {                                                                                                               \
