@@ -40,7 +40,7 @@ int main(int argc, char **argv)
                L.in[1].value, L.in[2].value, L.in[3].value);
         ad_explain_nodes(stdout, ctx, f);
         printf("\nBackward pass (Version %s):\n", L.variant == AD_BACKWARD_PULL ? "A" : "B");
-        if (ad_explain_reverse(stdout, ctx, f, L.variant) != AD_OK) lesson_die(&L, "backward");
+        lesson_explain_reverse(&L, ctx, f, L.variant);
     } else {
         lesson_backward(&L, ctx, f, NULL);
     }

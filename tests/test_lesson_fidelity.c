@@ -1,0 +1,217 @@
+/* test_lesson_fidelity.c: issue 31, the lessons read as their lectures:
+ * step labels numbered as the lectures number them, the slide's route
+ * reported undefined (never -nan) where it is, no "agree" at a kink, one
+ * symbol per quantity, titled output, and the slips shown by computation.
+ * Every number is recomputed here from the math, not copied from a lesson.
+ * Program paths come from meson in the environment (NAME in upper case). */
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include "ad_test.h"
+
+enum { OUT_MAX = 1 << 20 };
+static char out[OUT_MAX];
+
+static const char *path_of(const char *name)
+{
+    char env[64];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof env; i++) env[i] = (char)toupper((unsigned char)name[i]);
+    env[i] = '\0';
+    const char *p = getenv(env);
+    if (!p) fail_msg("environment variable %s (the lesson's path) is not set; run through meson test", env);
+    return p;
+}
+
+/* Run NAME ARGS, stdout into out (stderr dropped); the exit status. */
+static int run(const char *name, const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", path_of(name), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static cJSON *run_json(const char *name, const char *args)
+{
+    char a[1024];
+    snprintf(a, sizeof a, "--json %s", args);
+    int st = run(name, a);
+    if (st != 0) fail_msg("%s %s: exit %d", name, a, st);
+    cJSON *doc = cJSON_Parse(out);
+    if (!doc) fail_msg("%s %s: no valid JSON", name, a);
+    return doc;
+}
+
+static bool close_to(double got, double want, double tol) { return fabs(got - want) <= tol * fmax(1.0, fabs(want)); }
+
+/* The number after the last "= " on the line that starts at p. */
+static double last_value(const char *p)
+{
+    const char *eol = strchr(p, '\n'), *v = NULL;
+    for (const char *q = p; (q = strstr(q, "= ")) && (!eol || q < eol); q += 2) v = q + 2;
+    if (!v) fail_msg("no '= value' on the line: %.80s", p);
+    return strtod(v, NULL);
+}
+
+static const cJSON *slip(const cJSON *doc, const char *id)
+{
+    for (const cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "slips")->child; c; c = c->next)
+        if (!strcmp(cJSON_GetObjectItemCaseSensitive(c, "id")->valuestring, id)) return c;
+    fail_msg("slip %s is not in the JSON", id);
+    return NULL;
+}
+
+static double first_of(const cJSON *o, const char *key)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsArray(a) || !cJSON_IsNumber(cJSON_GetArrayItem(a, 0))) fail_msg("no number in %s", key);
+    return cJSON_GetArrayItem(a, 0)->valuedouble;
+}
+
+static bool has_nan_text(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (!strncasecmp(p, "nan", 3) && !isalpha((unsigned char)p[3]) && (p == s || !isalpha((unsigned char)p[-1])))
+            return true;
+    return false;
+}
+
+/* The quiz's y from its definition. */
+static double quiz_y(double x, double z) { return exp(x * z) + x * z / log(x) + sin(log(x)) / (x * z); }
+
+/* Step labels of one reverse-mode section (from `from` up to `to`): each k′
+ * once, 0′, 1′, ... in order; returns the count, and where the last starts. */
+static int steps_in(const char *from, const char *to, const char **last)
+{
+    int expect = 0;
+    for (const char *p = from; p && p < to; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        int k, n = 0;
+        if (sscanf(p, "  %d′.%n", &k, &n) == 1 && n > 0) {
+            if (k != expect) fail_msg("step %d′ where %d′ was due:\n%.200s", k, expect, p);
+            expect++;
+            *last = p;
+        }
+    }
+    return expect;
+}
+
+/* 1. quiz: where log(xz) is undefined (xz <= 0) the slide's route is said to be
+ * undefined, with why; the quiz's y is still shown; --json exits 0. */
+static void test_quiz_slide_route_undefined(void **state)
+{
+    (void)state;
+    srand(31);
+    for (int k = 0; k < 6; k++) {
+        double x = 0.2 + 4.0 * rand() / RAND_MAX, z = -(0.1 + 3.0 * rand() / RAND_MAX);
+        if (fabs(x - 1) < 0.05) x += 0.1;
+        char args[256];
+        snprintf(args, sizeof args, "--x %.17g --z %.17g", x, z);
+        cJSON *doc = run_json("quiz", args);
+        double y = quiz_y(x, z);
+        assert_true(close_to(cJSON_GetObjectItemCaseSensitive(doc, "y")->valuedouble, y, 1e-12));
+        const char *ids[2] = {"004-quiz1-b", "004-quiz1-breakdown"};
+        for (int i = 0; i < 2; i++) {
+            const cJSON *s = slip(doc, ids[i]);
+            const cJSON *why = cJSON_GetObjectItemCaseSensitive(s, "slide_undefined");
+            if (!cJSON_IsString(why) || !strstr(why->valuestring, "log needs a positive argument"))
+                fail_msg("quiz %s: slip %s does not say why the slide's route is undefined", args, ids[i]);
+            assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "slide")), 0);
+            assert_true(close_to(first_of(s, "right"), y, 1e-9));
+            assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "right_agrees")));
+        }
+        cJSON_Delete(doc);
+        assert_int_equal(run("quiz", args), 0);
+        if (has_nan_text(out)) fail_msg("quiz %s prints a NaN", args);
+        if (!strstr(out, "undefined here: a = xz = ")) fail_msg("quiz %s: no 'undefined here' line", args);
+    }
+    /* log(xz) defined but c = sin(log(xz)) < 0: f = √c is undefined (xz = 30: log 30 = 3.40 > π) */
+    cJSON *doc = run_json("quiz", "--x 2 --z 15");
+    const cJSON *s = slip(doc, "004-quiz1-breakdown");
+    assert_true(strstr(cJSON_GetObjectItemCaseSensitive(s, "slide_undefined")->valuestring, "√c needs c >= 0") != NULL);
+    assert_true(close_to(first_of(slip(doc, "004-quiz1-b"), "slide"),
+                         exp(30) + 30 / log(30) + sin(log(30)) / 30, 1e-12));
+    cJSON_Delete(doc);
+    /* at the defaults the route as written is defined and is not the quiz's y */
+    doc = run_json("quiz", "");
+    double b = log(6.0), route = b + sin(b) + sqrt(sin(b));
+    s = slip(doc, "004-quiz1-breakdown");
+    assert_true(close_to(first_of(s, "slide"), route, 1e-12));
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(s, "slide_agrees")));
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(doc, "slide_heading_y")->valuedouble,
+                         sqrt(2.0) + exp(2.0) + sin(6.0) / log(2.0) + sin(log(2.0)) / 6, 1e-12));
+    cJSON_Delete(doc);
+}
+
+/* 1. quiz: Versions A and B number their steps 0′ … 8′, each once; the last
+ * step holds ∂y/∂x numbered and ∂y/∂z under it, unnumbered (lecture 001's 4′). */
+static void test_quiz_step_numbers(void **state)
+{
+    (void)state;
+    assert_int_equal(run("quiz", ""), 0);
+    const char *a = strstr(out, "Version A"), *b = strstr(out, "Version B"), *end = strstr(out, "Both versions agree");
+    assert_non_null(a), assert_non_null(b), assert_non_null(end);
+    const char *last = NULL;
+    for (int v = 0; v < 2; v++) {
+        assert_int_equal(steps_in(v ? b : a, v ? end : b, &last), 9);   /* 0′ … 8′: 7 nodes a..(d+e), then the inputs */
+        if (strncmp(last, "  8′.   ∂y/∂x", strlen("  8′.   ∂y/∂x")))
+            fail_msg("version %c: 8′ is not ∂y/∂x:\n%.80s", "AB"[v], last);
+        /* dy/dx = z·exp(xz) + z/log x − z/(log x)² + (cos log x − sin log x)/(x²z) at (2, 3);
+         * Version A prints the value on the line after the sum */
+        double L2 = log(2.0), dydx = 3 * exp(6.0) + 3 / L2 - 3 / (L2 * L2) + (cos(L2) - sin(L2)) / 12;
+        assert_true(close_to(last_value(v ? last : strchr(last, '\n') + 1), dydx, 1e-12));
+        const char *z = strstr(last, "∂y/∂z");
+        assert_non_null(z);
+        if (z[-1] != ' ' || strstr(last, "  9′.")) fail_msg("∂y/∂z is numbered");
+    }
+}
+
+/* 4. chain_rule: the default (Version B) shows the lecture's 0′–4′, each
+ * with the lecture's adjoint: 1′ ∂f/∂c = 1, 2′ ∂f/∂b = 1 + 1/(2√b),
+ * 3′ ∂f/∂a = y·∂f/∂b, 4′ ∂f/∂x = ∂f/∂a/x and ∂f/∂y = a·∂f/∂b; Version A too. */
+static void test_chain_rule_steps(void **state)
+{
+    (void)state;
+    srand(4);
+    for (int k = 0; k < 6; k++) {
+        double x = k ? 1.2 + 6.0 * rand() / RAND_MAX : 3, y = k ? 0.2 + 4.0 * rand() / RAND_MAX : 2;
+        char args[256];
+        snprintf(args, sizeof args, "--x %.17g --y %.17g%s", x, y, k % 2 ? " --variant A" : "");
+        assert_int_equal(run("chain_rule", args), 0);
+        double a = log(x), b = y * a, fb = 1 + 1 / (2 * sqrt(b)), fa = y * fb;
+        const char *from = strstr(out, "Reverse mode"), *to = strstr(out, "Result:"), *last = NULL;
+        assert_non_null(from), assert_non_null(to);
+        assert_int_equal(steps_in(from, to, &last), 5);
+        const char *want[5] = {"  0′.   ∂f/∂f", "  1′.   ∂f/∂c", "  2′.   ∂f/∂b", "  3′.   ∂f/∂a", "  4′.   ∂f/∂x"};
+        double val[5] = {1, 1, fb, fa, fa / x};
+        for (int s = 0; s < 5; s++) {
+            const char *p = strstr(from, want[s]);
+            if (!p || p > to) fail_msg("chain_rule %s: no step '%s'", args, want[s]);
+            /* B: the value on the step's line ("∂f/∂b = 1.337…, complete"); A: after its sum, on the next */
+            const char *line = k % 2 && s > 0 ? strchr(p, '\n') + 1 : p;
+            if (!close_to(last_value(line), val[s], 1e-12))
+                fail_msg("chain_rule %s: step %d′ is not %.15g:\n%.200s", args, s, val[s], p);
+        }
+        const char *dy = strstr(last, "∂f/∂y");
+        assert_non_null(dy);
+        const char *dyline = k % 2 ? strchr(dy, '\n') + 1 : dy;
+        assert_true(close_to(last_value(dyline), a * fb, 1e-12));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quiz_slide_route_undefined),
+        cmocka_unit_test(test_quiz_step_numbers),
+        cmocka_unit_test(test_chain_rule_steps),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
