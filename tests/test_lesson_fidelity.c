@@ -206,12 +206,106 @@ static void test_chain_rule_steps(void **state)
     }
 }
 
+/* 2. At a kink no derivative exists: no "agree" for it; the two one-sided
+ * slopes are shown and which the engine takes. max(x, y) at x = y = 1:
+ * ∂/∂x slopes (0, 1), the engine's 1 is the right-sided one; ∂/∂y (0, 1), its
+ * 0 the left-sided one. gates at z = w = 2: f = 2(xy + max(z, w)), slopes (0, 2). */
+static void test_kink_not_agree(void **state)
+{
+    (void)state;
+    assert_int_equal(run("autodidact", "'max(x,y)' --at x=1,y=1"), 0);
+    if (strstr(out, "agree:")) fail_msg("max(x, y) at a tie says agree:\n%s", out);
+    assert_non_null(strstr(out, "∂f/∂x: no derivative, x is at a kink"));
+    assert_non_null(strstr(out, "∂f/∂y: no derivative, y is at a kink"));
+    assert_non_null(strstr(out, "nothing to agree on"));
+    cJSON *doc = run_json("autodidact", "'max(x,y)' --at x=1,y=1");
+    const cJSON *fd = cJSON_GetObjectItemCaseSensitive(doc, "finite_difference");
+    assert_null(cJSON_GetObjectItemCaseSensitive(fd, "agree"));
+    const cJSON *one = cJSON_GetObjectItemCaseSensitive(fd, "one_sided");
+    const char *var[2] = {"x", "y"}, *takes[2] = {"the right-sided derivative", "the left-sided derivative"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(one, var[i]);
+        assert_true(close_to(cJSON_GetObjectItemCaseSensitive(o, "left")->valuedouble, 0, 1e-6));
+        assert_true(close_to(cJSON_GetObjectItemCaseSensitive(o, "right")->valuedouble, 1, 1e-6));
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(o, "engine_takes")->valuestring, takes[i]);
+    }
+    cJSON_Delete(doc);
+    doc = run_json("gates", "--z 2 --w 2");
+    fd = cJSON_GetObjectItemCaseSensitive(doc, "finite_difference");
+    assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(fd, "compared")->valuedouble, 2);   /* x and y only */
+    const cJSON *z = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(fd, "one_sided"), "z");
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(z, "right")->valuedouble, 2, 1e-6));
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(z, "left")->valuedouble, 0, 1e-6));
+    cJSON_Delete(doc);
+    assert_int_equal(run("gates", "--z 2 --w 2"), 0);
+    assert_non_null(strstr(out, "over the inputs away from the kink"));
+    if (strstr(out, "∂f/∂z ≈")) fail_msg("gates at the tie compares ∂f/∂z, which does not exist");
+}
+
+/* 3. One symbol per quantity, as the lecture writes it: θ₀ (not theta0) and
+ * x₁ (not x1) everywhere in the text; ASCII only behind --ascii; no "1 = 1"
+ * node; no untitled matrix; no fractional output size. */
+static void test_naming(void **state)
+{
+    (void)state;
+    const struct { const char *lesson, *args, *must, *never; } cases[] = {
+        {"logistic_regression", "--epochs 0", "∂J/∂θ₀ ≈", "theta"},
+        {"logistic_regression", "--epochs 0", "∂ℓ/∂θ₂ ≈", "  0.  1 "},
+        {"forward_vs_reverse", "", "∂f/∂x₁ ≈", "x1"},
+        {"mlp", "", "x = (1, 0.5, -1.5)", "x1"},
+        {"four_ways", "", "at x₁ = 2, x₂ = 3", "x1"},
+        {"convolution", "", "The custom kernel flipped", "\n (5x5)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(run(cases[i].lesson, cases[i].args), 0);
+        if (!strstr(out, cases[i].must)) fail_msg("%s %s: no '%s'", cases[i].lesson, cases[i].args, cases[i].must);
+        if (strstr(out, cases[i].never)) fail_msg("%s %s: prints '%s'", cases[i].lesson, cases[i].args, cases[i].never);
+    }
+    /* every matrix the convolution lesson prints has a title: no line opens with " (HxW):" */
+    assert_int_equal(run("convolution", ""), 0);
+    for (const char *p = out; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (!strncmp(p, " (", 2)) fail_msg("convolution prints an untitled matrix:\n%.60s", p);
+    /* --ascii spells θ₀ as theta0 and ∂ as d, and only there */
+    assert_int_equal(run("logistic_regression", "--epochs 0 --ascii"), 0);
+    assert_non_null(strstr(out, "dJ/dtheta0 ~="));
+    /* an output size is an integer: (W − F + 2P)/S + 1 with S not dividing W − F + 2P is refused as a size */
+    srand(3);
+    for (int k = 0; k < 6; k++) {
+        int W = 20 + rand() % 20, F = 3 + 2 * (rand() % 2), P = rand() % 3, S = 2 + rand() % 2;
+        char args[128];
+        snprintf(args, sizeof args, "--W %d --F %d --P %d --S %d", W, F, P, S);
+        cJSON *doc = run_json("convolution", args);
+        int num = W - F + 2 * P;
+        bool exact = num % S == 0;
+        assert_true(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(doc, "output_size_is_integer")));
+        assert_int_equal(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "output_size_is_integer")), exact);
+        assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(doc, "output_size")->valuedouble, num / S + 1);
+        if (exact) {
+            assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(doc, "output_size_formula")->valuedouble, num / S + 1);
+        } else {
+            assert_null(cJSON_GetObjectItemCaseSensitive(doc, "output_size_formula"));
+            const cJSON *fr = cJSON_GetObjectItemCaseSensitive(doc, "output_size_fraction");
+            assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(fr, "numerator")->valuedouble, num);
+            assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(fr, "denominator")->valuedouble, S);
+        }
+        cJSON_Delete(doc);
+        assert_int_equal(run("convolution", args), 0);
+        char frac[64];
+        snprintf(frac, sizeof frac, "= %d/%d + 1, not an integer", num, S);
+        if (!exact && !strstr(out, frac)) fail_msg("convolution %s: no '%s'", args, frac);
+        snprintf(frac, sizeof frac, "%g", (double)num / S + 1);
+        if (!exact && strstr(out, frac)) fail_msg("convolution %s prints the size %s", args, frac);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quiz_slide_route_undefined),
         cmocka_unit_test(test_quiz_step_numbers),
         cmocka_unit_test(test_chain_rule_steps),
+        cmocka_unit_test(test_kink_not_agree),
+        cmocka_unit_test(test_naming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
