@@ -298,6 +298,84 @@ static void test_naming(void **state)
     }
 }
 
+/* 5. cheap_gradient says why its ratios are not the lecture's 5x: the bound
+ * counts operations; the MLP's count, (fwd + bwd)/fwd with fwd = Σ in·out
+ * and bwd = Σ in·out (dW) + Σ over layers 2.. of in·out (dX), is printed. */
+static void test_cheap_gradient_why(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("cheap_gradient", "");
+    double fwd = 784 * 256 + 256 * 128 + 128 * 10, bwd = fwd + 256 * 128 + 128 * 10;
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(doc, "counted_ratio");
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(c, "mlp")->valuedouble, (fwd + bwd) / fwd, 1e-12));
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(c, "scalar")->valuedouble, 8.0 / 3, 1e-12));
+    cJSON_Delete(doc);
+    assert_int_equal(run("cheap_gradient", ""), 0);
+    const char *why = strstr(out, "Why these are not the lecture's 5x:");
+    assert_non_null(why);
+    char want[96];
+    snprintf(want, sizeof want, "(fwd + bwd)/fwd = %.3f", (fwd + bwd) / fwd);
+    assert_non_null(strstr(why, want));
+    assert_non_null(strstr(why, "cheap-gradient bound"));
+}
+
+/* 6. sgd_variants names which count is the slide's and why: with E epochs
+ * the slide's σ(k) names an example in N = 200 of the E·N steps; σ(i) in all. */
+static void test_sgd_which_is_the_slides(void **state)
+{
+    (void)state;
+    const int epochs[3] = {10, 3, 7};
+    for (int k = 0; k < 3; k++) {
+        char args[64], want[160];
+        snprintf(args, sizeof args, "--epochs %d", epochs[k]);
+        assert_int_equal(run("sgd_variants", args), 0);
+        snprintf(want, sizeof want, "The slide's 200: its pseudocode's ∇f_σ(k)");
+        assert_non_null(strstr(out, want));
+        snprintf(want, sizeof want, "so 200 of the %d steps use one. The right %d:", 200 * epochs[k], 200 * epochs[k]);
+        if (!strstr(out, want)) fail_msg("sgd_variants %s: no '%s'", args, want);
+        snprintf(want, sizeof want, "They differ by the %d steps after the first epoch.", 200 * (epochs[k] - 1));
+        if (!strstr(out, want)) fail_msg("sgd_variants %s: no '%s'", args, want);
+    }
+}
+
+/* 7. The catalog lists every lesson: each name `autodidact lesson` runs is a
+ * row of lessons/README.md's table, four_ways among them. */
+static void test_catalog(void **state)
+{
+    (void)state;
+    const char *path = getenv("LESSONS_README");
+    if (!path) fail_msg("LESSONS_README is not set; run through meson test");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char readme[1 << 17];
+    size_t n = fread(readme, 1, sizeof readme - 1, f);
+    readme[n] = '\0';
+    fclose(f);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s lesson 2>&1", path_of("autodidact"));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    pclose(p);
+    const char *list = strstr(out, "lessons: ");
+    assert_non_null(list);
+    int count = 0;
+    bool four_ways = false;
+    for (const char *q = list + 9; *q && *q != '\n';) {
+        size_t k = strcspn(q, " \n");
+        char row[96];
+        snprintf(row, sizeof row, "| `%.*s` |", (int)k, q);
+        if (!strstr(readme, row)) fail_msg("lessons/README.md has no row %s", row);
+        four_ways = four_ways || (k == 9 && !strncmp(q, "four_ways", 9));
+        count++;
+        q += k;
+        while (*q == ' ') q++;
+    }
+    assert_true(four_ways);
+    assert_true(count >= 18);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +384,9 @@ int main(void)
         cmocka_unit_test(test_chain_rule_steps),
         cmocka_unit_test(test_kink_not_agree),
         cmocka_unit_test(test_naming),
+        cmocka_unit_test(test_cheap_gradient_why),
+        cmocka_unit_test(test_sgd_which_is_the_slides),
+        cmocka_unit_test(test_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
