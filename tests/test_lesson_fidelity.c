@@ -338,6 +338,25 @@ static void test_sgd_which_is_the_slides(void **state)
     }
 }
 
+/* 8. ReLU′(0), computed in a gradient: L = ReLU(w·x + b) at w = 2, x = 1,
+ * b = −2 (pre-activation 0): ∂L/∂w = 1{0 >= 0}·x = 1 (lecture 000), 1{0 > 0}·x
+ * = 0 (lecture 004), the one-sided slopes 0 and x = 1; the engine takes 004's. */
+static void test_relu_at_exact_zero(void **state)
+{
+    (void)state;
+    cJSON *doc = run_json("gates", "");
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(doc, "relu_gradient_at_exact_zero");
+    const double x = 1;
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(g, "lecture_000")->valuedouble, (0 >= 0) * x, 0));
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(g, "lecture_004")->valuedouble, (0 > 0) * x, 0));
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(g, "engine")->valuedouble, 0, 0));
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(g, "left_slope")->valuedouble, 0, 1e-6));
+    assert_true(close_to(cJSON_GetObjectItemCaseSensitive(g, "right_slope")->valuedouble, x, 1e-6));
+    cJSON_Delete(doc);
+    assert_int_equal(run("gates", ""), 0);
+    assert_non_null(strstr(out, "∂L/∂w = ReLU′(0)·x: lecture 000 gives 1, lecture 004 gives 0, the engine 0"));
+}
+
 /* 7. The catalog lists every lesson: each name `autodidact lesson` runs is a
  * row of lessons/README.md's table, four_ways among them. */
 static void test_catalog(void **state)
@@ -386,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_naming),
         cmocka_unit_test(test_cheap_gradient_why),
         cmocka_unit_test(test_sgd_which_is_the_slides),
+        cmocka_unit_test(test_relu_at_exact_zero),
         cmocka_unit_test(test_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
