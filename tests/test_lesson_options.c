@@ -290,6 +290,7 @@ static void test_slips(void **state)
         {"chain_rule", "", "001-sqrt"},
         {"quiz", "", "004-quiz1-b"},
         {"quiz", "", "004-quiz1-y"},
+        {"quiz", "", "004-quiz1-breakdown"},
         {"gates", "--z 2 --w 2", "004-max-tie"},
         {"softmax", "", "001-onehot"},
         {"convolution", "", "004-custom-image"},
