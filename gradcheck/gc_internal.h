@@ -164,9 +164,6 @@ void gc_check_devices_agree(gc_run *R);             /* gc_device.c */
 void gc_check_float32(gc_run *R);                   /* gc_float32.c */
 
 /* ---- the kernels' code paths (gc_paths.c) ---- */
-/* The kernel threads gc_run_checks sets while it runs (1; a threaded path's
- * full-Jacobian probe sets more). */
-extern int gc_kernel_threads;
 /* What an isolated check runs one by one (gc_isolate.c): the units of op
  * (its cases, then its paths) or of the one case c (it, then, where the op
  * has a threaded path, c on 1 and 2+ threads). */

@@ -30,18 +30,19 @@
 #include "ad_parallel.h"
 #include "gc_internal.h"
 
-int gc_kernel_threads = 1;
-
-/* Probes up to this cost (Σ_s n_s·(Σ n + m), as AD_GC_MAX_FULL_COST) get full
- * Jacobians; conv2d's threaded probe, at 9.6e6, is the largest. */
-#define PATH_FULL_COST 1.2e7
+/* Probes of a one-thread path up to this cost (Σ_s n_s·(Σ n + m), as
+ * AD_GC_MAX_FULL_COST) get full Jacobians: conv2d's groups probe (3.7e5)
+ * does, its serial one (5.9e6, 3 s of a debug build) does not. A threaded
+ * path never does: thousands of passes each waking threads cost minutes on
+ * a busy machine (conv2d's threaded probe: 71 s for one Jacobian on 2 cores). */
+#define PATH_FULL_COST 1e6
 /* The centered difference's step, and the distance from the kinks the
  * direction check's inputs keep: the step moves an input by h·|v| <= h and
  * a pre-activation or a pooling window's gap by at most 1000·h on the probes,
  * so no kink lies between x - h v and x + h v. */
 #define FD_STEP 1e-8
 #define KINK_MARGIN 1e-5
-enum { MAX_DRAWS = 50, MAX_BUFS = 40, N_THREAD_COUNTS = 2 };
+enum { MAX_DRAWS = 50, MAX_BUFS = 40, N_THREAD_COUNTS = 2, THREAD_REPEATS = 3 };
 
 typedef struct probe {
     const ad_op *op;
@@ -232,34 +233,51 @@ static int64_t first_diff(const double *a, const double *b, int64_t n)
 
 /* Path P on `threads` threads against one thread, in dtype dt, at xk (the
  * inputs with kinks planted): one record. */
-static void check_threads(probe *P, passes *Q, double *const *xk, ad_dtype dt, int threads, ad_gc_report *r)
+static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_report *r)
 {
     double t0 = gc_now();
     ad_gc_record *rec = new_rec(P, r, AD_GC_PATHS, dt);
     if (!rec) return;
     pass one = Q->qa, many = Q->qb;
-    ad_status st = run_pass(P, xk, dt, 1, true, &one);
-    if (st == AD_OK) st = run_pass(P, xk, dt, threads, true, &many);
-    const char *what = NULL;
+    const char *what = NULL, *which = "";
     int64_t at = -1;
     const double *a = NULL, *b = NULL;
-    char whatbuf[32];
-    if (st == AD_OK && (at = first_diff(one.y, many.y, P->m)) >= 0) what = "forward", a = one.y, b = many.y;
-    for (int s = 0; s < P->c->n_in && st == AD_OK && !what; s++)
-        if (diff(P, s) && (at = first_diff(one.g[s], many.g[s], P->n[s])) >= 0) {
-            snprintf(whatbuf, sizeof whatbuf, "vjp of input %d", s);
-            what = whatbuf, a = one.g[s], b = many.g[s];
+    char whatbuf[48];
+    ad_status st = AD_OK;
+    /* at x, then at its reflection lo + hi - x (in the domain): an element
+     * whose derivative is 0 at one (relu's x < 0) is not at the other, so a
+     * skipped or misplaced element cannot hide behind a zero */
+    for (int k = 0; k < 2 && st == AD_OK && !what; k++) {
+        double *const *x = k == 0 ? P->x : P->xm;
+        for (int s = 0; s < P->c->n_in && k == 1; s++) {
+            ad_domain d = P->op->domain[s];
+            if (d.lo == 0 && d.hi == 0) d = (ad_domain){-2, 2};
+            for (int64_t j = 0; j < P->n[s]; j++) P->xm[s][j] = diff(P, s) ? (float)(d.lo + d.hi - P->x[s][j]) : P->x[s][j];
         }
-    if (st == AD_OK && !what && (at = first_diff(one.t, many.t, P->m)) >= 0) what = "jvp", a = one.t, b = many.t;
+        which = k == 0 ? "" : " (inputs reflected)";
+        st = run_pass(P, x, dt, 1, true, &one);
+        /* the threads' passes THREAD_REPEATS times: a race (two threads on
+         * one scratch buffer) shows only where they overlap in time */
+        for (int rep = 0; rep < THREAD_REPEATS && st == AD_OK && !what; rep++) {
+            st = run_pass(P, x, dt, threads, true, &many);
+            if (st == AD_OK && (at = first_diff(one.y, many.y, P->m)) >= 0) what = "forward", a = one.y, b = many.y;
+            for (int s = 0; s < P->c->n_in && st == AD_OK && !what; s++)
+                if (diff(P, s) && (at = first_diff(one.g[s], many.g[s], P->n[s])) >= 0) {
+                    snprintf(whatbuf, sizeof whatbuf, "vjp of input %d", s);
+                    what = whatbuf, a = one.g[s], b = many.g[s];
+                }
+            if (st == AD_OK && !what && (at = first_diff(one.t, many.t, P->m)) >= 0) what = "jvp", a = one.t, b = many.t;
+        }
+    }
     if (what) {
         rec->pass = false;
         rec->numerical = a[at], rec->reverse = rec->forward = b[at];
         rec->max_abs_err = ad_gc_abs_err(a[at], b[at]);
         snprintf(rec->message, sizeof rec->message,
-                 "path %s (%s) %s on %d threads differs from %s%s on 1 thread at element %lld: %.9g against %.9g "
-                 "(the kernels promise the same bits on any thread count)",
+                 "path %s (%s): %s on %d threads differs from %s%s on 1 thread at element %lld%s: %.9g against "
+                 "%.9g",
                  P->path, P->when, what, threads, P->reference ? "path " : "",
-                 P->reference ? P->reference : "the same case", (long long)at, b[at], a[at]);
+                 P->reference ? P->reference : "the same case", (long long)at, which, b[at], a[at]);
     } else if (st == AD_OK) {
         snprintf(rec->message, sizeof rec->message, "forward, vjp and jvp: the same bits on 1 and %d threads",
                  threads);
@@ -467,8 +485,8 @@ static ad_status draw_off_kinks(probe *P, unsigned long seed)
 static void check_thread_counts(probe *P, passes *Q, const int *counts, int n_counts, int dtypes, ad_gc_report *r)
 {
     for (int i = 0; i < n_counts; i++) {
-        if (dtypes & AD_GC_FLOAT64) check_threads(P, Q, P->x, AD_FLOAT64, counts[i], r);
-        if (dtypes & AD_GC_FLOAT32) check_threads(P, Q, P->x, AD_FLOAT32, counts[i], r);
+        if (dtypes & AD_GC_FLOAT64) check_threads(P, Q, AD_FLOAT64, counts[i], r);
+        if (dtypes & AD_GC_FLOAT32) check_threads(P, Q, AD_FLOAT32, counts[i], r);
     }
 }
 
@@ -500,22 +518,18 @@ static ad_status check_probe(probe *P, int threads_needed, const ad_gc_options *
     double cost;
     ad_status st = probe_setup(P, &Q, &cost);
     int dtypes = o->dtypes ? o->dtypes : AD_GC_FLOAT64;
-    if (st == AD_OK && cost <= PATH_FULL_COST) {   /* full Jacobians, the kernels on the path's threads */
-        ad_gc_options oo = *o;
-        oo.threads = threads_needed > 1 ? 1 : o->threads;   /* no gradcheck workers around threaded kernels */
+    if (st == AD_OK && cost <= PATH_FULL_COST && threads_needed == 1) {   /* full Jacobians */
         int from = r->n;
-        gc_kernel_threads = threads_needed > 1 ? counts[0] : 1;
-        st = ad_gradcheck_op_case(P->op, P->c, &oo, r);
-        gc_kernel_threads = 1;
+        st = ad_gradcheck_op_case(P->op, P->c, o, r);
         for (int i = from; i < r->n; i++) snprintf(r->rec[i].case_label, sizeof r->rec[i].case_label, "%s", P->label);
-    } else if (st == AD_OK) {   /* random directions, on the path's thread counts */
+    } else if (st == AD_OK) {
+        /* random directions, on one thread: a threaded path's kernels are
+         * then tied to these by the bit-for-bit check below (and every
+         * pass on threads waits for the cores: 5 ms on a loaded machine) */
         st = draw_off_kinks(P, o->seed);
-        int one = 1, *dir_counts = n_counts ? counts : &one, n_dir = n_counts ? n_counts : 1;
         if (st == AD_OK && (dtypes & AD_GC_FLOAT32)) st = run_pass(P, P->x, AD_FLOAT64, 1, true, &Q.q64);
-        for (int i = 0; i < n_dir && st == AD_OK; i++) {
-            if (dtypes & AD_GC_FLOAT64) check_directions(P, &Q, AD_FLOAT64, dir_counts[i], r);
-            if (dtypes & AD_GC_FLOAT32) check_directions(P, &Q, AD_FLOAT32, dir_counts[i], r);
-        }
+        if (st == AD_OK && (dtypes & AD_GC_FLOAT64)) check_directions(P, &Q, AD_FLOAT64, 1, r);
+        if (st == AD_OK && (dtypes & AD_GC_FLOAT32)) check_directions(P, &Q, AD_FLOAT32, 1, r);
     }
     /* threaded: bit for bit against one thread, kinks and ties included */
     if (st == AD_OK && n_counts > 0) st = draw_with_kinks(P, o->seed);

@@ -182,7 +182,7 @@ ad_status gc_run_checks(const char *name, const char *label, ad_gc_fn f, void *u
      * (and idle OpenMP threads spin between kernels). Results do not depend
      * on the thread count (ad_parallel.h). */
     int threads = ad_threads();
-    if (st == AD_OK) ad_set_threads(gc_kernel_threads > 1 ? gc_kernel_threads : 1);   /* (a threaded path: gc_paths.c) */
+    if (st == AD_OK) ad_set_threads(1);
     if (st == AD_OK) {
         gsl_rng_set(R.rng, opts->seed);
         int dtypes = opts->dtypes ? opts->dtypes : AD_GC_FLOAT64;
