@@ -22,13 +22,11 @@
  * Every record's case label names the path; a failure's message names the
  * path, its rule, the other path and the element. */
 #include <float.h>
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_parallel.h"
-#include "gc_internal.h"
+#include "gc_paths.h"
 
 /* Probes of a one-thread path up to this cost (Σ_s n_s·(Σ n + m), as
  * AD_GC_MAX_FULL_COST) get full Jacobians: conv2d's groups probe (3.7e5)
@@ -36,192 +34,12 @@
  * path never does: thousands of passes each waking threads cost minutes on
  * a busy machine (conv2d's threaded probe: 71 s for one Jacobian on 2 cores). */
 #define PATH_FULL_COST 1e6
-/* The centered difference's step, and the distance from the kinks the
- * direction check's inputs keep: the step moves an input by h·|v| <= h and
- * a pre-activation or a pooling window's gap by at most 1000·h on the probes,
- * so no kink lies between x - h v and x + h v. */
+/* The centered difference's step. The direction check's inputs keep
+ * KINK_MARGIN (1e-5, gc_paths.h) from the kinks: the step moves an input by
+ * h·|v| <= h and a pre-activation or a pooling window's gap by at most
+ * 1000·h on the probes, so no kink lies between x - h v and x + h v. */
 #define FD_STEP 1e-8
-#define KINK_MARGIN 1e-5
-enum { MAX_DRAWS = 50, MAX_BUFS = 40, N_THREAD_COUNTS = 2, THREAD_REPEATS = 3 };
-
-typedef struct probe {
-    const ad_op *op;
-    const ad_op_case *c;
-    char label[128];           /* the records' case label */
-    const char *path, *when, *reference;
-    int64_t n[AD_MAX_INPUTS], m, k;   /* k: the elements of the inputs and the output */
-    double *x[AD_MAX_INPUTS], *pre[AD_MAX_INPUTS], *v[AD_MAX_INPUTS], *u;
-    double *xp[AD_MAX_INPUTS], *xm[AD_MAX_INPUTS];   /* x ± h v */
-    void *buf[MAX_BUFS];
-    int n_buf;
-} probe;
-
-/* One pass through the kernels: the value, each input's grad (the pre-fill
- * plus the vjp of u; NULL for a constant input) and the tangent along v, as
- * doubles (a float32 widens exactly, so equal doubles are equal bits). */
-typedef struct pass {
-    double *y, *g[AD_MAX_INPUTS], *t;
-} pass;
-/* The passes a probe's checks compare, made once: qa, qb (1 thread and
- * several; or the pass at x and at x + h v), qc (x - h v), q64 (float64's,
- * which float32's is compared with). */
-typedef struct passes {
-    pass qa, qb, qc, q64;
-} passes;
-
-static bool diff(const probe *P, int s) { return !(P->op->nondiff_inputs & (1u << s)); }
-
-static double *take(probe *P, int64_t count)
-{
-    if (P->n_buf == MAX_BUFS) return NULL;
-    return P->buf[P->n_buf++] = calloc((size_t)(count > 0 ? count : 1), sizeof(double));
-}
-
-static ad_status no_memory(const probe *P)
-{
-    return ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for path %s's probe", P->op->name, P->path);
-}
-
-static ad_status pass_alloc(probe *P, pass *q)
-{
-    bool ok = (q->y = take(P, P->m)) && (q->t = take(P, P->m));
-    for (int s = 0; s < P->c->n_in && ok; s++) ok = (q->g[s] = take(P, P->n[s])) != NULL;
-    return ok ? AD_OK : no_memory(P);
-}
-
-/* The inputs, pre-fill, direction, cotangent (P->n, P->m set) and passes. */
-static ad_status probe_alloc(probe *P, passes *Q)
-{
-    bool ok = (P->u = take(P, P->m)) != NULL;
-    for (int s = 0; s < P->c->n_in && ok; s++)
-        ok = (P->xp[s] = take(P, P->n[s])) && (P->xm[s] = take(P, P->n[s]));
-    if (!ok) return no_memory(P);
-    ad_status st = pass_alloc(P, &Q->qa);
-    if (st == AD_OK) st = pass_alloc(P, &Q->qb);
-    if (st == AD_OK) st = pass_alloc(P, &Q->qc);
-    if (st == AD_OK) st = pass_alloc(P, &Q->q64);
-    return st;
-}
-
-/* A value drawn as a float32 number, so both dtypes see the same inputs. */
-static double flat32(gsl_rng *rng, double lo, double hi) { return (float)gsl_ran_flat(rng, lo, hi); }
-
-/* Inputs from the op's domain (or its sample_input), the pre-fill of the
- * grads, the cotangent u and the direction v: all float32 numbers. */
-static ad_status draw(probe *P, gsl_rng *rng)
-{
-    const ad_op_case *c = P->c;
-    for (int s = 0; s < c->n_in; s++) {
-        ad_domain d = P->op->domain[s];
-        if (d.lo == 0 && d.hi == 0) d = (ad_domain){-2, 2};
-        if (P->op->sample_input && !diff(P, s)) {
-            ad_tensor *t = ad_tensor_new(AD_FLOAT64, c->ndim[s], c->shape[s]);
-            if (!t) return ad_last_status();
-            P->op->sample_input(c, s, t, rng);
-            ad_status st = ad_tensor_copy_out(t, P->x[s], P->n[s]);
-            ad_tensor_free(t);
-            if (st != AD_OK) return st;
-        } else {
-            for (int64_t j = 0; j < P->n[s]; j++) P->x[s][j] = flat32(rng, d.lo, d.hi);
-        }
-        for (int64_t j = 0; j < P->n[s] && diff(P, s); j++) {
-            P->pre[s][j] = flat32(rng, 0.25, 1) * (j % 2 ? 1 : -1);   /* nonzero: a vjp's = for += shows */
-            P->v[s][j] = flat32(rng, -1, 1);
-        }
-    }
-    for (int64_t i = 0; i < P->m; i++) P->u[i] = flat32(rng, -1, 1);
-    return AD_OK;
-}
-
-/* The leaves of x in dtype dt: variables (differentiable inputs, with
- * grads) or constants (with tangents v where forward). */
-static ad_status leaves_of(const probe *P, ad_context *ctx, double *const *x, ad_dtype dt, bool variables,
-                           ad_node **leaves)
-{
-    for (int s = 0; s < P->c->n_in; s++) {
-        const ad_op_case *c = P->c;
-        leaves[s] = variables && diff(P, s) ? ad_variable(ctx, dt, c->ndim[s], c->shape[s], x[s])
-                                            : ad_constant(ctx, dt, c->ndim[s], c->shape[s], x[s]);
-        if (!leaves[s]) return ad_last_status();
-    }
-    return AD_OK;
-}
-
-/* The op at x in dtype dt on `threads` kernel threads: the value and, with
- * `all`, the vjp of u into the pre-filled grads and the jvp along v. */
-static ad_status run_pass(const probe *P, double *const *x, ad_dtype dt, int threads, bool all, pass *q)
-{
-    ad_status st = ad_set_threads(threads);
-    ad_context *ctx = st == AD_OK ? ad_context_new() : NULL;
-    if (st == AD_OK && !ctx) st = ad_last_status();
-    ad_node *leaves[AD_MAX_INPUTS], *y = NULL;
-    if (st == AD_OK) st = leaves_of(P, ctx, x, dt, all, leaves);
-    gc_set_phase(GC_PHASE_FORWARD, dt);
-    if (st == AD_OK && !(y = ad_apply(ctx, P->op, leaves, P->c->n_in, &P->c->params))) st = ad_last_status();
-    if (st == AD_OK) st = ad_value_copy_out(y, q->y, P->m);
-    void *cot = NULL;
-    if (st == AD_OK && all && ad_requires_grad(y)) {
-        size_t es = ad_dtype_size(dt);
-        for (int s = 0; s < P->c->n_in; s++)   /* the pre-fill, in the grads' own dtype */
-            for (int64_t j = 0; j < P->n[s] && diff(P, s); j++) {
-                char *g = ad_node_of(leaves[s])->grad;
-                if (dt == AD_FLOAT32) ((float *)(void *)g)[j] = (float)P->pre[s][j];
-                else ((double *)(void *)g)[j] = P->pre[s][j];
-            }
-        ad_tensor ct = ad_value(y);
-        if (!(cot = malloc((size_t)(P->m ? P->m : 1) * es))) st = no_memory(P);
-        for (int64_t i = 0; i < P->m && st == AD_OK; i++)
-            if (dt == AD_FLOAT32) ((float *)cot)[i] = (float)P->u[i];
-            else ((double *)cot)[i] = P->u[i];
-        ct.data = cot;
-        gc_set_phase(GC_PHASE_VJP, dt);
-        if (st == AD_OK) st = ad_backward_ex(ctx, y, &(ad_backward_opts){.cotangent = &ct});
-        for (int s = 0; s < P->c->n_in && st == AD_OK; s++)
-            if (diff(P, s)) st = ad_grad_copy_out(leaves[s], q->g[s], P->n[s]);
-    }
-    free(cot);
-    ad_context_free(ctx);
-    if (st != AD_OK || !all) return st;
-    /* forward mode: a context without grad, one direction */
-    if (!(ctx = ad_context_new())) return ad_last_status();
-    ad_set_grad_enabled(ctx, false);
-    st = ad_forward_dirs(ctx, 1);
-    if (st == AD_OK) st = leaves_of(P, ctx, x, dt, false, leaves);
-    for (int s = 0; s < P->c->n_in && st == AD_OK; s++)
-        if (diff(P, s)) st = ad_set_tangent(leaves[s], 0, P->v[s], -1);
-    gc_set_phase(GC_PHASE_JVP, dt);
-    if (st == AD_OK && !(y = ad_apply(ctx, P->op, leaves, P->c->n_in, &P->c->params))) st = ad_last_status();
-    for (int64_t i = 0; i < P->m && st == AD_OK; i++) q->t[i] = ad_tangent_at(y, 0, i);
-    ad_context_free(ctx);
-    return st;
-}
-
-static ad_gc_record *new_rec(const probe *P, ad_gc_report *r, ad_gc_check check, ad_dtype dt)
-{
-    if (r->n == r->cap) {
-        int cap = r->cap ? 2 * r->cap : 64;
-        ad_gc_record *p = realloc(r->rec, (size_t)cap * sizeof *p);
-        if (!p) return NULL;
-        r->rec = p, r->cap = cap;
-    }
-    ad_gc_record *rec = &r->rec[r->n++];
-    memset(rec, 0, sizeof *rec);
-    snprintf(rec->op, sizeof rec->op, "%s", P->op->name);
-    snprintf(rec->case_label, sizeof rec->case_label, "%s", P->label);
-    rec->dtype = dt;
-    rec->input = -1;
-    rec->check = check;
-    rec->pass = true;
-    rec->x_at_worst = rec->numerical = rec->reverse = rec->forward = NAN;
-    return rec;
-}
-
-static void finish(ad_gc_report *r, ad_gc_record *rec, double t0, ad_status st)
-{
-    if (st != AD_OK) gc_fail_note(rec, st);
-    rec->seconds = gc_now() - t0;
-    if (!rec->pass) r->n_fail++;
-}
+enum { N_THREAD_COUNTS = 2, THREAD_REPEATS = 3 };
 
 /* The first element where a and b differ in their bits, or -1. */
 static int64_t first_diff(const double *a, const double *b, int64_t n)
@@ -236,7 +54,7 @@ static int64_t first_diff(const double *a, const double *b, int64_t n)
 static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_report *r)
 {
     double t0 = gc_now();
-    ad_gc_record *rec = new_rec(P, r, AD_GC_PATHS, dt);
+    ad_gc_record *rec = gcp_new_rec(P, r, AD_GC_PATHS, dt);
     if (!rec) return;
     pass one = Q->qa, many = Q->qb;
     const char *what = NULL, *which = "";
@@ -252,17 +70,17 @@ static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_r
         for (int s = 0; s < P->c->n_in && k == 1; s++) {
             ad_domain d = P->op->domain[s];
             if (d.lo == 0 && d.hi == 0) d = (ad_domain){-2, 2};
-            for (int64_t j = 0; j < P->n[s]; j++) P->xm[s][j] = diff(P, s) ? (float)(d.lo + d.hi - P->x[s][j]) : P->x[s][j];
+            for (int64_t j = 0; j < P->n[s]; j++) P->xm[s][j] = gcp_diff(P, s) ? (float)(d.lo + d.hi - P->x[s][j]) : P->x[s][j];
         }
         which = k == 0 ? "" : " (inputs reflected)";
-        st = run_pass(P, x, dt, 1, true, &one);
+        st = gcp_run_pass(P, x, dt, 1, true, &one);
         /* the threads' passes THREAD_REPEATS times: a race (two threads on
          * one scratch buffer) shows only where they overlap in time */
         for (int rep = 0; rep < THREAD_REPEATS && st == AD_OK && !what; rep++) {
-            st = run_pass(P, x, dt, threads, true, &many);
+            st = gcp_run_pass(P, x, dt, threads, true, &many);
             if (st == AD_OK && (at = first_diff(one.y, many.y, P->m)) >= 0) what = "forward", a = one.y, b = many.y;
             for (int s = 0; s < P->c->n_in && st == AD_OK && !what; s++)
-                if (diff(P, s) && (at = first_diff(one.g[s], many.g[s], P->n[s])) >= 0) {
+                if (gcp_diff(P, s) && (at = first_diff(one.g[s], many.g[s], P->n[s])) >= 0) {
                     snprintf(whatbuf, sizeof whatbuf, "vjp of input %d", s);
                     what = whatbuf, a = one.g[s], b = many.g[s];
                 }
@@ -282,7 +100,7 @@ static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_r
         snprintf(rec->message, sizeof rec->message, "forward, vjp and jvp: the same bits on 1 and %d threads",
                  threads);
     }
-    finish(r, rec, t0, st);
+    gcp_finish(r, rec, t0, st);
 }
 
 static double dot(const double *a, const double *b, int64_t n, bool absolute)
@@ -299,7 +117,7 @@ static double rev_dot(const probe *P, const pass *q, double *size, double *pre_s
     double s = 0;
     *size = *pre_size = 0;
     for (int k = 0; k < P->c->n_in; k++)
-        for (int64_t j = 0; j < P->n[k] && diff(P, k); j++) {
+        for (int64_t j = 0; j < P->n[k] && gcp_diff(P, k); j++) {
             double g = q->g[k][j] - P->pre[k][j];
             s += g * P->v[k][j];
             *size += fabs(g * P->v[k][j]);
@@ -318,11 +136,11 @@ static double rev_dot(const probe *P, const pass *q, double *size, double *pre_s
 static void check_directions(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_report *r)
 {
     double t0 = gc_now();
-    ad_gc_record *rec = new_rec(P, r, AD_GC_DIRECTION, dt);
+    ad_gc_record *rec = gcp_new_rec(P, r, AD_GC_DIRECTION, dt);
     if (!rec) return;
     pass q = Q->qa, plus = Q->qb, minus = Q->qc;
     const pass *ref64 = &Q->q64;
-    ad_status st = run_pass(P, P->x, dt, threads, true, &q);
+    ad_status st = gcp_run_pass(P, P->x, dt, threads, true, &q);
     double srev, spre, rev = st == AD_OK ? rev_dot(P, &q, &srev, &spre) : NAN;
     double fwd = dot(P->u, q.t, P->m, false), S = srev + dot(P->u, q.t, P->m, true);
     double F = dot(P->u, q.y, P->m, true), K = (double)P->k;
@@ -332,11 +150,11 @@ static void check_directions(probe *P, passes *Q, ad_dtype dt, int threads, ad_g
     if (st == AD_OK && dt == AD_FLOAT64) {
         for (int s = 0; s < P->c->n_in; s++)
             for (int64_t j = 0; j < P->n[s]; j++) {
-                double dv = diff(P, s) ? FD_STEP * P->v[s][j] : 0;
+                double dv = gcp_diff(P, s) ? FD_STEP * P->v[s][j] : 0;
                 P->xp[s][j] = P->x[s][j] + dv, P->xm[s][j] = P->x[s][j] - dv;
             }
-        st = run_pass(P, P->xp, dt, threads, false, &plus);
-        if (st == AD_OK) st = run_pass(P, P->xm, dt, threads, false, &minus);
+        st = gcp_run_pass(P, P->xp, dt, threads, false, &plus);
+        if (st == AD_OK) st = gcp_run_pass(P, P->xm, dt, threads, false, &minus);
         double fd = 0;
         for (int64_t i = 0; i < P->m && st == AD_OK; i++) fd += P->u[i] * (plus.y[i] - minus.y[i]) / (2 * FD_STEP);
         double tol_ad = 4 * K * DBL_EPSILON * (S + spre), tol_fd = 1e-6 * (S + F);
@@ -366,27 +184,14 @@ static void check_directions(probe *P, passes *Q, ad_dtype dt, int threads, ad_g
             snprintf(rec->message, sizeof rec->message,
                      "path %s (%s) on %s: the float32 value at element %lld is %.9g, float64's %.17g", P->path,
                      P->when, th, (long long)bad, q.y[bad], ref64->y[bad]);
-        else if (!ad_gc_agree(rev, rev64, tol) || !ad_gc_agree(fwd, fwd64, tol))
+        else if (!ad_gc_agree(rev, rev64, tol) || !ad_gc_agree(fwd, fwd64, tol) || !ad_gc_agree(rev, fwd, tol))
             snprintf(rec->message, sizeof rec->message,
                      "path %s (%s) on %s: <u, J v> in float32 by reverse mode %.9g and forward mode %.9g, in "
                      "float64 %.12g and %.12g: error %.3g, tolerance %.3g", P->path, P->when, th, rev, fwd, rev64,
                      fwd64, rec->max_abs_err, tol);
         rec->pass = !rec->message[0];
     }
-    finish(r, rec, t0, st);
-}
-
-/* The inputs with the op's kinks planted (a nonsmooth op, 0 in input 0's
- * domain): input 0 exactly 0 at its first and last elements and every 997th,
- * and equal to its neighbour every 997th from 500 (max-pool's ties). */
-static void plant_kinks(const probe *P, double *x0)
-{
-    ad_domain d = P->op->domain[0];
-    bool zero_ok = (d.lo == 0 && d.hi == 0) || (d.lo <= 0 && d.hi >= 0);
-    if (!(P->op->flags & AD_OP_NONSMOOTH) || !diff(P, 0) || !zero_ok || P->n[0] < 2) return;
-    for (int64_t j = 0; j < P->n[0]; j += 997) x0[j] = 0;
-    for (int64_t j = 500; j + 1 < P->n[0]; j += 997) x0[j + 1] = x0[j];
-    x0[P->n[0] - 1] = 0;
+    gcp_finish(r, rec, t0, st);
 }
 
 /* The kernels' thread counts to check a threaded path on: 2, and --threads
@@ -397,88 +202,6 @@ static int thread_counts(const ad_gc_options *o, int *t)
     t[k++] = 2;
     if (o->threads > 2) t[k++] = o->threads;
     return k;
-}
-
-/* P's sizes (n, m, k) from its case, and its buffers; the full-Jacobian
- * cost into *cost. */
-static ad_status probe_setup(probe *P, passes *Q, double *cost)
-{
-    const ad_op_case *c = P->c;
-    double total = 0;
-    for (int s = 0; s < c->n_in; s++) {
-        P->n[s] = 1;
-        for (int d = 0; d < c->ndim[s]; d++) P->n[s] *= c->shape[s][d];
-        total += (double)P->n[s];
-    }
-    if (total > (double)AD_GC_MAX_ELEMENTS)
-        return ad_fail(AD_ERR_ARG, "gradcheck %s: path %s's probe has %.0f input elements; at most %lld", P->op->name,
-                       P->path, total, (long long)AD_GC_MAX_ELEMENTS);
-    /* the output's size: one forward of zeros (any values have its shape) */
-    ad_status st = AD_OK;
-    ad_node *leaves[AD_MAX_INPUTS], *y = NULL;
-    double *zero[AD_MAX_INPUTS] = {0};
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!rng) st = no_memory(P);
-    for (int s = 0; s < c->n_in && st == AD_OK; s++)   /* (draw's inputs: valid targets, weights) */
-        if (!(P->x[s] = zero[s] = take(P, P->n[s])) || !(P->pre[s] = take(P, P->n[s])) || !(P->v[s] = take(P, P->n[s])))
-            st = no_memory(P);
-    if (st == AD_OK && !(P->u = take(P, 1))) st = no_memory(P);
-    P->m = 0;
-    if (st == AD_OK) st = draw(P, rng);
-    if (rng) gsl_rng_free(rng);
-    ad_context *ctx = st == AD_OK ? ad_context_new() : NULL;
-    if (st == AD_OK) st = ctx ? leaves_of(P, ctx, zero, AD_FLOAT64, false, leaves) : ad_last_status();
-    if (st == AD_OK && !(y = ad_apply(ctx, P->op, leaves, c->n_in, &c->params))) st = ad_last_status();
-    if (st == AD_OK) P->m = ad_value(y).size;
-    ad_context_free(ctx);
-    P->k = P->m;
-    *cost = 0;
-    for (int s = 0; s < c->n_in; s++) {
-        P->k += P->n[s];
-        if (diff(P, s)) *cost += (double)P->n[s] * (total + (double)P->m);
-    }
-    return st == AD_OK ? probe_alloc(P, Q) : st;
-}
-
-/* Inputs drawn (seeded by seed) with the kinks planted: the threaded check's. */
-static ad_status draw_with_kinks(probe *P, unsigned long seed)
-{
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!rng) return no_memory(P);
-    gsl_rng_set(rng, seed ^ 0x7f4a7c15UL);
-    ad_status st = draw(P, rng);
-    gsl_rng_free(rng);
-    if (st == AD_OK) plant_kinks(P, P->x[0]);
-    return st;
-}
-
-/* Inputs drawn a margin KINK_MARGIN from the kinks: the direction check's. */
-static ad_status draw_off_kinks(probe *P, unsigned long seed)
-{
-    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!rng) return no_memory(P);
-    gsl_rng_set(rng, seed ^ 0x9e3779b9UL);
-    ad_status st = AD_OK;
-    bool drawn = false;
-    for (int k = 0; k < MAX_DRAWS && st == AD_OK && !drawn; k++) {
-        st = draw(P, rng);
-        if (st != AD_OK || !P->op->kink_gap) {
-            drawn = st == AD_OK;
-            break;
-        }
-        ad_context *ctx = ad_set_threads(1) == AD_OK ? ad_context_new() : NULL;
-        ad_node *leaves[AD_MAX_INPUTS], *y = NULL;
-        /* variables: a recorded node keeps its inputs, which kink_gap reads */
-        st = ctx ? leaves_of(P, ctx, P->x, AD_FLOAT64, true, leaves) : ad_last_status();
-        if (st == AD_OK && !(y = ad_apply(ctx, P->op, leaves, P->c->n_in, &P->c->params))) st = ad_last_status();
-        if (st == AD_OK) drawn = P->op->kink_gap(ad_node_of(y)) >= KINK_MARGIN;
-        ad_context_free(ctx);
-    }
-    gsl_rng_free(rng);
-    if (st == AD_OK && !drawn)
-        st = ad_fail(AD_ERR_DOMAIN, "gradcheck %s: path %s: no draw of inputs in %d landed %g away from the kinks",
-                     P->op->name, P->path, MAX_DRAWS, KINK_MARGIN);
-    return st;
 }
 
 /* The threaded check of P on each thread count, in each dtype. */
@@ -497,7 +220,7 @@ static bool threads_possible(probe *P, ad_gc_report *r)
     int keep = ad_threads();
     bool ok = ad_set_threads(2) == AD_OK;
     if (!ok) {
-        ad_gc_record *rec = new_rec(P, r, AD_GC_PATHS, AD_FLOAT64);
+        ad_gc_record *rec = gcp_new_rec(P, r, AD_GC_PATHS, AD_FLOAT64);
         if (rec) snprintf(rec->message, sizeof rec->message, "not checked: %s", ad_last_error());
     }
     ad_set_threads(keep);
@@ -516,7 +239,7 @@ static ad_status check_probe(probe *P, int threads_needed, const ad_gc_options *
     }
     passes Q;
     double cost;
-    ad_status st = probe_setup(P, &Q, &cost);
+    ad_status st = gcp_probe_setup(P, &Q, &cost);
     int dtypes = o->dtypes ? o->dtypes : AD_GC_FLOAT64;
     if (st == AD_OK && cost <= PATH_FULL_COST && threads_needed == 1) {   /* full Jacobians */
         int from = r->n;
@@ -526,22 +249,16 @@ static ad_status check_probe(probe *P, int threads_needed, const ad_gc_options *
         /* random directions, on one thread: a threaded path's kernels are
          * then tied to these by the bit-for-bit check below (and every
          * pass on threads waits for the cores: 5 ms on a loaded machine) */
-        st = draw_off_kinks(P, o->seed);
-        if (st == AD_OK && (dtypes & AD_GC_FLOAT32)) st = run_pass(P, P->x, AD_FLOAT64, 1, true, &Q.q64);
+        st = gcp_draw_off_kinks(P, o->seed);
+        if (st == AD_OK && (dtypes & AD_GC_FLOAT32)) st = gcp_run_pass(P, P->x, AD_FLOAT64, 1, true, &Q.q64);
         if (st == AD_OK && (dtypes & AD_GC_FLOAT64)) check_directions(P, &Q, AD_FLOAT64, 1, r);
         if (st == AD_OK && (dtypes & AD_GC_FLOAT32)) check_directions(P, &Q, AD_FLOAT32, 1, r);
     }
     /* threaded: bit for bit against one thread, kinks and ties included */
-    if (st == AD_OK && n_counts > 0) st = draw_with_kinks(P, o->seed);
+    if (st == AD_OK && n_counts > 0) st = gcp_draw_with_kinks(P, o->seed);
     if (st == AD_OK) check_thread_counts(P, &Q, counts, n_counts, dtypes, r);
     ad_set_threads(keep);
     return st;
-}
-
-static void probe_free(probe *P)
-{
-    for (int i = 0; i < P->n_buf; i++) free(P->buf[i]);
-    P->n_buf = 0;
 }
 
 /* "path blocked, 2+ threads: n = 16390, the last block partial" */
@@ -563,7 +280,7 @@ ad_status ad_gradcheck_op_path(const ad_op *op, int k, const ad_gc_options *opts
     probe P = {.op = op, .c = &p->probe, .path = p->name, .when = p->when ? p->when : "", .reference = p->reference};
     path_label(p, P.label, sizeof P.label);
     ad_status st = check_probe(&P, p->threads, opts, r);
-    probe_free(&P);
+    gcp_probe_free(&P);
     return st;
 }
 
@@ -594,11 +311,11 @@ ad_status ad_gradcheck_case_threads(const ad_op *op, const ad_op_case *c, const 
     /* the bit-for-bit comparison alone: the case itself had the full checks */
     passes Q;
     double cost;
-    ad_status st = probe_setup(&P, &Q, &cost);
-    if (st == AD_OK) st = draw_with_kinks(&P, o->seed);
+    ad_status st = gcp_probe_setup(&P, &Q, &cost);
+    if (st == AD_OK) st = gcp_draw_with_kinks(&P, o->seed);
     if (st == AD_OK) check_thread_counts(&P, &Q, counts, n_counts, o->dtypes ? o->dtypes : AD_GC_FLOAT64, r);
     ad_set_threads(keep);
-    probe_free(&P);
+    gcp_probe_free(&P);
     return st;
 }
 
