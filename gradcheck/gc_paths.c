@@ -45,7 +45,8 @@
  * h·|v| <= h and a pre-activation or a pooling window's gap by at most
  * 1000·h on the probes, so no kink lies between x - h v and x + h v. */
 #define FD_STEP 1e-8
-enum { N_THREAD_COUNTS = 2, THREAD_REPEATS = 3 };
+enum { N_THREAD_COUNTS = 2, THREAD_REPEATS = 3, THREAD_MAX_REPEATS = 24 };
+#define THREAD_SECONDS 0.02
 
 /* The first element where a and b differ in their bits, or -1. */
 static int64_t first_diff(const double *a, const double *b, int64_t n)
@@ -80,9 +81,14 @@ static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_r
         }
         which = k == 0 ? "" : " (inputs reflected)";
         st = gcp_run_pass(P, x, dt, 1, true, &one);
-        /* the threads' passes THREAD_REPEATS times: a race (two threads on
-         * one scratch buffer) shows only where they overlap in time */
-        for (int rep = 0; rep < THREAD_REPEATS && st == AD_OK && !what; rep++) {
+        /* the threads' passes THREAD_REPEATS times, and on until they have
+         * run THREAD_SECONDS (at most THREAD_MAX_REPEATS): a race (two threads
+         * on one scratch buffer) shows only where they overlap in time, which
+         * on a loaded machine a short pass seldom gives */
+        double t_rep = gc_now();
+        for (int rep = 0; (rep < THREAD_REPEATS || gc_now() - t_rep < THREAD_SECONDS) && rep < THREAD_MAX_REPEATS &&
+                          st == AD_OK && !what;
+             rep++) {
             st = gcp_run_pass(P, x, dt, threads, true, &many);
             if (st == AD_OK && (at = first_diff(one.y, many.y, P->m)) >= 0) what = "forward", a = one.y, b = many.y;
             for (int s = 0; s < P->c->n_in && st == AD_OK && !what; s++)
