@@ -20,9 +20,10 @@
  *     path p.reference) and on 2 threads (and on --threads N where N > 2);
  *     forward, vjp and jvp compared bit for bit, which ad_parallel.h
  *     promises; then again at the inputs reflected in the domain (so that no
- *     element hides behind a zero derivative), each threaded pass 3 times (a
- *     race on a shared buffer shows only where the threads overlap). Two
- *     threads run even on one core: the split is by the shapes, not the cores.
+ *     element hides behind a zero derivative), each threaded pass 3 times and
+ *     on until 20 ms have run (a race on a shared buffer shows only where the
+ *     threads overlap in time). Two threads run even on one core: the split
+ *     is by the shapes, not the cores.
  *     Tied to the one-thread pass bit for bit, the threaded path inherits the
  *     direction check's verdict.
  * Every record's case label names the path; a failure's message names the
@@ -56,8 +57,8 @@ static int64_t first_diff(const double *a, const double *b, int64_t n)
     return -1;
 }
 
-/* Path P on `threads` threads against one thread, in dtype dt, at xk (the
- * inputs with kinks planted): one record. */
+/* Path P on `threads` threads against one thread, in dtype dt, at P->x (the
+ * inputs with kinks planted) and at its reflection: one record. */
 static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_report *r)
 {
     double t0 = gc_now();
@@ -77,7 +78,8 @@ static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_r
         for (int s = 0; s < P->c->n_in && k == 1; s++) {
             ad_domain d = P->op->domain[s];
             if (d.lo == 0 && d.hi == 0) d = (ad_domain){-2, 2};
-            for (int64_t j = 0; j < P->n[s]; j++) P->xm[s][j] = gcp_diff(P, s) ? (float)(d.lo + d.hi - P->x[s][j]) : P->x[s][j];
+            for (int64_t j = 0; j < P->n[s]; j++)
+                P->xm[s][j] = gcp_diff(P, s) ? (float)(d.lo + d.hi - P->x[s][j]) : P->x[s][j];
         }
         which = k == 0 ? "" : " (inputs reflected)";
         st = gcp_run_pass(P, x, dt, 1, true, &one);
@@ -96,7 +98,8 @@ static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_r
                     snprintf(whatbuf, sizeof whatbuf, "vjp of input %d", s);
                     what = whatbuf, a = one.g[s], b = many.g[s];
                 }
-            if (st == AD_OK && !what && (at = first_diff(one.t, many.t, P->m)) >= 0) what = "jvp", a = one.t, b = many.t;
+            if (st == AD_OK && !what && (at = first_diff(one.t, many.t, P->m)) >= 0)
+                what = "jvp", a = one.t, b = many.t;
         }
     }
     if (what) {
@@ -276,7 +279,8 @@ static ad_status check_probe(probe *P, int threads_needed, const ad_gc_options *
 /* "path blocked, 2+ threads: n = 16390, the last block partial" */
 static void path_label(const ad_op_path *p, char *buf, size_t len)
 {
-    snprintf(buf, len, "path %s%s: %s", p->name, p->threads > 1 ? ", 2+ threads" : "", p->probe.label ? p->probe.label : "");
+    snprintf(buf, len, "path %s%s: %s", p->name, p->threads > 1 ? ", 2+ threads" : "",
+             p->probe.label ? p->probe.label : "");
 }
 
 ad_status ad_gradcheck_op_path(const ad_op *op, int k, const ad_gc_options *opts, ad_gc_report *r)
@@ -343,7 +347,8 @@ int gc_units(const ad_op *op, const ad_op_case *c)
 ad_status gc_run_unit(const ad_op *op, const ad_op_case *c, int k, const ad_gc_options *o, ad_gc_report *r)
 {
     if (c) return k == 0 ? ad_gradcheck_op_case(op, c, o, r) : ad_gradcheck_case_threads(op, c, o, r);
-    return k < op->n_cases ? ad_gradcheck_op_case(op, &op->cases[k], o, r) : ad_gradcheck_op_path(op, k - op->n_cases, o, r);
+    return k < op->n_cases ? ad_gradcheck_op_case(op, &op->cases[k], o, r)
+                           : ad_gradcheck_op_path(op, k - op->n_cases, o, r);
 }
 
 const char *gc_unit_label(const ad_op *op, const ad_op_case *c, int k)
