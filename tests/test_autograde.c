@@ -190,6 +190,18 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     replace_all(&sub, "@CANARY@", canary_dir);
     replace_all(&sub, "@OUT@", out);
     replace_all(&sub, "@SOURCE_ROOT@", env->src);
+    if (strstr(sub, "@MEMORIZED_TABLE@")) {
+        /* the example assignment's answers under the grader's old fixed seed (2026) */
+        snprintf(cmd, sizeof cmd, "%s %s/gradcheck/autograde/example/assignment.json 2026 > %s/table.h",
+                 getenv("AUTOGRADE_MEMORIZE"), env->src, scratch);
+        if (system(cmd) != 0) fail_msg("%s: autograde_memorize failed", name);
+        snprintf(path, sizeof path, "%s/table.h", scratch);
+        char *table = slurp(path, NULL);
+        assert_non_null(table);
+        replace_all(&sub, "@MEMORIZED_TABLE@", table);
+        free(table);
+        unlink(path);
+    }
     snprintf(path, sizeof path, "%s/%s", scratch, name);
     spit(path, sub, 0644);
     free(sub);
@@ -292,16 +304,18 @@ static void run_corpus(bool as_nobody)
     FILE *m = fopen(path, "r");
     assert_non_null(m);
     int cases = 0;
+    const char *only = getenv("AUTOGRADE_CASE");   /* one case, while working on it */
     while (fgets(line, sizeof line, m)) {
         char name[128], phrase[256];
         double expected;
         if (line[0] == '#' || sscanf(line, "%127s %lf %255[^\n]", name, &expected, phrase) != 3) continue;
+        if (only && strcmp(only, name)) continue;
         run_case(&env, name, expected, phrase);
         cases++;
     }
     fclose(m);
     free(env.solution);
-    assert_true(cases >= 40);
+    assert_true(only ? cases == 1 : cases >= 40);
 }
 
 static void test_corpus(void **state)
@@ -378,6 +392,8 @@ static void test_bad_assignments(void **state)
         {"{\"tests\": [{\"op\": \"linear\", \"shape\": [4096, 4096, 4096]}]}", "more than the grader takes"},
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3]}], \"limits\": {\"cpu_seconds\": 0}}", "\"cpu_seconds\""},
         {"[1, 2", "not JSON"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"seed\": 7}]}", "cannot score"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"seed\": 1.5, \"points\": 0}]}", "whole number"},
     };
     char dir[] = "/tmp/ag-bad.XXXXXX", path[512], args[1024];
     assert_non_null(mkdtemp(dir));
@@ -390,6 +406,92 @@ static void test_bad_assignments(void **state)
         snprintf(args, sizeof args, "--assignment %s --submission x.c --out %s/o >/dev/null 2>&1", path, dir);
         assert_int_equal(run(args), 2);
     }
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    assert_int_equal(system(args), 0);
+}
+
+/* Grade `submission` (a path under the source tree) with `assignment` into
+ * dir/name; returns report.txt, and results.json's seed in *seed. */
+static char *grade_into(const char *dir, const char *name, const char *assignment, const char *submission,
+                        const char *extra, double *seed)
+{
+    char args[4096], path[2048];
+    snprintf(args, sizeof args, "--assignment %s --submission %s/%s --out %s/%s %s >/dev/null 2>&1", assignment,
+             getenv("SOURCE_ROOT"), submission, dir, name, extra);
+    assert_int_equal(run(args), 0);
+    snprintf(path, sizeof path, "%s/%s/results.json", dir, name);
+    char *js = slurp(path, NULL);
+    cJSON *doc = cJSON_Parse(js);
+    assert_non_null(doc);
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(doc, "seed")));
+    *seed = cJSON_GetObjectItem(doc, "seed")->valuedouble;
+    cJSON_Delete(doc), free(js);
+    snprintf(path, sizeof path, "%s/%s/report.txt", dir, name);
+    char *txt = slurp(path, NULL);
+    assert_non_null(txt);
+    return txt;
+}
+
+/* The feedback of the test named `test` in report.txt: from its [PASS] or
+ * [FAIL] line to the next test's (malloc'd). */
+static char *test_feedback(const char *report, const char *test)
+{
+    char head[256];
+    snprintf(head, sizeof head, "] %s  ", test);
+    const char *p = strstr(report, head);
+    assert_non_null(p);
+    const char *end = strstr(p + 1, "\n[");
+    return strndup(p, end ? (size_t)(end - p) : strlen(p));
+}
+
+/* Inputs are fresh at every grading unless --seed repeats one: the starter
+ * (which answers nothing) fails with "expected <a value of the inputs>". */
+static void test_fresh_inputs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ag-seed.XXXXXX", path[512], args[1024];
+    assert_non_null(mkdtemp(dir));
+    /* the example's tests and a pinned teaching case */
+    snprintf(path, sizeof path, "%s/gradcheck/autograde/example/assignment.json", getenv("SOURCE_ROOT"));
+    char *js = slurp(path, NULL);
+    cJSON *doc = cJSON_Parse(js);
+    free(js);
+    cJSON *pinned = cJSON_Parse("{\"name\": \"pinned sigmoid\", \"op\": \"sigmoid\", \"part\": \"forward\", "
+                                "\"shape\": [5], \"seed\": 11, \"points\": 0}");
+    cJSON_AddItemToArray(cJSON_GetObjectItem(doc, "tests"), pinned);
+    js = cJSON_Print(doc);
+    cJSON_Delete(doc);
+    snprintf(path, sizeof path, "%s/a.json", dir);
+    spit(path, js, 0644);
+    free(js);
+    const char *starter = "gradcheck/autograde/example/starter.c";
+    double s1, s2, s3, s4;
+    char *a = grade_into(dir, "a", path, starter, "--seed 12345", &s1);
+    char *b = grade_into(dir, "b", path, starter, "--seed 12345", &s2);
+    assert_true(s1 == 12345 && s2 == 12345);
+    if (strcmp(a, b)) fail_msg("two gradings with --seed 12345 differ:\n%s\n----\n%s", a, b);
+    assert_non_null(strstr(a, "Seed: 12345"));
+    char *c = grade_into(dir, "c", path, starter, "", &s3);
+    char *d = grade_into(dir, "d", path, starter, "", &s4);
+    if (s3 == s4) fail_msg("two gradings without --seed drew the same seed %g", s3);
+    const char *tests[] = {"sigmoid forward", "conv2d forward, stride 2, padding 1", "linear backward (dx, dw, db)"};
+    for (int i = 0; i < 3; i++) {
+        char *fc = test_feedback(c, tests[i]), *fd = test_feedback(d, tests[i]), *fa = test_feedback(a, tests[i]);
+        if (!strcmp(fc, fd) || !strcmp(fc, fa)) fail_msg("'%s' got the same inputs twice:\n%s", tests[i], fc);
+        free(fc), free(fd), free(fa);
+    }
+    /* the pinned case keeps its inputs */
+    char *pc = test_feedback(c, "pinned sigmoid"), *pd = test_feedback(d, "pinned sigmoid");
+    assert_string_equal(pc, pd);
+    assert_non_null(strstr(pc, "expected"));
+    free(pc), free(pd);
+    /* a regrade of a fresh grading with its reported seed is that grading */
+    char extra[64];
+    snprintf(extra, sizeof extra, "--seed %.0f", s3);
+    char *e = grade_into(dir, "e", path, starter, extra, &s1);
+    if (strcmp(c, e)) fail_msg("a regrade with the reported seed differs:\n%s\n----\n%s", c, e);
+    free(a), free(b), free(c), free(d), free(e);
+    assert_int_equal(run("--seed 4294967296 --assignment a --submission b --out c >/dev/null 2>&1"), 2);
     snprintf(args, sizeof args, "rm -rf %s", dir);
     assert_int_equal(system(args), 0);
 }
@@ -421,7 +523,8 @@ static void test_bundle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_bad_assignments),
-                                       cmocka_unit_test(test_bundle), cmocka_unit_test(test_corpus),
+                                       cmocka_unit_test(test_bundle), cmocka_unit_test(test_fresh_inputs),
+                                       cmocka_unit_test(test_corpus),
                                        cmocka_unit_test(test_corpus_grader_unprivileged)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

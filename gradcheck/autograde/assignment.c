@@ -108,6 +108,13 @@ static int parse_test(const cJSON *o, int i, const char *name, test_spec *t, cha
         return -1;
     t->stride = (int64_t)stride, t->pad = (int64_t)pad, t->window = (int64_t)window;
     t->ties = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ties"));
+    double seed;
+    if (number(o, "seed", -1, 0, 4294967295.0, &seed, where, err, errlen)) return -1;
+    if (seed >= 0 && seed != floor(seed)) return snprintf(err, errlen, "%s: \"seed\" must be a whole number", where), -1;
+    t->pinned = seed >= 0, t->seed = t->pinned ? (uint32_t)seed : 0;
+    if (t->pinned && t->points > 0)
+        return snprintf(err, errlen, "%s: a test with a pinned \"seed\" has inputs known in advance, so it cannot "
+                                     "score: give it \"points\": 0", where), -1;
     if (!strcmp(t->op, "conv2d") && nk != 3) return snprintf(err, errlen, "%s: conv2d needs \"kernel\": [K, R, S]", where), -1;
     return check_shapes(t, where, err, errlen);
 }

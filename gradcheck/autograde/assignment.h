@@ -1,11 +1,14 @@
 /* assignment.h: the instructor's assignment file (JSON), read and checked.
  *   {"name": "...", "tests": [{"name", "op", "part", "shape", "kernel",
  *     "stride", "padding", "window", "points", "visibility", "atol", "rtol",
- *     "ties"}...],
+ *     "ties", "seed"}...],
  *  "limits": {"cpu_seconds", "wall_seconds", "memory_mb", "compile_seconds"}}
  * Every field is checked: an unknown op, a shape entry out of 1..4096, a
  * tensor over AG_MAX_TEST_VALUES, a negative tolerance or non-finite points
- * is an error naming the test, never a test that runs on nonsense. */
+ * is an error naming the test, never a test that runs on nonsense.
+ * A test's inputs are drawn afresh at every grading; "seed" pins them, for
+ * a teaching case whose numbers the instructions quote, and only on a test
+ * worth 0 points: an answer that can be known in advance must not score. */
 #ifndef AD_ASSIGNMENT_H
 #define AD_ASSIGNMENT_H
 
@@ -24,6 +27,8 @@ typedef struct test_spec {
     int ndim;                                /* entries in shape */
     double points, atol, rtol;
     bool ties;
+    bool pinned;                             /* "seed" given: fixed inputs, a teaching case worth 0 points */
+    uint32_t seed;
 } test_spec;
 
 typedef struct assignment {

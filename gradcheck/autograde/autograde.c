@@ -7,7 +7,8 @@
  *    system compiler run as a sandboxed tool (sandbox.h): it can read the
  *    toolchain and the work directory only, within CPU, memory, output and
  *    wall-clock limits, and everything it prints is read to the end.
- * 2. Each test draws its arrays (seeded), and the runner is executed in a
+ * 2. Each test draws its arrays from the grading's seed (fresh from the
+ *    kernel unless --seed repeats an earlier grading's), and the runner is executed in a
  *    sandboxed child whose seccomp filter is in place before the first
  *    instruction of the submission runs; the child returns only the arrays
  *    it computed.
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ad_cli.h"
@@ -47,7 +49,9 @@ static const ad_cli_option options[N_OPTIONS] = {
     [O_ASSIGNMENT] = {"assignment", "FILE", "the tests (JSON): ops, shapes, points, visibility, limits"},
     [O_SUBMISSION] = {"submission", "FILE.c", "the student's file (one C file, at most 1 MiB)"},
     [O_OUT] = {"out", "DIR", "where results.json, junit.xml, results.tap and report.txt go\n(created if missing)"},
-    [O_SEED] = {"seed", "N", "seed of the random test arrays (default 2026)"},
+    [O_SEED] = {"seed", "N", "seed of the test arrays, 0 to 4294967295: the one an earlier grading\n"
+                             "reported, to grade again with the same inputs (default: drawn from\n"
+                             "the kernel, so that answers cannot be known in advance)"},
     [O_SANDBOX_USER] = {"sandbox-user", "USER", "when run as root: the account the compiler and the submission\n"
                                                  "run as (default nobody)"},
 };
@@ -61,7 +65,8 @@ static ad_cli cli = {
                    "submission's first instruction, and compares what it returns with the engine's own ops.",
     .options = options,
     .n_options = N_OPTIONS,
-    .notes = "Exit status: 0 graded (whatever the score), 1 the reports could not be written, 2 a usage error.",
+    .notes = "Exit status: 0 graded (whatever the score), 1 the reports could not be written or no seed could be\n"
+             "drawn, 2 a usage error.",
 };
 
 /* ---- the work directory ---- */
@@ -164,7 +169,7 @@ static int compile_runner(const sandbox_config *sc, const char *work, double sec
 
 /* ---- one test ---- */
 
-static void run_test(const sandbox_config *sc, const assignment *a, int i, unsigned long seed, int exe_fd,
+static void run_test(const sandbox_config *sc, const assignment *a, int i, uint64_t seed, int exe_fd,
                      const char *exe_path, test_result *r)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -174,7 +179,7 @@ static void run_test(const sandbox_config *sc, const assignment *a, int i, unsig
         say(r, "the grader ran out of memory\n");
         return;
     }
-    gsl_rng_set(rng, seed + (unsigned long)i);
+    gsl_rng_set(rng, test_seed(&a->tests[i], seed, i));
     if (test_data_setup(&d, &a->tests[i], rng, err, sizeof err) != 0) {
         say(r, "the assignment's test is malformed: %s\n", err);
         gsl_rng_free(rng);
@@ -204,7 +209,8 @@ static void run_test(const sandbox_config *sc, const assignment *a, int i, unsig
 int main(int argc, char **argv)
 {
     const char *assignment_path = NULL, *submission = NULL, *out = NULL, *user = NULL;
-    unsigned long seed = 2026;
+    uint64_t seed = 0;
+    bool seeded = false;
     ad_cli_start(&cli, argc, argv);
     const char *v;
     for (int k; (k = ad_cli_next(&cli, &v)) != AD_CLI_END;) {
@@ -212,7 +218,7 @@ int main(int argc, char **argv)
         case O_ASSIGNMENT: assignment_path = v; break;
         case O_SUBMISSION: submission = v; break;
         case O_OUT: out = v; break;
-        case O_SEED: seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
+        case O_SEED: seed = (uint64_t)ad_cli_long(&cli, v, 0, 4294967295L), seeded = true; break;
         case O_SANDBOX_USER: user = v; break;
         default: ad_cli_usage_error(&cli, "unexpected argument '%s'", v);
         }
@@ -220,6 +226,15 @@ int main(int argc, char **argv)
     if (!assignment_path || !submission || !out) ad_cli_usage_error(&cli, "--assignment, --submission and --out are needed");
     double t0 = sandbox_now();
     char err[1024];
+    uint32_t drawn;
+    if (!seeded) {
+        if (getrandom(&drawn, sizeof drawn, 0) != (ssize_t)sizeof drawn) {
+            fprintf(stderr, "autograde: cannot draw a seed from the kernel (getrandom: %s); give one with --seed\n",
+                    strerror(errno));
+            return 1;
+        }
+        seed = drawn;
+    }
     /* the output directory first: a bad --out fails before anything is read */
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "autograde: cannot create the output directory %s: %s\n", out, strerror(errno));
@@ -287,8 +302,9 @@ int main(int argc, char **argv)
             not_run = NULL;
             size_t n = strlen(general);
             const char *base = strrchr(submission, '/');
-            snprintf(general + n, sizeof general - n, "%sCompiled %s. %d tests run, each in its own sandbox.",
-                     n ? "\n" : "", base ? base + 1 : submission, a.n_tests);
+            snprintf(general + n, sizeof general - n,
+                     "%sCompiled %s. %d tests run, each in its own sandbox, on inputs drawn with seed %llu.",
+                     n ? "\n" : "", base ? base + 1 : submission, a.n_tests, (unsigned long long)seed);
             for (int i = 0; i < a.n_tests; i++) {
                 double ts = sandbox_now();
                 run_test(&sc, &a, i, seed, exe_fd, exe_path, &res[i]);
@@ -301,7 +317,7 @@ int main(int argc, char **argv)
     free(sub);
     if (work_fd >= 0) remove_work(work, work_fd);
 
-    int rc = reports_write(out_fd, &a, res, general, sc.notes, sandbox_now() - t0, err, sizeof err);
+    int rc = reports_write(out_fd, &a, res, general, sc.notes, seed, sandbox_now() - t0, err, sizeof err);
     close(out_fd);
     double score = 0, max = 0;
     for (int i = 0; i < a.n_tests; i++) score += res[i].score, max += res[i].max_score;

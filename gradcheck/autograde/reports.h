@@ -13,8 +13,9 @@
 
 /* Write the four reports into the directory open at dir_fd. general: the
  * message for the whole submission; notes: the sandbox's own log lines
- * (report.txt only). 0, or -1 with a sentence in err. */
-int reports_write(int dir_fd, const assignment *a, test_result *res, char *general, const char *notes, double seconds,
-                  char *err, size_t errlen);
+ * (report.txt only); seed: the grading's, in results.json and report.txt
+ * so that `--seed` repeats it. 0, or -1 with a sentence in err. */
+int reports_write(int dir_fd, const assignment *a, test_result *res, char *general, const char *notes, uint64_t seed,
+                  double seconds, char *err, size_t errlen);
 
 #endif
