@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include "ad_test.h"
 
+enum { AG_MAX_CHECKED = 1024 };   /* feedback fields checked: results.json's and its tests' */
+
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -102,6 +104,44 @@ static void check_gradescope_format(const cJSON *doc, int n_tests)
         assert_true(!strcmp(v, "visible") || !strcmp(v, "hidden") || !strcmp(v, "after_due_date") ||
                     !strcmp(v, "after_published"));
     }
+}
+
+/* A line of text that only the grader may write: a score or a test's verdict. */
+static bool verdict_line(const char *line)
+{
+    return !strncmp(line, "Score:", 6) || !strncmp(line, "[PASS]", 6) || !strncmp(line, "[FAIL]", 6);
+}
+
+/* No forged verdict: the feedback fields of results.json hold no verdict
+ * line at all, and report.txt holds one score line and one verdict line per
+ * test, in order, each saying what results.json says. */
+static void check_no_forged_lines(const char *name, const cJSON *doc, const char *report)
+{
+    const cJSON *t, *tests = cJSON_GetObjectItem(doc, "tests");
+    const char *outs[AG_MAX_CHECKED];
+    int n_out = 0;
+    outs[n_out++] = cJSON_GetObjectItem(doc, "output")->valuestring;
+    cJSON_ArrayForEach(t, tests) if (n_out < AG_MAX_CHECKED) outs[n_out++] = cJSON_GetObjectItem(t, "output")->valuestring;
+    for (int i = 0; i < n_out; i++)
+        for (const char *l = outs[i]; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+            if (verdict_line(l)) fail_msg("%s: results.json's feedback holds a verdict line: %.60s", name, l);
+    int scores = 0, k = 0;
+    for (const char *l = report; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (!verdict_line(l)) continue;
+        if (l[0] == 'S') {
+            scores++;
+            continue;
+        }
+        const cJSON *tk = cJSON_GetArrayItem(tests, k++);
+        char want[300];
+        if (!tk) fail_msg("%s: report.txt has more verdict lines than tests: %.60s", name, l);
+        snprintf(want, sizeof want, "[%s] %s  ", strcmp(cJSON_GetObjectItem(tk, "status")->valuestring, "passed") ? "FAIL" : "PASS",
+                 cJSON_GetObjectItem(tk, "name")->valuestring);
+        if (strncmp(l, want, strlen(want))) fail_msg("%s: report.txt says '%.60s' where it should say '%s'", name, l, want);
+    }
+    if (scores != 1 || k != cJSON_GetArraySize(tests))
+        fail_msg("%s: report.txt has %d score lines and %d verdict lines for %d tests", name, scores, k,
+                 cJSON_GetArraySize(tests));
 }
 
 /* Processes still running a runner of this grader (it makes its work
@@ -259,6 +299,7 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     doc = cJSON_Parse(text[0]);
     if (!doc) fail_msg("%s: results.json is not JSON", name);
     check_gradescope_format(doc, env->n_tests);
+    check_no_forged_lines(name, doc, text[1]);
     double score = cJSON_GetObjectItem(doc, "score")->valuedouble;
     cJSON_Delete(doc);
     if (fabs(score - expected) > 1e-9) fail_msg("%s: score %g, expected %g\n%s", name, score, expected, text[1]);

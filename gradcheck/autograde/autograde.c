@@ -150,21 +150,23 @@ static int compile_runner(const sandbox_config *sc, const char *work, double sec
     char detail[512];
     size_t total = 0;
     sandbox_outcome oc = sandbox_run_tool(sc, &lim, argv, toolchain_paths, work, log, sizeof log, &total, detail, sizeof detail);
-    char cut[128] = "";
-    if (total > strlen(log))
-        snprintf(cut, sizeof cut, "\n[... %zu more bytes of compiler output not shown]", total - strlen(log));
+    /* the tools' words are the submission's to choose (#line names, #pragma
+     * message, .gnu.warning sections): quoted, never copied as lines */
+    const char *said = "The compiler, assembler and linker said (quoted):";
+    general[0] = '\0';
     if (oc == SANDBOX_OK) {
-        if (log[0]) snprintf(general, glen, "Compiled, with warnings:\n%s%s\n", log, cut);
-        return 0;
-    }
-    if (oc == SANDBOX_FAILED)
-        snprintf(general, glen, "Your file did not compile, so no test could run. The compiler said:\n%s%s", log, cut);
-    else if (oc == SANDBOX_ERROR)
+        if (total > 0) snprintf(general, glen, "Compiled, with warnings.");
+    } else if (oc == SANDBOX_FAILED) {
+        snprintf(general, glen, "Your file did not compile, so no test could run.");
+    } else if (oc == SANDBOX_ERROR) {
         snprintf(general, glen, "Not your fault: %s, so your file could not be compiled. Tell your instructor.", detail);
-    else
-        snprintf(general, glen, "Compiling your file was stopped because %s (an #include of something huge or endless?), so "
-                                "no test could run. The compiler said:\n%s%s", detail, log, cut);
-    return -1;
+        return -1;
+    } else {
+        snprintf(general, glen, "Compiling your file was stopped because %s (an #include of something huge or endless?), "
+                                "so no test could run.", detail);
+    }
+    if (total > 0) quote_append(general, glen, said, log, strlen(log), total);
+    return oc == SANDBOX_OK ? 0 : -1;
 }
 
 /* ---- one test ---- */
@@ -304,7 +306,7 @@ int main(int argc, char **argv)
             const char *base = strrchr(submission, '/');
             snprintf(general + n, sizeof general - n,
                      "%sCompiled %s. %d tests run, each in its own sandbox, on inputs drawn with seed %llu.",
-                     n ? "\n" : "", base ? base + 1 : submission, a.n_tests, (unsigned long long)seed);
+                     n && general[n - 1] != '\n' ? "\n" : "", base ? base + 1 : submission, a.n_tests, (unsigned long long)seed);
             for (int i = 0; i < a.n_tests; i++) {
                 double ts = sandbox_now();
                 run_test(&sc, &a, i, seed, exe_fd, exe_path, &res[i]);

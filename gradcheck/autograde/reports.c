@@ -43,6 +43,34 @@ static int write_atomic(int dir_fd, const char *name, const char *data, size_t l
     return 0;
 }
 
+void quote_append(char *dst, size_t cap, const char *title, const char *text, size_t len, size_t total)
+{
+    size_t n = strlen(dst), lines = 0, shown = 0, col = 0;
+    if (n + 1 >= cap) return;
+#define PUT(...) (n += (size_t)snprintf(dst + n, cap - n, __VA_ARGS__), n = n < cap ? n : cap - 1)
+    PUT("%s%s\n", n && dst[n - 1] != '\n' ? "\n" : "", title);
+    /* room kept for the closing line, so that it survives a full buffer */
+    size_t stop = cap > n + 96 ? cap - 96 : n;
+    for (size_t i = 0; i < len && lines < QUOTE_MAX_LINES && n + 24 < stop; i++, shown = i) {
+        unsigned char c = (unsigned char)text[i];
+        if (col == 0) PUT(QUOTE_PREFIX);
+        if (c == '\n') {
+            PUT("\n");
+            col = 0, lines++;
+            continue;
+        }
+        if (col >= QUOTE_MAX_LINE) continue;   /* the rest of a long line */
+        if (c == '\\') PUT("\\\\");
+        else if (c == '\t') PUT("\\t");
+        else if (c >= 0x20 && c < 0x7f) PUT("%c", c);
+        else PUT("\\x%02x", c);
+        if (++col == QUOTE_MAX_LINE) PUT(" [line cut]");
+    }
+    if (col > 0) PUT("\n");
+    if (total > shown) PUT("  [%zu more bytes of this output not shown]\n", total - shown);
+#undef PUT
+}
+
 static char *results_json(const assignment *a, const test_result *res, const char *general, uint64_t seed,
                           double seconds)
 {
