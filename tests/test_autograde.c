@@ -537,6 +537,40 @@ static void test_fresh_inputs(void **state)
     assert_int_equal(system(args), 0);
 }
 
+/* --check-assignment: the example has a scoring forward and vjp test of
+ * every function it asks for; an assignment without one is named. */
+static void test_check_assignment(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ag-check.XXXXXX", path[512], args[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(args, sizeof args, "--check-assignment %s/gradcheck/autograde/example/assignment.json >/dev/null 2>&1",
+             getenv("SOURCE_ROOT"));
+    assert_int_equal(run(args), 0);
+    snprintf(path, sizeof path, "%s/a.json", dir);
+    spit(path,
+         "{\"tests\": [{\"op\": \"sigmoid\", \"part\": \"forward\", \"shape\": [3]},"
+         " {\"op\": \"sigmoid\", \"part\": \"vjp\", \"shape\": [3], \"points\": 0},"
+         " {\"op\": \"linear\", \"part\": \"vjp\", \"shape\": [2, 3, 4]}]}",
+         0644);
+    snprintf(args, sizeof args, "--check-assignment %s >/dev/null 2>&1", path);
+    assert_int_equal(run(args), 1);
+    const char *missing[] = {"sigmoid: no vjp test that scores", "linear: no forward test that scores"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "--check-assignment %s 2>&1 | grep -qF '%s'", path, missing[i]);
+        if (run(args) != 0) fail_msg("--check-assignment does not say '%s'", missing[i]);
+    }
+    snprintf(args, sizeof args, "--check-assignment %s 2>&1 | grep -q softmax", path);
+    assert_int_equal(run(args), 1);   /* an op it does not ask for is not missing */
+    spit(path, "{\"tests\": 3}", 0644);
+    snprintf(args, sizeof args, "--check-assignment %s >/dev/null 2>&1", path);
+    assert_int_equal(run(args), 2);
+    snprintf(args, sizeof args, "--check-assignment %s --out %s/o >/dev/null 2>&1", path, dir);
+    assert_int_equal(run(args), 2);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    assert_int_equal(system(args), 0);
+}
+
 /* The Gradescope bundle: built from the working tree, without any
  * reference solution, with setup.sh and run_autograder at its root. */
 static void test_bundle(void **state)
@@ -565,6 +599,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_bad_assignments),
                                        cmocka_unit_test(test_bundle), cmocka_unit_test(test_fresh_inputs),
+                                       cmocka_unit_test(test_check_assignment),
                                        cmocka_unit_test(test_corpus),
                                        cmocka_unit_test(test_corpus_grader_unprivileged)};
     return cmocka_run_group_tests(tests, NULL, NULL);

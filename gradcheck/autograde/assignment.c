@@ -179,6 +179,32 @@ int assignment_load(const char *path, assignment *a, char *err, size_t errlen)
     return rc;
 }
 
+int assignment_lint(const assignment *a, char *out, size_t outlen)
+{
+    static const char *const ops[] = {"sigmoid", "linear", "softmax_ce", "conv2d", "maxpool2d"};
+    int problems = 0;
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+        bool used = false, fwd = false, vjp = false;
+        for (int i = 0; i < a->n_tests; i++) {
+            const test_spec *t = &a->tests[i];
+            if (strcmp(t->op, ops[o])) continue;
+            used = true;
+            if (t->points > 0) {
+                if (!strcmp(t->part, "forward")) fwd = true;
+                else vjp = true;
+            }
+        }
+        for (int part = 0; used && part < 2; part++) {
+            if (part == 0 ? fwd : vjp) continue;
+            size_t n = strlen(out);
+            snprintf(out + n, outlen - n, "%s: no %s test that scores, so a wrong student_%s_%s gets full marks\n",
+                     ops[o], part == 0 ? "forward" : "vjp", ops[o], part == 0 ? "forward" : "vjp");
+            problems++;
+        }
+    }
+    return problems;
+}
+
 void assignment_free(assignment *a)
 {
     free(a->tests);

@@ -45,5 +45,10 @@ int assignment_parse(const char *json, size_t len, const char *name, assignment 
 /* Read and parse a file: a regular file of at most AG_MAX_ASSIGNMENT_BYTES. */
 int assignment_load(const char *path, assignment *a, char *err, size_t errlen);
 void assignment_free(assignment *a);
+/* What an assignment misses: every function it asks for (each op it tests)
+ * needs a forward test and a vjp test that score, or a wrong forward or
+ * backward of that op gets full marks. One line per problem appended to
+ * out; returns their number (0: the assignment is complete). */
+int assignment_lint(const assignment *a, char *out, size_t outlen);
 
 #endif

@@ -44,7 +44,7 @@ enum { MAX_SUBMISSION_BYTES = 1 << 20, COMPILER_LOG_BYTES = 16 << 10 };
 static const char *const toolchain_paths[] = {"/usr/bin", "/bin", "/usr/lib", "/lib", "/lib64", "/usr/libexec",
                                               "/usr/include", "/usr/local/include", "/etc/ld.so.cache", NULL};
 
-enum { O_ASSIGNMENT, O_SUBMISSION, O_OUT, O_SEED, O_SANDBOX_USER, N_OPTIONS };
+enum { O_ASSIGNMENT, O_SUBMISSION, O_OUT, O_SEED, O_SANDBOX_USER, O_CHECK, N_OPTIONS };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_ASSIGNMENT] = {"assignment", "FILE", "the tests (JSON): ops, shapes, points, visibility, limits"},
     [O_SUBMISSION] = {"submission", "FILE.c", "the student's file (one C file, at most 1 MiB)"},
@@ -54,6 +54,9 @@ static const ad_cli_option options[N_OPTIONS] = {
                              "the kernel, so that answers cannot be known in advance)"},
     [O_SANDBOX_USER] = {"sandbox-user", "USER", "when run as root: the account the compiler and the submission\n"
                                                  "run as (default nobody)"},
+    [O_CHECK] = {"check-assignment", "FILE", "only check an assignment: that it is valid and has a forward and a vjp\n"
+                                             "test that score for every function it asks for (exit 0 when it has,\n"
+                                             "1 when not, 2 when it is invalid)"},
 };
 static ad_cli cli = {
     .program = "autograde",
@@ -208,9 +211,29 @@ static void run_test(const sandbox_config *sc, const assignment *a, int i, uint6
     gsl_rng_free(rng);
 }
 
+/* --check-assignment: the assignment file's lint (assignment_lint). */
+static int check_assignment(const char *path)
+{
+    assignment a;
+    char err[1024], out[4096] = "";
+    if (assignment_load(path, &a, err, sizeof err) != 0) {
+        fprintf(stderr, "autograde: %s\n", err);
+        return 2;
+    }
+    int problems = assignment_lint(&a, out, sizeof out);
+    assignment_free(&a);
+    for (const char *l = out; *l;) {
+        const char *e = strchr(l, '\n');
+        printf("%s: %.*s\n", path, (int)(e - l), l);
+        l = e + 1;
+    }
+    if (!problems) printf("%s: every function it asks for has a forward and a vjp test that score\n", path);
+    return problems ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
-    const char *assignment_path = NULL, *submission = NULL, *out = NULL, *user = NULL;
+    const char *assignment_path = NULL, *submission = NULL, *out = NULL, *user = NULL, *check = NULL;
     uint64_t seed = 0;
     bool seeded = false;
     ad_cli_start(&cli, argc, argv);
@@ -222,8 +245,14 @@ int main(int argc, char **argv)
         case O_OUT: out = v; break;
         case O_SEED: seed = (uint64_t)ad_cli_long(&cli, v, 0, 4294967295L), seeded = true; break;
         case O_SANDBOX_USER: user = v; break;
+        case O_CHECK: check = v; break;
         default: ad_cli_usage_error(&cli, "unexpected argument '%s'", v);
         }
+    }
+    if (check) {
+        if (assignment_path || submission || out || seeded || user)
+            ad_cli_usage_error(&cli, "--check-assignment takes no other option");
+        return check_assignment(check);
     }
     if (!assignment_path || !submission || !out) ad_cli_usage_error(&cli, "--assignment, --submission and --out are needed");
     double t0 = sandbox_now();
