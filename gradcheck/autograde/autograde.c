@@ -190,20 +190,28 @@ static void run_test(const sandbox_config *sc, const assignment *a, int i, uint6
         gsl_rng_free(rng);
         return;
     }
-    size_t bytes = test_data_answer_bytes(&d);
-    double *buf = malloc(bytes), *got[AG_MAX_IN];
+    /* the reply: an ag_reply, then the answer's doubles */
+    size_t bytes = sizeof(ag_reply) + test_data_answer_bytes(&d);
+    double *buf = calloc(1, bytes), *got[AG_MAX_IN];
     int req = test_data_request_fd(&d);
     if (!buf || req < 0) {
         say(r, "the grader could not prepare the test's data\n");
     } else {
-        size_t off = 0;
+        size_t off = sizeof(ag_reply) / sizeof(double);
         for (int k = 0; k < (d.req.vjp ? d.n_in : 1); k++)
             got[k] = buf + off, off += (size_t)(d.req.vjp ? d.in_len[k] : d.y_len);
         sandbox_limits lim = {.cpu_seconds = a->cpu_seconds, .wall_seconds = a->wall_seconds,
                               .memory_bytes = a->memory_bytes, .stack_bytes = (size_t)64 << 20, .file_bytes = 0};
         sandbox_outcome oc = sandbox_run_program(sc, &lim, exe_fd, exe_path, req, buf, bytes, detail, sizeof detail);
-        if (oc == SANDBOX_OK) grade(&d, got, r);
-        else say(r, "%s\n", detail);
+        ag_reply rep;
+        memcpy(&rep, buf, sizeof rep);
+        bool replied = rep.magic == AG_REPLY_MAGIC;
+        if (replied && rep.status == AG_REPLY_FAULT) say_fault(r, &d, &rep);
+        else if (oc != SANDBOX_OK) say(r, "%s\n", detail);
+        else if (!replied || rep.status != AG_REPLY_OK)
+            say(r, "your code wrote into the channel the runner answers the grader on (descriptor 3), so its answer "
+                   "cannot be trusted\n");
+        else grade(&d, got, r);
     }
     if (req >= 0) close(req);
     free(buf);
