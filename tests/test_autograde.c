@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "ad_test.h"
 
@@ -433,6 +434,7 @@ static void test_bad_assignments(void **state)
         {"{\"tests\": [{\"op\": \"linear\", \"shape\": [4096, 4096, 4096]}]}", "more than the grader takes"},
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3]}], \"limits\": {\"cpu_seconds\": 0}}", "\"cpu_seconds\""},
         {"[1, 2", "not JSON"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3]}], \"limits\": {\"total_seconds\": 0}}", "\"total_seconds\""},
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"seed\": 7}]}", "cannot score"},
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"seed\": 1.5, \"points\": 0}]}", "whole number"},
     };
@@ -537,6 +539,84 @@ static void test_fresh_inputs(void **state)
     assert_int_equal(system(args), 0);
 }
 
+static void spit_append(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The time budget: a submission whose every test loops until its CPU
+ * limit holds the grader for the budget, not for tests x limit; the test
+ * that finished first keeps its credit, the rest are not run. */
+static void test_time_budget(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/ag-budget.XXXXXX", path[512], args[1024];
+    assert_non_null(mkdtemp(dir));
+    size_t cap = 8192, n = 0;
+    char *js = malloc(cap);
+    assert_non_null(js);
+    n += (size_t)snprintf(js + n, cap - n, "{\"tests\": [{\"name\": \"quick\", \"op\": \"sigmoid\", \"part\": \"vjp\", "
+                                           "\"shape\": [3], \"points\": 1}");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(js + n, cap - n, ", {\"name\": \"loops %d\", \"op\": \"sigmoid\", \"part\": \"forward\", "
+                                               "\"shape\": [3], \"points\": 1}", i);
+    snprintf(js + n, cap - n, "], \"limits\": {\"cpu_seconds\": 1, \"wall_seconds\": 30, \"total_seconds\": 12}}");
+    snprintf(path, sizeof path, "%s/a.json", dir);
+    spit(path, js, 0644);
+    free(js);
+    /* the starter (every function, doing nothing) with sigmoid's two replaced */
+    snprintf(path, sizeof path, "%s/gradcheck/autograde/example/starter.c", getenv("SOURCE_ROOT"));
+    char *starter = slurp(path, NULL), *sub = NULL;
+    assert_non_null(starter);
+    size_t len = strlen(starter) + 1024;
+    sub = malloc(len);
+    assert_non_null(sub);
+    snprintf(sub, len,
+             "#define student_sigmoid_forward starter_sigmoid_forward\n#define student_sigmoid_vjp starter_sigmoid_vjp\n"
+             "%s\n#undef student_sigmoid_forward\n#undef student_sigmoid_vjp\n", starter);
+    free(starter);
+    snprintf(path, sizeof path, "%s/loops.c", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(sub, f);
+    free(sub);
+    assert_int_equal(fclose(f), 0);
+    spit_append(path,
+         "#include <math.h>\n"
+         "void student_sigmoid_forward(int64_t n, const double *x, double *y)\n"
+         "{ for (volatile int i = 1; i; i |= 1) ; (void)n, (void)x, (void)y; }\n"
+         "void student_sigmoid_vjp(int64_t n, const double *x, const double *gy, double *gx)\n"
+         "{ for (int64_t i = 0; i < n; i++) { double s = 1 / (1 + exp(-x[i])); gx[i] += gy[i] * s * (1 - s); } }\n");
+    double t0 = now_seconds();
+    snprintf(args, sizeof args, "--assignment %s/a.json --submission %s --out %s/o --seed 1 >/dev/null 2>&1", dir, path, dir);
+    assert_int_equal(run(args), 0);
+    double took = now_seconds() - t0;
+    /* 41 tests of 1 s CPU each would take 40 s; the budget is 12 s */
+    if (took > 30) fail_msg("the grading took %.1f s with a budget of 12 s", took);
+    snprintf(path, sizeof path, "%s/o/report.txt", dir);
+    char *rep = slurp(path, NULL);
+    assert_non_null(rep);
+    if (!strstr(rep, "The time budget for the whole grading (12 s) was spent after"))
+        fail_msg("the report does not say that the budget was spent:\n%s", rep);
+    if (!strstr(rep, "not run: the time budget for the whole grading (12 s) was spent"))
+        fail_msg("no test is marked not run:\n%s", rep);
+    /* the test that finished keeps its point */
+    if (!strstr(rep, "Score: 1 / 41")) fail_msg("the quick test lost its credit:\n%s", rep);
+    free(rep);
+    snprintf(args, sizeof args, "rm -rf %s", dir);
+    assert_int_equal(system(args), 0);
+}
+
 /* --check-assignment: the example has a scoring forward and vjp test of
  * every function it asks for; an assignment without one is named. */
 static void test_check_assignment(void **state)
@@ -599,7 +679,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_usage_errors), cmocka_unit_test(test_bad_assignments),
                                        cmocka_unit_test(test_bundle), cmocka_unit_test(test_fresh_inputs),
-                                       cmocka_unit_test(test_check_assignment),
+                                       cmocka_unit_test(test_check_assignment), cmocka_unit_test(test_time_budget),
                                        cmocka_unit_test(test_corpus),
                                        cmocka_unit_test(test_corpus_grader_unprivileged)};
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -142,7 +142,8 @@ int assignment_parse(const char *json, size_t len, const char *name, assignment 
         rc = number(lim, "cpu_seconds", 2, 0.1, 600, &a->cpu_seconds, name, err, errlen) ||
                      number(lim, "wall_seconds", 5, 0.1, 1200, &a->wall_seconds, name, err, errlen) ||
                      number(lim, "memory_mb", 512, 16, 65536, &memory_mb, name, err, errlen) ||
-                     number(lim, "compile_seconds", 60, 1, 3600, &a->compile_seconds, name, err, errlen) ? -1 : 0;
+                     number(lim, "compile_seconds", 60, 1, 3600, &a->compile_seconds, name, err, errlen) ||
+                     number(lim, "total_seconds", 600, 1, 86400, &a->total_seconds, name, err, errlen) ? -1 : 0;
     a->memory_bytes = (size_t)memory_mb << 20;
     for (int i = 0; rc == 0 && i < n; i++) rc = parse_test(cJSON_GetArrayItem(tests, i), i, name, &a->tests[i], err, errlen);
     cJSON_Delete(doc);

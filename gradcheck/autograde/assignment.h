@@ -2,7 +2,7 @@
  *   {"name": "...", "tests": [{"name", "op", "part", "shape", "kernel",
  *     "stride", "padding", "window", "points", "visibility", "atol", "rtol",
  *     "ties", "seed"}...],
- *  "limits": {"cpu_seconds", "wall_seconds", "memory_mb", "compile_seconds"}}
+ *  "limits": {"cpu_seconds", "wall_seconds", "memory_mb", "compile_seconds", "total_seconds"}}
  * Every field is checked: an unknown op, a shape entry out of 1..4096, a
  * tensor over AG_MAX_TEST_VALUES, a negative tolerance or non-finite points
  * is an error naming the test, never a test that runs on nonsense.
@@ -37,6 +37,8 @@ typedef struct assignment {
     double cpu_seconds, wall_seconds;        /* per test (default 2 s, 5 s) */
     size_t memory_bytes;                     /* per test (default 512 MiB) */
     double compile_seconds;                  /* wall clock for the compiler (default 60 s; CPU: half) */
+    double total_seconds;                    /* wall clock for the whole grading, compiling included (default
+                                                600 s): tests that would start later are not run */
 } assignment;
 
 /* Parse len bytes of JSON (need not be NUL-terminated). 0, or -1 with a

@@ -174,7 +174,9 @@ static int compile_runner(const sandbox_config *sc, const char *work, double sec
 
 /* ---- one test ---- */
 
-static void run_test(const sandbox_config *sc, const assignment *a, int i, uint64_t seed, int exe_fd,
+/* Run test i; `left`: seconds of the grading's time budget still left,
+ * which caps the test's own limits. */
+static void run_test(const sandbox_config *sc, const assignment *a, int i, uint64_t seed, double left, int exe_fd,
                      const char *exe_path, test_result *r)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -200,13 +202,18 @@ static void run_test(const sandbox_config *sc, const assignment *a, int i, uint6
         size_t off = sizeof(ag_reply) / sizeof(double);
         for (int k = 0; k < (d.req.vjp ? d.n_in : 1); k++)
             got[k] = buf + off, off += (size_t)(d.req.vjp ? d.in_len[k] : d.y_len);
-        sandbox_limits lim = {.cpu_seconds = a->cpu_seconds, .wall_seconds = a->wall_seconds,
+        bool capped = left < a->wall_seconds || left < a->cpu_seconds;
+        sandbox_limits lim = {.cpu_seconds = left < a->cpu_seconds ? left : a->cpu_seconds,
+                              .wall_seconds = capped ? left : a->wall_seconds,
                               .memory_bytes = a->memory_bytes, .stack_bytes = (size_t)64 << 20, .file_bytes = 0};
         sandbox_outcome oc = sandbox_run_program(sc, &lim, exe_fd, exe_path, req, buf, bytes, detail, sizeof detail);
         ag_reply rep;
         memcpy(&rep, buf, sizeof rep);
         bool replied = rep.magic == AG_REPLY_MAGIC;
         if (replied && rep.status == AG_REPLY_FAULT) say_fault(r, &d, &rep);
+        else if (oc == SANDBOX_TIMEOUT && capped)
+            say(r, "stopped after %.1f s, when the time budget for the whole grading (%g s) was spent\n", left,
+                a->total_seconds);
         else if (oc != SANDBOX_OK) say(r, "%s\n", detail);
         else if (!replied || rep.status != AG_REPLY_OK)
             say(r, "your code wrote into the channel the runner answers the grader on (descriptor 3), so its answer "
@@ -329,7 +336,8 @@ int main(int argc, char **argv)
         snprintf(general, sizeof general, "The grader could not prepare its work directory (%s): tell your instructor.",
                  strerror(errno));
         not_run = "the grader could not prepare its work directory";
-    } else if (compile_runner(&sc, work, a.compile_seconds, general, sizeof general) == 0) {
+    } else if (compile_runner(&sc, work, a.compile_seconds < a.total_seconds ? a.compile_seconds : a.total_seconds,
+                              general, sizeof general) == 0) {
         char exe_path[PATH_MAX + 8];
         snprintf(exe_path, sizeof exe_path, "%s/runner", work);
         int exe_fd = openat(work_fd, "runner", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -344,10 +352,26 @@ int main(int argc, char **argv)
             snprintf(general + n, sizeof general - n,
                      "%sCompiled %s. %d tests run, each in its own sandbox, on inputs drawn with seed %llu.",
                      n && general[n - 1] != '\n' ? "\n" : "", base ? base + 1 : submission, a.n_tests, (unsigned long long)seed);
+            /* the time budget: what finished keeps its credit, the rest is not run */
+            int spent_at = -1;
             for (int i = 0; i < a.n_tests; i++) {
-                double ts = sandbox_now();
-                run_test(&sc, &a, i, seed, exe_fd, exe_path, &res[i]);
+                double ts = sandbox_now(), left = a.total_seconds - (ts - t0);
+                if (left < 0.05) {
+                    spent_at = i;
+                    break;
+                }
+                run_test(&sc, &a, i, seed, left, exe_fd, exe_path, &res[i]);
                 res[i].seconds = sandbox_now() - ts;
+            }
+            for (int i = spent_at; spent_at >= 0 && i < a.n_tests; i++)
+                say(&res[i], "not run: the time budget for the whole grading (%g s) was spent before this test\n",
+                    a.total_seconds);
+            if (spent_at >= 0) {
+                n = strlen(general);
+                snprintf(general + n, sizeof general - n,
+                         "\nThe time budget for the whole grading (%g s) was spent after %d of %d tests: those "
+                         "keep their scores, the other %d were not run (is your code far slower than it needs to be?).",
+                         a.total_seconds, spent_at, a.n_tests, a.n_tests - spent_at);
             }
         }
         if (exe_fd >= 0) close(exe_fd);
