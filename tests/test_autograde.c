@@ -405,6 +405,10 @@ static void test_usage_errors(void **state)
     assert_int_equal(run("--seed >/dev/null 2>&1"), 2);
     assert_int_equal(run("--seed abc --assignment a --submission b --out c >/dev/null 2>&1"), 2);
     assert_int_equal(run("--seed=-1 --assignment a --submission b --out c >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--validate a.json >/dev/null 2>&1"), 2);                       /* no --reference */
+    assert_int_equal(run("--validate a.json --reference r.c --out o >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--reference r.c --assignment a --submission b --out c >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--check-assignment a.json --seed 3 >/dev/null 2>&1"), 2);
     assert_int_equal(run("--assignment /nonexistent.json --submission x.c --out o >/dev/null 2>&1"), 2);
     /* a directory and a FIFO as the assignment: refused at once, no crash, no hang */
     assert_int_equal(run("--assignment /tmp --submission x.c --out o >/dev/null 2>&1"), 2);
@@ -435,6 +439,7 @@ static void test_bad_assignments(void **state)
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3]}], \"limits\": {\"cpu_seconds\": 0}}", "\"cpu_seconds\""},
         {"[1, 2", "not JSON"},
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3]}], \"limits\": {\"total_seconds\": 0}}", "\"total_seconds\""},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"scale\": 0}]}", "\"scale\" must be a number"},
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"seed\": 7}]}", "cannot score"},
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"seed\": 1.5, \"points\": 0}]}", "whole number"},
     };

@@ -104,7 +104,8 @@ static int parse_test(const cJSON *o, int i, const char *name, test_spec *t, cha
         number(o, "window", 2, 1, 4096, &window, where, err, errlen) ||
         number(o, "points", 1, 0, 1e6, &t->points, where, err, errlen) ||
         number(o, "atol", 1e-6, 0, 1e6, &t->atol, where, err, errlen) ||
-        number(o, "rtol", 1e-4, 0, 1e6, &t->rtol, where, err, errlen))
+        number(o, "rtol", 1e-4, 0, 1e6, &t->rtol, where, err, errlen) ||
+        number(o, "scale", 1, 1e-6, 1e6, &t->scale, where, err, errlen))
         return -1;
     t->stride = (int64_t)stride, t->pad = (int64_t)pad, t->window = (int64_t)window;
     t->ties = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ties"));

@@ -1,7 +1,7 @@
 /* assignment.h: the instructor's assignment file (JSON), read and checked.
  *   {"name": "...", "tests": [{"name", "op", "part", "shape", "kernel",
  *     "stride", "padding", "window", "points", "visibility", "atol", "rtol",
- *     "ties", "seed"}...],
+ *     "ties", "scale", "seed"}...],
  *  "limits": {"cpu_seconds", "wall_seconds", "memory_mb", "compile_seconds", "total_seconds"}}
  * Every field is checked: an unknown op, a shape entry out of 1..4096, a
  * tensor over AG_MAX_TEST_VALUES, a negative tolerance or non-finite points
@@ -26,6 +26,7 @@ typedef struct test_spec {
     int64_t shape[4], kernel[3], stride, pad, window;
     int ndim;                                /* entries in shape */
     double points, atol, rtol;
+    double scale;                            /* inputs drawn from [-2·scale, 2·scale] (default 1) */
     bool ties;
     bool pinned;                             /* "seed" given: fixed inputs, a teaching case worth 0 points */
     uint32_t seed;

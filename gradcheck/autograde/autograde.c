@@ -44,7 +44,8 @@ enum { MAX_SUBMISSION_BYTES = 1 << 20, COMPILER_LOG_BYTES = 16 << 10 };
 static const char *const toolchain_paths[] = {"/usr/bin", "/bin", "/usr/lib", "/lib", "/lib64", "/usr/libexec",
                                               "/usr/include", "/usr/local/include", "/etc/ld.so.cache", NULL};
 
-enum { O_ASSIGNMENT, O_SUBMISSION, O_OUT, O_SEED, O_SANDBOX_USER, O_CHECK, N_OPTIONS };
+enum { O_ASSIGNMENT, O_SUBMISSION, O_OUT, O_SEED, O_SANDBOX_USER, O_CHECK, O_VALIDATE, O_REFERENCE, O_ACCEPTED,
+       N_OPTIONS };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_ASSIGNMENT] = {"assignment", "FILE", "the tests (JSON): ops, shapes, points, visibility, limits"},
     [O_SUBMISSION] = {"submission", "FILE.c", "the student's file (one C file, at most 1 MiB)"},
@@ -57,6 +58,13 @@ static const ad_cli_option options[N_OPTIONS] = {
     [O_CHECK] = {"check-assignment", "FILE", "only check an assignment: that it is valid and has a forward and a vjp\n"
                                              "test that score for every function it asks for (exit 0 when it has,\n"
                                              "1 when not, 2 when it is invalid)"},
+    [O_VALIDATE] = {"validate", "FILE", "only check that an assignment's tests are strong: grade every mutant of\n"
+                                        "the --reference solution (tests/mutation/mutate.py's) and name each\n"
+                                        "one that still scores full marks, with its diff (exit 1 when one is\n"
+                                        "not in the --accepted file; needs python3)"},
+    [O_REFERENCE] = {"reference", "FILE.c", "with --validate: the reference solution"},
+    [O_ACCEPTED] = {"accepted", "FILE", "with --validate: the mutants known to compute the same function,\n"
+                                        "one a line: ID REASON"},
 };
 static ad_cli cli = {
     .program = "autograde",
@@ -246,9 +254,42 @@ static int check_assignment(const char *path)
     return problems ? 1 : 0;
 }
 
+/* --validate: validate.py beside an installed grader (share/autodidact/
+ * assignment), else the source tree's; it grades with this very program. */
+static int validate(const char *assignment_path, const char *reference, const char *accepted, const char *seed)
+{
+    char self[PATH_MAX], dir[PATH_MAX], script[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "autograde: cannot find its own program (/proc/self/exe): %s\n", strerror(errno));
+        return 2;
+    }
+    self[n] = '\0';
+    memcpy(dir, self, (size_t)n + 1);
+    *strrchr(dir, '/') = '\0';
+    snprintf(script, sizeof script, "%s/../share/autodidact/assignment/validate.py", dir);
+    if (access(script, R_OK) != 0) snprintf(script, sizeof script, "%s", AG_VALIDATE_SCRIPT);
+    if (access(script, R_OK) != 0) {
+        fprintf(stderr, "autograde: --validate needs validate.py, found neither beside the grader nor at %s\n", script);
+        return 2;
+    }
+    char *argv[16];
+    int k = 0;
+    argv[k++] = "python3", argv[k++] = script, argv[k++] = "--autograde", argv[k++] = self;
+    argv[k++] = "--reference", argv[k++] = (char *)reference;
+    if (accepted) argv[k++] = "--accepted", argv[k++] = (char *)accepted;
+    if (seed) argv[k++] = "--seed", argv[k++] = (char *)seed;
+    argv[k++] = (char *)assignment_path, argv[k] = NULL;
+    fflush(stdout);
+    execvp("python3", argv);
+    fprintf(stderr, "autograde: --validate needs python3: %s\n", strerror(errno));
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     const char *assignment_path = NULL, *submission = NULL, *out = NULL, *user = NULL, *check = NULL;
+    const char *to_validate = NULL, *reference = NULL, *accepted = NULL, *seed_text = NULL;
     uint64_t seed = 0;
     bool seeded = false;
     ad_cli_start(&cli, argc, argv);
@@ -258,11 +299,21 @@ int main(int argc, char **argv)
         case O_ASSIGNMENT: assignment_path = v; break;
         case O_SUBMISSION: submission = v; break;
         case O_OUT: out = v; break;
-        case O_SEED: seed = (uint64_t)ad_cli_long(&cli, v, 0, 4294967295L), seeded = true; break;
+        case O_SEED: seed = (uint64_t)ad_cli_long(&cli, v, 0, 4294967295L), seeded = true, seed_text = v; break;
         case O_SANDBOX_USER: user = v; break;
         case O_CHECK: check = v; break;
+        case O_VALIDATE: to_validate = v; break;
+        case O_REFERENCE: reference = v; break;
+        case O_ACCEPTED: accepted = v; break;
         default: ad_cli_usage_error(&cli, "unexpected argument '%s'", v);
         }
+    }
+    if ((reference || accepted) && !to_validate) ad_cli_usage_error(&cli, "--reference and --accepted go with --validate");
+    if (to_validate) {
+        if (!reference) ad_cli_usage_error(&cli, "--validate needs --reference, the reference solution");
+        if (assignment_path || submission || out || user || check)
+            ad_cli_usage_error(&cli, "--validate takes only --reference, --accepted and --seed");
+        return validate(to_validate, reference, accepted, seed_text);
     }
     if (check) {
         if (assignment_path || submission || out || seeded || user)

@@ -11,10 +11,12 @@
 #include <unistd.h>
 #include "autodidact.h"
 
-static double *rand_array(gsl_rng *r, int64_t n, bool ties)
+/* n values from [-2·scale, 2·scale], or with ties from {0, 1, 2}·scale */
+static double *rand_array(gsl_rng *r, int64_t n, bool ties, double scale)
 {
     double *a = malloc((size_t)n * sizeof *a);
-    for (int64_t i = 0; a && i < n; i++) a[i] = ties ? (double)gsl_rng_uniform_int(r, 3) : gsl_ran_flat(r, -2, 2);
+    for (int64_t i = 0; a && i < n; i++)
+        a[i] = scale * (ties ? (double)gsl_rng_uniform_int(r, 3) : gsl_ran_flat(r, -2, 2));
     return a;
 }
 
@@ -69,12 +71,12 @@ int test_data_setup(test_data *d, const test_spec *t, gsl_rng *r, char *err, siz
     bool ok = !(q->op == AG_SOFTMAX_CE && !d->targets);
     for (int k = 0; k < d->n_in; k++) {
         q->in_len[k] = d->in_len[k];
-        ok = ok && (d->in[k] = rand_array(r, d->in_len[k], t->ties));
+        ok = ok && (d->in[k] = rand_array(r, d->in_len[k], t->ties, t->scale));
     }
     if (q->vjp) {
-        ok = ok && (d->gy = rand_array(r, d->y_len, false));
+        ok = ok && (d->gy = rand_array(r, d->y_len, false, 1));
         for (int k = 0; k < d->n_in; k++)   /* "=" instead of "+=" shows */
-            ok = ok && (d->pre[k] = rand_array(r, d->in_len[k], false));
+            ok = ok && (d->pre[k] = rand_array(r, d->in_len[k], false, 1));
     }
     if (!ok) {
         test_data_free(d);
