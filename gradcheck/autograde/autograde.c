@@ -183,22 +183,24 @@ static int compile_runner(const sandbox_config *sc, const char *work, double sec
 /* ---- one test ---- */
 
 /* Run test i; `left`: seconds of the grading's time budget still left,
- * which caps the test's own limits. */
-static void run_test(const sandbox_config *sc, const assignment *a, int i, uint64_t seed, double left, int exe_fd,
+ * which caps the test's wall-clock limit (not its CPU limit: the kernel
+ * counts that in whole seconds). Returns whether the budget stopped it. */
+static bool run_test(const sandbox_config *sc, const assignment *a, int i, uint64_t seed, double left, int exe_fd,
                      const char *exe_path, test_result *r)
 {
+    bool budget_stopped = false;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     char err[512], detail[512];
     test_data d;
     if (!rng) {
         say(r, "the grader ran out of memory\n");
-        return;
+        return false;
     }
     gsl_rng_set(rng, test_seed(&a->tests[i], seed, i));
     if (test_data_setup(&d, &a->tests[i], rng, err, sizeof err) != 0) {
         say(r, "the assignment's test is malformed: %s\n", err);
         gsl_rng_free(rng);
-        return;
+        return false;
     }
     /* the reply: an ag_reply, then the answer's doubles */
     size_t bytes = sizeof(ag_reply) + test_data_answer_bytes(&d);
@@ -210,16 +212,18 @@ static void run_test(const sandbox_config *sc, const assignment *a, int i, uint6
         size_t off = sizeof(ag_reply) / sizeof(double);
         for (int k = 0; k < (d.req.vjp ? d.n_in : 1); k++)
             got[k] = buf + off, off += (size_t)(d.req.vjp ? d.in_len[k] : d.y_len);
-        bool capped = left < a->wall_seconds || left < a->cpu_seconds;
-        sandbox_limits lim = {.cpu_seconds = left < a->cpu_seconds ? left : a->cpu_seconds,
-                              .wall_seconds = capped ? left : a->wall_seconds,
+        bool capped = left < a->wall_seconds;
+        sandbox_limits lim = {.cpu_seconds = a->cpu_seconds, .wall_seconds = capped ? left : a->wall_seconds,
                               .memory_bytes = a->memory_bytes, .stack_bytes = (size_t)64 << 20, .file_bytes = 0};
+        double t0 = sandbox_now();
         sandbox_outcome oc = sandbox_run_program(sc, &lim, exe_fd, exe_path, req, buf, bytes, detail, sizeof detail);
+        /* a timeout at the capped wall-clock limit, not at the CPU limit */
+        budget_stopped = oc == SANDBOX_TIMEOUT && capped && sandbox_now() - t0 >= left - 0.01;
         ag_reply rep;
         memcpy(&rep, buf, sizeof rep);
         bool replied = rep.magic == AG_REPLY_MAGIC;
         if (replied && rep.status == AG_REPLY_FAULT) say_fault(r, &d, &rep);
-        else if (oc == SANDBOX_TIMEOUT && capped)
+        else if (budget_stopped)
             say(r, "stopped after %.1f s, when the time budget for the whole grading (%g s) was spent\n", left,
                 a->total_seconds);
         else if (oc != SANDBOX_OK) say(r, "%s\n", detail);
@@ -232,6 +236,7 @@ static void run_test(const sandbox_config *sc, const assignment *a, int i, uint6
     free(buf);
     test_data_free(&d);
     gsl_rng_free(rng);
+    return budget_stopped;
 }
 
 /* --check-assignment: the assignment file's lint (assignment_lint). */
@@ -404,25 +409,26 @@ int main(int argc, char **argv)
                      "%sCompiled %s. %d tests run, each in its own sandbox, on inputs drawn with seed %llu.",
                      n && general[n - 1] != '\n' ? "\n" : "", base ? base + 1 : submission, a.n_tests, (unsigned long long)seed);
             /* the time budget: what finished keeps its credit, the rest is not run */
-            int spent_at = -1;
+            int finished = 0;
+            bool spent = false;
             for (int i = 0; i < a.n_tests; i++) {
                 double ts = sandbox_now(), left = a.total_seconds - (ts - t0);
-                if (left < 0.05) {
-                    spent_at = i;
-                    break;
+                if (spent || left < 0.05) {
+                    spent = true;
+                    say(&res[i], "not run: the time budget for the whole grading (%g s) was spent before this test\n",
+                        a.total_seconds);
+                    continue;
                 }
-                run_test(&sc, &a, i, seed, left, exe_fd, exe_path, &res[i]);
+                spent = run_test(&sc, &a, i, seed, left, exe_fd, exe_path, &res[i]);
+                finished += !spent;
                 res[i].seconds = sandbox_now() - ts;
             }
-            for (int i = spent_at; spent_at >= 0 && i < a.n_tests; i++)
-                say(&res[i], "not run: the time budget for the whole grading (%g s) was spent before this test\n",
-                    a.total_seconds);
-            if (spent_at >= 0) {
+            if (spent) {
                 n = strlen(general);
                 snprintf(general + n, sizeof general - n,
-                         "\nThe time budget for the whole grading (%g s) was spent after %d of %d tests: those "
-                         "keep their scores, the other %d were not run (is your code far slower than it needs to be?).",
-                         a.total_seconds, spent_at, a.n_tests, a.n_tests - spent_at);
+                         "\nThe time budget for the whole grading (%g s) was spent: %d of %d tests finished and keep "
+                         "their scores, the others were stopped or not run (is your code far slower than it needs "
+                         "to be?).", a.total_seconds, finished, a.n_tests);
             }
         }
         if (exe_fd >= 0) close(exe_fd);
