@@ -24,32 +24,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "ad_test.h"
+#include "autograde_test.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0, k;
-    char *buf = malloc(cap + 1);
-    while (buf && (k = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) buf = realloc(buf, (cap *= 2) + 1);
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
-}
-
-static void spit(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    assert_int_equal(chmod(path, mode), 0);
-}
+enum { AG_MAX_CHECKED = 1024 };   /* feedback fields checked: results.json's and its tests' */
 
 /* Replace every occurrence of key in *s by value (reallocating). */
 static void replace_all(char **s, const char *key, const char *value)
@@ -102,6 +79,44 @@ static void check_gradescope_format(const cJSON *doc, int n_tests)
         assert_true(!strcmp(v, "visible") || !strcmp(v, "hidden") || !strcmp(v, "after_due_date") ||
                     !strcmp(v, "after_published"));
     }
+}
+
+/* A line of text that only the grader may write: a score or a test's verdict. */
+static bool verdict_line(const char *line)
+{
+    return !strncmp(line, "Score:", 6) || !strncmp(line, "[PASS]", 6) || !strncmp(line, "[FAIL]", 6);
+}
+
+/* No forged verdict: the feedback fields of results.json hold no verdict
+ * line at all, and report.txt holds one score line and one verdict line per
+ * test, in order, each saying what results.json says. */
+static void check_no_forged_lines(const char *name, const cJSON *doc, const char *report)
+{
+    const cJSON *t, *tests = cJSON_GetObjectItem(doc, "tests");
+    const char *outs[AG_MAX_CHECKED];
+    int n_out = 0;
+    outs[n_out++] = cJSON_GetObjectItem(doc, "output")->valuestring;
+    cJSON_ArrayForEach(t, tests) if (n_out < AG_MAX_CHECKED) outs[n_out++] = cJSON_GetObjectItem(t, "output")->valuestring;
+    for (int i = 0; i < n_out; i++)
+        for (const char *l = outs[i]; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+            if (verdict_line(l)) fail_msg("%s: results.json's feedback holds a verdict line: %.60s", name, l);
+    int scores = 0, k = 0;
+    for (const char *l = report; l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (!verdict_line(l)) continue;
+        if (l[0] == 'S') {
+            scores++;
+            continue;
+        }
+        const cJSON *tk = cJSON_GetArrayItem(tests, k++);
+        char want[300];
+        if (!tk) fail_msg("%s: report.txt has more verdict lines than tests: %.60s", name, l);
+        snprintf(want, sizeof want, "[%s] %s  ", strcmp(cJSON_GetObjectItem(tk, "status")->valuestring, "passed") ? "FAIL" : "PASS",
+                 cJSON_GetObjectItem(tk, "name")->valuestring);
+        if (strncmp(l, want, strlen(want))) fail_msg("%s: report.txt says '%.60s' where it should say '%s'", name, l, want);
+    }
+    if (scores != 1 || k != cJSON_GetArraySize(tests))
+        fail_msg("%s: report.txt has %d score lines and %d verdict lines for %d tests", name, scores, k,
+                 cJSON_GetArraySize(tests));
 }
 
 /* Processes still running a runner of this grader (it makes its work
@@ -190,6 +205,18 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     replace_all(&sub, "@CANARY@", canary_dir);
     replace_all(&sub, "@OUT@", out);
     replace_all(&sub, "@SOURCE_ROOT@", env->src);
+    if (strstr(sub, "@MEMORIZED_TABLE@")) {
+        /* the example assignment's answers under the grader's old fixed seed (2026) */
+        snprintf(cmd, sizeof cmd, "%s %s/gradcheck/autograde/example/assignment.json 2026 > %s/table.h",
+                 getenv("AUTOGRADE_MEMORIZE"), env->src, scratch);
+        if (system(cmd) != 0) fail_msg("%s: autograde_memorize failed", name);
+        snprintf(path, sizeof path, "%s/table.h", scratch);
+        char *table = slurp(path, NULL);
+        assert_non_null(table);
+        replace_all(&sub, "@MEMORIZED_TABLE@", table);
+        free(table);
+        unlink(path);
+    }
     snprintf(path, sizeof path, "%s/%s", scratch, name);
     spit(path, sub, 0644);
     free(sub);
@@ -247,6 +274,7 @@ static void run_case(const run_env *env, const char *name, double expected, cons
     doc = cJSON_Parse(text[0]);
     if (!doc) fail_msg("%s: results.json is not JSON", name);
     check_gradescope_format(doc, env->n_tests);
+    check_no_forged_lines(name, doc, text[1]);
     double score = cJSON_GetObjectItem(doc, "score")->valuedouble;
     cJSON_Delete(doc);
     if (fabs(score - expected) > 1e-9) fail_msg("%s: score %g, expected %g\n%s", name, score, expected, text[1]);
@@ -292,16 +320,18 @@ static void run_corpus(bool as_nobody)
     FILE *m = fopen(path, "r");
     assert_non_null(m);
     int cases = 0;
+    const char *only = getenv("AUTOGRADE_CASE");   /* one case, while working on it */
     while (fgets(line, sizeof line, m)) {
         char name[128], phrase[256];
         double expected;
         if (line[0] == '#' || sscanf(line, "%127s %lf %255[^\n]", name, &expected, phrase) != 3) continue;
+        if (only && strcmp(only, name)) continue;
         run_case(&env, name, expected, phrase);
         cases++;
     }
     fclose(m);
     free(env.solution);
-    assert_true(cases >= 40);
+    assert_true(only ? cases == 1 : cases >= 40);
 }
 
 static void test_corpus(void **state)
@@ -330,13 +360,6 @@ static void test_corpus_grader_unprivileged(void **state)
     run_corpus(true);
 }
 
-static int run(const char *args)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s", getenv("AUTOGRADE"), args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void test_usage_errors(void **state)
 {
@@ -349,6 +372,10 @@ static void test_usage_errors(void **state)
     assert_int_equal(run("--seed >/dev/null 2>&1"), 2);
     assert_int_equal(run("--seed abc --assignment a --submission b --out c >/dev/null 2>&1"), 2);
     assert_int_equal(run("--seed=-1 --assignment a --submission b --out c >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--validate a.json >/dev/null 2>&1"), 2);                       /* no --reference */
+    assert_int_equal(run("--validate a.json --reference r.c --out o >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--reference r.c --assignment a --submission b --out c >/dev/null 2>&1"), 2);
+    assert_int_equal(run("--check-assignment a.json --seed 3 >/dev/null 2>&1"), 2);
     assert_int_equal(run("--assignment /nonexistent.json --submission x.c --out o >/dev/null 2>&1"), 2);
     /* a directory and a FIFO as the assignment: refused at once, no crash, no hang */
     assert_int_equal(run("--assignment /tmp --submission x.c --out o >/dev/null 2>&1"), 2);
@@ -378,6 +405,10 @@ static void test_bad_assignments(void **state)
         {"{\"tests\": [{\"op\": \"linear\", \"shape\": [4096, 4096, 4096]}]}", "more than the grader takes"},
         {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3]}], \"limits\": {\"cpu_seconds\": 0}}", "\"cpu_seconds\""},
         {"[1, 2", "not JSON"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3]}], \"limits\": {\"total_seconds\": 0}}", "\"total_seconds\""},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"scale\": 0}]}", "\"scale\" must be a number"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"seed\": 7}]}", "cannot score"},
+        {"{\"tests\": [{\"op\": \"sigmoid\", \"shape\": [3], \"seed\": 1.5, \"points\": 0}]}", "whole number"},
     };
     char dir[] = "/tmp/ag-bad.XXXXXX", path[512], args[1024];
     assert_non_null(mkdtemp(dir));

@@ -104,10 +104,18 @@ static int parse_test(const cJSON *o, int i, const char *name, test_spec *t, cha
         number(o, "window", 2, 1, 4096, &window, where, err, errlen) ||
         number(o, "points", 1, 0, 1e6, &t->points, where, err, errlen) ||
         number(o, "atol", 1e-6, 0, 1e6, &t->atol, where, err, errlen) ||
-        number(o, "rtol", 1e-4, 0, 1e6, &t->rtol, where, err, errlen))
+        number(o, "rtol", 1e-4, 0, 1e6, &t->rtol, where, err, errlen) ||
+        number(o, "scale", 1, 1e-6, 1e6, &t->scale, where, err, errlen))
         return -1;
     t->stride = (int64_t)stride, t->pad = (int64_t)pad, t->window = (int64_t)window;
     t->ties = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ties"));
+    double seed;
+    if (number(o, "seed", -1, 0, 4294967295.0, &seed, where, err, errlen)) return -1;
+    if (seed >= 0 && seed != floor(seed)) return snprintf(err, errlen, "%s: \"seed\" must be a whole number", where), -1;
+    t->pinned = seed >= 0, t->seed = t->pinned ? (uint32_t)seed : 0;
+    if (t->pinned && t->points > 0)
+        return snprintf(err, errlen, "%s: a test with a pinned \"seed\" has inputs known in advance, so it cannot "
+                                     "score: give it \"points\": 0", where), -1;
     if (!strcmp(t->op, "conv2d") && nk != 3) return snprintf(err, errlen, "%s: conv2d needs \"kernel\": [K, R, S]", where), -1;
     return check_shapes(t, where, err, errlen);
 }
@@ -135,7 +143,8 @@ int assignment_parse(const char *json, size_t len, const char *name, assignment 
         rc = number(lim, "cpu_seconds", 2, 0.1, 600, &a->cpu_seconds, name, err, errlen) ||
                      number(lim, "wall_seconds", 5, 0.1, 1200, &a->wall_seconds, name, err, errlen) ||
                      number(lim, "memory_mb", 512, 16, 65536, &memory_mb, name, err, errlen) ||
-                     number(lim, "compile_seconds", 60, 1, 3600, &a->compile_seconds, name, err, errlen) ? -1 : 0;
+                     number(lim, "compile_seconds", 60, 1, 3600, &a->compile_seconds, name, err, errlen) ||
+                     number(lim, "total_seconds", 600, 1, 86400, &a->total_seconds, name, err, errlen) ? -1 : 0;
     a->memory_bytes = (size_t)memory_mb << 20;
     for (int i = 0; rc == 0 && i < n; i++) rc = parse_test(cJSON_GetArrayItem(tests, i), i, name, &a->tests[i], err, errlen);
     cJSON_Delete(doc);
@@ -170,6 +179,32 @@ int assignment_load(const char *path, assignment *a, char *err, size_t errlen)
     int rc = assignment_parse(buf, got, path, a, err, errlen);
     free(buf);
     return rc;
+}
+
+int assignment_lint(const assignment *a, char *out, size_t outlen)
+{
+    static const char *const ops[] = {"sigmoid", "linear", "softmax_ce", "conv2d", "maxpool2d"};
+    int problems = 0;
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+        bool used = false, fwd = false, vjp = false;
+        for (int i = 0; i < a->n_tests; i++) {
+            const test_spec *t = &a->tests[i];
+            if (strcmp(t->op, ops[o])) continue;
+            used = true;
+            if (t->points > 0) {
+                if (!strcmp(t->part, "forward")) fwd = true;
+                else vjp = true;
+            }
+        }
+        for (int part = 0; used && part < 2; part++) {
+            if (part == 0 ? fwd : vjp) continue;
+            size_t n = strlen(out);
+            snprintf(out + n, outlen - n, "%s: no %s test that scores, so a wrong student_%s_%s gets full marks\n",
+                     ops[o], part == 0 ? "forward" : "vjp", ops[o], part == 0 ? "forward" : "vjp");
+            problems++;
+        }
+    }
+    return problems;
 }
 
 void assignment_free(assignment *a)

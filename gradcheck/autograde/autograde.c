@@ -7,7 +7,8 @@
  *    system compiler run as a sandboxed tool (sandbox.h): it can read the
  *    toolchain and the work directory only, within CPU, memory, output and
  *    wall-clock limits, and everything it prints is read to the end.
- * 2. Each test draws its arrays (seeded), and the runner is executed in a
+ * 2. Each test draws its arrays from the grading's seed (fresh from the
+ *    kernel unless --seed repeats an earlier grading's), and the runner is executed in a
  *    sandboxed child whose seccomp filter is in place before the first
  *    instruction of the submission runs; the child returns only the arrays
  *    it computed.
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "ad_cli.h"
@@ -42,14 +44,27 @@ enum { MAX_SUBMISSION_BYTES = 1 << 20, COMPILER_LOG_BYTES = 16 << 10 };
 static const char *const toolchain_paths[] = {"/usr/bin", "/bin", "/usr/lib", "/lib", "/lib64", "/usr/libexec",
                                               "/usr/include", "/usr/local/include", "/etc/ld.so.cache", NULL};
 
-enum { O_ASSIGNMENT, O_SUBMISSION, O_OUT, O_SEED, O_SANDBOX_USER, N_OPTIONS };
+enum { O_ASSIGNMENT, O_SUBMISSION, O_OUT, O_SEED, O_SANDBOX_USER, O_CHECK, O_VALIDATE, O_REFERENCE, O_ACCEPTED,
+       N_OPTIONS };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_ASSIGNMENT] = {"assignment", "FILE", "the tests (JSON): ops, shapes, points, visibility, limits"},
     [O_SUBMISSION] = {"submission", "FILE.c", "the student's file (one C file, at most 1 MiB)"},
     [O_OUT] = {"out", "DIR", "where results.json, junit.xml, results.tap and report.txt go\n(created if missing)"},
-    [O_SEED] = {"seed", "N", "seed of the random test arrays (default 2026)"},
+    [O_SEED] = {"seed", "N", "seed of the test arrays, 0 to 4294967295: the one an earlier grading\n"
+                             "reported, to grade again with the same inputs (default: drawn from\n"
+                             "the kernel, so that answers cannot be known in advance)"},
     [O_SANDBOX_USER] = {"sandbox-user", "USER", "when run as root: the account the compiler and the submission\n"
                                                  "run as (default nobody)"},
+    [O_CHECK] = {"check-assignment", "FILE", "only check an assignment: that it is valid and has a forward and a vjp\n"
+                                             "test that score for every function it asks for (exit 0 when it has,\n"
+                                             "1 when not, 2 when it is invalid)"},
+    [O_VALIDATE] = {"validate", "FILE", "only check that an assignment's tests are strong: grade every mutant of\n"
+                                        "the --reference solution (tests/mutation/mutate.py's) and name each\n"
+                                        "one that still scores full marks, with its diff (exit 1 when one is\n"
+                                        "not in the --accepted file; needs python3)"},
+    [O_REFERENCE] = {"reference", "FILE.c", "with --validate: the reference solution"},
+    [O_ACCEPTED] = {"accepted", "FILE", "with --validate: the mutants known to compute the same function,\n"
+                                        "one a line: ID REASON"},
 };
 static ad_cli cli = {
     .program = "autograde",
@@ -61,7 +76,8 @@ static ad_cli cli = {
                    "submission's first instruction, and compares what it returns with the engine's own ops.",
     .options = options,
     .n_options = N_OPTIONS,
-    .notes = "Exit status: 0 graded (whatever the score), 1 the reports could not be written, 2 a usage error.",
+    .notes = "Exit status: 0 graded (whatever the score), 1 the reports could not be written or no seed could be\n"
+             "drawn, 2 a usage error.",
 };
 
 /* ---- the work directory ---- */
@@ -145,66 +161,142 @@ static int compile_runner(const sandbox_config *sc, const char *work, double sec
     char detail[512];
     size_t total = 0;
     sandbox_outcome oc = sandbox_run_tool(sc, &lim, argv, toolchain_paths, work, log, sizeof log, &total, detail, sizeof detail);
-    char cut[128] = "";
-    if (total > strlen(log))
-        snprintf(cut, sizeof cut, "\n[... %zu more bytes of compiler output not shown]", total - strlen(log));
+    /* the tools' words are the submission's to choose (#line names, #pragma
+     * message, .gnu.warning sections): quoted, never copied as lines */
+    const char *said = "The compiler, assembler and linker said (quoted):";
+    general[0] = '\0';
     if (oc == SANDBOX_OK) {
-        if (log[0]) snprintf(general, glen, "Compiled, with warnings:\n%s%s\n", log, cut);
-        return 0;
-    }
-    if (oc == SANDBOX_FAILED)
-        snprintf(general, glen, "Your file did not compile, so no test could run. The compiler said:\n%s%s", log, cut);
-    else if (oc == SANDBOX_ERROR)
+        if (total > 0) snprintf(general, glen, "Compiled, with warnings.");
+    } else if (oc == SANDBOX_FAILED) {
+        snprintf(general, glen, "Your file did not compile, so no test could run.");
+    } else if (oc == SANDBOX_ERROR) {
         snprintf(general, glen, "Not your fault: %s, so your file could not be compiled. Tell your instructor.", detail);
-    else
-        snprintf(general, glen, "Compiling your file was stopped because %s (an #include of something huge or endless?), so "
-                                "no test could run. The compiler said:\n%s%s", detail, log, cut);
-    return -1;
+        return -1;
+    } else {
+        snprintf(general, glen, "Compiling your file was stopped because %s (an #include of something huge or endless?), "
+                                "so no test could run.", detail);
+    }
+    if (total > 0) quote_append(general, glen, said, log, strlen(log), total);
+    return oc == SANDBOX_OK ? 0 : -1;
 }
 
 /* ---- one test ---- */
 
-static void run_test(const sandbox_config *sc, const assignment *a, int i, unsigned long seed, int exe_fd,
+/* Run test i; `left`: seconds of the grading's time budget still left,
+ * which caps the test's wall-clock limit (not its CPU limit: the kernel
+ * counts that in whole seconds). Returns whether the budget stopped it. */
+static bool run_test(const sandbox_config *sc, const assignment *a, int i, uint64_t seed, double left, int exe_fd,
                      const char *exe_path, test_result *r)
 {
+    bool budget_stopped = false;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     char err[512], detail[512];
     test_data d;
     if (!rng) {
         say(r, "the grader ran out of memory\n");
-        return;
+        return false;
     }
-    gsl_rng_set(rng, seed + (unsigned long)i);
+    gsl_rng_set(rng, test_seed(&a->tests[i], seed, i));
     if (test_data_setup(&d, &a->tests[i], rng, err, sizeof err) != 0) {
         say(r, "the assignment's test is malformed: %s\n", err);
         gsl_rng_free(rng);
-        return;
+        return false;
     }
-    size_t bytes = test_data_answer_bytes(&d);
-    double *buf = malloc(bytes), *got[AG_MAX_IN];
+    /* the reply: an ag_reply, then the answer's doubles */
+    size_t bytes = sizeof(ag_reply) + test_data_answer_bytes(&d);
+    double *buf = calloc(1, bytes), *got[AG_MAX_IN];
     int req = test_data_request_fd(&d);
     if (!buf || req < 0) {
         say(r, "the grader could not prepare the test's data\n");
     } else {
-        size_t off = 0;
+        size_t off = sizeof(ag_reply) / sizeof(double);
         for (int k = 0; k < (d.req.vjp ? d.n_in : 1); k++)
             got[k] = buf + off, off += (size_t)(d.req.vjp ? d.in_len[k] : d.y_len);
-        sandbox_limits lim = {.cpu_seconds = a->cpu_seconds, .wall_seconds = a->wall_seconds,
+        bool capped = left < a->wall_seconds;
+        sandbox_limits lim = {.cpu_seconds = a->cpu_seconds, .wall_seconds = capped ? left : a->wall_seconds,
                               .memory_bytes = a->memory_bytes, .stack_bytes = (size_t)64 << 20, .file_bytes = 0};
+        double t0 = sandbox_now();
         sandbox_outcome oc = sandbox_run_program(sc, &lim, exe_fd, exe_path, req, buf, bytes, detail, sizeof detail);
-        if (oc == SANDBOX_OK) grade(&d, got, r);
-        else say(r, "%s\n", detail);
+        /* a timeout at the capped wall-clock limit, not at the CPU limit */
+        budget_stopped = oc == SANDBOX_TIMEOUT && capped && sandbox_now() - t0 >= left - 0.01;
+        ag_reply rep;
+        memcpy(&rep, buf, sizeof rep);
+        bool replied = rep.magic == AG_REPLY_MAGIC;
+        if (replied && rep.status == AG_REPLY_FAULT) say_fault(r, &d, &rep);
+        else if (budget_stopped)
+            say(r, "stopped after %.1f s, when the time budget for the whole grading (%g s) was spent\n", left,
+                a->total_seconds);
+        else if (oc != SANDBOX_OK) say(r, "%s\n", detail);
+        else if (!replied || rep.status != AG_REPLY_OK)
+            say(r, "your code wrote into the channel the runner answers the grader on (descriptor 3), so its answer "
+                   "cannot be trusted\n");
+        else grade(&d, got, r);
     }
     if (req >= 0) close(req);
     free(buf);
     test_data_free(&d);
     gsl_rng_free(rng);
+    return budget_stopped;
+}
+
+/* --check-assignment: the assignment file's lint (assignment_lint). */
+static int check_assignment(const char *path)
+{
+    assignment a;
+    char err[1024], out[4096] = "";
+    if (assignment_load(path, &a, err, sizeof err) != 0) {
+        fprintf(stderr, "autograde: %s\n", err);
+        return 2;
+    }
+    int problems = assignment_lint(&a, out, sizeof out);
+    assignment_free(&a);
+    for (const char *l = out; *l;) {
+        const char *e = strchr(l, '\n');
+        printf("%s: %.*s\n", path, (int)(e - l), l);
+        l = e + 1;
+    }
+    if (!problems) printf("%s: every function it asks for has a forward and a vjp test that score\n", path);
+    return problems ? 1 : 0;
+}
+
+/* --validate: validate.py beside an installed grader (share/autodidact/
+ * assignment), else the source tree's; it grades with this very program. */
+static int validate(const char *assignment_path, const char *reference, const char *accepted, const char *seed)
+{
+    char self[PATH_MAX], dir[PATH_MAX], script[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "autograde: cannot find its own program (/proc/self/exe): %s\n", strerror(errno));
+        return 2;
+    }
+    self[n] = '\0';
+    memcpy(dir, self, (size_t)n + 1);
+    *strrchr(dir, '/') = '\0';
+    snprintf(script, sizeof script, "%s/../share/autodidact/assignment/validate.py", dir);
+    if (access(script, R_OK) != 0) snprintf(script, sizeof script, "%s", AG_VALIDATE_SCRIPT);
+    if (access(script, R_OK) != 0) {
+        fprintf(stderr, "autograde: --validate needs validate.py, found neither beside the grader nor at %s\n", script);
+        return 2;
+    }
+    char *argv[16];
+    int k = 0;
+    argv[k++] = "python3", argv[k++] = script, argv[k++] = "--autograde", argv[k++] = self;
+    argv[k++] = "--reference", argv[k++] = (char *)reference;
+    if (accepted) argv[k++] = "--accepted", argv[k++] = (char *)accepted;
+    if (seed) argv[k++] = "--seed", argv[k++] = (char *)seed;
+    argv[k++] = (char *)assignment_path, argv[k] = NULL;
+    fflush(stdout);
+    execvp("python3", argv);
+    fprintf(stderr, "autograde: --validate needs python3: %s\n", strerror(errno));
+    return 2;
 }
 
 int main(int argc, char **argv)
 {
-    const char *assignment_path = NULL, *submission = NULL, *out = NULL, *user = NULL;
-    unsigned long seed = 2026;
+    const char *assignment_path = NULL, *submission = NULL, *out = NULL, *user = NULL, *check = NULL;
+    const char *to_validate = NULL, *reference = NULL, *accepted = NULL, *seed_text = NULL;
+    uint64_t seed = 0;
+    bool seeded = false;
     ad_cli_start(&cli, argc, argv);
     const char *v;
     for (int k; (k = ad_cli_next(&cli, &v)) != AD_CLI_END;) {
@@ -212,14 +304,39 @@ int main(int argc, char **argv)
         case O_ASSIGNMENT: assignment_path = v; break;
         case O_SUBMISSION: submission = v; break;
         case O_OUT: out = v; break;
-        case O_SEED: seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
+        case O_SEED: seed = (uint64_t)ad_cli_long(&cli, v, 0, 4294967295L), seeded = true, seed_text = v; break;
         case O_SANDBOX_USER: user = v; break;
+        case O_CHECK: check = v; break;
+        case O_VALIDATE: to_validate = v; break;
+        case O_REFERENCE: reference = v; break;
+        case O_ACCEPTED: accepted = v; break;
         default: ad_cli_usage_error(&cli, "unexpected argument '%s'", v);
         }
+    }
+    if ((reference || accepted) && !to_validate) ad_cli_usage_error(&cli, "--reference and --accepted go with --validate");
+    if (to_validate) {
+        if (!reference) ad_cli_usage_error(&cli, "--validate needs --reference, the reference solution");
+        if (assignment_path || submission || out || user || check)
+            ad_cli_usage_error(&cli, "--validate takes only --reference, --accepted and --seed");
+        return validate(to_validate, reference, accepted, seed_text);
+    }
+    if (check) {
+        if (assignment_path || submission || out || seeded || user)
+            ad_cli_usage_error(&cli, "--check-assignment takes no other option");
+        return check_assignment(check);
     }
     if (!assignment_path || !submission || !out) ad_cli_usage_error(&cli, "--assignment, --submission and --out are needed");
     double t0 = sandbox_now();
     char err[1024];
+    uint32_t drawn;
+    if (!seeded) {
+        if (getrandom(&drawn, sizeof drawn, 0) != (ssize_t)sizeof drawn) {
+            fprintf(stderr, "autograde: cannot draw a seed from the kernel (getrandom: %s); give one with --seed\n",
+                    strerror(errno));
+            return 1;
+        }
+        seed = drawn;
+    }
     /* the output directory first: a bad --out fails before anything is read */
     if (mkdir(out, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "autograde: cannot create the output directory %s: %s\n", out, strerror(errno));
@@ -275,7 +392,8 @@ int main(int argc, char **argv)
         snprintf(general, sizeof general, "The grader could not prepare its work directory (%s): tell your instructor.",
                  strerror(errno));
         not_run = "the grader could not prepare its work directory";
-    } else if (compile_runner(&sc, work, a.compile_seconds, general, sizeof general) == 0) {
+    } else if (compile_runner(&sc, work, a.compile_seconds < a.total_seconds ? a.compile_seconds : a.total_seconds,
+                              general, sizeof general) == 0) {
         char exe_path[PATH_MAX + 8];
         snprintf(exe_path, sizeof exe_path, "%s/runner", work);
         int exe_fd = openat(work_fd, "runner", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -287,12 +405,30 @@ int main(int argc, char **argv)
             not_run = NULL;
             size_t n = strlen(general);
             const char *base = strrchr(submission, '/');
-            snprintf(general + n, sizeof general - n, "%sCompiled %s. %d tests run, each in its own sandbox.",
-                     n ? "\n" : "", base ? base + 1 : submission, a.n_tests);
+            snprintf(general + n, sizeof general - n,
+                     "%sCompiled %s. %d tests run, each in its own sandbox, on inputs drawn with seed %llu.",
+                     n && general[n - 1] != '\n' ? "\n" : "", base ? base + 1 : submission, a.n_tests, (unsigned long long)seed);
+            /* the time budget: what finished keeps its credit, the rest is not run */
+            int finished = 0;
+            bool spent = false;
             for (int i = 0; i < a.n_tests; i++) {
-                double ts = sandbox_now();
-                run_test(&sc, &a, i, seed, exe_fd, exe_path, &res[i]);
+                double ts = sandbox_now(), left = a.total_seconds - (ts - t0);
+                if (spent || left < 0.05) {
+                    spent = true;
+                    say(&res[i], "not run: the time budget for the whole grading (%g s) was spent before this test\n",
+                        a.total_seconds);
+                    continue;
+                }
+                spent = run_test(&sc, &a, i, seed, left, exe_fd, exe_path, &res[i]);
+                finished += !spent;
                 res[i].seconds = sandbox_now() - ts;
+            }
+            if (spent) {
+                n = strlen(general);
+                snprintf(general + n, sizeof general - n,
+                         "\nThe time budget for the whole grading (%g s) was spent: %d of %d tests finished and keep "
+                         "their scores, the others were stopped or not run (is your code far slower than it needs "
+                         "to be?).", a.total_seconds, finished, a.n_tests);
             }
         }
         if (exe_fd >= 0) close(exe_fd);
@@ -301,7 +437,7 @@ int main(int argc, char **argv)
     free(sub);
     if (work_fd >= 0) remove_work(work, work_fd);
 
-    int rc = reports_write(out_fd, &a, res, general, sc.notes, sandbox_now() - t0, err, sizeof err);
+    int rc = reports_write(out_fd, &a, res, general, sc.notes, seed, sandbox_now() - t0, err, sizeof err);
     close(out_fd);
     double score = 0, max = 0;
     for (int i = 0; i < a.n_tests; i++) score += res[i].score, max += res[i].max_score;

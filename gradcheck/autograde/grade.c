@@ -11,10 +11,12 @@
 #include <unistd.h>
 #include "autodidact.h"
 
-static double *rand_array(gsl_rng *r, int64_t n, bool ties)
+/* n values from [-2·scale, 2·scale], or with ties from {0, 1, 2}·scale */
+static double *rand_array(gsl_rng *r, int64_t n, bool ties, double scale)
 {
     double *a = malloc((size_t)n * sizeof *a);
-    for (int64_t i = 0; a && i < n; i++) a[i] = ties ? (double)gsl_rng_uniform_int(r, 3) : gsl_ran_flat(r, -2, 2);
+    for (int64_t i = 0; a && i < n; i++)
+        a[i] = scale * (ties ? (double)gsl_rng_uniform_int(r, 3) : gsl_ran_flat(r, -2, 2));
     return a;
 }
 
@@ -69,12 +71,12 @@ int test_data_setup(test_data *d, const test_spec *t, gsl_rng *r, char *err, siz
     bool ok = !(q->op == AG_SOFTMAX_CE && !d->targets);
     for (int k = 0; k < d->n_in; k++) {
         q->in_len[k] = d->in_len[k];
-        ok = ok && (d->in[k] = rand_array(r, d->in_len[k], t->ties));
+        ok = ok && (d->in[k] = rand_array(r, d->in_len[k], t->ties, t->scale));
     }
     if (q->vjp) {
-        ok = ok && (d->gy = rand_array(r, d->y_len, false));
+        ok = ok && (d->gy = rand_array(r, d->y_len, false, 1));
         for (int k = 0; k < d->n_in; k++)   /* "=" instead of "+=" shows */
-            ok = ok && (d->pre[k] = rand_array(r, d->in_len[k], false));
+            ok = ok && (d->pre[k] = rand_array(r, d->in_len[k], false, 1));
     }
     if (!ok) {
         test_data_free(d);
@@ -234,6 +236,49 @@ static bool valid_pool_subgradient(const test_data *d, const double *g)
         if (!used[i] && !(fabs(g[i]) <= 1e-9)) ok = false;
     free(used);
     return ok;
+}
+
+unsigned long test_seed(const test_spec *t, uint64_t grading_seed, int i)
+{
+    if (t->pinned) return (unsigned long)t->seed;
+    /* splitmix64: neighbouring seeds and indices give unrelated streams
+     * (MT19937 takes 32 bits of its seed) */
+    uint64_t z = grading_seed + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (unsigned long)((z ^ (z >> 31)) & 0xffffffffu);
+}
+
+/* Array `id` of the runner (enum ag_buffer): its name in ad_student.h and its length. */
+static const char *buffer_name(const test_data *d, int id, int64_t *len)
+{
+    static const char *const in[AG_N_OPS][AG_MAX_IN] = {{"x"}, {"x", "w", "b"}, {"logits"}, {"x", "w"}, {"x"}};
+    static const char *const grad[AG_N_OPS][AG_MAX_IN] = {{"gx"}, {"gx", "gw", "gb"}, {"glogits"}, {"gx", "gw"}, {"gx"}};
+    static const char *const fwd[AG_N_OPS] = {"y", "y", "loss", "y", "y"};
+    uint32_t op = d->req.op;
+    if (id >= AG_BUF_IN && id < AG_BUF_IN + d->n_in) return *len = d->in_len[id - AG_BUF_IN], in[op][id - AG_BUF_IN];
+    if (id == AG_BUF_TARGETS && op == AG_SOFTMAX_CE) return *len = d->req.dims[0], "t";
+    if (id == AG_BUF_GY && d->req.vjp) return *len = d->y_len, "gy";
+    if (id == AG_BUF_OUT && !d->req.vjp) return *len = d->y_len, fwd[op];
+    if (id >= AG_BUF_OUT && id < AG_BUF_OUT + d->n_in && d->req.vjp)
+        return *len = d->in_len[id - AG_BUF_OUT], grad[op][id - AG_BUF_OUT];
+    if (id == AG_BUF_DIMS && (op == AG_CONV2D || op == AG_MAXPOOL2D)) return *len = op == AG_CONV2D ? 11 : 8, "d";
+    return *len = 0, NULL;
+}
+
+void say_fault(test_result *r, const test_data *d, const ag_reply *rep)
+{
+    int64_t len;
+    const char *name = buffer_name(d, rep->buffer, &len);
+    const char *verb = rep->access == AG_ACCESS_WRITE ? "wrote" : rep->access == AG_ACCESS_READ ? "read" : "touched memory";
+    if (!name) {
+        say(r, "your code made a memory error (it touched memory it was not given), so this test fails\n");
+        return;
+    }
+    say(r, "your code %s %s %s (element %lld; %s has %lld, elements 0 to %lld): a memory error, so this test fails "
+           "whatever the values\n",
+        verb, rep->element < 0 ? "before" : "past", name, (long long)rep->element, name, (long long)len,
+        (long long)len - 1);
 }
 
 void say(test_result *r, const char *fmt, ...)

@@ -39,6 +39,14 @@ int test_data_request_fd(const test_data *d);
 /* Compare the answer (got[k]: output k) with the reference; partial credit
  * per gradient. */
 void grade(test_data *d, double *const *got, test_result *r);
+/* The seed of test i's arrays: the test's pinned seed when it has one
+ * (a teaching case that scores nothing), else a mix of the grading's seed
+ * and i, so that no two tests and no two gradings share inputs. */
+unsigned long test_seed(const test_spec *t, uint64_t grading_seed, int i);
+/* The feedback for a memory error the runner reported (an ag_reply with
+ * status AG_REPLY_FAULT): which array, by its name in ad_student.h, which
+ * element, read or written. */
+void say_fault(test_result *r, const test_data *d, const ag_reply *rep);
 /* Append a line of feedback to r->output. */
 void say(test_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

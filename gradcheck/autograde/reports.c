@@ -43,7 +43,36 @@ static int write_atomic(int dir_fd, const char *name, const char *data, size_t l
     return 0;
 }
 
-static char *results_json(const assignment *a, const test_result *res, const char *general, double seconds)
+void quote_append(char *dst, size_t cap, const char *title, const char *text, size_t len, size_t total)
+{
+    size_t n = strlen(dst), lines = 0, shown = 0, col = 0;
+    if (n + 1 >= cap) return;
+#define PUT(...) (n += (size_t)snprintf(dst + n, cap - n, __VA_ARGS__), n = n < cap ? n : cap - 1)
+    PUT("%s%s\n", n && dst[n - 1] != '\n' ? "\n" : "", title);
+    /* room kept for the closing line, so that it survives a full buffer */
+    size_t stop = cap > n + 96 ? cap - 96 : n;
+    for (size_t i = 0; i < len && lines < QUOTE_MAX_LINES && n + 24 < stop; i++, shown = i) {
+        unsigned char c = (unsigned char)text[i];
+        if (col == 0) PUT(QUOTE_PREFIX);
+        if (c == '\n') {
+            PUT("\n");
+            col = 0, lines++;
+            continue;
+        }
+        if (col >= QUOTE_MAX_LINE) continue;   /* the rest of a long line */
+        if (c == '\\') PUT("\\\\");
+        else if (c == '\t') PUT("\\t");
+        else if (c >= 0x20 && c < 0x7f) PUT("%c", c);
+        else PUT("\\x%02x", c);
+        if (++col == QUOTE_MAX_LINE) PUT(" [line cut]");
+    }
+    if (col > 0) PUT("\n");
+    if (total > shown) PUT("  [%zu more bytes of this output not shown]\n", total - shown);
+#undef PUT
+}
+
+static char *results_json(const assignment *a, const test_result *res, const char *general, uint64_t seed,
+                          double seconds)
 {
     double score = 0;
     for (int i = 0; i < a->n_tests; i++) score += res[i].score;
@@ -51,6 +80,7 @@ static char *results_json(const assignment *a, const test_result *res, const cha
     cJSON_AddNumberToObject(doc, "score", round(score * 1000) / 1000);
     cJSON_AddNumberToObject(doc, "execution_time", round(seconds * 1000) / 1000);
     cJSON_AddStringToObject(doc, "output", general);
+    cJSON_AddNumberToObject(doc, "seed", (double)seed);   /* at most 2^32 - 1: exact in a double */
     cJSON *arr = cJSON_AddArrayToObject(doc, "tests");
     for (int i = 0; i < a->n_tests; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -97,24 +127,26 @@ static void results_tap(FILE *f, const assignment *a, const test_result *res)
     }
 }
 
-static void report_txt(FILE *f, const assignment *a, const test_result *res, const char *general, const char *notes)
+static void report_txt(FILE *f, const assignment *a, const test_result *res, const char *general, const char *notes,
+                       uint64_t seed)
 {
     double score = 0, max = 0;
     for (int i = 0; i < a->n_tests; i++) score += res[i].score, max += res[i].max_score;
-    fprintf(f, "Score: %g / %g\n%s\n", round(score * 1000) / 1000, max, general);
+    fprintf(f, "Score: %g / %g\nSeed: %llu (autograde --seed %llu grades again on the same inputs)\n%s\n",
+            round(score * 1000) / 1000, max, (unsigned long long)seed, (unsigned long long)seed, general);
     if (notes && notes[0]) fprintf(f, "\n%s", notes);
     for (int i = 0; i < a->n_tests; i++)
         fprintf(f, "\n[%s] %s  %g / %g  (%s)\n%s", res[i].passed ? "PASS" : "FAIL", a->tests[i].name,
                 round(res[i].score * 1000) / 1000, res[i].max_score, a->tests[i].visibility, res[i].output);
 }
 
-int reports_write(int dir_fd, const assignment *a, test_result *res, char *general, const char *notes, double seconds,
-                  char *err, size_t errlen)
+int reports_write(int dir_fd, const assignment *a, test_result *res, char *general, const char *notes, uint64_t seed,
+                  double seconds, char *err, size_t errlen)
 {
     ad_text_sanitize(general);
     for (int i = 0; i < a->n_tests; i++) ad_text_sanitize(res[i].output);
     int rc = 0;
-    char *js = results_json(a, res, general, seconds);
+    char *js = results_json(a, res, general, seed, seconds);
     rc = js ? write_atomic(dir_fd, "results.json", js, strlen(js), err, errlen) : -1;
     free(js);
     char *buf = NULL;
@@ -135,7 +167,7 @@ int reports_write(int dir_fd, const assignment *a, test_result *res, char *gener
     free(buf), buf = NULL;
     f = open_memstream(&buf, &len);
     if (rc == 0 && f) {
-        report_txt(f, a, res, general, notes);
+        report_txt(f, a, res, general, notes, seed);
         fclose(f);
         rc = write_atomic(dir_fd, "report.txt", buf, len, err, errlen);
     }

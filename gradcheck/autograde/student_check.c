@@ -4,8 +4,12 @@
  * vjp against finite differences of your forward (reverse mode; there is
  * no jvp to check). Build it with your file:
  *   cc -o student_check yours.c student_check.c $(pkg-config --cflags --libs autodidact) \
- *      -lautodidact_gradcheck -lm
+ *      -lautodidact_gradcheck -lgsl -lm
+ *   ./student_check [--op NAME] [--format text|json|junit|tap]
  * No sandbox here: this is your code on your machine. */
+#include <getopt.h>
+#include <gsl/gsl_rng.h>
+#include <stdlib.h>
 #include <string.h>
 #include "ad_gradcheck.h"
 #include "ad_student.h"
@@ -84,6 +88,52 @@ static void lin_vjp1(const ad_node *o, int s, const void *g, void *gi)
 }
 AD_VJP_BY_ROWS(lin_vjp, lin_vjp1)
 
+/* softmax cross-entropy: logits (N,C) and the class indices t (N), held as
+ * doubles in a second input that is not differentiated; a scalar loss. */
+static ad_status sce_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n, (void)p, (void)sh;
+    *nd = 0, *dt = AD_FLOAT64;
+    return in[0]->value.ndim == 2 && in[1]->value.ndim == 1 && in[1]->value.shape[0] == in[0]->value.shape[0]
+               ? AD_OK
+               : ad_fail(AD_ERR_SHAPE, "student_softmax_ce: logits (N,C) and targets (N)");
+}
+/* The class indices as int64, in t (N of them). */
+static void targets_of(const ad_node *o, int64_t *t)
+{
+    for (int64_t i = 0; i < o->in[1]->value.size; i++) t[i] = (int64_t)V(o, 1)[i];
+}
+static ad_status sce_fwd(ad_node *o)
+{
+    const int64_t *s = o->in[0]->value.shape;
+    int64_t *t = malloc((size_t)s[0] * sizeof *t);
+    if (!t) return ad_fail(AD_ERR_NOMEM, "student_softmax_ce: out of memory");
+    targets_of(o, t);
+    student_softmax_ce_forward(s[0], s[1], V(o, 0), t, o->value.data);
+    free(t);
+    return AD_OK;
+}
+static void sce_vjp1(const ad_node *o, int s, const void *g, void *gi)
+{
+    const int64_t *sh = o->in[0]->value.shape;
+    int64_t *t = malloc((size_t)sh[0] * sizeof *t);
+    if (s != 0 || !t) {   /* the targets have no gradient; out of memory leaves gi as it is, and the check fails */
+        free(t);
+        return;
+    }
+    targets_of(o, t);
+    student_softmax_ce_vjp(sh[0], sh[1], V(o, 0), t, *(const double *)g, gi);
+    free(t);
+}
+AD_VJP_BY_ROWS(sce_vjp, sce_vjp1)
+/* gradcheck's draws: logits from the domain, targets class indices */
+static void sce_sample(const ad_op_case *c, int slot, ad_tensor *t, void *rng)
+{
+    for (int64_t i = 0; i < t->size; i++)
+        ad_tensor_set(t, i, slot == 0 ? -3 + 6 * gsl_rng_uniform(rng)
+                                      : (double)gsl_rng_uniform_int(rng, (unsigned long)c->shape[0][1]));
+}
+
 /* conv2d: x (N,C,H,W), w (K,C,R,S), params stride/pad */
 static student_conv2d_dims conv_dims(ad_node *const *in, const ad_params *p)
 {
@@ -146,6 +196,8 @@ AD_VJP_BY_ROWS(pool_vjp, pool_vjp1)
 
 static const ad_op_case sig_cases[] = {{"(7)", 1, {1}, {{7, 1, 1, 1}}, {.c = 0}}};
 static const ad_op_case lin_cases[] = {{"x (3,4), w (2,4), b (2)", 3, {2, 2, 1}, {{3, 4, 1, 1}, {2, 4, 1, 1}, {2, 1, 1, 1}}, {.c = 0}}};
+static const ad_op_case sce_cases[] = {{"logits (4,3)", 2, {2, 1}, {{4, 3, 1, 1}, {4, 1, 1, 1}}, {.c = 0}},
+                                        {"logits (1,5)", 2, {2, 1}, {{1, 5, 1, 1}, {1, 1, 1, 1}}, {.c = 0}}};
 static const ad_op_case conv_cases[] = {
     {"x (2,2,5,5), w (3,2,3,3), stride 1, pad 1", 2, {4, 4}, {{2, 2, 5, 5}, {3, 2, 3, 3}}, {.stride = {1, 1}, .pad = {1, 1}}},
     {"x (1,2,7,7), w (2,2,3,3), stride 2, pad 0", 2, {4, 4}, {{1, 2, 7, 7}, {2, 2, 3, 3}}, {.stride = {2, 2}, .pad = {0, 0}}}};
@@ -158,6 +210,9 @@ static const ad_op student_ops[] = {
      .domain = {{-3, 3}}, .cases = sig_cases, .n_cases = 1},
     {.name = "student_linear", .n_in = 3, .n_in_min = 3, .infer = lin_infer, .cpu = {lin_fwd, lin_vjp, NULL},
      .domain = {{-2, 2}, {-2, 2}, {-2, 2}}, .cases = lin_cases, .n_cases = 1},
+    {.name = "student_softmax_ce", .n_in = 2, .n_in_min = 2, .infer = sce_infer, .cpu = {sce_fwd, sce_vjp, NULL},
+     .domain = {{-3, 3}, {0, 0}}, .nondiff_inputs = 1u << 1, .sample_input = sce_sample, .cases = sce_cases,
+     .n_cases = 2},
     {.name = "student_conv2d", .n_in = 2, .n_in_min = 2, .flags = AD_OP_PARAMS, .infer = conv_infer,
      .cpu = {conv_fwd, conv_vjp, NULL}, .domain = {{-2, 2}, {-2, 2}}, .cases = conv_cases, .n_cases = 2},
     {.name = "student_maxpool2d", .n_in = 1, .n_in_min = 1, .flags = AD_OP_PARAMS | AD_OP_NONSMOOTH,
@@ -165,18 +220,74 @@ static const ad_op student_ops[] = {
      .cases = pool_cases, .n_cases = 1},
 };
 
-int main(void)
+enum { N_STUDENT_OPS = sizeof student_ops / sizeof student_ops[0] };
+
+static void usage(FILE *f)
 {
+    fprintf(f, "usage: student_check [--op NAME] [--format text|json|junit|tap]\n"
+               "Checks each of your ad_student.h backward functions (vjp) against finite differences of your\n"
+               "forward, with gradcheck. It does not check the forwards themselves: autograde does.\n"
+               "  --op NAME       only this function pair: sigmoid, linear, softmax_ce, conv2d or maxpool2d\n"
+               "                  (default: all of them)\n"
+               "  --format FMT    the report: text (default), json, junit or tap\n"
+               "  --help          this message\n"
+               "  --version       the version of autodidact it was built with\n"
+               "Exit status: 0 every check passed, 1 a check failed, 2 a usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longs[] = {{"op", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'f'},
+                                          {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
+                                          {NULL, 0, NULL, 0}};
+    static const char *const formats[] = {"text", "json", "junit", "tap"};
+    const char *only = NULL;
+    ad_gc_format format = AD_GC_TEXT;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, ":", longs, NULL)) != -1;) {
+        if (c == 'h') return usage(stdout), 0;
+        if (c == 'V') return printf("student_check (autodidact %s)\n", ad_version()), 0;
+        if (c == 'o') {
+            only = optarg;
+            continue;
+        }
+        if (c == 'f') {
+            int k = 0;
+            while (k < 4 && strcmp(optarg, formats[k])) k++;
+            if (k == 4) return fprintf(stderr, "student_check: --format takes text, json, junit or tap, not '%s'\n", optarg), 2;
+            format = (ad_gc_format)k;
+            continue;
+        }
+        fprintf(stderr, "student_check: %s option '%s'\n", c == ':' ? "a value is missing after the" : "unknown",
+                argv[optind - 1]);
+        usage(stderr);
+        return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "student_check: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    bool found = !only;
+    for (int i = 0; only && i < N_STUDENT_OPS; i++) found = found || !strcmp(only, student_ops[i].name + 8);
+    if (!found) {
+        fprintf(stderr, "student_check: --op takes sigmoid, linear, softmax_ce, conv2d or maxpool2d, not '%s'\n", only);
+        return 2;
+    }
     ad_gc_options o;
     ad_gc_default_options(&o);
     o.mode = AD_GC_REV;   /* your ops have no jvp */
     ad_gc_report r = {0};
-    for (size_t i = 0; i < sizeof student_ops / sizeof student_ops[0]; i++) {
-        if (ad_op_register(&student_ops[i]) != AD_OK || ad_gradcheck_op(&student_ops[i], &o, &r) != AD_OK)
+    int errors = 0;
+    for (int i = 0; i < N_STUDENT_OPS; i++) {
+        if (only && strcmp(only, student_ops[i].name + 8)) continue;   /* after "student_" */
+        if (ad_op_register(&student_ops[i]) != AD_OK || ad_gradcheck_op(&student_ops[i], &o, &r) != AD_OK) {
             fprintf(stderr, "student_check: %s\n", ad_last_error());
+            errors++;
+        }
     }
-    ad_gc_write(stdout, &r, AD_GC_TEXT);
-    int failed = r.n_fail;
+    ad_gc_write(stdout, &r, format);
+    int failed = r.n_fail + errors;
     ad_gc_report_free(&r);
     return failed ? 1 : 0;
 }
