@@ -102,6 +102,21 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
                      bool reuse_graph);
 ad_status gc_jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, double *t);
 
+/* ---- guard zones (gc_guard.c) ----
+ * Every context gradcheck evaluates in allocates with guard zones (ad_kernel.h),
+ * and after each forward, jvp and backward the zones of the buffers the
+ * kernel wrote are looked at: a changed zone is an error naming the op, the
+ * dtype, the mode and the buffer ("relu [float64] jvp wrote past its
+ * output's tangent (element 7 of 7)"), which fails the check that ran it. */
+enum { GC_GUARD_VALUE, GC_GUARD_TANGENT, GC_GUARD_GRAD };
+ad_context *gc_context_new(void);
+/* After a call of phase GC_PHASE_FORWARD or GC_PHASE_JVP (y's value, its
+ * tangent, the leaves' values) or GC_PHASE_VJP (the differentiable leaves' grads). */
+ad_status gc_guard_after(const gc_run *R, ad_node *const *leaves, const ad_node *y, int phase);
+/* A buffer of count elements (rows rows of them) from ad_guarded_alloc or a guarded arena. */
+ad_status gc_guard_buffer(const gc_run *R, const void *p, ad_dtype dt, int64_t count, int rows, const char *mode,
+                          const char *buf);
+
 /* ---- kinks (gc_kink.c) ---- */
 /* What compare needs to recognise a kink in input s's Jacobian: y at x and,
  * made only for the columns i where some entry fails (a correct rule on a
