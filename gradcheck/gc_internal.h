@@ -134,6 +134,12 @@ typedef struct kink_info {
 } kink_info;
 void gc_kink_free(kink_info *k, int64_t n);
 bool gc_at_kink(gc_run *R, kink_info *k, int s, int64_t o, int64_t i, double tol);
+/* Draw a registered op's inputs t (the case's shapes) from its domains (or
+ * sample_input), then clear of its kinks by margin: each element within
+ * margin of a kink (ad_op.kink_dist) drawn again alone, round by round, or
+ * for an op without kink_dist the whole draw again; f(user) calls the op. */
+ad_status gc_draw_inputs(const ad_op *op, const ad_op_case *c, ad_tensor **t, gsl_rng *rng, double margin, ad_gc_fn f,
+                         void *user);
 
 /* ---- worker threads ----
  * The numerical Jacobian's columns, the forward-mode Jacobian's column

@@ -236,6 +236,38 @@ static double tie_gap_binary(const ad_node *o)
     return gap;
 }
 
+/* The same element by element (ad_op.kink_dist): relu's and abs's kink is
+ * x = 0, so element j is |x_j| from it; max's and min's is a tie a = b, so
+ * an element is |a - b| from it, the least over the pairs broadcasting puts
+ * it in (a scalar b meets every a). NaN: at the kink (0), drawn again. */
+static void abs_dist_unary(const ad_node *o, int slot, double *dist)
+{
+    (void)slot;
+    for (int64_t i = 0; i < o->in[0]->value.size; i++) {
+        double a = fabs(ad_value_at(o->in[0], i));
+        dist[i] = a == a ? a : 0;
+    }
+}
+
+static void tie_dist_binary(const ad_node *o, int slot, double *dist)
+{
+    for (int64_t i = 0; i < o->in[slot]->value.size; i++) dist[i] = INFINITY;
+    ad_bcast bc;
+    ad_bcast_setup(o, &bc);
+    AD_DISPATCH(o->value.dtype, {
+        const T *a = o->in[0]->value.data, *b = o->in[1]->value.data;
+        AD_BCAST_FOR(bc, {
+            double g = fabs((double)a[ia] - (double)b[ib]);
+            int64_t j = slot == 0 ? ia : ib;
+            if (!(g >= dist[j])) dist[j] = g == g ? g : 0;
+        });
+    });
+}
+/* Each GAP's kink_dist: KINK_DIST_##GAP (pasted before NULL expands). */
+#define KINK_DIST_NULL NULL
+#define KINK_DIST_abs_gap_unary abs_dist_unary
+#define KINK_DIST_tie_gap_binary tie_dist_binary
+
 static ad_status binary_complete_case(ad_op_case *c)
 {
     /* The user gave input 0's shape: input 1 takes the same. */
@@ -278,6 +310,7 @@ static ad_status binary_complete_case(ad_op_case *c)
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = __VA_ARGS__,                                                                                         \
         .kink_gap = GAP,                                                                                               \
+        .kink_dist = KINK_DIST_##GAP,                                                                                  \
         .cases = binary_cases,                                                                                         \
         .n_cases = N_CASES(binary_cases),                                                                              \
         .complete_case = binary_complete_case,                                                                         \
@@ -296,8 +329,8 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
 
 #define UNARY_OP(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                                    \
     DEFINE_UNARY(NAME)                                                                                                 \
-    UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP)
-#define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                              \
+    UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, KINK_DIST_##GAP)
+#define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, DIST)                                                        \
     DEFINE_UNARY_SCALAR(NAME)                                                                                          \
     AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
@@ -311,6 +344,7 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = {{LO, HI}},                                                                                          \
         .kink_gap = GAP,                                                                                               \
+        .kink_dist = DIST,                                                                                             \
         .cases = unary_cases,                                                                                          \
         .n_cases = N_CASES(unary_cases),                                                                               \
         .scalar = &NAME##_scalar,                                                                                      \
@@ -386,7 +420,7 @@ static void relu_vjp1(const ad_node *o, int slot, const void *gout, void *gin)
 AD_VJP_BY_ROWS(relu_vjp, relu_vjp1)
 
 DEFINE_UNARY_JVP(relu)
-UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
+UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary, abs_dist_unary)
 UNARY_OP(abs, "|x|; abs'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
 
 /* ---- ops with a constant: pow (x^c) and scale (c*x) ---- */

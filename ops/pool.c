@@ -270,6 +270,38 @@ static void pool_jvp(ad_node *o, int k)
         });
 }
 
+/* The same element by element (ad_op.kink_dist): each window's gap between
+ * its top two goes to both of them (either drawn again parts the tie), the
+ * least over the windows an element is in; INFINITY for the rest. */
+static void maxpool_dist(const ad_node *o, int slot, double *dist)
+{
+    (void)slot;
+    pgeom g = pool_geometry(o);
+    for (int64_t i = 0; i < o->in[0]->value.size; i++) dist[i] = INFINITY;
+    if (g.wh * g.ww < 2) return;   /* a window of one element has no tie */
+    AD_DISPATCH(o->value.dtype, {
+        const T *X = o->in[0]->value.data;
+        for (int64_t plane = 0; plane < g.planes; plane++)
+            for (int64_t p = 0; p < g.P; p++)
+                for (int64_t q = 0; q < g.Q; q++) {
+                    int64_t base = plane * g.H * g.W + p * g.sh * g.W + q * g.sw, ja = base, jb = base;
+                    double a = -INFINITY, b = -INFINITY;
+                    for (int64_t r = 0; r < g.wh; r++)
+                        for (int64_t c = 0; c < g.ww; c++) {
+                            int64_t j = base + r * g.W + c;
+                            double v = X[j];
+                            if (v != v) a = b = NAN, ja = jb = j;   /* NaN: as at a tie */
+                            else if (v > a) b = a, jb = ja, a = v, ja = j;
+                            else if (v > b) b = v, jb = j;
+                        }
+                    double gap = a - b;
+                    if (gap != gap) gap = 0;
+                    if (gap < dist[ja]) dist[ja] = gap;
+                    if (gap < dist[jb]) dist[jb] = gap;
+                }
+    });
+}
+
 /* Max-pool's kinks are ties: the gap between each window's top two. */
 static double maxpool_gap(const ad_node *o)
 {
@@ -336,6 +368,7 @@ const ad_op ad_op_maxpool2d = {
     .cuda = AD_CUDA_KERNELS(maxpool2d),
     .domain = {{-2, 2}},
     .kink_gap = maxpool_gap,
+    .kink_dist = maxpool_dist,
     .cases = pool_cases,
     .n_cases = sizeof pool_cases / sizeof pool_cases[0],
     .complete_case = pool_complete,

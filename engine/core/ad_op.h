@@ -138,6 +138,13 @@ struct ad_op {
     /* Distance of the current inputs from the nearest kink (relu at 0, max
      * at a tie, a pooling window's top two); NULL for smooth ops. */
     double (*kink_gap)(const ad_node *out);
+    /* The same element by element (optional): for each element j of input
+     * `slot`, its distance from the nearest kink it takes part in, into
+     * dist[j] (in[slot]->value.size of them; INFINITY where none; NaN counts
+     * as at a kink). gradcheck then draws again only the elements nearer
+     * than its margin, so inputs of any size can be drawn clear of the kinks
+     * (NULL: it draws every element again until kink_gap is clear). */
+    void (*kink_dist)(const ad_node *out, int slot, double *dist);
     /* Fill an input that gradcheck cannot draw uniformly from its domain
      * (class targets, say): write t's values for this case. rng is a
      * gsl_rng *. NULL: uniform from domain[slot]. */
