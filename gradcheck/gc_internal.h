@@ -134,6 +134,24 @@ typedef struct kink_info {
 } kink_info;
 void gc_kink_free(kink_info *k, int64_t n);
 bool gc_at_kink(gc_run *R, kink_info *k, int s, int64_t o, int64_t i, double tol);
+/* Is input s of the op drawn uniformly from its domain (not filled by its
+ * sample_input: class targets)? Its domain ({0,0}: [-2, 2]). */
+static inline bool gc_drawn_uniformly(const ad_op *op, int s)
+{
+    return !(op->sample_input && (op->nondiff_inputs & (1u << s)));
+}
+static inline ad_domain gc_domain_of(const ad_op *op, int s)
+{
+    ad_domain d = op->domain[s];
+    return d.lo == 0 && d.hi == 0 ? (ad_domain){-2, 2} : d;
+}
+/* The op f(user) on the case's inputs t in ctx: its output's node, or NULL (the error set). */
+ad_node *gc_op_at(ad_context *ctx, const ad_op_case *c, ad_tensor **t, ad_gc_fn f, void *user);
+/* The derivatives at ties and zeros against the op's kink_side (gc_ties.c):
+ * for an op with one, in float64 and not in fast mode; records labelled
+ * "<case>, at ties". */
+ad_status gc_check_ties(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r, ad_gc_fn f,
+                        void *user);
 /* Draw a registered op's inputs t (the case's shapes) from its domains (or
  * sample_input), then clear of its kinks by margin: each element within
  * margin of a kink (ad_op.kink_dist) drawn again alone, round by round, or

@@ -71,29 +71,19 @@ bool gc_at_kink(gc_run *R, kink_info *k, int s, int64_t o, int64_t i, double tol
 }
 
 /* ---- drawing inputs clear of the kinks ---- */
-/* Can element j of input s be drawn again: drawn uniformly from the
- * domain, not filled by the op's sample_input (class targets)? */
-static bool drawn_uniformly(const ad_op *op, int s) { return !(op->sample_input && (op->nondiff_inputs & (1u << s))); }
-
-static ad_domain domain_of(const ad_op *op, int s)
-{
-    ad_domain d = op->domain[s];
-    return d.lo == 0 && d.hi == 0 ? (ad_domain){-2, 2} : d;
-}
 
 /* Every element of the case's inputs, fresh. */
 static void draw_all(const ad_op *op, const ad_op_case *c, ad_tensor **t, gsl_rng *rng)
 {
     for (int s = 0; s < c->n_in; s++) {
-        ad_domain d = domain_of(op, s);
-        if (!drawn_uniformly(op, s)) op->sample_input(c, s, t[s], rng);
+        ad_domain d = gc_domain_of(op, s);
+        if (!gc_drawn_uniformly(op, s)) op->sample_input(c, s, t[s], rng);
         else
             for (int64_t j = 0; j < t[s]->size; j++) ad_tensor_set(t[s], j, gsl_ran_flat(rng, d.lo, d.hi));
     }
 }
 
-/* The op on t in a context of its own: its output node, or NULL (the error set). */
-static ad_node *op_at(ad_context *ctx, const ad_op_case *c, ad_tensor **t, ad_gc_fn f, void *user)
+ad_node *gc_op_at(ad_context *ctx, const ad_op_case *c, ad_tensor **t, ad_gc_fn f, void *user)
 {
     ad_node *in[AD_MAX_INPUTS];
     for (int s = 0; s < c->n_in; s++)
@@ -126,14 +116,14 @@ ad_status gc_draw_inputs(const ad_op *op, const ad_op_case *c, ad_tensor **t, gs
     bool clear = !op->kink_gap;
     for (int round = 0; round < ROUNDS && !clear && st == AD_OK; round++) {
         ad_context *ctx = ad_context_new();
-        ad_node *y = ctx ? op_at(ctx, c, t, f, user) : NULL;
+        ad_node *y = ctx ? gc_op_at(ctx, c, t, f, user) : NULL;
         if (!y) st = ad_last_status();
         else if (op->kink_gap(y) >= margin) clear = true;
         else {
             int64_t moved = 0;
             for (int s = 0; s < c->n_in && op->kink_dist; s++) {
-                if (!drawn_uniformly(op, s)) continue;
-                ad_domain d = domain_of(op, s);
+                if (!gc_drawn_uniformly(op, s)) continue;
+                ad_domain d = gc_domain_of(op, s);
                 op->kink_dist(y, s, dist);
                 for (int64_t j = 0; j < t[s]->size; j++)
                     if (!(dist[j] >= margin)) {   /* (NaN: drawn again too) */
