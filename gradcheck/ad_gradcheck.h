@@ -126,8 +126,12 @@ typedef enum ad_gc_check {
     AD_GC_DEVICE_JVP,         /* ... the jvp along one random direction */
     AD_GC_BLOCK,              /* a block of cotangents in one sweep against one at a time */
     AD_GC_VALUE,              /* float32: the forward value against float64's */
-    AD_GC_CRASH               /* ad_gradcheck_op_isolated: the check's process crashed or ran
+    AD_GC_CRASH,              /* ad_gradcheck_op_isolated: the check's process crashed or ran
                                  out of time; the message says in what ("vjp crashed (SIGSEGV)") */
+    AD_GC_PATHS,              /* a threaded path (ad_op_path): forward, vjp and jvp on 2 (and N)
+                                 threads against 1 thread, bit for bit */
+    AD_GC_DIRECTION           /* a path's probe too large for full Jacobians: <u, J v> by reverse
+                                 and forward mode against a centered difference along v */
 } ad_gc_check;
 
 const char *ad_gc_check_name(ad_gc_check c);
@@ -184,10 +188,22 @@ ad_status ad_gradcheck_fn(const char *name, const char *label, ad_gc_fn f, void 
  * (and sample_input hook), away from its kinks. */
 ad_status ad_gradcheck_op_case(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r);
 
-/* Every default case of the op. */
+/* Every default case of the op (its paths: ad_gradcheck_op_paths). */
 ad_status ad_gradcheck_op(const ad_op *op, const ad_gc_options *o, ad_gc_report *r);
 
-/* ad_gradcheck_op (c NULL) or ad_gradcheck_op_case (c) in a child process
+/* The op's code paths (ad_op.paths; gc_paths.c): path k's probe case,
+ * with the kernels on the path's thread count, by full Jacobians where its
+ * cost is small, else by random directions <u, J v> (reverse, forward,
+ * centered difference); a threaded path also bit for bit against one thread
+ * (2 threads, and options.threads where more). Records name the path. */
+ad_status ad_gradcheck_op_path(const ad_op *op, int k, const ad_gc_options *o, ad_gc_report *r);
+ad_status ad_gradcheck_op_paths(const ad_op *op, const ad_gc_options *o, ad_gc_report *r);
+/* Case c on 1 thread against 2 (and options.threads) threads, bit for bit,
+ * for an op with a threaded path (else nothing). */
+ad_status ad_gradcheck_case_threads(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r);
+
+/* ad_gradcheck_op and ad_gradcheck_op_paths (c NULL), or ad_gradcheck_op_case
+ * and, for an op with a threaded path, ad_gradcheck_case_threads (c), in a child process
  * (fork; POSIX). The child sends each case's records back as the case
  * ends. Where it dies of a signal (SIGSEGV, SIGABRT, SIGFPE, SIGBUS, ...;
  * the child restores their default actions), exits before it is done (a

@@ -202,6 +202,14 @@ void gc_check_fast(gc_run *R);
 void gc_check_devices_agree(gc_run *R);             /* gc_device.c */
 void gc_check_float32(gc_run *R);                   /* gc_float32.c */
 
+/* ---- the kernels' code paths (gc_paths.c) ---- */
+/* What an isolated check runs one by one (gc_isolate.c): the units of op
+ * (its cases, then its paths) or of the one case c (it, then, where the op
+ * has a threaded path, c on 1 and 2+ threads). */
+int gc_units(const ad_op *op, const ad_op_case *c);
+ad_status gc_run_unit(const ad_op *op, const ad_op_case *c, int k, const ad_gc_options *o, ad_gc_report *r);
+const char *gc_unit_label(const ad_op *op, const ad_op_case *c, int k);
+
 #pragma GCC visibility pop
 
 #endif

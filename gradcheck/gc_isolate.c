@@ -98,7 +98,7 @@ static _Noreturn void child(int fd, const ad_op *op, const ad_op_case *c, int fi
      * findings (a heap overflow) still end the child with its report. */
     static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS};
     for (size_t k = 0; k < sizeof crash_signals / sizeof crash_signals[0]; k++) signal(crash_signals[k], SIG_DFL);
-    int n = c ? 1 : op->n_cases;
+    int n = gc_units(op, c);   /* the cases, then the paths */
     ad_status st = AD_OK;
     if (n == 0) st = ad_gradcheck_op(op, o, &(ad_gc_report){0});   /* its error: no cases */
     for (int k = first; k < n && st == AD_OK; k++) {
@@ -106,7 +106,7 @@ static _Noreturn void child(int fd, const ad_op *op, const ad_op_case *c, int fi
         gc_phase_slot->case_index = k;
         gc_phase_slot->dtype = AD_FLOAT64;
         gc_phase_slot->phase = GC_PHASE_NONE;
-        st = ad_gradcheck_op_case(op, c ? c : &op->cases[k], o, &r);
+        st = gc_run_unit(op, c, k, o, &r);
         send_records(fd, &r);
         ad_gc_report_free(&r);
     }
@@ -239,9 +239,8 @@ static ad_status run_child(const ad_op *op, const ad_op_case *c, int first, cons
     if (st == AD_OK && !done) {   /* it crashed, or ran out of time: a record says which and where */
         ad_gc_record rec;
         memset(&rec, 0, sizeof rec);
-        const ad_op_case *at = c ? c : slot->case_index < op->n_cases ? &op->cases[slot->case_index] : NULL;
         snprintf(rec.op, sizeof rec.op, "%s", op->name);
-        snprintf(rec.case_label, sizeof rec.case_label, "%s", at && at->label ? at->label : "");
+        snprintf(rec.case_label, sizeof rec.case_label, "%s", gc_unit_label(op, c, slot->case_index));
         rec.dtype = slot->dtype;
         rec.input = -1;
         rec.check = AD_GC_CRASH;
@@ -275,7 +274,7 @@ ad_status ad_gradcheck_op_isolated(const ad_op *op, const ad_op_case *c, const a
     if (!(time_limit >= 0))
         return ad_fail(AD_ERR_ARG, "gradcheck %s: time limit %g s is not >= 0", op->name, time_limit);
     /* after a crash, the op's later cases in a fresh child */
-    int n = c ? 1 : op->n_cases, crashed = -1;
+    int n = gc_units(op, c), crashed = -1;
     for (int first = 0;; first = crashed + 1) {
         ad_status st = run_child(op, c, first, o, time_limit, r, &crashed);
         if (st != AD_OK) return st;

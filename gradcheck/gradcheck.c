@@ -63,6 +63,8 @@ const char *ad_gc_check_name(ad_gc_check c)
     case AD_GC_BLOCK: return "block-vs-one";
     case AD_GC_VALUE: return "forward-value";
     case AD_GC_CRASH: return "crashed";
+    case AD_GC_PATHS: return "path-vs-1-thread";
+    case AD_GC_DIRECTION: return "random-direction";
     }
     return "?";
 }

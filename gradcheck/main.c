@@ -123,6 +123,13 @@ static void list_ops(void)
     printf("\nConventions: where the engine and PyTorch differ on purpose (tests/conformance.py checks each):\n");
     for (int i = 0; i < ad_n_conventions; i++)
         printf("convention %s: %s: %s\n", ad_conventions[i].name, ad_conventions[i].ops, ad_conventions[i].text);
+    printf("\nCode paths: where a kernel switches path by size, threads or layout (--all checks each at its probe):\n");
+    for (int i = 0; i < ad_op_count(); i++)
+        for (int k = 0; k < ad_op_at(i)->n_paths; k++) {
+            const ad_op_path *p = &ad_op_at(i)->paths[k];
+            printf("path %s %s: %s; probe %s\n", ad_op_at(i)->name, p->name, p->when ? p->when : "",
+                   p->probe.label ? p->probe.label : "");
+        }
 }
 
 static void print_accepted(const ad_op *op)
@@ -265,6 +272,8 @@ int main(int argc, char **argv)
             ad_status st = !in_process ? ad_gradcheck_op_isolated(op, c, &o, time_limit, &r)
                            : c        ? ad_gradcheck_op_case(op, c, &o, &r)
                                       : ad_gradcheck_op(op, &o, &r);
+            if (in_process && st == AD_OK)   /* what the child runs after them (gc_units) */
+                st = c ? ad_gradcheck_case_threads(op, c, &o, &r) : ad_gradcheck_op_paths(op, &o, &r);
             if (st != AD_OK) {
                 fprintf(stderr, "gradcheck: %s\n", ad_last_error());
                 if (one && custom) {

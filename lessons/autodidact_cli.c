@@ -428,7 +428,7 @@ int main(int argc, char **argv)
     }
     /* The finite-difference cross-check, through the lessons' helper. */
     lesson L = {.program = "autodidact", .n_in = nv, .json = json};
-    for (int i = 0; i < nv; i++) L.in[i] = (lesson_input){names[i], x[i], -INFINITY, INFINITY, NULL};
+    for (int i = 0; i < nv; i++) L.in[i] = (lesson_input){names[i], x[i], -INFINITY, INFINITY, NULL, NULL};
     char *kink_why;
     L.kink_mask = find_kinks(ctx, f, vars, nv, &kink_why);
     L.kink_why = kink_why;

@@ -50,7 +50,7 @@ int main(int argc, char **argv)
         printf("\nReverse mode (backpropagation), Version %s — %s:\n", L.variant == AD_BACKWARD_PULL ? "A" : "B",
                L.variant == AD_BACKWARD_PULL ? "each adjoint is the sum over the node's consumers"
                                              : "each node pushes its increments to its inputs");
-        if (ad_explain_reverse(stdout, ctx, f, L.variant) != AD_OK) lesson_die(&L, "backward");
+        lesson_explain_reverse(&L, ctx, f, L.variant);
     } else {
         lesson_backward(&L, ctx, f, NULL);
     }

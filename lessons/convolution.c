@@ -178,15 +178,26 @@ int main(int argc, char **argv)
         print_image("Average-pooling 2x2, stride 2", avg);
         print_image("Max-pooling 2x2, stride 2", mx);
         printf("\nOutput size (W − F + 2P)/S + 1 and parameters F²·D₁·K + K [lecture 001, Summary]:\n");
-        printf("   %dx%dx%d input, K = %d filters of %dx%d, stride %d, pad %d: (%d − %d + %d)/%d + 1 = %g%s; the engine's\n"
-               "   conv2d gives (%lld,%lld,%lld,%lld); parameters %d²·%d·%d + %d = %lld (the engine holds %lld)\n",
-               cW, cW, cD, cK, cF, cF, cS, cP, cW, cF, 2 * cP, cS, (double)(cW - cF + 2 * cP) / cS + 1,
-               exact ? "" : " — not an integer: the lecture's \"should be integers\"; conv2d drops the last partial step",
+        /* A size is an integer: where S does not divide W − F + 2P the
+         * formula gives none (lecture 001: "Should be integers"). Shown as
+         * the fraction it is, and what conv2d does instead: ⌊(W − F + 2P)/S⌋ + 1. */
+        int num = cW - cF + 2 * cP;
+        printf("   %dx%dx%d input, K = %d filters of %dx%d, stride %d, pad %d: (%d − %d + %d)/%d + 1 = ", cW, cW, cD, cK,
+               cF, cF, cS, cP, cW, cF, 2 * cP, cS);
+        if (exact)
+            printf("%d\n", num / cS + 1);
+        else
+            printf("%d/%d + 1, not an integer:\n"
+                   "   no output size (the lecture: sizes \"should be integers\"; S = %d does not divide W − F + 2P = %d,\n"
+                   "   so the filter does not tile the padded input). conv2d, as PyTorch, takes ⌊%d/%d⌋ + 1 = %d,\n"
+                   "   leaving the last %d column(s) and row(s) of the padded input unread\n",
+                   num, cS, cS, num, num, cS, num / cS + 1, num % cS);
+        printf("   the engine's conv2d gives (%lld,%lld,%lld,%lld); parameters %d²·%d·%d + %d = %lld (the engine holds %lld)\n",
                (long long)bigv.shape[0], (long long)bigv.shape[1], (long long)bigv.shape[2], (long long)bigv.shape[3], cF,
                cD, cK, cK, (long long)params, (long long)engine_params);
         printf("\nConvolution vs cross-correlation [000, 003]: deep-learning \"convolution\" (conv2d here, as in\n"
                "PyTorch) does not flip the kernel; the mathematician's convolution does. With the kernel flipped:\n");
-        print_image("", yconv);
+        print_image("The custom kernel flipped (rows and columns reversed), convolved with the 7x7 image, valid", yconv);
         printf("Valid vs same: no padding gives %lldx%lld; padding 1 keeps %lldx%lld.\n\n", (long long)ycv.shape[2],
                (long long)ycv.shape[3], (long long)samev.shape[2], (long long)samev.shape[3]);
         printf("gradcheck of conv2d on the 7x7 image and the custom kernel (both Jacobians, both modes):\n");
@@ -221,7 +232,16 @@ int main(int argc, char **argv)
         for (int i = 0; i < 9; i++) cJSON_AddItemToArray(d, cJSON_CreateNumber(ad_value_at(down, i)));
         cJSON_AddBoolToObject(doc, "slide_custom_differs", custom_slip >= 0);
         cJSON_AddNumberToObject(doc, "output_size", (double)bigv.shape[2]);
-        cJSON_AddNumberToObject(doc, "output_size_formula", (double)(cW - cF + 2 * cP) / cS + 1);
+        /* the formula's size where it is one; else its fraction and why there is none */
+        cJSON_AddBoolToObject(doc, "output_size_is_integer", exact);
+        if (exact) {
+            cJSON_AddNumberToObject(doc, "output_size_formula", (double)((cW - cF + 2 * cP) / cS + 1));
+        } else {
+            cJSON *fr = cJSON_AddObjectToObject(doc, "output_size_fraction");   /* (W − F + 2P)/S + 1 as num/S + 1 */
+            cJSON_AddNumberToObject(fr, "numerator", cW - cF + 2 * cP);
+            cJSON_AddNumberToObject(fr, "denominator", cS);
+            cJSON_AddStringToObject(doc, "output_size_none", "S does not divide W - F + 2P: no integer size; conv2d floors");
+        }
         cJSON_AddNumberToObject(doc, "output_depth", (double)bigv.shape[1]);
         cJSON_AddNumberToObject(doc, "parameters", (double)params);
         cJSON_AddNumberToObject(doc, "engine_parameters", (double)engine_params);

@@ -47,7 +47,7 @@ int main(int argc, char **argv)
         printf("\nBackward, Version %s — %s:\n", L.variant == AD_BACKWARD_PULL ? "A" : "B",
                L.variant == AD_BACKWARD_PULL ? "each adjoint pulled from its consumers"
                                              : "the lecture's \"+=\" column, each node adding into its inputs");
-        if (ad_explain_reverse(stdout, ctx, J, L.variant) != AD_OK) lesson_die(&L, "backward");
+        lesson_explain_reverse(&L, ctx, J, L.variant);
     } else {
         lesson_backward(&L, ctx, J, NULL);
     }

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
         .program = "forward_vs_reverse",
                 .source = "003_2b494b62304cfecb.txt: \"Example: Forward mode AD\", \"Example: Reverse mode AD\", \"Forward mode vs Reverse Mode\"",
         .title = "f(x₁, x₂) = x₁x₂ + sin x₁: forward mode (a pass per input) vs reverse mode (one pass) [lecture 003]",
-        .in = {{"x1", 2, -INFINITY, INFINITY, NULL}, {"x2", 3, -INFINITY, INFINITY, NULL}},
+        .in = {{"x1", 2, -INFINITY, INFINITY, NULL, "x₁"}, {"x2", 3, -INFINITY, INFINITY, NULL, "x₂"}},
         .n_in = 2,
         .has_variant = true,
         .has_dot = true,
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     if (!L.json) {
         printf("Reverse mode: one forward pass keeps every node's value, then one backward pass (Version %s):\n",
                L.variant == AD_BACKWARD_PULL ? "A" : "B");
-        if (ad_explain_reverse(stdout, ctx, f, L.variant) != AD_OK) lesson_die(&L, "backward");
+        lesson_explain_reverse(&L, ctx, f, L.variant);
     } else {
         lesson_backward(&L, ctx, f, NULL);
     }

@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <string.h>
 #include "lesson.h"
 
 typedef struct lecture_fn {
@@ -36,6 +37,28 @@ static void m_chain(const double *v, double *g)   /* (x, y) */
     g[0] = y / x * s;
     g[1] = log(x) * s;
 }
+/* The formulas are typed in the expression language's ASCII (x1*x2); the
+ * lecture writes x₁x₂. Print a digit that follows a letter as a subscript,
+ * as the lecture does (--ascii turns it back). Two static buffers: slot. */
+static const char *subscripted(const char *s, int slot)
+{
+    static char buf[2][8192];
+    static const char *const sub[10] = {"₀", "₁", "₂", "₃", "₄", "₅", "₆", "₇", "₈", "₉"};
+    size_t k = 0;
+    bool after_name = false;
+    for (; *s && k + 4 < sizeof buf[slot]; s++) {
+        if (*s >= '0' && *s <= '9' && after_name) {
+            memcpy(buf[slot] + k, sub[*s - '0'], 3);   /* each subscript digit is 3 bytes of UTF-8 */
+            k += 3;
+            continue;
+        }
+        after_name = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (after_name && *s >= '0' && *s <= '9');
+        buf[slot][k++] = *s;
+    }
+    buf[slot][k] = '\0';
+    return buf[slot];
+}
+
 static void m_fvr(const double *v, double *g)   /* (x1, x2) */
 {
     g[0] = v[1] + cos(v[0]);
@@ -167,14 +190,17 @@ int main(int argc, char **argv)
             num[i] = (lesson_eval(build_formula, e, p, n) - lesson_eval(build_formula, e, m, n)) / (p[i] - m[i]);
         }
         if (!L.json) {
-            printf("\n[%s] f = %s at", F->lecture, F->formula);
-            for (int i = 0; i < n; i++) printf("%s %s = %g", i ? "," : "", ad_expr_var_name(e, i), v[i]);
+            printf("\n[%s] f = %s at", F->lecture, subscripted(F->formula, 0));
+            for (int i = 0; i < n; i++) printf("%s %s = %g", i ? "," : "", subscripted(ad_expr_var_name(e, i), 0), v[i]);
             printf("\n  manual (by hand): %s\n", F->manual_text);
             for (int i = 0; i < n; i++)
-                printf(text_whole[i] ? "  symbolic ∂f/∂%s = %s\n" : "  symbolic ∂f/∂%s (%s)\n", ad_expr_var_name(e, i),
-                       text[i]);
+                printf(text_whole[i] ? "  symbolic ∂f/∂%s = %s\n" : "  symbolic ∂f/∂%s (%s)\n",
+                       subscripted(ad_expr_var_name(e, i), 0), text_whole[i] ? subscripted(text[i], 1) : text[i]);
             printf("  %-26s", "");
-            for (int i = 0; i < n; i++) printf(" %22s", ad_expr_var_name(e, i));
+            for (int i = 0; i < n; i++) {
+                printf(" ");
+                ad_explain_pad(stdout, subscripted(ad_expr_var_name(e, i), 0), 22);
+            }
             printf("\n");
             const char *rows[5] = {"manual", "symbolic (formula, evaluated)", "numerical (centered)",
                                    "forward mode", "reverse mode"};

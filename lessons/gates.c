@@ -40,7 +40,7 @@ int main(int argc, char **argv)
                L.in[1].value, L.in[2].value, L.in[3].value);
         ad_explain_nodes(stdout, ctx, f);
         printf("\nBackward pass (Version %s):\n", L.variant == AD_BACKWARD_PULL ? "A" : "B");
-        if (ad_explain_reverse(stdout, ctx, f, L.variant) != AD_OK) lesson_die(&L, "backward");
+        lesson_explain_reverse(&L, ctx, f, L.variant);
     } else {
         lesson_backward(&L, ctx, f, NULL);
     }
@@ -130,6 +130,36 @@ int main(int argc, char **argv)
             cJSON_AddNumberToObject(rl, "engine", d0);
             cJSON_AddNumberToObject(rl, "lecture_000", 1);
             cJSON_AddNumberToObject(rl, "lecture_004", 0);
+        }
+        /* What each convention gives in a gradient at an exact zero: a unit
+         * L = ReLU(w·x + b) at w = 2, x = 1, b = −2, its pre-activation
+         * exactly 0. ∂L/∂w = ReLU′(0)·x: 1·x under 000's 1{h >= 0}, 0·x under
+         * 004's 1{x > 0}; the engine's from a backward pass; the one-sided
+         * slopes in w, (L(w) − L(w − h))/h and (L(w + h) − L(w))/h, are 0 and x. */
+        const double w0 = 2, xin = 1, b0 = -2, h = 1e-6;
+        c3 = lesson_context(&L);
+        ad_node *w = ad_scalar(c3, w0);
+        ad_node *unit = ad_relu(c3, ad_add(c3, ad_scale(c3, w, xin), ad_scalar_const(c3, b0)));
+        lesson_backward(&L, c3, unit, NULL);
+        double g_engine = ad_grad_scalar(w);
+        ad_context_free(c3);
+        double g000 = 1 * xin, g004 = 0 * xin;
+        double left = (fmax(0, w0 * xin + b0) - fmax(0, (w0 - h) * xin + b0)) / h;
+        double right = (fmax(0, (w0 + h) * xin + b0) - fmax(0, w0 * xin + b0)) / h;
+        if (!L.json) {
+            printf("In a gradient: L = ReLU(w·x + b) at w = %g, x = %g, b = %g, the pre-activation exactly 0:\n"
+                   "  ∂L/∂w = ReLU′(0)·x: lecture 000 gives %g, lecture 004 gives %g, the engine %g (a backward pass);\n"
+                   "  the one-sided slopes in w are %g (from the left) and %g (from the right): each lecture takes\n"
+                   "  one of them, 000 the right one, 004 the left one. An SGD step moves w under 000 and leaves\n"
+                   "  it where it is under 004; both are subgradient steps, and neither is a derivative.\n",
+                   w0, xin, b0, g000, g004, g_engine, left, right);
+        } else {
+            cJSON *rg = cJSON_AddObjectToObject(doc, "relu_gradient_at_exact_zero");
+            cJSON_AddNumberToObject(rg, "lecture_000", g000);
+            cJSON_AddNumberToObject(rg, "lecture_004", g004);
+            cJSON_AddNumberToObject(rg, "engine", g_engine);
+            cJSON_AddNumberToObject(rg, "left_slope", left);
+            cJSON_AddNumberToObject(rg, "right_slope", right);
         }
     }
     lesson_write_dot(&L, ctx, f);

@@ -16,6 +16,7 @@ static void lesson_parse_args(lesson *L, int argc, char **argv);
 void lesson_parse(lesson *L, int argc, char **argv)
 {
     lesson_parse_args(L, argc, argv);
+    if (L->ascii && !L->json) lesson_ascii_filter();
     source = L->source;
     if (L->source && !L->json) printf("[shared/lectures/%s]\n\n", L->source);
 }
@@ -24,7 +25,7 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
 {
     /* The table: one option per input, then what every lesson has. */
     static char help[LESSON_MAX_INPUTS][512];
-    ad_cli_option opt[LESSON_MAX_INPUTS + 3];
+    ad_cli_option opt[LESSON_MAX_INPUTS + 4];
     int n = 0;
     for (int i = 0; i < L->n_in; i++, n++) {
         snprintf(help[i], sizeof help[i], "input %s (default %g)%s%s", L->in[i].name, L->in[i].value,
@@ -32,8 +33,10 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
         opt[n] = (ad_cli_option){L->in[i].name, "VALUE", help[i]};
     }
     /* --variant and --dot only where the lesson uses them (has_variant, has_dot) */
-    const int o_json = n++, o_variant = L->has_variant ? n++ : -10, o_dot = L->has_dot ? n++ : -10;
+    const int o_json = n++, o_ascii = n++, o_variant = L->has_variant ? n++ : -10, o_dot = L->has_dot ? n++ : -10;
     opt[o_json] = (ad_cli_option){"json", NULL, "print the results as JSON only"};
+    opt[o_ascii] = (ad_cli_option){"ascii", NULL, "print the text in ASCII (theta0, d, ', *, sqrt) in place of the\n"
+                                                  "lecture's notation (θ₀, ∂, ′, ·, √), for terminals without UTF-8"};
     if (L->has_variant) opt[o_variant] = (ad_cli_option){"variant", "A|B", LESSON_VARIANT_HELP};
     if (L->has_dot)
         opt[o_dot] = (ad_cli_option){"dot", "FILE", "write the computation graph with values and gradients for\n"
@@ -49,6 +52,7 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
     for (int k; (k = ad_cli_next(&cli, &val)) != AD_CLI_END;) {
         if (k == AD_CLI_ARG) ad_cli_usage_error(&cli, "unexpected argument '%s'", val);
         else if (k == o_json) L->json = true;
+        else if (k == o_ascii) L->ascii = true;
         else if (k == o_dot) L->dot_path = val;
         else if (k == o_variant) {
             if (!strcmp(val, "A") || !strcmp(val, "a")) L->variant = AD_BACKWARD_PULL;
@@ -64,6 +68,8 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
         }
     }
 }
+
+const char *lesson_symbol(const lesson *L, int i) { return L->in[i].sym ? L->in[i].sym : L->in[i].name; }
 
 _Noreturn void lesson_usage_error(const char *program, const char *fmt, const char *arg)
 {
@@ -97,42 +103,89 @@ double lesson_central_difference(lesson_fn f, void *user, const double *x, int n
     return (lesson_eval(f, user, xp, n) - lesson_eval(f, user, xm, n)) / (xp[i] - xm[i]);
 }
 
+/* One-sided differences at x along input i: left (f(x) − f(x − h))/h and
+ * right (f(x + h) − f(x))/h, each divided by the step actually taken. At a
+ * kink they are the two one-sided derivatives (to O(h)), which differ: the
+ * function has no derivative there, and the engine's value is one of them
+ * (or a subgradient between). */
+static void one_sided(lesson_fn f, void *user, const double *x, int n, int i, double *left, double *right)
+{
+    double xp[LESSON_MAX_INPUTS], xm[LESSON_MAX_INPUTS], h = 1e-6 * fmax(1.0, fabs(x[i]));
+    memcpy(xp, x, (size_t)n * sizeof *x);
+    memcpy(xm, x, (size_t)n * sizeof *x);
+    xp[i] += h;
+    xm[i] -= h;
+    double f0 = lesson_eval(f, user, x, n);
+    *left = (f0 - lesson_eval(f, user, xm, n)) / (x[i] - xm[i]);
+    *right = (lesson_eval(f, user, xp, n) - f0) / (xp[i] - x[i]);
+}
+
+static bool near(double a, double b) { return fabs(a - b) <= 1e-4 * fmax(1.0, fabs(b)); }   /* O(h) one-sided error */
+
 double lesson_fd_report(const lesson *L, lesson_fn f, void *user, const double *grads, const char *fname,
                         cJSON *json)
 {
     double x[LESSON_MAX_INPUTS], worst = 0;
     for (int i = 0; i < L->n_in; i++) x[i] = L->in[i].value;
     cJSON *fd = json ? cJSON_AddObjectToObject(json, "finite_difference") : NULL;
+    cJSON *ones = NULL;
     if (!L->json) printf("Finite-difference check (centered, h = 1e-6·max(1,|x|), divided by the step taken):\n");
-    bool kinks = false;
+    int kinks = 0;
     for (int i = 0; i < L->n_in; i++) {
+        const char *sym = lesson_symbol(L, i);
         double num = lesson_central_difference(f, user, x, L->n_in, i);
         const char *why = isfinite(num) ? NULL : ad_last_error();
         double diff = fabs(num - grads[i]), rel = diff / fmax(1.0, fabs(grads[i]));
         bool kink = (L->kink_mask >> i) & 1u;
-        kinks = kinks || kink;
+        kinks += kink;
         /* NaN-propagating maximum: a NaN on either side makes worst NaN. */
         if (!kink && !(rel <= worst)) worst = rel;
-        if (!L->json)
-            printf("  ∂%s/∂%s ≈ %.12f   engine %.12f   |diff| = %.1e%s\n", fname, L->in[i].name, num, grads[i], diff,
-                   kink ? "   (at a kink: see below)" : "");
+        if (!L->json && !kink)
+            printf("  ∂%s/∂%s ≈ %.12f   engine %.12f   |diff| = %.1e\n", fname, sym, num, grads[i], diff);
         if (!isfinite(num) || !isfinite(grads[i]))
-            lesson_fail(L, "∂%s/∂%s: %s is not finite%s%s", fname, L->in[i].name,
+            lesson_fail(L, "∂%s/∂%s: %s is not finite%s%s", fname, sym,
                         isfinite(grads[i]) ? "the finite difference" : "the engine's gradient", why ? ": " : "",
                         why ? why : "");
         if (fd) cJSON_AddNumberToObject(fd, L->in[i].name, isfinite(num) ? num : 0);
+        if (kink) {
+            /* No derivative here: show the two one-sided slopes and which the engine takes. */
+            double lo, hi;
+            one_sided(f, user, x, L->n_in, i, &lo, &hi);
+            const char *takes = near(grads[i], hi) && near(grads[i], lo) ? "both (the slopes meet)"
+                                : near(grads[i], hi)                     ? "the right-sided derivative"
+                                : near(grads[i], lo)                     ? "the left-sided derivative"
+                                                                         : "a subgradient between them";
+            if (!L->json)
+                printf("  ∂%s/∂%s: no derivative, %s is at a kink: one-sided slopes %.10g (from the left), "
+                       "%.10g (from the right); the engine takes %.10g, %s; the centered difference %.10g is "
+                       "their mean\n",
+                       fname, sym, sym, lo, hi, grads[i], takes, num);
+            if (fd) {
+                if (!ones) ones = cJSON_AddObjectToObject(fd, "one_sided");
+                cJSON *o = cJSON_AddObjectToObject(ones, L->in[i].name);
+                cJSON_AddNumberToObject(o, "left", isfinite(lo) ? lo : 0);
+                cJSON_AddNumberToObject(o, "right", isfinite(hi) ? hi : 0);
+                cJSON_AddNumberToObject(o, "engine", grads[i]);
+                cJSON_AddStringToObject(o, "engine_takes", takes);
+            }
+        }
     }
+    int smooth = L->n_in - kinks;
     if (fd) {
         cJSON_AddNumberToObject(fd, "max_rel_diff", isfinite(worst) ? worst : 1e308);
-        cJSON_AddBoolToObject(fd, "agree", worst <= 1e-6);
+        /* "agree" only where there is a derivative to agree with */
+        if (smooth > 0) cJSON_AddBoolToObject(fd, "agree", worst <= 1e-6);
+        cJSON_AddNumberToObject(fd, "compared", smooth);
         if (kinks && L->kink_why) cJSON_AddStringToObject(fd, "kink", L->kink_why);
     }
-    if (worst <= 1e-6) {
-        if (!L->json)
-            printf("  agree: largest difference %.1e (relative to max(1, |∂|))%s\n", worst,
-                   kinks ? ", away from the kink" : "");
-    } else {
+    if (!(worst <= 1e-6)) {
         lesson_fail(L, "finite differences and the engine differ by %.1e (relative to max(1, |∂|))", worst);
+    } else if (!L->json) {
+        if (smooth == 0)
+            printf("  nothing to agree on: at this point no input has a derivative, each is at the kink\n");
+        else
+            printf("  agree: largest difference %.1e (relative to max(1, |∂|))%s\n", worst,
+                   kinks ? ", over the inputs away from the kink" : "");
     }
     if (kinks && L->kink_why && !L->json) printf("  At the kink: %s\n", L->kink_why);
     return worst;
@@ -355,6 +408,39 @@ bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lectur
     }
     if (!right_ok) lesson_fail(L, "slip %s: the corrected version does not match %s", id, reference);
     return !slide_ok;
+}
+
+void lesson_slip_undefined(const lesson *L, cJSON *doc, const char *id, const char *lecture, const char *what,
+                           const char *why, const double *right, const double *ref, int n, const char *reference)
+{
+    bool right_ok = all_close(right, ref, n);
+    if (!L->json) {
+        printf("  Slip %s [%s]: %s\n", id, lecture, what);
+        printf("    %-10s undefined here: %s\n", "slide:", why);
+        print_values("right:", right, n);
+        printf("    %s:", reference);
+        for (int i = 0; i < n; i++) printf(" %.10g", ref[i]);
+        printf("\n    -> %s%s\n", right_ok ? "the right version agrees with " : "the right version DISAGREES with ",
+               reference);
+        printf("    -> the slide's route gives no number at this input\n");
+    }
+    if (doc) {
+        cJSON *arr = cJSON_GetObjectItemCaseSensitive(doc, "slips");
+        if (!arr) arr = cJSON_AddArrayToObject(doc, "slips");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "lecture", lecture);
+        cJSON_AddStringToObject(o, "what", what);
+        cJSON_AddArrayToObject(o, "slide");
+        cJSON_AddStringToObject(o, "slide_undefined", why);
+        lesson_json_array(o, "right", right, n);
+        lesson_json_array(o, "reference", ref, n);
+        cJSON_AddStringToObject(o, "reference_is", reference);
+        cJSON_AddBoolToObject(o, "slide_agrees", false);
+        cJSON_AddBoolToObject(o, "right_agrees", right_ok);
+        cJSON_AddItemToArray(arr, o);
+    }
+    if (!right_ok) lesson_fail(L, "slip %s: the corrected version does not match %s", id, reference);
 }
 
 /* The backward pass's steps, as ad_explain_reverse prints them: each contribution

@@ -17,6 +17,7 @@ typedef struct lesson_input {
     double value;          /* default, replaced by the command line */
     double lo, hi;         /* allowed open interval; use -INFINITY/INFINITY */
     const char *why;       /* why the bounds: "log x needs x > 0" */
+    const char *sym;       /* the lecture's symbol where it is not the option's name: "θ₀" for --theta0 */
 } lesson_input;
 
 typedef struct lesson {
@@ -27,6 +28,7 @@ typedef struct lesson {
     lesson_input in[LESSON_MAX_INPUTS];
     int n_in;
     bool json;             /* --json: print only the JSON document */
+    bool ascii;            /* --ascii: the text in ASCII (θ₀ → theta0, ∂ → d, ...), through lesson_ascii_filter */
     const char *dot_path;  /* --dot FILE */
     ad_backward_variant variant;   /* --variant A (pull) | B (push, default) */
     /* Which of the shared options this lesson offers (an option it does not
@@ -44,6 +46,18 @@ typedef struct lesson {
  * parser (ad_cli.h): --help, --version, --man exit 0; bad input prints a
  * one-line error and exits 2. */
 void lesson_parse(lesson *L, int argc, char **argv);
+
+/* Input i's symbol as the lecture writes it (in[i].sym, else its name). */
+const char *lesson_symbol(const lesson *L, int i);
+
+/* --ascii: from here on, everything written to stdout passes through a
+ * filter process that writes the lecture's Unicode (θ₀, ∂, ′, ·, Σ, √, ...)
+ * as ASCII (theta0, d, ', *, sum, sqrt, ...). The default output is the
+ * lecture's notation; ASCII is only ever printed behind this option. */
+void lesson_ascii_filter(void);
+/* The transliteration itself, for one UTF-8 string (the test's): returns a
+ * static buffer. */
+const char *lesson_ascii_of(const char *utf8);
 
 /* --variant's help in every command: Version B is the default everywhere,
  * and why. */
@@ -100,6 +114,20 @@ void lesson_json_array(cJSON *doc, const char *key, const double *v, int n);
  * the slide's version disagrees (is really a slip at this input). */
 bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lecture, const char *what,
                  const double *slide, const double *right, const double *ref, int n, const char *reference);
+/* The same slip at an input where the slide's own route is undefined (a log
+ * of a negative number, a square root of one): prints "slide: undefined
+ * here: <why>" beside the right version and the reference; the JSON entry
+ * has "slide": [] and "slide_undefined": why (never a NaN). */
+void lesson_slip_undefined(const lesson *L, cJSON *doc, const char *id, const char *lecture, const char *what,
+                           const char *why, const double *right, const double *ref, int n, const char *reference);
+
+/* The backward pass from the scalar root with `variant`, printed as the
+ * lectures number its steps: 0′ the seed, one k′ per intermediate node in
+ * reverse topological order, and the inputs' adjoints in one last step
+ * (numbered once, the inputs in the order they were made). Version A: each
+ * adjoint as its sum over consumers; B: each complete adjoint and the
+ * increments it pushes. Exits 1 with the engine's message on failure. */
+void lesson_explain_reverse(const lesson *L, ad_context *ctx, ad_node *root, ad_backward_variant variant);
 
 /* f built from scalar leaves (one per input, in order) in ctx. */
 typedef ad_node *(*lesson_fn)(ad_context *ctx, ad_node *const *x, void *user);

@@ -32,10 +32,11 @@ static ad_node *case1(ad_context *ctx, ad_node *const *in, void *user)
     for (int j = 0; j < 3; j++) u[j] = ad_set_name(ad_scale(ctx, in[j], x[j]), un[j]);   /* uⱼ = θⱼxⱼ */
     ad_node *a = ad_set_name(ad_add(ctx, ad_set_name(ad_add(ctx, u[0], u[1]), "s"), u[2]), "a");
     ad_node *y = ad_set_name(ad_sigmoid(ctx, a), "y");
-    ad_node *ystar = ad_set_name(ad_scalar_const(ctx, ex->ystar), "y*"), *one = ad_set_name(ad_scalar_const(ctx, 1), "1");
+    ad_node *ystar = ad_set_name(ad_scalar_const(ctx, ex->ystar), "y*"), *one = ad_scalar_const(ctx, 1);
     ad_node *l1 = ad_set_name(ad_log(ctx, y), "l₁");                                     /* log y */
     ad_node *l2 = ad_set_name(ad_log(ctx, ad_set_name(ad_sub(ctx, one, y), "q")), "l₂");  /* log(1 − y) */
-    ad_node *w = ad_set_name(ad_sub(ctx, one, ystar), "w");                              /* 1 − y* */
+    /* 1 − y*, a given like y* (no θ in it): named as the lecture writes it, not a new letter */
+    ad_node *w = ad_set_name(ad_sub(ctx, one, ystar), "(1-y*)");
     return ad_set_name(ad_add(ctx, ad_set_name(ad_mul(ctx, ystar, l1), "p"), ad_set_name(ad_mul(ctx, w, l2), "r")), "J");
 }
 
@@ -55,11 +56,11 @@ int main(int argc, char **argv)
     lesson L = {.program = "logistic_regression",
                 .source = "004_586b0e2da8ef059d.txt: \"Backpropagation\", \"Case 1: Logistic Regression\"; \"Backprop Objectives\" (the L2 regularizer)",
                 .title = "logistic regression, Case 1 of lecture 004: one example by hand, then SGD on Fashion-MNIST",
-                .in = {{"theta0", 0.1, -INFINITY, INFINITY, NULL}, {"theta1", -0.5, -INFINITY, INFINITY, NULL},
-                       {"theta2", 0.3, -INFINITY, INFINITY, NULL}, {"x1", 2, -INFINITY, INFINITY, NULL},
-                       {"x2", -1, -INFINITY, INFINITY, NULL},
-                       {"ystar", 1, -INFINITY, INFINITY, "the label y*: 0 or 1 (values between are a soft label)"},
-                       {"lambda", 0.1, -INFINITY, INFINITY, "the L2 weight λ in −J + (λ/2)‖θ‖², >= 0"},
+                .in = {{"theta0", 0.1, -INFINITY, INFINITY, NULL, "θ₀"}, {"theta1", -0.5, -INFINITY, INFINITY, NULL, "θ₁"},
+                       {"theta2", 0.3, -INFINITY, INFINITY, NULL, "θ₂"}, {"x1", 2, -INFINITY, INFINITY, NULL, "x₁"},
+                       {"x2", -1, -INFINITY, INFINITY, NULL, "x₂"},
+                       {"ystar", 1, -INFINITY, INFINITY, "the label y*: 0 or 1 (values between are a soft label)", "y*"},
+                       {"lambda", 0.1, -INFINITY, INFINITY, "the L2 weight λ in −J + (λ/2)‖θ‖², >= 0", "λ"},
                        {"epochs", 3, -1, 101, "0..100 passes of SGD"}},
                 .n_in = 8,
                 .has_variant = true,
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
         printf("Forward: a = Σⱼ θⱼxⱼ, y = 1/(1 + exp(−a)), J = y* log y + (1 − y*) log(1 − y)\n");
         ad_explain_nodes(stdout, ctx, J);
         printf("\nBackward (Version %s):\n", L.variant == AD_BACKWARD_PULL ? "A" : "B");
-        if (ad_explain_reverse(stdout, ctx, J, L.variant) != AD_OK) lesson_die(&L, "backward");
+        lesson_explain_reverse(&L, ctx, J, L.variant);
     }
     double y = ad_value_scalar(y_node);
     double g[3], closed[3], worst = 0;

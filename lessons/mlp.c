@@ -114,9 +114,9 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "mlp",
                 .source = "004_586b0e2da8ef059d.txt: \"Case 2: Neural Network\", \"Derivative of a Sigmoid\", \"Differentiation Quiz #2\"; 001_5b955eed8dfe07dd.txt: \"Backprop for multi-layer perceptron\" (i)-(iii); 000_b20c894f9e115dfe.txt: \"Multi-Layer Perceptrons\" (a), (b)", .title = "MLP backprop: Case 2, Quiz #2 and the layer Jacobians [lectures 004, 001, 000]",
-                .in = {{"ystar", 0, -0.5, 1.5, "the label y*, 0 or 1"},
-                       {"x1", 0.5, -INFINITY, INFINITY, "Case 2's input x₁ (x₀ = 1 carries the bias)"},
-                       {"x2", -1.5, -INFINITY, INFINITY, "Case 2's input x₂"},
+                .in = {{"ystar", 0, -0.5, 1.5, "the label y*, 0 or 1", "y*"},
+                       {"x1", 0.5, -INFINITY, INFINITY, "Case 2's input x₁ (x₀ = 1 carries the bias)", "x₁"},
+                       {"x2", -1.5, -INFINITY, INFINITY, "Case 2's input x₂", "x₂"},
                        {"seed", 3, -1, 4294967296.0, "the seed of the random weights"}},
                 .n_in = 4,
                 .has_variant = true,

@@ -30,6 +30,57 @@ static const struct { char letter; double dx, dz; } choices[] = {
     {'E', 1208, 810}, {'F', 810, 1208}, {'G', 1505, 94}, {'H', 94, 1505},
 };
 
+/* The slide's breakdown, evaluated at (x, z) against the quiz's y computed
+ * from its definition. The OCR'd "Forward Computation" reads, literally
+ * (π for z): a = xz, b = log(a), c = sin(b), d = exp(a), e = √a, f = √c,
+ * y = b + c + f; its heading function is √x + exp(x) + sin(zx)/log x +
+ * sin(log x)/(zx). Three readings are shown: b = log(xz) alone changed
+ * (004-quiz1-b), y = b + c + f alone changed (004-quiz1-y), and the whole
+ * route as written (004-quiz1-breakdown). log(xz) needs xz > 0 and √c needs
+ * c >= 0: at a valid input of the quiz (x > 0, x != 1, z != 0) where they
+ * fail, the slide's route is undefined and the lesson says so, with why. */
+static void slide_breakdown(const lesson *L, cJSON *doc, double x0, double z0)
+{
+    static const char where[] = "004, Differentiation Quiz #1, Forward Computation";
+    double a = x0 * z0, b = log(x0), c = sin(b), f = c / a;
+    double want = exp(a) + a / log(x0) + sin(log(x0)) / a;   /* the quiz's y, from its definition */
+    double right = exp(a) + a / b + c / a;                    /* the breakdown a..f, y = d + e + f */
+    char why[256];
+    snprintf(why, sizeof why, "a = xz = %.10g <= 0, and log needs a positive argument (the quiz's b = log x, x = %.10g > 0, is defined)", a, x0);
+    if (!L->json) printf("\nWhere the lecture's breakdown differs (by computation, y):\n");
+    if (a > 0) {
+        double b_slide = log(a), y_b_slide = exp(a) + a / b_slide + sin(b_slide) / a;
+        lesson_slip(L, doc, "004-quiz1-b", where, "b = log(a) = log(xz); the quiz has log(x)", &y_b_slide, &right,
+                    &want, 1, "y from its definition");
+    } else {
+        lesson_slip_undefined(L, doc, "004-quiz1-b", where, "b = log(a) = log(xz); the quiz has log(x)", why, &right,
+                              &want, 1, "y from its definition");
+    }
+    double y_sum_slide = b + c + f;
+    lesson_slip(L, doc, "004-quiz1-y", where, "y = b + c + f; the quiz's three terms are d + e + f", &y_sum_slide,
+                &right, &want, 1, "y from its definition");
+    /* The route as written, every line of it. */
+    const char *what = "the whole route as written: a = xz, b = log a, c = sin b, d = exp a, e = √a, f = √c, y = b + c + f";
+    double sb = a > 0 ? log(a) : 0, sc = sin(sb);
+    if (a > 0 && sc >= 0) {
+        double y_route = sb + sc + sqrt(sc);
+        lesson_slip(L, doc, "004-quiz1-breakdown", where, what, &y_route, &right, &want, 1, "y from its definition");
+    } else {
+        if (a > 0)
+            snprintf(why, sizeof why, "c = sin(log(xz)) = %.10g < 0, and f = √c needs c >= 0", sc);
+        lesson_slip_undefined(L, doc, "004-quiz1-breakdown", where, what, why, &right, &want, 1, "y from its definition");
+    }
+    /* The slide's heading function, which its breakdown does not compute either. */
+    double heading = x0 > 0 ? sqrt(x0) + exp(x0) + sin(z0 * x0) / log(x0) + sin(log(x0)) / (z0 * x0) : NAN;
+    if (!L->json) {
+        printf("  The slide heads its breakdown with y = √x + exp(x) + sin(zx)/log(x) + sin(log(x))/(zx) = %.10g here:\n"
+               "  a third function; neither it nor the route above is the quiz's y = %.10g. The lesson computes the\n"
+               "  quiz's breakdown (b = log x, y = d + e + f), which the quiz's answer E needs.\n", heading, want);
+    } else {
+        cJSON_AddNumberToObject(doc, "slide_heading_y", heading);
+    }
+}
+
 int main(int argc, char **argv)
 {
     lesson L = {
@@ -56,7 +107,7 @@ int main(int argc, char **argv)
         printf("Forward computation, one intermediate quantity per line:\n");
         ad_explain_nodes(stdout, ctx, y);
         printf("\nBackward computation, Version A (dy/dv = Σ over consumers u of dy/du · du/dv):\n");
-        if (ad_explain_reverse(stdout, ctx, y, AD_BACKWARD_PULL) != AD_OK) lesson_die(&L, "backward");
+        lesson_explain_reverse(&L, ctx, y, AD_BACKWARD_PULL);
     } else {
         ad_backward_opts o = {.variant = AD_BACKWARD_PULL};
         if (ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(&L, "backward");
@@ -64,7 +115,7 @@ int main(int argc, char **argv)
     ga[0] = ad_grad_scalar(in[0]), ga[1] = ad_grad_scalar(in[1]);
     if (!L.json) {
         printf("\nBackward computation, Version B (each node increments its inputs' adjoints):\n");
-        if (ad_explain_reverse(stdout, ctx, y, AD_BACKWARD_PUSH) != AD_OK) lesson_die(&L, "backward");
+        lesson_explain_reverse(&L, ctx, y, AD_BACKWARD_PUSH);
     } else {
         ad_zero_grad(ctx);
         ad_backward_opts o = {.variant = AD_BACKWARD_PUSH};
@@ -101,22 +152,7 @@ int main(int argc, char **argv)
             cJSON_AddStringToObject(doc, "answer", s);
         }
     }
-    {
-        /* The OCR'd slide's breakdown: b = log(a) (log of xz, not of x) and
-         * y = b + c + f (b and c in place of d and e). Each evaluated at the
-         * point against the quiz's y evaluated directly from its definition. */
-        double a = x0 * z0, want = exp(a) + a / log(x0) + sin(log(x0)) / a;
-        double b_slide = log(a), y_b_slide = exp(a) + a / b_slide + sin(b_slide) / a;
-        double b = log(x0), c = sin(b), f = c / a, y_sum_slide = b + c + f;
-        double right = exp(a) + a / b + c / a;
-        if (!L.json) printf("\nWhere the lecture's breakdown differs (by computation, y):\n");
-        lesson_slip(&L, doc, "004-quiz1-b", "004, Differentiation Quiz #1, Forward Computation",
-                    "b = log(a) = log(xz); the quiz has log(x)", &y_b_slide, &right, &want, 1,
-                    "y from its definition");
-        lesson_slip(&L, doc, "004-quiz1-y", "004, Differentiation Quiz #1, Forward Computation",
-                    "y = b + c + f; the quiz's three terms are d + e + f", &y_sum_slide, &right, &want, 1,
-                    "y from its definition");
-    }
+    slide_breakdown(&L, doc, x0, z0);
     lesson_write_dot(&L, ctx, y);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);

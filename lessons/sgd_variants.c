@@ -155,6 +155,13 @@ int main(int argc, char **argv)
                 "after the first epoch; it is σ(i), i the position within the epoch (as the formula "
                 "σ^⌊k/N⌋(mod(k,N)+1) on the slide before says)",
                 &valid_slide, &valid_right, &needed, 1, "steps taken (each uses one example)");
+    if (!L.json)
+        printf("    The slide's %.0f: its pseudocode's ∇f_σ(k) reads the permutation σ of 1..N at the global step k,\n"
+               "    which counts on across epochs (k = 0 .. %.0f); σ(k) names an example only while k < N = %d, in\n"
+               "    the first epoch, so %.0f of the %.0f steps use one. The right %.0f: σ(i), i = mod(k, N) + 1 the\n"
+               "    position within the epoch (the loop's own i, and the formula σ^⌊k/N⌋(mod(k,N)+1) of the slide\n"
+               "    before), names an example at every step. They differ by the %.0f steps after the first epoch.\n",
+               valid_slide, needed - 1, N, valid_slide, needed, valid_right, valid_right - valid_slide);
     if (L.json) {
         cJSON_AddStringToObject(doc, "lesson", "sgd_variants");
         cJSON_AddNumberToObject(doc, "lr", lr);

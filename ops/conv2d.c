@@ -193,7 +193,8 @@ static void gemm(ad_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
 #define THREAD_ID() 0
 #endif
 
-/* The groups dw and db sum over: from N alone (see the top). */
+/* The groups dw and db sum over: from N alone (see the top). Past
+ * CONV_GROUPS images a group holds several (conv_paths' "groups"). */
 enum { CONV_GROUPS = 16 };
 static int64_t conv_groups(int64_t N) { return N < CONV_GROUPS ? N : CONV_GROUPS; }
 
@@ -221,6 +222,11 @@ typedef struct conv_work {
  * the forward and the backward (which ad_graph.h's ad_backward rules out,
  * as PyTorch does). */
 #define KEPT_COLS_MAX ((size_t)8 << 20)
+
+/* The numbers a pass over images touches, N·P·Q·(K + C·R·S): the kernels
+ * split the images over threads where this reaches AD_PAR_MIN_ELEMENTS
+ * (ad_threads_for), N >= 2 and more than one thread is set. */
+static int64_t conv_work_elems(const geom *g, int64_t images) { return images * g->pq * (g->K + g->crs); }
 
 static bool fused_relu(const ad_node *o) { return o->op == &ad_op_conv2d_relu; }
 
@@ -306,7 +312,7 @@ static ad_status conv_into(const ad_node *o, const void *x, const void *w, const
 {
     geom g = geometry(o);
     int nt;
-    conv_work *wk = work_of(o, ad_threads_for(g.N, g.N * g.pq * (g.K + g.crs)), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(g.N, conv_work_elems(&g, g.N)), &nt);
     if (!wk) return ad_last_status();
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t n = 0; n < g.N; n++) {
@@ -414,7 +420,7 @@ static void conv_vjp_params1(const ad_node *o, int slot, const void *gout, void 
     geom g = geometry(o);
     int64_t G = conv_groups(g.N), len = slot == 1 ? g.crs : 1;
     int nt;
-    conv_work *wk = work_of(o, ad_threads_for(G, g.N * g.pq * (g.K + g.crs)), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(G, conv_work_elems(&g, g.N)), &nt);
     if (!wk) return;   /* only for a node not recorded; the arena's message stands */
     char *parts = wk->parts;
     memset(parts, 0, (size_t)(G * g.K * len) * g.es);
@@ -458,7 +464,7 @@ static void conv_vjp(const ad_node *o, int slot, int rows, const void *gout, voi
     geom g = geometry(o);
     int64_t images = rows * g.N;
     int nt;
-    conv_work *wk = work_of(o, ad_threads_for(images, images * g.pq * (g.K + g.crs)), &nt);
+    conv_work *wk = work_of(o, ad_threads_for(images, conv_work_elems(&g, images)), &nt);
     if (!wk) return;   /* only for a node not recorded; the arena's message stands */
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (int64_t j = 0; j < images; j++) {
@@ -525,6 +531,33 @@ static const ad_op_case conv_cases[] = {
      {{17, 1, 3, 3}, {2, 1, 2, 2}, {2, 1, 1, 1}}, {.stride = {1, 1}, .pad = {0, 0}}},
 };
 
+/* The kernels' paths (ad_op_path), each side of each threshold above:
+ *   serial       N·P·Q·(K + C·R·S) < AD_PAR_MIN_ELEMENTS, or one thread;
+ *   threaded     from there on 2+ threads (images over threads for the forward
+ *                and dx, CONV_GROUPS groups for dw and db, a col per thread);
+ *   groups       N > CONV_GROUPS: each group of dw's and db's sums holds several images;
+ *   cols rebuilt the batch's cols over KEPT_COLS_MAX: dw and the jvp rebuild
+ *                each image's col in the thread's buffer instead of reading the forward's;
+ *   short rows   P·Q < 8: db's row sums (eight lanes) take the scalar tail alone.
+ * A probe is just past (or, serial, just below) its threshold. The cols-rebuilt
+ * probe is over 8 MB in float32 (8.4 MB; 16.9 in float64). */
+#define CONV_PROBE(LABEL, N, C, H, W, K, R, S, STRIDE, PAD)                                                            \
+    {LABEL, 3, {4, 4, 1}, {{N, C, H, W}, {K, C, R, S}, {K, 1, 1, 1}}, {.stride = {STRIDE, STRIDE}, .pad = {PAD, PAD}}}
+static const ad_op_path conv_paths[] = {
+    {"serial", "N·P·Q·(K+C·R·S) < 16384 or 1 thread", 0, 1, NULL,
+     CONV_PROBE("x (14,3,6,6), w (4,3,3,3), b, pad 1: 15624 numbers", 14, 3, 6, 6, 4, 3, 3, 1, 1)},
+    {"threaded", "N·P·Q·(K+C·R·S) >= 16384, N >= 2, on 2+ threads", AD_PAR_MIN_ELEMENTS, 2, "serial",
+     CONV_PROBE("x (18,3,6,6), w (4,3,3,3), b, pad 1: 20088 numbers", 18, 3, 6, 6, 4, 3, 3, 1, 1)},
+    {"groups", "N > 16: a group of dw's and db's sums holds several images", CONV_GROUPS + 1, 1, NULL,
+     CONV_PROBE("x (18,1,5,5), w (2,1,3,3), b", 18, 1, 5, 5, 2, 3, 3, 1, 0)},
+    {"cols rebuilt", "the batch's cols over 8 MB: dw and the jvp rebuild them", (int64_t)KEPT_COLS_MAX, 2, NULL,
+     CONV_PROBE("x (168,1,22,22), w (2,1,7,7), b: cols 8.4 MB in float32", 168, 1, 22, 22, 2, 7, 7, 1, 0)},
+    {"short rows", "P·Q < 8: db's row sums take the scalar tail alone", 0, 1, NULL,
+     CONV_PROBE("x (2,2,3,3), w (3,2,2,2), b: P·Q = 4", 2, 2, 3, 3, 3, 2, 2, 1, 0)},
+};
+_Static_assert(AD_PAR_MIN_ELEMENTS == 16384 && CONV_GROUPS == 16 && KEPT_COLS_MAX == (size_t)8 << 20,
+               "conv_paths' texts and probes give these numbers");
+
 /* From x's shape (and R,S where --kernel set them): w (K,C,R,S), b (K). */
 static ad_status conv_complete(ad_op_case *c)
 {
@@ -582,6 +615,8 @@ static double conv_relu_gap(const ad_node *o)
         .cases = conv_cases,                                                                                           \
         .n_cases = sizeof conv_cases / sizeof conv_cases[0],                                                           \
         .complete_case = conv_complete,                                                                                \
+        .paths = conv_paths,                                                                                           \
+        .n_paths = sizeof conv_paths / sizeof conv_paths[0],                                                           \
     };
 CONV_OP(conv2d, "x (N,C,H,W) ⋆ w (K,C,R,S) + b (K), stride, zero padding; im2col + GEMM", 0, NULL)
 CONV_OP(conv2d_relu, "relu(x (N,C,H,W) ⋆ w (K,C,R,S) + b (K)), conv2d and ReLU fused (one pass over y)",

@@ -280,8 +280,8 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
 
 #define UNARY_OP(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                                    \
     DEFINE_UNARY(NAME)                                                                                                 \
-    UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, KINK_DIST_##GAP, KINK_SIDE_##GAP)
-#define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, DIST, SIDE)                                                  \
+    UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, KINK_DIST_##GAP, KINK_SIDE_##GAP, NULL, 0)
+#define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, DIST, SIDE, PATHS, N_PATHS)                                  \
     DEFINE_UNARY_SCALAR(NAME)                                                                                          \
     AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
@@ -301,6 +301,8 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .n_cases = N_CASES(unary_cases),                                                                               \
         .scalar = &NAME##_scalar,                                                                                      \
         .math = AD_MATH_##NAME,                                                                                        \
+        .paths = PATHS,                                                                                                \
+        .n_paths = N_PATHS,                                                                                            \
     };
 
 BINARY_OP(add, " + ", "a + b, broadcasting", AD_OP_LINEAR, NULL, NULL, DOMAIN_DEFAULT)
@@ -329,7 +331,7 @@ UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
 #define DEFINE_RELU(T, SFX)                                                                                            \
     static void relu_fwd_##SFX(const T *x, T *y, int64_t n)                                                            \
     {                                                                                                                  \
-        int nt = n < RELU_BLOCK ? 1 : ad_threads_for(n / RELU_BLOCK + 1, n); /* (one block: one thread) */            \
+        int nt = n < RELU_BLOCKED_MIN ? 1 : ad_threads_for(n / RELU_BLOCK + 1, n); /* (path small: one thread) */    \
         if (nt == 1) { /* no OpenMP region at all: even an if(0) one costs a team's setup (the scalar path) */      \
             for (int64_t i = 0; i < n; i++) y[i] = (T)relu_f(x[i], 0);                                                 \
             return;                                                                                                    \
@@ -340,7 +342,7 @@ UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
     }                                                                                                                  \
     static void relu_vjp_##SFX(const T *x, const T *g, T *gi, int64_t n)                                               \
     {                                                                                                                  \
-        int nt = n < RELU_BLOCK ? 1 : ad_threads_for(n / RELU_BLOCK + 1, n);                                           \
+        int nt = n < RELU_BLOCKED_MIN ? 1 : ad_threads_for(n / RELU_BLOCK + 1, n);                                     \
         if (nt == 1) {                                                                                                 \
             for (int64_t i = 0; i < n; i++) gi[i] += g[i] * (T)relu_d(x[i], 0, 0);                                     \
             return;                                                                                                    \
@@ -354,7 +356,24 @@ UNARY_OP(sigmoid, "1 / (1 + e^-x), computed stably", 0, -4, 4, NULL)
             }                                                                                                        \
         }                                                                                                            \
     }
+/* relu's two paths (ad_op_path), chosen by these constants alone:
+ *   small    n < RELU_BLOCKED_MIN, or one thread: one loop over the elements;
+ *   blocked  n >= RELU_BLOCKED_MIN on 2+ threads: blocks of RELU_BLOCK
+ *            elements over the threads (the last block partial).
+ * RELU_BLOCKED_MIN is the engine's AD_PAR_MIN_ELEMENTS (below it
+ * ad_threads_for gives one thread anyway), at least two blocks. */
 enum { RELU_BLOCK = 1 << 13 };
+#define RELU_BLOCKED_MIN AD_PAR_MIN_ELEMENTS
+_Static_assert(RELU_BLOCKED_MIN >= 2 * RELU_BLOCK, "the blocked path starts at two blocks or more");
+/* The probes: just below the threshold, and just past it with a partial
+ * last block (2 full blocks and 6 elements). */
+static const ad_op_path relu_paths[] = {
+    {"small", "n < 16384 or 1 thread: one loop", 0, 1, NULL,
+     {"n = 16383, just below the threshold", 1, {1}, {{RELU_BLOCKED_MIN - 1, 1, 1, 1}}, {.c = 0}}},
+    {"blocked", "n >= 16384 on 2+ threads: blocks of 8192", RELU_BLOCKED_MIN, 2, "small",
+     {"n = 16390, the last block partial", 1, {1}, {{RELU_BLOCKED_MIN + 6, 1, 1, 1}}, {.c = 0}}},
+};
+_Static_assert(RELU_BLOCKED_MIN == 16384 && RELU_BLOCK == 8192, "relu_paths' texts give the numbers");
 DEFINE_RELU(float, f)
 DEFINE_RELU(double, d)
 
@@ -374,8 +393,8 @@ static void relu_vjp1(const ad_node *o, int slot, const void *gout, void *gin)
 AD_VJP_BY_ROWS(relu_vjp, relu_vjp1)
 
 DEFINE_UNARY_JVP(relu)
-UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary, abs_dist_unary,
-               relu_side)
+UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary, abs_dist_unary, relu_side,
+               relu_paths, N_CASES(relu_paths))
 UNARY_OP(abs, "|x|; abs'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
 
 /* ---- ops with a constant: pow (x^c) and scale (c*x) ---- */

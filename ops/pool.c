@@ -379,6 +379,28 @@ static ad_status pool_complete(ad_op_case *c)
     return AD_OK;
 }
 
+/* The kernels' paths (ad_op_path):
+ *   serial     planes·H·W < AD_PAR_MIN_ELEMENTS (planes = N·C), or one thread;
+ *   threaded   from there on 2+ threads, planes >= 2: the planes over the threads;
+ *   2x2 sse    (max) a 2×2 window at stride 2, recorded: the tournament, four
+ *              outputs at a time in float32 with SSE2 (Q >= 4), the rest scalar.
+ * Other windows and strides take MAX_PLANE: the default cases. */
+static const ad_op_path maxpool_paths[] = {
+    {"serial", "N·C·H·W < 16384 or 1 thread", 0, 1, NULL,
+     {"x (2,4,45,45), window 2, stride 2: 16200 numbers", 1, {4}, {{2, 4, 45, 45}}, {.window = {2, 2}, .stride = {2, 2}}}},
+    {"threaded", "N·C·H·W >= 16384, N·C >= 2, on 2+ threads", AD_PAR_MIN_ELEMENTS, 2, "serial",
+     {"x (2,4,46,46), window 2, stride 2: 16928 numbers", 1, {4}, {{2, 4, 46, 46}}, {.window = {2, 2}, .stride = {2, 2}}}},
+    {"2x2 sse", "window 2x2, stride 2: the tournament, float32 4 outputs at a time (Q >= 4)", 4, 1, NULL,
+     {"x (2,2,4,18), window 2, stride 2: Q = 9", 1, {4}, {{2, 2, 4, 18}}, {.window = {2, 2}, .stride = {2, 2}}}},
+};
+static const ad_op_path avgpool_paths[] = {
+    {"serial", "N·C·H·W < 16384 or 1 thread", 0, 1, NULL,
+     {"x (2,4,45,45), window 2, stride 2: 16200 numbers", 1, {4}, {{2, 4, 45, 45}}, {.window = {2, 2}, .stride = {2, 2}}}},
+    {"threaded", "N·C·H·W >= 16384, N·C >= 2, on 2+ threads", AD_PAR_MIN_ELEMENTS, 2, "serial",
+     {"x (2,4,46,46), window 2, stride 2: 16928 numbers", 1, {4}, {{2, 4, 46, 46}}, {.window = {2, 2}, .stride = {2, 2}}}},
+};
+_Static_assert(AD_PAR_MIN_ELEMENTS == 16384, "the paths' texts and probes give this number");
+
 AD_DECLARE_CUDA(maxpool2d)
 AD_DECLARE_CUDA(avgpool2d)
 
@@ -398,6 +420,8 @@ const ad_op ad_op_maxpool2d = {
     .cases = pool_cases,
     .n_cases = sizeof pool_cases / sizeof pool_cases[0],
     .complete_case = pool_complete,
+    .paths = maxpool_paths,
+    .n_paths = sizeof maxpool_paths / sizeof maxpool_paths[0],
 };
 
 const ad_op ad_op_avgpool2d = {
@@ -413,6 +437,8 @@ const ad_op ad_op_avgpool2d = {
     .cases = pool_cases,
     .n_cases = sizeof pool_cases / sizeof pool_cases[0],
     .complete_case = pool_complete,
+    .paths = avgpool_paths,
+    .n_paths = sizeof avgpool_paths / sizeof avgpool_paths[0],
 };
 
 static ad_node *pool(ad_context *ctx, const ad_op *op, ad_node *x, int window, int stride)

@@ -8,7 +8,38 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <cmocka.h>
+
+/* Built with AddressSanitizer? (GCC says so one way, clang another.) */
+#if defined(__SANITIZE_ADDRESS__)
+#define AD_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AD_TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifndef AD_TEST_UNDER_ASAN
+#define AD_TEST_UNDER_ASAN 0
+#endif
+
+/* Run the program named by environment variable `program` (set by meson
+ * test) with `args`, stdout and stderr into out (len bytes, cut there);
+ * its exit status, -1 if it did not exit. */
+static inline int ad_test_command(const char *program, const char *args, char *out, size_t len)
+{
+    const char *exe = getenv(program);
+    if (!exe) fail_msg("%s (the command's path) is not set; run through meson test", program);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args);
+    FILE *p = popen(cmd, "r");
+    if (!p) fail_msg("cannot run %s", cmd);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
 
 #define assert_close(actual, expected, tol)                                                                            \
     do {                                                                                                               \

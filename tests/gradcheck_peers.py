@@ -2,11 +2,13 @@
 """gradcheck_peers.py: our gradcheck beside torch.autograd.gradcheck, in one run.
 
 The issue's case: conv2d, x (4,3,16,16), w (8,3,3,3), bias (8), stride 1,
-padding 1, float64, full (slow) Jacobians.
+padding 1, full (slow) Jacobians.
   - ours: `gradcheck --op conv2d --shape 4x3x16x16,8x3x3x3,8 --stride 1
     --padding 1` (the program given as the first argument): numerical,
     reverse-mode and forward-mode Jacobians of all three inputs, plus the
-    dot-product, determinism and block-vs-one tests;
+    dot-product, determinism and block-vs-one tests, in float64 and (its
+    default) float32 against float64; and with --dtype float64 alone, the
+    one dtype torch checks;
   - PyTorch: torch.autograd.gradcheck with check_forward_ad=True (numerical,
     reverse and forward Jacobians; its own extra checks at their defaults)
     and, separately, with the reverse Jacobian only (its default).
@@ -34,11 +36,13 @@ import time
 from project_python import reexec_under_project_python
 
 
-def ours(exe, threads=None):
-    """(CPU seconds, wall seconds) of one gradcheck run; threads None: the program's default."""
+def ours(exe, threads=None, dtype=None):
+    """(CPU seconds, wall seconds) of one gradcheck run; threads, dtype None: the program's default."""
     args = [exe, "--op", "conv2d", "--shape", "4x3x16x16,8x3x3x3,8", "--stride", "1", "--padding", "1"]
     if threads is not None:
         args += ["--threads", str(threads)]
+    if dtype is not None:
+        args += ["--dtype", dtype]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run(args, capture_output=True, text=True)
@@ -78,7 +82,8 @@ def main():
     if torch is not None:
         torch.set_num_threads(1)
     ours1, ours2 = "ours, 1 thread (rev + fwd + dot + determinism + block)", "ours, --threads 2 (the same checks)"
-    res = {ours1: [], ours2: []}
+    ours64 = "ours, 1 thread, --dtype float64 (torch's one dtype)"
+    res = {ours1: [], ours2: [], ours64: []}
     if baseline:
         res["baseline (the same checks, its default threads)"] = []
     if torch is not None:
@@ -87,6 +92,7 @@ def main():
     for r in range(rounds):
         res[ours1].append(ours(exe, 1))
         res[ours2].append(ours(exe, 2))
+        res[ours64].append(ours(exe, 1, "float64"))
         if baseline:
             res["baseline (the same checks, its default threads)"].append(ours(baseline))
         if torch is not None:
@@ -94,7 +100,8 @@ def main():
             res["torch, 1 thread (rev only: its default)"].append(theirs(torch, False))
         print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k.split(' (')[0]} {v[-1][0]:.2f} s" for k, v in res.items()),
               flush=True)
-    print(f"\nconv2d x (4,3,16,16) w (8,3,3,3) b (8) pad 1 float64, full Jacobians, median of {rounds}"
+    print(f"\nconv2d x (4,3,16,16) w (8,3,3,3) b (8) pad 1, full Jacobians, median of {rounds}; ours checks"
+          " float64 and float32 unless --dtype says otherwise, torch float64 only"
           + (f" (torch {torch.__version__})" if torch is not None else ""))
     print(f"  {'':<56} {'CPU s':>8} {'wall s':>8}")
     for k, v in res.items():

@@ -163,13 +163,7 @@ static void test_idx_hostile_files(void **state)
 static void test_idx_header_bomb(void **state)
 {
     (void)state;
-#if defined(__SANITIZE_ADDRESS__)
-    skip();
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    skip();
-#endif
-#endif
+    if (AD_TEST_UNDER_ASAN) skip();
     const size_t body = (size_t)64 << 20;
     unsigned char *b = calloc(1, 16 + body);
     /* 2^14 x 2^14 x 2^6 = 2^34 bytes */

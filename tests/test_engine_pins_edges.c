@@ -153,13 +153,7 @@ static void test_leaf_to_device_refuses_a_non_leaf(void **state)
 static void test_block_out_of_memory(void **state)
 {
     (void)state;
-#if defined(__SANITIZE_ADDRESS__)
-    skip();
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-    skip();
-#endif
-#endif
+    if (AD_TEST_UNDER_ASAN) skip();
     enum { N = 1 << 22, ROWS = 1 << 24 };
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2});

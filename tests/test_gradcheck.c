@@ -808,16 +808,7 @@ static void test_ties_accept_either_subgradient(void **state)
     ad_tensor_free(b);
 }
 
-static int command(const char *args, char *out, size_t len)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("GRADCHECK"), args);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int command(const char *args, char *out, size_t len) { return ad_test_command("GRADCHECK", args, out, len); }
 
 static void test_command_exit_codes(void **state)
 {

@@ -17,17 +17,6 @@
 #include "ad_gradcheck.h"
 #include "ad_kernel_util.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
 {
     (void)n, (void)p;
@@ -173,7 +162,7 @@ static void test_segv(void **state)
     assert_false(c->pass);
     assert_string_equal(c->case_label, "vector (6)");
     assert_int_equal(c->dtype, AD_FLOAT64);
-    if (UNDER_ASAN && strstr(c->message, "exited with status"))
+    if (AD_TEST_UNDER_ASAN && strstr(c->message, "exited with status"))
         assert_non_null(strstr(c->message, "vjp crashed: the check's process exited with status 1"));
     else
         assert_string_equal(c->message, "vjp crashed (SIGSEGV)");

@@ -225,16 +225,7 @@ static void test_reports_name_the_dtype(void **state)
     ad_gc_report_free(&r);
 }
 
-static int command(const char *args, char *out, size_t len)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", getenv("GRADCHECK"), args);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int command(const char *args, char *out, size_t len) { return ad_test_command("GRADCHECK", args, out, len); }
 
 static void test_command_options(void **state)
 {

@@ -10,18 +10,6 @@
 #include "autodidact.h"
 #include "ad_kernel.h"   /* white box: ad_node_addr, to show the memory is the same */
 
-/* Built with AddressSanitizer (GCC says so one way, clang another)? */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 /* The last call failed with AD_ERR_STATE, saying the node was dropped. */
 #define assert_refused_as_dropped()                                                                                    \
     do {                                                                                                               \
@@ -359,7 +347,7 @@ static void test_generation_wraps_after_65535(void **state)
 static void test_freed_context_handle_refused(void **state)
 {
     (void)state;
-#if UNDER_ASAN
+#if AD_TEST_UNDER_ASAN
     skip();   /* ASan quarantines freed memory: no new context lands where the old one was */
 #endif
     for (int64_t n = 0; n <= 3; n += 3) {

@@ -166,6 +166,13 @@ static void test_every_option(void **state)
             const char *o = opt[i].name;
             /* --help, --version, --man: every command's, tested by cli_conventions.sh */
             if (!strcmp(o, "help") || !strcmp(o, "json") || !strcmp(o, "version") || !strcmp(o, "man")) continue;
+            if (!strcmp(o, "ascii")) {   /* the same text, all of it ASCII (test_lesson_fidelity checks the spelling) */
+                snprintf(cmd, sizeof cmd, "%s --ascii", prog);
+                assert_int_equal(run(cmd), 0);
+                for (const char *c = out; *c; c++)
+                    if ((unsigned char)*c >= 0x80) fail_msg("%s --ascii prints a non-ASCII byte", lessons[l]);
+                continue;
+            }
             if (!strcmp(o, "variant")) {
                 cJSON *a = json_run(prog, "--variant A", &st);
                 assert_int_equal(st, 0);
@@ -283,6 +290,7 @@ static void test_slips(void **state)
         {"chain_rule", "", "001-sqrt"},
         {"quiz", "", "004-quiz1-b"},
         {"quiz", "", "004-quiz1-y"},
+        {"quiz", "", "004-quiz1-breakdown"},
         {"gates", "--z 2 --w 2", "004-max-tie"},
         {"softmax", "", "001-onehot"},
         {"convolution", "", "004-custom-image"},

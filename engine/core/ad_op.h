@@ -112,6 +112,25 @@ typedef enum ad_math_fn {
     AD_MATH_relu, AD_MATH_abs,
 } ad_math_fn;
 
+/* A code path of an op's CPU kernels: where a kernel switches path by size,
+ * by thread count or by layout (relu's blocked loop, conv2d's threads and
+ * kept columns), the op lists each side as a path, with the threshold that
+ * selects it (a named constant beside the kernel, used by both), so
+ * gradcheck can check every path and not only the one its small default
+ * cases happen to take. A path with threads >= 2 is taken only when the
+ * kernels run on that many threads (ad_set_threads): gradcheck runs its
+ * probe on one thread (the path `reference`, same inputs) and on several,
+ * and compares forward, vjp and jvp bit for bit (ad_parallel.h promises the
+ * same bits on any thread count). */
+typedef struct ad_op_path {
+    const char *name;        /* "blocked" */
+    const char *when;        /* the rule, for reports: "n >= 16384, 2+ threads" */
+    int64_t threshold;       /* the size at which it starts, in the op's own measure (0: by layout or threads) */
+    int threads;             /* 1, or the kernel threads it needs (2: any count above 1) */
+    const char *reference;   /* threads >= 2: the path the probe takes on one thread; else NULL */
+    ad_op_case probe;        /* a case that takes this path (at a threshold's edge) */
+} ad_op_path;
+
 /* Kernels for one device. */
 typedef struct ad_op_kernels {
     ad_status (*forward)(ad_node *out);
@@ -169,6 +188,9 @@ struct ad_op {
                                      derivative rule); AD_MATH_NONE for a tensor op */
     const char *infix;            /* a binary op written between its inputs in the lecture's
                                      notation, spaces included (" + ", "·"); NULL: as a function */
+    /* --- for gradcheck: the kernels' code paths (ad_op_path); NULL, 0: one path --- */
+    const ad_op_path *paths;
+    int n_paths;
 };
 
 /* ---- the registry ----

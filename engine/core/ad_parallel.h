@@ -25,9 +25,14 @@ int ad_threads(void);
  * without OpenMP when n > 1. */
 ad_status ad_set_threads(int n);
 
+/* Below this many numbers touched, a kernel runs on one thread: waking a
+ * thread costs a few microseconds, about 16K numbers' work. The kernels'
+ * threaded paths start here (their ad_op_path thresholds name it). */
+#define AD_PAR_MIN_ELEMENTS ((int64_t)1 << 14)
+
 /* For a kernel: the threads to split `pieces` independent pieces over,
- * touching `elements` numbers in all: one where forking would cost more
- * than the work, never more than there are pieces. */
+ * touching `elements` numbers in all: one where elements < AD_PAR_MIN_ELEMENTS
+ * (forking would cost more than the work), never more than there are pieces. */
 int ad_threads_for(int64_t pieces, int64_t elements);
 
 #ifdef __cplusplus

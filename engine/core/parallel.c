@@ -55,9 +55,7 @@ ad_status ad_set_threads(int n)
 
 int ad_threads_for(int64_t pieces, int64_t elements)
 {
-    /* waking a thread costs a few microseconds: about 16K numbers' work */
-    enum { MIN_ELEMENTS = 1 << 14 };
     int nt = ad_threads();
-    if (elements < MIN_ELEMENTS || pieces < 2) return 1;
+    if (elements < AD_PAR_MIN_ELEMENTS || pieces < 2) return 1;
     return pieces < nt ? (int)pieces : nt;
 }

@@ -507,7 +507,7 @@ class Step:
 # through `meson test`, which costs a second of start-up). Cheapest and most
 # telling first, as the first failure stops the run; measured on the unmutated
 # tree, see tests/mutation/README.md.
-ENGINE_CHECKER = ["test_engine_pins", "test_engine_pins_api", "test_engine_pins_more", "test_engine_pins_edges",
+ENGINE_CHECKER = ["test_engine_pins", "test_engine_pins_api", "test_engine_pins_more", "test_engine_pins_edges", "test_engine_pins_seam",
                   "test_engine_pins_idx", "test_engine", "test_dot", "test_explain", "test_teach_pins",
                   "test_handles", "test_fast_path", "test_backward_block", "test_symbolic", "gradcheck --all",
                   "test_idx_fuzz", "test_expr_fuzz", "test_nn_ops", "test_data_train", "test_ops_elementwise",

@@ -1,0 +1,175 @@
+/* test_engine_pins_seam.c: the engine where the core meets the fast path
+ * (core/ad_fast_seam.h) and node memory, each pinned for a change the other
+ * tests let through: an accessor that reads a record in place and only at
+ * index 0, the general path's checks of an op the scalar path hands it (no
+ * op, no name, no forward, no shape rule), a block of cotangents from a leaf
+ * that was not asked for, zero-byte arena blocks, and node memory made ready
+ * a window ahead of the nodes. Expected numbers come from the math (small
+ * integers: exact in float64). White box where it must be: ad_internal.h and
+ * fast/fast_internal.h for the ready range, node chunks and records. */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "ad_test.h"
+#include "autodidact.h"
+#include "engine/fast/fast_internal.h"
+
+static void assert_error(ad_status st, const char *want)
+{
+    assert_string_equal(ad_last_error(), want);
+    assert_int_equal(ad_last_status(), st);
+    ad_clear_error();
+}
+
+static bool is_compact(const ad_node *h) { return ((uintptr_t)h & 1) != 0; }
+
+/* x = 2 (a record), y = x·x: dy/dx = 2x = 4. The scalar accessors read x's
+ * record in place at index 0 (x stays a record: nothing materialized it), and
+ * refuse index 1 as any node of one element does, with the same message. */
+static void test_record_read_in_place_at_index_0_only(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2.0), *y = ad_mul(ctx, x, x);
+    assert_true(is_compact(x) && is_compact(y));
+    assert_int_equal(ad_backward(ctx, y), AD_OK);
+    uint32_t id = ad_node_id(x);
+    assert_true(ad_grad_at(x, 0) == 4.0);
+    assert_true(ad_value_at(x, 0) == 2.0);
+    assert_true(compact_rec(ctx, id) != NULL);   /* read in place */
+    ad_clear_error();
+    assert_true(isnan(ad_grad_at(x, 1)));
+    assert_error(AD_ERR_ARG, "grad_at: index 1 is outside node #0's 1 elements");
+    assert_true(isnan(ad_value_at(x, 1)));
+    assert_error(AD_ERR_ARG, "value_at: index 1 is outside node #0's 1 elements");
+    assert_true(ad_grad_at(x, 0) == 4.0);   /* the same number from the full node */
+    ad_context_free(ctx);
+}
+
+/* The general path names the op in its messages, "apply" where there is no
+ * op or the op has no name; an elementwise op without a forward or a shape
+ * rule (so without scalar kernels) is refused there, never run by the scalar
+ * path on 0-d inputs. */
+static void test_general_path_checks_what_the_scalar_path_hands_it(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *a = ad_scalar(ctx, 1.0), *b = ad_scalar(ctx, 2.0);
+    ad_node *in[3] = {a, b, a};
+    ad_clear_error();
+    assert_null(ad_apply(ctx, NULL, in, 2, NULL));
+    assert_error(AD_ERR_ARG, "apply: op is NULL");
+    ad_op nameless = ad_op_add;
+    nameless.name = NULL;
+    assert_null(ad_apply(ctx, &nameless, in, 3, NULL));
+    assert_error(AD_ERR_ARG, "apply: takes 2 to 2 inputs, 3 given");
+    for (int which = 0; which < 2; which++) {
+        ad_op broken = ad_op_relu;
+        broken.scalar = NULL;   /* not for records: the scalar path's own checks decide */
+        if (which == 0) broken.cpu.forward = NULL;
+        else broken.infer = NULL;
+        assert_null(ad_apply(ctx, &broken, in, 1, NULL));
+        assert_error(AD_ERR_ARG, "relu: the op has no shape rule or no forward");
+    }
+    ad_context_free(ctx);
+}
+
+/* A block of cotangents from output x, a leaf, with only w asked for (which
+ * x does not depend on): nothing to do, w's rows stay 0, and x's cotangents
+ * go nowhere (x was not asked for). */
+static void test_block_from_a_leaf_not_asked_for(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 3.0), *w = ad_scalar(ctx, 5.0);
+    double cot[2] = {1.0, 2.0}, gw[2] = {0, 0};
+    assert_int_equal(ad_backward_block(ctx, x, 2, cot, 1, &w, (void *const[]){gw}), AD_OK);
+    assert_true(gw[0] == 0.0 && gw[1] == 0.0);
+    double gx[2] = {0, 0};   /* asked for itself: its rows are the cotangents */
+    assert_int_equal(ad_backward_block(ctx, x, 2, cot, 1, &x, (void *const[]){gx}), AD_OK);
+    assert_true(gx[0] == 1.0 && gx[1] == 2.0);
+    ad_context_free(ctx);
+}
+
+/* Zero bytes from the arena are a block of their own (32 bytes, the
+ * arena's alignment), as malloc(0)'s pointers are distinct: two such blocks
+ * never share an address, nor share one with the next block. */
+static void test_arena_zero_bytes(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    char *a = ad_arena_alloc(ctx, 0), *b = ad_arena_alloc(ctx, 0), *c = ad_arena_alloc(ctx, 8);
+    assert_non_null(a);
+    assert_int_equal(b - a, 32);
+    assert_int_equal(c - b, 32);
+    ad_context_free(ctx);
+}
+
+/* Can this kernel populate memory ahead (MADV_POPULATE_WRITE, Linux 5.14)? */
+static bool kernel_populates(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    void *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    bool ok = madvise(p, (size_t)page, MADV_POPULATE_WRITE) == 0;
+    munmap(p, (size_t)page);
+    return ok;
+}
+
+/* Full nodes (the fast path off) through chunk 5: chunks 4 (16,384 nodes
+ * of 168 bytes) and 5 (32,768) are over NODE_MAP_MIN, so mmap'd and
+ * populated NODE_POPULATE bytes (4 MiB) at a time: chunk 5 in two windows,
+ * the second from the node that straddles 4 MiB on. Every node is made
+ * inside the ready range its slow path set (memory allocated and
+ * populated, never written past it); and at the first node of each mmap'd chunk the
+ * window node_memory.c says it populated is resident, every page of it,
+ * before any node there but the first is written (populated ahead, not
+ * faulted in one page at a time). */
+static void test_node_memory_ready_ahead(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_set_fast_path(ctx, false);
+    const uint32_t end = NODE_CHUNK0 * ((1u << 6) - 1u);   /* chunk 5's end */
+    bool populates = kernel_populates();
+    for (uint32_t i = 0; i < end; i++) {
+        assert_non_null(ad_scalar(ctx, 1.0));
+        if (ctx->ready_hi < ctx->n_nodes || ctx->ready_lo > i) {   /* node i was made inside the ready range */
+            print_error("after node #%u: ready range [%u, %u)\n", i, ctx->ready_lo, ctx->ready_hi);
+            fail();
+        }
+        uint32_t off, k = node_chunk_index(i, &off);
+        if (off != 0 || k < 4) continue;
+        const node_chunk_mem *m = &fast_of(ctx)->chunk_mem[k];
+        assert_non_null(m->map);   /* mmap'd: the chunk is over NODE_MAP_MIN */
+        if (!populates) continue;
+        long page = sysconf(_SC_PAGESIZE);
+        size_t pages = m->populated / (size_t)page;
+        assert_true(pages > 1);
+        unsigned char *resident = malloc(pages);
+        assert_int_equal(mincore(ctx->node_chunk[k], m->populated, resident), 0);
+        for (size_t p = 0; p < pages; p++)
+            if (!(resident[p] & 1)) {
+                print_error("chunk %u: page %zu of %zu of the populated window is not resident\n", k, p, pages);
+                fail();
+            }
+        free(resident);
+    }
+    ad_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_read_in_place_at_index_0_only),
+        cmocka_unit_test(test_general_path_checks_what_the_scalar_path_hands_it),
+        cmocka_unit_test(test_block_from_a_leaf_not_asked_for),
+        cmocka_unit_test(test_arena_zero_bytes),
+        cmocka_unit_test(test_node_memory_ready_ahead),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,231 @@
+/* test_gradcheck_paths.c: gradcheck checks every path an op lists
+ * (ad_op.paths), and a wrong path fails by name while the right one passes.
+ *
+ * Two test ops compute y = 2x, each with a path that is wrong:
+ *   - "sized": paths by size, threshold SIZED_MIN = 4 (tiny, so both sides are
+ *     cheap): small (n < 4) right; big (n >= 4) adds 3·g instead of 2·g in its
+ *     vjp. Probes: small n = 3 and big n = 5 (full Jacobians), big n = 2000
+ *     (too large for them: random directions <u, J v>);
+ *   - "split": a threaded path wrong on 2+ threads alone (the last element's
+ *     vjp 3·g there): serial right at n = 3; split (n = 5000, 2+ threads,
+ *     reference serial) fails the bit-for-bit check against one thread, while
+ *     its directions (on one thread) pass. In a build without OpenMP the
+ *     split path cannot run, and its one record says so and passes.
+ * Each is run as `gradcheck --all` runs it (ad_gradcheck_op_isolated). */
+#include <string.h>
+#include "ad_test.h"
+#include "ad_gradcheck.h"
+#include "ad_kernel_util.h"
+
+enum { SIZED_MIN = 4, SPLIT_N = 5000 };
+
+static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n, (void)p;
+    *nd = in[0]->value.ndim;
+    memcpy(sh, in[0]->value.shape, sizeof in[0]->value.shape);
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return AD_OK;
+}
+
+static ad_status twice_fwd(ad_node *o)
+{
+    AD_DISPATCH(o->value.dtype, {
+        const T *x = o->in[0]->value.data;
+        T *y = o->value.data;
+        for (int64_t i = 0; i < o->value.size; i++) y[i] = 2 * x[i];
+    });
+    return AD_OK;
+}
+
+static void twice_jvp(ad_node *o, int k)
+{
+    AD_DISPATCH(o->value.dtype, {
+        for (int d = 0; d < k; d++) {
+            const T *t = ad_tangent_row(o->in[0], d);
+            T *ty = ad_tangent_row(o, d);
+            for (int64_t i = 0; i < o->value.size; i++) ty[i] = t ? 2 * t[i] : 0;
+        }
+    });
+}
+
+/* dx += 2·dy, but 3·dy on the big path (n >= SIZED_MIN) */
+static void sized_vjp1(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    int64_t n = o->value.size;
+    AD_DISPATCH(o->value.dtype, {
+        const T *gy = g;
+        T *gx = gi;
+        for (int64_t i = 0; i < n; i++) gx[i] += (n < SIZED_MIN ? 2 : 3) * gy[i];
+    });
+}
+AD_VJP_BY_ROWS(sized_vjp, sized_vjp1)
+
+/* dx += 2·dy, but the last element gets 3·dy on 2+ threads */
+static void split_vjp1(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    int64_t n = o->value.size;
+    bool split = ad_threads() > 1 && n >= 64;
+    AD_DISPATCH(o->value.dtype, {
+        const T *gy = g;
+        T *gx = gi;
+        for (int64_t i = 0; i < n; i++) gx[i] += (split && i == n - 1 ? 3 : 2) * gy[i];
+    });
+}
+AD_VJP_BY_ROWS(split_vjp, split_vjp1)
+
+#define VEC(LABEL, N) {LABEL, 1, {1}, {{N, 1, 1, 1}}, {.c = 0}}
+static const ad_op_case one_case[] = {VEC("vector (3)", 3)};
+static const ad_op_path sized_paths[] = {
+    {"small", "n < 4", 0, 1, NULL, VEC("n = 3", 3)},
+    {"big", "n >= 4", SIZED_MIN, 1, NULL, VEC("n = 5", 5)},
+    {"big-large", "n >= 4, probe too large for full Jacobians", SIZED_MIN, 1, NULL, VEC("n = 2000", 2000)},
+};
+static const ad_op_path split_paths[] = {
+    {"serial", "1 thread", 0, 1, NULL, VEC("n = 3", 3)},
+    {"split", "n >= 64 on 2+ threads", 64, 2, "serial", VEC("n = 5000", SPLIT_N)},
+};
+#define OP(NAME, VJP, PATHS)                                                                                           \
+    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = same_shape, .cpu = {twice_fwd, VJP, twice_jvp}, \
+     .domain = {{-2, 2}}, .cases = one_case, .n_cases = 1, .paths = PATHS,                                             \
+     .n_paths = sizeof PATHS / sizeof PATHS[0]}
+static const ad_op sized = OP("sized", sized_vjp, sized_paths);
+static const ad_op split = OP("split", split_vjp, split_paths);
+
+static ad_gc_report report;
+
+static int run_all(void **state)
+{
+    (void)state;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.dtypes = AD_GC_ALL_DTYPES;
+    const ad_op *ops[] = {&sized, &split};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+        if (ad_gradcheck_op_isolated(ops[k], NULL, &o, 60, &report) != AD_OK) {
+            fprintf(stderr, "%s: %s\n", ops[k]->name, ad_last_error());
+            return -1;
+        }
+    return 0;
+}
+
+static int free_all(void **state)
+{
+    (void)state;
+    ad_gc_report_free(&report);
+    return 0;
+}
+
+/* op's records whose case label starts with `label`: how many, how many
+ * failed, and how many of the given check (-1: any). */
+static void count(const char *op, const char *label, int check, int *n, int *failed, int *of_check)
+{
+    *n = *failed = *of_check = 0;
+    for (int i = 0; i < report.n; i++) {
+        const ad_gc_record *r = &report.rec[i];
+        if (strcmp(r->op, op) != 0 || strncmp(r->case_label, label, strlen(label)) != 0) continue;
+        ++*n;
+        *failed += !r->pass;
+        *of_check += check < 0 || (int)r->check == check;
+    }
+}
+
+static void test_the_default_case_passes(void **state)
+{
+    (void)state;
+    int n, failed, c;
+    count("sized", "vector (3)", -1, &n, &failed, &c);
+    assert_int_equal(n, 8);
+    assert_int_equal(failed, 0);
+}
+
+static void test_small_path_passes_big_path_fails(void **state)
+{
+    (void)state;
+    int n, failed, rev;
+    count("sized", "path small: n = 3", AD_GC_JACOBIAN_REV, &n, &failed, &rev);
+    assert_int_equal(n, 8);   /* checked in full, as a case */
+    assert_int_equal(failed, 0);
+    count("sized", "path big: n = 5", AD_GC_JACOBIAN_REV, &n, &failed, &rev);
+    assert_int_equal(n, 8);
+    /* float64's reverse-mode Jacobian and dot product; float32's agrees with
+     * float64's (both wrong alike), which is what its check asks */
+    assert_int_equal(failed, 2);
+    for (int i = 0; i < report.n; i++) {
+        const ad_gc_record *r = &report.rec[i];
+        if (!strcmp(r->op, "sized") && !strcmp(r->case_label, "path big: n = 5") && r->check == AD_GC_JACOBIAN_REV &&
+            r->dtype == AD_FLOAT64) {
+            assert_false(r->pass);
+            assert_close(r->reverse, 3, 1e-12);   /* the wrong path's derivative, against 2 */
+            assert_close(r->numerical, 2, 1e-6);
+        }
+    }
+}
+
+/* Too large for full Jacobians: the random-direction check finds it. */
+static void test_large_probe_fails_by_directions(void **state)
+{
+    (void)state;
+    int n, failed, dir;
+    count("sized", "path big-large: n = 2000", AD_GC_DIRECTION, &n, &failed, &dir);
+    assert_int_equal(n, 2);   /* float64 and float32 */
+    assert_int_equal(dir, 2);
+    assert_int_equal(failed, 2);
+    for (int i = 0; i < report.n; i++) {
+        const ad_gc_record *r = &report.rec[i];
+        if (strcmp(r->op, "sized") || r->check != AD_GC_DIRECTION) continue;
+        assert_non_null(strstr(r->message, "path big-large (n >= 4, probe too large for full Jacobians) on 1 thread"));
+        if (r->dtype == AD_FLOAT64) {
+            /* y = 2x: <u, J v> = 2<u, v>, the vjp's 3<u, v>: 1.5 times forward mode's */
+            assert_close(r->reverse / r->forward, 1.5, 1e-9);
+            assert_close(r->numerical / r->forward, 1, 1e-6);
+        }
+    }
+}
+
+static void test_threaded_path_fails_against_one_thread(void **state)
+{
+    (void)state;
+    int n, failed, c;
+    count("split", "path serial: n = 3", -1, &n, &failed, &c);
+    assert_int_equal(n, 8);
+    assert_int_equal(failed, 0);
+    count("split", "path split, 2+ threads: n = 5000", AD_GC_PATHS, &n, &failed, &c);
+    if (ad_set_threads(2) != AD_OK) {   /* no OpenMP: the path cannot run, and its record says so */
+        assert_int_equal(n, 1);
+        assert_int_equal(failed, 0);
+        return;
+    }
+    ad_set_threads(1);
+    assert_int_equal(n, 4);   /* random directions (float64, float32), 1 vs 2 threads (float64, float32) */
+    assert_int_equal(c, 2);
+    assert_int_equal(failed, 2);
+    for (int i = 0; i < report.n; i++) {
+        const ad_gc_record *r = &report.rec[i];
+        if (strcmp(r->op, "split") || strncmp(r->case_label, "path split", 10) != 0) continue;
+        if (r->check == AD_GC_DIRECTION) {
+            assert_true(r->pass);   /* on one thread the op is right */
+            continue;
+        }
+        assert_int_equal(r->check, AD_GC_PATHS);
+        assert_false(r->pass);
+        char want[160];
+        snprintf(want, sizeof want,
+                 "path split (n >= 64 on 2+ threads): vjp of input 0 on 2 threads differs from path serial on 1 "
+                 "thread at element %d", SPLIT_N - 1);
+        assert_non_null(strstr(r->message, want));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_the_default_case_passes),
+        cmocka_unit_test(test_small_path_passes_big_path_fails),
+        cmocka_unit_test(test_large_probe_fails_by_directions),
+        cmocka_unit_test(test_threaded_path_fails_against_one_thread),
+    };
+    return cmocka_run_group_tests(tests, run_all, free_all);
+}
