@@ -277,8 +277,8 @@ static void maxpool_dist(const ad_node *o, int slot, double *dist)
 {
     (void)slot;
     pgeom g = pool_geometry(o);
+    /* (a window of one element has no runner-up: b = -inf, gap = inf, dist unchanged) */
     for (int64_t i = 0; i < o->in[0]->value.size; i++) dist[i] = INFINITY;
-    if (g.wh * g.ww < 2) return;   /* a window of one element has no tie */
     AD_DISPATCH(o->value.dtype, {
         const T *X = o->in[0]->value.data;
         for (int64_t plane = 0; plane < g.planes; plane++)
