@@ -24,7 +24,17 @@
  * (never all ones), and input grads are pre-filled with random values
  * before a backward pass so that a vjp which overwrites instead of
  * accumulating is caught. Op inputs are drawn by a seeded GSL generator
- * inside the op's domain and at least a margin away from its kinks.
+ * inside the op's domain and at least a margin away from its kinks: where
+ * the op gives each element's distance from a kink (ad_op.kink_dist), only
+ * the elements within the margin are drawn again, so any size can be drawn.
+ * At the kinks themselves (an op with ad_op.kink_side: inputs on ties and
+ * zeros, records "<case>, at ties") each Jacobian entry must be the
+ * one-sided derivative the op's convention takes, not any subgradient.
+ * Guard zones: every buffer a checked kernel writes (the forward's output,
+ * the jvp's tangent, the vjp's input grads) is allocated between zones of
+ * known bytes (ad_set_guard_zones; poisoned under ASan), looked at after
+ * each call: a write past or before one fails the check that ran it, e.g.
+ * "relu [float64] jvp wrote past its output's tangent (element 7 of 7)".
  *
  * float32 (options.dtypes & AD_GC_FLOAT32): the inputs are rounded to
  * float32 (xr = (float)x), and f's float32 forward value, reverse-mode

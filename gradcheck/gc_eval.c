@@ -110,7 +110,7 @@ ad_node *gc_build(gc_run *R, ad_context *ctx, ad_node **leaves, bool variables)
 static ad_status leaves_ready(gc_run *R, ad_context **ctx, ad_node **leaves, ad_mark *mark, bool variables)
 {
     if (!*ctx) {
-        *ctx = ad_context_new();
+        *ctx = gc_context_new();   /* guard zones around every buffer (gc_guard.c) */
         if (!*ctx) return ad_last_status();
         if (!variables) ad_set_grad_enabled(*ctx, false);
         for (int s = 0; s < R->n_in; s++) {
@@ -136,6 +136,7 @@ static ad_status eval_ref(gc_run *R, double *out, const double **y_out)
     gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
     ad_node *y = call_f(R, R->eval_ctx, R->eval_leaves);
     if (!y) return ad_last_status();
+    if ((st = gc_guard_after(R, R->eval_leaves, y, GC_PHASE_FORWARD)) != AD_OK) return st;
     const ad_tensor *v = &ad_node_of(y)->value;
     if (v->dtype == AD_FLOAT64 && v->device == AD_CPU && v->data) {
         *y_out = v->data;
@@ -250,6 +251,7 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
         gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
         R->grad_y = st == AD_OK ? call_f(R, R->grad_ctx, R->grad_leaves) : NULL;
         if (st == AD_OK && !R->grad_y) st = ad_last_status();
+        if (st == AD_OK) st = gc_guard_after(R, R->grad_leaves, R->grad_y, GC_PHASE_FORWARD);
     }
     ad_context *ctx = R->grad_ctx;
     ad_node **leaves = R->grad_leaves, *y = R->grad_y;
@@ -257,16 +259,22 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
         st = ad_fail(AD_ERR_STATE, "%s: the output does not depend on any differentiable input", R->name);
     ad_node *wrt[AD_MAX_INPUTS];
     void *dst[AD_MAX_INPUTS];
+    /* A block's grads go to guarded buffers of their own (g[s] may be a slice
+     * of a larger one, where a write past the last row would land unseen),
+     * copied into g[s] after the zones are looked at. */
+    double *stage[AD_MAX_INPUTS] = {0};
     int n_wrt = 0;
     for (int s = 0; s < R->n_in && st == AD_OK; s++) {
         if (!gc_diff(R, s)) continue;
         size_t bytes = (size_t)R->n[s] * sizeof(double);
         if (rows == GC_ONE) {
             memcpy(ad_node_of(leaves[s])->grad, R->pre[s], bytes);
+        } else if (!(stage[s] = ad_guarded_alloc((size_t)rows * bytes))) {
+            st = ad_last_status();
         } else {
-            for (int r = 0; r < rows; r++) memcpy(g[s] + (int64_t)r * R->n[s], R->pre[s], bytes);
+            for (int r = 0; r < rows; r++) memcpy(stage[s] + (int64_t)r * R->n[s], R->pre[s], bytes);
             wrt[n_wrt] = leaves[s];
-            dst[n_wrt++] = g[s];
+            dst[n_wrt++] = stage[s];
         }
     }
     gc_set_phase(GC_PHASE_VJP, AD_FLOAT64);
@@ -278,6 +286,15 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
     } else if (st == AD_OK) {
         st = ad_backward_block(ctx, y, rows, cot, n_wrt, wrt, dst);
     }
+    if (st == AD_OK && rows == GC_ONE) st = gc_guard_after(R, leaves, y, GC_PHASE_VJP);
+    for (int s = 0; s < R->n_in && st == AD_OK && rows != GC_ONE; s++) {
+        if (!stage[s]) continue;
+        char buf[48];
+        snprintf(buf, sizeof buf, "input %d's gradient", s);
+        st = gc_guard_buffer(R, stage[s], AD_FLOAT64, (int64_t)rows * R->n[s], rows, "vjp", buf);
+        if (st == AD_OK) memcpy(g[s], stage[s], (size_t)rows * (size_t)R->n[s] * sizeof(double));
+    }
+    for (int s = 0; s < R->n_in; s++) ad_guarded_free(stage[s], (size_t)(rows > 0 ? rows : 1) * (size_t)R->n[s] * sizeof(double));
     for (int s = 0; s < R->n_in && st == AD_OK; s++) {
         if (!gc_diff(R, s)) continue;
         const double *pre = R->pre[s];
@@ -313,6 +330,7 @@ ad_status gc_jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, d
     gc_set_phase(GC_PHASE_JVP, AD_FLOAT64);
     ad_node *y = st == AD_OK ? call_f(R, ctx, leaves) : NULL;
     if (st == AD_OK && !y) st = ad_last_status();
+    if (st == AD_OK) st = gc_guard_after(R, leaves, y, GC_PHASE_JVP);
     const ad_node *yn = ad_node_of(y);
     if (st == AD_OK && yn->tangent && yn->value.dtype == AD_FLOAT64 && yn->value.device == AD_CPU)
         memcpy(t, yn->tangent, (size_t)k * (size_t)R->m * sizeof(double));   /* row d: direction d */

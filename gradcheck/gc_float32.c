@@ -53,10 +53,12 @@ static ad_node *f32_leaves(gc_run *R, ad_context *ctx, ad_node **leaves, bool va
 
 static ad_status f32_build(gc_run *R, f32_graph *G)
 {
-    if (!(G->ctx = ad_context_new())) return ad_last_status();
+    if (!(G->ctx = gc_context_new())) return ad_last_status();   /* guard zones (gc_guard.c) */
     if (!f32_leaves(R, G->ctx, G->leaves, true)) return ad_last_status();
     gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT32);
     if (!(G->y = R->f(G->ctx, G->leaves, R->n_in, R->user))) return ad_last_status();
+    ad_status st = gc_guard_after(R, G->leaves, G->y, GC_PHASE_FORWARD);
+    if (st != AD_OK) return st;
     const ad_tensor v = ad_value(G->y);
     if (v.size != R->m)
         return ad_fail(AD_ERR_SHAPE, "gradcheck %s: in float32 the output has %lld elements, in float64 %lld", R->name,
@@ -86,6 +88,7 @@ static ad_status f32_row(gc_run *R, f32_graph *G, int64_t o, float *cot, double 
     ad_backward_opts opts = {.cotangent = &ct};
     gc_set_phase(GC_PHASE_VJP, AD_FLOAT32);
     if (st == AD_OK) st = ad_backward_ex(G->ctx, G->y, &opts);
+    if (st == AD_OK) st = gc_guard_after(R, G->leaves, G->y, GC_PHASE_VJP);
     cot[o] = 0;
     for (int s = 0; s < R->n_in && st == AD_OK; s++) {
         if (!gc_diff(R, s)) continue;
@@ -100,7 +103,7 @@ static ad_status f32_row(gc_run *R, f32_graph *G, int64_t o, float *cot, double 
  * v, the one direction v): k rows of m into t. A fresh context each call. */
 static ad_status f32_cols(gc_run *R, int s, int64_t c0, int k, double *const *v, double *t)
 {
-    ad_context *ctx = ad_context_new();
+    ad_context *ctx = gc_context_new();
     if (!ctx) return ad_last_status();
     ad_set_grad_enabled(ctx, false);
     ad_node *leaves[AD_MAX_INPUTS];
@@ -113,6 +116,7 @@ static ad_status f32_cols(gc_run *R, int s, int64_t c0, int k, double *const *v,
     gc_set_phase(GC_PHASE_JVP, AD_FLOAT32);
     ad_node *y = st == AD_OK ? R->f(ctx, leaves, R->n_in, R->user) : NULL;
     if (st == AD_OK && !y) st = ad_last_status();
+    if (st == AD_OK) st = gc_guard_after(R, leaves, y, GC_PHASE_JVP);
     for (int d = 0; d < k && st == AD_OK; d++)
         for (int64_t o = 0; o < R->m; o++) t[(int64_t)d * R->m + o] = ad_tangent_at(y, d, o);
     ad_context_free(ctx);
@@ -319,6 +323,7 @@ static void fast_checks(gc_run *R, f32_graph *G, ad_status st)
             ad_backward_opts opts = {.cotangent = &ct};
             gc_set_phase(GC_PHASE_VJP, AD_FLOAT32);
             if (st2 == AD_OK) st2 = ad_backward_ex(G->ctx, G->y, &opts);
+            if (st2 == AD_OK) st2 = gc_guard_after(R, G->leaves, G->y, GC_PHASE_VJP);
             for (int s = 0; s < R->n_in && st2 == AD_OK; s++)
                 if (gc_diff(R, s)) {
                     ad_tensor g = ad_grad(G->leaves[s]);

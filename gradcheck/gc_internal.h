@@ -102,6 +102,21 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
                      bool reuse_graph);
 ad_status gc_jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, double *t);
 
+/* ---- guard zones (gc_guard.c) ----
+ * Every context gradcheck evaluates in allocates with guard zones (ad_kernel.h),
+ * and after each forward, jvp and backward the zones of the buffers the
+ * kernel wrote are looked at: a changed zone is an error naming the op, the
+ * dtype, the mode and the buffer ("relu [float64] jvp wrote past its
+ * output's tangent (element 7 of 7)"), which fails the check that ran it. */
+enum { GC_GUARD_VALUE, GC_GUARD_TANGENT, GC_GUARD_GRAD };
+ad_context *gc_context_new(void);
+/* After a call of phase GC_PHASE_FORWARD or GC_PHASE_JVP (y's value, its
+ * tangent, the leaves' values) or GC_PHASE_VJP (the differentiable leaves' grads). */
+ad_status gc_guard_after(const gc_run *R, ad_node *const *leaves, const ad_node *y, int phase);
+/* A buffer of count elements (rows rows of them) from ad_guarded_alloc or a guarded arena. */
+ad_status gc_guard_buffer(const gc_run *R, const void *p, ad_dtype dt, int64_t count, int rows, const char *mode,
+                          const char *buf);
+
 /* ---- kinks (gc_kink.c) ---- */
 /* What compare needs to recognise a kink in input s's Jacobian: y at x and,
  * made only for the columns i where some entry fails (a correct rule on a
@@ -119,6 +134,30 @@ typedef struct kink_info {
 } kink_info;
 void gc_kink_free(kink_info *k, int64_t n);
 bool gc_at_kink(gc_run *R, kink_info *k, int s, int64_t o, int64_t i, double tol);
+/* Is input s of the op drawn uniformly from its domain (not filled by its
+ * sample_input: class targets)? Its domain ({0,0}: [-2, 2]). */
+static inline bool gc_drawn_uniformly(const ad_op *op, int s)
+{
+    return !(op->sample_input && (op->nondiff_inputs & (1u << s)));
+}
+static inline ad_domain gc_domain_of(const ad_op *op, int s)
+{
+    ad_domain d = op->domain[s];
+    return d.lo == 0 && d.hi == 0 ? (ad_domain){-2, 2} : d;
+}
+/* The op f(user) on the case's inputs t in ctx: its output's node, or NULL (the error set). */
+ad_node *gc_op_at(ad_context *ctx, const ad_op_case *c, ad_tensor **t, ad_gc_fn f, void *user);
+/* The derivatives at ties and zeros against the op's kink_side (gc_ties.c):
+ * for an op with one, in float64 and not in fast mode; records labelled
+ * "<case>, at ties". */
+ad_status gc_check_ties(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r, ad_gc_fn f,
+                        void *user);
+/* Draw a registered op's inputs t (the case's shapes) from its domains (or
+ * sample_input), then clear of its kinks by margin: each element within
+ * margin of a kink (ad_op.kink_dist) drawn again alone, round by round, or
+ * for an op without kink_dist the whole draw again; f(user) calls the op. */
+ad_status gc_draw_inputs(const ad_op *op, const ad_op_case *c, ad_tensor **t, gsl_rng *rng, double margin, ad_gc_fn f,
+                         void *user);
 
 /* ---- worker threads ----
  * The numerical Jacobian's columns, the forward-mode Jacobian's column

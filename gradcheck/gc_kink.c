@@ -1,4 +1,6 @@
-/* gc_kink.c: telling a kink (a jump in the derivative) from a wrong rule. */
+/* gc_kink.c: telling a kink (a jump in the derivative) from a wrong rule,
+ * and drawing an op's inputs clear of its kinks. */
+#include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,4 +68,78 @@ bool gc_at_kink(gc_run *R, kink_info *k, int s, int64_t o, int64_t i, double tol
         }
     }
     return c->flag[o] == 1;
+}
+
+/* ---- drawing inputs clear of the kinks ---- */
+
+/* Every element of the case's inputs, fresh. */
+static void draw_all(const ad_op *op, const ad_op_case *c, ad_tensor **t, gsl_rng *rng)
+{
+    for (int s = 0; s < c->n_in; s++) {
+        ad_domain d = gc_domain_of(op, s);
+        if (!gc_drawn_uniformly(op, s)) op->sample_input(c, s, t[s], rng);
+        else
+            for (int64_t j = 0; j < t[s]->size; j++) ad_tensor_set(t[s], j, gsl_ran_flat(rng, d.lo, d.hi));
+    }
+}
+
+ad_node *gc_op_at(ad_context *ctx, const ad_op_case *c, ad_tensor **t, ad_gc_fn f, void *user)
+{
+    ad_node *in[AD_MAX_INPUTS];
+    for (int s = 0; s < c->n_in; s++)
+        if (!(in[s] = ad_from_tensor(ctx, t[s], true))) return NULL;
+    gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
+    ad_node *y = f(ctx, in, c->n_in, user);
+    return y ? ad_node_of(y) : NULL;   /* (kink_gap and kink_dist are kernels: given the node) */
+}
+
+/* Draw the inputs, then make them clear of the op's kinks by `margin`
+ * (kink_gap(y) >= margin). Constructively where the op says element by
+ * element how far each is from a kink (kink_dist): only the elements nearer
+ * than margin are drawn again, round after round. Each element lands in a
+ * gap with probability about 2·margin/(hi - lo) (5e-4 for relu's), so
+ * whatever the size a round or two clears them all: n = 20,000 relu inputs
+ * hold some 10 such elements, where a draw of all of them at once is clear
+ * with probability (1 - 5e-4)^20000 = 4.5e-5, and rejection sampling over
+ * the whole tensor (what an op without kink_dist still gets) never ends. */
+ad_status gc_draw_inputs(const ad_op *op, const ad_op_case *c, ad_tensor **t, gsl_rng *rng, double margin, ad_gc_fn f,
+                         void *user)
+{
+    enum { ROUNDS = 200 };
+    ad_status st = AD_OK;
+    int64_t biggest = 1;
+    for (int s = 0; s < c->n_in; s++) biggest = t[s]->size > biggest ? t[s]->size : biggest;
+    double *dist = op->kink_dist ? malloc((size_t)biggest * sizeof *dist) : NULL;
+    if (op->kink_dist && !dist)
+        return ad_fail(AD_ERR_NOMEM, "gradcheck %s: out of memory for the inputs' distances from the kinks", op->name);
+    draw_all(op, c, t, rng);
+    bool clear = !op->kink_gap;
+    for (int round = 0; round < ROUNDS && !clear && st == AD_OK; round++) {
+        ad_context *ctx = ad_context_new();
+        ad_node *y = ctx ? gc_op_at(ctx, c, t, f, user) : NULL;
+        if (!y) st = ad_last_status();
+        else if (op->kink_gap(y) >= margin) clear = true;
+        else {
+            int64_t moved = 0;
+            for (int s = 0; s < c->n_in && op->kink_dist; s++) {
+                if (!gc_drawn_uniformly(op, s)) continue;
+                ad_domain d = gc_domain_of(op, s);
+                op->kink_dist(y, s, dist);
+                for (int64_t j = 0; j < t[s]->size; j++)
+                    if (!(dist[j] >= margin)) {   /* (NaN: drawn again too) */
+                        ad_tensor_set(t[s], j, gsl_ran_flat(rng, d.lo, d.hi));
+                        moved++;
+                    }
+            }
+            /* No kink_dist, or one that names no element where kink_gap
+             * finds a kink (the two disagree): every element again. */
+            if (moved == 0) draw_all(op, c, t, rng);
+        }
+        ad_context_free(ctx);
+    }
+    free(dist);
+    if (st == AD_OK && !clear)
+        st = ad_fail(AD_ERR_DOMAIN, "gradcheck %s [%s]: no draw of inputs in %d landed %g away from the op's kinks",
+                     op->name, c->label, ROUNDS, margin);
+    return st;
 }

@@ -508,6 +508,27 @@ static const ad_op_case conv_cases[] = {
      {{1, 1, 6, 6}, {2, 1, 5, 5}}, {.stride = {1, 1}, .pad = {2, 2}}},
     {"x (3,2,5,5), w (2,2,3,3), b, stride 2, pad 1", 3, {4, 4, 1},
      {{3, 2, 5, 5}, {2, 2, 3, 3}, {2, 1, 1, 1}}, {.stride = {2, 2}, .pad = {1, 1}}},
+    /* The edges of tap_range and the kernels' branches: a 1x1 kernel (col is
+     * x itself), stride > kernel (inputs no tap reads: gradient 0), padding
+     * = kernel - 1 (taps that see only padding at the edges), one output
+     * position (the kernel covers the image), stride and padding (h, w)
+     * apart (sh, ph for rows, sw, pw for columns: a mutant that swaps them
+     * passes every square case; sw = 1 and sw > 1 copy differently), and 17
+     * images (over CONV_GROUPS = 16: a group holds two). */
+    {"x (2,2,3,4), w (3,2,1,1), b, stride 1, pad 0 (1x1 kernel)", 3, {4, 4, 1},
+     {{2, 2, 3, 4}, {3, 2, 1, 1}, {3, 1, 1, 1}}, {.stride = {1, 1}, .pad = {0, 0}}},
+    {"x (1,2,7,7), w (2,2,2,2), b, stride 3, pad 0 (stride > kernel)", 3, {4, 4, 1},
+     {{1, 2, 7, 7}, {2, 2, 2, 2}, {2, 1, 1, 1}}, {.stride = {3, 3}, .pad = {0, 0}}},
+    {"x (1,1,4,4), w (2,1,3,3), b, stride 1, pad 2 (pad = kernel - 1)", 3, {4, 4, 1},
+     {{1, 1, 4, 4}, {2, 1, 3, 3}, {2, 1, 1, 1}}, {.stride = {1, 1}, .pad = {2, 2}}},
+    {"x (2,2,3,4), w (2,2,3,4), b, stride 1, pad 0 (output 1x1)", 3, {4, 4, 1},
+     {{2, 2, 3, 4}, {2, 2, 3, 4}, {2, 1, 1, 1}}, {.stride = {1, 1}, .pad = {0, 0}}},
+    {"x (1,2,6,5), w (2,2,3,2), b, stride (2,1), pad (1,0)", 3, {4, 4, 1},
+     {{1, 2, 6, 5}, {2, 2, 3, 2}, {2, 1, 1, 1}}, {.stride = {2, 1}, .pad = {1, 0}}},
+    {"x (1,2,5,6), w (2,2,2,3), b, stride (1,2), pad (0,1)", 3, {4, 4, 1},
+     {{1, 2, 5, 6}, {2, 2, 2, 3}, {2, 1, 1, 1}}, {.stride = {1, 2}, .pad = {0, 1}}},
+    {"x (17,1,3,3), w (2,1,2,2), b, stride 1, pad 0 (17 images)", 3, {4, 4, 1},
+     {{17, 1, 3, 3}, {2, 1, 2, 2}, {2, 1, 1, 1}}, {.stride = {1, 1}, .pad = {0, 0}}},
 };
 
 /* The kernels' paths (ad_op_path), each side of each threshold above:

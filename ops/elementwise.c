@@ -215,26 +215,8 @@ static const ad_op_case binary_cases[] = {
 
 #define N_CASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-/* Kink gaps: how far the current inputs are from where the op is not
- * differentiable, so gradcheck can draw again when too close. */
-static double abs_gap_unary(const ad_node *o)
-{
-    double gap = INFINITY;
-    for (int64_t i = 0; i < o->in[0]->value.size; i++) gap = min_f(gap, fabs(ad_value_at(o->in[0], i)));   /* NaN: no gap */
-    return gap;
-}
-
-static double tie_gap_binary(const ad_node *o)
-{
-    ad_bcast bc;
-    ad_bcast_setup(o, &bc);
-    double gap = INFINITY;
-    AD_DISPATCH(o->value.dtype, {
-        const T *a = o->in[0]->value.data, *b = o->in[1]->value.data;
-        AD_BCAST_FOR(bc, { gap = min_f(gap, fabs((double)a[ia] - (double)b[ib])); });
-    });
-    return gap;
-}
+/* Kink gaps, distances and sides (relu, abs, max, min): ad_elementwise_kinks.h. */
+#include "ad_elementwise_kinks.h"
 
 static ad_status binary_complete_case(ad_op_case *c)
 {
@@ -263,7 +245,7 @@ static ad_status binary_complete_case(ad_op_case *c)
     }                                                                                                                  \
     static const ad_scalar_kernels NAME##_scalar = {NAME##_f, NAME##_scalar_d};
 
-#define BINARY_OP(NAME, INFIX, SUMMARY, FLAGS, GAP, ...)                                                               \
+#define BINARY_OP(NAME, INFIX, SUMMARY, FLAGS, GAP, SIDE, ...)                                                         \
     DEFINE_BINARY(NAME)                                                                                                \
     DEFINE_BINARY_SCALAR(NAME)                                                                                         \
     AD_DECLARE_CUDA(NAME)                                                                                              \
@@ -278,6 +260,8 @@ static ad_status binary_complete_case(ad_op_case *c)
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = __VA_ARGS__,                                                                                         \
         .kink_gap = GAP,                                                                                               \
+        .kink_dist = KINK_DIST_##GAP,                                                                                  \
+        .kink_side = SIDE,                                                                                             \
         .cases = binary_cases,                                                                                         \
         .n_cases = N_CASES(binary_cases),                                                                              \
         .complete_case = binary_complete_case,                                                                         \
@@ -296,8 +280,8 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
 
 #define UNARY_OP(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                                    \
     DEFINE_UNARY(NAME)                                                                                                 \
-    UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, NULL, 0)
-#define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, PATHS, N_PATHS)                                              \
+    UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, KINK_DIST_##GAP, KINK_SIDE_##GAP, NULL, 0)
+#define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, DIST, SIDE, PATHS, N_PATHS)                                  \
     DEFINE_UNARY_SCALAR(NAME)                                                                                          \
     AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
@@ -311,6 +295,8 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = {{LO, HI}},                                                                                          \
         .kink_gap = GAP,                                                                                               \
+        .kink_dist = DIST,                                                                                             \
+        .kink_side = SIDE,                                                                                             \
         .cases = unary_cases,                                                                                          \
         .n_cases = N_CASES(unary_cases),                                                                               \
         .scalar = &NAME##_scalar,                                                                                      \
@@ -319,12 +305,14 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .n_paths = N_PATHS,                                                                                            \
     };
 
-BINARY_OP(add, " + ", "a + b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
-BINARY_OP(sub, " - ", "a - b, broadcasting", AD_OP_LINEAR, NULL, DOMAIN_DEFAULT)
-BINARY_OP(mul, "·", "a * b elementwise, broadcasting", 0, NULL, DOMAIN_DEFAULT)
-BINARY_OP(div, " / ", "a / b elementwise, broadcasting (b drawn from [0.5, 2])", 0, NULL, {{-2, 2}, {0.5, 2}})
-BINARY_OP(max, NULL, "max(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
-BINARY_OP(min, NULL, "min(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, DOMAIN_DEFAULT)
+BINARY_OP(add, " + ", "a + b, broadcasting", AD_OP_LINEAR, NULL, NULL, DOMAIN_DEFAULT)
+BINARY_OP(sub, " - ", "a - b, broadcasting", AD_OP_LINEAR, NULL, NULL, DOMAIN_DEFAULT)
+BINARY_OP(mul, "·", "a * b elementwise, broadcasting", 0, NULL, NULL, DOMAIN_DEFAULT)
+BINARY_OP(div, " / ", "a / b elementwise, broadcasting (b drawn from [0.5, 2])", 0, NULL, NULL, {{-2, 2}, {0.5, 2}})
+BINARY_OP(max, NULL, "max(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, max_side,
+          DOMAIN_DEFAULT)
+BINARY_OP(min, NULL, "min(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, min_side,
+          DOMAIN_DEFAULT)
 
 UNARY_OP(neg, "-x", AD_OP_LINEAR, -2, 2, NULL)
 UNARY_OP(exp, "e^x", 0, -2, 2, NULL)
@@ -405,7 +393,8 @@ static void relu_vjp1(const ad_node *o, int slot, const void *gout, void *gin)
 AD_VJP_BY_ROWS(relu_vjp, relu_vjp1)
 
 DEFINE_UNARY_JVP(relu)
-UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary, relu_paths, N_CASES(relu_paths))
+UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary, abs_dist_unary, relu_side,
+               relu_paths, N_CASES(relu_paths))
 UNARY_OP(abs, "|x|; abs'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
 
 /* ---- ops with a constant: pow (x^c) and scale (c*x) ---- */
@@ -434,11 +423,19 @@ DEFINE_UNARY(scale)
 AD_DECLARE_CUDA(pow)
 AD_DECLARE_CUDA(scale)
 
+/* Every exponent pow's code or the C library's pow treats apart: c = 0
+ * (pow_d's own branch: y = 1, dy/dx = 0, where c·x^(c-1) would be 0·x^-1),
+ * c = 1 (x^0 = 1: y = x), c = 2 (an integer power), c = -1 (1/x), c = 0.5
+ * (a square root), and exponents that are none of these. */
 static const ad_op_case pow_cases[] = {
     {"scalar, c = 2", 1, {0}, {{1, 1, 1, 1}}, {.c = 2}},
     {"vector (6), c = 3", 1, {1}, {{6, 1, 1, 1}}, {.c = 3}},
     {"matrix (3,4), c = 0.5", 1, {2}, {{3, 4, 1, 1}}, {.c = 0.5}},
     {"(2,3,2), c = -1.5", 1, {3}, {{2, 3, 2, 1}}, {.c = -1.5}},
+    {"vector (5), c = 0", 1, {1}, {{5, 1, 1, 1}}, {.c = 0}},
+    {"vector (5), c = 1", 1, {1}, {{5, 1, 1, 1}}, {.c = 1}},
+    {"vector (5), c = -1", 1, {1}, {{5, 1, 1, 1}}, {.c = -1}},
+    {"vector (5), c = 2.7 (not an integer)", 1, {1}, {{5, 1, 1, 1}}, {.c = 2.7}},
 };
 
 static const ad_op_case scale_cases[] = {

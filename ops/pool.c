@@ -270,6 +270,49 @@ static void pool_jvp(ad_node *o, int k)
         });
 }
 
+/* The same element by element (ad_op.kink_dist): each window's gap between
+ * its top two goes to both of them (either drawn again parts the tie), the
+ * least over the windows an element is in; INFINITY for the rest. */
+static void maxpool_dist(const ad_node *o, int slot, double *dist)
+{
+    (void)slot;
+    pgeom g = pool_geometry(o);
+    /* (a window of one element has no runner-up: b = -inf, gap = inf, dist unchanged) */
+    for (int64_t i = 0; i < o->in[0]->value.size; i++) dist[i] = INFINITY;
+    AD_DISPATCH(o->value.dtype, {
+        const T *X = o->in[0]->value.data;
+        for (int64_t plane = 0; plane < g.planes; plane++)
+            for (int64_t p = 0; p < g.P; p++)
+                for (int64_t q = 0; q < g.Q; q++) {
+                    int64_t base = plane * g.H * g.W + p * g.sh * g.W + q * g.sw, ja = base, jb = base;
+                    double a = -INFINITY, b = -INFINITY;
+                    for (int64_t r = 0; r < g.wh; r++)
+                        for (int64_t c = 0; c < g.ww; c++) {
+                            int64_t j = base + r * g.W + c;
+                            double v = X[j];
+                            if (v != v) a = b = NAN, ja = jb = j;   /* NaN: as at a tie */
+                            else if (v > a) b = a, jb = ja, a = v, ja = j;
+                            else if (v > b) b = v, jb = j;
+                        }
+                    double gap = a - b;
+                    if (gap != gap) gap = 0;
+                    if (gap < dist[ja]) dist[ja] = gap;
+                    if (gap < dist[jb]) dist[jb] = gap;
+                }
+    });
+}
+
+/* The side of a tie max-pool takes (ad_op.kink_side): the first maximum in
+ * row-major order, as if each element were a little above the ones after
+ * it: v decreasing along the plane, -(offset in the plane)/(H·W). */
+static void maxpool_side(const ad_node *o, int slot, double *v)
+{
+    (void)slot;
+    pgeom g = pool_geometry(o);
+    int64_t hw = g.H * g.W;
+    for (int64_t i = 0; i < o->in[0]->value.size; i++) v[i] = -(double)(i % hw) / (double)hw;
+}
+
 /* Max-pool's kinks are ties: the gap between each window's top two. */
 static double maxpool_gap(const ad_node *o)
 {
@@ -310,10 +353,24 @@ static ad_status avgpool_infer(ad_node *const *in, int n, const ad_params *p, in
     return pool_infer_named("avgpool2d", in, p, nd, sh, dt);
 }
 
+/* The paths and edges of the kernels above: the 2x2 stride-2 window (max22:
+ * four outputs a lane group in float32, so Q = 9 takes two groups and the
+ * scalar tail; an odd W leaves a column out), the 2x2 window at another
+ * stride, any other window; overlapping windows (stride < window), gaps
+ * (stride > window: elements no window reads, gradient 0), a 1x1 window
+ * (no tie possible), one window covering the plane (output 1x1), and rows
+ * and columns that differ (window and stride (h, w) apart: a mutant that
+ * swaps them passes every square case). */
 static const ad_op_case pool_cases[] = {
     {"x (2,3,4,4), window 2, stride 2", 1, {4}, {{2, 3, 4, 4}}, {.window = {2, 2}, .stride = {2, 2}}},
     {"x (1,2,5,7), window 3, stride 2", 1, {4}, {{1, 2, 5, 7}}, {.window = {3, 3}, .stride = {2, 2}}},
     {"x (2,1,5,5), window 2, stride 1 (overlapping)", 1, {4}, {{2, 1, 5, 5}}, {.window = {2, 2}, .stride = {1, 1}}},
+    {"x (1,2,4,19), window 2, stride 2 (Q = 9, W odd)", 1, {4}, {{1, 2, 4, 19}}, {.window = {2, 2}, .stride = {2, 2}}},
+    {"x (1,2,7,7), window 2, stride 3 (stride > window)", 1, {4}, {{1, 2, 7, 7}}, {.window = {2, 2}, .stride = {3, 3}}},
+    {"x (1,2,3,4), window 1, stride 1 (1x1 window)", 1, {4}, {{1, 2, 3, 4}}, {.window = {1, 1}, .stride = {1, 1}}},
+    {"x (2,2,4,4), window 4, stride 4 (output 1x1)", 1, {4}, {{2, 2, 4, 4}}, {.window = {4, 4}, .stride = {4, 4}}},
+    {"x (1,2,6,7), window (2,3), stride (2,1) (rows and columns apart)", 1, {4}, {{1, 2, 6, 7}},
+     {.window = {2, 3}, .stride = {2, 1}}},
 };
 
 static ad_status pool_complete(ad_op_case *c)
@@ -358,6 +415,8 @@ const ad_op ad_op_maxpool2d = {
     .cuda = AD_CUDA_KERNELS(maxpool2d),
     .domain = {{-2, 2}},
     .kink_gap = maxpool_gap,
+    .kink_dist = maxpool_dist,
+    .kink_side = maxpool_side,
     .cases = pool_cases,
     .n_cases = sizeof pool_cases / sizeof pool_cases[0],
     .complete_case = pool_complete,

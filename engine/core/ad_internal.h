@@ -59,6 +59,8 @@ struct ad_context {
     bool grad_enabled;
     bool check_finite;
     bool fast;                /* the scalar path on (ad_set_fast_path; AD_FAST=0 in the environment: off) */
+    bool guards;              /* guard zones around each arena buffer (ad_set_guard_zones; guard.c) */
+    bool guards_used;         /* they were on once: arena memory may be poisoned (ASan) where reused */
     int dirs;                 /* forward-mode directions k (0: off) */
     /* The newest run of leaves: ids leaf_run_lo <= id < leaf_run_hi are all
      * leaves (leaf_made). While it ends at n_nodes, ad_set_tangent on one of
@@ -222,6 +224,11 @@ ad_status ad_check_finite_grad(const ad_node *consumer, int slot, int rows, cons
 
 /* Arena allocation (zeroed, 32-byte aligned). NULL + message on failure. */
 void *ad_arena_alloc(ad_context *ctx, size_t bytes);
+/* Guard zones (guard.c): fill (and under ASan poison) the zones around
+ * buffer p of `bytes` bytes; make n bytes at p addressable again (ASan; a
+ * no-op otherwise), for memory that may have held a zone. */
+void ad_guard_arm(void *p, size_t bytes);
+void ad_guard_unpoison(void *p, size_t bytes);
 /* GPU memory owned by the context, zeroed if asked (returned to the gpu module's cache
  * by a rewind past it or by ad_context_free). NULL + message on failure. */
 void *ad_device_alloc(ad_context *ctx, size_t bytes, bool zero);

@@ -157,6 +157,21 @@ struct ad_op {
     /* Distance of the current inputs from the nearest kink (relu at 0, max
      * at a tie, a pooling window's top two); NULL for smooth ops. */
     double (*kink_gap)(const ad_node *out);
+    /* The same element by element (optional): for each element j of input
+     * `slot`, its distance from the nearest kink it takes part in, into
+     * dist[j] (in[slot]->value.size of them; INFINITY where none; NaN counts
+     * as at a kink). gradcheck then draws again only the elements nearer
+     * than its margin, so inputs of any size can be drawn clear of the kinks
+     * (NULL: it draws every element again until kink_gap is clear). */
+    void (*kink_dist)(const ad_node *out, int slot, double *dist);
+    /* The side the op takes its derivative from at a kink (optional): a
+     * direction v for input `slot` (in[slot]->value.size numbers) such that
+     * at a kink the op's derivative is the limit of its derivative at
+     * x + δ·v as δ → 0+ (max gives a tie to a: v = +1 on a, 0 on b; relu'(0)
+     * = 0: v = -1). v all 0: the average of the two sides (abs'(0) = 0).
+     * gradcheck checks the derivatives at ties and zeros against that side's
+     * difference, where its other checks accept any value between the sides. */
+    void (*kink_side)(const ad_node *out, int slot, double *v);
     /* Fill an input that gradcheck cannot draw uniformly from its domain
      * (class targets, say): write t's values for this case. rng is a
      * gsl_rng *. NULL: uniform from domain[slot]. */

@@ -160,7 +160,10 @@ void ad_context_free(ad_context *ctx)
     free(ctx->marks);
     for (int k = 0; k < ctx->n_node_chunks; k++) ad_node_chunk_free(ctx, k);
     ad_fast_free(ctx);
-    for (uint32_t i = 0; i < ctx->n_chunks; i++) free(ctx->chunks[i].base);
+    for (uint32_t i = 0; i < ctx->n_chunks; i++) {
+        if (ctx->guards_used && ctx->chunks[i].base) ad_guard_unpoison(ctx->chunks[i].base, ctx->chunks[i].cap);
+        free(ctx->chunks[i].base);
+    }
     free(ctx->chunks);
     free(ctx);
 }
@@ -211,13 +214,13 @@ void ad_set_check_finite(ad_context *ctx, bool on)
 /* ---- the data arena ---- */
 enum { DATA_CHUNK_MIN = 1 << 16, ARENA_ALIGN = 32 };
 
-void *ad_arena_alloc(ad_context *ctx, size_t bytes)
+/* `bytes` (a multiple of ARENA_ALIGN) of the arena, zeroed. */
+static void *arena_take(ad_context *ctx, size_t bytes)
 {
-    bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (bytes == 0) bytes = ARENA_ALIGN;
     if (ctx->n_chunks > 0 && ctx->cur_off + bytes <= ctx->chunks[ctx->cur_chunk].cap) {
         void *p = ctx->chunks[ctx->cur_chunk].base + ctx->cur_off;
         ctx->cur_off += bytes;
+        if (ctx->guards_used) ad_guard_unpoison(p, bytes);   /* (it may have held a zone before a rewind) */
         memset(p, 0, bytes);
         return p;
     }
@@ -226,6 +229,7 @@ void *ad_arena_alloc(ad_context *ctx, size_t bytes)
     uint32_t next = ctx->n_chunks == 0 ? 0 : ctx->cur_chunk + 1;
     size_t prev_cap = ctx->n_chunks ? ctx->chunks[ctx->cur_chunk].cap : 0;
     if (next < ctx->n_chunks && ctx->chunks[next].cap < bytes) {
+        if (ctx->guards_used) ad_guard_unpoison(ctx->chunks[next].base, ctx->chunks[next].cap);
         free(ctx->chunks[next].base);
         ctx->chunks[next].base = NULL;
         ctx->chunks[next].cap = 0;
@@ -249,11 +253,24 @@ void *ad_arena_alloc(ad_context *ctx, size_t bytes)
     }
     ctx->cur_chunk = next;
     ctx->cur_off = bytes;
+    if (ctx->guards_used) ad_guard_unpoison(ctx->chunks[next].base, bytes);
     memset(ctx->chunks[next].base, 0, bytes);
     return ctx->chunks[next].base;
 oom:
     ad_fail(AD_ERR_NOMEM, "out of memory: the context needs %zu more bytes", bytes);
     return NULL;
+}
+
+void *ad_arena_alloc(ad_context *ctx, size_t bytes)
+{
+    if (__builtin_expect(ctx->guards, 0)) {   /* zone, buffer, zone (guard.c) */
+        char *base = arena_take(ctx, AD_GUARD_BYTES + ad_guard_span(bytes) + AD_GUARD_BYTES);
+        if (!base) return NULL;
+        ad_guard_arm(base + AD_GUARD_BYTES, bytes);
+        return base + AD_GUARD_BYTES;
+    }
+    bytes = (bytes + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    return arena_take(ctx, bytes ? bytes : ARENA_ALIGN);
 }
 
 void *ad_node_alloc(ad_node *n, size_t bytes) { return ad_arena_alloc(ad_node_of(n)->ctx, bytes); }
