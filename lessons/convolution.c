@@ -295,6 +295,8 @@ int main(int argc, char **argv)
                 &depth_slide, &depth_right, &depth_engine, 1, "the engine's conv2d output depth");
     if (doc) {
         cJSON_AddStringToObject(doc, "lesson", "convolution");
+        lesson_json_array(doc, "image", image7, 49);      /* lecture 004's 7×7 image and custom kernel, */
+        lesson_json_array(doc, "custom_kernel", custom, 9);   /* the inputs of the slips' computations */
         cJSON *in = cJSON_AddObjectToObject(doc, "inputs");
         for (int i = 0; i < L.n_in; i++) cJSON_AddNumberToObject(in, L.in[i].name, L.in[i].value);
         cJSON *a = cJSON_AddArrayToObject(doc, "custom");
