@@ -272,7 +272,8 @@ int main(int argc, char **argv)
     lesson_slip(&L, doc, "000-conv-limits", "000, Convolutions: the finite-matrix definition",
                 "Σ_{a=−(H+1)/2}^{(H+1)/2} Σ_{b=−(W+1)/2}^{(W+1)/2} over an H×W kernel takes H + 2 values of a and "
                 "W + 2 of b; a centred kernel has a = −(H−1)/2..(H−1)/2 (lecture 003's (K₁−1)/2): the values each "
-                "index takes, for the 3x3 kernel",
+                "index takes, for the 3x3 kernel (read as 0 outside it, the extra terms add nothing: the range is off, "
+                "not the sum)",
                 lim_slide, lim_right, lim_ref, 2, "the kernel's height and width in the engine");
     lesson_slip(&L, doc, "000-conv-index-clash", "000, Convolutions: what we actually implement (4)",
                 "y[a,c] = Σ_{a=0}^{k₁−1} Σ_b x[a+a, c+b] w[a,b] names the output's row a, as it names the summation "

@@ -292,12 +292,35 @@ static void test_sgd_last_step(void **state)
     gsl_rng_free(rng);
 }
 
+/* The catalog's slip table lists each of these ids (lessons/README.md, "Slips of the slides"). */
+static void test_catalog_rows(void **state)
+{
+    (void)state;
+    const char *path = getenv("LESSONS_README");
+    if (!path) fail_msg("LESSONS_README is not set; run through meson test");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    const char *ids[] = {"004-case2-ranges", "000-conv-index-order", "000-conv-limits", "000-conv-index-clash",
+                         "003-conv-programmers", "000-dLdW-last-row", "001-shuffled-last-step"};
+    const char *table = strstr(out, "## Slips of the slides");
+    assert_non_null(table);
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char row[96];
+        snprintf(row, sizeof row, "\n| `%s` |", ids[i]);
+        if (!strstr(table, row)) fail_msg("lessons/README.md's slip table has no row for %s", ids[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mlp_case2_ranges),
         cmocka_unit_test(test_convolution_formulas),
         cmocka_unit_test(test_sgd_last_step),
+        cmocka_unit_test(test_catalog_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
