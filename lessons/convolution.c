@@ -76,6 +76,35 @@ static void convolve_same(const double *x, const double *w, double *y)
         }
 }
 
+/* Lecture 000's three readings of its 2-D formulas, evaluated as written on the 7×7 image x and a
+ * 3×3 kernel w (w read as 0 outside its 3×3, x as 0 outside the image):
+ *   correlate_same: Σ_a Σ_b x[a,b] w[a−r, b−c] (the slide's index order, with x at the summation
+ *     index), = Σ x[r+a, c+b] w[a,b] over a, b ∈ {−1, 0, 1}: the kernel is not flipped;
+ *   shadowed_valid: "y[a,c] = Σ_{a=0}^{k₁−1} Σ_b x[a+a, c+b] w[a,b]": the output's row index and the
+ *     summation index are both a, so inside the sum a is the summation's: every output row gets
+ *     Σ_a Σ_b x[2a, c+b] w[a,b], the same for all rows. */
+static void correlate_same(const double *x, const double *w, double *y)
+{
+    for (int r = 0; r < 7; r++)
+        for (int c = 0; c < 7; c++) {
+            double s = 0;
+            for (int a = -1; a <= 1; a++)
+                for (int b = -1; b <= 1; b++) s += px(x, r + a, c + b) * w[(a + 1) * 3 + b + 1];
+            y[r * 7 + c] = s;
+        }
+}
+
+static void shadowed_valid(const double *x, const double *w, double *y)
+{
+    for (int r = 0; r < 5; r++)
+        for (int c = 0; c < 5; c++) {
+            double s = 0;
+            for (int a = 0; a < 3; a++)   /* this a is also the output's row: r never enters */
+                for (int b = 0; b < 3; b++) s += px(x, a + a, c + b) * w[a * 3 + b];
+            y[r * 5 + c] = s;
+        }
+}
+
 static ad_node *conv_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
 {
     (void)n;
@@ -155,6 +184,25 @@ int main(int argc, char **argv)
     ad_node *conv_same = ad_conv2d(ctx, x, img(ctx, flipped, 3, 3), NULL, 1, 1);
     if (!conv_same) lesson_die(&L, "conv2d");
     ad_value_copy_out(conv_same, def000_ref, 49);
+    /* Lecture 000's index order: w[a−r, b−c] (even with x at the summation index) reads the kernel
+     * unflipped, a cross-correlation; the convolution is w[r−a, c−b]. Same image, kernel, 'same'. */
+    double order_slide[49];
+    correlate_same(image7, custom, order_slide);
+    /* Lecture 000's limits Σ_{a=−(H+1)/2}^{(H+1)/2} for an H×W kernel: H + 2 values of a (a 3x3 kernel
+     * read at a = −2..2); a centred H×W kernel (H, W odd) has a = −(H−1)/2..(H−1)/2, H values, as
+     * lecture 003 writes with K₁, K₂. Counted per axis, against the kernel's shape in the engine. */
+    const ad_tensor kct = ad_value(kc);
+    int kH = (int)kct.shape[2], kW = (int)kct.shape[3];
+    double lim_slide[2], lim_right[2], lim_ref[2] = {(double)kct.shape[2], (double)kct.shape[3]};
+    lim_slide[0] = 0, lim_slide[1] = 0, lim_right[0] = 0, lim_right[1] = 0;
+    for (int a = -(kH + 1) / 2; a <= (kH + 1) / 2; a++) lim_slide[0]++;
+    for (int b = -(kW + 1) / 2; b <= (kW + 1) / 2; b++) lim_slide[1]++;
+    for (int a = -(kH - 1) / 2; a <= (kH - 1) / 2; a++) lim_right[0]++;
+    for (int b = -(kW - 1) / 2; b <= (kW - 1) / 2; b++) lim_right[1]++;
+    /* Lecture 000's "what we actually implement", y[a,c] = Σ_a Σ_b x[a+a, c+b] w[a,b]: evaluated as
+     * written (the inner a shadows the row), against the programmer's formula and the engine. */
+    double clash_slide[25];
+    shadowed_valid(image7, custom, clash_slide);
     /* Lecture 001's conv layer summary: output depth D₁ (the slide) or D₂ = K (the next line)? */
     const ad_tensor bigv = ad_value(big), ycv = ad_value(yc), samev = ad_value(same);   /* their shapes */
     double depth_slide = cD, depth_right = cK, depth_engine = (double)bigv.shape[1];
@@ -217,11 +265,39 @@ int main(int argc, char **argv)
                 "y[r,c] = Σ_a Σ_b x[r,c] w[a−r, b−c] reads x at the output's index, giving x[r,c]·Σw; the "
                 "convolution is Σ_a Σ_b x[a,b] w[r−a, c−b] (here: the 7x7 image, custom kernel, 'same')",
                 def000_slide, def000_right, def000_ref, 49, "conv2d with the flipped kernel");
+    lesson_slip(&L, doc, "000-conv-index-order", "000, Convolutions: 2D and discrete (CS) definitions",
+                "the kernel's index w[a−r, b−c] (with x[a,b]) runs the kernel forwards: Σ x[r+a, c+b] w[a,b], a "
+                "cross-correlation; the convolution flips it, w[r−a, c−b] (here: the 7x7 image, custom kernel, 'same')",
+                order_slide, def000_right, def000_ref, 49, "conv2d with the flipped kernel");
+    lesson_slip(&L, doc, "000-conv-limits", "000, Convolutions: the finite-matrix definition",
+                "Σ_{a=−(H+1)/2}^{(H+1)/2} Σ_{b=−(W+1)/2}^{(W+1)/2} over an H×W kernel takes H + 2 values of a and "
+                "W + 2 of b; a centred kernel has a = −(H−1)/2..(H−1)/2 (lecture 003's (K₁−1)/2): the values each "
+                "index takes, for the 3x3 kernel (read as 0 outside it, the extra terms add nothing: the range is off, "
+                "not the sum)",
+                lim_slide, lim_right, lim_ref, 2, "the kernel's height and width in the engine");
+    lesson_slip(&L, doc, "000-conv-index-clash", "000, Convolutions: what we actually implement (4)",
+                "y[a,c] = Σ_{a=0}^{k₁−1} Σ_b x[a+a, c+b] w[a,b] names the output's row a, as it names the summation "
+                "index: as written every row is Σ_a Σ_b x[2a, c+b] w[a,b]; it is y[r,c] = Σ_a Σ_b x[r+a, c+b] w[a,b] "
+                "(the 7x7 image, custom kernel, valid; the CNN F-pass's h[a+a, c+b] is the same clash)",
+                clash_slide, def_custom, eng_custom, 25, "the engine's conv2d");
+    /* Lecture 003's programmer's formula y[x,c] = Σ_a Σ_b x[(x+a), (y+b)] w[a,b]: the row index is
+     * named x, the input's own name, and the column offset is added to y, the output's name, while
+     * the left binds the column as c, which the right never reads. No value of y makes it one: as
+     * written it is not a formula for y[·,c]. The right one: x[r+a, c+b]. */
+    lesson_slip_undefined(&L, doc, "003-conv-programmers", "003, Convolutions for programmers",
+                          "y[x,c] = Σ_a Σ_b x[(x+a), (y+b)] w[a,b] names the row x (the input) and reads the column "
+                          "y + b (y is the output); it is y[r,c] = Σ_a Σ_b x[r+a, c+b] w[a,b] (the 7x7 image, "
+                          "custom kernel, valid)",
+                          "the column index y + b adds b to the output array y, not to an index, and the left's "
+                          "column c does not occur on the right: no y[x,c] to compute",
+                          def_custom, eng_custom, 25, "the engine's conv2d");
     lesson_slip(&L, doc, "001-conv-depth", "001, Convolutional layer Summary",
                 "the output is written D₁ × W₂ × H₂; its depth is D₂ = K (one activation map per filter)",
                 &depth_slide, &depth_right, &depth_engine, 1, "the engine's conv2d output depth");
     if (doc) {
         cJSON_AddStringToObject(doc, "lesson", "convolution");
+        lesson_json_array(doc, "image", image7, 49);      /* lecture 004's 7×7 image and custom kernel, */
+        lesson_json_array(doc, "custom_kernel", custom, 9);   /* the inputs of the slips' computations */
         cJSON *in = cJSON_AddObjectToObject(doc, "inputs");
         for (int i = 0; i < L.n_in; i++) cJSON_AddNumberToObject(in, L.in[i].name, L.in[i].value);
         cJSON *a = cJSON_AddArrayToObject(doc, "custom");

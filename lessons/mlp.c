@@ -229,6 +229,28 @@ int main(int argc, char **argv)
                 "dJ/dy = y*/y + (1 − y*)/(1 − y); d/dy (1 − y*) log(1 − y) is −(1 − y*)/(1 − y) (Case 1 "
                 "has it right as (1 − y*)/(y − 1)); the two agree only when y* = 1",
                 &slide_dJdy, &dJdy, &fd_dJdy, 1, "finite differences of J(y)");
+    /* Case 2's index ranges. Case 1 writes a = Σ_{j=0}^D θ_j x_j: there D counts the inputs (x₀ = 1
+     * the bias feature). Case 2 keeps the letter for another quantity: a_j = Σ_{i=0}^M α_ji x_i
+     * names the inputs M, and b = Σ_{j=0}^D β_j z_j makes D the number of hidden units, j = 0 the
+     * bias unit z₀ = 1. z₀ is no function of x (there is no a₀), so in dJ/dx_i = Σ_{j=0}^D
+     * dJ/da_j α_ji the j = 0 term is empty and the sum is over the hidden units j = 1..D. Here
+     * M = 2 (x = (1, x₁, x₂)) and D = 4: read with Case 1's D (= M = 2) the sum stops at a₂. */
+    const int M_in = 2, D_hidden = 4;
+    double ranges_slide[3] = {0, 0, 0}, ranges_right[3] = {0, 0, 0}, ranges_ref[3];
+    for (int i = 0; i < 3; i++) {
+        for (int j = 1; j <= M_in; j++) ranges_slide[i] += dJda[j - 1] * ad_value_at(alpha, (j - 1) * 3 + i);
+        for (int j = 1; j <= D_hidden; j++) ranges_right[i] += dJda[j - 1] * ad_value_at(alpha, (j - 1) * 3 + i);
+        ranges_ref[i] = ad_grad_at(x, i);   /* the engine's backward pass, no sum written by hand */
+    }
+    if (!L.json)
+        printf("\nCase 2's index ranges: inputs x₀..x_M (M = %d, x₀ = 1), hidden units z₁..z_D (D = %d); Case 1's D\n"
+               "was the inputs' count, a = Σ_{j=0}^D θ_j x_j. dJ/dx_i = Σ_{j=0}^D dJ/da_j α_ji over j = 0..%d (D as in\n"
+               "Case 1) adds an a₀ that does not exist (z₀ = 1 is the bias unit, no function of x) and stops at a₂:\n",
+               M_in, D_hidden, M_in);
+    lesson_slip(&L, doc, "004-case2-ranges", "004, Backpropagation, Case 2: Neural Network (Backward, dJ/dx_i)",
+                "dJ/dx_i = Σ_{j=0}^D dJ/da_j α_ji reuses Case 1's D (there the inputs' count, here M = 2) and starts "
+                "at j = 0, the bias unit z₀ = 1, which has no a₀; it is Σ_{j=1}^D over the D = 4 hidden units",
+                ranges_slide, ranges_right, ranges_ref, 3, "the engine's ∂J/∂x");
 
     /* ---- Quiz #2 [004]: y = σ(βᵀ σ((α⁽²⁾)ᵀ σ((α⁽¹⁾)ᵀ x))), D⁽⁰⁾ = 3, D⁽¹⁾ = 4, D⁽²⁾ = 3 ----
      * With the transposes as written, (α⁽¹⁾)ᵀx needs α⁽¹⁾ to be D⁽⁰⁾×D⁽¹⁾; the slide says D⁽ⁱ⁾×D⁽ⁱ⁻¹⁾.
@@ -414,6 +436,19 @@ int main(int argc, char **argv)
                 "row i of ∂L/∂W is written ∂L/∂h_i^(l−1) · h^(l−1)ᵀ; it is ∂L/∂h_i^(l) · h^(l−1)ᵀ (the output's "
                 "gradient, as the slide's own (b) says)",
                 fc_slide, fc_right, fc_fd, 9, "finite differences");
+    /* The same matrix's last row is written ∂L/∂h₂ · h⁽ˡ⁻¹⁾ᵀ: W⁽ˡ⁾ has one row per output, C₂ of
+     * them (the slide's own h⁽ˡ⁾ = W⁽ˡ⁾ h⁽ˡ⁻¹⁾ lists h₁ˡ..h_{C₂}ˡ), so its last row is
+     * ∂L/∂h_{C₂}⁽ˡ⁾ · h⁽ˡ⁻¹⁾ᵀ. Here C₂ = 3: row 3 as the slide labels it (row 2's values) and as it is. */
+    const int C2 = 3;
+    double last_slide[3], last_right[3];
+    for (int j = 0; j < 3; j++) {
+        last_slide[j] = ad_grad_at(h1, 1) * ad_value_at(h0, j);        /* ∂L/∂h₂⁽ˡ⁾ · h⁽ˡ⁻¹⁾_j */
+        last_right[j] = ad_grad_at(h1, C2 - 1) * ad_value_at(h0, j);   /* ∂L/∂h_{C₂}⁽ˡ⁾ · h⁽ˡ⁻¹⁾_j */
+    }
+    lesson_slip(&L, doc, "000-dLdW-last-row", "000, Multi-Layer Perceptrons (b), the matrix ∂L/∂W",
+                "the matrix's last row is written ∂L/∂h₂ · h^(l−1)ᵀ; W has C₂ rows, one per output, so it is "
+                "∂L/∂h_{C₂}^(l) · h^(l−1)ᵀ (C₂ = 3 here; the row of ∂L/∂W, 3 entries)",
+                last_slide, last_right, fc_fd + 3 * (C2 - 1), 3, "finite differences");
 
     if (doc) lesson_print_json(doc);
     lesson_write_dot(&L, ctx, J);

@@ -32,6 +32,18 @@ static ad_node *loss_of(ad_context *ctx, ad_node *theta, const int64_t *idx, int
     return ad_mse(ctx, ad_linear(ctx, a, theta, NULL), b);
 }
 
+/* ∇ of F over the rows idx[0..count) at θ, by the engine's backward pass, into g[D]. */
+static void grad_over(const lesson *L, ad_context *ctx, const double *theta, const int64_t *idx, int64_t count, double *g)
+{
+    int64_t sth[] = {1, D};
+    ad_mark mk = ad_context_mark(ctx);
+    ad_node *th = ad_variable(ctx, AD_FLOAT64, 2, sth, theta), *l = th ? loss_of(ctx, th, idx, count) : NULL;
+    if (!l) lesson_die(L, "the loss");
+    lesson_backward(L, ctx, l, NULL);
+    for (int j = 0; j < D; j++) g[j] = ad_grad_at(th, j);
+    ad_context_rewind(ctx, mk);
+}
+
 int main(int argc, char **argv)
 {
     lesson L = {.program = "sgd_variants",
@@ -162,11 +174,40 @@ int main(int argc, char **argv)
                "    position within the epoch (the loop's own i, and the formula σ^⌊k/N⌋(mod(k,N)+1) of the slide\n"
                "    before), names an example at every step. They differ by the %.0f steps after the first epoch.\n",
                valid_slide, needed - 1, N, valid_slide, needed, valid_right, valid_right - valid_slide);
+    /* The slide after the pseudocode lists "Shuffled cyclic SGD advantage:" twice; the second list
+     * ("Not as simple", "Theory not as strong as regular SGD") is the disadvantages. Why the theory is
+     * weaker, computed: an SGD step draws i uniformly, so E[∇f_i(θ)] = ∇F(θ) at every step (the
+     * unbiasedness the convergence proofs use). A shuffled epoch draws without replacement: once the
+     * first N − 1 examples of σ are known, the last is fixed, and its step's expected gradient is that
+     * example's ∇f_σ(N)(θ), not ∇F(θ). At θ = 0 with the run's first-epoch permutation (same seed): */
+    double theta0[D] = {0}, gF[D], g_last[D], g_cond[D];
+    int64_t perm[N], rest[N], n_rest = 0;
+    gsl_rng_set(rng, (unsigned long)L.in[3].value);
+    ad_shuffle(perm, N, rng);   /* σ for epoch 1, as shuffled cyclic SGD drew it */
+    bool before[N] = {false};
+    for (int s = 0; s < N - 1; s++) before[perm[s]] = true;
+    for (int64_t i = 0; i < N; i++)
+        if (!before[i]) rest[n_rest++] = i;   /* the examples the last step may still take */
+    grad_over(&L, ctx, theta0, NULL, N, gF);                 /* ∇F(0): what an SGD step has in expectation */
+    grad_over(&L, ctx, theta0, perm + N - 1, 1, g_last);     /* ∇f_σ(N)(0) */
+    grad_over(&L, ctx, theta0, rest, n_rest, g_cond);        /* E[∇f_σ(N) | σ(1..N−1)]: the mean over what is left */
+    if (!L.json)
+        printf("\n    The slide after lists \"Shuffled cyclic SGD advantage:\" twice; the second list (not as simple;\n"
+               "    theory not as strong as regular SGD) holds the disadvantages. The weaker theory, computed at θ = 0:\n"
+               "    the last step of epoch 1, given its first %d examples, can take only example %lld (%lld left), so\n"
+               "    its expected gradient is that example's, not ∇F as at every SGD step:\n",
+               N - 1, (long long)perm[N - 1] + 1, (long long)n_rest);
+    lesson_slip(&L, doc, "001-shuffled-last-step", "001, Shuffled Cyclic (mini-batch) SGD, the second \"advantage\" list",
+                "the second list headed \"advantage\" lists disadvantages (\"Theory not as strong as regular SGD\"): "
+                "an SGD step's expected gradient is ∇F(θ); the last step of a shuffled epoch, given the earlier "
+                "ones, has E = ∇f_σ(N)(θ) (θ = 0, epoch 1's σ; the 5 components)",
+                gF, g_last, g_cond, D, "the mean gradient over the examples not yet taken");
     if (L.json) {
         cJSON_AddStringToObject(doc, "lesson", "sgd_variants");
         cJSON_AddNumberToObject(doc, "lr", lr);
         cJSON_AddNumberToObject(doc, "batch", Bsz);
         cJSON_AddNumberToObject(doc, "epochs", EPOCHS);
+        cJSON_AddNumberToObject(doc, "last_step_example", (double)perm[N - 1]);   /* 0-based, epoch 1 */
         cJSON_AddStringToObject(doc, "variant", L.variant == AD_BACKWARD_PULL ? "A" : "B");
         cJSON *st = cJSON_AddObjectToObject(doc, "steps"), *rp = cJSON_AddObjectToObject(doc, "repeated_examples");
         for (int m = 0; m < METHODS; m++) {
