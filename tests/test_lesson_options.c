@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "ad_test.h"
+#include "ad_test_lesson.h"
 
 static const char *const lessons[] = {"chain_rule", "cnn_backprop", "convolution", "cos_sin", "finite_differences",
                                       "forward_vs_reverse", "gates", "gpu_power_iteration", "jacobian_chain",
@@ -53,16 +54,7 @@ static void copy_str(char *dst, size_t n, const char *src)
     dst[k] = '\0';
 }
 
-static const char *path_of(const char *name)
-{
-    char env[64];
-    size_t i = 0;
-    for (; name[i] && i + 1 < sizeof env; i++) env[i] = (char)toupper((unsigned char)name[i]);
-    env[i] = '\0';
-    const char *p = getenv(env);
-    if (!p) fail_msg("environment variable %s (the lesson's path) is not set; run through meson test", env);
-    return p;
-}
+static const char *path_of(const char *name) { return ad_test_lesson_path(name); }
 
 /* A null or a non-finite number anywhere but under a key named "errors" (finite_differences' table,
  * where null means "x ± ε rounds back to x: no step"). */

@@ -15,44 +15,14 @@
 #include <string.h>
 #include <sys/wait.h>
 #include "ad_test.h"
+#include "ad_test_lesson.h"
 
 enum { OUT_MAX = 1 << 20 };
 static char out[OUT_MAX];
 
-static const char *path_of(const char *name)
-{
-    char env[64];
-    size_t i = 0;
-    for (; name[i] && i + 1 < sizeof env; i++) env[i] = (char)toupper((unsigned char)name[i]);
-    env[i] = '\0';
-    const char *p = getenv(env);
-    if (!p) fail_msg("environment variable %s (the lesson's path) is not set; run through meson test", env);
-    return p;
-}
-
 /* Run NAME ARGS, stdout into out (stderr dropped); the exit status. */
-static int run(const char *name, const char *args)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", path_of(name), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static cJSON *run_json(const char *name, const char *args)
-{
-    char a[1024];
-    snprintf(a, sizeof a, "--json %s", args);
-    int st = run(name, a);
-    if (st != 0) fail_msg("%s %s: exit %d", name, a, st);
-    cJSON *doc = cJSON_Parse(out);
-    if (!doc) fail_msg("%s %s: no valid JSON", name, a);
-    return doc;
-}
+static int run(const char *name, const char *args) { return ad_test_lesson_run(name, args, out, sizeof out); }
+static cJSON *run_json(const char *name, const char *args) { return ad_test_lesson_json(name, args, out, sizeof out); }
 
 /* NaN never passes: both sides finite and within tol·max(1, |want|). */
 static bool close_to(double got, double want, double tol)
