@@ -20,7 +20,6 @@ static const ad_op_kernels *kernels_of(const ad_node *n)
     return n->value.device == AD_CUDA ? n->op->cuda : &n->op->cpu;
 }
 
-
 /* vjp returns nothing: a GPU kernel (or a copy across devices) leaves its
  * error with the gpu module, collected here. The CPU path skips the call. */
 static ad_status device_status(const ad_node *consumer, int slot)
@@ -91,6 +90,9 @@ static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
     return AD_OK;
 }
 
+/* One step of the push sweep (ad_internal.h): node n, its adjoint complete,
+ * adds J^T grad[n] into each input's grad; the fast path's sweep over records
+ * takes this step for the full nodes it meets. */
 ad_status ad_push_node(ad_context *ctx, ad_node *n, const ad_backward_opts *o, uint32_t epoch, uint32_t *pending)
 {
     if ((n->flags & AD_NODE_SCALAR) && n->op->scalar && ctx->fast) {   /* the fast path's step (ad_fast_seam.h) */
