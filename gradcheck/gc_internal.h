@@ -3,6 +3,7 @@
 #ifndef GC_INTERNAL_H
 #define GC_INTERNAL_H
 
+#include <stdatomic.h>
 #include <gsl/gsl_rng.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,15 +50,18 @@ typedef struct gc_run {
  * before each forward, vjp and jvp, and read by the parent where the child
  * dies. gc_phase_slot is NULL outside such a child. */
 enum { GC_PHASE_NONE, GC_PHASE_FORWARD, GC_PHASE_VJP, GC_PHASE_JVP };
+/* Atomic: the check's worker threads set it at once (the last word is as
+ * good as any: each names the phase its thread is in), and the parent reads
+ * it from another process once the child is gone. */
 typedef struct gc_phase {
-    volatile int phase, dtype, case_index;
+    _Atomic int phase, dtype, case_index;
 } gc_phase;
 extern gc_phase *gc_phase_slot;
 static inline void gc_set_phase(int phase, ad_dtype dtype)
 {
     if (!gc_phase_slot) return;
-    gc_phase_slot->phase = phase;
-    gc_phase_slot->dtype = (int)dtype;
+    atomic_store_explicit(&gc_phase_slot->phase, phase, memory_order_relaxed);
+    atomic_store_explicit(&gc_phase_slot->dtype, (int)dtype, memory_order_relaxed);
 }
 
 /* Is input s differentiable (not held constant)? */
