@@ -7,7 +7,7 @@
  * most of its time on memory if every 0-d value were a full 168-byte node, so
  * the fast path keeps such a node as a 32-byte record instead, and writes it
  * out as a full node ("materializes" it) the moment anything asks for the
- * node itself. A handle with bit 0 set is a record's (ad_fast_handle). With
+ * node itself. A handle with bit 0 set is a record's (ad_is_fast_handle). With
  * the fast path off (ad_set_fast_path, AD_FAST=0) no record is ever made,
  * and every call below finds nothing to do. Not installed. */
 #ifndef AD_FAST_SEAM_H
