@@ -16,15 +16,7 @@
 #include "ad_test.h"
 #include "ad_gradcheck.h"
 #include "ad_kernel_util.h"
-
-static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
-{
-    (void)n, (void)p;
-    *nd = in[0]->value.ndim;
-    memcpy(sh, in[0]->value.shape, sizeof in[0]->value.shape);
-    *dt = (ad_dtype)in[0]->value.dtype;
-    return AD_OK;
-}
+#include "ad_test_op.h"
 
 /* y = 2x, in either dtype */
 static ad_status twice_fwd(ad_node *o)
@@ -91,7 +83,7 @@ static void segv_at_9_vjp(const ad_node *o, int s, int rows, const void *g, void
 }
 
 #define OP(NAME, VJP, CASES, N)                                                                                         \
-    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = same_shape, .cpu = {twice_fwd, VJP, twice_jvp}, \
+    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape, .cpu = {twice_fwd, VJP, twice_jvp}, \
      .domain = {{-2, 2}}, .cases = CASES, .n_cases = N}
 static const ad_op good_a = OP("good_a", twice_vjp, vec_case, 1);
 static const ad_op crash_segv = OP("crash_segv", segv_vjp, vec_case, 1);

@@ -10,17 +10,10 @@
 #include "ad_test.h"
 #include "ad_gradcheck.h"
 #include "ad_kernel_util.h"
+#include "ad_test_op.h"
 
 /* y = x³ in either dtype; each rule below is right in float64, and some
  * are wrong in float32 alone: the bug a float32 branch of its own can hold. */
-static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
-{
-    (void)n, (void)p;
-    *nd = in[0]->value.ndim;
-    memcpy(sh, in[0]->value.shape, sizeof in[0]->value.shape);
-    *dt = (ad_dtype)in[0]->value.dtype;
-    return AD_OK;
-}
 
 static ad_status cube_fwd(ad_node *o)
 {
@@ -80,7 +73,7 @@ static void cube_jvp(ad_node *o, int k)
 
 static const ad_op_case vec_case[] = {{"vector (6)", 1, {1}, {{6, 1, 1, 1}}, {.c = 0}}};
 #define CUBE_OP(NAME, FWD, VJP)                                                                                         \
-    {.name = NAME, .summary = "x^3", .n_in = 1, .n_in_min = 1, .infer = same_shape, .cpu = {FWD, VJP, cube_jvp},        \
+    {.name = NAME, .summary = "x^3", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape, .cpu = {FWD, VJP, cube_jvp},        \
      .domain = {{-2, 2}}, .cases = vec_case, .n_cases = 1}
 static const ad_op cube_right = CUBE_OP("cube_right", cube_fwd, cube_vjp);
 static const ad_op cube_vjp_f32 = CUBE_OP("cube_vjp_f32_wrong", cube_fwd, cube_vjp_f32_wrong);

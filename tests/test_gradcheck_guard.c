@@ -16,6 +16,7 @@
 #include "ad_test.h"
 #include "ad_gradcheck.h"
 #include "ad_kernel_util.h"
+#include "ad_test_op.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -27,15 +28,6 @@
 #ifndef UNDER_ASAN
 #define UNDER_ASAN 0
 #endif
-
-static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
-{
-    (void)n, (void)p;
-    *nd = in[0]->value.ndim;
-    memcpy(sh, in[0]->value.shape, sizeof in[0]->value.shape);
-    *dt = (ad_dtype)in[0]->value.dtype;
-    return AD_OK;
-}
 
 /* y = 2x, in either dtype; `extra` elements past the end written too (the
  * planted bug: a loop bound one too far). */
@@ -107,7 +99,7 @@ static void jvp_row_past_f32(ad_node *o, int k)
 
 static const ad_op_case vec_case[] = {{"vector (6)", 1, {1}, {{6, 1, 1, 1}}, {.c = 0}}};
 #define OP(NAME, FWD, VJP, JVP)                                                                                        \
-    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = same_shape, .cpu = {FWD, VJP, JVP},             \
+    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape, .cpu = {FWD, VJP, JVP},             \
      .domain = {{-2, 2}}, .cases = vec_case, .n_cases = 1}
 static const ad_op good = OP("twice", twice_fwd, twice_vjp, twice_jvp);
 static const ad_op bad_fwd = OP("fwd_past", fwd_past, twice_vjp, twice_jvp);

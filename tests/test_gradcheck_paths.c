@@ -16,17 +16,9 @@
 #include "ad_test.h"
 #include "ad_gradcheck.h"
 #include "ad_kernel_util.h"
+#include "ad_test_op.h"
 
 enum { SIZED_MIN = 4, SPLIT_N = 5000 };
-
-static ad_status same_shape(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
-{
-    (void)n, (void)p;
-    *nd = in[0]->value.ndim;
-    memcpy(sh, in[0]->value.shape, sizeof in[0]->value.shape);
-    *dt = (ad_dtype)in[0]->value.dtype;
-    return AD_OK;
-}
 
 static ad_status twice_fwd(ad_node *o)
 {
@@ -88,7 +80,7 @@ static const ad_op_path split_paths[] = {
     {"split", "n >= 64 on 2+ threads", 64, 2, "serial", VEC("n = 5000", SPLIT_N)},
 };
 #define OP(NAME, VJP, PATHS)                                                                                           \
-    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = same_shape, .cpu = {twice_fwd, VJP, twice_jvp}, \
+    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape, .cpu = {twice_fwd, VJP, twice_jvp}, \
      .domain = {{-2, 2}}, .cases = one_case, .n_cases = 1, .paths = PATHS,                                             \
      .n_paths = sizeof PATHS / sizeof PATHS[0]}
 static const ad_op sized = OP("sized", sized_vjp, sized_paths);
