@@ -15,44 +15,17 @@
 #include "ad_internal.h"
 #include "ad_kernel.h"
 
-static const ad_op_kernels *kernels_of(const ad_node *n)
+const ad_op_kernels *ad_kernels_of(const ad_node *n)
 {
     return n->value.device == AD_CUDA ? n->op->cuda : &n->op->cpu;
 }
 
 /* vjp returns nothing: a GPU kernel (or a copy across devices) leaves its
  * error with the gpu module, collected here. The CPU path skips the call. */
-static ad_status device_status(const ad_node *consumer, int slot)
+ad_status ad_device_status(const ad_node *consumer, int slot)
 {
     if (consumer->value.device == AD_CPU && consumer->in[slot]->value.device == AD_CPU) return AD_OK;
     return ad_gpu_take_error();
-}
-
-/* After consumer's vjp into input `slot`: the first vjp to leave a
- * non-finite gradient fails, whether it made it from a finite output
- * gradient or passed on a non-finite one (a NaN cotangent, say). */
-ad_status ad_check_finite_grad(const ad_node *consumer, int slot, int rows, const void *gout, const void *gin)
-{
-    const ad_node *in = consumer->in[slot];
-    size_t in_row = (size_t)in->value.size * ad_dtype_size((ad_dtype)in->value.dtype);
-    size_t out_row = (size_t)consumer->value.size * ad_dtype_size((ad_dtype)consumer->value.dtype);
-    for (int r = 0; r < rows; r++) {
-        int64_t bad;
-        double bad_value;
-        int f = ad_values_finite(&in->value, (const char *)gin + r * in_row, &bad, &bad_value);
-        if (f == AD_FINITE) continue;
-        if (f == AD_FINITE_UNKNOWN) return ad_last_status();   /* the copy from the GPU failed: its error */
-        bool made = ad_values_finite(&consumer->value, (const char *)gout + r * out_row, NULL, NULL) == AD_FINITE;
-        char ix[64], sh[64], row[48] = "";
-        if (rows > 1) snprintf(row, sizeof row, ", cotangent %d of the block", r);
-        return ad_fail(AD_ERR_NONFINITE,
-                       "%s: its vjp for input %d %s a non-finite gradient %g at %s of input %s (node #%u%s%s) %s",
-                       consumer->op->name, slot, made ? "made" : "passed on", bad_value,
-                       ad_index_str(&in->value, bad, ix, sizeof ix), ad_shape_str(&in->value, sh, sizeof sh), in->id,
-                       in->value.device == AD_CUDA ? ", on the GPU" : "", row,
-                       made ? "from a finite output gradient" : "from its output's non-finite gradient");
-    }
-    return AD_OK;
 }
 
 static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
@@ -99,7 +72,7 @@ ad_status ad_push_node(ad_context *ctx, ad_node *n, const ad_backward_opts *o, u
         ad_status st = ad_fast_scalar_vjps(ctx, n, o, epoch, pending);
         if (st != AD_ERR_ARG) return st;   /* (AD_ERR_ARG: not for it, no message set) */
     }
-    const ad_op_kernels *k = kernels_of(n);
+    const ad_op_kernels *k = ad_kernels_of(n);
     for (int s = 0; s < n->n_in; s++) {
         ad_node *in = n->in[s];
         if (!node_wants_grad(in)) continue;
@@ -108,7 +81,7 @@ ad_status ad_push_node(ad_context *ctx, ad_node *n, const ad_backward_opts *o, u
         ad_status st = node_touch(in, epoch);
         if (st != AD_OK) return st;
         k->vjp(n, s, 1, n->grad, in->grad);   /* grad[in] += J^T grad[n] */
-        if ((st = device_status(n, s)) != AD_OK) return st;
+        if ((st = ad_device_status(n, s)) != AD_OK) return st;
         if (ctx->check_finite && (st = ad_check_finite_grad(n, s, 1, n->grad, in->grad)) != AD_OK) return st;
         if (o->hook) {
             ad_backward_step step = {ad_handle_of(n), s, ad_handle_of(in), false};
@@ -142,8 +115,8 @@ static ad_status backward_push(ad_context *ctx, ad_node *y, const ad_backward_op
  * on through nodes that want grads, giving each a grad buffer as touch does
  * when `grads`; *lo: the lowest id marked. An op without a vjp on the way
  * fails, named, before anything else is done. */
-static ad_status mark_inputs(ad_context *ctx, const ad_node *y, uint32_t epoch, bool grads, const char *who,
-                             uint32_t *lo)
+ad_status ad_mark_inputs(ad_context *ctx, const ad_node *y, uint32_t epoch, bool grads, const char *who,
+                         uint32_t *lo)
 {
     *lo = y->id;
     for (uint32_t id = y->id + 1; id-- > *lo;) {
@@ -152,7 +125,7 @@ static ad_status mark_inputs(ad_context *ctx, const ad_node *y, uint32_t epoch, 
         for (int s = 0; s < n->n_in; s++) {
             ad_node *in = n->in[s];
             if (!node_wants_grad(in)) continue;
-            if (!kernels_of(n)->vjp)
+            if (!ad_kernels_of(n)->vjp)
                 return ad_fail(AD_ERR_ARG, "%s: op %s has no vjp for input %d", who, n->op->name, s);
             if (!grads) in->mark = epoch;
             else {
@@ -171,7 +144,7 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
      * lists below cover that span only, so the nodes a context holds below
      * the graph cost nothing (as in the push sweep). */
     uint32_t n_ids = y->id + 1, lo;
-    ad_status st = mark_inputs(ctx, y, epoch, true, "backward", &lo);
+    ad_status st = ad_mark_inputs(ctx, y, epoch, true, "backward", &lo);
     if (st != AD_OK) return st;
     uint32_t span = n_ids - lo;   /* node id -> list index id - lo */
     /* 2. Consumer lists (compressed rows): for each node, the (consumer, slot)
@@ -212,8 +185,8 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
         for (uint32_t e = start[id - lo]; e < start[id - lo + 1] && st == AD_OK; e++) {
             ad_node *c = node_at(ctx, (uint32_t)(edge[e] >> 2));
             int slot = (int)(edge[e] & 3);
-            kernels_of(c)->vjp(c, slot, 1, c->grad, n->grad);
-            st = device_status(c, slot);
+            ad_kernels_of(c)->vjp(c, slot, 1, c->grad, n->grad);
+            st = ad_device_status(c, slot);
             if (ctx->check_finite && st == AD_OK) st = ad_check_finite_grad(c, slot, 1, c->grad, n->grad);
             if (o->hook) {
                 ad_backward_step step = {ad_handle_of(c), slot, ad_handle_of(n), e + 1 == start[id - lo + 1]};
@@ -229,7 +202,7 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
 
 /* The checks every backward entry makes of the context and the output
  * (handle h; its node in *y). */
-static ad_status check_output(ad_context *ctx, const ad_node *h, const char *who, ad_node **y)
+ad_status ad_check_output(ad_context *ctx, const ad_node *h, const char *who, ad_node **y)
 {
     ad_status st = ad_check_context(ctx, who);
     if (st != AD_OK) return st;
@@ -264,7 +237,7 @@ ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opt
     ad_status st;
     if (ad_fast_backward(ctx, handle, o, &st)) return st;   /* an output the fast path holds */
     ad_node *y;
-    st = check_output(ctx, handle, "backward", &y);
+    st = ad_check_output(ctx, handle, "backward", &y);
     if (st != AD_OK) return st;
     if (o->variant != AD_BACKWARD_PUSH && o->variant != AD_BACKWARD_PULL)
         return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
@@ -272,142 +245,6 @@ ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opt
     if ((st = seed_output(y, o->cotangent, epoch)) != AD_OK) return st;
     if (o->variant == AD_BACKWARD_PULL) return backward_pull(ctx, y, o, epoch);
     return backward_push(ctx, y, o, epoch);
-}
-
-/* ---- a block of cotangents in one sweep ---- */
-/* The block's buffers: one per node id in [lo, y] that the pass touches
- * (rows times the node's size): the caller's grads for the leaves asked for,
- * zeroed scratch for nodes with an op, NULL for what needs none. */
-static ad_status block_sweep(ad_context *ctx, ad_node *y, int rows, const void *cotangents, int n_wrt,
-                             ad_node *const *wrt, void *const *grads);
-
-typedef struct block_bufs {
-    uint32_t lo;
-    void **buf;
-    bool *scratch;
-} block_bufs;
-
-static size_t row_bytes(const ad_node *n) { return (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype); }
-
-static void *scratch_new(const ad_node *n, size_t bytes)
-{
-    if (n->value.device == AD_CUDA) {
-        void *p = ad_gpu_malloc(bytes);
-        if (p && ad_gpu_memzero(p, bytes) != AD_OK) {
-            ad_gpu_free(p);
-            p = NULL;
-        }
-        return p;
-    }
-    void *p = calloc(1, bytes);
-    if (!p) ad_fail(AD_ERR_NOMEM, "backward_block: out of memory for a block of %zu bytes (node #%u)", bytes, n->id);
-    return p;
-}
-
-/* dst += src: `count` elements of n's dtype, on n's device. */
-static ad_status add_into(const ad_node *n, void *dst, const void *src, int64_t count)
-{
-    if (n->value.device == AD_CUDA) return ad_gpu_add_into((ad_dtype)n->value.dtype, dst, src, count);
-    AD_DISPATCH(n->value.dtype, {
-        T *D = dst;
-        const T *S = src;
-        for (int64_t i = 0; i < count; i++) D[i] += S[i];
-    });
-    return AD_OK;
-}
-
-static void block_free(ad_context *ctx, block_bufs *b, uint32_t hi)
-{
-    for (uint32_t id = b->lo; b->buf && b->scratch && id <= hi; id++) {
-        if (!b->scratch[id - b->lo]) continue;
-        if (node_at(ctx, id)->value.device == AD_CUDA) ad_gpu_free(b->buf[id - b->lo]);
-        else free(b->buf[id - b->lo]);
-    }
-    free(b->buf);
-    free(b->scratch);
-}
-
-ad_status ad_backward_block(ad_context *ctx, ad_node *handle, int rows, const void *cotangents, int n_wrt,
-                            ad_node *const *wrt_handles, void *const *grads)
-{
-    ad_node *y;
-    ad_status st = check_output(ctx, handle, "backward_block", &y);
-    if (st != AD_OK) return st;
-    if (rows < 1 || !cotangents || n_wrt < 1 || !wrt_handles || !grads)
-        return ad_fail(AD_ERR_ARG, "backward_block: needs rows >= 1 (got %d), the cotangents, and 1 or more nodes "
-                       "with their grads (got %d)", rows, n_wrt);
-    ad_node **wrt = malloc((size_t)n_wrt * sizeof *wrt);   /* the nodes behind the handles */
-    if (!wrt) return ad_fail(AD_ERR_NOMEM, "backward_block: out of memory for a list of %d nodes", n_wrt);
-    for (int i = 0; i < n_wrt && st == AD_OK; i++) {
-        char what[48];
-        snprintf(what, sizeof what, "node %d of the list", i);
-        if (!wrt_handles[i] || !grads[i])
-            st = ad_fail(AD_ERR_ARG, "backward_block: node %d of %d is NULL or has no grad buffer", i, n_wrt);
-        else if (!(wrt[i] = own_node(ctx, wrt_handles[i])))
-            st = ad_not_own_node(ctx, wrt_handles[i], AD_ERR_STATE, "backward_block", what);
-        else if (!node_wants_grad(wrt[i]))
-            st = ad_fail(AD_ERR_STATE, "backward_block: node #%u (%d of the list) does not require grad", wrt[i]->id, i);
-        for (int j = 0; j < i && st == AD_OK; j++)
-            if (wrt[j] == wrt[i])
-                st = ad_fail(AD_ERR_ARG, "backward_block: node #%u is listed twice (%d and %d)", wrt[i]->id, j, i);
-    }
-    if (st == AD_OK) st = block_sweep(ctx, y, rows, cotangents, n_wrt, wrt, grads);
-    free(wrt);
-    return st;
-}
-
-/* ad_backward_block's pass, its arguments checked (wrt: nodes, not handles). */
-static ad_status block_sweep(ad_context *ctx, ad_node *y, int rows, const void *cotangents, int n_wrt,
-                             ad_node *const *wrt, void *const *grads)
-{
-    ad_status st = AD_OK;
-    /* 1. What y depends on through nodes that want grads: ids in [lo, y]. */
-    uint32_t epoch = ad_next_epoch(ctx), lo;
-    y->mark = epoch;
-    if ((st = mark_inputs(ctx, y, epoch, false, "backward_block", &lo)) != AD_OK) return st;
-    /* 2. Buffers. rows·size must fit: the largest node bounds them all. */
-    uint32_t span = y->id + 1 - lo;
-    block_bufs b = {lo, calloc(span, sizeof(void *)), calloc(span, sizeof(bool))};
-    if (!b.buf || !b.scratch) {
-        block_free(ctx, &b, lo);
-        return ad_fail(AD_ERR_NOMEM, "backward_block: out of memory for %u buffers", span);
-    }
-    for (int i = 0; i < n_wrt; i++)
-        if (!wrt[i]->op && wrt[i]->mark == epoch) b.buf[wrt[i]->id - lo] = grads[i];
-    for (uint32_t id = lo; id < y->id && st == AD_OK; id++) {   /* (y's rows are the cotangents: below) */
-        ad_node *n = node_at(ctx, id);
-        if (n->mark != epoch || !n->op) continue;
-        size_t bytes;
-        if (__builtin_mul_overflow(row_bytes(n), (size_t)rows, &bytes))
-            st = ad_fail(AD_ERR_ARG, "backward_block: %d rows of node #%u (%lld elements) overflow memory", rows, id,
-                         (long long)n->value.size);
-        else if (!(b.buf[id - lo] = scratch_new(n, bytes))) st = ad_last_status();
-        else b.scratch[id - lo] = true;
-    }
-    /* 3. y's rows are the cotangents themselves: a vjp only reads its output's
-     * (for a leaf y asked for, they are added into its grads). Then the sweep,
-     * as the push variant's, each vjp taking the whole block. */
-    if (st == AD_OK && y->op) b.buf[y->id - lo] = (void *)cotangents;
-    else if (st == AD_OK && b.buf[y->id - lo]) st = add_into(y, b.buf[y->id - lo], cotangents, (int64_t)rows * y->value.size);
-    for (uint32_t id = y->id + 1; st == AD_OK && id-- > lo;) {
-        ad_node *n = node_at(ctx, id);
-        if (n->mark != epoch || !n->op) continue;
-        const ad_op_kernels *k = kernels_of(n);
-        for (int s = 0; s < n->n_in && st == AD_OK; s++) {
-            ad_node *in = n->in[s];
-            void *gin = node_wants_grad(in) ? b.buf[in->id - lo] : NULL;
-            if (!gin) continue;   /* a leaf not asked for */
-            k->vjp(n, s, rows, b.buf[id - lo], gin);
-            st = device_status(n, s);
-            if (st == AD_OK && ctx->check_finite) st = ad_check_finite_grad(n, s, rows, b.buf[id - lo], gin);
-        }
-    }
-    /* 4. Nodes with an op that were asked for: their rows into the caller's grads. */
-    for (int i = 0; i < n_wrt && st == AD_OK; i++)
-        if (wrt[i]->op && wrt[i]->mark == epoch)
-            st = add_into(wrt[i], grads[i], b.buf[wrt[i]->id - lo], (int64_t)rows * wrt[i]->value.size);
-    block_free(ctx, &b, y->id);
-    return st;
 }
 
 ad_status ad_backward(ad_context *ctx, ad_node *y) { return ad_backward_ex(ctx, y, NULL); }

@@ -74,3 +74,30 @@ ad_status ad_report_nonfinite(const ad_node *out, int64_t bad, double bad_value,
                    out->id, out->name ? " " : "", out->name ? out->name : "", src,
                    out->value.device == AD_CUDA ? " (on the GPU)" : "");
 }
+
+/* After consumer's vjp into input `slot`: the first vjp to leave a
+ * non-finite gradient fails, whether it made it from a finite output
+ * gradient or passed on a non-finite one (a NaN cotangent, say). */
+ad_status ad_check_finite_grad(const ad_node *consumer, int slot, int rows, const void *gout, const void *gin)
+{
+    const ad_node *in = consumer->in[slot];
+    size_t in_row = (size_t)in->value.size * ad_dtype_size((ad_dtype)in->value.dtype);
+    size_t out_row = (size_t)consumer->value.size * ad_dtype_size((ad_dtype)consumer->value.dtype);
+    for (int r = 0; r < rows; r++) {
+        int64_t bad;
+        double bad_value;
+        int f = ad_values_finite(&in->value, (const char *)gin + r * in_row, &bad, &bad_value);
+        if (f == AD_FINITE) continue;
+        if (f == AD_FINITE_UNKNOWN) return ad_last_status();   /* the copy from the GPU failed: its error */
+        bool made = ad_values_finite(&consumer->value, (const char *)gout + r * out_row, NULL, NULL) == AD_FINITE;
+        char ix[64], sh[64], row[48] = "";
+        if (rows > 1) snprintf(row, sizeof row, ", cotangent %d of the block", r);
+        return ad_fail(AD_ERR_NONFINITE,
+                       "%s: its vjp for input %d %s a non-finite gradient %g at %s of input %s (node #%u%s%s) %s",
+                       consumer->op->name, slot, made ? "made" : "passed on", bad_value,
+                       ad_index_str(&in->value, bad, ix, sizeof ix), ad_shape_str(&in->value, sh, sizeof sh), in->id,
+                       in->value.device == AD_CUDA ? ", on the GPU" : "", row,
+                       made ? "from a finite output gradient" : "from its output's non-finite gradient");
+    }
+    return AD_OK;
+}
