@@ -57,6 +57,12 @@ static inline const char *st_in_order(const char *text, const char *const *label
     return p;
 }
 
+/* text must not hold what (a second symbol for a quantity, a NaN, ASCII notation). */
+static inline void st_never(const char *text, const char *what)
+{
+    if (strstr(text, what)) fail_msg("%s prints '%s':\n%.200s", st_what, what, strstr(text, what));
+}
+
 /* The reverse-mode step labels "  0′." … "  (n−1)′." between from and to,
  * each once and in order: returns the count. */
 static inline int st_steps(const char *from, const char *to)

@@ -67,11 +67,12 @@ static void test_cos_sin(void **state)
         snprintf(args, sizeof args, "--x %.17g%s", x, k % 2 ? " --variant A" : "");
         const char *o = st_run("cos_sin", args);
         const char *labels[] = {"Forward (each intermediate quantity", "1.  t    = x^2", "2.  u₁   = sin t",
-                                "3.  u₂   = 3·t", "4.  u    = u₁ + u₂", "5.  J    = cos u", "Forward mode, the same pass",
-                                k % 2 ? "Backward, Version A" : "Backward, Version B", "Result:",
+                                "3.  u₂   = 3·t", "4.  u    = u₁ + u₂", "5.  J    = cos u", "Forward mode, the same pass carrying ∂J/∂x",
+                                k % 2 ? "Backward, Version A" : "Backward, Version B", "Result:", "∂J/∂x = ",
                                 "Finite-difference check", "agree:", "By hand, as the lecture's column reads"};
         st_in_order(o, labels, sizeof labels / sizeof *labels);
         assert_int_equal(st_steps(strstr(o, "Backward, Version"), strstr(o, "Result:")), 6);
+        st_never(o, "dJ/dx");   /* one symbol for the quantity its steps write ∂J/∂x */
         double t = x * x, u1 = sin(t), u2 = 3 * t, u = u1 + u2, J = cos(u);
         double dJ = -sin(u) * (cos(t) + 3) * 2 * x;
         st_close(st_value(o, "t    = x^2"), t, 1e-14, "t");
@@ -166,8 +167,8 @@ static void test_quiz(void **state)
         const char *o = st_run("quiz", args);
         const char *labels[] = {"Forward computation", "1.  a    = x·z", "2.  b    = log x", "3.  c    = sin b",
                                 "4.  d    = exp a", "5.  e    = a / b", "6.  f    = c / a", "7.  (d+e) = d + e",
-                                "8.  y    = (d+e) + f", "Backward computation, Version A", "Backward computation, Version B",
-                                "Both versions agree", "Finite-difference check", "agree:",
+                                "8.  y    = (d+e) + f", "Backward computation, Version A (∂y/∂v = Σ over consumers u of ∂y/∂u · ∂u/∂v)", "Backward computation, Version B",
+                                "Both versions agree: ∂y/∂x = ", "∂y/∂z = ", "Finite-difference check", "agree:",
                                 k ? "Where the lecture's breakdown differs" : "Rounded to the nearest integer",
                                 "Slip 004-quiz1-b", "Slip 004-quiz1-y", "Slip 004-quiz1-breakdown",
                                 "The slide heads its breakdown with"};
@@ -175,6 +176,7 @@ static void test_quiz(void **state)
         const char *A = strstr(o, "Version A"), *B = strstr(o, "Version B"), *E = strstr(o, "Both versions agree");
         assert_int_equal(st_steps(A, B), 9);
         assert_int_equal(st_steps(B, E), 9);
+        st_never(o, "dy/d");   /* its steps write ∂y/∂x: one symbol */
         double a = x * z, b = log(x), c = sin(b), dd = exp(a), e = a / b, f = c / a, y = dd + e + f;
         double dx = z * dd + z / b - z / (b * b) + (cos(b) - sin(b)) / (x * x * z);
         double dz = x * dd + x / b - sin(b) / (x * z * z);
@@ -210,7 +212,7 @@ static void test_finite_differences(void **state)
         char args[64];
         snprintf(args, sizeof args, "--x %.17g", x);
         const char *o = st_run("finite_differences", args);
-        const char *labels[] = {"finite_differences — J = cos(sin(x²) + 3x²)", "ε", "double fwd", "double ctr", "float fwd",
+        const char *labels[] = {"finite_differences — J = cos(sin(x²) + 3x²)", "The error |quotient − dJ/dx| at each step ε", "ε", "double fwd", "double ctr", "float fwd",
                                 "float ctr", "1e-1", "1e-2", "1e-3", "1e-4", "1e-5", "1e-6", "1e-7", "1e-8", "1e-9",
                                 "1e-10", "1e-11", "1e-12", "1e-13", "Best ε: double forward", "double centered",
                                 "float forward", "float centered", "Theory:"};

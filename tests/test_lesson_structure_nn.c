@@ -45,6 +45,8 @@ static void test_jacobian_chain(void **state)
                                 "Lecture 001: reverse order is \"optimal if n₀ ≤ n₁ ≤ ⋯ ≤ n_N\"", "Over 2000 random",
                                 "On the engine, a chain x (4)", "ReLU's Jacobian is diagonal", "An FC layer y = xWᵀ has ∂y/∂x = W"};
         st_in_order(o, labels, sizeof labels / sizeof *labels);
+        st_in_order(o, (const char *[]){"f_i: ℝ^{n_i} → ℝ^{n_{i−1}}", "ℝ^{n₅}, the output in ℝ^{n₀}"}, 2);
+        st_never(o, "R^{");
         double fwd = 0, rev = 0;
         for (int i = 1; i <= 4; i++) fwd += n[i - 1] * n[i] * n[5];
         for (int i = 2; i <= 5; i++) rev += n[0] * n[i - 1] * n[i];
@@ -89,6 +91,7 @@ static void test_mlp(void **state)
                                 "Slip 001-dyL-dWl", "Lecture 000's fully-connected layer", "Slip 000-dLdW-rows",
                                 "Slip 000-dLdW-last-row"};
         st_in_order(o, labels, sizeof labels / sizeof *labels);
+        st_never(o, "y_prev");   /* the lecture's y_{ℓ−1} */
         cJSON *d = st_json("mlp", args);
         const cJSON *c = st_obj(d, "case2");
         double x[3], a[4], z[4], b = 0;
@@ -210,6 +213,11 @@ static void test_softmax(void **state)
                             "The Jacobian ∂μ_i/∂x_j at [1,2,3]", "largest difference", "Cross-entropy, 4 samples", "engine",
                             "by hand", "gradcheck of softmax", "5 passed, 0 failed", "Slip 001-onehot", "slide:", "right:"};
     st_in_order(o, labels, sizeof labels / sizeof *labels);
+    /* the naive formula's inf/inf is said undefined, not printed as a NaN; the matrix has titled columns; ℝ */
+    st_in_order(o, (const char *[]){"naive formula: (undefined: exp(999)/Σ = inf/inf, 0, 0)", "backward passes, row i",
+                                     "the formula", "𝒫(y) ∈ ℝⁿ (n features)", "∈ ℝᵏ (k classes)"}, 5);
+    const char *nan_spellings[] = {"nan", "NaN", "-nan", "R^"};
+    for (int i = 0; i < 4; i++) st_never(o, nan_spellings[i]);
     cJSON *d = st_json("softmax", "");
     const double xs[3][3] = {{1, 2, 3}, {999, 0, -2}, {-2, -2, -99}};
     const char *keys[3] = {"mu1", "mu2", "mu3"};
