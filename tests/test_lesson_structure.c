@@ -233,7 +233,8 @@ static void test_finite_differences(void **state)
     }
 }
 
-/* four_ways: the four functions, each way against the closed form; the
+/* four_ways: the four functions headed in the lecture's notation (·, √, ², x₁), each way against
+ * the closed form; the
  * swell's d l_n/dx by the recursion l′_{k+1} = 4(1 − 2l_k)l′_k at --x0. */
 static void test_four_ways(void **state)
 {
@@ -251,10 +252,10 @@ static void test_four_ways(void **state)
         char args[128];
         snprintf(args, sizeof args, "--x0 %.17g --depth %d%s", x0, depth, k % 2 ? " --variant A" : "");
         const char *o = st_run("four_ways", args);
-        const char *labels[] = {"[001] f = y*log(x) + sqrt(y*log(x)) at x = 3, y = 2", "manual", "symbolic",
-                                "numerical (centered)", "forward mode", "reverse mode", "[003] f = x₁*x₂ + sin(x₁) at x₁ = 2, x₂ = 3",
-                                "[004] f = cos(sin(x^2) + 3*x^2) at x = 2",
-                                "[004] f = exp(x*z) + x*z/log(x) + sin(log(x))/(x*z) at x = 2, z = 3", "Expression swell:",
+        const char *labels[] = {"[001] f = y·log(x) + √(y·log(x)) at x = 3, y = 2", "manual", "symbolic",
+                                "numerical (centered)", "forward mode", "reverse mode", "[003] f = x₁·x₂ + sin(x₁) at x₁ = 2, x₂ = 3",
+                                "[004] f = cos(sin(x²) + 3·x²) at x = 2",
+                                "[004] f = exp(x·z) + x·z/log(x) + sin(log(x))/(x·z) at x = 2, z = 3", "Expression swell:",
                                 "depth  graph nodes  symbolic, as tree  symbolic, DAG"};
         st_in_order(o, labels, sizeof labels / sizeof *labels);
         cJSON *d = st_json("four_ways", args);

@@ -258,7 +258,7 @@ static void test_convolution(void **state)
         }
         const char *o = st_run("convolution", args);
         const char *labels[] = {"Input image (7x7):", "Custom kernel (3x3):", "Convolved image (valid: (7 − 3)/1 + 1 = 5) (5x5):",
-                                "Identity kernel: the image's inner 5x5 (5x5):", "Blur kernel (.1 around a .2 centre) (5x5):",
+                                "Identity kernel: the image's inner 5x5 (5x5):", "Blurred image, the blur kernel (.1 around a .2 centre) applied (5x5):",
                                 "Downsampling: lecture 004's 6x6 image (6x6):", "2x2 kernel of ones with stride 2",
                                 "Average-pooling 2x2, stride 2 (3x3):", "Max-pooling 2x2, stride 2 (3x3):",
                                 "Output size (W − F + 2P)/S + 1 and parameters F²·D₁·K + K", "Convolution vs cross-correlation",
