@@ -101,10 +101,10 @@ static const lecture_fn fns[] = {
     {"001", "y*log(x) + sqrt(y*log(x))", 2, {3, 2}, m_chain,
      "∂f/∂x = (y/x)(1 + 1/(2√(y log x))), ∂f/∂y = log x (1 + 1/(2√(y log x)))"},
     {"003", "x1*x2 + sin(x1)", 2, {2, 3}, m_fvr, "∂f/∂x₁ = x₂ + cos x₁, ∂f/∂x₂ = x₁"},
-    {"004", "cos(sin(x^2) + 3*x^2)", 1, {2, 0}, m_cos_sin, "dJ/dx = −sin(sin x² + 3x²)(2x cos x² + 6x)"},
+    {"004", "cos(sin(x^2) + 3*x^2)", 1, {2, 0}, m_cos_sin, "∂f/∂x = −sin(sin x² + 3x²)(2x cos x² + 6x)"},
     {"004", "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)", 2, {2, 3}, m_quiz,
-     "dy/dx = z e^{xz} + z/log x − z/log²x + cos(log x)/(x²z) − sin(log x)/(x²z), "
-     "dy/dz = x e^{xz} + x/log x − sin(log x)/(xz²)"},
+     "∂f/∂x = z e^{xz} + z/log x − z/log²x + cos(log x)/(x²z) − sin(log x)/(x²z), "
+     "∂f/∂z = x e^{xz} + x/log x − sin(log x)/(xz²)"},
 };
 enum { N_FNS = sizeof fns / sizeof fns[0] };
 

@@ -258,6 +258,9 @@ static void test_four_ways(void **state)
                                 "[004] f = exp(x·z) + x·z/log(x) + sin(log(x))/(x·z) at x = 2, z = 3", "Expression swell:",
                                 "depth  graph nodes  symbolic, as tree  symbolic, DAG"};
         st_in_order(o, labels, sizeof labels / sizeof *labels);
+        st_in_order(o, (const char *[]){"[004] f = cos", "manual (by hand): ∂f/∂x = ", "[004] f = exp",
+                                         "manual (by hand): ∂f/∂x = ", "∂f/∂z = "}, 5);
+        st_never(o, "dJ/dx"), st_never(o, "dy/dx");   /* each function is f, its derivatives ∂f/∂· */
         cJSON *d = st_json("four_ways", args);
         const cJSON *fs = st_obj(d, "functions");
         assert_int_equal(cJSON_GetArraySize(fs), 4);
