@@ -183,7 +183,8 @@ static void test_sgd_variants(void **state)
         snprintf(args, sizeof args, "--epochs %d --batch %d --seed %d --lr %.17g", E, B, k ? rand() % 1000 : 1, k ? st_draw(0.005, 0.03) : 0.02);
         if (!k) snprintf(args, sizeof args, "%s", "");
         const char *o = st_run("sgd_variants", args);
-        const char *labels[] = {"sgd_variants — F(θ) = (1/n) Σᵢ (aᵢᵀθ − bᵢ)², n = 200, d = 5", "epoch", "GD", "SGD",
+        const char *labels[] = {"sgd_variants — F(θ) = (1/n) Σᵢ (aᵢᵀθ − bᵢ)², n = 200, d = 5",
+                                "F(θ) at the end of each epoch (epoch 0: the start), by method:", "epoch", "GD", "SGD",
                                 "minibatch SGD", "cyclic SGD", "shuffled cyclic SGD", "shuffled minibatch", "One epoch costs",
                                 "Minibatch SGD is lecture 001's", "Where the lecture differs", "Slip 001-shuffled-sigma-k", "slide:",
                                 "right:", "Slip 001-shuffled-last-step"};
