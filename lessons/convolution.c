@@ -220,7 +220,7 @@ int main(int argc, char **argv)
         print_image("Convolved image (valid: (7 − 3)/1 + 1 = 5)", yc);
         printf("   (the custom kernel sums the centre, its right and its lower neighbour)\n");
         print_image("\nIdentity kernel: the image's inner 5x5", yi);
-        print_image("\nBlur kernel (.1 around a .2 centre)", yb);
+        print_image("\nBlurred image, the blur kernel (.1 around a .2 centre) applied", yb);
         print_image("\nDownsampling: lecture 004's 6x6 image", x6);
         print_image("2x2 kernel of ones with stride 2: (6 − 2)/2 + 1 = 3, only 9 patches visited", down);
         print_image("Average-pooling 2x2, stride 2", avg);

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
         printf("cos_sin — J = cos(sin(x²) + 3x²) at x = %g   [lecture 004, Backpropagation]\n\n", x0);
         printf("Forward (each intermediate quantity, in the order computed):\n");
         ad_explain_nodes(stdout, ctx, J);
-        printf("\nForward mode, the same pass carrying dJ/dx along (one tangent column):\n");
+        printf("\nForward mode, the same pass carrying ∂J/∂x along (one tangent column):\n");
         ad_explain_forward(stdout, ctx, J, dirs);
         printf("\nBackward, Version %s — %s:\n", L.variant == AD_BACKWARD_PULL ? "A" : "B",
                L.variant == AD_BACKWARD_PULL ? "each adjoint pulled from its consumers"
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     double grad = ad_grad_scalar(x), fwd = ad_tangent_at(J, 0, 0);
     cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
     if (!L.json) {
-        printf("\nResult:\n  J     = %.15g\n  dJ/dx = %.15g   (forward mode: %.15g)\n\n", ad_value_scalar(J), grad, fwd);
+        printf("\nResult:\n  J     = %.15g\n  ∂J/∂x = %.15g   (forward mode: %.15g)\n\n", ad_value_scalar(J), grad, fwd);
     } else {
         cJSON_AddStringToObject(doc, "lesson", L.program);
         cJSON *in = cJSON_AddObjectToObject(doc, "inputs");
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     }
     lesson_fd_report(&L, cos_sin, NULL, &grad, "J", doc);
     if (!L.json)
-        printf("\nBy hand, as the lecture's column reads: dJ/dx = -sin(u)·(cos t + 3)·2x = %.15g\n",
+        printf("\nBy hand, as the lecture's column reads: ∂J/∂x = −sin(u)·(cos t + 3)·2x = %.15g\n",
                -sin(ad_value_scalar(ad_node_input(J, 0))) * (cos(x0 * x0) + 3) * 2 * x0);
     lesson_write_dot(&L, ctx, J);
     if (doc) lesson_print_json(doc);

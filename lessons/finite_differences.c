@@ -66,6 +66,8 @@ int main(int argc, char **argv)
     }
     if (!L.json) {
         printf("finite_differences — J = cos(sin(x²) + 3x²) at x = %g; the true dJ/dx = %.15g (reverse mode)\n\n", x0, exact);
+        printf("The error |quotient − dJ/dx| at each step ε: forward (J(x + ε) − J(x))/ε and centered\n"
+               "(J(x + ε) − J(x − ε))/2ε, each divided by the step x ± ε actually took in its precision:\n");
         printf("  ");
         ad_explain_pad(stdout, "ε", -7);   /* by display columns: ε is 2 bytes */
         printf("  %-12s %-12s   %-12s %-12s\n", "double fwd", "double ctr", "float fwd", "float ctr");

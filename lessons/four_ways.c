@@ -59,6 +59,27 @@ static const char *subscripted(const char *s, int slot)
     return buf[slot];
 }
 
+/* A lecture's function as the lecture writes it: subscripts, · for *, √ for
+ * sqrt, ² for ^2 (the symbolic derivatives stay in the expression language,
+ * which `autodidact` reads back). */
+static const char *lecture_notation(const char *formula)
+{
+    static char buf[1024];
+    static const char *const from[3] = {"*", "sqrt", "^2"}, *const to[3] = {"·", "√", "²"};
+    const char *s = subscripted(formula, 0);
+    size_t k = 0;
+    while (*s && k + 8 < sizeof buf) {
+        int r = 0;
+        while (r < 3 && strncmp(s, from[r], strlen(from[r]))) r++;
+        if (r < 3) {
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s", to[r]);
+            s += strlen(from[r]);
+        } else buf[k++] = *s++;
+    }
+    buf[k] = '\0';
+    return buf;
+}
+
 static void m_fvr(const double *v, double *g)   /* (x1, x2) */
 {
     g[0] = v[1] + cos(v[0]);
@@ -80,10 +101,10 @@ static const lecture_fn fns[] = {
     {"001", "y*log(x) + sqrt(y*log(x))", 2, {3, 2}, m_chain,
      "∂f/∂x = (y/x)(1 + 1/(2√(y log x))), ∂f/∂y = log x (1 + 1/(2√(y log x)))"},
     {"003", "x1*x2 + sin(x1)", 2, {2, 3}, m_fvr, "∂f/∂x₁ = x₂ + cos x₁, ∂f/∂x₂ = x₁"},
-    {"004", "cos(sin(x^2) + 3*x^2)", 1, {2, 0}, m_cos_sin, "dJ/dx = −sin(sin x² + 3x²)(2x cos x² + 6x)"},
+    {"004", "cos(sin(x^2) + 3*x^2)", 1, {2, 0}, m_cos_sin, "∂f/∂x = −sin(sin x² + 3x²)(2x cos x² + 6x)"},
     {"004", "exp(x*z) + x*z/log(x) + sin(log(x))/(x*z)", 2, {2, 3}, m_quiz,
-     "dy/dx = z e^{xz} + z/log x − z/log²x + cos(log x)/(x²z) − sin(log x)/(x²z), "
-     "dy/dz = x e^{xz} + x/log x − sin(log x)/(xz²)"},
+     "∂f/∂x = z e^{xz} + z/log x − z/log²x + cos(log x)/(x²z) − sin(log x)/(x²z), "
+     "∂f/∂z = x e^{xz} + x/log x − sin(log x)/(xz²)"},
 };
 enum { N_FNS = sizeof fns / sizeof fns[0] };
 
@@ -190,7 +211,7 @@ int main(int argc, char **argv)
             num[i] = (lesson_eval(build_formula, e, p, n) - lesson_eval(build_formula, e, m, n)) / (p[i] - m[i]);
         }
         if (!L.json) {
-            printf("\n[%s] f = %s at", F->lecture, subscripted(F->formula, 0));
+            printf("\n[%s] f = %s at", F->lecture, lecture_notation(F->formula));
             for (int i = 0; i < n; i++) printf("%s %s = %g", i ? "," : "", subscripted(ad_expr_var_name(e, i), 0), v[i]);
             printf("\n  manual (by hand): %s\n", F->manual_text);
             for (int i = 0; i < n; i++)

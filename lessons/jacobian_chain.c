@@ -52,9 +52,9 @@ int main(int argc, char **argv)
     lesson L = {.program = "jacobian_chain",
                 .source = "001_5b955eed8dfe07dd.txt: \"Autodiff by Jacobian multiplication\"; 003_2b494b62304cfecb.txt: \"Jacobian of ReLU\", \"Jacobians of FC-Layer\"",
                 .title = "autodiff as a product of Jacobians: orders, costs, ReLU and FC [001, 003]",
-                .in = {{"n0", 1, 0, 1e6, "the output's width n₀ (f₁: R^{n₁} → R^{n₀}), 1..999999"},
+                .in = {{"n0", 1, 0, 1e6, "the output's width n₀ (f₁: ℝ^{n₁} → ℝ^{n₀}), 1..999999"},
                        {"n1", 10, 0, 1e6, NULL}, {"n2", 256, 0, 1e6, NULL}, {"n3", 1024, 0, 1e6, NULL},
-                       {"n4", 1024, 0, 1e6, NULL}, {"n5", 4096, 0, 1e6, "the input's width n₅ (f₅: R^{n₅} → R^{n₄})"}},
+                       {"n4", 1024, 0, 1e6, NULL}, {"n5", 4096, 0, 1e6, "the input's width n₅ (f₅: ℝ^{n₅} → ℝ^{n₄})"}},
                 .n_in = 6};
     lesson_parse(&L, argc, argv);
     /* widths n₀ (output) … n₅ (input), lecture 001's order; the last row is the command line's */
@@ -155,8 +155,8 @@ int main(int argc, char **argv)
     for (int64_t i = 0; i < ad_value(r_in).size; i++) nonzero += ad_grad_at(r_in, i) != 0;
     double n1 = 4096, nb = 409600;
     if (!L.json) {
-        printf("jacobian_chain — lecture 001's g = f₁ ∘ f₂ ∘ ⋯ ∘ f₅, f_i: R^{n_i} → R^{n_{i−1}}: the input is in\n"
-               "R^{n₅}, the output in R^{n₀}, and ∇g = Df₁ Df₂ ⋯ Df₅ with Df_i of size n_{i−1} × n_i\n\n");
+        printf("jacobian_chain — lecture 001's g = f₁ ∘ f₂ ∘ ⋯ ∘ f₅, f_i: ℝ^{n_i} → ℝ^{n_{i−1}}: the input is in\n"
+               "ℝ^{n₅}, the output in ℝ^{n₀}, and ∇g = Df₁ Df₂ ⋯ Df₅ with Df_i of size n_{i−1} × n_i\n\n");
         printf("  ");
         ad_explain_pad(stdout, "widths n₀ … n₅", -34);   /* by display columns, not bytes */
         printf(" %-34s %14s %14s %14s\n", "", "forward order", "reverse order", "optimal (DP)");

@@ -205,6 +205,8 @@ int main(int argc, char **argv)
     } else {
         cJSON *c2 = cJSON_AddObjectToObject(doc, "case2");
         lesson_json_array(c2, "x", xv, 3);
+        lesson_json_tensor(c2, "alpha", alpha);   /* the example's weights, for a test to recompute from */
+        lesson_json_tensor(c2, "beta", beta);
         lesson_json_array(c2, "a", av, 4);
         lesson_json_array(c2, "z", zv, 4);
         cJSON_AddNumberToObject(c2, "b", bv);
@@ -358,6 +360,26 @@ int main(int argc, char **argv)
             dW_fd[i * 3 + j] = (mlp001_at(W, bb, x001, i * 3 + j, hh) - mlp001_at(W, bb, x001, i * 3 + j, -hh)) / (2 * hh);
         }
     }
+    /* (ii) ∂y_L/∂b_1 = (∂y_3/∂y_2)(∂y_2/∂y_1)(∂y_1/∂b_1), 1×2 · 2×3 · 3×3, σ′ = y(1 − y):
+     * from the left (backpropagation: a row vector times each Jacobian) and from the right */
+    double s1[3], s2[2], s3 = ad_value_at(ys[3], 0) * (1 - ad_value_at(ys[3], 0)), v2[3] = {0, 0, 0}, left[3], right[3];
+    double M[2][3];   /* (∂y_2/∂y_1)(∂y_1/∂b_1), the right-to-left order's first product */
+    for (int k = 0; k < 3; k++) s1[k] = ad_value_at(ys[1], k) * (1 - ad_value_at(ys[1], k));
+    for (int j = 0; j < 2; j++) s2[j] = ad_value_at(ys[2], j) * (1 - ad_value_at(ys[2], j));
+    for (int j = 0; j < 2; j++)
+        for (int k = 0; k < 3; k++) {
+            double J2 = s2[j] * ad_value_at(W[2], j * 3 + k);   /* ∂y_2/∂y_1 = diag σ′(z_2) W_2 */
+            v2[k] += s3 * ad_value_at(W[3], j) * J2;            /* ∂y_3/∂y_2 = diag σ′(z_3) W_3, 1×2 */
+            M[j][k] = J2 * s1[k];
+        }
+    double w_ii = 0, engine_b1[3];
+    for (int k = 0; k < 3; k++) {
+        engine_b1[k] = ad_grad_at(bb[1], k);   /* (i)'s backward passes below reuse the grads */
+        left[k] = v2[k] * s1[k];
+        right[k] = s3 * ad_value_at(W[3], 0) * M[0][k] + s3 * ad_value_at(W[3], 1) * M[1][k];
+        w_ii = worst_diff(worst_diff(w_ii, ad_grad_at(bb[1], k), left[k]), ad_grad_at(bb[1], k), right[k]);
+    }
+    if (!(w_ii <= 1e-12)) lesson_fail(&L, "(ii) ∂y_L/∂b_1: the products and the engine differ by %g", w_ii);
     double w_eng = 0;
     for (int k = 0; k < 9; k++) w_eng = worst_diff(w_eng, dW_engine[k], dW_right[k]);
     if (!(w_eng <= 1e-12)) lesson_fail(&L, "∂y_L/∂W_1: the engine and the formula differ by %g", w_eng);
@@ -382,9 +404,19 @@ int main(int argc, char **argv)
     if (!L.json) {
         printf("\nLecture 001's exercise [001, Backprop for multi-layer perceptron], y_ℓ = σ(W_ℓ y_{ℓ−1} + b_ℓ),\n"
                "widths 3 → 3 → 2 → 1, σ = sigmoid; y_L = %.15g\n", ad_value_scalar(yL));
-        printf("(i) The layer Jacobians, row i by a backward pass with cotangent e_i: ∂y/∂b = diag σ′(z),\n"
-               "    ∂y/∂y_prev = diag σ′(z) W:\n");
+        printf("(i) The layer Jacobians, row i by a backward pass with cotangent e_i: ∂y_ℓ/∂b_ℓ = diag σ′(z_ℓ),\n"
+               "    ∂y_ℓ/∂y_{ℓ−1} = diag σ′(z_ℓ) W_ℓ (z_ℓ = W_ℓ y_{ℓ−1} + b_ℓ):\n");
         for (int act = 0; act < 3; act++) printf("    %-8s largest difference over both Jacobians: %.1e\n", acts[act], w_layer[act]);
+        int64_t n1 = widths[1], n2 = widths[2], n3 = widths[3];   /* the Jacobians: n3×n2, n2×n1, n1×n1 */
+        printf("(ii) ∂y_L/∂b_1 = (∂y_3/∂y_2)(∂y_2/∂y_1)(∂y_1/∂b_1), %dx%d · %dx%d · %dx%d. Backpropagation multiplies\n"
+               "    from the left: a row vector times each Jacobian in turn, %d + %d = %d multiply-adds;\n"
+               "    from the right the first product is a %dx%d matrix, %d + %d = %d:\n",
+               (int)n3, (int)n2, (int)n2, (int)n1, (int)n1, (int)n1, (int)(n3 * n2 * n1), (int)(n3 * n1 * n1),
+               (int)(n3 * n2 * n1 + n3 * n1 * n1), (int)n2, (int)n1, (int)(n2 * n1 * n1), (int)(n3 * n2 * n1),
+               (int)(n2 * n1 * n1 + n3 * n2 * n1));
+        print_row("from the left (backpropagation)", left, 3);
+        print_row("from the right", right, 3);
+        print_row("the engine's ∂y_L/∂b_1", engine_b1, 3);
         printf("(iii) ∂y_L/∂W_1 (3x3, row-major), the engine's gradient:\n");
         print_row("engine", dW_engine, 9);
         printf("\nWhere the lecture differs (by computation, ∂y_L/∂W_1, all 9 entries):\n");
@@ -392,6 +424,16 @@ int main(int argc, char **argv)
         cJSON *e = cJSON_AddObjectToObject(doc, "mlp001");
         cJSON_AddNumberToObject(e, "yL", ad_value_scalar(yL));
         lesson_json_array(e, "dyL_dW1", dW_engine, 9);
+        lesson_json_array(e, "dyL_db1_left", left, 3);
+        lesson_json_array(e, "dyL_db1_right", right, 3);
+        lesson_json_array(e, "dyL_db1", engine_b1, 3);
+        ad_node *const params[7] = {W[1], bb[1], W[2], bb[2], W[3], bb[3], ys[0]};   /* for a test to recompute from */
+        const char *keys[7] = {"W1", "b1", "W2", "b2", "W3", "b3", "y0"};
+        for (int p = 0; p < 7; p++) {
+            double v[9];
+            for (int i = 0; i < ad_value(params[p]).size; i++) v[i] = ad_value_at(params[p], i);
+            lesson_json_array(e, keys[p], v, (int)ad_value(params[p]).size);
+        }
         lesson_json_array(e, "dyL_dW1_formula", dW_right, 9);
         cJSON_AddNumberToObject(doc, "layer_relu_max_diff", w_layer[0]);
         cJSON_AddNumberToObject(doc, "layer_sigmoid_max_diff", w_layer[1]);

@@ -106,7 +106,7 @@ int main(int argc, char **argv)
         printf("quiz — Differentiation Quiz #1 at x = %g, z = %g   [lecture 004]\n\n", x0, z0);
         printf("Forward computation, one intermediate quantity per line:\n");
         ad_explain_nodes(stdout, ctx, y);
-        printf("\nBackward computation, Version A (dy/dv = Σ over consumers u of dy/du · du/dv):\n");
+        printf("\nBackward computation, Version A (∂y/∂v = Σ over consumers u of ∂y/∂u · ∂u/∂v):\n");
         lesson_explain_reverse(&L, ctx, y, AD_BACKWARD_PULL);
     } else {
         ad_backward_opts o = {.variant = AD_BACKWARD_PULL};
@@ -128,7 +128,7 @@ int main(int argc, char **argv)
         if (choices[i].dx == rx && choices[i].dz == rz) answer = choices[i].letter;
     cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
     if (!L.json) {
-        printf("\nBoth versions agree: dy/dx = %.15g (A: %.15g), dy/dz = %.15g (A: %.15g); y = %.15g\n\n", gb[0],
+        printf("\nBoth versions agree: ∂y/∂x = %.15g (A: %.15g), ∂y/∂z = %.15g (A: %.15g); y = %.15g\n\n", gb[0],
                ga[0], gb[1], ga[1], ad_value_scalar(y));
     } else {
         cJSON_AddStringToObject(doc, "lesson", "quiz");
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
     lesson_fd_report(&L, quiz, NULL, gb, "y", doc);
     if (x0 == 2 && z0 == 3) {
         if (!L.json) {
-            printf("\nRounded to the nearest integer: [dy/dx, dy/dz] = [%.0f, %.0f]. ", rx, rz);
+            printf("\nRounded to the nearest integer: [∂y/∂x, ∂y/∂z] = [%.0f, %.0f]. ", rx, rz);
             if (answer != '?') printf("The right choice is %c.\n", answer);
             else printf("None of the lecture's choices matches.\n");
         } else {

@@ -143,6 +143,7 @@ int main(int argc, char **argv)
     if (!L.json) {
         printf("sgd_variants — F(θ) = (1/n) Σᵢ (aᵢᵀθ − bᵢ)², n = %d, d = %d, from θ = 0; step %g (GD: %g), B = %d\n\n", N,
                D, lr, lr * 10, Bsz);
+        printf("F(θ) at the end of each epoch (epoch 0: the start), by method:\n");
         printf("  %-6s", "epoch");
         for (int m = 0; m < METHODS; m++) printf(" %19s", names[m]);
         printf("\n");

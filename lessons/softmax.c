@@ -78,13 +78,19 @@ int main(int argc, char **argv)
         for (int k = 0; k < 3; k++) {
             double naive[3], sum = 0;
             for (int j = 0; j < 3; j++) sum += exp(ex[k][j]);
-            for (int j = 0; j < 3; j++) naive[j] = exp(ex[k][j]) / sum;
-            printf("  μ([%g, %g, %g]) = (%.4f, %.4f, %.4f)   naive formula: (%g, %g, %g)\n", ex[k][0], ex[k][1], ex[k][2],
-                   ad_value_at(mu[k], 0), ad_value_at(mu[k], 1), ad_value_at(mu[k], 2), naive[0], naive[1], naive[2]);
+            char nv[3][48];   /* an entry the naive formula leaves undefined is said so, never printed as a NaN */
+            for (int j = 0; j < 3; j++) {
+                naive[j] = exp(ex[k][j]) / sum;
+                if (isfinite(naive[j])) snprintf(nv[j], sizeof nv[j], "%g", naive[j]);
+                else snprintf(nv[j], sizeof nv[j], "undefined: exp(%g)/Σ = inf/inf", ex[k][j]);
+            }
+            printf("  μ([%g, %g, %g]) = (%.4f, %.4f, %.4f)   naive formula: (%s, %s, %s)\n", ex[k][0], ex[k][1], ex[k][2],
+                   ad_value_at(mu[k], 0), ad_value_at(mu[k], 1), ad_value_at(mu[k], 2), nv[0], nv[1], nv[2]);
         }
-        printf("  exp(999) overflows to inf and inf/inf is NaN; subtracting the max first keeps every exp <= 1.\n\n");
+        printf("  exp(999) overflows to inf, and inf/inf has no value; subtracting the max first keeps every exp <= 1.\n\n");
         printf("The Jacobian ∂μ_i/∂x_j at [1,2,3], row i from a backward pass with cotangent e_i, beside\n"
-               "the formula y_i(δ_ij − y_j) [004]:\n");
+               "the formula y_i(δ_ij − y_j) [004]:\n"
+               "  backward passes, row i                 the formula\n");
         for (int i = 0; i < 3; i++)
             printf("  %9.6f %9.6f %9.6f    %9.6f %9.6f %9.6f\n", J[i][0], J[i][1], J[i][2], formula[i][0], formula[i][1],
                    formula[i][2]);
@@ -95,7 +101,7 @@ int main(int argc, char **argv)
         ad_gc_write(stdout, &rep, AD_GC_TEXT);
         printf("\nWhere the lecture differs (by computation, the length of the one-hot vector 𝒫(y)):\n");
         lesson_slip(&L, NULL, "001-onehot", "001, Supervised Learning Model for Softmax Regression",
-                    "𝒫(y) ∈ R^n (n features); it is compared with f_{W,b}(x) = μ(Wx + b) ∈ R^k (k classes)",
+                    "𝒫(y) ∈ ℝⁿ (n features); it is compared with f_{W,b}(x) = μ(Wx + b) ∈ ℝᵏ (k classes)",
                     &onehot_slide, &onehot_right, &f_len, 1, "len(μ(Wx+b)) from the engine (n = 4, k = 3)");
     } else {
         cJSON *doc = cJSON_CreateObject();
@@ -117,7 +123,7 @@ int main(int argc, char **argv)
                 cJSON_AddItemToArray(jf, cJSON_CreateNumber(formula[i][j]));
             }
         lesson_slip(&L, doc, "001-onehot", "001, Supervised Learning Model for Softmax Regression",
-                    "𝒫(y) ∈ R^n (n features); it is compared with f_{W,b}(x) = μ(Wx + b) ∈ R^k (k classes)",
+                    "𝒫(y) ∈ ℝⁿ (n features); it is compared with f_{W,b}(x) = μ(Wx + b) ∈ ℝᵏ (k classes)",
                     &onehot_slide, &onehot_right, &f_len, 1, "len(μ(Wx+b)) from the engine (n = 4, k = 3)");
         lesson_print_json(doc);
     }
