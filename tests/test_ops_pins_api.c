@@ -1,0 +1,169 @@
+/* test_ops_pins_api.c: ops/ behaviour that gradcheck does not reach, pinned
+ * for the mutants of ops/registry.c, ops/shape.c and ops/reduce.c that
+ * `gradcheck --all` let through (tests/mutation/README.md): taking an op out
+ * of the middle of the run-time registry, reshape's own arguments (0 dims,
+ * the dims past ndim, which the shape rule must ignore), the keepdim sum of
+ * every axis, and the cases `gradcheck --op reshape|transpose --shape ...`
+ * builds from a shape (complete_case). Expected values are the definitions. */
+#include <stdint.h>
+#include <string.h>
+#include "ad_test.h"
+#include "autodidact.h"
+
+static void assert_error(ad_status st, const char *want)
+{
+    assert_string_equal(ad_last_error(), want);
+    assert_int_equal(ad_last_status(), st);
+    ad_clear_error();
+}
+
+static void assert_shape(const ad_node *n, int ndim, const int64_t *shape)
+{
+    ad_tensor v = ad_value(n);
+    assert_int_equal(v.ndim, ndim);
+    for (int d = 0; d < ndim; d++) assert_int_equal(v.shape[d], shape[d]);
+}
+
+/* Three ops registered, the middle one taken out: the other two keep their
+ * order, the count drops by one, its name is free again, and a second
+ * unregister of it is refused by name. Then the last, then the first. */
+static void test_unregister_from_the_middle(void **state)
+{
+    (void)state;
+    const ad_op *neg = ad_op_find("neg");
+    assert_non_null(neg);
+    ad_op a = *neg, b = *neg, c = *neg;
+    a.name = "pin_a";
+    b.name = "pin_b";
+    c.name = "pin_c";
+    int base = ad_op_count();
+    assert_int_equal(ad_op_register(&a), AD_OK);
+    assert_int_equal(ad_op_register(&b), AD_OK);
+    assert_int_equal(ad_op_register(&c), AD_OK);
+    assert_int_equal(ad_op_count(), base + 3);
+
+    assert_int_equal(ad_op_unregister(&b), AD_OK);
+    assert_int_equal(ad_op_count(), base + 2);
+    assert_ptr_equal(ad_op_at(base), &a);
+    assert_ptr_equal(ad_op_at(base + 1), &c);
+    assert_null(ad_op_find("pin_b"));
+    assert_ptr_equal(ad_op_find("pin_c"), &c);
+    assert_int_equal(ad_op_unregister(&b), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_unregister: pin_b is not a registered op");
+
+    assert_int_equal(ad_op_unregister(&c), AD_OK);
+    assert_int_equal(ad_op_count(), base + 1);
+    assert_ptr_equal(ad_op_at(base), &a);
+    assert_int_equal(ad_op_unregister(&a), AD_OK);
+    assert_int_equal(ad_op_count(), base);
+    assert_null(ad_op_find("pin_a"));
+    assert_int_equal(ad_op_register(&b), AD_OK);   /* its name is free: it registers again */
+    assert_ptr_equal(ad_op_at(base), &b);
+    assert_int_equal(ad_op_unregister(&b), AD_OK);
+}
+
+/* reshape to 0 dims: a one-element tensor becomes a scalar (NULL shape is
+ * fine for 0 dims, refused for 1); the node's params hold the dims past
+ * ndim as 1, as the API documents a shape's padding. */
+static void test_reshape_arguments(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t one[2] = {1, 1};
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, one, (double[]){2.5});
+    ad_node *s = ad_reshape(ctx, x, 0, NULL);
+    assert_non_null(s);
+    assert_shape(s, 0, NULL);
+    assert_close(ad_value_scalar(s), 2.5, 0);
+
+    assert_null(ad_reshape(ctx, x, 1, NULL));
+    assert_error(AD_ERR_SHAPE, "reshape: 1 dimensions asked; 0 to 4 are allowed");
+    assert_null(ad_reshape(ctx, x, -1, one));
+    assert_error(AD_ERR_SHAPE, "reshape: -1 dimensions asked; 0 to 4 are allowed");
+
+    int64_t six[1] = {6}, two_three[2] = {2, 3};
+    ad_node *v = ad_variable(ctx, AD_FLOAT64, 1, six, (double[]){1, 2, 3, 4, 5, 6});
+    ad_node *r = ad_reshape(ctx, v, 2, two_three);
+    assert_non_null(r);
+    assert_shape(r, 2, two_three);
+    const ad_params *p = ad_node_params(r);
+    assert_int_equal(p->ndim, 2);
+    assert_int_equal(p->shape[0], 2);
+    assert_int_equal(p->shape[1], 3);
+    assert_int_equal(p->shape[2], 1);
+    assert_int_equal(p->shape[3], 1);
+    ad_context_free(ctx);
+}
+
+/* The shape rule reads p->shape[0 .. ndim-1] only: a -1 left past ndim (a
+ * program filling ad_params by hand) is not a second dimension to infer. */
+static void test_reshape_ignores_dims_past_ndim(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t two_six[2] = {2, 6}, three_four[2] = {3, 4};
+    double vals[12];
+    for (int i = 0; i < 12; i++) vals[i] = i;
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, two_six, vals);
+    ad_params p = {.ndim = 2, .shape = {-1, 4, -1, -1}};
+    ad_node *in[1] = {x};
+    ad_node *r = ad_apply(ctx, ad_op_find("reshape"), in, 1, &p);
+    assert_non_null(r);
+    assert_shape(r, 2, three_four);
+    for (int i = 0; i < 12; i++) assert_close(ad_value_at(r, i), i, 0);
+    ad_context_free(ctx);
+}
+
+/* sum over every axis with keepdim: all ones, as many as x has, up to 4
+ * (under ASan a write past the shape shows here). */
+static void test_sum_all_axes_keepdim(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t sh4[4] = {2, 1, 3, 2}, ones[4] = {1, 1, 1, 1};
+    double vals[12];
+    for (int i = 0; i < 12; i++) vals[i] = i + 1;
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 4, sh4, vals);
+    ad_node *s = ad_sum(ctx, x, AD_ALL_AXES, true);
+    assert_non_null(s);
+    assert_shape(s, 4, ones);
+    assert_close(ad_value_scalar(s), 78, 0);   /* 1 + ... + 12 */
+    ad_node *t = ad_sum(ctx, x, AD_ALL_AXES, false);
+    assert_shape(t, 0, NULL);
+    ad_context_free(ctx);
+}
+
+/* gradcheck --op reshape --shape 2x3x4: x reshaped to a column (24, 1);
+ * --op transpose: x's axes reversed, the rest left in place. */
+static void test_complete_case_shape_ops(void **state)
+{
+    (void)state;
+    const ad_op *reshape = ad_op_find("reshape"), *transpose = ad_op_find("transpose");
+    assert_non_null(reshape->complete_case);
+    assert_non_null(transpose->complete_case);
+    ad_op_case c = {.label = "cli", .n_in = 1, .ndim = {3}, .shape = {{2, 3, 4, 1}}};
+    memset(&c.params, 0x55, sizeof c.params);   /* what the completion does not set shows */
+    c.params.ndim = 7;
+    assert_int_equal(reshape->complete_case(&c), AD_OK);
+    assert_int_equal(c.params.ndim, 2);
+    assert_int_equal(c.params.shape[0], 24);
+    assert_int_equal(c.params.shape[1], 1);
+
+    ad_op_case t = {.label = "cli", .n_in = 1, .ndim = {3}, .shape = {{2, 3, 4, 1}}};
+    memset(&t.params, 0x55, sizeof t.params);
+    assert_int_equal(transpose->complete_case(&t), AD_OK);
+    int want[4] = {2, 1, 0, 3};
+    for (int d = 0; d < 4; d++) assert_int_equal(t.params.perm[d], want[d]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unregister_from_the_middle),
+        cmocka_unit_test(test_reshape_arguments),
+        cmocka_unit_test(test_reshape_ignores_dims_past_ndim),
+        cmocka_unit_test(test_sum_all_axes_keepdim),
+        cmocka_unit_test(test_complete_case_shape_ops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
