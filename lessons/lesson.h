@@ -136,8 +136,10 @@ typedef ad_node *(*lesson_fn)(ad_context *ctx, ad_node *const *x, void *user);
  * ad_last_error) if building f fails or overflows. */
 double lesson_eval(lesson_fn f, void *user, const double *x, int n);
 
-/* Centered difference (f(x+h e_i) - f(x-h e_i)) / 2h, h = 1e-6·max(1,|x_i|),
- * each evaluation a fresh graph. Returns NAN (with ad_last_error) if f fails. */
+/* ∂f/∂x_i by centered differences D(h) = (f(x+h e_i) - f(x-h e_i)) / 2h at
+ * h = 1e-6·max(1,|x_i|) and h/2, extrapolated: (4·D(h/2) - D(h))/3, so the
+ * h²f‴/6 error of D(h) cancels. Each evaluation a fresh graph. Returns NAN
+ * (with ad_last_error) if f fails. */
 double lesson_central_difference(lesson_fn f, void *user, const double *x, int n, int i);
 
 /* Print "finite differences: ∂f/∂x ≈ ... (engine ... , |diff| ...)" lines

@@ -213,6 +213,27 @@ static void test_kink_not_agree(void **state)
     if (strstr(out, "∂f/∂z ≈")) fail_msg("gates at the tie compares ∂f/∂z, which does not exist");
 }
 
+/* Near x = 1 with a small y, f = y log x + √(y log x) bends fast: the
+ * centered difference's h²f‴/6 error alone is about 2e-5 at h = 1e-6, so a
+ * check on D(h) says the (right) engine disagrees. The check extrapolates
+ * (4·D(h/2) − D(h))/3; ∂f/∂x here is y/x·(1 + 1/(2√(y log x))). */
+static void test_fd_where_f_bends_fast(void **state)
+{
+    (void)state;
+    double x = 1.0001, y = 0.001, b = y * log(x), want = y / x * (1 + 1 / (2 * sqrt(b)));
+    assert_int_equal(run("chain_rule", "--x 1.0001 --y 0.001"), 0);
+    if (strstr(out, "FAILED") || strstr(out, "DISAGREES")) fail_msg("a false disagreement:\n%s", out);
+    assert_non_null(strstr(out, "the right version agrees with finite differences"));
+    cJSON *doc = run_json("chain_rule", "--x 1.0001 --y 0.001");
+    const cJSON *fd = cJSON_GetObjectItemCaseSensitive(doc, "finite_difference");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fd, "agree")));
+    double got = cJSON_GetObjectItemCaseSensitive(fd, "x")->valuedouble;
+    if (!close_to(got, want, 1e-8)) fail_msg("∂f/∂x by differences %.12g, the math %.12g", got, want);
+    cJSON_Delete(doc);
+    assert_int_equal(run("quiz", "--x 1.0001 --z 1"), 0);
+    if (strstr(out, "FAILED")) fail_msg("quiz near x = 1 fails:\n%s", out);
+}
+
 /* 3. One symbol per quantity, as the lecture writes it: θ₀ (not theta0) and
  * x₁ (not x1) everywhere in the text; ASCII only behind --ascii; no "1 = 1"
  * node; no untitled matrix; no fractional output size. */
@@ -377,6 +398,7 @@ int main(void)
         cmocka_unit_test(test_cheap_gradient_why),
         cmocka_unit_test(test_sgd_which_is_the_slides),
         cmocka_unit_test(test_relu_at_exact_zero),
+        cmocka_unit_test(test_fd_where_f_bends_fast),
         cmocka_unit_test(test_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
