@@ -234,6 +234,20 @@ static void test_fd_where_f_bends_fast(void **state)
     if (strstr(out, "FAILED")) fail_msg("quiz near x = 1 fails:\n%s", out);
 }
 
+/* At y* = 1, r = (1 − y*)·l₂ is 0·l₂ = −0 in IEEE arithmetic: the table
+ * prints 0 (equal to −0), never a "−0" a student would read a sign into. */
+static void test_no_negative_zero(void **state)
+{
+    (void)state;
+    assert_int_equal(run("logistic_regression", "--ystar 1 --epochs 0"), 0);
+    const char *r = strstr(out, "r    = (1-y*)·l₂");
+    if (!r) fail_msg("no r row:\n%s", out);
+    const char *eol = strchr(r, '\n');
+    if (!eol || eol - r < 3 || strncmp(eol - 3, "= 0\n", 4)) fail_msg("r is not printed as 0: %.80s", r);
+    for (const char *p = out; (p = strstr(p, "-0")); p += 2)
+        if (!isdigit((unsigned char)p[2]) && p[2] != '.' && p[2] != 'e') fail_msg("a -0 is printed: %.60s", p - 20);
+}
+
 /* 3. One symbol per quantity, as the lecture writes it: θ₀ (not theta0) and
  * x₁ (not x1) everywhere in the text; ASCII only behind --ascii; no "1 = 1"
  * node; no untitled matrix; no fractional output size. */
@@ -399,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_sgd_which_is_the_slides),
         cmocka_unit_test(test_relu_at_exact_zero),
         cmocka_unit_test(test_fd_where_f_bends_fast),
+        cmocka_unit_test(test_no_negative_zero),
         cmocka_unit_test(test_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,10 @@
 #include "ad_internal.h"
 #include "ad_op.h"
 
+/* A value as printed: -0 as 0 (they are equal; (1 - y*)·l with y* = 1 is
+ * -0 in IEEE arithmetic, and a student should read no sign into it). */
+static double shown(double v) { return v == 0 ? 0.0 : v; }
+
 /* Room for the names made here rather than set by ad_set_name: a constant's
  * value ("%.6g": at most 13 characters) or "n<id>" (at most 11). */
 typedef struct label {
@@ -24,7 +28,7 @@ static const char *label_of(const ad_node *h, const ad_node *n, label *l)
     if (!n) return h ? "(dropped)" : "(null)";
     if (n->name) return n->name;
     if (!n->op && (n->flags & AD_NODE_LEAF) && !(n->flags & AD_NODE_REQUIRES_GRAD))
-        snprintf(l->own, sizeof l->own, "%.6g", ad_value_scalar(n));   /* a constant prints as its value */
+        snprintf(l->own, sizeof l->own, "%.6g", shown(ad_value_scalar(n)));   /* a constant prints as its value */
     else
         snprintf(l->own, sizeof l->own, "n%u", n->id);
     return l->own;
@@ -175,7 +179,7 @@ ad_status ad_explain_nodes(FILE *f, const ad_context *ctx, const ad_node *root_h
             ad_explain_pad(f, expr, -12);
             free(expr);
         }
-        fprintf(f, " = %.15g\n", ad_value_scalar(n));
+        fprintf(f, " = %.15g\n", shown(ad_value_scalar(n)));
     }
     return AD_OK;
 }
@@ -210,8 +214,8 @@ ad_status ad_explain_forward(FILE *f, const ad_context *ctx, const ad_node *root
             free(expr);
         }
         blanks(f, 20 - cols);
-        fprintf(f, " %20.15g", ad_value_scalar(n));
-        for (int d = 0; d < k; d++) fprintf(f, "  %20.15g", ad_tangent_at(n, d, 0));
+        fprintf(f, " %20.15g", shown(ad_value_scalar(n)));
+        for (int d = 0; d < k; d++) fprintf(f, "  %20.15g", shown(ad_tangent_at(n, d, 0)));
         fputc('\n', f);
     }
     return AD_OK;
@@ -251,8 +255,8 @@ static void print_push_step(const ad_backward_step *s, void *user)
     label lr, lc, li;
     const char *rn = node_label(pp->root, &lr), *cn = handle_label(s->consumer, &lc), *in = handle_label(s->input, &li);
     double up = ad_grad_scalar(s->consumer), local = ad_local_partial(s->consumer, s->slot);
-    fprintf(pp->f, "        ∂%s/∂%s += ∂%s/∂%s · ∂%s/∂%s = %.15g × %.15g   (now %.15g)\n", rn, in, rn, cn, cn, in, up,
-            local, ad_grad_scalar(s->input));
+    fprintf(pp->f, "        ∂%s/∂%s += ∂%s/∂%s · ∂%s/∂%s = %.15g × %.15g   (now %.15g)\n", rn, in, rn, cn, cn, in, shown(up),
+            shown(local), shown(ad_grad_scalar(s->input)));
 }
 
 /* Version A's sum for the adjoint of n: over every consumer c of n in the
@@ -272,7 +276,7 @@ static void print_pull_sum(FILE *f, const ad_context *ctx, const ad_node *root, 
             fputs(first ? "" : " + ", f);
             first = false;
             if (values) {
-                fprintf(f, "%.6g×%.6g", ad_grad_scalar(c), ad_local_partial(c, s));
+                fprintf(f, "%.6g×%.6g", shown(ad_grad_scalar(c)), shown(ad_local_partial(c, s)));
             } else {
                 const char *cn = node_label(c, &lc);
                 fprintf(f, "∂%s/∂%s·∂%s/∂%s", rn, cn, cn, nn);
@@ -313,7 +317,7 @@ ad_status ad_explain_reverse(FILE *f, ad_context *ctx, ad_node *root_handle, ad_
         print_pull_sum(f, ctx, root, n, false);
         fputs("\n        = ", f);
         print_pull_sum(f, ctx, root, n, true);
-        fprintf(f, " = %.15g\n", ad_grad_scalar(n));
+        fprintf(f, " = %.15g\n", shown(ad_grad_scalar(n)));
     }
     return AD_OK;
 }
