@@ -1,0 +1,269 @@
+/* test_ops_pins_conv.c: conv2d's edges that gradcheck --all and test_nn_ops
+ * let through, each pinned with exact values and messages:
+ *   - its shape rule's checks of stride and padding, one bad number at a
+ *     time, and the message of a kernel larger than the padded input when
+ *     the kernel is not square;
+ *   - complete_case (gradcheck --op conv2d --shape ...): w and b derived
+ *     from x's shape, K, R, S kept where w is given as 4-d;
+ *   - conv2d_relu's kink_gap: the least |pre-activation|, 0 where one is NaN;
+ *   - a convolution whose im2col scratch cannot be allocated: out of memory
+ *     by name, not a kernel writing through a null column buffer;
+ *   - the forward's columns are kept for dw while the batch's take at most
+ *     KEPT_COLS_MAX (8 MB): at exactly 8 MB they are in the arena.
+ * Expected numbers come from the definitions (small binary fractions: exact
+ * in float32 and float64). White box where it must be: ad_kernel.h, since
+ * kink_gap is given the node (ad_node_of). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ad_test.h"
+#include "autodidact.h"
+#include "ad_kernel.h"
+
+static void assert_error(ad_status st, const char *want)
+{
+    assert_string_equal(ad_last_error(), want);
+    assert_int_equal(ad_last_status(), st);
+    ad_clear_error();
+}
+
+static ad_node *var4(ad_context *ctx, ad_dtype d, int64_t a, int64_t b, int64_t c, int64_t e)
+{
+    return ad_variable(ctx, d, 4, (const int64_t[]){a, b, c, e}, NULL);
+}
+
+/* ---- the shape rule ---- */
+
+/* Each of stride (h, w) >= 1 and padding (h, w) >= 0 is checked on its own:
+ * one bad number, the others good, is refused, naming all four. Padding 0
+ * and stride 1 are allowed (the bounds are inclusive), and a good call's
+ * output is P = (H + 2·ph - R)/sh + 1, Q likewise. */
+static void test_stride_and_padding_each_checked(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = var4(ctx, AD_FLOAT64, 2, 3, 9, 8), *w = var4(ctx, AD_FLOAT64, 4, 3, 3, 3);
+    static const struct {
+        int stride[2], pad[2];
+        const char *msg;
+    } bad[] = {
+        {{0, 1}, {0, 0}, "conv2d: stride (0,1) must be >= 1 and padding (0,0) >= 0"},
+        {{1, 0}, {0, 0}, "conv2d: stride (1,0) must be >= 1 and padding (0,0) >= 0"},
+        {{1, 1}, {-1, 0}, "conv2d: stride (1,1) must be >= 1 and padding (-1,0) >= 0"},
+        {{1, 1}, {0, -1}, "conv2d: stride (1,1) must be >= 1 and padding (0,-1) >= 0"},
+        {{-2, 3}, {1, 1}, "conv2d: stride (-2,3) must be >= 1 and padding (1,1) >= 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_null(ad_conv2d_ex(ctx, x, w, NULL, bad[i].stride, bad[i].pad));
+        assert_error(AD_ERR_ARG, bad[i].msg);
+    }
+    ad_node *y = ad_conv2d_ex(ctx, x, w, NULL, (const int[]){1, 1}, (const int[]){0, 0});
+    assert_non_null(y);
+    ad_tensor v = ad_value(y);
+    assert_int_equal(v.ndim, 4);
+    assert_int_equal(v.shape[0], 2), assert_int_equal(v.shape[1], 4);
+    assert_int_equal(v.shape[2], 7), assert_int_equal(v.shape[3], 6);
+    y = ad_conv2d_ex(ctx, x, w, NULL, (const int[]){2, 3}, (const int[]){1, 2});
+    assert_non_null(y);
+    v = ad_value(y);
+    assert_int_equal(v.shape[2], 5);   /* (9 + 2 - 3)/2 + 1 */
+    assert_int_equal(v.shape[3], 4);   /* (8 + 4 - 3)/3 + 1 */
+    ad_context_free(ctx);
+}
+
+/* A 9x5 kernel over an 8x8 input: the message gives R x S in that order. */
+static void test_kernel_too_large_names_r_then_s(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = var4(ctx, AD_FLOAT64, 2, 3, 8, 8), *w = var4(ctx, AD_FLOAT64, 4, 3, 9, 5);
+    assert_null(ad_conv2d_ex(ctx, x, w, NULL, (const int[]){1, 1}, (const int[]){0, 0}));
+    assert_error(AD_ERR_SHAPE, "conv2d: the 9x5 kernel of w (4,3,9,5) is larger than the padded input x (2,3,8,8) (pad 0,0)");
+    w = var4(ctx, AD_FLOAT64, 4, 3, 5, 10);
+    assert_null(ad_conv2d_ex(ctx, x, w, NULL, (const int[]){1, 1}, (const int[]){1, 0}));
+    assert_error(AD_ERR_SHAPE, "conv2d: the 5x10 kernel of w (4,3,5,10) is larger than the padded input x (2,3,8,8) (pad 1,0)");
+    ad_context_free(ctx);
+}
+
+/* ---- complete_case ---- */
+
+static void assert_shape(const int64_t *got, int64_t a, int64_t b, int64_t c, int64_t d)
+{
+    assert_int_equal(got[0], a), assert_int_equal(got[1], b), assert_int_equal(got[2], c), assert_int_equal(got[3], d);
+}
+
+/* x alone (w not 4-d): w (4, C, 3, 3) and b (4); x and the params as given. */
+static void test_complete_case_from_x_alone(void **state)
+{
+    (void)state;
+    for (int op = 0; op < 2; op++) {
+        const ad_op *o = op ? &ad_op_conv2d_relu : &ad_op_conv2d;
+        ad_op_case c;
+        memset(&c, 0, sizeof c);
+        c.label = "command line";
+        c.n_in = 1;
+        c.ndim[0] = 4;
+        c.shape[0][0] = 2, c.shape[0][1] = 5, c.shape[0][2] = 8, c.shape[0][3] = 6;
+        c.params.stride[0] = 2, c.params.stride[1] = 1, c.params.pad[0] = 1, c.params.pad[1] = 0;
+        ad_op_case before = c;
+        assert_int_equal(o->complete_case(&c), AD_OK);
+        assert_int_equal(c.n_in, 3);
+        assert_int_equal(c.ndim[0], 4), assert_int_equal(c.ndim[1], 4), assert_int_equal(c.ndim[2], 1);
+        assert_shape(c.shape[0], 2, 5, 8, 6);
+        assert_shape(c.shape[1], 4, 5, 3, 3);
+        assert_shape(c.shape[2], 4, 0, 0, 0);
+        assert_memory_equal(&c.params, &before.params, sizeof c.params);
+        assert_string_equal(c.label, "command line");
+    }
+}
+
+/* w given as 4-d (gradcheck starts from the first default case, whose w is
+ * (4,3,3,3), and --kernel sets R and S): K, R, S kept, C taken from x, b (K)
+ * whatever b was. */
+static void test_complete_case_keeps_k_r_s(void **state)
+{
+    (void)state;
+    ad_op_case c;
+    memset(&c, 0, sizeof c);
+    c.n_in = 3;
+    c.ndim[0] = 4, c.ndim[1] = 4, c.ndim[2] = 4;
+    c.shape[0][0] = 3, c.shape[0][1] = 2, c.shape[0][2] = 7, c.shape[0][3] = 9;
+    c.shape[1][0] = 5, c.shape[1][1] = 7, c.shape[1][2] = 2, c.shape[1][3] = 3;
+    c.shape[2][0] = 9, c.shape[2][1] = 8, c.shape[2][2] = 6, c.shape[2][3] = 1;
+    c.params.stride[0] = c.params.stride[1] = 1;
+    ad_op_case before = c;
+    assert_int_equal(ad_op_conv2d.complete_case(&c), AD_OK);
+    assert_int_equal(c.n_in, 3);
+    assert_int_equal(c.ndim[0], 4), assert_int_equal(c.ndim[1], 4), assert_int_equal(c.ndim[2], 1);
+    assert_shape(c.shape[0], 3, 2, 7, 9);
+    assert_shape(c.shape[1], 5, 2, 2, 3);
+    assert_shape(c.shape[2], 5, 8, 6, 1);   /* b is 1-d: only its first extent is read */
+    assert_memory_equal(&c.params, &before.params, sizeof c.params);
+
+    /* the completed case runs: y (3, 5, 6, 7) */
+    ad_context *ctx = ad_context_new();
+    ad_node *in[3];
+    for (int s = 0; s < 3; s++) in[s] = ad_variable(ctx, AD_FLOAT64, c.ndim[s], c.shape[s], NULL);
+    ad_node *y = ad_apply(ctx, &ad_op_conv2d, in, c.n_in, &c.params);
+    assert_non_null(y);
+    assert_shape(ad_value(y).shape, 3, 5, 6, 7);
+    ad_context_free(ctx);
+}
+
+/* x not 4-d: refused by name, the case untouched. */
+static void test_complete_case_refuses_x_not_4d(void **state)
+{
+    (void)state;
+    ad_op_case c;
+    memset(&c, 0, sizeof c);
+    c.n_in = 1;
+    c.ndim[0] = 3;
+    c.shape[0][0] = 3, c.shape[0][1] = 8, c.shape[0][2] = 8;
+    ad_op_case before = c;
+    assert_int_equal(ad_op_conv2d.complete_case(&c), AD_ERR_SHAPE);
+    assert_error(AD_ERR_SHAPE, "conv2d: --shape must give x as (N,C,H,W), e.g. 2x3x8x8");
+    assert_memory_equal(&c, &before, sizeof c);
+}
+
+/* ---- conv2d_relu's kink_gap ---- */
+
+/* x (1,1,2,2) = 1, 2, 3, 4; w = 1; b = -2.25: the pre-activations are
+ * -1.25, -0.25, 0.75, 1.75, so the gap to the kink is 0.25 (where y = 0 too:
+ * it is the pre-activation's distance, not y's). A NaN in x makes a NaN
+ * pre-activation, which counts as at the kink: gap 0, wherever it lies. */
+static void test_relu_gap(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++) {
+        ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
+        for (int nan_at = -1; nan_at < 4; nan_at++) {
+            ad_context *ctx = ad_context_new();
+            ad_node *x = var4(ctx, d, 1, 1, 2, 2), *w = var4(ctx, d, 1, 1, 1, 1);
+            ad_node *b = ad_variable(ctx, d, 1, (const int64_t[]){1}, NULL);
+            for (int i = 0; i < 4; i++) ad_set_value_at(x, i, i == nan_at ? NAN : 1.0 + i);
+            ad_set_value_at(w, 0, 1.0);
+            ad_set_value_at(b, 0, -2.25);
+            ad_node *y = ad_conv2d_relu(ctx, x, w, b, 1, 0);
+            assert_non_null(y);
+            double gap = ad_op_conv2d_relu.kink_gap(ad_node_of(y));
+            if (nan_at < 0) assert_true(gap == 0.25);
+            else assert_true(gap == 0);
+            ad_context_free(ctx);
+        }
+    }
+}
+
+/* ---- scratch ---- */
+
+/* x (1,1,1,1), w (1,1,2896,2896), padding 2895: y (1,1,2896,2896), 32 MB
+ * each for w and y in float32, but im2col's column buffer is
+ * C·R·S·P·Q = 2896^4 numbers, 281354730471424 bytes: over the 128 TiB a
+ * process can map, so the arena's allocation fails and the op says so,
+ * rather than running its kernels with a null column buffer. One thread:
+ * one column buffer. (Skipped under AddressSanitizer, whose allocator
+ * aborts on such a size.) */
+static void test_column_buffer_out_of_memory(void **state)
+{
+    (void)state;
+    if (AD_TEST_UNDER_ASAN) skip();
+    int keep = ad_threads();
+    assert_int_equal(ad_set_threads(1), AD_OK);
+    for (int recording = 0; recording < 2; recording++) {
+        ad_context *ctx = ad_context_new();
+        const int64_t sx[] = {1, 1, 1, 1}, sw[] = {1, 1, 2896, 2896};
+        ad_node *x = recording ? ad_variable(ctx, AD_FLOAT32, 4, sx, NULL) : ad_constant(ctx, AD_FLOAT32, 4, sx, NULL);
+        ad_node *w = recording ? ad_variable(ctx, AD_FLOAT32, 4, sw, NULL) : ad_constant(ctx, AD_FLOAT32, 4, sw, NULL);
+        ad_clear_error();
+        assert_null(ad_conv2d(ctx, x, w, NULL, 1, 2895));
+        assert_error(AD_ERR_NOMEM, "out of memory: the context needs 281354730471424 more bytes");
+        ad_context_free(ctx);
+    }
+    assert_int_equal(ad_set_threads(keep), AD_OK);
+}
+
+/* The bytes a context holds after one conv2d of x (2,1,63,63) and w
+ * (1,1,32,32) on one thread: each image's col is C·R·S·P·Q = 1024·1024
+ * float32s, 4 MB, so the batch's are 8 MB, exactly KEPT_COLS_MAX. */
+static size_t bytes_after_conv(bool recording)
+{
+    ad_context *ctx = ad_context_new();
+    const int64_t sx[] = {2, 1, 63, 63}, sw[] = {1, 1, 32, 32};
+    ad_node *x = recording ? ad_variable(ctx, AD_FLOAT32, 4, sx, NULL) : ad_constant(ctx, AD_FLOAT32, 4, sx, NULL);
+    ad_node *w = recording ? ad_variable(ctx, AD_FLOAT32, 4, sw, NULL) : ad_constant(ctx, AD_FLOAT32, 4, sw, NULL);
+    assert_non_null(ad_conv2d(ctx, x, w, NULL, 1, 0));
+    size_t bytes = ad_context_bytes(ctx);
+    ad_context_free(ctx);
+    return bytes;
+}
+
+/* The forward keeps the batch's cols for dw while they take at most
+ * KEPT_COLS_MAX ("at most": 8 MB is kept). A recorded conv2d then holds
+ * those 8 MB beyond what the same conv2d of constants holds (no dw to keep
+ * them for; the rest of its scratch, a col and dw's sums, is the same).
+ * Today's arena (chunks that double) holds 29.7 MB against 12.8 MB; were
+ * the cols not kept, both would hold the same. */
+static void test_cols_kept_at_exactly_the_budget(void **state)
+{
+    (void)state;
+    int keep = ad_threads();
+    assert_int_equal(ad_set_threads(1), AD_OK);
+    size_t recorded = bytes_after_conv(true), constants = bytes_after_conv(false);
+    assert_true(recorded >= constants + ((size_t)8 << 20));
+    assert_int_equal(ad_set_threads(keep), AD_OK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stride_and_padding_each_checked),
+        cmocka_unit_test(test_kernel_too_large_names_r_then_s),
+        cmocka_unit_test(test_complete_case_from_x_alone),
+        cmocka_unit_test(test_complete_case_keeps_k_r_s),
+        cmocka_unit_test(test_complete_case_refuses_x_not_4d),
+        cmocka_unit_test(test_relu_gap),
+        cmocka_unit_test(test_column_buffer_out_of_memory),
+        cmocka_unit_test(test_cols_kept_at_exactly_the_budget),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
