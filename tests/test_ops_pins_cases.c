@@ -75,7 +75,10 @@ static void test_complete_case(void **state)
  * first class, one between, the last) and none (-1), C = 3, N = 8: every
  * target a class or the ignored one; the first never ignored; each later
  * one (the second included) ignored in some draws; in every draw at least
- * one ignored. Weights (slot 2) in [0.5, 2]. */
+ * one ignored. A later target is ignored with probability 1/4, else drawn
+ * from the C classes (the ignored one among them): 1/4 + 3/4 · 1/3 = 1/2
+ * in all, over 300 · 7 = 2100 of them 0.5 ± 0.011 (one sigma; the seed is
+ * fixed, so the count is too). Weights (slot 2) in [0.5, 2]. */
 static void test_ce_sample(void **state)
 {
     (void)state;
@@ -104,6 +107,10 @@ static void test_ce_sample(void **state)
             for (int64_t i = 0; i < 3; i++)
                 if (!(ad_tensor_get(w, i) >= 0.5 && ad_tensor_get(w, i) <= 2)) fail_msg("weight %g", ad_tensor_get(w, i));
         }
+        int later = 0;
+        for (int i = 1; i < 8; i++) later += ignored_at[i];
+        if (ig >= 0 && !(later >= 945 && later <= 1155))   /* 2100 · (0.5 ± 0.05) */
+            fail_msg("ignore_index %d: %d of 2100 later targets ignored, expected about 1050", ig, later);
         if (ignored_at[0]) fail_msg("ignore_index %d: the first target was ignored %d times", ig, ignored_at[0]);
         for (int i = 1; i < 8; i++)
             if ((ig >= 0) != (ignored_at[i] > 0))
