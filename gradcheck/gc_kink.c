@@ -101,7 +101,12 @@ ad_node *gc_op_at(ad_context *ctx, const ad_op_case *c, ad_tensor **t, ad_gc_fn 
  * whatever the size a round or two clears them all: n = 20,000 relu inputs
  * hold some 10 such elements, where a draw of all of them at once is clear
  * with probability (1 - 5e-4)^20000 = 4.5e-5, and rejection sampling over
- * the whole tensor (what an op without kink_dist still gets) never ends. */
+ * the whole tensor (what an op without kink_dist still gets) never ends.
+ * kink_dist is kink_gap element by element, so at every draw, clear or not,
+ * the least distance of any element of any input must be the gap, exactly
+ * (both are the same differences in double): a kink_dist that misses a
+ * window or a pair, or a kink_gap that invents one, fails the op here, and
+ * the draws of any size depend on kink_dist being right. */
 ad_status gc_draw_inputs(const ad_op *op, const ad_op_case *c, ad_tensor **t, gsl_rng *rng, double margin, ad_gc_fn f,
                          void *user)
 {
@@ -117,24 +122,26 @@ ad_status gc_draw_inputs(const ad_op *op, const ad_op_case *c, ad_tensor **t, gs
     for (int round = 0; round < ROUNDS && !clear && st == AD_OK; round++) {
         ad_context *ctx = ad_context_new();
         ad_node *y = ctx ? gc_op_at(ctx, c, t, f, user) : NULL;
+        double gap = y ? op->kink_gap(y) : 0, least = INFINITY;
+        int64_t moved = 0;
         if (!y) st = ad_last_status();
-        else if (op->kink_gap(y) >= margin) clear = true;
-        else {
-            int64_t moved = 0;
-            for (int s = 0; s < c->n_in && op->kink_dist; s++) {
-                if (!gc_drawn_uniformly(op, s)) continue;
-                ad_domain d = gc_domain_of(op, s);
-                op->kink_dist(y, s, dist);
-                for (int64_t j = 0; j < t[s]->size; j++)
-                    if (!(dist[j] >= margin)) {   /* (NaN: drawn again too) */
-                        ad_tensor_set(t[s], j, gsl_ran_flat(rng, d.lo, d.hi));
-                        moved++;
-                    }
+        for (int s = 0; s < c->n_in && op->kink_dist && st == AD_OK; s++) {
+            op->kink_dist(y, s, dist);
+            ad_domain d = gc_domain_of(op, s);
+            for (int64_t j = 0; j < t[s]->size; j++) {
+                if (least == least && !(dist[j] >= least)) least = dist[j];   /* (a NaN stays: it equals no gap) */
+                if (!(gap >= margin) && !(dist[j] >= margin) && gc_drawn_uniformly(op, s)) {   /* (NaN: drawn again too) */
+                    ad_tensor_set(t[s], j, gsl_ran_flat(rng, d.lo, d.hi));
+                    moved++;
+                }
             }
-            /* No kink_dist, or one that names no element where kink_gap
-             * finds a kink (the two disagree): every element again. */
-            if (moved == 0) draw_all(op, c, t, rng);
         }
+        if (st == AD_OK && op->kink_dist && !(least == gap))   /* (both inf: no kink at all, a 1x1 window) */
+            st = ad_fail(AD_ERR_ARG, "gradcheck %s [%s]: kink_dist and kink_gap disagree: the least distance of an "
+                         "element from a kink is %g, the gap %g", op->name, c->label, least, gap);
+        else if (st == AD_OK && gap >= margin) clear = true;
+        /* No kink_dist: every element again (rejection sampling). */
+        else if (st == AD_OK && moved == 0) draw_all(op, c, t, rng);
         ad_context_free(ctx);
     }
     free(dist);

@@ -211,6 +211,9 @@ static const ad_op_case binary_cases[] = {
     {"scalar with (2,3)", 2, {0, 2}, {{1, 1, 1, 1}, {2, 3, 1, 1}}, {.c = 0}},
     {"(3,2) with scalar", 2, {2, 0}, {{3, 2, 1, 1}, {1, 1, 1, 1}}, {.c = 0}},
     {"broadcast (2,1,3) with (4,1)", 2, {3, 2}, {{2, 1, 3, 1}, {4, 1, 1, 1}}, {.c = 0}},
+    /* all four dims: the first (i0 of AD_BCAST_FOR) > 1, a's stride there
+     * 6, b's 0 (b is 3-d), each input stretched along a dim of its own */
+    {"4-d broadcast (2,3,1,2) with (3,4,1)", 2, {4, 3}, {{2, 3, 1, 2}, {3, 4, 1, 1}}, {.c = 0}},
 };
 
 #define N_CASES(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -156,8 +156,10 @@ static void ce_jvp(ad_node *o, int k)
 }
 
 /* gradcheck's draws: targets are class indices (some ignored, where the
- * case ignores a class; the first never is, so a mean is defined);
- * weights are positive. */
+ * case ignores a class; the first never is, so a mean is defined, and at
+ * least one other is, the last if chance ignored none: N = 6 at 1/4 each
+ * leaves all in with probability (3/4)^5 = 0.24, and the ignored sample's
+ * branch would go unchecked); weights are positive. */
 static void ce_sample(const ad_op_case *c, int slot, ad_tensor *t, void *rng)
 {
     gsl_rng *r = rng;
@@ -172,6 +174,10 @@ static void ce_sample(const ad_op_case *c, int slot, ad_tensor *t, void *rng)
             ad_tensor_set(t, i, (double)(k >= c->params.ignore_index ? k + 1 : k));
         } else ad_tensor_set(t, i, (double)gsl_rng_uniform_int(r, (unsigned long)C));
     }
+    if (slot != 1 || c->params.ignore_index < 0 || t->size < 2) return;
+    for (int64_t i = 1; i < t->size; i++)
+        if (ad_tensor_get(t, i) == (double)c->params.ignore_index) return;
+    ad_tensor_set(t, t->size - 1, (double)c->params.ignore_index);
 }
 
 static const ad_op_case ce_cases[] = {

@@ -371,6 +371,9 @@ static const ad_op_case pool_cases[] = {
     {"x (2,2,4,4), window 4, stride 4 (output 1x1)", 1, {4}, {{2, 2, 4, 4}}, {.window = {4, 4}, .stride = {4, 4}}},
     {"x (1,2,6,7), window (2,3), stride (2,1) (rows and columns apart)", 1, {4}, {{1, 2, 6, 7}},
      {.window = {2, 3}, .stride = {2, 1}}},
+    /* and the other way round: a 3x2 window must not take the 2x2 kernel */
+    {"x (1,2,7,6), window (3,2), stride (1,2) (rows and columns apart)", 1, {4}, {{1, 2, 7, 6}},
+     {.window = {3, 2}, .stride = {1, 2}}},
 };
 
 static ad_status pool_complete(ad_op_case *c)

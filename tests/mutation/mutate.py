@@ -512,7 +512,8 @@ ENGINE_CHECKER = ["test_engine_pins", "test_engine_pins_api", "test_engine_pins_
                   "test_handles", "test_fast_path", "test_backward_block", "test_symbolic", "gradcheck --all",
                   "test_idx_fuzz", "test_expr_fuzz", "test_nn_ops", "test_data_train", "test_ops_elementwise",
                   "test_expr", "test_symbolic_fuzz", "test_compact"]
-OPS_CHECKER = ["gradcheck --all", "test_nn_ops", "test_ops_elementwise", "test_ops_pins_api", "test_ops_pins_conv"]
+OPS_CHECKER = ["gradcheck --all", "test_nn_ops", "test_ops_elementwise", "test_ops_pins", "test_ops_pins_api",
+               "test_ops_pins_conv"]
 
 TARGETS = {"engine": ("engine", ENGINE_CHECKER), "ops": ("ops", OPS_CHECKER)}
 
