@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 #include <unistd.h>
 #include "gc_internal.h"
@@ -194,12 +197,19 @@ static ad_status run_child(const ad_op *op, const ad_op_case *c, int first, cons
     }
     fflush(NULL);   /* else the child's exit would write this process's buffered output again */
     double t0 = gc_now();
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
         close(fds[0]), close(fds[1]), munmap(slot, sizeof *slot);
         return ad_fail(AD_ERR_IO, "gradcheck %s: fork failed: %s", op->name, strerror(errno));
     }
     if (pid == 0) {
+#ifdef __linux__
+        /* If gradcheck itself is killed (a CI job's timeout), its child goes
+         * with it, not on checking for minutes with nobody to read it. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
+#else
+        (void)parent;
+#endif
         close(fds[0]);
         gc_phase_slot = slot;
         child(fds[1], op, c, first, o);

@@ -666,15 +666,23 @@ CRASH_MARKS = ("Test failed with exception", "Segmentation fault", "AddressSanit
 def run_step(step, build, timeout):
     """Runs one checker step: None if it passed, else Outcome('killed', ...)."""
     env = dict(os.environ, **step.env)
+    # Its own process group, killed whole on a timeout: the step's children
+    # (gradcheck's per-op workers) must not go on spinning after it.
+    proc = subprocess.Popen(step.argv, cwd=build, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, errors="replace", start_new_session=True)
     try:
-        r = subprocess.run(step.argv, cwd=build, env=env, capture_output=True, text=True, errors="replace",
-                           timeout=timeout, start_new_session=True)
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.communicate()
         return Outcome("killed", "timeout", step.name, detail=f"over {timeout:.0f} s")
-    if r.returncode == 0:
+    if proc.returncode == 0:
         return None
-    out = r.stdout + r.stderr
-    crashed = r.returncode < 0 or any(mark in out for mark in CRASH_MARKS)
+    out = stdout + stderr
+    crashed = proc.returncode < 0 or any(mark in out for mark in CRASH_MARKS)
     return Outcome("killed", "crashed" if crashed else "failed", step.name, detail=_last_lines(out))
 
 
