@@ -86,6 +86,22 @@ static void test_kernel_too_large_names_r_then_s(void **state)
     ad_context_free(ctx);
 }
 
+/* x and w must both be 4-d: either one alone not, the other 4-d, is refused
+ * naming both shapes (a 3-d x read as 4-d would take a shape it lacks). */
+static void test_x_and_w_each_4d(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x3 = ad_variable(ctx, AD_FLOAT64, 3, (const int64_t[]){3, 8, 8}, NULL);
+    ad_node *x = var4(ctx, AD_FLOAT64, 2, 3, 8, 8), *w = var4(ctx, AD_FLOAT64, 4, 3, 3, 3);
+    ad_node *w3 = ad_variable(ctx, AD_FLOAT64, 3, (const int64_t[]){3, 3, 3}, NULL);
+    assert_null(ad_conv2d(ctx, x3, w, NULL, 1, 0));
+    assert_error(AD_ERR_SHAPE, "conv2d: input x (3,8,8) must be (N,C,H,W) and weight w (4,3,3,3) (K,C,R,S)");
+    assert_null(ad_conv2d(ctx, x, w3, NULL, 1, 0));
+    assert_error(AD_ERR_SHAPE, "conv2d: input x (2,3,8,8) must be (N,C,H,W) and weight w (3,3,3) (K,C,R,S)");
+    ad_context_free(ctx);
+}
+
 /* ---- complete_case ---- */
 
 static void assert_shape(const int64_t *got, int64_t a, int64_t b, int64_t c, int64_t d)
@@ -258,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stride_and_padding_each_checked),
         cmocka_unit_test(test_kernel_too_large_names_r_then_s),
+        cmocka_unit_test(test_x_and_w_each_4d),
         cmocka_unit_test(test_complete_case_from_x_alone),
         cmocka_unit_test(test_complete_case_keeps_k_r_s),
         cmocka_unit_test(test_complete_case_refuses_x_not_4d),

@@ -316,7 +316,17 @@ def _in_declaration(tokens, k):
     starts with a type (`T x` or `T *x`) and k is not inside parentheses (a
     call's arguments)."""
     depth = 0
-    while k > 0 and tokens[k - 1].text not in (";", "{", "}"):
+    while k > 0 and tokens[k - 1].text not in (";", "{", "}") or (k > 1 and tokens[k - 1].text == "}"
+                                                                   and tokens[k].text == ","):
+        if tokens[k - 1].text == "}":   # an initializer list, `T a[2] = {x, y}, b[2]`: step over it
+            braces = 0
+            while k > 1:
+                k -= 1
+                braces += tokens[k].text == "}"
+                braces -= tokens[k].text == "{"
+                if braces == 0:
+                    break
+            continue
         k -= 1
         if tokens[k].text in (")", "]"):
             depth += 1

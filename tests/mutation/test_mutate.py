@@ -96,6 +96,9 @@ class Operators(unittest.TestCase):
         self.assertEqual([s.operator for s in sites_of(src)], ["delete:statement"])
         src = "void f(int *x, int i)\n{\n    char a[64], b[64];\n    g(a, x[i]);\n}\n"
         self.assertEqual(sorted(s.operator for s in sites_of(src)), ["delete:statement", "index:+1", "index:-1"])
+        # the second array after an initializer list is a declarator too
+        src = "int f(int s, int p)\n{\n    int a[2] = {s, s}, b[2] = {p, p};\n    return g(a, b);\n}\n"
+        self.assertEqual([s.operator for s in sites_of(src)], [])
 
     def test_literal_subscripts_are_left_to_the_constant_operator(self):
         src = "void f(char *m)\n{\n    m[0] = 1;\n}\n"
