@@ -238,13 +238,13 @@ static void test_column_buffer_out_of_memory(void **state)
     assert_int_equal(ad_set_threads(keep), AD_OK);
 }
 
-/* The bytes a context holds after one conv2d of x (2,1,63,63) and w
+/* The bytes a context holds after one conv2d of x (N,1,63,63) and w
  * (1,1,32,32) on one thread: each image's col is C·R·S·P·Q = 1024·1024
- * float32s, 4 MB, so the batch's are 8 MB, exactly KEPT_COLS_MAX. */
-static size_t bytes_after_conv(bool recording)
+ * float32s, 4 MB, so at N = 2 the batch's are 8 MB, exactly KEPT_COLS_MAX. */
+static size_t bytes_after_conv(bool recording, int64_t n)
 {
     ad_context *ctx = ad_context_new();
-    const int64_t sx[] = {2, 1, 63, 63}, sw[] = {1, 1, 32, 32};
+    const int64_t sx[] = {n, 1, 63, 63}, sw[] = {1, 1, 32, 32};
     ad_node *x = recording ? ad_variable(ctx, AD_FLOAT32, 4, sx, NULL) : ad_constant(ctx, AD_FLOAT32, 4, sx, NULL);
     ad_node *w = recording ? ad_variable(ctx, AD_FLOAT32, 4, sw, NULL) : ad_constant(ctx, AD_FLOAT32, 4, sw, NULL);
     assert_non_null(ad_conv2d(ctx, x, w, NULL, 1, 0));
@@ -264,8 +264,23 @@ static void test_cols_kept_at_exactly_the_budget(void **state)
     (void)state;
     int keep = ad_threads();
     assert_int_equal(ad_set_threads(1), AD_OK);
-    size_t recorded = bytes_after_conv(true), constants = bytes_after_conv(false);
+    size_t recorded = bytes_after_conv(true, 2), constants = bytes_after_conv(false, 2);
     assert_true(recorded >= constants + ((size_t)8 << 20));
+    assert_int_equal(ad_set_threads(keep), AD_OK);
+}
+
+/* Past the budget nothing is kept: 3 images' cols are 12 MB > KEPT_COLS_MAX,
+ * so the recorded conv2d holds less than one image's col (4 MB) more than
+ * the conv2d of constants (dw rebuilds each image's col instead). */
+static void test_cols_not_kept_past_the_budget(void **state)
+{
+    (void)state;
+    int keep = ad_threads();
+    assert_int_equal(ad_set_threads(1), AD_OK);
+    size_t recorded = bytes_after_conv(true, 3), constants = bytes_after_conv(false, 3);
+    if (!(recorded < constants + ((size_t)4 << 20)))
+        fail_msg("a recorded conv2d of 3 images holds %zu bytes, of constants %zu: its 12 MB of cols were kept",
+                 recorded, constants);
     assert_int_equal(ad_set_threads(keep), AD_OK);
 }
 
@@ -281,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_relu_gap),
         cmocka_unit_test(test_column_buffer_out_of_memory),
         cmocka_unit_test(test_cols_kept_at_exactly_the_budget),
+        cmocka_unit_test(test_cols_not_kept_past_the_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
