@@ -88,6 +88,7 @@ static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_r
          * on one scratch buffer) shows only where they overlap in time, which
          * on a loaded machine a short pass seldom gives */
         double t_rep = gc_now();
+        uint64_t splits = ad_threads_split_count();
         for (int rep = 0; (rep < THREAD_REPEATS || gc_now() - t_rep < THREAD_SECONDS) && rep < THREAD_MAX_REPEATS &&
                           st == AD_OK && !what;
              rep++) {
@@ -100,6 +101,16 @@ static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_r
                 }
             if (st == AD_OK && !what && (at = first_diff(one.t, many.t, P->m)) >= 0)
                 what = "jvp", a = one.t, b = many.t;
+        }
+        if (st == AD_OK && !what && ad_threads_split_count() == splits) {   /* the path never ran */
+            rec->pass = false;
+            rec->numerical = rec->reverse = rec->forward = NAN;
+            snprintf(rec->message, sizeof rec->message,
+                     "path %s (%s): no kernel split its work over %d threads in the probe's passes%s: the probe "
+                     "does not reach the path, so its check would compare the 1-thread path with itself",
+                     P->path, P->when, threads, which);
+            gcp_finish(r, rec, t0, st);
+            return;
         }
     }
     if (what) {

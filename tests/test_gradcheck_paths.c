@@ -11,6 +11,11 @@
  *     reference serial) fails the bit-for-bit check against one thread, while
  *     its directions (on one thread) pass. In a build without OpenMP the
  *     split path cannot run, and its one record says so and passes.
+ * And two right ones with a threaded path (probe n = 20000), to see that the
+ * probe must reach it: "reached" asks ad_threads_for for its threads, as the
+ * ops' kernels do, and passes; "unreached" never does (its path is one thread
+ * whatever the count), and its path check fails saying the probe does not
+ * reach the path.
  * Each is run as `gradcheck --all` runs it (ad_gradcheck_op_isolated). */
 #include <string.h>
 #include "ad_test.h"
@@ -68,6 +73,23 @@ static void split_vjp1(const ad_node *o, int s, const void *g, void *gi)
 }
 AD_VJP_BY_ROWS(split_vjp, split_vjp1)
 
+/* dx += 2·dy; "reached" takes its thread count from ad_threads_for (in
+ * blocks of 4096), as a real kernel would, "unreached" does not */
+static void right_vjp1(const ad_node *o, bool ask, const void *g, void *gi)
+{
+    int64_t n = o->value.size;
+    if (ask) (void)ad_threads_for(n / 4096 + 1, n);
+    AD_DISPATCH(o->value.dtype, {
+        const T *gy = g;
+        T *gx = gi;
+        for (int64_t i = 0; i < n; i++) gx[i] += 2 * gy[i];
+    });
+}
+static void reached_vjp1(const ad_node *o, int s, const void *g, void *gi) { (void)s, right_vjp1(o, true, g, gi); }
+static void unreached_vjp1(const ad_node *o, int s, const void *g, void *gi) { (void)s, right_vjp1(o, false, g, gi); }
+AD_VJP_BY_ROWS(reached_vjp, reached_vjp1)
+AD_VJP_BY_ROWS(unreached_vjp, unreached_vjp1)
+
 #define VEC(LABEL, N) {LABEL, 1, {1}, {{N, 1, 1, 1}}, {.c = 0}}
 static const ad_op_case one_case[] = {VEC("vector (3)", 3)};
 static const ad_op_path sized_paths[] = {
@@ -79,12 +101,18 @@ static const ad_op_path split_paths[] = {
     {"serial", "1 thread", 0, 1, NULL, VEC("n = 3", 3)},
     {"split", "n >= 64 on 2+ threads", 64, 2, "serial", VEC("n = 5000", SPLIT_N)},
 };
+static const ad_op_path threaded_paths[] = {
+    {"serial", "1 thread", 0, 1, NULL, VEC("n = 3", 3)},
+    {"threaded", "n >= 16384 on 2+ threads", 16384, 2, "serial", VEC("n = 20000", 20000)},
+};
 #define OP(NAME, VJP, PATHS)                                                                                           \
     {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape, .cpu = {twice_fwd, VJP, twice_jvp}, \
      .domain = {{-2, 2}}, .cases = one_case, .n_cases = 1, .paths = PATHS,                                             \
      .n_paths = sizeof PATHS / sizeof PATHS[0]}
 static const ad_op sized = OP("sized", sized_vjp, sized_paths);
 static const ad_op split = OP("split", split_vjp, split_paths);
+static const ad_op reached = OP("reached", reached_vjp, threaded_paths);
+static const ad_op unreached = OP("unreached", unreached_vjp, threaded_paths);
 
 static ad_gc_report report;
 
@@ -94,7 +122,7 @@ static int run_all(void **state)
     ad_gc_options o;
     ad_gc_default_options(&o);
     o.dtypes = AD_GC_ALL_DTYPES;
-    const ad_op *ops[] = {&sized, &split};
+    const ad_op *ops[] = {&sized, &split, &reached, &unreached};
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
         if (ad_gradcheck_op_isolated(ops[k], NULL, &o, 60, &report) != AD_OK) {
             fprintf(stderr, "%s: %s\n", ops[k]->name, ad_last_error());
@@ -211,6 +239,30 @@ static void test_threaded_path_fails_against_one_thread(void **state)
     }
 }
 
+/* A threaded path's probe must reach it: its kernels asked ad_threads_for
+ * and were given 2+ threads in the probe's passes, or the check would
+ * compare the one-thread path with itself. */
+static void test_a_probe_must_reach_its_threaded_path(void **state)
+{
+    (void)state;
+    if (ad_set_threads(2) != AD_OK) skip();   /* no OpenMP: no threaded path to reach */
+    ad_set_threads(1);
+    int n, failed, c;
+    count("reached", "path threaded, 2+ threads: n = 20000", AD_GC_PATHS, &n, &failed, &c);
+    assert_int_equal(c, 2);   /* float64, float32 */
+    assert_int_equal(failed, 0);
+    count("unreached", "path threaded, 2+ threads: n = 20000", AD_GC_PATHS, &n, &failed, &c);
+    assert_int_equal(c, 2);
+    assert_int_equal(failed, 2);
+    for (int i = 0; i < report.n; i++) {
+        const ad_gc_record *r = &report.rec[i];
+        if (strcmp(r->op, "unreached") || r->check != AD_GC_PATHS) continue;
+        assert_false(r->pass);
+        assert_non_null(strstr(r->message, "path threaded (n >= 16384 on 2+ threads): no kernel split its work over "
+                                           "2 threads in the probe's passes: the probe does not reach the path"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +270,7 @@ int main(void)
         cmocka_unit_test(test_small_path_passes_big_path_fails),
         cmocka_unit_test(test_large_probe_fails_by_directions),
         cmocka_unit_test(test_threaded_path_fails_against_one_thread),
+        cmocka_unit_test(test_a_probe_must_reach_its_threaded_path),
     };
     return cmocka_run_group_tests(tests, run_all, free_all);
 }

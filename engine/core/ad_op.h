@@ -126,7 +126,10 @@ typedef struct ad_op_path {
     const char *name;        /* "blocked" */
     const char *when;        /* the rule, for reports: "n >= 16384, 2+ threads" */
     int64_t threshold;       /* the size at which it starts, in the op's own measure (0: by layout or threads) */
-    int threads;             /* 1, or the kernel threads it needs (2: any count above 1) */
+    int threads;             /* 1, or the kernel threads it needs (2: any count above 1); a
+                                threaded path's kernels take their count from
+                                ad_threads_for, and gradcheck fails a probe in which no
+                                kernel was given 2+ threads (it did not reach the path) */
     const char *reference;   /* threads >= 2: the path the probe takes on one thread; else NULL */
     ad_op_case probe;        /* a case that takes this path (at a threshold's edge) */
 } ad_op_path;

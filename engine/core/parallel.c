@@ -1,4 +1,5 @@
 /* parallel.c: the engine's thread count (ad_parallel.h). */
+#include <stdatomic.h>
 #include "ad_parallel.h"
 
 #ifdef _OPENMP
@@ -53,9 +54,15 @@ ad_status ad_set_threads(int n)
     return AD_OK;
 }
 
+static atomic_uint_fast64_t splits;   /* ad_threads_split_count */
+
 int ad_threads_for(int64_t pieces, int64_t elements)
 {
     int nt = ad_threads();
     if (elements < AD_PAR_MIN_ELEMENTS || pieces < 2) return 1;
-    return pieces < nt ? (int)pieces : nt;
+    nt = pieces < nt ? (int)pieces : nt;
+    if (nt > 1) atomic_fetch_add_explicit(&splits, 1, memory_order_relaxed);
+    return nt;
 }
+
+uint64_t ad_threads_split_count(void) { return atomic_load_explicit(&splits, memory_order_relaxed); }

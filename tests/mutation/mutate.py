@@ -948,7 +948,8 @@ def rerun_command(args):
     if args.only:
         return f"{_common_options(args)} --only {args.only}"
     size = f"--sample {args.sample}" if args.sample is not None else f"--count {args.count}"
-    return f"{_common_options(args)} {size} --seed {args.seed}"
+    judged = f" --judged {args.judged}" if args.judged else ""
+    return f"{_common_options(args)}{judged} {size} --seed {args.seed}"
 
 
 def print_new_survivors(results, args, originals):
@@ -1004,6 +1005,9 @@ def parse_args(argv):
     p.add_argument("--report", metavar="FILE", help="write the results to FILE (.json: JSON, else markdown)")
     p.add_argument("--list", action="store_true", help="print the mutants that would be run; build nothing")
     p.add_argument("--only", metavar="ID", help="run the one mutant with this id (shows its diff)")
+    p.add_argument("--judged", metavar="FILE",
+                   help="draw only from the mutants whose ids FILE lists (judged-ops.txt: those of the full runs, "
+                        "each killed or accepted), so a survivor is a check that got weaker, not an old gap")
     args = p.parse_args(argv)
     if args.sample is not None:
         args.count = args.sample
@@ -1011,6 +1015,20 @@ def parse_args(argv):
         args.seed = int(time.time()) % 100000 if args.sample is not None else 1
     args.workdir = os.path.abspath(args.workdir or f"/tmp/autodidact-mutation-{args.target}")
     return args
+
+
+def judged_sites(sites_by_file, path):
+    """The sites whose ids the file lists (one a line, the id first; '#'
+    lines are comments). An id that matches no site is noted: its line
+    changed since it was judged."""
+    with open(path) as fh:
+        ids = {line.split()[0] for line in fh if line.strip() and not line.startswith("#")}
+    kept = {f: [s for s in sites if s.id in ids] for f, sites in sites_by_file.items()}
+    found = {s.id for sites in kept.values() for s in sites}
+    if ids - found:
+        log(f"mutation: note: {len(ids - found)} of the {len(ids)} judged mutants in {path} match no mutant now "
+            f"(their lines changed): {' '.join(sorted(ids - found)[:8])}{' ...' if len(ids - found) > 8 else ''}")
+    return kept
 
 
 def list_plan(ordered, quota, seed):
@@ -1030,6 +1048,8 @@ def main(argv=None):
     files = target_files(args.target, args.files)
     originals = read_sources(files)
     sites_by_file = {f: find_sites(f, originals[f]) for f in files}
+    if args.judged:
+        sites_by_file = judged_sites(sites_by_file, args.judged)
     ordered = plan(sites_by_file, args.seed)
     if args.sample is not None:
         quota = sample_quotas(sites_by_file, args.sample, args.seed)
