@@ -296,6 +296,7 @@ static const ad_op_case mse_cases[] = {
     {"scalar", 2, {0, 0}, {{1, 1, 1, 1}, {1, 1, 1, 1}}, {.c = 0}},
     {"(3,4) against a broadcast target (4)", 2, {2, 1}, {{3, 4, 1, 1}, {4, 1, 1, 1}}, {.c = 0}},
     {"(2,1,3) against (4,1): both broadcast to (2,4,3)", 2, {3, 2}, {{2, 1, 3, 1}, {4, 1, 1, 1}}, {.c = 0}},
+    {"(4) against (3,4): the prediction broadcast", 2, {1, 2}, {{4, 1, 1, 1}, {3, 4, 1, 1}}, {.c = 0}},
 };
 
 const ad_op ad_op_mse = {

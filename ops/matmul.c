@@ -152,6 +152,7 @@ static const ad_op_case matmul_cases[] = {
     {"batch broadcast (2,3,4)·(4,2)", 2, {3, 2}, {{2, 3, 4, 1}, {4, 2, 1, 1}}, {.c = 0}},
     {"batch broadcast (3,1,2,3)·(2,3,2)", 2, {4, 3}, {{3, 1, 2, 3}, {2, 3, 2, 1}}, {.c = 0}},
     {"vector (3)·batched (2,3,2)", 2, {1, 3}, {{3, 1, 1, 1}, {2, 3, 2, 1}}, {.c = 0}},
+    {"two batch dims (2,3,2,4)·(2,3,4,2)", 2, {4, 4}, {{2, 3, 2, 4}, {2, 3, 4, 2}}, {.c = 0}},
 };
 
 static ad_status matmul_complete(ad_op_case *c)

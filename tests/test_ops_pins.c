@@ -152,6 +152,76 @@ static void test_dtype_checks(void **state)
     ad_context_free(ctx);
 }
 
+/* cross_entropy's targets must be (N) for logits (N,C): a 1-d list of
+ * another length is refused as a 2-d one is; targets or class weights that
+ * require grad are refused by name (they are data). */
+static void test_cross_entropy_targets(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *logits = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 3}, NULL);
+    ad_node *t3 = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){0, 2, 1});
+    ad_node *t2x1 = ad_constant(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 1}, (const double[]){0, 2});
+    ad_node *tvar = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){0, 2});
+    ad_node *t = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){0, 2});
+    ad_node *wvar = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1, 1, 1});
+    ad_params p = {.reduction = AD_REDUCE_MEAN, .ignore_index = -1};
+    const ad_op *ce = op_named("cross_entropy");
+    assert_null(ad_apply(ctx, ce, (ad_node *[]){logits, t3}, 2, &p));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    assert_string_equal(ad_last_error(), "cross_entropy: targets (3) must be (N) = (2) for logits (2,3)");
+    assert_null(ad_apply(ctx, ce, (ad_node *[]){logits, t2x1}, 2, &p));
+    assert_string_equal(ad_last_error(), "cross_entropy: targets (2,1) must be (N) = (2) for logits (2,3)");
+    assert_null(ad_apply(ctx, ce, (ad_node *[]){logits, tvar}, 2, &p));
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    assert_string_equal(ad_last_error(),
+                        "cross_entropy: the targets must be a constant (they are data, not differentiable)");
+    assert_null(ad_apply(ctx, ce, (ad_node *[]){logits, t, wvar}, 3, &p));
+    assert_string_equal(ad_last_error(),
+                        "cross_entropy: the class weights must be a constant (they are data, not differentiable)");
+    assert_non_null(ad_apply(ctx, ce, (ad_node *[]){logits, t}, 2, &p));
+    ad_context_free(ctx);
+}
+
+/* Forward values at broadcasts gradcheck cannot judge: a forward that is
+ * wrong the same way its derivatives are passes every Jacobian check, so
+ * these are computed here from the definitions. mse(a, b) with the
+ * prediction a (4) broadcast against b (3,4): mean over 12 of (a_j − b_ij)²;
+ * matmul with two batch dims, (2,3,2,4)·(2,3,4,2): each of the 6 batches
+ * its own 2×4 by 4×2 product. */
+static void test_forward_values_at_broadcasts(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    double av[4] = {1, -2, 3, 0.5}, bv[12], want = 0;
+    for (int i = 0; i < 12; i++) bv[i] = 0.25 * i - 1;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) want += (av[j] - bv[i * 4 + j]) * (av[j] - bv[i * 4 + j]) / 12;
+    ad_node *a = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){4}, av);
+    ad_node *b = ad_constant(ctx, AD_FLOAT64, 2, (const int64_t[]){3, 4}, bv);
+    ad_node *m = ad_mse(ctx, a, b);
+    assert_non_null(m);
+    assert_close(ad_value_scalar(m), want, 1e-14 * fabs(want));
+
+    double x[48], y[48];
+    for (int i = 0; i < 48; i++) x[i] = (i % 7) - 3, y[i] = (i % 5) - 2;
+    ad_node *xa = ad_constant(ctx, AD_FLOAT64, 4, (const int64_t[]){2, 3, 2, 4}, x);
+    ad_node *yb = ad_constant(ctx, AD_FLOAT64, 4, (const int64_t[]){2, 3, 4, 2}, y);
+    ad_node *p = ad_matmul(ctx, xa, yb);
+    assert_non_null(p);
+    ad_tensor v = ad_value(p);
+    assert_int_equal(v.ndim, 4);
+    assert_i64s(v.shape, (const int64_t[]){2, 3, 2, 2}, 4, "matmul's shape");
+    for (int bt = 0; bt < 6; bt++)
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double sum = 0;   /* small integers: exact */
+                for (int k = 0; k < 4; k++) sum += x[bt * 8 + i * 4 + k] * y[bt * 8 + k * 2 + j];
+                assert_close(ad_value_at(p, bt * 4 + i * 2 + j), sum, 0);
+            }
+    ad_context_free(ctx);
+}
+
 static void test_matmul_batch_message(void **state)
 {
     (void)state;
@@ -210,6 +280,8 @@ int main(void)
         cmocka_unit_test(test_bcast_make_reads_its_shape_only),
         cmocka_unit_test(test_bcast_shape),
         cmocka_unit_test(test_dtype_checks),
+        cmocka_unit_test(test_cross_entropy_targets),
+        cmocka_unit_test(test_forward_values_at_broadcasts),
         cmocka_unit_test(test_matmul_batch_message),
         cmocka_unit_test(test_pool_params),
     };
