@@ -69,6 +69,17 @@ static void test_complete_case(void **state)
     c = given(3, (const int64_t[]){7, 3, 2});
     assert_int_equal(ce->complete_case(&c), AD_ERR_SHAPE);
     assert_string_equal(ad_last_error(), "cross_entropy: --shape must give the logits as (N,C)");
+    /* pooling: x (2,3,8,8) is the case as given; any other rank is refused */
+    const ad_op *pool = ad_op_find("maxpool2d");
+    c = given(4, (const int64_t[]){2, 3, 8, 8});
+    assert_int_equal(pool->complete_case(&c), AD_OK);
+    expect_input(&c, 0, 4, (const int64_t[]){2, 3, 8, 8});
+    c = given(3, (const int64_t[]){3, 8, 8});
+    assert_int_equal(pool->complete_case(&c), AD_ERR_SHAPE);
+    assert_string_equal(ad_last_error(), "pooling: --shape must give x as (N,C,H,W)");
+    c = given(4, (const int64_t[]){2, 3, 8, 8});
+    c.ndim[0] = 5;
+    assert_int_equal(pool->complete_case(&c), AD_ERR_SHAPE);
 }
 
 /* cross_entropy's targets over many draws, for ignore_index 0, 1, 2 (the
@@ -170,6 +181,32 @@ static void test_linear_jvp_sets(void **state)
     }
 }
 
+/* The same for matmul: a (2,3)·b (3,2), a tangent on a only (ta = e_00 +
+ * 2e_12): ta·b, set over a tangent full of 1e6. b's rows (1,2) (3,4) (5,6). */
+static void test_matmul_jvp_sets(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++) {
+        ad_dtype type = dt ? AD_FLOAT32 : AD_FLOAT64;
+        ad_context *ctx = ad_context_new();
+        assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+        ad_node *a = ad_variable(ctx, type, 2, (const int64_t[]){2, 3}, (const double[]){1, 2, 3, 4, 5, 6});
+        ad_node *b = ad_constant(ctx, type, 2, (const int64_t[]){3, 2}, (const double[]){1, 2, 3, 4, 5, 6});
+        assert_int_equal(ad_set_tangent(a, 0, (const double[]){1, 0, 0, 0, 0, 2}, 0), AD_OK);
+        ad_node *y = ad_matmul(ctx, a, b);
+        assert_non_null(y);
+        const double want[4] = {1, 2, 10, 12};   /* rows (1,0,0)·b and (0,0,2)·b */
+        ad_node *o = ad_node_of(y);
+        for (int i = 0; i < 4; i++) {
+            if (dt) ((float *)o->tangent)[i] = 1e6f;
+            else ((double *)o->tangent)[i] = 1e6;
+        }
+        ad_op_find("matmul")->cpu.jvp(o, 1);
+        for (int i = 0; i < 4; i++) assert_close(ad_tangent_at(y, 0, i), want[i], 0);
+        ad_context_free(ctx);
+    }
+}
+
 /* max-pool's vjp routes dy to each window's argmax: the one the forward
  * kept, or, where it kept none (a plane of more than 2^31 elements: offsets
  * past int32), the argmax found again. The same dx both ways, the second
@@ -213,6 +250,7 @@ int test_ops_pins_cases(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_complete_case),
+        cmocka_unit_test(test_matmul_jvp_sets),
         cmocka_unit_test(test_ce_sample),
         cmocka_unit_test(test_linear_jvp_sets),
         cmocka_unit_test(test_maxpool_vjp_without_argmax),
