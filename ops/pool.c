@@ -369,6 +369,12 @@ static const ad_op_case pool_cases[] = {
     {"x (1,2,7,7), window 2, stride 3 (stride > window)", 1, {4}, {{1, 2, 7, 7}}, {.window = {2, 2}, .stride = {3, 3}}},
     {"x (1,2,3,4), window 1, stride 1 (1x1 window)", 1, {4}, {{1, 2, 3, 4}}, {.window = {1, 1}, .stride = {1, 1}}},
     {"x (2,2,4,4), window 4, stride 4 (output 1x1)", 1, {4}, {{2, 2, 4, 4}}, {.window = {4, 4}, .stride = {4, 4}}},
+    {"x (1,2,5,6), window 2, stride (1,2): not the 2x2 stride-2 kernel", 1, {4}, {{1, 2, 5, 6}},
+     {.window = {2, 2}, .stride = {1, 2}}},
+    {"x (1,2,6,5), window 2, stride (2,1): not the 2x2 stride-2 kernel", 1, {4}, {{1, 2, 6, 5}},
+     {.window = {2, 2}, .stride = {2, 1}}},
+    {"x (1,2,6,7), window (2,3), stride 2: not the 2x2 kernel", 1, {4}, {{1, 2, 6, 7}},
+     {.window = {2, 3}, .stride = {2, 2}}},
     {"x (1,2,6,7), window (2,3), stride (2,1) (rows and columns apart)", 1, {4}, {{1, 2, 6, 7}},
      {.window = {2, 3}, .stride = {2, 1}}},
     /* and the other way round: a 3x2 window must not take the 2x2 kernel */

@@ -222,6 +222,41 @@ static void test_forward_values_at_broadcasts(void **state)
     ad_context_free(ctx);
 }
 
+/* max-pool's forward where the window or the stride is 2 in one direction
+ * only, which must not take the 2x2 stride-2 kernel: every output the max of
+ * its window, in both dtypes, recorded (the forward keeps its argmax then). */
+static void test_maxpool_forward_uneven_strides(void **state)
+{
+    (void)state;
+    const ad_op *mp = op_named("maxpool2d");
+    static const struct {
+        int64_t wh, ww, sh, sw, H, W;
+    } cfg[] = {{2, 2, 1, 2, 5, 6}, {2, 2, 2, 1, 6, 5}, {2, 3, 2, 2, 6, 7}, {3, 2, 2, 2, 7, 6}};
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
+            int64_t H = cfg[k].H, W = cfg[k].W, sh = cfg[k].sh, sw = cfg[k].sw, wh = cfg[k].wh, ww = cfg[k].ww;
+            int64_t P = (H - wh) / sh + 1, Q = (W - ww) / sw + 1;
+            double xv[42];
+            for (int i = 0; i < 42; i++) xv[i] = (i * 7) % 11 - 5;   /* small integers */
+            ad_context *ctx = ad_context_new();
+            ad_node *x = ad_variable(ctx, dt ? AD_FLOAT32 : AD_FLOAT64, 4, (const int64_t[]){1, 1, H, W}, xv);
+            ad_params p = {.window = {wh, ww}, .stride = {sh, sw}};
+            ad_node *y = ad_apply(ctx, mp, (ad_node *[]){x}, 1, &p);
+            assert_non_null(y);
+            for (int64_t r = 0; r < P; r++)
+                for (int64_t c = 0; c < Q; c++) {
+                    double m = -INFINITY;
+                    for (int64_t a = 0; a < wh; a++)
+                        for (int64_t b = 0; b < ww; b++) m = fmax(m, xv[(r * sh + a) * W + c * sw + b]);
+                    if (ad_value_at(y, r * Q + c) != m)
+                        fail_msg("window (%lld,%lld) stride (%lld,%lld), %s: y[%lld,%lld] = %g, the window's max %g",
+                                 (long long)wh, (long long)ww, (long long)sh, (long long)sw, dt ? "float32" : "float64",
+                                 (long long)r, (long long)c, ad_value_at(y, r * Q + c), m);
+                }
+            ad_context_free(ctx);
+        }
+}
+
 static void test_matmul_batch_message(void **state)
 {
     (void)state;
@@ -282,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_dtype_checks),
         cmocka_unit_test(test_cross_entropy_targets),
         cmocka_unit_test(test_forward_values_at_broadcasts),
+        cmocka_unit_test(test_maxpool_forward_uneven_strides),
         cmocka_unit_test(test_matmul_batch_message),
         cmocka_unit_test(test_pool_params),
     };

@@ -207,6 +207,22 @@ static void test_matmul_jvp_sets(void **state)
     }
 }
 
+/* max-pool's kink_side writes all of v (gradcheck's buffer is not zeroed):
+ * -(offset in the plane)/(H·W), element 0 included, into a buffer of NaNs. */
+static void test_maxpool_side_writes_every_element(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 4, (const int64_t[]){1, 2, 2, 3}, NULL);
+    ad_node *y = ad_maxpool2d(ctx, x, 2, 1);
+    assert_non_null(y);
+    double v[12];
+    for (int i = 0; i < 12; i++) v[i] = NAN;
+    ad_op_find("maxpool2d")->kink_side(ad_node_of(y), 0, v);
+    for (int i = 0; i < 12; i++) assert_close(v[i], -(double)(i % 6) / 6, 0);
+    ad_context_free(ctx);
+}
+
 /* max-pool's vjp routes dy to each window's argmax: the one the forward
  * kept, or, where it kept none (a plane of more than 2^31 elements: offsets
  * past int32), the argmax found again. The same dx both ways, the second
@@ -251,6 +267,7 @@ int test_ops_pins_cases(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_complete_case),
         cmocka_unit_test(test_matmul_jvp_sets),
+        cmocka_unit_test(test_maxpool_side_writes_every_element),
         cmocka_unit_test(test_ce_sample),
         cmocka_unit_test(test_linear_jvp_sets),
         cmocka_unit_test(test_maxpool_vjp_without_argmax),
