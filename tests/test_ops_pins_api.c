@@ -62,6 +62,25 @@ static void test_unregister_from_the_middle(void **state)
     assert_int_equal(ad_op_unregister(&b), AD_OK);
 }
 
+/* A name of one character is a name; an empty one, or none, is refused. */
+static void test_register_names(void **state)
+{
+    (void)state;
+    ad_op q = *ad_op_find("neg"), empty = q, none = q;
+    q.name = "q";
+    empty.name = "";
+    none.name = NULL;
+    int base = ad_op_count();
+    assert_int_equal(ad_op_register(&q), AD_OK);
+    assert_ptr_equal(ad_op_find("q"), &q);
+    assert_int_equal(ad_op_register(&empty), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_register: the op has no name");
+    assert_int_equal(ad_op_register(&none), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_register: the op has no name");
+    assert_int_equal(ad_op_count(), base + 1);
+    assert_int_equal(ad_op_unregister(&q), AD_OK);
+}
+
 /* reshape to 0 dims: a one-element tensor becomes a scalar (NULL shape is
  * fine for 0 dims, refused for 1); the node's params hold the dims past
  * ndim as 1, as the API documents a shape's padding. */
@@ -160,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unregister_from_the_middle),
+        cmocka_unit_test(test_register_names),
         cmocka_unit_test(test_reshape_arguments),
         cmocka_unit_test(test_reshape_ignores_dims_past_ndim),
         cmocka_unit_test(test_sum_all_axes_keepdim),
