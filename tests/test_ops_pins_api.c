@@ -133,6 +133,24 @@ static void test_reshape_ignores_dims_past_ndim(void **state)
     ad_context_free(ctx);
 }
 
+/* flatten keeps the batch axis and folds the rest: (2,3,4) -> (2,12), the
+ * elements in their order; (5) -> (5,1). */
+static void test_flatten(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    double v[24];
+    for (int i = 0; i < 24; i++) v[i] = i;
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 3, (const int64_t[]){2, 3, 4}, v);
+    ad_node *f = ad_flatten(ctx, x);
+    assert_non_null(f);
+    assert_shape(f, 2, (const int64_t[]){2, 12});
+    for (int i = 0; i < 24; i++) assert_close(ad_value_at(f, i), i, 0);
+    ad_node *y = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){5}, v);
+    assert_shape(ad_flatten(ctx, y), 2, (const int64_t[]){5, 1});
+    ad_context_free(ctx);
+}
+
 /* sum over every axis with keepdim: all ones, as many as x has, up to 4
  * (under ASan a write past the shape shows here). */
 static void test_sum_all_axes_keepdim(void **state)
@@ -183,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_reshape_arguments),
         cmocka_unit_test(test_reshape_ignores_dims_past_ndim),
         cmocka_unit_test(test_sum_all_axes_keepdim),
+        cmocka_unit_test(test_flatten),
         cmocka_unit_test(test_complete_case_shape_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
