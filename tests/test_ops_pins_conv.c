@@ -102,6 +102,56 @@ static void test_x_and_w_each_4d(void **state)
     ad_context_free(ctx);
 }
 
+/* The forward against the definition, y[n,k,p,q] = b[k] + Σ_{c,r,s}
+ * w[k,c,r,s]·x[n,c,p·sh − ph + r, q·sw − pw + s] (0 outside x), where stride
+ * and padding differ between rows and columns: a kernel that took one for
+ * the other would be wrong in its forward and its derivatives alike, which
+ * gradcheck's Jacobians cannot tell (they agree with the wrong forward).
+ * Small integers: exact in float32 and float64. */
+static void test_forward_by_definition(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t H, W, R, S;
+        int st[2], pd[2];
+    } cfg[] = {{6, 5, 3, 2, {2, 1}, {1, 0}}, {5, 6, 2, 3, {1, 2}, {0, 1}}, {7, 6, 3, 3, {3, 2}, {2, 1}}};
+    for (int dt = 0; dt < 2; dt++)
+        for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
+            int64_t N = 2, C = 2, K = 2, H = cfg[k].H, W = cfg[k].W, R = cfg[k].R, S = cfg[k].S;
+            int sh = cfg[k].st[0], sw = cfg[k].st[1], ph = cfg[k].pd[0], pw = cfg[k].pd[1];
+            int64_t P = (H + 2 * ph - R) / sh + 1, Q = (W + 2 * pw - S) / sw + 1;
+            double xv[2 * 2 * 7 * 6], wv[2 * 2 * 3 * 3], bv[2] = {1, -2};
+            for (int i = 0; i < N * C * H * W; i++) xv[i] = (i * 5) % 7 - 3;
+            for (int i = 0; i < K * C * R * S; i++) wv[i] = (i * 3) % 5 - 2;
+            ad_dtype type = dt ? AD_FLOAT32 : AD_FLOAT64;
+            ad_context *ctx = ad_context_new();
+            ad_node *x = ad_variable(ctx, type, 4, (const int64_t[]){N, C, H, W}, xv);
+            ad_node *w = ad_variable(ctx, type, 4, (const int64_t[]){K, C, R, S}, wv);
+            ad_node *b = ad_variable(ctx, type, 1, (const int64_t[]){K}, bv);
+            ad_node *y = ad_conv2d_ex(ctx, x, w, b, cfg[k].st, cfg[k].pd);
+            assert_non_null(y);
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t kk = 0; kk < K; kk++)
+                    for (int64_t p = 0; p < P; p++)
+                        for (int64_t q = 0; q < Q; q++) {
+                            double sum = bv[kk];
+                            for (int64_t c = 0; c < C; c++)
+                                for (int64_t r = 0; r < R; r++)
+                                    for (int64_t t = 0; t < S; t++) {
+                                        int64_t i = p * sh - ph + r, j = q * sw - pw + t;
+                                        if (i >= 0 && i < H && j >= 0 && j < W)
+                                            sum += wv[((kk * C + c) * R + r) * S + t] * xv[((n * C + c) * H + i) * W + j];
+                                    }
+                            double got = ad_value_at(y, ((n * K + kk) * P + p) * Q + q);
+                            if (got != sum)
+                                fail_msg("stride (%d,%d) pad (%d,%d), %s: y[%lld,%lld,%lld,%lld] = %g, by the definition %g",
+                                         sh, sw, ph, pw, dt ? "float32" : "float64", (long long)n, (long long)kk,
+                                         (long long)p, (long long)q, got, sum);
+                        }
+            ad_context_free(ctx);
+        }
+}
+
 /* ---- complete_case ---- */
 
 static void assert_shape(const int64_t *got, int64_t a, int64_t b, int64_t c, int64_t d)
@@ -290,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_stride_and_padding_each_checked),
         cmocka_unit_test(test_kernel_too_large_names_r_then_s),
         cmocka_unit_test(test_x_and_w_each_4d),
+        cmocka_unit_test(test_forward_by_definition),
         cmocka_unit_test(test_complete_case_from_x_alone),
         cmocka_unit_test(test_complete_case_keeps_k_r_s),
         cmocka_unit_test(test_complete_case_refuses_x_not_4d),
