@@ -152,6 +152,46 @@ static void test_forward_by_definition(void **state)
         }
 }
 
+/* Every input's dtype is checked against x's: w, and the bias too. */
+static void test_bias_dtype_checked(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = var4(ctx, AD_FLOAT64, 1, 2, 5, 5), *w = var4(ctx, AD_FLOAT64, 3, 2, 3, 3);
+    ad_node *b32 = ad_variable(ctx, AD_FLOAT32, 1, (const int64_t[]){3}, NULL);
+    assert_null(ad_conv2d(ctx, x, w, b32, 1, 0));
+    assert_error(AD_ERR_DTYPE, "conv2d: inputs have different dtypes: float64 (1,2,5,5) and float32 (3) (convert one first)");
+    ad_context_free(ctx);
+}
+
+/* conv2d's jvp SETS its tangent (ad_op.h): over a tangent full of 1e6 it
+ * leaves what it left over the engine's zeroed one. x (1,1,3,3) with a
+ * tangent, w (1,1,2,2) of ones: ty[p,q] = the sum of tx's 2x2 window. */
+static void test_jvp_sets(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < 2; dt++) {
+        ad_dtype type = dt ? AD_FLOAT32 : AD_FLOAT64;
+        ad_context *ctx = ad_context_new();
+        assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+        ad_node *x = ad_variable(ctx, type, 4, (const int64_t[]){1, 1, 3, 3}, NULL);
+        ad_node *w = ad_constant(ctx, type, 4, (const int64_t[]){1, 1, 2, 2}, (const double[]){1, 1, 1, 1});
+        assert_int_equal(ad_set_tangent(x, 0, (const double[]){1, 2, 3, 4, 5, 6, 7, 8, 9}, 0), AD_OK);
+        ad_node *y = ad_conv2d(ctx, x, w, NULL, 1, 0);
+        assert_non_null(y);
+        const double want[4] = {12, 16, 24, 28};
+        for (int i = 0; i < 4; i++) assert_close(ad_tangent_at(y, 0, i), want[i], 0);
+        ad_node *o = ad_node_of(y);
+        for (int i = 0; i < 4; i++) {
+            if (dt) ((float *)o->tangent)[i] = 1e6f;
+            else ((double *)o->tangent)[i] = 1e6;
+        }
+        ad_op_find("conv2d")->cpu.jvp(o, 1);
+        for (int i = 0; i < 4; i++) assert_close(ad_tangent_at(y, 0, i), want[i], 0);
+        ad_context_free(ctx);
+    }
+}
+
 /* ---- complete_case ---- */
 
 static void assert_shape(const int64_t *got, int64_t a, int64_t b, int64_t c, int64_t d)
@@ -341,6 +381,8 @@ int main(void)
         cmocka_unit_test(test_kernel_too_large_names_r_then_s),
         cmocka_unit_test(test_x_and_w_each_4d),
         cmocka_unit_test(test_forward_by_definition),
+        cmocka_unit_test(test_bias_dtype_checked),
+        cmocka_unit_test(test_jvp_sets),
         cmocka_unit_test(test_complete_case_from_x_alone),
         cmocka_unit_test(test_complete_case_keeps_k_r_s),
         cmocka_unit_test(test_complete_case_refuses_x_not_4d),
