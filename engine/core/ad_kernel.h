@@ -167,19 +167,22 @@ void *ad_node_alloc_device(ad_node *n, size_t bytes);
  * 1-element CPU value or grad is held inside its node (ad_node's
  * inline_value, inline_grad) and has no zones.
  *
- * The fill: each aligned 4 bytes read (little-endian) as a tiny normal
- * float32 (about 3e-38) and each 8 as a tiny normal float64 (about 1e-303),
- * their low bits a hash of the address. Tiny, so that a kernel adding (+=)
- * anything but 0 into a zone changes its bits (a huge fill would absorb the
- * sum, a NaN keep its bits through it); hashed by address, so that a kernel
- * reading one element past its input (the input's zone) and writing it one
- * past its output (the output's zone) changes the bytes too. */
+ * The fill: each aligned 4 bytes read (little-endian) as a tiny negative
+ * normal float32 (about -3e-38) and each 8 as a tiny negative normal float64
+ * (about -1e-303), their low bits a hash of the address. Tiny, so that a
+ * kernel adding (+=) anything but 0 into a zone changes its bits (a huge fill
+ * would absorb the sum, a NaN keep its bits through it); negative, so that a
+ * select one past the end (relu's "keep where y > 0, else 0", reading the
+ * value's zone) writes 0 and shows, where a positive fill would be kept;
+ * hashed by address, so that a kernel reading one element past its input
+ * (the input's zone) and writing it one past its output (the output's zone)
+ * changes the bytes too. */
 enum { AD_GUARD_BYTES = 256 };
 static inline size_t ad_guard_span(size_t bytes) { return bytes ? (bytes + 31) & ~(size_t)31 : 32; }
 static inline unsigned char ad_guard_byte(const void *at)
 {
     uintptr_t a = (uintptr_t)at;
-    if ((a & 3) == 3) return 0x01;   /* the top byte of 4: sign 0, a tiny exponent */
+    if ((a & 3) == 3) return 0x81;   /* the top byte of 4: sign 1, a tiny exponent */
     uint32_t h = (uint32_t)(a >> 2) * 2654435761u;   /* Knuth's multiplicative hash of the word */
     return (unsigned char)(h >> (8 + 8 * (a & 3)));
 }

@@ -37,13 +37,13 @@ static size_t after_len(size_t bytes) { return ad_guard_span(bytes) - bytes + AD
 
 /* Four bytes of a zone at a 4-aligned address at once, where the machine is
  * little-endian: ad_guard_byte's hash h gives bytes h>>8, h>>16, h>>24 and
- * 0x01, the word (h >> 8) | 0x01000000. (A zone is looked at after every
+ * 0x81, the word (h >> 8) | 0x81000000. (A zone is looked at after every
  * call gradcheck makes: a word at a time keeps that a small part of the call.) */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define GUARD_WORDS 1
 static inline uint32_t guard_word(const unsigned char *at)
 {
-    return ((uint32_t)((uintptr_t)at >> 2) * 2654435761u) >> 8 | 0x01000000u;
+    return ((uint32_t)((uintptr_t)at >> 2) * 2654435761u) >> 8 | 0x81000000u;
 }
 #endif
 
