@@ -48,9 +48,11 @@ typedef struct geom {
 static geom geometry(const ad_node *o)
 {
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
-    geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], w->shape[0], w->shape[2], w->shape[3],
-              o->value.shape[2], o->value.shape[3], o->params->stride[0], o->params->stride[1], o->params->pad[0],
-              o->params->pad[1], 0, 0, 0, (ad_dtype)o->value.dtype, ad_dtype_size((ad_dtype)o->value.dtype)};
+    geom g = {.N = x->shape[0], .C = x->shape[1], .H = x->shape[2], .W = x->shape[3],
+              .K = w->shape[0], .R = w->shape[2], .S = w->shape[3],
+              .P = o->value.shape[2], .Q = o->value.shape[3],
+              .sh = o->params->stride[0], .sw = o->params->stride[1], .ph = o->params->pad[0], .pw = o->params->pad[1],
+              .dt = (ad_dtype)o->value.dtype, .es = ad_dtype_size((ad_dtype)o->value.dtype)};
     g.crs = g.C * g.R * g.S;
     g.pq = g.P * g.Q;
     g.chw = g.C * g.H * g.W;
