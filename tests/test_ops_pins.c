@@ -126,6 +126,12 @@ static void test_dtype_checks(void **state)
     assert_int_equal(ad_last_status(), AD_ERR_DTYPE);
     assert_string_equal(ad_last_error(),
                         "mul: inputs have different dtypes: float32 (2,3) and float64 (3) (convert one first)");
+    /* matmul: a float32 matrix times a float64 one */
+    ad_node *m64 = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){3, 2}, NULL);
+    assert_null(ad_matmul(ctx, f32, m64));
+    assert_int_equal(ad_last_status(), AD_ERR_DTYPE);
+    assert_string_equal(ad_last_error(),
+                        "matmul: inputs have different dtypes: float32 (2,3) and float64 (3,2) (convert one first)");
     /* linear: x and w agree, the bias does not */
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){1, 2}, NULL);
     ad_node *w = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){3, 2}, NULL);

@@ -105,7 +105,9 @@ static void test_ce_sample(void **state)
         ad_op_case c = {"pin", 3, {2, 1, 1}, {{8, 3}, {8}, {3}}, {.reduction = AD_REDUCE_MEAN, .ignore_index = ig}};
         int ignored_at[8] = {0}, first_class[3] = {0};
         for (int draw = 0; draw < 300; draw++) {
+            ad_clear_error();
             ce->sample_input(&c, 1, t, r);
+            if (ad_last_status() != AD_OK) fail_msg("sample_input left an error: %s", ad_last_error());
             int ignored = 0;
             for (int64_t i = 0; i < 8; i++) {
                 double v = ad_tensor_get(t, i);
