@@ -229,7 +229,7 @@ static void test_forward_values_at_broadcasts(void **state)
 }
 
 /* max-pool's forward where the window or the stride is 2 in one direction
- * only, which must not take the 2x2 stride-2 kernel: every output the max of
+ * only (or 3 in the other), which must not take the 2x2 stride-2 kernel: every output the max of
  * its window, in both dtypes, recorded (the forward keeps its argmax then). */
 static void test_maxpool_forward_uneven_strides(void **state)
 {
@@ -237,7 +237,8 @@ static void test_maxpool_forward_uneven_strides(void **state)
     const ad_op *mp = op_named("maxpool2d");
     static const struct {
         int64_t wh, ww, sh, sw, H, W;
-    } cfg[] = {{2, 2, 1, 2, 5, 6}, {2, 2, 2, 1, 6, 5}, {2, 3, 2, 2, 6, 7}, {3, 2, 2, 2, 7, 6}};
+    } cfg[] = {{2, 2, 1, 2, 5, 6}, {2, 2, 2, 1, 6, 5}, {2, 3, 2, 2, 6, 7}, {3, 2, 2, 2, 7, 6},
+               {2, 2, 3, 2, 8, 5}, {2, 2, 2, 3, 5, 8}};
     for (int dt = 0; dt < 2; dt++)
         for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
             int64_t H = cfg[k].H, W = cfg[k].W, sh = cfg[k].sh, sw = cfg[k].sw, wh = cfg[k].wh, ww = cfg[k].ww;
