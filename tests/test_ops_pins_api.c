@@ -151,6 +151,35 @@ static void test_flatten(void **state)
     ad_context_free(ctx);
 }
 
+/* transpose: a perm entry equal to x's ndim is no axis of x (refused, as
+ * any out of range); the node's params hold the user's perm for x's axes
+ * and the identity past them (0-d: all identity). flatten of a scalar is
+ * refused with its message. */
+static void test_transpose_perm_and_flatten_scalar(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 3}, NULL);
+    assert_null(ad_transpose(ctx, x, (const int[]){0, 2}));
+    assert_error(AD_ERR_SHAPE, "transpose: (0,2,2,3) is not a permutation of the 2 axes of x (2,3) (each axis once, "
+                               "-2..1, negative from the end)");
+    ad_node *t = ad_transpose(ctx, x, (const int[]){1, 0});
+    assert_non_null(t);
+    const int want2[4] = {1, 0, 2, 3}, want0[4] = {0, 1, 2, 3};
+    for (int d = 0; d < 4; d++) assert_int_equal(ad_node_params(t)->perm[d], want2[d]);
+    ad_node *v = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){4}, NULL);
+    ad_node *tv = ad_transpose(ctx, v, (const int[]){0});
+    assert_non_null(tv);
+    for (int d = 0; d < 4; d++) assert_int_equal(ad_node_params(tv)->perm[d], want0[d]);
+    ad_node *s = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2});
+    ad_node *ts = ad_transpose(ctx, s, (const int[]){0});
+    assert_non_null(ts);
+    for (int d = 0; d < 4; d++) assert_int_equal(ad_node_params(ts)->perm[d], want0[d]);
+    assert_null(ad_flatten(ctx, s));
+    assert_error(AD_ERR_SHAPE, "flatten: needs at least a batch axis; x is a scalar");
+    ad_context_free(ctx);
+}
+
 /* sum over every axis with keepdim: all ones, as many as x has, up to 4
  * (under ASan a write past the shape shows here). */
 static void test_sum_all_axes_keepdim(void **state)
@@ -202,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_reshape_ignores_dims_past_ndim),
         cmocka_unit_test(test_sum_all_axes_keepdim),
         cmocka_unit_test(test_flatten),
+        cmocka_unit_test(test_transpose_perm_and_flatten_scalar),
         cmocka_unit_test(test_complete_case_shape_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
