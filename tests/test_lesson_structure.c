@@ -66,7 +66,7 @@ static void test_cos_sin(void **state)
         char args[96];
         snprintf(args, sizeof args, "--x %.17g%s", x, k % 2 ? " --variant A" : "");
         const char *o = st_run("cos_sin", args);
-        const char *labels[] = {"Forward (each intermediate quantity", "1.  t    = x^2", "2.  u₁   = sin t",
+        const char *labels[] = {"Forward (each intermediate quantity", "1.  t    = x²", "2.  u₁   = sin t",
                                 "3.  u₂   = 3·t", "4.  u    = u₁ + u₂", "5.  J    = cos u", "Forward mode, the same pass carrying ∂J/∂x",
                                 k % 2 ? "Backward, Version A" : "Backward, Version B", "Result:", "∂J/∂x = ",
                                 "Finite-difference check", "agree:", "By hand, as the lecture's column reads"};
@@ -75,7 +75,7 @@ static void test_cos_sin(void **state)
         st_never(o, "dJ/dx");   /* one symbol for the quantity its steps write ∂J/∂x */
         double t = x * x, u1 = sin(t), u2 = 3 * t, u = u1 + u2, J = cos(u);
         double dJ = -sin(u) * (cos(t) + 3) * 2 * x;
-        st_close(st_value(o, "t    = x^2"), t, 1e-14, "t");
+        st_close(st_value(o, "t    = x²"), t, 1e-14, "t");
         st_close(st_value(o, "u₁   = sin t"), u1, 1e-14, "u₁");
         st_close(st_value(o, "u₂   = 3·t"), u2, 1e-14, "u₂");
         st_close(st_value(o, "u    = u₁ + u₂"), u, 1e-14, "u");

@@ -64,7 +64,12 @@ static int expr_format(const ad_node *h, char *buf, size_t len)
     /* as the lectures write it: the op's own infix symbol, or by the function it is (ad_op.h) */
     if (n->op->infix && n->n_in == 2) return snprintf(buf, len, "%s%s%s", a, n->op->infix, b);
     switch (n->op->math) {
-    case AD_MATH_pow: return snprintf(buf, len, "%s^%g", a, n->params->c);
+    case AD_MATH_pow: {   /* x² as the lectures write a small power; x^0.5, x^-1, x^12 as typed */
+        static const char *const sup[10] = {"⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"};
+        double c = n->params->c;
+        if (c >= 0 && c <= 9 && c == (int)c) return snprintf(buf, len, "%s%s", a, sup[(int)c]);
+        return snprintf(buf, len, "%s^%g", a, c);
+    }
     case AD_MATH_scale: return snprintf(buf, len, "%g·%s", n->params->c, a);
     case AD_MATH_neg: return snprintf(buf, len, "-%s", a);
     case AD_MATH_sqrt: return snprintf(buf, len, "√%s", a);
