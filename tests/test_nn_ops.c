@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
+#include "ad_test_ref.h"
 #include "ad_gradcheck.h"
 
 static ad_node *mat(ad_context *ctx, int ndim, const int64_t *shape, const double *v, bool var)
@@ -423,26 +424,7 @@ static void test_maxpool_against_rule(void **state)
         }
 }
 
-/* ---- conv2d against the definition ---- */
-static void naive_conv(const double *x, const double *w, const double *b, double *y, int N, int C, int H, int W, int K,
-                       int R, int S, int st, int pd, int P, int Q)
-{
-    for (int n = 0; n < N; n++)
-        for (int k = 0; k < K; k++)
-            for (int p = 0; p < P; p++)
-                for (int q = 0; q < Q; q++) {
-                    double acc = b ? b[k] : 0;
-                    for (int c = 0; c < C; c++)
-                        for (int r = 0; r < R; r++)
-                            for (int s = 0; s < S; s++) {
-                                int h = p * st - pd + r, v = q * st - pd + s;
-                                if (h >= 0 && h < H && v >= 0 && v < W)
-                                    acc += x[((n * C + c) * H + h) * W + v] * w[((k * C + c) * R + r) * S + s];
-                            }
-                    y[((n * K + k) * P + p) * Q + q] = acc;
-                }
-}
-
+/* ---- conv2d against the definition (ad_test_ref.h) ---- */
 static void test_conv2d_against_naive(void **state)
 {
     (void)state;
@@ -470,7 +452,7 @@ static void test_conv2d_against_naive(void **state)
             /* image 0's dy all +0 and image N-1's all -0 (N > 2): the vjps skip those images' GEMMs */
             if (N > 2)
                 for (int i = 0; i < K * P * Q; i++) gy[i] = 0.0, gy[(N - 1) * K * P * Q + i] = -0.0;
-            naive_conv(x, w, b, y, N, C, H, W, K, R, S, st, pd, P, Q);
+            ad_test_conv2d_ref(x, w, b, y, N, C, H, W, K, R, S, st, st, pd, pd, P, Q);
             ad_dtype d = dt ? AD_FLOAT32 : AD_FLOAT64;
             double tol = dt ? 1e-4 : 1e-12;
             ad_context *ctx = ad_context_new();
