@@ -34,10 +34,10 @@ ad_status ad_set_threads(int n);
  * touching `elements` numbers in all: one where elements < AD_PAR_MIN_ELEMENTS
  * (forking would cost more than the work), never more than there are pieces. */
 int ad_threads_for(int64_t pieces, int64_t elements);
-/* How many times, in this process, ad_threads_for has given a kernel more
- * than one thread: gradcheck reads it before and after a threaded path's
- * probe, so that a probe which no longer reaches its path (a threshold
- * moved) fails instead of checking the one-thread path twice. */
+/* How many times, on the calling thread, ad_threads_for has given a kernel
+ * more than one thread: gradcheck reads it before and after a threaded
+ * path's probe, so that a probe which no longer reaches its path (a
+ * threshold moved) fails instead of checking the one-thread path twice. */
 uint64_t ad_threads_split_count(void);
 
 #ifdef __cplusplus

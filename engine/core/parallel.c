@@ -1,5 +1,4 @@
 /* parallel.c: the engine's thread count (ad_parallel.h). */
-#include <stdatomic.h>
 #include "ad_parallel.h"
 
 #ifdef _OPENMP
@@ -54,15 +53,18 @@ ad_status ad_set_threads(int n)
     return AD_OK;
 }
 
-static atomic_uint_fast64_t splits;   /* ad_threads_split_count */
+/* ad_threads_split_count: per thread, as the kernel that asks runs on the
+ * thread that applied it, so a count read around a probe's passes is the
+ * probe's own, whatever other threads (gradcheck's workers) are running. */
+static _Thread_local uint64_t splits;
 
 int ad_threads_for(int64_t pieces, int64_t elements)
 {
     int nt = ad_threads();
     if (elements < AD_PAR_MIN_ELEMENTS || pieces < 2) return 1;
     nt = pieces < nt ? (int)pieces : nt;
-    if (nt > 1) atomic_fetch_add_explicit(&splits, 1, memory_order_relaxed);
+    if (nt > 1) splits++;
     return nt;
 }
 
-uint64_t ad_threads_split_count(void) { return atomic_load_explicit(&splits, memory_order_relaxed); }
+uint64_t ad_threads_split_count(void) { return splits; }
