@@ -210,7 +210,12 @@ static void test_engine_zones(void **state)
     if (!UNDER_ASAN) {   /* (there the stray write would be ASan's finding) */
         v[5] = 1;   /* in the arena's round-up: guarded too */
         assert_false(ad_guard_intact(v, 5 * sizeof(float), &where));
-        assert_int_equal(where, 20);
+        /* the first of 1.0f's bytes that differs from the zone's there (the
+         * zone's bytes are a hash of the address: one may equal 1.0f's) */
+        int64_t first = 20;
+        while (first < 24 && ((unsigned char *)v)[first] == ad_guard_byte((unsigned char *)v + first)) first++;
+        assert_true(first < 24);
+        assert_int_equal(where, first);
         for (int j = 0; j < 4; j++) ((unsigned char *)&v[5])[j] = ad_guard_byte((unsigned char *)&v[5] + j);
         assert_true(ad_guard_intact(v, 5 * sizeof(float), &where));
         v[-1] = 1;   /* 1.0f's last byte (0x3F) is the one just before v */
