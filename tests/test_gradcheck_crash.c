@@ -18,37 +18,6 @@
 #include "ad_kernel_util.h"
 #include "ad_test_op.h"
 
-/* y = 2x, in either dtype */
-static ad_status twice_fwd(ad_node *o)
-{
-    AD_DISPATCH(o->value.dtype, {
-        const T *x = o->in[0]->value.data;
-        T *y = o->value.data;
-        for (int64_t i = 0; i < o->value.size; i++) y[i] = 2 * x[i];
-    });
-    return AD_OK;
-}
-static void twice_vjp1(const ad_node *o, int s, const void *g, void *gi)
-{
-    (void)s;
-    AD_DISPATCH(o->value.dtype, {
-        const T *gy = g;
-        T *gx = gi;
-        for (int64_t i = 0; i < o->value.size; i++) gx[i] += 2 * gy[i];
-    });
-}
-AD_VJP_BY_ROWS(twice_vjp, twice_vjp1)
-static void twice_jvp(ad_node *o, int k)
-{
-    AD_DISPATCH(o->value.dtype, {
-        for (int d = 0; d < k; d++) {
-            const T *t = ad_tangent_row(o->in[0], d);
-            T *ty = ad_tangent_row(o, d);
-            for (int64_t i = 0; i < o->value.size; i++) ty[i] = t ? 2 * t[i] : 0;
-        }
-    });
-}
-
 static void segv_vjp(const ad_node *o, int s, int rows, const void *g, void *gi)
 {
     (void)o, (void)s, (void)rows, (void)g, (void)gi;
@@ -68,7 +37,7 @@ static void hang_vjp(const ad_node *o, int s, int rows, const void *g, void *gi)
 static void abort_f32_vjp(const ad_node *o, int s, int rows, const void *g, void *gi)
 {
     if (o->value.dtype == AD_FLOAT32) abort();
-    twice_vjp(o, s, rows, g, gi);
+    ad_test_twice_vjp(o, s, rows, g, gi);
 }
 
 static const ad_op_case vec_case[] = {{"vector (6)", 1, {1}, {{6, 1, 1, 1}}, {.c = 0}}};
@@ -79,19 +48,19 @@ static const ad_op_case three_cases[] = {{"vector (4)", 1, {1}, {{4, 1, 1, 1}}, 
 static void segv_at_9_vjp(const ad_node *o, int s, int rows, const void *g, void *gi)
 {
     if (o->value.size == 9) raise(SIGSEGV);
-    twice_vjp(o, s, rows, g, gi);
+    ad_test_twice_vjp(o, s, rows, g, gi);
 }
 
 #define OP(NAME, VJP, CASES, N)                                                                                         \
-    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape, .cpu = {twice_fwd, VJP, twice_jvp}, \
+    {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape, .cpu = {ad_test_twice_fwd, VJP, ad_test_twice_jvp}, \
      .domain = {{-2, 2}}, .cases = CASES, .n_cases = N}
-static const ad_op good_a = OP("good_a", twice_vjp, vec_case, 1);
+static const ad_op good_a = OP("good_a", ad_test_twice_vjp, vec_case, 1);
 static const ad_op crash_segv = OP("crash_segv", segv_vjp, vec_case, 1);
 static const ad_op crash_abort = OP("crash_abort", abort_vjp, vec_case, 1);
 static const ad_op crash_hang = OP("crash_hang", hang_vjp, vec_case, 1);
 static const ad_op crash_f32 = OP("crash_abort_float32", abort_f32_vjp, vec_case, 1);
 static const ad_op crash_second = OP("crash_second_case", segv_at_9_vjp, three_cases, 3);
-static const ad_op good_b = OP("good_b", twice_vjp, vec_case, 1);
+static const ad_op good_b = OP("good_b", ad_test_twice_vjp, vec_case, 1);
 
 /* The records of op, and the one crash record among them (NULL: none). */
 static const ad_gc_record *crash_of(const ad_gc_report *r, const char *op, int *n_records, int *n_failed)

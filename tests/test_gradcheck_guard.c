@@ -29,62 +29,37 @@
 #define UNDER_ASAN 0
 #endif
 
-/* y = 2x, in either dtype; `extra` elements past the end written too (the
- * planted bug: a loop bound one too far). */
-static void twice_fwd_n(ad_node *o, int64_t extra)
+/* y = 2x, then one element past the end written too (the planted bug: a
+ * loop bound one too far) */
+static ad_status fwd_past(ad_node *o)
 {
-    AD_DISPATCH(o->value.dtype, {
-        const T *x = o->in[0]->value.data;
-        T *y = o->value.data;
-        for (int64_t i = 0; i < o->value.size + extra; i++) y[i] = 2 * (i < o->value.size ? x[i] : 1);
-    });
+    ad_test_twice_fwd(o);
+    AD_DISPATCH(o->value.dtype, { ((T *)o->value.data)[o->value.size] = 2; });
+    return AD_OK;
 }
-static ad_status twice_fwd(ad_node *o) { return twice_fwd_n(o, 0), AD_OK; }
-static ad_status fwd_past(ad_node *o) { return twice_fwd_n(o, 1), AD_OK; }
 
-static void twice_vjp1(const ad_node *o, int s, const void *g, void *gi)
-{
-    (void)s;
-    AD_DISPATCH(o->value.dtype, {
-        const T *gy = g;
-        T *gx = gi;
-        for (int64_t i = 0; i < o->value.size; i++) gx[i] += 2 * gy[i];
-    });
-}
-AD_VJP_BY_ROWS(twice_vjp, twice_vjp1)
 /* right, then one more element: past the last row of a block, or before the first */
 static void vjp_past(const ad_node *o, int s, int rows, const void *g, void *gi)
 {
-    twice_vjp(o, s, rows, g, gi);
+    ad_test_twice_vjp(o, s, rows, g, gi);
     AD_DISPATCH(o->value.dtype, { ((T *)gi)[(int64_t)rows * o->value.size] += 1; });
 }
 /* the same in the float32 kernel alone */
 static void vjp_past_f32(const ad_node *o, int s, int rows, const void *g, void *gi)
 {
     if (o->value.dtype == AD_FLOAT32) vjp_past(o, s, rows, g, gi);
-    else twice_vjp(o, s, rows, g, gi);
+    else ad_test_twice_vjp(o, s, rows, g, gi);
 }
 static void vjp_before(const ad_node *o, int s, int rows, const void *g, void *gi)
 {
-    twice_vjp(o, s, rows, g, gi);
+    ad_test_twice_vjp(o, s, rows, g, gi);
     AD_DISPATCH(o->value.dtype, { ((T *)gi)[-1] += 1; });
 }
 
-static void twice_jvp_dirs(ad_node *o, int k)
-{
-    AD_DISPATCH(o->value.dtype, {
-        for (int d = 0; d < k; d++) {
-            const T *t = ad_tangent_row(o->in[0], d);
-            T *ty = ad_tangent_row(o, d);
-            for (int64_t i = 0; i < o->value.size; i++) ty[i] = t ? 2 * t[i] : 0;
-        }
-    });
-}
-static void twice_jvp(ad_node *o, int k) { twice_jvp_dirs(o, k); }
 /* the directions' loop one too far: row k (past the tangent's k rows) set to 0 */
 static void jvp_row_past(ad_node *o, int k)
 {
-    twice_jvp_dirs(o, k);
+    ad_test_twice_jvp(o, k);
     AD_DISPATCH(o->value.dtype, {
         T *ty = ad_tangent_row(o, k);
         for (int64_t i = 0; i < o->value.size; i++) ty[i] = 0;
@@ -94,20 +69,20 @@ static void jvp_row_past(ad_node *o, int k)
 static void jvp_row_past_f32(ad_node *o, int k)
 {
     if (o->value.dtype == AD_FLOAT32) jvp_row_past(o, k);
-    else twice_jvp_dirs(o, k);
+    else ad_test_twice_jvp(o, k);
 }
 
 static const ad_op_case vec_case[] = {{"vector (6)", 1, {1}, {{6, 1, 1, 1}}, {.c = 0}}};
 #define OP(NAME, FWD, VJP, JVP)                                                                                        \
     {.name = NAME, .summary = "2x", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape, .cpu = {FWD, VJP, JVP},             \
      .domain = {{-2, 2}}, .cases = vec_case, .n_cases = 1}
-static const ad_op good = OP("twice", twice_fwd, twice_vjp, twice_jvp);
-static const ad_op bad_fwd = OP("fwd_past", fwd_past, twice_vjp, twice_jvp);
-static const ad_op bad_jvp = OP("jvp_row_past", twice_fwd, twice_vjp, jvp_row_past);
-static const ad_op bad_vjp = OP("vjp_past", twice_fwd, vjp_past, twice_jvp);
-static const ad_op bad_jvp32 = OP("jvp_row_past_f32", twice_fwd, twice_vjp, jvp_row_past_f32);
-static const ad_op bad_vjp32 = OP("vjp_past_f32", twice_fwd, vjp_past_f32, twice_jvp);
-static const ad_op bad_vjp_before = OP("vjp_before", twice_fwd, vjp_before, twice_jvp);
+static const ad_op good = OP("twice", ad_test_twice_fwd, ad_test_twice_vjp, ad_test_twice_jvp);
+static const ad_op bad_fwd = OP("fwd_past", fwd_past, ad_test_twice_vjp, ad_test_twice_jvp);
+static const ad_op bad_jvp = OP("jvp_row_past", ad_test_twice_fwd, ad_test_twice_vjp, jvp_row_past);
+static const ad_op bad_vjp = OP("vjp_past", ad_test_twice_fwd, vjp_past, ad_test_twice_jvp);
+static const ad_op bad_jvp32 = OP("jvp_row_past_f32", ad_test_twice_fwd, ad_test_twice_vjp, jvp_row_past_f32);
+static const ad_op bad_vjp32 = OP("vjp_past_f32", ad_test_twice_fwd, vjp_past_f32, ad_test_twice_jvp);
+static const ad_op bad_vjp_before = OP("vjp_before", ad_test_twice_fwd, vjp_before, ad_test_twice_jvp);
 
 /* The op checked in a child (the stray write may be ASan's finding), both dtypes. */
 static ad_gc_report check(const ad_op *op, bool fast, int threads)
