@@ -24,6 +24,18 @@
 #define AD_TEST_UNDER_ASAN 0
 #endif
 
+/* Run shell command cmd, its stdout into out (len bytes, cut there); its
+ * exit status, -1 if it did not exit (a signal). */
+static inline int ad_test_popen(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p) fail_msg("cannot run %s", cmd);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* Run the program named by environment variable `program` (set by meson
  * test) with `args`, stdout and stderr into out (len bytes, cut there);
  * its exit status, -1 if it did not exit. */
@@ -31,14 +43,9 @@ static inline int ad_test_command(const char *program, const char *args, char *o
 {
     const char *exe = getenv(program);
     if (!exe) fail_msg("%s (the command's path) is not set; run through meson test", program);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args);
-    FILE *p = popen(cmd, "r");
-    if (!p) fail_msg("cannot run %s", cmd);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char cmd[4096];
+    if (snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args) >= (int)sizeof cmd) fail_msg("command too long: %s", args);
+    return ad_test_popen(cmd, out, len);
 }
 
 #define assert_close(actual, expected, tol)                                                                            \

@@ -27,12 +27,7 @@ static inline int ad_test_lesson_run(const char *name, const char *args, char *o
 {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s %s 2>/dev/null", ad_test_lesson_path(name), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return ad_test_popen(cmd, out, len);
 }
 
 /* The same with --json, parsed (a test fails on a non-zero exit or bad JSON). */

@@ -359,18 +359,7 @@ static void test_api_misuse(void **state)
     ad_expr_free(e);
 }
 
-static int cli(const char *args, char *out, size_t len)
-{
-    char cmd[2048];
-    const char *exe = getenv("AUTODIDACT");
-    if (!exe) fail_msg("AUTODIDACT (the command's path) is not set; run through meson test");
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int cli(const char *args, char *out, size_t len) { return ad_test_command("AUTODIDACT", args, out, len); }
 
 static void test_command(void **state)
 {
@@ -467,12 +456,7 @@ static void test_symbolic_command_output(void **state)
     if (!exe) fail_msg("AUTODIDACT (the command's path) is not set; run through meson test");
     char *cmd = malloc(len + strlen(exe) + 16);
     sprintf(cmd, "%s %s 2>&1", exe, args);
-    FILE *f = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof out - 1, f);
-    out[n] = '\0';
-    int st = pclose(f);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 1);
+    assert_int_equal(ad_test_popen(cmd, out, sizeof out), 1);   /* (-1 if it did not exit) */
     assert_non_null(strstr(out, "∂f/∂x: sym_print: output exceeds 1048576 characters"));
     assert_null(strstr(out, "∂f/∂x = cos"));   /* no part of it was printed */
     assert_non_null(strstr(out, "  f = sin(sin("));   /* f itself fits, and is printed whole */

@@ -378,11 +378,7 @@ static void test_catalog(void **state)
     fclose(f);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s lesson 2>&1", path_of("autodidact"));
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    pclose(p);
+    ad_test_popen(cmd, out, sizeof out);
     const char *list = strstr(out, "lessons: ");
     assert_non_null(list);
     int count = 0;

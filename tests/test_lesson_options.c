@@ -38,12 +38,7 @@ static int run(const char *cmd)
     char full[4096];
     if (strlen(cmd) > sizeof full - 20) fail_msg("command too long");
     snprintf(full, sizeof full, "%s 2>/dev/null", cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return ad_test_popen(full, out, sizeof out);
 }
 
 static void copy_str(char *dst, size_t n, const char *src)

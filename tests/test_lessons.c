@@ -12,15 +12,7 @@
 #include "autodidact.h"
 
 /* Run a command, capture stdout, return its exit status. */
-static int run(const char *cmd, char *out, size_t len)
-{
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int run(const char *cmd, char *out, size_t len) { return ad_test_popen(cmd, out, len); }
 
 static const char *prog(const char *env)
 {
