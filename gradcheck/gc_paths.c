@@ -103,12 +103,18 @@ static void check_threads(probe *P, passes *Q, ad_dtype dt, int threads, ad_gc_r
                 what = "jvp", a = one.t, b = many.t;
         }
         if (st == AD_OK && !what && ad_threads_split_count() == splits) {   /* the path never ran */
-            rec->pass = false;
             rec->numerical = rec->reverse = rec->forward = NAN;
-            snprintf(rec->message, sizeof rec->message,
-                     "path %s (%s): no kernel split its work over %d threads in the probe's passes%s: the probe "
-                     "does not reach the path, so its check would compare the 1-thread path with itself",
-                     P->path, P->when, threads, which);
+            if (P->users_case)
+                snprintf(rec->message, sizeof rec->message,
+                         "not checked: at this size no kernel of %s splits its work over %d threads (each runs "
+                         "one below its threshold), so there is no threaded pass to compare; the case's own "
+                         "checks above are the whole check", P->op->name, threads);
+            else
+                snprintf(rec->message, sizeof rec->message,
+                         "path %s (%s): no kernel split its work over %d threads in the probe's passes%s: the "
+                         "probe does not reach the path, so its check would compare the 1-thread path with "
+                         "itself", P->path, P->when, threads, which);
+            rec->pass = P->users_case;
             gcp_finish(r, rec, t0, st);
             return;
         }
@@ -332,7 +338,8 @@ ad_status ad_gradcheck_case_threads(const ad_op *op, const ad_op_case *c, const 
 {
     if (!op || !c || !o || !r) return ad_fail(AD_ERR_ARG, "gradcheck: op, case, options or report is NULL");
     if (!threaded(op)) return AD_OK;   /* its kernels run one thread whatever the count */
-    probe P = {.op = op, .c = c, .path = "threaded", .when = "the case on 2+ threads", .reference = NULL};
+    probe P = {.op = op, .c = c, .path = "threaded", .when = "the case on 2+ threads", .reference = NULL,
+               .users_case = true};
     snprintf(P.label, sizeof P.label, "%s, on 1 and 2+ threads", c->label ? c->label : "");
     int counts[N_THREAD_COUNTS], n_counts = thread_counts(o, counts), keep = ad_threads();
     if (!threads_possible(&P, r)) return AD_OK;

@@ -226,26 +226,51 @@ ad_status gcp_draw_with_kinks(probe *P, unsigned long seed)
     return st;
 }
 
-/* Inputs drawn a margin KINK_MARGIN from the kinks: the direction check's. */
+/* Draw again, as draw() drew them, the elements of P's inputs nearer than
+ * KINK_MARGIN to a kink of y (the op at them), where the op says which
+ * (kink_dist), of the differentiable inputs: how many were drawn, or -1
+ * out of memory. */
+static int64_t redraw_near_kinks(probe *P, const ad_node *y, gsl_rng *rng)
+{
+    int64_t moved = 0;
+    for (int s = 0; s < P->c->n_in && P->op->kink_dist; s++) {
+        if (!gcp_diff(P, s)) continue;   /* (left as drawn, perhaps by sample_input) */
+        double *dist = malloc((size_t)(P->n[s] ? P->n[s] : 1) * sizeof *dist);
+        if (!dist) return -1;
+        P->op->kink_dist(y, s, dist);
+        ad_domain d = P->op->domain[s];
+        if (d.lo == 0 && d.hi == 0) d = (ad_domain){-2, 2};
+        for (int64_t j = 0; j < P->n[s]; j++)
+            if (!(dist[j] >= KINK_MARGIN)) {   /* (NaN: drawn again too) */
+                P->x[s][j] = flat32(rng, d.lo, d.hi);
+                moved++;
+            }
+        free(dist);
+    }
+    return moved;
+}
+
+/* Inputs drawn a margin KINK_MARGIN from the kinks: the direction check's.
+ * Constructively where the op has kink_dist (only the elements near a kink
+ * are drawn again, round after round, so any size settles: gc_kink.c says
+ * why), else by drawing everything again until kink_gap is clear. */
 ad_status gcp_draw_off_kinks(probe *P, unsigned long seed)
 {
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
     if (!rng) return no_memory(P);
     gsl_rng_set(rng, seed ^ 0x9e3779b9UL);
-    ad_status st = AD_OK;
-    bool drawn = false;
+    ad_status st = draw(P, rng);
+    bool drawn = st == AD_OK && !P->op->kink_gap;
     for (int k = 0; k < MAX_DRAWS && st == AD_OK && !drawn; k++) {
-        st = draw(P, rng);
-        if (st != AD_OK || !P->op->kink_gap) {
-            drawn = st == AD_OK;
-            break;
-        }
         ad_context *ctx = ad_set_threads(1) == AD_OK ? ad_context_new() : NULL;
         ad_node *leaves[AD_MAX_INPUTS], *y = NULL;
         /* variables: a recorded node keeps its inputs, which kink_gap reads */
         st = ctx ? leaves_of(P, ctx, P->x, AD_FLOAT64, true, leaves) : ad_last_status();
         if (st == AD_OK && !(y = ad_apply(ctx, P->op, leaves, P->c->n_in, &P->c->params))) st = ad_last_status();
         if (st == AD_OK) drawn = P->op->kink_gap(ad_node_of(y)) >= KINK_MARGIN;
+        int64_t moved = st == AD_OK && !drawn ? redraw_near_kinks(P, ad_node_of(y), rng) : 0;
+        if (moved < 0) st = no_memory(P);
+        else if (st == AD_OK && !drawn && moved == 0) st = draw(P, rng);   /* no kink_dist: all of it again */
         ad_context_free(ctx);
     }
     gsl_rng_free(rng);

@@ -64,21 +64,30 @@ static void detail(const ad_gc_record *r, char *buf, size_t len)
     else snprintf(buf, len, "%s (abs err %.3g)", r->message, r->max_abs_err);
 }
 
+/* A record that passes because nothing could be checked ("not checked: why",
+ * e.g. threads in a build without OpenMP): shown as skipped, with its why. */
+static bool not_checked(const ad_gc_record *x) { return x->pass && strncmp(x->message, "not checked", 11) == 0; }
+
 static void write_text(FILE *f, const ad_gc_report *r)
 {
     char name[256], d[600];
+    int skipped = 0;
     for (int i = 0; i < r->n; i++) {
         const ad_gc_record *x = &r->rec[i];
         record_name(x, name, sizeof name);
         ad_text_sanitize(name);   /* an op's name can hold any bytes */
-        fprintf(f, "%s  %s  (%.3f s)\n", x->pass ? "PASS" : "FAIL", name, x->seconds);
-        if (!x->pass) {
-            detail(x, d, sizeof d);
+        skipped += not_checked(x);
+        fprintf(f, "%s  %s  (%.3f s)\n", not_checked(x) ? "SKIP" : x->pass ? "PASS" : "FAIL", name, x->seconds);
+        if (!x->pass || not_checked(x)) {
+            if (x->pass) snprintf(d, sizeof d, "%s", x->message);
+            else detail(x, d, sizeof d);
             ad_text_sanitize(d);
             fprintf(f, "      %s\n", d);
         }
     }
-    fprintf(f, "%d passed, %d failed\n", r->n - r->n_fail, r->n_fail);
+    fprintf(f, "%d passed, %d failed", r->n - r->n_fail - skipped, r->n_fail);
+    if (skipped) fprintf(f, ", %d not checked", skipped);
+    fputc('\n', f);
 }
 
 static void add_num(cJSON *o, const char *k, double v)
@@ -146,6 +155,7 @@ static ad_status write_junit(FILE *f, const ad_gc_report *r)
         record_name(x, names[i], sizeof names[i]);
         snprintf(classes[i], sizeof classes[i], "gradcheck.%s.%s", x->op, dtype_name(x));
         cases[i] = (ad_junit_case){.classname = classes[i], .name = names[i], .seconds = x->seconds};
+        if (not_checked(x)) cases[i].outcome = AD_JUNIT_SKIPPED, cases[i].message = x->message;
         if (x->pass) continue;
         detail(x, details[i], sizeof details[i]);
         bool ran = strncmp(x->message, "could not run", 13) != 0, crashed = x->check == AD_GC_CRASH;
@@ -167,7 +177,9 @@ static void write_tap(FILE *f, const ad_gc_report *r)
     for (int i = 0; i < r->n; i++) {
         const ad_gc_record *x = &r->rec[i];
         record_name(x, name, sizeof name);
-        ad_tap_result(f, i + 1, x->pass, name, NULL);
+        char why[sizeof x->message + 8];
+        snprintf(why, sizeof why, "SKIP %s", x->message);
+        ad_tap_result(f, i + 1, x->pass, name, not_checked(x) ? why : NULL);
         if (x->pass) continue;
         ad_tap_yaml_begin(f);
         ad_tap_yaml_string(f, "check", ad_gc_check_name(x->check));

@@ -577,31 +577,91 @@ static ad_status conv_complete(ad_op_case *c)
     return AD_OK;
 }
 
-/* conv2d_relu's kink: the pre-activation at 0. Where y > 0 it is y; where
- * y = 0 the conv is run again (gradcheck only) to see how far below 0. */
-static double conv_relu_gap(const ad_node *o)
+/* conv2d_relu's kinks (gradcheck only): each output's pre-activation at 0.
+ * The pre-activations, run again from the node's inputs, as doubles (NULL:
+ * out of memory; gradcheck then draws again). */
+static double *conv_relu_pre(const ad_node *o)
 {
     size_t bytes = (size_t)o->value.size * ad_dtype_size((ad_dtype)o->value.dtype);
     void *pre = calloc(1, bytes);
-    if (!pre || conv_into(o, o->in[0]->value.data, o->in[1]->value.data, o->n_in == 3 ? o->in[2]->value.data : NULL,
-                          pre, false, false, false) != AD_OK) {
+    double *d = malloc((size_t)o->value.size * sizeof *d);
+    if (!pre || !d || conv_into(o, o->in[0]->value.data, o->in[1]->value.data,
+                                o->n_in == 3 ? o->in[2]->value.data : NULL, pre, false, false, false) != AD_OK) {
         free(pre);
-        return 0;   /* cannot tell: gradcheck draws again */
+        free(d);
+        return NULL;
     }
-    double gap = INFINITY;
     AD_DISPATCH(o->value.dtype, {
         const T *P = pre;
-        for (int64_t i = 0; i < o->value.size; i++) {
-            double a = fabs((double)P[i]);
-            gap = a < gap ? a : isnan(a) ? 0 : gap;   /* a NaN: as at the kink, draw again */
-        }
+        for (int64_t i = 0; i < o->value.size; i++) d[i] = fabs((double)P[i]);
     });
     free(pre);
+    return d;
+}
+
+/* Does output (p, q)'s window hold an element of the image, not only
+ * padding? A window of padding alone without a bias is 0 whatever the
+ * inputs: relu(0) there is a constant, not a kink. */
+static bool window_in_image(const geom *g, int64_t p, int64_t q)
+{
+    int64_t i0 = p * g->sh - g->ph, j0 = q * g->sw - g->pw;
+    return i0 + g->R > 0 && i0 < g->H && j0 + g->S > 0 && j0 < g->W;
+}
+
+/* The least |pre-activation| over the outputs that can move (NaN: at the kink). */
+static double conv_relu_gap(const ad_node *o)
+{
+    double *a = conv_relu_pre(o);
+    if (!a) return 0;   /* cannot tell: gradcheck draws again */
+    geom g = geometry(o);
+    double gap = INFINITY;
+    for (int64_t i = 0; i < o->value.size; i++) {
+        int64_t pq = i % g.pq;
+        if (o->n_in < 3 && !window_in_image(&g, pq / g.Q, pq % g.Q)) continue;
+        gap = a[i] < gap ? a[i] : a[i] == a[i] ? gap : 0;
+    }
+    free(a);
     return gap;
 }
 
+/* The same element by element (ad_op.kink_dist), for the elements gradcheck
+ * draws again: each x element gets the least |pre| of the outputs whose
+ * window it is in; b[k] that of channel k's outputs whose window is padding
+ * alone (only b moves them). w and the rest of b stay INFINITY though they
+ * take part in every kink of their channel: drawing them again would move a
+ * whole channel's kinks at once, and at LeNet's sizes some output of every
+ * channel is always near 0, so the draws would never settle. Every kink still
+ * has an element at its distance (the least is the gap, which gradcheck
+ * checks), and drawing those again moves it. */
+static void conv_relu_dist(const ad_node *o, int slot, double *dist)
+{
+    for (int64_t j = 0; j < o->in[slot]->value.size; j++) dist[j] = INFINITY;
+    double *a = conv_relu_pre(o);
+    geom g = geometry(o);
+    for (int64_t n = 0; n < g.N && slot != 1; n++)
+        for (int64_t k = 0; k < g.K; k++)
+            for (int64_t p = 0; p < g.P; p++)
+                for (int64_t q = 0; q < g.Q; q++) {
+                    int64_t i = ((n * g.K + k) * g.P + p) * g.Q + q;
+                    double d = !a ? 0 : a[i] == a[i] ? a[i] : 0;   /* (no numbers, or NaN: draw again) */
+                    if (!window_in_image(&g, p, q)) {
+                        if (slot == 2 && d < dist[k]) dist[k] = d;
+                        continue;
+                    }
+                    for (int64_t c = 0; c < g.C && slot == 0; c++)
+                        for (int64_t r = 0; r < g.R; r++)
+                            for (int64_t s = 0; s < g.S; s++) {
+                                int64_t ih = p * g.sh - g.ph + r, iw = q * g.sw - g.pw + s;
+                                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                                int64_t j = ((n * g.C + c) * g.H + ih) * g.W + iw;
+                                if (d < dist[j]) dist[j] = d;
+                            }
+                }
+    free(a);
+}
+
 /* The two ops: the same kernels (fused_relu tells them apart), cases and checks. */
-#define CONV_OP(NAME, SUMMARY, FLAGS, GAP)                                                                             \
+#define CONV_OP(NAME, SUMMARY, FLAGS, GAP, DIST)                                                                       \
     AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
         .name = #NAME,                                                                                                 \
@@ -614,15 +674,16 @@ static double conv_relu_gap(const ad_node *o)
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = {{-2, 2}, {-2, 2}, {-2, 2}},                                                                         \
         .kink_gap = GAP,                                                                                               \
+        .kink_dist = DIST,                                                                                             \
         .cases = conv_cases,                                                                                           \
         .n_cases = sizeof conv_cases / sizeof conv_cases[0],                                                           \
         .complete_case = conv_complete,                                                                                \
         .paths = conv_paths,                                                                                           \
         .n_paths = sizeof conv_paths / sizeof conv_paths[0],                                                           \
     };
-CONV_OP(conv2d, "x (N,C,H,W) ⋆ w (K,C,R,S) + b (K), stride, zero padding; im2col + GEMM", 0, NULL)
+CONV_OP(conv2d, "x (N,C,H,W) ⋆ w (K,C,R,S) + b (K), stride, zero padding; im2col + GEMM", 0, NULL, NULL)
 CONV_OP(conv2d_relu, "relu(x (N,C,H,W) ⋆ w (K,C,R,S) + b (K)), conv2d and ReLU fused (one pass over y)",
-        AD_OP_NONSMOOTH, conv_relu_gap)
+        AD_OP_NONSMOOTH, conv_relu_gap, conv_relu_dist)
 
 static ad_node *conv_apply(ad_context *ctx, const ad_op *op, ad_node *x, ad_node *w, ad_node *b, const int stride[2],
                            const int pad[2])

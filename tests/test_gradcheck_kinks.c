@@ -43,6 +43,48 @@ static void test_relu_any_size(void **state)
     }
 }
 
+/* conv2d_relu at 64 images of 3x32x32 (230,400 outputs, about a hundred
+ * within 0.001 of 0 at any draw): rejection sampling never drew it clear;
+ * drawing again only the x elements under the near outputs does. */
+static void test_conv2d_relu_any_size(void **state)
+{
+    (void)state;
+    ad_gc_options o = fast_options();
+    o.dtypes = AD_GC_FLOAT64;
+    ad_op_case c = {"64 images", 3, {4, 4, 1}, {{64, 3, 32, 32}, {4, 3, 3, 3}, {4}}, {.stride = {1, 1}}};
+    ad_gc_report r = {0};
+    assert_int_equal(ad_gradcheck_op_case(&ad_op_conv2d_relu, &c, &o, &r), AD_OK);
+    assert_true(r.n >= 2);
+    assert_int_equal(r.n_fail, 0);
+    ad_gc_report_free(&r);
+}
+
+/* A path probe of a million relu inputs (checked by random directions,
+ * which keep 1e-5 from the kinks: rejection sampling drew them clear with
+ * probability e^-5 a draw, and 50 draws failed most seeds): drawn clear by
+ * moving only the elements near 0. */
+static const ad_op_path million_path[] = {
+    {"million", "n = 10^6, one thread", 0, 1, NULL, {"n = 1000000", 1, {1}, {{1000000, 1, 1, 1}}, {.c = 0}}},
+};
+
+static void test_path_probe_any_size(void **state)
+{
+    (void)state;
+    ad_op relu = ad_op_relu;
+    relu.paths = million_path;
+    relu.n_paths = 1;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    for (unsigned long seed = 1; seed <= 3; seed++) {
+        o.seed = seed;
+        ad_gc_report r = {0};
+        if (ad_gradcheck_op_path(&relu, 0, &o, &r) != AD_OK) fail_msg("seed %lu: %s", seed, ad_last_error());
+        assert_true(r.n >= 1);
+        assert_int_equal(r.n_fail, 0);
+        ad_gc_report_free(&r);
+    }
+}
+
 /* relu whose mask is wrong past element 16,383 (the blocked branch's bug
  * of issue 28: right on every small input): caught at 20,000. */
 static void bad_mask_vjp1(const ad_node *o, int s, const void *g, void *gi)
@@ -136,13 +178,15 @@ static void test_kink_dist_agrees_with_kink_gap(void **state)
             ad_context_free(ctx);
         }
     }
-    assert_true(checked >= 5);   /* relu, abs, max, min, maxpool2d */
+    assert_true(checked >= 6);   /* relu, abs, max, min, maxpool2d, conv2d_relu */
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relu_any_size),
+        cmocka_unit_test(test_conv2d_relu_any_size),
+        cmocka_unit_test(test_path_probe_any_size),
         cmocka_unit_test(test_wrong_mask_caught_at_20000),
         cmocka_unit_test(test_without_kink_dist),
         cmocka_unit_test(test_kink_dist_agrees_with_kink_gap),

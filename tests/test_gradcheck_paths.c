@@ -234,6 +234,40 @@ static void test_a_probe_must_reach_its_threaded_path(void **state)
     }
 }
 
+/* The user's own case (gradcheck --op X --shape S) on 1 and 2+ threads: at
+ * a size where no kernel splits its work there is nothing to compare, and
+ * the record says "not checked", passing (the text report shows it as SKIP);
+ * at a size past the threshold the threads' bits are compared. */
+static void test_a_users_small_case_is_not_checked_on_threads(void **state)
+{
+    (void)state;
+    if (ad_set_threads(2) != AD_OK) skip();
+    ad_set_threads(1);
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    const ad_op_case small = VEC("small", 3), big = VEC("big", 20000);
+    ad_gc_report r = {0};
+    assert_int_equal(ad_gradcheck_case_threads(&reached, &small, &o, &r), AD_OK);
+    assert_int_equal(ad_gradcheck_case_threads(&reached, &big, &o, &r), AD_OK);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.n_fail, 0);
+    assert_string_equal(r.rec[0].message,
+                        "not checked: at this size no kernel of reached splits its work over 2 threads (each runs one "
+                        "below its threshold), so there is no threaded pass to compare; the case's own checks above are "
+                        "the whole check");
+    assert_string_equal(r.rec[1].message, "forward, vjp and jvp: the same bits on 1 and 2 threads");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(ad_gc_write(f, &r, AD_GC_TEXT), AD_OK);
+    fclose(f);
+    assert_non_null(strstr(text, "SKIP  reached [float64] [small, on 1 and 2+ threads] path-vs-1-thread"));
+    assert_non_null(strstr(text, "PASS  reached [float64] [big, on 1 and 2+ threads] path-vs-1-thread"));
+    assert_non_null(strstr(text, "1 passed, 0 failed, 1 not checked\n"));
+    free(text);
+    ad_gc_report_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_large_probe_fails_by_directions),
         cmocka_unit_test(test_threaded_path_fails_against_one_thread),
         cmocka_unit_test(test_a_probe_must_reach_its_threaded_path),
+        cmocka_unit_test(test_a_users_small_case_is_not_checked_on_threads),
     };
     return cmocka_run_group_tests(tests, run_all, free_all);
 }

@@ -165,7 +165,11 @@ struct ad_op {
      * dist[j] (in[slot]->value.size of them; INFINITY where none; NaN counts
      * as at a kink). gradcheck then draws again only the elements nearer
      * than its margin, so inputs of any size can be drawn clear of the kinks
-     * (NULL: it draws every element again until kink_gap is clear). */
+     * (NULL: it draws every element again until kink_gap is clear). An op
+     * may leave INFINITY on an element that takes part in too many kinks to
+     * draw again (conv2d_relu's w: a whole channel's), as long as every kink
+     * has some element at its distance: the least of dist over all inputs
+     * must be kink_gap, which gradcheck checks at every draw. */
     void (*kink_dist)(const ad_node *out, int slot, double *dist);
     /* The side the op takes its derivative from at a kink (optional): a
      * direction v for input `slot` (in[slot]->value.size numbers) such that
