@@ -313,7 +313,8 @@ static void test_pool_params(void **state)
     ad_context_free(ctx);
 }
 
-int test_ops_pins_cases(void);   /* test_ops_pins_cases.c */
+int test_ops_pins_cases(void);    /* test_ops_pins_cases.c */
+int test_ops_pins_values(void);   /* test_ops_pins_values.c */
 
 int main(void)
 {
@@ -329,5 +330,5 @@ int main(void)
         cmocka_unit_test(test_pool_params),
     };
     int failed = cmocka_run_group_tests_name("ops pins: broadcasting and shape rules", tests, NULL, NULL);
-    return failed + test_ops_pins_cases();
+    return failed + test_ops_pins_cases() + test_ops_pins_values();
 }

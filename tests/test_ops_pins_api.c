@@ -79,6 +79,44 @@ static void test_register_names(void **state)
     assert_error(AD_ERR_ARG, "op_register: the op has no name");
     assert_int_equal(ad_op_count(), base + 1);
     assert_int_equal(ad_op_unregister(&q), AD_OK);
+    /* inputs: at least 1, at most AD_MAX_INPUTS, n_in_min <= n_in */
+    ad_op zero_min = *ad_op_find("neg");
+    zero_min.name = "zero_min";
+    zero_min.n_in_min = 0;
+    assert_int_equal(ad_op_register(&zero_min), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_register: op zero_min has 0..1 inputs; 1..3 are allowed");
+    assert_int_equal(ad_op_count(), base);
+}
+
+/* The registry full, its first op taken out: the rest move up one, the
+ * count drops by one and a new op fits again (the move stays inside the
+ * table: a move one too long would write past its end). */
+static void test_unregister_from_a_full_registry(void **state)
+{
+    (void)state;
+    enum { ROOM = 512 };
+    static ad_op ops[ROOM];
+    static char names[ROOM][16];
+    int base = ad_op_count(), n = 0;
+    for (; n < ROOM; n++) {
+        ops[n] = *ad_op_find("neg");
+        snprintf(names[n], sizeof names[n], "full_%d", n);
+        ops[n].name = names[n];
+        if (ad_op_register(&ops[n]) != AD_OK) break;
+    }
+    assert_true(n < ROOM);   /* it filled up */
+    int full = ad_op_count();
+    assert_int_equal(full, base + n);
+    char want[64];
+    snprintf(want, sizeof want, "op_register: %d ops are registered already", n);   /* (besides the built-in ones) */
+    assert_error(AD_ERR_ARG, want);
+    assert_int_equal(ad_op_unregister(&ops[0]), AD_OK);
+    assert_int_equal(ad_op_count(), full - 1);
+    for (int i = 1; i < n; i++) assert_ptr_equal(ad_op_at(base + i - 1), &ops[i]);
+    assert_int_equal(ad_op_register(&ops[0]), AD_OK);
+    assert_ptr_equal(ad_op_at(full - 1), &ops[0]);
+    for (int i = 0; i < n; i++) assert_int_equal(ad_op_unregister(&ops[i]), AD_OK);
+    assert_int_equal(ad_op_count(), base);
 }
 
 /* reshape to 0 dims: a one-element tensor becomes a scalar (NULL shape is
@@ -227,6 +265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unregister_from_the_middle),
         cmocka_unit_test(test_register_names),
+        cmocka_unit_test(test_unregister_from_a_full_registry),
         cmocka_unit_test(test_reshape_arguments),
         cmocka_unit_test(test_reshape_ignores_dims_past_ndim),
         cmocka_unit_test(test_sum_all_axes_keepdim),

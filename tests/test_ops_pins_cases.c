@@ -57,9 +57,19 @@ static void test_complete_case(void **state)
     assert_int_equal(c.n_in, 3);
     expect_input(&c, 1, 2, (const int64_t[]){4, 5});
     expect_input(&c, 2, 1, (const int64_t[]){4});
+    c = given(1, (const int64_t[]){5});   /* a 1-d x is a vector: the least linear takes */
+    assert_int_equal(lin->complete_case(&c), AD_OK);
+    expect_input(&c, 1, 2, (const int64_t[]){4, 5});
     c = given(0, NULL);
     assert_int_equal(lin->complete_case(&c), AD_ERR_SHAPE);
     assert_string_equal(ad_last_error(), "linear: --shape must give x as (..., I), at least 1-d");
+    /* a binary elementwise op: b takes a's shape, every dim of it */
+    const ad_op *add = ad_op_find("add");
+    c = given(4, (const int64_t[]){2, 3, 4, 5});
+    assert_int_equal(add->complete_case(&c), AD_OK);
+    assert_int_equal(c.n_in, 2);
+    expect_input(&c, 0, 4, (const int64_t[]){2, 3, 4, 5});
+    expect_input(&c, 1, 4, (const int64_t[]){2, 3, 4, 5});
     /* cross_entropy: logits (7,3) -> targets (7), no weights */
     const ad_op *ce = ad_op_find("cross_entropy");
     c = given(2, (const int64_t[]){7, 3});
