@@ -5,7 +5,8 @@
  *     the kernel is not square;
  *   - complete_case (gradcheck --op conv2d --shape ...): w and b derived
  *     from x's shape, K, R, S kept where w is given as 4-d;
- *   - conv2d_relu's kink_gap: the least |pre-activation|, 0 where one is NaN;
+ *   - conv2d_relu's kink_gap: the least |pre-activation|, 0 where one is NaN
+ *     (and kink_dist element by element: test_ops_pins_conv_kinks.c);
  *   - a convolution whose im2col scratch cannot be allocated: out of memory
  *     by name, not a kernel writing through a null column buffer;
  *   - the forward's columns are kept for dw while the batch's take at most
@@ -356,6 +357,8 @@ static void test_cols_not_kept_past_the_budget(void **state)
     assert_int_equal(ad_set_threads(keep), AD_OK);
 }
 
+int test_ops_pins_conv_kinks(void);   /* test_ops_pins_conv_kinks.c */
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,5 +376,5 @@ int main(void)
         cmocka_unit_test(test_cols_kept_at_exactly_the_budget),
         cmocka_unit_test(test_cols_not_kept_past_the_budget),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL) + test_ops_pins_conv_kinks();
 }
