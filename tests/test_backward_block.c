@@ -78,6 +78,25 @@ static void test_block_equals_one_at_a_time(void **state)
 }
 
 /* y a leaf: its rows are the cotangents; a leaf not asked for is skipped. */
+/* An intermediate node first in the list (its rows are added into the
+ * caller's grads after the sweep, by its own dtype and device): the same
+ * rows as when it is listed after the leaves. */
+static void test_intermediate_listed_first(void **state)
+{
+    (void)state;
+    graph g = make_graph(), h = make_graph();
+    double cot[ROWS * 2], gu1[ROWS * 6] = {0}, gu2[ROWS * 6] = {0}, ga[ROWS * 6] = {0}, gb[ROWS * 6] = {0};
+    for (int r = 0; r < ROWS; r++)
+        for (int64_t o = 0; o < 2; o++) cot[r * 2 + o] = cot_value(r, o);
+    assert_int_equal(ad_backward_block(g.ctx, g.y, ROWS, cot, 1, (ad_node *[]){g.u}, (void *[]){gu1}), AD_OK);
+    assert_int_equal(ad_backward_block(h.ctx, h.y, ROWS, cot, 3, (ad_node *[]){h.a, h.b, h.u}, (void *[]){ga, gb, gu2}),
+                     AD_OK);
+    assert_memory_equal(gu1, gu2, sizeof gu1);
+    for (int k = 0; k < ROWS * 6; k++) assert_true(gu1[k] != 0);   /* (every element of u reaches y) */
+    ad_context_free(g.ctx);
+    ad_context_free(h.ctx);
+}
+
 static void test_leaf_output_and_unasked_leaves(void **state)
 {
     (void)state;
@@ -328,7 +347,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_block_equals_one_at_a_time), cmocka_unit_test(test_leaf_output_and_unasked_leaves),
         cmocka_unit_test(test_gemm_ops_stack_rows), cmocka_unit_test(test_random_graphs),
-        cmocka_unit_test(test_misuse_refused),
+        cmocka_unit_test(test_misuse_refused), cmocka_unit_test(test_intermediate_listed_first),
         cmocka_unit_test(test_check_finite_names_the_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

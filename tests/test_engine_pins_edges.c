@@ -2,15 +2,19 @@
  * change the other tests let through: the process's first context (serial
  * 0 is no context's), the context's table of scalar ops full, the process's
  * generation counter come round to 1, an op whose inputs are both
- * non-finite, leaf_to_device given a node that is not a leaf, and a
- * backward_block too big for memory. Expected numbers come from the math
+ * non-finite, leaf_to_device given a node that is not a leaf, a
+ * backward_block too big for memory, the live set under four threads, the
+ * byte a guard zone names, ad_zero_grad over records, and BLAS left one
+ * thread. Expected numbers come from the math
  * (small integers: exact in float64). White box where it must be:
  * ad_internal.h for ctx->gen and for what a compact handle is. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include "ad_test.h"
 #include "autodidact.h"
 #include "engine/fast/fast_internal.h"
@@ -174,15 +178,131 @@ static void test_block_out_of_memory(void **state)
     ad_context_free(ctx);
 }
 
+/* ad_guard_intact names the changed byte nearest the buffer: past the end,
+ * its offset from p (>= bytes); before the start, a negative one. A 24-byte
+ * buffer (its zone after starts at 24, the arena's round-up to 32 in it):
+ * a byte changed at 24 + 40, then at 24 + 3 (in the round-up), then 3
+ * before the start. */
+static void test_guard_names_the_byte(void **state)
+{
+    (void)state;
+    unsigned char *p = ad_guarded_alloc(24);
+    assert_non_null(p);
+    int64_t where = 12345;
+    assert_true(ad_guard_intact(p, 24, &where));
+    assert_int_equal(where, 12345);   /* untouched when intact */
+    const int64_t at[3] = {64, 27, -3};
+    for (int k = 0; k < 3; k++) {
+        p[at[k]] ^= 0x5a;
+        assert_false(ad_guard_intact(p, 24, &where));
+        assert_int_equal(where, at[k]);
+        p[at[k]] ^= 0x5a;
+        assert_true(ad_guard_intact(p, 24, NULL));
+    }
+    ad_guarded_free(p, 24);
+}
+
+/* ad_zero_grad over a context whose scalar graph the fast path holds as
+ * records, after a rewind dropped full nodes at the same ids: every grad is
+ * 0 after it, the variables keep their values, and no error is left (a
+ * sweep that visited the records' ids as full nodes would find the dropped
+ * nodes' memory there). */
+static void test_zero_grad_over_records(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 1.5), *w = ad_scalar(ctx, -2.0);
+    ad_mark m = ad_context_mark(ctx);
+    /* full nodes first (tensors), then a rewind, then records at their ids */
+    for (int i = 0; i < 8; i++) assert_non_null(ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, NULL));
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    ad_node *y = x;
+    for (int i = 0; i < 20; i++) y = ad_add(ctx, ad_mul(ctx, y, w), x);
+    assert_int_equal(ad_backward(ctx, y), AD_OK);
+    assert_true(ad_grad_scalar(x) != 0 && ad_grad_scalar(w) != 0);
+    ad_clear_error();
+    ad_zero_grad(ctx);
+    assert_int_equal(ad_last_status(), AD_OK);
+    assert_true(ad_grad_scalar(x) == 0 && ad_grad_scalar(w) == 0);
+    assert_true(ad_value_scalar(x) == 1.5 && ad_value_scalar(w) == -2.0);
+    for (uint32_t id = 0; id < ad_context_node_count(ctx); id++) {
+        ad_node *n = ad_node_by_id(ctx, id);
+        if (!(ad_grad_scalar(n) == 0)) fail_msg("node #%u's grad %g after zero_grad", id, ad_grad_scalar(n));
+    }
+    ad_context_free(ctx);
+}
+
+/* The engine's first ad_threads (no ad_set_threads before it) leaves BLAS
+ * one thread: the engine's own threads call it, and BLAS threads beside
+ * them would oversubscribe the cores (parallel.c). Runs first, before
+ * anything sets the count. */
+int openblas_get_num_threads(void) __attribute__((weak));
+static void test_blas_one_thread(void **state)
+{
+    (void)state;
+    if (!openblas_get_num_threads) skip();   /* a BLAS that is not OpenBLAS */
+    assert_true(ad_threads() >= 1);
+    assert_int_equal(openblas_get_num_threads(), 1);
+}
+
+/* The live set under four threads at once: each makes and frees contexts
+ * in a loop while it keeps 4 of its own, and checks after every step that
+ * those are still live. The set's lock keeps one thread's remove from
+ * racing another's add (an entry lost to the swap with the last one, or the
+ * array moved by realloc under a scan); without it a kept context is soon
+ * refused as "not live", or the test crashes. At least 20,000 steps a
+ * thread, and on to 0.5 s: a race shows here in most runs, and in every
+ * run under ThreadSanitizer, which .ci/run runs this test under. */
+enum { CHURN_THREADS = 4, CHURN_KEPT = 4, CHURN_MIN_STEPS = 20000 };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void *churn(void *arg)
+{
+    int *lost = arg;
+    ad_context *keep[CHURN_KEPT];
+    for (int k = 0; k < CHURN_KEPT; k++) keep[k] = ad_context_new();
+    double t0 = now();
+    for (int i = 0; (i < CHURN_MIN_STEPS || now() - t0 < 0.5) && *lost == 0; i++) {
+        ad_context *c = ad_context_new();
+        if (!c || ad_check_context(c, "churn") != AD_OK) ++*lost;
+        ad_context_free(c);
+        for (int k = 0; k < CHURN_KEPT; k++)
+            if (ad_check_context(keep[k], "churn") != AD_OK) ++*lost;
+    }
+    for (int k = 0; k < CHURN_KEPT; k++) ad_context_free(keep[k]);
+    return NULL;
+}
+
+static void test_live_set_under_threads(void **state)
+{
+    (void)state;
+    pthread_t th[CHURN_THREADS];
+    int lost[CHURN_THREADS] = {0};
+    for (int t = 0; t < CHURN_THREADS; t++) assert_int_equal(pthread_create(&th[t], NULL, churn, &lost[t]), 0);
+    for (int t = 0; t < CHURN_THREADS; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < CHURN_THREADS; t++)
+        if (lost[t]) fail_msg("thread %d: a live context was refused as not live", t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_first_context_refuses_a_zeroed_mark),   /* first: the process's first context */
+        cmocka_unit_test(test_blas_one_thread),   /* first: nothing has set the thread count */
+        cmocka_unit_test(test_first_context_refuses_a_zeroed_mark),   /* the process's first context */
         cmocka_unit_test(test_scalar_op_table_full),
         cmocka_unit_test(test_generation_one_is_checked),
         cmocka_unit_test(test_nonfinite_blames_the_first_input),
         cmocka_unit_test(test_leaf_to_device_refuses_a_non_leaf),
         cmocka_unit_test(test_block_out_of_memory),
+        cmocka_unit_test(test_live_set_under_threads),
+        cmocka_unit_test(test_guard_names_the_byte),
+        cmocka_unit_test(test_zero_grad_over_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
