@@ -13,7 +13,8 @@
  * inputs (relu(0) there is a constant, not a kink), so it is left out.
  * z is read from conv2d (the same kernel without the ReLU), so the numbers
  * compared are the same bits. Geometry with windows of padding alone at
- * both ends of both axes (pad >= kernel), strides that differ by direction. */
+ * both ends of both axes (pad >= kernel), windows that hold one row or
+ * column of the image at each edge, strides of 2 and 3. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,7 +24,12 @@
 
 int test_ops_pins_conv_kinks(void);
 
-enum { N = 2, C = 2, H = 5, W = 4, K = 3, R = 3, S = 2, SH = 2, SW = 1, PH = 3, PW = 2 };
+/* Rows: the windows start at 2p - 4 = -4, -2, 0, 2, 4, 6 (3 rows each):
+ * padding alone at p = 0 and 5, the last row of p = 1's the image's first,
+ * the first row of p = 4's the image's last. Columns: 3q - 4 = -4, -1, 2, 5,
+ * 8 (2 each): padding alone at q = 0 and 4, q = 1's last column the
+ * image's first, q = 3's first its last. */
+enum { N = 2, C = 2, H = 5, W = 6, K = 3, R = 3, S = 2, SH = 2, SW = 3, PH = 4, PW = 4 };
 enum { P = (H + 2 * PH - R) / SH + 1, Q = (W + 2 * PW - S) / SW + 1 };
 enum { NX = N * C * H * W, NW = K * C * R * S, NY = N * K * P * Q };
 
@@ -48,6 +54,7 @@ static void check(ad_dtype d, bool bias, int nan_at)
     for (int i = 0; i < NX; i++) xv[i] = 1.5 * sin(1.7 * i + 0.3);
     for (int i = 0; i < NW; i++) wv[i] = 0.8 * cos(1.1 * i);
     for (int k = 0; k < K; k++) bv[k] = 0.3 * sin(k + 2.0);
+    bv[K - 1] = 1e-6;   /* the last channel's windows of padding alone hold the gap (with the bias) */
     if (nan_at >= 0) xv[nan_at] = NAN;
     ad_node *in[3] = {ad_variable(ctx, d, 4, (const int64_t[]){N, C, H, W}, xv),
                       ad_variable(ctx, d, 4, (const int64_t[]){K, C, R, S}, wv),
@@ -85,21 +92,25 @@ static void check(ad_dtype d, bool bias, int nan_at)
                             }
                 }
     const ad_node *o = ad_node_of(y);
-    double got[NX + NW];   /* (room for any input) */
+    double got[NX + NW];   /* (room for any input; 0 past the input's own, which kink_dist must not read) */
+    for (int e = 0; e < NX + NW; e++) got[e] = 0;
     ad_op_conv2d_relu.kink_dist(o, 0, got);
     for (int e = 0; e < NX; e++)
         if (!(got[e] == want_x[e]))
             fail_msg("%s%s: x[%d]'s distance %.17g, the definition %.17g", ad_dtype_name(d), bias ? "" : " (no bias)", e,
                      got[e], want_x[e]);
+    for (int e = 0; e < NX + NW; e++) got[e] = 0;
     ad_op_conv2d_relu.kink_dist(o, 1, got);
     for (int e = 0; e < NW; e++)
         if (!(got[e] == INFINITY)) fail_msg("%s: w[%d]'s distance %g, expected inf", ad_dtype_name(d), e, got[e]);
     if (bias) {
+        for (int e = 0; e < NX + NW; e++) got[e] = 0;
         ad_op_conv2d_relu.kink_dist(o, 2, got);
         for (int k = 0; k < K; k++)
             if (!(got[k] == want_b[k]))
                 fail_msg("%s: b[%d]'s distance %.17g, the definition %.17g", ad_dtype_name(d), k, got[k], want_b[k]);
     }
+    if (bias && nan_at < 0) assert_true(gap == fabs(ad_value_at(in[2], K - 1)));   /* (the case is built so) */
     double g = ad_op_conv2d_relu.kink_gap(o);
     if (!(g == gap)) fail_msg("%s%s: kink_gap %.17g, the definition %.17g", ad_dtype_name(d), bias ? "" : " (no bias)", g, gap);
     ad_context_free(ctx);
@@ -108,8 +119,9 @@ static void check(ad_dtype d, bool bias, int nan_at)
 static void test_relu_dist_by_definition(void **state)
 {
     (void)state;
-    assert_true(P == 5 && Q == 7);   /* p = 0, 4 and q = 0, 6: windows of padding alone */
-    assert_false(window_has_x(0, 3) || window_has_x(4, 3) || window_has_x(2, 0) || window_has_x(2, 6));
+    assert_true(P == 6 && Q == 5);
+    assert_false(window_has_x(0, 2) || window_has_x(5, 2) || window_has_x(2, 0) || window_has_x(2, 4));
+    assert_true(window_has_x(1, 2) && window_has_x(4, 2) && window_has_x(2, 1) && window_has_x(2, 3));
     for (int dt = 0; dt < 2; dt++)
         for (int bias = 0; bias < 2; bias++) check(dt ? AD_FLOAT32 : AD_FLOAT64, bias, -1);
 }
