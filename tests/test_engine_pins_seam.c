@@ -3,8 +3,9 @@
  * tests let through: an accessor that reads a record in place and only at
  * index 0, the general path's checks of an op the scalar path hands it (no
  * op, no name, no forward, no shape rule), a block of cotangents from a leaf
- * that was not asked for, zero-byte arena blocks, and node memory made ready
- * a window ahead of the nodes. Expected numbers come from the math (small
+ * that was not asked for, zero-byte arena blocks, node memory made ready
+ * a window ahead of the nodes and unmapped when freed, backward on a freed
+ * context, and a three-input op with (two-input) scalar kernels. Expected numbers come from the math (small
  * integers: exact in float64). White box where it must be: ad_internal.h and
  * fast/fast_internal.h for the ready range, node chunks and records. */
 #include <errno.h>
@@ -162,6 +163,98 @@ static void test_node_memory_ready_ahead(void **state)
     ad_context_free(ctx);
 }
 
+/* backward on a freed context, given a record's handle: refused by name,
+ * before anything of the context is read. */
+static void test_backward_on_a_freed_context(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2.0), *y = ad_mul(ctx, x, x);
+    assert_true(is_compact(y));
+    ad_context_free(ctx);
+    assert_int_equal(ad_backward(ctx, y), AD_ERR_STATE);
+    assert_error(AD_ERR_STATE, "backward: the context is not live (already freed, or not made by ad_context_new)");
+}
+
+/* Node memory mapped with mmap (chunks of NODE_MAP_MIN bytes and more) is
+ * unmapped when the context is freed: all of it (mincore then finds no page
+ * there), not leaked as a mapping no tool counts. */
+static void test_node_memory_unmapped_on_free(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    fast_state *f = fast_of(ctx);
+    int64_t one[1] = {1};
+    for (int i = 0; i < 200000 && (ctx->n_node_chunks == 0 || !f->chunk_mem[ctx->n_node_chunks - 1].map); i++)
+        assert_non_null(ad_variable(ctx, AD_FLOAT64, 1, one, NULL));
+    int k = ctx->n_node_chunks - 1;
+    void *map = f->chunk_mem[k].map;
+    size_t len = f->chunk_mem[k].map_len;
+    assert_non_null(map);
+    assert_true(len >= NODE_MAP_MIN);
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec[1];
+    assert_int_equal(mincore(map, (size_t)page, vec), 0);   /* mapped now */
+    ad_context_free(ctx);
+    for (size_t off = 0; off < len; off += (size_t)page * 97) {
+        errno = 0;
+        if (mincore((char *)map + off, (size_t)page, vec) != -1 || errno != ENOMEM)
+            fail_msg("byte %zu of the node chunk's mapping (%zu bytes) is still mapped", off, len);
+    }
+}
+
+/* A registered op of three inputs with scalar kernels (which take two: the
+ * scalar path is for one- and two-input ops): its 0-d node's step of the
+ * push sweep goes through its vjp, so the third input gets its gradient.
+ * y = a·b + c: dy/dc = 1, which the scalar kernels cannot say. */
+static double ab_f(double a, double b) { return a * b; }
+static double ab_d(double a, double b, double y, int slot) { (void)y; return slot == 0 ? b : slot == 1 ? a : 0; }
+static const ad_scalar_kernels ab_scalar = {ab_f, ab_d};
+static ad_status abc_forward(ad_node *o)
+{
+    ad_tensor *v = &o->value;
+    ad_tensor_set(v, 0, ad_tensor_get(&o->in[0]->value, 0) * ad_tensor_get(&o->in[1]->value, 0) +
+                            ad_tensor_get(&o->in[2]->value, 0));
+    return AD_OK;
+}
+static void abc_vjp(const ad_node *o, int slot, int rows, const void *g, void *gin)
+{
+    (void)rows;
+    double a = ad_tensor_get(&o->in[0]->value, 0), b = ad_tensor_get(&o->in[1]->value, 0);
+    ((double *)gin)[0] += ((const double *)g)[0] * (slot == 0 ? b : slot == 1 ? a : 1);
+}
+static ad_status abc_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n_in, (void)p, (void)sh;
+    *nd = 0;
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return AD_OK;
+}
+
+static void test_three_input_op_with_scalar_kernels(void **state)
+{
+    (void)state;
+    const ad_op abc = {.name = "abc", .summary = "a·b + c", .n_in = 3, .n_in_min = 3, .flags = AD_OP_ELEMENTWISE,
+                       .infer = abc_infer, .cpu = {abc_forward, abc_vjp, NULL}, .scalar = &ab_scalar};
+    /* inputs as records (ad_scalar: the general path makes y) and as full
+     * 0-d variables (the scalar path makes y, a full node, itself) */
+    for (int full = 0; full < 2; full++) {
+        ad_context *ctx = ad_context_new();
+        const double v[3] = {2.0, 5.0, 7.0};
+        ad_node *in[3];
+        for (int s = 0; s < 3; s++) in[s] = full ? ad_variable(ctx, AD_FLOAT64, 0, NULL, &v[s]) : ad_scalar(ctx, v[s]);
+        assert_true(is_compact(in[0]) == !full);
+        ad_node *y = ad_apply(ctx, &abc, in, 3, NULL);
+        assert_non_null(y);
+        assert_true(ad_value_scalar(y) == 17.0);
+        assert_int_equal(ad_backward(ctx, y), AD_OK);
+        assert_true(ad_grad_scalar(in[0]) == 5.0);
+        assert_true(ad_grad_scalar(in[1]) == 2.0);
+        assert_true(ad_grad_scalar(in[2]) == 1.0);
+        ad_context_free(ctx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +263,9 @@ int main(void)
         cmocka_unit_test(test_block_from_a_leaf_not_asked_for),
         cmocka_unit_test(test_arena_zero_bytes),
         cmocka_unit_test(test_node_memory_ready_ahead),
+        cmocka_unit_test(test_backward_on_a_freed_context),
+        cmocka_unit_test(test_node_memory_unmapped_on_free),
+        cmocka_unit_test(test_three_input_op_with_scalar_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
