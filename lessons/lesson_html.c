@@ -12,12 +12,15 @@
 #include "lesson_html_assets.h"   /* lesson_html_css, lesson_html_js: made from html/page.css and html/page.js */
 #include "lesson_trace.h"
 
-enum { BOX_W = 150, BOX_H = 46, GAP_X = 60, GAP_Y = 22, PAD = 20, LABEL_COLS = 18, MAX_VALUES = 256, GROUPS_PER_ROW = 8 };
+/* MAX_BANDS: a collapsed graph's boxes at most (a chain of 1,000 nodes has
+ * 1,000 layers: they are banded, consecutive layers per box). */
+enum { BOX_W = 150, BOX_H = 46, GAP_X = 60, GAP_Y = 22, PAD = 20, LABEL_COLS = 18, MAX_VALUES = 256, GROUPS_PER_ROW = 8,
+       MAX_BANDS = 48 };
 
 typedef struct hnode {
     const ad_node *n;
     uint32_t id;
-    int depth, row, v;   /* v: the box that shows it (itself, or its layer's when collapsed) */
+    int depth, row, v;   /* v: the box that shows it (itself, or its band of layers when collapsed) */
 } hnode;
 
 typedef struct hedge {
@@ -37,7 +40,7 @@ typedef struct page {
     int depth_max, rows_max;
     bool collapsed;
     int n_boxes, n_vedges;
-    hedge *vedges;       /* the drawn arrows (box to box) */
+    hedge *vedges;       /* the drawn arrows (box to box); an edge inside one band has none (v -1) */
 } page;
 
 /* Text for HTML, in element content or a quoted attribute alike. */
@@ -142,11 +145,14 @@ static void build(page *pg)
     }
     pg->first_edge[pg->n_nodes] = pg->n_edges;
     free(rows);
-    /* What is drawn: every node and edge, or one box per layer and one arrow per pair of layers. */
+    /* What is drawn: every node and edge, or one box per band of consecutive
+     * layers and one arrow per pair of bands. */
     pg->collapsed = pg->n_nodes > LESSON_HTML_MAX_NODES;
     pg->vedges = alloc((size_t)pg->n_edges, sizeof *pg->vedges);
-    pg->n_boxes = pg->collapsed ? pg->depth_max + 1 : pg->n_nodes;
-    for (int i = 0; i < pg->n_nodes; i++) pg->nodes[i].v = pg->collapsed ? pg->nodes[i].depth : i;
+    int layers = pg->depth_max + 1;
+    pg->n_boxes = !pg->collapsed ? pg->n_nodes : layers < MAX_BANDS ? layers : MAX_BANDS;
+    for (int i = 0; i < pg->n_nodes; i++)
+        pg->nodes[i].v = pg->collapsed ? (int)((int64_t)pg->nodes[i].depth * pg->n_boxes / layers) : i;
     for (int k = 0; k < pg->n_edges; k++) {
         hedge *e = &pg->edges[k];
         if (!pg->collapsed) {
@@ -154,7 +160,9 @@ static void build(page *pg)
             pg->vedges[pg->n_vedges++] = (hedge){e->from, e->to, e->slot, k};
             continue;
         }
-        uint32_t a = (uint32_t)pg->nodes[pg->index[e->from]].depth, b = (uint32_t)pg->nodes[pg->index[e->to]].depth;
+        uint32_t a = (uint32_t)pg->nodes[pg->index[e->from]].v, b = (uint32_t)pg->nodes[pg->index[e->to]].v;
+        e->v = -1;
+        if (a == b) continue;
         int v = 0;
         while (v < pg->n_vedges && !(pg->vedges[v].from == a && pg->vedges[v].to == b)) v++;
         if (v == pg->n_vedges) pg->vedges[pg->n_vedges++] = (hedge){a, b, 0, v};
@@ -162,7 +170,7 @@ static void build(page *pg)
     }
 }
 
-/* A box's top-left corner: by depth and row; when collapsed, the layers
+/* A box's top-left corner: by depth and row; when collapsed, the bands
  * wrap in rows of GROUPS_PER_ROW. */
 static void box_at(const page *pg, int v, int *x, int *y)
 {
@@ -209,9 +217,14 @@ static void put_svg(FILE *f, const page *pg)
         char *title, *sub;
         const ad_node *n = NULL;
         if (pg->collapsed) {
-            int count = 0;
-            for (int i = 0; i < pg->n_nodes; i++) count += pg->nodes[i].depth == v;
-            title = lesson_strf("layer %d", v);
+            int count = 0, lo = -1, hi = -1;
+            for (int i = 0; i < pg->n_nodes; i++)
+                if (pg->nodes[i].v == v) {
+                    count++;
+                    if (lo < 0 || pg->nodes[i].depth < lo) lo = pg->nodes[i].depth;
+                    if (pg->nodes[i].depth > hi) hi = pg->nodes[i].depth;
+                }
+            title = lo == hi ? lesson_strf("layer %d", lo) : lesson_strf("layers %d–%d", lo, hi);
             sub = lesson_strf("%d node%s", count, count == 1 ? "" : "s");
         } else {
             n = pg->nodes[v].n;
@@ -324,6 +337,7 @@ static char *data_json(const page *pg, const char *title)
         cJSON_AddStringToObject(o, "kind", kind_name(s->kind));
         cJSON_AddStringToObject(o, "title", s->title);
         if (s->header) cJSON_AddStringToObject(o, "header", s->header);
+        cJSON_AddBoolToObject(o, "from_graph", s->from_graph);
         cJSON_AddItemToArray(sections, o);
         for (int i = 0; i < n_steps; i++) {
             if (st[i].section != order[j]) continue;
@@ -400,10 +414,11 @@ static void put_page(FILE *f, const page *pg, const char *title)
     put_html(f, title);
     fputs("</h1>\n", f);
     if (pg->collapsed)
-        fprintf(f, "<p class=\"note\" id=\"collapsed\">This graph has %d nodes, more than %d: each box is one layer (the "
-                   "nodes at one topological depth), and a step highlights the layer its node is in. Node values are "
-                   "left out to keep the page small; the table below names every node.</p>\n",
-                pg->n_nodes, LESSON_HTML_MAX_NODES);
+        fprintf(f, "<p class=\"note\" id=\"collapsed\">This graph has %d nodes in %d layers, more than %d nodes: it is "
+                   "drawn collapsed, each box a band of consecutive layers (nodes at the same topological depth), and "
+                   "a step highlights the band its node is in. Node values are left out to keep the page small; the "
+                   "table below names the node of every step.</p>\n",
+                pg->n_nodes, pg->depth_max + 1, LESSON_HTML_MAX_NODES);
     fputs("<div id=\"controls\" hidden>\n"
           "<button id=\"prev\" type=\"button\" title=\"previous step (←)\">◀ previous</button>\n"
           "<button id=\"play\" type=\"button\" title=\"play / pause (space)\">▶ play</button>\n"

@@ -54,7 +54,8 @@ static bool *reached(const ad_context *ctx, const ad_node *root)
 
 static void forward_rows(const ad_context *ctx, const ad_node *root, const bool *r)
 {
-    lesson_trace_section(NULL, LESSON_FORWARD, "Forward pass", NULL);
+    lesson_trace_section(NULL, LESSON_FORWARD, "Forward pass (the graph's order: the text prints no such rows)", NULL);
+    lesson_trace_from_graph();
     int step = 0;
     for (uint32_t id = 0, last = ad_node_id(root); id <= last; id++) {
         if (!r[id]) continue;
@@ -103,7 +104,11 @@ static char *grad_text(const ad_node *n)
 static void reverse_rows(const ad_context *ctx, const ad_node *root, const bool *r, ad_backward_variant variant)
 {
     bool pull = variant == AD_BACKWARD_PULL;
-    lesson_trace_section(NULL, LESSON_REVERSE, pull ? "Reverse mode, Version A" : "Reverse mode, Version B", NULL);
+    lesson_trace_section(NULL, LESSON_REVERSE,
+                         pull ? "Reverse mode, Version A (the graph's order: the text prints no such rows)"
+                              : "Reverse mode, Version B (the graph's order: the text prints no such rows)",
+                         NULL);
+    lesson_trace_from_graph();
     char *rn = label(root);
     char *seed = ad_value(root).size == 1 ? lesson_strf("  0′.   ∂%s/∂%s = 1\n", rn, rn)
                                           : lesson_strf("  0′.   ∂L/∂%s = the cotangent the lesson seeds\n", rn);

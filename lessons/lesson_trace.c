@@ -65,7 +65,7 @@ void lesson_trace_section(FILE *out, lesson_step_kind kind, const char *title, c
     if (!on) return;
     sections = grow(sections, &cap_sections, n_sections + 1, sizeof *sections);
     sections[n_sections++] = (lesson_section){kind, dup_or_die(title, strlen(title)),
-                                              header ? dup_or_die(header, strlen(header)) : NULL};
+                                              header ? dup_or_die(header, strlen(header)) : NULL, false};
 }
 
 void lesson_trace_rows(FILE *out, uint32_t node, const lesson_edge *edges, int n_edges, const char *text)
@@ -86,6 +86,11 @@ void lesson_trace_rows(FILE *out, uint32_t node, const lesson_edge *edges, int n
         }
         p += len + (nl != NULL);
     }
+}
+
+void lesson_trace_from_graph(void)
+{
+    if (n_sections > 0) sections[n_sections - 1].from_graph = true;
 }
 
 const lesson_step *lesson_trace_steps(int *n)

@@ -33,6 +33,7 @@ typedef struct lesson_section {
     lesson_step_kind kind;
     char *title;         /* "Forward pass", "Reverse mode, Version B" ... */
     char *header;        /* a column header row printed above the steps, or NULL */
+    bool from_graph;     /* rows the text does not print, made from the graph (lesson_html_fill_steps) */
 } lesson_section;
 
 /* Recording is off until this is called (--html turns it on): a lesson
@@ -43,6 +44,9 @@ bool lesson_trace_enabled(void);
 /* Start a section; header (may be NULL) is printed to out (NULL: not
  * printed) and kept. */
 void lesson_trace_section(FILE *out, lesson_step_kind kind, const char *title, const char *header);
+
+/* Mark the last section as made from the graph, not printed. */
+void lesson_trace_from_graph(void);
 
 /* Print text (one or more rows, each ending in '\n') to out (NULL: not
  * printed) and record each row as a step about `node` using edges[0..n). */

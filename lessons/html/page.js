@@ -36,7 +36,7 @@
     });
     st.e.forEach(function (k) {
       var e = data.edges[k];
-      $("e" + e.v).classList.add("used");
+      if (e.v >= 0) $("e" + e.v).classList.add("used");   /* -1: inside one band of a collapsed graph */
       $("v" + byId[e.from].v).classList.add("touched");
       $("v" + byId[e.to].v).classList.add("touched");
     });
