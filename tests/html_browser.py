@@ -256,7 +256,7 @@ def main():
             "return Array.prototype.map.call(document.querySelectorAll('#graph .node text.name'),"
             " function (t) { return t.textContent; });")
         if "</script><b>x" not in names:
-            fail("hostile: the node named </script><b>x shows as %r" % names)
+            fail("hostile: the node named </script><b>x shows as %r" % [n[:60] for n in names])
         counts = driver.execute_script(
             "return [document.querySelectorAll('b').length, document.querySelectorAll('img').length,"
             " typeof window.pwned, document.querySelectorAll('script').length, document.title];")
