@@ -5,6 +5,7 @@
  *   --variant   A and B both run, the JSON says which ran, and the numbers
  *               agree (two algorithms, one gradient);
  *   --dot FILE  writes a Graphviz graph;
+ *   --html FILE writes a page (and an unwritable FILE is an error naming it);
  *   --NAME V    an input: a different valid value changes the JSON, and the
  *               "inputs" object (where the lesson has one) reflects it;
  *               hostile values (±1e300) either fail with a message (exit 1 or
@@ -195,6 +196,25 @@ static void test_every_option(void **state)
                     fail_msg("%s --dot: no graph written", lessons[l]);
                 fclose(f);
                 unlink(file);
+                continue;
+            }
+            if (!strcmp(o, "html")) {   /* a page written (tests/html_browser.py loads them in a browser); an unwritable path fails, naming it */
+                char file[] = "/tmp/lesson_html_XXXXXX";
+                int fd = mkstemp(file);
+                assert_true(fd >= 0);
+                close(fd);
+                snprintf(cmd, sizeof cmd, "%s --json --html %s", prog, file);
+                assert_int_equal(run(cmd), 0);
+                FILE *f = fopen(file, "r");
+                char head[32] = "";
+                if (!f || !fgets(head, sizeof head, f) || strcmp(head, "<!DOCTYPE html>\n"))
+                    fail_msg("%s --html: no page written", lessons[l]);
+                if (f) fclose(f);
+                unlink(file);
+                snprintf(cmd, sizeof cmd, "(%s --html /nonexistent/dir/page.html 2>&1)", prog);   /* run() sends stderr away */
+                assert_int_equal(run(cmd), 1);
+                if (!strstr(out, "--html /nonexistent/dir/page.html: cannot write it"))
+                    fail_msg("%s --html to an unwritable path: %s", lessons[l], out);
                 continue;
             }
             if (!opt[i].is_input) fail_msg("%s: option --%s is neither an input nor a known option", lessons[l], o);
