@@ -14,8 +14,9 @@
 
 /* MAX_BANDS: a collapsed graph's boxes at most (a chain of 1,000 nodes has
  * 1,000 layers: they are banded, consecutive layers per box). */
-enum { BOX_W = 150, BOX_H = 46, GAP_X = 60, GAP_Y = 22, PAD = 20, LABEL_COLS = 18, MAX_VALUES = 256, GROUPS_PER_ROW = 8,
-       MAX_BANDS = 48 };
+/* TOP: room above the first row for the arcs of edges that skip a layer. */
+enum { BOX_W = 150, BOX_H = 46, GAP_X = 60, GAP_Y = 22, PAD = 20, TOP = 50, LABEL_COLS = 18, MAX_VALUES = 256,
+       GROUPS_PER_ROW = 8, MAX_BANDS = 48 };
 
 typedef struct hnode {
     const ad_node *n;
@@ -179,7 +180,7 @@ static void box_at(const page *pg, int v, int *x, int *y)
         *y = PAD + (v / GROUPS_PER_ROW) * (BOX_H + 2 * GAP_Y);
     } else {
         *x = PAD + pg->nodes[v].depth * (BOX_W + GAP_X);
-        *y = PAD + pg->nodes[v].row * (BOX_H + GAP_Y);
+        *y = TOP + pg->nodes[v].row * (BOX_H + GAP_Y);
     }
 }
 
@@ -194,12 +195,12 @@ static void put_svg(FILE *f, const page *pg)
         h = 2 * PAD + ((pg->n_boxes + GROUPS_PER_ROW - 1) / GROUPS_PER_ROW) * (BOX_H + 2 * GAP_Y) - 2 * GAP_Y;
     } else {
         w = 2 * PAD + (pg->depth_max + 1) * (BOX_W + GAP_X) - GAP_X;
-        h = 2 * PAD + pg->rows_max * (BOX_H + GAP_Y) - GAP_Y;
+        h = TOP + PAD + pg->rows_max * (BOX_H + GAP_Y) - GAP_Y;
     }
     fprintf(f, "<svg id=\"graph\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" "
                "role=\"img\" aria-label=\"the computation graph, inputs on the left\">\n"
-               "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" "
-               "orient=\"auto\"><path d=\"M0,0L10,5L0,10z\"/></marker></defs>\n",
+               "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" "
+               "markerUnits=\"userSpaceOnUse\" orient=\"auto\"><path d=\"M0,0L10,5L0,10z\"/></marker></defs>\n",
             w, h, w, h);
     for (int k = 0; k < pg->n_vedges; k++) {
         const hedge *e = &pg->vedges[k];
@@ -208,8 +209,10 @@ static void put_svg(FILE *f, const page *pg)
         box_at(pg, a, &x1, &y1);
         box_at(pg, b, &x2, &y2);
         x1 += BOX_W, y1 += BOX_H / 2, y2 += BOX_H / 2;
+        /* an edge over a layer or more: an arc above the boxes between, not a line through them */
+        int lift = !pg->collapsed && x2 - x1 > GAP_X ? TOP + 8 : 0;
         fprintf(f, "<path class=\"edge\" id=\"e%d\" marker-end=\"url(#arrow)\" d=\"M%d,%d C%d,%d %d,%d %d,%d\"/>\n", k, x1, y1,
-                x1 + GAP_X / 2, y1, x2 - GAP_X / 2, y2, x2, y2);
+                x1 + GAP_X, y1 - lift, x2 - GAP_X, y2 - lift, x2, y2);
     }
     for (int v = 0; v < pg->n_boxes; v++) {
         int x, y;
