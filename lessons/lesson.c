@@ -251,16 +251,6 @@ void lesson_write_dot(const lesson *L, ad_context *ctx, const ad_node *root)
     if (!L->json) printf("Graph written to %s (render: dot -Tsvg %s > graph.svg)\n", L->dot_path, L->dot_path);
 }
 
-void lesson_show_nodes(const lesson *L, const ad_context *ctx, const ad_node *root)
-{
-    if (lesson_trace_nodes(L->json ? NULL : stdout, ctx, root) != AD_OK) lesson_die(L, "node table");
-}
-
-void lesson_show_forward(const lesson *L, const ad_context *ctx, const ad_node *root, const char *const *dir_names)
-{
-    if (lesson_trace_forward(L->json ? NULL : stdout, ctx, root, dir_names) != AD_OK) lesson_die(L, "forward-mode table");
-}
-
 void lesson_write_html(const lesson *L, const ad_context *ctx, const ad_node *root)
 {
     if (!L->html_path) return;

@@ -1,4 +1,5 @@
-/* lesson_steps.c: the reverse-mode steps numbered as the lectures number
+/* lesson_steps.c: the node and forward-mode tables (through the trace), and
+ * the reverse-mode steps numbered as the lectures number
  * them (lecture 001, "Reverse mode auto-diff"; lecture 004, Versions A and B):
  *
  *   0′. ∂f/∂f = 1
@@ -153,6 +154,17 @@ static void push_step(const ad_backward_step *st, void *user)
     lesson_edge e = {ad_node_id(st->consumer), st->slot};
     lesson_trace_rows(s->f, ad_node_id(st->input), &e, 1, row);
     free(row), free(r), free(c), free(v);
+}
+
+/* The engine's node and forward-mode tables, through the trace. */
+void lesson_show_nodes(const lesson *L, const ad_context *ctx, const ad_node *root)
+{
+    if (lesson_trace_nodes(L->json ? NULL : stdout, ctx, root) != AD_OK) lesson_die(L, "node table");
+}
+
+void lesson_show_forward(const lesson *L, const ad_context *ctx, const ad_node *root, const char *const *dir_names)
+{
+    if (lesson_trace_forward(L->json ? NULL : stdout, ctx, root, dir_names) != AD_OK) lesson_die(L, "forward-mode table");
 }
 
 static int by_id(const void *a, const void *b)
