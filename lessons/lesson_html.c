@@ -1,7 +1,8 @@
 /* lesson_html.c: the --html page (lesson_html.h). The layout is done here
  * in C, so that the page reads with JavaScript off: the SVG, the table of
  * steps and the data are all written by this file; the script only moves
- * the highlight. Every text lands escaped for where it lands: HTML text and
+ * the highlight (reading each step's line from its row of the table). Every
+ * text lands escaped for where it lands: HTML text and
  * attributes through put_html, the data block through put_script_json
  * (whose '<' becomes \u003c, so "</script>" in a name cannot end it). */
 #include <cjson/cJSON.h>
@@ -355,7 +356,7 @@ static char *data_json(const page *pg, const char *title)
                 for (int q = pg->first_edge[pg->index[c]]; q < pg->first_edge[pg->index[c] + 1]; q++)
                     if (pg->edges[q].slot == st[i].edges[k].slot) cJSON_AddItemToArray(e, cJSON_CreateNumber(q));
             }
-            cJSON_AddStringToObject(p, "t", st[i].text);
+            /* (its text is the table's row, not repeated here: a page of thousands of steps stays half the size) */
             cJSON_AddItemToArray(steps, p);
         }
     }
@@ -373,35 +374,36 @@ static void put_table(FILE *f, const page *pg)
     const lesson_section *sec = lesson_trace_sections(&n_sec);
     const lesson_step *st = lesson_trace_steps(&n_steps);
     int *order = section_order(sec, n_sec), number = 0;
+    /* one row group per part, headed by its title (and the table's column header row, if any) */
     fputs("<table id=\"steps\"><caption>Every step, in order</caption>\n"
-          "<thead><tr><th scope=\"col\">step</th><th scope=\"col\">part</th><th scope=\"col\">node</th>"
-          "<th scope=\"col\">the line the text prints</th></tr></thead>\n<tbody>\n", f);
+          "<thead><tr><th scope=\"col\">step</th><th scope=\"col\">node</th>"
+          "<th scope=\"col\">the line the text prints</th></tr></thead>\n", f);
     for (int j = 0; j < n_sec; j++) {
         const lesson_section *s = &sec[order[j]];
+        fputs("<tbody><tr class=\"part\"><th colspan=\"3\" scope=\"rowgroup\">", f);
+        put_html(f, s->title);
+        fputs("</th></tr>\n", f);
         if (s->header) {
-            fputs("<tr class=\"header\"><td></td><td>", f);
-            put_html(f, s->title);
-            fputs("</td><td></td><td class=\"t\">", f);
+            fputs("<tr class=\"header\"><td></td><td></td><td>", f);
             put_html(f, s->header);
             fputs("</td></tr>\n", f);
         }
         for (int i = 0; i < n_steps; i++) {
             if (st[i].section != order[j]) continue;
             number++;
-            fprintf(f, "<tr id=\"s%d\"><td><a href=\"#step=%d\">%d</a></td><td>", number, number, number);
-            put_html(f, s->title);
-            fputs("</td><td>", f);
+            fprintf(f, "<tr id=\"s%d\"><td>%d</td><td>", number, number);   /* (a click on a row: page.js) */
             if (st[i].node <= ad_node_id(pg->root) && pg->index[st[i].node] >= 0) {
                 char *name = name_of(ad_node_by_id(pg->ctx, st[i].node));
                 put_html(f, name);
                 free(name);
             }
-            fputs("</td><td class=\"t\">", f);
+            fputs("</td><td>", f);
             put_html(f, st[i].text);
             fputs("</td></tr>\n", f);
         }
+        fputs("</tbody>\n", f);
     }
-    fputs("</tbody></table>\n", f);
+    fputs("</table>\n", f);
     free(order);
 }
 

@@ -90,7 +90,7 @@ var row = document.querySelector('#steps tr.cur');
 return {cur: Array.prototype.map.call(cur, function (g) { return g.getAttribute('data-name'); }),
         line: document.getElementById('line').textContent,
         section: document.getElementById('section').textContent,
-        hash: location.hash, used: used, row: row ? row.id : null};
+        hash: location.hash, used: used, row: row ? row.id : null, cell: row ? row.cells[2].textContent : null};
 """
 
 
@@ -152,8 +152,8 @@ def step_through(driver, path, what, text, doc):
             body.send_keys(Keys.ARROW_RIGHT)
         s = driver.execute_script(STATE_JS)
         shown.append(s["line"])
-        if s["line"] != st["t"]:
-            fail("%s step %d: shows %r, the program wrote %r" % (what, i + 1, s["line"], st["t"]))
+        if s["line"] != s["cell"]:
+            fail("%s step %d: shows %r, its table row %r" % (what, i + 1, s["line"], s["cell"]))
         if s["hash"] != "#step=%d" % (i + 1) or s["row"] != "s%d" % (i + 1):
             fail("%s step %d: fragment %r, table row %r" % (what, i + 1, s["hash"], s["row"]))
         expect = node_of_line(s["line"], previous)
@@ -212,6 +212,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="html_browser_")
     driver = start_browser()
     try:
+        chain_rule_rows = None
         runs = [(n, []) for n in LESSONS] + [("chain_rule", ["--variant", "A"]), ("gates", ["--variant", "A"]),
                                              ("pooling", ["--variant", "A"])]
         for name, extra in runs:
@@ -222,6 +223,7 @@ def main():
             shown = step_through(driver, page, what, text, doc)
             if name == "chain_rule":   # every row of the three tables is a step, in order, and nothing else
                 rows = lesson_rows(text)
+                chain_rule_rows = chain_rule_rows or rows
                 if shown != rows:
                     fail("%s: the steps are not the text's %d rows: %r" % (what, len(rows), shown))
                 header = driver.execute_script(
@@ -242,12 +244,41 @@ def main():
         page = os.path.join(tmp, "chain_rule.html")
         driver.get("file://" + page + "#step=5")
         s = driver.execute_script(STATE_JS)
-        step5 = driver.execute_script("return JSON.parse(document.getElementById('data').textContent).steps[4].t")
-        if s["line"] != step5 or s["row"] != "s5" or s["hash"] != "#step=5" or s["cur"] != [node_of_line(step5, None)]:
+        step5 = driver.execute_script("return document.getElementById('s5').cells[2].textContent")
+        if s["line"] != step5 or step5 != chain_rule_rows[4] or s["row"] != "s5" or s["hash"] != "#step=5" \
+                or s["cur"] != [node_of_line(step5, None)]:
             fail("#step=5 opens at %r (row %s, %r), not step 5 %r" % (s["line"], s["row"], s["cur"], step5))
         else:
             print("ok #step=5 opens at step 5: %s" % step5.strip())
         check_no_errors_or_network(driver, "#step=5")
+        # a graph of more than 300 nodes: drawn collapsed into bands, with the note; a step highlights its node's band
+        page = os.path.join(tmp, "big.html")
+        formula = "x"
+        for _ in range(320):
+            formula = "sin(%s)" % formula
+        run([os.environ["AUTODIDACT"], formula, "--at", "x=0.5", "--html", page])
+        size = os.path.getsize(page)
+        driver.get("file://" + page)
+        info = driver.execute_script(
+            "var d = JSON.parse(document.getElementById('data').textContent), n = document.getElementById('collapsed');"
+            "return [d.collapsed, d.nodes.length, document.querySelectorAll('#graph .node').length, d.steps.length,"
+            " n ? n.textContent : null];")
+        if not (info[0] and info[1] == 321 and 2 <= info[2] <= 48 and info[4] and "drawn collapsed" in info[4]):
+            fail("the 321-node graph is not drawn collapsed with its note: %r" % info[:4])
+        if size > 240 * 1024:   # its text output is 79 KB; the page about 205 KB
+            fail("the 321-node page is %d bytes" % size)
+        body = driver.find_element("tag name", "body")
+        for k in [1, info[3] // 2, info[3]]:
+            driver.get("file://" + page + "#step=%d" % k)
+            got = driver.execute_script(
+                "var d = JSON.parse(document.getElementById('data').textContent), st = d.steps[%d], c = document"
+                ".querySelectorAll('#graph .node.cur'), node = d.nodes.filter(function (x) { return x.id === st.n; })[0];"
+                "return [Array.prototype.map.call(c, function (g) { return g.id; }), 'v' + node.v];" % (k - 1))
+            if got[0] != [got[1]]:
+                fail("collapsed page, step %d: %r highlighted, its node is in %s" % (k, got[0], got[1]))
+        body.send_keys(Keys.ARROW_LEFT)
+        check_no_errors_or_network(driver, "collapsed")
+        print("ok a 321-node graph: collapsed into %d boxes, %d steps, %d bytes" % (info[2], info[3], size))
         # hostile names: shown as text, no element made, nothing run
         page = os.path.join(tmp, "hostile.html")
         run([os.environ["HTML_HOSTILE"], "--write", page])

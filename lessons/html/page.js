@@ -1,6 +1,7 @@
 /* page.js: the --html page's stepping (lessons/lesson_html.c writes the
- * page). It reads the data block the program wrote and only moves the
- * highlight: no number here is computed, every one is the program's. */
+ * page). It reads the data block and the table of steps the program wrote
+ * and only moves the highlight: no number here is computed, every one is
+ * the program's. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("data").textContent);
@@ -48,11 +49,11 @@
     }
     $("section").textContent = sec.title;
     $("header").textContent = sec.header || "";
-    $("line").textContent = st.t;
-    $("count").textContent = "of " + n;
-    slider.value = jump.value = cur + 1;
     var row = $("s" + (cur + 1));
     row.classList.add("cur");
+    $("line").textContent = row.cells[2].textContent;   /* the line as the text prints it */
+    $("count").textContent = "of " + n;
+    slider.value = jump.value = cur + 1;
     if (history.replaceState) history.replaceState(null, "", "#step=" + (cur + 1));
   }
 
@@ -83,6 +84,10 @@
     else if (ev.key === "End") { stop(); show(n - 1); }
   });
   window.addEventListener("hashchange", function () { show(fromHash()); });
+  $("steps").addEventListener("click", function (ev) {
+    var row = ev.target.closest("tr[id]");
+    if (row) { stop(); show(parseInt(row.id.slice(1), 10) - 1); }
+  });
   document.querySelectorAll(".node").forEach(function (g) {
     var node = data.nodes.filter(function (d) { return "v" + d.v === g.id; })[0];
     if (!node || data.collapsed) return;
