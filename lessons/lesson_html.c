@@ -141,11 +141,25 @@ static void build(page *pg)
             pg->edges[pg->n_edges++] = (hedge){pg->nodes[j].id, h->id, s, 0};
             if (pg->nodes[j].depth + 1 > h->depth) h->depth = pg->nodes[j].depth + 1;
         }
+    }
+    pg->first_edge[pg->n_nodes] = pg->n_edges;
+    /* An input sits just before its nearest consumer (y beside a, not beside x, in y·log x): its
+     * edge there skips no layer. Moving it leaves every other depth as it is (each consumer is deeper). */
+    int *nearest = alloc((size_t)pg->n_nodes, sizeof *nearest);
+    for (int i = 0; i < pg->n_nodes; i++) nearest[i] = -1;
+    for (int k = 0; k < pg->n_edges; k++) {
+        int from = pg->index[pg->edges[k].from], to_depth = pg->nodes[pg->index[pg->edges[k].to]].depth;
+        if (nearest[from] < 0 || to_depth < nearest[from]) nearest[from] = to_depth;
+    }
+    for (int i = 0; i < pg->n_nodes; i++)
+        if (pg->first_edge[i] == pg->first_edge[i + 1] && nearest[i] > 0) pg->nodes[i].depth = nearest[i] - 1;
+    free(nearest);
+    for (int i = 0; i < pg->n_nodes; i++) {
+        hnode *h = &pg->nodes[i];
         h->row = rows[h->depth]++;
         if (h->depth > pg->depth_max) pg->depth_max = h->depth;
         if (rows[h->depth] > pg->rows_max) pg->rows_max = rows[h->depth];
     }
-    pg->first_edge[pg->n_nodes] = pg->n_edges;
     free(rows);
     /* What is drawn: every node and edge, or one box per band of consecutive
      * layers and one arrow per pair of bands. */
