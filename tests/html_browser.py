@@ -190,6 +190,25 @@ def step_through(driver, path, what, text, doc):
     return shown
 
 
+def check_tensors(driver, doc):
+    """cnn_backprop's tensors: a click on a node shows its shape and values, and they are --json's."""
+    want = {"x": ("x", "dL_dx", "1×1×4×4"), "w": ("w", "dL_dw", "1×1×2×2"), "y": ("y", None, "1×1×3×3")}
+    for name, (value_key, grad_key, shape) in want.items():
+        got = driver.execute_script(
+            "var nm = arguments[0], d = JSON.parse(document.getElementById('data').textContent);"
+            "var g = Array.prototype.filter.call(document.querySelectorAll('#graph .node'),"
+            " function (g) { return g.getAttribute('data-name') === nm; })[0];"
+            "g.dispatchEvent(new MouseEvent('click', {bubbles: true}));"
+            "var n = d.nodes.filter(function (n) { return n.name === nm; })[0];"
+            "return [document.getElementById('info').textContent, n.value, n.grad];", name)
+        info, value, grad = got
+        if "shape  " + shape not in info or "value  [" + ", ".join(str(v) for v in value) + "]" not in info:
+            fail("cnn_backprop: a click on %s shows %r" % (name, info))
+        if value != doc[value_key] or (grad_key and grad != doc[grad_key]):
+            fail("cnn_backprop: %s's values %r / grads %r in the page; --json: %r / %r" % (
+                name, value, grad, doc[value_key], grad_key and doc[grad_key]))
+
+
 def lesson_rows(text):
     """chain_rule's three tables as it prints them: the node table, the forward-mode rows, the reverse steps."""
     lines = text.split("\n")
@@ -230,6 +249,8 @@ def main():
                     "return JSON.parse(document.getElementById('data').textContent).sections[1].header")
                 if header not in text.split("\n"):
                     fail("%s: the forward-mode header %r is not the text's" % (what, header))
+            if name == "cnn_backprop" and not extra:
+                check_tensors(driver, doc)
             print("ok %s: %d steps" % (what, len(shown)))
         for k, (formula, at) in enumerate(FORMULAS):
             for variant in ["A", "B"]:
