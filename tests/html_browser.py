@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 LESSONS = ["chain_rule", "cnn_backprop", "convolution", "cos_sin", "finite_differences", "forward_vs_reverse",
            "gates", "logistic_regression", "mlp", "pooling", "quiz", "softmax"]
@@ -190,6 +191,40 @@ def step_through(driver, path, what, text, doc):
     return shown
 
 
+def check_controls(driver, page):
+    """The buttons, ArrowLeft, the slider, the step number and play/pause each move to the step they should."""
+    driver.get("file://" + page)
+    at = lambda: driver.execute_script("return location.hash")
+    want = []
+    driver.find_element("id", "next").click()
+    driver.find_element("id", "next").click()
+    want.append(("next, next", at(), "#step=3"))
+    driver.find_element("id", "prev").click()
+    want.append(("prev", at(), "#step=2"))
+    driver.find_element("tag name", "body").send_keys(Keys.ARROW_LEFT)
+    want.append(("ArrowLeft", at(), "#step=1"))
+    driver.execute_script("var s = document.getElementById('slider'); s.value = 10;"
+                          "s.dispatchEvent(new Event('input', {bubbles: true}));")
+    want.append(("slider to 10", at(), "#step=10"))
+    driver.execute_script("var j = document.getElementById('jump'); j.value = 7;"
+                          "j.dispatchEvent(new Event('change', {bubbles: true}));")
+    want.append(("step number 7", at(), "#step=7"))
+    driver.find_element("id", "play").click()
+    for _ in range(50):   # a step each 0.9 s: wait for two, whatever the machine's load
+        if at() not in ("#step=7", "#step=8"):
+            break
+        time.sleep(0.1)
+    driver.find_element("id", "play").click()
+    played = at()
+    if played not in ("#step=9", "#step=10"):   # (10: a third tick between the poll and the click)
+        fail("controls: play from step 7 went to %s, not step 9" % played)
+    time.sleep(1.2)
+    want.append(("paused", at(), played))
+    for what, got, expect in want:
+        if got != expect:
+            fail("controls: %s went to %s, not %s" % (what, got, expect))
+
+
 def check_tensors(driver, doc):
     """cnn_backprop's tensors: a click on a node shows its shape and values, and they are --json's."""
     want = {"x": ("x", "dL_dx", "1×1×4×4"), "w": ("w", "dL_dw", "1×1×2×2"), "y": ("y", None, "1×1×3×3")}
@@ -272,6 +307,7 @@ def main():
         else:
             print("ok #step=5 opens at step 5: %s" % step5.strip())
         check_no_errors_or_network(driver, "#step=5")
+        check_controls(driver, page)
         # a graph of more than 300 nodes: drawn collapsed into bands, with the note; a step highlights its node's band
         page = os.path.join(tmp, "big.html")
         formula = "x"
