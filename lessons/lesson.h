@@ -180,7 +180,9 @@ void lesson_show_forward(const lesson *L, const ad_context *ctx, const ad_node *
 
 /* Write the --html page if --html was given: the graph up to root and every
  * step recorded (the parts the lesson did not print, from the graph, in
- * the lesson's --variant); exits 1 naming --html and the file on failure. */
-void lesson_write_html(const lesson *L, const ad_context *ctx, const ad_node *root);
+ * the lesson's --variant); exits 1 naming --html and the file on failure.
+ * It runs root's backward pass again first (the grads shown are root's), so
+ * call it after the lesson's last use of the grads. */
+void lesson_write_html(const lesson *L, ad_context *ctx, ad_node *root);
 
 #endif

@@ -225,10 +225,25 @@ def check_controls(driver, page):
             fail("controls: %s went to %s, not %s" % (what, got, expect))
 
 
-def check_tensors(driver, doc):
-    """cnn_backprop's tensors: a click on a node shows its shape and values, and they are --json's."""
-    want = {"x": ("x", "dL_dx", "1×1×4×4"), "w": ("w", "dL_dw", "1×1×2×2"), "y": ("y", None, "1×1×3×3")}
-    for name, (value_key, grad_key, shape) in want.items():
+# Tensor nodes whose values and grads --json prints: (node, its values' key, its grads' key, its shape).
+# The grads are the page's root's own even where the lesson ran other passes on the same context
+# since (pooling's avg-pool, mlp's later networks).
+TENSORS = {
+    "cnn_backprop": [("x", "x", "dL_dx", "1×1×4×4"), ("w", "w", "dL_dw", "1×1×2×2"), ("y", "y", None, "1×1×3×3")],
+    "pooling": [("x", "x", "max_pool_grad", "1×1×4×4"), ("max-pool", "max_pool", None, "1×1×2×2")],
+    "mlp": [("n1", "case2.alpha", "case2.alpha_grad", "4×3"), ("n2", "case2.beta", "case2.beta_grad", "1×4")],
+}
+
+
+def json_at(doc, path):
+    for key in path.split("."):
+        doc = doc[key]
+    return doc
+
+
+def check_tensors(driver, lesson, doc):
+    """A click on a tensor node shows its shape and values, and they are --json's."""
+    for name, value_key, grad_key, shape in TENSORS[lesson]:
         got = driver.execute_script(
             "var nm = arguments[0], d = JSON.parse(document.getElementById('data').textContent);"
             "var g = Array.prototype.filter.call(document.querySelectorAll('#graph .node'),"
@@ -237,11 +252,12 @@ def check_tensors(driver, doc):
             "var n = d.nodes.filter(function (n) { return n.name === nm; })[0];"
             "return [document.getElementById('info').textContent, n.value, n.grad];", name)
         info, value, grad = got
-        if "shape  " + shape not in info or "value  [" + ", ".join(str(v) for v in value) + "]" not in info:
-            fail("cnn_backprop: a click on %s shows %r" % (name, info))
-        if value != doc[value_key] or (grad_key and grad != doc[grad_key]):
-            fail("cnn_backprop: %s's values %r / grads %r in the page; --json: %r / %r" % (
-                name, value, grad, doc[value_key], grad_key and doc[grad_key]))
+        shown = driver.execute_script("return String(arguments[0])", value)
+        if "shape  " + shape not in info or "value  [" + shown.replace(",", ", ") + "]" not in info:
+            fail("%s: a click on %s shows %r" % (lesson, name, info))
+        if value != json_at(doc, value_key) or (grad_key and grad != json_at(doc, grad_key)):
+            fail("%s: %s's values %r / grads %r in the page; --json: %r / %r" % (
+                lesson, name, value, grad, json_at(doc, value_key), grad_key and json_at(doc, grad_key)))
 
 
 def lesson_rows(text):
@@ -284,8 +300,8 @@ def main():
                     "return JSON.parse(document.getElementById('data').textContent).sections[1].header")
                 if header not in text.split("\n"):
                     fail("%s: the forward-mode header %r is not the text's" % (what, header))
-            if name == "cnn_backprop" and not extra:
-                check_tensors(driver, doc)
+            if name in TENSORS and not extra:
+                check_tensors(driver, name, doc)
             print("ok %s: %d steps" % (what, len(shown)))
         for k, (formula, at) in enumerate(FORMULAS):
             for variant in ["A", "B"]:

@@ -210,7 +210,17 @@ static void test_every_option(void **state)
                 if (!f || !fgets(head, sizeof head, f) || strcmp(head, "<!DOCTYPE html>\n"))
                     fail_msg("%s --html: no page written", lessons[l]);
                 if (f) fclose(f);
+                /* the same page with the text as with --json: both record the same rows */
+                char text_file[] = "/tmp/lesson_html_XXXXXX";
+                fd = mkstemp(text_file);
+                assert_true(fd >= 0);
+                close(fd);
+                snprintf(cmd, sizeof cmd, "%s --html %s", prog, text_file);
+                assert_int_equal(run(cmd), 0);
+                snprintf(cmd, sizeof cmd, "cmp -s %s %s", file, text_file);
+                if (run(cmd) != 0) fail_msg("%s: --html and --json --html write different pages", lessons[l]);
                 unlink(file);
+                unlink(text_file);
                 snprintf(cmd, sizeof cmd, "(%s --html /nonexistent/dir/page.html 2>&1)", prog);   /* run() sends stderr away */
                 assert_int_equal(run(cmd), 1);
                 if (!strstr(out, "--html /nonexistent/dir/page.html: cannot write it"))
