@@ -446,9 +446,10 @@ static void put_page(FILE *f, const page *pg, const char *title)
           "<label>step <input id=\"jump\" type=\"number\" min=\"1\" value=\"1\"></label> "
           "<span id=\"count\"></span>\n</div>\n"
           "<div id=\"now\" aria-live=\"polite\"><div id=\"section\"></div><pre id=\"header\"></pre>"
-          "<pre id=\"line\"></pre></div>\n<div id=\"picture\">\n",
+          "<pre id=\"line\"></pre></div>\n<div id=\"picture\">\n<div id=\"scroll\">\n",
           f);
-    put_svg(f, pg);
+    put_svg(f, pg);   /* at its own size, in a box that scrolls: a wide graph is not shrunk to unreadable */
+    fputs("</div>\n", f);
     fputs("<div id=\"info\" aria-live=\"polite\">Hover over or click a node for its values.</div>\n</div>\n", f);
     put_table(f, pg);
     fputs("<script type=\"application/json\" id=\"data\">", f);

@@ -45,6 +45,7 @@
       var box = $("v" + byId[st.n].v);
       box.classList.remove("touched");
       box.classList.add("cur");
+      if (box.scrollIntoView) box.scrollIntoView({block: "nearest", inline: "nearest"});
       if (!data.collapsed) $("info").textContent = describe(byId[st.n]);
     }
     $("section").textContent = sec.title;
