@@ -16,7 +16,7 @@
 /* MAX_BANDS: a collapsed graph's boxes at most (a chain of 1,000 nodes has
  * 1,000 layers: they are banded, consecutive layers per box). */
 /* TOP: room above the first row for the arcs of edges that skip a layer. */
-enum { BOX_W = 150, BOX_H = 46, GAP_X = 60, GAP_Y = 22, PAD = 20, TOP = 50, LABEL_COLS = 18, MAX_VALUES = 256,
+enum { BOX_W = 130, BOX_H = 46, GAP_X = 50, GAP_Y = 22, PAD = 20, TOP = 50, LABEL_COLS = 15, MAX_VALUES = 256,
        GROUPS_PER_ROW = 8, MAX_BANDS = 48 };
 
 typedef struct hnode {
