@@ -274,6 +274,8 @@ static void test_unused_options_refused(void **state)
     assert_int_equal(run(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s --dot /tmp/never_written.dot", path_of("jacobian_chain"));
     assert_int_equal(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s --html /tmp/never_written.html", path_of("sgd_variants"));   /* --html comes with --dot */
+    assert_int_equal(run(cmd), 2);
 }
 
 /* The failure cases the issue found: NaN/Inf is a failed check, never "agree", and a non-zero exit. */
