@@ -279,6 +279,11 @@ def main():
         print("html_browser: set %s, AUTODIDACT and HTML_HOSTILE to the programs (meson test does)" % ", ".join(
             n.upper() for n in LESSONS))
         return 2
+    # an unwritable page: an error naming --html and the path, exit 1 (the lessons': test_lesson_options)
+    p = subprocess.run([os.environ["AUTODIDACT"], "x*y", "--at", "x=1,y=2", "--html", "/nonexistent/dir/f.html"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    if p.returncode != 1 or "autodidact: --html /nonexistent/dir/f.html: cannot write it" not in p.stderr:
+        fail("autodidact --html to an unwritable path: exit %d, %r" % (p.returncode, p.stderr))
     tmp = tempfile.mkdtemp(prefix="html_browser_")
     driver = start_browser()
     try:
