@@ -12,6 +12,7 @@ packages=(
   valgrind libxml2-utils               # CI: valgrind over the lessons, xmllint for JUnit
   perl groff-base                      # tests: prove reads the TAP; groff checks the man pages
   clang                                # CI: the libFuzzer targets (.ci/fuzz)
+  chromium chromium-driver python3-selenium   # tests: the --html pages in a real browser (tests/html_browser.py)
 )
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi

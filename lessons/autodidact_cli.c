@@ -20,12 +20,14 @@
 #include "ad_cli.h"
 #include "ad_gradcheck.h"
 #include "lesson.h"
+#include "lesson_html.h"
+#include "lesson_trace.h"
 
 /* MAX_VARS: as the lessons; SYM_TEXT_MAX: the longest formula --symbolic prints (1 MiB; a longer
  * one is an error, "output exceeds ... characters", never a cut formula). */
 enum { MAX_VARS = LESSON_MAX_INPUTS, SYM_TEXT_MAX = 1 << 20 };
 
-enum { O_AT, O_SYMBOLIC, O_MODE, O_VARIANT, O_JSON, O_DOT, O_CHECK, O_RANDOM, O_BOX, O_SEED, N_OPTIONS };
+enum { O_AT, O_SYMBOLIC, O_MODE, O_VARIANT, O_JSON, O_DOT, O_HTML, O_CHECK, O_RANDOM, O_BOX, O_SEED, N_OPTIONS };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_AT] = {"at", "x=3,y=2", "the point: NAME=VALUE for every variable (repeatable); optional\n"
                                "with --symbolic"},
@@ -36,6 +38,8 @@ static const ad_cli_option options[N_OPTIONS] = {
     [O_VARIANT] = {"variant", "A|B", LESSON_VARIANT_HELP},
     [O_JSON] = {"json", NULL, "results as JSON only"},
     [O_DOT] = {"dot", "FILE", "the graph with values and gradients, for Graphviz"},
+    [O_HTML] = {"html", "FILE", "one self-contained HTML page that draws the graph and steps through\n"
+                                "the tables' rows (open it in a browser)"},
     [O_CHECK] = {"check", NULL, "run gradcheck on the formula at the point"},
     [O_RANDOM] = {"random", "N", "with --check: also at N random points in the box (0..100000)"},
     [O_BOX] = {"box", "LO:HI", "the box is the point + [LO, HI] in every variable (default -0.5:0.5)"},
@@ -229,7 +233,7 @@ static ad_status print_symbolic(const ad_context *ctx, const ad_node *f, const c
 
 int main(int argc, char **argv)
 {
-    const char *formula = NULL, *dot = NULL;
+    const char *formula = NULL, *dot = NULL, *html = NULL;
     char *at[16];
     int n_at = 0;
     bool json = false, check = false, show_fwd = true, show_rev = true, symbolic = false;
@@ -255,6 +259,7 @@ int main(int argc, char **argv)
             at[n_at++] = (char *)v;
             break;
         case O_DOT: dot = v; break;
+        case O_HTML: html = v; break;
         case O_MODE: {
             int m = ad_cli_choice(&cli, v, modes);
             show_fwd = m != 1;
@@ -364,25 +369,30 @@ int main(int argc, char **argv)
         status = 2;
         goto done;
     }
+    /* The tables go through the trace: printed unless --json, each row recorded for --html. */
+    if (html) lesson_trace_enable();
+    FILE *text = json ? NULL : stdout;
+    ad_status st = AD_OK;
     if (!json) {
         printf("f = %s   at", formula);
         for (int i = 0; i < nv; i++) printf("%s %s = %g", i ? "," : "", names[i], x[i]);
-        if (!symbolic) {
-            printf("\n\nNodes in topological order (a shared subexpression is one node):\n");
-            ad_explain_nodes(stdout, ctx, f);
-        } else {
-            printf("\n");
-        }
-        if (show_fwd) {
-            printf("\nForward mode: one tangent column per variable, all in one pass (k = %d):\n", nv);
-            ad_explain_forward(stdout, ctx, f, names);
-        }
+        printf(symbolic ? "\n" : "\n\nNodes in topological order (a shared subexpression is one node):\n");
     }
-    ad_status st;
-    if (!json && show_rev) {
-        printf("\nReverse mode, Version %s (%s):\n", variant == AD_BACKWARD_PULL ? "A" : "B",
-               variant == AD_BACKWARD_PULL ? "each adjoint the sum over its consumers" : "each node pushes increments");
-        st = ad_explain_reverse(stdout, ctx, f, variant);
+    if (!symbolic && (text || html)) st = lesson_trace_nodes(text, ctx, f);
+    if (show_fwd && st == AD_OK && (text || html)) {
+        if (text) printf("\nForward mode: one tangent column per variable, all in one pass (k = %d):\n", nv);
+        st = lesson_trace_forward(text, ctx, f, names);
+    }
+    if (st != AD_OK) {
+        fprintf(stderr, "autodidact: %s\n", ad_last_error());
+        status = 1;
+        goto done;
+    }
+    if (show_rev && (text || html)) {
+        if (text)
+            printf("\nReverse mode, Version %s (%s):\n", variant == AD_BACKWARD_PULL ? "A" : "B",
+                   variant == AD_BACKWARD_PULL ? "each adjoint the sum over its consumers" : "each node pushes increments");
+        st = lesson_trace_reverse(text, ctx, f, variant);
     } else {
         ad_backward_opts o = {.variant = variant};
         st = ad_backward_ex(ctx, f, &o);
@@ -489,11 +499,24 @@ int main(int argc, char **argv)
         }
         if (!json) printf("\nGraph written to %s (render: dot -Tsvg %s > graph.svg)\n", dot, dot);
     }
+    if (html) {
+        lesson_html_fill_steps(ctx, f, variant);
+        char *title = lesson_strf("autodidact — f = %s", formula);
+        st = lesson_html_write(html, title, ctx, f);
+        free(title);
+        if (st != AD_OK) {
+            fprintf(stderr, "autodidact: %s\n", ad_last_error());
+            status = 1;
+            goto done;
+        }
+        if (!json) printf("\nPage written to %s (open it in a browser)\n", html);
+    }
     if (doc) {
         lesson_print_json(doc);   /* frees it */
         doc = NULL;
     }
 done:
+    lesson_trace_clear();
     cJSON_Delete(doc);
     ad_context_free(ctx);
     ad_expr_free(e);

@@ -97,6 +97,7 @@ int main(int argc, char **argv)
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, y);
+    lesson_write_html(&L, ctx, y);
     if (rep.n_fail) lesson_fail(&L, "gradcheck of conv2d failed");
     if (!(worst <= 1e-12)) lesson_fail(&L, "the backward pass and the two convolutions differ by %g", worst);
     int status = lesson_status();

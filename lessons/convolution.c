@@ -335,6 +335,7 @@ int main(int argc, char **argv)
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, yc);
+    lesson_write_html(&L, ctx, yc);
     if (rep.n_fail) lesson_fail(&L, "gradcheck of conv2d failed");
     if (params != engine_params) lesson_fail(&L, "F²D₁K + K = %lld but the engine holds %lld", (long long)params, (long long)engine_params);
     int status = lesson_status();

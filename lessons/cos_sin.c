@@ -41,15 +41,17 @@ int main(int argc, char **argv)
     if (!L.json) {
         printf("cos_sin — J = cos(sin(x²) + 3x²) at x = %g   [lecture 004, Backpropagation]\n\n", x0);
         printf("Forward (each intermediate quantity, in the order computed):\n");
-        ad_explain_nodes(stdout, ctx, J);
+        lesson_show_nodes(&L, ctx, J);
         printf("\nForward mode, the same pass carrying ∂J/∂x along (one tangent column):\n");
-        ad_explain_forward(stdout, ctx, J, dirs);
+        lesson_show_forward(&L, ctx, J, dirs);
         printf("\nBackward, Version %s — %s:\n", L.variant == AD_BACKWARD_PULL ? "A" : "B",
                L.variant == AD_BACKWARD_PULL ? "each adjoint pulled from its consumers"
                                              : "the lecture's \"+=\" column, each node adding into its inputs");
         lesson_explain_reverse(&L, ctx, J, L.variant);
-    } else {
-        lesson_backward(&L, ctx, J, NULL);
+    } else {   /* the same rows, unprinted: recorded for --html */
+        lesson_show_nodes(&L, ctx, J);
+        lesson_show_forward(&L, ctx, J, dirs);
+        lesson_explain_reverse(&L, ctx, J, L.variant);
     }
     double grad = ad_grad_scalar(x), fwd = ad_tangent_at(J, 0, 0);
     cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
         printf("\nBy hand, as the lecture's column reads: ∂J/∂x = −sin(u)·(cos t + 3)·2x = %.15g\n",
                -sin(ad_value_scalar(ad_node_input(J, 0))) * (cos(x0 * x0) + 3) * 2 * x0);
     lesson_write_dot(&L, ctx, J);
+    lesson_write_html(&L, ctx, J);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);
     return lesson_status();

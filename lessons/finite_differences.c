@@ -113,6 +113,7 @@ int main(int argc, char **argv)
     for (int c = 0; c < 4; c++)
         if (!(best_err[c] < INFINITY)) lesson_fail(&L, "no ε gave a finite difference (column %d)", c);
     lesson_write_dot(&L, ctx, J);
+    lesson_write_html(&L, ctx, J);
     ad_context_free(ctx);
     return lesson_status();
 }

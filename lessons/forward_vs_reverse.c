@@ -48,12 +48,12 @@ int main(int argc, char **argv)
         fwd[pass] = ad_tangent_at(f, 0, 0);
         f_value = ad_value_scalar(f);
         ops_per_pass = (int)ad_context_node_count(ctx) - 2;
-        if (!L.json) {
+        /* each pass builds the same f, so its node ids are the reverse graph's: the page draws that one */
+        if (!L.json)
             printf("Forward-mode pass %d: seed ∂x₁ = %d, ∂x₂ = %d; each op computes its value and its tangent\n",
                    pass + 1, pass == 0, pass == 1);
-            ad_explain_forward(stdout, ctx, f, &dir_name[pass]);
-            printf("\n");
-        }
+        lesson_show_forward(&L, ctx, f, &dir_name[pass]);
+        if (!L.json) printf("\n");
         ad_context_free(ctx);
     }
     /* Reverse mode: one forward pass storing the values, one backward pass. */
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
                L.variant == AD_BACKWARD_PULL ? "A" : "B");
         lesson_explain_reverse(&L, ctx, f, L.variant);
     } else {
-        lesson_backward(&L, ctx, f, NULL);
+        lesson_explain_reverse(&L, ctx, f, L.variant);   /* unprinted: recorded for --html */
     }
     double rev[2] = {ad_grad_scalar(in[0]), ad_grad_scalar(in[1])};
     int nodes = (int)ad_context_node_count(ctx), vjps = 0;
@@ -102,6 +102,7 @@ int main(int argc, char **argv)
     }
     lesson_fd_report(&L, fvr, NULL, rev, "f", doc);
     lesson_write_dot(&L, ctx, f);
+    lesson_write_html(&L, ctx, f);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);
     return lesson_status();

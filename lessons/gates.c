@@ -38,11 +38,12 @@ int main(int argc, char **argv)
     if (!L.json) {
         printf("gates — f = 2(xy + max(z, w)) at x = %g, y = %g, z = %g, w = %g   [lecture 003]\n\n", L.in[0].value,
                L.in[1].value, L.in[2].value, L.in[3].value);
-        ad_explain_nodes(stdout, ctx, f);
+        lesson_show_nodes(&L, ctx, f);
         printf("\nBackward pass (Version %s):\n", L.variant == AD_BACKWARD_PULL ? "A" : "B");
         lesson_explain_reverse(&L, ctx, f, L.variant);
-    } else {
-        lesson_backward(&L, ctx, f, NULL);
+    } else {   /* the same rows, unprinted: recorded for --html */
+        lesson_show_nodes(&L, ctx, f);
+        lesson_explain_reverse(&L, ctx, f, L.variant);
     }
     ad_node *w3 = ad_node_input(f, 0), *w1 = ad_node_input(w3, 0), *w2 = ad_node_input(w3, 1);
     double g[4];
@@ -163,6 +164,7 @@ int main(int argc, char **argv)
         }
     }
     lesson_write_dot(&L, ctx, f);
+    lesson_write_html(&L, ctx, f);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);
     return lesson_status();

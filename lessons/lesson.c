@@ -7,8 +7,19 @@
 #include <string.h>
 #include "ad_cli.h"
 #include "lesson.h"
+#include "lesson_html.h"
+#include "lesson_trace.h"
 
 static int failures;          /* checks failed so far (lesson_fail) */
+/* --html: the cotangent of each tensor backward pass (lesson_backward), so
+ * that the page's root can have its own pass run again (lesson_write_html). */
+enum { MAX_SEEDS = 8 };
+static struct seed {
+    const ad_context *ctx;
+    uint32_t root;
+    ad_tensor *cot;
+} seeds[MAX_SEEDS];
+static int n_seeds;
 static const char *source;    /* the lesson's lecture and sections, for the JSON document */
 
 static void lesson_parse_args(lesson *L, int argc, char **argv);
@@ -16,6 +27,7 @@ static void lesson_parse_args(lesson *L, int argc, char **argv);
 void lesson_parse(lesson *L, int argc, char **argv)
 {
     lesson_parse_args(L, argc, argv);
+    if (L->html_path) lesson_trace_enable();   /* the rows the page steps through */
     if (L->ascii && !L->json) lesson_ascii_filter();
     source = L->source;
     if (L->source && !L->json) printf("[shared/lectures/%s]\n\n", L->source);
@@ -25,7 +37,7 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
 {
     /* The table: one option per input, then what every lesson has. */
     static char help[LESSON_MAX_INPUTS][512];
-    ad_cli_option opt[LESSON_MAX_INPUTS + 4];
+    ad_cli_option opt[LESSON_MAX_INPUTS + 5];
     int n = 0;
     for (int i = 0; i < L->n_in; i++, n++) {
         snprintf(help[i], sizeof help[i], "input %s (default %g)%s%s", L->in[i].name, L->in[i].value,
@@ -33,7 +45,8 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
         opt[n] = (ad_cli_option){L->in[i].name, "VALUE", help[i]};
     }
     /* --variant and --dot only where the lesson uses them (has_variant, has_dot) */
-    const int o_json = n++, o_ascii = n++, o_variant = L->has_variant ? n++ : -10, o_dot = L->has_dot ? n++ : -10;
+    const int o_json = n++, o_ascii = n++, o_variant = L->has_variant ? n++ : -10, o_dot = L->has_dot ? n++ : -10,
+              o_html = L->has_dot ? n++ : -10;
     opt[o_json] = (ad_cli_option){"json", NULL, "print the results as JSON only"};
     opt[o_ascii] = (ad_cli_option){"ascii", NULL, "print the text in ASCII (theta0, d, ', *, sqrt) in place of the\n"
                                                   "lecture's notation (θ₀, ∂, ′, ·, √), for terminals without UTF-8"};
@@ -41,6 +54,9 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
     if (L->has_dot)
         opt[o_dot] = (ad_cli_option){"dot", "FILE", "write the computation graph with values and gradients for\n"
                                                     "Graphviz (render it: dot -Tsvg FILE > graph.svg)"};
+    if (L->has_dot)
+        opt[o_html] = (ad_cli_option){"html", "FILE", "write one self-contained HTML page that draws the graph and\n"
+                                                      "steps through the forward and reverse passes (open it in a browser)"};
     /* the description: the lecture and sections reproduced, then the lesson's own text */
     static char desc[2048];
     snprintf(desc, sizeof desc, "%s%s%s%s%s", L->source ? "Reproduces shared/lectures/" : "", L->source ? L->source : "",
@@ -54,6 +70,7 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
         else if (k == o_json) L->json = true;
         else if (k == o_ascii) L->ascii = true;
         else if (k == o_dot) L->dot_path = val;
+        else if (k == o_html) L->html_path = val;
         else if (k == o_variant) {
             if (!strcmp(val, "A") || !strcmp(val, "a")) L->variant = AD_BACKWARD_PULL;
             else if (!strcmp(val, "B") || !strcmp(val, "b")) L->variant = AD_BACKWARD_PUSH;
@@ -243,6 +260,34 @@ void lesson_write_dot(const lesson *L, ad_context *ctx, const ad_node *root)
     if (!L->json) printf("Graph written to %s (render: dot -Tsvg %s > graph.svg)\n", L->dot_path, L->dot_path);
 }
 
+void lesson_write_html(const lesson *L, ad_context *ctx, ad_node *root)
+{
+    if (!L->html_path) return;
+    /* The grads the page shows are root's own: a lesson may have zeroed them
+     * or run other passes on the same context since (pooling, mlp), so root's
+     * pass runs again, as the lesson ran it (a scalar: seed 1; a tensor: the
+     * cotangent lesson_backward saw). A tensor root never run backward keeps none. */
+    const ad_tensor *cot = NULL;
+    for (int i = 0; i < n_seeds; i++)
+        if (seeds[i].ctx == ctx && seeds[i].root == ad_node_id(root)) cot = seeds[i].cot;
+    if (ad_requires_grad(root) && (cot || ad_value(root).size == 1)) {
+        ad_zero_grad(ctx);
+        ad_backward_opts o = {.variant = L->variant, .cotangent = cot};
+        if (ad_backward_ex(ctx, root, &o) != AD_OK) lesson_die(L, "--html: the backward pass");
+    }
+    for (int i = 0; i < n_seeds; i++) ad_tensor_free(seeds[i].cot);
+    n_seeds = 0;
+    lesson_html_fill_steps(ctx, root, L->variant);
+    char *title = lesson_strf("%s — %s", L->program, L->title ? L->title : "");
+    ad_status st = lesson_html_write(L->html_path, title, ctx, root);
+    free(title);
+    lesson_trace_clear();
+    if (st != AD_OK) {
+        fprintf(stderr, "%s: %s\n", L->program, ad_last_error());
+        exit(1);
+    }
+    if (!L->json) printf("Page written to %s (open it in a browser)\n", L->html_path);
+}
 
 void lesson_fail(const lesson *L, const char *fmt, ...)
 {
@@ -282,6 +327,12 @@ void lesson_backward(const lesson *L, ad_context *ctx, ad_node *y, const ad_tens
     if (!y) lesson_die(L, "building the graph");
     ad_backward_opts o = {.variant = L->variant, .cotangent = cot};
     if (ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(L, "backward");
+    if (L->html_path && cot && n_seeds < MAX_SEEDS) {
+        ad_tensor *c = ad_tensor_new((ad_dtype)cot->dtype, cot->ndim, cot->shape);
+        if (!c) lesson_die(L, "--html");
+        for (int64_t i = 0; i < cot->size; i++) ad_tensor_set(c, i, ad_tensor_get(cot, i));
+        seeds[n_seeds++] = (struct seed){ctx, ad_node_id(y), c};
+    }
 }
 
 void lesson_json_text(cJSON *o, const char *key, char *text)

@@ -30,6 +30,7 @@ typedef struct lesson {
     bool json;             /* --json: print only the JSON document */
     bool ascii;            /* --ascii: the text in ASCII (θ₀ → theta0, ∂ → d, ...), through lesson_ascii_filter */
     const char *dot_path;  /* --dot FILE */
+    const char *html_path; /* --html FILE (offered with --dot) */
     ad_backward_variant variant;   /* --variant A (pull) | B (push, default) */
     /* Which of the shared options this lesson offers (an option it does not
      * use is neither advertised nor accepted): --variant where the lesson runs
@@ -121,7 +122,8 @@ bool lesson_slip(const lesson *L, cJSON *doc, const char *id, const char *lectur
 void lesson_slip_undefined(const lesson *L, cJSON *doc, const char *id, const char *lecture, const char *what,
                            const char *why, const double *right, const double *ref, int n, const char *reference);
 
-/* The backward pass from the scalar root with `variant`, printed as the
+/* The backward pass from the scalar root with `variant`, printed (unless
+ * --json; recorded for --html, lesson_trace.h) as the
  * lectures number its steps: 0′ the seed, one k′ per intermediate node in
  * reverse topological order, and the inputs' adjoints in one last step
  * (numbered once, the inputs in the order they were made). Version A: each
@@ -169,5 +171,18 @@ _Noreturn void lesson_die(const lesson *L, const char *what);
 
 /* Write the DOT file if --dot was given; exits 1 on failure. */
 void lesson_write_dot(const lesson *L, ad_context *ctx, const ad_node *root);
+
+/* The engine's node table and forward-mode table (ad_explain_nodes,
+ * ad_explain_forward), printed unless --json and recorded for --html
+ * (lesson_trace.h); exit 1 with the engine's message on failure. */
+void lesson_show_nodes(const lesson *L, const ad_context *ctx, const ad_node *root);
+void lesson_show_forward(const lesson *L, const ad_context *ctx, const ad_node *root, const char *const *dir_names);
+
+/* Write the --html page if --html was given: the graph up to root and every
+ * step recorded (the parts the lesson did not print, from the graph, in
+ * the lesson's --variant); exits 1 naming --html and the file on failure.
+ * It runs root's backward pass again first (the grads shown are root's), so
+ * call it after the lesson's last use of the grads. */
+void lesson_write_html(const lesson *L, ad_context *ctx, ad_node *root);
 
 #endif

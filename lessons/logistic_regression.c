@@ -76,14 +76,17 @@ int main(int argc, char **argv)
     for (int j = 0; j < 3; j++) th[j] = ad_set_name(ad_scalar(ctx, L.in[j].value), tn[j]);
     ad_node *J = case1(ctx, th, &ex);
     if (!J) lesson_die(&L, "building J");
-    if (L.json) lesson_backward(&L, ctx, J, NULL);
+    if (L.json) {   /* the rows below, unprinted: recorded for --html */
+        lesson_show_nodes(&L, ctx, J);
+        lesson_explain_reverse(&L, ctx, J, L.variant);
+    }
     ad_node *y_node = ad_node_input(ad_node_input(ad_node_input(J, 0), 1), 0);   /* J = p + r, p = y*·l₁, l₁ = log y */
     cJSON *doc = L.json ? cJSON_CreateObject() : NULL;
     if (!L.json) {
         printf("logistic_regression — Case 1 [lecture 004, Backpropagation]: x = (1, %g, %g) (x₀ = 1 carries the\n"
                "bias), y* = %g\n\n", x[1], x[2], ex.ystar);
         printf("Forward: a = Σⱼ θⱼxⱼ, y = 1/(1 + exp(−a)), J = y* log y + (1 − y*) log(1 − y)\n");
-        ad_explain_nodes(stdout, ctx, J);
+        lesson_show_nodes(&L, ctx, J);
         printf("\nBackward (Version %s):\n", L.variant == AD_BACKWARD_PULL ? "A" : "B");
         lesson_explain_reverse(&L, ctx, J, L.variant);
     }
@@ -266,6 +269,7 @@ int main(int argc, char **argv)
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, J);
+    lesson_write_html(&L, ctx, J);
     ad_context_free(ctx);
     return lesson_status();
 }

@@ -494,6 +494,7 @@ int main(int argc, char **argv)
 
     if (doc) lesson_print_json(doc);
     lesson_write_dot(&L, ctx, J);
+    lesson_write_html(&L, ctx, J);
     ad_gc_report_free(&rep);
     gsl_rng_free(rng);
     ad_context_free(ctx);

@@ -107,6 +107,7 @@ int main(int argc, char **argv)
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, mp);
+    lesson_write_html(&L, ctx, mp);
     if (rep.n_fail) lesson_fail(&L, "gradcheck of pooling failed");
     int status = lesson_status();
     ad_gc_report_free(&rep);

@@ -105,22 +105,16 @@ int main(int argc, char **argv)
     if (!L.json) {
         printf("quiz — Differentiation Quiz #1 at x = %g, z = %g   [lecture 004]\n\n", x0, z0);
         printf("Forward computation, one intermediate quantity per line:\n");
-        ad_explain_nodes(stdout, ctx, y);
+        lesson_show_nodes(&L, ctx, y);
         printf("\nBackward computation, Version A (∂y/∂v = Σ over consumers u of ∂y/∂u · ∂u/∂v):\n");
         lesson_explain_reverse(&L, ctx, y, AD_BACKWARD_PULL);
-    } else {
-        ad_backward_opts o = {.variant = AD_BACKWARD_PULL};
-        if (ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(&L, "backward");
+    } else {   /* the same rows, unprinted: recorded for --html */
+        lesson_show_nodes(&L, ctx, y);
+        lesson_explain_reverse(&L, ctx, y, AD_BACKWARD_PULL);
     }
     ga[0] = ad_grad_scalar(in[0]), ga[1] = ad_grad_scalar(in[1]);
-    if (!L.json) {
-        printf("\nBackward computation, Version B (each node increments its inputs' adjoints):\n");
-        lesson_explain_reverse(&L, ctx, y, AD_BACKWARD_PUSH);
-    } else {
-        ad_zero_grad(ctx);
-        ad_backward_opts o = {.variant = AD_BACKWARD_PUSH};
-        if (ad_backward_ex(ctx, y, &o) != AD_OK) lesson_die(&L, "backward");
-    }
+    if (!L.json) printf("\nBackward computation, Version B (each node increments its inputs' adjoints):\n");
+    lesson_explain_reverse(&L, ctx, y, AD_BACKWARD_PUSH);   /* zeroes the grads first; unprinted under --json */
     gb[0] = ad_grad_scalar(in[0]), gb[1] = ad_grad_scalar(in[1]);
     double rx = round(gb[0]), rz = round(gb[1]);
     char answer = '?';
@@ -154,6 +148,7 @@ int main(int argc, char **argv)
     }
     slide_breakdown(&L, doc, x0, z0);
     lesson_write_dot(&L, ctx, y);
+    lesson_write_html(&L, ctx, y);
     if (doc) lesson_print_json(doc);
     ad_context_free(ctx);
     return lesson_status();

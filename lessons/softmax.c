@@ -128,6 +128,7 @@ int main(int argc, char **argv)
         lesson_print_json(doc);
     }
     lesson_write_dot(&L, ctx, ce);
+    lesson_write_html(&L, ctx, ce);
     if (rep.n_fail) lesson_fail(&L, "gradcheck of softmax failed");
     if (!(worst <= 1e-12)) lesson_fail(&L, "the softmax Jacobian differs from y_i(δ_ij − y_j) by %g", worst);
     if (!lesson_check_close(&L, "cross-entropy", ad_value_scalar(ce), num / den, 1e-12)) {}

@@ -5,6 +5,7 @@
  *   --variant   A and B both run, the JSON says which ran, and the numbers
  *               agree (two algorithms, one gradient);
  *   --dot FILE  writes a Graphviz graph;
+ *   --html FILE writes a page (and an unwritable FILE is an error naming it);
  *   --NAME V    an input: a different valid value changes the JSON, and the
  *               "inputs" object (where the lesson has one) reflects it;
  *               hostile values (±1e300) either fail with a message (exit 1 or
@@ -197,6 +198,35 @@ static void test_every_option(void **state)
                 unlink(file);
                 continue;
             }
+            if (!strcmp(o, "html")) {   /* a page written (tests/html_browser.py loads them in a browser); an unwritable path fails, naming it */
+                char file[] = "/tmp/lesson_html_XXXXXX";
+                int fd = mkstemp(file);
+                assert_true(fd >= 0);
+                close(fd);
+                snprintf(cmd, sizeof cmd, "%s --json --html %s", prog, file);
+                assert_int_equal(run(cmd), 0);
+                FILE *f = fopen(file, "r");
+                char head[32] = "";
+                if (!f || !fgets(head, sizeof head, f) || strcmp(head, "<!DOCTYPE html>\n"))
+                    fail_msg("%s --html: no page written", lessons[l]);
+                if (f) fclose(f);
+                /* the same page with the text as with --json: both record the same rows */
+                char text_file[] = "/tmp/lesson_html_XXXXXX";
+                fd = mkstemp(text_file);
+                assert_true(fd >= 0);
+                close(fd);
+                snprintf(cmd, sizeof cmd, "%s --html %s", prog, text_file);
+                assert_int_equal(run(cmd), 0);
+                snprintf(cmd, sizeof cmd, "cmp -s %s %s", file, text_file);
+                if (run(cmd) != 0) fail_msg("%s: --html and --json --html write different pages", lessons[l]);
+                unlink(file);
+                unlink(text_file);
+                snprintf(cmd, sizeof cmd, "(%s --html /nonexistent/dir/page.html 2>&1)", prog);   /* run() sends stderr away */
+                assert_int_equal(run(cmd), 1);
+                if (!strstr(out, "--html /nonexistent/dir/page.html: cannot write it"))
+                    fail_msg("%s --html to an unwritable path: %s", lessons[l], out);
+                continue;
+            }
             if (!opt[i].is_input) fail_msg("%s: option --%s is neither an input nor a known option", lessons[l], o);
             /* a different valid value changes the output */
             double d = opt[i].def, tries[3];
@@ -243,6 +273,8 @@ static void test_unused_options_refused(void **state)
     snprintf(cmd, sizeof cmd, "%s --dot /tmp/never_written.dot", path_of("sgd_variants"));
     assert_int_equal(run(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s --dot /tmp/never_written.dot", path_of("jacobian_chain"));
+    assert_int_equal(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s --html /tmp/never_written.html", path_of("sgd_variants"));   /* --html comes with --dot */
     assert_int_equal(run(cmd), 2);
 }
 
