@@ -83,7 +83,8 @@ void lesson_fail(const lesson *L, const char *fmt, ...) __attribute__((format(pr
  * failure: |got - want| <= tol·max(1, |want|), both finite. Records a
  * failure naming `what` when it does not hold. Returns whether it held. */
 bool lesson_check_close(const lesson *L, const char *what, double got, double want, double tol);
-/* The exit status: 0, or 1 if any check failed (main returns it). */
+/* The exit status: 0, or 1 if any check failed (main returns it, last:
+ * it also frees the cotangents kept for --dot and --html). */
 int lesson_status(void);
 
 /* Add "nodes": [{id, name, op, expr, value, grad[, tangent][, local_partials]}]
@@ -170,7 +171,7 @@ _Noreturn void lesson_usage_error(const char *program, const char *fmt, const ch
 _Noreturn void lesson_die(const lesson *L, const char *what);
 
 /* Write the DOT file if --dot was given; exits 1 on failure. */
-void lesson_write_dot(const lesson *L, ad_context *ctx, const ad_node *root);
+void lesson_write_dot(const lesson *L, ad_context *ctx, ad_node *root);
 
 /* The engine's node table and forward-mode table (ad_explain_nodes,
  * ad_explain_forward), printed unless --json and recorded for --html
