@@ -185,5 +185,7 @@ void lesson_show_forward(const lesson *L, const ad_context *ctx, const ad_node *
  * It runs root's backward pass again first (the grads shown are root's), so
  * call it after the lesson's last use of the grads. */
 void lesson_write_html(const lesson *L, ad_context *ctx, ad_node *root);
+/* Free what the pictures kept (lesson_status calls it). */
+void lesson_pictures_done(void);
 
 #endif
