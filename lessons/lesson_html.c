@@ -83,15 +83,6 @@ static char *cut(const char *s, int cols)
     return *p ? lesson_strf("%.*s…", (int)(p - s), s) : lesson_strf("%s", s);
 }
 
-static char *name_of(const ad_node *n)
-{
-    if (ad_value(n).size == 1) {
-        char *s = ad_explain_name_alloc(n);
-        if (!s) exit(1);
-        return s;
-    }
-    return ad_node_name(n) ? lesson_strf("%s", ad_node_name(n)) : lesson_strf("n%u", ad_node_id(n));
-}
 
 static void *alloc(size_t n, size_t size)
 {
@@ -246,7 +237,7 @@ static void put_svg(FILE *f, const page *pg)
             sub = lesson_strf("%d node%s", count, count == 1 ? "" : "s");
         } else {
             n = pg->nodes[v].n;
-            title = name_of(n);
+            title = lesson_html_label(n);
             ad_tensor t = ad_value(n);
             char sh[64];
             sub = t.size == 1 ? lesson_strf("%s", ad_node_op_name(n))
@@ -288,7 +279,7 @@ static cJSON *node_json(const page *pg, const hnode *h)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "id", h->id);
     cJSON_AddNumberToObject(o, "v", h->v);
-    char *name = name_of(n);
+    char *name = lesson_html_label(n);
     cJSON_AddStringToObject(o, "name", name);
     free(name);
     if (pg->collapsed) return o;   /* a page of thousands of nodes: names only */
@@ -407,7 +398,7 @@ static void put_table(FILE *f, const page *pg)
             number++;
             fprintf(f, "<tr id=\"s%d\"><td>%d</td><td>", number, number);   /* (a click on a row: page.js) */
             if (st[i].node <= ad_node_id(pg->root) && pg->index[st[i].node] >= 0) {
-                char *name = name_of(ad_node_by_id(pg->ctx, st[i].node));
+                char *name = lesson_html_label(ad_node_by_id(pg->ctx, st[i].node));
                 put_html(f, name);
                 free(name);
             }

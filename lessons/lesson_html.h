@@ -13,6 +13,11 @@
  * with a note in the page saying so. */
 enum { LESSON_HTML_MAX_NODES = 300 };
 
+/* A node as the rows and the page name it (malloc'd): ad_explain's name
+ * for a scalar (its ad_set_name string, a constant's value, n<id>); a
+ * tensor's name or n<id>. */
+char *lesson_html_label(const ad_node *n);
+
 /* Where the lesson printed no rows of its own for a part (a tensor lesson
  * prints no node table), add the graph's own to the trace: the forward pass
  * node by node, and the reverse pass in `variant`'s order when root has a

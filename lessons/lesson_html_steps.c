@@ -12,9 +12,7 @@
 
 enum { MAX_EDGES = 64 };
 
-/* A node as the rows name it: ad_explain's name for a scalar (its
- * ad_set_name string, a constant's value, n<id>); a tensor's name or n<id>. */
-static char *label(const ad_node *n)
+char *lesson_html_label(const ad_node *n)
 {
     if (ad_value(n).size == 1) {
         char *s = ad_explain_name_alloc(n);
@@ -60,12 +58,12 @@ static void forward_rows(const ad_context *ctx, const ad_node *root, const bool 
     for (uint32_t id = 0, last = ad_node_id(root); id <= last; id++) {
         if (!r[id]) continue;
         const ad_node *n = ad_node_by_id(ctx, id);
-        char *name = label(n), *what, *row;
+        char *name = lesson_html_label(n), *what, *row;
         if (ad_node_op(n)) {
             int k = ad_node_input_count(n);
             char *args = lesson_strf("%s", "");
             for (int s = 0; s < k; s++) {
-                char *in = label(ad_node_input(n, s)), *more = lesson_strf("%s%s%s", args, s ? ", " : "", in);
+                char *in = lesson_html_label(ad_node_input(n, s)), *more = lesson_strf("%s%s%s", args, s ? ", " : "", in);
                 free(in), free(args);
                 args = more;
             }
@@ -109,7 +107,7 @@ static void reverse_rows(const ad_context *ctx, const ad_node *root, const bool 
                               : "Reverse mode, Version B (the graph's order: the text prints no such rows)",
                          NULL);
     lesson_trace_from_graph();
-    char *rn = label(root);
+    char *rn = lesson_html_label(root);
     char *seed = ad_value(root).size == 1 ? lesson_strf("  0′.   ∂%s/∂%s = 1\n", rn, rn)
                                           : lesson_strf("  0′.   ∂L/∂%s = the cotangent the lesson seeds\n", rn);
     lesson_trace_rows(NULL, ad_node_id(root), NULL, 0, seed);
@@ -121,7 +119,7 @@ static void reverse_rows(const ad_context *ctx, const ad_node *root, const bool 
         if (!r[id] || !ad_grad(n).data) continue;
         lesson_edge e[MAX_EDGES];
         int k = 0;
-        char *name = label(n), *g = grad_text(n), *row = NULL;
+        char *name = lesson_html_label(n), *g = grad_text(n), *row = NULL;
         if (pull && id != ad_node_id(root)) {   /* the consumers: nodes after n that read it */
             char *sum = lesson_strf("%s", "");
             for (uint32_t c = id + 1; c <= ad_node_id(root); c++) {
@@ -129,7 +127,7 @@ static void reverse_rows(const ad_context *ctx, const ad_node *root, const bool 
                 if (!r[c] || !ad_grad(cn).data) continue;
                 for (int s = 0; s < ad_node_input_count(cn); s++) {
                     if (ad_node_id(ad_node_input(cn, s)) != id) continue;
-                    char *cl = label(cn), *more = lesson_strf("%s%s∂%s/∂%s·∂%s/∂%s", sum, k ? " + " : "", of, cl, cl, name);
+                    char *cl = lesson_html_label(cn), *more = lesson_strf("%s%s∂%s/∂%s·∂%s/∂%s", sum, k ? " + " : "", of, cl, cl, name);
                     free(cl), free(sum);
                     sum = more;
                     if (k < MAX_EDGES) e[k++] = (lesson_edge){c, s};

@@ -52,6 +52,14 @@ static void copy_str(char *dst, size_t n, const char *src)
 
 static const char *path_of(const char *name) { return ad_test_lesson_path(name); }
 
+/* A new empty file named from `file` (a mkstemp template: XXXXXX at its end). */
+static void temp_file(char *file)
+{
+    int fd = mkstemp(file);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
 /* A null or a non-finite number anywhere but under a key named "errors" (finite_differences' table,
  * where null means "x ± ε rounds back to x: no step"). */
 static bool has_nonfinite(const cJSON *item, const char *key)
@@ -185,9 +193,7 @@ static void test_every_option(void **state)
             }
             if (!strcmp(o, "dot")) {
                 char file[] = "/tmp/lesson_dot_XXXXXX";
-                int fd = mkstemp(file);
-                assert_true(fd >= 0);
-                close(fd);
+                temp_file(file);
                 snprintf(cmd, sizeof cmd, "%s --json --dot %s", prog, file);
                 assert_int_equal(run(cmd), 0);
                 FILE *f = fopen(file, "r");
@@ -209,9 +215,7 @@ static void test_every_option(void **state)
             }
             if (!strcmp(o, "html")) {   /* a page written (tests/html_browser.py loads them in a browser); an unwritable path fails, naming it */
                 char file[] = "/tmp/lesson_html_XXXXXX";
-                int fd = mkstemp(file);
-                assert_true(fd >= 0);
-                close(fd);
+                temp_file(file);
                 snprintf(cmd, sizeof cmd, "%s --json --html %s", prog, file);
                 assert_int_equal(run(cmd), 0);
                 FILE *f = fopen(file, "r");
@@ -221,9 +225,7 @@ static void test_every_option(void **state)
                 if (f) fclose(f);
                 /* the same page with the text as with --json: both record the same rows */
                 char text_file[] = "/tmp/lesson_html_XXXXXX";
-                fd = mkstemp(text_file);
-                assert_true(fd >= 0);
-                close(fd);
+                temp_file(text_file);
                 snprintf(cmd, sizeof cmd, "%s --html %s", prog, text_file);
                 assert_int_equal(run(cmd), 0);
                 snprintf(cmd, sizeof cmd, "cmp -s %s %s", file, text_file);
