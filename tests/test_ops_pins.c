@@ -155,6 +155,12 @@ static void test_dtype_checks(void **state)
     assert_int_equal(ad_last_status(), AD_ERR_DTYPE);
     assert_string_equal(ad_last_error(),
                         "cross_entropy: inputs have different dtypes: float32 (2,3) and float64 (3) (convert one first)");
+    /* mse: a float32 prediction against a float64 target */
+    ad_node *target = ad_constant(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 3}, NULL);
+    assert_null(ad_apply(ctx, op_named("mse"), (ad_node *[]){f32, target}, 2, NULL));
+    assert_int_equal(ad_last_status(), AD_ERR_DTYPE);
+    assert_string_equal(ad_last_error(),
+                        "mse: inputs have different dtypes: float32 (2,3) and float64 (2,3) (convert one first)");
     ad_context_free(ctx);
 }
 

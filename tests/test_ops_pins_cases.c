@@ -47,6 +47,9 @@ static void test_complete_case(void **state)
     assert_int_equal(c.n_in, 2);
     expect_input(&c, 0, 3, (const int64_t[]){2, 3, 5});
     expect_input(&c, 1, 2, (const int64_t[]){5, 3});
+    c = given(1, (const int64_t[]){5});   /* a vector: b (5, 3) */
+    assert_int_equal(mm->complete_case(&c), AD_OK);
+    expect_input(&c, 1, 2, (const int64_t[]){5, 3});
     c = given(0, NULL);
     assert_int_equal(mm->complete_case(&c), AD_ERR_SHAPE);
     assert_string_equal(ad_last_error(), "matmul: --shape must give input 0 at least 1 dimension");

@@ -116,7 +116,10 @@ static void test_forward_by_definition(void **state)
     static const struct {
         int64_t H, W, R, S;
         int st[2], pd[2];
-    } cfg[] = {{6, 5, 3, 2, {2, 1}, {1, 0}}, {5, 6, 2, 3, {1, 2}, {0, 1}}, {7, 6, 3, 3, {3, 2}, {2, 1}}};
+    } cfg[] = {{6, 5, 3, 2, {2, 1}, {1, 0}}, {5, 6, 2, 3, {1, 2}, {0, 1}}, {7, 6, 3, 3, {3, 2}, {2, 1}},
+               /* a kernel wider (taller) than the image, stride 2: its last tap lies one past the
+                * padded image's last column (row) for every output, W - 1 + pad - s = -1 */
+               {3, 2, 1, 4, {1, 2}, {0, 1}}, {2, 3, 4, 1, {2, 1}, {1, 0}}};
     for (int dt = 0; dt < 2; dt++)
         for (size_t k = 0; k < sizeof cfg / sizeof cfg[0]; k++) {
             int64_t N = 2, C = 2, K = 2, H = cfg[k].H, W = cfg[k].W, R = cfg[k].R, S = cfg[k].S;
