@@ -155,6 +155,13 @@ static void test_dtype_checks(void **state)
     assert_int_equal(ad_last_status(), AD_ERR_DTYPE);
     assert_string_equal(ad_last_error(),
                         "cross_entropy: inputs have different dtypes: float32 (2,3) and float64 (3) (convert one first)");
+    /* matmul: a 0-d input either side is refused by name (a scalar product is mul's) */
+    ad_node *s0 = ad_variable(ctx, AD_FLOAT64, 0, NULL, NULL);
+    assert_null(ad_matmul(ctx, m64, s0));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    assert_string_equal(ad_last_error(), "matmul: needs at least 1-d inputs, got a (3,2) and b () (for a scalar use mul)");
+    assert_null(ad_matmul(ctx, s0, m64));
+    assert_string_equal(ad_last_error(), "matmul: needs at least 1-d inputs, got a () and b (3,2) (for a scalar use mul)");
     /* mse: a float32 prediction against a float64 target */
     ad_node *target = ad_constant(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 3}, NULL);
     assert_null(ad_apply(ctx, op_named("mse"), (ad_node *[]){f32, target}, 2, NULL));

@@ -60,6 +60,10 @@ static void test_unregister_from_the_middle(void **state)
     assert_int_equal(ad_op_register(&b), AD_OK);   /* its name is free: it registers again */
     assert_ptr_equal(ad_op_at(base), &b);
     assert_int_equal(ad_op_unregister(&b), AD_OK);
+    /* out of range either side: no op */
+    assert_null(ad_op_at(-1));
+    assert_null(ad_op_at(base));
+    assert_non_null(ad_op_at(base - 1));
 }
 
 /* A name of one character is a name; an empty one, or none, is refused. */

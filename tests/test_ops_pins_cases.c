@@ -73,6 +73,14 @@ static void test_complete_case(void **state)
     assert_int_equal(c.n_in, 2);
     expect_input(&c, 0, 4, (const int64_t[]){2, 3, 4, 5});
     expect_input(&c, 1, 4, (const int64_t[]){2, 3, 4, 5});
+    /* reshape: a 4-d x (2,3,4,5) to a column (120, 1), its dims only (the
+     * next input's, junk here, not read) */
+    const ad_op *reshape = ad_op_find("reshape");
+    c = given(4, (const int64_t[]){2, 3, 4, 5});
+    assert_int_equal(reshape->complete_case(&c), AD_OK);
+    assert_int_equal(c.params.ndim, 2);
+    assert_int_equal(c.params.shape[0], 120);
+    assert_int_equal(c.params.shape[1], 1);
     /* cross_entropy: logits (7,3) -> targets (7), no weights */
     const ad_op *ce = ad_op_find("cross_entropy");
     c = given(2, (const int64_t[]){7, 3});

@@ -6,12 +6,15 @@
  * rows of its output unwritten, and their derivatives are "0" on both sides;
  * a softmax that takes its shift m from the wrong elements is right in exact
  * arithmetic (softmax(x) = softmax(x - m) for any m) and overflows only at
- * large logits, which gradcheck's domain [-2, 2] never draws. And a gradient
- * off by 1e-304 is inside every tolerance, but not an exact 0. */
+ * large logits, which gradcheck's domain [-2, 2] never draws. A gradient
+ * off by 1e-304 is inside every tolerance, but not an exact 0. And a
+ * kink_dist that marks the wrong element still has the right least (all
+ * gradcheck checks of it), so max-pool's is compared element by element. */
 #include <math.h>
 #include <string.h>
 #include "ad_test.h"
 #include "autodidact.h"
+#include "ad_kernel.h"
 
 int test_ops_pins_values(void);
 
@@ -170,6 +173,44 @@ static void test_conv2d_param_grads_exact_zero(void **state)
     ad_context_free(ctx);
 }
 
+/* max-pool's kink_dist by its definition: each window's gap between its
+ * largest and second largest goes to both of them, the least over the
+ * windows an element is in; INFINITY for an element never in a window's top
+ * two. x (1,2,4,5) of distinct values, 2x3 windows at stride (1,2): the
+ * windows overlap down the rows and across one column. */
+static void test_maxpool_dist_by_definition(void **state)
+{
+    (void)state;
+    enum { C = 2, H = 4, W = 5, WH = 2, WW = 3, SH = 1, SW = 2, P = (H - WH) / SH + 1, Q = (W - WW) / SW + 1 };
+    double xv[C * H * W], want[C * H * W], got[C * H * W + 1];
+    for (int i = 0; i < C * H * W; i++) xv[i] = sin(2.3 * i + 0.1), want[i] = INFINITY;
+    for (int c = 0; c < C; c++)
+        for (int p = 0; p < P; p++)
+            for (int q = 0; q < Q; q++) {
+                int ja = -1, jb = -1;
+                for (int r = 0; r < WH; r++)
+                    for (int t = 0; t < WW; t++) {
+                        int j = (c * H + p * SH + r) * W + q * SW + t;
+                        if (ja < 0 || xv[j] > xv[ja]) jb = ja, ja = j;
+                        else if (jb < 0 || xv[j] > xv[jb]) jb = j;
+                    }
+                double gap = xv[ja] - xv[jb];
+                want[ja] = gap < want[ja] ? gap : want[ja];
+                want[jb] = gap < want[jb] ? gap : want[jb];
+            }
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 4, (const int64_t[]){1, C, H, W}, xv);
+    ad_params pp = {.window = {WH, WW}, .stride = {SH, SW}};
+    ad_node *y = ad_apply(ctx, &ad_op_maxpool2d, &x, 1, &pp);
+    assert_non_null(y);
+    for (int i = 0; i <= C * H * W; i++) got[i] = -1;   /* (one past: must stay -1) */
+    ad_op_maxpool2d.kink_dist(ad_node_of(y), 0, got);
+    for (int i = 0; i < C * H * W; i++)
+        if (!(got[i] == want[i])) fail_msg("x[%d]'s distance %.17g, the definition %.17g", i, got[i], want[i]);
+    assert_true(got[C * H * W] == -1);
+    ad_context_free(ctx);
+}
+
 int test_ops_pins_values(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +219,7 @@ int test_ops_pins_values(void)
         cmocka_unit_test(test_softmax_at_large_logits),
         cmocka_unit_test(test_cross_entropy_zero_weight),
         cmocka_unit_test(test_conv2d_param_grads_exact_zero),
+        cmocka_unit_test(test_maxpool_dist_by_definition),
     };
     return cmocka_run_group_tests_name("ops pins: values by definition", tests, NULL, NULL);
 }
