@@ -175,6 +175,24 @@ static void test_reshape_ignores_dims_past_ndim(void **state)
     ad_context_free(ctx);
 }
 
+/* ...and never past AD_MAX_DIMS: params filled by hand with ndim 5 are
+ * refused by the shape check, naming the 5 dims. In memory, shape[4] would
+ * be perm[0..1], here both -1, which as one int64 reads as -1: a rule that
+ * looked there would report a second -1 (or infer it, writing one past the
+ * caller's 4-entry shape) instead. */
+static void test_reshape_reads_no_dim_past_the_max(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t six[1] = {6};
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, six, (double[]){1, 2, 3, 4, 5, 6});
+    ad_params p = {.ndim = 5, .shape = {-1, 3, 1, 1}, .perm = {-1, -1, 0, 0}};
+    ad_node *in[1] = {x};
+    assert_null(ad_apply(ctx, ad_op_find("reshape"), in, 1, &p));
+    assert_error(AD_ERR_SHAPE, "reshape: 5 dimensions given; tensors have 0 to 4");
+    ad_context_free(ctx);
+}
+
 /* flatten keeps the batch axis and folds the rest: (2,3,4) -> (2,12), the
  * elements in their order; (5) -> (5,1). */
 static void test_flatten(void **state)
@@ -272,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_unregister_from_a_full_registry),
         cmocka_unit_test(test_reshape_arguments),
         cmocka_unit_test(test_reshape_ignores_dims_past_ndim),
+        cmocka_unit_test(test_reshape_reads_no_dim_past_the_max),
         cmocka_unit_test(test_sum_all_axes_keepdim),
         cmocka_unit_test(test_flatten),
         cmocka_unit_test(test_transpose_perm_and_flatten_scalar),
