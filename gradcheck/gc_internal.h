@@ -107,7 +107,7 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
 ad_status gc_jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, double *t);
 
 /* ---- guard zones (gc_guard.c) ----
- * Every context gradcheck evaluates in allocates with guard zones (ad_kernel.h),
+ * Every context gradcheck evaluates in allocates with guard zones (ad_guard.h),
  * and after each forward, jvp and backward the zones of the buffers the
  * kernel wrote are looked at: a changed zone is an error naming the op, the
  * dtype, the mode and the buffer ("relu [float64] jvp wrote past its

@@ -1,4 +1,4 @@
-/* gc_paths.c: every code path of an op's kernels (ad_op.paths, ad_op.h).
+/* gc_paths.c: every code path of an op's kernels (ad_op.paths, ad_op_check.h).
  *
  * The default cases are small and run on one thread, so a kernel that
  * switches path by size (relu's blocks), by thread count (conv2d's images

@@ -1,5 +1,5 @@
 /* ad_elementwise_kinks.h: where the elementwise ops are not differentiable
- * and what they take there, for gradcheck (ad_op.h: kink_gap, kink_dist,
+ * and what they take there, for gradcheck (ad_op_check.h: kink_gap, kink_dist,
  * kink_side). Included by elementwise.c alone: relu and abs have their kink
  * at x = 0, max and min at a tie a = b. */
 #ifndef AD_ELEMENTWISE_KINKS_H

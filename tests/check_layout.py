@@ -17,7 +17,12 @@ sources, finds which folder each included header lives in, and fails
   - an include from the core (engine/core) into engine/fast, teach or train;
   - an include of the core's private header (ad_internal.h) from outside engine/;
   - any cycle between folders (A includes B's headers and B, through any
-    path, A's).
+    path, A's);
+  - a file of the core over CORE_FILE_MAX lines, or the reading path (the
+    files engine/README.md has a student read, in order, for
+    `z = x·w + x; ad_backward(ctx, z)`) over READING_PATH_MAX lines of code
+    (lines with something besides comments and blanks: the reference core
+    is meant to be read in one sitting).
 It prints the folder graph either way, so its output is the picture of the
 floors. Usage: check_layout.py [SOURCE_ROOT]
 """
@@ -30,6 +35,68 @@ SKIP_DIRS = {".git", "tests", "build", "subprojects"}   # tests may include anyt
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 # Headers meson writes into the build folder, and where their templates live.
 GENERATED = {"ad_op_builtin.h": "ops", "ad_version.h": "engine/core"}
+# The reading path of engine/README.md ("The path of z = x·w + x"), without
+# ad_graph.h (the API's list of declarations, read as a table of contents).
+READING_PATH = ["ad_tensor.h", "ad_op.h", "ad_node.h", "apply.c", "nodes.c", "backward.c", "forward.c", "access.c"]
+READING_PATH_MAX = 650
+CORE_FILE_MAX = 300
+
+
+def code_lines(text):
+    """Lines holding code: not blank, not only comment (string and character
+    literals are skipped over, so a "//" inside one is not a comment)."""
+    out, i, n, line_has_code, count = [], 0, len(text), False, 0
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            count += line_has_code
+            line_has_code = False
+            i += 1
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            for ch in text[i:j]:
+                if ch == "\n":
+                    count += line_has_code
+                    line_has_code = False
+            i = j
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            line_has_code = True
+            i = j + 1
+        else:
+            if not c.isspace():
+                line_has_code = True
+            i += 1
+    return count + line_has_code
+
+
+def core_size(root):
+    """Complaints about the core's size (CORE_FILE_MAX, READING_PATH_MAX)."""
+    core = os.path.join(root, "engine", "core")
+    out = []
+    for name in sorted(os.listdir(core)):
+        if name.endswith((".c", ".h")):
+            with open(os.path.join(core, name), encoding="utf-8") as f:
+                lines = f.read().count("\n")
+            if lines > CORE_FILE_MAX:
+                out.append(f"engine/core/{name} has {lines} lines, over {CORE_FILE_MAX}")
+    path_lines = {}
+    for name in READING_PATH:
+        with open(os.path.join(core, name), encoding="utf-8") as f:
+            path_lines[name] = code_lines(f.read())
+    total = sum(path_lines.values())
+    print(f"reading path: {total} lines of code (at most {READING_PATH_MAX}): "
+          + ", ".join(f"{k} {v}" for k, v in path_lines.items()))
+    if total > READING_PATH_MAX:
+        out.append(f"the reading path holds {total} lines of code, over {READING_PATH_MAX}: move what a first "
+                   "reading can skip beside it (and say where in engine/README.md)")
+    return out
 
 
 def folder_of(root, path):
@@ -124,13 +191,15 @@ def main():
     for folder in sorted(graph):
         print(f"  {folder + '/':<30} -> {', '.join(d + '/' for d in sorted(graph[folder])) or '(nothing of ours)'}")
     cycle = find_cycle(graph)
+    broken += core_size(root)
     for line in broken:
         print("check_layout: " + line)
     if cycle:
         print("check_layout: the folders include each other in a circle: " + " -> ".join(cycle))
     if broken or cycle:
         return 1
-    print(f"check_layout: {len(files)} files, {len(graph)} folders: no floor includes one above it, no circle")
+    print(f"check_layout: {len(files)} files, {len(graph)} folders: no floor includes one above it, no circle, "
+          "the core within its size")
     return 0
 
 

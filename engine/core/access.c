@@ -1,5 +1,5 @@
-/* access.c: reading a node through its handle: values, grads, tangents,
- * views and copies, and walking the graph (inputs, op, name, id). A node the
+/* access.c: reading a node's numbers through its handle: values, grads,
+ * tangents, views and copies (node_info.c: what else a node is). A node the
  * fast path holds as a record (ad_fast_seam.h) is read in place, where that
  * is all a call reads: writing it out as a full node would cost a scalar
  * training loop the fast path's memory. */
@@ -8,19 +8,7 @@
 #include <string.h>
 #include "ad_internal.h"
 
-/* ---- reading ---- */
-/* The node behind h, with a message naming who where there is none (NULL,
- * or dropped by a rewind). */
-static const ad_node *node_or_fail(const ad_node *h, const char *who)
-{
-    if (!h) {
-        ad_fail(AD_ERR_ARG, "%s: the node is NULL", who);
-        return NULL;
-    }
-    return node_resolve(h, who);
-}
-
-/* The same, for reading its numbers: a GPU node's are read after copying it
+/* The node behind h (node_or_fail), for reading its numbers: a GPU node's are read after copying it
  * to the host (ad_to_host): reading device memory from the CPU would crash. */
 static const ad_node *on_host(const ad_node *h, const char *who)
 {
@@ -141,84 +129,3 @@ static ad_status copy_out(const ad_node *h, bool grad, double *out, int64_t len,
 }
 ad_status ad_value_copy_out(const ad_node *h, double *out, int64_t len) { return copy_out(h, false, out, len, "value_copy_out"); }
 ad_status ad_grad_copy_out(const ad_node *h, double *out, int64_t len) { return copy_out(h, true, out, len, "grad_copy_out"); }
-
-/* ---- walking the graph ---- */
-uint32_t ad_node_id(const ad_node *h)
-{
-    ad_fast_peek p;
-    if (ad_is_fast_handle(h)) return ad_fast_peek_at(h, "node_id", &p) ? p.id : 0;
-    const ad_node *n = node_or_fail(h, "node_id");
-    return n ? n->id : 0;
-}
-
-ad_context *ad_node_context(const ad_node *h)
-{
-    ad_fast_peek p;
-    if (ad_is_fast_handle(h)) return ad_fast_peek_at(h, "node_context", &p) ? p.ctx : NULL;
-    const ad_node *n = node_or_fail(h, "node_context");
-    return n ? n->ctx : NULL;
-}
-
-int ad_node_input_count(const ad_node *h)
-{
-    const ad_node *n = node_or_fail(h, "node_input_count");
-    return n ? n->n_in : 0;
-}
-
-ad_node *ad_node_input(const ad_node *h, int slot)
-{
-    const ad_node *n = node_or_fail(h, "node_input");
-    if (!n) return NULL;
-    if (slot < 0 || slot >= n->n_in) {
-        ad_fail(AD_ERR_ARG, "node_input: node #%u (%s) has %d recorded inputs, slot %d asked", n->id,
-                ad_node_op_name(n), n->n_in, slot);
-        return NULL;
-    }
-    return ad_handle_of(n->in[slot]);
-}
-
-const ad_op *ad_node_op(const ad_node *h)
-{
-    ad_fast_peek p;
-    if (ad_is_fast_handle(h)) {
-        if (!ad_fast_peek_at(h, "node_op", &p)) return NULL;
-        if (p.compact) return p.op;
-    }
-    const ad_node *n = node_or_fail(h, "node_op");
-    return n ? n->op : NULL;
-}
-
-const ad_params *ad_node_params(const ad_node *h)
-{
-    const ad_node *n = node_or_fail(h, "node_params");
-    return n ? n->params : NULL;
-}
-
-const char *ad_node_name(const ad_node *h)
-{
-    const ad_node *n = node_or_fail(h, "node_name");
-    return n ? n->name : NULL;
-}
-
-bool ad_node_is_leaf(const ad_node *h)
-{
-    ad_fast_peek p;
-    if (ad_is_fast_handle(h)) {
-        if (!ad_fast_peek_at(h, "node_is_leaf", &p)) return false;
-        if (p.compact) return p.leaf;
-    }
-    const ad_node *n = node_or_fail(h, "node_is_leaf");
-    return n && (n->flags & AD_NODE_LEAF) != 0;
-}
-
-const char *ad_node_op_name(const ad_node *h)
-{
-    if (!h) return "null";
-    ad_fast_peek p;
-    if (ad_is_fast_handle(h) && ad_fast_peek_at(h, "node_op_name", &p) && p.compact) return ad_op_name_at(p.ctx, p.id);
-    const ad_node *n = node_resolve(h, "node_op_name");
-    if (!n) return "dropped";
-    if (n->op) return n->op->name;
-    if (n->flags & AD_NODE_LEAF) return (n->flags & AD_NODE_REQUIRES_GRAD) ? "variable" : "constant";
-    return "constant";   /* an op result computed without recording */
-}

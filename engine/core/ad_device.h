@@ -43,7 +43,7 @@ ad_status ad_gpu_take_error(void);
 /* A leaf on the GPU: a new variable (or constant) of ctx holding a copy of
  * the host leaf's value, requiring grad as it does. A model trained on the
  * GPU keeps its parameters there: made and initialised on the host, sent
- * once, updated in place by the optimizer. (engine/core/nodes.c) */
+ * once, updated in place by the optimizer. (engine/core/leaf_copies.c) */
 ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host_leaf);
 
 #ifdef __cplusplus

@@ -25,6 +25,17 @@ static inline ad_node *node_resolve(const ad_node *h, const char *who)
     return n;
 }
 
+/* node_resolve, with a message naming who for NULL too (the accessors,
+ * for which a NULL handle is the caller's mistake). */
+static inline ad_node *node_or_fail(const ad_node *h, const char *who)
+{
+    if (!h) {
+        ad_fail(AD_ERR_ARG, "%s: the node is NULL", who);
+        return NULL;
+    }
+    return node_resolve(h, who);
+}
+
 /* The id of node memory n in chunk k (n known to be there). */
 static inline uint32_t node_id_in_chunk(const ad_context *ctx, const ad_node *n, int k)
 {
@@ -104,17 +115,24 @@ static inline ad_status node_touch(ad_node *n, uint32_t epoch)
     }
     return ad_node_ensure_grad(n, !(n->flags & AD_NODE_LEAF));
 }
-/* A fresh pass number: marks equal to it are this pass's. */
+/* What every backward pass shares (passes.c): a fresh pass number (marks
+ * equal to it are this pass's); a node's kernels for its device; the GPU's
+ * error after a vjp (vjp returns nothing; AD_OK on the CPU). */
 uint32_t ad_next_epoch(ad_context *ctx);
-/* backward.c's steps that backward_block.c shares: the checks of a backward
- * entry (context, output handle h, its node in *y); marking what y depends on
- * (see backward.c); a node's kernels for its device; the GPU's error after a
- * vjp (AD_OK on the CPU). */
-ad_status ad_check_output(ad_context *ctx, const ad_node *h, const char *who, ad_node **y);
-ad_status ad_mark_inputs(ad_context *ctx, const ad_node *y, uint32_t epoch, bool grads, const char *who,
-                         uint32_t *lo);
 const ad_op_kernels *ad_kernels_of(const ad_node *n);
 ad_status ad_device_status(const ad_node *consumer, int slot);
+/* What the core refuses (checks.c): an op call's inputs (the nodes behind
+ * the handles into in[]); a backward entry's context and output handle h
+ * (its node in *y); a backward pass's cotangent for output y. */
+ad_status ad_check_inputs(ad_context *ctx, const ad_op *op, ad_node *const *handles, int n_in, ad_node **in);
+ad_status ad_check_output(ad_context *ctx, const ad_node *h, const char *who, ad_node **y);
+ad_status ad_check_cotangent(const ad_node *y, const ad_tensor *cot);
+/* ad_set_tangent's: n's tangent can still reach every node that uses n. */
+ad_status ad_check_tangent_in_time(const ad_node *n);
+/* Mark what y depends on (backward.c: Version A's first step, and the block
+ * sweep's). */
+ad_status ad_mark_inputs(ad_context *ctx, const ad_node *y, uint32_t epoch, bool grads, const char *who,
+                         uint32_t *lo);
 /* The push sweep's step for full node n (visited: its adjoint complete):
  * grad[in] += J^T grad[n] for each input that wants a grad; *pending counts
  * the nodes with an op touched and not yet visited. */
@@ -195,9 +213,14 @@ ad_status ad_node_set_value(ad_node *n, ad_dtype dt, int ndim, const int64_t *sh
 /* Drop a half-made node: the nodes from id `nodes` on, and the GPU buffers
  * allocated since the context held `devs` of them. */
 void ad_drop_half_made(ad_context *ctx, uint32_t nodes, uint32_t devs);
-/* The message naming the op that made (from < 0) or passed on (input
- * `from`) a non-finite element `bad` of out's value (finite.c). */
-ad_status ad_report_nonfinite(const ad_node *out, int64_t bad, double bad_value, int from);
+/* A new leaf of ctx on device dev (nodes.c), its value zero on the CPU and
+ * not yet written on the GPU; NULL with a message naming who. */
+ad_node *ad_leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
+                    bool requires_grad, ad_device dev);
+/* Anomaly mode, after out's forward: AD_OK if out's value is finite, else
+ * a message naming the op that made the non-finite element or the input it
+ * passed it on from (finite.c). */
+ad_status ad_check_finite_value(const ad_node *out);
 
 /* The general path of ad_apply (core/apply.c): the new node's handle, or NULL with a message. */
 ad_node *ad_apply_general(ad_context *ctx, const ad_op *op, ad_node *const *in, int n_in, const ad_params *params);

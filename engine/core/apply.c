@@ -17,34 +17,13 @@ ad_node *ad_apply_general(ad_context *ctx, const ad_op *op, ad_node *const *hand
         ad_fail(AD_ERR_ARG, "apply: op is NULL");
         return NULL;
     }
-    if (ad_check_context(ctx, who) != AD_OK) return NULL;
-    if (n_in < op->n_in_min || n_in > op->n_in || n_in > AD_MAX_INPUTS) {
-        ad_fail(AD_ERR_ARG, "%s: takes %d to %d inputs, %d given", who, op->n_in_min, op->n_in, n_in);
-        return NULL;
-    }
-    bool any_grad = false, any_tangent = false, all_0d = n_in > 0;
-    ad_device device = AD_CPU;
     ad_node *in[AD_MAX_INPUTS];   /* the nodes behind the handles */
+    if (ad_check_inputs(ctx, op, handles, n_in, in) != AD_OK) return NULL;
+    bool any_grad = false, any_tangent = false, all_0d = n_in > 0;
+    ad_device device = n_in > 0 ? (ad_device)in[0]->value.device : AD_CPU;   /* all inputs share it */
     for (int s = 0; s < n_in; s++) {
-        if (!handles || !handles[s]) {
-            /* Keep the error that made the NULL, if there is one. */
-            if (ad_last_status() == AD_OK) ad_fail(AD_ERR_ARG, "%s: input %d is NULL", who, s);
-            return NULL;
-        }
-        if (!(in[s] = own_node(ctx, handles[s]))) {
-            char input[32];
-            snprintf(input, sizeof input, "input %d", s);
-            ad_not_own_node(ctx, handles[s], AD_ERR_STATE, who, input);
-            return NULL;
-        }
-        if (s > 0 && in[s]->value.device != in[0]->value.device) {
-            ad_fail(AD_ERR_DEVICE, "%s: input %d is on the %s, input 0 on the %s", who, s,
-                    in[s]->value.device == AD_CUDA ? "GPU" : "CPU", in[0]->value.device == AD_CUDA ? "GPU" : "CPU");
-            return NULL;
-        }
         any_grad = any_grad || (in[s]->flags & AD_NODE_REQUIRES_GRAD);
         any_tangent = any_tangent || in[s]->tangent;
-        device = (ad_device)in[s]->value.device;
         all_0d = all_0d && in[s]->value.ndim == 0 && in[s]->value.dtype == in[0]->value.dtype;
     }
     /* The output lives where the inputs do, except for the two copy ops. */
@@ -89,23 +68,8 @@ ad_node *ad_apply_general(ad_context *ctx, const ad_op *op, ad_node *const *hand
     }
     if (ad_node_set_value(out, dt, ndim, shape, size, out_dev) != AD_OK) goto fail;
     if (kern->forward(out) != AD_OK) goto fail;
-    if (ctx->check_finite) {
-        /* The first op whose output is not finite fails: it either made the
-         * NaN/Inf from finite inputs, or passed on one of its inputs' (a leaf
-         * holding NaN, say): NaN propagates, so the first op to carry it is
-         * where to look. */
-        int64_t bad;
-        double bad_value;
-        int f = ad_values_finite(&out->value, out->value.data, &bad, &bad_value);
-        if (f == AD_FINITE_UNKNOWN) goto fail;   /* the copy from the GPU failed: its error is the op's */
-        if (f == AD_NOT_FINITE) {
-            int from = -1;
-            for (int s = 0; s < n_in && from < 0; s++)
-                if (ad_values_finite(&in[s]->value, in[s]->value.data, NULL, NULL) != AD_FINITE) from = s;
-            ad_report_nonfinite(out, bad, bad_value, from);
-            goto fail;
-        }
-    }
+    /* Anomaly mode (ad_set_check_finite): the first op whose output is not finite fails, named. */
+    if (ctx->check_finite && ad_check_finite_value(out) != AD_OK) goto fail;
     if (any_tangent && ctx->dirs > 0) {
         if (!kern->jvp) {
             ad_fail(AD_ERR_ARG, "%s: the op has no jvp, so forward mode cannot pass through it", who);

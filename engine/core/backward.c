@@ -15,36 +15,8 @@
 #include "ad_internal.h"
 #include "ad_kernel.h"
 
-const ad_op_kernels *ad_kernels_of(const ad_node *n)
-{
-    return n->value.device == AD_CUDA ? n->op->cuda : &n->op->cpu;
-}
-
-/* vjp returns nothing: a GPU kernel (or a copy across devices) leaves its
- * error with the gpu module, collected here. The CPU path skips the call. */
-ad_status ad_device_status(const ad_node *consumer, int slot)
-{
-    if (consumer->value.device == AD_CPU && consumer->in[slot]->value.device == AD_CPU) return AD_OK;
-    return ad_gpu_take_error();
-}
-
 static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
 {
-    char sh[64], sh2[64];
-    if (!cot) {
-        if (y->value.size != 1)
-            return ad_fail(AD_ERR_SHAPE,
-                           "backward: the output has shape %s, not a scalar; give a cotangent of that shape "
-                           "(ad_backward_ex) or reduce it to a scalar first",
-                           ad_shape_str(&y->value, sh, sizeof sh));
-    } else if (!ad_shape_equal(cot, &y->value) || cot->dtype != y->value.dtype || cot->device != y->value.device) {
-        /* The whole shape, not just the size: a (3,2) cotangent for a (2,3)
-         * output would otherwise be read in flat order (PyTorch refuses it too). */
-        return ad_fail(AD_ERR_SHAPE, "backward: cotangent %s %s%s does not match the output %s %s%s",
-                       ad_shape_str(cot, sh, sizeof sh), ad_dtype_name((ad_dtype)cot->dtype),
-                       cot->device == AD_CUDA ? " on the GPU" : "", ad_shape_str(&y->value, sh2, sizeof sh2),
-                       ad_dtype_name((ad_dtype)y->value.dtype), y->value.device == AD_CUDA ? " on the GPU" : "");
-    }
     ad_status st = node_touch(y, epoch);
     if (st != AD_OK) return st;
     if (y->value.device == AD_CUDA)   /* grad += cotangent (or += 1 for a scalar), on the device */
@@ -200,36 +172,6 @@ static ad_status backward_pull(ad_context *ctx, ad_node *y, const ad_backward_op
     return st;
 }
 
-/* The checks every backward entry makes of the context and the output
- * (handle h; its node in *y). */
-ad_status ad_check_output(ad_context *ctx, const ad_node *h, const char *who, ad_node **y)
-{
-    ad_status st = ad_check_context(ctx, who);
-    if (st != AD_OK) return st;
-    if (!h) {
-        if (ad_last_status() != AD_OK) return ad_last_status();   /* keep the error that made the NULL */
-        return ad_fail(AD_ERR_ARG, "%s: output is NULL", who);
-    }
-    if (!(*y = own_node(ctx, h))) return ad_not_own_node(ctx, h, AD_ERR_STATE, who, "the output");
-    if (!node_wants_grad(*y))
-        return ad_fail(AD_ERR_STATE,
-                       "%s: the output does not require grad (no variable feeds it, or it was made with grad mode off)",
-                       who);
-    return AD_OK;
-}
-
-/* A fresh pass number: marks equal to it are this pass's. */
-uint32_t ad_next_epoch(ad_context *ctx)
-{
-    uint32_t epoch = ++ctx->epoch;
-    if (epoch == 0) {   /* wrapped: clear all marks so none looks current */
-        materialize_all(ctx);   /* (the records' marks too: once in 2^32 passes) */
-        for (uint32_t id = 0; id < ctx->n_nodes; id++) node_at(ctx, id)->mark = 0;
-        epoch = ctx->epoch = 1;
-    }
-    return epoch;
-}
-
 ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opts *opts)
 {
     ad_backward_opts defaults = {AD_BACKWARD_PUSH, NULL, NULL, NULL};
@@ -241,6 +183,7 @@ ad_status ad_backward_ex(ad_context *ctx, ad_node *handle, const ad_backward_opt
     if (st != AD_OK) return st;
     if (o->variant != AD_BACKWARD_PUSH && o->variant != AD_BACKWARD_PULL)
         return ad_fail(AD_ERR_ARG, "backward: unknown variant %d", (int)o->variant);
+    if ((st = ad_check_cotangent(y, o->cotangent)) != AD_OK) return st;
     uint32_t epoch = ad_next_epoch(ctx);
     if ((st = seed_output(y, o->cotangent, epoch)) != AD_OK) return st;
     if (o->variant == AD_BACKWARD_PULL) return backward_pull(ctx, y, o, epoch);

@@ -61,7 +61,9 @@ ad_node *ad_find_nonfinite(ad_context *ctx)
     return NULL;
 }
 
-ad_status ad_report_nonfinite(const ad_node *out, int64_t bad, double bad_value, int from)
+/* The message for a non-finite element `bad` of out's value, made by out
+ * from finite inputs or (from >= 0) passed on from its input `from`. */
+static ad_status report_nonfinite(const ad_node *out, int64_t bad, double bad_value, int from)
 {
     char sh[64], ix[64], src[160] = " from finite inputs";
     if (from >= 0) {
@@ -73,6 +75,23 @@ ad_status ad_report_nonfinite(const ad_node *out, int64_t bad, double bad_value,
                    bad_value, ad_index_str(&out->value, bad, ix, sizeof ix), ad_shape_str(&out->value, sh, sizeof sh),
                    out->id, out->name ? " " : "", out->name ? out->name : "", src,
                    out->value.device == AD_CUDA ? " (on the GPU)" : "");
+}
+
+/* After out's forward: the first op whose output is not finite fails. It
+ * either made the NaN/Inf from finite inputs, or passed on one of its
+ * inputs' (a leaf holding NaN, say): NaN propagates, so the first op to
+ * carry it is where to look. */
+ad_status ad_check_finite_value(const ad_node *out)
+{
+    int64_t bad;
+    double bad_value;
+    int f = ad_values_finite(&out->value, out->value.data, &bad, &bad_value);
+    if (f == AD_FINITE) return AD_OK;
+    if (f == AD_FINITE_UNKNOWN) return AD_ERR_DEVICE;   /* the copy from the GPU failed: its error is the op's */
+    int from = -1;
+    for (int s = 0; s < out->n_in && from < 0; s++)
+        if (ad_values_finite(&out->in[s]->value, out->in[s]->value.data, NULL, NULL) != AD_FINITE) from = s;
+    return report_nonfinite(out, bad, bad_value, from);
 }
 
 /* After consumer's vjp into input `slot`: the first vjp to leave a

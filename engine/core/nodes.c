@@ -1,5 +1,5 @@
 /* nodes.c: making nodes: a node's value buffer and grad, leaves (ad_variable,
- * ad_constant, ad_scalar...), names and requires-grad. */
+ * ad_constant, ad_scalar...). */
 #include <stdlib.h>
 #include <string.h>
 #include "ad_device.h"
@@ -59,8 +59,9 @@ void ad_drop_half_made(ad_context *ctx, uint32_t nodes, uint32_t devs)
 }
 
 /* ---- leaves ---- */
-static ad_node *leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
-                        bool requires_grad, ad_device dev)
+/* A leaf on device dev, its value not yet written (zero on the CPU). */
+ad_node *ad_leaf_on(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
+                    bool requires_grad, ad_device dev)
 {
     int64_t size;
     if (ad_check_context(ctx, who) != AD_OK) return NULL;
@@ -86,31 +87,9 @@ fail:
 static ad_node *leaf_new(ad_context *ctx, const char *who, ad_dtype dt, int ndim, const int64_t *shape,
                          const double *values, bool requires_grad)
 {
-    ad_node *n = leaf_on(ctx, who, dt, ndim, shape, requires_grad, AD_CPU);
+    ad_node *n = ad_leaf_on(ctx, who, dt, ndim, shape, requires_grad, AD_CPU);
     if (n && values) ad_tensor_copy_in(&n->value, values, n->value.size);
     return n;
-}
-
-ad_node *ad_leaf_to_device(ad_context *ctx, const ad_node *host_handle)
-{
-    const ad_node *host = node_resolve(host_handle, "leaf_to_device");
-    if (!host) return NULL;   /* keep the error that made the NULL */
-    if (ad_check_context(ctx, "leaf_to_device") != AD_OK) return NULL;
-    if (!(host->flags & AD_NODE_LEAF) || host->value.device != AD_CPU) {
-        ad_fail(AD_ERR_ARG, "leaf_to_device: node #%u is not a leaf on the CPU", host->id);
-        return NULL;
-    }
-    if (!ad_gpu_available()) return NULL;
-    uint32_t first_dev = ctx->n_dev;
-    ad_node *n = leaf_on(ctx, "leaf_to_device", (ad_dtype)host->value.dtype, host->value.ndim, host->value.shape,
-                         ad_requires_grad(host), AD_CUDA);
-    if (!n) return NULL;
-    if (ad_gpu_tensor_copy(&n->value, &host->value) != AD_OK) {
-        ad_drop_half_made(ctx, n->id, first_dev);
-        return NULL;
-    }
-    if (host->name) ad_set_name(n, host->name);
-    return ad_handle_of(n);
 }
 
 ad_node *ad_variable(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values)
@@ -132,56 +111,4 @@ ad_node *ad_scalar_const(ad_context *ctx, double v)
 {
     ad_node *h = ad_check_context(ctx, "scalar_const") == AD_OK ? ad_scalar_leaf(ctx, v, false) : NULL;
     return h ? h : ad_handle_of(leaf_new(ctx, "scalar_const", AD_FLOAT64, 0, NULL, &v, false));
-}
-
-ad_node *ad_from_tensor(ad_context *ctx, const ad_tensor *t, bool requires_grad)
-{
-    if (!t) {
-        ad_fail(AD_ERR_ARG, "from_tensor: tensor is NULL");
-        return NULL;
-    }
-    if (t->device != AD_CPU) {
-        ad_fail(AD_ERR_DEVICE, "from_tensor: the tensor is on the GPU; use the gpu module's copy");
-        return NULL;
-    }
-    ad_node *n = leaf_new(ctx, "from_tensor", (ad_dtype)t->dtype, t->ndim, t->shape, NULL, requires_grad);
-    if (n) memcpy(n->value.data, t->data, (size_t)t->size * ad_dtype_size((ad_dtype)t->dtype));
-    return ad_handle_of(n);
-}
-
-ad_node *ad_set_name(ad_node *h, const char *name)
-{
-    ad_node *n = node_resolve(h, "set_name");
-    if (!n || !name) return n ? h : NULL;
-    size_t len = strlen(name) + 1;
-    char *copy = ad_arena_alloc(n->ctx, len);
-    if (copy) {
-        memcpy(copy, name, len);
-        n->name = copy;
-    }
-    return h;
-}
-
-void ad_set_requires_grad(ad_node *h, bool on)
-{
-    ad_node *n = node_resolve(h, "set_requires_grad");
-    if (!n) return;
-    if (on) {
-        n->flags |= AD_NODE_REQUIRES_GRAD;
-        if (n->flags & AD_NODE_LEAF) ad_node_ensure_grad(n, false);
-    } else {
-        n->flags &= (uint8_t)~AD_NODE_REQUIRES_GRAD;
-    }
-}
-
-bool ad_requires_grad(const ad_node *h)
-{
-    if (!h) return false;
-    ad_fast_peek p;
-    if (ad_is_fast_handle(h)) {
-        if (!ad_fast_peek_at(h, "requires_grad", &p)) return false;
-        if (p.compact) return p.wants_grad;
-    }
-    const ad_node *n = node_resolve(h, "requires_grad");
-    return n && (n->flags & AD_NODE_REQUIRES_GRAD) != 0;
 }
