@@ -5,9 +5,11 @@
  * non-finite, leaf_to_device given a node that is not a leaf, a
  * backward_block too big for memory, the live set under four threads, the
  * byte a guard zone names, ad_zero_grad over records, and BLAS left one
- * thread. Expected numbers come from the math
+ * thread, once. Expected numbers come from the math
  * (small integers: exact in float64). White box where it must be:
  * ad_internal.h for ctx->gen and for what a compact handle is. */
+#define _GNU_SOURCE   /* RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -277,6 +279,22 @@ static void test_blas_one_thread(void **state)
     assert_int_equal(openblas_get_num_threads(), 1);
 }
 
+/* ...once: BLAS's thread count is the program's from then on. A program
+ * that sets its own (openblas_set_num_threads) keeps it through the
+ * engine's later ad_set_threads. */
+static void test_blas_threads_set_once(void **state)
+{
+    (void)state;
+    /* (looked up when run: the library links OpenBLAS, the test does not) */
+    void (*set_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (!openblas_get_num_threads || !set_threads) skip();
+    assert_true(ad_threads() >= 1);   /* the engine's first call: done before, by test_blas_one_thread */
+    set_threads(2);
+    assert_int_equal(ad_set_threads(1), AD_OK);
+    assert_int_equal(openblas_get_num_threads(), 2);
+    set_threads(1);
+}
+
 /* The live set under four threads at once: each makes and frees contexts
  * in a loop while it keeps 4 of its own, and checks after every step that
  * those are still live. The set's lock keeps one thread's remove from
@@ -326,6 +344,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_blas_one_thread),   /* first: nothing has set the thread count */
+        cmocka_unit_test(test_blas_threads_set_once),
         cmocka_unit_test(test_first_context_refuses_a_zeroed_mark),   /* the process's first context */
         cmocka_unit_test(test_scalar_op_table_full),
         cmocka_unit_test(test_generation_one_is_checked),

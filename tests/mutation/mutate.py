@@ -518,6 +518,7 @@ class Step:
 # telling first, as the first failure stops the run; measured on the unmutated
 # tree, see tests/mutation/README.md.
 ENGINE_CHECKER = ["test_engine_pins", "test_engine_pins_api", "test_engine_pins_more", "test_engine_pins_edges", "test_engine_pins_seam",
+                  "test_engine_pins_sweeps",
                   "test_engine_pins_idx", "test_fast_pins", "test_engine", "test_dot", "test_explain", "test_teach_pins",
                   "test_handles", "test_fast_path", "test_backward_block", "test_symbolic", "gradcheck --all",
                   "test_idx_fuzz", "test_expr_fuzz", "test_nn_ops", "test_data_train", "test_ops_elementwise",
