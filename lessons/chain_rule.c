@@ -20,6 +20,7 @@ int main(int argc, char **argv)
     lesson L = {
         .program = "chain_rule",
                 .source = "001_5b955eed8dfe07dd.txt: \"Chain Rule\", \"Forward mode auto-diff\", \"Reverse mode auto-diff (Backpropagation)\"",
+                .code = "engine/core/apply.c (ad_apply_general: each op makes its value, then its tangent), engine/core/forward.c (forward mode), engine/core/backward.c (reverse mode: backward_push is Version B, backward_pull Version A), ops/elementwise.c (log, sqrt, mul, add: each op's vjp and jvp)",
         .title = "f(x, y) = y·log x + √(y·log x), forward and reverse mode [lecture 001]",
         .in = {{"x", 3, 1, INFINITY, "log x must be > 0 and y·log x >= 0 for the square root: x > 1"},
                {"y", 2, 0, INFINITY, "y·log x must be > 0 for the square root's derivative: y > 0"}},

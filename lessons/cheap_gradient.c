@@ -121,7 +121,8 @@ static void *setup_nets(ad_context *ctx, gsl_rng *rng)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "cheap_gradient",
-                .source = "001_5b955eed8dfe07dd.txt: \"Back Propagation ⊆ Automatic Differentiation\" (the gradient costs roughly 5x the function)", .title = "the gradient's cost relative to the function's, measured [lecture 001]"};
+                .source = "001_5b955eed8dfe07dd.txt: \"Back Propagation ⊆ Automatic Differentiation\" (the gradient costs roughly 5x the function)",
+                .code = "engine/core/backward.c (backward_push: one sweep, each op's vjp once), engine/fast/compact_sweep.c (the same sweep over scalar records)", .title = "the gradient's cost relative to the function's, measured [lecture 001]"};
     lesson_parse(&L, argc, argv);
     ad_context *ctx = ad_context_new();
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);

@@ -30,7 +30,8 @@ static ad_node *conv_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "cnn_backprop",
-                .source = "000_b20c894f9e115dfe.txt: \"CNN - B-Pass\"; 004_586b0e2da8ef059d.txt: \"Training CNNs\", \"Backpropagation for CNNs\"", .title = "the conv layer's backward pass as two convolutions [lectures 000, 004]",
+                .source = "000_b20c894f9e115dfe.txt: \"CNN - B-Pass\"; 004_586b0e2da8ef059d.txt: \"Training CNNs\", \"Backpropagation for CNNs\"",
+                .code = "engine/core/backward.c (the sweep that calls each vjp), ops/conv2d.c (conv2d's forward and its vjp: dx, dw, db)", .title = "the conv layer's backward pass as two convolutions [lectures 000, 004]",
                 .has_variant = true, .has_dot = true};
     lesson_parse(&L, argc, argv);
     double xv[16] = {1, 2, 0, 1, 3, 1, 2, 2, 0, 1, 3, 1, 2, 0, 1, 4}, wv[4] = {1, -1, 2, 0.5};

@@ -116,6 +116,7 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "convolution",
                 .source = "004_586b0e2da8ef059d.txt: \"Background: Image Processing\", \"Downsampling\", \"Max-Pooling\"; 001_5b955eed8dfe07dd.txt: \"Convolutional Layer\", \"Summary\"; 000_b20c894f9e115dfe.txt: \"Convolutions\"; 003_2b494b62304cfecb.txt: \"Convolutions for mathematicians / computer scientists / programmers\"",
+                .code = "engine/core/apply.c (an op call), ops/conv2d.c (conv2d: im2col and a GEMM, forward, vjp and jvp)",
                 .title = "convolution, stride, pooling, output sizes, cross-correlation [lectures 004, 001, 000, 003]",
                 /* lecture 001's conv layer summary: input D₁×W₁×H₁ (square here), K filters F×F, stride S, pad P */
                 .in = {{"W", 32, 0, 4097, "the input's width and height W₁ = H₁, 1..4096"},

@@ -21,6 +21,7 @@ int main(int argc, char **argv)
     lesson L = {
         .program = "cos_sin",
                 .source = "004_586b0e2da8ef059d.txt: \"Backpropagation\", \"Simple Example\"",
+                .code = "engine/core/backward.c (backward_push: the lecture's backward column, node by node), ops/elementwise.c (sin, cos, mul, add: their vjps)",
         .title = "J = cos(sin(x²) + 3x²), forward values and backward \"+=\" steps [lecture 004]",
         .in = {{"x", 2, -INFINITY, INFINITY, NULL}},
         .n_in = 1,

@@ -30,6 +30,7 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "finite_differences",
                 .source = "004_586b0e2da8ef059d.txt: \"Other approaches to differentiation\" (the centered finite difference approximation)",
+                .code = "engine/core/backward.c (the exact derivative the quotients are measured against), gradcheck/gc_jacobian.c (the engine's own finite-difference checker)",
                 .title = "forward vs centered differences as ε shrinks, in double and float [lecture 004]",
                 .in = {{"x", 2, -INFINITY, INFINITY, NULL}},
                 .n_in = 1,

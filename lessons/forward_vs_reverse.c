@@ -21,6 +21,7 @@ int main(int argc, char **argv)
     lesson L = {
         .program = "forward_vs_reverse",
                 .source = "003_2b494b62304cfecb.txt: \"Example: Forward mode AD\", \"Example: Reverse mode AD\", \"Forward mode vs Reverse Mode\"",
+                .code = "engine/core/forward.c (k tangent directions at once), engine/core/backward.c (one reverse sweep for every input)",
         .title = "f(x₁, x₂) = x₁x₂ + sin x₁: forward mode (a pass per input) vs reverse mode (one pass) [lecture 003]",
         .in = {{"x1", 2, -INFINITY, INFINITY, NULL, "x₁"}, {"x2", 3, -INFINITY, INFINITY, NULL, "x₂"}},
         .n_in = 2,

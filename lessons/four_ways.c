@@ -129,6 +129,7 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "four_ways",
                 .source = "003_2b494b62304cfecb.txt: \"How do we compute gradients?\"; 001_5b955eed8dfe07dd.txt: \"AutoDiff is not finite differencing, symbolic differentiation\"; 004_586b0e2da8ef059d.txt: \"Other approaches to differentiation\"",
+                .code = "engine/core/forward.c (forward mode), engine/core/backward.c (reverse mode), engine/teach/symbolic.c (symbolic differentiation)",
                 .title = "manual, symbolic, numerical and automatic differentiation side by side [003, 001, 004]",
                 .in = {{"eps", 1e-6, 0, 1, "the finite-difference step ε, in (0, 1)"},
                        {"depth", 10, 0, 31, "the logistic map's depth for expression swell, 1..30"},

@@ -22,6 +22,7 @@ int main(int argc, char **argv)
     lesson L = {
         .program = "gates",
                 .source = "003_2b494b62304cfecb.txt: \"Patterns in backward flow\" (add, max and mul gates); 000_b20c894f9e115dfe.txt and 004_586b0e2da8ef059d.txt: \"ReLU Layer\"",
+                .code = "engine/core/backward.c (backward_push: each node passes Jᵀ·grad[node] on to its inputs), ops/elementwise.c (add, max, mul: their vjps are the gates)",
         .title = "f = 2(xy + max(z, w)): add distributes, max routes, mul switches [lecture 003]",
         .in = {{"x", 3, -INFINITY, INFINITY, NULL}, {"y", -4, -INFINITY, INFINITY, NULL},
                {"z", 2, -INFINITY, INFINITY, NULL}, {"w", -1, -INFINITY, INFINITY, NULL}},

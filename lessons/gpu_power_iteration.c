@@ -31,6 +31,7 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "gpu_power_iteration",
                 .source = "001_5b955eed8dfe07dd.txt: \"PyTorch Demo\", \"Power iteration example on PyTorch\"",
+                .code = "engine/core/ad_device.h (what the GPU backend gives the core), gpu/matmul.cu (the GEMM on the GPU), gpu/runtime.cu (the device)",
                 .title = "power iteration x <- Ax, 100 steps, data sent once [lecture 001]",
                 .in = {{"n", 200, 1, 4097, "the matrix size, 2..4096"}, {"steps", 100, 0, 100001, "1..100000"}},
                 .n_in = 2};

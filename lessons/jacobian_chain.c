@@ -51,6 +51,7 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "jacobian_chain",
                 .source = "001_5b955eed8dfe07dd.txt: \"Autodiff by Jacobian multiplication\"; 003_2b494b62304cfecb.txt: \"Jacobian of ReLU\", \"Jacobians of FC-Layer\"",
+                .code = "engine/core/backward.c (reverse mode: a row of the Jacobian a sweep), engine/core/backward_block.c (many rows in one sweep), engine/core/forward.c (forward mode: a column a direction)",
                 .title = "autodiff as a product of Jacobians: orders, costs, ReLU and FC [001, 003]",
                 .in = {{"n0", 1, 0, 1e6, "the output's width n₀ (f₁: ℝ^{n₁} → ℝ^{n₀}), 1..999999"},
                        {"n1", 10, 0, 1e6, NULL}, {"n2", 256, 0, 1e6, NULL}, {"n3", 1024, 0, 1e6, NULL},

@@ -11,6 +11,7 @@
 
 static int failures;          /* checks failed so far (lesson_fail) */
 static const char *source;    /* the lesson's lecture and sections, for the JSON document */
+static const char *code;      /* where the engine does it (lesson.code), for the JSON document */
 
 static void lesson_parse_args(lesson *L, int argc, char **argv);
 
@@ -20,7 +21,10 @@ void lesson_parse(lesson *L, int argc, char **argv)
     if (L->html_path) lesson_trace_enable();   /* the rows the page steps through */
     if (L->ascii && !L->json) lesson_ascii_filter();
     source = L->source;
-    if (L->source && !L->json) printf("[shared/lectures/%s]\n\n", L->source);
+    code = L->code;
+    if (L->source && !L->json) printf("[shared/lectures/%s]\n", L->source);
+    if (L->code && !L->json) printf("[the code: %s; the reading guide: engine/README.md]\n", L->code);
+    if ((L->source || L->code) && !L->json) putchar('\n');
 }
 
 static void lesson_parse_args(lesson *L, int argc, char **argv)
@@ -49,8 +53,9 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
                                                       "steps through the forward and reverse passes (open it in a browser)"};
     /* the description: the lecture and sections reproduced, then the lesson's own text */
     static char desc[2048];
-    snprintf(desc, sizeof desc, "%s%s%s%s%s", L->source ? "Reproduces shared/lectures/" : "", L->source ? L->source : "",
-             L->source && L->usage_extra ? "\n\n" : "", L->usage_extra ? L->usage_extra : "", "");
+    snprintf(desc, sizeof desc, "%s%s%s%s%s%s", L->source ? "Reproduces shared/lectures/" : "", L->source ? L->source : "",
+             L->code ? "\n\nThe code: " : "", L->code ? L->code : "", (L->source || L->code) && L->usage_extra ? "\n\n" : "",
+             L->usage_extra ? L->usage_extra : "");
     ad_cli cli = {.program = L->program, .summary = L->title, .description = desc[0] ? desc : NULL, .options = opt,
                   .n_options = n};
     ad_cli_start(&cli, argc, argv);
@@ -231,6 +236,7 @@ void lesson_print_json(cJSON *doc)
     failures += bad;
     if (failures) cJSON_AddNumberToObject(doc, "failed_checks", failures);
     if (source && !cJSON_GetObjectItemCaseSensitive(doc, "lecture")) cJSON_AddStringToObject(doc, "lecture", source);
+    if (code && !cJSON_GetObjectItemCaseSensitive(doc, "code")) cJSON_AddStringToObject(doc, "code", code);
     char *s = cJSON_Print(doc);
     if (s) puts(s);
     free(s);

@@ -24,6 +24,9 @@ typedef struct lesson {
     const char *program;   /* "chain_rule" */
     const char *title;     /* one line: the function and the lecture */
     const char *source;    /* the lecture file(s) and section(s) it reproduces, printed first */
+    const char *code;      /* where the engine does what the lesson shows, printed second: files
+                              from the repository root, the core's first (engine/README.md is
+                              the reading guide); tests/lesson_code.py checks each exists */
     const char *usage_extra;
     lesson_input in[LESSON_MAX_INPUTS];
     int n_in;

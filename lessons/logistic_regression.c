@@ -55,6 +55,7 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "logistic_regression",
                 .source = "004_586b0e2da8ef059d.txt: \"Backpropagation\", \"Case 1: Logistic Regression\"; \"Backprop Objectives\" (the L2 regularizer)",
+                .code = "engine/core/backward.c (the backward column), ops/elementwise.c (sigmoid, log, mul), engine/train/optim.c (the SGD step)",
                 .title = "logistic regression, Case 1 of lecture 004: one example by hand, then SGD on Fashion-MNIST",
                 .in = {{"theta0", 0.1, -INFINITY, INFINITY, NULL, "θ₀"}, {"theta1", -0.5, -INFINITY, INFINITY, NULL, "θ₁"},
                        {"theta2", 0.3, -INFINITY, INFINITY, NULL, "θ₂"}, {"x1", 2, -INFINITY, INFINITY, NULL, "x₁"},

@@ -113,7 +113,8 @@ static void print_row(const char *label, const double *v, int n)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "mlp",
-                .source = "004_586b0e2da8ef059d.txt: \"Case 2: Neural Network\", \"Derivative of a Sigmoid\", \"Differentiation Quiz #2\"; 001_5b955eed8dfe07dd.txt: \"Backprop for multi-layer perceptron\" (i)-(iii); 000_b20c894f9e115dfe.txt: \"Multi-Layer Perceptrons\" (a), (b)", .title = "MLP backprop: Case 2, Quiz #2 and the layer Jacobians [lectures 004, 001, 000]",
+                .source = "004_586b0e2da8ef059d.txt: \"Case 2: Neural Network\", \"Derivative of a Sigmoid\", \"Differentiation Quiz #2\"; 001_5b955eed8dfe07dd.txt: \"Backprop for multi-layer perceptron\" (i)-(iii); 000_b20c894f9e115dfe.txt: \"Multi-Layer Perceptrons\" (a), (b)",
+                .code = "engine/core/backward.c (backpropagation through the layers), ops/matmul.c (a layer's product and its vjp), engine/train/optim.c (the SGD step)", .title = "MLP backprop: Case 2, Quiz #2 and the layer Jacobians [lectures 004, 001, 000]",
                 .in = {{"ystar", 0, -0.5, 1.5, "the label y*, 0 or 1", "y*"},
                        {"x1", 0.5, -INFINITY, INFINITY, "Case 2's input x₁ (x₀ = 1 carries the bias)", "x₁"},
                        {"x2", -1.5, -INFINITY, INFINITY, "Case 2's input x₂", "x₂"},

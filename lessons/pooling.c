@@ -40,7 +40,8 @@ static ad_node *pool_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "pooling",
-                .source = "001_5b955eed8dfe07dd.txt: \"Pooling\" (Max Pool, Average Pool)", .title = "max- and average-pooling of lecture 001's 4x4 example, forward and backward",
+                .source = "001_5b955eed8dfe07dd.txt: \"Pooling\" (Max Pool, Average Pool)",
+                .code = "engine/core/backward.c (the sweep), ops/pool.c (max and average pooling: forward, vjp, jvp)", .title = "max- and average-pooling of lecture 001's 4x4 example, forward and backward",
                 .has_variant = true, .has_dot = true};
     lesson_parse(&L, argc, argv);
     ad_context *ctx = lesson_context(&L);

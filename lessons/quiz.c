@@ -86,6 +86,7 @@ int main(int argc, char **argv)
     lesson L = {
         .program = "quiz",
                 .source = "004_586b0e2da8ef059d.txt: \"Differentiation Quiz #1\" and its \"Forward Computation\"",
+                .code = "engine/core/forward.c (the forward-mode column), engine/core/backward.c (the reverse-mode column)",
         .title = "Differentiation Quiz #1: y = exp(xz) + xz/log(x) + sin(log(x))/(xz) [lecture 004]",
         .in = {{"x", 2, 0, INFINITY, "log x needs x > 0 (and x != 1: log x divides)"}, {"z", 3, -INFINITY, INFINITY, NULL}},
         .n_in = 2,

@@ -48,6 +48,7 @@ int main(int argc, char **argv)
 {
     lesson L = {.program = "sgd_variants",
                 .source = "001_5b955eed8dfe07dd.txt: \"Gradient Descent\", \"Stochastic Gradient Descent\", \"Mini-batch SGD\", \"Cyclic (mini-batch) SGD\", \"Shuffled Cyclic (mini-batch) SGD\"; 002_0f7aa9a5934bce5e.txt: \"Gradient Descent in Parameter Space\"",
+                .code = "engine/core/backward.c (the gradient each step takes), engine/train/optim.c (SGD, momentum, Adam, AdamW: one update rule each, in engine/train/ad_optim_math.h)",
                 .title = "GD, SGD, minibatch SGD, cyclic and shuffled cyclic SGD on one least-squares problem [001, 002]",
                 .in = {{"lr", 0.02, 0, 1, "the step size α (GD takes 10α)"},
                        {"batch", 20, 0, N + 1, "the minibatch size B, 1..200"},

@@ -18,7 +18,8 @@ static ad_node *sm_fn(ad_context *ctx, ad_node *const *in, int n, void *user)
 int main(int argc, char **argv)
 {
     lesson L = {.program = "softmax",
-                .source = "001_5b955eed8dfe07dd.txt: \"Softmax Regression\", \"Supervised Learning Model for Softmax Regression\"; 004_586b0e2da8ef059d.txt: \"Softmax Layer\"", .title = "softmax, its Jacobian, and cross-entropy [lectures 001, 004]",
+                .source = "001_5b955eed8dfe07dd.txt: \"Softmax Regression\", \"Supervised Learning Model for Softmax Regression\"; 004_586b0e2da8ef059d.txt: \"Softmax Layer\"",
+                .code = "engine/core/backward.c (the sweep), ops/softmax.c (softmax and log-softmax), ops/loss.c (cross-entropy)", .title = "softmax, its Jacobian, and cross-entropy [lectures 001, 004]",
                 .has_dot = true};
     lesson_parse(&L, argc, argv);
     ad_context *ctx = lesson_context(&L);

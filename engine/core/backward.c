@@ -15,6 +15,7 @@
 #include "ad_internal.h"
 #include "ad_kernel.h"
 
+/* dL/dy += the cotangent (checked: ad_check_cotangent), or += 1 for a scalar y. */
 static ad_status seed_output(ad_node *y, const ad_tensor *cot, uint32_t epoch)
 {
     ad_status st = node_touch(y, epoch);
