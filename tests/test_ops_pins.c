@@ -289,6 +289,25 @@ static void test_matmul_batch_message(void **state)
     ad_context_free(ctx);
 }
 
+/* linear checks w's dtype (and b's) against x's: a float32 w under a
+ * float64 x is refused by name, not read as float64. */
+static void test_linear_dtypes(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 3}, NULL);
+    ad_node *w = ad_variable(ctx, AD_FLOAT32, 2, (const int64_t[]){4, 3}, NULL);
+    ad_node *w64 = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){4, 3}, NULL);
+    ad_node *b = ad_variable(ctx, AD_FLOAT32, 1, (const int64_t[]){4}, NULL);
+    assert_null(ad_linear(ctx, x, w, NULL));
+    assert_int_equal(ad_last_status(), AD_ERR_DTYPE);
+    assert_string_equal(ad_last_error(), "linear: inputs have different dtypes: float64 (2,3) and float32 (4,3) (convert one first)");
+    assert_null(ad_linear(ctx, x, w64, b));
+    assert_string_equal(ad_last_error(), "linear: inputs have different dtypes: float64 (2,3) and float32 (4) (convert one first)");
+    ad_clear_error();
+    ad_context_free(ctx);
+}
+
 /* Pooling's params, each of the four at 0 alone, and a window larger than
  * x in one dim only (rows, then columns). */
 static void expect_pool_error(const ad_params *p, ad_status st, const char *msg)
@@ -340,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_forward_values_at_broadcasts),
         cmocka_unit_test(test_maxpool_forward_uneven_strides),
         cmocka_unit_test(test_matmul_batch_message),
+        cmocka_unit_test(test_linear_dtypes),
         cmocka_unit_test(test_pool_params),
     };
     int failed = cmocka_run_group_tests_name("ops pins: broadcasting and shape rules", tests, NULL, NULL);

@@ -50,6 +50,8 @@ static void test_unregister_from_the_middle(void **state)
     assert_ptr_equal(ad_op_find("pin_c"), &c);
     assert_int_equal(ad_op_unregister(&b), AD_ERR_ARG);
     assert_error(AD_ERR_ARG, "op_unregister: pin_b is not a registered op");
+    assert_int_equal(ad_op_unregister(NULL), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_unregister: (null) is not a registered op");
 
     assert_int_equal(ad_op_unregister(&c), AD_OK);
     assert_int_equal(ad_op_count(), base + 1);

@@ -221,7 +221,7 @@ static void test_complete_case_keeps_k_r_s(void **state)
     c.n_in = 3;
     c.ndim[0] = 4, c.ndim[1] = 4, c.ndim[2] = 4;
     c.shape[0][0] = 3, c.shape[0][1] = 2, c.shape[0][2] = 7, c.shape[0][3] = 9;
-    c.shape[1][0] = 5, c.shape[1][1] = 7, c.shape[1][2] = 2, c.shape[1][3] = 3;
+    c.shape[1][0] = 5, c.shape[1][1] = 7, c.shape[1][2] = 2, c.shape[1][3] = 4;   /* S not the default 3 */
     c.shape[2][0] = 9, c.shape[2][1] = 8, c.shape[2][2] = 6, c.shape[2][3] = 1;
     c.params.stride[0] = c.params.stride[1] = 1;
     ad_op_case before = c;
@@ -229,17 +229,17 @@ static void test_complete_case_keeps_k_r_s(void **state)
     assert_int_equal(c.n_in, 3);
     assert_int_equal(c.ndim[0], 4), assert_int_equal(c.ndim[1], 4), assert_int_equal(c.ndim[2], 1);
     assert_shape(c.shape[0], 3, 2, 7, 9);
-    assert_shape(c.shape[1], 5, 2, 2, 3);
+    assert_shape(c.shape[1], 5, 2, 2, 4);
     assert_shape(c.shape[2], 5, 8, 6, 1);   /* b is 1-d: only its first extent is read */
     assert_memory_equal(&c.params, &before.params, sizeof c.params);
 
-    /* the completed case runs: y (3, 5, 6, 7) */
+    /* the completed case runs: y (3, 5, 6, 6) */
     ad_context *ctx = ad_context_new();
     ad_node *in[3];
     for (int s = 0; s < 3; s++) in[s] = ad_variable(ctx, AD_FLOAT64, c.ndim[s], c.shape[s], NULL);
     ad_node *y = ad_apply(ctx, &ad_op_conv2d, in, c.n_in, &c.params);
     assert_non_null(y);
-    assert_shape(ad_value(y).shape, 3, 5, 6, 7);
+    assert_shape(ad_value(y).shape, 3, 5, 6, 6);
     ad_context_free(ctx);
 }
 
@@ -284,6 +284,64 @@ static void test_relu_gap(void **state)
             ad_context_free(ctx);
         }
     }
+}
+
+/* Windows of padding alone just past the image: x (1,1,2,2) = 1, 2, 3, 4,
+ * w = 1, no bias, padding 2: the windows start at rows and columns -2..3,
+ * and those starting at 2 (= H = W) hold padding alone, as do those at -2,
+ * so their pre-activation is 0 whatever the inputs: a constant, not a
+ * kink, left out. The gap is the least |x|, 1. */
+static void test_relu_gap_windows_just_past_the_image(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = var4(ctx, AD_FLOAT64, 1, 1, 2, 2), *w = var4(ctx, AD_FLOAT64, 1, 1, 1, 1);
+    for (int i = 0; i < 4; i++) ad_set_value_at(x, i, 1.0 + i);
+    ad_set_value_at(w, 0, 1.0);
+    ad_node *y = ad_conv2d_relu(ctx, x, w, NULL, 1, 2);
+    assert_non_null(y);
+    assert_shape(ad_value(y).shape, 1, 1, 6, 6);
+    assert_true(ad_op_conv2d_relu.kink_gap(ad_node_of(y)) == 1.0);
+    ad_context_free(ctx);
+}
+
+/* conv2d_relu's gradients by their definition where every pre-activation is
+ * positive (so relu' = 1): x (2,1,3,3), w (4,1,3,3), b (4), no padding, y
+ * (2,4,1,1), L = Σ y. dw[k,0,r,s] = Σ_n x[n,0,r,s], db[k] = 2,
+ * dx[n,0,r,s] = Σ_k w[k,0,r,s]. One thread, float64, no padding: the
+ * thread's masked-dy buffer (K·P·Q = 4 numbers, 32 bytes) lies right before
+ * the columns the forward kept, whose first number is x[0,0,0,0] (0.5, not a
+ * corner of padding), so a mask that wrote one number past its buffer would
+ * change that column, and dw with it. */
+static void test_relu_grads_by_definition(void **state)
+{
+    (void)state;
+    int before = ad_threads();
+    assert_int_equal(ad_set_threads(1), AD_OK);
+    ad_context *ctx = ad_context_new();
+    ad_node *x = var4(ctx, AD_FLOAT64, 2, 1, 3, 3), *w = var4(ctx, AD_FLOAT64, 4, 1, 3, 3);
+    ad_node *b = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){4}, (const double[]){0.5, 1, 1.5, 2});
+    for (int i = 0; i < 18; i++) ad_set_value_at(x, i, 0.5 + 0.125 * i);
+    for (int i = 0; i < 36; i++) ad_set_value_at(w, i, 0.0625 * (1 + i % 5));
+    ad_node *y = ad_conv2d_relu(ctx, x, w, b, 1, 0);
+    assert_non_null(y);
+    assert_int_equal(ad_backward(ctx, ad_sum(ctx, y, AD_ALL_AXES, false)), AD_OK);
+    for (int k = 0; k < 4; k++) {
+        assert_true(ad_grad_at(b, k) == 2.0);
+        for (int e = 0; e < 9; e++) {
+            double want = ad_value_at(x, e) + ad_value_at(x, 9 + e);
+            if (fabs(ad_grad_at(w, 9 * k + e) - want) > 1e-15 * want)
+                fail_msg("dw[%d,0,%d,%d] = %.17g, by definition %.17g", k, e / 3, e % 3, ad_grad_at(w, 9 * k + e), want);
+        }
+    }
+    for (int n = 0; n < 2; n++)
+        for (int e = 0; e < 9; e++) {
+            double want = 0;
+            for (int k = 0; k < 4; k++) want += ad_value_at(w, 9 * k + e);
+            assert_true(fabs(ad_grad_at(x, 9 * n + e) - want) <= 1e-15 * want);
+        }
+    ad_context_free(ctx);
+    assert_int_equal(ad_set_threads(before), AD_OK);
 }
 
 /* ---- scratch ---- */
@@ -375,6 +433,8 @@ int main(void)
         cmocka_unit_test(test_complete_case_keeps_k_r_s),
         cmocka_unit_test(test_complete_case_refuses_x_not_4d),
         cmocka_unit_test(test_relu_gap),
+        cmocka_unit_test(test_relu_gap_windows_just_past_the_image),
+        cmocka_unit_test(test_relu_grads_by_definition),
         cmocka_unit_test(test_column_buffer_out_of_memory),
         cmocka_unit_test(test_cols_kept_at_exactly_the_budget),
         cmocka_unit_test(test_cols_not_kept_past_the_budget),

@@ -63,6 +63,25 @@ static void test_reductions_over_every_axis(void **state)
     ad_context_free(ctx);
 }
 
+/* A 0-d x reduced over axis 0 or -1 (as PyTorch allows) is x itself: sum
+ * and mean, keepdim or not (a 0-d x has no dim to keep). */
+static void test_reductions_of_a_scalar(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2.5});
+    const int axes[2] = {0, -1};
+    for (int a = 0; a < 2; a++)
+        for (int keep = 0; keep < 2; keep++) {
+            ad_node *s = ad_sum(ctx, x, axes[a], keep), *m = ad_mean(ctx, x, axes[a], keep);
+            assert_non_null(s);
+            assert_non_null(m);
+            assert_int_equal(ad_value(s).ndim, 0);
+            assert_true(ad_value_scalar(s) == 2.5 && ad_value_scalar(m) == 2.5);
+        }
+    ad_context_free(ctx);
+}
+
 /* softmax and log_softmax along each axis of (2,3,4,5): each line by the
  * definition exp(x_l) / Σ exp(x_l) (x in [-1, 1]: no shift needed here). */
 static void test_softmax_along_every_axis(void **state)
@@ -215,6 +234,7 @@ int test_ops_pins_values(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reductions_over_every_axis),
+        cmocka_unit_test(test_reductions_of_a_scalar),
         cmocka_unit_test(test_softmax_along_every_axis),
         cmocka_unit_test(test_softmax_at_large_logits),
         cmocka_unit_test(test_cross_entropy_zero_weight),
