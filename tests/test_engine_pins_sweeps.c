@@ -17,11 +17,24 @@
 #include "ad_kernel.h"   /* ad_node_alloc, the guard zones */
 #include "ad_parallel.h"
 
-/* y = Σ √x at x = (0, 4): dy/dx = (+Inf, 1/4). */
-static ad_node *sum_sqrt(ad_context *ctx, ad_node **x)
+/* A context with the finite check on or off, and in it y = Σ √x at
+ * x = (0, 4): dy/dx = (+Inf, 1/4). */
+static ad_context *sum_sqrt(bool check, ad_node **x, ad_node **y)
 {
+    ad_context *ctx = ad_context_new();
+    ad_set_check_finite(ctx, check);
     *x = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){0.0, 4.0});
-    return ad_sum(ctx, ad_sqrt(ctx, *x), AD_ALL_AXES, false);
+    *y = ad_sum(ctx, ad_sqrt(ctx, *x), AD_ALL_AXES, false);
+    assert_non_null(*y);
+    return ctx;
+}
+
+/* The finite check's verdict there: sqrt's vjp made the +Inf. */
+static void assert_sqrt_blamed(ad_status st)
+{
+    assert_int_equal(st, AD_ERR_NONFINITE);
+    assert_non_null(strstr(ad_last_error(), "sqrt: its vjp for input 0 made a non-finite gradient"));
+    ad_clear_error();
 }
 
 /* With the finite check off (the default), an infinite derivative is a
@@ -32,17 +45,12 @@ static void test_infinite_gradient_without_the_check(void **state)
     (void)state;
     for (int variant = 0; variant < 2; variant++) {
         for (int check = 0; check < 2; check++) {
-            ad_context *ctx = ad_context_new();
-            ad_set_check_finite(ctx, check);
-            ad_node *x;
-            ad_node *y = sum_sqrt(ctx, &x);
-            assert_non_null(y);
+            ad_node *x, *y;
+            ad_context *ctx = sum_sqrt(check, &x, &y);
             ad_backward_opts o = {variant ? AD_BACKWARD_PULL : AD_BACKWARD_PUSH, NULL, NULL, NULL};
             ad_status st = ad_backward_ex(ctx, y, &o);
             if (check) {
-                assert_int_equal(st, AD_ERR_NONFINITE);
-                assert_non_null(strstr(ad_last_error(), "sqrt: its vjp for input 0 made a non-finite gradient"));
-                ad_clear_error();
+                assert_sqrt_blamed(st);
             } else {
                 assert_int_equal(st, AD_OK);
                 assert_true(isinf(ad_grad_at(x, 0)) && ad_grad_at(x, 0) > 0);
@@ -58,17 +66,13 @@ static void test_infinite_gradient_in_a_block(void **state)
 {
     (void)state;
     for (int check = 0; check < 2; check++) {
-        ad_context *ctx = ad_context_new();
-        ad_set_check_finite(ctx, check);
-        ad_node *x;
-        ad_node *y = sum_sqrt(ctx, &x);
+        ad_node *x, *y;
+        ad_context *ctx = sum_sqrt(check, &x, &y);
         double cot[2] = {1.0, 3.0}, g[4] = {0};
         void *grads[1] = {g};
         ad_status st = ad_backward_block(ctx, y, 2, cot, 1, &x, grads);
         if (check) {
-            assert_int_equal(st, AD_ERR_NONFINITE);
-            assert_non_null(strstr(ad_last_error(), "sqrt: its vjp for input 0 made a non-finite gradient"));
-            ad_clear_error();
+            assert_sqrt_blamed(st);
         } else {
             assert_int_equal(st, AD_OK);
             assert_true(isinf(g[0]) && g[0] > 0 && g[1] == 0.25);
