@@ -634,6 +634,9 @@ def sync_scratch(workdir):
 
 def configure(src_root, build):
     if os.path.exists(os.path.join(build, "build.ninja")):
+        # a scratch build reused: regenerate it where a meson.build changed since
+        # (a test added), before its introspection files are read for the checker
+        subprocess.run(["ninja", "-C", build, "build.ninja"], check=True, stdout=subprocess.DEVNULL)
         return
     log(f"mutation: configuring {build}")
     subprocess.run(["meson", "setup", "--buildtype=debugoptimized", "-Dcuda=disabled", build, src_root],
