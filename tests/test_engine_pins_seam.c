@@ -203,6 +203,35 @@ static void test_node_memory_unmapped_on_free(void **state)
     }
 }
 
+/* The same for the records' memory: scalar leaves until a record chunk is
+ * mapped (NODE_MAP_MIN bytes of 32-byte records), then freed with the
+ * context, every page of it. */
+static void test_record_memory_unmapped_on_free(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_set_fast_path(ctx, true);   /* (whatever AD_FAST says) */
+    fast_state *f = fast_of(ctx);
+    int k = -1;
+    for (int i = 0; i < 400000 && k < 0; i++) {
+        assert_non_null(ad_scalar(ctx, 1.0));
+        for (int j = 0; j < MAX_NODE_CHUNKS && k < 0; j++)
+            if (f->rec_map_len[j]) k = j;
+    }
+    assert_true(k >= 0);
+    void *map = f->rec_chunk[k];
+    size_t len = f->rec_map_len[k];
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec[1];
+    assert_int_equal(mincore(map, (size_t)page, vec), 0);   /* mapped now */
+    ad_context_free(ctx);
+    for (size_t off = 0; off < len; off += (size_t)page * 97) {
+        errno = 0;
+        if (mincore((char *)map + off, (size_t)page, vec) != -1 || errno != ENOMEM)
+            fail_msg("byte %zu of record chunk %d's mapping (%zu bytes) is still mapped", off, k, len);
+    }
+}
+
 /* A registered op of three inputs with scalar kernels (which take two: the
  * scalar path is for one- and two-input ops): its 0-d node's step of the
  * push sweep goes through its vjp, so the third input gets its gradient.
@@ -265,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_node_memory_ready_ahead),
         cmocka_unit_test(test_backward_on_a_freed_context),
         cmocka_unit_test(test_node_memory_unmapped_on_free),
+        cmocka_unit_test(test_record_memory_unmapped_on_free),
         cmocka_unit_test(test_three_input_op_with_scalar_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,10 @@
  * `done` flags in a context holding nodes below the graph, a block sweep
  * whose output is a leaf that is not node 0, leaf_to_device of a CPU leaf,
  * ad_threads_for and its count, element access refused on the GPU, a fill
- * of no elements, a no-grad result of the fast path's full scalar nodes, the
- * arena's 32-byte alignment,
+ * of no elements, a no-grad result of the fast path's full scalar nodes,
+ * views owning nothing, arity on the fast path's full-node route, an op to
+ * the GPU without CUDA kernels, a rewind at
+ * a full node chunk, the arena's 32-byte alignment,
  * and guard zones around buffers of every size modulo 4. Expected numbers
  * come from the math: d√x/dx = 1/(2√x), +Inf at 0. */
 #include <math.h>
@@ -257,6 +259,87 @@ static void test_no_grad_scalar_is_a_constant(void **state)
     }
 }
 
+/* ad_value and ad_grad are views: the node's header with its data, owning
+ * nothing (the context does), so a program that frees what it owns frees
+ * neither; a NULL node gives an empty header. */
+static void test_views_own_nothing(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1, 2, 3});
+    ad_tensor v = ad_value(x), g = ad_grad(x);
+    assert_int_equal(v.owns_data, 0);
+    assert_int_equal(g.owns_data, 0);
+    assert_true(v.size == 3 && v.ndim == 1 && v.data != NULL && g.data != NULL && g.data != v.data);
+    ad_tensor none = ad_value(NULL);
+    assert_true(none.data == NULL && none.size == 0 && none.owns_data == 0);
+    ad_context_free(ctx);
+}
+
+/* An op's arity is checked on every route: here an elementwise op without
+ * scalar kernels, given three 0-d full nodes where it takes two (the fast
+ * path's full-node route), and the same with the fast path off. */
+static void test_arity_on_the_fast_route(void **state)
+{
+    (void)state;
+    static ad_op mul_plain;
+    mul_plain = ad_op_mul;
+    mul_plain.scalar = NULL;
+    for (int fast = 0; fast < 2; fast++) {
+        ad_context *ctx = ad_context_new();
+        ad_set_fast_path(ctx, fast);
+        ad_node *in[3];
+        for (int i = 0; i < 3; i++) in[i] = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2.0 + i});
+        ad_clear_error();
+        assert_null(ad_apply(ctx, &mul_plain, in, 3, NULL));
+        assert_string_equal(ad_last_error(), "mul: takes 2 to 2 inputs, 3 given");
+        assert_int_equal(ad_context_node_count(ctx), 3);
+        ad_clear_error();
+        ad_context_free(ctx);
+    }
+}
+
+/* An op whose output goes to the GPU (AD_OP_TO_CUDA) but that has no CUDA
+ * kernels is refused by name, in every build, before anything is made. */
+static void test_to_gpu_without_cuda_kernels(void **state)
+{
+    (void)state;
+    static ad_op op;
+    op = ad_op_neg;
+    op.name = "neg_to_gpu";
+    op.flags |= AD_OP_TO_CUDA;
+    op.cuda = NULL;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){1, 2});
+    ad_clear_error();
+    assert_null(ad_apply(ctx, &op, &x, 1, NULL));
+    assert_string_equal(ad_last_error(), "neg_to_gpu: no CUDA kernel for this op");
+    assert_int_equal(ad_last_status(), AD_ERR_DEVICE);
+    assert_int_equal(ad_context_node_count(ctx), 1);
+    ad_clear_error();
+    ad_context_free(ctx);
+}
+
+/* A rewind to a mark taken with the first node chunk exactly full (1,024
+ * nodes: engine/core/ad_context.h's NODE_CHUNK0), where no node of the next
+ * chunk exists: the rewind visits the nodes that remain and no further. */
+static void test_rewind_at_a_full_node_chunk(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    for (int i = 0; i < 1024; i++)
+        assert_non_null(ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){1}, (const double[]){i}));
+    assert_int_equal(ad_context_node_count(ctx), 1024);
+    ad_mark m = ad_context_mark(ctx);
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    assert_int_equal(ad_context_node_count(ctx), 1024);
+    ad_node *y = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){5, 6});
+    assert_non_null(y);
+    assert_int_equal(ad_node_id(y), 1024);
+    assert_true(ad_value_at(y, 1) == 6);
+    ad_context_free(ctx);
+}
+
 /* Arena memory is 32-byte aligned whatever was asked before it (ad_kernel.h:
  * ad_node_alloc), and so is every value buffer: odd sizes first. */
 static void test_arena_alignment(void **state)
@@ -305,6 +388,10 @@ int main(void)
         cmocka_unit_test(test_tensor_elements_on_the_gpu),
         cmocka_unit_test(test_fill_of_no_elements),
         cmocka_unit_test(test_no_grad_scalar_is_a_constant),
+        cmocka_unit_test(test_views_own_nothing),
+        cmocka_unit_test(test_arity_on_the_fast_route),
+        cmocka_unit_test(test_to_gpu_without_cuda_kernels),
+        cmocka_unit_test(test_rewind_at_a_full_node_chunk),
         cmocka_unit_test(test_arena_alignment),
         cmocka_unit_test(test_guard_zones_of_every_size),
     };
