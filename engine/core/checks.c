@@ -52,7 +52,6 @@ ad_status ad_check_output(ad_context *ctx, const ad_node *h, const char *who, ad
     return AD_OK;
 }
 
-
 /* A backward pass's cotangent: none for a scalar output (its seed is 1),
  * else one of the output's shape, dtype and device. */
 ad_status ad_check_cotangent(const ad_node *y, const ad_tensor *cot)
