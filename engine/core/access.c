@@ -8,8 +8,9 @@
 #include <string.h>
 #include "ad_internal.h"
 
-/* The node behind h (node_or_fail), for reading its numbers: a GPU node's are read after copying it
- * to the host (ad_to_host): reading device memory from the CPU would crash. */
+/* The node behind h (node_or_fail), for reading its numbers: a GPU node's
+ * are read after copying it to the host (ad_to_host): reading device memory
+ * from the CPU would crash. */
 static const ad_node *on_host(const ad_node *h, const char *who)
 {
     const ad_node *n = node_or_fail(h, who);
