@@ -51,7 +51,7 @@ static void lesson_parse_args(lesson *L, int argc, char **argv)
     if (L->has_dot)
         opt[o_html] = (ad_cli_option){"html", "FILE", "write one self-contained HTML page that draws the graph and\n"
                                                       "steps through the forward and reverse passes (open it in a browser)"};
-    /* the description: the lecture and sections reproduced, then the lesson's own text */
+    /* the description: the lecture and sections reproduced, where the engine does it, then the lesson's own text */
     static char desc[2048];
     snprintf(desc, sizeof desc, "%s%s%s%s%s%s", L->source ? "Reproduces shared/lectures/" : "", L->source ? L->source : "",
              L->code ? "\n\nThe code: " : "", L->code ? L->code : "", (L->source || L->code) && L->usage_extra ? "\n\n" : "",

@@ -176,6 +176,21 @@ static void test_backward_on_a_freed_context(void **state)
     assert_error(AD_ERR_STATE, "backward: the context is not live (already freed, or not made by ad_context_new)");
 }
 
+/* map (len bytes, mapped now) is unmapped once ctx is freed: mincore finds
+ * no page of it (checked every 97th page). `what` names it in the failure. */
+static void free_and_assert_unmapped(ad_context *ctx, void *map, size_t len, const char *what)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec[1];
+    assert_int_equal(mincore(map, (size_t)page, vec), 0);   /* mapped now */
+    ad_context_free(ctx);
+    for (size_t off = 0; off < len; off += (size_t)page * 97) {
+        errno = 0;
+        if (mincore((char *)map + off, (size_t)page, vec) != -1 || errno != ENOMEM)
+            fail_msg("byte %zu of %s mapping (%zu bytes) is still mapped", off, what, len);
+    }
+}
+
 /* Node memory mapped with mmap (chunks of NODE_MAP_MIN bytes and more) is
  * unmapped when the context is freed: all of it (mincore then finds no page
  * there), not leaked as a mapping no tool counts. */
@@ -192,15 +207,7 @@ static void test_node_memory_unmapped_on_free(void **state)
     size_t len = f->chunk_mem[k].map_len;
     assert_non_null(map);
     assert_true(len >= NODE_MAP_MIN);
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned char vec[1];
-    assert_int_equal(mincore(map, (size_t)page, vec), 0);   /* mapped now */
-    ad_context_free(ctx);
-    for (size_t off = 0; off < len; off += (size_t)page * 97) {
-        errno = 0;
-        if (mincore((char *)map + off, (size_t)page, vec) != -1 || errno != ENOMEM)
-            fail_msg("byte %zu of the node chunk's mapping (%zu bytes) is still mapped", off, len);
-    }
+    free_and_assert_unmapped(ctx, map, len, "the node chunk's");
 }
 
 /* The same for the records' memory: scalar leaves until a record chunk is
@@ -221,15 +228,7 @@ static void test_record_memory_unmapped_on_free(void **state)
     assert_true(k >= 0);
     void *map = f->rec_chunk[k];
     size_t len = f->rec_map_len[k];
-    long page = sysconf(_SC_PAGESIZE);
-    unsigned char vec[1];
-    assert_int_equal(mincore(map, (size_t)page, vec), 0);   /* mapped now */
-    ad_context_free(ctx);
-    for (size_t off = 0; off < len; off += (size_t)page * 97) {
-        errno = 0;
-        if (mincore((char *)map + off, (size_t)page, vec) != -1 || errno != ENOMEM)
-            fail_msg("byte %zu of record chunk %d's mapping (%zu bytes) is still mapped", off, k, len);
-    }
+    free_and_assert_unmapped(ctx, map, len, "the record chunk's");
 }
 
 /* A registered op of three inputs with scalar kernels (which take two: the

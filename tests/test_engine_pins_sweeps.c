@@ -231,6 +231,16 @@ static void test_fill_of_no_elements(void **state)
     }
 }
 
+/* mul as an op without scalar kernels: 0-d calls of it take the fast path's
+ * full-node route (no compact records), or the general path. */
+static const ad_op *mul_without_scalar_kernels(void)
+{
+    static ad_op op;
+    op = ad_op_mul;
+    op.scalar = NULL;
+    return &op;
+}
+
 /* With grad mode off an op's result is a plain constant, whichever path
  * made it: no op, no inputs, no requires-grad. Here the fast path's full
  * scalar nodes (0-d full-node inputs, an elementwise op without scalar
@@ -239,16 +249,14 @@ static void test_fill_of_no_elements(void **state)
 static void test_no_grad_scalar_is_a_constant(void **state)
 {
     (void)state;
-    static ad_op mul_plain;
-    mul_plain = ad_op_mul;
-    mul_plain.scalar = NULL;   /* no compact records for it */
+    const ad_op *mul_plain = mul_without_scalar_kernels();
     for (int fast = 0; fast < 2; fast++) {
         ad_context *ctx = ad_context_new();
         ad_set_fast_path(ctx, fast);
         ad_node *a = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
         ad_node *b = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){5});
         ad_set_grad_enabled(ctx, false);
-        ad_node *y = ad_apply(ctx, &mul_plain, (ad_node *const[]){a, b}, 2, NULL);
+        ad_node *y = ad_apply(ctx, mul_plain, (ad_node *const[]){a, b}, 2, NULL);
         assert_non_null(y);
         assert_true(ad_value_scalar(y) == 15.0);
         assert_null(ad_node_op(y));
@@ -282,16 +290,14 @@ static void test_views_own_nothing(void **state)
 static void test_arity_on_the_fast_route(void **state)
 {
     (void)state;
-    static ad_op mul_plain;
-    mul_plain = ad_op_mul;
-    mul_plain.scalar = NULL;
+    const ad_op *mul_plain = mul_without_scalar_kernels();
     for (int fast = 0; fast < 2; fast++) {
         ad_context *ctx = ad_context_new();
         ad_set_fast_path(ctx, fast);
         ad_node *in[3];
         for (int i = 0; i < 3; i++) in[i] = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2.0 + i});
         ad_clear_error();
-        assert_null(ad_apply(ctx, &mul_plain, in, 3, NULL));
+        assert_null(ad_apply(ctx, mul_plain, in, 3, NULL));
         assert_string_equal(ad_last_error(), "mul: takes 2 to 2 inputs, 3 given");
         assert_int_equal(ad_context_node_count(ctx), 3);
         ad_clear_error();
