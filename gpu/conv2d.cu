@@ -220,7 +220,7 @@ static void conv_jvp_cuda(ad_node *o, int k)
     }
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_conv2d = {conv_forward_cuda, conv_vjp_cuda, conv_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_conv2d = {conv_forward_cuda, conv_vjp_cuda, conv_jvp_cuda, NULL};
 
 // conv2d_relu (ops/conv2d.c): the conv, then ReLU's rules from
 // ad_elementwise_math.h. y > 0 exactly where the pre-activation is > 0.
@@ -270,4 +270,4 @@ static void conv_relu_jvp_cuda(ad_node *o, int k)
 }
 
 extern "C" const ad_op_kernels ad_cuda_kernels_conv2d_relu = {conv_relu_forward_cuda, conv_relu_vjp_cuda,
-                                                                conv_relu_jvp_cuda};
+                                                                conv_relu_jvp_cuda, NULL};

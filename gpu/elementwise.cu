@@ -125,7 +125,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             });                                                                                                        \
         AD_CUDA_LAUNCHED();                                                                                            \
     }                                                                                                                  \
-    extern "C" const ad_op_kernels ad_cuda_kernels_##NAME = {NAME##_fwd_cuda, NAME##_vjp_cuda, NAME##_jvp_cuda};
+    extern "C" const ad_op_kernels ad_cuda_kernels_##NAME = {NAME##_fwd_cuda, NAME##_vjp_cuda, NAME##_jvp_cuda, NULL};
 
 #define UNARY_CUDA(NAME)                                                                                               \
     struct NAME##_op {                                                                                                 \
@@ -164,7 +164,7 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             });                                                                                                        \
         AD_CUDA_LAUNCHED();                                                                                            \
     }                                                                                                                  \
-    extern "C" const ad_op_kernels ad_cuda_kernels_##NAME = {NAME##_fwd_cuda, NAME##_vjp_cuda, NAME##_jvp_cuda};
+    extern "C" const ad_op_kernels ad_cuda_kernels_##NAME = {NAME##_fwd_cuda, NAME##_vjp_cuda, NAME##_jvp_cuda, NULL};
 
 BINARY_CUDA(add)
 BINARY_CUDA(sub)

@@ -188,7 +188,7 @@ static void ce_jvp_cuda(ad_node *o, int k)
     }
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_cross_entropy = {ce_forward_cuda, ce_vjp_cuda, ce_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_cross_entropy = {ce_forward_cuda, ce_vjp_cuda, ce_jvp_cuda, NULL};
 
 // ---- mse ----
 // p and q broadcast together (ad_mse_bcast, as on the CPU), n elements.
@@ -267,4 +267,4 @@ static void mse_jvp_cuda(ad_node *o, int k)
     AD_CUDA_LAUNCHED();
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_mse = {mse_forward_cuda, mse_vjp_cuda, mse_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_mse = {mse_forward_cuda, mse_vjp_cuda, mse_jvp_cuda, NULL};

@@ -81,7 +81,7 @@ static void matmul_jvp_cuda(ad_node *o, int k)
     }
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_matmul = {matmul_forward_cuda, matmul_vjp_cuda, matmul_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_matmul = {matmul_forward_cuda, matmul_vjp_cuda, matmul_jvp_cuda, NULL};
 
 // ---- linear ----
 enum { THREADS = 256 };
@@ -147,4 +147,4 @@ static void linear_jvp_cuda(ad_node *o, int k)
     }
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_linear = {linear_forward_cuda, linear_vjp_cuda, linear_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_linear = {linear_forward_cuda, linear_vjp_cuda, linear_jvp_cuda, NULL};

@@ -108,5 +108,5 @@ static void pool_jvp_cuda(ad_node *o, int k)
     AD_CUDA_LAUNCHED();
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_maxpool2d = {pool_forward_cuda, pool_vjp_cuda, pool_jvp_cuda};
-extern "C" const ad_op_kernels ad_cuda_kernels_avgpool2d = {pool_forward_cuda, pool_vjp_cuda, pool_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_maxpool2d = {pool_forward_cuda, pool_vjp_cuda, pool_jvp_cuda, NULL};
+extern "C" const ad_op_kernels ad_cuda_kernels_avgpool2d = {pool_forward_cuda, pool_vjp_cuda, pool_jvp_cuda, NULL};

@@ -83,5 +83,5 @@ static void reduce_jvp_cuda(ad_node *o, int k)
     }
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_sum = {reduce_forward_cuda, reduce_vjp_cuda, reduce_jvp_cuda};
-extern "C" const ad_op_kernels ad_cuda_kernels_mean = {reduce_forward_cuda, reduce_vjp_cuda, reduce_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_sum = {reduce_forward_cuda, reduce_vjp_cuda, reduce_jvp_cuda, NULL};
+extern "C" const ad_op_kernels ad_cuda_kernels_mean = {reduce_forward_cuda, reduce_vjp_cuda, reduce_jvp_cuda, NULL};

@@ -27,7 +27,7 @@ static void reshape_jvp_cuda(ad_node *o, int k)
             AD_GPU_MEMCPY(ad_tangent_row(o, d), ad_tangent_row(o->in[0], d), bytes_of(o), cudaMemcpyDeviceToDevice));
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_reshape = {reshape_forward_cuda, reshape_vjp_cuda, reshape_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_reshape = {reshape_forward_cuda, reshape_vjp_cuda, reshape_jvp_cuda, NULL};
 
 typedef struct perm_geom {
     int64_t n[AD_MAX_DIMS], s[AD_MAX_DIMS];   // output extents, source strides
@@ -91,4 +91,4 @@ static void transpose_jvp_cuda(ad_node *o, int k)
 }
 
 extern "C" const ad_op_kernels ad_cuda_kernels_transpose = {transpose_forward_cuda, transpose_vjp_cuda,
-                                                            transpose_jvp_cuda};
+                                                            transpose_jvp_cuda, NULL};

@@ -109,6 +109,6 @@ static void softmax_jvp_cuda(ad_node *o, int kdirs)
     AD_CUDA_LAUNCHED();
 }
 
-extern "C" const ad_op_kernels ad_cuda_kernels_softmax = {softmax_forward_cuda, softmax_vjp_cuda, softmax_jvp_cuda};
+extern "C" const ad_op_kernels ad_cuda_kernels_softmax = {softmax_forward_cuda, softmax_vjp_cuda, softmax_jvp_cuda, NULL};
 extern "C" const ad_op_kernels ad_cuda_kernels_log_softmax = {softmax_forward_cuda, softmax_vjp_cuda,
-                                                              softmax_jvp_cuda};
+                                                              softmax_jvp_cuda, NULL};

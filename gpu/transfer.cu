@@ -243,7 +243,7 @@ static void to_host_jvp(ad_node *o, int k)
     }
 }
 
-static const ad_op_kernels to_device_kernels = {to_device_forward, to_device_vjp, to_device_jvp};
+static const ad_op_kernels to_device_kernels = {to_device_forward, to_device_vjp, to_device_jvp, NULL};
 
 static ad_op make_to_device(void)
 {
@@ -265,7 +265,7 @@ static ad_op make_to_host(void)
     op.n_in = op.n_in_min = 1;
     op.flags = AD_OP_LINEAR | AD_OP_TO_CPU;
     op.infer = to_host_infer;
-    op.cpu = {to_host_forward, to_host_vjp, to_host_jvp};
+    op.cpu = {to_host_forward, to_host_vjp, to_host_jvp, NULL};
     return op;
 }
 

@@ -670,7 +670,7 @@ static void conv_relu_dist(const ad_node *o, int slot, double *dist)
         .n_in_min = 2,                                                                                                 \
         .flags = AD_OP_PARAMS | AD_OP_BATCHED | (FLAGS),                                                               \
         .infer = conv_infer,                                                                                           \
-        .cpu = {conv_forward, conv_vjp, conv_jvp},                                                                     \
+        .cpu = {conv_forward, conv_vjp, conv_jvp, NULL},                                                                     \
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = {{-2, 2}, {-2, 2}, {-2, 2}},                                                                         \
         .kink_gap = GAP,                                                                                               \

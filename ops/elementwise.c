@@ -158,6 +158,29 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             });                                                                                                        \
     }
 
+/* The second-order rule (ad_op.h's vjp_tangent). The vjp adds ḡ·f_a into
+ * a's grad (f_a = ∂f/∂a); moving a and b along their tangents ȧ, ḃ changes
+ * f_a by f_aa·ȧ + f_ab·ḃ, so a's adds ḡ·(f_aa·ȧ + f_ab·ḃ), and b's
+ * ḡ·(f_ab·ȧ + f_bb·ḃ). For mul (f_ab = 1, the others 0) that is ḡ·ḃ and ḡ·ȧ. */
+#define DEFINE_BINARY_VJP_TANGENT(NAME)                                                                                \
+    static void NAME##_vjp_tangent(const ad_node *o, int slot, int dir, const void *gout, void *gin_dot)              \
+    {                                                                                                                  \
+        ad_bcast bc;                                                                                                   \
+        ad_bcast_setup(o, &bc);                                                                                        \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            const T *a = o->in[0]->value.data, *b = o->in[1]->value.data, *y = o->value.data, *g = gout;               \
+            const T *ta = ad_tangent_row(o->in[0], dir), *tb = ad_tangent_row(o->in[1], dir);                          \
+            T *gd = gin_dot;                                                                                           \
+            AD_BCAST_FOR(bc, {                                                                                         \
+                double da = ta ? (double)ta[ia] : 0.0;                                                                 \
+                double db = tb ? (double)tb[ib] : 0.0;                                                                 \
+                double ab = NAME##_dab(a[ia], b[ib], y[io]);                                                           \
+                if (slot == 0) gd[ia] += (T)(g[io] * (NAME##_daa(a[ia], b[ib], y[io]) * da + ab * db));                \
+                else gd[ib] += (T)(g[io] * (ab * da + NAME##_dbb(a[ia], b[ib], y[io]) * db));                          \
+            });                                                                                                        \
+        });                                                                                                            \
+    }
+
 #define DEFINE_UNARY_FORWARD(NAME)                                                                                     \
     static ad_status NAME##_forward(ad_node *o)                                                                        \
     {                                                                                                                  \
@@ -196,6 +219,21 @@ static double param_c(const ad_node *n) { return n->params ? n->params->c : 0.0;
             });                                                                                                        \
     }
 #define DEFINE_UNARY(NAME) DEFINE_UNARY_FORWARD(NAME) DEFINE_UNARY_VJP(NAME) DEFINE_UNARY_JVP(NAME)
+/* The unary rule: the vjp adds ḡ·f'(x); along ẋ, f'(x) changes by f''(x)·ẋ. */
+#define DEFINE_UNARY_VJP_TANGENT(NAME)                                                                                 \
+    static void NAME##_vjp_tangent(const ad_node *o, int slot, int dir, const void *gout, void *gin_dot)              \
+    {                                                                                                                  \
+        (void)slot;                                                                                                    \
+        double c = param_c(o);                                                                                         \
+        int64_t n = o->value.size;                                                                                     \
+        AD_DISPATCH(o->value.dtype, {                                                                                  \
+            const T *x = o->in[0]->value.data, *y = o->value.data, *g = gout, *tx = ad_tangent_row(o->in[0], dir);     \
+            T *gd = gin_dot;                                                                                           \
+            for (int64_t i = 0; tx && i < n; i++) gd[i] += (T)(g[i] * NAME##_d2(x[i], y[i], c) * tx[i]);               \
+        });                                                                                                            \
+    }
+/* An op whose J does not move (linear, or linear on each piece) needs no rule (ad_op.h). */
+#define SECOND_ORDER_RULE(NAME, FLAGS) (((FLAGS) & (AD_OP_LINEAR | AD_OP_PIECEWISE_LINEAR)) ? NULL : NAME##_vjp_tangent)
 
 /* ---- default gradcheck cases ---- */
 static const ad_op_case unary_cases[] = {
@@ -250,6 +288,7 @@ static ad_status binary_complete_case(ad_op_case *c)
 
 #define BINARY_OP(NAME, INFIX, SUMMARY, FLAGS, GAP, SIDE, ...)                                                         \
     DEFINE_BINARY(NAME)                                                                                                \
+    DEFINE_BINARY_VJP_TANGENT(NAME)                                                                                    \
     DEFINE_BINARY_SCALAR(NAME)                                                                                         \
     AD_DECLARE_CUDA(NAME)                                                                                              \
     const ad_op ad_op_##NAME = {                                                                                       \
@@ -259,7 +298,7 @@ static ad_status binary_complete_case(ad_op_case *c)
         .n_in_min = 2,                                                                                                 \
         .flags = AD_OP_ELEMENTWISE | (FLAGS),                                                                          \
         .infer = NAME##_infer,                                                                                         \
-        .cpu = {NAME##_forward, NAME##_vjp, NAME##_jvp},                                                               \
+        .cpu = {NAME##_forward, NAME##_vjp, NAME##_jvp, SECOND_ORDER_RULE(NAME, FLAGS)},                                \
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = __VA_ARGS__,                                                                                         \
         .kink_gap = GAP,                                                                                               \
@@ -283,6 +322,7 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
 
 #define UNARY_OP(NAME, SUMMARY, FLAGS, LO, HI, GAP)                                                                    \
     DEFINE_UNARY(NAME)                                                                                                 \
+    DEFINE_UNARY_VJP_TANGENT(NAME)                                                                                     \
     UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, KINK_DIST_##GAP, KINK_SIDE_##GAP, NULL, 0)
 #define UNARY_OP_ENTRY(NAME, SUMMARY, FLAGS, LO, HI, GAP, DIST, SIDE, PATHS, N_PATHS)                                  \
     DEFINE_UNARY_SCALAR(NAME)                                                                                          \
@@ -294,7 +334,7 @@ static ad_status plain_unary_infer(ad_node *const *in, int n_in, const ad_params
         .n_in_min = 1,                                                                                                 \
         .flags = AD_OP_ELEMENTWISE | (FLAGS),                                                                          \
         .infer = plain_unary_infer,                                                                                    \
-        .cpu = {NAME##_forward, NAME##_vjp, NAME##_jvp},                                                               \
+        .cpu = {NAME##_forward, NAME##_vjp, NAME##_jvp, SECOND_ORDER_RULE(NAME, FLAGS)},                                \
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = {{LO, HI}},                                                                                          \
         .kink_gap = GAP,                                                                                               \
@@ -312,9 +352,9 @@ BINARY_OP(add, " + ", "a + b, broadcasting", AD_OP_LINEAR, NULL, NULL, DOMAIN_DE
 BINARY_OP(sub, " - ", "a - b, broadcasting", AD_OP_LINEAR, NULL, NULL, DOMAIN_DEFAULT)
 BINARY_OP(mul, "·", "a * b elementwise, broadcasting", 0, NULL, NULL, DOMAIN_DEFAULT)
 BINARY_OP(div, " / ", "a / b elementwise, broadcasting (b drawn from [0.5, 2])", 0, NULL, NULL, {{-2, 2}, {0.5, 2}})
-BINARY_OP(max, NULL, "max(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, max_side,
+BINARY_OP(max, NULL, "max(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH | AD_OP_PIECEWISE_LINEAR, tie_gap_binary, max_side,
           DOMAIN_DEFAULT)
-BINARY_OP(min, NULL, "min(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH, tie_gap_binary, min_side,
+BINARY_OP(min, NULL, "min(a, b) elementwise; at a tie the gradient goes to a", AD_OP_NONSMOOTH | AD_OP_PIECEWISE_LINEAR, tie_gap_binary, min_side,
           DOMAIN_DEFAULT)
 
 UNARY_OP(neg, "-x", AD_OP_LINEAR, -2, 2, NULL)
@@ -396,9 +436,10 @@ static void relu_vjp1(const ad_node *o, int slot, const void *gout, void *gin)
 AD_VJP_BY_ROWS(relu_vjp, relu_vjp1)
 
 DEFINE_UNARY_JVP(relu)
-UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary, abs_dist_unary, relu_side,
+DEFINE_UNARY_VJP_TANGENT(relu)
+UNARY_OP_ENTRY(relu, "max(x, 0); relu'(0) = 0", AD_OP_NONSMOOTH | AD_OP_PIECEWISE_LINEAR, -2, 2, abs_gap_unary, abs_dist_unary, relu_side,
                relu_paths, N_CASES(relu_paths))
-UNARY_OP(abs, "|x|; abs'(0) = 0", AD_OP_NONSMOOTH, -2, 2, abs_gap_unary)
+UNARY_OP(abs, "|x|; abs'(0) = 0", AD_OP_NONSMOOTH | AD_OP_PIECEWISE_LINEAR, -2, 2, abs_gap_unary)
 
 /* ---- ops with a constant: pow (x^c) and scale (c*x) ---- */
 static ad_status const_unary_infer(const char *op, ad_node *const *in, const ad_params *p, int *nd, int64_t *sh,
@@ -422,6 +463,7 @@ static ad_status scale_infer(ad_node *const *in, int n_in, const ad_params *p, i
 }
 
 DEFINE_UNARY(pow)
+DEFINE_UNARY_VJP_TANGENT(pow)
 DEFINE_UNARY(scale)
 AD_DECLARE_CUDA(pow)
 AD_DECLARE_CUDA(scale)
@@ -454,7 +496,7 @@ const ad_op ad_op_pow = {
     .n_in_min = 1,
     .flags = AD_OP_ELEMENTWISE | AD_OP_PARAMS,
     .infer = pow_infer,
-    .cpu = {pow_forward, pow_vjp, pow_jvp},
+    .cpu = {pow_forward, pow_vjp, pow_jvp, pow_vjp_tangent},
     .cuda = AD_CUDA_KERNELS(pow),
     .domain = {{0.2, 2}},
     .cases = pow_cases,
@@ -469,7 +511,7 @@ const ad_op ad_op_scale = {
     .n_in_min = 1,
     .flags = AD_OP_ELEMENTWISE | AD_OP_LINEAR | AD_OP_PARAMS,
     .infer = scale_infer,
-    .cpu = {scale_forward, scale_vjp, scale_jvp},
+    .cpu = {scale_forward, scale_vjp, scale_jvp, NULL},   /* linear: no second-order rule */
     .cuda = AD_CUDA_KERNELS(scale),
     .domain = {{-2, 2}},
     .cases = scale_cases,

@@ -194,6 +194,22 @@ ad_status ad_set_tangent(ad_node *n, int dir, const double *values, int64_t inde
 /* Drop all tangents (forward mode off). */
 void ad_clear_tangents(ad_context *ctx);
 
+/* ---- second order ---- */
+/* Hessian-vector products, by forward-over-reverse (hvp.c). Build the graph
+ * in forward mode with v as the leaves' tangents in direction dir
+ * (ad_forward_dirs, then ad_set_tangent on the leaves, then the ops); then
+ * ad_hvp runs one reverse sweep from y that carries, beside each adjoint,
+ * its tangent along v. With L = <w, y> (w the cotangent: y's shape, dtype
+ * and device; NULL for a scalar y, w = 1), for each wrt[i]:
+ *     hvs[i]   += (∇²L · v) at wrt[i]'s elements (the Hessian's rows for
+ *                 wrt[i], times v over every node that carries a tangent);
+ *     grads[i] += ∂L/∂wrt[i]  (grads, or grads[i], may be NULL: not wanted).
+ * Buffers: wrt[i]'s size elements of its dtype. Node grads are not touched.
+ * CPU only; an op with no second-order rule on the way is refused by name
+ * (ad_op.h: vjp_tangent). Costs a small constant times one gradient. */
+ad_status ad_hvp(ad_context *ctx, ad_node *y, const ad_tensor *cotangent, int dir, int n_wrt, ad_node *const *wrt,
+                 void *const *grads, void *const *hvs);
+
 /* ---- walking the graph ---- */
 ad_node *ad_node_by_id(const ad_context *ctx, uint32_t id);
 uint32_t ad_node_id(const ad_node *n);             /* creation index in its context */

@@ -127,6 +127,11 @@ ad_status ad_device_status(const ad_node *consumer, int slot);
 ad_status ad_check_inputs(ad_context *ctx, const ad_op *op, ad_node *const *handles, int n_in, ad_node **in);
 ad_status ad_check_output(ad_context *ctx, const ad_node *h, const char *who, ad_node **y);
 ad_status ad_check_cotangent(const ad_node *y, const ad_tensor *cot);
+/* ... and the list of nodes a block or second-order pass is asked for. */
+ad_status ad_check_wrt(ad_context *ctx, const char *who, int n_wrt, ad_node *const *handles, void *const *bufs,
+                       const char *buf_name, ad_node **wrt);
+/* dst += src: count elements of n's dtype, on n's device (backward_block.c). */
+ad_status ad_buffer_add(const ad_node *n, void *dst, const void *src, int64_t count);
 /* ad_set_tangent's: n's tangent can still reach every node that uses n. */
 ad_status ad_check_tangent_in_time(const ad_node *n);
 /* Mark what y depends on (backward.c: Version A's first step, and the block

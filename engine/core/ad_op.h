@@ -24,6 +24,17 @@
  *    same buffer.
  *  - jvp(out, k): SET out->tangent (k rows of out->value.size) to
  *    sum_slot J_slot * in[slot]->tangent; an input's NULL tangent is zero.
+ *  - vjp_tangent(out, slot, dir, gout, gin_dot): second order (ad_hvp,
+ *    hvp.c). ADD to gin_dot the change of J_slot^T·gout as the op's
+ *    inputs move along their tangents in direction dir:
+ *        gin_dot += (d/dε J_slot(x + ε·ẋ))^T · gout,
+ *    ẋ the inputs' tangent rows dir (ad_tangent_row: NULL is 0), with
+ *    out's own tangent row (ẏ = J·ẋ) at hand. For y = a·b elementwise it
+ *    is gout·ḃ into a's; for y = f(x), gout·f''(x)·ẋ. (The rest of the
+ *    tangent of the cotangent, J_slot^T·ġout, is the op's vjp applied to
+ *    ġout: the sweep does that.) NULL for an op whose J does not move with
+ *    its inputs: AD_OP_LINEAR or AD_OP_PIECEWISE_LINEAR. An op with none
+ *    of the three is first-order only, and ad_hvp refuses it by name.
  *  - forward(out): compute out->value from out->in[]. An op may keep data
  *    for its vjp in out->saved (arena memory from ad_node_alloc) when
  *    ad_node_recording(out) is true.
@@ -44,7 +55,7 @@ enum {
     AD_OP_ELEMENTWISE = 1u << 0,  /* J is diagonal (with broadcasting); the output's shape is the
                                      inputs' broadcast, so ad_apply skips the shape rule when all
                                      inputs are 0-d of one dtype (and the op takes no params) */
-    AD_OP_LINEAR = 1u << 1,       /* jvp is the forward applied to tangents */
+    AD_OP_LINEAR = 1u << 1,       /* jvp is the forward applied to tangents; second derivatives 0 */
     AD_OP_NONSMOOTH = 1u << 2,    /* has kinks: gradcheck samples away from them */
     AD_OP_PARAMS = 1u << 3,       /* takes ad_params */
     AD_OP_TO_CUDA = 1u << 4,      /* output on the GPU whatever the input (the send copy) */
@@ -54,6 +65,9 @@ enum {
                                      gradcheck then perturbs an element of every item at once for
                                      input 0's numerical Jacobian (after checking, at two columns,
                                      that the items are independent) */
+    AD_OP_PIECEWISE_LINEAR = 1u << 7, /* linear on each piece (relu, abs, max, min, maxpool2d): J is
+                                     constant between kinks, so its second derivatives are 0 wherever
+                                     they exist; at a kink (relu's 0, max's ties) they do not */
 };
 
 /* The scalar path's kernels (optional, for an elementwise op without
@@ -83,6 +97,7 @@ typedef struct ad_op_kernels {
     ad_status (*forward)(ad_node *out);
     void (*vjp)(const ad_node *out, int slot, int rows, const void *gout, void *gin);
     void (*jvp)(ad_node *out, int k);
+    void (*vjp_tangent)(const ad_node *out, int slot, int dir, const void *gout, void *gin_dot);
 } ad_op_kernels;
 
 struct ad_op {

@@ -42,8 +42,8 @@ static void *scratch_new(const ad_node *n, size_t bytes)
     return p;
 }
 
-/* dst += src: `count` elements of n's dtype, on n's device. */
-static ad_status add_into(const ad_node *n, void *dst, const void *src, int64_t count)
+/* dst += src: `count` elements of n's dtype, on n's device (ad_internal.h). */
+ad_status ad_buffer_add(const ad_node *n, void *dst, const void *src, int64_t count)
 {
     if (n->value.device == AD_CUDA) return ad_gpu_add_into((ad_dtype)n->value.dtype, dst, src, count);
     AD_DISPATCH(n->value.dtype, {
@@ -76,19 +76,7 @@ ad_status ad_backward_block(ad_context *ctx, ad_node *handle, int rows, const vo
                        "with their grads (got %d)", rows, n_wrt);
     ad_node **wrt = malloc((size_t)n_wrt * sizeof *wrt);   /* the nodes behind the handles */
     if (!wrt) return ad_fail(AD_ERR_NOMEM, "backward_block: out of memory for a list of %d nodes", n_wrt);
-    for (int i = 0; i < n_wrt && st == AD_OK; i++) {
-        char what[48];
-        snprintf(what, sizeof what, "node %d of the list", i);
-        if (!wrt_handles[i] || !grads[i])
-            st = ad_fail(AD_ERR_ARG, "backward_block: node %d of %d is NULL or has no grad buffer", i, n_wrt);
-        else if (!(wrt[i] = own_node(ctx, wrt_handles[i])))
-            st = ad_not_own_node(ctx, wrt_handles[i], AD_ERR_STATE, "backward_block", what);
-        else if (!node_wants_grad(wrt[i]))
-            st = ad_fail(AD_ERR_STATE, "backward_block: node #%u (%d of the list) does not require grad", wrt[i]->id, i);
-        for (int j = 0; j < i && st == AD_OK; j++)
-            if (wrt[j] == wrt[i])
-                st = ad_fail(AD_ERR_ARG, "backward_block: node #%u is listed twice (%d and %d)", wrt[i]->id, j, i);
-    }
+    st = ad_check_wrt(ctx, "backward_block", n_wrt, wrt_handles, grads, "grad", wrt);
     if (st == AD_OK) st = block_sweep(ctx, y, rows, cotangents, n_wrt, wrt, grads);
     free(wrt);
     return st;
@@ -126,7 +114,7 @@ static ad_status block_sweep(ad_context *ctx, ad_node *y, int rows, const void *
      * (for a leaf y asked for, they are added into its grads). Then the sweep,
      * as the push variant's, each vjp taking the whole block. */
     if (st == AD_OK && y->op) b.buf[y->id - lo] = (void *)cotangents;
-    else if (st == AD_OK && b.buf[y->id - lo]) st = add_into(y, b.buf[y->id - lo], cotangents, (int64_t)rows * y->value.size);
+    else if (st == AD_OK && b.buf[y->id - lo]) st = ad_buffer_add(y, b.buf[y->id - lo], cotangents, (int64_t)rows * y->value.size);
     for (uint32_t id = y->id + 1; st == AD_OK && id-- > lo;) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch || !n->op) continue;
@@ -143,7 +131,7 @@ static ad_status block_sweep(ad_context *ctx, ad_node *y, int rows, const void *
     /* 4. Nodes with an op that were asked for: their rows into the caller's grads. */
     for (int i = 0; i < n_wrt && st == AD_OK; i++)
         if (wrt[i]->op && wrt[i]->mark == epoch)
-            st = add_into(wrt[i], grads[i], b.buf[wrt[i]->id - lo], (int64_t)rows * wrt[i]->value.size);
+            st = ad_buffer_add(wrt[i], grads[i], b.buf[wrt[i]->id - lo], (int64_t)rows * wrt[i]->value.size);
     block_free(ctx, &b, y->id);
     return st;
 }

@@ -52,6 +52,27 @@ ad_status ad_check_output(ad_context *ctx, const ad_node *h, const char *who, ad
     return AD_OK;
 }
 
+/* The nodes a block or second-order pass is asked for (ad_backward_block,
+ * ad_hvp): each a live node of ctx that requires grad, listed once, with its
+ * buffer bufs[i] (named buf_name in the message). The nodes behind the handles go into wrt[]. */
+ad_status ad_check_wrt(ad_context *ctx, const char *who, int n_wrt, ad_node *const *handles, void *const *bufs,
+                       const char *buf_name, ad_node **wrt)
+{
+    for (int i = 0; i < n_wrt; i++) {
+        char what[48];
+        snprintf(what, sizeof what, "node %d of the list", i);
+        if (!handles[i] || !bufs[i])
+            return ad_fail(AD_ERR_ARG, "%s: node %d of %d is NULL or has no %s buffer", who, i, n_wrt, buf_name);
+        if (!(wrt[i] = own_node(ctx, handles[i]))) return ad_not_own_node(ctx, handles[i], AD_ERR_STATE, who, what);
+        if (!node_wants_grad(wrt[i]))
+            return ad_fail(AD_ERR_STATE, "%s: node #%u (%d of the list) does not require grad", who, wrt[i]->id, i);
+        for (int j = 0; j < i; j++)
+            if (wrt[j] == wrt[i])
+                return ad_fail(AD_ERR_ARG, "%s: node #%u is listed twice (%d and %d)", who, wrt[i]->id, j, i);
+    }
+    return AD_OK;
+}
+
 /* A backward pass's cotangent: none for a scalar output (its seed is 1),
  * else one of the output's shape, dtype and device. */
 ad_status ad_check_cotangent(const ad_node *y, const ad_tensor *cot)

@@ -1,0 +1,299 @@
+/* test_hvp.c: ad_hvp, Hessian-vector products by forward-over-reverse.
+ * The lectures' two functions against their Hessians in closed form (to
+ * 1e-10), a tensor graph (broadcasting, fan-out, a constant) against
+ * centered differences of the gradient and for symmetry, the gradient it
+ * returns beside H·v against ad_backward's, and every refusal, named. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ad_test.h"
+#include "ad_kernel.h"   /* the test op's kernels read its nodes */
+#include "autodidact.h"
+
+/* H·v for f(x, y) built by `build` from scalars at (x0, y0), v = (vx, vy). */
+typedef ad_node *(*build2_fn)(ad_context *ctx, ad_node *x, ad_node *y);
+
+static void hvp2(build2_fn build, double x0, double y0, double vx, double vy, double hv[2], double g[2], bool fast)
+{
+    ad_context *ctx = ad_context_new();
+    ad_set_fast_path(ctx, fast);
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    ad_node *x = ad_scalar(ctx, x0), *y = ad_scalar(ctx, y0);
+    assert_int_equal(ad_set_tangent(x, 0, &vx, -1), AD_OK);
+    assert_int_equal(ad_set_tangent(y, 0, &vy, -1), AD_OK);
+    ad_node *f = build(ctx, x, y);
+    assert_non_null(f);
+    ad_node *wrt[2] = {x, y};
+    void *hvs[2] = {&hv[0], &hv[1]}, *grads[2] = {&g[0], &g[1]};
+    hv[0] = hv[1] = g[0] = g[1] = 0;
+    assert_int_equal(ad_hvp(ctx, f, NULL, 0, 2, wrt, grads, hvs), AD_OK);
+    ad_context_free(ctx);
+}
+
+/* Lecture 001: f(x, y) = y log x + √(y log x), at the lecture's (3, 2). */
+static ad_node *lecture_f(ad_context *ctx, ad_node *x, ad_node *y)
+{
+    ad_node *b = ad_mul(ctx, y, ad_log(ctx, x));
+    return ad_add(ctx, b, ad_sqrt(ctx, b));
+}
+
+static void test_lecture_f_hessian(void **state)
+{
+    (void)state;
+    double x = 3, y = 2;
+    /* u = y log x, f = u + √u: f_u = 1 + 1/(2√u), f_uu = -1/(4u^(3/2)). */
+    double u = y * log(x), fu = 1 + 0.5 / sqrt(u), fuu = -0.25 / (u * sqrt(u));
+    double ux = y / x, uy = log(x), uxx = -y / (x * x), uxy = 1 / x;
+    double H[2][2] = {{fuu * ux * ux + fu * uxx, fuu * ux * uy + fu * uxy}, {fuu * ux * uy + fu * uxy, fuu * uy * uy}};
+    for (int fast = 0; fast < 2; fast++)
+        for (int col = 0; col < 2; col++) {
+            double hv[2], g[2];
+            hvp2(lecture_f, x, y, col == 0, col == 1, hv, g, fast);
+            for (int r = 0; r < 2; r++) assert_close(hv[r], H[r][col], 1e-10);
+            assert_close(g[0], fu * ux, 1e-12);   /* ∂f/∂x, the lecture's 2/3·(1 + 1/√(2 log 3)) */
+            assert_close(g[1], fu * uy, 1e-12);
+        }
+}
+
+/* Lecture 004: J = cos(sin(x²) + 3x²), at x = 1.5 and others; y unused. */
+static ad_node *lecture_j(ad_context *ctx, ad_node *x, ad_node *y)
+{
+    (void)y;
+    ad_node *t = ad_mul(ctx, x, x);
+    return ad_cos(ctx, ad_add(ctx, ad_sin(ctx, t), ad_scale(ctx, t, 3)));
+}
+
+static void test_lecture_j_second_derivative(void **state)
+{
+    (void)state;
+    const double xs[] = {1.5, -0.7, 0.3, 2.0};
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+        double x = xs[i];
+        /* s = sin(x²) + 3x²; J = cos s: J'' = -cos(s)·s'² - sin(s)·s''. */
+        double s = sin(x * x) + 3 * x * x, s1 = 2 * x * cos(x * x) + 6 * x,
+               s2 = 2 * cos(x * x) - 4 * x * x * sin(x * x) + 6;
+        double hv[2], g[2];
+        hvp2(lecture_j, x, 0.5, 1.0, 0.0, hv, g, true);
+        assert_close(hv[0], -cos(s) * s1 * s1 - sin(s) * s2, 1e-10 * (1 + fabs(s1 * s1)));
+        assert_close(hv[1], 0.0, 0.0);   /* y is not in J */
+        assert_close(g[0], -sin(s) * s1, 1e-12 * (1 + fabs(s1)));
+    }
+}
+
+/* A tensor graph: a (2,3), b (3) broadcast, c (2,3) a constant;
+ * L = Σ (a·b / (1.5 + sigmoid(a)) + tanh(a)·exp(b)·c + a²·0.5 + √(b+3)·log(a+3)). */
+enum { NA = 6, NB = 3 };
+static ad_node *tensor_l(ad_context *ctx, ad_node *a, ad_node *b)
+{
+    int64_t s23[] = {2, 3};
+    const double cv[] = {0.5, -1, 2, 0.25, -0.75, 1.5};
+    ad_node *c = ad_constant(ctx, AD_FLOAT64, 2, s23, cv);
+    ad_node *three = ad_scalar_const(ctx, 3.0);
+    ad_node *t1 = ad_div(ctx, ad_mul(ctx, a, b), ad_add(ctx, ad_scalar_const(ctx, 1.5), ad_sigmoid(ctx, a)));
+    ad_node *t2 = ad_mul(ctx, ad_mul(ctx, ad_tanh(ctx, a), ad_exp(ctx, b)), c);
+    ad_node *t3 = ad_scale(ctx, ad_pow(ctx, a, 2), 0.5);
+    ad_node *t4 = ad_mul(ctx, ad_sqrt(ctx, ad_add(ctx, b, three)), ad_log(ctx, ad_add(ctx, a, three)));
+    return ad_sum(ctx, ad_add(ctx, ad_add(ctx, t1, t2), ad_add(ctx, t3, t4)), AD_ALL_AXES, false);
+}
+
+static const double A0[NA] = {0.3, -1.2, 0.7, 1.1, -0.4, 0.9}, B0[NB] = {0.5, -0.8, 1.25};
+
+/* The gradient of L at (a, b) by ad_backward. */
+static void grad_at(const double *a, const double *b, double *ga, double *gb)
+{
+    ad_context *ctx = ad_context_new();
+    int64_t s23[] = {2, 3}, s3[] = {3};
+    ad_node *an = ad_variable(ctx, AD_FLOAT64, 2, s23, a), *bn = ad_variable(ctx, AD_FLOAT64, 1, s3, b);
+    ad_node *l = tensor_l(ctx, an, bn);
+    assert_int_equal(ad_backward(ctx, l), AD_OK);
+    for (int i = 0; i < NA; i++) ga[i] = ad_grad_at(an, i);
+    for (int i = 0; i < NB; i++) gb[i] = ad_grad_at(bn, i);
+    ad_context_free(ctx);
+}
+
+/* H·v (and the gradient) for v = (va, vb) by ad_hvp. */
+static void tensor_hvp(const double *va, const double *vb, double *ha, double *hb, double *ga, double *gb)
+{
+    ad_context *ctx = ad_context_new();
+    int64_t s23[] = {2, 3}, s3[] = {3};
+    assert_int_equal(ad_forward_dirs(ctx, 2), AD_OK);   /* direction 1 is v; 0 stays zero */
+    ad_node *an = ad_variable(ctx, AD_FLOAT64, 2, s23, A0), *bn = ad_variable(ctx, AD_FLOAT64, 1, s3, B0);
+    assert_int_equal(ad_set_tangent(an, 1, va, -1), AD_OK);
+    assert_int_equal(ad_set_tangent(bn, 1, vb, -1), AD_OK);
+    ad_node *l = tensor_l(ctx, an, bn);
+    ad_node *wrt[2] = {an, bn};
+    memset(ha, 0, NA * sizeof *ha);
+    memset(hb, 0, NB * sizeof *hb);
+    memset(ga, 0, NA * sizeof *ga);
+    memset(gb, 0, NB * sizeof *gb);
+    void *hvs[2] = {ha, hb}, *grads[2] = {ga, gb};
+    assert_int_equal(ad_hvp(ctx, l, NULL, 1, 2, wrt, grads, hvs), AD_OK);
+    assert_true(ad_grad_at(an, 0) == 0.0 && ad_grad_at(an, 5) == 0.0);   /* node grads untouched */
+    ad_context_free(ctx);
+}
+
+static void test_tensor_graph_against_differences(void **state)
+{
+    (void)state;
+    const double va[NA] = {0.4, -0.3, 0.8, 0.1, -0.6, 0.25}, vb[NB] = {-0.5, 0.9, 0.35};
+    double ha[NA], hb[NB], ga[NA], gb[NB];
+    tensor_hvp(va, vb, ha, hb, ga, gb);
+    /* The gradient it returns is ad_backward's. */
+    double ga0[NA], gb0[NB];
+    grad_at(A0, B0, ga0, gb0);
+    for (int i = 0; i < NA; i++) assert_close(ga[i], ga0[i], 1e-13 * (1 + fabs(ga0[i])));
+    for (int i = 0; i < NB; i++) assert_close(gb[i], gb0[i], 1e-13 * (1 + fabs(gb0[i])));
+    /* H·v against (∇L(x + hv) - ∇L(x - hv)) / 2h, and the 4-point stencil. */
+    const double h = 1e-4;
+    double ap[NA], bp[NB], gap[4][NA], gbp[4][NB];
+    const double off[4] = {1, -1, 2, -2};
+    for (int k = 0; k < 4; k++) {
+        for (int i = 0; i < NA; i++) ap[i] = A0[i] + off[k] * h * va[i];
+        for (int i = 0; i < NB; i++) bp[i] = B0[i] + off[k] * h * vb[i];
+        grad_at(ap, bp, gap[k], gbp[k]);
+    }
+    for (int i = 0; i < NA; i++)
+        assert_close(ha[i], (8 * (gap[0][i] - gap[1][i]) - (gap[2][i] - gap[3][i])) / (12 * h), 1e-9);
+    for (int i = 0; i < NB; i++)
+        assert_close(hb[i], (8 * (gbp[0][i] - gbp[1][i]) - (gbp[2][i] - gbp[3][i])) / (12 * h), 1e-9);
+}
+
+static void test_tensor_graph_symmetric(void **state)
+{
+    (void)state;
+    const double ua[NA] = {1, 0.5, -0.25, 0.75, -1, 0.3}, ub[NB] = {0.2, -0.7, 1.1};
+    const double va[NA] = {-0.6, 0.2, 0.9, -0.4, 0.55, 0.1}, vb[NB] = {0.8, 0.3, -0.45};
+    double hua[NA], hub[NB], hva[NA], hvb[NB], ga[NA], gb[NB];
+    tensor_hvp(ua, ub, hua, hub, ga, gb);
+    tensor_hvp(va, vb, hva, hvb, ga, gb);
+    double u_hv = 0, v_hu = 0;
+    for (int i = 0; i < NA; i++) {
+        u_hv += ua[i] * hva[i];
+        v_hu += va[i] * hua[i];
+    }
+    for (int i = 0; i < NB; i++) {
+        u_hv += ub[i] * hvb[i];
+        v_hu += vb[i] * hub[i];
+    }
+    assert_true(fabs(u_hv) > 0.1);   /* not trivially 0 = 0 */
+    assert_close(u_hv, v_hu, 1e-12 * (1 + fabs(u_hv)));
+}
+
+/* A cotangent w: H of <w, y> for y = x³ elementwise is diag(6·w·x). */
+static void test_cotangent(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s4[] = {4};
+    const double x0[4] = {0.5, -1, 2, 0.3}, w[4] = {1, -2, 0.5, 3}, v[4] = {0.7, 0.1, -0.4, 2};
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, s4, x0);
+    assert_int_equal(ad_set_tangent(x, 0, v, -1), AD_OK);
+    ad_node *y = ad_pow(ctx, x, 3);
+    ad_tensor cot = {.dtype = AD_FLOAT64, .ndim = 1, .shape = {4}, .size = 4, .data = (void *)w};
+    double hv[4] = {0}, g[4] = {0};
+    void *hvs[1] = {hv}, *grads[1] = {g};
+    assert_int_equal(ad_hvp(ctx, y, &cot, 0, 1, &x, grads, hvs), AD_OK);
+    for (int i = 0; i < 4; i++) {
+        assert_close(hv[i], 6 * w[i] * x0[i] * v[i], 1e-13);
+        assert_close(g[i], 3 * w[i] * x0[i] * x0[i], 1e-13);
+    }
+    ad_context_free(ctx);
+}
+
+/* An op with a vjp and no second-order rule, neither linear nor piecewise linear. */
+static ad_status cube_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n_in;
+    (void)p;
+    *nd = in[0]->value.ndim;
+    memcpy(sh, in[0]->value.shape, sizeof in[0]->value.shape);
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return AD_OK;
+}
+static ad_status cube_forward(ad_node *o)
+{
+    const double *x = o->in[0]->value.data;
+    double *y = o->value.data;
+    for (int64_t i = 0; i < o->value.size; i++) y[i] = x[i] * x[i] * x[i];
+    return AD_OK;
+}
+static void cube_vjp(const ad_node *o, int slot, int rows, const void *gout, void *gin)
+{
+    (void)slot;
+    (void)rows;
+    const double *x = o->in[0]->value.data, *g = gout;
+    double *gi = gin;
+    for (int64_t i = 0; i < o->value.size; i++) gi[i] += 3 * x[i] * x[i] * g[i];
+}
+static void cube_jvp(ad_node *o, int k)
+{
+    const double *x = o->in[0]->value.data;
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        double *to = ad_tangent_row(o, d);
+        for (int64_t i = 0; i < o->value.size; i++) to[i] = t ? 3 * x[i] * x[i] * t[i] : 0;
+    }
+}
+static const ad_op first_order_cube = {
+    .name = "cube_first_order", .n_in = 1, .n_in_min = 1, .infer = cube_infer,
+    .cpu = {cube_forward, cube_vjp, cube_jvp, NULL},
+};
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2.0);
+    ad_node *y = ad_mul(ctx, x, x);
+    double hv = 0;
+    void *hvs[1] = {&hv};
+    /* forward mode off */
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, hvs), AD_ERR_STATE);
+    assert_non_null(strstr(ad_last_error(), "hvp: forward mode is off"));
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    x = ad_scalar(ctx, 2.0);   /* (a fresh leaf: the old one's tangent came too late for y) */
+    assert_int_equal(ad_set_tangent(x, 0, NULL, 0), AD_OK);
+    y = ad_mul(ctx, x, x);
+    /* a direction out of range, no buffer, a node listed twice */
+    assert_int_equal(ad_hvp(ctx, y, NULL, 1, 1, &x, NULL, hvs), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "hvp: direction 1 out of range 0..0"));
+    void *none[1] = {NULL};
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, none), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "hvp: node 0 of 1 is NULL or has no H·v buffer"));
+    ad_node *twice[2] = {x, x};
+    double hv2 = 0;
+    void *hvs2[2] = {&hv, &hv2};
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 2, twice, NULL, hvs2), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "is listed twice"));
+    /* the good call: d²(x²)/dx² = 2 */
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, hvs), AD_OK);
+    assert_close(hv, 2.0, 0.0);
+    /* an op without a second-order rule, named */
+    ad_node *in[1] = {x};
+    ad_node *c = ad_apply(ctx, &first_order_cube, in, 1, NULL);
+    if (!c) fail_msg("%s", ad_last_error());
+    assert_int_equal(ad_hvp(ctx, c, NULL, 0, 1, &x, NULL, hvs), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "hvp: op cube_first_order (node #"));
+    assert_non_null(strstr(ad_last_error(), "is first-order only"));
+    /* a non-scalar output without a cotangent */
+    int64_t s2[] = {2};
+    const double v2[2] = {1, 2};
+    ad_node *t = ad_variable(ctx, AD_FLOAT64, 1, s2, v2);
+    ad_node *t2 = ad_mul(ctx, t, t);
+    assert_int_equal(ad_hvp(ctx, t2, NULL, 0, 1, &t, NULL, hvs), AD_ERR_SHAPE);
+    ad_context_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lecture_f_hessian),
+        cmocka_unit_test(test_lecture_j_second_derivative),
+        cmocka_unit_test(test_tensor_graph_against_differences),
+        cmocka_unit_test(test_tensor_graph_symmetric),
+        cmocka_unit_test(test_cotangent),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
