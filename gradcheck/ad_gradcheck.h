@@ -68,6 +68,9 @@ typedef enum ad_gc_mode { AD_GC_REV = 1, AD_GC_FWD = 2, AD_GC_BOTH = 3 } ad_gc_m
 /* The dtypes checked (ad_gc_options.dtypes): float64 against finite
  * differences, float32 against float64. */
 typedef enum ad_gc_dtypes { AD_GC_FLOAT64 = 1, AD_GC_FLOAT32 = 2, AD_GC_ALL_DTYPES = 3 } ad_gc_dtypes;
+/* The orders of derivatives checked (ad_gc_options.orders): first (every
+ * check above), second (H·v and symmetry: gc_second.c). */
+typedef enum ad_gc_orders { AD_GC_ORDER1 = 1, AD_GC_ORDER2 = 2, AD_GC_BOTH_ORDERS = 3 } ad_gc_orders;
 
 typedef struct ad_gc_options {
     double eps, atol, rtol;   /* defaults 1e-6, 1e-5, 1e-3 */
@@ -88,6 +91,11 @@ typedef struct ad_gc_options {
     int dtypes;               /* ad_gc_dtypes (0: AD_GC_FLOAT64). The default is float64
                                  alone: an op or function of one's own may handle
                                  float64 only (a student's do). The command checks both. */
+    int orders;               /* ad_gc_orders (0: AD_GC_ORDER1). Second order: for L = <w, f(x)>,
+                                 w a random cotangent, H·v by ad_hvp against the difference of
+                                 the gradient along v, entry by entry, and <u, H v> = <v, H u>;
+                                 float64 on the CPU. A graph with a first-order-only op is
+                                 reported not checked, naming the op. */
 } ad_gc_options;
 
 void ad_gc_default_options(ad_gc_options *o);
@@ -130,8 +138,10 @@ typedef enum ad_gc_check {
                                  out of time; the message says in what ("vjp crashed (SIGSEGV)") */
     AD_GC_PATHS,              /* a threaded path (ad_op_path): forward, vjp and jvp on 2 (and N)
                                  threads against 1 thread, bit for bit */
-    AD_GC_DIRECTION           /* a path's probe too large for full Jacobians: <u, J v> by reverse
+    AD_GC_DIRECTION,          /* a path's probe too large for full Jacobians: <u, J v> by reverse
                                  and forward mode against a centered difference along v */
+    AD_GC_HVP,                /* order 2: H·v (ad_hvp) against the difference of the gradient along v */
+    AD_GC_HVP_SYMMETRY        /* order 2: <u, H v> = <v, H u> */
 } ad_gc_check;
 
 const char *ad_gc_check_name(ad_gc_check c);

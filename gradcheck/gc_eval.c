@@ -83,7 +83,7 @@ ad_status gc_scratch_status(const gc_run *R, const char *what)
  * (ad_to_device) and the output received (ad_to_host), so every check below
  * reads host values and grads, and gradients and tangents cross the copies
  * like any op's. */
-static ad_node *call_f(gc_run *R, ad_context *ctx, ad_node **leaves)
+ad_node *gc_call_f(gc_run *R, ad_context *ctx, ad_node **leaves)
 {
     if (R->device == AD_CPU) return R->f(ctx, leaves, R->n_in, R->user);
     ad_node *in[AD_MAX_INPUTS];
@@ -102,7 +102,23 @@ ad_node *gc_build(gc_run *R, ad_context *ctx, ad_node **leaves, bool variables)
         if (!leaves[s]) return NULL;
     }
     gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
-    return call_f(R, ctx, leaves);
+    return gc_call_f(R, ctx, leaves);
+}
+
+/* Leaves holding R->x in a fresh ctx, for second order: the differentiable
+ * inputs variables with tangent v[s] in direction 0 (forward mode on, one
+ * direction), the others constants. f is then built by the caller. */
+ad_status gc_build_along(gc_run *R, ad_context *ctx, ad_node **leaves, double *const *v)
+{
+    ad_status st = ad_forward_dirs(ctx, 1);
+    for (int s = 0; s < R->n_in && st == AD_OK; s++) {
+        leaves[s] = gc_diff(R, s) ? ad_variable(ctx, AD_FLOAT64, R->ndim[s], R->shape[s], R->x[s])
+                                  : ad_constant(ctx, AD_FLOAT64, R->ndim[s], R->shape[s], R->x[s]);
+        if (!leaves[s]) st = ad_last_status();
+        else if (gc_diff(R, s) && v[s]) st = ad_set_tangent(leaves[s], 0, v[s], -1);
+    }
+    gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
+    return st;
 }
 
 /* Make the leaves of a reused context (once), or refresh their values
@@ -134,7 +150,7 @@ static ad_status eval_ref(gc_run *R, double *out, const double **y_out)
     ad_status st = leaves_ready(R, &R->eval_ctx, R->eval_leaves, &R->eval_mark, false);
     if (st != AD_OK) return st;
     gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
-    ad_node *y = call_f(R, R->eval_ctx, R->eval_leaves);
+    ad_node *y = gc_call_f(R, R->eval_ctx, R->eval_leaves);
     if (!y) return ad_last_status();
     if ((st = gc_guard_after(R, R->eval_leaves, y, GC_PHASE_FORWARD)) != AD_OK) return st;
     const ad_tensor *v = &ad_node_of(y)->value;
@@ -249,7 +265,7 @@ ad_status gc_vjp_all(gc_run *R, int rows, const double *cot, double **g, unsigne
         /* A fresh graph: each backward pass of the determinism test runs on its own build. */
         st = leaves_ready(R, &R->grad_ctx, R->grad_leaves, &R->grad_mark, true);
         gc_set_phase(GC_PHASE_FORWARD, AD_FLOAT64);
-        R->grad_y = st == AD_OK ? call_f(R, R->grad_ctx, R->grad_leaves) : NULL;
+        R->grad_y = st == AD_OK ? gc_call_f(R, R->grad_ctx, R->grad_leaves) : NULL;
         if (st == AD_OK && !R->grad_y) st = ad_last_status();
         if (st == AD_OK) st = gc_guard_after(R, R->grad_leaves, R->grad_y, GC_PHASE_FORWARD);
     }
@@ -328,7 +344,7 @@ ad_status gc_jvp_cols(gc_run *R, int s, int64_t col0, int k, double *const *v, d
             for (int d = 0; d < k && st == AD_OK; d++) st = ad_set_tangent(leaves[u], d, NULL, col0 + d);
     }
     gc_set_phase(GC_PHASE_JVP, AD_FLOAT64);
-    ad_node *y = st == AD_OK ? call_f(R, ctx, leaves) : NULL;
+    ad_node *y = st == AD_OK ? gc_call_f(R, ctx, leaves) : NULL;
     if (st == AD_OK && !y) st = ad_last_status();
     if (st == AD_OK) st = gc_guard_after(R, leaves, y, GC_PHASE_JVP);
     const ad_node *yn = ad_node_of(y);

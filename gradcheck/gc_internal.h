@@ -64,6 +64,9 @@ static inline void gc_set_phase(int phase, ad_dtype dtype)
     atomic_store_explicit(&gc_phase_slot->dtype, (int)dtype, memory_order_relaxed);
 }
 
+/* Do the options ask for first derivatives (the default), or second alone? */
+static inline bool gc_first_order(const ad_gc_options *o) { return !o->orders || (o->orders & AD_GC_ORDER1); }
+
 /* Is input s differentiable (not held constant)? */
 static inline bool gc_diff(const gc_run *R, int s) { return !(R->nondiff & (1u << s)); }
 
@@ -98,6 +101,10 @@ ad_status gc_scratch_status(const gc_run *R, const char *what);
 
 /* ---- evaluations (gc_eval.c) ---- */
 ad_node *gc_build(gc_run *R, ad_context *ctx, ad_node **leaves, bool variables);
+/* f of the leaves, on R->device (sent and received around it on the GPU). */
+ad_node *gc_call_f(gc_run *R, ad_context *ctx, ad_node **leaves);
+/* The leaves for second order: variables carrying tangent v[s] (gc_second.c). */
+ad_status gc_build_along(gc_run *R, ad_context *ctx, ad_node **leaves, double *const *v);
 ad_status gc_eval(gc_run *R, double *out);
 ad_status gc_numeric_dir(gc_run *R, int s, int64_t i, int64_t every, double *const *v, double *col, double *tmp);
 /* rows = GC_ONE: one cotangent through ad_backward_ex, the path training takes. */
@@ -205,6 +212,7 @@ void gc_check_block(gc_run *R);
 void gc_check_fast(gc_run *R);
 void gc_check_devices_agree(gc_run *R);             /* gc_device.c */
 void gc_check_float32(gc_run *R);                   /* gc_float32.c */
+void gc_check_second_order(gc_run *R);              /* gc_second.c */
 
 /* ---- the kernels' code paths (gc_paths.c) ---- */
 /* What an isolated check runs one by one (gc_isolate.c): the units of op

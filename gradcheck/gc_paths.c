@@ -309,6 +309,7 @@ ad_status ad_gradcheck_op_path(const ad_op *op, int k, const ad_gc_options *opts
     }
     if (!op || !r || k < 0 || k >= op->n_paths)
         return ad_fail(AD_ERR_ARG, "gradcheck: no path %d of op %s", k, op && op->name ? op->name : "(null)");
+    if (!gc_first_order(opts)) return AD_OK;   /* the paths' checks are first-order */
     const ad_op_path *p = &op->paths[k];
     probe P = {.op = op, .c = &p->probe, .path = p->name, .when = p->when ? p->when : "", .reference = p->reference};
     path_label(p, P.label, sizeof P.label);
@@ -337,7 +338,7 @@ static bool threaded(const ad_op *op)
 ad_status ad_gradcheck_case_threads(const ad_op *op, const ad_op_case *c, const ad_gc_options *o, ad_gc_report *r)
 {
     if (!op || !c || !o || !r) return ad_fail(AD_ERR_ARG, "gradcheck: op, case, options or report is NULL");
-    if (!threaded(op)) return AD_OK;   /* its kernels run one thread whatever the count */
+    if (!threaded(op) || !gc_first_order(o)) return AD_OK;   /* one thread whatever the count; first order */
     probe P = {.op = op, .c = c, .path = "threaded", .when = "the case on 2+ threads", .reference = NULL,
                .users_case = true};
     snprintf(P.label, sizeof P.label, "%s, on 1 and 2+ threads", c->label ? c->label : "");

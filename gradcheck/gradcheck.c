@@ -65,6 +65,8 @@ const char *ad_gc_check_name(ad_gc_check c)
     case AD_GC_CRASH: return "crashed";
     case AD_GC_PATHS: return "path-vs-1-thread";
     case AD_GC_DIRECTION: return "random-direction";
+    case AD_GC_HVP: return "hessian-vector";
+    case AD_GC_HVP_SYMMETRY: return "hessian-symmetry";
     }
     return "?";
 }
@@ -137,6 +139,8 @@ ad_status gc_run_checks(const char *name, const char *label, ad_gc_fn f, void *u
         return ad_fail(AD_ERR_ARG, "gradcheck: threads must be 0 to %d (got %d)", GC_MAX_THREADS, opts->threads);
     if (opts->device != AD_CPU && opts->device != AD_CUDA)
         return ad_fail(AD_ERR_ARG, "gradcheck: device %d is neither AD_CPU nor AD_CUDA", opts->device);
+    if (opts->orders < 0 || opts->orders > AD_GC_BOTH_ORDERS)
+        return ad_fail(AD_ERR_ARG, "gradcheck: orders %d is not AD_GC_ORDER1, AD_GC_ORDER2 or both", opts->orders);
     if (opts->dtypes < 0 || opts->dtypes > AD_GC_ALL_DTYPES)
         return ad_fail(AD_ERR_ARG, "gradcheck: dtypes %d is not AD_GC_FLOAT64, AD_GC_FLOAT32 or both", opts->dtypes);
     if (opts->device == AD_CUDA && !ad_gpu_available()) return ad_last_status();
@@ -185,7 +189,8 @@ ad_status gc_run_checks(const char *name, const char *label, ad_gc_fn f, void *u
     if (st == AD_OK) ad_set_threads(1);
     if (st == AD_OK) {
         gsl_rng_set(R.rng, opts->seed);
-        int dtypes = opts->dtypes ? opts->dtypes : AD_GC_FLOAT64;
+        int dtypes = opts->dtypes ? opts->dtypes : AD_GC_FLOAT64, orders = opts->orders ? opts->orders : AD_GC_ORDER1;
+        if (!(orders & AD_GC_ORDER1)) dtypes = 0;   /* second order alone */
         if (dtypes & AD_GC_FLOAT64) {
             if (opts->fast) {
                 gc_check_fast(&R);
@@ -198,6 +203,7 @@ ad_status gc_run_checks(const char *name, const char *label, ad_gc_fn f, void *u
             if (opts->device == AD_CUDA) gc_check_devices_agree(&R);
         }
         if (dtypes & AD_GC_FLOAT32) gc_check_float32(&R);
+        if (orders & AD_GC_ORDER2) gc_check_second_order(&R);
         gsl_rng_free(R.rng);
     }
     ad_set_threads(threads);

@@ -14,7 +14,7 @@
 
 enum {
     O_LIST, O_OP, O_ALL, O_SHAPE, O_STRIDE, O_PADDING, O_KERNEL, O_WINDOW, O_AXIS, O_C, O_EPS, O_ATOL, O_RTOL,
-    O_SEED, O_SEEDS, O_MODE, O_DTYPE, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, O_TIME_LIMIT, O_IN_PROCESS, N_OPTIONS
+    O_SEED, O_SEEDS, O_MODE, O_DTYPE, O_ORDER, O_FAST, O_RICHARDSON, O_PRINT_JACOBIAN, O_FORMAT, O_DEVICE, O_THREADS, O_TIME_LIMIT, O_IN_PROCESS, N_OPTIONS
 };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_LIST] = {"list", NULL, "the registered ops, with their inputs and default cases, and\n"
@@ -41,6 +41,10 @@ static const ad_cli_option options[N_OPTIONS] = {
                                                   "the inputs rounded to float32, entry by entry, to\n"
                                                   "8(1+sqrt(K))·FLT_EPSILON·(|float64| + max(S, 1)): K the elements\n"
                                                   "of the inputs and output, S the largest |float64| of the array"},
+    [O_ORDER] = {"order", "1|2|both", "which derivatives to check (default 1): 2 checks second derivatives:\n"
+                                      "H·v by ad_hvp (forward-over-reverse) against the difference of the\n"
+                                      "gradient along v, and <u, Hv> = <v, Hu>, in float64; an op with no\n"
+                                      "second-order rule is reported not checked, by name"},
     [O_FAST] = {"fast", NULL, "random projections u^T J v instead of full Jacobians"},
     [O_RICHARDSON] = {"richardson", NULL, "4-point finite-difference stencil instead of 2-point"},
     [O_PRINT_JACOBIAN] = {"print-jacobian", NULL, "print every Jacobian entry, numerical beside analytical"},
@@ -179,6 +183,7 @@ int main(int argc, char **argv)
     double cval = NAN;
     ad_gc_format fmt = AD_GC_TEXT;
     static const char *const modes[] = {"fwd", "rev", "both", NULL}, *const dtypes[] = {"float32", "float64", "both", NULL},
+                             *const orders[] = {"1", "2", "both", NULL},
                              *const formats[] = {"text", "json", "junit", "tap", NULL},
                              *const devices[] = {"cpu", "cuda", NULL};
     ad_cli_start(&cli, argc, argv);
@@ -207,6 +212,7 @@ int main(int argc, char **argv)
         case O_SEED: o.seed = (unsigned long)ad_cli_long(&cli, v, 0, 2147483647L); break;
         case O_SEEDS: seeds = ad_cli_long(&cli, v, 1, 100000); break;
         case O_THREADS: o.threads = (int)ad_cli_long(&cli, v, 1, 64); break;
+        case O_ORDER: o.orders = (int[]){AD_GC_ORDER1, AD_GC_ORDER2, AD_GC_BOTH_ORDERS}[ad_cli_choice(&cli, v, orders)]; break;
         case O_MODE: o.mode = (int[]){AD_GC_FWD, AD_GC_REV, AD_GC_BOTH}[ad_cli_choice(&cli, v, modes)]; break;
         case O_DTYPE:
             o.dtypes = (int[]){AD_GC_FLOAT32, AD_GC_FLOAT64, AD_GC_ALL_DTYPES}[ad_cli_choice(&cli, v, dtypes)];

@@ -50,6 +50,13 @@ static void detail(const ad_gc_record *r, char *buf, size_t len)
                  r->message);
         return;
     }
+    if (r->check == AD_GC_HVP && r->worst[0]) {   /* second order: one value against the difference */
+        snprintf(buf, len, "worst %s at x = %.9g: numerical %.9g, ad_hvp %.9g: error %.3g there; largest over all "
+                 "elements: abs %.3g, rel %.3g%s%s",
+                 r->worst, r->x_at_worst, r->numerical, r->reverse, abs_err, r->max_abs_err, r->max_rel_err,
+                 r->message[0] ? "; " : "", r->message);
+        return;
+    }
     if (r->worst[0] && !isnan(abs_err))
         snprintf(buf, len,
                  "worst %s at x = %.9g: %s %.9g, reverse %.9g, forward %.9g: error %.3g (relative %.3g) there; "

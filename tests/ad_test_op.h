@@ -1,6 +1,7 @@
 /* ad_test_op.h: what the tests that register ops of their own share
- * (test_gradcheck_crash, _dtype, _guard, _paths): a shape rule, and the
- * right kernels of y = 2x, which those tests break one at a time. */
+ * (test_gradcheck_crash, _dtype, _guard, _paths, _second, test_hvp): a
+ * shape rule, and the right kernels of y = 2x and of y = x³, which those
+ * tests break one at a time. */
 #ifndef AD_TEST_OP_H
 #define AD_TEST_OP_H
 
@@ -51,6 +52,43 @@ static inline void ad_test_twice_jvp(ad_node *o, int k)
             for (int64_t i = 0; i < o->value.size; i++) ty[i] = t ? 2 * t[i] : 0;
         }
     });
+}
+
+/* y = x³ (float64): the forward, the vjp (dx += 3x²·dy), the jvp (ty =
+ * 3x²·tx) and the second-order rule (ad_op.h's vjp_tangent: dx' += 6x·ẋ·dy). */
+static inline ad_status ad_test_cube_fwd(ad_node *o)
+{
+    const double *x = o->in[0]->value.data;
+    double *y = o->value.data;
+    for (int64_t i = 0; i < o->value.size; i++) y[i] = x[i] * x[i] * x[i];
+    return AD_OK;
+}
+static inline void ad_test_cube_vjp1(const ad_node *o, int s, const void *g, void *gi)
+{
+    (void)s;
+    const double *x = o->in[0]->value.data, *gy = g;
+    double *gx = gi;
+    for (int64_t i = 0; i < o->value.size; i++) gx[i] += 3 * x[i] * x[i] * gy[i];
+}
+static inline void ad_test_cube_vjp(const ad_node *o, int s, int rows, const void *g, void *gi)
+{
+    ad_vjp_rows(ad_test_cube_vjp1, o, s, rows, g, gi);
+}
+static inline void ad_test_cube_jvp(ad_node *o, int k)
+{
+    const double *x = o->in[0]->value.data;
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        double *ty = ad_tangent_row(o, d);
+        for (int64_t i = 0; i < o->value.size; i++) ty[i] = t ? 3 * x[i] * x[i] * t[i] : 0;
+    }
+}
+static inline void ad_test_cube_vjp_tangent(const ad_node *o, int s, int dir, const void *g, void *gi_dot)
+{
+    (void)s;
+    const double *x = o->in[0]->value.data, *gy = g, *t = ad_tangent_row(o->in[0], dir);
+    double *gd = gi_dot;
+    for (int64_t i = 0; t && i < o->value.size; i++) gd[i] += 6 * x[i] * t[i] * gy[i];
 }
 
 #endif

@@ -1,0 +1,187 @@
+/* test_gradcheck_second.c: gradcheck at order 2 (gc_second.c) against
+ * planted wrong second-order rules. y = x³ with its right rule passes
+ * H·v and symmetry; with a rule off by a factor, one with the wrong sign,
+ * and one that forgets the gradient it is scaled by, H·v fails, naming the
+ * op; y = a·b with a rule that takes the wrong input's tangent fails; an op
+ * with no rule is reported not checked, by name, and fails nothing; the
+ * command runs --order 2 and refuses an order it does not know. */
+#include <stdlib.h>
+#include <string.h>
+#include "ad_test.h"
+#include "ad_gradcheck.h"
+#include "ad_kernel_util.h"
+#include "ad_test_op.h"
+
+/* ---- y = x³, its rule broken three ways ---- */
+static void cube_rule_half(const ad_node *o, int s, int dir, const void *g, void *gd)   /* 3x instead of 6x */
+{
+    const double *x = o->in[0]->value.data, *gy = g, *t = ad_tangent_row(o->in[0], dir);
+    (void)s;
+    for (int64_t i = 0; t && i < o->value.size; i++) ((double *)gd)[i] += 3 * x[i] * t[i] * gy[i];
+}
+static void cube_rule_sign(const ad_node *o, int s, int dir, const void *g, void *gd)
+{
+    const double *x = o->in[0]->value.data, *gy = g, *t = ad_tangent_row(o->in[0], dir);
+    (void)s;
+    for (int64_t i = 0; t && i < o->value.size; i++) ((double *)gd)[i] -= 6 * x[i] * t[i] * gy[i];
+}
+static void cube_rule_no_g(const ad_node *o, int s, int dir, const void *g, void *gd)   /* ḡ left out */
+{
+    const double *x = o->in[0]->value.data, *t = ad_tangent_row(o->in[0], dir);
+    (void)s, (void)g;
+    for (int64_t i = 0; t && i < o->value.size; i++) ((double *)gd)[i] += 6 * x[i] * t[i];
+}
+
+static const ad_op_case vec_case[] = {{"vector (5)", 1, {1}, {{5, 1, 1, 1}}, {.c = 0}}};
+#define CUBE(NAME, RULE)                                                                                               \
+    {.name = NAME, .summary = "x^3", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape,                           \
+     .cpu = {ad_test_cube_fwd, ad_test_cube_vjp, ad_test_cube_jvp, RULE}, .domain = {{-2, 2}}, .cases = vec_case,      \
+     .n_cases = 1}
+static const ad_op cube = CUBE("cube", ad_test_cube_vjp_tangent);
+static const ad_op cube_half = CUBE("cube_half", cube_rule_half);
+static const ad_op cube_sign = CUBE("cube_sign", cube_rule_sign);
+static const ad_op cube_no_g = CUBE("cube_no_g", cube_rule_no_g);
+static const ad_op cube_first_order = CUBE("cube_first_order", NULL);
+
+/* ---- y = a·b (same shapes), a's rule taking ȧ where ḃ belongs ---- */
+static ad_status prod_fwd(ad_node *o)
+{
+    const double *a = o->in[0]->value.data, *b = o->in[1]->value.data;
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)o->value.data)[i] = a[i] * b[i];
+    return AD_OK;
+}
+static void prod_vjp1(const ad_node *o, int s, const void *g, void *gi)
+{
+    const double *other = o->in[1 - s]->value.data, *gy = g;
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)gi)[i] += other[i] * gy[i];
+}
+static void prod_vjp(const ad_node *o, int s, int rows, const void *g, void *gi) { ad_vjp_rows(prod_vjp1, o, s, rows, g, gi); }
+static void prod_jvp(ad_node *o, int k)
+{
+    const double *a = o->in[0]->value.data, *b = o->in[1]->value.data;
+    for (int d = 0; d < k; d++) {
+        const double *ta = ad_tangent_row(o->in[0], d), *tb = ad_tangent_row(o->in[1], d);
+        double *ty = ad_tangent_row(o, d);
+        for (int64_t i = 0; i < o->value.size; i++) ty[i] = (ta ? ta[i] * b[i] : 0) + (tb ? a[i] * tb[i] : 0);
+    }
+}
+/* right: a's term ḡ·ḃ, b's ḡ·ȧ; wrong: each its own tangent */
+static void prod_rule(const ad_node *o, int s, int dir, const void *g, void *gd, bool own)
+{
+    const double *t = ad_tangent_row(o->in[own ? s : 1 - s], dir), *gy = g;
+    for (int64_t i = 0; t && i < o->value.size; i++) ((double *)gd)[i] += t[i] * gy[i];
+}
+static void prod_rule_right(const ad_node *o, int s, int dir, const void *g, void *gd) { prod_rule(o, s, dir, g, gd, false); }
+static void prod_rule_own(const ad_node *o, int s, int dir, const void *g, void *gd) { prod_rule(o, s, dir, g, gd, true); }
+
+static const ad_op_case pair_case[] = {{"vectors (4)", 2, {1, 1}, {{4, 1, 1, 1}, {4, 1, 1, 1}}, {.c = 0}}};
+#define PROD(NAME, RULE)                                                                                               \
+    {.name = NAME, .summary = "a*b", .n_in = 2, .n_in_min = 2, .infer = ad_test_same_shape,                           \
+     .cpu = {prod_fwd, prod_vjp, prod_jvp, RULE}, .domain = {{-2, 2}, {-2, 2}}, .cases = pair_case, .n_cases = 1}
+static const ad_op prod = PROD("prod", prod_rule_right);
+static const ad_op prod_own = PROD("prod_own_tangent", prod_rule_own);
+
+/* Order-2 records of op at its case; the number failed. */
+static int check(const ad_op *op, ad_gc_report *r)
+{
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.orders = AD_GC_ORDER2;
+    memset(r, 0, sizeof *r);
+    assert_int_equal(ad_gradcheck_op(op, &o, r), AD_OK);
+    return r->n_fail;
+}
+
+static void test_right_rules_pass(void **state)
+{
+    (void)state;
+    const ad_op *ops[] = {&cube, &prod};
+    for (int k = 0; k < 2; k++) {
+        ad_gc_report r;
+        assert_int_equal(check(ops[k], &r), 0);
+        int hvp = 0, sym = 0;
+        for (int i = 0; i < r.n; i++) {
+            hvp += r.rec[i].check == AD_GC_HVP && r.rec[i].pass && !strstr(r.rec[i].message, "not checked");
+            sym += r.rec[i].check == AD_GC_HVP_SYMMETRY && r.rec[i].pass;
+            assert_true(r.rec[i].check == AD_GC_HVP || r.rec[i].check == AD_GC_HVP_SYMMETRY);   /* order 2 alone */
+        }
+        assert_int_equal(hvp, ops[k]->n_in);   /* a record per input */
+        assert_int_equal(sym, 1);
+        ad_gc_report_free(&r);
+    }
+}
+
+static void test_wrong_rules_fail_named(void **state)
+{
+    (void)state;
+    const ad_op *ops[] = {&cube_half, &cube_sign, &cube_no_g, &prod_own};
+    for (int k = 0; k < 4; k++) {
+        ad_gc_report r;
+        assert_true(check(ops[k], &r) >= 1);
+        bool named = false;
+        for (int i = 0; i < r.n; i++)
+            if (!r.rec[i].pass && r.rec[i].check == AD_GC_HVP) {
+                assert_string_equal(r.rec[i].op, ops[k]->name);
+                assert_non_null(strstr(r.rec[i].worst, "(H·v)_x"));
+                named = true;
+            }
+        if (!named) fail_msg("%s: no failed hessian-vector record", ops[k]->name);
+        /* the report names it too */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        assert_int_equal(ad_gc_write(f, &r, AD_GC_TEXT), AD_OK);
+        fclose(f);
+        char want[96];
+        snprintf(want, sizeof want, "FAIL  %s [float64]", ops[k]->name);
+        assert_non_null(strstr(text, want));
+        assert_non_null(strstr(text, "hessian-vector"));
+        free(text);
+        ad_gc_report_free(&r);
+    }
+}
+
+static void test_first_order_only_not_checked(void **state)
+{
+    (void)state;
+    ad_gc_report r;
+    assert_int_equal(check(&cube_first_order, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_true(r.rec[0].pass);
+    assert_non_null(strstr(r.rec[0].message, "not checked: op cube_first_order is first-order only"));
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_int_equal(ad_gc_write(f, &r, AD_GC_TEXT), AD_OK);
+    fclose(f);
+    assert_non_null(strstr(text, "SKIP  cube_first_order"));
+    assert_non_null(strstr(text, "0 passed, 0 failed, 1 not checked"));
+    free(text);
+    ad_gc_report_free(&r);
+}
+
+static void test_command(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    assert_int_equal(ad_test_command("GRADCHECK", "--op div --order 2", out, sizeof out), 0);
+    assert_non_null(strstr(out, "PASS  div [float64] [scalars] input 1 hessian-vector"));
+    assert_non_null(strstr(out, "hessian-symmetry"));
+    assert_null(strstr(out, "reverse-jacobian"));   /* order 2 alone */
+    assert_int_equal(ad_test_command("GRADCHECK", "--op sin --order both --dtype float64", out, sizeof out), 0);
+    assert_non_null(strstr(out, "reverse-jacobian"));
+    assert_non_null(strstr(out, "hessian-vector"));
+    assert_int_equal(ad_test_command("GRADCHECK", "--op sin --order 3", out, sizeof out), 2);
+    assert_non_null(strstr(out, "--order"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_right_rules_pass),
+        cmocka_unit_test(test_wrong_rules_fail_named),
+        cmocka_unit_test(test_first_order_only_not_checked),
+        cmocka_unit_test(test_command),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
