@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include "ad_cli.h"
 #include "ad_gradcheck.h"
+#include "formula_hessian.h"
 #include "lesson.h"
 #include "lesson_html.h"
 #include "lesson_trace.h"
@@ -27,13 +28,16 @@
  * one is an error, "output exceeds ... characters", never a cut formula). */
 enum { MAX_VARS = LESSON_MAX_INPUTS, SYM_TEXT_MAX = 1 << 20 };
 
-enum { O_AT, O_SYMBOLIC, O_MODE, O_VARIANT, O_JSON, O_DOT, O_HTML, O_CHECK, O_RANDOM, O_BOX, O_SEED, N_OPTIONS };
+enum { O_AT, O_SYMBOLIC, O_HESSIAN, O_MODE, O_VARIANT, O_JSON, O_DOT, O_HTML, O_CHECK, O_RANDOM, O_BOX, O_SEED, N_OPTIONS };
 static const ad_cli_option options[N_OPTIONS] = {
     [O_AT] = {"at", "x=3,y=2", "the point: NAME=VALUE for every variable (repeatable); optional\n"
                                "with --symbolic"},
     [O_SYMBOLIC] = {"symbolic", NULL, "print the symbolic derivatives (simplified formulas) instead of the\n"
                                       "tables, each checked against the engine's gradient at the point\n"
                                       "(without --at: the first of 1, 2, 0.5, 3 in the formula's domain)"},
+    [O_HESSIAN] = {"hessian", NULL, "also the Hessian: each column one Hessian-vector product (ad_hvp,\n"
+                                    "forward-over-reverse), beside differences of the gradient, checked\n"
+                                    "for symmetry; with --symbolic, each second derivative as a formula"},
     [O_MODE] = {"mode", "forward|reverse|both", "which tables to show (default both)"},
     [O_VARIANT] = {"variant", "A|B", LESSON_VARIANT_HELP},
     [O_JSON] = {"json", NULL, "results as JSON only"},
@@ -159,17 +163,6 @@ static ad_node *gc_fn(ad_context *ctx, ad_node *const *x, int n, void *user)
     return ad_expr_build(user, ctx, x);
 }
 
-/* e's text into buf (size bytes), complete: false, with the error naming f or ∂f/∂var, when it does
- * not fit ("output exceeds ... characters") or cannot be written. */
-static bool sym_text(const ad_sym_ctx *s, const ad_sym *e, const char *var, char *buf, size_t size)
-{
-    if (ad_sym_print(s, e, buf, size) < size) return true;
-    char why[512];
-    snprintf(why, sizeof why, "%s", ad_last_error());
-    ad_fail(ad_last_status(), "%s%s: %s", var ? "∂f/∂" : "f", var ? var : "", why);
-    return false;
-}
-
 /* --symbolic: each ∂f/∂x_i as a simplified formula, from the graph, evaluated at the point beside the
  * engine's gradient. A mismatch (away from a kink, where both are subgradients) is a failed check. */
 static ad_status print_symbolic(const ad_context *ctx, const ad_node *f, const char *const *names, const double *x,
@@ -192,7 +185,7 @@ static ad_status print_symbolic(const ad_context *ctx, const ad_node *f, const c
     char *buf = malloc(SYM_TEXT_MAX + 1);
     ad_status st = AD_OK;
     if (!buf) st = ad_fail(AD_ERR_NOMEM, "out of memory for the formulas' text");
-    else if (!sym_text(s, fs, NULL, buf, SYM_TEXT_MAX + 1)) st = ad_last_status();
+    else if (!formula_sym_text(s, fs, NULL, 1, buf, SYM_TEXT_MAX + 1)) st = ad_last_status();
     cJSON *sym = doc && st == AD_OK ? cJSON_AddObjectToObject(doc, "symbolic") : NULL;
     if (sym) cJSON_AddStringToObject(sym, "f", buf);
     if (!doc && st == AD_OK)
@@ -206,7 +199,7 @@ static ad_status print_symbolic(const ad_context *ctx, const ad_node *f, const c
             break;
         }
         if (!ds) snprintf(buf, SYM_TEXT_MAX + 1, "0");
-        else if (!sym_text(s, ds, names[i], buf, SYM_TEXT_MAX + 1)) {
+        else if (!formula_sym_text(s, ds, names[i], 1, buf, SYM_TEXT_MAX + 1)) {
             st = ad_last_status();
             break;
         }
@@ -236,7 +229,7 @@ int main(int argc, char **argv)
     const char *formula = NULL, *dot = NULL, *html = NULL;
     char *at[16];
     int n_at = 0;
-    bool json = false, check = false, show_fwd = true, show_rev = true, symbolic = false;
+    bool json = false, check = false, show_fwd = true, show_rev = true, symbolic = false, hessian = false;
     ad_backward_variant variant = AD_BACKWARD_PUSH;
     long random_n = 0;
     unsigned long seed = 1;
@@ -254,6 +247,7 @@ int main(int argc, char **argv)
         case O_JSON: json = true; break;
         case O_CHECK: check = true; break;
         case O_SYMBOLIC: symbolic = true; break;
+        case O_HESSIAN: hessian = true; break;
         case O_AT:
             if (n_at == 16) bad_input("%s", "--at given more than 16 times");
             at[n_at++] = (char *)v;
@@ -445,6 +439,10 @@ int main(int argc, char **argv)
     lesson_fd_report(&L, build_fn, e, grad, "f", doc);
     free(kink_why);
     if (lesson_status()) status = 1;
+    if (hessian && formula_hessian(e, names, x, nv, L.kink_mask, symbolic, doc) != AD_OK) {
+        fprintf(stderr, "autodidact: %s\n", ad_last_error());
+        status = 1;
+    }
 
     if (check && nv > AD_MAX_INPUTS) {
         fprintf(stderr, "autodidact: --check handles formulas of up to %d variables\n", AD_MAX_INPUTS);
