@@ -8,6 +8,7 @@
  *   dx_n         += col2im(wᵀ · dy_n)              (C, H, W)
  *   db           += Σ over n, p, q of dy
  *   ty            = conv(tx, w) + conv(x, tw) + tb  (linear in each input)
+ *   second order: dx's and dw's vjps with tw for w and tx for x (bilinear)
  *
  * Threads: an image is a piece of work in the forward and in dx (each
  * writes its own y_n, dx_n). dw and db sum over the images, so the batch is
@@ -416,8 +417,9 @@ static ad_status conv_forward(ad_node *o)
 }
 
 /* dw or db: each group of images sums into part[grp] (K·len elements);
- * the parts are then added into gin in group order. */
-static void conv_vjp_params1(const ad_node *o, int slot, const void *gout, void *gin)
+ * the parts are then added into gin in group order. dw's cols are those of
+ * x (x's shape: the node's own input, or a tangent of it: see col_of). */
+static void conv_vjp_params(const ad_node *o, int slot, const void *x, const void *gout, void *gin)
 {
     geom g = geometry(o);
     int64_t G = conv_groups(g.N), len = slot == 1 ? g.crs : 1;
@@ -432,7 +434,7 @@ static void conv_vjp_params1(const ad_node *o, int slot, const void *gout, void 
         for (int64_t n = g.N * grp / G; n < g.N * (grp + 1) / G; n++) {
             if (slot == 1) {   /* part += dy_n · colᵀ */
                 if (dy_zero(&g, gout, n)) continue;
-                const char *col = col_of(o, &g, wk, o->in[0]->value.data, n, false);
+                const char *col = col_of(o, &g, wk, x, n, false);
                 gemm(g.dt, false, true, g.K, g.crs, g.pq, dy_of(o, &g, wk, gout, n), col, 1.0, part);
             } else {           /* part[k] += Σ_i dy_n[k, i] (· relu'(y_n[k, i])) */
                 size_t at = (size_t)(n * g.K * g.pq) * g.es;
@@ -455,14 +457,16 @@ static void conv_vjp_params1(const ad_node *o, int slot, const void *gout, void 
     });
 }
 
-static void conv_vjp(const ad_node *o, int slot, int rows, const void *gout, void *gin)
+static void conv_vjp_params1(const ad_node *o, int slot, const void *gout, void *gin)
 {
-    if (slot != 0) {   /* dw and db: each row of the block sums over the images into its own */
-        ad_vjp_rows(conv_vjp_params1, o, slot, rows, gout, gin);
-        return;
-    }
-    /* dx_j += col2im(wᵀ · dy_j), image by image: a block of rows cotangents
-     * is rows·N images (gout (rows, N, K, P, Q), gin (rows, N, C, H, W)) */
+    conv_vjp_params(o, slot, o->in[0]->value.data, gout, gin);
+}
+
+/* dx_j += col2im(wᵀ · dy_j), image by image, w of w's shape (the node's
+ * own, or a tangent of it): a block of rows cotangents is rows·N images
+ * (gout (rows, N, K, P, Q), gin (rows, N, C, H, W)) */
+static void conv_vjp_x(const ad_node *o, const void *w, int rows, const void *gout, void *gin)
+{
     geom g = geometry(o);
     int64_t images = rows * g.N;
     int nt;
@@ -472,9 +476,31 @@ static void conv_vjp(const ad_node *o, int slot, int rows, const void *gout, voi
     for (int64_t j = 0; j < images; j++) {
         if (dy_zero(&g, gout, j)) continue;
         char *col = wk->cols + (size_t)THREAD_ID() * wk->col_bytes;
-        gemm(g.dt, true, false, g.crs, g.pq, g.K, o->in[1]->value.data, dy_of(o, &g, wk, gout, j), 0.0, col);
+        gemm(g.dt, true, false, g.crs, g.pq, g.K, w, dy_of(o, &g, wk, gout, j), 0.0, col);
         col2im(g.dt, &g, col, (char *)gin + (size_t)(j * g.chw) * g.es);
     }
+}
+
+static void conv_vjp(const ad_node *o, int slot, int rows, const void *gout, void *gin)
+{
+    if (slot == 0) conv_vjp_x(o, o->in[1]->value.data, rows, gout, gin);
+    else   /* dw and db: each row of the block sums over the images into its own */
+        ad_vjp_rows(conv_vjp_params1, o, slot, rows, gout, gin);
+}
+
+/* Second order (ad_op.h's vjp_tangent). The conv is bilinear in (x, w):
+ * dx = col2im(wᵀ·dy) is linear in w and dw = Σₙ dy_n·col(x_n)ᵀ in x, so
+ * along the tangents they change by the same vjps with tw for w (x's term)
+ * and tx for x (w's term; col_of rebuilds tx's cols, never the forward's
+ * kept cols of x). db = Σ dy does not move. For conv2d_relu, dy_of masks dy
+ * by relu'(y), which is constant between kinks, so the terms are conv2d's
+ * for the masked dy. */
+static void conv_vjp_tangent(const ad_node *o, int slot, int dir, const void *gout, void *gin_dot)
+{
+    const void *other_dot = slot < 2 ? ad_tangent_row(o->in[1 - slot], dir) : NULL;
+    if (!other_dot) return;
+    if (slot == 0) conv_vjp_x(o, other_dot, 1, gout, gin_dot);
+    else conv_vjp_params(o, 1, other_dot, gout, gin_dot);
 }
 
 static void conv_jvp(ad_node *o, int k)
@@ -670,7 +696,7 @@ static void conv_relu_dist(const ad_node *o, int slot, double *dist)
         .n_in_min = 2,                                                                                                 \
         .flags = AD_OP_PARAMS | AD_OP_BATCHED | (FLAGS),                                                               \
         .infer = conv_infer,                                                                                           \
-        .cpu = {conv_forward, conv_vjp, conv_jvp, NULL},                                                                     \
+        .cpu = {conv_forward, conv_vjp, conv_jvp, conv_vjp_tangent},                                                   \
         .cuda = AD_CUDA_KERNELS(NAME),                                                                                 \
         .domain = {{-2, 2}, {-2, 2}, {-2, 2}},                                                                         \
         .kink_gap = GAP,                                                                                               \

@@ -6,9 +6,12 @@
  *   mean: L = Σₙ ℓₙ / Σₙ w[tₙ]   (PyTorch's weighted mean)    sum: L = Σₙ ℓₙ
  *   dx[n,c] += dL · sₙ · (p[n,c] - [c = tₙ])    sₙ = w[tₙ]/Σw (mean) or w[tₙ]
  * Targets and weights are data, not parameters: they must be constants.
+ * Second order (ad_hvp): along the logits' tangent tx only p moves, so dx
+ * changes by dL · sₙ · tp[n,c], tp[n,c] = p[n,c]·(tx[n,c] - Σ_c' p[n,c']·tx[n,c']).
  *
  * mse: L = mean((p - t)²) over p and t broadcast together (n elements);
- * dp += dL·2(p - t)/n, dt -= the same, summed where an input was stretched. */
+ * dp += dL·2(p - t)/n, dt -= the same, summed where an input was stretched;
+ * second order: along the tangents dp changes by dL·2(tp - tt)/n, dt by minus that. */
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
@@ -136,6 +139,29 @@ static void ce_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 }
 AD_VJP_BY_ROWS(ce_vjp, ce_vjp1)
 
+/* Second order (ad_op.h's vjp_tangent): dx's change along tx (see the top);
+ * never called for the targets or the weights (constants). */
+static void ce_vjp_tangent(const ad_node *o, int slot, int dir, const void *g, void *gin_dot)
+{
+    const void *tx = ad_tangent_row(o->in[0], dir);
+    if (slot != 0 || !tx) return;
+    int64_t N = o->in[0]->value.shape[0], C = o->in[0]->value.shape[1];
+    double denom = weight_sum(o);
+    AD_DISPATCH(o->value.dtype, {
+        const T *X = o->in[0]->value.data, *TX = tx;
+        T *GD = gin_dot;
+        double dL = (double)*(const T *)g;
+        for (int64_t n = 0; n < N; n++) {
+            double s = sample_scale(o, n, denom), lse, ptx = 0;   /* ptx = Σ_c p·tx */
+            if (s == 0) continue;
+            LSE(X, n, C, lse);
+            for (int64_t c = 0; c < C; c++) ptx += exp((double)X[n * C + c] - lse) * TX[n * C + c];
+            for (int64_t c = 0; c < C; c++)
+                GD[n * C + c] += (T)(dL * s * exp((double)X[n * C + c] - lse) * (TX[n * C + c] - ptx));
+        }
+    });
+}
+
 static void ce_jvp(ad_node *o, int k)
 {
     int64_t N = o->in[0]->value.shape[0], C = o->in[0]->value.shape[1];
@@ -208,7 +234,7 @@ const ad_op ad_op_cross_entropy = {
     .n_in_min = 2,
     .flags = AD_OP_PARAMS,
     .infer = ce_infer,
-    .cpu = {ce_forward, ce_vjp, ce_jvp, NULL},
+    .cpu = {ce_forward, ce_vjp, ce_jvp, ce_vjp_tangent},
     .cuda = AD_CUDA_KERNELS(cross_entropy),
     .domain = {{-3, 3}, {0, 0}, {0.5, 2}},
     .nondiff_inputs = (1u << 1) | (1u << 2),
@@ -274,6 +300,23 @@ static void mse_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 }
 AD_VJP_BY_ROWS(mse_vjp, mse_vjp1)
 
+/* Second order: the vjp's 2·dL·(p - t)/n along the tangents (see the top). */
+static void mse_vjp_tangent(const ad_node *o, int slot, int dir, const void *g, void *gin_dot)
+{
+    ad_bcast bc;
+    int64_t n = ad_mse_bcast(o, &bc);
+    AD_DISPATCH(o->value.dtype, {
+        const T *TP = ad_tangent_row(o->in[0], dir), *TQ = ad_tangent_row(o->in[1], dir);
+        T *GD = gin_dot;
+        double k = (slot == 0 ? 2.0 : -2.0) * (double)*(const T *)g / (double)n;   /* t's term: minus p's */
+        if (TP || TQ)
+            AD_BCAST_FOR(bc, {
+                T d = (T)(k * ((TP ? (double)TP[ia] : 0.0) - (TQ ? (double)TQ[ib] : 0.0)));
+                GD[slot == 0 ? ia : ib] += d;
+            });
+    });
+}
+
 static void mse_jvp(ad_node *o, int kdirs)
 {
     ad_bcast bc;
@@ -305,7 +348,7 @@ const ad_op ad_op_mse = {
     .n_in = 2,
     .n_in_min = 2,
     .infer = mse_infer,
-    .cpu = {mse_forward, mse_vjp, mse_jvp, NULL},
+    .cpu = {mse_forward, mse_vjp, mse_jvp, mse_vjp_tangent},
     .cuda = AD_CUDA_KERNELS(mse),
     .domain = {{-2, 2}, {-2, 2}},
     .cases = mse_cases,

@@ -9,7 +9,10 @@
  *   linear: x (..., I), w (O,I), b (O) -> y = x·wᵀ + b (..., O), the leading
  *   dims of x taken as N rows (a 1-D x is one row, y is (O)):
  *   (in code n_in_f = I and n_out = O: <complex.h>, pulled in by cblas.h, defines I)
- *     dx += dy · w         dw += dyᵀ · x         db += Σₙ dy[n,:] */
+ *     dx += dy · w         dw += dyᵀ · x         db += Σₙ dy[n,:]
+ * Second order (ad_hvp): every vjp above is linear in the other input, so
+ * its change along the tangents is the same vjp with that input replaced
+ * by its tangent (dy·ḃᵀ, ȧᵀ·dy; dy·ẇ, dyᵀ·ẋ; db's none). */
 #include <cblas.h>
 #include <string.h>
 #include "ad_kernel_util.h"
@@ -100,17 +103,23 @@ static ad_status matmul_forward(ad_node *o)
     return AD_OK;
 }
 
-static void matmul_vjp1(const ad_node *o, int slot, const void *g, void *gin)
+/* da += dy·bᵀ (slot 0) or db += aᵀ·dy (slot 1), with `other` the data of
+ * the other input, b or a (of its shape and dtype): each is linear in it. */
+static void matmul_vjp_with(const ad_node *o, int slot, const void *other, const void *g, void *gin)
 {
     ad_matmul_plan p = ad_matmul_plan_of(o);
     ad_dtype dt = (ad_dtype)o->value.dtype;
-    const void *A = o->in[0]->value.data, *B = o->in[1]->value.data;
     for (int64_t i = 0; i < p.batch; i++) {
         const void *gi = ad_elem_ptr(g, i * p.M * p.N, dt);
         int64_t ao = ad_matmul_a_off(&p, i), bo = ad_matmul_b_off(&p, i);
-        if (slot == 0) gemm(dt, false, true, p.M, p.K, p.N, gi, p.N, ad_elem_ptr(B, bo, dt), p.N, 1.0, ad_elem_ptr(gin, ao, dt), p.K);   /* da += dy·bᵀ */
-        else gemm(dt, true, false, p.K, p.N, p.M, ad_elem_ptr(A, ao, dt), p.K, gi, p.N, 1.0, ad_elem_ptr(gin, bo, dt), p.N);             /* db += aᵀ·dy */
+        if (slot == 0) gemm(dt, false, true, p.M, p.K, p.N, gi, p.N, ad_elem_ptr(other, bo, dt), p.N, 1.0, ad_elem_ptr(gin, ao, dt), p.K);   /* da += dy·bᵀ */
+        else gemm(dt, true, false, p.K, p.N, p.M, ad_elem_ptr(other, ao, dt), p.K, gi, p.N, 1.0, ad_elem_ptr(gin, bo, dt), p.N);             /* db += aᵀ·dy */
     }
+}
+
+static void matmul_vjp1(const ad_node *o, int slot, const void *g, void *gin)
+{
+    matmul_vjp_with(o, slot, o->in[1 - slot]->value.data, g, gin);
 }
 
 /* A block of rows cotangents. Unbatched, da's rows stack: the block's dy is
@@ -122,6 +131,16 @@ static void matmul_vjp(const ad_node *o, int slot, int rows, const void *g, void
     if (slot == 0 && p.batch == 1 && rows > 1)
         gemm(dt, false, true, rows * p.M, p.K, p.N, g, p.N, o->in[1]->value.data, p.N, 1.0, gin, p.K);   /* da += dy·bᵀ */
     else ad_vjp_rows(matmul_vjp1, o, slot, rows, g, gin);
+}
+
+/* Second order (ad_op.h's vjp_tangent). da_i = dy_i·b_iᵀ is linear in b and
+ * db_i = a_iᵀ·dy_i in a, so along the tangents ȧ, ḃ they change by
+ * dy_i·ḃ_iᵀ and ȧ_iᵀ·dy_i: the vjp with the other input replaced by its
+ * tangent (per output matrix i, broadcast matrices summing as in the vjp). */
+static void matmul_vjp_tangent(const ad_node *o, int slot, int dir, const void *g, void *gin_dot)
+{
+    const void *other_dot = ad_tangent_row(o->in[1 - slot], dir);
+    if (other_dot) matmul_vjp_with(o, slot, other_dot, g, gin_dot);
 }
 
 static void matmul_jvp(ad_node *o, int k)
@@ -173,7 +192,7 @@ const ad_op ad_op_matmul = {
     .n_in = 2,
     .n_in_min = 2,
     .infer = matmul_infer,
-    .cpu = {matmul_forward, matmul_vjp, matmul_jvp, NULL},
+    .cpu = {matmul_forward, matmul_vjp, matmul_jvp, matmul_vjp_tangent},
     .cuda = AD_CUDA_KERNELS(matmul),
     .domain = {{-2, 2}, {-2, 2}},
     .cases = matmul_cases,
@@ -225,13 +244,22 @@ static ad_status linear_forward(ad_node *o)
     return AD_OK;
 }
 
-static void linear_vjp1(const ad_node *o, int slot, const void *g, void *gin)
+/* dx += dy·w (slot 0) or dw += dyᵀ·x (slot 1), with `other` the data of
+ * w or x (of its shape and dtype): each is linear in it. */
+static void linear_vjp_with(const ad_node *o, int slot, const void *other, const void *g, void *gin)
 {
     const ad_tensor *x = &o->in[0]->value, *w = &o->in[1]->value;
     int64_t N = ad_linear_rows(x), n_in_f = w->shape[1], n_out = w->shape[0];
     ad_dtype dt = (ad_dtype)o->value.dtype;
-    if (slot == 0) gemm(dt, false, false, N, n_in_f, n_out, g, n_out, w->data, n_in_f, 1.0, gin, n_in_f);        /* dx += dy·w */
-    else if (slot == 1) gemm(dt, true, false, n_out, n_in_f, N, g, n_out, x->data, n_in_f, 1.0, gin, n_in_f);    /* dw += dyᵀ·x */
+    if (slot == 0) gemm(dt, false, false, N, n_in_f, n_out, g, n_out, other, n_in_f, 1.0, gin, n_in_f);   /* dx += dy·w */
+    else gemm(dt, true, false, n_out, n_in_f, N, g, n_out, other, n_in_f, 1.0, gin, n_in_f);             /* dw += dyᵀ·x */
+}
+
+static void linear_vjp1(const ad_node *o, int slot, const void *g, void *gin)
+{
+    int64_t N = ad_linear_rows(&o->in[0]->value), n_out = o->in[1]->value.shape[0];
+    ad_dtype dt = (ad_dtype)o->value.dtype;
+    if (slot < 2) linear_vjp_with(o, slot, o->in[1 - slot]->value.data, g, gin);
     else
         AD_DISPATCH(dt, {                                                                 /* db += Σₙ dy */
             const T *G = g;
@@ -250,6 +278,15 @@ static void linear_vjp(const ad_node *o, int slot, int rows, const void *g, void
     if (slot == 0 && rows > 1)
         gemm((ad_dtype)o->value.dtype, false, false, rows * N, n_in_f, n_out, g, n_out, w->data, n_in_f, 1.0, gin, n_in_f);
     else ad_vjp_rows(linear_vjp1, o, slot, rows, g, gin);
+}
+
+/* Second order: dx = dy·w is linear in w and dw = dyᵀ·x in x, so along the
+ * tangents they change by dy·ẇ (N,I) and dyᵀ·ẋ (O,I): the vjp with the
+ * other input replaced by its tangent. db = Σₙ dy does not move: no term. */
+static void linear_vjp_tangent(const ad_node *o, int slot, int dir, const void *g, void *gin_dot)
+{
+    const void *other_dot = slot < 2 ? ad_tangent_row(o->in[1 - slot], dir) : NULL;
+    if (other_dot) linear_vjp_with(o, slot, other_dot, g, gin_dot);
 }
 
 static void linear_jvp(ad_node *o, int k)
@@ -295,7 +332,7 @@ const ad_op ad_op_linear = {
     .n_in_min = 2,
     .flags = AD_OP_BATCHED,   /* (matmul is not: a 2-d a broadcast over b's batch feeds every item) */
     .infer = linear_infer,
-    .cpu = {linear_forward, linear_vjp, linear_jvp, NULL},
+    .cpu = {linear_forward, linear_vjp, linear_jvp, linear_vjp_tangent},
     .cuda = AD_CUDA_KERNELS(linear),
     .domain = {{-2, 2}, {-2, 2}, {-2, 2}},
     .cases = linear_cases,

@@ -4,6 +4,8 @@
  *       in row-major window order takes the whole gradient (a valid
  *       subgradient); gradcheck draws inputs away from ties (kink_gap).
  *       A NaN in the window makes y NaN (ad_pool_rule.h, as PyTorch).
+ *       Between ties the choice, and so J, is constant: its second
+ *       derivatives are 0 (AD_OP_PIECEWISE_LINEAR, like relu; avg is linear).
  * avg:  y = the window's mean; dx[window] += dy / window².
  * Each plane (n, c) is a piece of work for the engine's threads: its
  * windows read and write only that plane, so any thread count gives the same
@@ -418,7 +420,7 @@ const ad_op ad_op_maxpool2d = {
     .summary = "max over windows (params.window, params.stride); ties: the first maximum",
     .n_in = 1,
     .n_in_min = 1,
-    .flags = AD_OP_PARAMS | AD_OP_NONSMOOTH | AD_OP_BATCHED,
+    .flags = AD_OP_PARAMS | AD_OP_NONSMOOTH | AD_OP_PIECEWISE_LINEAR | AD_OP_BATCHED,
     .infer = maxpool_infer,
     .cpu = {pool_forward, pool_vjp, pool_jvp, NULL},
     .cuda = AD_CUDA_KERNELS(maxpool2d),

@@ -5,7 +5,11 @@
  *   softmax:     y = exp(x - m) / Σ exp(x - m)
  *                dx += y ⊙ (dy - Σ dy·y)          ty = y ⊙ (tx - Σ y·tx)
  *   log-softmax: y = x - m - log Σ exp(x - m)
- *                dx += dy - p · Σ dy  (p = e^y)   ty = tx - Σ p·tx */
+ *                dx += dy - p · Σ dy  (p = e^y)   ty = tx - Σ p·tx
+ * Second order (ad_hvp): the change of dx along the tangents, with ty the
+ * output's tangent (already made by the jvp):
+ *   softmax:     ty ⊙ (dy - Σ dy·y) - y ⊙ Σ dy·ty
+ *   log-softmax: -tp · Σ dy,  tp = p ⊙ ty  (p = e^y moves by e^y·ty) */
 #include <math.h>
 #include "ad_elementwise_math.h"   /* max_f: a NaN in the row wins, as in PyTorch */
 #include "ad_kernel_util.h"
@@ -78,6 +82,36 @@ static void softmax_vjp1(const ad_node *o, int slot, const void *g, void *gin)
 }
 AD_VJP_BY_ROWS(softmax_vjp, softmax_vjp1)
 
+/* Second order (ad_op.h's vjp_tangent): the vjp's dx differentiated along
+ * the input's tangent, through y and its tangent ty (see the top). */
+static void softmax_vjp_tangent(const ad_node *o, int slot, int dir, const void *g, void *gin_dot)
+{
+    (void)slot;
+    int64_t outer, len, inner;
+    split(o, &outer, &len, &inner);
+    bool lg = is_log(o);
+    const void *ty = ad_tangent_row(o, dir);
+    if (!ty) return;   /* the input does not move */
+    AD_DISPATCH(o->value.dtype, {
+        const T *Y = o->value.data, *TY = ty, *G = g;
+        T *GD = gin_dot;
+        for (int64_t a = 0; a < outer; a++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t base = a * len * inner + i;
+                double dot = 0, tdot = 0;   /* Σ dy·y (log: Σ dy), Σ dy·ty */
+                for (int64_t l = 0; l < len; l++) {
+                    int64_t k = base + l * inner;
+                    dot += lg ? (double)G[k] : (double)G[k] * Y[k];
+                    tdot += (double)G[k] * TY[k];
+                }
+                for (int64_t l = 0; l < len; l++) {
+                    int64_t k = base + l * inner;
+                    GD[k] += lg ? (T)(-exp((double)Y[k]) * TY[k] * dot) : (T)(TY[k] * (G[k] - dot) - Y[k] * tdot);
+                }
+            }
+    });
+}
+
 static void softmax_jvp(ad_node *o, int kdirs)
 {
     int64_t outer, len, inner;
@@ -134,7 +168,7 @@ const ad_op ad_op_softmax = {
     .n_in_min = 1,
     .flags = AD_OP_PARAMS,
     .infer = softmax_infer,
-    .cpu = {softmax_forward, softmax_vjp, softmax_jvp, NULL},
+    .cpu = {softmax_forward, softmax_vjp, softmax_jvp, softmax_vjp_tangent},
     .cuda = AD_CUDA_KERNELS(softmax),
     .domain = {{-3, 3}},
     .cases = softmax_cases,
@@ -148,7 +182,7 @@ const ad_op ad_op_log_softmax = {
     .n_in_min = 1,
     .flags = AD_OP_PARAMS,
     .infer = log_softmax_infer,
-    .cpu = {softmax_forward, softmax_vjp, softmax_jvp, NULL},
+    .cpu = {softmax_forward, softmax_vjp, softmax_jvp, softmax_vjp_tangent},
     .cuda = AD_CUDA_KERNELS(log_softmax),
     .domain = {{-3, 3}},
     .cases = softmax_cases,
