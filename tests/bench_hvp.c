@@ -4,7 +4,8 @@
  *   gradient  the forward pass and ad_backward: ∇L;
  *   H·v       the forward pass carrying tangents v (one direction over
  *             every parameter) and ad_hvp: ∇L and H·v in one sweep.
- * Each the median of --reps runs (default 20), after 3 warm-up runs; the
+ * Each the median of --reps runs (default 20; the two alternate), after 3
+ * warm-up runs, on --threads threads (default: the engine's); the
  * ratio is the point: second-order information along one direction costs a
  * small constant times a gradient. --json prints one JSON object for
  * tests/bench_hvp_vs_pytorch.py, which times PyTorch beside it. */
@@ -47,7 +48,7 @@ static bool make(setup *S, int batch, bool hvp)
     bool ok = rng && S->ctx && (!hvp || ad_forward_dirs(S->ctx, 1) == AD_OK) && lenet_init(&S->m, S->ctx, rng);
     int64_t sx[] = {batch, 1, 28, 28}, st[] = {batch};
     S->x = ok ? ad_constant(S->ctx, AD_FLOAT32, 4, sx, NULL) : NULL;
-    S->t = ok ? ad_constant(S->ctx, AD_FLOAT64, 1, st, NULL) : NULL;
+    S->t = ok ? ad_constant(S->ctx, AD_FLOAT32, 1, st, NULL) : NULL;
     ok = ok && S->x && S->t;
     for (int64_t i = 0; ok && i < ad_value(S->x).size; i++) ad_set_value_at(S->x, i, gsl_rng_uniform(rng));
     for (int64_t i = 0; ok && i < batch; i++) ad_set_value_at(S->t, i, (double)gsl_rng_uniform_int(rng, 10));
@@ -89,8 +90,9 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--json")) json = true;
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) ad_set_threads(atoi(argv[++i]));
         else {
-            fprintf(stderr, "usage: bench_hvp [--batch N] [--reps N] [--json]\n");
+            fprintf(stderr, "usage: bench_hvp [--batch N] [--reps N] [--threads N] [--json]\n");
             return 2;
         }
     }
@@ -121,8 +123,8 @@ int main(int argc, char **argv)
         qsort(th, (size_t)reps, sizeof *th, cmp);
         double g = tg[reps / 2], h = th[reps / 2];
         if (json)
-            printf("{\"batch\": %d, \"reps\": %d, \"gradient_ms\": %.4f, \"hvp_ms\": %.4f, \"ratio\": %.3f}\n", batch,
-                   reps, 1e3 * g, 1e3 * h, h / g);
+            printf("{\"batch\": %d, \"reps\": %d, \"threads\": %d, \"gradient_ms\": %.4f, \"hvp_ms\": %.4f, \"ratio\": %.3f}\n",
+                   batch, reps, ad_threads(), 1e3 * g, 1e3 * h, h / g);
         else
             printf("LeNet-5, batch %d, float32, %d threads, median of %d:\n"
                    "  gradient (forward + ad_backward):                 %8.3f ms\n"
