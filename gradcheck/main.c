@@ -115,16 +115,29 @@ static int parse_shapes(const char *s, ad_op_case *c)
     return k;
 }
 
+/* What --order 2 has to check of an op: its second-order rule (ad_op.h's vjp_tangent), or why it needs none. */
+static const char *second_order_of(const ad_op *op)
+{
+    if (op->cpu.vjp_tangent) return (op->flags & AD_OP_PIECEWISE_LINEAR) ? "rule, 0 at kinks" : "rule";
+    if (op->flags & AD_OP_LINEAR) return "0 (linear)";
+    if (op->flags & AD_OP_PIECEWISE_LINEAR) return "0 between kinks";
+    return "first-order only";
+}
+
 static void list_ops(void)
 {
-    printf("%-14s %-7s %-6s %s\n", "op", "inputs", "cases", "what it computes");
+    printf("%-14s %-7s %-6s %-17s %s\n", "op", "inputs", "cases", "second order", "what it computes");
     for (int i = 0; i < ad_op_count(); i++) {
         const ad_op *op = ad_op_at(i);
         char in[16];
         if (op->n_in_min == op->n_in) snprintf(in, sizeof in, "%d", op->n_in);
         else snprintf(in, sizeof in, "%d-%d", op->n_in_min, op->n_in);
-        printf("%-14s %-7s %-6d %s\n", op->name, in, op->n_cases, op->summary ? op->summary : "");
+        printf("%-14s %-7s %-6d %-17s %s\n", op->name, in, op->n_cases, second_order_of(op),
+               op->summary ? op->summary : "");
     }
+    printf("\nSecond order (--order 2): \"rule\" is the op's own (vjp_tangent); a linear op's second derivatives\n"
+           "are 0, and a piecewise-linear op's (relu, abs, max, min, maxpool2d) are 0 between its kinks and\n"
+           "do not exist at them (relu's 0, max's ties): gradcheck draws its inputs clear of them.\n");
     printf("\nConventions: where the engine and PyTorch differ on purpose (tests/conformance.py checks each):\n");
     for (int i = 0; i < ad_n_conventions; i++)
         printf("convention %s: %s: %s\n", ad_conventions[i].name, ad_conventions[i].ops, ad_conventions[i].text);
