@@ -27,8 +27,8 @@
 
 static const char *const lessons[] = {"chain_rule", "cnn_backprop", "convolution", "cos_sin", "finite_differences",
                                       "forward_vs_reverse", "gates", "gpu_power_iteration", "jacobian_chain",
-                                      "logistic_regression", "mlp", "pooling", "quiz", "sgd_variants", "softmax",
-                                      "cheap_gradient", "four_ways"};
+                                      "logistic_regression", "mlp", "newton", "pooling", "quiz", "sgd_variants",
+                                      "softmax", "cheap_gradient", "four_ways"};
 enum { N_LESSONS = sizeof lessons / sizeof lessons[0], OUT_MAX = 1 << 20 };
 
 static char out[OUT_MAX];
