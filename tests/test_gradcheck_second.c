@@ -3,8 +3,9 @@
  * H·v and symmetry; with a rule off by a factor, one with the wrong sign,
  * and one that forgets the gradient it is scaled by, H·v fails, naming the
  * op; y = a·b with a rule that takes the wrong input's tangent fails; an op
- * with no rule is reported not checked, by name, and fails nothing; the
- * command runs --order 2 and refuses an order it does not know. */
+ * with no rule is reported not checked, by name, and fails nothing; a rule
+ * writing past its buffer fails, named; the command runs --order 2 and
+ * refuses an order it does not know. */
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
@@ -32,6 +33,12 @@ static void cube_rule_no_g(const ad_node *o, int s, int dir, const void *g, void
     for (int64_t i = 0; t && i < o->value.size; i++) ((double *)gd)[i] += 6 * x[i] * t[i];
 }
 
+static void cube_rule_past(const ad_node *o, int s, int dir, const void *g, void *gd)   /* right, and one past */
+{
+    ad_test_cube_vjp_tangent(o, s, dir, g, gd);
+    ((double *)gd)[o->value.size] += 1;
+}
+
 static const ad_op_case vec_case[] = {{"vector (5)", 1, {1}, {{5, 1, 1, 1}}, {.c = 0}}};
 #define CUBE(NAME, RULE)                                                                                               \
     {.name = NAME, .summary = "x^3", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape,                           \
@@ -42,6 +49,7 @@ static const ad_op cube_half = CUBE("cube_half", cube_rule_half);
 static const ad_op cube_sign = CUBE("cube_sign", cube_rule_sign);
 static const ad_op cube_no_g = CUBE("cube_no_g", cube_rule_no_g);
 static const ad_op cube_first_order = CUBE("cube_first_order", NULL);
+static const ad_op cube_past = CUBE("cube_past", cube_rule_past);
 
 /* ---- y = a·b (same shapes), a's rule taking ȧ where ḃ belongs ---- */
 static ad_status prod_fwd(ad_node *o)
@@ -160,6 +168,30 @@ static void test_first_order_only_not_checked(void **state)
     ad_gc_report_free(&r);
 }
 
+/* A rule that writes one element past its buffer: ad_hvp's buffers have
+ * guard zones in gradcheck's contexts, so the write fails the check, naming
+ * the op (under ASan the zone is poisoned: the child stops, reported as crashed). */
+static void test_rule_writing_past_its_buffer(void **state)
+{
+    (void)state;
+    ad_gc_options o;
+    ad_gc_default_options(&o);
+    o.orders = AD_GC_ORDER2;
+    ad_gc_report r = {0};
+    assert_int_equal(ad_gradcheck_op_isolated(&cube_past, NULL, &o, 60, &r), AD_OK);
+    assert_true(r.n_fail >= 1);
+    bool named = false;
+    for (int i = 0; i < r.n; i++) {
+        if (r.rec[i].pass) continue;
+        assert_string_equal(r.rec[i].op, "cube_past");
+        if (AD_TEST_UNDER_ASAN) named = named || r.rec[i].check == AD_GC_CRASH;
+        else named = named || strstr(r.rec[i].message, "hvp: op cube_past (node #1): vjp or second-order rule "
+                                                        "(vjp_tangent) wrote outside input 0's adjoint tangent (byte 40");
+    }
+    if (!named) fail_msg("no record names cube_past's stray write: %s", r.n ? r.rec[0].message : "(none)");
+    ad_gc_report_free(&r);
+}
+
 static void test_command(void **state)
 {
     (void)state;
@@ -181,6 +213,7 @@ int main(void)
         cmocka_unit_test(test_right_rules_pass),
         cmocka_unit_test(test_wrong_rules_fail_named),
         cmocka_unit_test(test_first_order_only_not_checked),
+        cmocka_unit_test(test_rule_writing_past_its_buffer),
         cmocka_unit_test(test_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,7 @@
  * composition of ops, so a recorded backward would mean writing every vjp
  * again as ops; the tangent of a vjp is one short rule beside it, in the
  * op's own file, checked by gradcheck --order 2 like everything else. */
+#include <stdio.h>
 #include <stdlib.h>
 #include "ad_internal.h"
 
@@ -33,20 +34,52 @@ static bool has_second_order(const ad_node *n)
     return ad_kernels_of(n)->vjp_tangent || (n->op->flags & (AD_OP_LINEAR | AD_OP_PIECEWISE_LINEAR));
 }
 
-/* The sweep's two buffers per node id in [lo, y]: the adjoint ḡ and its tangent ġ. */
+/* The sweep's two buffers per node id in [lo, y]: the adjoint ḡ and its
+ * tangent ġ, zeroed; in a context with guard zones (gradcheck's) each lies
+ * between zones, looked at after every call that writes it. */
 typedef struct hvp_bufs {
-    uint32_t lo;
     void **g, **gdot;
+    size_t *bytes;
+    bool guarded;
 } hvp_bufs;
+
+static void *buf_new(const hvp_bufs *b, size_t bytes)
+{
+    return b->guarded ? ad_guarded_alloc(bytes) : calloc(1, bytes ? bytes : 1);
+}
 
 static void bufs_free(hvp_bufs *b, uint32_t span)
 {
-    for (uint32_t i = 0; b->g && b->gdot && i < span; i++) {
-        free(b->g[i]);
-        free(b->gdot[i]);
+    for (uint32_t i = 0; b->g && b->gdot && b->bytes && i < span; i++) {
+        if (b->guarded) {
+            ad_guarded_free(b->g[i], b->bytes[i]);
+            ad_guarded_free(b->gdot[i], b->bytes[i]);
+        } else {
+            free(b->g[i]);
+            free(b->gdot[i]);
+        }
     }
     free(b->g);
     free(b->gdot);
+    free(b->bytes);
+}
+
+/* After n's kernels wrote into input s's ḡ and ġ: fail, naming the op and
+ * the call, where one wrote outside the buffer (guarded contexts only). */
+static ad_status check_zones(const hvp_bufs *b, const ad_node *n, int s, uint32_t i)
+{
+    const char *what[2] = {"vjp wrote outside input %d's adjoint", "vjp or second-order rule (vjp_tangent) wrote "
+                                                                    "outside input %d's adjoint tangent"};
+    void *buf[2] = {b->g[i], b->gdot[i]};
+    for (int k = 0; k < 2 && b->guarded; k++) {
+        int64_t where;
+        if (ad_guard_intact(buf[k], b->bytes[i], &where)) continue;
+        char msg[160];
+        snprintf(msg, sizeof msg, what[k], s);
+        return ad_fail(AD_ERR_ARG, "hvp: op %s (node #%u): %s (byte %lld of %zu)", n->op->name, n->id, msg,
+                       (long long)where, b->bytes[i]);
+    }
+    return AD_OK;
 }
 
 /* What ad_hvp refuses before it sweeps: a node on the GPU, or an op the
@@ -78,16 +111,17 @@ static ad_status hvp_sweep(ad_context *ctx, ad_node *y, const void *cotangent, i
     if (st != AD_OK) return st;
     /* 2. Zeroed ḡ and ġ for every node on the way. */
     uint32_t span = y->id + 1 - lo;
-    hvp_bufs b = {lo, calloc(span, sizeof(void *)), calloc(span, sizeof(void *))};
-    for (uint32_t id = lo; id <= y->id && b.g && b.gdot; id++) {
+    hvp_bufs b = {calloc(span, sizeof(void *)), calloc(span, sizeof(void *)), calloc(span, sizeof(size_t)),
+                  ctx->guards};
+    for (uint32_t id = lo; id <= y->id && b.g && b.gdot && b.bytes; id++) {
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch) continue;
-        size_t bytes = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
-        b.g[id - lo] = calloc(1, bytes ? bytes : 1);
-        b.gdot[id - lo] = calloc(1, bytes ? bytes : 1);
+        b.bytes[id - lo] = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
+        b.g[id - lo] = buf_new(&b, b.bytes[id - lo]);
+        b.gdot[id - lo] = buf_new(&b, b.bytes[id - lo]);
         if (!b.g[id - lo] || !b.gdot[id - lo]) break;
     }
-    if (!b.g || !b.gdot || !b.g[y->id - lo] || !b.gdot[y->id - lo]) {
+    if (!b.g || !b.gdot || !b.bytes || !b.g[y->id - lo] || !b.gdot[y->id - lo]) {
         bufs_free(&b, span);
         return ad_fail(AD_ERR_NOMEM, "hvp: out of memory for the adjoints of %u nodes", span);
     }
@@ -109,6 +143,7 @@ static ad_status hvp_sweep(ad_context *ctx, ad_node *y, const void *cotangent, i
             k->vjp(n, s, 1, g, gin);                                  /* ḡ_s += J_sᵀ ḡ */
             k->vjp(n, s, 1, gdot, gin_dot);                           /* ġ_s += J_sᵀ ġ */
             if (k->vjp_tangent) k->vjp_tangent(n, s, dir, g, gin_dot);   /* ġ_s += (dJ_s/dε)ᵀ ḡ */
+            if ((st = check_zones(&b, n, s, in->id - lo)) != AD_OK) break;
             if (ctx->check_finite && (st = ad_check_finite_grad(n, s, 1, g, gin)) == AD_OK)
                 st = ad_check_finite_grad(n, s, 1, gdot, gin_dot);
         }
