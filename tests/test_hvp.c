@@ -1,7 +1,8 @@
 /* test_hvp.c: ad_hvp, Hessian-vector products by forward-over-reverse.
  * The lectures' two functions against their Hessians in closed form (to
  * 1e-10), a tensor graph (broadcasting, fan-out, a constant) against
- * centered differences of the gradient and for symmetry, the gradient it
+ * centered differences of the gradient and for symmetry, a small CNN with
+ * LeNet's ops against them too, the gradient it
  * returns beside H·v against ad_backward's, and every refusal, named. */
 #include <math.h>
 #include <stdlib.h>
@@ -179,6 +180,84 @@ static void test_tensor_graph_symmetric(void **state)
     assert_close(u_hv, v_hu, 1e-12 * (1 + fabs(u_hv)));
 }
 
+/* A small CNN, LeNet's ops in LeNet's order, in float64: x (2,1,6,6) data;
+ * conv2d_relu 2@3x3 pad 1 -> conv2d_relu 2@3x3 pad 1 (its input and weight
+ * both move along v: both halves of its rule run) -> maxpool 2 -> flatten
+ * (2,18) -> linear 4 -> relu -> linear 3 -> cross-entropy. The parameters
+ * (conv1 w b, conv2 w b, fc1 w b, fc2 w b) are the variables; H·v over all
+ * of them against 4-point differences of the gradient along v. */
+enum { CNN_P = 8 };
+static const int64_t cnn_shape[CNN_P][4] = {{2, 1, 3, 3}, {2}, {2, 2, 3, 3}, {2}, {4, 18}, {4}, {3, 4}, {3}};
+static const int cnn_ndim[CNN_P] = {4, 1, 4, 1, 2, 1, 2, 1};
+
+static int64_t cnn_size(int k)
+{
+    int64_t n = 1;
+    for (int d = 0; d < cnn_ndim[k]; d++) n *= cnn_shape[k][d];
+    return n;
+}
+
+/* The loss at parameters p (each cnn_size(k) doubles), with tangents v[k] when v; its gradient into g. */
+static ad_node *cnn_loss(ad_context *ctx, double *const *p, double *const *v, ad_node **params)
+{
+    int64_t sx[] = {2, 1, 6, 6}, st[] = {2};
+    double x[72], t[2] = {2, 0};
+    for (int i = 0; i < 72; i++) x[i] = sin(0.37 * i) + 0.1 * (i % 5);
+    ad_node *xn = ad_constant(ctx, AD_FLOAT64, 4, sx, x), *tn = ad_constant(ctx, AD_FLOAT64, 1, st, t);
+    if (v) assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    for (int k = 0; k < CNN_P; k++) {
+        params[k] = ad_variable(ctx, AD_FLOAT64, cnn_ndim[k], cnn_shape[k], p[k]);
+        if (v) assert_int_equal(ad_set_tangent(params[k], 0, v[k], -1), AD_OK);
+    }
+    ad_node *h = ad_conv2d_relu(ctx, xn, params[0], params[1], 1, 1);
+    h = ad_maxpool2d(ctx, ad_conv2d_relu(ctx, h, params[2], params[3], 1, 1), 2, 2);
+    h = ad_relu(ctx, ad_linear(ctx, ad_flatten(ctx, h), params[4], params[5]));
+    return ad_cross_entropy(ctx, ad_linear(ctx, h, params[6], params[7]), tn, NULL, AD_REDUCE_MEAN, -1);
+}
+
+static void test_cnn_against_differences(void **state)
+{
+    (void)state;
+    double *p[CNN_P], *v[CNN_P], *hv[CNN_P], *num[CNN_P], *q[CNN_P];
+    for (int k = 0; k < CNN_P; k++) {
+        int64_t n = cnn_size(k);
+        p[k] = malloc((size_t)n * sizeof(double));
+        v[k] = malloc((size_t)n * sizeof(double));
+        hv[k] = calloc((size_t)n, sizeof(double));
+        num[k] = calloc((size_t)n, sizeof(double));
+        q[k] = malloc((size_t)n * sizeof(double));
+        for (int64_t i = 0; i < n; i++) {
+            p[k][i] = 0.5 * cos(1.3 * (double)i + k) + (k % 2 ? 0.05 : 0.0);
+            v[k][i] = sin(0.7 * (double)i - k);
+        }
+    }
+    ad_node *params[CNN_P];
+    ad_context *ctx = ad_context_new();
+    ad_node *l = cnn_loss(ctx, p, v, params);
+    assert_non_null(l);
+    assert_int_equal(ad_hvp(ctx, l, NULL, 0, CNN_P, params, NULL, (void *const *)hv), AD_OK);
+    ad_context_free(ctx);
+    const double h = 1e-4, off[4] = {1, -1, 2, -2}, wt[4] = {8.0 / 12, -8.0 / 12, -1.0 / 12, 1.0 / 12};
+    for (int s = 0; s < 4; s++) {
+        for (int k = 0; k < CNN_P; k++)
+            for (int64_t i = 0; i < cnn_size(k); i++) q[k][i] = p[k][i] + off[s] * h * v[k][i];
+        ctx = ad_context_new();
+        l = cnn_loss(ctx, q, NULL, params);
+        assert_int_equal(ad_backward(ctx, l), AD_OK);
+        for (int k = 0; k < CNN_P; k++)
+            for (int64_t i = 0; i < cnn_size(k); i++) num[k][i] += wt[s] * ad_grad_at(params[k], i) / h;
+        ad_context_free(ctx);
+    }
+    double largest = 0;
+    for (int k = 0; k < CNN_P; k++)
+        for (int64_t i = 0; i < cnn_size(k); i++) {
+            assert_close(hv[k][i], num[k][i], 1e-8 * (1 + fabs(num[k][i])));
+            largest = fmax(largest, fabs(hv[k][i]));
+        }
+    assert_true(largest > 1e-2);   /* not zeros against zeros */
+    for (int k = 0; k < CNN_P; k++) free(p[k]), free(v[k]), free(hv[k]), free(num[k]), free(q[k]);
+}
+
 /* A cotangent w: H of <w, y> for y = x³ elementwise is diag(6·w·x). */
 static void test_cotangent(void **state)
 {
@@ -259,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_lecture_j_second_derivative),
         cmocka_unit_test(test_tensor_graph_against_differences),
         cmocka_unit_test(test_tensor_graph_symmetric),
+        cmocka_unit_test(test_cnn_against_differences),
         cmocka_unit_test(test_cotangent),
         cmocka_unit_test(test_refusals),
     };

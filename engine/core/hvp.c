@@ -35,7 +35,9 @@ static bool has_second_order(const ad_node *n)
 }
 
 /* The sweep's two buffers per node id in [lo, y]: the adjoint ḡ and its
- * tangent ġ, zeroed; in a context with guard zones (gradcheck's) each lies
+ * tangent ġ, zeroed, from the context's arena (as node grads are: reused
+ * after a rewind, where fresh heap memory would cost a page fault per page
+ * on every sweep); in a context with guard zones (gradcheck's) each lies
  * between zones, looked at after every call that writes it. */
 typedef struct hvp_bufs {
     void **g, **gdot;
@@ -43,22 +45,8 @@ typedef struct hvp_bufs {
     bool guarded;
 } hvp_bufs;
 
-static void *buf_new(const hvp_bufs *b, size_t bytes)
+static void bufs_free(hvp_bufs *b)
 {
-    return b->guarded ? ad_guarded_alloc(bytes) : calloc(1, bytes ? bytes : 1);
-}
-
-static void bufs_free(hvp_bufs *b, uint32_t span)
-{
-    for (uint32_t i = 0; b->g && b->gdot && b->bytes && i < span; i++) {
-        if (b->guarded) {
-            ad_guarded_free(b->g[i], b->bytes[i]);
-            ad_guarded_free(b->gdot[i], b->bytes[i]);
-        } else {
-            free(b->g[i]);
-            free(b->gdot[i]);
-        }
-    }
     free(b->g);
     free(b->gdot);
     free(b->bytes);
@@ -117,12 +105,12 @@ static ad_status hvp_sweep(ad_context *ctx, ad_node *y, const void *cotangent, i
         ad_node *n = node_at(ctx, id);
         if (n->mark != epoch) continue;
         b.bytes[id - lo] = (size_t)n->value.size * ad_dtype_size((ad_dtype)n->value.dtype);
-        b.g[id - lo] = buf_new(&b, b.bytes[id - lo]);
-        b.gdot[id - lo] = buf_new(&b, b.bytes[id - lo]);
+        b.g[id - lo] = ad_arena_alloc(ctx, b.bytes[id - lo]);
+        b.gdot[id - lo] = ad_arena_alloc(ctx, b.bytes[id - lo]);
         if (!b.g[id - lo] || !b.gdot[id - lo]) break;
     }
     if (!b.g || !b.gdot || !b.bytes || !b.g[y->id - lo] || !b.gdot[y->id - lo]) {
-        bufs_free(&b, span);
+        bufs_free(&b);
         return ad_fail(AD_ERR_NOMEM, "hvp: out of memory for the adjoints of %u nodes", span);
     }
     /* 3. The seed: ḡ_y = w (or 1 for a scalar y), ġ_y = 0 (w does not move with x). */
@@ -155,7 +143,7 @@ static ad_status hvp_sweep(ad_context *ctx, ad_node *y, const void *cotangent, i
         st = ad_buffer_add(wrt[i], hvs[i], b.gdot[wrt[i]->id - lo], count);
         if (st == AD_OK && grads && grads[i]) st = ad_buffer_add(wrt[i], grads[i], b.g[wrt[i]->id - lo], count);
     }
-    bufs_free(&b, span);
+    bufs_free(&b);
     return st;
 }
 
