@@ -35,6 +35,7 @@ typedef struct setup {
     ad_context *ctx;
     lenet m;
     ad_node *x, *t;
+    double *v[N_PARAMS];   /* the direction (hvp): set again after every rewind, which drops tangents */
     ad_mark mark;
 } setup;
 
@@ -54,10 +55,8 @@ static bool make(setup *S, int batch, bool hvp)
     for (int64_t i = 0; ok && i < batch; i++) ad_set_value_at(S->t, i, (double)gsl_rng_uniform_int(rng, 10));
     for (int p = 0; ok && hvp && p < N_PARAMS; p++) {
         int64_t n = ad_value(S->m.p[p]).size;
-        double *v = malloc((size_t)n * sizeof *v);
-        for (int64_t i = 0; v && i < n; i++) v[i] = gsl_ran_gaussian(rng, 1.0);
-        ok = v && ad_set_tangent(S->m.p[p], 0, v, -1) == AD_OK;
-        free(v);
+        ok = (S->v[p] = malloc((size_t)n * sizeof(double))) != NULL;
+        for (int64_t i = 0; ok && i < n; i++) S->v[p][i] = gsl_ran_gaussian(rng, 1.0);
     }
     gsl_rng_free(rng);
     if (ok) S->mark = ad_context_mark(S->ctx);
@@ -68,6 +67,11 @@ static bool make(setup *S, int batch, bool hvp)
 static double run(setup *S, bool hvp, void **grads, void **hvs)
 {
     ad_context_rewind(S->ctx, S->mark);
+    for (int p = 0; hvp && p < N_PARAMS; p++)
+        if (ad_set_tangent(S->m.p[p], 0, S->v[p], -1) != AD_OK) {
+            fprintf(stderr, "bench_hvp: %s\n", ad_last_error());
+            return -1;
+        }
     double t0 = now();
     ad_node *loss = ad_cross_entropy(S->ctx, lenet_forward(&S->m, S->ctx, S->x), S->t, NULL, AD_REDUCE_MEAN, -1);
     ad_status st = !loss ? ad_last_status()
@@ -100,7 +104,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_hvp: --batch and --reps must be >= 1\n");
         return 2;
     }
-    setup G, H;
+    setup G = {0}, H = {0};
     if (!make(&G, batch, false) || !make(&H, batch, true)) {
         fprintf(stderr, "bench_hvp: %s\n", ad_last_error());
         return 1;
@@ -132,7 +136,7 @@ int main(int argc, char **argv)
                    "  ratio H·v / gradient: %.2f\n",
                    batch, ad_threads(), reps, 1e3 * g, 1e3 * h, h / g);
     }
-    for (int p = 0; p < N_PARAMS; p++) free(grads[p]), free(hvs[p]);
+    for (int p = 0; p < N_PARAMS; p++) free(grads[p]), free(hvs[p]), free(H.v[p]);
     free(tg);
     free(th);
     ad_context_free(G.ctx);

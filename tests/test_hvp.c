@@ -322,6 +322,22 @@ static void test_refusals(void **state)
     assert_int_equal(ad_hvp(ctx, c, NULL, 0, 1, &x, NULL, hvs), AD_ERR_ARG);
     assert_non_null(strstr(ad_last_error(), "hvp: op cube_first_order (node #"));
     assert_non_null(strstr(ad_last_error(), "is first-order only"));
+    /* no tangent anywhere on the way: v never reached the graph (a rewind drops tangents) */
+    ad_node *x3 = ad_scalar(ctx, 2.0), *y3, *wrt3[1] = {x3};
+    assert_int_equal(ad_set_tangent(x3, 0, NULL, 0), AD_OK);
+    ad_mark m = ad_context_mark(ctx);
+    y3 = ad_mul(ctx, x3, ad_sin(ctx, x3));
+    assert_int_equal(ad_hvp(ctx, y3, NULL, 0, 1, wrt3, NULL, hvs), AD_OK);   /* x3's tangent is there */
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    y3 = ad_mul(ctx, x3, ad_sin(ctx, x3));
+    assert_int_equal(ad_hvp(ctx, y3, NULL, 0, 1, wrt3, NULL, hvs), AD_ERR_STATE);
+    assert_non_null(strstr(ad_last_error(), "hvp: no node on the way to the output carries a tangent"));
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    assert_int_equal(ad_set_tangent(x3, 0, NULL, 0), AD_OK);   /* set again after the rewind */
+    y3 = ad_mul(ctx, x3, ad_sin(ctx, x3));
+    hv = 0;
+    assert_int_equal(ad_hvp(ctx, y3, NULL, 0, 1, wrt3, NULL, hvs), AD_OK);
+    assert_close(hv, 2 * cos(2.0) - 2 * sin(2.0), 1e-14);   /* (x sin x)'' = 2 cos x - x sin x at 2 */
     /* a non-scalar output without a cotangent */
     int64_t s2[] = {2};
     const double v2[2] = {1, 2};

@@ -70,13 +70,16 @@ static ad_status check_zones(const hvp_bufs *b, const ad_node *n, int s, uint32_
     return AD_OK;
 }
 
-/* What ad_hvp refuses before it sweeps: a node on the GPU, or an op the
- * sweep cannot pass through (first-order only), named. */
+/* What ad_hvp refuses before it sweeps: a node on the GPU, an op the
+ * sweep cannot pass through (first-order only), named; and a graph in which
+ * no node carries a tangent (v never reached it: H·v would be 0 whatever H). */
 static ad_status check_graph(ad_context *ctx, const ad_node *y, uint32_t epoch, uint32_t lo)
 {
+    bool moved = false;
     for (uint32_t id = lo; id <= y->id; id++) {
         const ad_node *n = node_at(ctx, id);
         if (n->mark != epoch) continue;
+        moved = moved || n->tangent;
         if (n->value.device != AD_CPU)
             return ad_fail(AD_ERR_DEVICE, "hvp: node #%u (%s) is on the GPU; second order runs on the CPU", id,
                            n->op ? n->op->name : "a leaf");
@@ -85,6 +88,10 @@ static ad_status check_graph(ad_context *ctx, const ad_node *y, uint32_t epoch, 
                            "hvp: op %s (node #%u) is first-order only: it has no second-order rule (vjp_tangent)",
                            n->op->name, id);
     }
+    if (!moved)
+        return ad_fail(AD_ERR_STATE, "hvp: no node on the way to the output carries a tangent: set v on the leaves "
+                       "(ad_set_tangent) before making the ops that use them, and again after a rewind, which drops "
+                       "tangents");
     return AD_OK;
 }
 
