@@ -21,6 +21,17 @@ void gc_random_dirs(gc_run *R, scratch *sc, double **v, double **g)
     }
 }
 
+/* Two sides of an identity that holds exactly up to rounding (a dot product
+ * computed two ways): they must agree to rel·scale (at least 1e-14), scale
+ * the sum of the magnitudes of the terms summed. */
+void gc_judge_identity(ad_gc_record *rec, double a, double b, double scale, double rel)
+{
+    double err = ad_gc_abs_err(a, b), tol = rel * scale;
+    rec->max_abs_err = err;
+    rec->max_rel_err = scale > 0 ? err / scale : err;
+    rec->pass = ad_gc_agree(a, b, tol > 1e-14 ? tol : 1e-14);
+}
+
 /* <r, J v> (forward) against <J^T r, v> (reverse): exact up to rounding. */
 void gc_check_dot_product(gc_run *R)
 {
@@ -46,12 +57,9 @@ void gc_check_dot_product(gc_run *R)
                 rhs += g[s][j] * v[s][j];
                 scale += fabs(g[s][j] * v[s][j]);
             }
-        double err = ad_gc_abs_err(lhs, rhs), tol = 1e-10 * scale;
-        rec->max_abs_err = err;
-        rec->max_rel_err = scale > 0 ? err / scale : err;
+        gc_judge_identity(rec, lhs, rhs, scale, 1e-10);
         rec->forward = lhs;
         rec->reverse = rhs;
-        rec->pass = ad_gc_agree(lhs, rhs, tol > 1e-14 ? tol : 1e-14);
         snprintf(rec->message, sizeof rec->message, "<r, Jv> = %.17g (forward), <J^T r, v> = %.17g (reverse)", lhs,
                  rhs);
     }

@@ -206,6 +206,7 @@ ad_status gc_jacobian_rows(gc_run *R, int64_t o0, int rows, double *cot, double 
 void gc_check_jacobians(gc_run *R);                 /* gc_jacobian.c */
 void gc_print_jacobian(gc_run *R, int s, const double *numT);   /* gc_jacobian_print.c */
 void gc_random_dirs(gc_run *R, scratch *sc, double **v, double **g);   /* gc_checks.c */
+void gc_judge_identity(ad_gc_record *rec, double a, double b, double scale, double rel);
 void gc_check_dot_product(gc_run *R);
 void gc_check_determinism(gc_run *R);
 void gc_check_block(gc_run *R);

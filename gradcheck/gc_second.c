@@ -181,12 +181,9 @@ static void check_symmetry(gc_run *R, const double *w, double *const *v)
                 v_hu += v[s][j] * hu[s][j];
                 scale += fabs(u[s][j] * hv[s][j]) + fabs(v[s][j] * hu[s][j]);
             }
-        double err = ad_gc_abs_err(u_hv, v_hu), tol = 1e-9 * scale;
-        rec->max_abs_err = err;
-        rec->max_rel_err = scale > 0 ? err / scale : err;
+        gc_judge_identity(rec, u_hv, v_hu, scale, 1e-9);
         rec->numerical = v_hu;
         rec->reverse = u_hv;
-        rec->pass = ad_gc_agree(u_hv, v_hu, tol > 1e-14 ? tol : 1e-14);
         snprintf(rec->message, sizeof rec->message, "<u, Hv> = %.17g, <v, Hu> = %.17g", u_hv, v_hu);
     }
     gc_scratch_free(sc);

@@ -19,13 +19,12 @@ finds it; where torch cannot be imported it says so and times the engine alone.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from bench_lenet_vs_pytorch import buildtype_of, cpu_name, find_torch_python, last_json  # noqa: E402
+from bench_lenet_vs_pytorch import buildtype_of, cpu_name, find_torch_python, run  # noqa: E402
 
 
 def find_bench(arg):
@@ -34,13 +33,6 @@ def find_bench(arg):
             return os.path.abspath(cand)
     raise SystemExit("bench_hvp_vs_pytorch: no bench_hvp found: build one (meson setup build-rel --buildtype=release "
                      "-Dcuda=disabled && ninja -C build-rel) or give --bench PATH")
-
-
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise SystemExit(f"bench_hvp_vs_pytorch: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
-    return last_json(r.stdout)
 
 
 def main():
@@ -70,7 +62,7 @@ def main():
             if rep % 2:
                 runs.reverse()   # neither always goes first
             for name, cmd in runs:
-                res.setdefault((name, t), []).append(run(cmd))
+                res.setdefault((name, t), []).append(run(cmd, "bench_hvp_vs_pytorch"))
 
     def med(name, t, key):
         return statistics.median(r[key] for r in res[(name, t)])

@@ -79,10 +79,11 @@ def last_json(text):
     return json.loads(text[start:])
 
 
-def run(cmd):
+def run(cmd, who="bench_lenet_vs_pytorch"):
+    """The JSON a program printed last; a failed run stops the script, naming it."""
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise SystemExit(f"bench_lenet_vs_pytorch: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
+        raise SystemExit(f"{who}: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr[-2000:]}")
     return last_json(r.stdout)
 
 

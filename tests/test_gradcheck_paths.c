@@ -22,6 +22,7 @@
 #include "ad_gradcheck.h"
 #include "ad_kernel_util.h"
 #include "ad_test_op.h"
+#include "ad_test_report.h"
 
 enum { SIZED_MIN = 4, SPLIT_N = 5000 };
 
@@ -256,11 +257,7 @@ static void test_a_users_small_case_is_not_checked_on_threads(void **state)
                         "below its threshold), so there is no threaded pass to compare; the case's own checks above are "
                         "the whole check");
     assert_string_equal(r.rec[1].message, "forward, vjp and jvp: the same bits on 1 and 2 threads");
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_int_equal(ad_gc_write(f, &r, AD_GC_TEXT), AD_OK);
-    fclose(f);
+    char *text = ad_test_report_text(&r, AD_GC_TEXT);
     assert_non_null(strstr(text, "SKIP  reached [float64] [small, on 1 and 2+ threads] path-vs-1-thread"));
     assert_non_null(strstr(text, "PASS  reached [float64] [big, on 1 and 2+ threads] path-vs-1-thread"));
     assert_non_null(strstr(text, "1 passed, 0 failed, 1 not checked\n"));

@@ -12,6 +12,7 @@
 #include "ad_gradcheck.h"
 #include "ad_kernel_util.h"
 #include "ad_test_op.h"
+#include "ad_test_report.h"
 
 /* ---- y = x³, its rule broken three ways ---- */
 static void cube_rule_half(const ad_node *o, int s, int dir, const void *g, void *gd)   /* 3x instead of 6x */
@@ -135,11 +136,7 @@ static void test_wrong_rules_fail_named(void **state)
             }
         if (!named) fail_msg("%s: no failed hessian-vector record", ops[k]->name);
         /* the report names it too */
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        assert_int_equal(ad_gc_write(f, &r, AD_GC_TEXT), AD_OK);
-        fclose(f);
+        char *text = ad_test_report_text(&r, AD_GC_TEXT);
         char want[96];
         snprintf(want, sizeof want, "FAIL  %s [float64]", ops[k]->name);
         assert_non_null(strstr(text, want));
@@ -157,11 +154,7 @@ static void test_first_order_only_not_checked(void **state)
     assert_int_equal(r.n, 1);
     assert_true(r.rec[0].pass);
     assert_non_null(strstr(r.rec[0].message, "not checked: op cube_first_order is first-order only"));
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_int_equal(ad_gc_write(f, &r, AD_GC_TEXT), AD_OK);
-    fclose(f);
+    char *text = ad_test_report_text(&r, AD_GC_TEXT);
     assert_non_null(strstr(text, "SKIP  cube_first_order"));
     assert_non_null(strstr(text, "0 passed, 0 failed, 1 not checked"));
     free(text);
