@@ -204,9 +204,13 @@ void ad_clear_tangents(ad_context *ctx);
  *     hvs[i]   += (∇²L · v) at wrt[i]'s elements (the Hessian's rows for
  *                 wrt[i], times v over every node that carries a tangent);
  *     grads[i] += ∂L/∂wrt[i]  (grads, or grads[i], may be NULL: not wanted).
- * Buffers: wrt[i]'s size elements of its dtype. Node grads are not touched.
+ * Buffers: wrt[i]'s size elements of its dtype. Node grads are not touched;
+ * the sweep's own two buffers per node come from the context's arena (a
+ * rewind frees them, as it frees the nodes). A rewind drops tangents: set v
+ * again after one (a graph no tangent reaches is refused: H·v would be 0).
  * CPU only; an op with no second-order rule on the way is refused by name
- * (ad_op.h: vjp_tangent). Costs a small constant times one gradient. */
+ * (ad_op.h: vjp_tangent). Costs a small constant times one gradient
+ * (LeNet-5: 2.5, BENCHMARKS.md). */
 ad_status ad_hvp(ad_context *ctx, ad_node *y, const ad_tensor *cotangent, int dir, int n_wrt, ad_node *const *wrt,
                  void *const *grads, void *const *hvs);
 
