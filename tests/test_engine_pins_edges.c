@@ -4,8 +4,9 @@
  * generation counter come round to 1, an op whose inputs are both
  * non-finite, leaf_to_device given a node that is not a leaf, a
  * backward_block too big for memory, the live set under four threads, the
- * byte a guard zone names, ad_zero_grad over records, and BLAS left one
- * thread, once. Expected numbers come from the math
+ * byte a guard zone names, ad_zero_grad over records, BLAS left one
+ * thread, once, ad_forward_dirs resetting tangents, and a GPU tensor given
+ * to ad_from_tensor. Expected numbers come from the math
  * (small integers: exact in float64). White box where it must be:
  * ad_internal.h for ctx->gen and for what a compact handle is. */
 #define _GNU_SOURCE   /* RTLD_DEFAULT */
@@ -340,6 +341,38 @@ static void test_live_set_under_threads(void **state)
         if (lost[t]) fail_msg("thread %d: a live context was refused as not live", t);
 }
 
+/* ad_forward_dirs resets every tangent (ad_graph.h): a leaf's tangent set
+ * with k = 2 is gone once k is set again, whatever the new k. */
+static void test_forward_dirs_resets_tangents(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    assert_int_equal(ad_forward_dirs(ctx, 2), AD_OK);
+    int64_t s2[] = {2};
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, s2, (double[]){1, 2});
+    assert_int_equal(ad_set_tangent(x, 1, NULL, 0), AD_OK);
+    assert_true(ad_has_tangent(x));
+    assert_true(ad_tangent_at(x, 1, 0) == 1.0);
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    assert_false(ad_has_tangent(x));
+    assert_true(ad_tangent_at(x, 0, 0) == 0.0);
+    ad_context_free(ctx);
+}
+
+/* A tensor that says it is on the GPU is refused by ad_from_tensor, with
+ * its own message (not the last call's). */
+static void test_from_tensor_refuses_a_gpu_tensor(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    double data[2] = {1, 2};
+    ad_tensor t = {.dtype = AD_FLOAT64, .ndim = 1, .shape = {2}, .size = 2, .device = AD_CUDA, .data = data};
+    ad_clear_error();
+    assert_null(ad_from_tensor(ctx, &t, true));
+    assert_error(AD_ERR_DEVICE, "from_tensor: the tensor is on the GPU; use the gpu module's copy");
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +388,8 @@ int main(void)
         cmocka_unit_test(test_guard_names_the_byte),
         cmocka_unit_test(test_guard_zones_after_a_rewind),
         cmocka_unit_test(test_zero_grad_over_records),
+        cmocka_unit_test(test_forward_dirs_resets_tangents),
+        cmocka_unit_test(test_from_tensor_refuses_a_gpu_tensor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

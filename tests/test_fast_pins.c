@@ -1,10 +1,12 @@
 /* test_fast_pins.c: engine/fast's scalar path, pinned where the other tests
  * let a change through: the per-context cache of an op's scalar index, which
- * must still refuse a wrong number of inputs on its second (cached) look, and
+ * must still refuse a wrong number of inputs on its second (cached) look,
  * the ready range of a record chunk whose first compact node is made in the
- * upper half of a populate window. Expected numbers come from the math
+ * upper half of a populate window, and a written-out record dropped by a
+ * rewind. Expected numbers come from the math
  * (small binary fractions: exact in float64). White box where it must be:
  * fast/fast_internal.h for the record chunk's geometry. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "ad_test.h"
@@ -85,11 +87,37 @@ static void test_first_record_in_the_upper_window_is_ready(void **state)
     ad_context_free(ctx);
 }
 
+/* A record written out as a full node (a name set on it) while it is the
+ * newest node, then dropped by a rewind: its handle is refused like any
+ * dropped node's, before and after a new record takes its id. */
+static void test_dropped_written_out_record_is_refused(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2.0);
+    ad_mark m = ad_context_mark(ctx);
+    ad_node *y = ad_mul(ctx, x, x);
+    assert_true(is_compact(y));
+    assert_non_null(ad_set_name(y, "y"));   /* written out */
+    assert_true(ad_value_scalar(y) == 4.0);
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    ad_clear_error();
+    assert_true(isnan(ad_value_scalar(y)));
+    assert_int_equal(ad_last_status(), AD_ERR_STATE);
+    ad_node *y2 = ad_mul(ctx, x, ad_scalar_const(ctx, 3.0));
+    assert_true(ad_value_scalar(y2) == 6.0);
+    ad_clear_error();
+    assert_true(isnan(ad_value_scalar(y)));
+    assert_int_equal(ad_last_status(), AD_ERR_STATE);
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cached_op_index_checks_its_own_input_count),
         cmocka_unit_test(test_first_record_in_the_upper_window_is_ready),
+        cmocka_unit_test(test_dropped_written_out_record_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
