@@ -254,6 +254,7 @@ static conv_work *work_new(const ad_node *o, int nt, bool keep_cols)
 static conv_work *work_of(const ad_node *o, int want, int *nt)
 {
     conv_work *wk = o->saved ? o->saved : work_new(o, want, false);
+    *nt = 1;   /* (never left unset, even where there is no scratch) */
     if (wk) *nt = want < wk->nt ? want : wk->nt;
     return wk;
 }

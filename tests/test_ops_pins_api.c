@@ -4,7 +4,10 @@
  * of the middle of the run-time registry, reshape's own arguments (0 dims,
  * the dims past ndim, which the shape rule must ignore), the keepdim sum of
  * every axis, and the cases `gradcheck --op reshape|transpose --shape ...`
- * builds from a shape (complete_case). Expected values are the definitions. */
+ * builds from a shape (complete_case); and (seed 6502's survivors) mse's 0-d
+ * output, cross_entropy's weight sum, linear's 2-d weight. Expected values are
+ * the definitions. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "ad_test.h"
@@ -284,10 +287,60 @@ static void test_complete_case_shape_ops(void **state)
     for (int d = 0; d < 4; d++) assert_int_equal(t.params.perm[d], want[d]);
 }
 
+/* mse's output is a scalar: 0-d, whatever its inputs' shapes (its values
+ * alone cannot tell a (1) from a ()). */
+static void test_mse_is_0d(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t s23[] = {2, 3};
+    ad_node *a = ad_variable(ctx, AD_FLOAT64, 2, s23, (double[]){1, 2, 3, 4, 5, 6});
+    ad_node *b = ad_constant(ctx, AD_FLOAT64, 2, s23, (double[]){1, 2, 3, 4, 5, 8});
+    ad_node *l = ad_mse(ctx, a, b);
+    assert_non_null(l);
+    assert_shape(l, 0, NULL);
+    assert_true(ad_value_scalar(l) == 4.0 / 6.0);
+    ad_context_free(ctx);
+}
+
+/* cross_entropy's mean is defined when any target weighs more than 0: the
+ * last target weighing 0 (its class's weight) and the first 1 is fine, and
+ * the mean is the first target's loss alone. */
+static void test_cross_entropy_last_target_weighs_0(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t sx[] = {2, 2}, st[] = {2}, sw[] = {2};
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, sx, (double[]){0, 1, 3, -1});
+    ad_node *t = ad_constant(ctx, AD_FLOAT64, 1, st, (double[]){0, 1});
+    ad_node *w = ad_constant(ctx, AD_FLOAT64, 1, sw, (double[]){1, 0});
+    ad_clear_error();
+    ad_node *l = ad_cross_entropy(ctx, x, t, w, AD_REDUCE_MEAN, -1);
+    if (!l) fail_msg("%s", ad_last_error());
+    assert_close(ad_value_scalar(l), log(1 + exp(1.0)), 1e-15);   /* -log softmax((0,1))[0] */
+    ad_context_free(ctx);
+}
+
+/* linear's weight must be 2-d (O,I): a 3-d one whose dim 1 happens to equal
+ * x's last dim is refused, with the shapes. */
+static void test_linear_refuses_a_3d_weight(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t sx[] = {2, 3}, sw[] = {4, 3, 1};
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, sx, NULL), *w = ad_variable(ctx, AD_FLOAT64, 3, sw, NULL);
+    assert_null(ad_linear(ctx, x, w, NULL));
+    assert_error(AD_ERR_SHAPE, "linear: x (2,3) and w (4,3,1) do not fit: x is (..., I), w is (O,I)");
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unregister_from_the_middle),
+        cmocka_unit_test(test_mse_is_0d),
+        cmocka_unit_test(test_cross_entropy_last_target_weighs_0),
+        cmocka_unit_test(test_linear_refuses_a_3d_weight),
         cmocka_unit_test(test_register_names),
         cmocka_unit_test(test_unregister_from_a_full_registry),
         cmocka_unit_test(test_reshape_arguments),

@@ -48,7 +48,7 @@ def main(reports):
     seeds = sorted({r[3] for r in rows.values()}, key=int)
     with open(PATH, "w") as fh:
         fh.write(HEADER)
-        fh.write(f"# Runs: --target ops --count 260, seeds {', '.join(seeds)}.\n")
+        fh.write(f"# Runs (their commands: tests/mutation/README.md, \"Last result\"): seeds {', '.join(seeds)}.\n")
         for mid, r in sorted(rows.items(), key=lambda kv: (kv[1][0], kv[0])):
             fh.write(f"{mid} {' '.join(r)}\n")
     print(f"judged.py: {len(rows)} judged mutants in {os.path.relpath(PATH, mutate.REPO)} (seeds {', '.join(seeds)})")
