@@ -194,6 +194,11 @@ static void test_linear_jvp_sets(void **state)
         /* tx·wᵀ: rows (1,0,2) and (0,1,0) against w's rows e1, e2, e3, (1,1,1) */
         const double want[8] = {1 + 10, 0 + 20, 2 + 30, 3 + 40, 0 + 10, 1 + 20, 0 + 30, 1 + 40};
         ad_test_jvp_sets(y, "linear", want, 8);
+        /* without the bias: exact zeros among them, which a start from anything but 0 shows */
+        ad_node *y2 = ad_linear(ctx, x, w, NULL);
+        assert_non_null(y2);
+        const double want2[8] = {1, 0, 2, 3, 0, 1, 0, 1};
+        ad_test_jvp_sets(y2, "linear", want2, 8);
         ad_context_free(ctx);
     }
 }

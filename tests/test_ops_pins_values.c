@@ -133,6 +133,13 @@ static void test_softmax_at_large_logits(void **state)
         assert_true(ad_value_at(sc, i) == (i < 3 ? 0 : 1));
         assert_true(ad_value_at(lc, i) == (i < 3 ? -1000 : 0));
     }
+    /* the next line's large logit right after a line of small ones: a shift
+     * that reads one element past its line takes 1000 for (0, 1)'s maximum,
+     * and e^-1000 + e^-999 = 0 gives 0/0 */
+    ad_node *next = ad_constant(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 2}, (const double[]){0, 1, 1000, 0});
+    ad_node *sn = ad_softmax(ctx, next, -1);
+    assert_close(ad_value_at(sn, 0), 1 / (1 + exp(1.0)), 1e-16);
+    assert_close(ad_value_at(sn, 1), exp(1.0) / (1 + exp(1.0)), 1e-16);
     ad_context_free(ctx);
 }
 
