@@ -322,7 +322,7 @@ static void test_cross_entropy_last_target_weighs_0(void **state)
 }
 
 /* linear's weight must be 2-d (O,I): a 3-d one whose dim 1 happens to equal
- * x's last dim is refused, with the shapes. */
+ * x's last dim is refused, with the shapes; so is a 0-d x. */
 static void test_linear_refuses_a_3d_weight(void **state)
 {
     (void)state;
@@ -331,6 +331,10 @@ static void test_linear_refuses_a_3d_weight(void **state)
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, sx, NULL), *w = ad_variable(ctx, AD_FLOAT64, 3, sw, NULL);
     assert_null(ad_linear(ctx, x, w, NULL));
     assert_error(AD_ERR_SHAPE, "linear: x (2,3) and w (4,3,1) do not fit: x is (..., I), w is (O,I)");
+    /* and a 0-d x, which has no last dim to read (UBSan's bounds check watches the read) */
+    ad_node *x0 = ad_scalar_const(ctx, 2.0), *w2 = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){4, 3}, NULL);
+    assert_null(ad_linear(ctx, x0, w2, NULL));
+    assert_error(AD_ERR_SHAPE, "linear: x () and w (4,3) do not fit: x is (..., I), w is (O,I)");
     ad_context_free(ctx);
 }
 
