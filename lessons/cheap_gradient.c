@@ -7,16 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
-#include <time.h>
 #include "lenet_model.h"
 #include "lesson.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef ad_node *(*model_fn)(ad_context *ctx, void *state);
 
@@ -29,16 +21,16 @@ static timing measure(ad_context *ctx, model_fn f, void *state, int repeats)
     timing t = {1e30, 1e30};
     ad_mark m = ad_context_mark(ctx);
     for (int r = 0; r < repeats; r++) {
-        double t0 = now();
+        double t0 = lesson_now();
         ad_node *y = f(ctx, state);
-        double t1 = now();
+        double t1 = lesson_now();
         /* No check-finite mode here (it would add its scan to the times measured): the loss is checked instead. */
         if (!y || !isfinite(ad_value_scalar(y)) || ad_backward(ctx, y) != AD_OK) {
             fprintf(stderr, "cheap_gradient: FAILED: the model's loss is %s: %s\n", y ? "not finite" : "missing",
                     ad_last_error());
             exit(1);
         }
-        double t2 = now();
+        double t2 = lesson_now();
         t.fwd = t1 - t0 < t.fwd ? t1 - t0 : t.fwd;
         t.fwd_bwd = t2 - t0 < t.fwd_bwd ? t2 - t0 : t.fwd_bwd;
         ad_zero_grad(ctx);

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "ad_cli.h"
 #include "lenet_model.h"
@@ -299,13 +298,6 @@ static bool write_filters_svg(const char *path, const ad_node *w)
     return ad_cli_close_file("lenet", f, path);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Why a run diverges, for the messages that say it did. Weight decay λ
  * scales the weights by 1 - lr·λ each step (AdamW's decoupled decay; SGD's
  * L2 term too, through its momentum μ): past lr·λ = 2 (2(1 + μ) with
@@ -358,7 +350,8 @@ static bool receive_losses(ad_tensor *host, const ad_tensor *log, double *step_l
 
 static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double t0)
 {
-    double el = now() - t0, rate = done / (el > 0 ? el : 1e-9), eta = (double)(total - done) / (rate > 0 ? rate : 1);
+    double el = lesson_now() - t0, rate = done / (el > 0 ? el : 1e-9);
+    double eta = (double)(total - done) / (rate > 0 ? rate : 1);
     int width = 30, fill = (int)(width * done / (total ? total : 1));
     fprintf(stderr, "\repoch %d/%d [", epoch, epochs);
     for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
@@ -472,7 +465,7 @@ int main(int argc, char **argv)
     }
     double total_time = 0;
     for (int e = 0; e < o.epochs; e++) {
-        double t0 = now();
+        double t0 = lesson_now();
         double *epoch_loss = step_loss + e * steps;
         ad_shuffle(order, N, rng);
         if (gpu && ad_gpu_memzero(loss_log->data, (size_t)steps * sizeof(float)) != AD_OK) {
@@ -519,7 +512,7 @@ int main(int argc, char **argv)
             goto out;
         }
         if (!losses_finite(step_loss, steps, e, 0, steps, why)) goto out;
-        double secs = now() - t0;
+        double secs = lesson_now() - t0;
         total_time += secs;
         loss_curve[e] = image_loss_sum(epoch_loss, steps, N, B) / (double)N;
         acc_curve[e] = evaluate(&m, ctx, test_x, test_y, gpu, why);

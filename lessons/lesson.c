@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "ad_cli.h"
 #include "lesson.h"
 #include "lesson_trace.h"
@@ -88,6 +89,13 @@ _Noreturn void lesson_usage_error(const char *program, const char *fmt, const ch
     char msg[512];
     snprintf(msg, sizeof msg, fmt, arg);
     ad_cli_usage_error(&(ad_cli){.program = program}, "%s", msg);
+}
+
+double lesson_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 double lesson_eval(lesson_fn f, void *user, const double *x, int n)

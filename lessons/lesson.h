@@ -138,6 +138,9 @@ void lesson_explain_reverse(const lesson *L, ad_context *ctx, ad_node *root, ad_
 /* f built from scalar leaves (one per input, in order) in ctx. */
 typedef ad_node *(*lesson_fn)(ad_context *ctx, ad_node *const *x, void *user);
 
+/* Seconds on the monotonic clock, for the lessons that time the engine. */
+double lesson_now(void);
+
 /* f at x (constants, a fresh graph with check-finite on): NaN (with
  * ad_last_error) if building f fails or overflows. */
 double lesson_eval(lesson_fn f, void *user, const double *x, int n);

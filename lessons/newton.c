@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "lesson.h"
 
 enum { D = 3, GD_MAX = 20000, NEWTON_MAX = 50, CG_MAX = 10 * D, ROWS = 64, REPS_MAX = 201 };
@@ -129,13 +128,6 @@ typedef struct history {
     double theta[D];
 } history;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int by_value(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -157,11 +149,11 @@ static void time_costs(const lesson *L, const problem *P, const double *theta, c
     int threads = ad_threads();
     ad_set_threads(1);
     for (int r = -5; r < reps; r++) {
-        double t0 = now();
+        double t0 = lesson_now();
         double l = loss_grad(L, gctx, P, theta, g);
-        double t1 = now();
+        double t1 = lesson_now();
         hvp(L, hctx, P, theta, v, Hv, NULL);
-        double t2 = now();
+        double t2 = lesson_now();
         if (!isfinite(l)) lesson_die(L, "the timed loss");
         if (r >= 0) tg[r] = t1 - t0, th[r] = t2 - t1;
     }

@@ -6,16 +6,9 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include "ad_bench.h"
 #include "autodidact.h"
 #include "ad_kernel.h"   /* the vjps are called directly, on the node (ad_node_of) */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void layer(int threads, const char *name, int64_t N, int64_t C, int64_t H, int64_t K, int64_t R, int pad, int reps)
 {
@@ -34,13 +27,13 @@ static void layer(int threads, const char *name, int64_t N, int64_t C, int64_t H
     double t_f = 1e30, t_dx = 1e30, t_dw = 1e30;
     for (int r = 0; r < reps; r++) {
         ad_context_rewind(ctx, m);
-        double t0 = now();
+        double t0 = ad_bench_now();
         y = ad_conv2d(ctx, x, w, b, 1, pad);
-        double t1 = now();
+        double t1 = ad_bench_now();
         ad_op_conv2d.cpu.vjp(ad_node_of(y), 0, 1, g, ad_grad(x).data);
-        double t2 = now();
+        double t2 = ad_bench_now();
         ad_op_conv2d.cpu.vjp(ad_node_of(y), 1, 1, g, ad_grad(w).data);
-        double t3 = now();
+        double t3 = ad_bench_now();
         t_f = t1 - t0 < t_f ? t1 - t0 : t_f;
         t_dx = t2 - t1 < t_dx ? t2 - t1 : t_dx;
         t_dw = t3 - t2 < t_dw ? t3 - t2 : t_dw;
@@ -68,9 +61,9 @@ int main(int argc, char **argv)
     float *A = calloc((size_t)n * n, sizeof(float)), *B = calloc((size_t)n * n, sizeof(float)), *C = calloc((size_t)n * n, sizeof(float));
     double best = 1e30;
     for (int r = 0; r < 3; r++) {
-        double t0 = now();
+        double t0 = ad_bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
-        double t = now() - t0;
+        double t = ad_bench_now() - t0;
         best = t < best ? t : best;
     }
     printf("       %-44s %6.1f GFLOP/s\n", "OpenBLAS SGEMM 2048^3 (reference)", 2.0 * n * n * (double)n / best * 1e-9);

@@ -10,15 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "ad_bench.h"
 #include "autodidact.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* "x+x+..." (distinct = 0) or "x1+x2+..." (distinct = 1), n terms. */
 static char *formula(long n, int distinct)
@@ -35,7 +28,7 @@ static double time_one(const char *f, int repeats, int *ok)
     double t[16];
     *ok = 1;
     for (int r = 0; r < repeats; r++) {
-        double t0 = now();
+        double t0 = ad_bench_now();
         ad_expr *e = ad_expr_parse(f, NULL);
         if (!e) {
             fprintf(stderr, "bench_expr: %s\n", ad_last_error());
@@ -48,7 +41,7 @@ static double time_one(const char *f, int repeats, int *ok)
         for (int i = 0; i < nv; i++) v[i] = ad_scalar(ctx, 1.0);
         ad_node *y = ad_expr_build(e, ctx, v);
         if (!y) *ok = 0;
-        t[r] = now() - t0;
+        t[r] = ad_bench_now() - t0;
         free(v);
         ad_context_free(ctx);
         ad_expr_free(e);

@@ -17,16 +17,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include "ad_bench.h"
 #include "autodidact.h"
 #include "lenet_model.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void die(const char *what)
 {
@@ -64,13 +57,13 @@ static void bench_matmul(gsl_rng *rng)
                 ad_context_rewind(ctx, m);
             }
             ad_gpu_synchronize();
-            double t0 = now();
+            double t0 = ad_bench_now();
             for (int r = 0; r < reps; r++) {
                 if (!ad_matmul(ctx, a, b)) die("matmul");
                 ad_context_rewind(ctx, m);
             }
             if (ad_gpu_synchronize() != AD_OK) die("matmul");
-            double s = (now() - t0) / reps;
+            double s = (ad_bench_now() - t0) / reps;
             printf("  %-8s %-6lld %12.3f %12.0f\n", dt == AD_FLOAT32 ? "float32" : "float64", (long long)n, 1e3 * s,
                    2.0 * (double)n * n * n / s * 1e-9);
             ad_context_free(ctx);
@@ -93,7 +86,7 @@ static void bench_conv(gsl_rng *rng, const char *label, const int64_t *sx, const
         for (int r = -3; r < reps; r++) {   /* three warm-ups */
             if (r == 0) {
                 ad_gpu_synchronize();
-                times[with_backward] = now();
+                times[with_backward] = ad_bench_now();
             }
             ad_node *y = ad_conv2d(ctx, x, w, b, 1, pad);
             if (!y) die("conv2d");
@@ -101,7 +94,7 @@ static void bench_conv(gsl_rng *rng, const char *label, const int64_t *sx, const
             ad_context_rewind(ctx, m);
         }
         if (ad_gpu_synchronize() != AD_OK) die("conv2d");
-        times[with_backward] = (now() - times[with_backward]) / reps;
+        times[with_backward] = (ad_bench_now() - times[with_backward]) / reps;
     }
     /* forward + backward computes y, dx, dw (3 GEMM-sized passes) plus the sum and db */
     printf("  %-44s %9.3f ms %8.0f GFLOP/s %9.3f ms %8.0f GFLOP/s\n", label, 1e3 * times[0], flops / times[0] * 1e-9,
@@ -132,7 +125,7 @@ static void bench_lenet_step(gsl_rng *rng, int64_t B)
     for (int r = -10; r < reps; r++) {
         if (r == 0) {
             ad_gpu_synchronize();
-            t0 = now();
+            t0 = ad_bench_now();
             c0 = ad_gpu_counters_now();
         }
         /* as lenet does it: send the batch, train, add the loss into the log */
@@ -145,7 +138,7 @@ static void bench_lenet_step(gsl_rng *rng, int64_t B)
         ad_context_rewind(ctx, mk);
     }
     if (ad_gpu_synchronize() != AD_OK) die("lenet step");
-    double s = (now() - t0) / reps;
+    double s = (ad_bench_now() - t0) / reps;
     ad_gpu_counters c1 = ad_gpu_counters_now();
     if (ad_gpu_tensor_copy(log_host, log) != AD_OK) die("receiving the losses");
     for (int r = 0; r < reps; r++)

@@ -14,16 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "ad_bench.h"
 #include "autodidact.h"
 #include "lenet_model.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -72,12 +65,12 @@ static double run(setup *S, bool hvp, void **grads, void **hvs)
             fprintf(stderr, "bench_hvp: %s\n", ad_last_error());
             return -1;
         }
-    double t0 = now();
+    double t0 = ad_bench_now();
     ad_node *loss = ad_cross_entropy(S->ctx, lenet_forward(&S->m, S->ctx, S->x), S->t, NULL, AD_REDUCE_MEAN, -1);
     ad_status st = !loss ? ad_last_status()
                    : hvp ? ad_hvp(S->ctx, loss, NULL, 0, N_PARAMS, S->m.p, grads, hvs)
                          : ad_backward(S->ctx, loss);
-    double t = now() - t0;
+    double t = ad_bench_now() - t0;
     if (!hvp) ad_zero_grad(S->ctx);
     if (st != AD_OK) {
         fprintf(stderr, "bench_hvp: %s\n", ad_last_error());
