@@ -29,7 +29,7 @@ static const ad_op *first_order_only(ad_node *y)
     for (uint32_t id = 0; id <= ad_node_id(y); id++) {
         const ad_node *n = ad_node_of(ad_node_by_id(ctx, id));
         const ad_op *op = n ? n->op : NULL;
-        if (op && !op->cpu.vjp_tangent && !(op->flags & (AD_OP_LINEAR | AD_OP_PIECEWISE_LINEAR))) return op;
+        if (op && !ad_op_second_order(op)) return op;
     }
     return NULL;
 }

@@ -118,10 +118,9 @@ static int parse_shapes(const char *s, ad_op_case *c)
 /* What --order 2 has to check of an op: its second-order rule (ad_op.h's vjp_tangent), or why it needs none. */
 static const char *second_order_of(const ad_op *op)
 {
+    if (!ad_op_second_order(op)) return "first-order only";
     if (op->cpu.vjp_tangent) return (op->flags & AD_OP_PIECEWISE_LINEAR) ? "rule, 0 at kinks" : "rule";
-    if (op->flags & AD_OP_LINEAR) return "0 (linear)";
-    if (op->flags & AD_OP_PIECEWISE_LINEAR) return "0 between kinks";
-    return "first-order only";
+    return (op->flags & AD_OP_LINEAR) ? "0 (linear)" : "0 between kinks";
 }
 
 static void list_ops(void)

@@ -79,6 +79,11 @@ typedef struct ad_op_path {
     ad_op_case probe;        /* a case that takes this path (at a threshold's edge) */
 } ad_op_path;
 
+/* Can second order (ad_hvp, gradcheck --order 2) pass through the op? It
+ * has a second-order rule (its CPU kernels' vjp_tangent), or needs none
+ * (AD_OP_LINEAR, AD_OP_PIECEWISE_LINEAR); else it is first-order only. */
+bool ad_op_second_order(const ad_op *op);
+
 #ifdef __cplusplus
 }
 #endif

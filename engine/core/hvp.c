@@ -28,10 +28,9 @@
 #include <stdlib.h>
 #include "ad_internal.h"
 
-/* Can the sweep pass through n's op? Its rule, or an op whose J does not move. */
-static bool has_second_order(const ad_node *n)
+bool ad_op_second_order(const ad_op *op)
 {
-    return ad_kernels_of(n)->vjp_tangent || (n->op->flags & (AD_OP_LINEAR | AD_OP_PIECEWISE_LINEAR));
+    return op && (op->cpu.vjp_tangent || (op->flags & (AD_OP_LINEAR | AD_OP_PIECEWISE_LINEAR)));
 }
 
 /* The sweep's two buffers per node id in [lo, y]: the adjoint ḡ and its
@@ -83,7 +82,7 @@ static ad_status check_graph(ad_context *ctx, const ad_node *y, uint32_t epoch, 
         if (n->value.device != AD_CPU)
             return ad_fail(AD_ERR_DEVICE, "hvp: node #%u (%s) is on the GPU; second order runs on the CPU", id,
                            n->op ? n->op->name : "a leaf");
-        if (n->op && !has_second_order(n))
+        if (n->op && !ad_op_second_order(n->op))   /* (a GPU node was refused above: the CPU's kernels) */
             return ad_fail(AD_ERR_ARG,
                            "hvp: op %s (node #%u) is first-order only: it has no second-order rule (vjp_tangent)",
                            n->op->name, id);
