@@ -952,7 +952,7 @@ def rerun_command(args):
     if args.only:
         return f"{_common_options(args)} --only {args.only}"
     size = f"--sample {args.sample}" if args.sample is not None else f"--count {args.count}"
-    judged = f" --judged {args.judged}" if args.judged else ""
+    judged = (f" --judged {args.judged}" if args.judged else "") + (f" --unjudged {args.unjudged}" if args.unjudged else "")
     return f"{_common_options(args)}{judged} {size} --seed {args.seed}"
 
 
@@ -1012,7 +1012,12 @@ def parse_args(argv):
     p.add_argument("--judged", metavar="FILE",
                    help="draw only from the mutants whose ids FILE lists (judged-ops.txt: those of the full runs, "
                         "each killed or accepted), so a survivor is a check that got weaker, not an old gap")
+    p.add_argument("--unjudged", metavar="FILE",
+                   help="draw only from the mutants FILE does not list and the accepted list does not name: "
+                        "with a --count above their number, a sweep of every site no run has judged yet")
     args = p.parse_args(argv)
+    if args.judged and args.unjudged:
+        p.error("--judged and --unjudged draw from disjoint sets: give one")
     if args.sample is not None:
         args.count = args.sample
     if args.seed is None:
@@ -1021,12 +1026,22 @@ def parse_args(argv):
     return args
 
 
-def judged_sites(sites_by_file, path):
-    """The sites whose ids the file lists (one a line, the id first; '#'
-    lines are comments). An id that matches no site is noted: its line
-    changed since it was judged."""
+def _listed_ids(path):
+    """The ids a judged file lists (one a line, the id first; '#' lines are comments)."""
     with open(path) as fh:
-        ids = {line.split()[0] for line in fh if line.strip() and not line.startswith("#")}
+        return {line.split()[0] for line in fh if line.strip() and not line.startswith("#")}
+
+
+def unjudged_sites(sites_by_file, path, accepted):
+    """The sites no full run has judged: not in the judged file, not accepted."""
+    known = _listed_ids(path) | set(accepted)
+    return {f: [s for s in sites if s.id not in known] for f, sites in sites_by_file.items()}
+
+
+def judged_sites(sites_by_file, path):
+    """The sites whose ids the file lists. An id that matches no site is
+    noted: its line changed since it was judged."""
+    ids = _listed_ids(path)
     kept = {f: [s for s in sites if s.id in ids] for f, sites in sites_by_file.items()}
     found = {s.id for sites in kept.values() for s in sites}
     if ids - found:
@@ -1052,15 +1067,17 @@ def main(argv=None):
     files = target_files(args.target, args.files)
     originals = read_sources(files)
     sites_by_file = {f: find_sites(f, originals[f]) for f in files}
+    accepted = load_accepted(accepted_path(args.target))
+    warn_stale(accepted, sites_by_file, args)
     if args.judged:
         sites_by_file = judged_sites(sites_by_file, args.judged)
+    if args.unjudged:
+        sites_by_file = unjudged_sites(sites_by_file, args.unjudged, accepted)
     ordered = plan(sites_by_file, args.seed)
     if args.sample is not None:
         quota = sample_quotas(sites_by_file, args.sample, args.seed)
     else:
         quota = quotas(sites_by_file, args.count, args.min_per_file)
-    accepted = load_accepted(accepted_path(args.target))
-    warn_stale(accepted, sites_by_file, args)
 
     if args.only:
         site = next((s for f in files for s in sites_by_file[f] if s.id == args.only), None)

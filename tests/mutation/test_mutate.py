@@ -159,6 +159,21 @@ class Selection(unittest.TestCase):
         self.assertEqual([s.id for s in mutate.plan(sites, 4)["x.c"]], [s.id for s in mutate.plan(sites, 4)["x.c"]])
         self.assertNotEqual([s.id for s in mutate.plan(sites, 4)["x.c"]], [s.id for s in mutate.plan(sites, 5)["x.c"]])
 
+    def test_judged_and_unjudged_split_the_sites(self):
+        import tempfile
+        sites = {"x.c": sites_of(SAMPLE)}
+        ids = [s.id for s in sites["x.c"]]
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as fh:
+            fh.write(f"# judged\n{ids[0]} x.c f op 1\n{ids[1]} x.c f op 1\n")
+        try:
+            accepted = {ids[2]: "equivalent: a reason"}
+            judged = [s.id for s in mutate.judged_sites(sites, fh.name)["x.c"]]
+            unjudged = [s.id for s in mutate.unjudged_sites(sites, fh.name, accepted)["x.c"]]
+            self.assertEqual(judged, ids[:2])
+            self.assertEqual(unjudged, ids[3:])   # neither judged nor accepted: the rest, in order
+        finally:
+            os.unlink(fh.name)
+
 
 if __name__ == "__main__":
     unittest.main()
