@@ -311,6 +311,31 @@ static void test_epoch_wrap(void **state)
         }
 }
 
+/* 7b. The same wrap under ad_hvp, whose pass asks each node of its list
+ * whether y depends on it by its mark. Node 0, the first leaf x0, is marked
+ * by pass 1 (y0 = x0·x0) and y = x1³ does not depend on it: the pass that
+ * wraps (epoch back to 1) must see x0's mark cleared, so that H·v and the
+ * gradient for x0 are 0 (a stale mark 1 would send it to the adjoints of
+ * nodes y's sweep never made). For x1 at 2 along v = 1: 6·x1 = 12, 3·x1² = 12. */
+static void test_epoch_wrap_under_hvp(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    ad_node *x0 = ad_scalar(ctx, 3), *x1 = ad_scalar(ctx, 2);
+    assert_int_equal(ad_set_tangent(x1, 0, (const double[]){1}, -1), AD_OK);
+    assert_int_equal(ad_backward(ctx, ad_mul(ctx, x0, x0)), AD_OK);   /* pass 1 marks x0 */
+    ad_node *y = ad_mul(ctx, ad_mul(ctx, x1, x1), x1);
+    ctx->epoch = UINT32_MAX;
+    double hv[2] = {0, 0}, g[2] = {0, 0};
+    void *hvs[2] = {&hv[0], &hv[1]}, *grads[2] = {&g[0], &g[1]};
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 2, (ad_node *const[]){x0, x1}, grads, hvs), AD_OK);
+    assert_int_equal(ctx->epoch, 1);
+    assert_true(hv[0] == 0 && g[0] == 0);
+    assert_true(hv[1] == 12 && g[1] == 12);
+    ad_context_free(ctx);
+}
+
 /* 8. The scalar fast path engages: ops on 0-d CPU nodes outside check-finite
  * and forward mode make compact nodes (handle bit 0, ad_kernel.h), whose
  * node memory is never written. A chain of 2^20 of them touches 32 bytes
@@ -449,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_block_many_requests),
         cmocka_unit_test(test_finite_check_blames_exactly),
         cmocka_unit_test(test_epoch_wrap),
+        cmocka_unit_test(test_epoch_wrap_under_hvp),
         cmocka_unit_test(test_fast_path_engages),
         cmocka_unit_test(test_hook_steps_in_order),
     };

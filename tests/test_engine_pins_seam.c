@@ -52,7 +52,7 @@ static void test_record_read_in_place_at_index_0_only(void **state)
 }
 
 /* The general path names the op in its messages, "apply" where there is no
- * op or the op has no name; an elementwise op without a forward or a shape
+ * op or the op has no name; a call of no inputs is refused; an elementwise op without a forward or a shape
  * rule (so without scalar kernels) is refused there, never run by the scalar
  * path on 0-d inputs. */
 static void test_general_path_checks_what_the_scalar_path_hands_it(void **state)
@@ -68,6 +68,15 @@ static void test_general_path_checks_what_the_scalar_path_hands_it(void **state)
     nameless.name = NULL;
     assert_null(ad_apply(ctx, &nameless, in, 3, NULL));
     assert_error(AD_ERR_ARG, "apply: takes 2 to 2 inputs, 3 given");
+    /* an op that claims to take no inputs (the registry refuses one; a call
+     * may still hand it to ad_apply): refused before an input is read */
+    ad_op nullary = ad_op_relu;
+    nullary.name = "nullary";
+    nullary.n_in = nullary.n_in_min = 0;
+    assert_null(ad_apply(ctx, &nullary, in, 0, NULL));
+    assert_error(AD_ERR_ARG, "nullary: an op call takes 1 to 3 inputs, 0 given");
+    assert_null(ad_apply(ctx, &nullary, NULL, 0, NULL));
+    assert_error(AD_ERR_ARG, "nullary: an op call takes 1 to 3 inputs, 0 given");
     for (int which = 0; which < 2; which++) {
         ad_op broken = ad_op_relu;
         broken.scalar = NULL;   /* not for records: the scalar path's own checks decide */

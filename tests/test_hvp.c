@@ -280,6 +280,30 @@ static void test_cotangent(void **state)
     ad_context_free(ctx);
 }
 
+/* With finiteness checks on, the sweep checks ġ as it checks ḡ: log at
+ * x = 1e-200 along v = 1 has a finite value (-460.5), tangent (1e200) and
+ * gradient (1/x = 1e200), but its H·v, -v/x² = -1e400, overflows: the op
+ * that made it is named, as for a gradient. */
+static void test_check_finite_traces_the_tangent_adjoint(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_set_check_finite(ctx, true);
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    ad_node *x = ad_scalar(ctx, 1e-200);
+    assert_int_equal(ad_set_tangent(x, 0, (const double[]){1}, -1), AD_OK);
+    ad_node *y = ad_log(ctx, x);
+    assert_non_null(y);
+    double hv = 0, g = 0;
+    void *hvs[1] = {&hv}, *grads[1] = {&g};
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, grads, hvs), AD_ERR_NONFINITE);
+    assert_non_null(strstr(ad_last_error(), "log: its vjp for input 0 made a non-finite gradient -inf"));
+    ad_set_check_finite(ctx, false);   /* unchecked, the same call gives the overflow */
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, grads, hvs), AD_OK);
+    assert_true(hv == -INFINITY && g == 1e200);
+    ad_context_free(ctx);
+}
+
 /* y = x³ with a vjp and no second-order rule, neither linear nor piecewise linear. */
 static const ad_op first_order_cube = {
     .name = "cube_first_order", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape,
@@ -357,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_cnn_against_differences),
         cmocka_unit_test(test_cotangent),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_check_finite_traces_the_tangent_adjoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

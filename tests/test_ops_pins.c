@@ -173,7 +173,8 @@ static void test_dtype_checks(void **state)
 
 /* cross_entropy's targets must be (N) for logits (N,C): a 1-d list of
  * another length is refused as a 2-d one is; targets or class weights that
- * require grad are refused by name (they are data). */
+ * require grad are refused by name (they are data); each target must be a
+ * class index, each target's class weight not negative. */
 static void test_cross_entropy_targets(void **state)
 {
     (void)state;
@@ -199,6 +200,23 @@ static void test_cross_entropy_targets(void **state)
     assert_string_equal(ad_last_error(),
                         "cross_entropy: the class weights must be a constant (they are data, not differentiable)");
     assert_non_null(ad_apply(ctx, ce, (ad_node *[]){logits, t}, 2, &p));
+    /* a target that is not a class index (not whole, negative but not the
+     * ignored -1, NaN) is refused, naming it and its place; so is a
+     * negative class weight of a target's class */
+    const double bad[3] = {1.5, -2, NAN};
+    const char *said[3] = {"cross_entropy: target 1.5 at [1] is not a class index in 0..2",
+                           "cross_entropy: target -2 at [1] is not a class index in 0..2",
+                           "cross_entropy: target nan at [1] is not a class index in 0..2"};
+    for (int k = 0; k < 3; k++) {
+        ad_node *tb = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){0, bad[k]});
+        assert_null(ad_apply(ctx, ce, (ad_node *[]){logits, tb}, 2, &p));
+        assert_int_equal(ad_last_status(), AD_ERR_ARG);
+        assert_string_equal(ad_last_error(), said[k]);
+    }
+    ad_node *wneg = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1, 1, -1});
+    assert_null(ad_apply(ctx, ce, (ad_node *[]){logits, t, wneg}, 3, &p));
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    assert_string_equal(ad_last_error(), "cross_entropy: class weight -1 of class 2 is negative");
     ad_context_free(ctx);
 }
 

@@ -165,6 +165,17 @@ static void test_ce_sample(void **state)
         if (!(first == 1 || first == 2) || ad_tensor_get(t2, 1) != 0)
             fail_msg("N = 2, ignore_index 0: targets (%g, %g), expected (1 or 2, 0)", first, ad_tensor_get(t2, 1));
     }
+    /* one class, and it is the ignored one: every target is that class
+     * (drawn from the one class there is, never from "the classes but the
+     * ignored one", of which there are none: GSL aborts on such a draw) */
+    ad_tensor *t4 = ad_tensor_new(AD_FLOAT64, 1, (const int64_t[]){4});
+    ad_op_case c1 = {"pin", 2, {2, 1}, {{4, 1}, {4}}, {.reduction = AD_REDUCE_SUM, .ignore_index = 0}};
+    for (int draw = 0; draw < 20; draw++) {
+        ce->sample_input(&c1, 1, t4, r);
+        for (int64_t i = 0; i < 4; i++)
+            if (ad_tensor_get(t4, i) != 0) fail_msg("C = 1: target %g at [%lld]", ad_tensor_get(t4, i), (long long)i);
+    }
+    ad_tensor_free(t4);
     ad_tensor_free(t2);
     ad_tensor_free(t);
     ad_tensor_free(w);

@@ -159,7 +159,8 @@ static void test_bias_dtype_checked(void **state)
 
 /* conv2d's jvp SETS its tangent (ad_op.h): over a tangent full of 1e6 it
  * leaves what it left over the engine's zeroed one. x (1,1,3,3) with a
- * tangent, w (1,1,2,2) of ones: ty[p,q] = the sum of tx's 2x2 window. */
+ * tangent, w (1,1,2,2) of ones: ty[p,q] = the sum of tx's 2x2 window; then
+ * a tangent with exact zeros in its result. */
 static void test_jvp_sets(void **state)
 {
     (void)state;
@@ -174,6 +175,14 @@ static void test_jvp_sets(void **state)
         assert_non_null(y);
         const double want[4] = {12, 16, 24, 28};
         ad_test_jvp_sets(y, "conv2d", want, 4);
+        /* a tangent on pixel (0,0) only: it lies in window (0,0) alone, so
+         * three outputs' tangents are exactly 0 (a sum started anywhere but
+         * at 0, even 1e-304, shows there) */
+        ad_node *x1 = ad_variable(ctx, type, 4, (const int64_t[]){1, 1, 3, 3}, NULL);
+        assert_int_equal(ad_set_tangent(x1, 0, (const double[]){1, 0, 0, 0, 0, 0, 0, 0, 0}, 0), AD_OK);
+        ad_node *y1 = ad_conv2d(ctx, x1, w, NULL, 1, 0);
+        assert_non_null(y1);
+        ad_test_jvp_sets(y1, "conv2d", (const double[]){1, 0, 0, 0}, 4);
         ad_context_free(ctx);
     }
 }

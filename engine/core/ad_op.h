@@ -103,7 +103,7 @@ typedef struct ad_op_kernels {
 struct ad_op {
     const char *name;
     const char *summary;          /* one line, for `gradcheck --list` */
-    int n_in;                     /* max inputs */
+    int n_in;                     /* max inputs (every op takes 1 to AD_MAX_INPUTS) */
     int n_in_min;                 /* min inputs (optional trailing ones, e.g. bias) */
     unsigned flags;
     /* Check inputs and params; set the output's ndim, shape and dtype, or

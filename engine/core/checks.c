@@ -13,6 +13,8 @@ ad_status ad_check_inputs(ad_context *ctx, const ad_op *op, ad_node *const *hand
     const char *who = op->name ? op->name : "apply";
     ad_status st = ad_check_context(ctx, who);
     if (st != AD_OK) return st;
+    if (n_in < 1)   /* (as the registry: an op takes 1 to AD_MAX_INPUTS inputs) */
+        return ad_fail(AD_ERR_ARG, "%s: an op call takes 1 to %d inputs, %d given", who, AD_MAX_INPUTS, n_in);
     if (n_in < op->n_in_min || n_in > op->n_in || n_in > AD_MAX_INPUTS)
         return ad_fail(AD_ERR_ARG, "%s: takes %d to %d inputs, %d given", who, op->n_in_min, op->n_in, n_in);
     for (int s = 0; s < n_in; s++) {
