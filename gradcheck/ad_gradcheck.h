@@ -141,7 +141,8 @@ typedef enum ad_gc_check {
     AD_GC_DIRECTION,          /* a path's probe too large for full Jacobians: <u, J v> by reverse
                                  and forward mode against a centered difference along v */
     AD_GC_HVP,                /* order 2: H·v (ad_hvp) against the difference of the gradient along v */
-    AD_GC_HVP_SYMMETRY        /* order 2: <u, H v> = <v, H u> */
+    AD_GC_HVP_SYMMETRY,       /* order 2: <u, H v> = <v, H u> */
+    AD_GC_HVP_ADDS            /* order 2: H·v of f(x) + f(x) = 2·(H·v of f): rules add into ġ */
 } ad_gc_check;
 
 const char *ad_gc_check_name(ad_gc_check c);

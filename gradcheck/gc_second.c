@@ -11,6 +11,14 @@
  *   SYMMETRY   <u, H v> against <v, H u> for random u, v: equal for any
  *              twice-differentiable f, to rounding (1e-9 of the sum of the
  *              products' magnitudes). No differences at all.
+ *   ADDS       H·v of f(x) + f(x), two uses of the same inputs, against
+ *              twice H·v of f: a rule must add its term into the input's
+ *              ġ (ad_op.h), where the other use's is already; one that
+ *              overwrites it gives one use's. Equal to rounding (1e-12).
+ * HVP is checked along v, and where two or more inputs are differentiable
+ * along v on each input alone too (the others' tangents absent, a path
+ * every rule has: a target with no tangent, a bias held fixed); and with v
+ * on none of them (check_no_tangent: then exactly 0).
  * In float64, on the CPU (ad_hvp's own limits). A graph with an op that has
  * no second-order rule (first-order only) is not checked: the record says
  * which op, and is shown as not checked. Ops with kinks (relu, max, ...)
@@ -35,9 +43,11 @@ static const ad_op *first_order_only(ad_node *y)
 }
 
 /* hv[s] = (H·v) at input s, for L = <w, f(x)> at R->x (v[s] NULL: input s
- * held, or moved not at all). *only_first: the op without a second-order
- * rule, where there is one (nothing is computed then). */
-static ad_status hvp_at(gc_run *R, const double *w, double *const *v, double **hv, const ad_op **only_first)
+ * held, or moved not at all); with `twice`, for L = <w, f(x) + f(x)>.
+ * *only_first: the op without a second-order rule, where there is one
+ * (nothing is computed then). */
+static ad_status hvp_at(gc_run *R, const double *w, double *const *v, double **hv, const ad_op **only_first,
+                        bool twice)
 {
     ad_context *ctx = gc_context_new();
     if (!ctx) return ad_last_status();
@@ -46,6 +56,7 @@ static ad_status hvp_at(gc_run *R, const double *w, double *const *v, double **h
     int n_wrt = 0;
     ad_status st = gc_build_along(R, ctx, leaves, v);
     ad_node *y = st == AD_OK ? gc_call_f(R, ctx, leaves) : NULL;
+    if (y && twice) y = ad_add(ctx, y, gc_call_f(R, ctx, leaves));
     if (st == AD_OK && !y) st = ad_last_status();
     if (st == AD_OK && (*only_first = first_order_only(y))) {
         ad_context_free(ctx);
@@ -67,7 +78,9 @@ static ad_status hvp_at(gc_run *R, const double *w, double *const *v, double **h
     return st;
 }
 
-/* num[s] = the stencil's difference of ∇L along v (R->x moved and put back exactly). */
+/* num[s] = the stencil's difference of ∇L along v, at every differentiable
+ * input (one that v does not move included: its gradient moves with the
+ * others), R->x moved and put back exactly. */
 static ad_status gradient_difference(gc_run *R, const double *w, double *const *v, double **num, double **g,
                                      double **keep)
 {
@@ -75,16 +88,15 @@ static ad_status gradient_difference(gc_run *R, const double *w, double *const *
     const double h = R->o->eps;
     ad_status st = AD_OK;
     for (int s = 0; s < R->n_in; s++) {
-        if (!v[s]) continue;
-        memcpy(keep[s], R->x[s], (size_t)R->n[s] * sizeof(double));
-        memset(num[s], 0, (size_t)R->n[s] * sizeof(double));
+        if (num[s]) memset(num[s], 0, (size_t)R->n[s] * sizeof(double));
+        if (v[s]) memcpy(keep[s], R->x[s], (size_t)R->n[s] * sizeof(double));
     }
     for (int k = 0; k < sten->n && st == AD_OK; k++) {
         for (int s = 0; s < R->n_in; s++)
             for (int64_t j = 0; v[s] && j < R->n[s]; j++) R->x[s][j] = keep[s][j] + sten->offset[k] * h * v[s][j];
         st = gc_vjp_all(R, GC_ONE, w, g, 1, false);
         for (int s = 0; s < R->n_in; s++)
-            for (int64_t j = 0; v[s] && j < R->n[s] && st == AD_OK; j++) num[s][j] += sten->weight[k] * g[s][j] / h;
+            for (int64_t j = 0; num[s] && j < R->n[s] && st == AD_OK; j++) num[s][j] += sten->weight[k] * g[s][j] / h;
     }
     for (int s = 0; s < R->n_in; s++)
         if (v[s]) memcpy(R->x[s], keep[s], (size_t)R->n[s] * sizeof(double));
@@ -99,8 +111,9 @@ static void not_checked(gc_run *R, const ad_op *op, double t0)
     gc_finish_record(R, rec, t0);
 }
 
-/* H·v against differences of the gradient, a record per differentiable input. */
-static void check_hvp(gc_run *R, const double *w, double *const *v, bool *skipped)
+/* H·v against differences of the gradient, a record per differentiable
+ * input; `along` says which inputs v moves ("" for all of them). */
+static void check_hvp(gc_run *R, const double *w, double *const *v, const char *along, bool *skipped)
 {
     double t0 = gc_now();
     scratch scr = {0}, *sc = &scr;
@@ -113,7 +126,7 @@ static void check_hvp(gc_run *R, const double *w, double *const *v, bool *skippe
             keep[s] = gc_scratch_alloc(sc, R->n[s], false);
         }
     const ad_op *only_first = NULL;
-    ad_status st = sc->failed ? gc_scratch_status(R, "second-order check") : hvp_at(R, w, v, hv, &only_first);
+    ad_status st = sc->failed ? gc_scratch_status(R, "second-order check") : hvp_at(R, w, v, hv, &only_first, false);
     if (st == AD_OK && only_first) {
         not_checked(R, only_first, t0);
         *skipped = true;
@@ -148,8 +161,8 @@ static void check_hvp(gc_run *R, const double *w, double *const *v, bool *skippe
             if (excess == INFINITY) rec->pass = false;
         }
         snprintf(rec->message, sizeof rec->message,
-                 "H·v by ad_hvp (forward-over-reverse) against the %s difference of the gradient along v",
-                 ad_gc_stencil_for(R->o)->name);
+                 "H·v by ad_hvp (forward-over-reverse) against the %s difference of the gradient along v%s",
+                 ad_gc_stencil_for(R->o)->name, along);
         gc_finish_record(R, rec, t0);
     }
     gc_scratch_free(sc);
@@ -169,8 +182,8 @@ static void check_symmetry(gc_run *R, const double *w, double *const *v)
             hv[s] = gc_scratch_alloc(sc, R->n[s], false);
         }
     const ad_op *only_first = NULL;
-    ad_status st = sc->failed ? gc_scratch_status(R, "symmetry check") : hvp_at(R, w, v, hv, &only_first);
-    if (st == AD_OK) st = hvp_at(R, w, u, hu, &only_first);
+    ad_status st = sc->failed ? gc_scratch_status(R, "symmetry check") : hvp_at(R, w, v, hv, &only_first, false);
+    if (st == AD_OK) st = hvp_at(R, w, u, hu, &only_first, false);
     if (st != AD_OK) {
         gc_fail_note(rec, st);
     } else {
@@ -185,6 +198,109 @@ static void check_symmetry(gc_run *R, const double *w, double *const *v)
         rec->numerical = v_hu;
         rec->reverse = u_hv;
         snprintf(rec->message, sizeof rec->message, "<u, Hv> = %.17g, <v, Hu> = %.17g", u_hv, v_hu);
+    }
+    gc_scratch_free(sc);
+    gc_finish_record(R, rec, t0);
+}
+
+/* Where v moves none of f's inputs (no tangent row on any of them: a rule
+ * must then add nothing), H·v at each input is exactly 0. ad_hvp refuses a
+ * graph no tangent reaches, so a 0-d leaf d carries one: L = <w, f(x) + d·d>. */
+static void check_no_tangent(gc_run *R, const double *w)
+{
+    double t0 = gc_now();
+    scratch scr = {0}, *sc = &scr;
+    double *hv[AD_MAX_INPUTS + 1] = {0}, hd = 0;
+    ad_node *leaves[AD_MAX_INPUTS], *wrt[AD_MAX_INPUTS + 1];
+    void *out[AD_MAX_INPUTS + 1];
+    int n_wrt = 0;
+    double *none[AD_MAX_INPUTS] = {0};
+    ad_context *ctx = gc_context_new();
+    ad_status st = ctx ? gc_build_along(R, ctx, leaves, none) : ad_last_status();
+    ad_node *d = st == AD_OK ? ad_scalar(ctx, 0.5) : NULL, *y = NULL;
+    if (d) st = ad_set_tangent(d, 0, (const double[]){1}, -1);
+    if (d && st == AD_OK) y = gc_call_f(R, ctx, leaves);
+    if (y) y = ad_add(ctx, y, ad_mul(ctx, d, d));
+    if (st == AD_OK && !y) st = ad_last_status();
+    for (int s = 0; s < R->n_in && st == AD_OK; s++)
+        if (gc_diff(R, s)) {
+            if (!(hv[s] = gc_scratch_alloc(sc, R->n[s], true))) st = gc_scratch_status(R, "second-order check");
+            wrt[n_wrt] = leaves[s];
+            out[n_wrt++] = hv[s];
+        }
+    wrt[n_wrt] = d;
+    out[n_wrt++] = &hd;
+    if (st == AD_OK) {
+        ad_tensor cot = ad_value(y);
+        cot.data = (void *)w;
+        gc_set_phase(GC_PHASE_VJP, AD_FLOAT64);
+        st = ad_hvp(ctx, y, &cot, 0, n_wrt, wrt, NULL, out);
+    }
+    if (ctx) ad_context_free(ctx);
+    for (int s = 0; s < R->n_in; s++) {
+        if (!gc_diff(R, s)) continue;
+        ad_gc_record *rec = gc_new_record(R, s, AD_GC_HVP);
+        if (st != AD_OK) {
+            gc_fail_note(rec, st);
+        } else {
+            rec->pass = true;
+            for (int64_t j = 0; j < R->n[s]; j++)
+                if (!(hv[s][j] == 0)) {   /* (NaN fails too) */
+                    rec->pass = false;
+                    rec->max_abs_err = fabs(hv[s][j]);
+                    rec->reverse = hv[s][j];
+                    snprintf(rec->message, sizeof rec->message,
+                             "H·v where no input carries a tangent is %.17g at element %lld of input %d, not 0: "
+                             "a rule added a term without its input's tangent", hv[s][j], (long long)j, s);
+                    break;
+                }
+            if (rec->pass)
+                snprintf(rec->message, sizeof rec->message,
+                         "H·v where no input carries a tangent (v on none of them) is exactly 0");
+        }
+        gc_finish_record(R, rec, t0);
+    }
+    gc_scratch_free(sc);
+}
+
+/* H·v of f(x) + f(x) = 2·(H·v of f), entry by entry, one record. */
+static void check_adds(gc_run *R, const double *w, double *const *v)
+{
+    double t0 = gc_now();
+    scratch scr = {0}, *sc = &scr;
+    ad_gc_record *rec = gc_new_record(R, -1, AD_GC_HVP_ADDS);
+    double *once[AD_MAX_INPUTS] = {0}, *twice[AD_MAX_INPUTS] = {0};
+    for (int s = 0; s < R->n_in; s++)
+        if (gc_diff(R, s)) {
+            once[s] = gc_scratch_alloc(sc, R->n[s], false);
+            twice[s] = gc_scratch_alloc(sc, R->n[s], false);
+        }
+    const ad_op *only_first = NULL;
+    ad_status st = sc->failed ? gc_scratch_status(R, "second-order check") : hvp_at(R, w, v, once, &only_first, false);
+    if (st == AD_OK) st = hvp_at(R, w, v, twice, &only_first, true);
+    if (st != AD_OK) {
+        gc_fail_note(rec, st);
+    } else {
+        ad_gc_record worst = *rec;
+        rec->pass = true;
+        for (int s = 0; s < R->n_in; s++)
+            for (int64_t j = 0; once[s] && j < R->n[s]; j++) {
+                double a = twice[s][j], b = 2 * once[s][j];
+                gc_judge_identity(&worst, a, b, fabs(b), 1e-12);
+                if (!worst.pass || !(worst.max_abs_err <= rec->max_abs_err)) {
+                    rec->max_abs_err = worst.max_abs_err;
+                    rec->max_rel_err = worst.max_rel_err;
+                    rec->reverse = a;
+                    rec->numerical = b;
+                    snprintf(rec->message, sizeof rec->message,
+                             "H·v of f(x) + f(x) against twice H·v of f(x): %.17g against %.17g at input %d, element %lld",
+                             a, b, s, (long long)j);
+                }
+                if (!worst.pass) rec->pass = false;
+            }
+        if (rec->pass)
+            snprintf(rec->message, sizeof rec->message,
+                     "H·v of f(x) + f(x) is twice H·v of f(x): each rule adds into the input's adjoint tangent");
     }
     gc_scratch_free(sc);
     gc_finish_record(R, rec, t0);
@@ -208,8 +324,22 @@ void gc_check_second_order(gc_run *R)
         gc_fail_note(rec, gc_scratch_status(R, "second-order check"));
         gc_finish_record(R, rec, gc_now());
     } else {
-        check_hvp(R, w, v, &skipped);
-        if (!skipped) check_symmetry(R, w, v);
+        check_hvp(R, w, v, "", &skipped);
+        if (!skipped) {
+            check_symmetry(R, w, v);
+            check_adds(R, w, v);
+            check_no_tangent(R, w);
+            int n_diff = 0;
+            for (int s = 0; s < R->n_in; s++) n_diff += gc_diff(R, s);
+            for (int s = 0; s < R->n_in && n_diff > 1; s++) {
+                if (!gc_diff(R, s)) continue;
+                double *alone[AD_MAX_INPUTS] = {0};
+                alone[s] = v[s];
+                char along[48];
+                snprintf(along, sizeof along, " on input %d alone", s);
+                check_hvp(R, w, alone, along, &skipped);
+            }
+        }
     }
     gc_scratch_free(&sc);
 }

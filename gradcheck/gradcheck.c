@@ -67,6 +67,7 @@ const char *ad_gc_check_name(ad_gc_check c)
     case AD_GC_DIRECTION: return "random-direction";
     case AD_GC_HVP: return "hessian-vector";
     case AD_GC_HVP_SYMMETRY: return "hessian-symmetry";
+    case AD_GC_HVP_ADDS: return "hessian-adds";
     }
     return "?";
 }

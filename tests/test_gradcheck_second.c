@@ -4,8 +4,11 @@
  * and one that forgets the gradient it is scaled by, H·v fails, naming the
  * op; y = a·b with a rule that takes the wrong input's tangent fails; an op
  * with no rule is reported not checked, by name, and fails nothing; a rule
- * writing past its buffer fails, named; the command runs --order 2 and
- * refuses an order it does not know. */
+ * writing past its buffer fails, named; a rule that overwrites ġ instead of
+ * adding to it fails hessian-adds, and one that needs both inputs'
+ * tangents fails along v on one input alone, and one that adds a term
+ * where its input has no tangent fails where v moves none; the command runs --order 2
+ * and refuses an order it does not know. */
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
@@ -40,6 +43,20 @@ static void cube_rule_past(const ad_node *o, int s, int dir, const void *g, void
     ((double *)gd)[o->value.size] += 1;
 }
 
+static void cube_rule_sets(const ad_node *o, int s, int dir, const void *g, void *gd)   /* = where += belongs */
+{
+    const double *x = o->in[0]->value.data, *gy = g, *t = ad_tangent_row(o->in[0], dir);
+    (void)s;
+    for (int64_t i = 0; t && i < o->value.size; i++) ((double *)gd)[i] = 6 * x[i] * t[i] * gy[i];
+}
+
+static void cube_rule_without_tangent(const ad_node *o, int s, int dir, const void *g, void *gd)   /* no ẋ: as ẋ = 1 */
+{
+    const double *x = o->in[0]->value.data, *gy = g, *t = ad_tangent_row(o->in[0], dir);
+    (void)s;
+    for (int64_t i = 0; i < o->value.size; i++) ((double *)gd)[i] += 6 * x[i] * (t ? t[i] : 1) * gy[i];
+}
+
 static const ad_op_case vec_case[] = {{"vector (5)", 1, {1}, {{5, 1, 1, 1}}, {.c = 0}}};
 #define CUBE(NAME, RULE)                                                                                               \
     {.name = NAME, .summary = "x^3", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape,                           \
@@ -51,6 +68,8 @@ static const ad_op cube_sign = CUBE("cube_sign", cube_rule_sign);
 static const ad_op cube_no_g = CUBE("cube_no_g", cube_rule_no_g);
 static const ad_op cube_first_order = CUBE("cube_first_order", NULL);
 static const ad_op cube_past = CUBE("cube_past", cube_rule_past);
+static const ad_op cube_sets = CUBE("cube_sets", cube_rule_sets);
+static const ad_op cube_untangent = CUBE("cube_without_tangent", cube_rule_without_tangent);
 
 /* ---- y = a·b (same shapes), a's rule taking ȧ where ḃ belongs ---- */
 static ad_status prod_fwd(ad_node *o)
@@ -81,6 +100,11 @@ static void prod_rule(const ad_node *o, int s, int dir, const void *g, void *gd,
     for (int64_t i = 0; t && i < o->value.size; i++) ((double *)gd)[i] += t[i] * gy[i];
 }
 static void prod_rule_right(const ad_node *o, int s, int dir, const void *g, void *gd) { prod_rule(o, s, dir, g, gd, false); }
+/* right where both tangents are there; nothing where its own input has none */
+static void prod_rule_both(const ad_node *o, int s, int dir, const void *g, void *gd)
+{
+    if (ad_tangent_row(o->in[s], dir)) prod_rule(o, s, dir, g, gd, false);
+}
 static void prod_rule_own(const ad_node *o, int s, int dir, const void *g, void *gd) { prod_rule(o, s, dir, g, gd, true); }
 
 static const ad_op_case pair_case[] = {{"vectors (4)", 2, {1, 1}, {{4, 1, 1, 1}, {4, 1, 1, 1}}, {.c = 0}}};
@@ -89,6 +113,7 @@ static const ad_op_case pair_case[] = {{"vectors (4)", 2, {1, 1}, {{4, 1, 1, 1},
      .cpu = {prod_fwd, prod_vjp, prod_jvp, RULE}, .domain = {{-2, 2}, {-2, 2}}, .cases = pair_case, .n_cases = 1}
 static const ad_op prod = PROD("prod", prod_rule_right);
 static const ad_op prod_own = PROD("prod_own_tangent", prod_rule_own);
+static const ad_op prod_both = PROD("prod_needs_both", prod_rule_both);
 
 /* Order-2 records of op at its case; the number failed. */
 static int check(const ad_op *op, ad_gc_report *r)
@@ -108,14 +133,24 @@ static void test_right_rules_pass(void **state)
     for (int k = 0; k < 2; k++) {
         ad_gc_report r;
         assert_int_equal(check(ops[k], &r), 0);
-        int hvp = 0, sym = 0;
+        int hvp = 0, alone = 0, none = 0, sym = 0, adds = 0;
         for (int i = 0; i < r.n; i++) {
-            hvp += r.rec[i].check == AD_GC_HVP && r.rec[i].pass && !strstr(r.rec[i].message, "not checked");
+            bool hv = r.rec[i].check == AD_GC_HVP && r.rec[i].pass && !strstr(r.rec[i].message, "not checked");
+            bool untouched = hv && strstr(r.rec[i].message, "no input carries a tangent");
+            hvp += hv && !untouched && !strstr(r.rec[i].message, "alone");
+            alone += hv && strstr(r.rec[i].message, "alone");
+            none += untouched;
             sym += r.rec[i].check == AD_GC_HVP_SYMMETRY && r.rec[i].pass;
-            assert_true(r.rec[i].check == AD_GC_HVP || r.rec[i].check == AD_GC_HVP_SYMMETRY);   /* order 2 alone */
+            adds += r.rec[i].check == AD_GC_HVP_ADDS && r.rec[i].pass;
+            assert_true(r.rec[i].check == AD_GC_HVP || r.rec[i].check == AD_GC_HVP_SYMMETRY ||
+                        r.rec[i].check == AD_GC_HVP_ADDS);   /* order 2 alone */
         }
         assert_int_equal(hvp, ops[k]->n_in);   /* a record per input */
+        /* with two inputs, v on each alone too: a record per input each time */
+        assert_int_equal(alone, ops[k]->n_in > 1 ? ops[k]->n_in * ops[k]->n_in : 0);
+        assert_int_equal(none, ops[k]->n_in);   /* v on none of the inputs: 0 at each */
         assert_int_equal(sym, 1);
+        assert_int_equal(adds, 1);
         ad_gc_report_free(&r);
     }
 }
@@ -144,6 +179,68 @@ static void test_wrong_rules_fail_named(void **state)
         free(text);
         ad_gc_report_free(&r);
     }
+}
+
+/* A rule that sets ġ where it must add: right for one use of its input,
+ * wrong where the input has two (f(x) + f(x)): hessian-adds fails, named. */
+static void test_rule_that_sets_fails_adds(void **state)
+{
+    (void)state;
+    ad_gc_report r;
+    assert_true(check(&cube_sets, &r) >= 1);
+    bool named = false;
+    for (int i = 0; i < r.n; i++) {
+        if (r.rec[i].check == AD_GC_HVP) assert_true(r.rec[i].pass);   /* one use: right */
+        if (r.rec[i].check != AD_GC_HVP_ADDS) continue;
+        assert_false(r.rec[i].pass);
+        assert_string_equal(r.rec[i].op, "cube_sets");
+        assert_non_null(strstr(r.rec[i].message, "H·v of f(x) + f(x) against twice H·v of f(x)"));
+        named = true;
+    }
+    assert_true(named);
+    char *text = ad_test_report_text(&r, AD_GC_TEXT);
+    assert_non_null(strstr(text, "FAIL  cube_sets [float64] [vector (5)] hessian-adds"));
+    free(text);
+    ad_gc_report_free(&r);
+}
+
+/* A rule that adds its term where its input has no tangent row (as if ẋ
+ * were 1): right along v, wrong where v moves no input of the op. */
+static void test_rule_without_tangent_fails_where_none(void **state)
+{
+    (void)state;
+    ad_gc_report r;
+    assert_int_equal(check(&cube_untangent, &r), 1);
+    for (int i = 0; i < r.n; i++) {
+        if (r.rec[i].pass) continue;
+        assert_int_equal(r.rec[i].check, AD_GC_HVP);
+        assert_string_equal(r.rec[i].op, "cube_without_tangent");
+        assert_non_null(strstr(r.rec[i].message, "H·v where no input carries a tangent is "));
+        assert_non_null(strstr(r.rec[i].message, "a rule added a term without its input's tangent"));
+    }
+    ad_gc_report_free(&r);
+}
+
+/* A rule right only where both inputs carry tangents: along v on both it
+ * passes; along v on one input alone the other input's H·v is 0 where it
+ * must be ḡ·v: failed, named, the direction said. */
+static void test_rule_needing_both_tangents_fails_alone(void **state)
+{
+    (void)state;
+    ad_gc_report r;
+    assert_true(check(&prod_both, &r) >= 1);
+    int failed_alone = 0;
+    for (int i = 0; i < r.n; i++) {
+        if (r.rec[i].check != AD_GC_HVP) continue;
+        bool alone = strstr(r.rec[i].message, "alone") != NULL;
+        if (!alone) assert_true(r.rec[i].pass);
+        if (alone && !r.rec[i].pass) {
+            assert_string_equal(r.rec[i].op, "prod_needs_both");
+            failed_alone++;
+        }
+    }
+    assert_int_equal(failed_alone, 2);   /* v on a alone: b's H·v; v on b alone: a's */
+    ad_gc_report_free(&r);
 }
 
 static void test_first_order_only_not_checked(void **state)
@@ -205,6 +302,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_right_rules_pass),
         cmocka_unit_test(test_wrong_rules_fail_named),
+        cmocka_unit_test(test_rule_that_sets_fails_adds),
+        cmocka_unit_test(test_rule_needing_both_tangents_fails_alone),
+        cmocka_unit_test(test_rule_without_tangent_fails_where_none),
         cmocka_unit_test(test_first_order_only_not_checked),
         cmocka_unit_test(test_rule_writing_past_its_buffer),
         cmocka_unit_test(test_command),
