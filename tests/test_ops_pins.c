@@ -256,6 +256,19 @@ static void test_forward_values_at_broadcasts(void **state)
                 for (int k = 0; k < 4; k++) sum += x[bt * 8 + i * 4 + k] * y[bt * 8 + k * 2 + j];
                 assert_close(ad_value_at(p, bt * 4 + i * 2 + j), sum, 0);
             }
+    /* a plain (2,4) matrix against b with two batch dims (2,3,4,2): a is
+     * broadcast over both, (2,3,2,2), each batch x[0..8)·b's batch */
+    ad_node *xm = ad_constant(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 4}, x);
+    ad_node *q = ad_matmul(ctx, xm, yb);
+    if (!q) fail_msg("%s", ad_last_error());
+    assert_i64s(ad_value(q).shape, (const int64_t[]){2, 3, 2, 2}, 4, "matmul's shape, a broadcast");
+    for (int bt = 0; bt < 6; bt++)
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                double sum = 0;
+                for (int k = 0; k < 4; k++) sum += x[i * 4 + k] * y[bt * 8 + k * 2 + j];
+                assert_close(ad_value_at(q, bt * 4 + i * 2 + j), sum, 0);
+            }
     ad_context_free(ctx);
 }
 

@@ -288,7 +288,7 @@ static void test_complete_case_shape_ops(void **state)
 }
 
 /* mse's output is a scalar: 0-d, whatever its inputs' shapes (its values
- * alone cannot tell a (1) from a ()). */
+ * alone cannot tell a (1) from a ()); cross_entropy's likewise. */
 static void test_mse_is_0d(void **state)
 {
     (void)state;
@@ -300,6 +300,11 @@ static void test_mse_is_0d(void **state)
     assert_non_null(l);
     assert_shape(l, 0, NULL);
     assert_true(ad_value_scalar(l) == 4.0 / 6.0);
+    /* and cross_entropy's, logits (2,3), mean: 0-d too */
+    ad_node *t = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (double[]){0, 2});
+    ad_node *ce = ad_cross_entropy(ctx, a, t, NULL, AD_REDUCE_MEAN, -1);
+    assert_non_null(ce);
+    assert_shape(ce, 0, NULL);
     ad_context_free(ctx);
 }
 

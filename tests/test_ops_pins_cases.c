@@ -230,6 +230,13 @@ static void test_matmul_jvp_sets(void **state)
         assert_non_null(y);
         const double want[4] = {1, 2, 10, 12};   /* rows (1,0,0)·b and (0,0,2)·b */
         ad_test_jvp_sets(y, "matmul", want, 4);
+        /* ta = e_00 alone: the second row's tangent is exactly 0 (a sum
+         * started anywhere but at 0, even 1e-304, shows there) */
+        ad_node *a1 = ad_variable(ctx, type, 2, (const int64_t[]){2, 3}, (const double[]){1, 2, 3, 4, 5, 6});
+        assert_int_equal(ad_set_tangent(a1, 0, (const double[]){1, 0, 0, 0, 0, 0}, 0), AD_OK);
+        ad_node *y1 = ad_matmul(ctx, a1, b);
+        assert_non_null(y1);
+        ad_test_jvp_sets(y1, "matmul", (const double[]){1, 2, 0, 0}, 4);
         ad_context_free(ctx);
     }
 }
