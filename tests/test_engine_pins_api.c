@@ -406,7 +406,7 @@ static void test_no_grad_and_node_grads(void **state)
     ad_context_free(ctx);
 }
 
-/* The tensor helpers' messages, with their numbers. */
+/* The tensor helpers' messages, with their numbers; an unknown dtype's. */
 static void test_tensor_messages(void **state)
 {
     (void)state;
@@ -441,6 +441,15 @@ static void test_tensor_messages(void **state)
     assert_error_is(AD_ERR_SHAPE, "who: shape (1048576,1048577) has more than 2^40 elements");
     assert_string_equal(ad_dtype_name(AD_FLOAT32), "float32");
     assert_string_equal(ad_dtype_name(AD_FLOAT64), "float64");
+    /* a dtype that is neither: refused by name, for a tensor and for a leaf */
+    assert_null(ad_tensor_new((ad_dtype)7, 1, (const int64_t[]){3}));
+    assert_error_is(AD_ERR_DTYPE, "tensor_new: unknown dtype 7");
+    ad_context *ctx = ad_context_new();
+    assert_null(ad_variable(ctx, (ad_dtype)7, 1, (const int64_t[]){3}, NULL));
+    assert_error_is(AD_ERR_DTYPE, "variable: unknown dtype 7 (use AD_FLOAT64 or AD_FLOAT32)");
+    assert_null(ad_constant(ctx, (ad_dtype)-1, 0, NULL, NULL));
+    assert_error_is(AD_ERR_DTYPE, "constant: unknown dtype -1 (use AD_FLOAT64 or AD_FLOAT32)");
+    ad_context_free(ctx);
 }
 
 /* ad_find_nonfinite: the first node whose value is not finite although its

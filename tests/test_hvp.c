@@ -328,6 +328,11 @@ static void test_refusals(void **state)
     /* a direction out of range, no buffer, a node listed twice */
     assert_int_equal(ad_hvp(ctx, y, NULL, 1, 1, &x, NULL, hvs), AD_ERR_ARG);
     assert_non_null(strstr(ad_last_error(), "hvp: direction 1 out of range 0..0"));
+    /* no list of nodes, or no list of buffers */
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, NULL, NULL, hvs), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "hvp: needs 1 or more nodes with their H·v buffers (got 1)"));
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, NULL), AD_ERR_ARG);
+    assert_non_null(strstr(ad_last_error(), "hvp: needs 1 or more nodes with their H·v buffers (got 1)"));
     void *none[1] = {NULL};
     assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, none), AD_ERR_ARG);
     assert_non_null(strstr(ad_last_error(), "hvp: node 0 of 1 is NULL or has no H·v buffer"));
