@@ -203,7 +203,8 @@ static void test_conv2d_param_grads_exact_zero(void **state)
  * largest and second largest goes to both of them, the least over the
  * windows an element is in; INFINITY for an element never in a window's top
  * two. x (1,2,4,5) of distinct values, 2x3 windows at stride (1,2): the
- * windows overlap down the rows and across one column. */
+ * windows overlap down the rows and across one column. A NaN in a window:
+ * distance 0 for it. */
 static void test_maxpool_dist_by_definition(void **state)
 {
     (void)state;
@@ -234,6 +235,16 @@ static void test_maxpool_dist_by_definition(void **state)
     for (int i = 0; i < C * H * W; i++)
         if (!(got[i] == want[i])) fail_msg("x[%d]'s distance %.17g, the definition %.17g", i, got[i], want[i]);
     assert_true(got[C * H * W] == -1);
+    /* a NaN in a window is a kink (as at a tie): distance 0 for it; the
+     * window's other elements are never its top two, so they stay INFINITY */
+    ad_node *xn = ad_variable(ctx, AD_FLOAT64, 4, (const int64_t[]){1, 1, 2, 2}, (const double[]){NAN, 1, 2, 3});
+    ad_params p22 = {.window = {2, 2}, .stride = {1, 1}};
+    ad_node *yn = ad_apply(ctx, &ad_op_maxpool2d, &xn, 1, &p22);
+    assert_non_null(yn);
+    double gn[4] = {-1, -1, -1, -1};
+    ad_op_maxpool2d.kink_dist(ad_node_of(yn), 0, gn);
+    if (!(gn[0] == 0 && gn[1] == INFINITY && gn[2] == INFINITY && gn[3] == INFINITY))
+        fail_msg("NaN window: distances %g %g %g %g, expected 0 inf inf inf", gn[0], gn[1], gn[2], gn[3]);
     ad_context_free(ctx);
 }
 
