@@ -336,6 +336,50 @@ static void test_epoch_wrap_under_hvp(void **state)
     ad_context_free(ctx);
 }
 
+/* 7c. The wrap where compact nodes come after the pass's output: records
+ * later than the output are not on its way, yet their marks must be
+ * cleared too (the wrap writes every record out), or a later pass numbered
+ * like an old one takes them as touched. x = 2, a = x², b = a², c = b + a:
+ * dc/dx = 2a·2x + 2x = 36, da/dx = 2x = 4. Passes 1 and 2 from c mark b
+ * and c with 1 and 2; the pass from a wraps (only x and a are on its way);
+ * the next from c is numbered 2 again: b's stale mark 2 would keep b's old
+ * adjoint, counted twice. x's grad accumulates: 36, 72, 76, 112. */
+static void test_epoch_wrap_past_the_output(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2), *a = ad_mul(ctx, x, x), *b = ad_mul(ctx, a, a), *c = ad_add(ctx, b, a);
+    assert_true(((uintptr_t)b & 1) && ((uintptr_t)c & 1));   /* compact nodes (ad_kernel.h: handle bit 0) */
+    assert_int_equal(ad_backward(ctx, c), AD_OK);
+    assert_int_equal(ad_backward(ctx, c), AD_OK);
+    assert_true(ad_grad_scalar(x) == 72);
+    ctx->epoch = UINT32_MAX;   /* the next pass wraps */
+    assert_int_equal(ad_backward(ctx, a), AD_OK);
+    assert_int_equal(ctx->epoch, 1);
+    assert_true(ad_grad_scalar(x) == 76);
+    assert_int_equal(ad_backward(ctx, c), AD_OK);   /* pass 2 again */
+    assert_int_equal(ctx->epoch, 2);
+    if (ad_grad_scalar(x) != 112) fail_msg("dx after the wrap: %g, expected 112", ad_grad_scalar(x));
+    ad_context_free(ctx);
+}
+
+/* 7d. A cotangent seeds a compact scalar output as it seeds a full one:
+ * ad_backward_ex with dL/dy = 3 on y = x·x (x = 5) gives dx = 3·2x = 30,
+ * through the fast path's sweep or not. */
+static void test_cotangent_on_a_compact_output(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 5), *y = ad_mul(ctx, x, x);
+    assert_true((uintptr_t)y & 1);
+    double three = 3;
+    ad_tensor cot = {.dtype = AD_FLOAT64, .ndim = 0, .shape = {1, 1, 1, 1}, .size = 1, .data = &three};
+    ad_backward_opts o = {.variant = AD_BACKWARD_PUSH, .cotangent = &cot};
+    assert_int_equal(ad_backward_ex(ctx, y, &o), AD_OK);
+    assert_true(ad_grad_scalar(x) == 30);
+    ad_context_free(ctx);
+}
+
 /* 8. The scalar fast path engages: ops on 0-d CPU nodes outside check-finite
  * and forward mode make compact nodes (handle bit 0, ad_kernel.h), whose
  * node memory is never written. A chain of 2^20 of them touches 32 bytes
@@ -475,6 +519,8 @@ int main(void)
         cmocka_unit_test(test_finite_check_blames_exactly),
         cmocka_unit_test(test_epoch_wrap),
         cmocka_unit_test(test_epoch_wrap_under_hvp),
+        cmocka_unit_test(test_epoch_wrap_past_the_output),
+        cmocka_unit_test(test_cotangent_on_a_compact_output),
         cmocka_unit_test(test_fast_path_engages),
         cmocka_unit_test(test_hook_steps_in_order),
     };

@@ -179,7 +179,7 @@ static void test_leaf_to_device_of_a_cpu_leaf(void **state)
 
 /* ad_threads_for: one thread below AD_PAR_MIN_ELEMENTS or for one piece,
  * never more threads than pieces; each split (more than one thread) counts
- * once in ad_threads_split_count, on this thread. */
+ * once in ad_threads_split_count, on this thread; one thread is no split. */
 static void test_threads_for_and_its_count(void **state)
 {
     (void)state;
@@ -195,6 +195,10 @@ static void test_threads_for_and_its_count(void **state)
     assert_int_equal(ad_threads_for(8, AD_PAR_MIN_ELEMENTS), 4);
     assert_true(ad_threads_split_count() == c0 + 1);
     assert_int_equal(ad_threads_for(3, AD_PAR_MIN_ELEMENTS), 3);
+    assert_true(ad_threads_split_count() == c0 + 2);
+    /* on one thread nothing is split, however large: no count */
+    assert_int_equal(ad_set_threads(1), AD_OK);
+    assert_int_equal(ad_threads_for(8, AD_PAR_MIN_ELEMENTS), 1);
     assert_true(ad_threads_split_count() == c0 + 2);
     assert_int_equal(ad_set_threads(before), AD_OK);
 }
