@@ -243,7 +243,8 @@ static void test_record_memory_unmapped_on_free(void **state)
 /* A registered op of three inputs with scalar kernels (which take two: the
  * scalar path is for one- and two-input ops): its 0-d node's step of the
  * push sweep goes through its vjp, so the third input gets its gradient.
- * y = a·b + c: dy/dc = 1, which the scalar kernels cannot say. */
+ * y = a·b + c: dy/dc = 1, which the scalar kernels cannot say. A third
+ * input dropped by a rewind is refused, named. */
 static double ab_f(double a, double b) { return a * b; }
 static double ab_d(double a, double b, double y, int slot) { (void)y; return slot == 0 ? b : slot == 1 ? a : 0; }
 static const ad_scalar_kernels ab_scalar = {ab_f, ab_d};
@@ -288,6 +289,15 @@ static void test_three_input_op_with_scalar_kernels(void **state)
         assert_true(ad_grad_scalar(in[0]) == 5.0);
         assert_true(ad_grad_scalar(in[1]) == 2.0);
         assert_true(ad_grad_scalar(in[2]) == 1.0);
+        /* a third input dropped by a rewind: refused by name, whichever path
+         * looked at it first */
+        ad_mark m = ad_context_mark(ctx);
+        ad_node *c = full ? ad_variable(ctx, AD_FLOAT64, 0, NULL, &v[2]) : ad_scalar(ctx, v[2]);
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+        ad_clear_error();
+        assert_null(ad_apply(ctx, &abc, (ad_node *const[]){in[0], in[1], c}, 3, NULL));
+        assert_int_equal(ad_last_status(), AD_ERR_STATE);
+        if (!strstr(ad_last_error(), "abc: input 2")) fail_msg("%s", ad_last_error());
         ad_context_free(ctx);
     }
 }
