@@ -59,6 +59,11 @@ static void test_unregister_from_the_middle(void **state)
     assert_int_equal(ad_op_unregister(&c), AD_OK);
     assert_int_equal(ad_op_count(), base + 1);
     assert_ptr_equal(ad_op_at(base), &a);
+    /* the last one out leaves its old slot past the count: a second
+     * unregister must not find it there */
+    assert_int_equal(ad_op_unregister(&c), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_unregister: pin_c is not a registered op");
+    assert_int_equal(ad_op_count(), base + 1);
     assert_int_equal(ad_op_unregister(&a), AD_OK);
     assert_int_equal(ad_op_count(), base);
     assert_null(ad_op_find("pin_a"));
@@ -71,7 +76,9 @@ static void test_unregister_from_the_middle(void **state)
     assert_non_null(ad_op_at(base - 1));
 }
 
-/* A name of one character is a name; an empty one, or none, is refused. */
+/* A name of one character is a name; an empty one, or none, is refused; so
+ * are input counts outside 1..AD_MAX_INPUTS (3 itself allowed), and an op
+ * without a shape rule or without a forward. */
 static void test_register_names(void **state)
 {
     (void)state;
@@ -94,6 +101,25 @@ static void test_register_names(void **state)
     zero_min.n_in_min = 0;
     assert_int_equal(ad_op_register(&zero_min), AD_ERR_ARG);
     assert_error(AD_ERR_ARG, "op_register: op zero_min has 0..1 inputs; 1..3 are allowed");
+    ad_op four = *ad_op_find("neg");
+    four.name = "four";
+    four.n_in = 4;
+    assert_int_equal(ad_op_register(&four), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_register: op four has 1..4 inputs; 1..3 are allowed");
+    ad_op three = *ad_op_find("conv2d");   /* 2..3 inputs (the bias optional): the most there may be */
+    three.name = "three";
+    assert_int_equal(ad_op_register(&three), AD_OK);
+    assert_int_equal(ad_op_unregister(&three), AD_OK);
+    /* a shape rule and a forward, each of them */
+    ad_op no_forward = *ad_op_find("neg"), no_infer = no_forward;
+    no_forward.name = "no_forward";
+    no_forward.cpu.forward = NULL;
+    no_infer.name = "no_infer";
+    no_infer.infer = NULL;
+    assert_int_equal(ad_op_register(&no_forward), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_register: op no_forward needs a shape rule (infer) and a forward");
+    assert_int_equal(ad_op_register(&no_infer), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "op_register: op no_infer needs a shape rule (infer) and a forward");
     assert_int_equal(ad_op_count(), base);
 }
 
@@ -158,6 +184,12 @@ static void test_reshape_arguments(void **state)
     assert_int_equal(p->shape[1], 3);
     assert_int_equal(p->shape[2], 1);
     assert_int_equal(p->shape[3], 1);
+    /* four dims, the most there are: allowed */
+    int64_t four[4] = {1, 2, 3, 1};
+    ad_node *r4 = ad_reshape(ctx, v, 4, four);
+    if (!r4) fail_msg("%s", ad_last_error());
+    assert_shape(r4, 4, four);
+    for (int i = 0; i < 6; i++) assert_close(ad_value_at(r4, i), i + 1, 0);
     ad_context_free(ctx);
 }
 
@@ -242,6 +274,8 @@ static void test_transpose_perm_and_flatten_scalar(void **state)
     for (int d = 0; d < 4; d++) assert_int_equal(ad_node_params(ts)->perm[d], want0[d]);
     assert_null(ad_flatten(ctx, s));
     assert_error(AD_ERR_SHAPE, "flatten: needs at least a batch axis; x is a scalar");
+    assert_null(ad_transpose(ctx, x, NULL));
+    assert_error(AD_ERR_ARG, "transpose: perm is NULL");
     ad_context_free(ctx);
 }
 
