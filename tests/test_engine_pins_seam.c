@@ -52,7 +52,8 @@ static void test_record_read_in_place_at_index_0_only(void **state)
 }
 
 /* The general path names the op in its messages, "apply" where there is no
- * op or the op has no name; a call of no inputs is refused; an elementwise op without a forward or a shape
+ * op or the op has no name; a call of no inputs is refused, and so is
+ * forward mode through an op without a jvp; an elementwise op without a forward or a shape
  * rule (so without scalar kernels) is refused there, never run by the scalar
  * path on 0-d inputs. */
 static void test_general_path_checks_what_the_scalar_path_hands_it(void **state)
@@ -77,6 +78,21 @@ static void test_general_path_checks_what_the_scalar_path_hands_it(void **state)
     assert_error(AD_ERR_ARG, "nullary: an op call takes 1 to 3 inputs, 0 given");
     assert_null(ad_apply(ctx, &nullary, NULL, 0, NULL));
     assert_error(AD_ERR_ARG, "nullary: an op call takes 1 to 3 inputs, 0 given");
+    /* forward mode through an op without a jvp: refused by name, only where
+     * a tangent reaches it (the same op on inputs without one is fine) */
+    ad_context *fwd = ad_context_new();
+    assert_int_equal(ad_forward_dirs(fwd, 1), AD_OK);
+    ad_node *t = ad_scalar(fwd, 2.0), *u = ad_scalar(fwd, 3.0);
+    assert_int_equal(ad_set_tangent(t, 0, (const double[]){1}, -1), AD_OK);
+    ad_op no_jvp = ad_op_mul;
+    no_jvp.name = "mul_without_jvp";
+    no_jvp.cpu.jvp = NULL;
+    assert_null(ad_apply(fwd, &no_jvp, (ad_node *const[]){t, u}, 2, NULL));
+    assert_error(AD_ERR_ARG, "mul_without_jvp: the op has no jvp, so forward mode cannot pass through it");
+    ad_node *uu = ad_apply(fwd, &no_jvp, (ad_node *const[]){u, u}, 2, NULL);
+    assert_non_null(uu);
+    assert_true(ad_value_scalar(uu) == 9.0);
+    ad_context_free(fwd);
     for (int which = 0; which < 2; which++) {
         ad_op broken = ad_op_relu;
         broken.scalar = NULL;   /* not for records: the scalar path's own checks decide */
