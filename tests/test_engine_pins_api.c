@@ -273,8 +273,9 @@ static void test_mark_messages(void **state)
     ad_context_free(other);
 }
 
-/* What a rewind keeps: leaves' grads (they accumulate across steps); what
- * it drops: tensor intermediates' grads and every tangent. */
+/* What a rewind keeps: leaves' grads (they accumulate across steps) and 0-d
+ * nodes' (inline in the node); what it drops: tensor intermediates' grads
+ * and every tangent. ad_node_in_context of no context or no node: false. */
 static void test_rewind_keeps_and_drops(void **state)
 {
     (void)state;
@@ -297,6 +298,20 @@ static void test_rewind_keeps_and_drops(void **state)
     double out[2] = {-1, -1};
     assert_int_equal(ad_grad_copy_out(sq, out, 2), AD_OK);   /* no grad: zeros */
     assert_true(out[0] == 0.0 && out[1] == 0.0);
+    /* a 0-d node's grad lives in the node (inline_grad), not in the arena:
+     * a kept intermediate scalar keeps it across the rewind */
+    ad_node *s0 = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
+    ad_node *s1 = ad_mul(ctx, s0, s0);   /* not a leaf */
+    ad_mark m2 = ad_context_mark(ctx);
+    assert_int_equal(ad_backward(ctx, ad_mul(ctx, s1, s1)), AD_OK);   /* d(s1²)/ds1 = 2·9 */
+    assert_true(ad_grad_scalar(s1) == 18.0);
+    assert_int_equal(ad_context_rewind(ctx, m2), AD_OK);
+    assert_true(ad_grad_scalar(s1) == 18.0);
+    assert_true(ad_grad_scalar(s0) == 108.0);   /* 18·2·3 */
+    /* no context or no node: not in one */
+    assert_false(ad_node_in_context(NULL, s0));
+    assert_false(ad_node_in_context(ctx, NULL));
+    assert_true(ad_node_in_context(ctx, s0));
     ad_context_free(ctx);
 }
 

@@ -632,14 +632,22 @@ def sync_scratch(workdir):
     return src_root
 
 
-def configure(src_root, build):
+# --sanitize: the scratch build under AddressSanitizer (LeakSanitizer with it)
+# and UndefinedBehaviorSanitizer, as .ci/run's, each report ending the step.
+SANITIZE_MESON = ["-Db_sanitize=address,undefined", "-Db_lundef=false"]
+SANITIZE_ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=1",
+                "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+
+
+def configure(src_root, build, sanitize=False):
     if os.path.exists(os.path.join(build, "build.ninja")):
         # a scratch build reused: regenerate it where a meson.build changed since
         # (a test added), before its introspection files are read for the checker
         subprocess.run(["ninja", "-C", build, "build.ninja"], check=True, stdout=subprocess.DEVNULL)
         return
-    log(f"mutation: configuring {build}")
-    subprocess.run(["meson", "setup", "--buildtype=debugoptimized", "-Dcuda=disabled", build, src_root],
+    log(f"mutation: configuring {build}" + (" (AddressSanitizer + UndefinedBehaviorSanitizer)" if sanitize else ""))
+    subprocess.run(["meson", "setup", "--buildtype=debugoptimized", "-Dcuda=disabled",
+                    *(SANITIZE_MESON if sanitize else []), build, src_root],
                    check=True, stdout=subprocess.DEVNULL)
 
 
@@ -795,7 +803,7 @@ class Runner:
         self.workdir = args.workdir
         self.src_root = sync_scratch(self.workdir)
         self.build = os.path.join(self.workdir, "build")
-        configure(self.src_root, self.build)
+        configure(self.src_root, self.build, self.args.sanitize)
         if args.checker:
             self.steps = shell_checker(args.checker)
         else:
@@ -941,6 +949,8 @@ def _common_options(args):
         text += " --files " + " ".join(args.files)
     if args.checker:
         text += f" --checker {json.dumps(args.checker)}"
+    if args.sanitize:
+        text += " --sanitize"
     return text
 
 
@@ -1012,6 +1022,10 @@ def parse_args(argv):
     p.add_argument("--judged", metavar="FILE",
                    help="draw only from the mutants whose ids FILE lists (judged-ops.txt: those of the full runs, "
                         "each killed or accepted), so a survivor is a check that got weaker, not an old gap")
+    p.add_argument("--sanitize", action="store_true",
+                   help="build the scratch tree under AddressSanitizer + UndefinedBehaviorSanitizer (as .ci/run does), "
+                        "so that a survivor accepted as seen only by them, or as a leak, is killed here "
+                        "(default workdir /tmp/autodidact-mutation-TARGET-sanitize)")
     p.add_argument("--unjudged", metavar="FILE",
                    help="draw only from the mutants FILE does not list and the accepted list does not name: "
                         "with a --count above their number, a sweep of every site no run has judged yet")
@@ -1022,7 +1036,11 @@ def parse_args(argv):
         args.count = args.sample
     if args.seed is None:
         args.seed = int(time.time()) % 100000 if args.sample is not None else 1
-    args.workdir = os.path.abspath(args.workdir or f"/tmp/autodidact-mutation-{args.target}")
+    args.workdir = os.path.abspath(args.workdir or f"/tmp/autodidact-mutation-{args.target}"
+                                   + ("-sanitize" if args.sanitize else ""))
+    if args.sanitize:   # the checker's steps inherit them (run_step)
+        for name, value in SANITIZE_ENV.items():
+            os.environ.setdefault(name, value)
     return args
 
 
