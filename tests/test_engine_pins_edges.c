@@ -364,7 +364,7 @@ static void test_forward_dirs_resets_tangents(void **state)
 }
 
 /* A tensor that says it is on the GPU is refused by ad_from_tensor, with
- * its own message (not the last call's). */
+ * its own message (not the last call's); so is no tensor at all. */
 static void test_from_tensor_refuses_a_gpu_tensor(void **state)
 {
     (void)state;
@@ -374,6 +374,8 @@ static void test_from_tensor_refuses_a_gpu_tensor(void **state)
     ad_clear_error();
     assert_null(ad_from_tensor(ctx, &t, true));
     assert_error(AD_ERR_DEVICE, "from_tensor: the tensor is on the GPU; use the gpu module's copy");
+    assert_null(ad_from_tensor(ctx, NULL, true));
+    assert_error(AD_ERR_ARG, "from_tensor: tensor is NULL");
     ad_context_free(ctx);
 }
 
