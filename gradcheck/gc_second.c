@@ -168,6 +168,16 @@ static void check_hvp(gc_run *R, const double *w, double *const *v, const char *
     gc_scratch_free(sc);
 }
 
+/* a[s] and b[s], one value per element of input s, for each differentiable s. */
+static void two_buffers_per_input(gc_run *R, scratch *sc, double **a, double **b)
+{
+    for (int s = 0; s < R->n_in; s++)
+        if (gc_diff(R, s)) {
+            a[s] = gc_scratch_alloc(sc, R->n[s], false);
+            b[s] = gc_scratch_alloc(sc, R->n[s], false);
+        }
+}
+
 /* <u, H v> = <v, H u>. */
 static void check_symmetry(gc_run *R, const double *w, double *const *v)
 {
@@ -176,11 +186,7 @@ static void check_symmetry(gc_run *R, const double *w, double *const *v)
     ad_gc_record *rec = gc_new_record(R, -1, AD_GC_HVP_SYMMETRY);
     double *u[AD_MAX_INPUTS], *hu[AD_MAX_INPUTS] = {0}, *hv[AD_MAX_INPUTS] = {0};
     gc_random_dirs(R, sc, u, NULL);
-    for (int s = 0; s < R->n_in; s++)
-        if (gc_diff(R, s)) {
-            hu[s] = gc_scratch_alloc(sc, R->n[s], false);
-            hv[s] = gc_scratch_alloc(sc, R->n[s], false);
-        }
+    two_buffers_per_input(R, sc, hu, hv);
     const ad_op *only_first = NULL;
     ad_status st = sc->failed ? gc_scratch_status(R, "symmetry check") : hvp_at(R, w, v, hv, &only_first, false);
     if (st == AD_OK) st = hvp_at(R, w, u, hu, &only_first, false);
@@ -270,11 +276,7 @@ static void check_adds(gc_run *R, const double *w, double *const *v)
     scratch scr = {0}, *sc = &scr;
     ad_gc_record *rec = gc_new_record(R, -1, AD_GC_HVP_ADDS);
     double *once[AD_MAX_INPUTS] = {0}, *twice[AD_MAX_INPUTS] = {0};
-    for (int s = 0; s < R->n_in; s++)
-        if (gc_diff(R, s)) {
-            once[s] = gc_scratch_alloc(sc, R->n[s], false);
-            twice[s] = gc_scratch_alloc(sc, R->n[s], false);
-        }
+    two_buffers_per_input(R, sc, once, twice);
     const ad_op *only_first = NULL;
     ad_status st = sc->failed ? gc_scratch_status(R, "second-order check") : hvp_at(R, w, v, once, &only_first, false);
     if (st == AD_OK) st = hvp_at(R, w, v, twice, &only_first, true);
