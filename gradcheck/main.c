@@ -43,7 +43,9 @@ static const ad_cli_option options[N_OPTIONS] = {
                                                   "of the inputs and output, S the largest |float64| of the array"},
     [O_ORDER] = {"order", "1|2|both", "which derivatives to check (default 1): 2 checks second derivatives:\n"
                                       "H·v by ad_hvp (forward-over-reverse) against the difference of the\n"
-                                      "gradient along v, and <u, Hv> = <v, Hu>, in float64; an op with no\n"
+                                      "gradient along v (and along each input alone; with v on none of\n"
+                                      "them it must be 0), <u, Hv> = <v, Hu>, and H·v of f(x) + f(x) =\n"
+                                      "2·H·v of f (each rule adds), in float64; an op with no\n"
                                       "second-order rule is reported not checked, by name"},
     [O_FAST] = {"fast", NULL, "random projections u^T J v instead of full Jacobians"},
     [O_RICHARDSON] = {"richardson", NULL, "4-point finite-difference stencil instead of 2-point"},
