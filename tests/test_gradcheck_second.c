@@ -42,6 +42,13 @@ static void cube_rule_past(const ad_node *o, int s, int dir, const void *g, void
     ad_test_cube_vjp_tangent(o, s, dir, g, gd);
     ((double *)gd)[o->value.size] += 1;
 }
+/* a vjp right, and one past ḡ's end where it is called for ḡ (g holds the
+ * seed's cotangent, not 0); the same vjp makes ġ's term, from ġ = 0 there */
+static void cube_vjp_past(const ad_node *o, int s, int rows, const void *g, void *gi)
+{
+    ad_test_cube_vjp(o, s, rows, g, gi);
+    if (((const double *)g)[0] != 0) ((double *)gi)[o->value.size] += 1;
+}
 
 static void cube_rule_sets(const ad_node *o, int s, int dir, const void *g, void *gd)   /* = where += belongs */
 {
@@ -68,6 +75,10 @@ static const ad_op cube_sign = CUBE("cube_sign", cube_rule_sign);
 static const ad_op cube_no_g = CUBE("cube_no_g", cube_rule_no_g);
 static const ad_op cube_first_order = CUBE("cube_first_order", NULL);
 static const ad_op cube_past = CUBE("cube_past", cube_rule_past);
+static const ad_op cube_vjp_writes_past = {
+    .name = "cube_vjp_past", .summary = "x^3", .n_in = 1, .n_in_min = 1, .infer = ad_test_same_shape,
+    .cpu = {ad_test_cube_fwd, cube_vjp_past, ad_test_cube_jvp, ad_test_cube_vjp_tangent}, .domain = {{-2, 2}},
+    .cases = vec_case, .n_cases = 1};
 static const ad_op cube_sets = CUBE("cube_sets", cube_rule_sets);
 static const ad_op cube_untangent = CUBE("cube_without_tangent", cube_rule_without_tangent);
 
@@ -276,9 +287,22 @@ static void test_rule_writing_past_its_buffer(void **state)
         assert_string_equal(r.rec[i].op, "cube_past");
         if (AD_TEST_UNDER_ASAN) named = named || r.rec[i].check == AD_GC_CRASH;
         else named = named || strstr(r.rec[i].message, "hvp: op cube_past (node #1): vjp or second-order rule "
-                                                        "(vjp_tangent) wrote outside input 0's adjoint tangent (byte 40");
+                                                        "(vjp_tangent) wrote outside input 0's adjoint tangent (byte 40 of 40)");
     }
     if (!named) fail_msg("no record names cube_past's stray write: %s", r.n ? r.rec[0].message : "(none)");
+    ad_gc_report_free(&r);
+    /* the vjp writing past ḡ: the adjoint's own message */
+    memset(&r, 0, sizeof r);
+    assert_int_equal(ad_gradcheck_op_isolated(&cube_vjp_writes_past, NULL, &o, 60, &r), AD_OK);
+    named = false;
+    for (int i = 0; i < r.n; i++) {
+        if (r.rec[i].pass || r.rec[i].check != AD_GC_HVP) continue;
+        if (AD_TEST_UNDER_ASAN) named = true;   /* (the child stops at the write: crashed) */
+        else named = named || strstr(r.rec[i].message, "hvp: op cube_vjp_past (node #1): vjp wrote outside input 0's "
+                                                        "adjoint (byte 40 of 40)");
+    }
+    for (int i = 0; i < r.n && AD_TEST_UNDER_ASAN; i++) named = named || r.rec[i].check == AD_GC_CRASH;
+    if (!named) fail_msg("no record names cube_vjp_past's stray write: %s", r.n ? r.rec[0].message : "(none)");
     ad_gc_report_free(&r);
 }
 

@@ -280,10 +280,63 @@ static void test_cotangent(void **state)
     ad_context_free(ctx);
 }
 
+/* y = Σ x, x (5) -> y (): a vjp that writes one past x's adjoint. In a
+ * context with guard zones ad_hvp names the op, the buffer and the byte, and
+ * the buffer's own size (40: five doubles; y's would be 8). */
+static ad_status sum_fwd(ad_node *o)
+{
+    double s = 0;
+    for (int i = 0; i < 5; i++) s += ((const double *)o->in[0]->value.data)[i];
+    ((double *)o->value.data)[0] = s;
+    return AD_OK;
+}
+static void sum_vjp_past(const ad_node *o, int slot, int rows, const void *g, void *gi)
+{
+    (void)o, (void)slot, (void)rows;
+    for (int i = 0; i < 5; i++) ((double *)gi)[i] += ((const double *)g)[0];
+    ((double *)gi)[5] += 1;   /* one past */
+}
+static void sum_jvp(ad_node *o, int k)
+{
+    for (int d = 0; d < k; d++) {
+        const double *t = ad_tangent_row(o->in[0], d);
+        double s = 0;
+        for (int i = 0; t && i < 5; i++) s += t[i];
+        ((double *)ad_tangent_row(o, d))[0] = s;
+    }
+}
+static ad_status sum_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n_in, (void)p, (void)sh;
+    *nd = 0;
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return AD_OK;
+}
+static void test_stray_write_named_with_its_buffer(void **state)
+{
+    (void)state;
+    if (AD_TEST_UNDER_ASAN) skip();   /* (there the zone is poisoned: the write itself stops the program) */
+    const ad_op sum_past = {.name = "sum_past", .n_in = 1, .n_in_min = 1, .flags = AD_OP_LINEAR, .infer = sum_infer,
+                            .cpu = {sum_fwd, sum_vjp_past, sum_jvp, NULL}};
+    ad_context *ctx = ad_context_new();
+    ad_set_guard_zones(ctx, true);
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){5}, (const double[]){1, 2, 3, 4, 5});
+    assert_int_equal(ad_set_tangent(x, 0, NULL, 0), AD_OK);
+    ad_node *y = ad_apply(ctx, &sum_past, &x, 1, NULL);
+    assert_non_null(y);
+    double hv[5] = {0};
+    void *hvs[1] = {hv};
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, hvs), AD_ERR_ARG);
+    if (!strstr(ad_last_error(), "hvp: op sum_past (node #1): vjp wrote outside input 0's adjoint (byte 40 of 40)"))
+        fail_msg("%s", ad_last_error());
+    ad_context_free(ctx);
+}
+
 /* With finiteness checks on, the sweep checks ġ as it checks ḡ: log at
  * x = 1e-200 along v = 1 has a finite value (-460.5), tangent (1e200) and
  * gradient (1/x = 1e200), but its H·v, -v/x² = -1e400, overflows: the op
- * that made it is named, as for a gradient. */
+ * that made it is named, as for a gradient. ḡ is checked too, first. */
 static void test_check_finite_traces_the_tangent_adjoint(void **state)
 {
     (void)state;
@@ -301,6 +354,19 @@ static void test_check_finite_traces_the_tangent_adjoint(void **state)
     ad_set_check_finite(ctx, false);   /* unchecked, the same call gives the overflow */
     assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, grads, hvs), AD_OK);
     assert_true(hv == -INFINITY && g == 1e200);
+    /* and ḡ itself, checked first: √x at 0 (x without a tangent; z carries
+     * v), whose gradient 1/(2√x) is inf there (ġ would be inf·0 = NaN) */
+    ad_set_check_finite(ctx, true);
+    ad_node *x0 = ad_scalar(ctx, 0.0), *z = ad_scalar(ctx, 1.0);
+    assert_int_equal(ad_set_tangent(z, 0, (const double[]){1}, -1), AD_OK);
+    ad_node *f = ad_add(ctx, ad_sqrt(ctx, x0), ad_mul(ctx, z, z));
+    assert_non_null(f);
+    ad_node *xz[2] = {x0, z};
+    double h2[2] = {0, 0};
+    void *hs2[2] = {&h2[0], &h2[1]};
+    assert_int_equal(ad_hvp(ctx, f, NULL, 0, 2, xz, NULL, hs2), AD_ERR_NONFINITE);
+    if (!strstr(ad_last_error(), "sqrt: its vjp for input 0 made a non-finite gradient inf"))
+        fail_msg("%s", ad_last_error());
     ad_context_free(ctx);
 }
 
@@ -333,6 +399,22 @@ static void test_refusals(void **state)
     assert_non_null(strstr(ad_last_error(), "hvp: needs 1 or more nodes with their H·v buffers (got 1)"));
     assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, NULL), AD_ERR_ARG);
     assert_non_null(strstr(ad_last_error(), "hvp: needs 1 or more nodes with their H·v buffers (got 1)"));
+    /* a gradient buffer for some nodes only: each one asked for is filled,
+     * the others left alone (x·z at (2, 3): ∇ = (3, 2), H·v for v = (1, 0): (0, 1)) */
+    {
+        ad_node *p = ad_scalar(ctx, 2.0), *q = ad_scalar(ctx, 3.0);
+        assert_int_equal(ad_set_tangent(p, 0, (const double[]){1}, -1), AD_OK);
+        assert_int_equal(ad_set_tangent(q, 0, (const double[]){0}, -1), AD_OK);
+        ad_node *pq = ad_mul(ctx, p, q), *both[2] = {p, q};
+        for (int which = 0; which < 2; which++) {
+            double h[2] = {0, 0}, g2[2] = {-7, -7};
+            void *hs[2] = {&h[0], &h[1]}, *gs[2] = {which == 0 ? &g2[0] : NULL, which == 1 ? &g2[1] : NULL};
+            assert_int_equal(ad_hvp(ctx, pq, NULL, 0, 2, both, gs, hs), AD_OK);
+            assert_true(h[0] == 0 && h[1] == 1);
+            assert_true(g2[which] == -7 + (which == 0 ? 3 : 2));   /* added, as into a grad */
+            assert_true(g2[1 - which] == -7);
+        }
+    }
     void *none[1] = {NULL};
     assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, none), AD_ERR_ARG);
     assert_non_null(strstr(ad_last_error(), "hvp: node 0 of 1 is NULL or has no H·v buffer"));
@@ -387,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_cotangent),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_check_finite_traces_the_tangent_adjoint),
+        cmocka_unit_test(test_stray_write_named_with_its_buffer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -520,7 +520,8 @@ class Step:
 ENGINE_CHECKER = ["test_engine_pins", "test_engine_pins_api", "test_engine_pins_more", "test_engine_pins_edges", "test_engine_pins_seam",
                   "test_engine_pins_sweeps",
                   "test_engine_pins_idx", "test_fast_pins", "test_engine", "test_dot", "test_explain", "test_teach_pins",
-                  "test_handles", "test_fast_path", "test_backward_block", "test_hvp", "test_symbolic", "gradcheck --all",
+                  "test_handles", "test_fast_path", "test_backward_block", "test_hvp", "gradcheck --all --order 2",
+                  "test_gradcheck_second", "test_symbolic", "gradcheck --all",
                   "test_idx_fuzz", "test_expr_fuzz", "test_nn_ops", "test_data_train", "test_ops_elementwise",
                   "test_expr", "test_symbolic_fuzz", "test_compact"]
 OPS_CHECKER = ["gradcheck --all --order 2", "gradcheck --all", "test_nn_ops", "test_ops_elementwise", "test_ops_pins", "test_ops_pins_api",
