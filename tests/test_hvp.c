@@ -400,6 +400,8 @@ static void test_refusals(void **state)
     assert_non_null(strstr(ad_last_error(), "hvp: needs 1 or more nodes with their H·v buffers (got 1)"));
     assert_int_equal(ad_hvp(ctx, y, NULL, 0, 1, &x, NULL, NULL), AD_ERR_ARG);
     assert_non_null(strstr(ad_last_error(), "hvp: needs 1 or more nodes with their H·v buffers (got 1)"));
+    assert_int_equal(ad_hvp(ctx, y, NULL, 0, 0, &x, NULL, hvs), AD_ERR_ARG);   /* none asked for */
+    assert_non_null(strstr(ad_last_error(), "hvp: needs 1 or more nodes with their H·v buffers (got 0)"));
     /* a gradient buffer for some nodes only: each one asked for is filled,
      * the others left alone (x·z at (2, 3): ∇ = (3, 2), H·v for v = (1, 0): (0, 1)) */
     {
