@@ -308,6 +308,20 @@ static void test_rewind_keeps_and_drops(void **state)
     assert_int_equal(ad_context_rewind(ctx, m2), AD_OK);
     assert_true(ad_grad_scalar(s1) == 18.0);
     assert_true(ad_grad_scalar(s0) == 108.0);   /* 18·2·3 */
+    /* a rewind hands the arena's chunks out again; one too small for what
+     * is asked next is replaced by a bigger one (64 KiB, then 1.6 MB, then
+     * after the rewind 8 MB: chunk 1 is too small, freed, made again) */
+    ad_context *big = ad_context_new();
+    ad_mark m0 = ad_context_mark(big);
+    assert_non_null(ad_variable(big, AD_FLOAT64, 1, (const int64_t[]){1000}, NULL));
+    assert_non_null(ad_variable(big, AD_FLOAT64, 1, (const int64_t[]){200000}, NULL));
+    assert_int_equal(ad_context_rewind(big, m0), AD_OK);
+    ad_node *large = ad_variable(big, AD_FLOAT64, 1, (const int64_t[]){1000}, NULL);
+    ad_node *larger = ad_constant(big, AD_FLOAT64, 1, (const int64_t[]){1000000}, NULL);
+    assert_non_null(large);
+    assert_non_null(larger);
+    assert_true(ad_value_at(larger, 0) == 0 && ad_value_at(larger, 999999) == 0);
+    ad_context_free(big);
     /* no context or no node: not in one */
     assert_false(ad_node_in_context(NULL, s0));
     assert_false(ad_node_in_context(ctx, NULL));

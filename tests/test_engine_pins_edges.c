@@ -189,7 +189,7 @@ static void test_block_out_of_memory(void **state)
  * its offset from p (>= bytes); before the start, a negative one. A 24-byte
  * buffer (its zone after starts at 24, the arena's round-up to 32 in it):
  * a byte changed at 24 + 40, then at 24 + 3 (in the round-up), then 3
- * before the start. */
+ * before the start, then the zone's first byte, AD_GUARD_BYTES before. */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define ZONE_WRITABLE(p) ASAN_UNPOISON_MEMORY_REGION((p), 1)   /* the zones are poisoned too under ASan */
@@ -205,8 +205,8 @@ static void test_guard_names_the_byte(void **state)
     int64_t where = 12345;
     assert_true(ad_guard_intact(p, 24, &where));
     assert_int_equal(where, 12345);   /* untouched when intact */
-    const int64_t at[3] = {64, 27, -3};
-    for (int k = 0; k < 3; k++) {
+    const int64_t at[4] = {64, 27, -3, -AD_GUARD_BYTES};   /* (the last: the zone's first byte) */
+    for (int k = 0; k < 4; k++) {
         ZONE_WRITABLE(&p[at[k]]);
         p[at[k]] ^= 0x5a;
         assert_false(ad_guard_intact(p, 24, &where));
