@@ -42,21 +42,31 @@ static const ad_op *first_order_only(ad_node *y)
     return NULL;
 }
 
-/* hv[s] = (H·v) at input s, for L = <w, f(x)> at R->x (v[s] NULL: input s
- * held, or moved not at all); with `twice`, for L = <w, f(x) + f(x)>.
- * *only_first: the op without a second-order rule, where there is one
- * (nothing is computed then). */
+/* The graph H·v is taken of: L = <w, y> for y = f(x), f(x) + f(x) (two
+ * uses of the inputs: check_adds), or f(x) + d·d with d a 0-d leaf that
+ * carries the tangent where no input of f does (check_no_tangent: ad_hvp
+ * refuses a graph no tangent reaches). */
+typedef enum { Y_F, Y_F_TWICE, Y_F_PLUS_DD } hvp_graph;
+
+/* hv[s] = (H·v) at input s for L at R->x (v[s] NULL: input s held, or
+ * moved not at all). *only_first: the op without a second-order rule,
+ * where there is one (nothing is computed then). */
 static ad_status hvp_at(gc_run *R, const double *w, double *const *v, double **hv, const ad_op **only_first,
-                        bool twice)
+                        hvp_graph graph)
 {
     ad_context *ctx = gc_context_new();
     if (!ctx) return ad_last_status();
-    ad_node *leaves[AD_MAX_INPUTS], *wrt[AD_MAX_INPUTS];
-    void *out[AD_MAX_INPUTS];
+    ad_node *leaves[AD_MAX_INPUTS], *wrt[AD_MAX_INPUTS + 1], *d = NULL;
+    void *out[AD_MAX_INPUTS + 1];
+    double hd = 0;   /* d's H·v (not judged) */
     int n_wrt = 0;
     ad_status st = gc_build_along(R, ctx, leaves, v);
     ad_node *y = st == AD_OK ? gc_call_f(R, ctx, leaves) : NULL;
-    if (y && twice) y = ad_add(ctx, y, gc_call_f(R, ctx, leaves));
+    if (y && graph == Y_F_TWICE) y = ad_add(ctx, y, gc_call_f(R, ctx, leaves));
+    if (y && graph == Y_F_PLUS_DD) {
+        d = ad_scalar(ctx, 0.5);
+        y = d && ad_set_tangent(d, 0, (const double[]){1}, -1) == AD_OK ? ad_add(ctx, y, ad_mul(ctx, d, d)) : NULL;
+    }
     if (st == AD_OK && !y) st = ad_last_status();
     if (st == AD_OK && (*only_first = first_order_only(y))) {
         ad_context_free(ctx);
@@ -68,6 +78,10 @@ static ad_status hvp_at(gc_run *R, const double *w, double *const *v, double **h
             wrt[n_wrt] = leaves[s];
             out[n_wrt++] = hv[s];
         }
+    if (d) {
+        wrt[n_wrt] = d;
+        out[n_wrt++] = &hd;
+    }
     if (st == AD_OK) {
         ad_tensor cot = ad_value(y);
         cot.data = (void *)w;
@@ -126,7 +140,7 @@ static void check_hvp(gc_run *R, const double *w, double *const *v, const char *
             keep[s] = gc_scratch_alloc(sc, R->n[s], false);
         }
     const ad_op *only_first = NULL;
-    ad_status st = sc->failed ? gc_scratch_status(R, "second-order check") : hvp_at(R, w, v, hv, &only_first, false);
+    ad_status st = sc->failed ? gc_scratch_status(R, "second-order check") : hvp_at(R, w, v, hv, &only_first, Y_F);
     if (st == AD_OK && only_first) {
         not_checked(R, only_first, t0);
         *skipped = true;
@@ -188,8 +202,8 @@ static void check_symmetry(gc_run *R, const double *w, double *const *v)
     gc_random_dirs(R, sc, u, NULL);
     two_buffers_per_input(R, sc, hu, hv);
     const ad_op *only_first = NULL;
-    ad_status st = sc->failed ? gc_scratch_status(R, "symmetry check") : hvp_at(R, w, v, hv, &only_first, false);
-    if (st == AD_OK) st = hvp_at(R, w, u, hu, &only_first, false);
+    ad_status st = sc->failed ? gc_scratch_status(R, "symmetry check") : hvp_at(R, w, v, hv, &only_first, Y_F);
+    if (st == AD_OK) st = hvp_at(R, w, u, hu, &only_first, Y_F);
     if (st != AD_OK) {
         gc_fail_note(rec, st);
     } else {
@@ -210,39 +224,18 @@ static void check_symmetry(gc_run *R, const double *w, double *const *v)
 }
 
 /* Where v moves none of f's inputs (no tangent row on any of them: a rule
- * must then add nothing), H·v at each input is exactly 0. ad_hvp refuses a
- * graph no tangent reaches, so a 0-d leaf d carries one: L = <w, f(x) + d·d>. */
+ * must then add nothing), H·v at each input is exactly 0 (the graph
+ * Y_F_PLUS_DD: a leaf beside f carries the tangent). */
 static void check_no_tangent(gc_run *R, const double *w)
 {
     double t0 = gc_now();
     scratch scr = {0}, *sc = &scr;
-    double *hv[AD_MAX_INPUTS + 1] = {0}, hd = 0;
-    ad_node *leaves[AD_MAX_INPUTS], *wrt[AD_MAX_INPUTS + 1];
-    void *out[AD_MAX_INPUTS + 1];
-    int n_wrt = 0;
-    double *none[AD_MAX_INPUTS] = {0};
-    ad_context *ctx = gc_context_new();
-    ad_status st = ctx ? gc_build_along(R, ctx, leaves, none) : ad_last_status();
-    ad_node *d = st == AD_OK ? ad_scalar(ctx, 0.5) : NULL, *y = NULL;
-    if (d) st = ad_set_tangent(d, 0, (const double[]){1}, -1);
-    if (d && st == AD_OK) y = gc_call_f(R, ctx, leaves);
-    if (y) y = ad_add(ctx, y, ad_mul(ctx, d, d));
-    if (st == AD_OK && !y) st = ad_last_status();
-    for (int s = 0; s < R->n_in && st == AD_OK; s++)
-        if (gc_diff(R, s)) {
-            if (!(hv[s] = gc_scratch_alloc(sc, R->n[s], true))) st = gc_scratch_status(R, "second-order check");
-            wrt[n_wrt] = leaves[s];
-            out[n_wrt++] = hv[s];
-        }
-    wrt[n_wrt] = d;
-    out[n_wrt++] = &hd;
-    if (st == AD_OK) {
-        ad_tensor cot = ad_value(y);
-        cot.data = (void *)w;
-        gc_set_phase(GC_PHASE_VJP, AD_FLOAT64);
-        st = ad_hvp(ctx, y, &cot, 0, n_wrt, wrt, NULL, out);
-    }
-    if (ctx) ad_context_free(ctx);
+    double *hv[AD_MAX_INPUTS] = {0}, *none[AD_MAX_INPUTS] = {0};
+    for (int s = 0; s < R->n_in; s++)
+        if (gc_diff(R, s)) hv[s] = gc_scratch_alloc(sc, R->n[s], false);
+    const ad_op *only_first = NULL;
+    ad_status st = sc->failed ? gc_scratch_status(R, "second-order check")
+                              : hvp_at(R, w, none, hv, &only_first, Y_F_PLUS_DD);
     for (int s = 0; s < R->n_in; s++) {
         if (!gc_diff(R, s)) continue;
         ad_gc_record *rec = gc_new_record(R, s, AD_GC_HVP);
@@ -278,8 +271,8 @@ static void check_adds(gc_run *R, const double *w, double *const *v)
     double *once[AD_MAX_INPUTS] = {0}, *twice[AD_MAX_INPUTS] = {0};
     two_buffers_per_input(R, sc, once, twice);
     const ad_op *only_first = NULL;
-    ad_status st = sc->failed ? gc_scratch_status(R, "second-order check") : hvp_at(R, w, v, once, &only_first, false);
-    if (st == AD_OK) st = hvp_at(R, w, v, twice, &only_first, true);
+    ad_status st = sc->failed ? gc_scratch_status(R, "second-order check") : hvp_at(R, w, v, once, &only_first, Y_F);
+    if (st == AD_OK) st = hvp_at(R, w, v, twice, &only_first, Y_F_TWICE);
     if (st != AD_OK) {
         gc_fail_note(rec, st);
     } else {
