@@ -112,12 +112,138 @@ static void test_dropped_written_out_record_is_refused(void **state)
     ad_context_free(ctx);
 }
 
+/* A record written out as a full node (a name set on it: x is now a full
+ * node behind a record's handle) is still an input the scalar path takes:
+ * y = x·x is a record again, read from x's full node. y = 1.5² = 2.25,
+ * dy/dx = 2x = 3. */
+static void test_written_out_record_is_a_scalar_input(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 1.5);
+    assert_true(is_compact(x));
+    assert_non_null(ad_set_name(x, "x"));   /* written out */
+    assert_true(compact_rec(ctx, ad_node_id(x)) == NULL);
+    ad_node *y = ad_mul(ctx, x, x);
+    assert_true(is_compact(y));
+    assert_true(ad_value_scalar(y) == 2.25);
+    assert_int_equal(ad_backward(ctx, y), AD_OK);
+    assert_true(ad_grad_scalar(x) == 3.0);
+    ad_context_free(ctx);
+}
+
+/* An elementwise op of three inputs with (two-input) scalar kernels: the
+ * scalar path makes its 0-d node a full one, through the op's forward, in
+ * the inputs' dtype (float32 here: 2·5 + 0.25 = 10.25, exact in float32).
+ * It never takes a place in the context's table of scalar ops (which holds
+ * 255, ops that make records): after it, 255 other ops each still make a
+ * record. */
+static double ab_f(double a, double b) { return a * b; }
+static double ab_d(double a, double b, double y, int slot) { (void)y; return slot == 0 ? b : slot == 1 ? a : 0; }
+static const ad_scalar_kernels ab_scalar = {ab_f, ab_d};
+static ad_status abc_forward(ad_node *o)
+{
+    ad_tensor_set(&o->value, 0, ad_tensor_get(&o->in[0]->value, 0) * ad_tensor_get(&o->in[1]->value, 0) +
+                                    ad_tensor_get(&o->in[2]->value, 0));
+    return AD_OK;
+}
+static ad_status abc_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)n_in, (void)p, (void)sh;
+    *nd = 0;
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return AD_OK;
+}
+
+static void test_three_input_op_float32_and_the_op_table(void **state)
+{
+    (void)state;
+    const ad_op abc = {.name = "abc", .summary = "a·b + c", .n_in = 3, .n_in_min = 3, .flags = AD_OP_ELEMENTWISE,
+                       .infer = abc_infer, .cpu = {abc_forward, NULL, NULL}, .scalar = &ab_scalar};
+    ad_context *ctx = ad_context_new();
+    ad_node *in[3];
+    const double v[3] = {2.0, 5.0, 0.25};
+    for (int s = 0; s < 3; s++) in[s] = ad_constant(ctx, AD_FLOAT32, 0, NULL, &v[s]);
+    ad_node *y = ad_apply(ctx, &abc, in, 3, NULL);
+    assert_non_null(y);
+    assert_false(is_compact(y));
+    assert_int_equal(ad_value(y).dtype, AD_FLOAT32);
+    assert_true(ad_value_scalar(y) == 10.25);
+    enum { N_OPS = MAX_SCALAR_OPS };
+    static ad_op ops[N_OPS];
+    ad_node *a = ad_scalar(ctx, 3.0), *b = ad_scalar(ctx, 5.0);
+    for (int i = 0; i < N_OPS; i++) {
+        ops[i] = ad_op_add;
+        ad_node *s = ad_apply(ctx, &ops[i], (ad_node *const[]){a, b}, 2, NULL);
+        assert_non_null(s);
+        if (!is_compact(s)) fail_msg("op %d of %d made a full node", i + 1, N_OPS);
+        assert_true(ad_value_scalar(s) == 8.0);
+    }
+    ad_context_free(ctx);
+}
+
+/* The cache of scalar op numbers has 64 slots, by address: 130 ops (copies
+ * of add and of mul, alternating) must share them, so some lookups miss and
+ * find the op in the context's table by a search. Every op, looked up the
+ * second time, must get its own number: its node's backward is its own,
+ * add's (1, 1) or mul's (b, a) = (5, 3). */
+static void test_op_found_again_after_its_cache_slot_is_taken(void **state)
+{
+    (void)state;
+    enum { N_OPS = 130 };
+    static ad_op ops[N_OPS];
+    for (int i = 0; i < N_OPS; i++) ops[i] = i % 2 ? ad_op_mul : ad_op_add;
+    ad_context *ctx = ad_context_new();
+    ad_node *a = ad_scalar(ctx, 3.0), *b = ad_scalar(ctx, 5.0);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < N_OPS; i++) {
+            ad_node *y = ad_apply(ctx, &ops[i], (ad_node *const[]){a, b}, 2, NULL);
+            assert_true(is_compact(y));
+            assert_true(ad_value_scalar(y) == (i % 2 ? 15.0 : 8.0));
+            ad_zero_grad(ctx);
+            assert_int_equal(ad_backward(ctx, y), AD_OK);
+            if (ad_grad_scalar(a) != (i % 2 ? 5.0 : 1.0) || ad_grad_scalar(b) != (i % 2 ? 3.0 : 1.0))
+                fail_msg("pass %d, op %d (%s): grads %g, %g", pass, i, ops[i].name, ad_grad_scalar(a),
+                         ad_grad_scalar(b));
+        }
+    assert_int_equal(fast_of(ctx)->n_scalar_ops, N_OPS);
+    ad_context_free(ctx);
+}
+
+/* An op that says it takes 0 to 1 inputs (n_in_min 0: no registered op
+ * can, ad_op_register refuses it) called with none is refused by the
+ * general path's check, even with a 0-d node at in[0] that the call did
+ * not count. */
+static ad_status one_forward(ad_node *o)
+{
+    ad_tensor_set(&o->value, 0, 1.0);
+    return AD_OK;
+}
+static void test_op_of_no_inputs_refused_with_a_node_in_reach(void **state)
+{
+    (void)state;
+    const ad_op none = {.name = "none", .summary = "1", .n_in = 1, .n_in_min = 0, .flags = AD_OP_ELEMENTWISE,
+                        .infer = abc_infer, .cpu = {one_forward, NULL, NULL}};
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2.0});
+    assert_false(is_compact(x));
+    ad_clear_error();
+    assert_null(ad_apply(ctx, &none, (ad_node *const[]){x}, 0, NULL));
+    assert_error(AD_ERR_ARG, "none: an op call takes 1 to 3 inputs, 0 given");
+    assert_int_equal(ad_context_node_count(ctx), 1);
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cached_op_index_checks_its_own_input_count),
         cmocka_unit_test(test_first_record_in_the_upper_window_is_ready),
         cmocka_unit_test(test_dropped_written_out_record_is_refused),
+        cmocka_unit_test(test_written_out_record_is_a_scalar_input),
+        cmocka_unit_test(test_three_input_op_float32_and_the_op_table),
+        cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
+        cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
