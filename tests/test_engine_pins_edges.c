@@ -113,6 +113,8 @@ static void test_generation_one_is_checked(void **state)
     assert_int_equal(ctx->gen, 2);
     ad_node *z = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){5});
     assert_ptr_equal(ad_node_addr(z), ad_node_addr(x));   /* x's memory, a new generation */
+    assert_false(ad_node_in_context(ctx, x));   /* tag 1: checked like any other */
+    assert_true(ad_node_in_context(ctx, z));
     ad_clear_error();
     assert_null(ad_mul(ctx, x, x));
     assert_error(AD_ERR_STATE, "mul: input 0: node #0 was dropped by a rewind of its context, and a node made since has taken "
