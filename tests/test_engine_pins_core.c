@@ -1,7 +1,8 @@
 /* test_engine_pins_core.c: the engine core pinned where the sweep of every
  * core site (tests/mutation/README.md) found the other tests let a change
  * through: the backward-pass counter's wrap with the node count at a node
- * chunk's end. Expected numbers come from the math (small integers: exact
+ * chunk's end; the thread count's bound where OMP_NUM_THREADS asks for more
+ * (meson runs this program a second time with OMP_NUM_THREADS=300). Expected numbers come from the math (small integers: exact
  * in float64). White box where it must be: ad_internal.h and
  * fast/fast_internal.h for ctx->epoch and the chunk sizes. */
 #include <math.h>
@@ -34,10 +35,22 @@ static void test_epoch_wrap_at_a_chunk_end(void **state)
     ad_context_free(ctx);
 }
 
+/* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
+ * more (as ad_set_threads refuses more). */
+static void test_thread_count_bounded(void **state)
+{
+    (void)state;
+    const char *env = getenv("OMP_NUM_THREADS");
+    int n = ad_threads();
+    if (n < 1 || n > 256) fail_msg("ad_threads() = %d", n);
+    if (env && atoi(env) > 256) assert_int_equal(n, 256);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch_wrap_at_a_chunk_end),
+        cmocka_unit_test(test_thread_count_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,8 +18,9 @@
 extern "C" {
 #endif
 
-/* The number of threads the kernels use. Default: OMP_NUM_THREADS where it
- * is set, else the cores the process may run on (OpenMP's own default). */
+/* The number of threads the kernels use, 1 to 256. Default: OMP_NUM_THREADS
+ * where it is set (256 where it says more), else the cores the process may
+ * run on (OpenMP's own default). */
 int ad_threads(void);
 /* Use n threads (1 <= n <= 256). Fails, naming the reason, in a build
  * without OpenMP when n > 1. */
