@@ -2,9 +2,10 @@
  * core site (tests/mutation/README.md) found the other tests let a change
  * through: the backward-pass counter's wrap with the node count at a node
  * chunk's end; the thread count's bound where OMP_NUM_THREADS asks for more
- * (meson runs this program a second time with OMP_NUM_THREADS=300). Expected numbers come from the math (small integers: exact
- * in float64). White box where it must be: ad_internal.h and
- * fast/fast_internal.h for ctx->epoch and the chunk sizes. */
+ * (meson runs this program a second time with OMP_NUM_THREADS=257).
+ * Expected numbers come from the math (small integers: exact in float64).
+ * White box where it must be: ad_internal.h and fast/fast_internal.h for
+ * ctx->epoch and the chunk sizes. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

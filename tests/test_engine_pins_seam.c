@@ -93,12 +93,15 @@ static void test_general_path_checks_what_the_scalar_path_hands_it(void **state)
     assert_non_null(uu);
     assert_true(ad_value_scalar(uu) == 9.0);
     ad_context_free(fwd);
-    for (int which = 0; which < 2; which++) {
+    /* on a record, and on a full 0-d node (which the scalar path would make
+     * a full node from, had it not refused) */
+    ad_node *full = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){1.0});
+    for (int which = 0; which < 4; which++) {
         ad_op broken = ad_op_relu;
         broken.scalar = NULL;   /* not for records: the scalar path's own checks decide */
-        if (which == 0) broken.cpu.forward = NULL;
+        if (which % 2 == 0) broken.cpu.forward = NULL;
         else broken.infer = NULL;
-        assert_null(ad_apply(ctx, &broken, in, 1, NULL));
+        assert_null(ad_apply(ctx, &broken, which < 2 ? in : &full, 1, NULL));
         assert_error(AD_ERR_ARG, "relu: the op has no shape rule or no forward");
     }
     ad_context_free(ctx);
