@@ -2,7 +2,9 @@
  * core site (tests/mutation/README.md) found the other tests let a change
  * through: the backward-pass counter's wrap with the node count at a node
  * chunk's end; the thread count's bound where OMP_NUM_THREADS asks for more
- * (meson runs this program a second time with OMP_NUM_THREADS=257).
+ * (meson runs this program a second time with OMP_NUM_THREADS=257); a name
+ * that fills an arena block; ad_node_id refused; requires-grad turned off;
+ * a stray pointer into a record chunk.
  * Expected numbers come from the math (small integers: exact in float64).
  * White box where it must be: ad_internal.h and fast/fast_internal.h for
  * ctx->epoch and the chunk sizes. */
@@ -19,6 +21,14 @@
  * clears the marks of nodes 0..1023 and touches no memory past them.
  * x = 3, y = x·x with 1022 constants between: dy/dx = 2x = 6, and 6 again
  * after the wrap (12 in all: grads accumulate). */
+static void assert_error(ad_status st, const char *want)
+{
+    assert_string_equal(ad_last_error(), want);
+    assert_int_equal(ad_last_status(), st);
+    ad_clear_error();
+}
+static bool is_compact(const ad_node *h) { return ((uintptr_t)h & 1) != 0; }
+
 static void test_epoch_wrap_at_a_chunk_end(void **state)
 {
     (void)state;
@@ -33,6 +43,92 @@ static void test_epoch_wrap_at_a_chunk_end(void **state)
     assert_int_equal(ad_backward(ctx, y), AD_OK);
     assert_int_equal(ctx->epoch, 1);
     assert_true(ad_grad_scalar(x) == 12.0);
+    ad_context_free(ctx);
+}
+
+/* A name is copied with its terminating 0 into the context's arena, in
+ * blocks of 32 bytes: a name of 32 characters takes two blocks, so that the
+ * name set right after it does not run on from it. */
+static void test_name_of_a_whole_arena_block(void **state)
+{
+    (void)state;
+    const char *long_name = "abcdefghijklmnopqrstuvwxyz012345";
+    assert_int_equal(strlen(long_name), 32);
+    ad_context *ctx = ad_context_new();
+    ad_node *y = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){1});
+    ad_node *z = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2});
+    assert_non_null(ad_set_name(y, long_name));
+    assert_non_null(ad_set_name(z, "z"));
+    assert_string_equal(ad_node_name(y), long_name);
+    assert_string_equal(ad_node_name(z), "z");
+    ad_context_free(ctx);
+}
+
+/* ad_node_id of NULL or of a dropped node: 0, with the error. */
+static void test_node_id_refused(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){1});
+    ad_mark m = ad_context_mark(ctx);
+    ad_node *y = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2});
+    assert_int_equal(ad_node_id(y), 1);
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    ad_clear_error();
+    assert_int_equal(ad_node_id(y), 0);
+    assert_int_equal(ad_last_status(), AD_ERR_STATE);
+    ad_clear_error();
+    assert_int_equal(ad_node_id(NULL), 0);
+    assert_int_equal(ad_last_status(), AD_ERR_ARG);
+    ad_clear_error();
+    assert_int_equal(ad_node_id(x), 0);
+    assert_int_equal(ad_last_status(), AD_OK);
+    ad_context_free(ctx);
+}
+
+/* ad_set_requires_grad(x, false) on a variable, full or a record: x then
+ * wants no grad, and y = x·c made after it records nothing (a constant). */
+static void test_requires_grad_turned_off(void **state)
+{
+    (void)state;
+    for (int record = 0; record < 2; record++) {
+        ad_context *ctx = ad_context_new();
+        ad_node *x = record ? ad_scalar(ctx, 3.0) : ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
+        assert_true(ad_requires_grad(x));
+        ad_set_requires_grad(x, false);
+        assert_int_equal(ad_last_status(), AD_OK);
+        assert_false(ad_requires_grad(x));
+        ad_node *y = ad_mul(ctx, x, ad_scalar_const(ctx, 2.0));
+        assert_true(ad_value_scalar(y) == 6.0);
+        assert_false(ad_requires_grad(y));
+        ad_set_requires_grad(x, true);
+        assert_true(ad_requires_grad(x));
+        ad_context_free(ctx);
+    }
+}
+
+/* A handle that points inside a record but not at its start (a record's
+ * handle moved by 8 bytes: what a stray pointer looks like) is refused, not
+ * read as the record it lands in (nor its neighbour's), also where the scalar path finds it by
+ * searching the record chunks (not the newest chunk, not the last one it
+ * found an input in). Records 0..3099 fill chunks 0 and 1 (1024 and 2048
+ * records) and start chunk 2. */
+static void test_misaligned_record_handle_refused(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    enum { N = 3100 };
+    ad_node **x = malloc(N * sizeof *x);
+    for (int i = 0; i < N; i++) x[i] = ad_scalar(ctx, (double)i);
+    assert_true(is_compact(x[0]) && is_compact(x[2000]) && is_compact(x[N - 1]));
+    ad_node *y = ad_mul(ctx, x[2000], x[2000]);   /* chunk 1: the one the search last found */
+    assert_true(is_compact(y) && ad_value_scalar(y) == 4e6);
+    ad_node *stray = (ad_node *)((uintptr_t)x[5] + 8);
+    ad_clear_error();
+    assert_null(ad_mul(ctx, stray, x[1]));
+    assert_error(AD_ERR_STATE, "mul: input 0 does not belong to this context (made in another context, or dropped by a "
+                               "rewind)");
+    free(x);
     ad_context_free(ctx);
 }
 
@@ -52,6 +148,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_epoch_wrap_at_a_chunk_end),
         cmocka_unit_test(test_thread_count_bounded),
+        cmocka_unit_test(test_name_of_a_whole_arena_block),
+        cmocka_unit_test(test_node_id_refused),
+        cmocka_unit_test(test_requires_grad_turned_off),
+        cmocka_unit_test(test_misaligned_record_handle_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
