@@ -132,6 +132,47 @@ static void test_misaligned_record_handle_refused(void **state)
     ad_context_free(ctx);
 }
 
+/* A tensor's shape past its ndim reads 1 (ad_tensor.h), for a leaf and for
+ * an op's result: (2, 3) + (2, 3) is (2, 3, 1, 1...). */
+static void test_shape_past_ndim_is_one(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 2, (const int64_t[]){2, 3}, (const double[]){1, 2, 3, 4, 5, 6});
+    ad_node *y = ad_add(ctx, x, x);
+    const ad_node *nodes[2] = {x, y};
+    for (int k = 0; k < 2; k++) {
+        ad_tensor v = ad_value(nodes[k]);
+        assert_int_equal(v.ndim, 2);
+        assert_int_equal(v.shape[0], 2);
+        assert_int_equal(v.shape[1], 3);
+        for (int d = 2; d < AD_MAX_DIMS; d++) assert_int_equal(v.shape[d], 1);
+    }
+    ad_context_free(ctx);
+}
+
+/* ad_set_tangent on a full leaf made after a record (forward mode turned on
+ * in between: its leaves are full nodes): only leaves follow it, which the
+ * context's run of newest leaves says without writing the records out. */
+static void test_tangent_on_the_newest_leaves_keeps_records(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *a = ad_scalar(ctx, 2.0);
+    assert_true(is_compact(a));
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
+    ad_node *w = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){4});
+    assert_false(is_compact(x));
+    assert_int_equal(ad_set_tangent(x, 0, (const double[]){1}, -1), AD_OK);
+    assert_int_equal(ad_set_tangent(w, 0, (const double[]){1}, -1), AD_OK);
+    assert_non_null(compact_rec(ctx, ad_node_id(a)));   /* still a record */
+    ad_node *y = ad_mul(ctx, x, w);
+    assert_true(ad_value_scalar(y) == 12.0);
+    assert_true(ad_tangent_at(y, 0, 0) == 7.0);   /* d(xw) along (1, 1): w + x */
+    ad_context_free(ctx);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -152,6 +193,8 @@ int main(void)
         cmocka_unit_test(test_node_id_refused),
         cmocka_unit_test(test_requires_grad_turned_off),
         cmocka_unit_test(test_misaligned_record_handle_refused),
+        cmocka_unit_test(test_shape_past_ndim_is_one),
+        cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,7 +137,7 @@ static void test_written_out_record_is_a_scalar_input(void **state)
  * the inputs' dtype (float32 here: 2·5 + 0.25 = 10.25, exact in float32).
  * It never takes a place in the context's table of scalar ops (which holds
  * 255, ops that make records): after it, 255 other ops each still make a
- * record. */
+ * record; a 256th makes a full node, in float32 too. */
 static double ab_f(double a, double b) { return a * b; }
 static double ab_d(double a, double b, double y, int slot) { (void)y; return slot == 0 ? b : slot == 1 ? a : 0; }
 static const ad_scalar_kernels ab_scalar = {ab_f, ab_d};
@@ -179,6 +179,14 @@ static void test_three_input_op_float32_and_the_op_table(void **state)
         if (!is_compact(s)) fail_msg("op %d of %d made a full node", i + 1, N_OPS);
         assert_true(ad_value_scalar(s) == 8.0);
     }
+    /* the table full: one more op, on the float32 inputs, makes a full node
+     * through its scalar kernel, in float32: 2·5 = 10 */
+    ad_op one_more = ad_op_mul;
+    ad_node *p = ad_apply(ctx, &one_more, in, 2, NULL);
+    assert_non_null(p);
+    assert_false(is_compact(p));
+    assert_int_equal(ad_value(p).dtype, AD_FLOAT32);
+    assert_true(ad_value_scalar(p) == 10.0);
     ad_context_free(ctx);
 }
 
