@@ -190,6 +190,37 @@ static void test_three_input_op_float32_and_the_op_table(void **state)
     ad_context_free(ctx);
 }
 
+/* An op of two or three inputs (n_in_min 2, n_in 3: a·b, plus c where
+ * given) with two-input scalar kernels: called with two inputs it makes a
+ * record, with three a full node through its forward, which adds c: the
+ * cached input bounds say 2 to 2 for records, whatever the op's n_in.
+ * 2·5 = 10; 2·5 + 7 = 17. */
+static ad_status ab_opt_c_forward(ad_node *o)
+{
+    double c = o->n_in > 2 ? ad_tensor_get(&o->in[2]->value, 0) : 0;
+    ad_tensor_set(&o->value, 0, ad_tensor_get(&o->in[0]->value, 0) * ad_tensor_get(&o->in[1]->value, 0) + c);
+    return AD_OK;
+}
+static void test_op_of_two_or_three_inputs(void **state)
+{
+    (void)state;
+    const ad_op ab_opt_c = {.name = "ab_opt_c", .summary = "a·b (+ c)", .n_in = 3, .n_in_min = 2,
+                            .flags = AD_OP_ELEMENTWISE, .infer = abc_infer, .cpu = {ab_opt_c_forward, NULL, NULL},
+                            .scalar = &ab_scalar};
+    ad_context *ctx = ad_context_new();
+    ad_node *a = ad_scalar_const(ctx, 2.0), *b = ad_scalar_const(ctx, 5.0), *c = ad_scalar_const(ctx, 7.0);
+    for (int look = 0; look < 2; look++) {   /* the op's bounds looked up, then read from the cache */
+        ad_node *two = ad_apply(ctx, &ab_opt_c, (ad_node *const[]){a, b}, 2, NULL);
+        assert_true(is_compact(two));
+        assert_true(ad_value_scalar(two) == 10.0);
+        ad_node *three = ad_apply(ctx, &ab_opt_c, (ad_node *const[]){a, b, c}, 3, NULL);
+        assert_non_null(three);
+        assert_false(is_compact(three));
+        assert_true(ad_value_scalar(three) == 17.0);
+    }
+    ad_context_free(ctx);
+}
+
 /* The cache of scalar op numbers has 64 slots, by address: 130 ops (copies
  * of add and of mul, alternating) must share them, so some lookups miss and
  * find the op in the context's table by a search. Every op, looked up the
@@ -250,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_dropped_written_out_record_is_refused),
         cmocka_unit_test(test_written_out_record_is_a_scalar_input),
         cmocka_unit_test(test_three_input_op_float32_and_the_op_table),
+        cmocka_unit_test(test_op_of_two_or_three_inputs),
         cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
         cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
     };
