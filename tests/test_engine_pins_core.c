@@ -108,26 +108,37 @@ static void test_requires_grad_turned_off(void **state)
 }
 
 /* A handle that points inside a record but not at its start (a record's
- * handle moved by 8 bytes: what a stray pointer looks like) is refused, not
- * read as the record it lands in (nor its neighbour's), also where the scalar path finds it by
- * searching the record chunks (not the newest chunk, not the last one it
- * found an input in). Records 0..3099 fill chunks 0 and 1 (1024 and 2048
- * records) and start chunk 2. */
+ * handle moved by 16 bytes: what a stray pointer looks like) is refused,
+ * not read as the record it lands in. The worst case: the bytes such a
+ * pointer would read as a record's generation are the handle's own tag
+ * (records' value's bytes 6-7: a value of tag·2^48 in its bits), so only
+ * the alignment tells it from a record. Where the scalar path finds it by
+ * the newest records (ready range) and by searching the record chunks (an
+ * older chunk, not the one it last found an input in). Records 0..3099
+ * fill chunks 0 and 1 (1024 and 2048 records) and start chunk 2. */
 static void test_misaligned_record_handle_refused(void **state)
 {
     (void)state;
     ad_context *ctx = ad_context_new();
     enum { N = 3100 };
     ad_node **x = malloc(N * sizeof *x);
-    for (int i = 0; i < N; i++) x[i] = ad_scalar(ctx, (double)i);
-    assert_true(is_compact(x[0]) && is_compact(x[2000]) && is_compact(x[N - 1]));
+    unsigned tag = ad_handle_tag(ad_scalar(ctx, 0.0));
+    uint64_t bits = (uint64_t)tag << 48;
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    for (int i = 1; i < N; i++) x[i] = ad_scalar(ctx, i == 5 || i == N - 1 ? v : (double)i);
+    assert_true(is_compact(x[5]) && is_compact(x[2000]) && is_compact(x[N - 1]));
+    assert_int_equal(ad_handle_tag(x[5]), tag);
     ad_node *y = ad_mul(ctx, x[2000], x[2000]);   /* chunk 1: the one the search last found */
     assert_true(is_compact(y) && ad_value_scalar(y) == 4e6);
-    ad_node *stray = (ad_node *)((uintptr_t)x[5] + 8);
-    ad_clear_error();
-    assert_null(ad_mul(ctx, stray, x[1]));
-    assert_error(AD_ERR_STATE, "mul: input 0 does not belong to this context (made in another context, or dropped by a "
-                               "rewind)");
+    const int in_chunk[2] = {5, N - 1};   /* an old chunk's record; one of the newest */
+    for (int k = 0; k < 2; k++) {
+        ad_node *stray = (ad_node *)((uintptr_t)x[in_chunk[k]] + 16);
+        ad_clear_error();
+        assert_null(ad_mul(ctx, stray, x[1]));
+        assert_error(AD_ERR_STATE, "mul: input 0 does not belong to this context (made in another context, or dropped "
+                                   "by a rewind)");
+    }
     free(x);
     ad_context_free(ctx);
 }
@@ -173,6 +184,30 @@ static void test_tangent_on_the_newest_leaves_keeps_records(void **state)
     ad_context_free(ctx);
 }
 
+/* A leaf made without values holds zeros, a 0-d one (its number inline in
+ * the node) as a bigger one, in both dtypes; and after a rewind, in memory
+ * an earlier node of another value held. */
+static void test_leaf_without_values_is_zero(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_mark m = ad_context_mark(ctx);
+    for (int round = 0; round < 2; round++) {
+        for (int dt = 0; dt < 2; dt++) {
+            ad_node *s = ad_variable(ctx, (ad_dtype)dt, 0, NULL, NULL);
+            ad_node *c = ad_constant(ctx, (ad_dtype)dt, 0, NULL, NULL);
+            ad_node *t = ad_variable(ctx, (ad_dtype)dt, 1, (const int64_t[]){3}, NULL);
+            assert_true(ad_value_scalar(s) == 0.0 && ad_value_scalar(c) == 0.0);
+            for (int i = 0; i < 3; i++) assert_true(ad_value_at(t, i) == 0.0);
+            assert_int_equal(ad_set_value_at(s, 0, 9.0), AD_OK);
+            assert_int_equal(ad_set_value_at(c, 0, 9.0), AD_OK);
+            for (int i = 0; i < 3; i++) assert_int_equal(ad_set_value_at(t, i, 9.0), AD_OK);
+        }
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    }
+    ad_context_free(ctx);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -194,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_requires_grad_turned_off),
         cmocka_unit_test(test_misaligned_record_handle_refused),
         cmocka_unit_test(test_shape_past_ndim_is_one),
+        cmocka_unit_test(test_leaf_without_values_is_zero),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -221,6 +221,31 @@ static void test_op_of_two_or_three_inputs(void **state)
     ad_context_free(ctx);
 }
 
+/* An elementwise op without scalar kernels whose forward fails (here: a
+ * number it refuses) on full 0-d inputs: the scalar path makes the node,
+ * runs the forward, and on its failure gives NULL with the forward's
+ * error, the half-made node dropped. */
+static ad_status refuse_forward(ad_node *o)
+{
+    (void)o;
+    return ad_fail(AD_ERR_DOMAIN, "refuse: no number is good enough");
+}
+static void test_failing_forward_on_the_scalar_path(void **state)
+{
+    (void)state;
+    const ad_op refuse = {.name = "refuse", .summary = "fails", .n_in = 1, .n_in_min = 1, .flags = AD_OP_ELEMENTWISE,
+                          .infer = abc_infer, .cpu = {refuse_forward, NULL, NULL}};
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2.0});
+    for (int i = 0; i < 3; i++) {
+        ad_clear_error();
+        assert_null(ad_apply(ctx, &refuse, (ad_node *const[]){x}, 1, NULL));
+        assert_error(AD_ERR_DOMAIN, "refuse: no number is good enough");
+        assert_int_equal(ad_context_node_count(ctx), 1);
+    }
+    ad_context_free(ctx);
+}
+
 /* The cache of scalar op numbers has 64 slots, by address: 130 ops (copies
  * of add and of mul, alternating) must share them, so some lookups miss and
  * find the op in the context's table by a search. Every op, looked up the
@@ -282,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_written_out_record_is_a_scalar_input),
         cmocka_unit_test(test_three_input_op_float32_and_the_op_table),
         cmocka_unit_test(test_op_of_two_or_three_inputs),
+        cmocka_unit_test(test_failing_forward_on_the_scalar_path),
         cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
         cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
     };

@@ -94,7 +94,8 @@ void ad_set_check_finite(ad_context *ctx, bool on);
 ad_node *ad_find_nonfinite(ad_context *ctx);
 
 /* ---- leaves ---- */
-/* A variable requires grad; a constant does not. dtype float64 unless said. */
+/* A variable requires grad; a constant does not. values: the shape's size
+ * numbers, converted to dt; NULL: zeros. */
 ad_node *ad_variable(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values);
 ad_node *ad_constant(ad_context *ctx, ad_dtype dt, int ndim, const int64_t *shape, const double *values);
 ad_node *ad_scalar(ad_context *ctx, double v);        /* float64 variable */
