@@ -169,6 +169,12 @@ static void test_three_input_op_float32_and_the_op_table(void **state)
     assert_false(is_compact(y));
     assert_int_equal(ad_value(y).dtype, AD_FLOAT32);
     assert_true(ad_value_scalar(y) == 10.25);
+    /* the caller's array longer than the call: its fourth node is not an
+     * input (2·5 + 0.25, not 2·5 + 100) */
+    ad_node *four[4] = {in[0], in[1], in[2], ad_constant(ctx, AD_FLOAT32, 0, NULL, (const double[]){100})};
+    ad_node *y4 = ad_apply(ctx, &abc, four, 3, NULL);
+    assert_non_null(y4);
+    assert_true(ad_value_scalar(y4) == 10.25);
     enum { N_OPS = MAX_SCALAR_OPS };
     static ad_op ops[N_OPS];
     ad_node *a = ad_scalar(ctx, 3.0), *b = ad_scalar(ctx, 5.0);
