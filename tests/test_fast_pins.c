@@ -76,6 +76,7 @@ static void test_first_record_in_the_upper_window_is_ready(void **state)
     ad_node *z = ad_scalar(ctx, 3.5);
     assert_true(is_compact(z));
     assert_int_equal(ad_node_id(z), first);
+    assert_int_equal(fast_of(ctx)->rec_map_len[6], 2 << 20);   /* NODE_MAP_MIN bytes: mmap'd */
     assert_true(ad_value_scalar(z) == 3.5);
     assert_int_equal(ad_last_status(), AD_OK);
     ad_node *y = ad_mul(ctx, z, z);
@@ -169,6 +170,8 @@ static void test_three_input_op_float32_and_the_op_table(void **state)
     assert_false(is_compact(y));
     assert_int_equal(ad_value(y).dtype, AD_FLOAT32);
     assert_true(ad_value_scalar(y) == 10.25);
+    assert_false(ad_requires_grad(y));   /* constants in: a constant out */
+    assert_null(ad_node_op(y));
     /* the caller's array longer than the call: its fourth node is not an
      * input (2·5 + 0.25, not 2·5 + 100) */
     ad_node *four[4] = {in[0], in[1], in[2], ad_constant(ctx, AD_FLOAT32, 0, NULL, (const double[]){100})};
