@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "ad_test.h"
 #include "autodidact.h"
 #include "engine/fast/fast_internal.h"
@@ -283,6 +284,37 @@ static void test_op_found_again_after_its_cache_slot_is_taken(void **state)
     ad_context_free(ctx);
 }
 
+/* Every one of the cache's 64 slots taken: 64 copies of add placed an odd
+ * number of 64-byte lines apart (the slot is the address's line number mod
+ * 64), each looked up twice, each making its record. A slot's entry is
+ * written in its own place (the last slot's too: under AddressSanitizer a
+ * write one entry past the cache stops the program). */
+static void test_every_cache_slot(void **state)
+{
+    (void)state;
+    size_t lines = (sizeof(ad_op) + 63) / 64;
+    if (lines % 2 == 0) lines++;
+    const size_t stride = lines * 64;
+    unsigned char *buf = aligned_alloc(64, 64 * stride);
+    assert_non_null(buf);
+    bool seen[SCALAR_OP_CACHE] = {false};
+    ad_context *ctx = ad_context_new();
+    ad_node *a = ad_scalar(ctx, 3.0), *b = ad_scalar(ctx, 5.0);
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < 64; k++) {
+            ad_op *op = (ad_op *)(void *)(buf + (size_t)k * stride);
+            if (pass == 0) *op = ad_op_add;
+            seen[((uintptr_t)op >> 6) % SCALAR_OP_CACHE] = true;
+            ad_node *y = ad_apply(ctx, op, (ad_node *const[]){a, b}, 2, NULL);
+            assert_true(is_compact(y));
+            assert_true(ad_value_scalar(y) == 8.0);
+        }
+    for (int slot = 0; slot < SCALAR_OP_CACHE; slot++) assert_true(seen[slot]);
+    assert_int_equal(fast_of(ctx)->n_scalar_ops, 64);
+    ad_context_free(ctx);
+    free(buf);
+}
+
 /* An op that says it takes 0 to 1 inputs (n_in_min 0: no registered op
  * can, ad_op_register refuses it) called with none is refused by the
  * general path's check, even with a 0-d node at in[0] that the call did
@@ -318,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_op_of_two_or_three_inputs),
         cmocka_unit_test(test_failing_forward_on_the_scalar_path),
         cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
+        cmocka_unit_test(test_every_cache_slot),
         cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
