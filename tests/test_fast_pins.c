@@ -256,6 +256,33 @@ static void test_failing_forward_on_the_scalar_path(void **state)
     ad_context_free(ctx);
 }
 
+/* A record made where a dropped one was (a rewind gives its memory out
+ * again) starts with no grad, whatever the old one had: y = x·x took
+ * dy/dy = 1, then z = x·x in its place reads 0, written out or not, and
+ * w = 3z gives dz = 3 (not 3 + 1). */
+static void test_record_in_a_dropped_ones_place_has_no_grad(void **state)
+{
+    (void)state;
+    for (int written_out = 0; written_out < 2; written_out++) {
+        ad_context *ctx = ad_context_new();
+        ad_node *x = ad_scalar(ctx, 2.0);
+        ad_mark m = ad_context_mark(ctx);
+        ad_node *y = ad_mul(ctx, x, x);
+        assert_int_equal(ad_backward(ctx, y), AD_OK);
+        assert_true(ad_grad_scalar(y) == 1.0);
+        assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+        ad_node *z = ad_mul(ctx, x, x);
+        assert_true(is_compact(z));
+        assert_int_equal(ad_node_id(z), 1);
+        if (written_out) assert_non_null(ad_set_name(z, "z"));
+        assert_true(ad_grad_scalar(z) == 0.0);
+        ad_node *w = ad_mul(ctx, z, ad_scalar_const(ctx, 3.0));
+        assert_int_equal(ad_backward(ctx, w), AD_OK);
+        if (ad_grad_scalar(z) != 3.0) fail_msg("dw/dz = %g, expected 3", ad_grad_scalar(z));
+        ad_context_free(ctx);
+    }
+}
+
 /* The cache of scalar op numbers has 64 slots, by address: 130 ops (copies
  * of add and of mul, alternating) must share them, so some lookups miss and
  * find the op in the context's table by a search. Every op, looked up the
@@ -349,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_three_input_op_float32_and_the_op_table),
         cmocka_unit_test(test_op_of_two_or_three_inputs),
         cmocka_unit_test(test_failing_forward_on_the_scalar_path),
+        cmocka_unit_test(test_record_in_a_dropped_ones_place_has_no_grad),
         cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
         cmocka_unit_test(test_every_cache_slot),
         cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
