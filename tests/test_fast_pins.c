@@ -283,6 +283,34 @@ static void test_record_in_a_dropped_ones_place_has_no_grad(void **state)
     }
 }
 
+/* Records only in node chunk 2 (ids 3072 on: the ids before are full
+ * nodes, made while checking finiteness), then a rewind to the start and
+ * full nodes again at ids 0..3071, below the records' bound (rec_hi), in
+ * chunks that never had a record chunk: each is made as any full node, and
+ * reads its own value. */
+static void test_full_nodes_below_the_records_after_a_rewind(void **state)
+{
+    (void)state;
+    const uint32_t chunk2 = NODE_CHUNK0 * 3;
+    ad_context *ctx = ad_context_new();
+    ad_mark m = ad_context_mark(ctx);
+    ad_set_check_finite(ctx, true);
+    for (uint32_t i = 0; i < chunk2; i++) assert_non_null(ad_scalar(ctx, 1.0));
+    ad_set_check_finite(ctx, false);
+    ad_node *r = ad_scalar(ctx, 2.0);
+    assert_true(is_compact(r));
+    assert_null(fast_of(ctx)->rec_chunk[0]);
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    ad_set_check_finite(ctx, true);
+    for (uint32_t i = 0; i < chunk2; i += 97) {
+        while (ad_context_node_count(ctx) < i) assert_non_null(ad_scalar(ctx, 0.0));
+        ad_node *x = ad_scalar(ctx, (double)i);
+        assert_false(is_compact(x));
+        assert_true(ad_value_scalar(x) == (double)i);
+    }
+    ad_context_free(ctx);
+}
+
 /* The cache of scalar op numbers has 64 slots, by address: 130 ops (copies
  * of add and of mul, alternating) must share them, so some lookups miss and
  * find the op in the context's table by a search. Every op, looked up the
@@ -377,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_op_of_two_or_three_inputs),
         cmocka_unit_test(test_failing_forward_on_the_scalar_path),
         cmocka_unit_test(test_record_in_a_dropped_ones_place_has_no_grad),
+        cmocka_unit_test(test_full_nodes_below_the_records_after_a_rewind),
         cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
         cmocka_unit_test(test_every_cache_slot),
         cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
