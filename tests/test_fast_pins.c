@@ -311,6 +311,34 @@ static void test_full_nodes_below_the_records_after_a_rewind(void **state)
     ad_context_free(ctx);
 }
 
+/* A rewind empties the range of newest records (the ready range), which
+ * started at record 3072, the first of node chunk 2 (ids 0..3071: full
+ * nodes, made while checking finiteness). Record x = 1.5 at id 3072 was
+ * made before the mark, so it stays; y = x·x after the rewind must find x
+ * by its own id: dy/dx = 2x = 3, and node 0 gets nothing. */
+static void test_record_found_by_its_id_after_a_rewind(void **state)
+{
+    (void)state;
+    const uint32_t chunk2 = NODE_CHUNK0 * 3;
+    ad_context *ctx = ad_context_new();
+    ad_set_check_finite(ctx, true);
+    ad_node *first = ad_scalar(ctx, 1.0);
+    for (uint32_t i = 1; i < chunk2; i++) assert_non_null(ad_scalar(ctx, 1.0));
+    ad_set_check_finite(ctx, false);
+    ad_node *x = ad_scalar(ctx, 1.5);
+    assert_true(is_compact(x));
+    assert_int_equal(ad_node_id(x), chunk2);
+    ad_mark m = ad_context_mark(ctx);
+    assert_non_null(ad_mul(ctx, x, x));
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    ad_node *y = ad_mul(ctx, x, x);
+    assert_true(is_compact(y));
+    assert_int_equal(ad_backward(ctx, y), AD_OK);
+    assert_true(ad_grad_scalar(x) == 3.0);
+    assert_true(ad_grad_scalar(first) == 0.0);
+    ad_context_free(ctx);
+}
+
 /* The cache of scalar op numbers has 64 slots, by address: 130 ops (copies
  * of add and of mul, alternating) must share them, so some lookups miss and
  * find the op in the context's table by a search. Every op, looked up the
@@ -406,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_failing_forward_on_the_scalar_path),
         cmocka_unit_test(test_record_in_a_dropped_ones_place_has_no_grad),
         cmocka_unit_test(test_full_nodes_below_the_records_after_a_rewind),
+        cmocka_unit_test(test_record_found_by_its_id_after_a_rewind),
         cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
         cmocka_unit_test(test_every_cache_slot),
         cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
