@@ -115,17 +115,19 @@ static void test_dropped_written_out_record_is_refused(void **state)
 }
 
 /* A record written out as a full node (a name set on it: x is now a full
- * node behind a record's handle) is still an input the scalar path takes:
+ * node behind a record's handle; the records after it stay records) is
+ * still an input the scalar path takes:
  * y = x·x is a record again, read from x's full node. y = 1.5² = 2.25,
  * dy/dx = 2x = 3. */
 static void test_written_out_record_is_a_scalar_input(void **state)
 {
     (void)state;
     ad_context *ctx = ad_context_new();
-    ad_node *x = ad_scalar(ctx, 1.5);
+    ad_node *x = ad_scalar(ctx, 1.5), *later = ad_scalar(ctx, 4.0);
     assert_true(is_compact(x));
-    assert_non_null(ad_set_name(x, "x"));   /* written out */
+    assert_non_null(ad_set_name(x, "x"));   /* written out, and only x: the later record stays one */
     assert_true(compact_rec(ctx, ad_node_id(x)) == NULL);
+    assert_true(compact_rec(ctx, ad_node_id(later)) != NULL);
     ad_node *y = ad_mul(ctx, x, x);
     assert_true(is_compact(y));
     assert_true(ad_value_scalar(y) == 2.25);
