@@ -341,6 +341,33 @@ static void test_record_found_by_its_id_after_a_rewind(void **state)
     ad_context_free(ctx);
 }
 
+/* ad_zero_grad walks the records' range up to the node count, not past it:
+ * after a rewind, node memory past the count still holds dropped nodes
+ * whose grads point into arena memory that new values now use. t = (1, 2,
+ * 3, 4), y = Σ t·t, backward (t·t's grad in the arena), a rewind to before
+ * t, then u = (1..64) over that arena memory: zeroing the grads leaves u's
+ * values as they were. */
+static void test_zero_grad_stops_at_the_node_count(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 1.0);
+    assert_true(is_compact(x));
+    ad_mark m = ad_context_mark(ctx);
+    ad_node *t = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){4}, (const double[]){1, 2, 3, 4});
+    ad_node *y = ad_sum(ctx, ad_mul(ctx, t, t), AD_ALL_AXES, false);
+    assert_int_equal(ad_backward(ctx, y), AD_OK);
+    assert_true(ad_grad_at(t, 3) == 8.0);
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    double v[64];
+    for (int i = 0; i < 64; i++) v[i] = i + 1;
+    ad_node *u = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){64}, v);
+    ad_zero_grad(ctx);
+    for (int i = 0; i < 64; i++)
+        if (ad_value_at(u, i) != v[i]) fail_msg("u[%d] = %g after zero_grad, expected %g", i, ad_value_at(u, i), v[i]);
+    ad_context_free(ctx);
+}
+
 /* The cache of scalar op numbers has 64 slots, by address: 130 ops (copies
  * of add and of mul, alternating) must share them, so some lookups miss and
  * find the op in the context's table by a search. Every op, looked up the
@@ -437,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_record_in_a_dropped_ones_place_has_no_grad),
         cmocka_unit_test(test_full_nodes_below_the_records_after_a_rewind),
         cmocka_unit_test(test_record_found_by_its_id_after_a_rewind),
+        cmocka_unit_test(test_zero_grad_stops_at_the_node_count),
         cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
         cmocka_unit_test(test_every_cache_slot),
         cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
