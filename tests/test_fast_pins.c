@@ -368,6 +368,52 @@ static void test_zero_grad_stops_at_the_node_count(void **state)
     ad_context_free(ctx);
 }
 
+/* An elementwise op with scalar kernels on inputs of two dtypes (a·b, a
+ * float32, b float64, the product float64: its shape rule says so, as
+ * AD_OP_ELEMENTWISE allows when the dtypes differ): the push sweep's scalar
+ * step for full 0-d nodes (check-finite mode makes full nodes) leaves it to
+ * the op's vjp, which adds each adjoint in its input's dtype. a = 3, b = 2:
+ * d(ab)/da = 2, d(ab)/db = 3. */
+static ad_status mixed_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
+{
+    (void)in, (void)n_in, (void)p, (void)sh;
+    *nd = 0;
+    *dt = AD_FLOAT64;
+    return AD_OK;
+}
+static ad_status mixed_forward(ad_node *o)
+{
+    ad_tensor_set(&o->value, 0, ad_tensor_get(&o->in[0]->value, 0) * ad_tensor_get(&o->in[1]->value, 0));
+    return AD_OK;
+}
+static void mixed_vjp(const ad_node *o, int slot, int rows, const void *g, void *gin)
+{
+    (void)rows;
+    double other = ad_tensor_get(&o->in[1 - slot]->value, 0), gy = ((const double *)g)[0];
+    if (slot == 0) ((float *)gin)[0] += (float)(gy * other);
+    else ((double *)gin)[0] += gy * other;
+}
+
+static void test_scalar_step_leaves_mixed_dtypes_to_the_vjp(void **state)
+{
+    (void)state;
+    const ad_op mixed = {.name = "mixed", .summary = "a·b, a float32, b float64", .n_in = 2, .n_in_min = 2,
+                         .flags = AD_OP_ELEMENTWISE, .infer = mixed_infer, .cpu = {mixed_forward, mixed_vjp, NULL},
+                         .scalar = &ab_scalar};
+    ad_context *ctx = ad_context_new();
+    ad_set_check_finite(ctx, true);
+    ad_node *a = ad_variable(ctx, AD_FLOAT32, 0, NULL, (const double[]){3});
+    ad_node *b = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2});
+    ad_node *y = ad_apply(ctx, &mixed, (ad_node *const[]){a, b}, 2, NULL);
+    assert_non_null(y);
+    assert_int_equal(ad_value(y).dtype, AD_FLOAT64);
+    assert_true(ad_value_scalar(y) == 6.0);
+    assert_int_equal(ad_backward(ctx, y), AD_OK);
+    if (ad_grad_scalar(a) != 2.0 || ad_grad_scalar(b) != 3.0)
+        fail_msg("grads %g, %g, expected 2, 3", ad_grad_scalar(a), ad_grad_scalar(b));
+    ad_context_free(ctx);
+}
+
 /* The cache of scalar op numbers has 64 slots, by address: 130 ops (copies
  * of add and of mul, alternating) must share them, so some lookups miss and
  * find the op in the context's table by a search. Every op, looked up the
@@ -465,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_full_nodes_below_the_records_after_a_rewind),
         cmocka_unit_test(test_record_found_by_its_id_after_a_rewind),
         cmocka_unit_test(test_zero_grad_stops_at_the_node_count),
+        cmocka_unit_test(test_scalar_step_leaves_mixed_dtypes_to_the_vjp),
         cmocka_unit_test(test_op_found_again_after_its_cache_slot_is_taken),
         cmocka_unit_test(test_every_cache_slot),
         cmocka_unit_test(test_op_of_no_inputs_refused_with_a_node_in_reach),
