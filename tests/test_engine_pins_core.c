@@ -208,6 +208,39 @@ static void test_leaf_without_values_is_zero(void **state)
     ad_context_free(ctx);
 }
 
+/* The arena after a rewind hands its chunks out again, replacing one too
+ * small for a request: here the eighth (index 7, the last of the room the
+ * chunk list first has), with the list's bookkeeping kept inside it
+ * (AddressSanitizer in .ci/run sees a step past it), guard zones used once.
+ * Chunks of 64 KiB doubling: constants of exactly those sizes fill chunks
+ * 0..7; after a rewind the same again, then 16 MiB where chunk 7 has 8. */
+static void test_arena_replaces_its_eighth_chunk(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_mark m = ad_context_mark(ctx);
+    for (int round = 0; round < 2; round++) {
+        /* guard zones (guard.c) turned on and off: none is made, but
+         * arena memory is then unpoisoned for ASan as it is handed out */
+        if (round == 1) {
+            assert_false(ad_set_guard_zones(ctx, true));   /* (returns the old setting) */
+            assert_true(ad_set_guard_zones(ctx, false));
+        }
+        for (int k = 0; k < 8; k++) {
+            int64_t n = (int64_t)(8192 << k) * (round == 1 && k == 7 ? 2 : 1);   /* 64 KiB << k of float64 */
+            double *v = calloc((size_t)n, sizeof *v);
+            v[n - 1] = k + 1;
+            ad_node *c = ad_constant(ctx, AD_FLOAT64, 1, &n, v);
+            free(v);
+            assert_non_null(c);
+            assert_true(ad_value_at(c, n - 1) == k + 1);
+        }
+        assert_int_equal(ctx->n_chunks, 8);
+        if (round == 0) assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    }
+    ad_context_free(ctx);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -230,6 +263,7 @@ int main(void)
         cmocka_unit_test(test_misaligned_record_handle_refused),
         cmocka_unit_test(test_shape_past_ndim_is_one),
         cmocka_unit_test(test_leaf_without_values_is_zero),
+        cmocka_unit_test(test_arena_replaces_its_eighth_chunk),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
