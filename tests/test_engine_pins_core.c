@@ -182,6 +182,20 @@ static void test_tangent_on_the_newest_leaves_keeps_records(void **state)
     assert_true(ad_value_scalar(y) == 12.0);
     assert_true(ad_tangent_at(y, 0, 0) == 7.0);   /* d(xw) along (1, 1): w + x */
     ad_context_free(ctx);
+
+    /* and after a rewind that drops the newest leaf: the run ends where the
+     * nodes now end, so a tangent on the leaf before it is still known to
+     * reach every use */
+    ctx = ad_context_new();
+    a = ad_scalar(ctx, 2.0);
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
+    ad_mark m = ad_context_mark(ctx);
+    assert_non_null(ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){4}));
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    assert_int_equal(ad_set_tangent(x, 0, (const double[]){1}, -1), AD_OK);
+    assert_non_null(compact_rec(ctx, ad_node_id(a)));   /* still a record */
+    ad_context_free(ctx);
 }
 
 /* A leaf made without values holds zeros, a 0-d one (its number inline in
