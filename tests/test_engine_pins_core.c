@@ -255,6 +255,32 @@ static void test_arena_replaces_its_eighth_chunk(void **state)
     ad_context_free(ctx);
 }
 
+/* A backward pass touches only the nodes on the way to its output: an
+ * intermediate off that way keeps the adjoint an earlier pass gave it, also
+ * when an op that uses it lies between the pass's lowest node and its
+ * output. x = 2, a = x², b = 3a, y = 5x: the pass from b gives a's adjoint
+ * 3 (db/da); the pass from y (ids 0..3, b among them, off y's way) leaves
+ * it 3; x's grad adds up: 3·2x = 12, then + 5 = 17. Both variants. */
+static void test_pass_touches_only_its_way(void **state)
+{
+    (void)state;
+    const ad_backward_variant variants[2] = {AD_BACKWARD_PULL, AD_BACKWARD_PUSH};
+    for (int v = 0; v < 2; v++) {
+        ad_context *ctx = ad_context_new();
+        ad_set_check_finite(ctx, true);   /* full nodes: the core's own sweeps */
+        ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2});
+        ad_node *a = ad_mul(ctx, x, x), *b = ad_scale(ctx, a, 3), *y = ad_scale(ctx, x, 5);
+        ad_backward_opts o = {.variant = variants[v]};
+        assert_int_equal(ad_backward_ex(ctx, b, &o), AD_OK);
+        assert_true(ad_grad_scalar(a) == 3.0 && ad_grad_scalar(x) == 12.0);
+        assert_int_equal(ad_backward_ex(ctx, y, &o), AD_OK);
+        if (ad_grad_scalar(a) != 3.0 || ad_grad_scalar(x) != 17.0)
+            fail_msg("variant %d: a's adjoint %g (expected 3), x's grad %g (expected 17)", v, ad_grad_scalar(a),
+                     ad_grad_scalar(x));
+        ad_context_free(ctx);
+    }
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -278,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_shape_past_ndim_is_one),
         cmocka_unit_test(test_leaf_without_values_is_zero),
         cmocka_unit_test(test_arena_replaces_its_eighth_chunk),
+        cmocka_unit_test(test_pass_touches_only_its_way),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
