@@ -281,6 +281,32 @@ static void test_pass_touches_only_its_way(void **state)
     }
 }
 
+/* Tensors' small helpers at their edges: a shape check given no shape for
+ * one dimension, shapes that differ only in dimension 0, a copy from no
+ * numbers: each refused or told apart, by name. */
+static void test_tensor_helpers_at_their_edges(void **state)
+{
+    (void)state;
+    int64_t size = -1;
+    ad_clear_error();
+    assert_int_equal(ad_shape_check("probe", 1, NULL, &size), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "probe: shape is NULL for a 1-d tensor");
+    assert_int_equal(ad_shape_check("probe", 0, NULL, &size), AD_OK);
+    assert_int_equal(size, 1);
+    ad_tensor *a = ad_tensor_new(AD_FLOAT64, 2, (const int64_t[]){2, 3});
+    ad_tensor *b = ad_tensor_new(AD_FLOAT64, 2, (const int64_t[]){4, 3});
+    ad_tensor *c = ad_tensor_new(AD_FLOAT64, 2, (const int64_t[]){2, 3});
+    assert_false(ad_shape_equal(a, b));
+    assert_true(ad_shape_equal(a, c));
+    assert_int_equal(ad_tensor_copy_in(a, NULL, 6), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "tensor_copy_in: NULL argument");
+    assert_int_equal(ad_tensor_copy_in(NULL, (const double[]){1}, 1), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "tensor_copy_in: NULL argument");
+    ad_tensor_free(a);
+    ad_tensor_free(b);
+    ad_tensor_free(c);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -305,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_leaf_without_values_is_zero),
         cmocka_unit_test(test_arena_replaces_its_eighth_chunk),
         cmocka_unit_test(test_pass_touches_only_its_way),
+        cmocka_unit_test(test_tensor_helpers_at_their_edges),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
