@@ -298,6 +298,7 @@ static void test_tensor_helpers_at_their_edges(void **state)
     ad_tensor *c = ad_tensor_new(AD_FLOAT64, 2, (const int64_t[]){2, 3});
     assert_false(ad_shape_equal(a, b));
     assert_true(ad_shape_equal(a, c));
+    for (int d = 2; d < AD_MAX_DIMS; d++) assert_int_equal(a->shape[d], 1);   /* past ndim: 1 (ad_tensor.h) */
     assert_int_equal(ad_tensor_copy_in(a, NULL, 6), AD_ERR_ARG);
     assert_error(AD_ERR_ARG, "tensor_copy_in: NULL argument");
     assert_int_equal(ad_tensor_copy_in(NULL, (const double[]){1}, 1), AD_ERR_ARG);
