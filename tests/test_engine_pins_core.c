@@ -303,6 +303,21 @@ static void test_tensor_helpers_at_their_edges(void **state)
     assert_error(AD_ERR_ARG, "tensor_copy_in: NULL argument");
     assert_int_equal(ad_tensor_copy_in(NULL, (const double[]){1}, 1), AD_ERR_ARG);
     assert_error(AD_ERR_ARG, "tensor_copy_in: NULL argument");
+    double out[6];
+    assert_int_equal(ad_tensor_copy_out(a, NULL, 6), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "tensor_copy_out: NULL argument");
+    assert_int_equal(ad_tensor_copy_out(NULL, out, 6), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, "tensor_copy_out: NULL argument");
+    /* ad_tensor_from: without values, zeros and no error; with a shape it
+     * refuses, NULL and the shape's error (the values never read) */
+    ad_tensor *z = ad_tensor_from(AD_FLOAT64, 1, (const int64_t[]){2}, NULL);
+    assert_non_null(z);
+    assert_int_equal(ad_last_status(), AD_OK);
+    assert_true(ad_tensor_get(z, 0) == 0 && ad_tensor_get(z, 1) == 0);
+    ad_tensor_free(z);
+    assert_null(ad_tensor_from(AD_FLOAT64, AD_MAX_DIMS + 1, (const int64_t[AD_MAX_DIMS + 1]){0}, out));
+    assert_int_equal(ad_last_status(), AD_ERR_SHAPE);
+    ad_clear_error();
     ad_tensor_free(a);
     ad_tensor_free(b);
     ad_tensor_free(c);
