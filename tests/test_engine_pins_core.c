@@ -1,6 +1,6 @@
 /* test_engine_pins_core.c: the engine core pinned where the sweep of every
  * core site (tests/mutation/README.md) found the other tests let a change
- * through: the backward-pass counter's wrap with the node count at a node
+ * through: the mark of no context; the backward-pass counter's wrap with the node count at a node
  * chunk's end; the thread count's bound where OMP_NUM_THREADS asks for more
  * (meson runs this program a second time with OMP_NUM_THREADS=257); a name
  * that fills an arena block; ad_node_id refused; requires-grad turned off;
@@ -28,6 +28,26 @@ static void assert_error(ad_status st, const char *want)
     ad_clear_error();
 }
 static bool is_compact(const ad_node *h) { return ((uintptr_t)h & 1) != 0; }
+
+/* The mark of no context (ad_context_mark(NULL): an error, and a mark of
+ * no context) is refused by every context, the first one the process made
+ * too (its serial is 1: this test runs first): nothing is dropped. */
+static void test_mark_of_no_context_fits_none(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    assert_int_equal(ctx->serial, 1);
+    assert_non_null(ad_scalar(ctx, 1.0));
+    ad_clear_error();
+    ad_mark m = ad_context_mark(NULL);
+    assert_int_not_equal(ad_last_status(), AD_OK);
+    ad_clear_error();
+    assert_int_equal(ad_context_rewind(ctx, m), AD_ERR_STATE);
+    assert_error(AD_ERR_STATE, "context_rewind: the mark was not taken in this context (it is not a mark from "
+                               "ad_context_mark)");
+    assert_int_equal(ad_context_node_count(ctx), 1);
+    ad_context_free(ctx);
+}
 
 static void test_epoch_wrap_at_a_chunk_end(void **state)
 {
@@ -337,6 +357,7 @@ static void test_thread_count_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mark_of_no_context_fits_none),   /* first: its context is the process's first */
         cmocka_unit_test(test_epoch_wrap_at_a_chunk_end),
         cmocka_unit_test(test_thread_count_bounded),
         cmocka_unit_test(test_name_of_a_whole_arena_block),
