@@ -343,6 +343,54 @@ static void test_tensor_helpers_at_their_edges(void **state)
     ad_tensor_free(c);
 }
 
+/* A mark taken with the arena past its first chunk, then a rewind to it:
+ * what is made after takes the memory from the mark's place on, never the
+ * memory of what was made before it. t1: 10,000 numbers (chunk 0, 80,000
+ * bytes), t2: 100 (chunk 1), the mark, t3, the rewind, then t4: 20,000
+ * numbers, which fit in chunk 1 after t2. */
+static void test_rewind_to_a_mark_in_a_later_chunk(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    int64_t n1 = 10000, n2 = 100, n4 = 20000;
+    double *v = calloc((size_t)n4, sizeof *v);
+    for (int64_t i = 0; i < n4; i++) v[i] = (double)(i % 7) + 1;
+    ad_node *t1 = ad_constant(ctx, AD_FLOAT64, 1, &n1, v), *t2 = ad_constant(ctx, AD_FLOAT64, 1, &n2, v);
+    assert_non_null(t1);
+    assert_non_null(t2);
+    assert_int_equal(ctx->cur_chunk, 1);
+    ad_mark m = ad_context_mark(ctx);
+    assert_non_null(ad_constant(ctx, AD_FLOAT64, 1, &n2, NULL));
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    ad_node *t4 = ad_constant(ctx, AD_FLOAT64, 1, &n4, NULL);   /* zeros */
+    assert_non_null(t4);
+    for (int64_t i = 0; i < n2; i++)
+        if (ad_value_at(t2, i) != v[i]) fail_msg("t2[%lld] = %g after the rewind, expected %g", (long long)i,
+                                                 ad_value_at(t2, i), v[i]);
+    for (int64_t i = 0; i < n1; i += 97) assert_true(ad_value_at(t1, i) == v[i]);
+    free(v);
+    ad_context_free(ctx);
+}
+
+/* ad_backward_block refuses a call without grads (or without the nodes
+ * asked for), by name, before anything is done. */
+static void test_block_without_grads_refused(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2.0), *y = ad_mul(ctx, x, x);
+    double cot = 1, g = 0;
+    const char *want = "backward_block: needs rows >= 1 (got 1), the cotangents, and 1 or more nodes with their grads "
+                       "(got 1)";
+    ad_clear_error();
+    assert_int_equal(ad_backward_block(ctx, y, 1, &cot, 1, (ad_node *const[]){x}, NULL), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, want);
+    assert_int_equal(ad_backward_block(ctx, y, 1, &cot, 1, NULL, (void *const[]){&g}), AD_ERR_ARG);
+    assert_error(AD_ERR_ARG, want);
+    assert_true(g == 0);
+    ad_context_free(ctx);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -369,6 +417,8 @@ int main(void)
         cmocka_unit_test(test_arena_replaces_its_eighth_chunk),
         cmocka_unit_test(test_pass_touches_only_its_way),
         cmocka_unit_test(test_tensor_helpers_at_their_edges),
+        cmocka_unit_test(test_rewind_to_a_mark_in_a_later_chunk),
+        cmocka_unit_test(test_block_without_grads_refused),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
