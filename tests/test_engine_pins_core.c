@@ -216,6 +216,21 @@ static void test_tangent_on_the_newest_leaves_keeps_records(void **state)
     assert_int_equal(ad_set_tangent(x, 0, (const double[]){1}, -1), AD_OK);
     assert_non_null(compact_rec(ctx, ad_node_id(a)));   /* still a record */
     ad_context_free(ctx);
+
+    /* a rewind that drops a run of leaves made after an op (the run starts
+     * past the mark): the leaf made next at the mark starts the run there */
+    ctx = ad_context_new();
+    a = ad_scalar(ctx, 2.0);
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
+    m = ad_context_mark(ctx);
+    assert_non_null(ad_mul(ctx, x, x));
+    assert_non_null(ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){4}));
+    assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
+    w = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){5});
+    assert_int_equal(ad_set_tangent(w, 0, (const double[]){1}, -1), AD_OK);
+    assert_non_null(compact_rec(ctx, ad_node_id(a)));   /* still a record */
+    ad_context_free(ctx);
 }
 
 /* A leaf made without values holds zeros, a 0-d one (its number inline in
