@@ -10,6 +10,7 @@
  * ctx->epoch and the chunk sizes. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
@@ -406,6 +407,39 @@ static void test_block_without_grads_refused(void **state)
     ad_context_free(ctx);
 }
 
+/* ad_set_tangent's check that no node made after n uses it: it looks at
+ * the nodes after n, all of them, and at nothing else. On a node made with
+ * grad off (its inputs not recorded) that is the newest: nothing after it,
+ * so its tangent is taken. On x with a leaf and then y = x·x after it: y
+ * (two nodes on) is named. */
+static void test_tangent_check_looks_after_the_node(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
+    ad_node *c = ad_constant(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
+    ad_set_grad_enabled(ctx, false);
+    ad_node *q = ad_mul(ctx, c, c);   /* grad off: its inputs are not recorded */
+    ad_set_grad_enabled(ctx, true);
+    assert_null(ad_node_op(q));
+    assert_int_equal(ad_set_tangent(q, 0, (const double[]){1}, -1), AD_OK);
+    assert_true(ad_tangent_at(q, 0, 0) == 1.0);
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2});
+    ad_node *leaf = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){5});
+    assert_non_null(leaf);
+    ad_node *y = ad_mul(ctx, x, x);
+    ad_clear_error();
+    assert_int_equal(ad_set_tangent(x, 0, (const double[]){1}, -1), AD_ERR_STATE);
+    char want[400];
+    snprintf(want, sizeof want,
+             "set_tangent: too late for node #%u (unnamed): node #%u (mul) was made after it and takes it as an "
+             "input, and took its tangent then, so this one would never reach it; call ad_forward_dirs and "
+             "ad_set_tangent before making the ops that use the node (or rewind to a mark taken before them)",
+             ad_node_id(x), ad_node_id(y));
+    assert_error(AD_ERR_STATE, want);
+    ad_context_free(ctx);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -434,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_tensor_helpers_at_their_edges),
         cmocka_unit_test(test_rewind_to_a_mark_in_a_later_chunk),
         cmocka_unit_test(test_block_without_grads_refused),
+        cmocka_unit_test(test_tangent_check_looks_after_the_node),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
