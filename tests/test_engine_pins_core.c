@@ -440,6 +440,24 @@ static void test_tangent_check_looks_after_the_node(void **state)
     ad_context_free(ctx);
 }
 
+/* A cotangent of the output's shape but another dtype is refused, named,
+ * not read as the output's dtype. */
+static void test_cotangent_of_another_dtype_refused(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){2}, (const double[]){1, 2});
+    ad_node *y = ad_mul(ctx, x, x);
+    ad_tensor *cot = ad_tensor_from(AD_FLOAT32, 1, (const int64_t[]){2}, (const double[]){1, 1});
+    ad_backward_opts o = {.cotangent = cot};
+    ad_clear_error();
+    assert_int_equal(ad_backward_ex(ctx, y, &o), AD_ERR_SHAPE);
+    assert_error(AD_ERR_SHAPE, "backward: cotangent (2) float32 does not match the output (2) float64");
+    assert_true(ad_grad_at(x, 0) == 0 && ad_grad_at(x, 1) == 0);
+    ad_tensor_free(cot);
+    ad_context_free(ctx);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -469,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_rewind_to_a_mark_in_a_later_chunk),
         cmocka_unit_test(test_block_without_grads_refused),
         cmocka_unit_test(test_tangent_check_looks_after_the_node),
+        cmocka_unit_test(test_cotangent_of_another_dtype_refused),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
