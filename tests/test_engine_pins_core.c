@@ -15,6 +15,7 @@
 #include <string.h>
 #include "ad_test.h"
 #include "autodidact.h"
+#include "ad_guard.h"
 #include "engine/fast/fast_internal.h"
 
 /* The pass counter wraps (2^32 passes) when the context holds exactly
@@ -458,6 +459,51 @@ static void test_cotangent_of_another_dtype_refused(void **state)
     ad_context_free(ctx);
 }
 
+/* ad_guarded_alloc's buffer is zeroed (ad_guard.h), also where the heap
+ * held other bytes before: blocks filled with 0xA5 and freed first (more
+ * than the allocator's per-thread cache keeps, so that its bins, which an
+ * aligned allocation takes from, hold dirty memory). */
+static void test_guarded_buffer_is_zeroed(void **state)
+{
+    (void)state;
+    enum { N_DIRTY = 32 };
+    void *dirty[N_DIRTY];
+    for (int i = 0; i < N_DIRTY; i++) {
+        dirty[i] = malloc(700);
+        assert_non_null(dirty[i]);
+        memset(dirty[i], 0xA5, 700);
+    }
+    for (int i = 0; i < N_DIRTY; i++) free(dirty[i]);
+    for (int round = 0; round < 3; round++) {
+        unsigned char *p = ad_guarded_alloc(40);
+        assert_non_null(p);
+        for (int i = 0; i < 40; i++)
+            if (p[i] != 0) fail_msg("round %d: byte %d is %u", round, i, p[i]);
+        assert_true(ad_guard_intact(p, 40, NULL));
+        ad_guarded_free(p, 40);
+    }
+}
+
+/* Calls refused by name: an op given a NULL input (which input), and a
+ * block asked for the same node twice (which node, at which places). */
+static void test_null_input_and_twice_listed_node_named(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2.0), *w = ad_scalar(ctx, 3.0), *y = ad_mul(ctx, x, w);
+    ad_clear_error();
+    assert_null(ad_mul(ctx, x, NULL));
+    assert_error(AD_ERR_ARG, "mul: input 1 is NULL");
+    double cot = 1, g[3] = {0, 0, 0};
+    assert_int_equal(ad_backward_block(ctx, y, 1, &cot, 3, (ad_node *const[]){x, w, x},
+                                       (void *const[]){&g[0], &g[1], &g[2]}),
+                     AD_ERR_ARG);
+    char want[120];
+    snprintf(want, sizeof want, "backward_block: node #%u is listed twice (0 and 2)", ad_node_id(x));
+    assert_error(AD_ERR_ARG, want);
+    ad_context_free(ctx);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -488,6 +534,8 @@ int main(void)
         cmocka_unit_test(test_block_without_grads_refused),
         cmocka_unit_test(test_tangent_check_looks_after_the_node),
         cmocka_unit_test(test_cotangent_of_another_dtype_refused),
+        cmocka_unit_test(test_guarded_buffer_is_zeroed),
+        cmocka_unit_test(test_null_input_and_twice_listed_node_named),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
