@@ -1,7 +1,8 @@
 /* ad_test_op.h: what the tests that register ops of their own share
  * (test_gradcheck_crash, _dtype, _guard, _paths, _second, test_hvp): a
  * shape rule, and the right kernels of y = 2x and of y = x³, which those
- * tests break one at a time. */
+ * tests break one at a time; and y = a·b (+ c) with scalar kernels, on 0-d
+ * inputs (test_fast_pins, test_engine_pins_seam). */
 #ifndef AD_TEST_OP_H
 #define AD_TEST_OP_H
 
@@ -89,6 +90,31 @@ static inline void ad_test_cube_vjp_tangent(const ad_node *o, int s, int dir, co
     const double *x = o->in[0]->value.data, *gy = g, *t = ad_tangent_row(o->in[0], dir);
     double *gd = gi_dot;
     for (int64_t i = 0; t && i < o->value.size; i++) gd[i] += 6 * x[i] * t[i] * gy[i];
+}
+
+/* y = a·b, plus c where a third input is given, on 0-d inputs: scalar
+ * kernels (ad_op.h: they take two inputs, so c has none), the forward, and
+ * the shape rule (0-d, input 0's dtype). For the scalar path's tests. */
+static inline double ad_test_ab_f(double a, double b) { return a * b; }
+static inline double ad_test_ab_d(double a, double b, double y, int slot)
+{
+    (void)y;
+    return slot == 0 ? b : slot == 1 ? a : 0;
+}
+static const ad_scalar_kernels ad_test_ab_scalar = {ad_test_ab_f, ad_test_ab_d};
+static inline ad_status ad_test_ab_plus_c_fwd(ad_node *o)
+{
+    double c = o->n_in > 2 ? ad_tensor_get(&o->in[2]->value, 0) : 0;
+    ad_tensor_set(&o->value, 0, ad_tensor_get(&o->in[0]->value, 0) * ad_tensor_get(&o->in[1]->value, 0) + c);
+    return AD_OK;
+}
+static inline ad_status ad_test_0d_infer(ad_node *const *in, int n, const ad_params *p, int *nd, int64_t *sh,
+                                         ad_dtype *dt)
+{
+    (void)n, (void)p, (void)sh;
+    *nd = 0;
+    *dt = (ad_dtype)in[0]->value.dtype;
+    return AD_OK;
 }
 
 #endif

@@ -56,7 +56,8 @@ static void test_epoch_wrap_at_a_chunk_end(void **state)
     (void)state;
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
-    for (int i = 1; i < NODE_CHUNK0 - 1; i++) assert_non_null(ad_constant(ctx, AD_FLOAT64, 0, NULL, (const double[]){1}));
+    for (int i = 1; i < NODE_CHUNK0 - 1; i++)
+        assert_non_null(ad_constant(ctx, AD_FLOAT64, 0, NULL, (const double[]){1}));
     ad_node *y = ad_mul(ctx, x, x);
     assert_int_equal(ad_context_node_count(ctx), NODE_CHUNK0);
     assert_int_equal(ctx->n_node_chunks, 1);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "ad_test.h"
 #include "autodidact.h"
+#include "ad_test_op.h"
 #include "engine/fast/fast_internal.h"
 
 static void assert_error(ad_status st, const char *want)
@@ -264,35 +265,18 @@ static void test_record_memory_unmapped_on_free(void **state)
  * push sweep goes through its vjp, so the third input gets its gradient.
  * y = a·b + c: dy/dc = 1, which the scalar kernels cannot say. A third
  * input dropped by a rewind is refused, named. */
-static double ab_f(double a, double b) { return a * b; }
-static double ab_d(double a, double b, double y, int slot) { (void)y; return slot == 0 ? b : slot == 1 ? a : 0; }
-static const ad_scalar_kernels ab_scalar = {ab_f, ab_d};
-static ad_status abc_forward(ad_node *o)
-{
-    ad_tensor *v = &o->value;
-    ad_tensor_set(v, 0, ad_tensor_get(&o->in[0]->value, 0) * ad_tensor_get(&o->in[1]->value, 0) +
-                            ad_tensor_get(&o->in[2]->value, 0));
-    return AD_OK;
-}
 static void abc_vjp(const ad_node *o, int slot, int rows, const void *g, void *gin)
 {
     (void)rows;
     double a = ad_tensor_get(&o->in[0]->value, 0), b = ad_tensor_get(&o->in[1]->value, 0);
     ((double *)gin)[0] += ((const double *)g)[0] * (slot == 0 ? b : slot == 1 ? a : 1);
 }
-static ad_status abc_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
-{
-    (void)n_in, (void)p, (void)sh;
-    *nd = 0;
-    *dt = (ad_dtype)in[0]->value.dtype;
-    return AD_OK;
-}
-
 static void test_three_input_op_with_scalar_kernels(void **state)
 {
     (void)state;
     const ad_op abc = {.name = "abc", .summary = "a·b + c", .n_in = 3, .n_in_min = 3, .flags = AD_OP_ELEMENTWISE,
-                       .infer = abc_infer, .cpu = {abc_forward, abc_vjp, NULL}, .scalar = &ab_scalar};
+                       .infer = ad_test_0d_infer, .cpu = {ad_test_ab_plus_c_fwd, abc_vjp, NULL},
+                       .scalar = &ad_test_ab_scalar};
     /* inputs as records (ad_scalar: the general path makes y) and as full
      * 0-d variables (the scalar path makes y, a full node, itself) */
     for (int full = 0; full < 2; full++) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include "ad_test.h"
 #include "autodidact.h"
+#include "ad_test_op.h"
 #include "engine/fast/fast_internal.h"
 
 static void assert_error(ad_status st, const char *want)
@@ -142,28 +143,12 @@ static void test_written_out_record_is_a_scalar_input(void **state)
  * It never takes a place in the context's table of scalar ops (which holds
  * 255, ops that make records): after it, 255 other ops each still make a
  * record; a 256th makes a full node, in float32 too. */
-static double ab_f(double a, double b) { return a * b; }
-static double ab_d(double a, double b, double y, int slot) { (void)y; return slot == 0 ? b : slot == 1 ? a : 0; }
-static const ad_scalar_kernels ab_scalar = {ab_f, ab_d};
-static ad_status abc_forward(ad_node *o)
-{
-    ad_tensor_set(&o->value, 0, ad_tensor_get(&o->in[0]->value, 0) * ad_tensor_get(&o->in[1]->value, 0) +
-                                    ad_tensor_get(&o->in[2]->value, 0));
-    return AD_OK;
-}
-static ad_status abc_infer(ad_node *const *in, int n_in, const ad_params *p, int *nd, int64_t *sh, ad_dtype *dt)
-{
-    (void)n_in, (void)p, (void)sh;
-    *nd = 0;
-    *dt = (ad_dtype)in[0]->value.dtype;
-    return AD_OK;
-}
-
 static void test_three_input_op_float32_and_the_op_table(void **state)
 {
     (void)state;
     const ad_op abc = {.name = "abc", .summary = "a·b + c", .n_in = 3, .n_in_min = 3, .flags = AD_OP_ELEMENTWISE,
-                       .infer = abc_infer, .cpu = {abc_forward, NULL, NULL}, .scalar = &ab_scalar};
+                       .infer = ad_test_0d_infer, .cpu = {ad_test_ab_plus_c_fwd, NULL, NULL},
+                       .scalar = &ad_test_ab_scalar};
     ad_context *ctx = ad_context_new();
     ad_node *in[3];
     const double v[3] = {2.0, 5.0, 0.25};
@@ -207,18 +192,12 @@ static void test_three_input_op_float32_and_the_op_table(void **state)
  * record, with three a full node through its forward, which adds c: the
  * cached input bounds say 2 to 2 for records, whatever the op's n_in.
  * 2·5 = 10; 2·5 + 7 = 17. */
-static ad_status ab_opt_c_forward(ad_node *o)
-{
-    double c = o->n_in > 2 ? ad_tensor_get(&o->in[2]->value, 0) : 0;
-    ad_tensor_set(&o->value, 0, ad_tensor_get(&o->in[0]->value, 0) * ad_tensor_get(&o->in[1]->value, 0) + c);
-    return AD_OK;
-}
 static void test_op_of_two_or_three_inputs(void **state)
 {
     (void)state;
     const ad_op ab_opt_c = {.name = "ab_opt_c", .summary = "a·b (+ c)", .n_in = 3, .n_in_min = 2,
-                            .flags = AD_OP_ELEMENTWISE, .infer = abc_infer, .cpu = {ab_opt_c_forward, NULL, NULL},
-                            .scalar = &ab_scalar};
+                            .flags = AD_OP_ELEMENTWISE, .infer = ad_test_0d_infer,
+                            .cpu = {ad_test_ab_plus_c_fwd, NULL, NULL}, .scalar = &ad_test_ab_scalar};
     ad_context *ctx = ad_context_new();
     ad_node *a = ad_scalar_const(ctx, 2.0), *b = ad_scalar_const(ctx, 5.0), *c = ad_scalar_const(ctx, 7.0);
     for (int look = 0; look < 2; look++) {   /* the op's bounds looked up, then read from the cache */
@@ -246,7 +225,7 @@ static void test_failing_forward_on_the_scalar_path(void **state)
 {
     (void)state;
     const ad_op refuse = {.name = "refuse", .summary = "fails", .n_in = 1, .n_in_min = 1, .flags = AD_OP_ELEMENTWISE,
-                          .infer = abc_infer, .cpu = {refuse_forward, NULL, NULL}};
+                          .infer = ad_test_0d_infer, .cpu = {refuse_forward, NULL, NULL}};
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2.0});
     for (int i = 0; i < 3; i++) {
@@ -399,7 +378,7 @@ static void test_scalar_step_leaves_mixed_dtypes_to_the_vjp(void **state)
     (void)state;
     const ad_op mixed = {.name = "mixed", .summary = "a·b, a float32, b float64", .n_in = 2, .n_in_min = 2,
                          .flags = AD_OP_ELEMENTWISE, .infer = mixed_infer, .cpu = {mixed_forward, mixed_vjp, NULL},
-                         .scalar = &ab_scalar};
+                         .scalar = &ad_test_ab_scalar};
     ad_context *ctx = ad_context_new();
     ad_set_check_finite(ctx, true);
     ad_node *a = ad_variable(ctx, AD_FLOAT32, 0, NULL, (const double[]){3});
@@ -486,7 +465,7 @@ static void test_op_of_no_inputs_refused_with_a_node_in_reach(void **state)
 {
     (void)state;
     const ad_op none = {.name = "none", .summary = "1", .n_in = 1, .n_in_min = 0, .flags = AD_OP_ELEMENTWISE,
-                        .infer = abc_infer, .cpu = {one_forward, NULL, NULL}};
+                        .infer = ad_test_0d_infer, .cpu = {one_forward, NULL, NULL}};
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2.0});
     assert_false(is_compact(x));
