@@ -1,13 +1,20 @@
 /* test_engine_pins_core.c: the engine core pinned where the sweep of every
- * core site (tests/mutation/README.md) found the other tests let a change
- * through: the mark of no context; the backward-pass counter's wrap with the node count at a node
- * chunk's end; the thread count's bound where OMP_NUM_THREADS asks for more
- * (meson runs this program a second time with OMP_NUM_THREADS=257); a name
- * that fills an arena block; ad_node_id refused; requires-grad turned off;
- * a stray pointer into a record chunk.
- * Expected numbers come from the math (small integers: exact in float64).
- * White box where it must be: ad_internal.h and fast/fast_internal.h for
- * ctx->epoch and the chunk sizes. */
+ * core and fast-path site (tests/mutation/README.md) found that the other
+ * tests let a change through. Marks and rewinds: the mark of no context, a
+ * rewind to a mark in a later arena chunk, the arena's eighth chunk
+ * replaced. Backward: the pass counter's wrap with the nodes ending at a
+ * chunk's end, a pass touching only the nodes on its way, a cotangent of
+ * another dtype, backward_block without grads or with a node twice. Nodes:
+ * a name that fills an arena block, ad_node_id refused, requires-grad
+ * turned off, the shape past ndim, leaves made without values, a NULL
+ * input, a stray pointer into a record chunk. Forward mode: ad_set_tangent's
+ * look at the nodes after one, and the run of newest leaves that spares it
+ * that look. Tensors' helpers at their edges; a guarded buffer zeroed, a
+ * change at each byte of its zones found; the thread count's bound (meson
+ * runs this program again with OMP_NUM_THREADS=257). Expected numbers come
+ * from the math (small integers: exact in float64). White box where it
+ * must be: ad_internal.h and fast/fast_internal.h for the epoch, the
+ * chunks and the records. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -482,6 +489,22 @@ static void test_guarded_buffer_is_zeroed(void **state)
             if (p[i] != 0) fail_msg("round %d: byte %d is %u", round, i, p[i]);
         assert_true(ad_guard_intact(p, 40, NULL));
         ad_guarded_free(p, 40);
+    }
+    /* and a zone's change is found at every byte: one byte changed at each
+     * offset 0..63 of the zone after, and of the zone before (counted back
+     * from the buffer), found and named where it is */
+    for (int k = 0; k < 64; k++) {
+        for (int side = 0; side < 2; side++) {
+            unsigned char *p = ad_guarded_alloc(40);
+            assert_non_null(p);
+            int64_t at = side == 0 ? 40 + k : -(k + 1), where = 0;
+            /* (under AddressSanitizer the zones are poisoned: opened for the write) */
+            ad_guard_unpoison(p - AD_GUARD_BYTES, AD_GUARD_BYTES + 64 + AD_GUARD_BYTES);
+            p[at] ^= 0x5A;
+            if (ad_guard_intact(p, 40, &where) || where != at)
+                fail_msg("a change at byte %lld: where = %lld", (long long)at, (long long)where);
+            ad_guarded_free(p, 40);
+        }
     }
 }
 
