@@ -4,7 +4,8 @@
  * rewind to a mark in a later arena chunk, the arena's eighth chunk
  * replaced. Backward: the pass counter's wrap with the nodes ending at a
  * chunk's end, a pass touching only the nodes on its way, a cotangent of
- * another dtype, backward_block without grads or with a node twice. Nodes:
+ * another dtype, backward_block without grads or with a node twice, and
+ * its finite check reading the row it blames. Nodes:
  * a name that fills an arena block, ad_node_id refused, requires-grad
  * turned off, the shape past ndim, leaves made without values, a NULL
  * input, a stray pointer into a record chunk. Forward mode: ad_set_tangent's
@@ -528,6 +529,34 @@ static void test_null_input_and_twice_listed_node_named(void **state)
     ad_context_free(ctx);
 }
 
+/* Finite checking in a block names row r of the cotangents as made or
+ * passed on by looking at row r itself: the block's rows lie in the middle
+ * of a larger array, after NaNs, and row 1 (finite) makes an overflow:
+ * "made", from a finite output gradient. y = u·c, c = (1, 1, 1e300). */
+static void test_block_finite_check_reads_its_own_row(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new();
+    ad_set_check_finite(ctx, true);
+    ad_node *u = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1, 1, 1});
+    ad_node *c = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){3}, (const double[]){1, 1, 1e300});
+    ad_node *y = ad_mul(ctx, u, c);
+    double big[18];
+    for (int i = 0; i < 12; i++) big[i] = NAN;
+    const double rows[6] = {1, 1, 1, 1, 1, 1e10};
+    memcpy(big + 12, rows, sizeof rows);
+    double gu[6] = {0};
+    char want[200];
+    snprintf(want, sizeof want,
+             "mul: its vjp for input 0 made a non-finite gradient inf at [2] of input (3) (node #%u, cotangent 1 of "
+             "the block) from a finite output gradient",
+             ad_node_id(u));
+    ad_clear_error();
+    assert_int_equal(ad_backward_block(ctx, y, 2, big + 12, 1, &u, (void *const[]){gu}), AD_ERR_NONFINITE);
+    assert_error(AD_ERR_NONFINITE, want);
+    ad_context_free(ctx);
+}
+
 /* ad_threads: 1 to 256, whatever OMP_NUM_THREADS says; 256 where it says
  * more (as ad_set_threads refuses more). */
 static void test_thread_count_bounded(void **state)
@@ -560,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_cotangent_of_another_dtype_refused),
         cmocka_unit_test(test_guarded_buffer_is_zeroed),
         cmocka_unit_test(test_null_input_and_twice_listed_node_named),
+        cmocka_unit_test(test_block_finite_check_reads_its_own_row),
         cmocka_unit_test(test_tangent_on_the_newest_leaves_keeps_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
