@@ -519,7 +519,8 @@ class Step:
 # tree, see tests/mutation/README.md.
 ENGINE_CHECKER = ["test_engine_pins", "test_engine_pins_api", "test_engine_pins_more", "test_engine_pins_edges", "test_engine_pins_seam",
                   "test_engine_pins_sweeps",
-                  "test_engine_pins_idx", "test_engine_pins_core", "test_engine_pins_core_omp257", "test_fast_pins", "test_engine", "test_dot", "test_explain", "test_teach_pins",
+                  "test_engine_pins_idx", "test_engine_pins_core", "test_engine_pins_core_omp257",
+                  "test_engine_pins_checks", "test_fast_pins", "test_engine", "test_dot", "test_explain", "test_teach_pins",
                   "test_handles", "test_fast_path", "test_backward_block", "test_hvp", "gradcheck --all --order 2",
                   "test_gradcheck_second", "test_symbolic", "gradcheck --all",
                   "test_idx_fuzz", "test_expr_fuzz", "test_nn_ops", "test_data_train", "test_ops_elementwise",
