@@ -163,8 +163,9 @@ static void test_null_input_and_twice_listed_node_named(void **state)
     ad_context_free(ctx);
 }
 
-/* Finite checking in a block names row r of the cotangents as made or
- * passed on by looking at row r itself: the block's rows lie in the middle
+/* Finite checking in a block looks at the block's rows and no further, and
+ * names row r of the cotangents as made or passed on by looking at row r
+ * itself: the block's rows lie in the middle
  * of a larger array, after NaNs, and row 1 (finite) makes an overflow:
  * "made", from a finite output gradient. y = u·c, c = (1, 1, 1e300). */
 static void test_block_finite_check_reads_its_own_row(void **state)
@@ -188,6 +189,11 @@ static void test_block_finite_check_reads_its_own_row(void **state)
     ad_clear_error();
     assert_int_equal(ad_backward_block(ctx, y, 2, big + 12, 1, &u, (void *const[]){gu}), AD_ERR_NONFINITE);
     assert_error(AD_ERR_NONFINITE, want);
+    /* and it looks at the block's rows only: one row of grads, in an array
+     * whose next row holds NaNs, is finite (d(u·c)/du = c: 1, 1, 1e300) */
+    double g2[6] = {0, 0, 0, NAN, NAN, NAN};
+    assert_int_equal(ad_backward_block(ctx, y, 1, rows, 1, &u, (void *const[]){g2}), AD_OK);
+    assert_true(g2[0] == 1 && g2[1] == 1 && g2[2] == 1e300);
     ad_context_free(ctx);
 }
 
