@@ -3,7 +3,7 @@
  * found that the other tests let a change through: tensors' helpers at
  * their edges; backward_block without grads, with a node listed twice, and
  * its finite check reading the row it blames; a cotangent of another dtype;
- * a NULL input; a guarded buffer zeroed, and a change at each byte of its
+ * a NULL input; a foreign node in a block's list named; a guarded buffer zeroed, and a change at each byte of its
  * zones found where it is. Expected numbers come from the math (small
  * integers: exact in float64); messages are the engine's, word for word. */
 #include <math.h>
@@ -197,6 +197,26 @@ static void test_block_finite_check_reads_its_own_row(void **state)
     ad_context_free(ctx);
 }
 
+/* A node of another context in a block's list is named as such, the one it
+ * is (not its neighbour in the list, which is this context's own). */
+static void test_block_names_the_foreign_node(void **state)
+{
+    (void)state;
+    ad_context *ctx = ad_context_new(), *other = ad_context_new();
+    ad_node *x = ad_scalar(ctx, 2.0), *w = ad_scalar(ctx, 3.0), *y = ad_mul(ctx, x, w);
+    ad_node *stranger = ad_scalar(other, 5.0);
+    double cot = 1, g[2] = {0, 0};
+    ad_clear_error();
+    assert_int_equal(
+        ad_backward_block(ctx, y, 1, &cot, 2, (ad_node *const[]){stranger, w}, (void *const[]){&g[0], &g[1]}),
+        AD_ERR_STATE);
+    assert_error(AD_ERR_STATE, "backward_block: node 0 of the list does not belong to this context (made in another "
+                               "context, or dropped by a rewind)");
+    assert_true(g[0] == 0 && g[1] == 0);
+    ad_context_free(other);
+    ad_context_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_guarded_buffer_is_zeroed),
         cmocka_unit_test(test_null_input_and_twice_listed_node_named),
         cmocka_unit_test(test_block_finite_check_reads_its_own_row),
+        cmocka_unit_test(test_block_names_the_foreign_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
