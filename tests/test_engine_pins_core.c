@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
+#include "ad_test_error.h"
 #include "autodidact.h"
 #include "engine/fast/fast_internal.h"
 
@@ -27,14 +28,6 @@
  * clears the marks of nodes 0..1023 and touches no memory past them.
  * x = 3, y = x·x with 1022 constants between: dy/dx = 2x = 6, and 6 again
  * after the wrap (12 in all: grads accumulate). */
-static void assert_error(ad_status st, const char *want)
-{
-    assert_string_equal(ad_last_error(), want);
-    assert_int_equal(ad_last_status(), st);
-    ad_clear_error();
-}
-static bool is_compact(const ad_node *h) { return ((uintptr_t)h & 1) != 0; }
-
 /* The mark of no context (ad_context_mark(NULL): an error, and a mark of
  * no context) is refused by every context, the first one the process made
  * too (its serial is 1: this test runs first): nothing is dropped. */
@@ -154,10 +147,10 @@ static void test_misaligned_record_handle_refused(void **state)
     double v;
     memcpy(&v, &bits, sizeof v);
     for (int i = 1; i < N; i++) x[i] = ad_scalar(ctx, i == 5 || i == N - 1 ? v : (double)i);
-    assert_true(is_compact(x[5]) && is_compact(x[2000]) && is_compact(x[N - 1]));
+    assert_true(ad_is_fast_handle(x[5]) && ad_is_fast_handle(x[2000]) && ad_is_fast_handle(x[N - 1]));
     assert_int_equal(ad_handle_tag(x[5]), tag);
     ad_node *y = ad_mul(ctx, x[2000], x[2000]);   /* chunk 1: the one the search last found */
-    assert_true(is_compact(y) && ad_value_scalar(y) == 4e6);
+    assert_true(ad_is_fast_handle(y) && ad_value_scalar(y) == 4e6);
     const int in_chunk[2] = {5, N - 1};   /* an old chunk's record; one of the newest */
     for (int k = 0; k < 2; k++) {
         ad_node *stray = (ad_node *)((uintptr_t)x[in_chunk[k]] + 16);
@@ -197,11 +190,11 @@ static void test_tangent_on_the_newest_leaves_keeps_records(void **state)
     (void)state;
     ad_context *ctx = ad_context_new();
     ad_node *a = ad_scalar(ctx, 2.0);
-    assert_true(is_compact(a));
+    assert_true(ad_is_fast_handle(a));
     assert_int_equal(ad_forward_dirs(ctx, 1), AD_OK);
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
     ad_node *w = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){4});
-    assert_false(is_compact(x));
+    assert_false(ad_is_fast_handle(x));
     assert_int_equal(ad_set_tangent(x, 0, (const double[]){1}, -1), AD_OK);
     assert_int_equal(ad_set_tangent(w, 0, (const double[]){1}, -1), AD_OK);
     assert_non_null(compact_rec(ctx, ad_node_id(a)));   /* still a record */

@@ -19,17 +19,9 @@
 #include <sys/mman.h>
 #include <time.h>
 #include "ad_test.h"
+#include "ad_test_error.h"
 #include "autodidact.h"
 #include "engine/fast/fast_internal.h"
-
-static void assert_error(ad_status st, const char *want)
-{
-    assert_string_equal(ad_last_error(), want);
-    assert_int_equal(ad_last_status(), st);
-    ad_clear_error();
-}
-
-static bool is_compact(const ad_node *h) { return ((uintptr_t)h & 1) != 0; }
 
 /* The first two contexts this process makes (this test runs first: main
  * lists it first, and nothing before it makes a context). Serials count
@@ -75,13 +67,13 @@ static void test_scalar_op_table_full(void **state)
     for (int i = 0; i < N_OPS - 1; i++) {
         ad_node *s = ad_apply(ctx, &ops[i], (ad_node *const[]){a, b}, 2, NULL);
         assert_non_null(s);
-        assert_true(is_compact(s));
+        assert_true(ad_is_fast_handle(s));
         assert_true(ad_value_scalar(s) == 8.0);
     }
     assert_int_equal(fast_of(ctx)->n_scalar_ops, MAX_SCALAR_OPS);
     ad_node *y = ad_apply(ctx, &ops[N_OPS - 1], (ad_node *const[]){a, b}, 2, NULL);
     assert_non_null(y);
-    assert_false(is_compact(y));   /* the table is full: a full node */
+    assert_false(ad_is_fast_handle(y));   /* the table is full: a full node */
     assert_true(ad_value_scalar(y) == 15.0);
     assert_int_equal(ad_backward(ctx, y), AD_OK);
     assert_true(ad_grad_scalar(a) == 5.0);
@@ -107,7 +99,7 @@ static void test_generation_one_is_checked(void **state)
     assert_int_equal(ctx->gen, 1);
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){3});
     assert_non_null(x);
-    assert_false(is_compact(x));
+    assert_false(ad_is_fast_handle(x));
     assert_int_equal(ad_handle_tag(x), 1);
     assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
     assert_int_equal(ctx->gen, 2);
@@ -259,7 +251,7 @@ static void test_zero_grad_over_records(void **state)
     for (int i = 0; i < 64; i++) tv[i] = i + 1;
     ad_node *t = ad_constant(ctx, AD_FLOAT64, 1, (const int64_t[]){64}, tv);   /* over the old buffers */
     ad_node *x = ad_scalar(ctx, 1.5), *w = ad_scalar(ctx, -2.0);
-    assert_true(is_compact(x) && is_compact(w));
+    assert_true(ad_is_fast_handle(x) && ad_is_fast_handle(w));
     ad_node *y = x;
     for (int i = 0; i < 20; i++) y = ad_add(ctx, ad_mul(ctx, y, w), x);
     assert_int_equal(ad_backward(ctx, y), AD_OK);

@@ -16,18 +16,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "ad_test.h"
+#include "ad_test_error.h"
 #include "autodidact.h"
 #include "ad_test_op.h"
 #include "engine/fast/fast_internal.h"
-
-static void assert_error(ad_status st, const char *want)
-{
-    assert_string_equal(ad_last_error(), want);
-    assert_int_equal(ad_last_status(), st);
-    ad_clear_error();
-}
-
-static bool is_compact(const ad_node *h) { return ((uintptr_t)h & 1) != 0; }
 
 /* x = 2 (a record), y = x·x: dy/dx = 2x = 4. The scalar accessors read x's
  * record in place at index 0 (x stays a record: nothing materialized it), and
@@ -37,7 +29,7 @@ static void test_record_read_in_place_at_index_0_only(void **state)
     (void)state;
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_scalar(ctx, 2.0), *y = ad_mul(ctx, x, x);
-    assert_true(is_compact(x) && is_compact(y));
+    assert_true(ad_is_fast_handle(x) && ad_is_fast_handle(y));
     assert_int_equal(ad_backward(ctx, y), AD_OK);
     uint32_t id = ad_node_id(x);
     assert_true(ad_grad_at(x, 0) == 4.0);
@@ -199,7 +191,7 @@ static void test_backward_on_a_freed_context(void **state)
     (void)state;
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_scalar(ctx, 2.0), *y = ad_mul(ctx, x, x);
-    assert_true(is_compact(y));
+    assert_true(ad_is_fast_handle(y));
     ad_context_free(ctx);
     assert_int_equal(ad_backward(ctx, y), AD_ERR_STATE);
     assert_error(AD_ERR_STATE, "backward: the context is not live (already freed, or not made by ad_context_new)");
@@ -284,7 +276,7 @@ static void test_three_input_op_with_scalar_kernels(void **state)
         const double v[3] = {2.0, 5.0, 7.0};
         ad_node *in[3];
         for (int s = 0; s < 3; s++) in[s] = full ? ad_variable(ctx, AD_FLOAT64, 0, NULL, &v[s]) : ad_scalar(ctx, v[s]);
-        assert_true(is_compact(in[0]) == !full);
+        assert_true(ad_is_fast_handle(in[0]) == !full);
         ad_node *y = ad_apply(ctx, &abc, in, 3, NULL);
         assert_non_null(y);
         assert_true(ad_value_scalar(y) == 17.0);

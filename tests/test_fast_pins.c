@@ -11,18 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "ad_test.h"
+#include "ad_test_error.h"
 #include "autodidact.h"
 #include "ad_test_op.h"
 #include "engine/fast/fast_internal.h"
-
-static void assert_error(ad_status st, const char *want)
-{
-    assert_string_equal(ad_last_error(), want);
-    assert_int_equal(ad_last_status(), st);
-    ad_clear_error();
-}
-
-static bool is_compact(const ad_node *h) { return ((uintptr_t)h & 1) != 0; }
 
 /* A binary op given one input is refused with the general path's message,
  * the first time (the op's scalar index looked up and cached) and the second
@@ -42,7 +34,7 @@ static void test_cached_op_index_checks_its_own_input_count(void **state)
         snprintf(want, sizeof want, "%s: takes 2 to 2 inputs, 1 given", names[i]);
         ad_context *ctx = ad_context_new();
         ad_node *x = ad_scalar(ctx, 2.0);
-        assert_true(is_compact(x));
+        assert_true(ad_is_fast_handle(x));
         for (int look = 0; look < 3; look++) {
             ad_clear_error();
             assert_null(ad_apply(ctx, op, (ad_node *[]){x}, 1, NULL));
@@ -51,7 +43,7 @@ static void test_cached_op_index_checks_its_own_input_count(void **state)
         /* and with two it makes its compact node, from the same cache entry */
         ad_node *y = ad_apply(ctx, op, (ad_node *[]){x, x}, 2, NULL);
         assert_non_null(y);
-        assert_true(is_compact(y));
+        assert_true(ad_is_fast_handle(y));
         ad_context_free(ctx);
     }
 }
@@ -72,17 +64,17 @@ static void test_first_record_in_the_upper_window_is_ready(void **state)
     assert_true(((size_t)NODE_CHUNK0 << 6) * sizeof(scalar_rec) >= NODE_MAP_MIN);   /* an mmap'd record chunk */
     ad_context *ctx = ad_context_new();
     ad_set_check_finite(ctx, true);
-    for (uint32_t i = 0; i < first; i++) assert_false(is_compact(ad_scalar(ctx, 1.0)));
+    for (uint32_t i = 0; i < first; i++) assert_false(ad_is_fast_handle(ad_scalar(ctx, 1.0)));
     ad_set_check_finite(ctx, false);
     ad_clear_error();
     ad_node *z = ad_scalar(ctx, 3.5);
-    assert_true(is_compact(z));
+    assert_true(ad_is_fast_handle(z));
     assert_int_equal(ad_node_id(z), first);
     assert_int_equal(fast_of(ctx)->rec_map_len[6], 2 << 20);   /* NODE_MAP_MIN bytes: mmap'd */
     assert_true(ad_value_scalar(z) == 3.5);
     assert_int_equal(ad_last_status(), AD_OK);
     ad_node *y = ad_mul(ctx, z, z);
-    assert_true(is_compact(y));
+    assert_true(ad_is_fast_handle(y));
     assert_int_equal(ad_node_id(y), first + 1);
     assert_true(ad_value_scalar(y) == 12.25);
     assert_int_equal(ad_backward(ctx, y), AD_OK);
@@ -100,7 +92,7 @@ static void test_dropped_written_out_record_is_refused(void **state)
     ad_node *x = ad_scalar(ctx, 2.0);
     ad_mark m = ad_context_mark(ctx);
     ad_node *y = ad_mul(ctx, x, x);
-    assert_true(is_compact(y));
+    assert_true(ad_is_fast_handle(y));
     assert_non_null(ad_set_name(y, "y"));   /* written out */
     assert_true(ad_value_scalar(y) == 4.0);
     assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
@@ -125,12 +117,12 @@ static void test_written_out_record_is_a_scalar_input(void **state)
     (void)state;
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_scalar(ctx, 1.5), *later = ad_scalar(ctx, 4.0);
-    assert_true(is_compact(x));
+    assert_true(ad_is_fast_handle(x));
     assert_non_null(ad_set_name(x, "x"));   /* written out, and only x: the later record stays one */
     assert_true(compact_rec(ctx, ad_node_id(x)) == NULL);
     assert_true(compact_rec(ctx, ad_node_id(later)) != NULL);
     ad_node *y = ad_mul(ctx, x, x);
-    assert_true(is_compact(y));
+    assert_true(ad_is_fast_handle(y));
     assert_true(ad_value_scalar(y) == 2.25);
     assert_int_equal(ad_backward(ctx, y), AD_OK);
     assert_true(ad_grad_scalar(x) == 3.0);
@@ -155,7 +147,7 @@ static void test_three_input_op_float32_and_the_op_table(void **state)
     for (int s = 0; s < 3; s++) in[s] = ad_constant(ctx, AD_FLOAT32, 0, NULL, &v[s]);
     ad_node *y = ad_apply(ctx, &abc, in, 3, NULL);
     assert_non_null(y);
-    assert_false(is_compact(y));
+    assert_false(ad_is_fast_handle(y));
     assert_int_equal(ad_value(y).dtype, AD_FLOAT32);
     assert_true(ad_value_scalar(y) == 10.25);
     assert_false(ad_requires_grad(y));   /* constants in: a constant out */
@@ -173,7 +165,7 @@ static void test_three_input_op_float32_and_the_op_table(void **state)
         ops[i] = ad_op_add;
         ad_node *s = ad_apply(ctx, &ops[i], (ad_node *const[]){a, b}, 2, NULL);
         assert_non_null(s);
-        if (!is_compact(s)) fail_msg("op %d of %d made a full node", i + 1, N_OPS);
+        if (!ad_is_fast_handle(s)) fail_msg("op %d of %d made a full node", i + 1, N_OPS);
         assert_true(ad_value_scalar(s) == 8.0);
     }
     /* the table full: one more op, on the float32 inputs, makes a full node
@@ -181,7 +173,7 @@ static void test_three_input_op_float32_and_the_op_table(void **state)
     ad_op one_more = ad_op_mul;
     ad_node *p = ad_apply(ctx, &one_more, in, 2, NULL);
     assert_non_null(p);
-    assert_false(is_compact(p));
+    assert_false(ad_is_fast_handle(p));
     assert_int_equal(ad_value(p).dtype, AD_FLOAT32);
     assert_true(ad_value_scalar(p) == 10.0);
     ad_context_free(ctx);
@@ -202,11 +194,11 @@ static void test_op_of_two_or_three_inputs(void **state)
     ad_node *a = ad_scalar_const(ctx, 2.0), *b = ad_scalar_const(ctx, 5.0), *c = ad_scalar_const(ctx, 7.0);
     for (int look = 0; look < 2; look++) {   /* the op's bounds looked up, then read from the cache */
         ad_node *two = ad_apply(ctx, &ab_opt_c, (ad_node *const[]){a, b}, 2, NULL);
-        assert_true(is_compact(two));
+        assert_true(ad_is_fast_handle(two));
         assert_true(ad_value_scalar(two) == 10.0);
         ad_node *three = ad_apply(ctx, &ab_opt_c, (ad_node *const[]){a, b, c}, 3, NULL);
         assert_non_null(three);
-        assert_false(is_compact(three));
+        assert_false(ad_is_fast_handle(three));
         assert_true(ad_value_scalar(three) == 17.0);
     }
     ad_context_free(ctx);
@@ -253,7 +245,7 @@ static void test_record_in_a_dropped_ones_place_has_no_grad(void **state)
         assert_true(ad_grad_scalar(y) == 1.0);
         assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
         ad_node *z = ad_mul(ctx, x, x);
-        assert_true(is_compact(z));
+        assert_true(ad_is_fast_handle(z));
         assert_int_equal(ad_node_id(z), 1);
         if (written_out) assert_non_null(ad_set_name(z, "z"));
         assert_true(ad_grad_scalar(z) == 0.0);
@@ -279,14 +271,14 @@ static void test_full_nodes_below_the_records_after_a_rewind(void **state)
     for (uint32_t i = 0; i < chunk2; i++) assert_non_null(ad_scalar(ctx, 1.0));
     ad_set_check_finite(ctx, false);
     ad_node *r = ad_scalar(ctx, 2.0);
-    assert_true(is_compact(r));
+    assert_true(ad_is_fast_handle(r));
     assert_null(fast_of(ctx)->rec_chunk[0]);
     assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
     ad_set_check_finite(ctx, true);
     for (uint32_t i = 0; i < chunk2; i += 97) {
         while (ad_context_node_count(ctx) < i) assert_non_null(ad_scalar(ctx, 0.0));
         ad_node *x = ad_scalar(ctx, (double)i);
-        assert_false(is_compact(x));
+        assert_false(ad_is_fast_handle(x));
         assert_true(ad_value_scalar(x) == (double)i);
     }
     ad_context_free(ctx);
@@ -307,13 +299,13 @@ static void test_record_found_by_its_id_after_a_rewind(void **state)
     for (uint32_t i = 1; i < chunk2; i++) assert_non_null(ad_scalar(ctx, 1.0));
     ad_set_check_finite(ctx, false);
     ad_node *x = ad_scalar(ctx, 1.5);
-    assert_true(is_compact(x));
+    assert_true(ad_is_fast_handle(x));
     assert_int_equal(ad_node_id(x), chunk2);
     ad_mark m = ad_context_mark(ctx);
     assert_non_null(ad_mul(ctx, x, x));
     assert_int_equal(ad_context_rewind(ctx, m), AD_OK);
     ad_node *y = ad_mul(ctx, x, x);
-    assert_true(is_compact(y));
+    assert_true(ad_is_fast_handle(y));
     assert_int_equal(ad_backward(ctx, y), AD_OK);
     assert_true(ad_grad_scalar(x) == 3.0);
     assert_true(ad_grad_scalar(first) == 0.0);
@@ -331,7 +323,7 @@ static void test_zero_grad_stops_at_the_node_count(void **state)
     (void)state;
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_scalar(ctx, 1.0);
-    assert_true(is_compact(x));
+    assert_true(ad_is_fast_handle(x));
     ad_mark m = ad_context_mark(ctx);
     ad_node *t = ad_variable(ctx, AD_FLOAT64, 1, (const int64_t[]){4}, (const double[]){1, 2, 3, 4});
     ad_node *y = ad_sum(ctx, ad_mul(ctx, t, t), AD_ALL_AXES, false);
@@ -409,7 +401,7 @@ static void test_op_found_again_after_its_cache_slot_is_taken(void **state)
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < N_OPS; i++) {
             ad_node *y = ad_apply(ctx, &ops[i], (ad_node *const[]){a, b}, 2, NULL);
-            assert_true(is_compact(y));
+            assert_true(ad_is_fast_handle(y));
             assert_true(ad_value_scalar(y) == (i % 2 ? 15.0 : 8.0));
             ad_zero_grad(ctx);
             assert_int_equal(ad_backward(ctx, y), AD_OK);
@@ -443,7 +435,7 @@ static void test_every_cache_slot(void **state)
             if (pass == 0) *op = ad_op_add;
             seen[((uintptr_t)op >> 6) % SCALAR_OP_CACHE] = true;
             ad_node *y = ad_apply(ctx, op, (ad_node *const[]){a, b}, 2, NULL);
-            assert_true(is_compact(y));
+            assert_true(ad_is_fast_handle(y));
             assert_true(ad_value_scalar(y) == 8.0);
         }
     for (int slot = 0; slot < SCALAR_OP_CACHE; slot++) assert_true(seen[slot]);
@@ -468,7 +460,7 @@ static void test_op_of_no_inputs_refused_with_a_node_in_reach(void **state)
                         .infer = ad_test_0d_infer, .cpu = {one_forward, NULL, NULL}};
     ad_context *ctx = ad_context_new();
     ad_node *x = ad_variable(ctx, AD_FLOAT64, 0, NULL, (const double[]){2.0});
-    assert_false(is_compact(x));
+    assert_false(ad_is_fast_handle(x));
     ad_clear_error();
     assert_null(ad_apply(ctx, &none, (ad_node *const[]){x}, 0, NULL));
     assert_error(AD_ERR_ARG, "none: an op call takes 1 to 3 inputs, 0 given");
