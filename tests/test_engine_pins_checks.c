@@ -12,16 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
+#include "ad_test_error.h"
 #include "autodidact.h"
 #include "ad_guard.h"
 #include "ad_internal.h"   /* ad_guard_unpoison: the zones opened for a test's write under ASan */
-
-static void assert_error(ad_status st, const char *want)
-{
-    assert_string_equal(ad_last_error(), want);
-    assert_int_equal(ad_last_status(), st);
-    ad_clear_error();
-}
 
 /* Tensors' small helpers at their edges: a shape check given no shape for
  * one dimension, shapes that differ only in dimension 0, a copy from no

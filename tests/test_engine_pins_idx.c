@@ -11,14 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
+#include "ad_test_error.h"
 #include "autodidact.h"
-
-static void assert_error(ad_status st, const char *want)
-{
-    assert_string_equal(ad_last_error(), want);
-    assert_int_equal(ad_last_status(), st);
-    ad_clear_error();
-}
 
 static void write_bytes(const char *path, const unsigned char *b, size_t n)
 {

@@ -19,16 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ad_test.h"
+#include "ad_test_error.h"
 #include "ad_test_ref.h"
 #include "autodidact.h"
 #include "ad_kernel.h"
-
-static void assert_error(ad_status st, const char *want)
-{
-    assert_string_equal(ad_last_error(), want);
-    assert_int_equal(ad_last_status(), st);
-    ad_clear_error();
-}
 
 static ad_node *var4(ad_context *ctx, ad_dtype d, int64_t a, int64_t b, int64_t c, int64_t e)
 {

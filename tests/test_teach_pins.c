@@ -12,15 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "ad_test.h"
+#include "ad_test_error.h"
 #include "ad_test_capture.h"
 #include "autodidact.h"
-
-static void assert_error(ad_status st, const char *want)
-{
-    assert_string_equal(ad_last_error(), want);
-    assert_int_equal(ad_last_status(), st);
-    ad_clear_error();
-}
 
 /* ad_dot_save writes what ad_dot_write writes, and says AD_OK; a write that
  * fails only when the file is closed (/dev/full takes the buffered text at
